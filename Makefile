@@ -1,0 +1,247 @@
+# libmlm — see README.md. Targets:
+#   make                 both libraries, the mlm tool and the examples
+#   make check           the Check suites (SANITIZE=1: under ASan+UBSan)
+#   make demo            the main job (see README.md)
+#   make install / uninstall   PREFIX=/usr/local DESTDIR=
+#   make deps            the Debian packages the build and tests need
+#   make fuzz            libFuzzer harnesses, FUZZ_SECONDS each (default 600)
+#   make bench           benchmarks (long; never part of make check)
+#   make abi-dump / abi-check   the ABI baseline under abi/
+
+VERSION_MAJOR := 0
+VERSION_MINOR := 1
+VERSION_PATCH := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+CC ?= cc
+CXX ?= c++
+# make's built-in default is "cc"; keep it unless the user chose another.
+ifeq ($(origin CC),default)
+CC := cc
+endif
+
+# ---------------------------------------------------------------- dependencies
+# Debian packages: what the build and `make check` need.
+DEB_PACKAGES := gcc make pkg-config binutils libblis-pthread-dev libcjson-dev \
+                libutf8proc-dev libonig-dev zlib1g-dev check abigail-tools
+# What `make fuzz` needs on top.
+DEB_PACKAGES_FUZZ := clang libclang-rt-14-dev
+# What regenerating the goldens under tests/ needs (never make check).
+DEB_PACKAGES_GOLDEN := python3-torch python3-numpy nodejs npm
+
+# BLIS ships no pkg-config file on Debian and puts its header and libraries
+# in a folder per threading model. We take the pthread build (our threads
+# are per handle, passed to BLIS per call; no OpenMP runtime is dragged in),
+# falling back to the others, and link its static archive into libmlm so
+# that the expert API (bli_gks_lookup_id) is available and no BLIS symbol
+# is exported from libmlm.so.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLIS_FLAVOURS := blis-pthread blis-serial blis-openmp
+BLIS_INC ?= $(patsubst %/blis.h,%,$(firstword $(foreach f,$(BLIS_FLAVOURS),\
+    $(wildcard /usr/include/$(MULTIARCH)/$(f)/blis.h)) $(wildcard /usr/include/blis/blis.h /usr/local/include/blis/blis.h)))
+BLIS_A ?= $(firstword $(foreach f,$(BLIS_FLAVOURS),\
+    $(wildcard /usr/lib/$(MULTIARCH)/$(f)/libblis.a)) $(wildcard /usr/lib/libblis.a /usr/local/lib/libblis.a))
+BLIS_OPENMP := $(if $(findstring openmp,$(BLIS_A)),-fopenmp,)
+
+PKG_DEPS := libcjson libutf8proc oniguruma zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_DEPS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKG_DEPS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+# ---------------------------------------------------------------- flags
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT ?= -O2
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC $(WARN)
+LIB_CFLAGS := $(CFLAGS_BASE) -fvisibility=hidden -DMLM_BUILDING_LIBRARY \
+              -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS)
+SYS_LIBS := $(BLIS_A) $(PKG_LIBS) $(BLIS_OPENMP) -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+B := build/san
+OUTLIB := build/san/lib
+OUTBIN := build/san/bin
+else
+SAN :=
+B := build/rel
+OUTLIB := lib
+OUTBIN := bin
+endif
+
+# ---------------------------------------------------------------- sources
+LIB_SRC := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
+LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(OUTBIN)/examples/%,$(wildcard examples/*.c))
+
+SONAME := libmlm.so.$(VERSION_MAJOR)
+SHLIB := $(OUTLIB)/libmlm.so.$(VERSION)
+STLIB := $(OUTLIB)/libmlm.a
+MLM_BIN := $(OUTBIN)/mlm
+TEST_BIN := $(B)/tests/check_mlm
+VERSION_SCRIPT := src/libmlm.map
+
+.PHONY: all check check-run demo deps deps-ok deps-fuzz install uninstall clean \
+        fuzz bench abi-dump abi-check
+
+all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) $(SAN) -MMD -MP -c $< -o $@
+
+$(SHLIB): $(LIB_OBJ) $(VERSION_SCRIPT)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,--version-script=$(VERSION_SCRIPT) \
+	    -Wl,--exclude-libs,ALL -Wl,-z,defs -o $@ $(LIB_OBJ) $(SYS_LIBS)
+	ln -sf libmlm.so.$(VERSION) $(OUTLIB)/$(SONAME)
+	ln -sf $(SONAME) $(OUTLIB)/libmlm.so
+
+$(STLIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+# The tool uses the public header only, and links the shared library, so it
+# cannot reach anything the ABI does not export.
+$(MLM_BIN): $(CLI_SRC) $(SHLIB) include/mlm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -o $@ $(CLI_SRC) -L$(OUTLIB) -lmlm \
+	    -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../$(OUTLIB)'
+
+$(OUTBIN)/examples/%: examples/%.c $(SHLIB) include/mlm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -o $@ $< -L$(OUTLIB) -lmlm \
+	    -Wl,-rpath,'$$ORIGIN/../../$(OUTLIB)'
+
+$(OUTLIB)/pkgconfig/mlm.pc: pkgconfig/mlm.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@BLIS_A@|$(BLIS_A)|g' -e 's|@BLIS_OPENMP@|$(BLIS_OPENMP)|g' $< > $@
+
+# ---------------------------------------------------------------- tests
+# Tests link the static library so they can reach internal functions too.
+$(TEST_BIN): $(TEST_SRC) $(STLIB) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -Isrc -Itests -I$(BLIS_INC) $(PKG_CFLAGS) $(CHECK_CFLAGS) \
+	    -DMLM_SHLIB='"$(SHLIB)"' -DMLM_BIN='"$(MLM_BIN)"' \
+	    -o $@ $(TEST_SRC) $(STLIB) $(CHECK_LIBS) $(SYS_LIBS)
+
+# `make check` works on a fresh machine: it installs what is missing first,
+# then re-runs make so that the BLIS paths are looked up again afterwards.
+check: deps-ok
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(TEST_BIN)
+	MLM_TEST_ROOT=$(CURDIR) $(TEST_BIN)
+
+demo: deps-ok
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh $(OUTBIN)
+
+# ---------------------------------------------------------------- packages
+deps:
+	@missing=""; for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	    echo "deps: missing Debian packages; run:"; \
+	    echo "  sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+deps-ok:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory deps; fi
+
+deps-fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(DEB_PACKAGES_FUZZ)"
+
+deps-golden:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(DEB_PACKAGES_GOLDEN)"
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(INCLUDEDIR)/mlm $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 include/mlm.h $(DESTDIR)$(INCLUDEDIR)/mlm.h
+	install -m 644 include/mlm/*.h $(DESTDIR)$(INCLUDEDIR)/mlm/
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libmlm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmlm.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(OUTLIB)/pkgconfig/mlm.pc $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc
+	$(CC) $(CFLAGS_BASE) -Iinclude -o $(DESTDIR)$(BINDIR)/mlm $(CLI_SRC) -L$(OUTLIB) -lmlm \
+	    -Wl,-rpath,$(LIBDIR)
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/mlm.h $(DESTDIR)$(INCLUDEDIR)/mlm/*.h
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/mlm 2>/dev/null
+	rm -f $(DESTDIR)$(LIBDIR)/libmlm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libmlm.so $(DESTDIR)$(LIBDIR)/libmlm.a \
+	      $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc $(DESTDIR)$(BINDIR)/mlm
+
+# ---------------------------------------------------------------- ABI
+# abi/libmlm.abi is the committed baseline; .ci/abi-check compares the
+# fresh build against it and fails on an incompatible change unless the
+# SONAME's major version was bumped in the same change.
+abi-dump: $(SHLIB)
+	abidw --no-corpus-path --headers-dir include --out-file abi/libmlm.abi $(SHLIB)
+
+abi-check: $(SHLIB)
+	sh .ci/abi-check $(SHLIB) abi/libmlm.abi
+
+# ---------------------------------------------------------------- fuzzing
+FUZZ_SECONDS ?= 600
+FUZZ_CC ?= clang
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+              -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS) -DMLM_BUILDING_LIBRARY
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(SYS_LIBS)
+
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    name=$${t#build/fuzz/fuzz_}; mkdir -p build/fuzz/corpus-$$name; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        build/fuzz/corpus-$$name tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+fuzz-build: $(FUZZ_TARGETS)
+
+# ---------------------------------------------------------------- benchmarks
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
+
+build/bench/%: bench/%.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O3 -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS) -o $@ $< $(STLIB) $(SYS_LIBS)
+
+bench: deps-ok
+	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf build lib bin
+
+-include $(LIB_OBJ:.o=.d)

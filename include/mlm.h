@@ -1,0 +1,13 @@
+/*
+ * libmlm — masked-language-modeling in C, with Hugging Face parity.
+ *
+ * This is the one header an application includes. It pulls in the public
+ * header family under mlm/; nothing outside include/ is published API, and
+ * the shared library exports exactly the mlm_* functions declared here.
+ */
+#ifndef MLM_H
+#define MLM_H
+
+#include "mlm/core.h"
+
+#endif /* MLM_H */

@@ -1,0 +1,104 @@
+/* mlm — the command-line tool. A thin client of the public API: it includes
+ * <mlm.h> and nothing else of libmlm, which keeps the API honest.
+ *
+ * Exit status: 0 success, 1 runtime error (mlm_last_error() printed),
+ * 2 usage error (a usage line printed). */
+#include <mlm.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+
+#define EXIT_USAGE 2
+
+typedef struct command {
+    const char *name;
+    const char *usage;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} command;
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"version", "mlm version [--verbose]", "print the library version", cmd_version},
+    {"help", "mlm help [COMMAND]", "show usage", cmd_help},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: mlm COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nLong options accept dashes and underscores alike (--train-file = --train_file).\n");
+}
+
+static int usage_error(const command *c)
+{
+    fprintf(stderr, "usage: %s\n", c->usage);
+    return EXIT_USAGE;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    const command *self = find_command("version");
+    cli_option opts[] = {{"verbose", ARG_FLAG, NULL}};
+    const char *pos[1];
+    size_t npos = 0;
+    if (cli_parse(argc, argv, 2, opts, 1, pos, &npos) != 0)
+        return usage_error(self);
+    printf("mlm %s (libmlm %s)\n", MLM_VERSION_STRING, mlm_version());
+    if (opts[0].value)
+        printf("%s\n", mlm_system_info());
+    if (mlm_version_number() != MLM_VERSION_NUMBER) {
+        fprintf(stderr, "mlm: warning: built against libmlm %s but running with %s\n",
+                MLM_VERSION_STRING, mlm_version());
+    }
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 2) {
+        const command *c = find_command(argv[2]);
+        if (!c) {
+            fprintf(stderr, "mlm: unknown command '%s'\n", argv[2]);
+            print_usage(stderr);
+            return EXIT_USAGE;
+        }
+        printf("usage: %s\n%s\n", c->usage, c->summary);
+        return 0;
+    }
+    print_usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(1, argv);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cmd_help(1, argv);
+    const command *c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "mlm: unknown command '%s'\n", argv[1]);
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    return c->run(argc, argv);
+}

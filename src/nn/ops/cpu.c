@@ -1,0 +1,76 @@
+#include "nn/ops/cpu.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static unsigned long long xgetbv0(void)
+{
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+#endif
+
+static cpu_features features;
+static char description[160];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void detect(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d))
+        goto describe;
+    unsigned int max_leaf = a;
+    char vendor[13];
+    memcpy(vendor, &b, 4);
+    memcpy(vendor + 4, &d, 4);
+    memcpy(vendor + 8, &c, 4);
+    vendor[12] = '\0';
+    features.amd = strcmp(vendor, "AuthenticAMD") == 0;
+    features.intel = strcmp(vendor, "GenuineIntel") == 0;
+
+    __get_cpuid(1, &a, &b, &c, &d);
+    int base_family = (a >> 8) & 0xf, base_model = (a >> 4) & 0xf;
+    features.family = base_family == 0xf ? base_family + (int)((a >> 20) & 0xff) : base_family;
+    features.model = (base_family == 0xf || base_family == 0x6)
+                         ? base_model | (int)(((a >> 16) & 0xf) << 4) : base_model;
+    int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+    /* The OS must save the registers, or the instructions fault. */
+    unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
+    int ymm_ok = (xcr0 & 0x6) == 0x6;
+    int zmm_ok = (xcr0 & 0xe6) == 0xe6;
+    if (max_leaf >= 7) {
+        __get_cpuid_count(7, 0, &a, &b, &c, &d);
+        features.avx2 = avx && ymm_ok && ((b >> 5) & 1);
+        features.fma = fma && ymm_ok;
+        features.avx512f = zmm_ok && ((b >> 16) & 1);
+        features.avx512dq = zmm_ok && ((b >> 17) & 1);
+        features.avx512cd = zmm_ok && ((b >> 28) & 1);
+        features.avx512bw = zmm_ok && ((b >> 30) & 1);
+        features.avx512vl = zmm_ok && ((b >> 31) & 1);
+    }
+describe:
+#endif
+    snprintf(description, sizeof description, "%s%s%s%s (%s family 0x%x model 0x%x)",
+             features.avx512f ? "avx512f " : "", features.avx512bw ? "avx512bw " : "",
+             features.avx2 ? "avx2 " : "", features.fma ? "fma" : "",
+             features.amd ? "AMD" : features.intel ? "Intel" : "other",
+             (unsigned)features.family, (unsigned)features.model);
+}
+
+const cpu_features *cpu_get(void)
+{
+    pthread_once(&once, detect);
+    return &features;
+}
+
+const char *cpu_describe(void)
+{
+    pthread_once(&once, detect);
+    return description;
+}

@@ -1,0 +1,206 @@
+/* Core: versions, status strings, per-thread errors, allocation faults;
+ * the ABI (exported symbols); the mlm tool's exit codes and option spelling. */
+#include "suites.h"
+#include "testutil.h"
+
+#include <mlm.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+START_TEST(version_matches_header)
+{
+    ck_assert_int_eq(mlm_version_number(), MLM_VERSION_NUMBER);
+    ck_assert_str_eq(mlm_version(), MLM_VERSION_STRING);
+    char expect[32];
+    snprintf(expect, sizeof expect, "%d.%d.%d", MLM_VERSION_MAJOR, MLM_VERSION_MINOR,
+             MLM_VERSION_PATCH);
+    ck_assert_str_eq(mlm_version(), expect);
+}
+END_TEST
+
+START_TEST(status_strings_distinct)
+{
+    const char *seen[MLM_ERR_INTERNAL + 1];
+    for (int s = MLM_OK; s <= MLM_ERR_INTERNAL; s++) {
+        seen[s] = mlm_status_string((mlm_status)s);
+        ck_assert_ptr_nonnull(seen[s]);
+        ck_assert_str_ne(seen[s], "unknown status");
+        for (int t = 0; t < s; t++)
+            ck_assert_str_ne(seen[s], seen[t]);
+    }
+    ck_assert_str_eq(mlm_status_string((mlm_status)999), "unknown status");
+}
+END_TEST
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    /* A fresh thread starts with no message, whatever the main thread has. */
+    int empty = mlm_last_error()[0] == '\0';
+    err_set(MLM_ERR_IO, "thread message");
+    return (void *)(long)empty;
+}
+
+START_TEST(last_error_is_per_thread)
+{
+    ck_assert_int_eq(err_set(MLM_ERR_FORMAT, "file %s: byte %d", "x.json", 17), MLM_ERR_FORMAT);
+    ck_assert_str_eq(mlm_last_error(), "file x.json: byte 17");
+    pthread_t t;
+    void *ret;
+    ck_assert_int_eq(pthread_create(&t, NULL, other_thread, NULL), 0);
+    ck_assert_int_eq(pthread_join(t, &ret), 0);
+    ck_assert_int_eq((int)(long)ret, 1);
+    ck_assert_str_eq(mlm_last_error(), "file x.json: byte 17");
+    err_prefix(MLM_ERR_FORMAT, "%s: ", "model.safetensors");
+    ck_assert_str_eq(mlm_last_error(), "model.safetensors: file x.json: byte 17");
+    mlm_clear_error();
+    ck_assert_str_eq(mlm_last_error(), "");
+}
+END_TEST
+
+START_TEST(alloc_fault_injection)
+{
+    mem_fail_after(2);
+    void *a = mem_alloc(8), *b = mem_alloc(8), *c = mem_alloc(8);
+    mem_fail_after(-1);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_null(c);
+    void *d = mem_alloc(8);
+    ck_assert_ptr_nonnull(d);
+    mem_free(a);
+    mem_free(b);
+    mem_free(d);
+}
+END_TEST
+
+START_TEST(system_info_names_cpu)
+{
+    const char *s = mlm_system_info();
+    ck_assert_ptr_nonnull(s);
+    ck_assert_ptr_nonnull(strstr(s, "family"));
+}
+END_TEST
+
+Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, version_matches_header);
+    tcase_add_test(tc, status_strings_distinct);
+    tcase_add_test(tc, last_error_is_per_thread);
+    tcase_add_test(tc, alloc_fault_injection);
+    tcase_add_test(tc, system_info_names_cpu);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+/* ---------------------------------------------------------------- ABI */
+
+START_TEST(only_mlm_symbols_exported)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s/%s'", test_root(), MLM_SHLIB);
+    int status;
+    char *out = test_run(cmd, &status);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(status, 0);
+    int nexported = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char addr[64], type[8], name[512];
+        if (sscanf(line, "%63s %7s %511s", addr, type, name) != 3)
+            continue;
+        if (strcmp(type, "A") == 0 && strncmp(name, "MLM_", 4) == 0)
+            continue; /* the version node of the version script */
+        ck_assert_msg(strncmp(name, "mlm_", 4) == 0, "exported symbol '%s' is not mlm_*", name);
+        nexported++;
+    }
+    ck_assert_int_ge(nexported, 5);
+    free(out);
+}
+END_TEST
+
+START_TEST(soname_has_major_version)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "objdump -p '%s/%s' | awk '/SONAME/ {print $2}'", test_root(),
+             MLM_SHLIB);
+    int status;
+    char *out = test_run(cmd, &status);
+    ck_assert_ptr_nonnull(out);
+    char expect[64];
+    snprintf(expect, sizeof expect, "libmlm.so.%d\n", MLM_VERSION_MAJOR);
+    ck_assert_str_eq(out, expect);
+    free(out);
+}
+END_TEST
+
+Suite *abi_suite(void)
+{
+    Suite *s = suite_create("abi");
+    TCase *tc = tcase_create("abi");
+    tcase_add_test(tc, only_mlm_symbols_exported);
+    tcase_add_test(tc, soname_has_major_version);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+/* ---------------------------------------------------------------- CLI */
+
+static char *run_mlm(const char *args, int *status)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s/%s' %s 2>&1", test_root(), MLM_BIN, args);
+    return test_run(cmd, status);
+}
+
+START_TEST(cli_version)
+{
+    int status;
+    char *out = run_mlm("version", &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(strstr(out, MLM_VERSION_STRING));
+    free(out);
+    out = run_mlm("version --verbose", &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_ptr_nonnull(strstr(out, "family"));
+    free(out);
+}
+END_TEST
+
+START_TEST(cli_usage_errors_exit_2)
+{
+    int status;
+    char *out = run_mlm("", &status);
+    ck_assert_int_eq(status, 2);
+    ck_assert_ptr_nonnull(strstr(out, "usage:"));
+    free(out);
+    out = run_mlm("no-such-command", &status);
+    ck_assert_int_eq(status, 2);
+    ck_assert_ptr_nonnull(strstr(out, "unknown command"));
+    free(out);
+    out = run_mlm("version --no-such-option", &status);
+    ck_assert_int_eq(status, 2);
+    ck_assert_ptr_nonnull(strstr(out, "usage: mlm version"));
+    free(out);
+    out = run_mlm("version --verbose=3", &status);
+    ck_assert_int_eq(status, 2);
+    free(out);
+}
+END_TEST
+
+Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_test(tc, cli_version);
+    tcase_add_test(tc, cli_usage_errors_exit_2);
+    suite_add_tcase(s, tc);
+    return s;
+}
