@@ -9,5 +9,6 @@
 #define MLM_H
 
 #include "mlm/core.h"
+#include "mlm/tokenizer.h"
 
 #endif /* MLM_H */

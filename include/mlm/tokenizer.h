@@ -1,0 +1,207 @@
+/*
+ * mlm/tokenizer.h — tokenizers with Hugging Face `tokenizers` parity.
+ *
+ * A tokenizer is loaded from a `tokenizer.json` (as HF `tokenizers` writes
+ * it), from a model directory (tokenizer.json, or the legacy vocab.txt /
+ * vocab.json + merges.txt, converted as transformers' fast tokenizers do), or
+ * trained from text. It turns text into an mlm_encoding (ids, type ids,
+ * masks, word ids, offsets) and ids back into text.
+ *
+ * Thread safety: a loaded tokenizer is immutable except through the
+ * mlm_tokenizer_set_* functions; encode and decode may run on many threads
+ * at once on one tokenizer as long as no thread changes its settings.
+ */
+#ifndef MLM_TOKENIZER_H
+#define MLM_TOKENIZER_H
+
+#include "mlm/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mlm_tokenizer mlm_tokenizer;
+typedef struct mlm_encoding mlm_encoding;
+
+/* ------------------------------------------------------------------ load */
+
+/* Load from a tokenizer.json file, or from a directory: tokenizer.json if it
+ * is there, else vocab.txt (BERT/DistilBERT, honouring do_lower_case etc. in
+ * tokenizer_config.json) or vocab.json + merges.txt (RoBERTa/GPT-2).
+ * tokenizer_config.json beside it, when present, supplies the special tokens,
+ * model_max_length and clean_up_tokenization_spaces.
+ * On failure *out is NULL and mlm_last_error() names the file and field. */
+MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out);
+
+/* Load from the text of a tokenizer.json held in memory (need not be
+ * NUL-terminated). */
+MLM_API mlm_status mlm_tokenizer_load_json(const char *json, size_t len, mlm_tokenizer **out);
+
+/* Write tokenizer.json (HF's schema: `tokenizers` loads it) to `path`,
+ * atomically. */
+MLM_API mlm_status mlm_tokenizer_save(const mlm_tokenizer *tok, const char *path);
+
+/* Accepts NULL. */
+MLM_API void mlm_tokenizer_free(mlm_tokenizer *tok);
+
+/* ----------------------------------------------------------- vocabulary */
+
+/* Number of ids: the model's vocabulary plus added tokens (HF's
+ * `get_vocab_size(with_added_tokens=True)`, i.e. len(tokenizer)). */
+MLM_API int32_t mlm_tokenizer_vocab_size(const mlm_tokenizer *tok);
+
+/* The id of a token string (vocabulary or added token), or -1. */
+MLM_API int32_t mlm_tokenizer_token_to_id(const mlm_tokenizer *tok, const char *token);
+
+/* The token string of an id, or NULL when out of range. Owned by tok. */
+MLM_API const char *mlm_tokenizer_id_to_token(const mlm_tokenizer *tok, int32_t id);
+
+/* Special tokens by role, as transformers names them. */
+typedef enum mlm_special_token {
+    MLM_TOKEN_UNK = 0,
+    MLM_TOKEN_PAD = 1,
+    MLM_TOKEN_MASK = 2,
+    MLM_TOKEN_CLS = 3,
+    MLM_TOKEN_SEP = 4,
+    MLM_TOKEN_BOS = 5,
+    MLM_TOKEN_EOS = 6
+} mlm_special_token;
+
+/* The id of the special token with that role, or -1 when the tokenizer has
+ * none (e.g. no pad token). */
+MLM_API int32_t mlm_tokenizer_special_id(const mlm_tokenizer *tok, mlm_special_token role);
+
+/* The string of that special token ("[MASK]", "<mask>"), or NULL. */
+MLM_API const char *mlm_tokenizer_special_token(const mlm_tokenizer *tok, mlm_special_token role);
+
+/* Give a role to an existing token, e.g. pad = eos as the seed does with
+ * `tokenizer.pad_token = tokenizer.eos_token`. */
+MLM_API mlm_status mlm_tokenizer_set_special(mlm_tokenizer *tok, mlm_special_token role,
+                                             const char *token);
+
+/* tokenizer_config.json's model_max_length (or a large value when unset). */
+MLM_API int64_t mlm_tokenizer_model_max_length(const mlm_tokenizer *tok);
+
+/* ------------------------------------------------------------- settings */
+
+typedef enum mlm_truncation_strategy {
+    MLM_TRUNCATE_LONGEST_FIRST = 0,
+    MLM_TRUNCATE_ONLY_FIRST = 1,
+    MLM_TRUNCATE_ONLY_SECOND = 2
+} mlm_truncation_strategy;
+
+typedef enum mlm_side { MLM_SIDE_RIGHT = 0, MLM_SIDE_LEFT = 1 } mlm_side;
+
+/* Truncate encodings to max_length tokens (special tokens included);
+ * the cut-off part is returned as overflowing encodings, each overlapping
+ * the previous by `stride` tokens. max_length 0 turns truncation off. */
+MLM_API mlm_status mlm_tokenizer_set_truncation(mlm_tokenizer *tok, int32_t max_length,
+                                                int32_t stride, mlm_truncation_strategy strategy,
+                                                mlm_side direction);
+
+/* Padding: length < 0 pads a batch to its longest encoding; length > 0 to
+ * that fixed length; pad_to_multiple_of > 0 rounds the length up. The pad
+ * token is the tokenizer's (an error at encode time if it has none).
+ * mlm_tokenizer_disable_padding() turns it off (the default). */
+MLM_API mlm_status mlm_tokenizer_set_padding(mlm_tokenizer *tok, int32_t length,
+                                             int32_t pad_to_multiple_of, mlm_side direction);
+MLM_API mlm_status mlm_tokenizer_disable_padding(mlm_tokenizer *tok);
+
+/* ------------------------------------------------------------- encoding */
+
+/* Encode one text (and optionally a pair; pair may be NULL). Texts are UTF-8
+ * of the given byte length; invalid UTF-8 is MLM_ERR_FORMAT naming the byte
+ * offset. add_special_tokens applies the post-processor ([CLS] ... [SEP]). */
+MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *text, size_t len,
+                                        const char *pair, size_t pair_len,
+                                        int add_special_tokens, mlm_encoding **out);
+
+/* Encode n NUL-terminated texts (pairs may be NULL, or hold NULL entries) on
+ * nthreads threads (<= 0: all cores). out[] receives n encodings; with
+ * padding set, they are padded together. On failure no encoding is
+ * returned and the error names the index of the text at fault. */
+MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const char *const *texts,
+                                              const char *const *pairs, size_t n,
+                                              int add_special_tokens, int nthreads,
+                                              mlm_encoding **out);
+
+/* Accepts NULL. Frees the overflowing encodings too. */
+MLM_API void mlm_encoding_free(mlm_encoding *enc);
+
+/* Number of tokens (after truncation and padding). */
+MLM_API size_t mlm_encoding_length(const mlm_encoding *enc);
+
+/* Arrays of mlm_encoding_length() values, owned by the encoding. word_ids
+ * and sequence_ids hold -1 where HF has None (special and pad tokens). */
+MLM_API const int32_t *mlm_encoding_ids(const mlm_encoding *enc);
+MLM_API const int32_t *mlm_encoding_type_ids(const mlm_encoding *enc);
+MLM_API const int32_t *mlm_encoding_attention_mask(const mlm_encoding *enc);
+MLM_API const int32_t *mlm_encoding_special_tokens_mask(const mlm_encoding *enc);
+MLM_API const int32_t *mlm_encoding_word_ids(const mlm_encoding *enc);
+MLM_API const int32_t *mlm_encoding_sequence_ids(const mlm_encoding *enc);
+
+/* The token string at i, or NULL when out of range. Owned by the encoding. */
+MLM_API const char *mlm_encoding_token(const mlm_encoding *enc, size_t i);
+
+typedef enum mlm_offset_unit {
+    MLM_OFFSETS_BYTES = 0,      /* byte offsets into the UTF-8 input (Rust) */
+    MLM_OFFSETS_CODEPOINTS = 1  /* Unicode code points (transformers' Python) */
+} mlm_offset_unit;
+
+/* Offsets [start, end) of token i in its input text (the pair's offsets are
+ * relative to the pair). Special and pad tokens give (0, 0). */
+MLM_API mlm_status mlm_encoding_offsets(const mlm_encoding *enc, size_t i, mlm_offset_unit unit,
+                                        size_t *start, size_t *end);
+
+/* Overflowing parts produced by truncation. */
+MLM_API size_t mlm_encoding_n_overflowing(const mlm_encoding *enc);
+MLM_API const mlm_encoding *mlm_encoding_overflowing(const mlm_encoding *enc, size_t i);
+
+/* ------------------------------------------------------------- decoding */
+
+/* Decode ids to text through the tokenizer's decoder. clean_up_spaces < 0
+ * follows tokenizer_config.json (transformers' clean_up_tokenization_spaces,
+ * on by default for the BERT family), 0 off, > 0 on. Two-call sizing: writes
+ * at most cap bytes including the NUL into buf (buf may be NULL when cap is
+ * 0) and sets *needed to the full length + 1; a too-small buffer is not an
+ * error. Out-of-range ids are skipped, as HF does. */
+MLM_API mlm_status mlm_tokenizer_decode(const mlm_tokenizer *tok, const int32_t *ids, size_t n,
+                                        int skip_special_tokens, int clean_up_spaces, char *buf,
+                                        size_t cap, size_t *needed);
+
+/* ------------------------------------------------------------- training */
+
+typedef struct mlm_tokenizer_trainer mlm_tokenizer_trainer;
+
+typedef enum mlm_tokenizer_model_kind {
+    MLM_TOKENIZER_WORDPIECE = 0, /* BERT: BertNormalizer, BertPreTokenizer, [CLS]/[SEP] */
+    MLM_TOKENIZER_BYTE_BPE = 1   /* RoBERTa: ByteLevel, <s>/</s>, <mask> lstrip */
+} mlm_tokenizer_model_kind;
+
+/* A trainer with HF's defaults for that kind (vocab_size 30000,
+ * min_frequency 0, the kind's usual special tokens). */
+MLM_API mlm_status mlm_tokenizer_trainer_new(mlm_tokenizer_model_kind kind,
+                                             mlm_tokenizer_trainer **out);
+MLM_API void mlm_tokenizer_trainer_free(mlm_tokenizer_trainer *tr);
+
+/* Settings by name, as HF's trainers call them: "vocab_size", "min_frequency",
+ * "limit_alphabet", "show_progress" (integers); "continuing_subword_prefix",
+ * "lowercase" ("true"/"false", WordPiece only); lists are comma-free JSON
+ * arrays: "special_tokens" = ["[PAD]", "[UNK]"], "initial_alphabet" =
+ * ["a", "b"]. An unknown name or bad value is an error naming it. */
+MLM_API mlm_status mlm_tokenizer_trainer_set(mlm_tokenizer_trainer *tr, const char *name,
+                                             const char *value);
+
+/* Feed text: a file (one or many lines) or a string. May be called often. */
+MLM_API mlm_status mlm_tokenizer_trainer_feed_file(mlm_tokenizer_trainer *tr, const char *path);
+MLM_API mlm_status mlm_tokenizer_trainer_feed(mlm_tokenizer_trainer *tr, const char *text,
+                                              size_t len);
+
+/* Train and return a new tokenizer; the trainer may be freed afterwards. */
+MLM_API mlm_status mlm_tokenizer_trainer_finish(mlm_tokenizer_trainer *tr, mlm_tokenizer **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLM_TOKENIZER_H */
