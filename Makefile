@@ -59,21 +59,28 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 # ---------------------------------------------------------------- flags
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT ?= -O2
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC $(WARN)
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC $(WARN) $(if $(filter 1,$(WERROR)),-Werror,)
 LIB_CFLAGS := $(CFLAGS_BASE) -fvisibility=hidden -DMLM_BUILDING_LIBRARY \
               -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS)
 SYS_LIBS := $(BLIS_A) $(PKG_LIBS) $(BLIS_OPENMP) -lpthread -lm
 
+# Build variants keep their objects apart; B/OUTLIB/OUTBIN may be set on the
+# command line (CI builds with clang into build/clang, for instance).
 ifeq ($(SANITIZE),1)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-B := build/san
-OUTLIB := build/san/lib
-OUTBIN := build/san/bin
+B ?= build/san
+OUTLIB ?= build/san/lib
+OUTBIN ?= build/san/bin
+else ifeq ($(SANITIZE),thread)
+SAN := -fsanitize=thread
+B ?= build/tsan
+OUTLIB ?= build/tsan/lib
+OUTBIN ?= build/tsan/bin
 else
 SAN :=
-B := build/rel
-OUTLIB := lib
-OUTBIN := bin
+B ?= build/rel
+OUTLIB ?= lib
+OUTBIN ?= bin
 endif
 
 # ---------------------------------------------------------------- sources
@@ -126,8 +133,8 @@ $(OUTBIN)/examples/%: examples/%.c $(SHLIB) include/mlm.h
 
 $(OUTLIB)/pkgconfig/mlm.pc: pkgconfig/mlm.pc.in Makefile
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@BLIS_A@|$(BLIS_A)|g' -e 's|@BLIS_OPENMP@|$(BLIS_OPENMP)|g' $< > $@
 
 # ---------------------------------------------------------------- tests
