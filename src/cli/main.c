@@ -6,11 +6,11 @@
 #include <mlm.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
-
-#define EXIT_USAGE 2
+#include "commands.h"
 
 typedef struct command {
     const char *name;
@@ -42,6 +42,25 @@ static void print_usage(FILE *out)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nLong options accept dashes and underscores alike (--train-file = --train_file).\n");
+}
+
+int cli_fail(const char *what, int status)
+{
+    fprintf(stderr, "mlm: %s: %s: %s\n", what, mlm_status_string((mlm_status)status),
+            mlm_last_error());
+    return EXIT_RUNTIME;
+}
+
+long cli_read_line(FILE *f, char **buf, size_t *cap)
+{
+    ssize_t n = getline(buf, cap, f);
+    if (n < 0)
+        return -1;
+    if (n > 0 && (*buf)[n - 1] == '\n')
+        (*buf)[--n] = '\0';
+    if (n > 0 && (*buf)[n - 1] == '\r')
+        (*buf)[--n] = '\0';
+    return (long)n;
 }
 
 static int usage_error(const command *c)

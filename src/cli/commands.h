@@ -1,0 +1,21 @@
+/* The mlm tool's subcommands, one file each. Each returns the process exit
+ * status: 0 ok, 1 runtime error (mlm_last_error() printed), 2 usage. */
+#ifndef MLM_CLI_COMMANDS_H
+#define MLM_CLI_COMMANDS_H
+
+#include <stdio.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+/* Print "mlm: <what>: <status>: <last error>" to stderr; returns 1. */
+int cli_fail(const char *what, int status);
+
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+
+/* Read one line (without its newline) of any length from f into *buf
+ * (realloc'ed, *cap updated); returns its length, or -1 at end of input. */
+long cli_read_line(FILE *f, char **buf, size_t *cap);
+
+#endif
