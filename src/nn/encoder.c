@@ -1,0 +1,202 @@
+/* The encoder's forward pass in eval mode, for BERT, RoBERTa and DistilBERT:
+ *
+ *   x = LN(word[ids] + pos[position_ids] + type[type_ids])
+ *   for each layer:
+ *       q, k, v = x·Wqᵀ + bq, x·Wkᵀ + bk, x·Wvᵀ + bv       (B, T, H·D)
+ *       p = softmax(q·kᵀ/√D + mask)                       (B, H, T, T)
+ *       x1 = LN(x + (p·v)·Woᵀ + bo)
+ *       x = LN(x1 + act(x1·W1ᵀ + b1)·W2ᵀ + b2)
+ *   logits = LN(act(x·Whᵀ + bh))·wordᵀ + b_dec          (head, at chosen rows)
+ *
+ * mask is HF's extended attention mask, (1 - m)·finfo(float32).min, added to
+ * every query's scores for key m = 0. DistilBERT masks with masked_fill of
+ * finfo.min instead; once added to a score of ordinary size the two are the
+ * same float. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/model.h"
+
+/* Scratch floats for one forward of B rows of T tokens. */
+size_t encoder_workspace_floats(const model_dims *d, int B, int T)
+{
+    size_t N = (size_t)B * T, C = (size_t)d->C, I = (size_t)d->I;
+    size_t scores = (size_t)B * d->H * T * T;
+    return 5 * N * C       /* q, k, v, ctx, x1 */
+           + N * C         /* sum before a LayerNorm */
+           + N * I         /* FFN hidden */
+           + scores        /* attention probabilities */
+           + (size_t)B * T /* additive mask */
+           + 2 * N         /* LayerNorm mean, rstd */
+           + N;            /* position ids (int32 in float-sized slots) */
+}
+
+/* out (N, OC) = inp (N, C)·Wᵀ + b, W stored (OC, C) as torch does.
+ * With `residual`, out = residual + inp·Wᵀ + b: the residual is copied into
+ * out first and the product accumulated on it (beta = 1), which saves a pass. */
+static mlm_status linear(const ops_ctx *ctx, float *out, const float *inp, const float *W,
+                         const float *b, const float *residual, int N, int C, int OC)
+{
+    float beta = 0.0f;
+    if (residual) {
+        memcpy(out, residual, (size_t)N * OC * sizeof *out);
+        beta = 1.0f;
+    }
+    mlm_status st = ops_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, C, W, C, beta, out, OC);
+    if (st != MLM_OK)
+        return st;
+    if (b)
+        ops_bias_forward(ctx, out, b, N, OC);
+    return MLM_OK;
+}
+
+/* model_dims_from_config admits only these activations. */
+static void activate(const ops_ctx *ctx, act_fn act, float *x, size_t n)
+{
+    if (act == ACT_RELU)
+        ops_relu_forward(ctx, x, x, n);
+    else if (act == ACT_GELU)
+        ops_gelu_forward(ctx, x, x, n);
+    else
+        ops_gelu_tanh_forward(ctx, x, x, n);
+}
+
+/* Position ids: RoBERTa counts non-pad tokens from padding_idx + 1
+ * (create_position_ids_from_input_ids); BERT and DistilBERT use 0..T-1. */
+static mlm_status position_ids(const model_dims *d, const int32_t *ids, int B, int T,
+                               int32_t *pos)
+{
+    for (int b = 0; b < B; b++) {
+        int count = 0;
+        for (int t = 0; t < T; t++) {
+            int32_t p = t;
+            if (d->arch == ARCH_ROBERTA) {
+                int real = ids[b * T + t] != d->pad_id;
+                count += real;
+                p = real ? count + d->pad_id : d->pad_id;
+            }
+            if (p < 0 || p >= d->P)
+                return err_set(MLM_ERR_RANGE,
+                               "row %d: %d tokens need position %d, but the model has "
+                               "max_position_embeddings %d",
+                               b, T, (int)p, d->P);
+            pos[b * T + t] = p;
+        }
+    }
+    return MLM_OK;
+}
+
+static mlm_status embeddings(const mlm_model *m, const ops_ctx *ctx, const int32_t *ids,
+                             const int32_t *type_ids, int B, int T, float *x, float *tmp,
+                             float *mean, float *rstd, int32_t *pos)
+{
+    const model_dims *d = &m->d;
+    int N = B * T;
+    mlm_status st = position_ids(d, ids, B, T, pos);
+    if (st == MLM_OK)
+        st = ops_embedding_forward(ctx, tmp, ids, m->w.word_emb, N, d->V, d->C, 0);
+    if (st == MLM_OK)
+        st = ops_embedding_forward(ctx, tmp, pos, m->w.pos_emb, N, d->P, d->C, 1);
+    if (st == MLM_OK && m->w.type_emb) {
+        if (type_ids) {
+            st = ops_embedding_forward(ctx, tmp, type_ids, m->w.type_emb, N, d->T, d->C, 1);
+        } else {
+            /* token_type_ids default to zeros: add row 0 to every token. */
+            ops_bias_forward(ctx, tmp, m->w.type_emb, N, d->C);
+        }
+    }
+    if (st != MLM_OK)
+        return st;
+    ops_layernorm_forward(ctx, x, mean, rstd, tmp, m->w.emb_ln_w, m->w.emb_ln_b, N, d->C,
+                          d->ln_eps);
+    return MLM_OK;
+}
+
+static mlm_status attention(const mlm_model *m, const ops_ctx *ctx, const layer_weights *lw,
+                            const float *x, const float *mask, int B, int T, float *q, float *k,
+                            float *v, float *probs, float *out)
+{
+    const model_dims *d = &m->d;
+    int N = B * T, C = d->C, H = d->H, D = C / H;
+    mlm_status st = linear(ctx, q, x, lw->q_w, lw->q_b, NULL, N, C, C);
+    if (st == MLM_OK)
+        st = linear(ctx, k, x, lw->k_w, lw->k_b, NULL, N, C, C);
+    if (st == MLM_OK)
+        st = linear(ctx, v, x, lw->v_w, lw->v_b, NULL, N, C, C);
+    if (st != MLM_OK)
+        return st;
+    /* scores (B, H, T, T) = q·kᵀ per (batch, head), read in place from the
+     * (B, T, H·D) layout. */
+    ops_batch qk = {B, H, (long)T * C, D, (long)T * C, D, (long)H * T * T, (long)T * T};
+    st = ops_gemm_batched(ctx, 0, 1, T, T, D, 1.0f, q, C, k, C, 0.0f, probs, T, &qk);
+    if (st != MLM_OK)
+        return st;
+    ops_softmax_forward(ctx, probs, probs, 1.0f / sqrtf((float)D), mask, H * T, B * H * T, T);
+    /* out (B, T, H·D) = probs·v per (batch, head). */
+    ops_batch pv = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
+    return ops_gemm_batched(ctx, 0, 0, T, D, T, 1.0f, probs, T, v, C, 0.0f, out, C, &pv);
+}
+
+mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t *ids,
+                           const int32_t *attn_mask, const int32_t *type_ids, int B, int T,
+                           float *hidden, float *ws)
+{
+    const model_dims *d = &m->d;
+    size_t N = (size_t)B * T, C = (size_t)d->C;
+    float *q = ws, *k = q + N * C, *v = k + N * C, *att = v + N * C, *x1 = att + N * C;
+    float *sum = x1 + N * C, *ffn = sum + N * C, *probs = ffn + N * (size_t)d->I;
+    float *mask = probs + (size_t)B * d->H * T * T, *mean = mask + N, *rstd = mean + N;
+    int32_t *pos = (int32_t *)(rstd + N); /* float-sized slots hold int32 */
+    float *x = hidden;
+
+    if (type_ids && d->T > 0) {
+        for (size_t i = 0; i < N; i++)
+            if (type_ids[i] < 0 || type_ids[i] >= d->T)
+                return err_set(MLM_ERR_RANGE, "token_type_ids[%zu] = %d outside [0, %d)", i,
+                               (int)type_ids[i], d->T);
+    }
+    const float *maskp = NULL;
+    if (attn_mask) {
+        for (size_t i = 0; i < N; i++)
+            mask[i] = attn_mask[i] ? 0.0f : -FLT_MAX;
+        maskp = mask;
+    }
+    mlm_status st = embeddings(m, ctx, ids, d->T > 0 ? type_ids : NULL, B, T, x, sum, mean, rstd, pos);
+    for (int l = 0; st == MLM_OK && l < d->L; l++) {
+        const layer_weights *lw = &m->w.layer[l];
+        st = attention(m, ctx, lw, x, maskp, B, T, q, k, v, probs, att);
+        if (st == MLM_OK)
+            st = linear(ctx, sum, att, lw->o_w, lw->o_b, x, (int)N, d->C, d->C);
+        if (st != MLM_OK)
+            break;
+        ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, (int)N, d->C,
+                              d->ln_eps);
+        st = linear(ctx, ffn, x1, lw->ff1_w, lw->ff1_b, NULL, (int)N, d->C, d->I);
+        if (st != MLM_OK)
+            break;
+        activate(ctx, d->act, ffn, N * (size_t)d->I);
+        st = linear(ctx, sum, ffn, lw->ff2_w, lw->ff2_b, x1, (int)N, d->I, d->C);
+        if (st != MLM_OK)
+            break;
+        ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, (int)N, d->C,
+                              d->ln_eps);
+    }
+    return st;
+}
+
+mlm_status head_forward(const mlm_model *m, const ops_ctx *ctx, const float *rows, int n,
+                        float *logits, float *ws)
+{
+    const model_dims *d = &m->d;
+    float *t = ws, *u = ws + (size_t)n * d->C;
+    float *mean = u + (size_t)n * d->C, *rstd = mean + n;
+    mlm_status st = linear(ctx, t, rows, m->w.head_w, m->w.head_b, NULL, n, d->C, d->C);
+    if (st != MLM_OK)
+        return st;
+    activate(ctx, d->head_act, t, (size_t)n * d->C);
+    ops_layernorm_forward(ctx, u, mean, rstd, t, m->w.head_ln_w, m->w.head_ln_b, n, d->C,
+                          d->ln_eps);
+    return linear(ctx, logits, u, m->w.word_emb, m->w.decoder_b, NULL, n, d->C, d->V);
+}

@@ -1,0 +1,111 @@
+/* The encoder models behind mlm_model: BERT, RoBERTa and DistilBERT share
+ * one computation (embeddings, post-LN transformer layers, MLM head) and
+ * differ in names, position ids, token types and a few constants; `arch`
+ * says which.
+ *
+ * Parameters are a struct of pointers (llm.c's layout): into the mapped
+ * checkpoint when the model is loaded for inference (zero-copy F32), or into
+ * one owned allocation when the model was created, converted or is trained.
+ * The parameter table (model_params) lists every tensor with its HF name and
+ * shape, in HF's order; load, save, init and the optimizer all walk it. */
+#ifndef MLM_NN_MODEL_H
+#define MLM_NN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/config.h"
+#include "mlm/model.h"
+#include "nn/ops/ops.h"
+
+typedef enum model_arch { ARCH_BERT, ARCH_ROBERTA, ARCH_DISTILBERT } model_arch;
+
+typedef struct model_dims {
+    model_arch arch;
+    int V;          /* vocab_size */
+    int C;          /* hidden_size (DistilBERT: dim) */
+    int L;          /* num_hidden_layers (n_layers) */
+    int H;          /* num_attention_heads (n_heads) */
+    int I;          /* intermediate_size (hidden_dim) */
+    int P;          /* max_position_embeddings */
+    int T;          /* type_vocab_size; 0 for DistilBERT */
+    int pad_id;     /* pad_token_id (-1 if none) */
+    float ln_eps;   /* layer_norm_eps (DistilBERT: 1e-12, whatever the config says) */
+    act_fn act;     /* hidden_act / activation: GELU, GELU_NEW, GELU_PYTORCH_TANH, RELU */
+    act_fn head_act; /* RoBERTa's lm_head is always exact-erf GELU */
+    float hidden_dropout, attn_dropout;
+} model_dims;
+
+typedef struct layer_weights {
+    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (C, C), (C) */
+    const float *o_w, *o_b;                         /* attention output (C, C) */
+    const float *ln1_w, *ln1_b;                     /* after attention (C) */
+    const float *ff1_w, *ff1_b;                     /* (I, C), (I) */
+    const float *ff2_w, *ff2_b;                     /* (C, I), (C) */
+    const float *ln2_w, *ln2_b;                     /* after the FFN (C) */
+} layer_weights;
+
+typedef struct model_weights {
+    const float *word_emb;              /* (V, C); the decoder is tied to it */
+    const float *pos_emb;               /* (P, C) */
+    const float *type_emb;              /* (T, C), NULL for DistilBERT */
+    const float *emb_ln_w, *emb_ln_b;   /* (C) */
+    layer_weights *layer;               /* L of them */
+    const float *head_w, *head_b;       /* transform dense (C, C), (C) */
+    const float *head_ln_w, *head_ln_b; /* (C) */
+    const float *decoder_b;             /* (V) */
+} model_weights;
+
+/* How a parameter is initialised, as HF's _init_weights does. */
+typedef enum param_init { INIT_NORMAL, INIT_ZERO, INIT_ONE } param_init;
+
+typedef struct param_desc {
+    char name[96];        /* HF name, e.g. "bert.encoder.layer.0.attention.self.query.weight" */
+    int ndim;
+    int64_t shape[2];
+    size_t numel;
+    param_init init;
+    int no_decay;         /* bias or LayerNorm weight: no weight decay (HF Trainer) */
+    int is_layernorm;
+    int padding_row;      /* nn.Embedding's padding_idx: zero at init, no gradient; or -1 */
+    const float **slot;   /* where model_weights points to it */
+} param_desc;
+
+struct mlm_model {
+    model_dims d;
+    model_config cfg;     /* as loaded; written back by save */
+    model_weights w;
+    param_desc *params;   /* the table, HF order */
+    size_t n_params;
+    float *owned;         /* one allocation holding every parameter, or NULL */
+    void *source;         /* the mapped checkpoint the pointers may point into */
+    void (*source_close)(void *);
+    char **warnings;
+    size_t n_warnings;
+};
+
+/* Build the table for d (allocates m->params); pointers stay NULL. */
+mlm_status model_build_params(mlm_model *m);
+
+/* Give every parameter a place in one owned allocation (m->owned). */
+mlm_status model_alloc_params(mlm_model *m);
+
+/* Total parameter count. */
+size_t model_numel(const mlm_model *m);
+
+/* Record a warning (copied). */
+mlm_status model_warn(mlm_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Encoder forward in eval mode; hidden (B*T, C) receives the last hidden
+ * states. ws holds encoder_workspace_floats() floats. */
+size_t encoder_workspace_floats(const model_dims *d, int B, int T);
+mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t *ids,
+                           const int32_t *attn_mask, const int32_t *type_ids, int B, int T,
+                           float *hidden, float *ws);
+
+/* MLM head on n rows of hidden states (n, C): logits (n, V). ws holds at
+ * least 2·n·(C + 1) floats. */
+mlm_status head_forward(const mlm_model *m, const ops_ctx *ctx, const float *rows, int n,
+                        float *logits, float *ws);
+
+#endif

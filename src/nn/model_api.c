@@ -1,0 +1,130 @@
+/* The public mlm_model functions that run the model: forward, hidden states,
+ * top-k, and the getters. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "nn/model.h"
+
+const char *mlm_model_type(const mlm_model *m) { return m ? model_type_name(m->cfg.type) : NULL; }
+int32_t mlm_model_vocab_size(const mlm_model *m) { return m ? m->d.V : 0; }
+int32_t mlm_model_hidden_size(const mlm_model *m) { return m ? m->d.C : 0; }
+int32_t mlm_model_num_layers(const mlm_model *m) { return m ? m->d.L : 0; }
+
+int32_t mlm_model_max_length(const mlm_model *m)
+{
+    if (!m)
+        return 0;
+    /* RoBERTa spends positions 0..padding_idx on padding (514 → 512). */
+    if (m->d.arch == ARCH_ROBERTA)
+        return m->d.P - m->d.pad_id - 1;
+    return m->d.P;
+}
+
+int64_t mlm_model_num_parameters(const mlm_model *m) { return m ? (int64_t)model_numel(m) : 0; }
+
+size_t mlm_model_n_warnings(const mlm_model *m) { return m ? m->n_warnings : 0; }
+
+const char *mlm_model_warning(const mlm_model *m, size_t i)
+{
+    return m && i < m->n_warnings ? m->warnings[i] : NULL;
+}
+
+static mlm_status check_inputs(const mlm_model *m, int nthreads, const int32_t *ids, size_t B,
+                               size_t T, const void *out)
+{
+    if (!m || !ids || !out)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "model forward: NULL argument");
+    if (nthreads < 1)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "nthreads must be >= 1 (got %d)", nthreads);
+    if (B == 0 || T == 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "empty batch (%zu x %zu)", B, T);
+    if (T > (size_t)mlm_model_max_length(m))
+        return err_set(MLM_ERR_RANGE, "sequence length %zu exceeds the model's maximum %d", T,
+                       (int)mlm_model_max_length(m));
+    /* Keep every product of sizes inside int, which the kernels use. */
+    if (B > (size_t)(1 << 20) / T)
+        return err_set(MLM_ERR_RANGE, "batch of %zu x %zu tokens is too large", B, T);
+    for (size_t i = 0; i < B * T; i++)
+        if (ids[i] < 0 || ids[i] >= m->d.V)
+            return err_set(MLM_ERR_RANGE, "input_ids[%zu] = %d outside the vocabulary [0, %d)",
+                           i, (int)ids[i], m->d.V);
+    return MLM_OK;
+}
+
+/* Run the encoder into a new (B·T, C) buffer. */
+static mlm_status run_encoder(const mlm_model *m, const ops_ctx *ctx, const int32_t *ids,
+                              const int32_t *mask, const int32_t *types, size_t B, size_t T,
+                              float *hidden)
+{
+    float *ws = mem_alloc(encoder_workspace_floats(&m->d, (int)B, (int)T) * sizeof *ws);
+    if (!ws)
+        return err_oom();
+    mlm_status st = encoder_forward(m, ctx, ids, mask, types, (int)B, (int)T, hidden, ws);
+    mem_free(ws);
+    return st;
+}
+
+mlm_status mlm_model_hidden_states(const mlm_model *m, int nthreads, const int32_t *ids,
+                                   const int32_t *mask, const int32_t *types, size_t B, size_t T,
+                                   float *hidden)
+{
+    mlm_status st = check_inputs(m, nthreads, ids, B, T, hidden);
+    if (st != MLM_OK)
+        return st;
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, nthreads);
+    return run_encoder(m, &ctx, ids, mask, types, B, T, hidden);
+}
+
+/* The head runs on at most this many rows at a time, so that scoring every
+ * position of a large batch needs no second batch-sized buffer. */
+#define HEAD_CHUNK 256
+
+mlm_status mlm_model_forward(const mlm_model *m, int nthreads, const int32_t *ids,
+                             const int32_t *mask, const int32_t *types, size_t B, size_t T,
+                             const int32_t *positions, size_t n_positions, float *logits)
+{
+    mlm_status st = check_inputs(m, nthreads, ids, B, T, logits);
+    if (st != MLM_OK)
+        return st;
+    size_t N = B * T, C = (size_t)m->d.C, rows = positions ? n_positions : N;
+    for (size_t i = 0; positions && i < n_positions; i++)
+        if (positions[i] < 0 || (size_t)positions[i] >= N)
+            return err_set(MLM_ERR_RANGE, "positions[%zu] = %d outside the batch's %zu tokens",
+                           i, (int)positions[i], N);
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, nthreads);
+    float *hidden = mem_alloc(N * C * sizeof *hidden);
+    float *gathered = mem_alloc(HEAD_CHUNK * C * sizeof *gathered);
+    float *ws = mem_alloc(2 * HEAD_CHUNK * (C + 1) * sizeof *ws);
+    if (!hidden || !gathered || !ws) {
+        st = err_oom();
+        goto done;
+    }
+    st = run_encoder(m, &ctx, ids, mask, types, B, T, hidden);
+    for (size_t r0 = 0; st == MLM_OK && r0 < rows; r0 += HEAD_CHUNK) {
+        size_t n = rows - r0 < HEAD_CHUNK ? rows - r0 : HEAD_CHUNK;
+        const float *in = hidden + r0 * C;
+        if (positions) {
+            for (size_t i = 0; i < n; i++)
+                memcpy(gathered + i * C, hidden + (size_t)positions[r0 + i] * C, C * sizeof *in);
+            in = gathered;
+        }
+        st = head_forward(m, &ctx, in, (int)n, logits + r0 * (size_t)m->d.V, ws);
+    }
+done:
+    mem_free(hidden);
+    mem_free(gathered);
+    mem_free(ws);
+    return st;
+}
+
+mlm_status mlm_topk(const float *x, size_t n, int k, int32_t *idx, float *val)
+{
+    if (!x || !idx)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_topk: NULL argument");
+    if (n > (size_t)INT32_MAX)
+        return err_set(MLM_ERR_RANGE, "mlm_topk: n = %zu is too large", n);
+    return ops_topk(x, (int)n, k, idx, val);
+}
