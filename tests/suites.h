@@ -7,5 +7,9 @@
 Suite *core_suite(void);
 Suite *abi_suite(void);
 Suite *cli_suite(void);
+Suite *bpe_trainer_suite(void);
+/* tests/parity/test_tokenizer_parity.c: wired into check_main.c once the
+ * tokenizer runtime it calls is merged. */
+Suite *tokenizer_parity_suite(void);
 
 #endif
