@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <mlm.h>
 
@@ -318,6 +320,38 @@ START_TEST(gemm_rejects_bad_arguments)
     ck_assert_int_eq(ops_gemm(&ctx, 0, 0, 2, 2, 2, 1, NULL, 2, b, 2, 0, c, 2), MLM_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(mlm_last_error(), "gemm"));
     ck_assert_int_eq(ops_gemm(&ctx, 0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2), MLM_OK);
+}
+END_TEST
+
+/* BLIS 0.9.0's sup kernels read 4-8 bytes past C's last row for a 2-column
+ * edge with beta != 0 (flame/blis#635): with C ending at a guard page
+ * that would fault; ops_gemm must not read there. */
+START_TEST(gemm_never_reads_past_c)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *mem = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(mem != MAP_FAILED);
+    ck_assert_int_eq(mprotect(mem + page, (size_t)page, PROT_NONE), 0);
+    ops_ctx ctx = ctx_n(1);
+    static const int ns[] = {2, 3, 18, 19, 22, 30, 31, 50};
+    for (int i = 0; i < 8; i++) {
+        int M = 5, N = ns[i], K = 7;
+        float *C = (float *)(mem + page) - (size_t)M * N;
+        float *A = frandv((size_t)M * K, -1, 1), *B = frandv((size_t)K * N, -1, 1);
+        for (int j = 0; j < M * N; j++)
+            C[j] = 1.0f;
+        ck_assert_int_eq(ops_gemm(&ctx, 0, 0, M, N, K, 1.0f, A, K, B, N, 1.0f, C, N), MLM_OK);
+        for (int r = 0; r < M; r++)
+            for (int c = 0; c < N; c++) {
+                double ref = 1.0;
+                for (int k = 0; k < K; k++)
+                    ref += (double)A[r * K + k] * B[k * N + c];
+                ck_assert_double_le(fabs(C[r * N + c] - ref), 1e-5 * (1 + fabs(ref)));
+            }
+        free(A);
+        free(B);
+    }
+    munmap(mem, 2 * (size_t)page);
 }
 END_TEST
 
@@ -1047,6 +1081,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, par_for_covers_once);
     tcase_add_loop_test(tc, gemm_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_rejects_bad_arguments);
+    tcase_add_test(tc, gemm_never_reads_past_c);
     tcase_add_test(tc, gemm_batched_attention_layout);
     tcase_add_test(tc, linear_forward_backward);
     tcase_add_loop_test(tc, activations_forward_backward, 0, 3);

@@ -116,6 +116,11 @@ static void scale_c(int M, int N, float beta, float *C, int ldc)
     }
 }
 
+/* The sup kernels' column block (6x16), and the padded copy for the edge. */
+#define SUP_NR 16
+#define SUP_LD 20
+#define SUP_ROWS 64
+
 /* One product with validated arguments, `nthreads` BLIS threads. */
 static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
@@ -148,8 +153,34 @@ static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, 
                      &beta, C, ldc, cntx, &rntm);
         return;
     }
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, N, K, &alpha, a, rsa, csa, b, rsb, csb,
-                 &beta, C, ldc, 1, cntx, &rntm);
+    int n_main = N;
+    if (beta != 0.0f && (N % SUP_NR) & 2)
+        n_main = N - N % SUP_NR;
+    if (n_main > 0)
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, n_main, K, &alpha, a, rsa, csa, b,
+                     rsb, csb, &beta, C, ldc, 1, cntx, &rntm);
+    if (n_main == N)
+        return;
+    /* The last N % 16 columns through a padded copy, SUP_ROWS rows at a time:
+     * BLIS 0.9.0's sup kernels for a 2-column edge read C with 4-wide loads
+     * when beta != 0 (flame/blis#635, fixed after 0.9.0), 4 or 8 bytes past
+     * the last row, which can fault at the end of a page. In the copy the
+     * extra columns exist. */
+    float tmp[SUP_ROWS * SUP_LD];
+    int r = N - n_main;
+    float *bcols = transb ? b + (size_t)n_main * ldb : b + n_main;
+    for (int i0 = 0; i0 < M; i0 += SUP_ROWS) {
+        int rows = M - i0 < SUP_ROWS ? M - i0 : SUP_ROWS;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < SUP_LD; j++)
+                tmp[i * SUP_LD + j] = j < r ? C[(size_t)(i0 + i) * ldc + n_main + j] : 0.0f;
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, rows, r, K, &alpha,
+                     a + (size_t)i0 * rsa, rsa, csa, bcols, rsb, csb, &beta, tmp, SUP_LD, 1,
+                     cntx, &rntm);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < r; j++)
+                C[(size_t)(i0 + i) * ldc + n_main + j] = tmp[i * SUP_LD + j];
+    }
 }
 
 mlm_status ops_gemm(const ops_ctx *ctx, int transa, int transb, int M, int N, int K, float alpha,
