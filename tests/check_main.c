@@ -11,6 +11,7 @@ int main(void)
         abi_suite,
         cli_suite,
         bpe_trainer_suite,
+        ops_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

@@ -11,5 +11,6 @@ Suite *bpe_trainer_suite(void);
 /* tests/parity/test_tokenizer_parity.c: wired into check_main.c once the
  * tokenizer runtime it calls is merged. */
 Suite *tokenizer_parity_suite(void);
+Suite *ops_suite(void);
 
 #endif
