@@ -7,5 +7,9 @@
 Suite *core_suite(void);
 Suite *abi_suite(void);
 Suite *cli_suite(void);
+Suite *file_suite(void);
+Suite *json_suite(void);
+Suite *safetensors_suite(void);
+Suite *config_suite(void);
 
 #endif

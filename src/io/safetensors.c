@@ -353,6 +353,7 @@ static mlm_status file_new(const char *name, st_file **out)
 
 mlm_status st_open_memory(const void *buf, size_t len, const char *name, st_file **out)
 {
+    *out = NULL;
     st_file *f;
     mlm_status s = file_new(name, &f);
     if (s != MLM_OK)
@@ -370,6 +371,7 @@ mlm_status st_open_memory(const void *buf, size_t len, const char *name, st_file
 
 mlm_status st_open(const char *path, st_file **out)
 {
+    *out = NULL;
     st_file *f;
     mlm_status s = file_new(path, &f);
     if (s != MLM_OK)
