@@ -690,7 +690,13 @@ static void put_py_number(strbuf *sb, const json_value *v)
 {
     /* Python reads an integer into an int of any size and writes it back
      * digit for digit; anything with '.' or 'e' becomes a float. */
-    if (v->is_integer) {
+    if (v->is_integer && v->negative && v->magnitude == 0 && !v->overflow) {
+        sb_putc(sb, '0');
+        return;
+    }
+    /* A float too large for a double (1e999) would become Python's
+     * "Infinity", which is not JSON: keep the text as written instead. */
+    if (v->is_integer || !isfinite(v->number)) {
         sb_append(sb, v->raw, v->raw_len);
         return;
     }
