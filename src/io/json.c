@@ -497,16 +497,26 @@ mlm_status json_parse(const char *text, size_t len, size_t base, const char *nam
 
 static void free_contents(json_value *v)
 {
-    mem_free(v->str);
-    for (size_t i = 0; v->type == JSON_ARRAY && i < v->len; i++)
-        free_contents(&v->items[i]);
-    for (size_t i = 0; v->type == JSON_OBJECT && i < v->len; i++) {
-        mem_free(v->members[i].key);
-        free_contents(&v->members[i].value);
+    switch (v->type) {
+    case JSON_STRING:
+        mem_free(v->str);
+        return;
+    case JSON_ARRAY:
+        for (size_t i = 0; i < v->len; i++)
+            free_contents(&v->items[i]);
+        mem_free(v->items);
+        return;
+    case JSON_OBJECT:
+        for (size_t i = 0; i < v->len; i++) {
+            mem_free(v->members[i].key);
+            free_contents(&v->members[i].value);
+        }
+        mem_free(v->members);
+        mem_free(v->sorted);
+        return;
+    default:
+        return;
     }
-    mem_free(v->items);
-    mem_free(v->members);
-    mem_free(v->sorted);
 }
 
 void json_free(json_value *v)

@@ -27,22 +27,30 @@ typedef enum json_type {
 typedef struct json_value json_value;
 typedef struct json_member json_member;
 
+/* Kept small (56 bytes on LP64): a hostile 100 MB header of "[0,0,0,..."
+ * makes one value per two bytes of input. */
 struct json_value {
     json_type type;
-    size_t offset;        /* where the value starts, in bytes from the file start */
-    int boolean;          /* JSON_BOOL */
-    double number;        /* JSON_NUMBER: the value (C-locale strtod) */
-    int is_integer;       /* written without fraction or exponent */
-    int negative;         /* written with a leading '-' */
-    int overflow;         /* an integer whose magnitude exceeds UINT64_MAX */
-    uint64_t magnitude;   /* |value| exactly, when is_integer && !overflow */
-    const char *raw;      /* JSON_NUMBER: the number's text in the source (not NUL-terminated) */
-    size_t raw_len;
-    char *str;            /* JSON_STRING: decoded UTF-8, NUL-terminated; may hold NULs */
-    size_t len;           /* JSON_STRING: bytes; arrays and objects: element count */
-    json_value *items;    /* JSON_ARRAY */
-    json_member *members; /* JSON_OBJECT, in document order */
-    size_t *sorted;       /* JSON_OBJECT: member indices ordered by key bytes */
+    unsigned char boolean;    /* JSON_BOOL */
+    unsigned char is_integer; /* JSON_NUMBER written without fraction or exponent */
+    unsigned char negative;   /* JSON_NUMBER written with a leading '-' */
+    unsigned char overflow;   /* an integer whose magnitude exceeds UINT64_MAX */
+    size_t offset;            /* where the value starts, in bytes from the file start */
+    size_t len;               /* JSON_STRING: bytes; arrays and objects: element count */
+    union {
+        struct {                  /* JSON_NUMBER */
+            double number;        /* the value (C-locale strtod) */
+            uint64_t magnitude;   /* |value| exactly, when is_integer && !overflow */
+            const char *raw;      /* the number's text in the source (not NUL-terminated) */
+            size_t raw_len;
+        };
+        char *str;                /* JSON_STRING: decoded UTF-8, NUL-terminated; may hold NULs */
+        json_value *items;        /* JSON_ARRAY */
+        struct {                  /* JSON_OBJECT */
+            json_member *members; /* in document order */
+            size_t *sorted;       /* member indices ordered by key bytes */
+        };
+    };
 };
 
 struct json_member {
