@@ -12,6 +12,10 @@ int main(void)
         cli_suite,
         bpe_trainer_suite,
         ops_suite,
+        file_suite,
+        json_suite,
+        safetensors_suite,
+        config_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)
