@@ -7,5 +7,7 @@
 Suite *core_suite(void);
 Suite *abi_suite(void);
 Suite *cli_suite(void);
+Suite *dataset_suite(void);
+Suite *collator_suite(void);
 
 #endif

@@ -349,8 +349,18 @@ mlm_status ib_pad(inferbuild *ib, uint64_t rows)
     return MLM_OK;
 }
 
+/* Numbers as pandas reads them: spaces around are allowed. */
+static void trim_spaces(const char **s, size_t *len)
+{
+    while (*len && (**s == ' '))
+        (*s)++, (*len)--;
+    while (*len && (*s)[*len - 1] == ' ')
+        (*len)--;
+}
+
 static int parse_i64(const char *s, size_t len, int64_t *v)
 {
+    trim_spaces(&s, &len);
     if (len == 0 || len > 32)
         return 0;
     char tmp[33];
@@ -369,6 +379,7 @@ static int parse_i64(const char *s, size_t len, int64_t *v)
 
 static int parse_f64(const char *s, size_t len, double *v)
 {
+    trim_spaces(&s, &len);
     if (len == 0 || len > 64)
         return 0;
     char tmp[65];
