@@ -25,6 +25,7 @@
 #define MLM_DATASET_H
 
 #include "mlm/core.h"
+#include "mlm/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -228,6 +229,22 @@ MLM_API mlm_status mlm_dataset_group_texts(const mlm_dataset *ds, int64_t block_
  * the whole dataset. */
 MLM_API mlm_status mlm_dataset_group_texts_batched(const mlm_dataset *ds, int64_t block_size,
                                                    size_t batch_size, mlm_dataset **out);
+
+/* The seed's preprocess_function as a map: tokenize `column` (STRING, or
+ * STRING_LIST joined with " " as `" ".join(x)` does) and add SEQUENCE
+ * columns input_ids, attention_mask, special_tokens_mask, word_ids (-1 where
+ * HF has None) and, when the tokenizer gives a pair non-zero type ids (BERT)
+ * or "return_token_type_ids" is true, token_type_ids. Truncation and
+ * padding are the tokenizer's settings. Options (JSON object or NULL):
+ * "batch_size" (1000), "num_proc" (threads, 1), "remove_columns" (a list or
+ * "all"), "add_special_tokens" (true), "pair_column" (a second text column
+ * encoded as the pair), "return_token_type_ids" (true/false; default: as
+ * above). A column that is not text is MLM_ERR_INVALID_ARGUMENT naming it;
+ * an encoding error names the row. The tokenizer must not be changed while
+ * this runs. */
+MLM_API mlm_status mlm_dataset_tokenize(const mlm_dataset *ds, const mlm_tokenizer *tok,
+                                        const char *column, const char *options_json,
+                                        mlm_dataset **out);
 
 /* ------------------------------------------------------------------ disk */
 
