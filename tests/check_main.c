@@ -16,6 +16,8 @@ int main(void)
         json_suite,
         safetensors_suite,
         config_suite,
+        dataset_suite,
+        collator_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

@@ -16,5 +16,7 @@ Suite *file_suite(void);
 Suite *json_suite(void);
 Suite *safetensors_suite(void);
 Suite *config_suite(void);
+Suite *dataset_suite(void);
+Suite *collator_suite(void);
 
 #endif
