@@ -93,13 +93,13 @@ mlm_status store_seq(const colstore *cs, const char *name, uint64_t row, const i
 
 /* ------------------------------------------------------------ typed builder */
 
-void sb_init(storebuild *sb, mlm_column_type type)
+void store_init(storebuild *sb, mlm_column_type type)
 {
     memset(sb, 0, sizeof *sb);
     sb->type = type;
 }
 
-void sb_free(storebuild *sb)
+void store_free(storebuild *sb)
 {
     dbuf_free(&sb->off);
     dbuf_free(&sb->ioff);
@@ -114,7 +114,7 @@ void sb_free(storebuild *sb)
             return err_oom();     \
     } while (0)
 
-static mlm_status sb_first_offset(storebuild *sb)
+static mlm_status store_first_offset(storebuild *sb)
 {
     if (sb->off.len == 0)
         SB_TRY(dbuf_put_u64(&sb->off, 0));
@@ -123,9 +123,9 @@ static mlm_status sb_first_offset(storebuild *sb)
     return MLM_OK;
 }
 
-mlm_status sb_add_string(storebuild *sb, const char *s, size_t len)
+mlm_status store_add_string(storebuild *sb, const char *s, size_t len)
 {
-    mlm_status st = sb_first_offset(sb);
+    mlm_status st = store_first_offset(sb);
     if (st)
         return st;
     SB_TRY(dbuf_reserve(&sb->bytes, len + 1) || dbuf_reserve(&sb->off, 8));
@@ -136,13 +136,13 @@ mlm_status sb_add_string(storebuild *sb, const char *s, size_t len)
     return MLM_OK;
 }
 
-mlm_status sb_list_begin(storebuild *sb)
+mlm_status store_list_begin(storebuild *sb)
 {
     sb->list_open = 1;
-    return sb_first_offset(sb);
+    return store_first_offset(sb);
 }
 
-mlm_status sb_list_item(storebuild *sb, const char *s, size_t len)
+mlm_status store_list_item(storebuild *sb, const char *s, size_t len)
 {
     SB_TRY(dbuf_reserve(&sb->bytes, len + 1) || dbuf_reserve(&sb->ioff, 8));
     dbuf_put(&sb->bytes, s, len);
@@ -152,7 +152,7 @@ mlm_status sb_list_item(storebuild *sb, const char *s, size_t len)
     return MLM_OK;
 }
 
-mlm_status sb_list_end(storebuild *sb)
+mlm_status store_list_end(storebuild *sb)
 {
     SB_TRY(dbuf_put_u64(&sb->off, sb->nitems));
     sb->list_open = 0;
@@ -160,23 +160,23 @@ mlm_status sb_list_end(storebuild *sb)
     return MLM_OK;
 }
 
-mlm_status sb_add_int(storebuild *sb, int64_t v)
+mlm_status store_add_int(storebuild *sb, int64_t v)
 {
     SB_TRY(dbuf_put(&sb->vals, &v, sizeof v));
     sb->nrows++;
     return MLM_OK;
 }
 
-mlm_status sb_add_float(storebuild *sb, double v)
+mlm_status store_add_float(storebuild *sb, double v)
 {
     SB_TRY(dbuf_put(&sb->vals, &v, sizeof v));
     sb->nrows++;
     return MLM_OK;
 }
 
-mlm_status sb_add_seq(storebuild *sb, const int32_t *data, size_t len)
+mlm_status store_add_seq(storebuild *sb, const int32_t *data, size_t len)
 {
-    mlm_status st = sb_first_offset(sb);
+    mlm_status st = store_first_offset(sb);
     if (st)
         return st;
     if (len > SIZE_MAX / 4)
@@ -188,7 +188,7 @@ mlm_status sb_add_seq(storebuild *sb, const int32_t *data, size_t len)
     return MLM_OK;
 }
 
-mlm_status sb_add_from(storebuild *sb, const colstore *cs, const char *name, uint64_t row)
+mlm_status store_add_from(storebuild *sb, const colstore *cs, const char *name, uint64_t row)
 {
     mlm_status st;
     const char *s;
@@ -197,45 +197,45 @@ mlm_status sb_add_from(storebuild *sb, const colstore *cs, const char *name, uin
     case MLM_COLUMN_STRING:
         if ((st = store_string(cs, name, row, &s, &len)))
             return st;
-        return sb_add_string(sb, s, len);
+        return store_add_string(sb, s, len);
     case MLM_COLUMN_STRING_LIST: {
         uint64_t first;
         size_t n;
-        if ((st = store_list(cs, name, row, &first, &n)) || (st = sb_list_begin(sb)))
+        if ((st = store_list(cs, name, row, &first, &n)) || (st = store_list_begin(sb)))
             return st;
         for (size_t i = 0; i < n; i++)
             if ((st = store_item(cs, name, first + i, &s, &len)) ||
-                (st = sb_list_item(sb, s, len)))
+                (st = store_list_item(sb, s, len)))
                 return st;
-        return sb_list_end(sb);
+        return store_list_end(sb);
     }
     case MLM_COLUMN_INT:
         if (row >= cs->nrows)
             return err_set(MLM_ERR_RANGE, "column '%s': row out of range", name);
-        return sb_add_int(sb, cs->i64[row]);
+        return store_add_int(sb, cs->i64[row]);
     case MLM_COLUMN_FLOAT:
         if (row >= cs->nrows)
             return err_set(MLM_ERR_RANGE, "column '%s': row out of range", name);
-        return sb_add_float(sb, cs->f64[row]);
+        return store_add_float(sb, cs->f64[row]);
     case MLM_COLUMN_SEQUENCE: {
         const int32_t *d;
         if ((st = store_seq(cs, name, row, &d, &len)))
             return st;
-        return sb_add_seq(sb, d, len);
+        return store_add_seq(sb, d, len);
     }
     }
     return err_set(MLM_ERR_INTERNAL, "column '%s': unknown type", name);
 }
 
-mlm_status sb_finish(storebuild *sb, colstore **out)
+mlm_status store_finish(storebuild *sb, colstore **out)
 {
     *out = NULL;
     mlm_status st = MLM_OK;
     if (sb->type != MLM_COLUMN_INT && sb->type != MLM_COLUMN_FLOAT)
-        st = sb_first_offset(sb);
+        st = store_first_offset(sb);
     colstore *cs = st ? NULL : mem_calloc(1, sizeof *cs);
     if (!cs) {
-        sb_free(sb);
+        store_free(sb);
         return st ? st : err_oom();
     }
     atomic_init(&cs->refs, 1);
@@ -280,7 +280,7 @@ mlm_status sb_finish(storebuild *sb, colstore **out)
     cs->own[0] = a;
     cs->own[1] = b;
     cs->own[2] = c;
-    sb_free(sb);
+    store_free(sb);
     int need_c = cs->type == MLM_COLUMN_STRING_LIST;
     int need_b = cs->type != MLM_COLUMN_INT && cs->type != MLM_COLUMN_FLOAT;
     if (!a || (need_b && !b) || (need_c && !c)) {
@@ -479,7 +479,7 @@ mlm_status ib_finish(inferbuild *ib, colstore **out, mlm_column_type *type)
     mlm_status st = MLM_OK;
     if (ib->n_list) {
         int seq = ib->li_str == 0 && ib->li_other == 0 && ib->li_int32 > 0;
-        sb_init(&sb, seq ? MLM_COLUMN_SEQUENCE : MLM_COLUMN_STRING_LIST);
+        store_init(&sb, seq ? MLM_COLUMN_SEQUENCE : MLM_COLUMN_STRING_LIST);
         int32_t *tmp = NULL;
         size_t tcap = 0;
         for (uint64_t r = 0; r < ib->nrows && !st; r++) {
@@ -501,13 +501,13 @@ mlm_status ib_finish(inferbuild *ib, colstore **out, mlm_column_type *type)
                     parse_i64(s, lioff[i + 1] - lioff[i] - 1, &v);
                     tmp[i - a] = (int32_t)v;
                 }
-                st = sb_add_seq(&sb, tmp, (size_t)(b - a));
+                st = store_add_seq(&sb, tmp, (size_t)(b - a));
             } else {
-                st = sb_list_begin(&sb);
+                st = store_list_begin(&sb);
                 for (uint64_t i = a; i < b && !st; i++)
-                    st = sb_list_item(&sb, ib->lbytes.p + lioff[i], lioff[i + 1] - lioff[i] - 1);
+                    st = store_list_item(&sb, ib->lbytes.p + lioff[i], lioff[i + 1] - lioff[i] - 1);
                 if (!st)
-                    st = sb_list_end(&sb);
+                    st = store_list_end(&sb);
             }
         }
         mem_free(tmp);
@@ -515,17 +515,17 @@ mlm_status ib_finish(inferbuild *ib, colstore **out, mlm_column_type *type)
         mlm_column_type t = MLM_COLUMN_STRING;
         if (ib->n_str == 0 && ib->n_scalar > 0)
             t = (ib->n_float == 0 && ib->n_null == 0) ? MLM_COLUMN_INT : MLM_COLUMN_FLOAT;
-        sb_init(&sb, t);
+        store_init(&sb, t);
         for (uint64_t r = 0; r < ib->nrows && !st; r++) {
             const char *s = ib->sbytes.p + soff[r];
             size_t len = (size_t)(soff[r + 1] - soff[r] - 1);
             if (t == MLM_COLUMN_STRING) {
-                st = sb_add_string(&sb, s, len);
+                st = store_add_string(&sb, s, len);
             } else if (t == MLM_COLUMN_INT) {
                 int64_t v = 0;
                 if (!parse_i64(s, len, &v))
                     v = (len == 4 && memcmp(s, "true", 4) == 0) ? 1 : 0;
-                st = sb_add_int(&sb, v);
+                st = store_add_int(&sb, v);
             } else {
                 double v = NAN;
                 int64_t iv;
@@ -537,14 +537,14 @@ mlm_status ib_finish(inferbuild *ib, colstore **out, mlm_column_type *type)
                     v = (double)iv;
                 else if (len)
                     parse_f64(s, len, &v);
-                st = sb_add_float(&sb, v);
+                st = store_add_float(&sb, v);
             }
         }
     }
     if (st) {
-        sb_free(&sb);
+        store_free(&sb);
         return st;
     }
     *type = sb.type;
-    return sb_finish(&sb, out);
+    return store_finish(&sb, out);
 }

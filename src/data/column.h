@@ -62,20 +62,20 @@ typedef struct storebuild {
     int list_open;
 } storebuild;
 
-void sb_init(storebuild *sb, mlm_column_type type);
-void sb_free(storebuild *sb);
+void store_init(storebuild *sb, mlm_column_type type);
+void store_free(storebuild *sb);
 /* These return MLM_OK or MLM_ERR_OUT_OF_MEMORY (with err_oom()). */
-mlm_status sb_add_string(storebuild *sb, const char *s, size_t len);
-mlm_status sb_list_begin(storebuild *sb);
-mlm_status sb_list_item(storebuild *sb, const char *s, size_t len);
-mlm_status sb_list_end(storebuild *sb);
-mlm_status sb_add_int(storebuild *sb, int64_t v);
-mlm_status sb_add_float(storebuild *sb, double v);
-mlm_status sb_add_seq(storebuild *sb, const int32_t *data, size_t len);
+mlm_status store_add_string(storebuild *sb, const char *s, size_t len);
+mlm_status store_list_begin(storebuild *sb);
+mlm_status store_list_item(storebuild *sb, const char *s, size_t len);
+mlm_status store_list_end(storebuild *sb);
+mlm_status store_add_int(storebuild *sb, int64_t v);
+mlm_status store_add_float(storebuild *sb, double v);
+mlm_status store_add_seq(storebuild *sb, const int32_t *data, size_t len);
 /* Append the cell at physical row `row` of cs (of the builder's type). */
-mlm_status sb_add_from(storebuild *sb, const colstore *cs, const char *name, uint64_t row);
+mlm_status store_add_from(storebuild *sb, const colstore *cs, const char *name, uint64_t row);
 /* A colstore with refs 1; the builder is emptied either way. */
-mlm_status sb_finish(storebuild *sb, colstore **out);
+mlm_status store_finish(storebuild *sb, colstore **out);
 
 /* A builder whose type is inferred from the values, for the loaders:
  * values arrive typed (JSON) or as text to classify (CSV). */

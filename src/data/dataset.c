@@ -230,7 +230,7 @@ static mlm_status check_add(mlm_dataset *ds, const char *name, size_t n, const v
 static mlm_status add_built(mlm_dataset *ds, const char *name, storebuild *sb, size_t n)
 {
     colstore *cs;
-    mlm_status st = sb_finish(sb, &cs);
+    mlm_status st = store_finish(sb, &cs);
     if (st)
         return st;
     if ((st = ds_push_store(ds, name, cs)))
@@ -246,14 +246,14 @@ mlm_status mlm_dataset_add_string_column(mlm_dataset *ds, const char *name,
     if (st)
         return st;
     storebuild sb;
-    sb_init(&sb, MLM_COLUMN_STRING);
+    store_init(&sb, MLM_COLUMN_STRING);
     for (size_t i = 0; i < n; i++) {
         if (!values[i]) {
-            sb_free(&sb);
+            store_free(&sb);
             return err_set(MLM_ERR_INVALID_ARGUMENT, "column '%s': value %zu is NULL", name, i);
         }
-        if ((st = sb_add_string(&sb, values[i], strlen(values[i])))) {
-            sb_free(&sb);
+        if ((st = store_add_string(&sb, values[i], strlen(values[i])))) {
+            store_free(&sb);
             return st;
         }
     }
@@ -270,26 +270,26 @@ mlm_status mlm_dataset_add_string_list_column(mlm_dataset *ds, const char *name,
     if (n && !counts)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "column '%s': counts are NULL", name);
     storebuild sb;
-    sb_init(&sb, MLM_COLUMN_STRING_LIST);
+    store_init(&sb, MLM_COLUMN_STRING_LIST);
     for (size_t i = 0; i < n && !st; i++) {
         if (counts[i] && !lists[i]) {
-            sb_free(&sb);
+            store_free(&sb);
             return err_set(MLM_ERR_INVALID_ARGUMENT, "column '%s': list %zu is NULL", name, i);
         }
-        st = sb_list_begin(&sb);
+        st = store_list_begin(&sb);
         for (size_t j = 0; j < counts[i] && !st; j++) {
             if (!lists[i][j]) {
-                sb_free(&sb);
+                store_free(&sb);
                 return err_set(MLM_ERR_INVALID_ARGUMENT, "column '%s': row %zu item %zu is NULL",
                                name, i, j);
             }
-            st = sb_list_item(&sb, lists[i][j], strlen(lists[i][j]));
+            st = store_list_item(&sb, lists[i][j], strlen(lists[i][j]));
         }
         if (!st)
-            st = sb_list_end(&sb);
+            st = store_list_end(&sb);
     }
     if (st) {
-        sb_free(&sb);
+        store_free(&sb);
         return st;
     }
     return add_built(ds, name, &sb, n);
@@ -302,7 +302,7 @@ mlm_status mlm_dataset_add_int_column(mlm_dataset *ds, const char *name, const i
     if (st)
         return st;
     storebuild sb;
-    sb_init(&sb, MLM_COLUMN_INT);
+    store_init(&sb, MLM_COLUMN_INT);
     if (n && dbuf_put(&sb.vals, values, n * sizeof *values))
         return err_oom();
     sb.nrows = n;
@@ -316,7 +316,7 @@ mlm_status mlm_dataset_add_float_column(mlm_dataset *ds, const char *name, const
     if (st)
         return st;
     storebuild sb;
-    sb_init(&sb, MLM_COLUMN_FLOAT);
+    store_init(&sb, MLM_COLUMN_FLOAT);
     if (n && dbuf_put(&sb.vals, values, n * sizeof *values))
         return err_oom();
     sb.nrows = n;
@@ -333,15 +333,15 @@ mlm_status mlm_dataset_add_sequence_column(mlm_dataset *ds, const char *name,
     if (n && !lengths)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "column '%s': lengths are NULL", name);
     storebuild sb;
-    sb_init(&sb, MLM_COLUMN_SEQUENCE);
+    store_init(&sb, MLM_COLUMN_SEQUENCE);
     for (size_t i = 0; i < n; i++) {
         if (lengths[i] && !seqs[i]) {
-            sb_free(&sb);
+            store_free(&sb);
             return err_set(MLM_ERR_INVALID_ARGUMENT, "column '%s': sequence %zu is NULL", name,
                            i);
         }
-        if ((st = sb_add_seq(&sb, seqs[i], lengths[i]))) {
-            sb_free(&sb);
+        if ((st = store_add_seq(&sb, seqs[i], lengths[i]))) {
+            store_free(&sb);
             return st;
         }
     }

@@ -32,7 +32,7 @@ static mlm_status group_range(const mlm_dataset *ds, const size_t *seqcols, size
         uint64_t used = total / block * block;
         const int32_t *v = (const int32_t *)tmp->p;
         for (uint64_t i = 0; i < used; i += block) {
-            mlm_status st = sb_add_seq(&sb[k], v + i, (size_t)block);
+            mlm_status st = store_add_seq(&sb[k], v + i, (size_t)block);
             if (st)
                 return st;
         }
@@ -69,7 +69,7 @@ mlm_status mlm_dataset_group_texts_batched(const mlm_dataset *ds, int64_t block_
         return err_oom();
     }
     for (size_t k = 0; k < nseq; k++)
-        sb_init(&sb[k], MLM_COLUMN_SEQUENCE);
+        store_init(&sb[k], MLM_COLUMN_SEQUENCE);
     dbuf tmp = {0};
     mlm_status st = MLM_OK;
     uint64_t bs = batch_size ? batch_size : (ds->nrows ? ds->nrows : 1);
@@ -85,9 +85,9 @@ mlm_status mlm_dataset_group_texts_batched(const mlm_dataset *ds, int64_t block_
         o->nrows = sb[0].nrows;
     for (size_t k = 0; k < nseq; k++) {
         colstore *cs;
-        if (!st && !(st = sb_finish(&sb[k], &cs)))
+        if (!st && !(st = store_finish(&sb[k], &cs)))
             st = ds_push_store(o, ds->cols[seqcols[k]].name, cs);
-        sb_free(&sb[k]);
+        store_free(&sb[k]);
     }
     mem_free(sb);
     mem_free(seqcols);

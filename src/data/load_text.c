@@ -22,20 +22,20 @@ mlm_status load_text_buffer(const char *data, size_t len, const char *what, cons
         t.p[t.len++] = c;
     }
     storebuild sb;
-    sb_init(&sb, MLM_COLUMN_STRING);
+    store_init(&sb, MLM_COLUMN_STRING);
     mlm_status st = MLM_OK;
     const char *d = t.p;
     size_t n = t.len;
     if (o->sample_by == SAMPLE_DOCUMENT) {
         if (n)
-            st = sb_add_string(&sb, d, n);
+            st = store_add_string(&sb, d, n);
     } else if (o->sample_by == SAMPLE_LINE) {
         for (size_t p = 0; p < n && !st;) {
             size_t e = p;
             while (e < n && d[e] != '\n')
                 e++;
             size_t keep = (o->keep_linebreaks && e < n) ? 1 : 0;
-            st = sb_add_string(&sb, d + p, e - p + keep);
+            st = store_add_string(&sb, d + p, e - p + keep);
             p = e + 1;
         }
     } else { /* paragraphs: split at "\n\n", empty ones dropped */
@@ -47,18 +47,18 @@ mlm_status load_text_buffer(const char *data, size_t len, const char *what, cons
             if (e + 1 >= n)
                 e = n;
             if (e > p)
-                st = sb_add_string(&sb, d + p, e - p);
+                st = store_add_string(&sb, d + p, e - p);
             p = e + 2;
         }
     }
     dbuf_free(&t);
     if (st) {
-        sb_free(&sb);
+        store_free(&sb);
         return st;
     }
     uint64_t rows = sb.nrows;
     colstore *cs;
-    if ((st = sb_finish(&sb, &cs)))
+    if ((st = store_finish(&sb, &cs)))
         return st;
     mlm_dataset *ds = ds_alloc(1);
     if (!ds) {

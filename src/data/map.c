@@ -187,21 +187,21 @@ static mlm_status concat_column(mlm_dataset **results, uint64_t nb, const dcol *
                                 colstore **out)
 {
     storebuild sb;
-    sb_init(&sb, proto->cs->type);
+    store_init(&sb, proto->cs->type);
     for (uint64_t b = 0; b < nb; b++) {
         const mlm_dataset *r = results[b];
         if (!r->ncols)
             continue;
         const dcol *c = ds_find(r, proto->name);
         for (uint64_t i = 0; i < r->nrows; i++) {
-            mlm_status st = sb_add_from(&sb, c->cs, c->name, dcol_phys(c, i));
+            mlm_status st = store_add_from(&sb, c->cs, c->name, dcol_phys(c, i));
             if (st) {
-                sb_free(&sb);
+                store_free(&sb);
                 return st;
             }
         }
     }
-    return sb_finish(&sb, out);
+    return store_finish(&sb, out);
 }
 
 mlm_status mlm_dataset_map(const mlm_dataset *ds, mlm_dataset_map_fn fn, void *user,
