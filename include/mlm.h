@@ -10,5 +10,7 @@
 
 #include "mlm/core.h"
 #include "mlm/tokenizer.h"
+#include "mlm/dataset.h"
+#include "mlm/collator.h"
 
 #endif /* MLM_H */

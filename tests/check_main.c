@@ -10,6 +10,14 @@ int main(void)
         core_suite,
         abi_suite,
         cli_suite,
+        bpe_trainer_suite,
+        ops_suite,
+        file_suite,
+        json_suite,
+        safetensors_suite,
+        config_suite,
+        dataset_suite,
+        collator_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

@@ -26,7 +26,15 @@ mlm_status err_prefix(mlm_status status, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err_msg, sizeof old);
-    snprintf(err_msg, sizeof err_msg, "%s%s", head, old);
+    /* Context first; the old message is cut short if the two do not fit. */
+    size_t h = strlen(head), o = strlen(old);
+    if (h > ERR_CAP - 1)
+        h = ERR_CAP - 1;
+    if (o > ERR_CAP - 1 - h)
+        o = ERR_CAP - 1 - h;
+    memcpy(err_msg, head, h);
+    memcpy(err_msg + h, old, o);
+    err_msg[h + o] = '\0';
     return status;
 }
 

@@ -74,3 +74,27 @@ const char *cpu_describe(void)
     pthread_once(&once, detect);
     return description;
 }
+
+void cpu_gemm_plan(const cpu_features *f, cpu_gemm_kernel *small_m, cpu_gemm_kernel *large_m)
+{
+    if (!(f->avx2 && f->fma)) {
+        *small_m = *large_m = CPU_GEMM_BLIS_DEFAULT;
+        return;
+    }
+    cpu_gemm_kernel avx2 = f->amd ? CPU_GEMM_ZEN3 : CPU_GEMM_HASWELL;
+    int skx_ok = f->avx512f && f->avx512dq && f->avx512bw && f->avx512vl;
+    int zen4 = f->amd && f->family == 0x19;
+    *small_m = avx2;
+    *large_m = skx_ok && !zen4 ? CPU_GEMM_SKX : avx2;
+}
+
+const char *cpu_gemm_kernel_name(cpu_gemm_kernel k)
+{
+    switch (k) {
+    case CPU_GEMM_HASWELL: return "haswell";
+    case CPU_GEMM_ZEN3: return "zen3";
+    case CPU_GEMM_SKX: return "skx";
+    case CPU_GEMM_BLIS_DEFAULT: break;
+    }
+    return "default";
+}

@@ -1,0 +1,49 @@
+/* The dataset file format (docs/dataset-format.md): shared by save, open
+ * and the streaming writer. */
+#ifndef MLM_DATA_FORMAT_H
+#define MLM_DATA_FORMAT_H
+
+#include <stdio.h>
+
+#include "data/dataset_impl.h"
+
+#define DSFILE_MAGIC "MLMDSET\0"
+#define DSFILE_VERSION 1
+#define DSFILE_MAX_HEADER (16u << 20)
+#define DSFILE_MAX_COLUMNS 100000
+
+/* What the header says of one column. */
+typedef struct colshape {
+    const char *name;
+    mlm_column_type type;
+    uint64_t nitems, nbytes, nvals;
+} colshape;
+
+/* Number of buffers of a type and the byte length of buffer k, or 0 on
+ * overflow (*ok cleared). */
+int dsfile_nbuffers(mlm_column_type t);
+uint64_t dsfile_buffer_len(const colshape *c, uint64_t nrows, int k, int *ok);
+
+/* The padded header (JSON; 16 + len is a multiple of 8), mem_alloc'ed. */
+mlm_status dsfile_header(const colshape *cols, size_t ncols, uint64_t nrows, char **hdr,
+                         size_t *len);
+
+/* An atomic write: a temp file beside `path`, committed by rename. */
+typedef struct atomicfile {
+    FILE *f;
+    char *tmp;
+    const char *path;
+} atomicfile;
+
+mlm_status atomic_begin(atomicfile *af, const char *path);
+mlm_status atomic_write(atomicfile *af, const void *p, size_t n);
+mlm_status atomic_pad8(atomicfile *af, uint64_t written);
+mlm_status atomic_commit(atomicfile *af);
+void atomic_abort(atomicfile *af);
+
+/* Open a file image of `len` bytes at `p`; storage keeps a reference to
+ * `map` (NULL: the caller keeps p alive longer than the dataset). */
+mlm_status dsfile_open_mem(const void *p, size_t len, dmap *map, const char *what,
+                           mlm_dataset **out);
+
+#endif

@@ -1,0 +1,515 @@
+/* Elementwise and row-wise kernels (see kernels.h). Each public function
+ * splits independent items (elements, rows or columns) over the context's
+ * threads with par_for; the *_range functions hold the math. */
+#include "nn/ops/kernels.h"
+
+#include <math.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "nn/ops/ops.h"
+#include "nn/ops/vmath.h"
+
+/* Below this many elements per chunk a thread start (~20 us) costs more
+ * than it saves. */
+#define PAR_GRAIN 32768
+
+static size_t rows_grain(int cols) { return cols > 0 ? (PAR_GRAIN + (size_t)cols - 1) / (size_t)cols : PAR_GRAIN; }
+
+/* Shared by the kernels: the pointers and sizes each range function needs. */
+typedef struct job {
+    float *out, *out2, *out3;
+    const float *a, *b, *c, *d, *e;
+    const int32_t *ids;
+    const uint8_t *mask_in;
+    uint8_t *mask_out;
+    int N, C, V, k;
+    float f, g;
+    uint64_t seed, stream;
+} job;
+
+/* ---------------------------------------------------------------- bias */
+
+/* out (N, C) += bias (C). */
+static void bias_fwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t n = begin; n < end; n++) {
+        float *o = j->out + n * (size_t)j->C;
+        for (int c = 0; c < j->C; c++)
+            o[c] += j->a[c];
+    }
+}
+
+void ops_bias_forward(const ops_ctx *ctx, float *out, const float *bias, int N, int C)
+{
+    job j = {.out = out, .a = bias, .N = N, .C = C};
+    par_for(ctx->nthreads, (size_t)(N > 0 ? N : 0), rows_grain(C), bias_fwd_range, &j);
+}
+
+/* Column sums over blocks of columns [begin, end): each column's sum has
+ * one owner, so no thread count changes it. */
+#define COL_BLOCK 256
+
+static void bias_bwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t c0 = begin; c0 < end; c0 += COL_BLOCK) {
+        size_t w = end - c0 < COL_BLOCK ? end - c0 : COL_BLOCK;
+        double acc[COL_BLOCK] = {0};
+        for (int n = 0; n < j->N; n++) {
+            const float *d = j->a + (size_t)n * j->C + c0;
+            for (size_t c = 0; c < w; c++)
+                acc[c] += d[c];
+        }
+        for (size_t c = 0; c < w; c++)
+            j->out[c0 + c] += (float)acc[c];
+    }
+}
+
+void ops_bias_backward(const ops_ctx *ctx, float *dbias, const float *dout, int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return;
+    job j = {.out = dbias, .a = dout, .N = N, .C = C};
+    size_t grain = PAR_GRAIN / (size_t)N;
+    par_for(ctx->nthreads, (size_t)C, grain < 16 ? 16 : grain, bias_bwd_range, &j);
+}
+
+/* ---------------------------------------------------------------- GELU (erf) */
+
+#define INV_SQRT2 0.70710678118654752f
+#define INV_SQRT_2PI 0.39894228040143268f
+
+/* Φ(x) = 0.5·(1 + erf(x/√2)), through erfc of |x| so that both tails keep
+ * their relative precision (x·Φ(x) for x << 0 is tiny, not 0). */
+static inline float normal_cdf(float x)
+{
+    float e = v_erfc_pos((x < 0 ? -x : x) * INV_SQRT2);
+    return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
+}
+
+/* out (n) = x·Φ(x) */
+static void gelu_fwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t i = begin; i < end; i++) {
+        float x = j->a[i];
+        j->out[i] = x * normal_cdf(x);
+    }
+}
+
+/* dinp += dout·(Φ(x) + x·φ(x)), φ(x) = e^(−x²/2)/√(2π) */
+static void gelu_bwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t i = begin; i < end; i++) {
+        float x = j->b[i];
+        float pdf = INV_SQRT_2PI * v_expf(-0.5f * x * x);
+        j->out[i] += j->a[i] * (normal_cdf(x) + x * pdf);
+    }
+}
+
+void ops_gelu_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
+{
+    job j = {.out = out, .a = inp};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, gelu_fwd_range, &j);
+}
+
+void ops_gelu_backward(const ops_ctx *ctx, float *dinp, const float *dout, const float *inp,
+                       size_t n)
+{
+    job j = {.out = dinp, .a = dout, .b = inp};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, gelu_bwd_range, &j);
+}
+
+/* ---------------------------------------------------------------- GELU (tanh) */
+
+#define SQRT_2_OVER_PI 0.79788456080286536f
+#define GELU_C 0.044715f
+
+/* 0.5·x·(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³): the sigmoid
+ * form needs one exp and stays accurate where 1 + tanh(u) cancels. */
+static void gelu_tanh_fwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t i = begin; i < end; i++) {
+        float x = j->a[i];
+        float u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
+        j->out[i] = x / (1.0f + v_expf(-2.0f * u));
+    }
+}
+
+/* d/dx x·s = s + x·2s(1−s)·u', s = σ(2u), u' = √(2/π)(1 + 3·0.044715x²) */
+static void gelu_tanh_bwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t i = begin; i < end; i++) {
+        float x = j->b[i];
+        float u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
+        float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * x * x);
+        float s = 1.0f / (1.0f + v_expf(-2.0f * u));
+        j->out[i] += j->a[i] * (s + x * 2.0f * s * (1.0f - s) * du);
+    }
+}
+
+void ops_gelu_tanh_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
+{
+    job j = {.out = out, .a = inp};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, gelu_tanh_fwd_range, &j);
+}
+
+void ops_gelu_tanh_backward(const ops_ctx *ctx, float *dinp, const float *dout, const float *inp,
+                            size_t n)
+{
+    job j = {.out = dinp, .a = dout, .b = inp};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, gelu_tanh_bwd_range, &j);
+}
+
+/* ---------------------------------------------------------------- ReLU */
+
+static void relu_fwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        j->out[i] = j->a[i] > 0.0f ? j->a[i] : 0.0f;
+}
+
+static void relu_bwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        j->out[i] += j->b[i] > 0.0f ? j->a[i] : 0.0f;
+}
+
+void ops_relu_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
+{
+    job j = {.out = out, .a = inp};
+    par_for(ctx->nthreads, n, PAR_GRAIN, relu_fwd_range, &j);
+}
+
+void ops_relu_backward(const ops_ctx *ctx, float *dinp, const float *dout, const float *inp,
+                       size_t n)
+{
+    job j = {.out = dinp, .a = dout, .b = inp};
+    par_for(ctx->nthreads, n, PAR_GRAIN, relu_bwd_range, &j);
+}
+
+/* ---------------------------------------------------------------- softmax */
+
+/* Row r: v = scale·x + mask[r / rows_per_mask]; out = e^(v − max v)/Σ. When
+ * every entry is masked with finfo.min, v is the same for all (the scores are
+ * absorbed), so the row comes out uniform as in torch; a row of −inf is made
+ * uniform too rather than NaN. */
+static void softmax_fwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    int C = j->C, per = j->k;
+    for (size_t r = begin; r < end; r++) {
+        const float *x = j->a + r * (size_t)C;
+        const float *m = j->b ? j->b + (r / (size_t)per) * (size_t)C : NULL;
+        float *o = j->out + r * (size_t)C;
+        for (int c = 0; c < C; c++)
+            o[c] = j->f * x[c] + (m ? m[c] : 0.0f);
+        float mx = v_max(o, C);
+        if (mx == -INFINITY) {
+            for (int c = 0; c < C; c++)
+                o[c] = 1.0f / (float)C;
+            continue;
+        }
+        for (int c = 0; c < C; c++)
+            o[c] = v_expf(o[c] - mx);
+        float inv = 1.0f / v_sum(o, C);
+        for (int c = 0; c < C; c++)
+            o[c] *= inv;
+    }
+}
+
+/* dinp += scale·p·(dout − <p, dout>) */
+static void softmax_bwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    int C = j->C;
+    for (size_t r = begin; r < end; r++) {
+        const float *dy = j->a + r * (size_t)C, *p = j->b + r * (size_t)C;
+        float *dx = j->out + r * (size_t)C;
+        float dot = v_dot(p, dy, C);
+        for (int c = 0; c < C; c++)
+            dx[c] += j->f * p[c] * (dy[c] - dot);
+    }
+}
+
+void ops_softmax_forward(const ops_ctx *ctx, float *out, const float *inp, float scale,
+                         const float *mask, int rows_per_mask, int rows, int cols)
+{
+    if (rows <= 0 || cols <= 0)
+        return;
+    job j = {.out = out, .a = inp, .b = mask, .f = scale, .C = cols,
+             .k = rows_per_mask > 0 ? rows_per_mask : 1};
+    par_for(ctx->nthreads, (size_t)rows, rows_grain(cols) / 4 + 1, softmax_fwd_range, &j);
+}
+
+void ops_softmax_backward(const ops_ctx *ctx, float *dinp, const float *dout, const float *out,
+                          float scale, int rows, int cols)
+{
+    if (rows <= 0 || cols <= 0)
+        return;
+    job j = {.out = dinp, .a = dout, .b = out, .f = scale, .C = cols};
+    par_for(ctx->nthreads, (size_t)rows, rows_grain(cols), softmax_bwd_range, &j);
+}
+
+/* ---------------------------------------------------------------- layer norm */
+
+/* Per row: mean, biased variance (two passes: no cancellation), then
+ * out = (x − mean)·rstd·w + b. */
+static void layernorm_fwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    int C = j->C;
+    for (size_t n = begin; n < end; n++) {
+        const float *x = j->a + n * (size_t)C;
+        float *o = j->out + n * (size_t)C;
+        float m = v_sum(x, C) / (float)C;
+        float acc[VLANES] = {0};
+        int c = 0;
+        for (; c + VLANES <= C; c += VLANES)
+            for (int l = 0; l < VLANES; l++)
+                acc[l] += (x[c + l] - m) * (x[c + l] - m);
+        for (int l = 0; c < C; c++, l++)
+            acc[l] += (x[c] - m) * (x[c] - m);
+        float var = v_sum(acc, VLANES) / (float)C;
+        float s = 1.0f / sqrtf(var + j->f);
+        for (c = 0; c < C; c++)
+            o[c] = (x[c] - m) * s * j->b[c] + j->c[c];
+        j->out2[n] = m;
+        j->out3[n] = s;
+    }
+}
+
+/* dinp: with x̂ = (x − mean)·rstd and g = dout·w,
+ * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)). Rows are independent. */
+static void layernorm_bwd_dx_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    int C = j->C;
+    const float *w = j->c, *mean = j->d, *rstd = j->e;
+    for (size_t n = begin; n < end; n++) {
+        const float *dy = j->a + n * (size_t)C, *x = j->b + n * (size_t)C;
+        float *dx = j->out + n * (size_t)C;
+        float m = mean[n], s = rstd[n];
+        float g_acc[VLANES] = {0}, gx_acc[VLANES] = {0};
+        int c = 0;
+        for (; c + VLANES <= C; c += VLANES)
+            for (int l = 0; l < VLANES; l++) {
+                float g = dy[c + l] * w[c + l];
+                g_acc[l] += g;
+                gx_acc[l] += g * ((x[c + l] - m) * s);
+            }
+        for (int l = 0; c < C; c++, l++) {
+            float g = dy[c] * w[c];
+            g_acc[l] += g;
+            gx_acc[l] += g * ((x[c] - m) * s);
+        }
+        float g_mean = v_sum(g_acc, VLANES) / (float)C;
+        float gx_mean = v_sum(gx_acc, VLANES) / (float)C;
+        for (c = 0; c < C; c++) {
+            float xhat = (x[c] - m) * s;
+            dx[c] += s * (dy[c] * w[c] - g_mean - xhat * gx_mean);
+        }
+    }
+}
+
+/* dweight[c] += Σ_n dout·x̂, dbias[c] += Σ_n dout, columns [begin, end)
+ * owned by one thread, summed in double. */
+static void layernorm_bwd_dw_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    size_t C = (size_t)j->C;
+    const float *mean = j->d, *rstd = j->e;
+    for (size_t c0 = begin; c0 < end; c0 += COL_BLOCK) {
+        size_t w = end - c0 < COL_BLOCK ? end - c0 : COL_BLOCK;
+        double dw[COL_BLOCK] = {0}, db[COL_BLOCK] = {0};
+        for (int n = 0; n < j->N; n++) {
+            const float *dy = j->a + n * C + c0, *x = j->b + n * C + c0;
+            float m = mean[n], s = rstd[n];
+            for (size_t c = 0; c < w; c++) {
+                dw[c] += dy[c] * ((x[c] - m) * s);
+                db[c] += dy[c];
+            }
+        }
+        for (size_t c = 0; c < w; c++) {
+            if (j->out2)
+                j->out2[c0 + c] += (float)dw[c];
+            if (j->out3)
+                j->out3[c0 + c] += (float)db[c];
+        }
+    }
+}
+
+void ops_layernorm_forward(const ops_ctx *ctx, float *out, float *mean, float *rstd,
+                           const float *inp, const float *weight, const float *bias, int N,
+                           int C, float eps)
+{
+    if (N <= 0 || C <= 0)
+        return;
+    job j = {.out = out, .out2 = mean, .out3 = rstd, .a = inp, .b = weight, .c = bias,
+             .C = C, .f = eps};
+    par_for(ctx->nthreads, (size_t)N, rows_grain(C), layernorm_fwd_range, &j);
+}
+
+void ops_layernorm_backward(const ops_ctx *ctx, float *dinp, float *dweight, float *dbias,
+                            const float *dout, const float *inp, const float *weight,
+                            const float *mean, const float *rstd, int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return;
+    job j = {.out = dinp, .out2 = dweight, .out3 = dbias, .a = dout, .b = inp, .c = weight,
+             .d = mean, .e = rstd, .N = N, .C = C};
+    if (dinp)
+        par_for(ctx->nthreads, (size_t)N, rows_grain(C), layernorm_bwd_dx_range, &j);
+    if (dweight || dbias) {
+        size_t grain = PAR_GRAIN / (size_t)N;
+        par_for(ctx->nthreads, (size_t)C, grain < 16 ? 16 : grain, layernorm_bwd_dw_range, &j);
+    }
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+/* Element i is kept when word i of the stream, as a uniform in [0, 1), is
+ * >= p: a pure function of (seed, stream, i), whatever the split. */
+static void dropout_range(void *arg, size_t begin, size_t end, int backward)
+{
+    const job *j = arg;
+    float p = j->f, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    uint32_t blk[4];
+    size_t i = begin;
+    while (i < end) {
+        /* One Philox block gives the words of 4 consecutive elements. */
+        size_t b = i >> 2, stop = (b + 1) << 2;
+        rng_block(j->seed, j->stream, b, blk);
+        if (stop > end)
+            stop = end;
+        for (; i < stop; i++) {
+            int keep = j->mask_in ? j->mask_in[i] != 0 : rng_to_uniform(blk[i & 3]) >= p;
+            if (backward) {
+                j->out[i] += keep ? j->a[i] * scale : 0.0f;
+            } else {
+                j->out[i] = keep ? j->a[i] * scale : 0.0f;
+                if (j->mask_out)
+                    j->mask_out[i] = (uint8_t)keep;
+            }
+        }
+    }
+}
+
+static void dropout_fwd_range(void *arg, size_t begin, size_t end)
+{
+    dropout_range(arg, begin, end, 0);
+}
+
+static void dropout_bwd_range(void *arg, size_t begin, size_t end)
+{
+    dropout_range(arg, begin, end, 1);
+}
+
+static mlm_status check_p(float p)
+{
+    if (!(p >= 0.0f && p <= 1.0f))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "dropout: probability %g outside [0, 1]",
+                       (double)p);
+    return MLM_OK;
+}
+
+mlm_status ops_dropout_forward(const ops_ctx *ctx, float *out, uint8_t *mask, const float *inp,
+                               size_t n, float p, uint64_t seed, uint64_t stream)
+{
+    mlm_status st = check_p(p);
+    if (st != MLM_OK)
+        return st;
+    job j = {.out = out, .a = inp, .mask_out = mask, .f = p, .seed = seed, .stream = stream};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
+    return MLM_OK;
+}
+
+mlm_status ops_dropout_backward(const ops_ctx *ctx, float *dinp, const float *dout,
+                                const uint8_t *mask, size_t n, float p, uint64_t seed,
+                                uint64_t stream)
+{
+    mlm_status st = check_p(p);
+    if (st != MLM_OK)
+        return st;
+    job j = {.out = dinp, .a = dout, .mask_in = mask, .f = p, .seed = seed, .stream = stream};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_bwd_range, &j);
+    return MLM_OK;
+}
+
+/* ---------------------------------------------------------------- embedding */
+
+static mlm_status check_ids(const char *what, const int32_t *ids, int N, int V, int C)
+{
+    if (N < 0 || V < 0 || C < 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "%s: negative size", what);
+    for (int n = 0; n < N; n++)
+        if (ids[n] < 0 || ids[n] >= V)
+            return err_set(MLM_ERR_RANGE, "%s: id %ld at position %d outside [0, %d)", what,
+                           (long)ids[n], n, V);
+    return MLM_OK;
+}
+
+/* out[n] (=|+=) table[ids[n]], rows [begin, end) */
+static void embedding_fwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    size_t C = (size_t)j->C;
+    for (size_t n = begin; n < end; n++) {
+        const float *t = j->a + (size_t)j->ids[n] * C;
+        float *o = j->out + n * C;
+        if (j->k)
+            for (size_t c = 0; c < C; c++)
+                o[c] += t[c];
+        else
+            for (size_t c = 0; c < C; c++)
+                o[c] = t[c];
+    }
+}
+
+/* dtable[ids[n], c] += dout[n, c] for columns [begin, end): a thread owns its
+ * columns, so repeated ids neither race nor depend on the split. */
+static void embedding_bwd_range(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    size_t C = (size_t)j->C;
+    for (int n = 0; n < j->N; n++) {
+        if (j->ids[n] == j->k)
+            continue;
+        float *t = j->out + (size_t)j->ids[n] * C;
+        const float *d = j->a + (size_t)n * C;
+        for (size_t c = begin; c < end; c++)
+            t[c] += d[c];
+    }
+}
+
+mlm_status ops_embedding_forward(const ops_ctx *ctx, float *out, const int32_t *ids,
+                                 const float *table, int N, int V, int C, int accumulate)
+{
+    mlm_status st = check_ids("embedding", ids, N, V, C);
+    if (st != MLM_OK)
+        return st;
+    job j = {.out = out, .a = table, .ids = ids, .C = C, .k = accumulate};
+    par_for(ctx->nthreads, (size_t)N, rows_grain(C), embedding_fwd_range, &j);
+    return MLM_OK;
+}
+
+mlm_status ops_embedding_backward(const ops_ctx *ctx, float *dtable, const float *dout,
+                                  const int32_t *ids, int N, int V, int C, int padding_idx)
+{
+    mlm_status st = check_ids("embedding backward", ids, N, V, C);
+    if (st != MLM_OK || N == 0 || C == 0)
+        return st;
+    job j = {.out = dtable, .a = dout, .ids = ids, .N = N, .C = C,
+             .k = padding_idx < 0 ? -1 : padding_idx};
+    size_t grain = PAR_GRAIN / (size_t)N;
+    par_for(ctx->nthreads, (size_t)C, grain < 16 ? 16 : grain, embedding_bwd_range, &j);
+    return MLM_OK;
+}

@@ -1,0 +1,98 @@
+/* Elementwise and row-wise kernels, each forward beside its backward.
+ * Conventions in nn/ops/ops.h: row-major, backward accumulates (+=),
+ * results independent of the thread count. Sizes are element counts. */
+#ifndef MLM_OPS_KERNELS_H
+#define MLM_OPS_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlm/core.h"
+
+struct ops_ctx;
+
+/* ---- bias */
+
+/* out (N, C) += bias (C), broadcast over rows. */
+void ops_bias_forward(const struct ops_ctx *ctx, float *out, const float *bias, int N, int C);
+/* dbias (C) += sum over the N rows of dout (N, C) (summed in double). */
+void ops_bias_backward(const struct ops_ctx *ctx, float *dbias, const float *dout, int N, int C);
+
+/* ---- activations; out may alias inp, dinp may alias dout */
+
+/* GELU, exact: out = 0.5·x·(1 + erf(x/√2)) (torch's default, HF "gelu"). */
+void ops_gelu_forward(const struct ops_ctx *ctx, float *out, const float *inp, size_t n);
+/* dinp += dout·(Φ(x) + x·φ(x)), Φ/φ the standard normal cdf/pdf. */
+void ops_gelu_backward(const struct ops_ctx *ctx, float *dinp, const float *dout,
+                       const float *inp, size_t n);
+
+/* GELU, tanh form (HF "gelu_new", "gelu_pytorch_tanh"):
+ * out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+void ops_gelu_tanh_forward(const struct ops_ctx *ctx, float *out, const float *inp, size_t n);
+void ops_gelu_tanh_backward(const struct ops_ctx *ctx, float *dinp, const float *dout,
+                            const float *inp, size_t n);
+
+/* ReLU: out = max(x, 0); dinp += dout·[x > 0]. */
+void ops_relu_forward(const struct ops_ctx *ctx, float *out, const float *inp, size_t n);
+void ops_relu_backward(const struct ops_ctx *ctx, float *dinp, const float *dout,
+                       const float *inp, size_t n);
+
+/* ---- softmax over the last dimension, with scale and additive mask */
+
+/* For each of the `rows` rows of inp (rows, cols):
+ *   out[r, j] = softmax_j(scale·inp[r, j] + mask[r / rows_per_mask, j])
+ * mask is NULL or (rows / rows_per_mask, cols). Attention scores (B, H, T, T)
+ * with HF's extended mask (B, 1, 1, T) of (1 - m)·finfo(float32).min:
+ * rows = B·H·T, cols = T, rows_per_mask = H·T, scale = 1/√D. A fully masked
+ * row gives the uniform distribution, as torch does. out may alias inp. */
+void ops_softmax_forward(const struct ops_ctx *ctx, float *out, const float *inp, float scale,
+                         const float *mask, int rows_per_mask, int rows, int cols);
+/* dinp[r, j] += scale · p_j · (dout_j − Σ_k p_k·dout_k), p = out of forward. */
+void ops_softmax_backward(const struct ops_ctx *ctx, float *dinp, const float *dout,
+                          const float *out, float scale, int rows, int cols);
+
+/* ---- layer norm */
+
+/* out (N, C) = (inp − mean)·rstd·weight + bias, over each row of inp (N, C);
+ * mean, rstd (N) saved for the backward; rstd = 1/√(var + eps), var the
+ * biased variance (as torch). out must not alias inp. */
+void ops_layernorm_forward(const struct ops_ctx *ctx, float *out, float *mean, float *rstd,
+                           const float *inp, const float *weight, const float *bias, int N,
+                           int C, float eps);
+/* dinp (N, C) += ..., dweight (C) += Σ_n dout·x̂, dbias (C) += Σ_n dout, with
+ * x̂ = (inp − mean)·rstd. dweight and dbias may be NULL (frozen). */
+void ops_layernorm_backward(const struct ops_ctx *ctx, float *dinp, float *dweight, float *dbias,
+                            const float *dout, const float *inp, const float *weight,
+                            const float *mean, const float *rstd, int N, int C);
+
+/* ---- dropout */
+
+/* out[i] = keep_i ? inp[i]/(1 − p) : 0 (inverted dropout), keep_i = the i-th
+ * word of Philox stream (seed, stream) mapped to [0, 1) is >= p. mask (n
+ * bytes) records keep_i, or is NULL: the backward can regenerate it from
+ * (seed, stream). p = 0 copies, p = 1 zeroes. out may alias inp.
+ * Errors: MLM_ERR_INVALID_ARGUMENT unless 0 <= p <= 1. */
+mlm_status ops_dropout_forward(const struct ops_ctx *ctx, float *out, uint8_t *mask,
+                               const float *inp, size_t n, float p, uint64_t seed,
+                               uint64_t stream);
+/* dinp[i] += keep_i ? dout[i]/(1 − p) : 0, keep_i from mask, or regenerated
+ * from (seed, stream) when mask is NULL. */
+mlm_status ops_dropout_backward(const struct ops_ctx *ctx, float *dinp, const float *dout,
+                                const uint8_t *mask, size_t n, float p, uint64_t seed,
+                                uint64_t stream);
+
+/* ---- embedding */
+
+/* out (N, C) = table[ids[n]] (accumulate = 0) or += it (accumulate = 1), so
+ * word + position + token-type embeddings are three calls. table (V, C).
+ * Errors: MLM_ERR_RANGE (naming the position) for an id outside [0, V);
+ * nothing is written then. */
+mlm_status ops_embedding_forward(const struct ops_ctx *ctx, float *out, const int32_t *ids,
+                                 const float *table, int N, int V, int C, int accumulate);
+/* dtable[ids[n]] += dout[n] (rows with ids[n] == padding_idx get nothing;
+ * padding_idx < 0 for none). Threads split the columns, so repeated ids
+ * never race. Errors as the forward. */
+mlm_status ops_embedding_backward(const struct ops_ctx *ctx, float *dtable, const float *dout,
+                                  const int32_t *ids, int N, int V, int C, int padding_idx);
+
+#endif

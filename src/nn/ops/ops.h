@@ -1,0 +1,34 @@
+/* The ops layer: every numerical kernel the models need, and the only code
+ * that calls BLIS. This header is the context they share; the kernels are in
+ * nn/ops/gemm.h, nn/ops/kernels.h and nn/ops/loss.h (all included here).
+ *
+ * Conventions, for every kernel:
+ * - Row-major, contiguous unless a leading dimension says otherwise. Shapes
+ *   are given in the comment of each function, e.g. (N, C) is N rows of C.
+ * - Backward functions ACCUMULATE into their gradient outputs (+=), as in
+ *   llm.c, so that residual branches and shared weights need no extra adds;
+ *   the caller zeroes gradients before a backward pass. The one exception is
+ *   ops_cross_entropy_backward, which starts the chain and writes.
+ * - Results do not depend on ctx->nthreads: elementwise kernels are bitwise
+ *   identical for any thread count (work is split over independent items,
+ *   reductions have a fixed order).
+ * - Thread-safe: kernels share no mutable state, so several contexts (with
+ *   different thread counts) can run kernels at the same time. */
+#ifndef MLM_OPS_OPS_H
+#define MLM_OPS_OPS_H
+
+/* Per-handle execution settings. Plain data: model and trainer handles embed
+ * one; it is read, never written, by the kernels. */
+typedef struct ops_ctx {
+    int nthreads;   /* threads per kernel call, >= 1 */
+} ops_ctx;
+
+/* nthreads < 1 becomes 1. The environment (OMP_NUM_THREADS,
+ * BLIS_NUM_THREADS) is never read: the count is the caller's choice. */
+void ops_ctx_init(ops_ctx *ctx, int nthreads);
+
+#include "nn/ops/gemm.h"
+#include "nn/ops/kernels.h"
+#include "nn/ops/loss.h"
+
+#endif

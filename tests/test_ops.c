@@ -1,0 +1,1101 @@
+/* The ops layer: every kernel against a naive double-precision reference on
+ * odd shapes, every backward against finite differences of that reference,
+ * thread-count independence, concurrent contexts, the RNG's known answers
+ * and the BLIS kernel-choice rule.
+ *
+ * Tolerances. Forward kernels are compared per element as
+ * |got − ref| <= rtol·(|ref| + scale), with `scale` the largest |ref| of the
+ * output (so entries that cancel to ~0 are judged against the output's
+ * magnitude, as float arithmetic allows). rtol follows from float32
+ * rounding: u = 6e-8 per operation; a kernel doing ~k dependent operations
+ * per output is allowed ~8·k·u, e.g. 2e-6 for exp/erf based activations and
+ * softmax rows of ≤ 100 entries. GEMM uses the classical bound
+ * |error| <= γ_K Σ|a||b| with γ_K = K·u (+2 for alpha/beta).
+ * Backward kernels (float) are compared with central differences of the
+ * double reference forward (h = 1e-5: truncation ~1e-10, rounding ~1e-11
+ * relative), at rtol 1e-4 of the gradient's scale: a float32 backward over
+ * sums of ≤ ~100 terms is off by ≲ 100·u = 6e-6, a wrong formula by O(1). */
+#include "suites.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <mlm.h>
+
+#include "core/alloc.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "nn/ops/cpu.h"
+#include "nn/ops/ops.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t test_seed = 12345;
+
+static float frand(float lo, float hi)
+{
+    static rng r;
+    static int init;
+    if (!init) {
+        rng_init(&r, test_seed, 999);
+        init = 1;
+    }
+    return lo + (hi - lo) * rng_uniform(&r);
+}
+
+static float *frandv(size_t n, float lo, float hi)
+{
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = frand(lo, hi);
+    return v;
+}
+
+static double *to_double(const float *x, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+/* Element-wise closeness as described at the top; returns the worst ratio
+ * |got − ref| / (rtol·(|ref| + scale)) so failures print how far off. */
+static void assert_close(const char *what, const float *got, const double *ref, size_t n,
+                         double rtol)
+{
+    double scale = 0.0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(ref[i]));
+    if (scale == 0.0)
+        scale = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - ref[i]);
+        ck_assert_msg(err <= rtol * (fabs(ref[i]) + scale),
+                      "%s[%zu]: got %.9g want %.9g (err %.3g, scale %.3g)", what, i,
+                      (double)got[i], ref[i], err, scale);
+    }
+}
+
+static ops_ctx ctx_n(int n)
+{
+    ops_ctx c;
+    ops_ctx_init(&c, n);
+    return c;
+}
+
+/* Central differences of L(x) = Σ g·f(x), f a double reference forward over
+ * one packed input vector (nin) to one output vector (nout). */
+typedef void (*ref_fn)(double *out, const double *in, const void *param);
+
+static void fd_grad(ref_fn f, const void *param, const double *x, size_t nin, const double *g,
+                    size_t nout, double *grad)
+{
+    const double h = 1e-5;
+    double *xx = malloc(nin * sizeof *xx), *out = malloc(nout * sizeof *out);
+    memcpy(xx, x, nin * sizeof *xx);
+    for (size_t k = 0; k < nin; k++) {
+        double lp = 0.0, lm = 0.0;
+        xx[k] = x[k] + h;
+        f(out, xx, param);
+        for (size_t i = 0; i < nout; i++)
+            lp += g[i] * out[i];
+        xx[k] = x[k] - h;
+        f(out, xx, param);
+        for (size_t i = 0; i < nout; i++)
+            lm += g[i] * out[i];
+        xx[k] = x[k];
+        grad[k] = (lp - lm) / (2 * h);
+    }
+    free(xx);
+    free(out);
+}
+
+/* A backward accumulates: start it from `base` and check got − base. */
+static void assert_grad(const char *what, const float *got, const float *base, const double *fd,
+                        size_t n)
+{
+    float *delta = malloc(n * sizeof *delta);
+    for (size_t i = 0; i < n; i++)
+        delta[i] = got[i] - (base ? base[i] : 0.0f);
+    assert_close(what, delta, fd, n, 1e-4);
+    free(delta);
+}
+
+/* ---------------------------------------------------------------- RNG */
+
+START_TEST(rng_philox_known_answers)
+{
+    /* Random123's kat_vectors for philox4x32_10. The counter words are
+     * (counter lo, counter hi, stream lo, stream hi), the key the seed. */
+    uint32_t out[4];
+    rng_block(0, 0, 0, out);
+    ck_assert_uint_eq(out[0], 0x6627e8d5u);
+    ck_assert_uint_eq(out[1], 0xe169c58du);
+    ck_assert_uint_eq(out[2], 0xbc57ac4cu);
+    ck_assert_uint_eq(out[3], 0x9b00dbd8u);
+    rng_block(UINT64_MAX, UINT64_MAX, UINT64_MAX, out);
+    ck_assert_uint_eq(out[0], 0x408f276du);
+    ck_assert_uint_eq(out[1], 0x41c83b0eu);
+    ck_assert_uint_eq(out[2], 0xa20bc7c6u);
+    ck_assert_uint_eq(out[3], 0x6d5451fdu);
+    rng_block(0x299f31d0a4093822ull, 0x0370734413198a2eull, 0x85a308d3243f6a88ull, out);
+    ck_assert_uint_eq(out[0], 0xd16cfe09u);
+    ck_assert_uint_eq(out[1], 0x94fdccebu);
+    ck_assert_uint_eq(out[2], 0x5001e420u);
+    ck_assert_uint_eq(out[3], 0x24126ea1u);
+}
+END_TEST
+
+START_TEST(rng_streams_and_distributions)
+{
+    rng a, b, c;
+    rng_init(&a, 7, 0);
+    rng_init(&b, 7, 0);
+    rng_init(&c, 7, 1);
+    int same_ab = 1, same_ac = 1;
+    for (int i = 0; i < 64; i++) {
+        uint32_t x = rng_u32(&a), y = rng_u32(&b), z = rng_u32(&c);
+        same_ab &= x == y;
+        same_ac &= x == z;
+    }
+    ck_assert(same_ab);
+    ck_assert(!same_ac);
+
+    /* Bulk fills equal the sequential readers. */
+    enum { N = 20000 };
+    float *u = malloc(N * sizeof *u), *g = malloc(N * sizeof *g);
+    rng_fill_uniform(3, 5, 0, u, N, 0.0f, 1.0f);
+    rng_fill_normal(3, 6, 0, g, N, 0.0f, 1.0f);
+    rng ru, rn;
+    rng_init(&ru, 3, 5);
+    rng_init(&rn, 3, 6);
+    double su = 0, sg = 0, sg2 = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert(u[i] == rng_uniform(&ru));
+        ck_assert(g[i] == rng_normal(&rn));
+        ck_assert(u[i] >= 0.0f && u[i] < 1.0f);
+        ck_assert(isfinite(g[i]));
+        su += u[i];
+        sg += g[i];
+        sg2 += (double)g[i] * g[i];
+    }
+    /* Means within 5 standard errors: 1/sqrt(12 N) and 1/sqrt(N). */
+    ck_assert_double_lt(fabs(su / N - 0.5), 5 / sqrt(12.0 * N));
+    ck_assert_double_lt(fabs(sg / N), 5 / sqrt((double)N));
+    ck_assert_double_lt(fabs(sg2 / N - 1.0), 5 * sqrt(2.0 / N));
+    /* An offset fill continues the stream. */
+    float tail[4];
+    rng_fill_uniform(3, 5, N - 4, tail, 4, 0.0f, 1.0f);
+    ck_assert(memcmp(tail, u + N - 4, sizeof tail) == 0);
+    free(u);
+    free(g);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- threads */
+
+static void par_mark(void *arg, size_t begin, size_t end)
+{
+    int *hits = arg;
+    for (size_t i = begin; i < end; i++)
+        hits[i]++;
+}
+
+START_TEST(par_for_covers_once)
+{
+    int hits[1000];
+    for (int t = 1; t <= 5; t++) {
+        memset(hits, 0, sizeof hits);
+        par_for(t, 1000, 7, par_mark, hits);
+        for (int i = 0; i < 1000; i++)
+            ck_assert_int_eq(hits[i], 1);
+    }
+    ck_assert_int_eq(par_chunks(4, 100, 64), 1); /* small work runs inline */
+    ck_assert_int_eq(par_chunks(4, 1000, 100), 4);
+    ck_assert_int_eq(par_chunks(0, 1000, 1), 1);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- GEMM */
+
+/* op(X)[i][k] of a row-major stored matrix. */
+static double opel(const float *X, int ld, int trans, int i, int k)
+{
+    return trans ? X[(size_t)k * ld + i] : X[(size_t)i * ld + k];
+}
+
+static void check_gemm_case(const ops_ctx *ctx, int ta, int tb, int M, int N, int K, int pad,
+                            float alpha, float beta)
+{
+    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    if (lda < 1)
+        lda = 1;
+    if (ldb < 1)
+        ldb = 1;
+    if (ldc < 1)
+        ldc = 1;
+    size_t na = (size_t)lda * (ta ? K : M), nb = (size_t)ldb * (tb ? N : K), nc = (size_t)ldc * M;
+    float *A = frandv(na, -1, 1), *B = frandv(nb, -1, 1), *C = frandv(nc, -1, 1);
+    float *C0 = malloc((nc ? nc : 1) * sizeof *C0);
+    if (beta == 0.0f) /* beta = 0 must ignore whatever C held */
+        for (size_t i = 0; i < nc; i++)
+            C[i] = NAN;
+    memcpy(C0, C, nc * sizeof *C);
+    ck_assert_int_eq(ops_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), MLM_OK);
+    const double u = 6e-8;
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            double s = 0, abs_s = 0;
+            for (int k = 0; k < K; k++) {
+                double p = opel(A, lda, ta, i, k) * opel(B, ldb, tb, k, j);
+                s += p;
+                abs_s += fabs(p);
+            }
+            double c0 = beta == 0.0f ? 0.0 : C0[(size_t)i * ldc + j];
+            double ref = alpha * s + beta * c0;
+            double bound = (K + 3) * u * (fabs(alpha) * abs_s + fabs(beta * c0)) + 1e-30;
+            double got = C[(size_t)i * ldc + j];
+            ck_assert_msg(fabs(got - ref) <= bound,
+                          "gemm ta=%d tb=%d %dx%dx%d pad %d: C[%d,%d] = %.9g, want %.9g", ta, tb,
+                          M, N, K, pad, i, j, got, ref);
+        }
+        /* The padding between rows is never touched. */
+        for (int j = N; j < ldc; j++)
+            ck_assert(memcmp(&C[(size_t)i * ldc + j], &C0[(size_t)i * ldc + j], sizeof(float)) == 0);
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+}
+
+START_TEST(gemm_matches_reference)
+{
+    static const int sizes[] = {1, 3, 17, 33, 65};
+    ops_ctx ctx = ctx_n(_i + 1);
+    int n = 0;
+    for (int mi = 0; mi < 5; mi++)
+        for (int ni = 0; ni < 5; ni++)
+            for (int ki = 0; ki < 5; ki++) {
+                /* All transposes on a third of the shapes, one on the rest. */
+                n++;
+                for (int t = 0; t < 4; t++) {
+                    if (n % 3 != 0 && t != n % 4)
+                        continue;
+                    float beta = (t & 1) ? 0.0f : 0.5f;
+                    check_gemm_case(&ctx, t & 1, t >> 1, sizes[mi], sizes[ni], sizes[ki],
+                                    (n % 2) * 3, 1.5f, beta);
+                }
+            }
+    /* GEMV paths, K = 0, alpha = 0, the large-M kernel. */
+    for (int t = 0; t < 4; t++) {
+        check_gemm_case(&ctx, t & 1, t >> 1, 1, 130, 77, 2, 1.0f, 0.0f);
+        check_gemm_case(&ctx, t & 1, t >> 1, 130, 1, 77, 2, -1.0f, 1.0f);
+        check_gemm_case(&ctx, t & 1, t >> 1, 1, 1, 77, 0, 1.0f, 0.25f);
+        check_gemm_case(&ctx, t & 1, t >> 1, 5, 6, 0, 1, 1.0f, 0.5f);
+        check_gemm_case(&ctx, t & 1, t >> 1, 5, 6, 7, 1, 0.0f, 0.0f);
+        check_gemm_case(&ctx, t & 1, t >> 1, 200, 96, 150, 5, 1.0f, 1.0f);
+    }
+    check_gemm_case(&ctx, 0, 0, 0, 5, 5, 0, 1.0f, 0.0f);
+    check_gemm_case(&ctx, 0, 0, 5, 0, 5, 0, 1.0f, 0.0f);
+}
+END_TEST
+
+START_TEST(gemm_rejects_bad_arguments)
+{
+    ops_ctx ctx = ctx_n(1);
+    float a[16] = {0}, b[16] = {0}, c[16] = {0};
+    ck_assert_int_eq(ops_gemm(&ctx, 0, 0, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm(&ctx, 1, 0, 3, 2, 2, 1, a, 2, b, 2, 0, c, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm(&ctx, 0, 1, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm(&ctx, 0, 0, 2, 3, 2, 1, a, 2, b, 3, 0, c, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm(&ctx, 0, 0, -1, 2, 2, 1, a, 2, b, 2, 0, c, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm(&ctx, 0, 0, 2, 2, 2, 1, NULL, 2, b, 2, 0, c, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "gemm"));
+    ck_assert_int_eq(ops_gemm(&ctx, 0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2), MLM_OK);
+}
+END_TEST
+
+/* BLIS 0.9.0's sup kernels read 4-8 bytes past C's last row for a 2-column
+ * edge with beta != 0 (flame/blis#635): with C ending at a guard page
+ * that would fault; ops_gemm must not read there. */
+START_TEST(gemm_never_reads_past_c)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *mem = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(mem != MAP_FAILED);
+    ck_assert_int_eq(mprotect(mem + page, (size_t)page, PROT_NONE), 0);
+    ops_ctx ctx = ctx_n(1);
+    static const int ns[] = {2, 3, 18, 19, 22, 30, 31, 50};
+    for (int i = 0; i < 8; i++) {
+        int M = 5, N = ns[i], K = 7;
+        float *C = (float *)(mem + page) - (size_t)M * N;
+        float *A = frandv((size_t)M * K, -1, 1), *B = frandv((size_t)K * N, -1, 1);
+        for (int j = 0; j < M * N; j++)
+            C[j] = 1.0f;
+        ck_assert_int_eq(ops_gemm(&ctx, 0, 0, M, N, K, 1.0f, A, K, B, N, 1.0f, C, N), MLM_OK);
+        for (int r = 0; r < M; r++)
+            for (int c = 0; c < N; c++) {
+                double ref = 1.0;
+                for (int k = 0; k < K; k++)
+                    ref += (double)A[r * K + k] * B[k * N + c];
+                ck_assert_double_le(fabs(C[r * N + c] - ref), 1e-5 * (1 + fabs(ref)));
+            }
+        free(A);
+        free(B);
+    }
+    munmap(mem, 2 * (size_t)page);
+}
+END_TEST
+
+/* Attention's two products on a (B, T, H·D) layout, without a permute:
+ * scores[b,h] = Q[b,:,h] · K[b,:,h]^T, then ctx[b,:,h] = P[b,h] · V[b,:,h]. */
+START_TEST(gemm_batched_attention_layout)
+{
+    enum { Bn = 3, T = 17, H = 4, D = 8 };
+    size_t nq = (size_t)Bn * T * H * D, ns = (size_t)Bn * H * T * T;
+    float *Q = frandv(nq, -1, 1), *Kt = frandv(nq, -1, 1), *V = frandv(nq, -1, 1);
+    float *S1 = calloc(ns, sizeof *S1), *S2 = calloc(ns, sizeof *S2);
+    float *O1 = calloc(nq, sizeof *O1), *O2 = calloc(nq, sizeof *O2);
+    ops_batch sb = {Bn, H, (long)T * H * D, D, (long)T * H * D, D, (long)H * T * T, (long)T * T};
+    ops_batch ob = {Bn, H, (long)H * T * T, (long)T * T, (long)T * H * D, D, (long)T * H * D, D};
+    for (int t = 1; t <= 2; t++) {
+        ops_ctx ctx = ctx_n(t);
+        float *S = t == 1 ? S1 : S2, *O = t == 1 ? O1 : O2;
+        ck_assert_int_eq(ops_gemm_batched(&ctx, 0, 1, T, T, D, 0.5f, Q, H * D, Kt, H * D, 0.0f,
+                                          S, T, &sb), MLM_OK);
+        ck_assert_int_eq(ops_gemm_batched(&ctx, 0, 0, T, D, T, 1.0f, S, T, V, H * D, 0.0f, O,
+                                          H * D, &ob), MLM_OK);
+    }
+    /* Splitting the batch over threads leaves each product as it was. */
+    ck_assert(memcmp(S1, S2, ns * sizeof *S1) == 0);
+    ck_assert(memcmp(O1, O2, nq * sizeof *O1) == 0);
+    double *ref = malloc(ns * sizeof *ref);
+    for (int b = 0; b < Bn; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++) {
+                    double s = 0;
+                    for (int d = 0; d < D; d++)
+                        s += (double)Q[((size_t)b * T + i) * H * D + h * D + d] *
+                             Kt[((size_t)b * T + j) * H * D + h * D + d];
+                    ref[(((size_t)b * H + h) * T + i) * T + j] = 0.5 * s;
+                }
+    assert_close("scores", S1, ref, ns, 1e-5);
+    double *oref = malloc(nq * sizeof *oref);
+    for (int b = 0; b < Bn; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++)
+                for (int d = 0; d < D; d++) {
+                    double s = 0;
+                    for (int j = 0; j < T; j++)
+                        s += (double)S1[(((size_t)b * H + h) * T + i) * T + j] *
+                             V[((size_t)b * T + j) * H * D + h * D + d];
+                    oref[((size_t)b * T + i) * H * D + h * D + d] = s;
+                }
+    assert_close("context", O1, oref, nq, 1e-5);
+    ops_ctx one = ctx_n(1);
+    ck_assert_int_eq(ops_gemm_batched(&one, 0, 0, 2, 2, 2, 1, Q, 2, Kt, 2, 0, S1, 2, NULL),
+                     MLM_ERR_INVALID_ARGUMENT);
+    free(Q); free(Kt); free(V); free(S1); free(S2); free(O1); free(O2); free(ref); free(oref);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- linear */
+
+typedef struct lin_param { int N, C, OC; } lin_param;
+
+/* in = [inp (N, C), weight (OC, C), bias (OC)] -> out (N, OC) */
+static void ref_linear(double *out, const double *in, const void *param)
+{
+    const lin_param *p = param;
+    const double *x = in, *w = in + p->N * p->C, *b = w + p->OC * p->C;
+    for (int n = 0; n < p->N; n++)
+        for (int o = 0; o < p->OC; o++) {
+            double s = b[o];
+            for (int c = 0; c < p->C; c++)
+                s += x[n * p->C + c] * w[o * p->C + c];
+            out[n * p->OC + o] = s;
+        }
+}
+
+START_TEST(linear_forward_backward)
+{
+    static const int shapes[][3] = {{1, 3, 5}, {3, 17, 1}, {17, 33, 9}, {65, 7, 3}};
+    ops_ctx ctx = ctx_n(2);
+    for (int s = 0; s < 4; s++) {
+        lin_param p = {shapes[s][0], shapes[s][1], shapes[s][2]};
+        size_t nx = (size_t)p.N * p.C, nw = (size_t)p.OC * p.C, no = (size_t)p.N * p.OC;
+        size_t nin = nx + nw + p.OC;
+        float *in = frandv(nin, -1, 1), *out = frandv(no, -1, 1), *g = frandv(no, -1, 1);
+        double *din = to_double(in, nin), *ref = malloc(no * sizeof *ref);
+        ref_linear(ref, din, &p);
+        ck_assert_int_eq(ops_linear_forward(&ctx, out, in, in + nx, in + nx + nw, p.N, p.C, p.OC), MLM_OK);
+        assert_close("linear", out, ref, no, 1e-5);
+        float *grad = frandv(nin, -1, 1), *base = malloc(nin * sizeof *base);
+        memcpy(base, grad, nin * sizeof *base);
+        ck_assert_int_eq(ops_linear_backward(&ctx, grad, grad + nx, grad + nx + nw, g, in, in + nx,
+                                             p.N, p.C, p.OC), MLM_OK);
+        double *dg = to_double(g, no), *fd = malloc(nin * sizeof *fd);
+        fd_grad(ref_linear, &p, din, nin, dg, no, fd);
+        assert_grad("linear grad", grad, base, fd, nin);
+        free(in); free(out); free(g); free(din); free(ref); free(grad); free(base); free(dg); free(fd);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------- activations */
+
+typedef struct act_case {
+    const char *name;
+    void (*fwd)(const ops_ctx *, float *, const float *, size_t);
+    void (*bwd)(const ops_ctx *, float *, const float *, const float *, size_t);
+    double (*ref)(double);
+    double rtol;
+} act_case;
+
+/* 0.5·x·(1 + erf(x/√2)) written with erfc, and 0.5·(1 + tanh u) as the
+ * identical σ(2u): in double, 1 + erf and 1 + tanh round to 0 for x < −8,
+ * and the reference must keep the tail that the kernels do. */
+static double gelu_ref(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+static double gelu_tanh_ref(double x)
+{
+    return x / (1 + exp(-2 * sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+static double relu_ref(double x) { return x > 0 ? x : 0; }
+
+static const act_case acts[] = {
+    {"gelu", ops_gelu_forward, ops_gelu_backward, gelu_ref, 2e-6},
+    {"gelu_tanh", ops_gelu_tanh_forward, ops_gelu_tanh_backward, gelu_tanh_ref, 2e-6},
+    {"relu", ops_relu_forward, ops_relu_backward, relu_ref, 0},
+};
+
+static void ref_act(double *out, const double *in, const void *param)
+{
+    const act_case *a = *(const act_case *const *)param;
+    out[0] = a->ref(in[0]);
+}
+
+START_TEST(activations_forward_backward)
+{
+    const act_case *a = &acts[_i];
+    ops_ctx ctx = ctx_n(1);
+    /* Both tails of erf/tanh, the region around 0, odd length. */
+    enum { N = 1001 };
+    float *x = malloc(N * sizeof *x);
+    for (int i = 0; i < N; i++) {
+        x[i] = -12.0f + 24.0f * (float)i / (N - 1);
+        if (fabsf(x[i]) < 1e-3f)
+            x[i] = 0.01f; /* keep ReLU's kink out of the difference quotient */
+    }
+    float *y = malloc(N * sizeof *y);
+    double *ref = malloc(N * sizeof *ref);
+    a->fwd(&ctx, y, x, N);
+    for (int i = 0; i < N; i++)
+        ref[i] = a->ref(x[i]);
+    /* Relative tolerance, so GELU's negative tail (x·Φ(x) ~ 1e-32 near
+     * x = −12) must keep its relative precision, scaled by the condition
+     * number κ = |x·f'(x)/f(x)|: a float algorithm that is backward stable
+     * returns f(x(1 + δ)), |δ| a few ulps, so its relative error is ~κ·δ
+     * (κ ≈ x² in the tail: e^(−x²/2) of an argument rounded to float). */
+    for (int i = 0; i < N; i++) {
+        double xi = x[i], one = 1.0, d;
+        fd_grad(ref_act, &a, &xi, 1, &one, 1, &d);
+        double kappa = ref[i] != 0 ? fabs(xi * d / ref[i]) : 0;
+        /* + 1e-37: values within a few FLT_MIN of 0 may flush to 0 (the exp
+         * of their intermediate over- or underflows). */
+        ck_assert_msg(fabs(y[i] - ref[i]) <= a->rtol * (1 + kappa) * fabs(ref[i]) + 1e-37,
+                      "%s(%.9g) = %.9g, want %.9g (kappa %.3g)", a->name, (double)x[i],
+                      (double)y[i], ref[i], kappa);
+    }
+    /* In place. */
+    float *z = malloc(N * sizeof *z);
+    memcpy(z, x, N * sizeof *z);
+    a->fwd(&ctx, z, z, N);
+    ck_assert(memcmp(z, y, N * sizeof *z) == 0);
+    /* Backward against the derivative of the double reference. */
+    float *g = frandv(N, -1, 1), *dx = frandv(N, -1, 1), *base = malloc(N * sizeof *base);
+    memcpy(base, dx, N * sizeof *base);
+    a->bwd(&ctx, dx, g, x, N);
+    double *fd = malloc(N * sizeof *fd);
+    for (int i = 0; i < N; i++) {
+        double xi = x[i], gi = g[i], d;
+        fd_grad(ref_act, &a, &xi, 1, &gi, 1, &d);
+        fd[i] = d;
+    }
+    assert_grad(a->name, dx, base, fd, N);
+    free(x); free(y); free(ref); free(z); free(g); free(dx); free(base); free(fd);
+}
+END_TEST
+
+START_TEST(bias_forward_backward)
+{
+    ops_ctx ctx = ctx_n(2);
+    static const int shapes[][2] = {{1, 1}, {3, 17}, {65, 33}, {300, 257}};
+    for (int s = 0; s < 4; s++) {
+        int N = shapes[s][0], C = shapes[s][1];
+        size_t n = (size_t)N * C;
+        float *x = frandv(n, -1, 1), *b = frandv(C, -1, 1), *out = malloc(n * sizeof *out);
+        memcpy(out, x, n * sizeof *out);
+        ops_bias_forward(&ctx, out, b, N, C);
+        for (size_t i = 0; i < n; i++)
+            ck_assert(out[i] == x[i] + b[i % C]);
+        float *db = frandv(C, -1, 1), *base = malloc(C * sizeof *base);
+        memcpy(base, db, C * sizeof *base);
+        ops_bias_backward(&ctx, db, x, N, C);
+        double *ref = calloc(C, sizeof *ref); /* d/db Σ g·(x + b) = Σ_n g */
+        for (size_t i = 0; i < n; i++)
+            ref[i % C] += x[i];
+        assert_grad("dbias", db, base, ref, C);
+        free(x); free(b); free(out); free(db); free(base); free(ref);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------- softmax */
+
+typedef struct sm_param {
+    int rows, cols, per;
+    float scale;
+    const float *mask;
+} sm_param;
+
+static void ref_softmax(double *out, const double *in, const void *param)
+{
+    const sm_param *p = param;
+    for (int r = 0; r < p->rows; r++) {
+        const double *x = in + (size_t)r * p->cols;
+        double *o = out + (size_t)r * p->cols, mx = -INFINITY, s = 0;
+        for (int c = 0; c < p->cols; c++) {
+            o[c] = p->scale * x[c] + (p->mask ? p->mask[(r / p->per) * p->cols + c] : 0.0);
+            mx = fmax(mx, o[c]);
+        }
+        for (int c = 0; c < p->cols; c++)
+            s += (o[c] = exp(o[c] - mx));
+        for (int c = 0; c < p->cols; c++)
+            o[c] /= s;
+    }
+}
+
+START_TEST(softmax_masked_forward_backward)
+{
+    /* Attention shape B=2, H=3, T=17: mask (B, T) with padding at the end
+     * of batch 1, as HF builds it: (1 − m)·finfo(float32).min. */
+    enum { Bn = 2, H = 3, T = 17 };
+    const float fmin = -3.4028234663852886e38f;
+    float mask[Bn * T];
+    for (int j = 0; j < T; j++) {
+        mask[j] = 0.0f;
+        mask[T + j] = j < 11 ? 0.0f : fmin;
+    }
+    sm_param p = {Bn * H * T, T, H * T, 0.125f, mask};
+    size_t n = (size_t)p.rows * p.cols;
+    float *x = frandv(n, -8, 8), *y = malloc(n * sizeof *y);
+    ops_ctx ctx = ctx_n(1);
+    ops_softmax_forward(&ctx, y, x, p.scale, mask, p.per, p.rows, p.cols);
+    double *dx = to_double(x, n), *ref = malloc(n * sizeof *ref);
+    ref_softmax(ref, dx, &p);
+    assert_close("softmax", y, ref, n, 2e-6);
+    for (int r = Bn * H * T / 2; r < p.rows; r++)
+        for (int j = 11; j < T; j++)
+            ck_assert(y[(size_t)r * T + j] == 0.0f);
+    float *g = frandv(n, -1, 1), *d = frandv(n, -1, 1), *base = malloc(n * sizeof *base);
+    memcpy(base, d, n * sizeof *base);
+    ops_softmax_backward(&ctx, d, g, y, p.scale, p.rows, p.cols);
+    double *dg = to_double(g, n), *fd = malloc(n * sizeof *fd);
+    fd_grad(ref_softmax, &p, dx, n, dg, n, fd);
+    assert_grad("softmax grad", d, base, fd, n);
+    /* In place, and without a mask (1 row per mask row is irrelevant). */
+    ops_softmax_forward(&ctx, x, x, p.scale, mask, p.per, p.rows, p.cols);
+    ck_assert(memcmp(x, y, n * sizeof *x) == 0);
+    free(x); free(y); free(dx); free(ref); free(g); free(d); free(base); free(dg); free(fd);
+}
+END_TEST
+
+START_TEST(softmax_fully_masked_row_is_uniform)
+{
+    const float fmin = -3.4028234663852886e38f;
+    float mask[5] = {fmin, fmin, fmin, fmin, fmin}, x[10], y[10];
+    for (int i = 0; i < 10; i++)
+        x[i] = (float)i - 3.0f;
+    ops_ctx ctx = ctx_n(1);
+    ops_softmax_forward(&ctx, y, x, 1.0f, mask, 2, 2, 5);
+    for (int i = 0; i < 10; i++)
+        ck_assert_float_eq(y[i], 0.2f);
+    float minf[5] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    ops_softmax_forward(&ctx, y, x, 1.0f, minf, 2, 2, 5);
+    for (int i = 0; i < 10; i++)
+        ck_assert_float_eq(y[i], 0.2f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- layer norm */
+
+typedef struct ln_param { int N, C; double eps; } ln_param;
+
+/* in = [x (N, C), w (C), b (C)] -> out (N, C) */
+static void ref_layernorm(double *out, const double *in, const void *param)
+{
+    const ln_param *p = param;
+    const double *w = in + p->N * p->C, *b = w + p->C;
+    for (int n = 0; n < p->N; n++) {
+        const double *x = in + n * p->C;
+        double m = 0, v = 0;
+        for (int c = 0; c < p->C; c++)
+            m += x[c];
+        m /= p->C;
+        for (int c = 0; c < p->C; c++)
+            v += (x[c] - m) * (x[c] - m);
+        double s = 1 / sqrt(v / p->C + p->eps);
+        for (int c = 0; c < p->C; c++)
+            out[n * p->C + c] = (x[c] - m) * s * w[c] + b[c];
+    }
+}
+
+START_TEST(layernorm_forward_backward)
+{
+    static const int shapes[][2] = {{1, 1}, {3, 17}, {5, 33}, {2, 65}};
+    ops_ctx ctx = ctx_n(2);
+    for (int s = 0; s < 4; s++) {
+        ln_param p = {shapes[s][0], shapes[s][1], 1e-5};
+        size_t n = (size_t)p.N * p.C, nin = n + 2 * (size_t)p.C;
+        float *in = frandv(nin, -2, 2), *out = malloc(n * sizeof *out);
+        for (size_t i = 0; i < n; i++)
+            in[i] += 3.0f; /* an offset mean, which a one-pass variance would lose */
+        float *mean = malloc(p.N * sizeof *mean), *rstd = malloc(p.N * sizeof *rstd);
+        ops_layernorm_forward(&ctx, out, mean, rstd, in, in + n, in + n + p.C, p.N, p.C, 1e-5f);
+        double *din = to_double(in, nin), *ref = malloc(n * sizeof *ref);
+        ref_layernorm(ref, din, &p);
+        assert_close("layernorm", out, ref, n, 4e-6);
+        for (int r = 0; r < p.N; r++) {
+            double m = 0, v = 0;
+            for (int c = 0; c < p.C; c++)
+                m += din[r * p.C + c];
+            m /= p.C;
+            for (int c = 0; c < p.C; c++)
+                v += (din[r * p.C + c] - m) * (din[r * p.C + c] - m);
+            ck_assert_double_le(fabs(mean[r] - m), 1e-6 * (fabs(m) + 1));
+            ck_assert_double_le(fabs(rstd[r] - 1 / sqrt(v / p.C + 1e-5)), 1e-5 / sqrt(v / p.C + 1e-5));
+        }
+        float *g = frandv(n, -1, 1), *grad = frandv(nin, -1, 1), *base = malloc(nin * sizeof *base);
+        memcpy(base, grad, nin * sizeof *base);
+        ops_layernorm_backward(&ctx, grad, grad + n, grad + n + p.C, g, in, in + n, mean, rstd, p.N, p.C);
+        double *dg = to_double(g, n), *fd = malloc(nin * sizeof *fd);
+        fd_grad(ref_layernorm, &p, din, nin, dg, n, fd);
+        assert_grad("layernorm grad", grad, base, fd, nin);
+        free(in); free(out); free(mean); free(rstd); free(din); free(ref);
+        free(g); free(grad); free(base); free(dg); free(fd);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------- dropout */
+
+typedef struct do_param { const uint8_t *mask; double scale; size_t n; } do_param;
+
+static void ref_dropout(double *out, const double *in, const void *param)
+{
+    const do_param *p = param;
+    for (size_t i = 0; i < p->n; i++)
+        out[i] = p->mask[i] ? in[i] * p->scale : 0.0;
+}
+
+START_TEST(dropout_forward_backward)
+{
+    enum { N = 100003 };
+    ops_ctx c1 = ctx_n(1), c2 = ctx_n(2);
+    float *x = frandv(N, -1, 1), *y1 = malloc(N * sizeof *y1), *y2 = malloc(N * sizeof *y2);
+    uint8_t *m1 = malloc(N), *m2 = malloc(N);
+    const float p = 0.1f;
+    ck_assert_int_eq(ops_dropout_forward(&c1, y1, m1, x, N, p, 42, 7), MLM_OK);
+    ck_assert_int_eq(ops_dropout_forward(&c2, y2, m2, x, N, p, 42, 7), MLM_OK);
+    ck_assert(memcmp(y1, y2, N * sizeof *y1) == 0);
+    ck_assert(memcmp(m1, m2, N) == 0);
+    size_t kept = 0;
+    for (size_t i = 0; i < N; i++) {
+        kept += m1[i];
+        ck_assert(y1[i] == (m1[i] ? x[i] * (1.0f / (1.0f - p)) : 0.0f));
+    }
+    /* Binomial(N, 0.9): within 5 standard deviations. */
+    double sd = sqrt(N * 0.9 * 0.1);
+    ck_assert_double_lt(fabs((double)kept - 0.9 * N), 5 * sd);
+    /* Another stream gives another mask. */
+    ops_dropout_forward(&c1, y2, m2, x, N, p, 42, 8);
+    ck_assert(memcmp(m1, m2, N) != 0);
+    /* Backward: from the saved mask or regenerated, against the reference. */
+    float *g = frandv(N, -1, 1), *d1 = frandv(N, -1, 1), *d2 = malloc(N * sizeof *d2);
+    float *base = malloc(N * sizeof *base);
+    memcpy(base, d1, N * sizeof *base);
+    memcpy(d2, d1, N * sizeof *d2);
+    ck_assert_int_eq(ops_dropout_backward(&c2, d1, g, m1, N, p, 42, 7), MLM_OK);
+    ck_assert_int_eq(ops_dropout_backward(&c1, d2, g, NULL, N, p, 42, 7), MLM_OK);
+    ck_assert(memcmp(d1, d2, N * sizeof *d1) == 0);
+    enum { NF = 257 }; /* finite differences on a prefix */
+    do_param dp = {m1, 1.0 / (1.0 - p), NF};
+    double *dx = to_double(x, NF), *dg = to_double(g, NF), *fd = malloc(NF * sizeof *fd);
+    fd_grad(ref_dropout, &dp, dx, NF, dg, NF, fd);
+    assert_grad("dropout grad", d1, base, fd, NF);
+    /* p = 0 copies, p = 1 zeroes, others are refused. */
+    ops_dropout_forward(&c1, y2, NULL, x, N, 0.0f, 1, 1);
+    ck_assert(memcmp(y2, x, N * sizeof *x) == 0);
+    ops_dropout_forward(&c1, y2, NULL, x, N, 1.0f, 1, 1);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(y2[i] == 0.0f);
+    ck_assert_int_eq(ops_dropout_forward(&c1, y2, NULL, x, N, 1.5f, 1, 1), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_dropout_backward(&c1, y2, x, NULL, N, NAN, 1, 1), MLM_ERR_INVALID_ARGUMENT);
+    free(x); free(y1); free(y2); free(m1); free(m2); free(g); free(d1); free(d2); free(base);
+    free(dx); free(dg); free(fd);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- embedding */
+
+typedef struct emb_param { const int32_t *ids; int N, C; } emb_param;
+
+static void ref_embedding(double *out, const double *table, const void *param)
+{
+    const emb_param *p = param;
+    for (int n = 0; n < p->N; n++)
+        for (int c = 0; c < p->C; c++)
+            out[n * p->C + c] = table[p->ids[n] * p->C + c];
+}
+
+START_TEST(embedding_forward_backward)
+{
+    enum { V = 7, C = 33, N = 17, PAD = 1 };
+    int32_t ids[N];
+    for (int n = 0; n < N; n++)
+        ids[n] = (n * 5) % V; /* every id, several repeated, PAD included */
+    ops_ctx ctx = ctx_n(2);
+    float *table = frandv((size_t)V * C, -1, 1), *out = frandv((size_t)N * C, -1, 1);
+    float *acc = malloc((size_t)N * C * sizeof *acc);
+    memcpy(acc, out, (size_t)N * C * sizeof *acc);
+    ck_assert_int_eq(ops_embedding_forward(&ctx, out, ids, table, N, V, C, 0), MLM_OK);
+    for (int n = 0; n < N; n++)
+        ck_assert(memcmp(out + n * C, table + ids[n] * C, C * sizeof *out) == 0);
+    float *acc0 = malloc((size_t)N * C * sizeof *acc0);
+    memcpy(acc0, acc, (size_t)N * C * sizeof *acc0);
+    ck_assert_int_eq(ops_embedding_forward(&ctx, acc, ids, table, N, V, C, 1), MLM_OK);
+    for (int i = 0; i < N * C; i++)
+        ck_assert(acc[i] == acc0[i] + table[ids[i / C] * C + i % C]);
+    /* Backward, with and without padding_idx, against finite differences. */
+    emb_param p = {ids, N, C};
+    float *g = frandv((size_t)N * C, -1, 1);
+    double *dt = to_double(table, (size_t)V * C), *dg = to_double(g, (size_t)N * C);
+    double *fd = malloc((size_t)V * C * sizeof *fd);
+    fd_grad(ref_embedding, &p, dt, (size_t)V * C, dg, (size_t)N * C, fd);
+    for (int pad = -1; pad <= PAD; pad += 2) {
+        float *d = frandv((size_t)V * C, -1, 1), *base = malloc((size_t)V * C * sizeof *base);
+        memcpy(base, d, (size_t)V * C * sizeof *base);
+        ck_assert_int_eq(ops_embedding_backward(&ctx, d, g, ids, N, V, C, pad), MLM_OK);
+        if (pad >= 0) {
+            ck_assert(memcmp(d + pad * C, base + pad * C, C * sizeof *d) == 0);
+            for (int c = 0; c < C; c++)
+                fd[pad * C + c] = 0;
+        }
+        assert_grad("embedding grad", d, base, fd, (size_t)V * C);
+        free(d);
+        free(base);
+    }
+    /* Out-of-range ids: an error naming the position, nothing written. */
+    ids[5] = V;
+    memcpy(acc0, out, (size_t)N * C * sizeof *acc0);
+    ck_assert_int_eq(ops_embedding_forward(&ctx, out, ids, table, N, V, C, 0), MLM_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "position 5"));
+    ck_assert(memcmp(acc0, out, (size_t)N * C * sizeof *acc0) == 0);
+    ids[5] = -1;
+    ck_assert_int_eq(ops_embedding_backward(&ctx, table, g, ids, N, V, C, -1), MLM_ERR_RANGE);
+    free(table); free(out); free(acc); free(acc0); free(g); free(dt); free(dg); free(fd);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- loss */
+
+typedef struct ce_param { const int32_t *labels; int N, V; } ce_param;
+
+static void ref_ce(double *out, const double *x, const void *param)
+{
+    const ce_param *p = param;
+    double sum = 0;
+    int cnt = 0;
+    for (int n = 0; n < p->N; n++) {
+        if (p->labels[n] == OPS_IGNORE_INDEX)
+            continue;
+        const double *r = x + n * p->V;
+        double mx = -INFINITY, s = 0;
+        for (int v = 0; v < p->V; v++)
+            mx = fmax(mx, r[v]);
+        for (int v = 0; v < p->V; v++)
+            s += exp(r[v] - mx);
+        sum += mx + log(s) - r[p->labels[n]];
+        cnt++;
+    }
+    out[0] = cnt ? sum / cnt : NAN;
+}
+
+START_TEST(cross_entropy_forward_backward)
+{
+    enum { N = 9, V = 65 };
+    int32_t labels[N] = {3, OPS_IGNORE_INDEX, 0, 64, OPS_IGNORE_INDEX, 17, 17, 1, 33};
+    ce_param p = {labels, N, V};
+    float *x = frandv((size_t)N * V, -10, 10), lse[N], loss;
+    int count;
+    ops_ctx ctx = ctx_n(2);
+    ck_assert_int_eq(ops_cross_entropy_forward(&ctx, &loss, &count, lse, x, labels, N, V), MLM_OK);
+    double *dx = to_double(x, (size_t)N * V), ref;
+    ref_ce(&ref, dx, &p);
+    ck_assert_int_eq(count, 7);
+    ck_assert_double_le(fabs(loss - ref), 2e-6 * fabs(ref));
+    /* Without an lse buffer (allocated inside), and its failure path. */
+    float loss2;
+    ck_assert_int_eq(ops_cross_entropy_forward(&ctx, &loss2, NULL, NULL, x, labels, N, V), MLM_OK);
+    ck_assert(loss2 == loss);
+    mem_fail_after(0);
+    mlm_status st = ops_cross_entropy_forward(&ctx, &loss2, NULL, NULL, x, labels, N, V);
+    mem_fail_after(-1);
+    ck_assert_int_eq(st, MLM_ERR_OUT_OF_MEMORY);
+    /* Backward (dloss = 0.7) against finite differences, then in place. */
+    float *d = malloc((size_t)N * V * sizeof *d);
+    ck_assert_int_eq(ops_cross_entropy_backward(&ctx, d, x, lse, labels, count, 0.7f, N, V), MLM_OK);
+    double g = 0.7, *fd = malloc((size_t)N * V * sizeof *fd);
+    fd_grad(ref_ce, &p, dx, (size_t)N * V, &g, 1, fd);
+    assert_grad("cross-entropy grad", d, NULL, fd, (size_t)N * V);
+    float *inplace = malloc((size_t)N * V * sizeof *inplace);
+    memcpy(inplace, x, (size_t)N * V * sizeof *x);
+    ops_cross_entropy_backward(&ctx, inplace, inplace, NULL, labels, count, 0.7f, N, V);
+    assert_grad("cross-entropy grad in place", inplace, NULL, fd, (size_t)N * V);
+    /* All ignored: NaN as torch; bad label: error. */
+    int32_t none[2] = {OPS_IGNORE_INDEX, OPS_IGNORE_INDEX};
+    ops_cross_entropy_forward(&ctx, &loss2, &count, NULL, x, none, 2, V);
+    ck_assert(isnan(loss2));
+    ck_assert_int_eq(count, 0);
+    labels[2] = V;
+    ck_assert_int_eq(ops_cross_entropy_forward(&ctx, &loss2, NULL, NULL, x, labels, N, V), MLM_ERR_RANGE);
+    ck_assert_int_eq(ops_cross_entropy_backward(&ctx, d, x, NULL, labels, 1, 1, N, V), MLM_ERR_RANGE);
+    /* log-softmax against the reference. */
+    float *ls = malloc((size_t)N * V * sizeof *ls);
+    double *lref = malloc((size_t)N * V * sizeof *lref);
+    ops_log_softmax_forward(&ctx, ls, x, N, V);
+    for (int n = 0; n < N; n++) {
+        double mx = -INFINITY, s = 0;
+        for (int v = 0; v < V; v++)
+            mx = fmax(mx, dx[n * V + v]);
+        for (int v = 0; v < V; v++)
+            s += exp(dx[n * V + v] - mx);
+        for (int v = 0; v < V; v++)
+            lref[n * V + v] = dx[n * V + v] - mx - log(s);
+    }
+    assert_close("log_softmax", ls, lref, (size_t)N * V, 1e-6);
+    free(x); free(dx); free(d); free(fd); free(inplace); free(ls); free(lref);
+}
+END_TEST
+
+START_TEST(topk_selects_in_order)
+{
+    float x[17] = {0.5f, 3, -1, 3, NAN, 7, 0.5f, 2, 2, 9, -INFINITY, 3, 1, 0, 8, 6, 3};
+    int32_t idx[17];
+    float val[17];
+    ck_assert_int_eq(ops_topk(x, 17, 6, idx, val), MLM_OK);
+    static const int32_t want[6] = {9, 14, 5, 15, 1, 3};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(idx[i], want[i]);
+        ck_assert(val[i] == x[want[i]]);
+    }
+    /* k = n: everything, NaN last; val may be NULL. */
+    ck_assert_int_eq(ops_topk(x, 17, 17, idx, NULL), MLM_OK);
+    ck_assert_int_eq(idx[15], 10);
+    ck_assert_int_eq(idx[16], 4);
+    for (int i = 0; i + 1 < 16; i++)
+        ck_assert(x[idx[i]] > x[idx[i + 1]] || (x[idx[i]] == x[idx[i + 1]] && idx[i] < idx[i + 1]));
+    ck_assert_int_eq(ops_topk(x, 17, 0, idx, val), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_topk(x, 17, 18, idx, val), MLM_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- threads */
+
+/* Every elementwise kernel on sizes that really split over 2 threads gives
+ * the same bits as on 1. */
+START_TEST(kernels_bitwise_across_thread_counts)
+{
+    enum { R = 512, C = 129, NE = R * C, V = 1000, NR = 64 };
+    float *out[3], *x = frandv(NE, -4, 4), *g = frandv(NE, -1, 1), *w = frandv(C, 0.5f, 1.5f);
+    float *b = frandv(C, -1, 1), *mask = frandv((size_t)(R / 8) * C, -1, 0), *logits = frandv((size_t)NR * V, -5, 5);
+    int32_t ids[R], labels[NR];
+    for (int i = 0; i < R; i++)
+        ids[i] = (i * 7) % 40;
+    for (int i = 0; i < NR; i++)
+        labels[i] = i % 5 == 0 ? OPS_IGNORE_INDEX : (i * 31) % V;
+    size_t stride = (size_t)NE * 8 + (size_t)NR * V + 64;
+    float loss[3];
+    for (int t = 1; t <= 2; t++) {
+        ops_ctx ctx = ctx_n(t);
+        float *o = out[t] = calloc(stride, sizeof(float));
+        float *mean = o + 5 * NE, *rstd = mean + R;
+        ck_assert_int_eq(par_chunks(t, NE, 8192), t);
+        ops_gelu_forward(&ctx, o, x, NE);
+        ops_gelu_backward(&ctx, o + NE, g, x, NE);
+        ops_gelu_tanh_forward(&ctx, o + 2 * (size_t)NE, x, NE);
+        ops_gelu_tanh_backward(&ctx, o + NE, g, x, NE);
+        ops_relu_backward(&ctx, o + NE, g, x, NE);
+        ops_softmax_forward(&ctx, o + 3 * (size_t)NE, x, 0.3f, mask, 8, R, C);
+        ops_softmax_backward(&ctx, o + 4 * (size_t)NE, g, o + 3 * (size_t)NE, 0.3f, R, C);
+        ops_layernorm_forward(&ctx, o + 6 * (size_t)NE, mean, rstd, x, w, b, R, C, 1e-12f);
+        float *dw = rstd + R, *db = dw + C;
+        ops_layernorm_backward(&ctx, o + 4 * (size_t)NE, dw, db, g, x, w, mean, rstd, R, C);
+        ops_bias_backward(&ctx, db, g, R, C);
+        ops_dropout_forward(&ctx, o + 7 * (size_t)NE, NULL, x, NE, 0.25f, 9, 1);
+        ops_embedding_backward(&ctx, o + 2 * (size_t)NE, g, ids, R, 40, C, 3);
+        float *lg = o + 8 * (size_t)NE;
+        ops_log_softmax_forward(&ctx, lg, logits, NR, V);
+        ops_cross_entropy_forward(&ctx, &loss[t], NULL, NULL, logits, labels, NR, V);
+        ops_cross_entropy_backward(&ctx, lg, logits, NULL, labels, 51, 1.0f, NR, V);
+    }
+    ck_assert(memcmp(out[1], out[2], stride * sizeof(float)) == 0);
+    ck_assert(memcmp(&loss[1], &loss[2], sizeof(float)) == 0);
+    free(out[1]); free(out[2]); free(x); free(g); free(w); free(b); free(mask); free(logits);
+}
+END_TEST
+
+/* Two contexts with 1 and 2 threads running GEMM + GELU + layer norm at the
+ * same time, each checked against the results computed alone. */
+typedef struct conc_arg {
+    int nthreads, iters, ok;
+    const float *a, *b, *w, *bias;
+    const float *want_c, *want_ln;
+    float *c, *ln, *mean, *rstd;
+} conc_arg;
+
+enum { CM = 160, CN = 128, CK = 96 };
+
+static void conc_step(const ops_ctx *ctx, const conc_arg *p)
+{
+    ops_gemm(ctx, 0, 1, CM, CN, CK, 1.0f, p->a, CK, p->b, CK, 0.0f, p->c, CN);
+    ops_gelu_forward(ctx, p->c, p->c, (size_t)CM * CN);
+    ops_layernorm_forward(ctx, p->ln, p->mean, p->rstd, p->c, p->w, p->bias, CM, CN, 1e-5f);
+}
+
+static void *conc_thread(void *v)
+{
+    conc_arg *p = v;
+    ops_ctx ctx = ctx_n(p->nthreads);
+    p->ok = 1;
+    for (int i = 0; i < p->iters; i++) {
+        conc_step(&ctx, p);
+        for (int j = 0; j < CM * CN; j++)
+            if (fabsf(p->c[j] - p->want_c[j]) > 1e-5f * (1 + fabsf(p->want_c[j])) ||
+                fabsf(p->ln[j] - p->want_ln[j]) > 1e-4f * (1 + fabsf(p->want_ln[j])))
+                p->ok = 0;
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_contexts)
+{
+    conc_arg args[2];
+    pthread_t tid[2];
+    for (int t = 0; t < 2; t++) {
+        conc_arg *p = &args[t];
+        p->nthreads = t + 1;
+        p->iters = 20;
+        p->a = frandv((size_t)CM * CK, -1, 1);
+        p->b = frandv((size_t)CN * CK, -1, 1);
+        p->w = frandv(CN, -1, 1);
+        p->bias = frandv(CN, -1, 1);
+        p->c = malloc((size_t)CM * CN * sizeof(float));
+        p->ln = malloc((size_t)CM * CN * sizeof(float));
+        p->mean = malloc(CM * sizeof(float));
+        p->rstd = malloc(CM * sizeof(float));
+        ops_ctx one = ctx_n(1);
+        conc_step(&one, p);
+        float *wc = malloc((size_t)CM * CN * sizeof(float)), *wl = malloc((size_t)CM * CN * sizeof(float));
+        memcpy(wc, p->c, (size_t)CM * CN * sizeof(float));
+        memcpy(wl, p->ln, (size_t)CM * CN * sizeof(float));
+        p->want_c = wc;
+        p->want_ln = wl;
+    }
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, conc_thread, &args[t]), 0);
+    for (int t = 0; t < 2; t++)
+        pthread_join(tid[t], NULL);
+    for (int t = 0; t < 2; t++) {
+        conc_arg *p = &args[t];
+        ck_assert_msg(p->ok, "context with %d threads gave other results", p->nthreads);
+        free((void *)p->a); free((void *)p->b); free((void *)p->w); free((void *)p->bias);
+        free((void *)p->want_c); free((void *)p->want_ln);
+        free(p->c); free(p->ln); free(p->mean); free(p->rstd);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------- kernel choice */
+
+START_TEST(gemm_kernel_rule)
+{
+    cpu_gemm_kernel s, l;
+    cpu_features zen4 = {.avx2 = 1, .fma = 1, .avx512f = 1, .avx512dq = 1, .avx512bw = 1,
+                         .avx512vl = 1, .amd = 1, .family = 0x19, .model = 0x11};
+    cpu_gemm_plan(&zen4, &s, &l);
+    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_ZEN3);
+    cpu_features zen5 = zen4;
+    zen5.family = 0x1a;
+    cpu_gemm_plan(&zen5, &s, &l);
+    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_SKX);
+    cpu_features zen3 = {.avx2 = 1, .fma = 1, .amd = 1, .family = 0x19};
+    cpu_gemm_plan(&zen3, &s, &l);
+    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_ZEN3);
+    cpu_features skx = zen4;
+    skx.amd = 0;
+    skx.intel = 1;
+    skx.family = 6;
+    cpu_gemm_plan(&skx, &s, &l);
+    ck_assert(s == CPU_GEMM_HASWELL && l == CPU_GEMM_SKX);
+    cpu_features hsw = {.avx2 = 1, .fma = 1, .intel = 1, .family = 6};
+    cpu_gemm_plan(&hsw, &s, &l);
+    ck_assert(s == CPU_GEMM_HASWELL && l == CPU_GEMM_HASWELL);
+    cpu_features old = {.intel = 1, .family = 6};
+    cpu_gemm_plan(&old, &s, &l);
+    ck_assert(s == CPU_GEMM_BLIS_DEFAULT && l == CPU_GEMM_BLIS_DEFAULT);
+    /* What this machine chose is what mlm_system_info reports. */
+    const char *info = mlm_system_info();
+    ck_assert_ptr_nonnull(strstr(info, "gemm: BLIS"));
+    ck_assert_ptr_nonnull(strstr(info, gemm_kernel_name(1)));
+    ck_assert_ptr_nonnull(strstr(info, gemm_kernel_name(1000)));
+}
+END_TEST
+
+Suite *ops_suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("ops");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, rng_philox_known_answers);
+    tcase_add_test(tc, rng_streams_and_distributions);
+    tcase_add_test(tc, par_for_covers_once);
+    tcase_add_loop_test(tc, gemm_matches_reference, 0, 2);
+    tcase_add_test(tc, gemm_rejects_bad_arguments);
+    tcase_add_test(tc, gemm_never_reads_past_c);
+    tcase_add_test(tc, gemm_batched_attention_layout);
+    tcase_add_test(tc, linear_forward_backward);
+    tcase_add_loop_test(tc, activations_forward_backward, 0, 3);
+    tcase_add_test(tc, bias_forward_backward);
+    tcase_add_test(tc, softmax_masked_forward_backward);
+    tcase_add_test(tc, softmax_fully_masked_row_is_uniform);
+    tcase_add_test(tc, layernorm_forward_backward);
+    tcase_add_test(tc, dropout_forward_backward);
+    tcase_add_test(tc, embedding_forward_backward);
+    tcase_add_test(tc, cross_entropy_forward_backward);
+    tcase_add_test(tc, topk_selects_in_order);
+    tcase_add_test(tc, kernels_bitwise_across_thread_counts);
+    tcase_add_test(tc, concurrent_contexts);
+    tcase_add_test(tc, gemm_kernel_rule);
+    suite_add_tcase(s, tc);
+    return s;
+}
