@@ -12,5 +12,6 @@
 #include "mlm/tokenizer.h"
 #include "mlm/dataset.h"
 #include "mlm/collator.h"
+#include "mlm/model.h"
 
 #endif /* MLM_H */

@@ -12,6 +12,7 @@ int main(void)
         cli_suite,
         bpe_trainer_suite,
         ops_suite,
+        model_suite,
         file_suite,
         json_suite,
         safetensors_suite,
