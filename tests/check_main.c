@@ -10,6 +10,7 @@ int main(void)
         core_suite,
         abi_suite,
         cli_suite,
+        tokenizer_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

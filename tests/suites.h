@@ -7,5 +7,6 @@
 Suite *core_suite(void);
 Suite *abi_suite(void);
 Suite *cli_suite(void);
+Suite *tokenizer_suite(void);
 
 #endif

@@ -171,6 +171,29 @@ static int add_sym(sym *w, size_t *n, int32_t id, uint32_t len)
     return 0;
 }
 
+/* A direct-mapped cache of short words and their tokens, per thread: the
+ * same words recur, and merging is the costly part. */
+#define CACHE_SLOTS 8192
+#define CACHE_KEY 40
+#define CACHE_TOKS 10
+
+typedef struct cache_entry {
+    uint8_t klen; /* 0: empty */
+    uint8_t ntok;
+    uint8_t lens[CACHE_TOKS];
+    char key[CACHE_KEY];
+    int32_t ids[CACHE_TOKS];
+} cache_entry;
+
+static cache_entry *cache_slot(model_scratch *sc, const char *s, uint32_t len)
+{
+    if (len == 0 || len > CACHE_KEY) return NULL;
+    if (!sc->cache && !(sc->cache = mem_calloc(CACHE_SLOTS, sizeof(cache_entry)))) return NULL;
+    return (cache_entry *)sc->cache + (hash_bytes(s, len) & (CACHE_SLOTS - 1));
+}
+
+static int merge_word(const model *m, const char *s, uint32_t len, tokvec *out, model_scratch *sc);
+
 int bpe_tokenize(const model *m, const char *s, uint32_t len, tokvec *out, model_scratch *sc)
 {
     if (len == 0) return 0;
@@ -178,6 +201,37 @@ int bpe_tokenize(const model *m, const char *s, uint32_t len, tokvec *out, model
         int32_t id = strmap_get(&m->v.map, s, len);
         if (id >= 0) return tokvec_push(out, id, 0, len, 0);
     }
+    cache_entry *ce = cache_slot(sc, s, len);
+    if (ce && ce->klen == len && !memcmp(ce->key, s, len)) {
+        uint32_t off = 0;
+        for (int i = 0; i < ce->ntok; i++) {
+            if (tokvec_push(out, ce->ids[i], off, off + ce->lens[i], 0)) return -1;
+            off += ce->lens[i];
+        }
+        return 0;
+    }
+    size_t first = out->n;
+    int rc = merge_word(m, s, len, out, sc);
+    if (rc || !ce || out->n - first > CACHE_TOKS) return rc;
+    /* Tokens must tile the word for the cache to replay their offsets. */
+    uint32_t off = 0;
+    for (size_t i = first; i < out->n; i++) {
+        if (out->t[i].s != off || out->t[i].e - out->t[i].s > 255) return 0;
+        off = out->t[i].e;
+    }
+    if (off != len) return 0;
+    ce->klen = (uint8_t)len;
+    memcpy(ce->key, s, len);
+    ce->ntok = (uint8_t)(out->n - first);
+    for (size_t i = first; i < out->n; i++) {
+        ce->ids[i - first] = out->t[i].id;
+        ce->lens[i - first] = (uint8_t)(out->t[i].e - out->t[i].s);
+    }
+    return 0;
+}
+
+static int merge_word(const model *m, const char *s, uint32_t len, tokvec *out, model_scratch *sc)
+{
     /* Up to 4 byte-fallback symbols per byte of a char + prefix/suffix. */
     size_t plen = m->prefix ? strlen(m->prefix) : 0, slen = m->suffix ? strlen(m->suffix) : 0;
     size_t maxsyms = (size_t)len * 1 + 8 + (m->byte_fallback ? (size_t)len * (plen + slen + 4) : 0);

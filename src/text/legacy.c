@@ -1,6 +1,6 @@
 /* Legacy vocabulary files converted as transformers' fast tokenizers do
- * (convert_slow_tokenizer.py): BERT's vmap.txt (BertConverter) and
- * RoBERTa's vmap.json + merges.txt (RobertaConverter). The result is a
+ * (convert_slow_tokenizer.py): BERT's vocab.txt (BertConverter) and
+ * RoBERTa's vocab.json + merges.txt (RobertaConverter). The result is a
  * tokenizer.json document, loaded like any other and saved as HF would. */
 #include <stdio.h>
 #include <string.h>
@@ -91,7 +91,7 @@ static cJSON *template_piece(int special, const char *id, int type_id)
 mlm_status legacy_bert_json(const char *dir, cJSON **out)
 {
     *out = NULL;
-    char *path = join(dir, "vmap.txt");
+    char *path = join(dir, "vocab.txt");
     if (!path) return err_oom();
     char *data;
     size_t len;
@@ -227,7 +227,7 @@ done:
 mlm_status legacy_roberta_json(const char *dir, cJSON **out)
 {
     *out = NULL;
-    char *vpath = join(dir, "vmap.json"), *mpath = join(dir, "merges.txt");
+    char *vpath = join(dir, "vocab.json"), *mpath = join(dir, "merges.txt");
     char *vdata = NULL, *mdata = NULL;
     size_t vlen, mlen;
     cJSON *cfg = NULL, *doc = NULL, *vmap = NULL, *merges = NULL;

@@ -25,6 +25,7 @@ void model_scratch_free(model_scratch *s)
     mem_free(s->a);
     mem_free(s->b);
     mem_free(s->c);
+    mem_free(s->cache);
     memset(s, 0, sizeof *s);
 }
 

@@ -31,6 +31,7 @@ int tokvec_push(tokvec *v, int32_t id, uint32_t s, uint32_t e, int raw);
 typedef struct model_scratch {
     void *a, *b, *c;
     size_t acap, bcap, ccap;
+    void *cache; /* BPE: per-thread word cache (HF keeps one per model) */
 } model_scratch;
 void model_scratch_free(model_scratch *s);
 

@@ -416,7 +416,8 @@ MLM_API const char *mlm_tokenizer_id_to_token(const mlm_tokenizer *tok, int32_t 
 {
     if (!tok) return NULL;
     const added_token *a = added_vocab_by_id(&tok->added, id);
-    if (a) return a->content;
+    /* HF gives a normalized added token back in its normalized form. */
+    if (a) return a->pattern;
     return model_id_to_token(tok->model, id);
 }
 
