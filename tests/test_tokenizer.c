@@ -399,6 +399,7 @@ START_TEST(legacy_files_convert_like_transformers)
     mlm_tokenizer_free(legacy);
     mlm_tokenizer_free(json);
     test_rmtree(dir);
+    free(dir);
 
     json = load_shared(ROBERTA_REL);
     dir = test_tmpdir();
@@ -409,6 +410,7 @@ START_TEST(legacy_files_convert_like_transformers)
     mlm_tokenizer_free(legacy);
     mlm_tokenizer_free(json);
     test_rmtree(dir);
+    free(dir);
 
     /* Multilingual BERT: cased (tokenizer_config says do_lower_case false). */
     SKIP_WITHOUT_SHARED(m, "data/tokenizers/bert-base-multilingual-cased/vocab.txt", buf);
@@ -430,6 +432,7 @@ START_TEST(legacy_files_convert_like_transformers)
     mlm_encoding_free(e);
     mlm_tokenizer_free(legacy);
     test_rmtree(dir);
+    free(dir);
 }
 END_TEST
 
