@@ -18,6 +18,7 @@ int main(void)
         config_suite,
         dataset_suite,
         collator_suite,
+        tokenizer_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)
