@@ -4,6 +4,8 @@
 #define MLM_TEXT_UNICODE_H
 
 #include <stddef.h>
+
+#include "core/utf8.h"
 #include <stdint.h>
 
 /* Decode one code point from valid UTF-8 (validate first); returns its
@@ -16,9 +18,6 @@ size_t utf8_len_of(unsigned char c);
 /* Encode cp into out (4 bytes room); returns the length. */
 size_t utf8_put(int32_t cp, char *out);
 
-/* 1 when s[0, len) is valid UTF-8 (as Rust's str); else 0 with *bad the
- * offset of the first invalid byte. */
-int utf8_valid(const char *s, size_t len, size_t *bad);
 
 /* Number of code points of valid UTF-8. */
 size_t utf8_count(const char *s, size_t len);
