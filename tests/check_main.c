@@ -19,6 +19,7 @@ int main(void)
         dataset_suite,
         collator_suite,
         tokenizer_suite,
+        tokenizer_parity_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)
