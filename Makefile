@@ -53,6 +53,9 @@ BLIS_OPENMP := $(if $(findstring openmp,$(BLIS_A)),-fopenmp,)
 PKG_DEPS := libcjson libutf8proc oniguruma zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_DEPS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKG_DEPS) 2>/dev/null)
+# The mlm tool reads and prints JSON lines with cJSON too.
+CLI_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null)
+CLI_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
@@ -123,8 +126,8 @@ $(STLIB): $(LIB_OBJ)
 # cannot reach anything the ABI does not export.
 $(MLM_BIN): $(CLI_SRC) $(SHLIB) include/mlm.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -o $@ $(CLI_SRC) -L$(OUTLIB) -lmlm \
-	    -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../$(OUTLIB)'
+	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude $(CLI_CFLAGS) -o $@ $(CLI_SRC) -L$(OUTLIB) -lmlm \
+	    $(CLI_LIBS) -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../$(OUTLIB)'
 
 $(OUTBIN)/examples/%: examples/%.c $(SHLIB) include/mlm.h
 	@mkdir -p $(dir $@)
@@ -194,8 +197,8 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmlm.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(OUTLIB)/pkgconfig/mlm.pc $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc
-	$(CC) $(CFLAGS_BASE) -Iinclude -o $(DESTDIR)$(BINDIR)/mlm $(CLI_SRC) -L$(OUTLIB) -lmlm \
-	    -Wl,-rpath,$(LIBDIR)
+	$(CC) $(CFLAGS_BASE) -Iinclude $(CLI_CFLAGS) -o $(DESTDIR)$(BINDIR)/mlm $(CLI_SRC) -L$(OUTLIB) -lmlm \
+	    $(CLI_LIBS) -Wl,-rpath,$(LIBDIR)
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/mlm.h $(DESTDIR)$(INCLUDEDIR)/mlm/*.h

@@ -19,6 +19,8 @@ int main(void)
         config_suite,
         dataset_suite,
         collator_suite,
+        tokenizer_suite,
+        tokenizer_parity_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

@@ -19,5 +19,6 @@ Suite *safetensors_suite(void);
 Suite *config_suite(void);
 Suite *dataset_suite(void);
 Suite *collator_suite(void);
+Suite *tokenizer_suite(void);
 
 #endif

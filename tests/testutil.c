@@ -9,8 +9,14 @@
 
 const char *test_root(void)
 {
-    const char *r = getenv("MLM_TEST_ROOT");
-    return r && *r ? r : ".";
+    /* Absolute, so that paths built from it work from any directory. */
+    static char root[4096];
+    if (!root[0]) {
+        const char *r = getenv("MLM_TEST_ROOT");
+        if (!realpath(r && *r ? r : ".", root))
+            snprintf(root, sizeof root, "%s", r && *r ? r : ".");
+    }
+    return root;
 }
 
 const char *test_shared_path(const char *rel, char *buf, size_t cap)

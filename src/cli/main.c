@@ -24,6 +24,11 @@ static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
     {"version", "mlm version [--verbose]", "print the library version", cmd_version},
+    {"tokenize", "mlm tokenize --tokenizer PATH [--no-special] [--max-length N] [--json] "
+                 "[--input-jsonl]",
+     "tokenize lines of stdin", cmd_tokenize},
+    {"detokenize", "mlm detokenize --tokenizer PATH [--skip-special] [--no-cleanup] [--json]",
+     "decode lines of token ids from stdin", cmd_detokenize},
     {"help", "mlm help [COMMAND]", "show usage", cmd_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

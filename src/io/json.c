@@ -35,42 +35,6 @@ static double strtod_c(const char *s)
 
 /* ---------------------------------------------------------------- UTF-8 */
 
-int utf8_valid(const char *str, size_t n, size_t *bad)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t need;
-        unsigned min, cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1, min = 0x80, cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2, min = 0x800, cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3, min = 0x10000, cp = c & 0x07;
-        } else {
-            break;
-        }
-        if (n - i <= need)
-            break;
-        size_t k;
-        for (k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                break;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (k <= need || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            break;
-        i += need + 1;
-    }
-    if (i < n && bad)
-        *bad = i;
-    return i == n;
-}
 
 /* ---------------------------------------------------------------- parser */
 

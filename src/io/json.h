@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/utf8.h"
 #include "io/strbuf.h"
 #include "mlm/core.h"
 
@@ -77,10 +78,6 @@ const json_value *json_get(const json_value *obj, const char *key);
 /* "null", "boolean", "number", "string", "array", "object". */
 const char *json_type_name(json_type t);
 
-/* Nonzero when `s[0..n)` is valid UTF-8 as Rust's str::from_utf8 defines it
- * (no overlong forms, no surrogates, nothing above U+10FFFF); otherwise 0
- * and *bad holds the offset of the first invalid byte. */
-int utf8_valid(const char *s, size_t n, size_t *bad);
 
 /* Python's repr() of a double ("0.1", "1e-12", "1e+16", "3.0", "Infinity"),
  * which json.dumps uses. `buf` must hold 32 bytes. */

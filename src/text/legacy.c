@@ -1,0 +1,356 @@
+/* Legacy vocabulary files converted as transformers' fast tokenizers do
+ * (convert_slow_tokenizer.py): BERT's vocab.txt (BertConverter) and
+ * RoBERTa's vocab.json + merges.txt (RobertaConverter). The result is a
+ * tokenizer.json document, loaded like any other and saved as HF would. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
+
+static char *join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = mem_alloc(a + b + 2);
+    if (!p) return NULL;
+    snprintf(p, a + b + 2, "%s/%s", dir, name);
+    return p;
+}
+
+/* tokenizer_config.json, or an empty object. */
+static cJSON *read_config(const char *dir)
+{
+    char *p = join(dir, "tokenizer_config.json");
+    char *data = NULL;
+    size_t len;
+    cJSON *doc = NULL;
+    if (p) {
+        FILE *f = fopen(p, "rb");
+        if (f) {
+            fclose(f);
+            if (read_whole_file(p, &data, &len) == MLM_OK) doc = cJSON_ParseWithLength(data, len);
+        }
+    }
+    mem_free(p);
+    mem_free(data);
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        doc = cJSON_CreateObject();
+    }
+    return doc;
+}
+
+static const char *cfg_token(const cJSON *cfg, const char *key, const char *def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsObject(v)) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "content");
+        if (cJSON_IsString(c)) return c->valuestring;
+    }
+    return def;
+}
+
+static int cfg_bool(const cJSON *cfg, const char *key, int def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
+    if (cJSON_IsNull(v)) return -1;
+    return def;
+}
+
+static cJSON *make_added(int id, const char *content, int lstrip, int normalized)
+{
+    cJSON *t = cJSON_CreateObject();
+    if (!t) return NULL;
+    cJSON_AddNumberToObject(t, "id", id);
+    cJSON_AddStringToObject(t, "content", content);
+    cJSON_AddBoolToObject(t, "single_word", 0);
+    cJSON_AddBoolToObject(t, "lstrip", lstrip);
+    cJSON_AddBoolToObject(t, "rstrip", 0);
+    cJSON_AddBoolToObject(t, "normalized", normalized);
+    cJSON_AddBoolToObject(t, "special", 1);
+    return t;
+}
+
+static cJSON *template_piece(int special, const char *id, int type_id)
+{
+    cJSON *o = cJSON_CreateObject(), *b = cJSON_CreateObject();
+    if (!o || !b) {
+        cJSON_Delete(o);
+        cJSON_Delete(b);
+        return NULL;
+    }
+    cJSON_AddStringToObject(b, "id", id);
+    cJSON_AddNumberToObject(b, "type_id", type_id);
+    cJSON_AddItemToObject(o, special ? "SpecialToken" : "Sequence", b);
+    return o;
+}
+
+mlm_status legacy_bert_json(const char *dir, cJSON **out)
+{
+    *out = NULL;
+    char *path = join(dir, "vocab.txt");
+    if (!path) return err_oom();
+    char *data;
+    size_t len;
+    mlm_status st = read_whole_file(path, &data, &len);
+    if (st) {
+        mem_free(path);
+        return st;
+    }
+    cJSON *cfg = read_config(dir);
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *vmap = cJSON_CreateObject();
+    if (!doc || !vmap || !cfg) goto oom;
+    /* One token per line; the id is the line number; a repeated token
+     * keeps its last line. */
+    int id = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && data[j] != '\n')
+            j++;
+        if (j == len && i == len) break;
+        data[j] = '\0';
+        cJSON_DeleteItemFromObjectCaseSensitive(vmap, data + i);
+        if (!cJSON_AddNumberToObject(vmap, data + i, id)) goto oom;
+        id++;
+        i = j + 1;
+    }
+    const char *unk = cfg_token(cfg, "unk_token", "[UNK]");
+    const char *cls = cfg_token(cfg, "cls_token", "[CLS]");
+    const char *sep = cfg_token(cfg, "sep_token", "[SEP]");
+    const char *pad = cfg_token(cfg, "pad_token", "[PAD]");
+    const char *mask = cfg_token(cfg, "mask_token", "[MASK]");
+    const cJSON *cls_id = cJSON_GetObjectItemCaseSensitive(vmap, cls);
+    const cJSON *sep_id = cJSON_GetObjectItemCaseSensitive(vmap, sep);
+    if (!cls_id || !sep_id) {
+        st = err_set(MLM_ERR_FORMAT, "%s: '%s' or '%s' is not in the vocabulary", path, cls, sep);
+        goto fail;
+    }
+    cJSON_AddStringToObject(doc, "version", "1.0");
+    cJSON_AddNullToObject(doc, "truncation");
+    cJSON_AddNullToObject(doc, "padding");
+    cJSON *added = cJSON_AddArrayToObject(doc, "added_tokens");
+    if (!added) goto oom;
+    /* The special tokens, by id. */
+    const char *specials[5] = {pad, unk, cls, sep, mask};
+    int done[5] = {0};
+    for (int round = 0; round < 5; round++) {
+        int best = -1;
+        for (int k = 0; k < 5; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(vmap, specials[k]);
+            if (done[k] || !v) continue;
+            if (best < 0 || v->valueint < cJSON_GetObjectItemCaseSensitive(vmap, specials[best])->valueint)
+                best = k;
+        }
+        if (best < 0) break;
+        done[best] = 1;
+        for (int k = 0; k < 5; k++)
+            if (!strcmp(specials[k], specials[best])) done[k] = 1;
+        cJSON *t = make_added(cJSON_GetObjectItemCaseSensitive(vmap, specials[best])->valueint,
+                               specials[best], 0, 0);
+        if (!t) goto oom;
+        cJSON_AddItemToArray(added, t);
+    }
+    cJSON *norm = cJSON_AddObjectToObject(doc, "normalizer");
+    if (!norm) goto oom;
+    int lower = cfg_bool(cfg, "do_lower_case", 1);
+    int chinese = cfg_bool(cfg, "tokenize_chinese_chars", 1);
+    int strip = cfg_bool(cfg, "strip_accents", -1);
+    cJSON_AddStringToObject(norm, "type", "BertNormalizer");
+    cJSON_AddBoolToObject(norm, "clean_text", 1);
+    cJSON_AddBoolToObject(norm, "handle_chinese_chars", chinese != 0);
+    if (strip < 0) cJSON_AddNullToObject(norm, "strip_accents");
+    else cJSON_AddBoolToObject(norm, "strip_accents", strip);
+    cJSON_AddBoolToObject(norm, "lowercase", lower != 0);
+    cJSON *pre = cJSON_AddObjectToObject(doc, "pre_tokenizer");
+    if (!pre) goto oom;
+    cJSON_AddStringToObject(pre, "type", "BertPreTokenizer");
+    cJSON *post = cJSON_AddObjectToObject(doc, "post_processor");
+    if (!post) goto oom;
+    cJSON_AddStringToObject(post, "type", "TemplateProcessing");
+    cJSON *single = cJSON_AddArrayToObject(post, "single");
+    cJSON *pair = cJSON_AddArrayToObject(post, "pair");
+    cJSON *sp = cJSON_AddObjectToObject(post, "special_tokens");
+    if (!single || !pair || !sp) goto oom;
+    cJSON_AddItemToArray(single, template_piece(1, cls, 0));
+    cJSON_AddItemToArray(single, template_piece(0, "A", 0));
+    cJSON_AddItemToArray(single, template_piece(1, sep, 0));
+    cJSON_AddItemToArray(pair, template_piece(1, cls, 0));
+    cJSON_AddItemToArray(pair, template_piece(0, "A", 0));
+    cJSON_AddItemToArray(pair, template_piece(1, sep, 0));
+    cJSON_AddItemToArray(pair, template_piece(0, "B", 1));
+    cJSON_AddItemToArray(pair, template_piece(1, sep, 1));
+    const char *names[2] = {cls, sep};
+    const cJSON *ids[2] = {cls_id, sep_id};
+    for (int k = 0; k < 2; k++) {
+        if (cJSON_GetObjectItemCaseSensitive(sp, names[k])) continue;
+        cJSON *e = cJSON_AddObjectToObject(sp, names[k]);
+        if (!e) goto oom;
+        cJSON_AddStringToObject(e, "id", names[k]);
+        cJSON *a = cJSON_AddArrayToObject(e, "ids"), *b = cJSON_AddArrayToObject(e, "tokens");
+        if (!a || !b) goto oom;
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[k]->valuedouble));
+        cJSON_AddItemToArray(b, cJSON_CreateString(names[k]));
+    }
+    cJSON *dec = cJSON_AddObjectToObject(doc, "decoder");
+    if (!dec) goto oom;
+    cJSON_AddStringToObject(dec, "type", "WordPiece");
+    cJSON_AddStringToObject(dec, "prefix", "##");
+    cJSON_AddBoolToObject(dec, "cleanup", 1);
+    cJSON *mdl = cJSON_AddObjectToObject(doc, "model");
+    if (!mdl) goto oom;
+    cJSON_AddStringToObject(mdl, "type", "WordPiece");
+    cJSON_AddStringToObject(mdl, "unk_token", unk);
+    cJSON_AddStringToObject(mdl, "continuing_subword_prefix", "##");
+    cJSON_AddNumberToObject(mdl, "max_input_chars_per_word", 100);
+    cJSON_AddItemToObject(mdl, "vocab", vmap);
+    vmap = NULL;
+    *out = doc;
+    doc = NULL;
+    st = MLM_OK;
+    goto done;
+oom:
+    st = err_oom();
+fail:
+done:
+    cJSON_Delete(doc);
+    cJSON_Delete(vmap);
+    cJSON_Delete(cfg);
+    mem_free(data);
+    mem_free(path);
+    return st;
+}
+
+mlm_status legacy_roberta_json(const char *dir, cJSON **out)
+{
+    *out = NULL;
+    char *vpath = join(dir, "vocab.json"), *mpath = join(dir, "merges.txt");
+    char *vdata = NULL, *mdata = NULL;
+    size_t vlen, mlen;
+    cJSON *cfg = NULL, *doc = NULL, *vmap = NULL, *merges = NULL;
+    mlm_status st;
+    if (!vpath || !mpath) {
+        st = err_oom();
+        goto done;
+    }
+    if ((st = read_whole_file(vpath, &vdata, &vlen)) || (st = read_whole_file(mpath, &mdata, &mlen)))
+        goto done;
+    vmap = cJSON_ParseWithLength(vdata, vlen);
+    if (!cJSON_IsObject(vmap)) {
+        st = err_set(MLM_ERR_FORMAT, "%s: expected a JSON object", vpath);
+        goto done;
+    }
+    merges = cJSON_CreateArray();
+    cfg = read_config(dir);
+    doc = cJSON_CreateObject();
+    if (!merges || !cfg || !doc) goto oom;
+    /* merges.txt: a "#version" line, then "a b" per line. */
+    int line = 0;
+    for (size_t i = 0; i < mlen; line++) {
+        size_t j = i;
+        while (j < mlen && mdata[j] != '\n')
+            j++;
+        mdata[j] = '\0';
+        if (!(line == 0 && !strncmp(mdata + i, "#version", 8)) && j > i) {
+            if (!strchr(mdata + i, ' ')) {
+                st = err_set(MLM_ERR_FORMAT, "%s: line %d: expected \"a b\"", mpath, line + 1);
+                goto done;
+            }
+            cJSON *s = cJSON_CreateString(mdata + i);
+            if (!s) goto oom;
+            cJSON_AddItemToArray(merges, s);
+        }
+        i = j + 1;
+    }
+    const char *bos = cfg_token(cfg, "bos_token", "<s>");
+    const char *eos = cfg_token(cfg, "eos_token", "</s>");
+    const char *sep = cfg_token(cfg, "sep_token", "</s>");
+    const char *cls = cfg_token(cfg, "cls_token", "<s>");
+    const char *unk = cfg_token(cfg, "unk_token", "<unk>");
+    const char *pad = cfg_token(cfg, "pad_token", "<pad>");
+    const char *mask = cfg_token(cfg, "mask_token", "<mask>");
+    int aps = cfg_bool(cfg, "add_prefix_space", 0) == 1;
+    const cJSON *cls_id = cJSON_GetObjectItemCaseSensitive(vmap, cls);
+    const cJSON *sep_id = cJSON_GetObjectItemCaseSensitive(vmap, sep);
+    if (!cJSON_IsNumber(cls_id) || !cJSON_IsNumber(sep_id)) {
+        st = err_set(MLM_ERR_FORMAT, "%s: '%s' or '%s' is not in the vocabulary", vpath, cls, sep);
+        goto done;
+    }
+    cJSON_AddStringToObject(doc, "version", "1.0");
+    cJSON_AddNullToObject(doc, "truncation");
+    cJSON_AddNullToObject(doc, "padding");
+    cJSON *added = cJSON_AddArrayToObject(doc, "added_tokens");
+    if (!added) goto oom;
+    const char *order[6] = {bos, pad, eos, unk, mask, NULL};
+    (void)sep;
+    for (int k = 0; order[k]; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(vmap, order[k]);
+        if (!cJSON_IsNumber(v)) continue;
+        int dup = 0;
+        for (int q = 0; q < k; q++)
+            dup |= !strcmp(order[q], order[k]);
+        if (dup) continue;
+        cJSON *t = make_added(v->valueint, order[k], order[k] == mask, 1);
+        if (!t) goto oom;
+        cJSON_AddItemToArray(added, t);
+    }
+    (void)eos;
+    cJSON_AddNullToObject(doc, "normalizer");
+    cJSON *pre = cJSON_AddObjectToObject(doc, "pre_tokenizer");
+    if (!pre) goto oom;
+    cJSON_AddStringToObject(pre, "type", "ByteLevel");
+    cJSON_AddBoolToObject(pre, "add_prefix_space", aps);
+    cJSON_AddBoolToObject(pre, "trim_offsets", 1);
+    cJSON_AddBoolToObject(pre, "use_regex", 1);
+    cJSON *post = cJSON_AddObjectToObject(doc, "post_processor");
+    if (!post) goto oom;
+    cJSON_AddStringToObject(post, "type", "RobertaProcessing");
+    cJSON *a = cJSON_AddArrayToObject(post, "sep"), *b = cJSON_AddArrayToObject(post, "cls");
+    if (!a || !b) goto oom;
+    cJSON_AddItemToArray(a, cJSON_CreateString(sep));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(sep_id->valuedouble));
+    cJSON_AddItemToArray(b, cJSON_CreateString(cls));
+    cJSON_AddItemToArray(b, cJSON_CreateNumber(cls_id->valuedouble));
+    cJSON_AddBoolToObject(post, "trim_offsets", 1);
+    cJSON_AddBoolToObject(post, "add_prefix_space", aps);
+    cJSON *dec = cJSON_AddObjectToObject(doc, "decoder");
+    if (!dec) goto oom;
+    cJSON_AddStringToObject(dec, "type", "ByteLevel");
+    cJSON_AddBoolToObject(dec, "add_prefix_space", 1);
+    cJSON_AddBoolToObject(dec, "trim_offsets", 1);
+    cJSON_AddBoolToObject(dec, "use_regex", 1);
+    cJSON *mdl = cJSON_AddObjectToObject(doc, "model");
+    if (!mdl) goto oom;
+    cJSON_AddStringToObject(mdl, "type", "BPE");
+    cJSON_AddNullToObject(mdl, "dropout");
+    cJSON_AddNullToObject(mdl, "unk_token");
+    cJSON_AddStringToObject(mdl, "continuing_subword_prefix", "");
+    cJSON_AddStringToObject(mdl, "end_of_word_suffix", "");
+    cJSON_AddBoolToObject(mdl, "fuse_unk", 0);
+    cJSON_AddBoolToObject(mdl, "byte_fallback", 0);
+    cJSON_AddItemToObject(mdl, "vocab", vmap);
+    vmap = NULL;
+    cJSON_AddItemToObject(mdl, "merges", merges);
+    merges = NULL;
+    (void)unk;
+    (void)pad;
+    *out = doc;
+    doc = NULL;
+    st = MLM_OK;
+    goto done;
+oom:
+    st = err_oom();
+done:
+    cJSON_Delete(doc);
+    cJSON_Delete(vmap);
+    cJSON_Delete(merges);
+    cJSON_Delete(cfg);
+    mem_free(vdata);
+    mem_free(mdata);
+    mem_free(vpath);
+    mem_free(mpath);
+    return st;
+}

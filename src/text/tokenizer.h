@@ -1,0 +1,69 @@
+/* mlm_tokenizer internals shared by tokenizer.c, legacy.c and tests. */
+#ifndef MLM_TEXT_TOKENIZER_H
+#define MLM_TEXT_TOKENIZER_H
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+
+#include "mlm/tokenizer.h"
+#include "text/added_vocab.h"
+#include "text/decoder.h"
+#include "text/model.h"
+#include "text/normalizer.h"
+#include "text/postprocessor.h"
+#include "text/pretokenizer.h"
+
+/* Per-thread work memory of an encode, pooled in the tokenizer. */
+typedef struct encode_ctx {
+    ns_buf b;
+    tokvec tv;
+    model_scratch ms;
+    uint32_t *cmap; /* byte -> code point index of the input */
+    size_t cmap_cap;
+    struct encode_ctx *next;
+} encode_ctx;
+
+struct mlm_tokenizer {
+    cJSON *json; /* the tokenizer.json document, for save */
+    normalizer *norm;
+    pretokenizer *pre;
+    model *model;
+    postproc *post;
+    decoder *dec;
+    added_vocab added;
+    int32_t vocab_size;
+
+    int trunc_on, trunc_left;
+    mlm_truncation_strategy trunc_strategy;
+    size_t trunc_max, trunc_stride;
+
+    int pad_on, pad_left;
+    size_t pad_len; /* 0: longest */
+    size_t pad_multiple;
+    int32_t pad_id, pad_type_id;
+    char *pad_token;
+
+    char *special[7];
+    int64_t model_max_length;
+    int cleanup_default;
+
+    pthread_mutex_t lock; /* guards ctx_pool */
+    encode_ctx *ctx_pool;
+};
+
+/* Build from a parsed tokenizer.json document (takes ownership of doc,
+ * even on failure). `name` prefixes error messages. */
+mlm_status tokenizer_from_json(cJSON *doc, const char *name, mlm_tokenizer **out);
+
+/* Apply tokenizer_config.json / special_tokens_map.json beside a file. */
+mlm_status tokenizer_apply_config(mlm_tokenizer *tok, const char *dir);
+
+/* legacy.c: the tokenizer.json document transformers' converters build
+ * from BERT's vocab.txt or RoBERTa's vocab.json + merges.txt in dir. */
+mlm_status legacy_bert_json(const char *dir, cJSON **out);
+mlm_status legacy_roberta_json(const char *dir, cJSON **out);
+
+/* Read a whole file (NUL-terminated); errors name the path. */
+mlm_status read_whole_file(const char *path, char **data, size_t *len);
+
+#endif
