@@ -13,5 +13,6 @@
 #include "mlm/dataset.h"
 #include "mlm/collator.h"
 #include "mlm/model.h"
+#include "mlm/pipeline.h"
 
 #endif /* MLM_H */

@@ -216,23 +216,31 @@ START_TEST(save_load_round_trip)
 }
 END_TEST
 
+static int have_torch(void)
+{
+    int status = 0;
+    char *probe = test_run("/usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes", &status);
+    int yes = probe && strncmp(probe, "yes", 3) == 0;
+    free(probe);
+    return yes;
+}
+
 /* A checkpoint saved by libmlm loads in the reference with the same outputs:
  * needs /usr/bin/python3 with torch (make deps-golden); skipped otherwise. */
 START_TEST(reference_loads_our_checkpoint)
 {
     int status = 0;
-    char *probe = test_run("/usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes", &status);
-    int have_torch = probe && strncmp(probe, "yes", 3) == 0;
-    free(probe);
-    if (!have_torch) {
+    if (!have_torch()) {
         fprintf(stderr, "skip %s: /usr/bin/python3 with torch is absent (make deps-golden)\n",
                 __func__);
         return;
     }
-    const char *cfg = "{\"model_type\": \"roberta\", \"vocab_size\": 211, \"hidden_size\": 24, "
+    /* The reference's batch for a BERT directory uses tiny-bert's special
+     * ids (pad 0 ... mask 4) and a pair with token types. */
+    const char *cfg = "{\"model_type\": \"bert\", \"vocab_size\": 211, \"hidden_size\": 24, "
                       "\"num_hidden_layers\": 2, \"num_attention_heads\": 3, "
                       "\"intermediate_size\": 29, \"max_position_embeddings\": 40, "
-                      "\"type_vocab_size\": 1, \"pad_token_id\": 1, \"initializer_range\": 0.3}";
+                      "\"hidden_act\": \"gelu_new\", \"initializer_range\": 0.3}";
     mlm_model *m = NULL;
     ck_assert_int_eq(mlm_model_new(cfg, strlen(cfg), 7, &m), MLM_OK);
     char *dir = test_tmpdir();
@@ -257,16 +265,71 @@ START_TEST(reference_loads_our_checkpoint)
     g.V = (int)lt->shape[2];
     g.ids = read_i32(g.f, "input_ids", NULL);
     g.mask = read_i32(g.f, "attention_mask", NULL);
+    g.types = read_i32(g.f, "token_type_ids", NULL);
     size_t n = (size_t)g.B * g.T * g.V;
     float *logits = malloc(n * sizeof *logits);
-    ck_assert_int_eq(mlm_model_forward(m, 1, g.ids, g.mask, NULL, g.B, g.T, NULL, 0, logits),
+    ck_assert_int_eq(mlm_model_forward(m, 1, g.ids, g.mask, g.types, g.B, g.T, NULL, 0, logits),
                      MLM_OK);
     double d = max_abs_diff(logits, f32(g.f, "logits", NULL), n);
     ck_assert_msg(d <= 1e-4, "logits differ by %g", d);
     free(logits);
     free(g.ids);
     free(g.mask);
+    free(g.types);
     st_close(g.f);
+    mlm_model_free(m);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+
+/* The tiny real checkpoint in ../shared (a BertForSequenceClassification,
+ * pickled): converted to safetensors by the reference (torch), then its
+ * encoder's last hidden states against the committed golden. */
+START_TEST(real_caikit_checkpoint_encoder)
+{
+    char buf[1024];
+    SKIP_WITHOUT_SHARED(src, "data/models/tiny-random-bert-caikit/pytorch_model.bin", buf);
+    (void)src;
+    if (!have_torch()) {
+        fprintf(stderr, "skip %s: /usr/bin/python3 with torch is absent (make deps-golden)\n",
+                __func__);
+        return;
+    }
+    char *dir = test_tmpdir();
+    char cmd[4096];
+    int status = 0;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && /usr/bin/python3 tests/reference/make_checkpoints.py caikit '%s/m' 2>&1",
+             test_root(), dir);
+    char *out = test_run(cmd, &status);
+    ck_assert_msg(status == 0, "conversion failed: %s", out ? out : "");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/m", dir);
+    mlm_model *m = NULL;
+    ck_assert_msg(mlm_model_load(cmd, &m) == MLM_OK, "%s", mlm_last_error());
+    /* No MLM head in a sequence classifier: initialised, and said so. */
+    ck_assert_int_eq((int)mlm_model_n_warnings(m), 1);
+    golden g;
+    memset(&g, 0, sizeof g);
+    snprintf(cmd, sizeof cmd, "%s/tests/data/goldens/caikit-bert/forward.safetensors", test_root());
+    ck_assert_int_eq(st_open(cmd, &g.f), MLM_OK);
+    const st_tensor *h = st_find(g.f, "last_hidden_state");
+    g.B = (int)h->shape[0];
+    g.T = (int)h->shape[1];
+    g.C = (int)h->shape[2];
+    g.ids = read_i32(g.f, "input_ids", NULL);
+    g.mask = read_i32(g.f, "attention_mask", NULL);
+    g.types = read_i32(g.f, "token_type_ids", NULL);
+    size_t n = (size_t)g.B * g.T * g.C;
+    float *hidden = malloc(n * sizeof *hidden);
+    ck_assert_int_eq(mlm_model_hidden_states(m, 2, g.ids, g.mask, g.types, g.B, g.T, hidden),
+                     MLM_OK);
+    double d = max_abs_diff(hidden, f32(g.f, "last_hidden_state", NULL), n);
+    ck_assert_msg(d <= 1e-4, "last_hidden_state differs by %g", d);
+    free(hidden);
+    golden_close(&g);
     mlm_model_free(m);
     test_rmtree(dir);
     free(dir);
@@ -342,7 +405,7 @@ START_TEST(load_errors_are_clear)
     char path[1024];
     mlm_model *m = (mlm_model *)1;
     /* No config.json. */
-    ck_assert_int_eq(mlm_model_load(dir, &m), MLM_ERR_IO);
+    ck_assert_int_eq(mlm_model_load(dir, &m), MLM_ERR_NOT_FOUND);
     ck_assert_ptr_null(m);
     ck_assert_ptr_nonnull(strstr(mlm_last_error(), "config.json"));
     /* A pickle only: refused, with the way out. */
@@ -404,6 +467,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, legacy_checkpoint_loads_as_tiny_bert);
     tcase_add_loop_test(tc, save_load_round_trip, 0, 3);
     tcase_add_test(tc, reference_loads_our_checkpoint);
+    tcase_add_test(tc, real_caikit_checkpoint_encoder);
     tcase_add_test(tc, random_init_as_hf);
     tcase_add_test(tc, load_errors_are_clear);
     tcase_add_test(tc, forward_rejects_bad_input);

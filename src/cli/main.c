@@ -29,6 +29,9 @@ static const command commands[] = {
      "tokenize lines of stdin", cmd_tokenize},
     {"detokenize", "mlm detokenize --tokenizer PATH [--skip-special] [--no-cleanup] [--json]",
      "decode lines of token ids from stdin", cmd_detokenize},
+    {"fill-mask", "mlm fill-mask --model DIR [--top-k N] [--targets w1,w2] [--json] "
+                  "[--threads N] [--truncation] [TEXT]",
+     "predict masked tokens (one TEXT, or one text per line of stdin)", cmd_fill_mask},
     {"help", "mlm help [COMMAND]", "show usage", cmd_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -134,7 +134,7 @@ mlm_status model_build_params(mlm_model *m)
 {
     const model_dims *d = &m->d;
     table t = {0};
-    t.cap = 8 + 16 * (size_t)d->L;
+    t.cap = 10 + 16 * (size_t)d->L; /* embeddings 5, 16 a layer, head 5 */
     t.p = mem_calloc(t.cap, sizeof *t.p);
     m->w.layer = mem_calloc((size_t)d->L ? (size_t)d->L : 1, sizeof *m->w.layer);
     if (!t.p || !m->w.layer) {

@@ -68,7 +68,7 @@ mlm_status mlm_pipeline_new(const mlm_model *model, const mlm_tokenizer *tok, ml
     *out = NULL;
     if (!model || !tok)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_pipeline_new: model or tokenizer is NULL");
-    int32_t mask_id;
+    int32_t mask_id = -1;
     mlm_status st = check_pair(model, tok, &mask_id);
     if (st != MLM_OK)
         return st;
