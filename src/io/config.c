@@ -12,8 +12,10 @@
 #include "io/json.h"
 #include "io/strbuf.h"
 
-/* A config.json is a few kilobytes; this bounds what a hostile one costs. */
+/* A config.json is a few kilobytes; these bound what a hostile one costs
+ * (a cJSON node is ~80 bytes of heap; id2label of 100,000 labels fits). */
 #define CONFIG_MAX_BYTES (16u << 20)
+#define CONFIG_MAX_VALUES ((size_t)1 << 20)
 
 static const char *const type_names[] = {"bert", "roberta", "xlm-roberta", "camembert", "distilbert"};
 
@@ -205,115 +207,117 @@ static const field_spec *find_field(const model_config *c, const char *key, int 
     return NULL;
 }
 
-static mlm_status wrong_type(const char *name, const char *key, const json_value *v, const char *want)
+static mlm_status wrong_type(const char *name, const char *key, const cJSON *v, const char *want)
 {
-    return err_set(MLM_ERR_FORMAT, "%s: '%s' at byte %zu must be %s, found %s", name, key, v->offset,
-                   want, json_type_name(v->type));
+    return err_set(MLM_ERR_FORMAT, "%s: '%s' must be %s, found %s", name, key, want, json_type_name(v));
 }
 
-static mlm_status read_int(const char *name, const char *key, const json_value *v, int *out)
+/* cJSON keeps numbers as doubles, so 768.0 reads as 768 here (Python would
+ * have a float), and anything from 2^53 up is out of range anyway. */
+static mlm_status read_int(const char *name, const char *key, const cJSON *v, int *out)
 {
-    if (v->type != JSON_NUMBER || !v->is_integer)
-        return v->type == JSON_NUMBER
-                   ? err_set(MLM_ERR_FORMAT, "%s: '%s' at byte %zu must be an integer, found %.*s",
-                             name, key, v->offset, (int)(v->raw_len > 40 ? 40 : v->raw_len), v->raw)
-                   : wrong_type(name, key, v, "an integer");
-    if (v->overflow || v->magnitude > (uint64_t)INT_MAX + v->negative)
-        return err_set(MLM_ERR_RANGE, "%s: '%s' at byte %zu is %.*s, outside the int range", name, key,
-                       v->offset, (int)(v->raw_len > 40 ? 40 : v->raw_len), v->raw);
-    *out = v->negative ? (int)-(int64_t)v->magnitude : (int)v->magnitude;
+    int64_t i = 0;
+    int r = json_int(v, &i);
+    char num[32];
+    if (r == 0)
+        return cJSON_IsNumber(v) ? err_set(MLM_ERR_FORMAT, "%s: '%s' must be an integer, found %s", name,
+                                           key, json_describe(v, num))
+                                 : wrong_type(name, key, v, "an integer");
+    if (r < 0 || i > INT_MAX || i < INT_MIN)
+        return err_set(MLM_ERR_RANGE, "%s: '%s' is %s, outside the int range", name, key,
+                       json_describe(v, num));
+    *out = (int)i;
     return MLM_OK;
 }
 
-static mlm_status read_field(model_config *c, const char *name, const field_spec *f, const json_value *v)
+static mlm_status read_field(model_config *c, const char *name, const field_spec *f, const cJSON *v)
 {
     char *base = (char *)c;
     switch (f->kind) {
     case K_INT:
         return read_int(name, f->key, v, (int *)(void *)(base + f->off));
     case K_TOKEN:
-        if (v->type == JSON_NULL) {
+        if (cJSON_IsNull(v)) {
             *(int *)(void *)(base + f->off) = -1;
             return MLM_OK;
         }
-        return v->type == JSON_NUMBER ? read_int(name, f->key, v, (int *)(void *)(base + f->off))
-                                      : wrong_type(name, f->key, v, "an integer or null");
+        return cJSON_IsNumber(v) ? read_int(name, f->key, v, (int *)(void *)(base + f->off))
+                                 : wrong_type(name, f->key, v, "an integer or null");
     case K_FLOAT:
-        if (v->type != JSON_NUMBER)
+        if (!cJSON_IsNumber(v))
             return wrong_type(name, f->key, v, "a number");
-        if (!isfinite(v->number))
-            return err_set(MLM_ERR_RANGE, "%s: '%s' at byte %zu is not finite", name, f->key, v->offset);
-        *(double *)(void *)(base + f->off) = v->number;
+        if (!isfinite(v->valuedouble))
+            return err_set(MLM_ERR_RANGE, "%s: '%s' is not finite", name, f->key);
+        *(double *)(void *)(base + f->off) = v->valuedouble;
         return MLM_OK;
     case K_BOOL:
-        if (v->type != JSON_BOOL)
+        if (!cJSON_IsBool(v))
             return wrong_type(name, f->key, v, "true or false");
-        *(bool *)(void *)(base + f->off) = v->boolean;
+        *(bool *)(void *)(base + f->off) = cJSON_IsTrue(v);
         return MLM_OK;
     case K_ACT:
-        if (v->type != JSON_STRING)
+        if (!cJSON_IsString(v))
             return wrong_type(name, f->key, v, "an activation name");
-        if (!act_from_name(v->str, &c->hidden_act))
-            return err_set(MLM_ERR_UNSUPPORTED, "%s: '%s' at byte %zu: unknown activation '%s'", name,
-                           f->key, v->offset, v->str);
+        if (!act_from_name(v->valuestring, &c->hidden_act))
+            return err_set(MLM_ERR_UNSUPPORTED, "%s: '%s': unknown activation '%s'", name, f->key,
+                           v->valuestring);
         return MLM_OK;
     case K_POSITION:
-        if (v->type != JSON_STRING)
+        if (!cJSON_IsString(v))
             return wrong_type(name, f->key, v, "a string");
-        if (strcmp(v->str, "absolute") != 0)
-            return err_set(MLM_ERR_UNSUPPORTED,
-                           "%s: '%s' at byte %zu is '%s'; only \"absolute\" is supported", name, f->key,
-                           v->offset, v->str);
+        if (strcmp(v->valuestring, "absolute") != 0)
+            return err_set(MLM_ERR_UNSUPPORTED, "%s: '%s' is '%s'; only \"absolute\" is supported", name,
+                           f->key, v->valuestring);
         return MLM_OK;
     case K_SINUSOIDAL:
-        if (v->type != JSON_BOOL)
+        if (!cJSON_IsBool(v))
             return wrong_type(name, f->key, v, "true or false");
-        if (v->boolean)
+        if (cJSON_IsTrue(v))
             return err_set(MLM_ERR_UNSUPPORTED,
-                           "%s: '%s' at byte %zu is true; sinusoidal position embeddings are not "
-                           "supported",
-                           name, f->key, v->offset);
+                           "%s: '%s' is true; sinusoidal position embeddings are not supported", name,
+                           f->key);
         return MLM_OK;
     }
     return err_set(MLM_ERR_INTERNAL, "%s: field kind %d", name, (int)f->kind);
 }
 
-static mlm_status read_architectures(model_config *c, const char *name, const json_value *v)
+static mlm_status read_architectures(model_config *c, const char *name, const cJSON *v)
 {
-    if (v->type == JSON_NULL)
+    if (cJSON_IsNull(v))
         return MLM_OK;
-    if (v->type != JSON_ARRAY)
+    if (!cJSON_IsArray(v))
         return wrong_type(name, "architectures", v, "an array of strings");
-    const char **names = mem_alloc((v->len ? v->len : 1) * sizeof *names);
+    size_t n = json_len(v), i = 0;
+    const char **names = mem_alloc((n ? n : 1) * sizeof *names);
     if (!names)
         return err_oom();
-    for (size_t i = 0; i < v->len; i++) {
-        if (v->items[i].type != JSON_STRING || strlen(v->items[i].str) != v->items[i].len) {
+    for (const cJSON *e = v->child; e; e = e->next) {
+        if (!cJSON_IsString(e)) {
             mem_free(names);
-            return wrong_type(name, "architectures", &v->items[i], "a string without U+0000");
+            return wrong_type(name, "architectures", e, "an array of strings");
         }
-        names[i] = v->items[i].str;
+        names[i++] = e->valuestring;
     }
-    mlm_status s = config_set_architectures(c, names, v->len);
+    mlm_status s = config_set_architectures(c, names, n);
     mem_free(names);
     return s;
 }
 
 /* Keys that change what the model computes and that we do not implement. */
-static mlm_status reject_unsupported(const char *name, const char *key, const json_value *v)
+static mlm_status reject_unsupported(const char *name, const char *key, const cJSON *v)
 {
-    if ((strcmp(key, "is_decoder") == 0 || strcmp(key, "add_cross_attention") == 0) &&
-        v->type == JSON_BOOL && v->boolean)
-        return err_set(MLM_ERR_UNSUPPORTED, "%s: '%s' at byte %zu is true; only encoders are supported",
-                       name, key, v->offset);
+    if ((strcmp(key, "is_decoder") == 0 || strcmp(key, "add_cross_attention") == 0) && cJSON_IsTrue(v))
+        return err_set(MLM_ERR_UNSUPPORTED, "%s: '%s' is true; only encoders are supported", name, key);
     return MLM_OK;
 }
 
-static mlm_status keep_extra(model_config *c, const json_member *m)
+/* Kept as json.dumps would write it back; numbers as json_format_py_number
+ * says (1.0 comes back as 1: cJSON keeps no number text). */
+static mlm_status keep_extra(model_config *c, const cJSON *m)
 {
     strbuf sb = {0};
-    json_put_py_value(&sb, &m->value, 1);
-    char *value, *key = mem_strndup(m->key, m->key_len);
+    json_put_py_value(&sb, m, 1);
+    char *value, *key = mem_strdup(m->string);
     mlm_status s = sb_take(&sb, &value, NULL);
     if (s != MLM_OK || !key) {
         mem_free(key);
@@ -327,42 +331,42 @@ static mlm_status keep_extra(model_config *c, const json_member *m)
     return MLM_OK;
 }
 
-static mlm_status read_model_type(const json_value *root, const char *name, model_type *t)
+static mlm_status read_model_type(const cJSON *root, const char *name, model_type *t)
 {
-    const json_value *v = json_get(root, "model_type");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (!v)
         return err_set(MLM_ERR_FORMAT, "%s: no 'model_type'", name);
-    if (v->type != JSON_STRING)
+    if (!cJSON_IsString(v))
         return wrong_type(name, "model_type", v, "a string");
-    if (!model_type_from_name(v->str, t))
+    if (!model_type_from_name(v->valuestring, t))
         return err_set(MLM_ERR_UNSUPPORTED,
-                       "%s: 'model_type' at byte %zu is '%s'; supported: bert, roberta, xlm-roberta, "
-                       "camembert, distilbert",
-                       name, v->offset, v->str);
+                       "%s: 'model_type' is '%s'; supported: bert, roberta, xlm-roberta, camembert, "
+                       "distilbert",
+                       name, v->valuestring);
     return MLM_OK;
 }
 
-static mlm_status read_members(model_config *c, const char *name, const json_value *root)
+static mlm_status read_members(model_config *c, const char *name, const cJSON *root)
 {
-    c->extra_keys = mem_calloc(root->len ? root->len : 1, sizeof *c->extra_keys);
-    c->extra_values = mem_calloc(root->len ? root->len : 1, sizeof *c->extra_values);
+    size_t n = json_len(root);
+    c->extra_keys = mem_calloc(n ? n : 1, sizeof *c->extra_keys);
+    c->extra_values = mem_calloc(n ? n : 1, sizeof *c->extra_values);
     if (!c->extra_keys || !c->extra_values)
         return err_oom();
     /* Own names first, aliases after, as HF applies them. */
     for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < root->len; i++) {
-            const json_member *m = &root->members[i];
+        for (const cJSON *m = root->child; m; m = m->next) {
             int alias;
-            const field_spec *f = find_field(c, m->key, &alias);
+            const field_spec *f = find_field(c, m->string, &alias);
             mlm_status s = MLM_OK;
             if (f && alias == pass)
-                s = read_field(c, name, f, &m->value);
+                s = read_field(c, name, f, m);
             else if (pass == 1 || f)
                 continue;
-            else if (strcmp(m->key, "architectures") == 0)
-                s = read_architectures(c, name, &m->value);
-            else if (strcmp(m->key, "model_type") != 0 &&
-                     (s = reject_unsupported(name, m->key, &m->value)) == MLM_OK)
+            else if (strcmp(m->string, "architectures") == 0)
+                s = read_architectures(c, name, m);
+            else if (strcmp(m->string, "model_type") != 0 &&
+                     (s = reject_unsupported(name, m->string, m)) == MLM_OK)
                 s = keep_extra(c, m);
             if (s != MLM_OK)
                 return s;
@@ -373,14 +377,13 @@ static mlm_status read_members(model_config *c, const char *name, const json_val
 mlm_status config_parse(const char *json, size_t len, const char *name, model_config *cfg)
 {
     config_init(cfg, MODEL_BERT);
-    json_value *root;
-    mlm_status s = json_parse(json, len, 0, name, &root);
+    cJSON *root;
+    mlm_status s = json_parse(json, len, 0, name, CONFIG_MAX_VALUES, &root);
     if (s != MLM_OK)
         return s;
     model_type t = MODEL_BERT;
-    if (root->type != JSON_OBJECT)
-        s = err_set(MLM_ERR_FORMAT, "%s: expected a JSON object, found %s", name,
-                    json_type_name(root->type));
+    if (!cJSON_IsObject(root))
+        s = err_set(MLM_ERR_FORMAT, "%s: expected a JSON object, found %s", name, json_type_name(root));
     if (s == MLM_OK)
         s = read_model_type(root, name, &t);
     if (s == MLM_OK) {
@@ -389,7 +392,7 @@ mlm_status config_parse(const char *json, size_t len, const char *name, model_co
     }
     if (s == MLM_OK)
         s = config_validate(cfg, name);
-    json_free(root);
+    cJSON_Delete(root);
     if (s != MLM_OK)
         config_free(cfg);
     return s;

@@ -89,9 +89,12 @@ void config_init(model_config *cfg, model_type type);
 /* Parses config.json text (`name` begins messages). Wrong types and invalid
  * values fail with a message naming the key: MLM_ERR_FORMAT for malformed
  * JSON or a wrong type, MLM_ERR_RANGE for an invalid value,
- * MLM_ERR_UNSUPPORTED for an unknown model_type or a feature we do not
+ * MLM_ERR_UNSUPPORTED for an unknown model_type, a feature we do not
  * implement (position_embedding_type other than "absolute",
- * sinusoidal_pos_embds, is_decoder). On failure *cfg holds nothing to free. */
+ * sinusoidal_pos_embds, is_decoder) or U+0000 in a string. Numbers are read
+ * as doubles (io/json.h): 768.0 is the integer 768, and kept keys' numbers
+ * are written back as json_format_py_number says. On failure *cfg holds
+ * nothing to free. */
 mlm_status config_parse(const char *json, size_t len, const char *name, model_config *cfg);
 mlm_status config_load(const char *path, model_config *cfg);
 

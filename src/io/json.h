@@ -1,14 +1,23 @@
-/* A strict JSON reader for files we do not trust (safetensors headers,
- * config.json, index files), and Python-compatible JSON text output.
+/* JSON for files we do not trust (safetensors headers, shard index files,
+ * config.json), read with cJSON (the project's JSON library), and JSON text
+ * written byte for byte as Python's json.dumps and Rust's serde_json do.
  *
- * Why not cJSON alone: a safetensors header needs exact 64-bit integers
- * (cJSON keeps doubles, so 2^53 + 1 silently becomes 2^53), must reject
- * duplicate keys (cJSON keeps both), and every allocation must go through
- * mem_alloc so that fault-injection tests reach it; cJSON's allocator hook is
- * process-wide and would steer an application's own cJSON too. */
+ * json_parse adds what cJSON leaves out: it rejects invalid UTF-8, duplicate
+ * keys (cJSON keeps both), nesting deeper than 64, raw control characters,
+ * malformed numbers ("01", "1.", "-.5", which cJSON reads through strtod),
+ * malformed \u escapes and lone surrogates, and U+0000 in strings (cJSON's
+ * strings end at the first NUL, so "a\u0000b" would silently become "a").
+ *
+ * What cJSON cannot give back: byte offsets of values (messages name the key
+ * instead), and the text of numbers: every number is a double, so 1 and 1.0
+ * read the same, and integers are exact only below 2^53 (json_int). cJSON
+ * allocates through malloc, not mem_alloc: allocation faults reach only the
+ * bookkeeping here, and an allocation failure inside cJSON reads as invalid
+ * JSON (cJSON does not tell them apart). */
 #ifndef MLM_IO_JSON_H
 #define MLM_IO_JSON_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,72 +25,46 @@
 #include "io/strbuf.h"
 #include "mlm/core.h"
 
-typedef enum json_type {
-    JSON_NULL,
-    JSON_BOOL,
-    JSON_NUMBER,
-    JSON_STRING,
-    JSON_ARRAY,
-    JSON_OBJECT
-} json_type;
+#define JSON_MAX_DEPTH 64
 
-typedef struct json_value json_value;
-typedef struct json_member json_member;
+/* Parses one JSON value followed only by whitespace into *out (free it with
+ * cJSON_Delete). `base` is added to every byte offset (a safetensors header
+ * starts at byte 8) and `name` begins every message: "config.json: invalid
+ * JSON at byte 17, found '}'". Text holding more than `max_values` JSON
+ * values is refused before cJSON builds anything (a cJSON node costs ~80
+ * bytes of heap, and "[0,0,0,..." makes one per two bytes). `text` need not
+ * end in NUL. */
+mlm_status json_parse(const char *text, size_t len, size_t base, const char *name, size_t max_values,
+                      cJSON **out);
 
-/* Kept small (56 bytes on LP64): a hostile 100 MB header of "[0,0,0,..."
- * makes one value per two bytes of input. */
-struct json_value {
-    json_type type;
-    unsigned char boolean;    /* JSON_BOOL */
-    unsigned char is_integer; /* JSON_NUMBER written without fraction or exponent */
-    unsigned char negative;   /* JSON_NUMBER written with a leading '-' */
-    unsigned char overflow;   /* an integer whose magnitude exceeds UINT64_MAX */
-    size_t offset;            /* where the value starts, in bytes from the file start */
-    size_t len;               /* JSON_STRING: bytes; arrays and objects: element count */
-    union {
-        struct {                  /* JSON_NUMBER */
-            double number;        /* the value (C-locale strtod) */
-            uint64_t magnitude;   /* |value| exactly, when is_integer && !overflow */
-            const char *raw;      /* the number's text in the source (not NUL-terminated) */
-            size_t raw_len;
-        };
-        char *str;                /* JSON_STRING: decoded UTF-8, NUL-terminated; may hold NULs */
-        json_value *items;        /* JSON_ARRAY */
-        struct {                  /* JSON_OBJECT */
-            json_member *members; /* in document order */
-            size_t *sorted;       /* member indices ordered by key bytes */
-        };
-    };
-};
+/* "null", "boolean", "number", "string", "array", "object"; "missing" for NULL. */
+const char *json_type_name(const cJSON *v);
 
-struct json_member {
-    char *key; /* decoded, NUL-terminated; may hold NULs */
-    size_t key_len;
-    size_t offset; /* of the key, in bytes from the file start */
-    json_value value;
-};
+/* For messages: a number as json_format_py_number writes it, otherwise the
+ * type name. `buf` must hold 32 bytes. */
+const char *json_describe(const cJSON *v, char *buf);
 
-/* Parses one JSON value followed only by whitespace. `base` is added to every
- * byte offset (a safetensors header starts at byte 8) and `name` begins
- * every message: "config.json: invalid JSON at byte 17: expected ':'".
- * Rejects invalid UTF-8, duplicate keys, nesting deeper than 64, raw control
- * characters and lone surrogates in strings. `text` need not end in NUL and
- * must outlive *out (numbers point into it). */
-mlm_status json_parse(const char *text, size_t len, size_t base, const char *name,
-                      json_value **out);
-/* Accepts NULL. */
-void json_free(json_value *v);
+/* Number of elements of an array or members of an object (size_t, unlike
+ * cJSON_GetArraySize). */
+size_t json_len(const cJSON *v);
 
-/* The member named `key` (exact bytes, no NULs), or NULL. O(log n). */
-const json_value *json_get(const json_value *obj, const char *key);
-
-/* "null", "boolean", "number", "string", "array", "object". */
-const char *json_type_name(json_type t);
+/* An exact integer: 1 and *out set when `v` is an integral number of
+ * magnitude below 2^53 (so the text it came from was that integer); 0 when
+ * it is not an integral number; -1 when it is integral but too large for a
+ * double to represent it exactly (2^53 + 1 reads as 2^53). */
+int json_int(const cJSON *v, int64_t *out);
 
 
 /* Python's repr() of a double ("0.1", "1e-12", "1e+16", "3.0", "Infinity"),
  * which json.dumps uses. `buf` must hold 32 bytes. */
 void json_format_py_float(double x, char *buf);
+
+/* A number read from JSON as json.dumps would write the value Python read:
+ * integral values below 2^53 as integers ("5", "100" for 1.0E2, since cJSON
+ * keeps no text to tell 1 from 1.0), others as Python floats, and infinities
+ * (from 1e999) as "1e999"/"-1e999", which read back the same (Python's
+ * "Infinity" is not JSON). `buf` must hold 32 bytes. */
+void json_format_py_number(double x, char *buf);
 
 /* A JSON string as Python's json.dumps writes it by default (ensure_ascii:
  * everything outside printable ASCII as \uXXXX, surrogate pairs above
@@ -90,10 +73,10 @@ void json_put_py_string(strbuf *sb, const char *s, size_t n);
 
 /* A JSON string as serde_json (Rust) writes it: only '"', '\\' and control
  * characters escaped, everything else as raw UTF-8. */
-void json_put_rust_string(strbuf *sb, const char *s, size_t n);
+void json_put_rust_string(strbuf *sb, const char *s);
 
 /* `v` as json.dumps(v, indent=2, sort_keys=True) writes it, with nested lines
  * indented by `depth` levels more. */
-void json_put_py_value(strbuf *sb, const json_value *v, int depth);
+void json_put_py_value(strbuf *sb, const cJSON *v, int depth);
 
 #endif

@@ -15,6 +15,13 @@
  * parse (attacks/README.md: "huge header"). */
 #define ST_MAX_HEADER 100000000u
 
+/* cJSON spends a node (~80 bytes of heap, more with a key) on every JSON
+ * value, so a 100 MB header of "[0,0,0,..." would cost ~4 GB ("huge JSON").
+ * A real header has 6 values per tensor plus one per dimension (BERT-base:
+ * ~1,700); 2^22 values is over 400,000 tensors and caps the tree at a few
+ * hundred MB. This is our limit, not tensor.rs's. Index files get the same. */
+#define ST_MAX_JSON_VALUES ((size_t)1 << 22)
+
 static const char *const dtype_names[ST_DTYPE_COUNT] = {
     "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16",
     "BF16", "I32", "U32", "F32", "F64", "I64", "U64",
@@ -97,115 +104,118 @@ static int by_offset_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static mlm_status parse_metadata(st_file *f, json_member *m)
+static int member_cmp(const void *a, const void *b)
 {
-    const json_value *v = &m->value;
-    if (v->type == JSON_NULL)
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* Copied out of the JSON tree, by key. */
+static mlm_status parse_metadata(st_file *f, const cJSON *v)
+{
+    if (cJSON_IsNull(v))
         return MLM_OK;
-    if (v->type != JSON_OBJECT)
-        return err_set(MLM_ERR_FORMAT, "%s: '__metadata__' at byte %zu is %s, not an object of strings",
-                       f->name, v->offset, json_type_name(v->type));
-    f->meta_keys = mem_calloc(v->len, sizeof *f->meta_keys);
-    f->meta_values = mem_calloc(v->len, sizeof *f->meta_values);
-    if (!f->meta_keys || !f->meta_values)
-        return err_oom();
-    for (size_t i = 0; i < v->len; i++) {
-        json_member *e = &v->members[v->sorted[i]];
-        if (e->value.type != JSON_STRING)
-            return err_set(MLM_ERR_FORMAT,
-                           "%s: '__metadata__' key '%s' at byte %zu maps to %s, but metadata values "
-                           "must be strings",
-                           f->name, e->key, e->offset, json_type_name(e->value.type));
-        if (strlen(e->key) != e->key_len || strlen(e->value.str) != e->value.len)
-            return err_set(MLM_ERR_UNSUPPORTED, "%s: '__metadata__' key at byte %zu contains U+0000",
-                           f->name, e->offset);
-        /* Taken over from the JSON tree, which then frees NULLs. */
-        f->meta_keys[i] = e->key;
-        f->meta_values[i] = e->value.str;
-        e->key = NULL;
-        e->value.str = NULL;
-        f->nmeta++;
+    if (!cJSON_IsObject(v))
+        return err_set(MLM_ERR_FORMAT, "%s: '__metadata__' is %s, not an object of strings", f->name,
+                       json_type_name(v));
+    size_t n = json_len(v), i = 0;
+    const cJSON **by_key = mem_alloc((n ? n : 1) * sizeof *by_key);
+    f->meta_keys = mem_calloc(n, sizeof *f->meta_keys);
+    f->meta_values = mem_calloc(n, sizeof *f->meta_values);
+    mlm_status s = by_key && f->meta_keys && f->meta_values ? MLM_OK : err_oom();
+    for (const cJSON *e = v->child; e && s == MLM_OK; e = e->next)
+        by_key[i++] = e;
+    if (s == MLM_OK)
+        qsort(by_key, n, sizeof *by_key, member_cmp);
+    for (i = 0; i < n && s == MLM_OK; i++, f->nmeta++) {
+        const cJSON *e = by_key[i];
+        if (!cJSON_IsString(e))
+            s = err_set(MLM_ERR_FORMAT,
+                        "%s: '__metadata__' key '%s' maps to %s, but metadata values must be strings",
+                        f->name, e->string, json_type_name(e));
+        else if (!(f->meta_keys[i] = mem_strdup(e->string)) ||
+                 !(f->meta_values[i] = mem_strdup(e->valuestring)))
+            s = err_oom(); /* st_close frees the key copied */
     }
-    return MLM_OK;
+    mem_free(by_key);
+    return s;
 }
 
-static mlm_status get_u64(const st_file *f, const char *tname, const char *field,
-                          const json_value *v, uint64_t *out)
+static mlm_status get_u64(const st_file *f, const char *tname, const char *field, const cJSON *v,
+                          uint64_t *out)
 {
-    if (v->type != JSON_NUMBER || !v->is_integer || (v->negative && v->magnitude != 0))
+    int64_t i = 0;
+    int r = json_int(v, &i);
+    char num[32];
+    if (r == 0 || v->valuedouble < 0)
+        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s': %s must hold non-negative integers, found %s",
+                       f->name, tname, field, json_describe(v, num));
+    /* cJSON reads numbers as doubles: exact below 2^53 (4 PiB of data), no
+     * file reaches that. */
+    if (r < 0 || (uint64_t)i > SIZE_MAX)
         return err_set(MLM_ERR_FORMAT,
-                       "%s: tensor '%s': %s at byte %zu must hold non-negative integers, found %s%.*s",
-                       f->name, tname, field, v->offset,
-                       v->type == JSON_NUMBER ? "" : json_type_name(v->type),
-                       v->type == JSON_NUMBER ? (int)(v->raw_len > 40 ? 40 : v->raw_len) : 0,
-                       v->type == JSON_NUMBER ? v->raw : "");
-    if (v->overflow || v->magnitude > SIZE_MAX)
-        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s': %s value at byte %zu does not fit in 64 bits",
-                       f->name, tname, field, v->offset);
-    *out = v->magnitude;
+                       "%s: tensor '%s': %s value %s is too large to represent exactly (JSON numbers "
+                       "are read as doubles, exact below 2^53)",
+                       f->name, tname, field, json_describe(v, num));
+    *out = (uint64_t)i;
     return MLM_OK;
 }
 
-/* The three fields of a tensor entry, each checked for type and range. */
-static mlm_status parse_tensor(st_file *f, json_member *m, st_tensor *t, uint64_t **dims_next)
+/* The three fields of a tensor entry (member `m`, named `tn`), each checked
+ * for type and range. */
+static mlm_status parse_tensor(st_file *f, const cJSON *m, const char *tn, st_tensor *t,
+                               uint64_t **dims_next)
 {
-    const char *tn = m->key;
-    const json_value *v = &m->value;
-    if (strlen(m->key) != m->key_len)
-        return err_set(MLM_ERR_UNSUPPORTED, "%s: tensor name at byte %zu contains U+0000", f->name,
-                       m->offset);
-    if (v->type != JSON_OBJECT)
-        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s' at byte %zu is %s, not an object", f->name, tn,
-                       v->offset, json_type_name(v->type));
-    for (size_t i = 0; i < v->len; i++) {
-        const char *k = v->members[i].key;
+    if (!cJSON_IsObject(m))
+        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s' is %s, not an object", f->name, tn,
+                       json_type_name(m));
+    for (const cJSON *e = m->child; e; e = e->next) {
+        const char *k = e->string;
         if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets"))
             return err_set(MLM_ERR_FORMAT,
-                           "%s: tensor '%s': unknown field '%s' at byte %zu (expected only dtype, "
-                           "shape, data_offsets)",
-                           f->name, tn, k, v->members[i].offset);
+                           "%s: tensor '%s': unknown field '%s' (expected only dtype, shape, "
+                           "data_offsets)",
+                           f->name, tn, k);
     }
-    const json_value *dt = json_get(v, "dtype"), *sh = json_get(v, "shape"),
-                     *off = json_get(v, "data_offsets");
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(m, "dtype"),
+                *sh = cJSON_GetObjectItemCaseSensitive(m, "shape"),
+                *off = cJSON_GetObjectItemCaseSensitive(m, "data_offsets");
     const char *missing = !dt ? "dtype" : !sh ? "shape" : !off ? "data_offsets" : NULL;
     if (missing)
-        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s' at byte %zu has no '%s'", f->name, tn, v->offset,
-                       missing);
-    if (dt->type != JSON_STRING || !st_dtype_from_name(dt->str, &t->dtype))
-        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s': unknown dtype %s%.*s%s at byte %zu", f->name,
-                       tn, dt->type == JSON_STRING ? "'" : "",
-                       dt->type == JSON_STRING ? (int)(dt->len > 40 ? 40 : dt->len) : 0,
-                       dt->type == JSON_STRING ? dt->str : "",
-                       dt->type == JSON_STRING ? "'" : json_type_name(dt->type), dt->offset);
-    if (sh->type != JSON_ARRAY)
-        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s': shape at byte %zu is %s, not an array", f->name,
-                       tn, sh->offset, json_type_name(sh->type));
-    if (off->type != JSON_ARRAY || off->len != 2)
-        return err_set(MLM_ERR_FORMAT,
-                       "%s: tensor '%s': data_offsets at byte %zu must be [begin, end], found %s%s",
-                       f->name, tn, off->offset, off->type == JSON_ARRAY ? "an array of " : "",
-                       off->type == JSON_ARRAY ? (off->len < 2 ? "fewer than 2 numbers"
-                                                               : "more than 2 numbers")
-                                               : json_type_name(off->type));
+        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s' has no '%s'", f->name, tn, missing);
+    int dt_str = cJSON_IsString(dt);
+    if (!dt_str || !st_dtype_from_name(dt->valuestring, &t->dtype))
+        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s': unknown dtype %s%.40s%s", f->name, tn,
+                       dt_str ? "'" : "", dt_str ? dt->valuestring : "",
+                       dt_str ? "'" : json_type_name(dt));
+    size_t ndim = json_len(sh), noff = json_len(off);
+    if (!cJSON_IsArray(sh))
+        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s': shape is %s, not an array", f->name, tn,
+                       json_type_name(sh));
+    if (!cJSON_IsArray(off) || noff != 2)
+        return err_set(MLM_ERR_FORMAT, "%s: tensor '%s': data_offsets must be [begin, end], found %s%s",
+                       f->name, tn, cJSON_IsArray(off) ? "an array of " : "",
+                       cJSON_IsArray(off) ? (noff < 2 ? "fewer than 2 numbers" : "more than 2 numbers")
+                                          : json_type_name(off));
     t->name = tn;
     t->file = f->name;
-    t->ndim = sh->len;
+    t->ndim = ndim;
     t->shape = *dims_next;
     uint64_t *dims = *dims_next;
-    *dims_next += sh->len;
+    *dims_next += ndim;
     mlm_status s;
-    for (size_t i = 0; i < sh->len; i++)
-        if ((s = get_u64(f, tn, "shape", &sh->items[i], &dims[i])) != MLM_OK)
+    uint64_t *dim = dims;
+    for (const cJSON *d = sh->child; d; d = d->next)
+        if ((s = get_u64(f, tn, "shape", d, dim++)) != MLM_OK)
             return s;
     uint64_t begin, end;
-    if ((s = get_u64(f, tn, "data_offsets", &off->items[0], &begin)) != MLM_OK ||
-        (s = get_u64(f, tn, "data_offsets", &off->items[1], &end)) != MLM_OK)
+    if ((s = get_u64(f, tn, "data_offsets", off->child, &begin)) != MLM_OK ||
+        (s = get_u64(f, tn, "data_offsets", off->child->next, &end)) != MLM_OK)
         return s;
     char shp[160];
     if (begin > end)
         return err_set(MLM_ERR_FORMAT, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
-                       ") at byte %zu end before they begin",
-                       f->name, tn, begin, end, off->offset);
+                       ") end before they begin",
+                       f->name, tn, begin, end);
     /* Overflow-checked, as tensor.rs's validate (ValidationOverflow). */
     uint64_t numel = 1, nbytes;
     for (size_t i = 0; i < t->ndim; i++)
@@ -260,17 +270,18 @@ static mlm_status check_tiling(st_file *f)
     return MLM_OK;
 }
 
-static mlm_status build_tensors(st_file *f, json_value *root)
+static int is_metadata(const cJSON *m) { return strcmp(m->string, "__metadata__") == 0; }
+
+static mlm_status build_tensors(st_file *f, const cJSON *root)
 {
     size_t ntensors = 0, ndims = 0;
-    for (size_t i = 0; i < root->len; i++) {
-        const json_member *m = &root->members[i];
-        if (strcmp(m->key, "__metadata__") == 0 && m->key_len == 12)
+    for (const cJSON *m = root->child; m; m = m->next) {
+        if (is_metadata(m))
             continue;
         ntensors++;
-        const json_value *sh = json_get(&m->value, "shape");
-        if (m->value.type == JSON_OBJECT && sh && sh->type == JSON_ARRAY)
-            ndims += sh->len;
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(m, "shape");
+        if (cJSON_IsObject(m) && cJSON_IsArray(sh))
+            ndims += json_len(sh);
     }
     f->tensors = mem_calloc(ntensors, sizeof *f->tensors);
     f->names = mem_calloc(ntensors, sizeof *f->names);
@@ -278,19 +289,18 @@ static mlm_status build_tensors(st_file *f, json_value *root)
     if (!f->tensors || !f->names || !f->dims)
         return err_oom();
     uint64_t *dims_next = f->dims;
-    for (size_t i = 0; i < root->len; i++) {
-        json_member *m = &root->members[i];
+    for (const cJSON *m = root->child; m; m = m->next) {
         mlm_status s;
-        if (strcmp(m->key, "__metadata__") == 0 && m->key_len == 12)
+        if (is_metadata(m)) {
             s = parse_metadata(f, m);
-        else
-            s = parse_tensor(f, m, &f->tensors[f->count], &dims_next);
+        } else if (!(f->names[f->count] = mem_strdup(m->string))) {
+            s = err_oom();
+        } else {
+            f->count++; /* st_close frees the name */
+            s = parse_tensor(f, m, f->names[f->count - 1], &f->tensors[f->count - 1], &dims_next);
+        }
         if (s != MLM_OK)
             return s;
-        if (f->tensors[f->count].name == m->key && m->key) {
-            f->names[f->count++] = m->key;
-            m->key = NULL;
-        }
     }
     return check_tiling(f);
 }
@@ -325,12 +335,12 @@ static mlm_status parse_file(st_file *f)
     const char *hdr = (const char *)f->bytes + 8;
     if (n == 0 || hdr[0] != '{')
         return err_set(MLM_ERR_FORMAT, "%s: header at byte 8 does not begin with '{'", f->name);
-    json_value *root;
-    mlm_status s = json_parse(hdr, (size_t)n, 8, f->name, &root);
+    cJSON *root;
+    mlm_status s = json_parse(hdr, (size_t)n, 8, f->name, ST_MAX_JSON_VALUES, &root);
     if (s != MLM_OK)
         return s;
     s = build_tensors(f, root);
-    json_free(root);
+    cJSON_Delete(root);
     if (s == MLM_OK)
         s = index_names(f);
     return s;
@@ -641,8 +651,7 @@ typedef struct index_entry {
 
 struct st_index {
     char *path;
-    char *text;           /* the index file; numbers in `root` point into it */
-    json_value *root;
+    cJSON *root;          /* the index file */
     st_file **shards;
     size_t nshards;
     index_entry *entries; /* every tensor of every shard, by name */
@@ -657,8 +666,7 @@ void st_index_close(st_index *ix)
         st_close(ix->shards[i]);
     mem_free(ix->shards);
     mem_free(ix->entries);
-    json_free(ix->root);
-    mem_free(ix->text);
+    cJSON_Delete(ix->root);
     mem_free(ix->path);
     mem_free(ix);
 }
@@ -686,18 +694,17 @@ static const index_entry *find_entry(const st_index *ix, const char *name)
 
 /* A shard must be a plain file name beside the index: a weight_map that
  * could point at "../../x" would let a downloaded checkpoint read any file. */
-static mlm_status check_shard_name(const st_index *ix, const json_member *m)
+static mlm_status check_shard_name(const st_index *ix, const cJSON *m)
 {
-    const json_value *v = &m->value;
-    if (v->type != JSON_STRING)
-        return err_set(MLM_ERR_FORMAT, "%s: weight_map entry '%s' at byte %zu is %s, not a file name",
-                       ix->path, m->key, v->offset, json_type_name(v->type));
-    if (v->len == 0 || strlen(v->str) != v->len || strchr(v->str, '/') || strcmp(v->str, ".") == 0 ||
-        strcmp(v->str, "..") == 0)
+    if (!cJSON_IsString(m))
+        return err_set(MLM_ERR_FORMAT, "%s: weight_map entry '%s' is %s, not a file name", ix->path,
+                       m->string, json_type_name(m));
+    const char *v = m->valuestring;
+    if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
         return err_set(MLM_ERR_FORMAT,
-                       "%s: weight_map entry '%s' at byte %zu names '%s', which is not a plain file "
-                       "name in the index's directory",
-                       ix->path, m->key, v->offset, v->str);
+                       "%s: weight_map entry '%s' names '%s', which is not a plain file name in the "
+                       "index's directory",
+                       ix->path, m->string, v);
     return MLM_OK;
 }
 
@@ -741,53 +748,51 @@ static mlm_status merge_shards(st_index *ix)
     return MLM_OK;
 }
 
-static mlm_status check_weight_map(const st_index *ix, const json_value *wm, size_t dirlen)
+static mlm_status check_weight_map(const st_index *ix, const cJSON *wm, size_t dirlen)
 {
-    for (size_t i = 0; i < wm->len; i++) {
-        const json_member *m = &wm->members[i];
-        const index_entry *e = find_entry(ix, m->key);
+    for (const cJSON *m = wm->child; m; m = m->next) {
+        const index_entry *e = find_entry(ix, m->string);
         if (!e)
             return err_set(MLM_ERR_NOT_FOUND, "%s: weight_map puts tensor '%s' in '%s', which has no such tensor",
-                           ix->path, m->key, m->value.str);
+                           ix->path, m->string, m->valuestring);
         const char *in = e->tensor->file + dirlen;
-        if (strcmp(in, m->value.str) != 0)
+        if (strcmp(in, m->valuestring) != 0)
             return err_set(MLM_ERR_FORMAT, "%s: weight_map puts tensor '%s' in '%s', but it is in '%s'",
-                           ix->path, m->key, m->value.str, in);
+                           ix->path, m->string, m->valuestring, in);
     }
     return MLM_OK;
 }
 
 static mlm_status load_index(st_index *ix)
 {
+    char *text;
     size_t len;
-    mlm_status s = file_read_all(ix->path, ST_MAX_HEADER, &ix->text, &len);
-    if (s == MLM_OK)
-        s = json_parse(ix->text, len, 0, ix->path, &ix->root);
+    mlm_status s = file_read_all(ix->path, ST_MAX_HEADER, &text, &len);
     if (s != MLM_OK)
         return s;
-    if (ix->root->type != JSON_OBJECT)
+    s = json_parse(text, len, 0, ix->path, ST_MAX_JSON_VALUES, &ix->root);
+    mem_free(text);
+    if (s != MLM_OK)
+        return s;
+    if (!cJSON_IsObject(ix->root))
         return err_set(MLM_ERR_FORMAT, "%s: expected a JSON object, found %s", ix->path,
-                       json_type_name(ix->root->type));
-    const json_value *wm = json_get(ix->root, "weight_map"), *md = json_get(ix->root, "metadata");
-    if (!wm || wm->type != JSON_OBJECT)
+                       json_type_name(ix->root));
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(ix->root, "weight_map"),
+                *md = cJSON_GetObjectItemCaseSensitive(ix->root, "metadata");
+    if (!cJSON_IsObject(wm))
         return err_set(MLM_ERR_FORMAT, "%s: 'weight_map' is %s; expected an object", ix->path,
-                       wm ? json_type_name(wm->type) : "missing");
-    if (md && md->type != JSON_OBJECT && md->type != JSON_NULL)
+                       json_type_name(wm));
+    if (md && !cJSON_IsObject(md) && !cJSON_IsNull(md))
         return err_set(MLM_ERR_FORMAT, "%s: 'metadata' is %s; expected an object", ix->path,
-                       json_type_name(md->type));
+                       json_type_name(md));
     const char *slash = strrchr(ix->path, '/');
     size_t dirlen = slash ? (size_t)(slash - ix->path) + 1 : 0;
-    ix->shards = mem_calloc(wm->len ? wm->len : 1, sizeof *ix->shards);
+    ix->shards = mem_calloc(json_len(wm) ? json_len(wm) : 1, sizeof *ix->shards);
     if (!ix->shards)
         return err_oom();
-    for (size_t i = 0; i < wm->len; i++) {
-        const json_member *m = &wm->members[i];
-        if (strlen(m->key) != m->key_len)
-            return err_set(MLM_ERR_UNSUPPORTED, "%s: weight_map key at byte %zu contains U+0000",
-                           ix->path, m->offset);
-        if ((s = check_shard_name(ix, m)) != MLM_OK || (s = open_shard(ix, m->value.str, dirlen)) != MLM_OK)
+    for (const cJSON *m = wm->child; m; m = m->next)
+        if ((s = check_shard_name(ix, m)) != MLM_OK || (s = open_shard(ix, m->valuestring, dirlen)) != MLM_OK)
             return s;
-    }
     if ((s = merge_shards(ix)) != MLM_OK)
         return s;
     return check_weight_map(ix, wm, dirlen);
@@ -822,9 +827,9 @@ const st_tensor *st_index_find(const st_index *ix, const char *name)
     return e ? e->tensor : NULL;
 }
 
-const json_value *st_index_metadata(const st_index *ix, const char *key)
+const cJSON *st_index_metadata(const st_index *ix, const char *key)
 {
-    return json_get(json_get(ix->root, "metadata"), key);
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ix->root, "metadata"), key);
 }
 
 size_t st_index_shard_count(const st_index *ix) { return ix->nshards; }
@@ -1009,9 +1014,9 @@ static mlm_status build_header(const st_writer *w, strbuf *sb, const wtensor ***
         for (size_t i = 0; i < w->nmeta; i++) {
             if (i)
                 sb_putc(sb, ',');
-            json_put_rust_string(sb, meta[i].key, strlen(meta[i].key));
+            json_put_rust_string(sb, meta[i].key);
             sb_putc(sb, ':');
-            json_put_rust_string(sb, meta[i].value, strlen(meta[i].value));
+            json_put_rust_string(sb, meta[i].value);
         }
         sb_putc(sb, '}');
     }
@@ -1021,7 +1026,7 @@ static mlm_status build_header(const st_writer *w, strbuf *sb, const wtensor ***
         const wtensor *t = order[i];
         if (i || w->nmeta)
             sb_putc(sb, ',');
-        json_put_rust_string(sb, t->name, strlen(t->name));
+        json_put_rust_string(sb, t->name);
         sb_printf(sb, ":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(t->dtype));
         for (size_t d = 0; d < t->ndim; d++)
             sb_printf(sb, "%s%" PRIu64, d ? "," : "", t->shape[d]);

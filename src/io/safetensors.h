@@ -60,7 +60,7 @@ typedef struct st_tensor {
 typedef struct st_file st_file;
 
 /* Maps and validates `path`. Fails with MLM_ERR_FORMAT naming the rule
- * broken, the tensor or key, and byte offsets. */
+ * broken and the tensor or key (byte offsets for JSON syntax errors). */
 mlm_status st_open(const char *path, st_file **out);
 /* The same over `len` bytes the caller keeps alive until st_close; `name`
  * (copied) begins messages. */
@@ -116,8 +116,9 @@ void st_index_close(st_index *ix);
 size_t st_index_count(const st_index *ix);
 const st_tensor *st_index_at(const st_index *ix, size_t i);
 const st_tensor *st_index_find(const st_index *ix, const char *name);
-/* The index's "metadata" member (e.g. "total_size"), or NULL. */
-const json_value *st_index_metadata(const st_index *ix, const char *key);
+/* The index's "metadata" member (e.g. "total_size"), or NULL; valid until
+ * st_index_close. */
+const cJSON *st_index_metadata(const st_index *ix, const char *key);
 size_t st_index_shard_count(const st_index *ix);
 const st_file *st_index_shard(const st_index *ix, size_t i);
 
