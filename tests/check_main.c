@@ -10,6 +10,7 @@ int main(void)
         core_suite,
         abi_suite,
         cli_suite,
+        cli_tokenize_suite,
         bpe_trainer_suite,
         ops_suite,
         model_suite,
