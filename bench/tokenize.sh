@@ -11,6 +11,17 @@
 #
 # The HF side needs node and tests/node_modules (npm ci in tests/, tried
 # here); without them only libmlm's figures are printed.
+#
+# Measured 2025-11-25 (2 x AMD EPYC vCPU, 23.5 GiB, Debian 12, node v20.20.2,
+# tokenizers 0.23.2) on a SHARED machine under load average ~8 (other jobs
+# on both cores), so absolute figures are low and 2 threads cannot scale;
+# the ratios are the meaningful part (same text, same moment):
+#   tokenizer          thr  mlm MB/s  HF MB/s  ratio  mlm Mt/s  HF Mt/s  tokens
+#   bert-base-uncased    1      5.62     1.29   4.34     1.173    0.270  238656
+#   bert-base-uncased    2      5.67     1.40   4.06     1.183    0.292  238656
+#   roberta-base         1      3.24     1.24   2.61     0.698    0.268  246127
+#   roberta-base         2      3.18     1.20   2.64     0.684    0.259  246127
+# (an earlier run under the same load: ratios 5.22, 4.03, 2.50, 2.66.)
 set -eu
 cd "$(dirname "$0")/.."
 BIN=build/bench/tokenizer_bench
