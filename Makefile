@@ -6,6 +6,7 @@
 #   make deps            the Debian packages the build and tests need
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS each (default 600)
 #   make bench           benchmarks (long; never part of make check)
+#   make bench-tokenize  tokenizer throughput, libmlm vs HF tokenizers, with ratios
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
 VERSION_MAJOR := 0
@@ -102,7 +103,7 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench abi-dump abi-check
+        fuzz bench bench-tokenize abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
@@ -256,6 +257,11 @@ build/bench/%: bench/%.c $(STLIB)
 bench: deps-ok
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# libmlm vs HF tokenizers (Node binding), same text and threads, with ratios.
+bench-tokenize: deps-ok
+	@$(MAKE) --no-print-directory build/bench/tokenizer_bench
+	@sh bench/tokenize.sh
 
 clean:
 	rm -rf build lib bin

@@ -10,6 +10,7 @@ int main(void)
         core_suite,
         abi_suite,
         cli_suite,
+        cli_tokenize_suite,
         bpe_trainer_suite,
         ops_suite,
         model_suite,
@@ -21,6 +22,7 @@ int main(void)
         collator_suite,
         tokenizer_suite,
         tokenizer_parity_suite,
+        tokenizer_trainer_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

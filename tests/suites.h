@@ -7,9 +7,8 @@
 Suite *core_suite(void);
 Suite *abi_suite(void);
 Suite *cli_suite(void);
+Suite *cli_tokenize_suite(void);
 Suite *bpe_trainer_suite(void);
-/* tests/parity/test_tokenizer_parity.c: wired into check_main.c once the
- * tokenizer runtime it calls is merged. */
 Suite *tokenizer_parity_suite(void);
 Suite *ops_suite(void);
 Suite *model_suite(void);
@@ -20,5 +19,12 @@ Suite *config_suite(void);
 Suite *dataset_suite(void);
 Suite *collator_suite(void);
 Suite *tokenizer_suite(void);
+Suite *tokenizer_trainer_suite(void);
+
+/* test_tokenizer_parity.c: compare a tokenizer with every record of a golden
+ * file in the format of tests/data/tokenizer/goldens/ (Check assertions on a
+ * malformed file); prints the first mismatches, returns their number. */
+struct mlm_tokenizer;
+int tokenizer_golden_check(const struct mlm_tokenizer *tok, const char *path, const char *name);
 
 #endif

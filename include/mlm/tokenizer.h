@@ -178,26 +178,62 @@ typedef enum mlm_tokenizer_model_kind {
     MLM_TOKENIZER_BYTE_BPE = 1   /* RoBERTa: ByteLevel, <s>/</s>, <mask> lstrip */
 } mlm_tokenizer_model_kind;
 
-/* A trainer with HF's defaults for that kind (vocab_size 30000,
- * min_frequency 0, the kind's usual special tokens). */
+/* A trainer with the defaults of HF's Python implementations for that kind:
+ *   WORDPIECE  BertWordPieceTokenizer().train(): vocab_size 30000,
+ *              min_frequency 2, limit_alphabet 1000, special tokens [PAD]
+ *              [UNK] [CLS] [SEP] [MASK], continuing_subword_prefix "##",
+ *              lowercase true (BertNormalizer; strip_accents follows it).
+ *   BYTE_BPE   ByteLevelBPETokenizer().train() with RoBERTa's conventions:
+ *              vocab_size 30000, min_frequency 2, initial alphabet the 256
+ *              ByteLevel characters, special tokens <s> <pad> </s> <unk>
+ *              <mask>, add_prefix_space false.
+ * (HF's bare BpeTrainer/WordPieceTrainer, as Tokenizer.train(files) uses
+ * them, differ: min_frequency 0, no special tokens, no alphabet settings.)
+ * On failure *out is NULL. Free with mlm_tokenizer_trainer_free (NULL ok).
+ * A trainer is not thread-safe: one thread at a time. */
 MLM_API mlm_status mlm_tokenizer_trainer_new(mlm_tokenizer_model_kind kind,
                                              mlm_tokenizer_trainer **out);
 MLM_API void mlm_tokenizer_trainer_free(mlm_tokenizer_trainer *tr);
 
-/* Settings by name, as HF's trainers call them: "vocab_size", "min_frequency",
- * "limit_alphabet", "show_progress" (integers); "continuing_subword_prefix",
- * "lowercase" ("true"/"false", WordPiece only); lists are comma-free JSON
- * arrays: "special_tokens" = ["[PAD]", "[UNK]"], "initial_alphabet" =
- * ["a", "b"]. An unknown name or bad value is an error naming it. */
+/* Settings by name, as HF's trainers call them:
+ *   "vocab_size", "min_frequency"   integers >= 0
+ *   "limit_alphabet"                integer >= 0, or "null" for no limit
+ *   "show_progress"                 "true"/"false" (accepted; libmlm prints
+ *                                   no progress)
+ *   "continuing_subword_prefix"     text ("" for none; WordPiece needs one)
+ *   "lowercase"                     "true"/"false", WordPiece only
+ *   "add_prefix_space"              "true"/"false", BYTE_BPE only
+ *   "special_tokens"                JSON array of strings (or {"content": s}
+ *                                   objects), e.g. ["[PAD]", "[UNK]"]; they
+ *                                   get ids 0.. in order and become special
+ *                                   added tokens ("<mask>" with lstrip)
+ *   "initial_alphabet"              JSON array of strings; the first
+ *                                   character of each is always kept ([]
+ *                                   clears the kind's default)
+ *   "threads"                       1..256 threads counting fed files
+ *                                   (default 1; the result is the same)
+ * "lowercase", "add_prefix_space" and "threads" must be set before the first
+ * feed (MLM_ERR_STATE after). An unknown name or a bad value is
+ * MLM_ERR_INVALID_ARGUMENT naming it. */
 MLM_API mlm_status mlm_tokenizer_trainer_set(mlm_tokenizer_trainer *tr, const char *name,
                                              const char *value);
 
-/* Feed text: a file (one or many lines) or a string. May be called often. */
+/* Feed text; may be called often. A file is read in blocks (not whole) and
+ * split into lines that keep their '\n', each line one sequence, as HF's
+ * Tokenizer.train(files) reads it; invalid UTF-8 is MLM_ERR_FORMAT naming
+ * the line. feed() takes one sequence of UTF-8 (HF's train_from_iterator
+ * with one item). Each sequence is normalized and pre-tokenized by the
+ * kind's pipeline and its words counted. */
 MLM_API mlm_status mlm_tokenizer_trainer_feed_file(mlm_tokenizer_trainer *tr, const char *path);
 MLM_API mlm_status mlm_tokenizer_trainer_feed(mlm_tokenizer_trainer *tr, const char *text,
                                               size_t len);
 
-/* Train and return a new tokenizer; the trainer may be freed afterwards. */
+/* Train on everything fed so far and return a new tokenizer (the kind's
+ * full pipeline: BertProcessing [CLS]/[SEP] or RobertaProcessing <s>/</s>
+ * when those are special tokens, none (WordPiece) or a ByteLevel
+ * post-processor otherwise); mlm_tokenizer_save writes it as a
+ * tokenizer.json that HF loads. The trainer may be freed afterwards, or fed
+ * more and finished again. */
 MLM_API mlm_status mlm_tokenizer_trainer_finish(mlm_tokenizer_trainer *tr, mlm_tokenizer **out);
 
 #ifdef __cplusplus

@@ -110,8 +110,8 @@ mlm_status added_vocab_parse(added_vocab *av, const cJSON *arr, const model *m,
             mem_free(av->t[av->n].content);
             return st;
         }
-        if (strmap_put(&av->by_content, content, len, (int32_t)av->n, NULL)) return err_oom();
-        av->n++;
+        av->n++; /* owned by av from here, freed by added_vocab_free */
+        if (strmap_put(&av->by_content, content, len, (int32_t)(av->n - 1), NULL)) return err_oom();
         if (id > av->max_id) av->max_id = id;
     }
     /* Matching order: the first occurrence of each special content, then
