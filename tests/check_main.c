@@ -14,6 +14,7 @@ int main(void)
         bpe_trainer_suite,
         ops_suite,
         model_suite,
+        train_suite,
         file_suite,
         json_suite,
         safetensors_suite,

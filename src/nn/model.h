@@ -90,6 +90,13 @@ mlm_status model_build_params(mlm_model *m);
 /* Give every parameter a place in one owned allocation (m->owned). */
 mlm_status model_alloc_params(mlm_model *m);
 
+/* Make m own its parameters: copy them out of the mapped checkpoint into
+ * one owned allocation in table order (as model_alloc_params lays it out)
+ * and close the checkpoint. Nothing to do when m->owned is already set.
+ * Training needs it: a zero-copy mapping is read-only. On failure the model
+ * is unchanged. */
+mlm_status model_own_params(mlm_model *m);
+
 /* Total parameter count. */
 size_t model_numel(const mlm_model *m);
 

@@ -177,3 +177,26 @@ mlm_status model_alloc_params(mlm_model *m)
     m->owned = buf;
     return MLM_OK;
 }
+
+mlm_status model_own_params(mlm_model *m)
+{
+    if (m->owned)
+        return MLM_OK;
+    size_t total = model_numel(m);
+    float *buf = mem_alloc((total ? total : 1) * sizeof *buf);
+    if (!buf)
+        return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
+                       total * sizeof(float) >> 20);
+    float *p = buf;
+    for (size_t i = 0; i < m->n_params; i++) {
+        memcpy(p, *m->params[i].slot, m->params[i].numel * sizeof *p);
+        *m->params[i].slot = p;
+        p += m->params[i].numel;
+    }
+    m->owned = buf;
+    if (m->source_close)
+        m->source_close(m->source);
+    m->source = NULL;
+    m->source_close = NULL;
+    return MLM_OK;
+}

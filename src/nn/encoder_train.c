@@ -1,0 +1,699 @@
+/* The encoder in train mode, forward and backward side by side (llm.c's
+ * layout), for BERT, RoBERTa and DistilBERT. The forward computes what
+ * encoder.c computes (same kernels, same order, so with dropout off the last
+ * hidden states are bit-identical), plus HF's dropout in train mode:
+ *
+ *   x = drop(LN(word[ids] + pos[position_ids] + type[type_ids]))
+ *   per layer:
+ *       q, k, v = x·Wqᵀ + bq, x·Wkᵀ + bk, x·Wvᵀ + bv
+ *       p  = softmax(q·kᵀ/√D + mask)
+ *       x1 = LN(x + drop_h(drop_a(p)·v·Woᵀ + bo))      DistilBERT: no drop_h here
+ *       x  = LN(x1 + drop(act(x1·W1ᵀ + b1)·W2ᵀ + b2))
+ *   logits = LN(act(x·Whᵀ + bh))·wordᵀ + b_dec       only at labelled rows
+ *   loss   = mean over labelled rows of cross-entropy
+ *
+ * Dropout sites (HF's modules): BertEmbeddings.dropout, BertSelfAttention
+ * .dropout (probabilities), BertSelfOutput.dropout, BertOutput.dropout;
+ * DistilBERT: Embeddings.dropout, MultiHeadSelfAttention.dropout (weights),
+ * FFN.dropout (after lin2); TransformerBlock has none after out_lin. Each
+ * site draws from its own Philox stream (seed, step·2^32 + site), and the
+ * backward regenerates the masks instead of storing them. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "nn/train.h"
+
+/* ---------------------------------------------------------------- layout */
+
+static size_t layer_floats(const model_dims *d, size_t N, size_t S)
+{
+    size_t C = (size_t)d->C, I = (size_t)d->I;
+    return 8 * N * C + 2 * N * I + S + 4 * N;
+}
+
+size_t train_acts_floats(const model_dims *d, int B, int T)
+{
+    size_t N = (size_t)B * T, C = (size_t)d->C, I = (size_t)d->I;
+    size_t S = (size_t)B * d->H * T * T;
+    return 2 * N * C + 4 * N                   /* emb_sum, x0; mean, rstd, mask, pos */
+           + (size_t)d->L * layer_floats(d, N, S)
+           + 4 * N * C + 2 * N * I + 2 * S;    /* scratch */
+}
+
+static float *take(float **p, size_t n)
+{
+    float *r = *p;
+    *p += n;
+    return r;
+}
+
+/* Point the activations into mem, sized for (B, T). */
+static void point_acts(train_acts *a, float *mem, const model_dims *d, int B, int T)
+{
+    size_t N = (size_t)B * T, C = (size_t)d->C, I = (size_t)d->I;
+    size_t S = (size_t)B * d->H * T * T;
+    float *p = mem;
+    a->emb_sum = take(&p, N * C);
+    a->x0 = take(&p, N * C);
+    a->emb_mean = take(&p, N);
+    a->emb_rstd = take(&p, N);
+    a->mask = take(&p, N);
+    a->pos = (int32_t *)(void *)take(&p, N);
+    for (int l = 0; l < d->L; l++) {
+        layer_acts *la = &a->layer[l];
+        la->q = take(&p, N * C);
+        la->k = take(&p, N * C);
+        la->v = take(&p, N * C);
+        la->probs = take(&p, S);
+        la->ctx = take(&p, N * C);
+        la->sum1 = take(&p, N * C);
+        la->mean1 = take(&p, N);
+        la->rstd1 = take(&p, N);
+        la->x1 = take(&p, N * C);
+        la->h = take(&p, N * I);
+        la->a = take(&p, N * I);
+        la->sum2 = take(&p, N * C);
+        la->mean2 = take(&p, N);
+        la->rstd2 = take(&p, N);
+        la->out = take(&p, N * C);
+    }
+    for (int i = 0; i < 4; i++)
+        a->s_nc[i] = take(&p, N * C);
+    for (int i = 0; i < 2; i++)
+        a->s_ni[i] = take(&p, N * I);
+    for (int i = 0; i < 2; i++)
+        a->s_att[i] = take(&p, S);
+}
+
+/* The gradient of parameter p: the same offset in tc->grad as p in m->owned. */
+static float *grad_of(const train_ctx *tc, const float *p)
+{
+    return p ? tc->grad + (p - tc->m->owned) : NULL;
+}
+
+static void point_grads(train_ctx *tc)
+{
+    const model_weights *w = &tc->m->w;
+    model_grads *g = &tc->g;
+#define G(field) g->field = grad_of(tc, w->field)
+    G(word_emb);
+    G(pos_emb);
+    G(type_emb);
+    G(emb_ln_w);
+    G(emb_ln_b);
+    G(head_w);
+    G(head_b);
+    G(head_ln_w);
+    G(head_ln_b);
+    G(decoder_b);
+#undef G
+#define G(field) g->layer[l].field = grad_of(tc, w->layer[l].field)
+    for (int l = 0; l < tc->m->d.L; l++) {
+        G(q_w); G(q_b); G(k_w); G(k_b); G(v_w); G(v_b); G(o_w); G(o_b);
+        G(ln1_w); G(ln1_b); G(ff1_w); G(ff1_b); G(ff2_w); G(ff2_b); G(ln2_w); G(ln2_b);
+    }
+#undef G
+}
+
+void train_ctx_free(train_ctx *tc)
+{
+    if (!tc)
+        return;
+    mem_free(tc->grad);
+    mem_free(tc->acts_mem);
+    mem_free(tc->head_mem);
+    mem_free(tc->a.layer);
+    mem_free(tc->g.layer);
+    mem_free(tc);
+}
+
+mlm_status train_ctx_new(mlm_model *m, int maxB, int maxT, int nthreads, train_ctx **out)
+{
+    if (!m || !out || maxB < 1 || maxT < 1)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "train_ctx_new: bad arguments");
+    *out = NULL;
+    mlm_status st = model_own_params(m);
+    if (st != MLM_OK)
+        return st;
+    const model_dims *d = &m->d;
+    train_ctx *tc = mem_calloc(1, sizeof *tc);
+    if (!tc)
+        return err_oom();
+    tc->m = m;
+    ops_ctx_init(&tc->ops, nthreads);
+    tc->maxB = maxB;
+    tc->maxT = maxT;
+    tc->hidden_dropout = d->hidden_dropout;
+    tc->attn_dropout = d->attn_dropout;
+    tc->train_mode = 1;
+    size_t L = d->L > 0 ? (size_t)d->L : 1;
+    size_t nacts = train_acts_floats(d, maxB, maxT);
+    tc->grad = mem_calloc(model_numel(m), sizeof *tc->grad);
+    tc->acts_mem = mem_alloc(nacts * sizeof *tc->acts_mem);
+    tc->a.layer = mem_calloc(L, sizeof *tc->a.layer);
+    tc->g.layer = mem_calloc(L, sizeof *tc->g.layer);
+    if (!tc->grad || !tc->acts_mem || !tc->a.layer || !tc->g.layer) {
+        train_ctx_free(tc);
+        return err_set(MLM_ERR_OUT_OF_MEMORY,
+                       "training buffers: %zu parameters' gradients and %zu MB of activations "
+                       "for %d x %d tokens",
+                       model_numel(m), nacts * sizeof(float) >> 20, maxB, maxT);
+    }
+    point_acts(&tc->a, tc->acts_mem, d, maxB, maxT);
+    point_grads(tc);
+    *out = tc;
+    return MLM_OK;
+}
+
+void train_zero_grad(train_ctx *tc)
+{
+    memset(tc->grad, 0, model_numel(tc->m) * sizeof *tc->grad);
+}
+
+/* Room for n head rows (the labelled positions). */
+static mlm_status head_reserve(train_ctx *tc, size_t n)
+{
+    if (n <= tc->head_cap && tc->head_mem)
+        return MLM_OK;
+    const model_dims *d = &tc->m->d;
+    size_t C = (size_t)d->C, per_row = 2 + 6 * C + 3 + (size_t)d->V;
+    float *mem = mem_alloc((n ? n : 1) * per_row * sizeof *mem);
+    if (!mem)
+        return err_set(MLM_ERR_OUT_OF_MEMORY, "MLM head buffers for %zu labelled tokens", n);
+    mem_free(tc->head_mem);
+    tc->head_mem = mem;
+    tc->head_cap = n;
+    head_acts *h = &tc->h;
+    float *p = mem;
+    h->rows = (int32_t *)(void *)take(&p, n);
+    h->labels = (int32_t *)(void *)take(&p, n);
+    h->x = take(&p, n * C);
+    h->t = take(&p, n * C);
+    h->u = take(&p, n * C);
+    h->z = take(&p, n * C);
+    h->d1 = take(&p, n * C);
+    h->d2 = take(&p, n * C);
+    h->mean = take(&p, n);
+    h->rstd = take(&p, n);
+    h->lse = take(&p, n);
+    h->logits = take(&p, n * (size_t)d->V);
+    return MLM_OK;
+}
+
+/* ---------------------------------------------------------------- pieces */
+
+/* out (N, OC) = [residual +] inp (N, C)·Wᵀ + b, exactly as encoder.c does it
+ * (residual copied in, product accumulated with beta = 1, bias last). */
+static mlm_status linear(const ops_ctx *ctx, float *out, const float *inp, const float *W,
+                         const float *b, const float *residual, int N, int C, int OC)
+{
+    float beta = 0.0f;
+    if (residual) {
+        memcpy(out, residual, (size_t)N * OC * sizeof *out);
+        beta = 1.0f;
+    }
+    mlm_status st = ops_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, C, W, C, beta, out, OC);
+    if (st == MLM_OK && b)
+        ops_bias_forward(ctx, out, b, N, OC);
+    return st;
+}
+
+/* model_dims admits only these activations. */
+static void act_forward(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n)
+{
+    if (act == ACT_RELU)
+        ops_relu_forward(ctx, out, inp, n);
+    else if (act == ACT_GELU)
+        ops_gelu_forward(ctx, out, inp, n);
+    else
+        ops_gelu_tanh_forward(ctx, out, inp, n);
+}
+
+/* dinp += act'(inp)·dout */
+static void act_backward(const ops_ctx *ctx, act_fn act, float *dinp, const float *dout,
+                         const float *inp, size_t n)
+{
+    if (act == ACT_RELU)
+        ops_relu_backward(ctx, dinp, dout, inp, n);
+    else if (act == ACT_GELU)
+        ops_gelu_backward(ctx, dinp, dout, inp, n);
+    else
+        ops_gelu_tanh_backward(ctx, dinp, dout, inp, n);
+}
+
+/* Dropout sites: 0 the embeddings, then three per layer. */
+enum { SITE_ATTN = 1, SITE_ATTN_OUT = 2, SITE_FFN = 3 };
+
+static uint64_t site_of(int l, int which) { return 1 + 3 * (uint64_t)l + (uint64_t)(which - 1); }
+
+static int drop_on(const train_ctx *tc, float p) { return tc->train_mode && p > 0.0f; }
+
+static uint64_t stream_of(const train_ctx *tc, uint64_t site) { return (tc->step << 32) + site; }
+
+static float *zeroed(float *x, size_t n)
+{
+    memset(x, 0, n * sizeof *x);
+    return x;
+}
+
+/* Position ids: RoBERTa counts non-pad tokens from padding_idx + 1
+ * (create_position_ids_from_input_ids); BERT and DistilBERT use 0..T-1. */
+static mlm_status position_ids(const model_dims *d, const int32_t *ids, int B, int T,
+                               int32_t *pos)
+{
+    for (int b = 0; b < B; b++) {
+        int count = 0;
+        for (int t = 0; t < T; t++) {
+            int32_t p = t;
+            if (d->arch == ARCH_ROBERTA) {
+                int real = ids[b * T + t] != d->pad_id;
+                count += real;
+                p = real ? count + d->pad_id : d->pad_id;
+            }
+            if (p < 0 || p >= d->P)
+                return err_set(MLM_ERR_RANGE,
+                               "row %d: %d tokens need position %d, but the model has "
+                               "max_position_embeddings %d",
+                               b, T, (int)p, d->P);
+            pos[b * T + t] = p;
+        }
+    }
+    return MLM_OK;
+}
+
+/* ---------------------------------------------------------------- embeddings */
+
+static mlm_status embeddings_forward(train_ctx *tc, const train_batch *b)
+{
+    const mlm_model *m = tc->m;
+    const model_dims *d = &m->d;
+    train_acts *a = &tc->a;
+    int N = b->B * b->T;
+    mlm_status st = position_ids(d, b->ids, b->B, b->T, a->pos);
+    if (st == MLM_OK)
+        st = ops_embedding_forward(&tc->ops, a->emb_sum, b->ids, m->w.word_emb, N, d->V, d->C, 0);
+    if (st == MLM_OK)
+        st = ops_embedding_forward(&tc->ops, a->emb_sum, a->pos, m->w.pos_emb, N, d->P, d->C, 1);
+    if (st == MLM_OK && m->w.type_emb) {
+        if (b->type_ids)
+            st = ops_embedding_forward(&tc->ops, a->emb_sum, b->type_ids, m->w.type_emb, N, d->T,
+                                       d->C, 1);
+        else /* token_type_ids default to zeros: row 0 for every token */
+            ops_bias_forward(&tc->ops, a->emb_sum, m->w.type_emb, N, d->C);
+    }
+    if (st != MLM_OK)
+        return st;
+    int drop = drop_on(tc, tc->hidden_dropout);
+    float *ln = drop ? a->s_nc[0] : a->x0;
+    ops_layernorm_forward(&tc->ops, ln, a->emb_mean, a->emb_rstd, a->emb_sum, m->w.emb_ln_w,
+                          m->w.emb_ln_b, N, d->C, d->ln_eps);
+    if (drop)
+        st = ops_dropout_forward(&tc->ops, a->x0, NULL, ln, (size_t)N * d->C, tc->hidden_dropout,
+                                 tc->seed, stream_of(tc, 0));
+    return st;
+}
+
+/* dx0 (N, C): the gradient at layer 0's input; scratch s_nc[2], s_nc[3]. */
+static mlm_status embeddings_backward(train_ctx *tc, const train_batch *b, float *dx0)
+{
+    const mlm_model *m = tc->m;
+    const model_dims *d = &m->d;
+    train_acts *a = &tc->a;
+    model_grads *g = &tc->g;
+    int N = b->B * b->T;
+    size_t NC = (size_t)N * d->C;
+    const float *dln = dx0;
+    mlm_status st = MLM_OK;
+    if (drop_on(tc, tc->hidden_dropout)) {
+        st = ops_dropout_backward(&tc->ops, zeroed(a->s_nc[3], NC), dx0, NULL, NC,
+                                  tc->hidden_dropout, tc->seed, stream_of(tc, 0));
+        dln = a->s_nc[3];
+    }
+    if (st != MLM_OK)
+        return st;
+    float *dsum = zeroed(a->s_nc[2], NC);
+    ops_layernorm_backward(&tc->ops, dsum, g->emb_ln_w, g->emb_ln_b, dln, a->emb_sum,
+                           m->w.emb_ln_w, a->emb_mean, a->emb_rstd, N, d->C);
+    /* nn.Embedding(padding_idx): the pad row gets nothing from the lookup
+     * (word embeddings always; RoBERTa's positions too). */
+    st = ops_embedding_backward(&tc->ops, g->word_emb, dsum, b->ids, N, d->V, d->C, d->pad_id);
+    if (st == MLM_OK)
+        st = ops_embedding_backward(&tc->ops, g->pos_emb, dsum, a->pos, N, d->P, d->C,
+                                    d->arch == ARCH_ROBERTA ? d->pad_id : -1);
+    if (st == MLM_OK && g->type_emb) {
+        if (b->type_ids)
+            st = ops_embedding_backward(&tc->ops, g->type_emb, dsum, b->type_ids, N, d->T, d->C,
+                                        -1);
+        else
+            ops_bias_backward(&tc->ops, g->type_emb, dsum, N, d->C);
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- layers */
+
+static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const float *mask, int B,
+                                int T)
+{
+    const model_dims *d = &tc->m->d;
+    const layer_weights *lw = &tc->m->w.layer[l];
+    layer_acts *la = &tc->a.layer[l];
+    const ops_ctx *ctx = &tc->ops;
+    int N = B * T, C = d->C, H = d->H, D = C / H, I = d->I;
+    size_t NC = (size_t)N * C, S = (size_t)B * H * T * T;
+
+    mlm_status st = linear(ctx, la->q, x, lw->q_w, lw->q_b, NULL, N, C, C);
+    if (st == MLM_OK)
+        st = linear(ctx, la->k, x, lw->k_w, lw->k_b, NULL, N, C, C);
+    if (st == MLM_OK)
+        st = linear(ctx, la->v, x, lw->v_w, lw->v_b, NULL, N, C, C);
+    /* scores (B, H, T, T) = q·kᵀ per (batch, head) on the (B, T, H·D) layout */
+    ops_batch qk = {B, H, (long)T * C, D, (long)T * C, D, (long)H * T * T, (long)T * T};
+    if (st == MLM_OK)
+        st = ops_gemm_batched(ctx, 0, 1, T, T, D, 1.0f, la->q, C, la->k, C, 0.0f, la->probs, T,
+                              &qk);
+    if (st != MLM_OK)
+        return st;
+    ops_softmax_forward(ctx, la->probs, la->probs, 1.0f / sqrtf((float)D), mask, H * T, B * H * T,
+                        T);
+    const float *pd = la->probs;
+    if (drop_on(tc, tc->attn_dropout)) {
+        st = ops_dropout_forward(ctx, tc->a.s_att[0], NULL, la->probs, S, tc->attn_dropout,
+                                 tc->seed, stream_of(tc, site_of(l, SITE_ATTN)));
+        pd = tc->a.s_att[0];
+    }
+    /* ctx (B, T, H·D) = drop(p)·v per (batch, head) */
+    ops_batch pv = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
+    if (st == MLM_OK)
+        st = ops_gemm_batched(ctx, 0, 0, T, D, T, 1.0f, pd, T, la->v, C, 0.0f, la->ctx, C, &pv);
+    if (st != MLM_OK)
+        return st;
+
+    /* sum1 = x + drop(ctx·Woᵀ + bo); DistilBERT has no dropout there. */
+    if (d->arch != ARCH_DISTILBERT && drop_on(tc, tc->hidden_dropout)) {
+        float *o = tc->a.s_nc[0];
+        st = linear(ctx, o, la->ctx, lw->o_w, lw->o_b, NULL, N, C, C);
+        if (st == MLM_OK)
+            st = ops_dropout_forward(ctx, o, NULL, o, NC, tc->hidden_dropout, tc->seed,
+                                     stream_of(tc, site_of(l, SITE_ATTN_OUT)));
+        for (size_t i = 0; st == MLM_OK && i < NC; i++)
+            la->sum1[i] = x[i] + o[i];
+    } else {
+        st = linear(ctx, la->sum1, la->ctx, lw->o_w, lw->o_b, x, N, C, C);
+    }
+    if (st != MLM_OK)
+        return st;
+    ops_layernorm_forward(ctx, la->x1, la->mean1, la->rstd1, la->sum1, lw->ln1_w, lw->ln1_b, N, C,
+                          d->ln_eps);
+
+    /* FFN: sum2 = x1 + drop(act(x1·W1ᵀ + b1)·W2ᵀ + b2) */
+    st = linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, N, C, I);
+    if (st != MLM_OK)
+        return st;
+    act_forward(ctx, d->act, la->a, la->h, (size_t)N * I);
+    if (drop_on(tc, tc->hidden_dropout)) {
+        float *o = tc->a.s_nc[0];
+        st = linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, N, I, C);
+        if (st == MLM_OK)
+            st = ops_dropout_forward(ctx, o, NULL, o, NC, tc->hidden_dropout, tc->seed,
+                                     stream_of(tc, site_of(l, SITE_FFN)));
+        for (size_t i = 0; st == MLM_OK && i < NC; i++)
+            la->sum2[i] = la->x1[i] + o[i];
+    } else {
+        st = linear(ctx, la->sum2, la->a, lw->ff2_w, lw->ff2_b, la->x1, N, I, C);
+    }
+    if (st != MLM_OK)
+        return st;
+    ops_layernorm_forward(ctx, la->out, la->mean2, la->rstd2, la->sum2, lw->ln2_w, lw->ln2_b, N, C,
+                          d->ln_eps);
+    return MLM_OK;
+}
+
+/* Backward of layer l: dout (N, C) is the gradient at its output (consumed:
+ * the buffer is reused), din (N, C) receives (=) the gradient at its input x.
+ * Scratch: s_nc[2] (d of a LayerNorm's input), s_nc[3], s_ni[0..1],
+ * s_att[0..1]. */
+static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *dout, float *din,
+                                 int B, int T)
+{
+    const model_dims *d = &tc->m->d;
+    const layer_weights *lw = &tc->m->w.layer[l];
+    layer_grads *lg = &tc->g.layer[l];
+    layer_acts *la = &tc->a.layer[l];
+    train_acts *a = &tc->a;
+    const ops_ctx *ctx = &tc->ops;
+    int N = B * T, C = d->C, H = d->H, D = C / H, I = d->I;
+    size_t NC = (size_t)N * C, NI = (size_t)N * I, S = (size_t)B * H * T * T;
+    int hdrop = drop_on(tc, tc->hidden_dropout), adrop = drop_on(tc, tc->attn_dropout);
+    float *dsum = a->s_nc[2], *dtmp = a->s_nc[3];
+    mlm_status st = MLM_OK;
+
+    /* x = LN2(sum2), sum2 = x1 + drop(ff2) */
+    ops_layernorm_backward(ctx, zeroed(dsum, NC), lg->ln2_w, lg->ln2_b, dout, la->sum2, lw->ln2_w,
+                           la->mean2, la->rstd2, N, C);
+    float *dx1 = dout; /* dout is spent: it becomes d(x1), starting with the residual */
+    memcpy(dx1, dsum, NC * sizeof *dx1);
+    const float *dff = dsum;
+    if (hdrop) {
+        st = ops_dropout_backward(ctx, zeroed(dtmp, NC), dsum, NULL, NC, tc->hidden_dropout,
+                                  tc->seed, stream_of(tc, site_of(l, SITE_FFN)));
+        dff = dtmp;
+    }
+    float *da = zeroed(a->s_ni[0], NI), *dh = zeroed(a->s_ni[1], NI);
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, N, I, C);
+    if (st != MLM_OK)
+        return st;
+    act_backward(ctx, d->act, dh, da, la->h, NI);
+    st = ops_linear_backward(ctx, dx1, lg->ff1_w, lg->ff1_b, dh, la->x1, lw->ff1_w, N, C, I);
+    if (st != MLM_OK)
+        return st;
+
+    /* x1 = LN1(sum1), sum1 = x + drop(ctx·Woᵀ + bo) */
+    ops_layernorm_backward(ctx, zeroed(dsum, NC), lg->ln1_w, lg->ln1_b, dx1, la->sum1, lw->ln1_w,
+                           la->mean1, la->rstd1, N, C);
+    memcpy(din, dsum, NC * sizeof *din); /* the residual */
+    const float *dproj = dsum;
+    if (d->arch != ARCH_DISTILBERT && hdrop) {
+        st = ops_dropout_backward(ctx, zeroed(dtmp, NC), dsum, NULL, NC, tc->hidden_dropout,
+                                  tc->seed, stream_of(tc, site_of(l, SITE_ATTN_OUT)));
+        dproj = dtmp;
+    }
+    float *dctx = zeroed(dx1, NC); /* d(x1) is spent too */
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, dctx, lg->o_w, lg->o_b, dproj, la->ctx, lw->o_w, N, C, C);
+    if (st != MLM_OK)
+        return st;
+
+    /* ctx = pd·v with pd = drop(p): regenerate pd, then dv = pdᵀ·dctx */
+    const float *pd = la->probs;
+    if (adrop) {
+        st = ops_dropout_forward(ctx, a->s_att[0], NULL, la->probs, S, tc->attn_dropout, tc->seed,
+                                 stream_of(tc, site_of(l, SITE_ATTN)));
+        pd = a->s_att[0];
+    }
+    float *dqkv = dtmp;
+    ops_batch tv = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
+    if (st == MLM_OK)
+        st = ops_gemm_batched(ctx, 1, 0, T, D, T, 1.0f, pd, T, dctx, C, 0.0f, dqkv, C, &tv);
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, din, lg->v_w, lg->v_b, dqkv, x, lw->v_w, N, C, C);
+    /* d(pd) (B, H, T, T) = dctx·vᵀ */
+    ops_batch dv = {B, H, (long)T * C, D, (long)T * C, D, (long)H * T * T, (long)T * T};
+    if (st == MLM_OK)
+        st = ops_gemm_batched(ctx, 0, 1, T, T, D, 1.0f, dctx, C, la->v, C, 0.0f, a->s_att[1], T,
+                              &dv);
+    if (st != MLM_OK)
+        return st;
+    float *dp = a->s_att[1], *dscores = a->s_att[0];
+    if (adrop) {
+        st = ops_dropout_backward(ctx, zeroed(a->s_att[0], S), a->s_att[1], NULL, S,
+                                  tc->attn_dropout, tc->seed,
+                                  stream_of(tc, site_of(l, SITE_ATTN)));
+        dp = a->s_att[0];
+        dscores = a->s_att[1];
+    }
+    if (st != MLM_OK)
+        return st;
+    /* p = softmax(scores/√D + mask): d(q·kᵀ) = (1/√D)·p·(dp − <p, dp>) */
+    ops_softmax_backward(ctx, zeroed(dscores, S), dp, la->probs, 1.0f / sqrtf((float)D),
+                         B * H * T, T);
+    /* dq = dscores·k, dk = dscoresᵀ·q, per (batch, head) */
+    ops_batch sk = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
+    st = ops_gemm_batched(ctx, 0, 0, T, D, T, 1.0f, dscores, T, la->k, C, 0.0f, dqkv, C, &sk);
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, din, lg->q_w, lg->q_b, dqkv, x, lw->q_w, N, C, C);
+    if (st == MLM_OK)
+        st = ops_gemm_batched(ctx, 1, 0, T, D, T, 1.0f, dscores, T, la->q, C, 0.0f, dqkv, C, &sk);
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, din, lg->k_w, lg->k_b, dqkv, x, lw->k_w, N, C, C);
+    return st;
+}
+
+/* ---------------------------------------------------------------- head */
+
+/* Gather the labelled rows of the last hidden states, run the head there and
+ * the loss. */
+static mlm_status head_forward_train(train_ctx *tc, const train_batch *b, const float *hidden)
+{
+    const mlm_model *m = tc->m;
+    const model_dims *d = &m->d;
+    const ops_ctx *ctx = &tc->ops;
+    size_t N = (size_t)b->B * b->T, n = 0, C = (size_t)d->C;
+    for (size_t i = 0; i < N; i++)
+        n += b->labels[i] != OPS_IGNORE_INDEX;
+    mlm_status st = head_reserve(tc, n);
+    if (st != MLM_OK)
+        return st;
+    head_acts *h = &tc->h;
+    n = 0;
+    for (size_t i = 0; i < N; i++)
+        if (b->labels[i] != OPS_IGNORE_INDEX) {
+            h->rows[n] = (int32_t)i;
+            h->labels[n] = b->labels[i];
+            memcpy(h->x + n * C, hidden + i * C, C * sizeof *h->x);
+            n++;
+        }
+    tc->n_rows = (int)n;
+    tc->loss = NAN;
+    if (n == 0)
+        return MLM_OK;
+    int rows = (int)n;
+    st = linear(ctx, h->t, h->x, m->w.head_w, m->w.head_b, NULL, rows, d->C, d->C);
+    if (st != MLM_OK)
+        return st;
+    act_forward(ctx, d->head_act, h->u, h->t, n * C);
+    ops_layernorm_forward(ctx, h->z, h->mean, h->rstd, h->u, m->w.head_ln_w, m->w.head_ln_b, rows,
+                          d->C, d->ln_eps);
+    st = linear(ctx, h->logits, h->z, m->w.word_emb, m->w.decoder_b, NULL, rows, d->C, d->V);
+    if (st == MLM_OK)
+        st = ops_cross_entropy_forward(ctx, &tc->loss, NULL, h->lse, h->logits, h->labels, rows,
+                                       d->V);
+    return st;
+}
+
+/* dhidden (N, C) receives (=) the gradient at the last hidden states: the
+ * head's at the labelled rows, zero elsewhere. */
+static mlm_status head_backward_train(train_ctx *tc, float dloss, float *dhidden, size_t N)
+{
+    const mlm_model *m = tc->m;
+    const model_dims *d = &m->d;
+    const ops_ctx *ctx = &tc->ops;
+    head_acts *h = &tc->h;
+    model_grads *g = &tc->g;
+    size_t n = (size_t)tc->n_rows, C = (size_t)d->C;
+    int rows = tc->n_rows;
+    memset(dhidden, 0, N * C * sizeof *dhidden);
+    if (n == 0)
+        return MLM_OK;
+    /* logits become dlogits in place */
+    mlm_status st = ops_cross_entropy_backward(ctx, h->logits, h->logits, h->lse, h->labels, rows,
+                                               dloss, rows, d->V);
+    /* The decoder is tied to the word embeddings: its weight gradient adds
+     * into theirs (pad row included). */
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, zeroed(h->d1, n * C), g->word_emb, g->decoder_b, h->logits,
+                                 h->z, m->w.word_emb, rows, d->C, d->V);
+    if (st != MLM_OK)
+        return st;
+    ops_layernorm_backward(ctx, zeroed(h->d2, n * C), g->head_ln_w, g->head_ln_b, h->d1, h->u,
+                           m->w.head_ln_w, h->mean, h->rstd, rows, d->C);
+    act_backward(ctx, d->head_act, zeroed(h->d1, n * C), h->d2, h->t, n * C);
+    st = ops_linear_backward(ctx, zeroed(h->d2, n * C), g->head_w, g->head_b, h->d1, h->x,
+                             m->w.head_w, rows, d->C, d->C);
+    for (size_t i = 0; st == MLM_OK && i < n; i++)
+        memcpy(dhidden + (size_t)h->rows[i] * C, h->d2 + i * C, C * sizeof *dhidden);
+    return st;
+}
+
+/* ---------------------------------------------------------------- model */
+
+static mlm_status check_batch(const train_ctx *tc, const train_batch *b)
+{
+    const model_dims *d = &tc->m->d;
+    if (!b || !b->ids || !b->labels || b->B < 1 || b->T < 1)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "train_forward: empty batch or NULL ids/labels");
+    if (b->B > tc->maxB || b->T > tc->maxT)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "train_forward: batch %d x %d exceeds the context's %d x %d", b->B, b->T,
+                       tc->maxB, tc->maxT);
+    size_t N = (size_t)b->B * b->T;
+    if (b->type_ids && d->T > 0)
+        for (size_t i = 0; i < N; i++)
+            if (b->type_ids[i] < 0 || b->type_ids[i] >= d->T)
+                return err_set(MLM_ERR_RANGE, "token_type_ids[%zu] = %d outside [0, %d)", i,
+                               (int)b->type_ids[i], d->T);
+    for (size_t i = 0; i < N; i++)
+        if (b->labels[i] != OPS_IGNORE_INDEX && (b->labels[i] < 0 || b->labels[i] >= d->V))
+            return err_set(MLM_ERR_RANGE, "labels[%zu] = %d outside [0, %d) and not %d", i,
+                           (int)b->labels[i], d->V, OPS_IGNORE_INDEX);
+    return MLM_OK;
+}
+
+mlm_status train_forward(train_ctx *tc, const train_batch *b, uint64_t seed, uint64_t step,
+                         float *loss)
+{
+    tc->ready = 0;
+    mlm_status st = check_batch(tc, b);
+    if (st != MLM_OK)
+        return st;
+    const model_dims *d = &tc->m->d;
+    train_acts *a = &tc->a;
+    size_t N = (size_t)b->B * b->T;
+    tc->B = b->B;
+    tc->T = b->T;
+    tc->seed = seed;
+    tc->step = step;
+    train_batch bb = *b;
+    if (d->T == 0)
+        bb.type_ids = NULL; /* DistilBERT has no token types */
+    const float *mask = NULL;
+    if (b->attn_mask) {
+        for (size_t i = 0; i < N; i++)
+            a->mask[i] = b->attn_mask[i] ? 0.0f : -FLT_MAX;
+        mask = a->mask;
+    }
+    st = embeddings_forward(tc, &bb);
+    const float *x = a->x0;
+    for (int l = 0; st == MLM_OK && l < d->L; l++) {
+        st = layer_forward(tc, l, x, mask, b->B, b->T);
+        x = a->layer[l].out;
+    }
+    if (st == MLM_OK)
+        st = head_forward_train(tc, &bb, x);
+    if (st != MLM_OK)
+        return st;
+    tc->batch = bb;
+    tc->ready = 1;
+    if (loss)
+        *loss = tc->loss;
+    return MLM_OK;
+}
+
+mlm_status train_backward(train_ctx *tc, float dloss)
+{
+    if (!tc->ready)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "train_backward: no forward to go back through");
+    tc->ready = 0;
+    if (tc->n_rows == 0)
+        return MLM_OK;
+    const model_dims *d = &tc->m->d;
+    train_acts *a = &tc->a;
+    int B = tc->B, T = tc->T;
+    size_t N = (size_t)B * T;
+    float *dout = a->s_nc[0], *din = a->s_nc[1];
+    mlm_status st = head_backward_train(tc, dloss, dout, N);
+    for (int l = d->L - 1; st == MLM_OK && l >= 0; l--) {
+        const float *x = l > 0 ? a->layer[l - 1].out : a->x0;
+        st = layer_backward(tc, l, x, dout, din, B, T);
+        float *t = dout;
+        dout = din;
+        din = t;
+    }
+    if (st == MLM_OK)
+        st = embeddings_backward(tc, &tc->batch, dout);
+    return st;
+}

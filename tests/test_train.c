@@ -1,0 +1,723 @@
+/* Training: the train-mode forward, the backward of every layer, AdamW with
+ * HF Trainer's groups, clipping and schedule, against the PyTorch reference
+ * (tests/reference/make_goldens.py: train_*.safetensors, train.json), plus
+ * finite differences of the whole model and dropout checks.
+ *
+ * Tolerances:
+ * - loss 1e-5 relative, grad norm 1e-5 relative: float32 against float32
+ *   (train.json: float32 vs float64 differ by ~1e-7 in the loss and ~4e-7 in
+ *   the norm, so 1e-5 leaves room for a different summation order only);
+ * - gradients 1e-4 relative in L2 per tensor (float32 vs float64 differ by
+ *   ~1.6e-6 per tensor); the attention key biases, whose true gradient is 0
+ *   (softmax is shift-invariant per query), absolutely: |g| ≤ 1e-6 where the
+ *   other gradients are O(1e-2..1);
+ * - parameters after AdamW steps: absolute, 5% of lr (REFERENCE.md). Adam
+ *   normalises each element by √v, so a gradient agreeing to 1e-4 relative
+ *   moves the update by ~1e-4·lr, except where an element's gradient is
+ *   itself rounding noise. The key biases are such noise in both
+ *   implementations (|g| ~ 1e-8 ~ eps): their update is O(lr) with a random
+ *   sign in HF too, so they are only held to the bound every Adam update obeys
+ *   (|Δp| ≤ lr/(1 − β1^t)·√(1 − β2^t)/(1 − β1)·..., i.e. a few lr a step); we
+ *   check |p − p_ref| ≤ 3·lr per update taken with lr > 0. */
+#include "suites.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <mlm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "nn/model.h"
+#include "nn/train.h"
+#include "train/adamw.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static int32_t *read_i32(const st_file *f, const char *name, size_t *n)
+{
+    const st_tensor *t = st_find(f, name);
+    if (!t)
+        return NULL;
+    int32_t *v = malloc(t->numel * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(st_tensor_to_i32(t, v, t->numel), MLM_OK);
+    if (n)
+        *n = t->numel;
+    return v;
+}
+
+static const float *f32(const st_file *f, const char *name, size_t numel)
+{
+    const st_tensor *t = st_find(f, name);
+    ck_assert_msg(t != NULL, "golden has no %s", name);
+    ck_assert_int_eq(t->dtype, ST_F32);
+    ck_assert_uint_eq(t->numel, numel);
+    const float *data;
+    float *owned;
+    ck_assert_int_eq(st_tensor_f32(t, &data, &owned), MLM_OK);
+    ck_assert_ptr_null(owned);
+    return data;
+}
+
+static st_file *open_golden(const char *model, const char *file)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/goldens/%s/%s", test_root(), model, file);
+    st_file *f = NULL;
+    ck_assert_msg(st_open(path, &f) == MLM_OK, "%s: %s", path, mlm_last_error());
+    return f;
+}
+
+static mlm_model *load_model(const char *name)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/tests/data/models/%s", test_root(), name);
+    mlm_model *m = NULL;
+    ck_assert_msg(mlm_model_load(dir, &m) == MLM_OK, "%s: %s", dir, mlm_last_error());
+    return m;
+}
+
+typedef struct golden_batch {
+    st_file *f;
+    int32_t *ids, *mask, *types, *labels;
+    train_batch b;
+} golden_batch;
+
+static void batch_open(golden_batch *g, const char *model)
+{
+    memset(g, 0, sizeof *g);
+    g->f = open_golden(model, "train_batch.safetensors");
+    const st_tensor *t = st_find(g->f, "input_ids");
+    ck_assert_ptr_nonnull(t);
+    g->ids = read_i32(g->f, "input_ids", NULL);
+    g->mask = read_i32(g->f, "attention_mask", NULL);
+    g->types = read_i32(g->f, "token_type_ids", NULL);
+    g->labels = read_i32(g->f, "labels", NULL);
+    ck_assert_ptr_nonnull(g->labels);
+    g->b = (train_batch){g->ids, g->mask, g->types, g->labels, (int)t->shape[0],
+                         (int)t->shape[1]};
+}
+
+static void batch_close(golden_batch *g)
+{
+    free(g->ids);
+    free(g->mask);
+    free(g->types);
+    free(g->labels);
+    st_close(g->f);
+}
+
+/* train.json */
+typedef struct golden_json {
+    char *text;
+    json_value *root;
+} golden_json;
+
+static void json_open(golden_json *j, const char *model)
+{
+    char path[1024];
+    size_t len;
+    snprintf(path, sizeof path, "%s/tests/data/goldens/%s/train.json", test_root(), model);
+    j->text = test_read_file(path, &len);
+    ck_assert_ptr_nonnull(j->text);
+    ck_assert_int_eq(json_parse(j->text, len, 0, "train.json", &j->root), MLM_OK);
+}
+
+static double json_num(const json_value *obj, const char *key)
+{
+    const json_value *v = json_get(obj, key);
+    ck_assert_msg(v && v->type == JSON_NUMBER, "train.json: no number %s", key);
+    return v->number;
+}
+
+static int json_has_string(const json_value *arr, const char *s)
+{
+    for (size_t i = 0; arr && i < arr->len; i++)
+        if (arr->items[i].type == JSON_STRING && strcmp(arr->items[i].str, s) == 0)
+            return 1;
+    return 0;
+}
+
+static void json_close(golden_json *j)
+{
+    json_free(j->root);
+    free(j->text);
+}
+
+static double rel(double a, double b) { return fabs(a - b) / fabs(b); }
+
+/* ‖a − b‖ / ‖b‖ and ‖a − b‖_∞, in double. */
+static double rel_l2(const float *a, const float *b, size_t n, double *max_abs)
+{
+    double num = 0, den = 0, mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+        if (!(fabs(d) <= mx))
+            mx = isnan(d) ? INFINITY : fabs(d);
+    }
+    if (max_abs)
+        *max_abs = mx;
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static const char *const parity_models[] = {"tiny-bert", "tiny-roberta", "tiny-distilbert"};
+
+/* ---------------------------------------------------------------- parity */
+
+START_TEST(gradients_and_adamw_match_reference)
+{
+    const char *name = parity_models[_i];
+    golden_batch gb;
+    batch_open(&gb, name);
+    golden_json gj;
+    json_open(&gj, name);
+    const json_value *settings = json_get(gj.root, "settings");
+    const json_value *near_zero = json_get(gj.root, "near_zero_gradients");
+    ck_assert_ptr_nonnull(settings);
+
+    mlm_model *m = load_model(name);
+    train_ctx *tc = NULL;
+    ck_assert_msg(train_ctx_new(m, gb.b.B, gb.b.T, 1, &tc) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_ptr_nonnull(m->owned); /* materialised from the mapping */
+    tc->hidden_dropout = tc->attn_dropout = 0.0f; /* the golden's overrides */
+
+    /* loss */
+    float loss;
+    ck_assert_int_eq(train_forward(tc, &gb.b, 1, 0, &loss), MLM_OK);
+    double loss_ref = json_num(gj.root, "loss");
+    ck_assert_msg(rel(loss, loss_ref) <= 1e-5, "%s: loss %.9g vs %.9g", name, (double)loss,
+                  loss_ref);
+
+    /* every gradient */
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+    st_file *gf = open_golden(name, "train_grads.safetensors");
+    double worst = 0;
+    const char *worst_name = "";
+    for (size_t i = 0; i < m->n_params; i++) {
+        const param_desc *p = &m->params[i];
+        const float *g = tc->grad + (*p->slot - m->owned);
+        const float *ref = f32(gf, p->name, p->numel);
+        double mx, e = rel_l2(g, ref, p->numel, &mx);
+        if (json_has_string(near_zero, p->name)) {
+            double gmax = 0;
+            for (size_t k = 0; k < p->numel; k++)
+                gmax = fmax(gmax, fabs(g[k]));
+            ck_assert_msg(gmax <= 1e-6, "%s: %s: |g| %g, should be ~0", name, p->name, gmax);
+            continue;
+        }
+        ck_assert_msg(e <= 1e-4, "%s: gradient of %s: relative L2 error %g (max abs %g)", name,
+                      p->name, e, mx);
+        if (e > worst) {
+            worst = e;
+            worst_name = p->name;
+        }
+    }
+    adamw opt;
+    ck_assert_int_eq(adamw_init(&opt, m, json_num(settings, "adam_beta1"),
+                                json_num(settings, "adam_beta2"),
+                                json_num(settings, "adam_epsilon"),
+                                json_num(settings, "weight_decay"), 1),
+                     MLM_OK);
+    double norm = grad_global_norm(&opt, tc->grad);
+    double norm_ref = json_num(gj.root, "grad_norm_before_clipping");
+    ck_assert_msg(rel(norm, norm_ref) <= 1e-5, "%s: grad norm %.9g vs %.9g", name, norm,
+                  norm_ref);
+    fprintf(stderr, "train parity %s: loss rel err %.2e, grad norm rel err %.2e, worst gradient "
+                    "rel L2 %.2e (%s)\n",
+            name, rel(loss, loss_ref), rel(norm, norm_ref), worst, worst_name);
+
+    /* Three Trainer steps on the same batch. */
+    const json_value *steps = json_get(gj.root, "steps");
+    double lr0 = json_num(settings, "learning_rate"), max_norm = json_num(settings, "max_grad_norm");
+    int warmup = (int)json_num(settings, "warmup_steps");
+    int total = (int)json_num(settings, "num_training_steps");
+    int lr_updates = 0;
+    for (int s = 1; s <= 3; s++) {
+        const json_value *js = &steps->items[s - 1];
+        if (s > 1) {
+            train_zero_grad(tc);
+            ck_assert_int_eq(train_forward(tc, &gb.b, 1, (uint64_t)s, &loss), MLM_OK);
+            ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+            norm = grad_global_norm(&opt, tc->grad);
+        }
+        ck_assert_msg(rel(loss, json_num(js, "loss")) <= 1e-5, "%s step %d: loss %.9g vs %.9g",
+                      name, s, (double)loss, json_num(js, "loss"));
+        ck_assert_msg(rel(norm, json_num(js, "grad_norm")) <= 1e-5,
+                      "%s step %d: grad norm %.9g vs %.9g", name, s, norm,
+                      json_num(js, "grad_norm"));
+        double coef = grad_clip(tc->grad, opt.n, norm, max_norm);
+        ck_assert_msg(rel(coef, json_num(js, "clip_coef")) <= 1e-5, "%s step %d: clip coef %g",
+                      name, s, coef);
+        double lr = lr0 * lr_linear_warmup(s - 1, warmup, total);
+        ck_assert_msg(fabs(lr - json_num(js, "lr")) <= 1e-12, "%s step %d: lr %g vs %g", name, s,
+                      lr, json_num(js, "lr"));
+        adamw_step(&opt, m->owned, tc->grad, lr);
+        lr_updates += lr > 0;
+
+        char file[64];
+        snprintf(file, sizeof file, "train_step%d.safetensors", s);
+        st_file *pf = open_golden(name, file);
+        double worst_abs = 0, key_abs = 0;
+        for (size_t i = 0; i < m->n_params; i++) {
+            const param_desc *p = &m->params[i];
+            double mx;
+            rel_l2(*p->slot, f32(pf, p->name, p->numel), p->numel, &mx);
+            if (json_has_string(near_zero, p->name))
+                key_abs = fmax(key_abs, mx);
+            else
+                worst_abs = fmax(worst_abs, mx);
+            double tol = json_has_string(near_zero, p->name) ? 3 * lr0 * lr_updates : 0.05 * lr0;
+            ck_assert_msg(mx <= tol, "%s step %d: %s differs by %g (tolerance %g)", name, s,
+                          p->name, mx, tol);
+        }
+        fprintf(stderr, "train parity %s: after step %d max |p - p_ref| %.2e = %.3f lr "
+                        "(key biases %.2e)\n",
+                name, s, worst_abs, worst_abs / lr0, key_abs);
+        st_close(pf);
+    }
+    adamw_free(&opt);
+    st_close(gf);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+    json_close(&gj);
+    batch_close(&gb);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- finite differences */
+
+/* Tiny models of each architecture, small enough that a forward costs
+ * microseconds. */
+static const char *const tiny_configs[] = {
+    "{\"model_type\":\"bert\",\"vocab_size\":23,\"hidden_size\":8,\"num_hidden_layers\":2,"
+    "\"num_attention_heads\":2,\"intermediate_size\":12,\"max_position_embeddings\":16,"
+    "\"type_vocab_size\":2,\"hidden_act\":\"gelu\",\"initializer_range\":0.3,"
+    "\"layer_norm_eps\":1e-12,\"pad_token_id\":0}",
+    "{\"model_type\":\"roberta\",\"vocab_size\":23,\"hidden_size\":8,\"num_hidden_layers\":2,"
+    "\"num_attention_heads\":2,\"intermediate_size\":12,\"max_position_embeddings\":18,"
+    "\"type_vocab_size\":1,\"hidden_act\":\"gelu_new\",\"initializer_range\":0.3,"
+    "\"layer_norm_eps\":1e-5,\"pad_token_id\":1,\"bos_token_id\":0,\"eos_token_id\":2}",
+    "{\"model_type\":\"distilbert\",\"vocab_size\":23,\"dim\":8,\"n_layers\":2,\"n_heads\":2,"
+    "\"hidden_dim\":12,\"max_position_embeddings\":16,\"activation\":\"relu\","
+    "\"initializer_range\":0.3,\"pad_token_id\":0}",
+};
+
+/* A model from config, with HF init then every parameter perturbed (biases
+ * and LayerNorm parameters would otherwise be 0 and 1 exactly). */
+static mlm_model *tiny_model(int which, uint64_t seed)
+{
+    mlm_model *m = NULL;
+    const char *cfg = tiny_configs[which];
+    ck_assert_msg(mlm_model_new(cfg, strlen(cfg), seed, &m) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_ptr_nonnull(m->owned);
+    float noise[64];
+    for (size_t i = 0; i < m->n_params; i++) {
+        param_desc *p = &m->params[i];
+        float *x = (float *)*p->slot;
+        for (size_t k = 0; k < p->numel; k += 64) {
+            size_t n = p->numel - k < 64 ? p->numel - k : 64;
+            rng_fill_normal(seed + 7, 1000 + i, k, noise, n, 0.0f, 0.1f);
+            for (size_t e = 0; e < n; e++)
+                x[k + e] += noise[e];
+        }
+    }
+    return m;
+}
+
+/* Two rows of 6 tokens, the second padded after 4; labels at 4 positions. */
+static const int32_t fd_tokens[3][12] = {
+    {2, 7, 9, 4, 11, 3, 2, 5, 4, 3, 0, 0},
+    {0, 7, 9, 22, 11, 2, 0, 5, 22, 2, 1, 1},
+    {2, 7, 9, 4, 11, 3, 2, 5, 4, 3, 0, 0},
+};
+static const int32_t fd_attn[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+static const int32_t fd_ttypes[12] = {0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0};
+static const int32_t fd_targets[12] = {-100, 8, -100, 13, -100, -100, -100, 6, 17, -100, -100, -100};
+
+static double fd_loss(train_ctx *tc, const train_batch *b)
+{
+    float loss;
+    ck_assert_int_eq(train_forward(tc, b, 5, 3, &loss), MLM_OK);
+    return loss;
+}
+
+/* Central differences of the float loss, h = 3e-3 on parameters of size
+ * ~0.3 (LayerNorm weights ~1). The loss (~3) is a float computed through a
+ * few hundred rounded operations: its rounding error is ~1e-6 at worst, so
+ * the quotient (l+ − l−)/2h carries ~1e-6/6e-3 ≈ 2e-4 of rounding error; the
+ * truncation error h²·f'''/6 is ~1e-6 for these smooth functions. ReLU's
+ * kink is the one non-smooth point: with h = 1e-2 one of DistilBERT's FFN
+ * inputs crossed 0 inside ±h (a 10% error there); with h = 3e-3 none does
+ * for these seeds. Tolerance: 3e-4 + 2e-2·|g| (observed: at most ~0.25 of
+ * it). */
+static void fd_check(int which, float dropout)
+{
+    mlm_model *m = tiny_model(which, 40 + (uint64_t)which);
+    train_ctx *tc = NULL;
+    ck_assert_int_eq(train_ctx_new(m, 2, 6, 1, &tc), MLM_OK);
+    tc->hidden_dropout = tc->attn_dropout = dropout;
+    train_batch b = {fd_tokens[which], fd_attn, which == 0 ? fd_ttypes : NULL, fd_targets, 2, 6};
+    train_zero_grad(tc);
+    fd_loss(tc, &b);
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+    float *grad = malloc(model_numel(m) * sizeof *grad);
+    memcpy(grad, tc->grad, model_numel(m) * sizeof *grad);
+    double worst = 0;
+    int checked = 0;
+    rng r;
+    rng_init(&r, 99, (uint64_t)which);
+    for (size_t i = 0; i < m->n_params; i++) {
+        const param_desc *p = &m->params[i];
+        float *x = (float *)*p->slot;
+        for (int k = 0; k < 3; k++) {
+            size_t e = rng_u32(&r) % p->numel;
+            if (k == 2 && p->padding_row >= 0) /* the padding row: decoder only */
+                e = (size_t)p->padding_row * (size_t)p->shape[1] + e % (size_t)p->shape[1];
+            float keep = x[e];
+            const float h = 3e-3f;
+            x[e] = keep + h;
+            double lp = fd_loss(tc, &b);
+            x[e] = keep - h;
+            double lm = fd_loss(tc, &b);
+            x[e] = keep;
+            double fd = (lp - lm) / (2.0 * (double)h);
+            double g = grad[(size_t)(x - m->owned) + e];
+            double err = fabs(fd - g);
+            ck_assert_msg(err <= 3e-4 + 2e-2 * fabs(g),
+                          "%s (dropout %g): d loss / d %s[%zu]: backward %.6g, finite "
+                          "difference %.6g",
+                          mlm_model_type(m), (double)dropout, p->name, e, g, fd);
+            worst = fmax(worst, err / (3e-4 + 2e-2 * fabs(g)));
+            checked++;
+        }
+    }
+    fprintf(stderr, "finite differences %s (dropout %g): %d elements, worst error %.2f of the "
+                    "tolerance\n",
+            mlm_model_type(m), (double)dropout, checked, worst);
+    free(grad);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+}
+
+START_TEST(backward_matches_finite_differences)
+{
+    fd_check(_i, 0.0f);
+}
+END_TEST
+
+/* The backward regenerates the dropout masks from (seed, step): a fixed
+ * (seed, step) makes the loss a smooth function of the parameters again. */
+START_TEST(backward_with_dropout_matches_finite_differences)
+{
+    fd_check(_i, 0.2f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- dropout */
+
+START_TEST(dropout_is_deterministic_and_seeded)
+{
+    mlm_model *m = tiny_model(_i, 3);
+    train_ctx *tc = NULL;
+    ck_assert_int_eq(train_ctx_new(m, 2, 6, 1, &tc), MLM_OK);
+    tc->hidden_dropout = tc->attn_dropout = 0.3f;
+    train_batch b = {fd_tokens[_i], fd_attn, _i == 0 ? fd_ttypes : NULL, fd_targets, 2, 6};
+    size_t n = model_numel(m);
+    float l1, l2, l3, l4, l0;
+    float *g1 = malloc(n * sizeof *g1);
+    train_zero_grad(tc);
+    ck_assert_int_eq(train_forward(tc, &b, 11, 0, &l1), MLM_OK);
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+    memcpy(g1, tc->grad, n * sizeof *g1);
+    /* same (seed, step), other thread count: bit-identical loss and gradients */
+    tc->ops.nthreads = 3;
+    train_zero_grad(tc);
+    ck_assert_int_eq(train_forward(tc, &b, 11, 0, &l2), MLM_OK);
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+    ck_assert(l1 == l2);
+    ck_assert_int_eq(memcmp(g1, tc->grad, n * sizeof *g1), 0);
+    tc->ops.nthreads = 1;
+    ck_assert_int_eq(train_forward(tc, &b, 12, 0, &l3), MLM_OK); /* other seed */
+    ck_assert_int_eq(train_forward(tc, &b, 11, 1, &l4), MLM_OK); /* other step */
+    ck_assert(l3 != l1 && l4 != l1 && l3 != l4);
+    tc->train_mode = 0;
+    ck_assert_int_eq(train_forward(tc, &b, 11, 0, &l0), MLM_OK);
+    ck_assert(l0 != l1);
+    free(g1);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+}
+END_TEST
+
+/* With dropout off the train forward is the eval forward (same kernels, same
+ * order: bit-identical logits at the labelled rows), and running train mode
+ * leaves the eval forward alone. */
+START_TEST(eval_forward_unaffected)
+{
+    mlm_model *m = tiny_model(_i, 4);
+    const model_dims *d = &m->d;
+    train_ctx *tc = NULL;
+    ck_assert_int_eq(train_ctx_new(m, 2, 6, 1, &tc), MLM_OK);
+    train_batch b = {fd_tokens[_i], fd_attn, _i == 0 ? fd_ttypes : NULL, fd_targets, 2, 6};
+    int32_t pos[12];
+    size_t np = 0;
+    for (int i = 0; i < 12; i++)
+        if (fd_targets[i] != -100)
+            pos[np++] = i;
+    float *before = malloc(np * d->V * sizeof *before), *after = malloc(np * d->V * sizeof *after);
+    ck_assert_int_eq(mlm_model_forward(m, 1, b.ids, b.attn_mask, b.type_ids, 2, 6, pos, np, before),
+                     MLM_OK);
+    tc->hidden_dropout = tc->attn_dropout = 0.5f;
+    float loss;
+    ck_assert_int_eq(train_forward(tc, &b, 1, 0, &loss), MLM_OK);
+    ck_assert_int_eq(mlm_model_forward(m, 1, b.ids, b.attn_mask, b.type_ids, 2, 6, pos, np, after),
+                     MLM_OK);
+    ck_assert_int_eq(memcmp(before, after, np * d->V * sizeof *before), 0);
+    tc->train_mode = 0;
+    ck_assert_int_eq(train_forward(tc, &b, 1, 0, &loss), MLM_OK);
+    ck_assert_int_eq(tc->n_rows, (int)np);
+    ck_assert_int_eq(memcmp(tc->h.logits, before, np * d->V * sizeof *before), 0);
+    /* and the loss is the mean cross-entropy of those logits */
+    double sum = 0;
+    for (size_t r = 0; r < np; r++) {
+        const float *row = before + r * d->V;
+        double mx = row[0], z = 0;
+        for (int v = 1; v < d->V; v++)
+            mx = fmax(mx, row[v]);
+        for (int v = 0; v < d->V; v++)
+            z += exp(row[v] - mx);
+        sum += mx + log(z) - row[fd_targets[pos[r]]];
+    }
+    ck_assert_msg(rel(loss, sum / np) <= 1e-6, "loss %g vs %g", (double)loss, sum / np);
+    free(before);
+    free(after);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+}
+END_TEST
+
+/* Inverted dropout on the embeddings' output, over 400 steps: each element is
+ * either 0 or the LayerNorm output / (1 − p), it is kept with probability
+ * 1 − p (within 5σ), and E|drop(x)| = |x| (within 2%; the sampling error is
+ * ~0.3%). */
+START_TEST(dropout_expected_value)
+{
+    mlm_model *m = tiny_model(0, 5);
+    const model_dims *d = &m->d;
+    train_ctx *tc = NULL;
+    int B = 2, T = 6, N = B * T, C = d->C;
+    ck_assert_int_eq(train_ctx_new(m, B, T, 1, &tc), MLM_OK);
+    const float p = 0.25f;
+    tc->hidden_dropout = p;
+    tc->attn_dropout = 0.0f;
+    train_batch b = {fd_tokens[0], fd_attn, fd_ttypes, fd_targets, B, T};
+    float *ln = malloc((size_t)N * C * sizeof *ln), *mean = malloc(N * sizeof *mean),
+          *rstd = malloc(N * sizeof *rstd);
+    double sum_x0 = 0, sum_ln = 0;
+    long kept = 0, total = 0;
+    const int trials = 400;
+    for (int s = 0; s < trials; s++) {
+        float loss;
+        ck_assert_int_eq(train_forward(tc, &b, 77, (uint64_t)s, &loss), MLM_OK);
+        ops_layernorm_forward(&tc->ops, ln, mean, rstd, tc->a.emb_sum, m->w.emb_ln_w,
+                              m->w.emb_ln_b, N, C, d->ln_eps);
+        for (int i = 0; i < N * C; i++) {
+            float x = tc->a.x0[i];
+            if (x != 0.0f) {
+                ck_assert_msg(fabsf(x - ln[i] / (1.0f - p)) <= 1e-6f * fabsf(x) + 1e-7f,
+                              "kept element %g, expected %g", (double)x,
+                              (double)(ln[i] / (1.0f - p)));
+                kept++;
+            }
+            total++;
+            sum_x0 += fabs(x);
+            sum_ln += fabs(ln[i]);
+        }
+    }
+    double frac = (double)kept / (double)total;
+    double sigma = sqrt(p * (1 - p) / (double)total);
+    ck_assert_msg(fabs(frac - (1 - p)) <= 5 * sigma, "kept %.4f, expected %.4f", frac, 1 - p);
+    ck_assert_msg(rel(sum_x0, sum_ln) <= 0.02, "E|drop(x)| %g vs |x| %g", sum_x0, sum_ln);
+    free(ln);
+    free(mean);
+    free(rstd);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- accumulation */
+
+/* The golden batch split into two micro-batches (rows 0-1, row 2) with
+ * token-weighted dloss gives the whole batch's gradients; dloss = 1/2 each
+ * gives HF's classic accumulation: the mean of the two micro-batch means. */
+START_TEST(gradient_accumulation)
+{
+    const char *name = parity_models[_i];
+    golden_batch gb;
+    batch_open(&gb, name);
+    mlm_model *m = load_model(name);
+    train_ctx *tc = NULL;
+    ck_assert_int_eq(train_ctx_new(m, gb.b.B, gb.b.T, 1, &tc), MLM_OK);
+    tc->hidden_dropout = tc->attn_dropout = 0.0f;
+    size_t n = model_numel(m);
+    float *full = malloc(n * sizeof *full);
+    float loss;
+    train_zero_grad(tc);
+    ck_assert_int_eq(train_forward(tc, &gb.b, 1, 0, &loss), MLM_OK);
+    int total_rows = tc->n_rows;
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+    memcpy(full, tc->grad, n * sizeof *full);
+
+    int T = gb.b.T;
+    train_batch part[2] = {gb.b, gb.b};
+    part[0].B = 2;
+    part[1].B = gb.b.B - 2;
+    part[1].ids += 2 * T;
+    part[1].attn_mask += 2 * T;
+    if (part[1].type_ids)
+        part[1].type_ids += 2 * T;
+    part[1].labels += 2 * T;
+    train_zero_grad(tc);
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(train_forward(tc, &part[k], 1, (uint64_t)k, &loss), MLM_OK);
+        ck_assert_int_eq(train_backward(tc, (float)tc->n_rows / (float)total_rows), MLM_OK);
+    }
+    double mx;
+    double e = rel_l2(tc->grad, full, n, &mx);
+    ck_assert_msg(e <= 1e-5, "%s: accumulated gradients differ from the full batch's by %g", name,
+                  e);
+    free(full);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+    batch_close(&gb);
+}
+END_TEST
+
+START_TEST(schedule_and_clip)
+{
+    /* get_linear_schedule_with_warmup(warmup 2, total 10) */
+    const double want[] = {0.0, 0.5, 1.0, 7.0 / 8, 6.0 / 8, 5.0 / 8};
+    for (int s = 0; s < 6; s++)
+        ck_assert(fabs(lr_linear_warmup(s, 2, 10) - want[s]) <= 1e-15);
+    ck_assert(lr_linear_warmup(10, 2, 10) == 0.0 && lr_linear_warmup(12, 2, 10) == 0.0);
+    ck_assert(lr_linear_warmup(0, 0, 4) == 1.0 && lr_linear_warmup(3, 0, 4) == 0.25);
+    float g[4] = {3, 4, 0, 0};
+    ck_assert(grad_clip(g, 4, 5.0, 10.0) == 1.0 && g[0] == 3.0f);
+    double c = grad_clip(g, 4, 5.0, 1.0);
+    ck_assert(fabs(c - 1.0 / (5.0 + 1e-6)) <= 1e-15);
+    ck_assert(fabsf(g[1] - 4.0f * (float)c) <= 0.0f);
+}
+END_TEST
+
+/* The optimizer state saved after one step and restored into a fresh
+ * optimizer gives the same next step, bit for bit (what a checkpoint needs). */
+START_TEST(adamw_state_round_trip)
+{
+    mlm_model *a = tiny_model(0, 8), *b = tiny_model(0, 8);
+    size_t n = model_numel(a);
+    float *g = malloc(n * sizeof *g);
+    rng_fill_normal(1, 2, 0, g, n, 0.0f, 0.1f);
+    adamw oa, ob;
+    ck_assert_int_eq(adamw_init(&oa, a, 0.9, 0.999, 1e-8, 0.01, 1), MLM_OK);
+    ck_assert_int_eq(adamw_init(&ob, b, 0.9, 0.999, 1e-8, 0.01, 2), MLM_OK);
+    adamw_step(&oa, a->owned, g, 1e-3);
+    float *m, *v;
+    size_t len;
+    int64_t *step;
+    adamw_state(&ob, &m, &v, &len, &step);
+    ck_assert_uint_eq(len, n);
+    memcpy(m, oa.m, n * sizeof *m);
+    memcpy(v, oa.v, n * sizeof *v);
+    *step = oa.step;
+    memcpy(b->owned, a->owned, n * sizeof *g);
+    rng_fill_normal(1, 3, 0, g, n, 0.0f, 0.1f);
+    adamw_step(&oa, a->owned, g, 5e-4);
+    adamw_step(&ob, b->owned, g, 5e-4);
+    ck_assert_int_eq(memcmp(a->owned, b->owned, n * sizeof *g), 0);
+    ck_assert_int_eq(memcmp(oa.m, ob.m, 2 * n * sizeof *g), 0);
+    /* no decay for biases and LayerNorm weights: with g = 0 and fresh state
+     * only the decay group moves, by exactly p·(1 − lr·wd) */
+    adamw oc;
+    ck_assert_int_eq(adamw_init(&oc, a, 0.9, 0.999, 1e-8, 0.1, 1), MLM_OK);
+    memset(g, 0, n * sizeof *g);
+    memcpy(b->owned, a->owned, n * sizeof *g);
+    adamw_step(&oc, a->owned, g, 0.5);
+    for (size_t i = 0; i < a->n_params; i++) {
+        const param_desc *p = &a->params[i];
+        size_t off = (size_t)(*p->slot - a->owned);
+        for (size_t k = 0; k < p->numel; k++) {
+            float want = p->no_decay ? b->owned[off + k] : b->owned[off + k] * (1.0f - 0.05f);
+            ck_assert_msg(a->owned[off + k] == want, "%s", p->name);
+        }
+    }
+    adamw_free(&oa);
+    adamw_free(&ob);
+    adamw_free(&oc);
+    adamw_free(NULL);
+    free(g);
+    mlm_model_free(a);
+    mlm_model_free(b);
+}
+END_TEST
+
+/* A zero-copy model is materialised; a batch with no labels gives NaN and
+ * no gradient; bad input is refused. */
+START_TEST(edge_cases)
+{
+    mlm_model *m = load_model("tiny-bert");
+    ck_assert_ptr_null(m->owned); /* mapped zero-copy */
+    const float *mapped = m->w.word_emb;
+    float first = mapped[5];
+    ck_assert_int_eq(model_own_params(m), MLM_OK);
+    ck_assert_ptr_nonnull(m->owned);
+    ck_assert_ptr_null(m->source);
+    ck_assert(m->w.word_emb == m->owned && m->w.word_emb[5] == first);
+    train_ctx *tc = NULL;
+    ck_assert_int_eq(train_ctx_new(m, 1, 4, 1, &tc), MLM_OK);
+    int32_t ids[4] = {2, 5, 6, 3}, none[4] = {-100, -100, -100, -100};
+    train_batch b = {ids, NULL, NULL, none, 1, 4};
+    float loss;
+    ck_assert_int_eq(train_forward(tc, &b, 0, 0, &loss), MLM_OK);
+    ck_assert(isnan(loss));
+    train_zero_grad(tc);
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+    for (size_t i = 0; i < model_numel(m); i++)
+        ck_assert(tc->grad[i] == 0.0f);
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_ERR_INVALID_ARGUMENT); /* spent */
+    int32_t bad[4] = {-100, 5000, -100, -100};
+    b.labels = bad;
+    ck_assert_int_eq(train_forward(tc, &b, 0, 0, &loss), MLM_ERR_RANGE);
+    b.labels = none;
+    b.T = 5;
+    ck_assert_int_eq(train_forward(tc, &b, 0, 0, &loss), MLM_ERR_INVALID_ARGUMENT);
+    train_ctx_free(tc);
+    train_ctx_free(NULL);
+    mlm_model_free(m);
+}
+END_TEST
+
+Suite *train_suite(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("train");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, gradients_and_adamw_match_reference, 0, 3);
+    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, 3);
+    tcase_add_loop_test(tc, backward_with_dropout_matches_finite_differences, 0, 3);
+    tcase_add_loop_test(tc, dropout_is_deterministic_and_seeded, 0, 3);
+    tcase_add_loop_test(tc, eval_forward_unaffected, 0, 3);
+    tcase_add_test(tc, dropout_expected_value);
+    tcase_add_loop_test(tc, gradient_accumulation, 0, 3);
+    tcase_add_test(tc, schedule_and_clip);
+    tcase_add_test(tc, adamw_state_round_trip);
+    tcase_add_test(tc, edge_cases);
+    suite_add_tcase(s, tc);
+    return s;
+}
