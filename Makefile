@@ -6,6 +6,8 @@
 #   make deps            the Debian packages the build and tests need
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS each (default 600)
 #   make bench           benchmarks (long; never part of make check)
+#   make bench-model     libmlm vs PyTorch vs ONNX Runtime on a distilroberta-
+#                        shaped model (bench/run_model_bench.sh; minutes)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
 VERSION_MAJOR := 0
@@ -102,7 +104,7 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench abi-dump abi-check
+        fuzz bench bench-model abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
@@ -250,6 +252,12 @@ build/bench/%: bench/%.c $(STLIB)
 bench: deps-ok
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# Needs /usr/bin/python3 with Debian's torch and node + npm (for the peers);
+# SKIP_PEERS=1 runs libmlm's side only.
+bench-model: deps-ok
+	@$(MAKE) --no-print-directory build/bench/fill_mask_bench
+	@sh bench/run_model_bench.sh
 
 clean:
 	rm -rf build lib bin
