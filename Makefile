@@ -112,6 +112,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(SAN) -MMD -MP -c $< -o $@
 
+# The elementwise kernels are loops written for the vectorizer.
+# -fno-trapping-math lets it if-convert selects (x < 0 ? a : b) into vector
+# blends; no value changes, only floating-point exception flags.
+$(B)/src/nn/ops/kernels.o: LIB_CFLAGS += -O3 -fno-trapping-math
+
 $(SHLIB): $(LIB_OBJ) $(VERSION_SCRIPT)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,--version-script=$(VERSION_SCRIPT) \

@@ -9,7 +9,7 @@
  * Prints a readable summary, or one JSON line per thread count with --json
  * (the first line gives the sentence's ids for the peers).
  *
- *   fill_mask_bench [DIR] [--json] [--threads 1,2] [--reps 9]
+ *   fill_mask_bench [DIR] [--json] [--threads 1,2] [--reps 9] [--no-batch]
  *
  * Without a model directory (default /tmp/mlm-bench-droberta) it says so and
  * exits 0, so that `make bench` runs without the checkpoint. */
@@ -63,10 +63,12 @@ int main(int argc, char **argv)
 {
     const char *dir = "/tmp/mlm-bench-droberta";
     const char *threads_arg = "1,2";
-    int json = 0, reps = 9;
+    int json = 0, reps = 9, no_batch = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--no-batch"))
+            no_batch = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads_arg = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -200,7 +202,7 @@ int main(int argc, char **argv)
         double rss = peak_rss_mb();
         if (rss_after_fill == 0)
             rss_after_fill = rss;
-        int breps = reps < 5 ? reps : 5;
+        int breps = no_batch ? 0 : reps < 5 ? reps : 5;
         for (int r = -1; r < breps; r++) {
             double t0 = now_ms();
             if (mlm_model_forward(model, n, big, NULL, NULL, BATCH, SEQ, NULL, 0, logits))
@@ -210,7 +212,7 @@ int main(int argc, char **argv)
                 t_batch[r] = t1 - t0;
         }
         double fill = median(t_fill, reps), fwd = median(t_fwd, reps);
-        double batch = median(t_batch, breps);
+        double batch = breps ? median(t_batch, breps) : 0.0;
         if (json)
             printf("{\"impl\": \"libmlm\", \"config\": {\"threads\": %d, \"gemm\": \"%s\"}, "
                    "\"load_ms\": %.3f, \"load_pipeline_ms\": %.3f, \"first_fill_ms\": %.3f, "
