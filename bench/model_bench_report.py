@@ -102,8 +102,8 @@ def main():
             configs.append(f"  PyTorch batch, {n} thr: {fmt_cfg(tbr)}")
         if ob is not None:
             verdicts.append((n, "batch vs ORT", ob / o["batch_ms"], 1.0, ">="))
-            configs.append(f"  ORT batch, {n} thr: {fmt_cfg(obr)} (run() only; the binding's "
-                           "copy of the 206 MB output is inside run())")
+            configs.append(f"  ORT batch, {n} thr: {fmt_cfg(obr)} (run() into a pre-allocated output "
+                           "tensor: no copy; with the binding's copy see batch_ms_with_copy)")
     print()
     o = ours[0]
     tl = statistics.median([r["load_ms"] for r in torch_rows]) if torch_rows else None
