@@ -7,6 +7,8 @@
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS each (default 600)
 #   make bench           benchmarks (long; never part of make check)
 #   make bench-tokenize  tokenizer throughput, libmlm vs HF tokenizers, with ratios
+#   make bench-model     libmlm vs PyTorch vs ONNX Runtime on a distilroberta-
+#                        shaped model (bench/run_model_bench.sh; minutes)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
 VERSION_MAJOR := 0
@@ -104,12 +106,18 @@ VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run demo deps deps-ok deps-fuzz install uninstall clean \
         fuzz bench bench-tokenize abi-dump abi-check
+        fuzz bench bench-model abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(SAN) -MMD -MP -c $< -o $@
+
+# The elementwise kernels are loops written for the vectorizer.
+# -fno-trapping-math lets it if-convert selects (x < 0 ? a : b) into vector
+# blends; no value changes, only floating-point exception flags.
+$(B)/src/nn/ops/kernels.o: LIB_CFLAGS += -O3 -fno-trapping-math
 
 $(SHLIB): $(LIB_OBJ) $(VERSION_SCRIPT)
 	@mkdir -p $(dir $@)
@@ -262,6 +270,11 @@ bench: deps-ok
 bench-tokenize: deps-ok
 	@$(MAKE) --no-print-directory build/bench/tokenizer_bench
 	@sh bench/tokenize.sh
+# Needs /usr/bin/python3 with Debian's torch and node + npm (for the peers);
+# SKIP_PEERS=1 runs libmlm's side only.
+bench-model: deps-ok
+	@$(MAKE) --no-print-directory build/bench/fill_mask_bench
+	@sh bench/run_model_bench.sh
 
 clean:
 	rm -rf build lib bin

@@ -183,6 +183,53 @@ static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, 
     }
 }
 
+/* ---------------------------------------------------------------- threads */
+
+/* With several threads, a product is split by columns of C (of op(B): the
+ * weight's rows, for a linear layer) into one contiguous block per thread,
+ * each a single-threaded BLIS call. Each thread then streams its own part of
+ * B, which at small M (batch-1 inference) is what the time goes to, and
+ * BLIS's GEMV (M = 1), single-threaded in 0.9.0, gets all the threads; and no
+ * BLIS barrier spins while a thread of ours is descheduled on a busy
+ * machine. A (the activations) is read by every thread. Below SPLIT_FLOPS
+ * multiply-adds a thread start (~20-50 us) costs more than it saves. */
+#define SPLIT_FLOPS (1 << 21)
+#define SPLIT_MIN_COLS 256
+
+typedef struct split_job {
+    int transa, transb, M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} split_job;
+
+/* Column blocks [begin, end) of SUP_NR columns each. */
+static void split_range(void *arg, size_t begin, size_t end)
+{
+    const split_job *j = arg;
+    int n0 = (int)begin * SUP_NR, n1 = (int)end * SUP_NR < j->N ? (int)end * SUP_NR : j->N;
+    /* Column n of op(B) starts at B + n·ldb (transb) or B + n. */
+    const float *b = j->transb ? j->B + (size_t)n0 * j->ldb : j->B + n0;
+    gemm_one(1, j->transa, j->transb, j->M, n1 - n0, j->K, j->alpha, j->A, j->lda, b, j->ldb,
+             j->beta, j->C + n0, j->ldc);
+}
+
+static void gemm_threads(int nthreads, int transa, int transb, int M, int N, int K, float alpha,
+                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                         int ldc)
+{
+    size_t blocks = ((size_t)N + SUP_NR - 1) / SUP_NR;
+    if (nthreads > 1 && (double)M * N * K >= SPLIT_FLOPS &&
+        par_chunks(nthreads, blocks, SPLIT_MIN_COLS / SUP_NR) > 1) {
+        split_job j = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+        par_for(nthreads, blocks, SPLIT_MIN_COLS / SUP_NR, split_range, &j);
+        return;
+    }
+    /* Too few columns to split: BLIS's own threads, when it is worth it. */
+    int t = (double)M * N * K >= SPLIT_FLOPS ? nthreads : 1;
+    gemm_one(t, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 mlm_status ops_gemm(const ops_ctx *ctx, int transa, int transb, int M, int N, int K, float alpha,
                     const float *A, int lda, const float *B, int ldb, float beta, float *C,
                     int ldc)
@@ -190,7 +237,7 @@ mlm_status ops_gemm(const ops_ctx *ctx, int transa, int transb, int M, int N, in
     mlm_status st = check_gemm(transa, transb, M, N, K, A, lda, B, ldb, C, ldc);
     if (st != MLM_OK)
         return st;
-    gemm_one(ctx->nthreads, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_threads(ctx->nthreads, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return MLM_OK;
 }
 
@@ -210,10 +257,10 @@ static void batch_range(void *arg, size_t begin, size_t end)
     const ops_batch *b = j->batch;
     for (size_t i = begin; i < end; i++) {
         long o = (long)i / b->inner, h = (long)i % b->inner;
-        gemm_one(j->nthreads, j->transa, j->transb, j->M, j->N, j->K, j->alpha,
-                 j->A + o * b->a_outer + h * b->a_inner, j->lda,
-                 j->B + o * b->b_outer + h * b->b_inner, j->ldb, j->beta,
-                 j->C + o * b->c_outer + h * b->c_inner, j->ldc);
+        gemm_threads(j->nthreads, j->transa, j->transb, j->M, j->N, j->K, j->alpha,
+                     j->A + o * b->a_outer + h * b->a_inner, j->lda,
+                     j->B + o * b->b_outer + h * b->b_inner, j->ldb, j->beta,
+                     j->C + o * b->c_outer + h * b->c_inner, j->ldc);
     }
 }
 
@@ -232,8 +279,11 @@ mlm_status ops_gemm_batched(const ops_ctx *ctx, int transa, int transb, int M, i
     batch_job job = {ctx->nthreads, transa, transb, M, N, K, lda, ldb, ldc, alpha, beta,
                      A, B, C, batch};
     double flops = (double)M * N * K;
-    if (ctx->nthreads > 1 && flops < (double)(1 << 21) && count >= (size_t)ctx->nthreads) {
-        /* Small products: a thread each, BLIS single-threaded inside. */
+    /* Small products: a thread each, BLIS single-threaded inside, when the
+     * whole batch is worth a thread start (not attention over a dozen
+     * tokens). */
+    if (ctx->nthreads > 1 && flops < (double)SPLIT_FLOPS && count >= (size_t)ctx->nthreads &&
+        flops * (double)count >= (double)SPLIT_FLOPS) {
         job.nthreads = 1;
         par_for(ctx->nthreads, count, 1, batch_range, &job);
     } else {

@@ -1,7 +1,9 @@
 /* Matrix products through BLIS (gemm.c is the only file that includes
  * blis.h). The BLIS kernel set is chosen per call from the CPU and the
  * product's row count (see cpu_gemm_plan in nn/ops/cpu.h); the thread count
- * is the context's, passed to BLIS on each call. */
+ * is the context's, per call: a product of at least 2^21 multiply-adds is
+ * split by columns of C into one block per thread, each a single-threaded
+ * BLIS call (too few columns: BLIS's own threads). */
 #ifndef MLM_OPS_GEMM_H
 #define MLM_OPS_GEMM_H
 
@@ -37,7 +39,8 @@ typedef struct ops_batch {
 /* The product of ops_gemm, once per matrix of the batch. The C matrices must
  * not overlap. When each product is small (M·N·K < 2^21) and there are at
  * least as many products as threads, the threads split the batch (one BLIS
- * thread each) instead of splitting each product. */
+ * thread each) instead of splitting each product, provided the whole batch
+ * is worth a thread start (M·N·K·count >= 2^21). */
 mlm_status ops_gemm_batched(const struct ops_ctx *ctx, int transa, int transb, int M, int N,
                             int K, float alpha, const float *A, int lda, const float *B, int ldb,
                             float beta, float *C, int ldc, const ops_batch *batch);
