@@ -105,8 +105,7 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench bench-tokenize abi-dump abi-check
-        fuzz bench bench-model abi-dump abi-check
+        fuzz bench bench-tokenize bench-model abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
@@ -270,6 +269,7 @@ bench: deps-ok
 bench-tokenize: deps-ok
 	@$(MAKE) --no-print-directory build/bench/tokenizer_bench
 	@sh bench/tokenize.sh
+
 # Needs /usr/bin/python3 with Debian's torch and node + npm (for the peers);
 # SKIP_PEERS=1 runs libmlm's side only.
 bench-model: deps-ok
