@@ -19,6 +19,7 @@ int main(void)
         config_suite,
         dataset_suite,
         collator_suite,
+        data_tokenize_suite,
         tokenizer_suite,
         tokenizer_parity_suite,
     };
