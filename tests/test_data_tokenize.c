@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char SEED_JSON[] =
     "{\"answers.text\": [[\"우리 은하와 가장 가까운 은하가 있다.\", \"그 은하 이름은 "
@@ -181,6 +182,233 @@ START_TEST(seed_example_roberta)
 }
 END_TEST
 
+/* A directory holding roberta-base's tokenizer.json (linked) and a
+ * tokenizer_config.json with the given text. */
+static char *roberta_variant(const char *roberta_dir, const char *config)
+{
+    char *dir = test_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/tokenizer.json", roberta_dir);
+    snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
+    ck_assert_int_eq(symlink(src, dst), 0);
+    snprintf(dst, sizeof dst, "%s/tokenizer_config.json", dir);
+    FILE *f = fopen(dst, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(config, f);
+    fclose(f);
+    return dir;
+}
+
+/* Pad: roberta-base's own <pad>; eos when pad is unset; neither: an error. */
+START_TEST(collator_pad_from_tokenizer)
+{
+    char buf[4096];
+    SKIP_WITHOUT_SHARED(p, "data/tokenizers/roberta-base", buf);
+    mlm_tokenizer *tok = load_tok(p);
+    int32_t pad = mlm_tokenizer_special_id(tok, MLM_TOKEN_PAD);
+    int32_t eos = mlm_tokenizer_special_id(tok, MLM_TOKEN_EOS);
+    ck_assert_int_eq(pad, 1);
+    ck_assert_int_eq(eos, 2);
+    mlm_collator *c = NULL;
+    ck_assert_int_eq(mlm_collator_new(tok, NULL, &c), MLM_OK);
+    ck_assert_int_eq(mlm_collator_pad_token_id(c), pad);
+    mlm_collator_free(c);
+    /* the seed's tokenizer.pad_token = tokenizer.eos_token */
+    ck_assert_int_eq(mlm_tokenizer_set_special(tok, MLM_TOKEN_PAD, "</s>"), MLM_OK);
+    ck_assert_int_eq(mlm_collator_new(tok, NULL, &c), MLM_OK);
+    ck_assert_int_eq(mlm_collator_pad_token_id(c), eos);
+    mlm_collator_free(c);
+    mlm_tokenizer_free(tok);
+
+    /* no pad token at all: eos pads */
+    char *dir = roberta_variant(p, "{\"pad_token\": null}");
+    tok = load_tok(dir);
+    ck_assert_int_eq(mlm_tokenizer_special_id(tok, MLM_TOKEN_PAD), -1);
+    ck_assert_int_eq(mlm_collator_new(tok, "{\"seed\": 3}", &c), MLM_OK);
+    ck_assert_int_eq(mlm_collator_pad_token_id(c), eos);
+    /* a short row is padded with eos, attention 0, label -100 */
+    mlm_dataset *ds = NULL, *t = NULL;
+    const char *texts[] = {"짧은 문장.", "조금 더 긴 문장이다. A longer English sentence too."};
+    ck_assert_int_eq(mlm_dataset_new(&ds), MLM_OK);
+    ck_assert_int_eq(mlm_dataset_add_string_column(ds, "text", texts, 2), MLM_OK);
+    ck_assert_int_eq(mlm_dataset_tokenize(ds, tok, "text", NULL, &t), MLM_OK);
+    size_t rows[] = {0, 1};
+    mlm_batch *b = NULL;
+    ck_assert_int_eq(mlm_collator_collate(c, t, rows, 2, 0, &b), MLM_OK);
+    const int32_t *d;
+    size_t l0, l1;
+    mlm_dataset_get_sequence(t, "input_ids", 0, &d, &l0);
+    mlm_dataset_get_sequence(t, "input_ids", 1, &d, &l1);
+    ck_assert_uint_lt(l0, l1);
+    ck_assert_uint_eq(mlm_batch_seq_len(b), l1);
+    for (size_t j = l0; j < l1; j++) {
+        ck_assert_int_eq(mlm_batch_input_ids(b)[j], eos);
+        ck_assert_int_eq(mlm_batch_attention_mask(b)[j], 0);
+        ck_assert_int_eq(mlm_batch_labels(b)[j], -100);
+        ck_assert_int_eq(mlm_batch_special_tokens_mask(b)[j], 1);
+    }
+    mlm_batch_free(b);
+    mlm_collator_free(c);
+    mlm_dataset_free(t);
+    mlm_dataset_free(ds);
+    mlm_tokenizer_free(tok);
+    test_rmtree(dir);
+    free(dir);
+
+    /* neither pad nor eos: a clear error; pad_token_id given: fine */
+    dir = roberta_variant(p, "{\"pad_token\": null, \"eos_token\": null}");
+    tok = load_tok(dir);
+    ck_assert_int_eq(mlm_collator_new(tok, NULL, &c), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(c);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "neither a pad token nor an eos token"));
+    /* a bad option is still reported as such */
+    ck_assert_int_eq(mlm_collator_new(tok, "{\"no_such\": 1}", &c), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "no_such"));
+    ck_assert_int_eq(mlm_collator_new(tok, "{\"pad_token_id\": 1}", &c), MLM_OK);
+    ck_assert_int_eq(mlm_collator_pad_token_id(c), 1);
+    mlm_collator_free(c);
+    mlm_tokenizer_free(tok);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Batch invariants: shapes, labels only where picked, the original id in
+ * the label, padding never picked. */
+static void check_batch(const mlm_batch *b, const mlm_dataset *ds, const size_t *rows,
+                        size_t n, size_t seq_len, int32_t mask_id)
+{
+    ck_assert_uint_eq(mlm_batch_rows(b), n);
+    ck_assert_uint_eq(mlm_batch_seq_len(b), seq_len);
+    const int32_t *ids = mlm_batch_input_ids(b), *lab = mlm_batch_labels(b);
+    const int32_t *att = mlm_batch_attention_mask(b), *stm = mlm_batch_special_tokens_mask(b);
+    for (size_t i = 0; i < n; i++) {
+        const int32_t *orig, *osm;
+        size_t len, len2;
+        ck_assert_int_eq(mlm_dataset_get_sequence(ds, "input_ids", rows[i], &orig, &len), MLM_OK);
+        ck_assert_int_eq(
+            mlm_dataset_get_sequence(ds, "special_tokens_mask", rows[i], &osm, &len2), MLM_OK);
+        ck_assert_uint_eq(len, len2);
+        for (size_t j = 0; j < seq_len; j++) {
+            size_t k = i * seq_len + j;
+            if (j >= len) {
+                ck_assert_int_eq(att[k], 0);
+                ck_assert_int_eq(lab[k], -100);
+                continue;
+            }
+            ck_assert_int_eq(att[k], 1);
+            if (osm[j]) {
+                ck_assert_int_eq(stm[k], 1);
+                ck_assert_int_eq(lab[k], -100);
+                ck_assert_int_eq(ids[k], orig[j]);
+            } else if (lab[k] == -100) {
+                ck_assert_int_eq(ids[k], orig[j]);
+            } else {
+                ck_assert_int_eq(lab[k], orig[j]);
+                (void)mask_id;
+            }
+        }
+    }
+}
+
+/* load → (flattened) answers.text → tokenize → group_texts(128) → split →
+ * collate; returns the number of blocks. */
+static size_t eli5_pipeline(const char *path, mlm_tokenizer *tok, size_t want_rows)
+{
+    mlm_dataset *ds = NULL, *t = NULL, *g = NULL, *tr = NULL, *te = NULL;
+    mlm_status st = mlm_dataset_load(path, NULL, &ds);
+    ck_assert_msg(st == MLM_OK, "%s", mlm_last_error());
+    if (want_rows)
+        ck_assert_uint_eq(mlm_dataset_num_rows(ds), want_rows);
+    mlm_column_type ty;
+    ck_assert_int_eq(mlm_dataset_column_type(ds, "answers.text", &ty), MLM_OK);
+    ck_assert_int_eq(ty, MLM_COLUMN_STRING_LIST);
+    st = mlm_dataset_tokenize(ds, tok, "answers.text",
+                              "{\"num_proc\": 2, \"batch_size\": 256, \"remove_columns\": \"all\"}",
+                              &t);
+    ck_assert_msg(st == MLM_OK, "%s", mlm_last_error());
+    ck_assert_uint_eq(mlm_dataset_num_rows(t), mlm_dataset_num_rows(ds));
+    size_t total = 0;
+    for (size_t r = 0; r < mlm_dataset_num_rows(t); r++) {
+        const int32_t *d;
+        size_t len;
+        ck_assert_int_eq(mlm_dataset_get_sequence(t, "input_ids", r, &d, &len), MLM_OK);
+        total += len;
+    }
+    ck_assert_int_eq(mlm_dataset_group_texts(t, 128, &g), MLM_OK);
+    ck_assert_uint_eq(mlm_dataset_num_rows(g), total / 128);
+    size_t n = mlm_dataset_num_rows(g);
+    ck_assert_uint_gt(n, 4);
+    ck_assert_int_eq(mlm_dataset_train_test_split(g, 0.2, 42, 1, &tr, &te), MLM_OK);
+    size_t ntest = (size_t)((double)n * 0.2);
+    if ((double)ntest < (double)n * 0.2)
+        ntest++;
+    ck_assert_uint_eq(mlm_dataset_num_rows(te), ntest);
+    ck_assert_uint_eq(mlm_dataset_num_rows(tr), n - ntest);
+    mlm_collator *c = NULL;
+    ck_assert_int_eq(mlm_collator_new(tok, "{\"seed\": 42}", &c), MLM_OK);
+    size_t rows[8];
+    size_t picked = 0, real = 0;
+    for (size_t b0 = 0; b0 + 8 <= mlm_dataset_num_rows(tr) && b0 < 64; b0 += 8) {
+        for (size_t i = 0; i < 8; i++)
+            rows[i] = b0 + i;
+        mlm_batch *b = NULL;
+        ck_assert_int_eq(mlm_collator_collate(c, tr, rows, 8, b0 / 8, &b), MLM_OK);
+        check_batch(b, tr, rows, 8, 128, mlm_tokenizer_special_id(tok, MLM_TOKEN_MASK));
+        for (size_t k = 0; k < 8 * 128; k++) {
+            picked += mlm_batch_labels(b)[k] != -100;
+            real += mlm_batch_special_tokens_mask(b)[k] == 0;
+        }
+        mlm_batch_free(b);
+    }
+    if (real > 2000) {
+        double frac = (double)picked / (double)real;
+        ck_assert_msg(frac > 0.10 && frac < 0.20, "picked %.3f", frac);
+    }
+    mlm_collator_free(c);
+    mlm_dataset_free(tr);
+    mlm_dataset_free(te);
+    mlm_dataset_free(g);
+    mlm_dataset_free(t);
+    mlm_dataset_free(ds);
+    return n;
+}
+
+START_TEST(eli5_real_validation)
+{
+    char buf[4096], tb[4096];
+    SKIP_WITHOUT_SHARED(p, "data/corpora/eli5-category/eli5-category-validation-2.json.gz", buf);
+    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/roberta-base", tb);
+    mlm_tokenizer *tok = load_tok(tp);
+    size_t n = eli5_pipeline(p, tok, 2375);
+    fprintf(stderr, "eli5 validation-2 (roberta-base): %zu blocks of 128\n", n);
+    mlm_tokenizer_free(tok);
+}
+END_TEST
+
+START_TEST(eli5_dummy_files)
+{
+    static const char *const files[] = {"eli5-category-train.json", "eli5-category-test.json",
+                                        "eli5-category-validation-1.json",
+                                        "eli5-category-validation-2.json"};
+    char tb[4096];
+    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/bert-base-multilingual-cased", tb);
+    mlm_tokenizer *tok = load_tok(tp);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char rel[256], buf[4096];
+        snprintf(rel, sizeof rel, "data/corpora/eli5-category/dummy/%s", files[i]);
+        const char *p = test_shared_path(rel, buf, sizeof buf);
+        if (!p) {
+            fprintf(stderr, "skip %s: ../shared/%s is absent\n", __func__, rel);
+            continue;
+        }
+        eli5_pipeline(p, tok, 0);
+    }
+    mlm_tokenizer_free(tok);
+}
+END_TEST
+
 Suite *data_tokenize_suite(void)
 {
     Suite *s = suite_create("data_tokenize");
@@ -188,6 +416,9 @@ Suite *data_tokenize_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, seed_example_mbert);
     tcase_add_test(tc, seed_example_roberta);
+    tcase_add_test(tc, collator_pad_from_tokenizer);
+    tcase_add_test(tc, eli5_real_validation);
+    tcase_add_test(tc, eli5_dummy_files);
     suite_add_tcase(s, tc);
     return s;
 }
