@@ -409,6 +409,201 @@ START_TEST(eli5_dummy_files)
 }
 END_TEST
 
+/* ------------------------------------------------------------ streaming */
+
+/* The in-memory path: load → tokenize(column, remove all) → group. */
+static mlm_dataset *in_memory(const mlm_tokenizer *tok, const char *path, const char *column,
+                              int64_t block, size_t gbatch)
+{
+    mlm_dataset *ds = NULL, *t = NULL, *g = NULL;
+    mlm_status st = mlm_dataset_load(path, NULL, &ds);
+    ck_assert_msg(st == MLM_OK, "%s", mlm_last_error());
+    st = mlm_dataset_tokenize(ds, tok, column, "{\"remove_columns\": \"all\"}", &t);
+    ck_assert_msg(st == MLM_OK, "%s", mlm_last_error());
+    mlm_dataset_free(ds);
+    if (!block)
+        return t;
+    ck_assert_int_eq(mlm_dataset_group_texts_batched(t, block, gbatch, &g), MLM_OK);
+    mlm_dataset_free(t);
+    return g;
+}
+
+static mlm_dataset *streamed(const mlm_tokenizer *tok, const char *path, const char *opts,
+                             const char *dir, mlm_tokenize_file_stats *stats)
+{
+    char out[4096];
+    snprintf(out, sizeof out, "%s/streamed.mlmds", dir);
+    mlm_status st = mlm_dataset_tokenize_file(tok, path, opts, out, stats);
+    ck_assert_msg(st == MLM_OK, "%s", mlm_last_error());
+    mlm_dataset *ds = NULL;
+    ck_assert_int_eq(mlm_dataset_open(out, &ds), MLM_OK);
+    return ds;
+}
+
+START_TEST(stream_text_equals_in_memory)
+{
+    char buf[4096], tb[4096];
+    SKIP_WITHOUT_SHARED(p, "data/corpora/wikitext-2-raw/wiki.valid.raw", buf);
+    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/roberta-base", tb);
+    mlm_tokenizer *tok = load_tok(tp);
+    char *dir = test_tmpdir();
+    /* a slice of WikiText with Korean lines and CRLF, gzip'ed */
+    size_t len;
+    char *text = test_read_file(p, &len);
+    ck_assert_ptr_nonnull(text);
+    if (len > 300000)
+        len = 300000;
+    char src[4096];
+    snprintf(src, sizeof src, "%s/corpus.txt", dir);
+    FILE *f = fopen(src, "wb");
+    fwrite(text, 1, len, f);
+    fputs("\n우리 은하와 가장 가까운 은하가 있다.\r\n그 은하 이름은 안드로메다 은하이다.\r"
+          "\r\n   \n어제 엄마한테 혼났다. 다음에는 나쁜짓을 안해야겠다.", f);
+    fclose(f);
+    free(text);
+
+    mlm_dataset *mem = in_memory(tok, src, "text", 0, 0);
+    mlm_tokenize_file_stats stats = {.sz = sizeof stats};
+    mlm_dataset *s = streamed(tok, src, "{\"batch_size\": 97, \"num_proc\": 2}", dir, &stats);
+    check_same(mem, s);
+    ck_assert_uint_eq(stats.records, mlm_dataset_num_rows(mem));
+    ck_assert_uint_eq(stats.rows, mlm_dataset_num_rows(mem));
+    ck_assert_uint_eq(stats.tokens, stats.tokens_written);
+    ck_assert_uint_eq(stats.skipped, 0);
+    mlm_dataset_free(s);
+    mlm_dataset_free(mem);
+
+    /* grouped: the remainder carried across batches of 97 lines */
+    mem = in_memory(tok, src, "text", 128, 0);
+    s = streamed(tok, src, "{\"batch_size\": 97, \"block_size\": 128}", dir, &stats);
+    check_same(mem, s);
+    ck_assert_uint_eq(stats.rows, mlm_dataset_num_rows(mem));
+    ck_assert_uint_eq(stats.tokens_written, 128 * stats.rows);
+    ck_assert_uint_lt(stats.tokens - stats.tokens_written, 128);
+    mlm_dataset_free(s);
+    mlm_dataset_free(mem);
+
+    /* run_mlm's batched group_texts: a remainder dropped every 1000 rows */
+    mem = in_memory(tok, src, "text", 64, 1000);
+    s = streamed(tok, src, "{\"block_size\": 64, \"group_batch_size\": 1000, \"num_proc\": 2}",
+                 dir, &stats);
+    check_same(mem, s);
+    mlm_dataset_free(s);
+    mlm_dataset_free(mem);
+
+    /* line_by_line skips blank lines (the "   " one and WikiText's) */
+    s = streamed(tok, src, "{\"line_by_line\": true}", dir, &stats);
+    ck_assert_uint_gt(stats.skipped, 1);
+    ck_assert_uint_eq(mlm_dataset_num_rows(s), stats.records);
+    const int32_t *d;
+    size_t n;
+    for (size_t r = 0; r < mlm_dataset_num_rows(s); r++) {
+        ck_assert_int_eq(mlm_dataset_get_sequence(s, "input_ids", r, &d, &n), MLM_OK);
+        ck_assert_uint_gt(n, 2);
+    }
+    mlm_dataset_free(s);
+
+    /* gzip'ed input reads the same */
+    char cmd[8300];
+    snprintf(cmd, sizeof cmd, "gzip -c '%s' > '%s.gz'", src, src);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s.gz", src);
+    mem = in_memory(tok, src, "text", 0, 0);
+    s = streamed(tok, cmd, "{\"format\": \"text\"}", dir, NULL);
+    check_same(mem, s);
+    mlm_dataset_free(s);
+    mlm_dataset_free(mem);
+
+    /* errors: an unknown option, a missing file */
+    char out[4096];
+    snprintf(out, sizeof out, "%s/x.mlmds", dir);
+    ck_assert_int_eq(mlm_dataset_tokenize_file(tok, src, "{\"blocksize\": 1}", out, NULL),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "blocksize"));
+    snprintf(cmd, sizeof cmd, "%s/absent.txt", dir);
+    ck_assert_int_eq(mlm_dataset_tokenize_file(tok, cmd, NULL, out, NULL), MLM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "absent.txt"));
+    mlm_tokenizer_free(tok);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(stream_jsonl_equals_in_memory)
+{
+    char buf[4096], tb[4096];
+    SKIP_WITHOUT_SHARED(p, "data/corpora/eli5-category/dummy/eli5-category-validation-1.json",
+                        buf);
+    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/bert-base-multilingual-cased", tb);
+    mlm_tokenizer *tok = load_tok(tp);
+    char *dir = test_tmpdir();
+    /* the ELI5 records as JSON Lines with nested answers.text, plus the
+     * seed's Korean records */
+    size_t len;
+    char *text = test_read_file(p, &len);
+    ck_assert_ptr_nonnull(text);
+    char src[4096];
+    snprintf(src, sizeof src, "%s/eli5.jsonl", dir);
+    FILE *f = fopen(src, "wb");
+    /* split the top-level array on the "}, {\"q_id\"" boundaries */
+    char *q = text + 1;
+    text[len - 1] = '\0';
+    for (;;) {
+        char *next = strstr(q, "}, {\"q_id\"");
+        if (next)
+            next[1] = '\0';
+        fprintf(f, "%s\n", q);
+        if (!next)
+            break;
+        q = next + 3;
+    }
+    fputs("\n{\"answers\": {\"text\": [\"우리 은하와 가장 가까운 은하가 있다.\", \"그 은하 "
+          "이름은 안드로메다 은하이다.\"]}}\n"
+          "{\"answers\": {\"text\": [\"어제 엄마한테 혼났다.\", \"다음에는 나쁜짓을 "
+          "안해야겠다.\"]}}\n",
+          f);
+    fclose(f);
+    free(text);
+
+    mlm_dataset *mem = in_memory(tok, src, "answers.text", 0, 0);
+    ck_assert_uint_gt(mlm_dataset_num_rows(mem), 3);
+    mlm_tokenize_file_stats stats = {.sz = sizeof stats};
+    mlm_dataset *s = streamed(tok, src, "{\"column\": \"answers.text\", \"batch_size\": 2, "
+                                        "\"num_proc\": 2}", dir, &stats);
+    check_same(mem, s);
+    ck_assert_uint_eq(stats.skipped, 1); /* the blank line */
+    ck_assert_int_eq(coltype(s, "token_type_ids"), MLM_COLUMN_SEQUENCE);
+    mlm_dataset_free(s);
+    mlm_dataset_free(mem);
+
+    mem = in_memory(tok, src, "answers.text", 128, 0);
+    s = streamed(tok, src, "{\"column\": \"answers.text\", \"batch_size\": 3, "
+                           "\"block_size\": 128}", dir, NULL);
+    check_same(mem, s);
+    mlm_dataset_free(s);
+    mlm_dataset_free(mem);
+
+    /* a record without the column: an error naming file and line; skip */
+    f = fopen(src, "ab");
+    fputs("{\"title\": \"질문\"}\n[1, 2]\n", f);
+    fclose(f);
+    char out[4096];
+    snprintf(out, sizeof out, "%s/x.mlmds", dir);
+    ck_assert_int_eq(mlm_dataset_tokenize_file(tok, src, "{\"column\": \"answers.text\"}", out,
+                                               NULL),
+                     MLM_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "eli5.jsonl:"));
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "no column 'answers.text'"));
+    s = streamed(tok, src, "{\"column\": \"answers.text\", \"on_bad_rows\": \"skip\"}", dir,
+                 &stats);
+    ck_assert_uint_eq(stats.skipped, 3);
+    mlm_dataset_free(s);
+    mlm_tokenizer_free(tok);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *data_tokenize_suite(void)
 {
     Suite *s = suite_create("data_tokenize");
@@ -419,6 +614,8 @@ Suite *data_tokenize_suite(void)
     tcase_add_test(tc, collator_pad_from_tokenizer);
     tcase_add_test(tc, eli5_real_validation);
     tcase_add_test(tc, eli5_dummy_files);
+    tcase_add_test(tc, stream_text_equals_in_memory);
+    tcase_add_test(tc, stream_jsonl_equals_in_memory);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "data/collator_impl.h"
 #include "data/dataset_impl.h"
+#include "data/tokenize.h"
 
 /* ------------------------------------------------------------- collator */
 
@@ -46,6 +47,21 @@ mlm_status mlm_collator_new(const mlm_tokenizer *tok, const char *options_json,
 }
 
 /* ------------------------------------------------------------ tokenize */
+
+int tokenize_pair_type_ids(const mlm_tokenizer *tok)
+{
+    /* as the tokenizer does for a pair: BERT gives the pair type id 1 */
+    mlm_encoding *e = NULL;
+    int any = 0;
+    if (mlm_tokenizer_encode(tok, "a", 1, "b", 1, 1, &e) == MLM_OK) {
+        const int32_t *t = mlm_encoding_type_ids(e);
+        for (size_t i = 0; i < mlm_encoding_length(e); i++)
+            any |= t[i] != 0;
+    }
+    mlm_encoding_free(e);
+    mlm_clear_error();
+    return any;
+}
 
 typedef struct tokjob {
     const mlm_tokenizer *tok;
@@ -226,18 +242,8 @@ mlm_status mlm_dataset_tokenize(const mlm_dataset *ds, const mlm_tokenizer *tok,
     char *mjson = (!st && ok) ? cJSON_PrintUnformatted(mapo) : NULL;
     if (!st && !mjson)
         st = err_oom();
-    if (!st && job.type_ids < 0) {
-        /* as the tokenizer does for a pair: BERT gives the pair type id 1 */
-        mlm_encoding *e = NULL;
-        job.type_ids = 0;
-        if (mlm_tokenizer_encode(tok, "a", 1, "b", 1, 1, &e) == MLM_OK) {
-            const int32_t *t = mlm_encoding_type_ids(e);
-            for (size_t i = 0; i < mlm_encoding_length(e); i++)
-                job.type_ids |= t[i] != 0;
-        }
-        mlm_encoding_free(e);
-        mlm_clear_error();
-    }
+    if (!st && job.type_ids < 0)
+        job.type_ids = tokenize_pair_type_ids(tok);
     if (!st)
         st = mlm_dataset_map(ds, tokenize_batch, &job, mjson, out);
     cJSON_free(mjson);
