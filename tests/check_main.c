@@ -20,6 +20,7 @@ int main(void)
         dataset_suite,
         collator_suite,
         data_tokenize_suite,
+        cli_data_suite,
         tokenizer_suite,
         tokenizer_parity_suite,
     };

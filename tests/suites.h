@@ -21,5 +21,6 @@ Suite *dataset_suite(void);
 Suite *collator_suite(void);
 Suite *tokenizer_suite(void);
 Suite *data_tokenize_suite(void);
+Suite *cli_data_suite(void);
 
 #endif
