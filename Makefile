@@ -6,6 +6,7 @@
 #   make deps            the Debian packages the build and tests need
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS each (default 600)
 #   make bench           benchmarks (long; never part of make check)
+#   make bench-dataset   dataset preparation throughput and memory (BENCH_MB=100)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
 VERSION_MAJOR := 0
@@ -102,7 +103,7 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench abi-dump abi-check
+        fuzz bench bench-dataset abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
@@ -250,6 +251,14 @@ build/bench/%: bench/%.c $(STLIB)
 bench: deps-ok
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# Dataset preparation: tokenize + group a generated corpus of BENCH_MB MB
+# (under /tmp) streaming on 1 and 2 threads, peak RSS at two corpus sizes,
+# and the HF tokenizers Node peer (npm install in tests/ if needed).
+BENCH_MB ?= 100
+bench-dataset: deps-ok
+	@$(MAKE) --no-print-directory build/bench/dataset_bench
+	build/bench/dataset_bench $(BENCH_MB)
 
 clean:
 	rm -rf build lib bin
