@@ -270,6 +270,34 @@ START_TEST(cli_data_usage_and_runtime_errors)
 }
 END_TEST
 
+/* examples/prepare_eli5 (beside the mlm binary) runs the seed's chain. */
+START_TEST(example_prepare_eli5_runs)
+{
+    char tb[4096], db[4096];
+    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/roberta-base", tb);
+    SKIP_WITHOUT_SHARED(dp, "data/corpora/eli5-category/dummy/eli5-category-validation-1.json",
+                        db);
+    char bin[4096];
+    snprintf(bin, sizeof bin, "%s", MLM_BIN);
+    char *slash = strrchr(bin, '/');
+    ck_assert_ptr_nonnull(slash);
+    *slash = '\0';
+    size_t n = strlen(test_root()) + strlen(bin) + strlen(tp) + strlen(dp) + 64;
+    char *cmd = malloc(n);
+    snprintf(cmd, n, "'%s/%s/examples/prepare_eli5' '%s' '%s' 2>&1", test_root(), bin, tp, dp);
+    int status;
+    char *out = test_run(cmd, &status);
+    ck_assert_msg(status == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "'answers.text'"));
+    ck_assert_ptr_nonnull(strstr(out, "'input_ids': tensor([["));
+    ck_assert_ptr_nonnull(strstr(out, "'attention_mask': tensor([["));
+    ck_assert_ptr_nonnull(strstr(out, "'labels': tensor([["));
+    ck_assert_ptr_nonnull(strstr(out, "test: Dataset({ num_rows: "));
+    free(out);
+    free(cmd);
+}
+END_TEST
+
 Suite *cli_data_suite(void)
 {
     Suite *s = suite_create("cli_data");
@@ -278,6 +306,7 @@ Suite *cli_data_suite(void)
     tcase_add_test(tc, cli_dataset_group_split_collate);
     tcase_add_test(tc, cli_dataset_line_by_line_validation);
     tcase_add_test(tc, cli_data_usage_and_runtime_errors);
+    tcase_add_test(tc, example_prepare_eli5_runs);
     suite_add_tcase(s, tc);
     return s;
 }
