@@ -133,7 +133,7 @@ $(MLM_BIN): $(CLI_SRC) $(SHLIB) include/mlm.h
 $(OUTBIN)/examples/%: examples/%.c $(SHLIB) include/mlm.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -o $@ $< -L$(OUTLIB) -lmlm \
-	    -Wl,-rpath,'$$ORIGIN/../../$(OUTLIB)'
+	    -Wl,-rpath,'$$ORIGIN/../../lib' -Wl,-rpath,'$$ORIGIN/../../$(OUTLIB)'
 
 $(OUTLIB)/pkgconfig/mlm.pc: pkgconfig/mlm.pc.in Makefile
 	@mkdir -p $(dir $@)
