@@ -9,6 +9,7 @@
 #   make bench-tokenize  tokenizer throughput, libmlm vs HF tokenizers, with ratios
 #   make bench-model     libmlm vs PyTorch vs ONNX Runtime on a distilroberta-
 #                        shaped model (bench/run_model_bench.sh; minutes)
+#   make bench-dataset   dataset preparation throughput and memory (BENCH_MB=100)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
 VERSION_MAJOR := 0
@@ -105,7 +106,7 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench bench-tokenize bench-model abi-dump abi-check
+        fuzz bench bench-tokenize bench-model bench-dataset abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
@@ -140,7 +141,7 @@ $(MLM_BIN): $(CLI_SRC) $(SHLIB) include/mlm.h
 $(OUTBIN)/examples/%: examples/%.c $(SHLIB) include/mlm.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -o $@ $< -L$(OUTLIB) -lmlm \
-	    -Wl,-rpath,'$$ORIGIN/../../$(OUTLIB)'
+	    -Wl,-rpath,'$$ORIGIN/../../lib' -Wl,-rpath,'$$ORIGIN/../../$(OUTLIB)'
 
 $(OUTLIB)/pkgconfig/mlm.pc: pkgconfig/mlm.pc.in Makefile
 	@mkdir -p $(dir $@)
@@ -275,6 +276,14 @@ bench-tokenize: deps-ok
 bench-model: deps-ok
 	@$(MAKE) --no-print-directory build/bench/fill_mask_bench
 	@sh bench/run_model_bench.sh
+
+# Dataset preparation: tokenize + group a generated corpus of BENCH_MB MB
+# (under /tmp) streaming on 1 and 2 threads, peak RSS at two corpus sizes,
+# and the HF tokenizers Node peer (npm install in tests/ if needed).
+BENCH_MB ?= 100
+bench-dataset: deps-ok
+	@$(MAKE) --no-print-directory build/bench/dataset_bench
+	build/bench/dataset_bench $(BENCH_MB)
 
 clean:
 	rm -rf build lib bin

@@ -21,6 +21,8 @@ int main(void)
         config_suite,
         dataset_suite,
         collator_suite,
+        data_tokenize_suite,
+        cli_data_suite,
         tokenizer_suite,
         tokenizer_parity_suite,
         tokenizer_trainer_suite,

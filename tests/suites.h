@@ -27,5 +27,7 @@ Suite *tokenizer_trainer_suite(void);
  * malformed file); prints the first mismatches, returns their number. */
 struct mlm_tokenizer;
 int tokenizer_golden_check(const struct mlm_tokenizer *tok, const char *path, const char *name);
+Suite *data_tokenize_suite(void);
+Suite *cli_data_suite(void);
 
 #endif

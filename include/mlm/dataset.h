@@ -246,6 +246,52 @@ MLM_API mlm_status mlm_dataset_tokenize(const mlm_dataset *ds, const mlm_tokeniz
                                         const char *column, const char *options_json,
                                         mlm_dataset **out);
 
+/* What mlm_dataset_tokenize_file did. The caller sets sz to
+ * sizeof(mlm_tokenize_file_stats); fields added later go at the end and are
+ * filled only for callers whose sz covers them. */
+typedef struct mlm_tokenize_file_stats {
+    size_t sz;
+    uint64_t records;        /* lines (text) or records (JSON Lines) tokenized */
+    uint64_t skipped;        /* blank JSON lines, bad records skipped, blank lines with
+                                line_by_line */
+    uint64_t tokens;         /* tokens the tokenizer produced */
+    uint64_t rows;           /* rows written */
+    uint64_t tokens_written; /* input_ids values written (grouping drops a remainder) */
+    uint64_t bytes_in;       /* bytes read (after gunzip) */
+} mlm_tokenize_file_stats;
+
+/* Tokenize a text or JSON Lines file of any size into a dataset file at
+ * out_path (written atomically through mlm_dataset_writer), with memory
+ * independent of the file size: lines are read a batch at a time (gzip is
+ * read through zlib), encoded on num_proc threads, and written, the
+ * group_texts remainder carried from batch to batch. The output equals the
+ * in-memory path: mlm_dataset_load → mlm_dataset_tokenize(column, with
+ * remove_columns "all") → (block_size > 0) mlm_dataset_group_texts, or
+ * mlm_dataset_group_texts_batched with group_batch_size. Options (JSON
+ * object or NULL):
+ *   "format": "text" (one row per line, universal newlines, empty lines
+ *       kept, as mlm_dataset_load) | "jsonl" (one object per line, blank
+ *       lines skipped); default from the name (.jsonl / .ndjson, with or
+ *       without .gz, are JSON Lines);
+ *   "column": (jsonl) the text field, "text" by default; a dotted name
+ *       reaches into nested objects ("answers.text"); a list of strings is
+ *       joined with " " as the seed's preprocess_function does;
+ *   "block_size": 0 (one row per line; default) or run_mlm's block size;
+ *   "group_batch_size": 0 (group the whole file; default) or the rows of
+ *       each group_texts batch (run_mlm's map default is 1000);
+ *   "line_by_line": run_mlm's line_by_line: skip empty and whitespace-only
+ *       lines (false);
+ *   "batch_size" (1000 lines per encode batch), "num_proc" (1),
+ *   "add_special_tokens" (true), "return_token_type_ids" (as
+ *       mlm_dataset_tokenize), "on_bad_rows" ("error" | "skip": a JSON line
+ *       that is not an object or lacks the column).
+ * Truncation and padding are the tokenizer's settings (padding applies per
+ * batch). Errors name the file and line. stats may be NULL. The tokenizer
+ * must not be changed while this runs. */
+MLM_API mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
+                                             const char *options_json, const char *out_path,
+                                             mlm_tokenize_file_stats *stats);
+
 /* ------------------------------------------------------------------ disk */
 
 /* Write ds to path in libmlm's dataset format (docs/dataset-format.md),

@@ -14,6 +14,8 @@ int cli_fail(const char *what, int status);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_fill_mask(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+int cmd_collate(int argc, char **argv);
 
 /* Read one line (without its newline) of any length from f into *buf
  * (realloc'ed, *cap updated); returns its length, or -1 at end of input. */

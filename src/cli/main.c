@@ -32,6 +32,14 @@ static const command commands[] = {
     {"fill-mask", "mlm fill-mask --model DIR [--top-k N] [--targets w1,w2] [--json] "
                   "[--threads N] [--truncation] [TEXT]",
      "predict masked tokens (one TEXT, or one text per line of stdin)", cmd_fill_mask},
+    {"dataset", "mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE] "
+                "[--text-column NAME] [--line-by-line] [--block-size N | --max-seq-length N] "
+                "[--group-batch-size N] [--test-size F] [--seed S] [--num-proc N] --out DIR",
+     "tokenize, group and split a corpus into DIR/train and DIR/test", cmd_dataset},
+    {"collate", "mlm collate --dataset DIR [--split NAME] [--batch-size N] "
+                "[--mlm-probability P] [--pad-to-multiple-of N] [--seed S] [--max-batches K] "
+                "[--tokenizer PATH] [--json]",
+     "print masked-LM batches of a split made by mlm dataset", cmd_collate},
     {"help", "mlm help [COMMAND]", "show usage", cmd_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,13 +1,14 @@
 /* The parts of the data layer that need the tokenizer runtime: the
- * tokenize map and the collator made from a tokenizer. (Kept out of the
- * build as tokenize.c.pending until the tokenizer branch is merged.) */
+ * tokenize map and the collator made from a tokenizer. */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "data/collator_impl.h"
 #include "data/dataset_impl.h"
+#include "data/tokenize.h"
 
 /* ------------------------------------------------------------- collator */
 
@@ -30,13 +31,37 @@ mlm_status mlm_collator_new(const mlm_tokenizer *tok, const char *options_json,
     o.unk_id = mlm_tokenizer_special_id(tok, MLM_TOKEN_UNK);
     o.vocab_size = mlm_tokenizer_vocab_size(tok); /* len(tokenizer) */
     mlm_status st = collator_build(&o, options_json, out);
-    if (st == MLM_ERR_INVALID_ARGUMENT && o.mlm && o.mask_id < 0)
+    /* o now holds the options too: say what the tokenizer lacks (only when
+     * that is what collator_build refused, not a bad option) */
+    const char *why = mlm_last_error();
+    if (st == MLM_ERR_INVALID_ARGUMENT && o.mlm && o.mask_id < 0 &&
+        strstr(why, "\"mask_token_id\""))
         return err_set(st, "collator: this tokenizer has no mask token, which masked language "
                        "modeling needs (pass \"mlm\": false for causal LM)");
+    if (st == MLM_ERR_INVALID_ARGUMENT && o.pad_id < 0 && o.eos_id < 0 &&
+        strstr(why, "to pad with"))
+        return err_set(st, "collator: this tokenizer has neither a pad token nor an eos token "
+                       "to pad with (give it one with mlm_tokenizer_set_special, as HF's "
+                       "tokenizer.pad_token = ..., or pass \"pad_token_id\")");
     return st;
 }
 
 /* ------------------------------------------------------------ tokenize */
+
+int tokenize_pair_type_ids(const mlm_tokenizer *tok)
+{
+    /* as the tokenizer does for a pair: BERT gives the pair type id 1 */
+    mlm_encoding *e = NULL;
+    int any = 0;
+    if (mlm_tokenizer_encode(tok, "a", 1, "b", 1, 1, &e) == MLM_OK) {
+        const int32_t *t = mlm_encoding_type_ids(e);
+        for (size_t i = 0; i < mlm_encoding_length(e); i++)
+            any |= t[i] != 0;
+    }
+    mlm_encoding_free(e);
+    mlm_clear_error();
+    return any;
+}
 
 typedef struct tokjob {
     const mlm_tokenizer *tok;
@@ -217,18 +242,8 @@ mlm_status mlm_dataset_tokenize(const mlm_dataset *ds, const mlm_tokenizer *tok,
     char *mjson = (!st && ok) ? cJSON_PrintUnformatted(mapo) : NULL;
     if (!st && !mjson)
         st = err_oom();
-    if (!st && job.type_ids < 0) {
-        /* as the tokenizer does for a pair: BERT gives the pair type id 1 */
-        mlm_encoding *e = NULL;
-        job.type_ids = 0;
-        if (mlm_tokenizer_encode(tok, "a", 1, "b", 1, 1, &e) == MLM_OK) {
-            const int32_t *t = mlm_encoding_type_ids(e);
-            for (size_t i = 0; i < mlm_encoding_length(e); i++)
-                job.type_ids |= t[i] != 0;
-        }
-        mlm_encoding_free(e);
-        mlm_clear_error();
-    }
+    if (!st && job.type_ids < 0)
+        job.type_ids = tokenize_pair_type_ids(tok);
     if (!st)
         st = mlm_dataset_map(ds, tokenize_batch, &job, mjson, out);
     cJSON_free(mjson);

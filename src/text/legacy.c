@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "text/strmap.h"
 #include "text/tokenizer.h"
 
 static char *join(const char *dir, const char *name)
@@ -107,17 +108,24 @@ mlm_status legacy_bert_json(const char *dir, cJSON **out)
     /* One token per line; the id is the line number; a repeated token
      * keeps its last line. */
     int id = 0;
+    strmap seen = {0}; /* a repeat is rare: search the object only then */
     for (size_t i = 0; i < len;) {
         size_t j = i;
         while (j < len && data[j] != '\n')
             j++;
         if (j == len && i == len) break;
         data[j] = '\0';
-        cJSON_DeleteItemFromObjectCaseSensitive(vmap, data + i);
-        if (!cJSON_AddNumberToObject(vmap, data + i, id)) goto oom;
+        if (strmap_get(&seen, data + i, j - i) >= 0)
+            cJSON_DeleteItemFromObjectCaseSensitive(vmap, data + i);
+        if (strmap_put(&seen, data + i, j - i, id, NULL) ||
+            !cJSON_AddNumberToObject(vmap, data + i, id)) {
+            strmap_free(&seen);
+            goto oom;
+        }
         id++;
         i = j + 1;
     }
+    strmap_free(&seen);
     const char *unk = cfg_token(cfg, "unk_token", "[UNK]");
     const char *cls = cfg_token(cfg, "cls_token", "[CLS]");
     const char *sep = cfg_token(cfg, "sep_token", "[SEP]");

@@ -24,7 +24,6 @@ void strmap_free(strmap *m);
 
 uint64_t hash_bytes(const void *p, size_t len);
 
-#endif
 
 /* A hash map from uint64 keys to two int32 values (BPE merges, trie edges). */
 typedef struct u64map {
@@ -38,3 +37,5 @@ int u64map_get(const u64map *m, uint64_t key, int32_t *a, int32_t *b);
 /* Insert or overwrite; 0 or -1 (OOM). Keys must be < UINT64_MAX. */
 int u64map_put(u64map *m, uint64_t key, int32_t a, int32_t b);
 void u64map_free(u64map *m);
+
+#endif
