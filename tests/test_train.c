@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "io/json.h"
+#include <cJSON.h>
 #include "io/safetensors.h"
 #include "nn/model.h"
 #include "nn/train.h"
@@ -114,7 +114,7 @@ static void batch_close(golden_batch *g)
 /* train.json */
 typedef struct golden_json {
     char *text;
-    json_value *root;
+    cJSON *root;
 } golden_json;
 
 static void json_open(golden_json *j, const char *model)
@@ -124,27 +124,31 @@ static void json_open(golden_json *j, const char *model)
     snprintf(path, sizeof path, "%s/tests/data/goldens/%s/train.json", test_root(), model);
     j->text = test_read_file(path, &len);
     ck_assert_ptr_nonnull(j->text);
-    ck_assert_int_eq(json_parse(j->text, len, 0, "train.json", &j->root), MLM_OK);
+    j->root = cJSON_ParseWithLength(j->text, len);
+    ck_assert_msg(j->root != NULL, "%s: not JSON", path);
 }
 
-static double json_num(const json_value *obj, const char *key)
+static double json_num(const cJSON *obj, const char *key)
 {
-    const json_value *v = json_get(obj, key);
-    ck_assert_msg(v && v->type == JSON_NUMBER, "train.json: no number %s", key);
-    return v->number;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    ck_assert_msg(cJSON_IsNumber(v), "train.json: no number %s", key);
+    return v->valuedouble;
 }
 
-static int json_has_string(const json_value *arr, const char *s)
+static int json_has_string(const cJSON *arr, const char *s)
 {
-    for (size_t i = 0; arr && i < arr->len; i++)
-        if (arr->items[i].type == JSON_STRING && strcmp(arr->items[i].str, s) == 0)
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (cJSON_IsString(it) && strcmp(it->valuestring, s) == 0)
             return 1;
+    }
     return 0;
 }
 
 static void json_close(golden_json *j)
 {
-    json_free(j->root);
+    cJSON_Delete(j->root);
     free(j->text);
 }
 
@@ -177,8 +181,8 @@ START_TEST(gradients_and_adamw_match_reference)
     batch_open(&gb, name);
     golden_json gj;
     json_open(&gj, name);
-    const json_value *settings = json_get(gj.root, "settings");
-    const json_value *near_zero = json_get(gj.root, "near_zero_gradients");
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(gj.root, "settings");
+    const cJSON *near_zero = cJSON_GetObjectItemCaseSensitive(gj.root, "near_zero_gradients");
     ck_assert_ptr_nonnull(settings);
 
     mlm_model *m = load_model(name);
@@ -233,13 +237,14 @@ START_TEST(gradients_and_adamw_match_reference)
             name, rel(loss, loss_ref), rel(norm, norm_ref), worst, worst_name);
 
     /* Three Trainer steps on the same batch. */
-    const json_value *steps = json_get(gj.root, "steps");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(gj.root, "steps");
     double lr0 = json_num(settings, "learning_rate"), max_norm = json_num(settings, "max_grad_norm");
     int warmup = (int)json_num(settings, "warmup_steps");
     int total = (int)json_num(settings, "num_training_steps");
     int lr_updates = 0;
     for (int s = 1; s <= 3; s++) {
-        const json_value *js = &steps->items[s - 1];
+        const cJSON *js = cJSON_GetArrayItem(steps, s - 1);
+        ck_assert_ptr_nonnull(js);
         if (s > 1) {
             train_zero_grad(tc);
             ck_assert_int_eq(train_forward(tc, &gb.b, 1, (uint64_t)s, &loss), MLM_OK);
