@@ -20,5 +20,6 @@ Suite *config_suite(void);
 Suite *dataset_suite(void);
 Suite *collator_suite(void);
 Suite *tokenizer_suite(void);
+Suite *pipeline_suite(void);
 
 #endif
