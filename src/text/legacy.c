@@ -116,13 +116,12 @@ mlm_status legacy_bert_json(const char *dir, cJSON **out)
             while (j < len && data[j] != '\n')
                 j++;
             if (j == len && i == len) break;
-            data[j] = '\0';
             if (pass == 0) {
-                if (strmap_put(&last, data + i, strlen(data + i), id, NULL)) {
+                if (strmap_put(&last, data + i, j - i, id, NULL)) {
                     strmap_free(&last);
                     goto oom;
                 }
-            } else if (strmap_get(&last, data + i, strlen(data + i)) == id &&
+            } else if ((data[j] = '\0', strmap_get(&last, data + i, j - i) == id) &&
                        !cJSON_AddNumberToObject(vmap, data + i, id)) {
                 strmap_free(&last);
                 goto oom;
