@@ -26,6 +26,7 @@ int main(void)
         tokenizer_suite,
         tokenizer_parity_suite,
         tokenizer_trainer_suite,
+        pipeline_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

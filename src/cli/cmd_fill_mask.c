@@ -36,6 +36,9 @@ static char **split_targets(const char *list, size_t *n, char **storage)
 
 static int print_result(const mlm_fill_result *r, int as_json)
 {
+    /* HF logs its warnings (targets replaced or ignored) to stderr. */
+    for (size_t i = 0; i < mlm_fill_result_n_warnings(r); i++)
+        fprintf(stderr, "mlm: warning: %s\n", mlm_fill_result_warning(r, i));
     if (as_json) {
         size_t needed = 0;
         mlm_status st = mlm_fill_result_to_json(r, NULL, 0, &needed);
@@ -47,8 +50,6 @@ static int print_result(const mlm_fill_result *r, int as_json)
         free(buf);
         return 0;
     }
-    for (size_t i = 0; i < mlm_fill_result_n_warnings(r); i++)
-        fprintf(stderr, "mlm: warning: %s\n", mlm_fill_result_warning(r, i));
     size_t masks = mlm_fill_result_n_masks(r);
     for (size_t m = 0; m < masks; m++) {
         if (masks > 1)

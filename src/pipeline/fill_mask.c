@@ -592,10 +592,11 @@ static mlm_status check_call(const mlm_pipeline *p, const void *text, int top_k,
 mlm_status mlm_fill_mask(const mlm_pipeline *p, const char *text, int top_k,
                          mlm_fill_result **out)
 {
+    if (out)
+        *out = NULL;
     mlm_status st = check_call(p, text, top_k, out);
     if (st != MLM_OK)
         return st;
-    *out = NULL;
     return run_batch(p, &text, 1, top_k, NULL, 0, out);
 }
 
@@ -603,10 +604,11 @@ mlm_status mlm_fill_mask_targets(const mlm_pipeline *p, const char *text,
                                  const char *const *targets, size_t n_targets, int top_k,
                                  mlm_fill_result **out)
 {
+    if (out)
+        *out = NULL;
     mlm_status st = check_call(p, text, top_k, out);
     if (st != MLM_OK)
         return st;
-    *out = NULL;
     if (!targets || n_targets == 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "At least one target must be provided when passed.");
     return run_batch(p, &text, 1, top_k, targets, n_targets, out);
@@ -615,10 +617,10 @@ mlm_status mlm_fill_mask_targets(const mlm_pipeline *p, const char *text,
 mlm_status mlm_fill_mask_batch(const mlm_pipeline *p, const char *const *texts, size_t n,
                                int top_k, mlm_fill_result **out)
 {
+    for (size_t i = 0; out && i < n; i++)
+        out[i] = NULL;
     mlm_status st = check_call(p, texts, top_k, out);
     if (st != MLM_OK)
         return st;
-    for (size_t i = 0; i < n; i++)
-        out[i] = NULL;
     return n == 0 ? MLM_OK : run_batch(p, texts, n, top_k, NULL, 0, out);
 }

@@ -3,7 +3,7 @@ parity tests, plus two generators that write outside the repository.
 
     /usr/bin/python3 tests/reference/make_checkpoints.py
         (re)writes the committed tests/data/models/{tiny-bert,tiny-bert-legacy,
-        tiny-roberta,tiny-distilbert}/
+        tiny-roberta,tiny-distilbert,tiny-roberta-50k,tiny-bert-30k}/
     /usr/bin/python3 tests/reference/make_checkpoints.py distilroberta-shaped OUT_DIR
         a distilroberta-base-shaped RoBERTa (6 x 768, 12 heads, FFN 3072,
         vocab 50265, 514 positions; ~330 MB), fixed seed, to OUT_DIR
@@ -71,6 +71,37 @@ TINY = {
         special=dict(pad=0, unk=1, cls=2, sep=3, mask=4, first_regular=5)),
 }
 
+# Checkpoints for the fill-mask pipeline goldens (tests/gen_fill_mask_goldens.js):
+# the vocabularies of real tokenizers (roberta-base: 50265, bert-base-uncased:
+# 30522) so that text goes through end to end, kept under ~2 MB by a tiny
+# hidden size. initializer_range 0.8 makes the softmax far from uniform and
+# spreads the top logits well apart (the generator checks the smallest gap
+# among the ranked candidates against float32 noise). max_position_embeddings
+# 130: RoBERTa takes 128 tokens, BERT 130, so "too long" is cheap to test.
+PIPELINE = {
+    "tiny-roberta-50k": dict(
+        seed=1004,
+        config=dict(
+            architectures=["RobertaForMaskedLM"], model_type="roberta", vocab_size=50265,
+            hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=19,
+            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+            max_position_embeddings=130, type_vocab_size=1, initializer_range=0.8,
+            layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+            position_embedding_type="absolute", torch_dtype="float32",
+            tie_word_embeddings=True),
+        tokenizer="roberta-base"),
+    "tiny-bert-30k": dict(
+        seed=3005,
+        config=dict(
+            architectures=["BertForMaskedLM"], model_type="bert", vocab_size=30522,
+            hidden_size=12, num_hidden_layers=2, num_attention_heads=2, intermediate_size=23,
+            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+            max_position_embeddings=130, type_vocab_size=2, initializer_range=0.8,
+            layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute",
+            torch_dtype="float32", tie_word_embeddings=True),
+        tokenizer="bert-base-uncased"),
+}
+
 DISTILROBERTA_SHAPED = dict(
     seed=2024,
     config=dict(
@@ -96,6 +127,14 @@ def tiny_model(name):
 def write_tiny(name, out_root=MODELS_DIR):
     spec = TINY[name]
     model = tiny_model(name)
+    out = os.path.join(out_root, name)
+    hf.save_pretrained(model, out)
+    return out
+
+
+def write_pipeline(name, out_root=MODELS_DIR):
+    spec = PIPELINE[name]
+    model = hf.new_model(hf.make_config(spec["config"]), spec["seed"], perturb=True)
     out = os.path.join(out_root, name)
     hf.save_pretrained(model, out)
     return out
@@ -163,6 +202,8 @@ def main(argv):
         for name in TINY:
             print(write_tiny(name))
         print(write_bert_legacy())
+        for name in PIPELINE:
+            print(write_pipeline(name))
     else:
         print(__doc__)
         return 2
