@@ -121,89 +121,12 @@ mlm_status dsfile_header(const colshape *cols, size_t ncols, uint64_t nrows, cha
     return MLM_OK;
 }
 
-/* --------------------------------------------------------- atomic files */
+/* --------------------------------------------------------- writing */
 
-mlm_status atomic_begin(atomicfile *af, const char *path)
-{
-    memset(af, 0, sizeof af[0]);
-    af->path = path;
-    size_t n = strlen(path);
-    af->tmp = mem_alloc(n + 16);
-    if (!af->tmp)
-        return err_oom();
-    memcpy(af->tmp, path, n);
-    memcpy(af->tmp + n, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(af->tmp);
-    if (fd < 0) {
-        mlm_status st = err_set(MLM_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                                strerror(errno));
-        mem_free(af->tmp);
-        af->tmp = NULL;
-        return st;
-    }
-    af->f = fdopen(fd, "wb");
-    if (!af->f) {
-        close(fd);
-        unlink(af->tmp);
-        mem_free(af->tmp);
-        af->tmp = NULL;
-        return err_oom();
-    }
-    setvbuf(af->f, NULL, _IOFBF, 1 << 20);
-    return MLM_OK;
-}
-
-mlm_status atomic_write(atomicfile *af, const void *p, size_t n)
-{
-    if (n && fwrite(p, 1, n, af->f) != n)
-        return err_set(MLM_ERR_IO, "%s: write failed: %s", af->path, strerror(errno));
-    return MLM_OK;
-}
-
-mlm_status atomic_pad8(atomicfile *af, uint64_t written)
+mlm_status ds_pad8(atomic_writer *w, uint64_t written)
 {
     static const char zeros[8] = {0};
-    return atomic_write(af, zeros, (size_t)(align8(written) - written));
-}
-
-void atomic_abort(atomicfile *af)
-{
-    if (af->f)
-        fclose(af->f);
-    if (af->tmp) {
-        unlink(af->tmp);
-        mem_free(af->tmp);
-    }
-    memset(af, 0, sizeof af[0]);
-}
-
-mlm_status atomic_commit(atomicfile *af)
-{
-    mlm_status st = MLM_OK;
-    if (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0)
-        st = err_set(MLM_ERR_IO, "%s: write failed: %s", af->path, strerror(errno));
-    if (fclose(af->f) != 0 && !st)
-        st = err_set(MLM_ERR_IO, "%s: close failed: %s", af->path, strerror(errno));
-    af->f = NULL;
-    if (!st && rename(af->tmp, af->path) != 0)
-        st = err_set(MLM_ERR_IO, "%s: rename failed: %s", af->path, strerror(errno));
-    if (st) {
-        atomic_abort(af);
-        return st;
-    }
-    /* make the rename itself durable */
-    char *dir = mem_strdup(af->path);
-    if (dir) {
-        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        mem_free(dir);
-    }
-    mem_free(af->tmp);
-    af->tmp = NULL;
-    return MLM_OK;
+    return atomic_writer_write(w, zeros, (size_t)(align8(written) - written));
 }
 
 /* ------------------------------------------------------------------ save */
@@ -245,7 +168,7 @@ static mlm_status column_shape(const dcol *c, uint64_t nrows, colshape *sh)
     return MLM_OK;
 }
 
-static mlm_status write_column(atomicfile *af, const dcol *c, const colshape *sh, uint64_t nrows)
+static mlm_status write_column(atomic_writer *af, const dcol *c, const colshape *sh, uint64_t nrows)
 {
     mlm_status st = MLM_OK;
     const char *s;
@@ -256,41 +179,41 @@ static mlm_status write_column(atomicfile *af, const dcol *c, const colshape *sh
     case MLM_COLUMN_FLOAT:
         for (uint64_t r = 0; r < nrows && !st; r++) {
             uint64_t p = dcol_phys(c, r);
-            st = atomic_write(af, c->cs->type == MLM_COLUMN_INT ? (const void *)&c->cs->i64[p]
+            st = atomic_writer_write(af, c->cs->type == MLM_COLUMN_INT ? (const void *)&c->cs->i64[p]
                                                                 : (const void *)&c->cs->f64[p],
                               8);
         }
         return st;
     case MLM_COLUMN_STRING:
-        st = atomic_write(af, &acc, 8);
+        st = atomic_writer_write(af, &acc, 8);
         for (uint64_t r = 0; r < nrows && !st; r++)
             if (!(st = store_string(c->cs, c->name, dcol_phys(c, r), &s, &len))) {
                 acc += len + 1;
-                st = atomic_write(af, &acc, 8);
+                st = atomic_writer_write(af, &acc, 8);
             }
         for (uint64_t r = 0; r < nrows && !st; r++)
             if (!(st = store_string(c->cs, c->name, dcol_phys(c, r), &s, &len))) {
-                st = atomic_write(af, s, len + 1);
+                st = atomic_writer_write(af, s, len + 1);
                 written += len + 1;
             }
-        return st ? st : atomic_pad8(af, written);
+        return st ? st : ds_pad8(af, written);
     case MLM_COLUMN_STRING_LIST:
-        st = atomic_write(af, &acc, 8);
+        st = atomic_writer_write(af, &acc, 8);
         for (uint64_t r = 0; r < nrows && !st; r++)
             if (!(st = store_list(c->cs, c->name, dcol_phys(c, r), &first, &n))) {
                 acc += n;
-                st = atomic_write(af, &acc, 8);
+                st = atomic_writer_write(af, &acc, 8);
             }
         acc = 0;
         if (!st)
-            st = atomic_write(af, &acc, 8);
+            st = atomic_writer_write(af, &acc, 8);
         for (uint64_t r = 0; r < nrows && !st; r++) {
             if ((st = store_list(c->cs, c->name, dcol_phys(c, r), &first, &n)))
                 break;
             for (size_t i = 0; i < n && !st; i++)
                 if (!(st = store_item(c->cs, c->name, first + i, &s, &len))) {
                     acc += len + 1;
-                    st = atomic_write(af, &acc, 8);
+                    st = atomic_writer_write(af, &acc, 8);
                 }
         }
         for (uint64_t r = 0; r < nrows && !st; r++) {
@@ -298,25 +221,25 @@ static mlm_status write_column(atomicfile *af, const dcol *c, const colshape *sh
                 break;
             for (size_t i = 0; i < n && !st; i++)
                 if (!(st = store_item(c->cs, c->name, first + i, &s, &len))) {
-                    st = atomic_write(af, s, len + 1);
+                    st = atomic_writer_write(af, s, len + 1);
                     written += len + 1;
                 }
         }
-        return st ? st : atomic_pad8(af, written);
+        return st ? st : ds_pad8(af, written);
     case MLM_COLUMN_SEQUENCE: {
         const int32_t *d;
-        st = atomic_write(af, &acc, 8);
+        st = atomic_writer_write(af, &acc, 8);
         for (uint64_t r = 0; r < nrows && !st; r++)
             if (!(st = store_seq(c->cs, c->name, dcol_phys(c, r), &d, &len))) {
                 acc += len;
-                st = atomic_write(af, &acc, 8);
+                st = atomic_writer_write(af, &acc, 8);
             }
         for (uint64_t r = 0; r < nrows && !st; r++)
             if (!(st = store_seq(c->cs, c->name, dcol_phys(c, r), &d, &len))) {
-                st = atomic_write(af, d, len * 4);
+                st = atomic_writer_write(af, d, len * 4);
                 written += len * 4;
             }
-        return st ? st : atomic_pad8(af, written);
+        return st ? st : ds_pad8(af, written);
     }
     }
     (void)sh;
@@ -348,25 +271,25 @@ mlm_status mlm_dataset_save(const mlm_dataset *ds, const char *path)
     mem_free(sh);
     if (st)
         return err_prefix(st, "%s: ", path);
-    atomicfile af;
-    if ((st = atomic_begin(&af, path))) {
+    atomic_writer *af = NULL;
+    if ((st = atomic_writer_open(path, &af))) {
         mem_free(hdr);
         return st;
     }
     uint64_t h64 = hlen;
-    st = atomic_write(&af, DSFILE_MAGIC, 8);
+    st = atomic_writer_write(af, DSFILE_MAGIC, 8);
     if (!st)
-        st = atomic_write(&af, &h64, 8);
+        st = atomic_writer_write(af, &h64, 8);
     if (!st)
-        st = atomic_write(&af, hdr, hlen);
+        st = atomic_writer_write(af, hdr, hlen);
     mem_free(hdr);
     for (size_t i = 0; i < ds->ncols && !st; i++)
-        st = write_column(&af, &ds->cols[i], NULL, ds->nrows);
+        st = write_column(af, &ds->cols[i], NULL, ds->nrows);
     if (st) {
-        atomic_abort(&af);
+        atomic_writer_abort(af);
         return st;
     }
-    return atomic_commit(&af);
+    return atomic_writer_commit(af);
 }
 
 /* ------------------------------------------------------------------ open */

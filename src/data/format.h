@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "data/dataset_impl.h"
+#include "io/file.h"
 
 #define DSFILE_MAGIC "MLMDSET\0"
 #define DSFILE_VERSION 1
@@ -28,18 +29,9 @@ uint64_t dsfile_buffer_len(const colshape *c, uint64_t nrows, int k, int *ok);
 mlm_status dsfile_header(const colshape *cols, size_t ncols, uint64_t nrows, char **hdr,
                          size_t *len);
 
-/* An atomic write: a temp file beside `path`, committed by rename. */
-typedef struct atomicfile {
-    FILE *f;
-    char *tmp;
-    const char *path;
-} atomicfile;
-
-mlm_status atomic_begin(atomicfile *af, const char *path);
-mlm_status atomic_write(atomicfile *af, const void *p, size_t n);
-mlm_status atomic_pad8(atomicfile *af, uint64_t written);
-mlm_status atomic_commit(atomicfile *af);
-void atomic_abort(atomicfile *af);
+/* Zero bytes from `written` up to the next multiple of 8 (files are written
+ * through io/file.h's atomic_writer: a temp file, fsync, rename). */
+mlm_status ds_pad8(atomic_writer *w, uint64_t written);
 
 /* Open a file image of `len` bytes at `p`; storage keeps a reference to
  * `map` (NULL: the caller keeps p alive longer than the dataset). */

@@ -369,7 +369,7 @@ mlm_status mlm_dataset_writer_append_dataset(mlm_dataset_writer *w, const mlm_da
     return st;
 }
 
-static mlm_status copy_spill(mlm_dataset_writer *w, FILE *f, atomicfile *af, uint64_t expect)
+static mlm_status copy_spill(mlm_dataset_writer *w, FILE *f, atomic_writer *af, uint64_t expect)
 {
     if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
         return err_set(MLM_ERR_IO, "%s: reading a temporary file failed: %s", w->path,
@@ -378,14 +378,14 @@ static mlm_status copy_spill(mlm_dataset_writer *w, FILE *f, atomicfile *af, uin
     uint64_t total = 0;
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        mlm_status st = atomic_write(af, buf, n);
+        mlm_status st = atomic_writer_write(af, buf, n);
         if (st)
             return st;
         total += n;
     }
     if (ferror(f) || total != expect)
         return err_set(MLM_ERR_IO, "%s: a temporary file is short", w->path);
-    return atomic_pad8(af, total);
+    return ds_pad8(af, total);
 }
 
 mlm_status mlm_dataset_writer_close(mlm_dataset_writer *w)
@@ -409,27 +409,26 @@ mlm_status mlm_dataset_writer_close(mlm_dataset_writer *w)
     size_t hlen = 0;
     if (!st)
         st = dsfile_header(sh, w->ncols, w->nrows, &hdr, &hlen);
-    atomicfile af;
-    memset(&af, 0, sizeof af);
+    atomic_writer *af = NULL;
     if (!st)
-        st = atomic_begin(&af, w->path);
+        st = atomic_writer_open(w->path, &af);
     if (!st) {
         uint64_t h64 = hlen;
-        st = atomic_write(&af, DSFILE_MAGIC, 8);
+        st = atomic_writer_write(af, DSFILE_MAGIC, 8);
         if (!st)
-            st = atomic_write(&af, &h64, 8);
+            st = atomic_writer_write(af, &h64, 8);
         if (!st)
-            st = atomic_write(&af, hdr, hlen);
+            st = atomic_writer_write(af, hdr, hlen);
         for (size_t i = 0; i < w->ncols && !st; i++)
             for (int k = 0; k < dsfile_nbuffers(sh[i].type) && !st; k++) {
                 int ok = 1;
                 uint64_t len = dsfile_buffer_len(&sh[i], w->nrows, k, &ok);
-                st = copy_spill(w, w->cols[i].spill[k], &af, len);
+                st = copy_spill(w, w->cols[i].spill[k], af, len);
             }
         if (st)
-            atomic_abort(&af);
+            atomic_writer_abort(af);
         else
-            st = atomic_commit(&af);
+            st = atomic_writer_commit(af);
     }
     mem_free(hdr);
     mem_free(sh);
