@@ -121,8 +121,10 @@ static void check_forward(const mlm_model *m, const golden *g, int nthreads)
                                        0, logits),
                      MLM_OK);
     const float *ref = f32(g->f, "logits", NULL);
+    double dh = d;
     d = max_abs_diff(logits, ref, N * g->V);
     ck_assert_msg(d <= 1e-4, "logits differ by %g", d);
+    fprintf(stderr, "forward (%d threads): max |Δ| hidden %.2e, logits %.2e\n", nthreads, dh, d);
 
     /* The head only at the masks: the same rows, and the reference's top 5. */
     float *at = malloc((size_t)g->n_masks * g->V * sizeof *at);
