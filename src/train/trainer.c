@@ -975,7 +975,7 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
              s < tr->per_epoch && tr->global_step < tr->total_steps; s++) {
             int64_t mb0 = s * a->accum;
             int64_t mb1 = mb0 + a->accum < tr->len_dl ? mb0 + a->accum : tr->len_dl;
-            double step_loss, norm;
+            double step_loss = 0.0, norm = 0.0;
             st = train_step(tr, perm, N, e, mb0, mb1, &step_loss, &norm);
             if (st != MLM_OK)
                 return st;
