@@ -14,5 +14,6 @@
 #include "mlm/collator.h"
 #include "mlm/model.h"
 #include "mlm/pipeline.h"
+#include "mlm/trainer.h"
 
 #endif /* MLM_H */

@@ -15,6 +15,7 @@ int main(void)
         ops_suite,
         model_suite,
         train_suite,
+        trainer_suite,
         file_suite,
         json_suite,
         safetensors_suite,
