@@ -534,11 +534,50 @@ START_TEST(allocation_failures_are_clean)
 }
 END_TEST
 
+/* Found by fuzz_tokenizer_json: Replace rules whose content re-matches the
+ * next rule grow the text exponentially; HF would run out of memory. We stop
+ * at a bound with a clear error, and ordinary expansion is unaffected. */
+START_TEST(normalizer_growth_is_bounded)
+{
+    char json[8192];
+    char rule[512];
+    char rules[6000] = "";
+    const char *spaces = "                                                                "; /* 64 */
+    for (int i = 0; i < 6; i++) {
+        snprintf(rule, sizeof rule,
+                 "%s{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"%s\"}",
+                 i ? ", " : "", spaces);
+        strcat(rules, rule);
+    }
+    snprintf(json, sizeof json,
+             "{\"version\": \"1.0\", \"added_tokens\": [], \"normalizer\": {\"type\": "
+             "\"Sequence\", \"normalizers\": [%s]}, \"pre_tokenizer\": {\"type\": "
+             "\"WhitespaceSplit\"}, \"model\": {\"type\": \"WordLevel\", \"vocab\": "
+             "{\"[UNK]\": 0, \"a\": 1}, \"unk_token\": \"[UNK]\"}}",
+             rules);
+    mlm_tokenizer *t = NULL;
+    ck_assert_msg(mlm_tokenizer_load_json(json, strlen(json), &t) == MLM_OK, "%s", mlm_last_error());
+    mlm_encoding *e = NULL;
+    /* 64^6 spaces per input space: refused. */
+    const char *text = "a a 나는";
+    ck_assert_int_eq(mlm_tokenizer_encode(t, text, strlen(text), NULL, 0, 0, &e), MLM_ERR_RANGE);
+    ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "grow"));
+    /* No space, no expansion: fine. */
+    ck_assert_int_eq(mlm_tokenizer_encode(t, "a", 1, NULL, 0, 0, &e), MLM_OK);
+    ck_assert_int_eq((int)mlm_encoding_length(e), 1);
+    ck_assert_int_eq(mlm_encoding_ids(e)[0], 1);
+    mlm_encoding_free(e);
+    mlm_tokenizer_free(t);
+}
+END_TEST
+
 Suite *tokenizer_suite(void)
 {
     Suite *s = suite_create("tokenizer");
     TCase *tc = tcase_create("tokenizer");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, normalizer_growth_is_bounded);
     tcase_add_loop_test(tc, components_match_hf, 0,
                         (int)(sizeof COMPONENT_CASES / sizeof *COMPONENT_CASES));
     tcase_add_test(tc, bert_korean_mask);

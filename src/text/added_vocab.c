@@ -45,7 +45,7 @@ static mlm_status normalize_pattern(added_token *t, const normalizer *norm)
     ns_buf b = {0};
     mlm_status st = MLM_OK;
     if (ns_start(&b, t->content, t->len) || normalizer_apply(norm, &b, &b.p[0])) {
-        st = err_oom();
+        st = ns_error(&b);
     } else {
         t->plen = b.p[0].len;
         t->pattern = mem_strndup(ns_text(&b, &b.p[0]), t->plen);

@@ -1,6 +1,8 @@
 /* Normalized strings with alignments; see normalized.h. */
+#include "core/error.h"
 #include "text/normalized.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -18,9 +20,25 @@ void ns_free(ns_buf *b)
     memset(b, 0, sizeof *b);
 }
 
-static int reserve(ns_buf *b, size_t extra)
+mlm_status ns_error(const ns_buf *b)
+{
+    if (!b->too_long)
+        return err_oom();
+    return err_set(MLM_ERR_RANGE,
+                   "the tokenizer's normalizers would grow the text past %zu bytes "
+                   "(%d x its length + 1 MiB): its Replace/Prepend rules expand without bound",
+                   b->limit, NS_GROWTH_FACTOR);
+}
+
+int ns_reserve(ns_buf *b, size_t extra)
 {
     if (b->len + extra <= b->cap) return 0;
+    /* Normalizers that expand text (Replace, Prepend) can be chained so that
+     * the text grows exponentially; refuse long before memory runs out. */
+    if (b->len + extra > b->limit) {
+        b->too_long = 1;
+        return -1;
+    }
     size_t nc = b->cap ? b->cap : 256;
     while (nc < b->len + extra)
         nc *= 2;
@@ -51,7 +69,11 @@ int ns_start(ns_buf *b, const char *text, size_t len)
 {
     b->len = 0;
     b->n = 0;
-    if (reserve(b, len)) return -1;
+    b->too_long = 0;
+    b->limit = len > (SIZE_MAX - NS_GROWTH_FLOOR) / NS_GROWTH_FACTOR
+                   ? SIZE_MAX
+                   : len * NS_GROWTH_FACTOR + NS_GROWTH_FLOOR;
+    if (ns_reserve(b, len)) return -1;
     if (len) memcpy(b->text, text, len);
     size_t i = 0;
     while (i < len) {
@@ -93,7 +115,7 @@ int ns_transform(ns_buf *b, ns_piece *pc, size_t initial_offset)
         int32_t c = b->tcp[i];
         out += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
     }
-    if (out > UINT32_MAX || reserve(b, out)) return -1;
+    if (out > UINT32_MAX || ns_reserve(b, out)) return -1;
     const char *src = b->text + pc->off; /* valid after reserve */
     const ns_align *sal = b->al + pc->off;
     size_t slen = pc->len, pos = 0;

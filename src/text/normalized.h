@@ -10,6 +10,8 @@
 #define MLM_TEXT_NORMALIZED_H
 
 #include <stddef.h>
+
+#include "mlm/core.h"
 #include <stdint.h>
 
 typedef struct ns_align {
@@ -49,7 +51,22 @@ typedef struct ns_buf {
     size_t tn, tcap;
     ns_span *sp; /* matches of the pattern being applied */
     size_t nsp, spcap;
+    size_t limit;  /* the most bytes the buffer may grow to (see ns_start) */
+    int too_long;  /* set when a normalizer tried to grow past limit */
 } ns_buf;
+
+/* The buffer keeps every intermediate form of the text; it may hold at most
+ * FACTOR x the input + FLOOR bytes. */
+#define NS_GROWTH_FACTOR 128
+#define NS_GROWTH_FLOOR ((size_t)1 << 20)
+
+/* Room for `extra` more bytes of text and alignments. 0, or -1 when out of
+ * memory or past the growth limit (then too_long is set). */
+int ns_reserve(ns_buf *b, size_t extra);
+
+/* The status for a failed normalization step: MLM_ERR_RANGE with a message
+ * when the growth limit was hit, else out of memory. */
+mlm_status ns_error(const ns_buf *b);
 
 void ns_free(ns_buf *b);
 

@@ -439,19 +439,11 @@ int ns_replace_matches(ns_buf *b, ns_piece *pc, const char *content, size_t clen
     size_t out = 0;
     for (size_t i = 0; i < b->nsp; i++)
         out += b->sp[i].flag ? clen : b->sp[i].e - b->sp[i].s;
-    if (out > UINT32_MAX) return -1;
-    if (b->len + out > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + out)
-            nc *= 2;
-        char *t = mem_realloc(b->text, nc);
-        if (!t) return -1;
-        b->text = t;
-        ns_align *a = mem_realloc(b->al, nc * sizeof *a);
-        if (!a) return -1;
-        b->al = a;
-        b->cap = nc;
+    if (out > UINT32_MAX) {
+        b->too_long = 1;
+        return -1;
     }
+    if (ns_reserve(b, out)) return -1;
     size_t dst = b->len;
     const char *s = b->text + pc->off;
     const ns_align *al = b->al + pc->off;

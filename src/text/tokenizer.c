@@ -577,9 +577,9 @@ static mlm_status encode_one(const mlm_tokenizer *tok, encode_ctx *c, const char
         }
     }
     ns_buf *b = &c->b;
-    if (ns_start(b, text, len)) return err_oom();
-    if (added_vocab_extract(&tok->added, tok->norm, b)) return err_oom();
-    if (tok->pre && pretokenizer_apply(tok->pre, b)) return err_oom();
+    if (ns_start(b, text, len)) return ns_error(b);
+    if (added_vocab_extract(&tok->added, tok->norm, b)) return ns_error(b);
+    if (tok->pre && pretokenizer_apply(tok->pre, b)) return ns_error(b);
     mlm_encoding *e = enc_new();
     if (!e) return err_oom();
     for (size_t pi = 0; pi < b->n; pi++) {
