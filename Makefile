@@ -11,6 +11,7 @@
 #   make bench-model     libmlm vs PyTorch vs ONNX Runtime on a distilroberta-
 #                        shaped model (bench/run_model_bench.sh; minutes)
 #   make bench-dataset   dataset preparation throughput and memory (BENCH_MB=100)
+#   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
 VERSION_MAJOR := 0
@@ -106,7 +107,7 @@ MLM_BIN := $(OUTBIN)/mlm
 TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
-.PHONY: all check check-run demo deps deps-ok deps-fuzz install uninstall clean \
+.PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
         fuzz bench bench-tokenize bench-model bench-dataset abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
@@ -179,6 +180,14 @@ endif
 check-run: all $(TEST_BIN)
 	MLM_TEST_ROOT=$(CURDIR) CK_DEFAULT_TIMEOUT=$(CK_TIMEOUT) CK_TIMEOUT_MULTIPLIER=$(CK_MULT) \
 	    $(CHECK_ENV) $(TEST_BIN)
+
+# The suites under valgrind's memcheck (no fork, so leaks are seen), with the
+# suppressions for BLIS's process-lifetime pools (tests/valgrind.supp).
+# Slow: minutes. CK_RUN_SUITE=name limits it to one suite.
+check-valgrind: all $(TEST_BIN)
+	MLM_TEST_ROOT=$(CURDIR) CK_FORK=no CK_DEFAULT_TIMEOUT=3600 \
+	    valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,possible \
+	    --suppressions=$(CURDIR)/tests/valgrind.supp $(TEST_BIN)
 
 demo: deps-ok
 	@$(MAKE) --no-print-directory all
