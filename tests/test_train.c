@@ -514,6 +514,71 @@ START_TEST(context_capacity_is_invisible)
 }
 END_TEST
 
+/* Finite differences at the learning test's shape (hidden 64, 4 heads of
+ * 16, 2 layers, 4 rows of 17 tokens with padding), where the kernels take
+ * their blocked/BLAS paths rather than the tiny ones above. */
+START_TEST(backward_matches_finite_differences_mid_size)
+{
+    const char *cfg =
+        "{\"model_type\":\"bert\",\"vocab_size\":50,\"hidden_size\":64,\"num_hidden_layers\":2,"
+        "\"num_attention_heads\":4,\"intermediate_size\":128,\"max_position_embeddings\":64,"
+        "\"type_vocab_size\":2,\"hidden_act\":\"gelu\",\"initializer_range\":0.2,"
+        "\"layer_norm_eps\":1e-12,\"pad_token_id\":0}";
+    mlm_model *m = NULL;
+    ck_assert_int_eq(mlm_model_new(cfg, strlen(cfg), 5, &m), MLM_OK);
+    enum { B = 4, T = 17 };
+    int32_t ids[B * T], am[B * T], lab[B * T];
+    rng r;
+    rng_init(&r, 17, 0);
+    for (int i = 0; i < B * T; i++) {
+        int len = T - 3 * (i / T);
+        am[i] = i % T < len;
+        ids[i] = am[i] ? 1 + (int32_t)(rng_u32(&r) % 49) : 0;
+        lab[i] = am[i] && rng_u32(&r) % 4 == 0 ? 1 + (int32_t)(rng_u32(&r) % 49) : -100;
+    }
+    train_ctx *tc = NULL;
+    ck_assert_int_eq(train_ctx_new(m, B, T, 1, &tc), MLM_OK);
+    train_batch b = {ids, am, NULL, lab, B, T};
+    train_zero_grad(tc);
+    fd_loss(tc, &b);
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+    float *grad = malloc(model_numel(m) * sizeof *grad);
+    memcpy(grad, tc->grad, model_numel(m) * sizeof *grad);
+    double worst = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const param_desc *p = &m->params[i];
+        float *x = (float *)*p->slot;
+        /* the element with the largest gradient, and two at random */
+        size_t big = 0;
+        size_t off = (size_t)(x - m->owned);
+        for (size_t e = 1; e < p->numel; e++)
+            if (fabsf(grad[off + e]) > fabsf(grad[off + big]))
+                big = e;
+        for (int k = 0; k < 3; k++) {
+            size_t e = k == 0 ? big : rng_u32(&r) % p->numel;
+            float keep = x[e];
+            const float h = 1e-2f;
+            x[e] = keep + h;
+            double lp = fd_loss(tc, &b);
+            x[e] = keep - h;
+            double lm = fd_loss(tc, &b);
+            x[e] = keep;
+            double fd = (lp - lm) / (2.0 * (double)h);
+            double g = grad[off + e];
+            double tol = 1e-3 + 5e-2 * fabs(g);
+            ck_assert_msg(fabs(fd - g) <= tol, "d loss / d %s[%zu]: backward %.6g, finite "
+                          "difference %.6g", p->name, e, g, fd);
+            worst = fmax(worst, fabs(fd - g) / tol);
+        }
+    }
+    fprintf(stderr, "finite differences mid-size bert: worst error %.2f of the tolerance\n",
+            worst);
+    free(grad);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+}
+END_TEST
+
 START_TEST(dropout_is_deterministic_and_seeded)
 {
     mlm_model *m = tiny_model(_i, 3);
@@ -813,6 +878,7 @@ Suite *train_suite(void)
     tcase_add_test(tc, edge_cases);
     tcase_add_loop_test(tc, context_capacity_is_invisible, 0, 3);
     tcase_add_loop_test(tc, overfits_one_batch, 0, 3);
+    tcase_add_test(tc, backward_matches_finite_differences_mid_size);
     suite_add_tcase(s, tc);
     return s;
 }
