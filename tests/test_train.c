@@ -520,7 +520,7 @@ END_TEST
 START_TEST(backward_matches_finite_differences_mid_size)
 {
     const char *cfg =
-        "{\"model_type\":\"bert\",\"vocab_size\":50,\"hidden_size\":64,\"num_hidden_layers\":2,"
+        "{\"model_type\":\"bert\",\"vocab_size\":400,\"hidden_size\":64,\"num_hidden_layers\":2,"
         "\"num_attention_heads\":4,\"intermediate_size\":128,\"max_position_embeddings\":64,"
         "\"type_vocab_size\":2,\"hidden_act\":\"gelu\",\"initializer_range\":0.2,"
         "\"layer_norm_eps\":1e-12,\"pad_token_id\":0}";
@@ -533,8 +533,8 @@ START_TEST(backward_matches_finite_differences_mid_size)
     for (int i = 0; i < B * T; i++) {
         int len = T - 3 * (i / T);
         am[i] = i % T < len;
-        ids[i] = am[i] ? 1 + (int32_t)(rng_u32(&r) % 49) : 0;
-        lab[i] = am[i] && rng_u32(&r) % 4 == 0 ? 1 + (int32_t)(rng_u32(&r) % 49) : -100;
+        ids[i] = am[i] ? 1 + (int32_t)(rng_u32(&r) % 399) : 0;
+        lab[i] = am[i] && rng_u32(&r) % 4 == 0 ? 1 + (int32_t)(rng_u32(&r) % 399) : -100;
     }
     train_ctx *tc = NULL;
     ck_assert_int_eq(train_ctx_new(m, B, T, 1, &tc), MLM_OK);
