@@ -426,6 +426,159 @@ END_TEST
 
 /* ---------------------------------------------------------------- dropout */
 
+/* Overfitting one fixed batch: forward, backward and AdamW together drive the
+ * loss to ~0, and the inference forward (mlm_model_forward) then predicts
+ * every label. A broken link anywhere in the chain stalls this. */
+START_TEST(overfits_one_batch)
+{
+    mlm_model *m = tiny_model(_i, 8);
+    train_ctx *tc = NULL;
+    ck_assert_int_eq(train_ctx_new(m, 2, 6, 1, &tc), MLM_OK);
+    adamw opt;
+    ck_assert_int_eq(adamw_init(&opt, m, 0.9, 0.999, 1e-8, 0.0, 1), MLM_OK);
+    train_batch b = {fd_tokens[_i], fd_attn, _i == 0 ? fd_ttypes : NULL, fd_targets, 2, 6};
+    float first = 0, loss = 0;
+    for (int step = 0; step < 200; step++) {
+        train_zero_grad(tc);
+        ck_assert_int_eq(train_forward(tc, &b, 1, (uint64_t)step, &loss), MLM_OK);
+        if (step == 0)
+            first = loss;
+        ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+        adamw_step(&opt, m->owned, tc->grad, 1e-2);
+    }
+    ck_assert_int_eq(train_forward(tc, &b, 1, 0, &loss), MLM_OK);
+    fprintf(stderr, "overfit one batch %s: loss %.4f -> %.5f\n", mlm_model_type(m),
+            (double)first, (double)loss);
+    ck_assert_msg(loss < 0.05f, "loss %.5f after 200 steps on one batch (from %.4f)",
+                  (double)loss, (double)first);
+    int32_t pos[12];
+    size_t np = 0;
+    for (int32_t i = 0; i < 12; i++)
+        if (fd_targets[i] != -100)
+            pos[np++] = i;
+    int V = mlm_model_vocab_size(m);
+    float *logits = malloc(np * (size_t)V * sizeof *logits);
+    ck_assert_int_eq(mlm_model_forward(m, 1, b.ids, b.attn_mask, b.type_ids, 2, 6, pos, np,
+                                       logits),
+                     MLM_OK);
+    for (size_t k = 0; k < np; k++) {
+        int32_t best;
+        ck_assert_int_eq(mlm_topk(logits + k * (size_t)V, (size_t)V, 1, &best, NULL), MLM_OK);
+        ck_assert_int_eq(best, fd_targets[pos[k]]);
+    }
+    free(logits);
+    adamw_free(&opt);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+}
+END_TEST
+
+/* A context bigger than the batch (the Trainer grows one context to the
+ * largest batch seen and reuses it for shorter ones) gives the loss and
+ * gradients of a context of exactly the batch's size. */
+START_TEST(context_capacity_is_invisible)
+{
+    mlm_model *m = tiny_model(_i, 21);
+    train_batch b = {fd_tokens[_i], fd_attn, _i == 0 ? fd_ttypes : NULL, fd_targets, 2, 6};
+    size_t n = model_numel(m);
+    float *g[2];
+    float loss[2];
+    const int caps[2][2] = {{2, 6}, {5, 17}};
+    for (int k = 0; k < 2; k++) {
+        train_ctx *tc = NULL;
+        ck_assert_int_eq(train_ctx_new(m, caps[k][0], caps[k][1], 1, &tc), MLM_OK);
+        train_zero_grad(tc);
+        ck_assert_int_eq(train_forward(tc, &b, 5, 3, &loss[k]), MLM_OK);
+        ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+        g[k] = malloc(n * sizeof *g[k]);
+        memcpy(g[k], tc->grad, n * sizeof *g[k]);
+        train_ctx_free(tc);
+    }
+    ck_assert_msg(fabsf(loss[0] - loss[1]) <= 1e-6f * fabsf(loss[0]), "loss %.8g vs %.8g",
+                  (double)loss[0], (double)loss[1]);
+    for (size_t i = 0; i < m->n_params; i++) {
+        const param_desc *p = &m->params[i];
+        size_t off = (size_t)((const float *)*p->slot - m->owned);
+        double d2 = 0, n2 = 0;
+        for (size_t e = 0; e < p->numel; e++) {
+            double d = (double)g[0][off + e] - g[1][off + e];
+            d2 += d * d;
+            n2 += (double)g[0][off + e] * g[0][off + e];
+        }
+        ck_assert_msg(sqrt(d2) <= 1e-5 * sqrt(n2) + 1e-7, "%s: gradient differs with a larger "
+                      "context (|diff| %g, |g| %g)", p->name, sqrt(d2), sqrt(n2));
+    }
+    free(g[0]);
+    free(g[1]);
+    mlm_model_free(m);
+}
+END_TEST
+
+/* Finite differences at the learning test's shape (hidden 64, 4 heads of
+ * 16, 2 layers, 4 rows of 17 tokens with padding), where the kernels take
+ * their blocked/BLAS paths rather than the tiny ones above. */
+START_TEST(backward_matches_finite_differences_mid_size)
+{
+    const char *cfg =
+        "{\"model_type\":\"bert\",\"vocab_size\":400,\"hidden_size\":64,\"num_hidden_layers\":2,"
+        "\"num_attention_heads\":4,\"intermediate_size\":128,\"max_position_embeddings\":64,"
+        "\"type_vocab_size\":2,\"hidden_act\":\"gelu\",\"initializer_range\":0.2,"
+        "\"layer_norm_eps\":1e-12,\"pad_token_id\":0}";
+    mlm_model *m = NULL;
+    ck_assert_int_eq(mlm_model_new(cfg, strlen(cfg), 5, &m), MLM_OK);
+    enum { B = 4, T = 17 };
+    int32_t ids[B * T], am[B * T], lab[B * T];
+    rng r;
+    rng_init(&r, 17, 0);
+    for (int i = 0; i < B * T; i++) {
+        int len = T - 3 * (i / T);
+        am[i] = i % T < len;
+        ids[i] = am[i] ? 1 + (int32_t)(rng_u32(&r) % 399) : 0;
+        lab[i] = am[i] && rng_u32(&r) % 4 == 0 ? 1 + (int32_t)(rng_u32(&r) % 399) : -100;
+    }
+    train_ctx *tc = NULL;
+    ck_assert_int_eq(train_ctx_new(m, B, T, 1, &tc), MLM_OK);
+    train_batch b = {ids, am, NULL, lab, B, T};
+    train_zero_grad(tc);
+    fd_loss(tc, &b);
+    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+    float *grad = malloc(model_numel(m) * sizeof *grad);
+    memcpy(grad, tc->grad, model_numel(m) * sizeof *grad);
+    double worst = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const param_desc *p = &m->params[i];
+        float *x = (float *)*p->slot;
+        /* the element with the largest gradient, and two at random */
+        size_t big = 0;
+        size_t off = (size_t)(x - m->owned);
+        for (size_t e = 1; e < p->numel; e++)
+            if (fabsf(grad[off + e]) > fabsf(grad[off + big]))
+                big = e;
+        for (int k = 0; k < 3; k++) {
+            size_t e = k == 0 ? big : rng_u32(&r) % p->numel;
+            float keep = x[e];
+            const float h = 1e-2f;
+            x[e] = keep + h;
+            double lp = fd_loss(tc, &b);
+            x[e] = keep - h;
+            double lm = fd_loss(tc, &b);
+            x[e] = keep;
+            double fd = (lp - lm) / (2.0 * (double)h);
+            double g = grad[off + e];
+            double tol = 1e-3 + 5e-2 * fabs(g);
+            ck_assert_msg(fabs(fd - g) <= tol, "d loss / d %s[%zu]: backward %.6g, finite "
+                          "difference %.6g", p->name, e, g, fd);
+            worst = fmax(worst, fabs(fd - g) / tol);
+        }
+    }
+    fprintf(stderr, "finite differences mid-size bert: worst error %.2f of the tolerance\n",
+            worst);
+    free(grad);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+}
+END_TEST
+
 START_TEST(dropout_is_deterministic_and_seeded)
 {
     mlm_model *m = tiny_model(_i, 3);
@@ -723,6 +876,9 @@ Suite *train_suite(void)
     tcase_add_test(tc, schedule_and_clip);
     tcase_add_test(tc, adamw_state_round_trip);
     tcase_add_test(tc, edge_cases);
+    tcase_add_loop_test(tc, context_capacity_is_invisible, 0, 3);
+    tcase_add_loop_test(tc, overfits_one_batch, 0, 3);
+    tcase_add_test(tc, backward_matches_finite_differences_mid_size);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -446,34 +446,48 @@ static int record_eval(const char *rec, void *user)
     return 0;
 }
 
-/* Not yet reached, so opt-in (MLM_TRAINER_LEARNING=1) rather than a weaker
- * bar: with 2 layers × hidden 64, 30 epochs (1050 steps, ~10 s on one core)
- * at lr 3e-3, the model learns the templates and predicts *a* city at the
- * masked position, but held-out accuracy is ~0-1% and eval perplexity ~2.3
- * (loss 0.85): it has not yet tied each country to its city across
- * templates. The bar (>= 95%, perplexity < 1.5) stays. */
+/* The root cause of the earlier failure was not a bug: every link was
+ * checked (test_train: overfits_one_batch, context_capacity_is_invisible,
+ * finite differences at this shape with padding and ids > 255; padded and
+ * unpadded forwards agree; collated labels and masks are right; fact words
+ * are single tokens). It is a plateau of the optimisation: the model first
+ * learns the templates and predicts the city seen most with the template
+ * (held-out accuracy 0/160: the held-out city never appeared with that
+ * template), and only later learns content-based attention from [MASK] to
+ * the country. With one template and no prefixes (fixed positions) 400
+ * full-batch steps suffice; the 4 prefixes shift positions and need ~4x
+ * more. Measured on this corpus (2 x 64, batch 32, lr 3e-3, 1 thread):
+ *   mlm 0.15, 30 epochs: acc 0.006, ppl 2.34   (the old opt-in setting)
+ *   mlm 0.15, 100 epochs: acc 0.869, ppl 1.44
+ *   mlm 0.15, 140 epochs: acc 0.963, ppl 1.27  (~40 s)
+ *   mlm 0.25, 100 epochs: acc 1.000, ppl 1.23  (~28 s; eval masks 25% too,
+ *                                              stricter than 15%)
+ * so the test trains with mlm_probability 0.25 (more labelled positions per
+ * step) and keeps the bar: >= 95% held-out accuracy, eval perplexity < 1.5. */
 START_TEST(learns_facts)
 {
-    if (!getenv("MLM_TRAINER_LEARNING")) {
-        fprintf(stderr, "skip learns_facts: set MLM_TRAINER_LEARNING=1 to run it\n");
-        return;
-    }
     world w;
     world_make(&w, 64, 2, 0.0);
     char *d = test_tmpdir(), opts[1024];
     snprintf(opts, sizeof opts,
-             "{\"output_dir\": \"%s\", \"num_train_epochs\": 30, \"learning_rate\": 3e-3, "
+             "{\"output_dir\": \"%s\", \"num_train_epochs\": 100, \"learning_rate\": 3e-3, "
              "\"warmup_ratio\": 0.05, \"weight_decay\": 0.01, "
              "\"per_device_train_batch_size\": 32, \"per_device_eval_batch_size\": 64, "
              "\"eval_strategy\": \"epoch\", \"save_strategy\": \"no\", \"logging_steps\": 50, "
              "\"num_threads\": 1}",
              d);
+    /* train and evaluate with 25% of the tokens masked */
+    mlm_collator_free(w.col);
+    w.col = NULL;
+    ck_assert_msg(mlm_collator_new(w.tok, "{\"seed\": 3, \"mlm_probability\": 0.25}", &w.col) ==
+                      MLM_OK,
+                  "%s", mlm_last_error());
     mlm_model *m = new_model(&w);
     mlm_trainer *tr = new_trainer(&w, m, opts);
     eval_log log = {0};
     mlm_trainer_set_callback(tr, record_eval, &log);
     ck_assert_msg(mlm_trainer_train(tr) == MLM_OK, "%s", mlm_last_error());
-    ck_assert_int_eq(log.n_eval, 30);
+    ck_assert_int_eq(log.n_eval, 100);
     ck_assert_int_gt(log.n_loss, 0);
 
     /* masked-token accuracy on the held-out sentences, the city masked */
