@@ -65,8 +65,8 @@ static void activate(const ops_ctx *ctx, act_fn act, float *x, size_t n)
 
 /* Position ids: RoBERTa counts non-pad tokens from padding_idx + 1
  * (create_position_ids_from_input_ids); BERT and DistilBERT use 0..T-1. */
-static mlm_status position_ids(const model_dims *d, const int32_t *ids, int B, int T,
-                               int32_t *pos)
+mlm_status model_position_ids(const model_dims *d, const int32_t *ids, int B, int T,
+                              int32_t *pos)
 {
     for (int b = 0; b < B; b++) {
         int count = 0;
@@ -94,7 +94,7 @@ static mlm_status embeddings(const mlm_model *m, const ops_ctx *ctx, const int32
 {
     const model_dims *d = &m->d;
     int N = B * T;
-    mlm_status st = position_ids(d, ids, B, T, pos);
+    mlm_status st = model_position_ids(d, ids, B, T, pos);
     if (st == MLM_OK)
         st = ops_embedding_forward(ctx, tmp, ids, m->w.word_emb, N, d->V, d->C, 0);
     if (st == MLM_OK)

@@ -259,31 +259,6 @@ static float *zeroed(float *x, size_t n)
     return x;
 }
 
-/* Position ids: RoBERTa counts non-pad tokens from padding_idx + 1
- * (create_position_ids_from_input_ids); BERT and DistilBERT use 0..T-1. */
-static mlm_status position_ids(const model_dims *d, const int32_t *ids, int B, int T,
-                               int32_t *pos)
-{
-    for (int b = 0; b < B; b++) {
-        int count = 0;
-        for (int t = 0; t < T; t++) {
-            int32_t p = t;
-            if (d->arch == ARCH_ROBERTA) {
-                int real = ids[b * T + t] != d->pad_id;
-                count += real;
-                p = real ? count + d->pad_id : d->pad_id;
-            }
-            if (p < 0 || p >= d->P)
-                return err_set(MLM_ERR_RANGE,
-                               "row %d: %d tokens need position %d, but the model has "
-                               "max_position_embeddings %d",
-                               b, T, (int)p, d->P);
-            pos[b * T + t] = p;
-        }
-    }
-    return MLM_OK;
-}
-
 /* ---------------------------------------------------------------- embeddings */
 
 static mlm_status embeddings_forward(train_ctx *tc, const train_batch *b)
@@ -292,7 +267,7 @@ static mlm_status embeddings_forward(train_ctx *tc, const train_batch *b)
     const model_dims *d = &m->d;
     train_acts *a = &tc->a;
     int N = b->B * b->T;
-    mlm_status st = position_ids(d, b->ids, b->B, b->T, a->pos);
+    mlm_status st = model_position_ids(d, b->ids, b->B, b->T, a->pos);
     if (st == MLM_OK)
         st = ops_embedding_forward(&tc->ops, a->emb_sum, b->ids, m->w.word_emb, N, d->V, d->C, 0);
     if (st == MLM_OK)

@@ -103,6 +103,12 @@ size_t model_numel(const mlm_model *m);
 /* Record a warning (copied). */
 mlm_status model_warn(mlm_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Position ids (B, T) for the embedding lookup: RoBERTa counts non-pad
+ * tokens from padding_idx + 1 (create_position_ids_from_input_ids); BERT and
+ * DistilBERT use 0..T-1. MLM_ERR_RANGE past max_position_embeddings. */
+mlm_status model_position_ids(const model_dims *d, const int32_t *ids, int B, int T,
+                              int32_t *pos);
+
 /* Encoder forward in eval mode; hidden (B*T, C) receives the last hidden
  * states. ws holds encoder_workspace_floats() floats. */
 size_t encoder_workspace_floats(const model_dims *d, int B, int T);
