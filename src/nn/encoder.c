@@ -36,8 +36,8 @@ size_t encoder_workspace_floats(const model_dims *d, int B, int T)
 /* out (N, OC) = inp (N, C)·Wᵀ + b, W stored (OC, C) as torch does.
  * With `residual`, out = residual + inp·Wᵀ + b: the residual is copied into
  * out first and the product accumulated on it (beta = 1), which saves a pass. */
-static mlm_status linear(const ops_ctx *ctx, float *out, const float *inp, const float *W,
-                         const float *b, const float *residual, int N, int C, int OC)
+mlm_status encoder_linear(const ops_ctx *ctx, float *out, const float *inp, const float *W,
+                          const float *b, const float *residual, int N, int C, int OC)
 {
     float beta = 0.0f;
     if (residual) {
@@ -52,15 +52,15 @@ static mlm_status linear(const ops_ctx *ctx, float *out, const float *inp, const
     return MLM_OK;
 }
 
-/* model_dims_from_config admits only these activations. */
-static void activate(const ops_ctx *ctx, act_fn act, float *x, size_t n)
+/* dims_from_config admits only these activations. */
+void encoder_activate(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n)
 {
     if (act == ACT_RELU)
-        ops_relu_forward(ctx, x, x, n);
+        ops_relu_forward(ctx, out, inp, n);
     else if (act == ACT_GELU)
-        ops_gelu_forward(ctx, x, x, n);
+        ops_gelu_forward(ctx, out, inp, n);
     else
-        ops_gelu_tanh_forward(ctx, x, x, n);
+        ops_gelu_tanh_forward(ctx, out, inp, n);
 }
 
 /* Position ids: RoBERTa counts non-pad tokens from padding_idx + 1
@@ -120,11 +120,11 @@ static mlm_status attention(const mlm_model *m, const ops_ctx *ctx, const layer_
 {
     const model_dims *d = &m->d;
     int N = B * T, C = d->C, H = d->H, D = C / H;
-    mlm_status st = linear(ctx, q, x, lw->q_w, lw->q_b, NULL, N, C, C);
+    mlm_status st = encoder_linear(ctx, q, x, lw->q_w, lw->q_b, NULL, N, C, C);
     if (st == MLM_OK)
-        st = linear(ctx, k, x, lw->k_w, lw->k_b, NULL, N, C, C);
+        st = encoder_linear(ctx, k, x, lw->k_w, lw->k_b, NULL, N, C, C);
     if (st == MLM_OK)
-        st = linear(ctx, v, x, lw->v_w, lw->v_b, NULL, N, C, C);
+        st = encoder_linear(ctx, v, x, lw->v_w, lw->v_b, NULL, N, C, C);
     if (st != MLM_OK)
         return st;
     /* scores (B, H, T, T) = q·kᵀ per (batch, head), read in place from the
@@ -168,16 +168,16 @@ mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t
         const layer_weights *lw = &m->w.layer[l];
         st = attention(m, ctx, lw, x, maskp, B, T, q, k, v, probs, att);
         if (st == MLM_OK)
-            st = linear(ctx, sum, att, lw->o_w, lw->o_b, x, (int)N, d->C, d->C);
+            st = encoder_linear(ctx, sum, att, lw->o_w, lw->o_b, x, (int)N, d->C, d->C);
         if (st != MLM_OK)
             break;
         ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, (int)N, d->C,
                               d->ln_eps);
-        st = linear(ctx, ffn, x1, lw->ff1_w, lw->ff1_b, NULL, (int)N, d->C, d->I);
+        st = encoder_linear(ctx, ffn, x1, lw->ff1_w, lw->ff1_b, NULL, (int)N, d->C, d->I);
         if (st != MLM_OK)
             break;
-        activate(ctx, d->act, ffn, N * (size_t)d->I);
-        st = linear(ctx, sum, ffn, lw->ff2_w, lw->ff2_b, x1, (int)N, d->I, d->C);
+        encoder_activate(ctx, d->act, ffn, ffn, N * (size_t)d->I);
+        st = encoder_linear(ctx, sum, ffn, lw->ff2_w, lw->ff2_b, x1, (int)N, d->I, d->C);
         if (st != MLM_OK)
             break;
         ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, (int)N, d->C,
@@ -192,11 +192,11 @@ mlm_status head_forward(const mlm_model *m, const ops_ctx *ctx, const float *row
     const model_dims *d = &m->d;
     float *t = ws, *u = ws + (size_t)n * d->C;
     float *mean = u + (size_t)n * d->C, *rstd = mean + n;
-    mlm_status st = linear(ctx, t, rows, m->w.head_w, m->w.head_b, NULL, n, d->C, d->C);
+    mlm_status st = encoder_linear(ctx, t, rows, m->w.head_w, m->w.head_b, NULL, n, d->C, d->C);
     if (st != MLM_OK)
         return st;
-    activate(ctx, d->head_act, t, (size_t)n * d->C);
+    encoder_activate(ctx, d->head_act, t, t, (size_t)n * d->C);
     ops_layernorm_forward(ctx, u, mean, rstd, t, m->w.head_ln_w, m->w.head_ln_b, n, d->C,
                           d->ln_eps);
-    return linear(ctx, logits, u, m->w.word_emb, m->w.decoder_b, NULL, n, d->C, d->V);
+    return encoder_linear(ctx, logits, u, m->w.word_emb, m->w.decoder_b, NULL, n, d->C, d->V);
 }

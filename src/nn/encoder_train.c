@@ -205,33 +205,6 @@ static mlm_status head_reserve(train_ctx *tc, size_t n)
 
 /* ---------------------------------------------------------------- pieces */
 
-/* out (N, OC) = [residual +] inp (N, C)·Wᵀ + b, exactly as encoder.c does it
- * (residual copied in, product accumulated with beta = 1, bias last). */
-static mlm_status linear(const ops_ctx *ctx, float *out, const float *inp, const float *W,
-                         const float *b, const float *residual, int N, int C, int OC)
-{
-    float beta = 0.0f;
-    if (residual) {
-        memcpy(out, residual, (size_t)N * OC * sizeof *out);
-        beta = 1.0f;
-    }
-    mlm_status st = ops_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, C, W, C, beta, out, OC);
-    if (st == MLM_OK && b)
-        ops_bias_forward(ctx, out, b, N, OC);
-    return st;
-}
-
-/* model_dims admits only these activations. */
-static void act_forward(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n)
-{
-    if (act == ACT_RELU)
-        ops_relu_forward(ctx, out, inp, n);
-    else if (act == ACT_GELU)
-        ops_gelu_forward(ctx, out, inp, n);
-    else
-        ops_gelu_tanh_forward(ctx, out, inp, n);
-}
-
 /* dinp += act'(inp)·dout */
 static void act_backward(const ops_ctx *ctx, act_fn act, float *dinp, const float *dout,
                          const float *inp, size_t n)
@@ -340,11 +313,11 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
     int N = B * T, C = d->C, H = d->H, D = C / H, I = d->I;
     size_t NC = (size_t)N * C, S = (size_t)B * H * T * T;
 
-    mlm_status st = linear(ctx, la->q, x, lw->q_w, lw->q_b, NULL, N, C, C);
+    mlm_status st = encoder_linear(ctx, la->q, x, lw->q_w, lw->q_b, NULL, N, C, C);
     if (st == MLM_OK)
-        st = linear(ctx, la->k, x, lw->k_w, lw->k_b, NULL, N, C, C);
+        st = encoder_linear(ctx, la->k, x, lw->k_w, lw->k_b, NULL, N, C, C);
     if (st == MLM_OK)
-        st = linear(ctx, la->v, x, lw->v_w, lw->v_b, NULL, N, C, C);
+        st = encoder_linear(ctx, la->v, x, lw->v_w, lw->v_b, NULL, N, C, C);
     /* scores (B, H, T, T) = q·kᵀ per (batch, head) on the (B, T, H·D) layout */
     ops_batch qk = {B, H, (long)T * C, D, (long)T * C, D, (long)H * T * T, (long)T * T};
     if (st == MLM_OK)
@@ -370,14 +343,14 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
     /* sum1 = x + drop(ctx·Woᵀ + bo); DistilBERT has no dropout there. */
     if (d->arch != ARCH_DISTILBERT && drop_on(tc, tc->hidden_dropout)) {
         float *o = tc->a.s_nc[0];
-        st = linear(ctx, o, la->ctx, lw->o_w, lw->o_b, NULL, N, C, C);
+        st = encoder_linear(ctx, o, la->ctx, lw->o_w, lw->o_b, NULL, N, C, C);
         if (st == MLM_OK)
             st = ops_dropout_forward(ctx, o, NULL, o, NC, tc->hidden_dropout, tc->seed,
                                      stream_of(tc, site_of(l, SITE_ATTN_OUT)));
         for (size_t i = 0; st == MLM_OK && i < NC; i++)
             la->sum1[i] = x[i] + o[i];
     } else {
-        st = linear(ctx, la->sum1, la->ctx, lw->o_w, lw->o_b, x, N, C, C);
+        st = encoder_linear(ctx, la->sum1, la->ctx, lw->o_w, lw->o_b, x, N, C, C);
     }
     if (st != MLM_OK)
         return st;
@@ -385,20 +358,20 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
                           d->ln_eps);
 
     /* FFN: sum2 = x1 + drop(act(x1·W1ᵀ + b1)·W2ᵀ + b2) */
-    st = linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, N, C, I);
+    st = encoder_linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, N, C, I);
     if (st != MLM_OK)
         return st;
-    act_forward(ctx, d->act, la->a, la->h, (size_t)N * I);
+    encoder_activate(ctx, d->act, la->a, la->h, (size_t)N * I);
     if (drop_on(tc, tc->hidden_dropout)) {
         float *o = tc->a.s_nc[0];
-        st = linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, N, I, C);
+        st = encoder_linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, N, I, C);
         if (st == MLM_OK)
             st = ops_dropout_forward(ctx, o, NULL, o, NC, tc->hidden_dropout, tc->seed,
                                      stream_of(tc, site_of(l, SITE_FFN)));
         for (size_t i = 0; st == MLM_OK && i < NC; i++)
             la->sum2[i] = la->x1[i] + o[i];
     } else {
-        st = linear(ctx, la->sum2, la->a, lw->ff2_w, lw->ff2_b, la->x1, N, I, C);
+        st = encoder_linear(ctx, la->sum2, la->a, lw->ff2_w, lw->ff2_b, la->x1, N, I, C);
     }
     if (st != MLM_OK)
         return st;
@@ -537,13 +510,13 @@ static mlm_status head_forward_train(train_ctx *tc, const train_batch *b, const 
     if (n == 0)
         return MLM_OK;
     int rows = (int)n;
-    st = linear(ctx, h->t, h->x, m->w.head_w, m->w.head_b, NULL, rows, d->C, d->C);
+    st = encoder_linear(ctx, h->t, h->x, m->w.head_w, m->w.head_b, NULL, rows, d->C, d->C);
     if (st != MLM_OK)
         return st;
-    act_forward(ctx, d->head_act, h->u, h->t, n * C);
+    encoder_activate(ctx, d->head_act, h->u, h->t, n * C);
     ops_layernorm_forward(ctx, h->z, h->mean, h->rstd, h->u, m->w.head_ln_w, m->w.head_ln_b, rows,
                           d->C, d->ln_eps);
-    st = linear(ctx, h->logits, h->z, m->w.word_emb, m->w.decoder_b, NULL, rows, d->C, d->V);
+    st = encoder_linear(ctx, h->logits, h->z, m->w.word_emb, m->w.decoder_b, NULL, rows, d->C, d->V);
     if (st == MLM_OK)
         st = ops_cross_entropy_forward(ctx, &tc->loss, NULL, h->lse, h->logits, h->labels, rows,
                                        d->V);

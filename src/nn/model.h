@@ -103,6 +103,16 @@ size_t model_numel(const mlm_model *m);
 /* Record a warning (copied). */
 mlm_status model_warn(mlm_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* out (N, OC) = [residual +] inp (N, C)·Wᵀ + b with W stored (OC, C) as
+ * torch does; a residual is copied into out and the product accumulated on
+ * it (beta = 1). Shared by the eval and train forwards so they compute the
+ * same floats. */
+mlm_status encoder_linear(const ops_ctx *ctx, float *out, const float *inp, const float *W,
+                          const float *b, const float *residual, int N, int C, int OC);
+
+/* out = act(inp) for the activations a model may have (out may be inp). */
+void encoder_activate(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n);
+
 /* Position ids (B, T) for the embedding lookup: RoBERTa counts non-pad
  * tokens from padding_idx + 1 (create_position_ids_from_input_ids); BERT and
  * DistilBERT use 0..T-1. MLM_ERR_RANGE past max_position_embeddings. */
