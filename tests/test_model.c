@@ -5,6 +5,7 @@
  * 1e-5 on softmax scores. */
 #include "suites.h"
 #include "testutil.h"
+#include "golden.h"
 
 #include <math.h>
 #include <mlm.h>
@@ -22,32 +23,7 @@ typedef struct golden {
     int n_masks;
 } golden;
 
-static int32_t *read_i32(const st_file *f, const char *name, size_t *n)
-{
-    const st_tensor *t = st_find(f, name);
-    if (!t)
-        return NULL;
-    int32_t *v = malloc(t->numel * sizeof *v);
-    ck_assert_ptr_nonnull(v);
-    ck_assert_int_eq(st_tensor_to_i32(t, v, t->numel), MLM_OK);
-    if (n)
-        *n = t->numel;
-    return v;
-}
 
-static const float *f32(const st_file *f, const char *name, size_t *n)
-{
-    const st_tensor *t = st_find(f, name);
-    ck_assert_msg(t != NULL, "golden has no %s", name);
-    ck_assert_int_eq(t->dtype, ST_F32);
-    const float *data;
-    float *owned;
-    ck_assert_int_eq(st_tensor_f32(t, &data, &owned), MLM_OK);
-    ck_assert_ptr_null(owned); /* goldens are aligned F32 */
-    if (n)
-        *n = t->numel;
-    return data;
-}
 
 static void golden_open(golden *g, const char *model)
 {
@@ -61,18 +37,18 @@ static void golden_open(golden *g, const char *model)
     g->T = (int)logits->shape[1];
     g->V = (int)logits->shape[2];
     g->C = (int)st_find(g->f, "last_hidden_state")->shape[2];
-    g->ids = read_i32(g->f, "input_ids", NULL);
-    g->mask = read_i32(g->f, "attention_mask", NULL);
-    g->types = read_i32(g->f, "token_type_ids", NULL);
+    g->ids = golden_i32(g->f, "input_ids", NULL);
+    g->mask = golden_i32(g->f, "attention_mask", NULL);
+    g->types = golden_i32(g->f, "token_type_ids", NULL);
     size_t n = 0;
-    int32_t *pos2 = read_i32(g->f, "fill_mask.positions", &n);
+    int32_t *pos2 = golden_i32(g->f, "fill_mask.positions", &n);
     g->n_masks = (int)(n / 2);
     g->fm_pos = malloc((size_t)g->n_masks * sizeof *g->fm_pos);
     for (int i = 0; i < g->n_masks; i++)
         g->fm_pos[i] = pos2[2 * i] * g->T + pos2[2 * i + 1];
     free(pos2);
-    g->fm_ids = read_i32(g->f, "fill_mask.top5_ids", NULL);
-    g->fm_scores = (float *)f32(g->f, "fill_mask.top5_scores", NULL);
+    g->fm_ids = golden_i32(g->f, "fill_mask.top5_ids", NULL);
+    g->fm_scores = (float *)golden_f32(g->f, "fill_mask.top5_scores", 0, NULL);
 }
 
 static void golden_close(golden *g)
@@ -115,12 +91,12 @@ static void check_forward(const mlm_model *m, const golden *g, int nthreads)
     ck_assert_int_eq(mlm_model_hidden_states(m, nthreads, g->ids, g->mask, g->types, g->B, g->T,
                                              hidden),
                      MLM_OK);
-    double d = max_abs_diff(hidden, f32(g->f, "last_hidden_state", NULL), N * g->C);
+    double d = max_abs_diff(hidden, golden_f32(g->f, "last_hidden_state", 0, NULL), N * g->C);
     ck_assert_msg(d <= 1e-4, "last_hidden_state differs by %g", d);
     ck_assert_int_eq(mlm_model_forward(m, nthreads, g->ids, g->mask, g->types, g->B, g->T, NULL,
                                        0, logits),
                      MLM_OK);
-    const float *ref = f32(g->f, "logits", NULL);
+    const float *ref = golden_f32(g->f, "logits", 0, NULL);
     double dh = d;
     d = max_abs_diff(logits, ref, N * g->V);
     ck_assert_msg(d <= 1e-4, "logits differ by %g", d);
@@ -265,14 +241,14 @@ START_TEST(reference_loads_our_checkpoint)
     g.B = (int)lt->shape[0];
     g.T = (int)lt->shape[1];
     g.V = (int)lt->shape[2];
-    g.ids = read_i32(g.f, "input_ids", NULL);
-    g.mask = read_i32(g.f, "attention_mask", NULL);
-    g.types = read_i32(g.f, "token_type_ids", NULL);
+    g.ids = golden_i32(g.f, "input_ids", NULL);
+    g.mask = golden_i32(g.f, "attention_mask", NULL);
+    g.types = golden_i32(g.f, "token_type_ids", NULL);
     size_t n = (size_t)g.B * g.T * g.V;
     float *logits = malloc(n * sizeof *logits);
     ck_assert_int_eq(mlm_model_forward(m, 1, g.ids, g.mask, g.types, g.B, g.T, NULL, 0, logits),
                      MLM_OK);
-    double d = max_abs_diff(logits, f32(g.f, "logits", NULL), n);
+    double d = max_abs_diff(logits, golden_f32(g.f, "logits", 0, NULL), n);
     ck_assert_msg(d <= 1e-4, "logits differ by %g", d);
     free(logits);
     free(g.ids);
@@ -321,14 +297,14 @@ START_TEST(real_caikit_checkpoint_encoder)
     g.B = (int)h->shape[0];
     g.T = (int)h->shape[1];
     g.C = (int)h->shape[2];
-    g.ids = read_i32(g.f, "input_ids", NULL);
-    g.mask = read_i32(g.f, "attention_mask", NULL);
-    g.types = read_i32(g.f, "token_type_ids", NULL);
+    g.ids = golden_i32(g.f, "input_ids", NULL);
+    g.mask = golden_i32(g.f, "attention_mask", NULL);
+    g.types = golden_i32(g.f, "token_type_ids", NULL);
     size_t n = (size_t)g.B * g.T * g.C;
     float *hidden = malloc(n * sizeof *hidden);
     ck_assert_int_eq(mlm_model_hidden_states(m, 2, g.ids, g.mask, g.types, g.B, g.T, hidden),
                      MLM_OK);
-    double d = max_abs_diff(hidden, f32(g.f, "last_hidden_state", NULL), n);
+    double d = max_abs_diff(hidden, golden_f32(g.f, "last_hidden_state", 0, NULL), n);
     ck_assert_msg(d <= 1e-4, "last_hidden_state differs by %g", d);
     free(hidden);
     golden_close(&g);
@@ -358,7 +334,7 @@ START_TEST(random_init_as_hf)
     st_file *f = NULL;
     ck_assert_int_eq(st_open(path, &f), MLM_OK);
     size_t n;
-    const float *emb = f32(f, "bert.embeddings.word_embeddings.weight", &n);
+    const float *emb = golden_f32(f, "bert.embeddings.word_embeddings.weight", 0, &n);
     ck_assert_int_eq((int)n, 3000 * 64);
     double s = 0, s2 = 0;
     for (size_t i = 0; i < n; i++) {
@@ -369,10 +345,10 @@ START_TEST(random_init_as_hf)
         ck_assert_float_eq(emb[j], 0.0f);
     double mean = s / (double)n, sd = sqrt(s2 / (double)n - mean * mean);
     ck_assert_msg(fabs(mean) < 1e-3 && fabs(sd - 0.02) < 0.02 * 0.02, "mean %g sd %g", mean, sd);
-    const float *ln = f32(f, "bert.encoder.layer.0.output.LayerNorm.weight", &n);
+    const float *ln = golden_f32(f, "bert.encoder.layer.0.output.LayerNorm.weight", 0, &n);
     for (size_t i = 0; i < n; i++)
         ck_assert_float_eq(ln[i], 1.0f);
-    const float *bias = f32(f, "cls.predictions.bias", &n);
+    const float *bias = golden_f32(f, "cls.predictions.bias", 0, &n);
     for (size_t i = 0; i < n; i++)
         ck_assert_float_eq(bias[i], 0.0f);
     st_close(f);

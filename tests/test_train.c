@@ -21,6 +21,7 @@
  *   check |p − p_ref| ≤ 3·lr per update taken with lr > 0. */
 #include "suites.h"
 #include "testutil.h"
+#include "golden.h"
 
 #include <math.h>
 #include <mlm.h>
@@ -37,31 +38,7 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static int32_t *read_i32(const st_file *f, const char *name, size_t *n)
-{
-    const st_tensor *t = st_find(f, name);
-    if (!t)
-        return NULL;
-    int32_t *v = malloc(t->numel * sizeof *v);
-    ck_assert_ptr_nonnull(v);
-    ck_assert_int_eq(st_tensor_to_i32(t, v, t->numel), MLM_OK);
-    if (n)
-        *n = t->numel;
-    return v;
-}
 
-static const float *f32(const st_file *f, const char *name, size_t numel)
-{
-    const st_tensor *t = st_find(f, name);
-    ck_assert_msg(t != NULL, "golden has no %s", name);
-    ck_assert_int_eq(t->dtype, ST_F32);
-    ck_assert_uint_eq(t->numel, numel);
-    const float *data;
-    float *owned;
-    ck_assert_int_eq(st_tensor_f32(t, &data, &owned), MLM_OK);
-    ck_assert_ptr_null(owned);
-    return data;
-}
 
 static st_file *open_golden(const char *model, const char *file)
 {
@@ -93,10 +70,10 @@ static void batch_open(golden_batch *g, const char *model)
     g->f = open_golden(model, "train_batch.safetensors");
     const st_tensor *t = st_find(g->f, "input_ids");
     ck_assert_ptr_nonnull(t);
-    g->ids = read_i32(g->f, "input_ids", NULL);
-    g->mask = read_i32(g->f, "attention_mask", NULL);
-    g->types = read_i32(g->f, "token_type_ids", NULL);
-    g->labels = read_i32(g->f, "labels", NULL);
+    g->ids = golden_i32(g->f, "input_ids", NULL);
+    g->mask = golden_i32(g->f, "attention_mask", NULL);
+    g->types = golden_i32(g->f, "token_type_ids", NULL);
+    g->labels = golden_i32(g->f, "labels", NULL);
     ck_assert_ptr_nonnull(g->labels);
     g->b = (train_batch){g->ids, g->mask, g->types, g->labels, (int)t->shape[0],
                          (int)t->shape[1]};
@@ -206,7 +183,7 @@ START_TEST(gradients_and_adamw_match_reference)
     for (size_t i = 0; i < m->n_params; i++) {
         const param_desc *p = &m->params[i];
         const float *g = tc->grad + (*p->slot - m->owned);
-        const float *ref = f32(gf, p->name, p->numel);
+        const float *ref = golden_f32(gf, p->name, p->numel, NULL);
         double mx, e = rel_l2(g, ref, p->numel, &mx);
         if (json_has_string(near_zero, p->name)) {
             double gmax = 0;
@@ -272,7 +249,7 @@ START_TEST(gradients_and_adamw_match_reference)
         for (size_t i = 0; i < m->n_params; i++) {
             const param_desc *p = &m->params[i];
             double mx;
-            rel_l2(*p->slot, f32(pf, p->name, p->numel), p->numel, &mx);
+            rel_l2(*p->slot, golden_f32(pf, p->name, p->numel, NULL), p->numel, &mx);
             if (json_has_string(near_zero, p->name))
                 key_abs = fmax(key_abs, mx);
             else
