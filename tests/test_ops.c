@@ -308,6 +308,45 @@ START_TEST(gemm_matches_reference)
 }
 END_TEST
 
+/* The thin products of batch-1 inference (x·Wᵀ, alpha = 1, a few rows:
+ * nn/ops/gemm_small.c where the CPU has AVX-512, BLIS elsewhere): every
+ * row-count tail of the 6-row tiles, the 4-row blocks of W and their
+ * 1-row tail, k tails below 16, k chunks (256), rows 4 KB apart (the
+ * padded copy of A), strided matrices, beta 0 over NaN and beta 1; and the
+ * same bits for 1, 2 and 3 threads. */
+START_TEST(gemm_small_m_matches_reference)
+{
+    static const int shapes[][3] = {
+        {2, 5, 16},    {5, 3, 17},    {6, 4, 31},    {7, 9, 48},   {12, 67, 768},
+        {13, 130, 257}, {47, 21, 520}, {48, 8, 1024}, {12, 300, 100}, {3, 1, 16},
+    };
+    for (int s = 0; s < 10; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        for (int t = 1; t <= 2; t++) {
+            ops_ctx ctx = ctx_n(t);
+            check_gemm_case(&ctx, 0, 1, M, N, K, s % 3 == 0 ? 0 : 2 * s, 1.0f, 0.0f);
+            check_gemm_case(&ctx, 0, 1, M, N, K, s % 2 ? 0 : 4, 1.0f, 1.0f);
+        }
+    }
+    /* Bitwise identical across thread counts on a product big enough to
+     * split (M·N·K >= 2^20 multiply-adds). */
+    int M = 12, N = 1000, K = 768;
+    float *A = frandv((size_t)M * K, -1, 1), *W = frandv((size_t)N * K, -1, 1);
+    float *C1 = malloc((size_t)M * N * sizeof *C1), *Ct = malloc((size_t)M * N * sizeof *Ct);
+    ops_ctx one = ctx_n(1);
+    ck_assert_int_eq(ops_gemm(&one, 0, 1, M, N, K, 1.0f, A, K, W, K, 0.0f, C1, N), MLM_OK);
+    for (int t = 2; t <= 3; t++) {
+        ops_ctx ctx = ctx_n(t);
+        ck_assert_int_eq(ops_gemm(&ctx, 0, 1, M, N, K, 1.0f, A, K, W, K, 0.0f, Ct, N), MLM_OK);
+        ck_assert(memcmp(C1, Ct, (size_t)M * N * sizeof *C1) == 0);
+    }
+    free(A);
+    free(W);
+    free(C1);
+    free(Ct);
+}
+END_TEST
+
 START_TEST(gemm_rejects_bad_arguments)
 {
     ops_ctx ctx = ctx_n(1);
@@ -1080,6 +1119,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, rng_streams_and_distributions);
     tcase_add_test(tc, par_for_covers_once);
     tcase_add_loop_test(tc, gemm_matches_reference, 0, 2);
+    tcase_add_test(tc, gemm_small_m_matches_reference);
     tcase_add_test(tc, gemm_rejects_bad_arguments);
     tcase_add_test(tc, gemm_never_reads_past_c);
     tcase_add_test(tc, gemm_batched_attention_layout);

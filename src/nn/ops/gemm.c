@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "nn/ops/cpu.h"
+#include "nn/ops/gemm_small.h"
 #include "nn/ops/kernels.h"
 #include "nn/ops/ops.h"
 
@@ -218,6 +219,10 @@ static void gemm_threads(int nthreads, int transa, int transb, int M, int N, int
                          const float *A, int lda, const float *B, int ldb, float beta, float *C,
                          int ldc)
 {
+    if (!transa && transb && alpha == 1.0f && gemm_small_applies(M, N, K)) {
+        gemm_small_nt(nthreads, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     size_t blocks = ((size_t)N + SUP_NR - 1) / SUP_NR;
     if (nthreads > 1 && (double)M * N * K >= SPLIT_FLOPS &&
         par_chunks(nthreads, blocks, SPLIT_MIN_COLS / SUP_NR) > 1) {
