@@ -223,6 +223,59 @@ START_TEST(par_for_covers_once)
 }
 END_TEST
 
+/* A pool's par_for visits every item once, nested calls (which cannot use
+ * the busy pool) included, and two threads sharing one pool (one uses the
+ * workers, the other starts threads) both finish with the right counts. */
+typedef struct pool_case {
+    par_pool *pool;
+    int hits[3000];
+} pool_case;
+
+static void pool_inner(void *arg, size_t begin, size_t end)
+{
+    int *hits = arg;
+    for (size_t i = begin; i < end; i++)
+        __atomic_fetch_add(&hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void pool_outer(void *arg, size_t begin, size_t end)
+{
+    int *hits = arg;
+    for (size_t i = begin; i < end; i++)
+        par_for(2, 3, 1, pool_inner, hits + 1000 + 3 * i);
+}
+
+static void *pool_user(void *arg)
+{
+    pool_case *c = arg;
+    par_pool *before = par_pool_enter(c->pool);
+    for (int rep = 0; rep < 50; rep++) {
+        par_for(3, 1000, 7, pool_inner, c->hits);
+        par_for(3, 600, 1, pool_outer, c->hits);
+    }
+    par_pool_leave(before);
+    return NULL;
+}
+
+START_TEST(par_pool_covers_once)
+{
+    par_pool *pool = par_pool_new(2);
+    ck_assert_ptr_nonnull(pool);
+    ck_assert_ptr_null(par_pool_new(0));
+    pool_case a = {pool, {0}}, b = {pool, {0}};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, pool_user, &b), 0);
+    pool_user(&a);
+    pthread_join(t, NULL);
+    for (int i = 0; i < 2800; i++) {
+        ck_assert_int_eq(a.hits[i], 50);
+        ck_assert_int_eq(b.hits[i], 50);
+    }
+    par_pool_free(pool);
+    par_pool_free(NULL);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- GEMM */
 
 /* op(X)[i][k] of a row-major stored matrix. */
@@ -1118,6 +1171,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, rng_philox_known_answers);
     tcase_add_test(tc, rng_streams_and_distributions);
     tcase_add_test(tc, par_for_covers_once);
+    tcase_add_test(tc, par_pool_covers_once);
     tcase_add_loop_test(tc, gemm_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_small_m_matches_reference);
     tcase_add_test(tc, gemm_rejects_bad_arguments);

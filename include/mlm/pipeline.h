@@ -42,7 +42,9 @@ MLM_API mlm_status mlm_pipeline_new(const mlm_model *model, const mlm_tokenizer 
 /* Accepts NULL. */
 MLM_API void mlm_pipeline_free(mlm_pipeline *p);
 
-/* Threads per call (default 1). */
+/* Threads per call (default 1). The pipeline keeps nthreads - 1 worker
+ * threads for its calls (they spin briefly after each call, then sleep);
+ * a call made while another one is using them starts its own threads. */
 MLM_API mlm_status mlm_pipeline_set_threads(mlm_pipeline *p, int nthreads);
 
 /* Off (the default, as in HF): an input longer than the model's maximum is

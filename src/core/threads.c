@@ -1,6 +1,9 @@
 #include "core/threads.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 
 /* More threads than this per call is never useful for our kernels and keeps
  * the bookkeeping on the stack. */
@@ -32,6 +35,157 @@ int par_chunks(int nthreads, size_t n, size_t min_chunk)
     return t < 1 ? 1 : (int)t;
 }
 
+/* ---------------------------------------------------------------- pool */
+
+/* Polls of a new job before a worker sleeps: ~50-100 us, longer than the
+ * gaps between a forward pass's parallel calls, far shorter than a pause
+ * between two requests. */
+#define SPIN_POLLS 20000
+
+/* One job at a time. The submitter writes the job, then publishes it by
+ * bumping gen (release); a worker that sees the new gen (acquire) takes
+ * chunks until none is left and acknowledges. The submitter returns only
+ * when every worker has acknowledged, so no worker can still be reading a
+ * job when the next one is written. */
+struct par_pool {
+    int nworkers;
+    pthread_t *tid;
+    pthread_mutex_t submit; /* held by the par_for using the workers */
+    pthread_mutex_t lock;   /* with wake: sleeping workers */
+    pthread_cond_t wake;
+    atomic_uint gen;
+    atomic_int stop;
+    atomic_int next;        /* the next chunk to take */
+    atomic_int acks;        /* workers done with the current job */
+    par_fn fn;
+    void *arg;
+    size_t n;
+    int t;
+};
+
+static _Thread_local par_pool *entered;
+
+static void take_chunks(par_pool *p)
+{
+    int i;
+    while ((i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < p->t)
+        p->fn(p->arg, p->n * (size_t)i / (size_t)p->t, p->n * (size_t)(i + 1) / (size_t)p->t);
+}
+
+static void cpu_relax(int polls)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    /* On a machine with more threads than cores, give the core away now
+     * and then. */
+    if (polls % 64 == 63)
+        sched_yield();
+}
+
+static void *worker(void *arg)
+{
+    par_pool *p = arg;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned g;
+        int polls = 0;
+        while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
+               !atomic_load(&p->stop)) {
+            if (++polls < SPIN_POLLS) {
+                cpu_relax(polls);
+                continue;
+            }
+            pthread_mutex_lock(&p->lock);
+            while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->wake, &p->lock);
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (atomic_load(&p->stop))
+            return NULL;
+        seen = g;
+        take_chunks(p);
+        atomic_fetch_add_explicit(&p->acks, 1, memory_order_release);
+    }
+}
+
+par_pool *par_pool_new(int nworkers)
+{
+    if (nworkers < 1)
+        return NULL;
+    if (nworkers > PAR_MAX_THREADS - 1)
+        nworkers = PAR_MAX_THREADS - 1;
+    par_pool *p = calloc(1, sizeof *p);
+    pthread_t *tid = calloc((size_t)nworkers, sizeof *tid);
+    if (!p || !tid) {
+        free(p);
+        free(tid);
+        return NULL;
+    }
+    p->tid = tid;
+    pthread_mutex_init(&p->submit, NULL);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    atomic_init(&p->gen, 0);
+    atomic_init(&p->stop, 0);
+    atomic_init(&p->next, 0);
+    atomic_init(&p->acks, 0);
+    for (; p->nworkers < nworkers; p->nworkers++)
+        if (pthread_create(&p->tid[p->nworkers], NULL, worker, p) != 0)
+            break;
+    if (p->nworkers == 0) {
+        par_pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void par_pool_free(par_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->tid[i], NULL);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->submit);
+    free(p->tid);
+    free(p);
+}
+
+par_pool *par_pool_enter(par_pool *pool)
+{
+    par_pool *before = entered;
+    entered = pool;
+    return before;
+}
+
+void par_pool_leave(par_pool *previous) { entered = previous; }
+
+static void pool_run(par_pool *p, int t, size_t n, par_fn fn, void *arg)
+{
+    p->fn = fn;
+    p->arg = arg;
+    p->n = n;
+    p->t = t;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->acks, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    take_chunks(p);
+    int polls = 0;
+    while (atomic_load_explicit(&p->acks, memory_order_acquire) < p->nworkers)
+        cpu_relax(++polls);
+}
+
+/* ---------------------------------------------------------------- par_for */
+
 void par_for(int nthreads, size_t n, size_t min_chunk, par_fn fn, void *arg)
 {
     if (n == 0)
@@ -39,6 +193,12 @@ void par_for(int nthreads, size_t n, size_t min_chunk, par_fn fn, void *arg)
     int t = par_chunks(nthreads, n, min_chunk);
     if (t == 1) {
         fn(arg, 0, n);
+        return;
+    }
+    par_pool *p = entered;
+    if (p && pthread_mutex_trylock(&p->submit) == 0) {
+        pool_run(p, t, n, fn, arg);
+        pthread_mutex_unlock(&p->submit);
         return;
     }
     par_job jobs[PAR_MAX_THREADS];

@@ -2,10 +2,11 @@
  *
  * The thread count is always the caller's (a per-handle setting, see
  * nn/ops/ops.h); nothing here reads the environment. Threads are started
- * per call and joined before returning, so there is no global pool, no
- * shared state between calls, and two callers with different thread counts
- * can run at the same time. Work too small to pay for a thread start runs
- * inline on the calling thread. */
+ * per call and joined before returning, unless the calling thread has
+ * entered a par_pool (a handle's own workers, below); there is no global
+ * pool, and two callers with different thread counts can run at the same
+ * time. Work too small to pay for a thread start runs inline on the calling
+ * thread. */
 #ifndef MLM_CORE_THREADS_H
 #define MLM_CORE_THREADS_H
 
@@ -25,5 +26,26 @@ void par_for(int nthreads, size_t n, size_t min_chunk, par_fn fn, void *arg);
 
 /* How many chunks par_for would use: 1 means it runs inline. */
 int par_chunks(int nthreads, size_t n, size_t min_chunk);
+
+/* Workers kept for a handle whose calls are too short to pay for thread
+ * starts (fill-mask on one sentence makes ~40 parallel calls of ~100 us; a
+ * start and join cost ~40 us). Between calls a worker spins briefly, then
+ * sleeps. A pool runs one par_for at a time: a second caller meanwhile, or
+ * a par_for nested in one, starts threads as above. Results are the same
+ * either way (the chunks are the same). */
+typedef struct par_pool par_pool;
+
+/* A pool of nworkers threads; NULL when nworkers < 1 or on failure (then
+ * par_for starts threads, as without a pool). */
+par_pool *par_pool_new(int nworkers);
+
+/* Stops and joins the workers. Accepts NULL. Not while a par_for uses it. */
+void par_pool_free(par_pool *pool);
+
+/* Until par_pool_leave on the same thread, this thread's par_for calls use
+ * pool (may be NULL: none). Returns the pool that was entered before, for
+ * par_pool_leave to restore. */
+par_pool *par_pool_enter(par_pool *pool);
+void par_pool_leave(par_pool *previous);
 
 #endif

@@ -139,14 +139,99 @@ static mlm_status attention(const mlm_model *m, const ops_ctx *ctx, const layer_
     return ops_gemm_batched(ctx, 0, 0, T, D, T, 1.0f, probs, T, v, C, 0.0f, out, C, &pv);
 }
 
-mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t *ids,
-                           const int32_t *attn_mask, const int32_t *type_ids, int B, int T,
-                           float *hidden, float *ws)
+/* One layer over all N rows: x (N, C) in, x out. */
+static mlm_status layer_full(const mlm_model *m, const ops_ctx *ctx, const layer_weights *lw,
+                             const float *maskp, int B, int T, float *x, float *ws)
 {
     const model_dims *d = &m->d;
     size_t N = (size_t)B * T, C = (size_t)d->C;
     float *q = ws, *k = q + N * C, *v = k + N * C, *att = v + N * C, *x1 = att + N * C;
     float *sum = x1 + N * C, *ffn = sum + N * C, *probs = ffn + N * (size_t)d->I;
+    float *mean = probs + (size_t)B * d->H * T * T + N, *rstd = mean + N;
+    mlm_status st = attention(m, ctx, lw, x, maskp, B, T, q, k, v, probs, att);
+    if (st == MLM_OK)
+        st = encoder_linear(ctx, sum, att, lw->o_w, lw->o_b, x, (int)N, d->C, d->C);
+    if (st != MLM_OK)
+        return st;
+    ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, (int)N, d->C,
+                          d->ln_eps);
+    st = encoder_linear(ctx, ffn, x1, lw->ff1_w, lw->ff1_b, NULL, (int)N, d->C, d->I);
+    if (st != MLM_OK)
+        return st;
+    encoder_activate(ctx, d->act, ffn, ffn, N * (size_t)d->I);
+    st = encoder_linear(ctx, sum, ffn, lw->ff2_w, lw->ff2_b, x1, (int)N, d->I, d->C);
+    if (st == MLM_OK)
+        ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, (int)N, d->C,
+                              d->ln_eps);
+    return st;
+}
+
+/* The last layer when only n of the N rows are wanted (fill-mask: the mask
+ * positions): keys and values for every row, the rest — queries, attention
+ * output, FFN — for the n rows alone, which at batch 1 saves most of a
+ * layer. x (N, C) in; the n rows' states out in x's first n rows. */
+static mlm_status layer_rows(const mlm_model *m, const ops_ctx *ctx, const layer_weights *lw,
+                             const float *maskp, int B, int T, const int32_t *rows, int n,
+                             float *x, float *ws)
+{
+    const model_dims *d = &m->d;
+    size_t N = (size_t)B * T, C = (size_t)d->C, H = (size_t)d->H, D = C / H;
+    float *q = ws, *k = q + N * C, *v = k + N * C, *att = v + N * C, *x1 = att + N * C;
+    float *sum = x1 + N * C, *ffn = sum + N * C, *probs = ffn + N * (size_t)d->I;
+    float *mean = probs + (size_t)B * d->H * T * T + N, *rstd = mean + N;
+    float *xs = x1;
+    mlm_status st = encoder_linear(ctx, k, x, lw->k_w, lw->k_b, NULL, (int)N, d->C, d->C);
+    if (st == MLM_OK)
+        st = encoder_linear(ctx, v, x, lw->v_w, lw->v_b, NULL, (int)N, d->C, d->C);
+    for (int r = 0; r < n; r++)
+        memcpy(xs + r * C, x + (size_t)rows[r] * C, C * sizeof *xs);
+    if (st == MLM_OK)
+        st = encoder_linear(ctx, q, xs, lw->q_w, lw->q_b, NULL, n, d->C, d->C);
+    /* Row r attends over the T keys of its own sequence b: scores (H, T),
+     * then its context (H·D), each head a product of one row. */
+    for (int r = 0; st == MLM_OK && r < n; r++) {
+        size_t b = (size_t)rows[r] / T;
+        float *p = probs + r * H * T;
+        ops_batch qk = {1, (int)H, 0, (long)D, 0, (long)D, 0, T};
+        st = ops_gemm_batched(ctx, 0, 1, 1, T, (int)D, 1.0f, q + r * C, (int)C, k + b * T * C,
+                              (int)C, 0.0f, p, T, &qk);
+        if (st != MLM_OK)
+            break;
+        ops_softmax_forward(ctx, p, p, 1.0f / sqrtf((float)D), maskp ? maskp + b * T : NULL,
+                            (int)H, (int)H, T);
+        ops_batch pv = {1, (int)H, 0, T, 0, (long)D, 0, (long)D};
+        st = ops_gemm_batched(ctx, 0, 0, 1, (int)D, T, 1.0f, p, T, v + b * T * C, (int)C, 0.0f,
+                              att + r * C, (int)C, &pv);
+    }
+    if (st == MLM_OK)
+        st = encoder_linear(ctx, sum, att, lw->o_w, lw->o_b, xs, n, d->C, d->C);
+    if (st != MLM_OK)
+        return st;
+    ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, n, d->C, d->ln_eps);
+    st = encoder_linear(ctx, ffn, x1, lw->ff1_w, lw->ff1_b, NULL, n, d->C, d->I);
+    if (st != MLM_OK)
+        return st;
+    encoder_activate(ctx, d->act, ffn, ffn, (size_t)n * d->I);
+    st = encoder_linear(ctx, sum, ffn, lw->ff2_w, lw->ff2_b, x1, n, d->I, d->C);
+    if (st == MLM_OK)
+        ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, n, d->C,
+                              d->ln_eps);
+    return st;
+}
+
+/* Selecting rows pays when they are a small part of the batch. */
+int encoder_selects_rows(const model_dims *d, size_t N, size_t n_rows)
+{
+    return d->L > 0 && n_rows >= 1 && n_rows * 2 <= N;
+}
+
+mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t *ids,
+                           const int32_t *attn_mask, const int32_t *type_ids, int B, int T,
+                           const int32_t *rows, int n_rows, float *hidden, float *ws)
+{
+    const model_dims *d = &m->d;
+    size_t N = (size_t)B * T, C = (size_t)d->C;
+    float *sum = ws + 5 * N * C, *probs = sum + N * C + N * (size_t)d->I;
     float *mask = probs + (size_t)B * d->H * T * T, *mean = mask + N, *rstd = mean + N;
     int32_t *pos = (int32_t *)(rstd + N); /* float-sized slots hold int32 */
     float *x = hidden;
@@ -163,25 +248,17 @@ mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t
             mask[i] = attn_mask[i] ? 0.0f : -FLT_MAX;
         maskp = mask;
     }
+    int select = rows && encoder_selects_rows(d, N, (size_t)n_rows);
+    if (rows && !select)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "encoder: %d rows of %zu cannot be selected",
+                       n_rows, N);
     mlm_status st = embeddings(m, ctx, ids, d->T > 0 ? type_ids : NULL, B, T, x, sum, mean, rstd, pos);
     for (int l = 0; st == MLM_OK && l < d->L; l++) {
         const layer_weights *lw = &m->w.layer[l];
-        st = attention(m, ctx, lw, x, maskp, B, T, q, k, v, probs, att);
-        if (st == MLM_OK)
-            st = encoder_linear(ctx, sum, att, lw->o_w, lw->o_b, x, (int)N, d->C, d->C);
-        if (st != MLM_OK)
-            break;
-        ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, (int)N, d->C,
-                              d->ln_eps);
-        st = encoder_linear(ctx, ffn, x1, lw->ff1_w, lw->ff1_b, NULL, (int)N, d->C, d->I);
-        if (st != MLM_OK)
-            break;
-        encoder_activate(ctx, d->act, ffn, ffn, N * (size_t)d->I);
-        st = encoder_linear(ctx, sum, ffn, lw->ff2_w, lw->ff2_b, x1, (int)N, d->I, d->C);
-        if (st != MLM_OK)
-            break;
-        ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, (int)N, d->C,
-                              d->ln_eps);
+        if (select && l == d->L - 1)
+            st = layer_rows(m, ctx, lw, maskp, B, T, rows, n_rows, x, ws);
+        else
+            st = layer_full(m, ctx, lw, maskp, B, T, x, ws);
     }
     return st;
 }

@@ -120,11 +120,15 @@ mlm_status model_position_ids(const model_dims *d, const int32_t *ids, int B, in
                               int32_t *pos);
 
 /* Encoder forward in eval mode; hidden (B*T, C) receives the last hidden
- * states. ws holds encoder_workspace_floats() floats. */
+ * states. ws holds encoder_workspace_floats() floats. With rows (indices
+ * into the B·T tokens, allowed when encoder_selects_rows), only those
+ * rows' states are computed through the last layer and land in the first
+ * n_rows rows of hidden; the rest of hidden is scratch. */
 size_t encoder_workspace_floats(const model_dims *d, int B, int T);
+int encoder_selects_rows(const model_dims *d, size_t N, size_t n_rows);
 mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t *ids,
                            const int32_t *attn_mask, const int32_t *type_ids, int B, int T,
-                           float *hidden, float *ws);
+                           const int32_t *rows, int n_rows, float *hidden, float *ws);
 
 /* MLM head on n rows of hidden states (n, C): logits (n, V). ws holds at
  * least 2·n·(C + 1) floats. */

@@ -55,12 +55,13 @@ static mlm_status check_inputs(const mlm_model *m, int nthreads, const int32_t *
 /* Run the encoder into a new (B·T, C) buffer. */
 static mlm_status run_encoder(const mlm_model *m, const ops_ctx *ctx, const int32_t *ids,
                               const int32_t *mask, const int32_t *types, size_t B, size_t T,
-                              float *hidden)
+                              const int32_t *rows, size_t n_rows, float *hidden)
 {
     float *ws = mem_alloc(encoder_workspace_floats(&m->d, (int)B, (int)T) * sizeof *ws);
     if (!ws)
         return err_oom();
-    mlm_status st = encoder_forward(m, ctx, ids, mask, types, (int)B, (int)T, hidden, ws);
+    mlm_status st = encoder_forward(m, ctx, ids, mask, types, (int)B, (int)T, rows, (int)n_rows,
+                                    hidden, ws);
     mem_free(ws);
     return st;
 }
@@ -74,7 +75,7 @@ mlm_status mlm_model_hidden_states(const mlm_model *m, int nthreads, const int32
         return st;
     ops_ctx ctx;
     ops_ctx_init(&ctx, nthreads);
-    return run_encoder(m, &ctx, ids, mask, types, B, T, hidden);
+    return run_encoder(m, &ctx, ids, mask, types, B, T, NULL, 0, hidden);
 }
 
 /* The head runs on at most this many rows at a time, so that scoring every
@@ -102,11 +103,15 @@ mlm_status mlm_model_forward(const mlm_model *m, int nthreads, const int32_t *id
         st = err_oom();
         goto done;
     }
-    st = run_encoder(m, &ctx, ids, mask, types, B, T, hidden);
+    /* A few positions (fill-mask's masks): the last layer runs for them
+     * alone and leaves them, in order, in hidden's first rows. */
+    int selected = positions && encoder_selects_rows(&m->d, N, n_positions);
+    st = run_encoder(m, &ctx, ids, mask, types, B, T, selected ? positions : NULL,
+                     selected ? n_positions : 0, hidden);
     for (size_t r0 = 0; st == MLM_OK && r0 < rows; r0 += HEAD_CHUNK) {
         size_t n = rows - r0 < HEAD_CHUNK ? rows - r0 : HEAD_CHUNK;
         const float *in = hidden + r0 * C;
-        if (positions) {
+        if (positions && !selected) {
             for (size_t i = 0; i < n; i++)
                 memcpy(gathered + i * C, hidden + (size_t)positions[r0 + i] * C, C * sizeof *in);
             in = gathered;

@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/threads.h"
 #include "io/strbuf.h"
 #include "mlm/pipeline.h"
 #include "nn/ops/ops.h"
@@ -25,6 +26,7 @@ struct mlm_pipeline {
     mlm_model *own_model;
     mlm_tokenizer *own_tok;
     int nthreads;
+    par_pool *pool; /* nthreads - 1 workers: a forward makes ~40 parallel calls */
     int truncation;
     int32_t mask_id, pad_id;
 };
@@ -110,6 +112,7 @@ void mlm_pipeline_free(mlm_pipeline *p)
 {
     if (!p)
         return;
+    par_pool_free(p->pool);
     mlm_model_free(p->own_model);
     mlm_tokenizer_free(p->own_tok);
     mem_free(p);
@@ -120,7 +123,12 @@ mlm_status mlm_pipeline_set_threads(mlm_pipeline *p, int nthreads)
     if (!p || nthreads < 1)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_pipeline_set_threads: need a pipeline and "
                                                  "nthreads >= 1 (got %d)", nthreads);
-    p->nthreads = nthreads;
+    if (nthreads != p->nthreads) {
+        par_pool_free(p->pool);
+        /* Without workers (none could start) calls start threads instead. */
+        p->pool = par_pool_new(nthreads - 1);
+        p->nthreads = nthreads;
+    }
     return MLM_OK;
 }
 
@@ -533,7 +541,9 @@ static mlm_status run_batch(const mlm_pipeline *p, const char *const *texts, siz
                 pos[row++] = (int32_t)(i * T + t);
         }
     }
+    par_pool *before = par_pool_enter(p->pool);
     st = mlm_model_forward(p->model, p->nthreads, ids, mask, NULL, n, T, pos, total_masks, logits);
+    par_pool_leave(before);
     for (size_t i = 0; st == MLM_OK && i < n; i++) {
         mlm_fill_result *r = res[i];
         r->n_masks = items[i].n_masks;

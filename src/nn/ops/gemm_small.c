@@ -134,9 +134,38 @@ static AVX512 INLINE void row_block(int nr, int M, int K, const float *A, int ld
     }
 }
 
+/* One row of A (a GEMV): nothing to reuse, the time is the stream of W.
+ * One W row at a time, read front to back with four partial sums (lanes
+ * k mod 64), is the access the prefetchers follow best. */
+static AVX512 void gemv_rows(int n0, int n1, int K, const float *A, const float *W, int ldw,
+                             float beta, float *C)
+{
+    int kmain = K - K % (4 * KV);
+    for (int n = n0; n < n1; n++) {
+        const float *w = W + (size_t)n * ldw;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (int k = 0; k < kmain; k += 4 * KV) {
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(A + k), _mm512_loadu_ps(w + k), s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(A + k + KV), _mm512_loadu_ps(w + k + KV), s1);
+            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(A + k + 2 * KV), _mm512_loadu_ps(w + k + 2 * KV),
+                                 s2);
+            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(A + k + 3 * KV), _mm512_loadu_ps(w + k + 3 * KV),
+                                 s3);
+        }
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+        for (int k = kmain; k < K; k++)
+            s += A[k] * w[k];
+        C[n] = beta == 0.0f ? s : beta * C[n] + s;
+    }
+}
+
 static AVX512 void rows_of_w(int M, int n0, int n1, int K, const float *A, int lda,
                              const float *W, int ldw, float beta, float *C, int ldc)
 {
+    if (M == 1) {
+        gemv_rows(n0, n1, K, A, W, ldw, beta, C);
+        return;
+    }
     int n = n0;
     for (; n + NR <= n1; n += NR)
         row_block(NR, M, K, A, lda, W + (size_t)n * ldw, ldw, beta, C + n, ldc);
@@ -161,7 +190,7 @@ static void run_range(void *arg, size_t begin, size_t end)
 
 int gemm_small_applies(int M, int N, int K)
 {
-    return M >= 2 && M <= GEMM_SMALL_MAX_M && N >= 1 && K >= KV && cpu_get()->avx512f;
+    return M >= 1 && M <= GEMM_SMALL_MAX_M && N >= 1 && K >= KV && cpu_get()->avx512f;
 }
 
 void gemm_small_nt(int nthreads, int M, int N, int K, const float *A, int lda, const float *W,
