@@ -15,8 +15,9 @@
  *
  * The sum of a dot product is fixed: lanes (k mod 16) accumulate in k
  * order, then _mm512_reduce_add_ps, then the k ≥ K - K mod 16 tail in
- * order. Threads split W's rows, never k, so results do not depend on the
- * thread count.
+ * order. Threads split W's rows, never k, and a row of C is computed the
+ * same way whatever M is, so results depend neither on the thread count nor
+ * on the other rows of the batch (for M up to GEMM_SMALL_MAX_M).
  *
  * AVX-512F only (Zen 4, Skylake-SP and later); elsewhere gemm.c uses BLIS. */
 #include "nn/ops/gemm_small.h"
@@ -134,25 +135,20 @@ static AVX512 INLINE void row_block(int nr, int M, int K, const float *A, int ld
     }
 }
 
-/* One row of A (a GEMV): nothing to reuse, the time is the stream of W.
- * One W row at a time, read front to back with four partial sums (lanes
- * k mod 64), is the access the prefetchers follow best. */
+/* One row of A (a GEMV): nothing to reuse, the time is the stream of W,
+ * which the prefetchers follow best one row at a time, front to back
+ * (4 rows interleaved, as a tile reads them, run at half the bandwidth).
+ * The sums are the tile's: lanes k mod 16 in k order, then reduced. */
 static AVX512 void gemv_rows(int n0, int n1, int K, const float *A, const float *W, int ldw,
                              float beta, float *C)
 {
-    int kmain = K - K % (4 * KV);
+    int kmain = K - K % KV;
     for (int n = n0; n < n1; n++) {
         const float *w = W + (size_t)n * ldw;
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-        for (int k = 0; k < kmain; k += 4 * KV) {
-            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(A + k), _mm512_loadu_ps(w + k), s0);
-            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(A + k + KV), _mm512_loadu_ps(w + k + KV), s1);
-            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(A + k + 2 * KV), _mm512_loadu_ps(w + k + 2 * KV),
-                                 s2);
-            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(A + k + 3 * KV), _mm512_loadu_ps(w + k + 3 * KV),
-                                 s3);
-        }
-        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+        __m512 acc = _mm512_setzero_ps();
+        for (int k = 0; k < kmain; k += KV)
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(A + k), _mm512_loadu_ps(w + k), acc);
+        float s = _mm512_reduce_add_ps(acc);
         for (int k = kmain; k < K; k++)
             s += A[k] * w[k];
         C[n] = beta == 0.0f ? s : beta * C[n] + s;
