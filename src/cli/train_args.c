@@ -428,8 +428,8 @@ int train_args_parse(train_args *a, int argc, char **argv, int first)
         else if (defs[f].kind == K_BOOL)
             /* argparse's nargs="?": a following word that is not a flag is the value */
             v = i + 1 < argc && argv[i + 1][0] != '-' ? argv[++i] : "true";
-        else if (i + 1 < argc)
-            v = argv[++i];
+        else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+            v = argv[++i]; /* "-1" is a value, "--x" the next flag (as argparse) */
         else {
             fprintf(stderr, "mlm: --%s: needs a value\n", defs[f].name);
             return -1;
