@@ -288,6 +288,11 @@ static int resolve_max_seq(run *r)
         r->max_seq = v < mml ? v : mml;
     }
     int32_t positions = mlm_model_max_length(r->model);
+    if (r->max_seq < 1) {
+        fprintf(stderr, "mlm: %s: model_max_length is %lld: pass --max_seq_length\n", r->tok_path,
+                (long long)r->max_seq);
+        return EXIT_RUNTIME;
+    }
     if (r->max_seq > positions) {
         fprintf(stderr, "mlm: --max_seq_length: %lld tokens do not fit the model's %d positions; "
                         "pass --max_seq_length %d or less\n", (long long)r->max_seq, (int)positions,
@@ -468,8 +473,7 @@ static double last_epoch(const run *r)
 
 static double last_train_loss(const run *r)
 {
-    const cJSON *rec = r->history ? cJSON_GetArrayItem(r->history, cJSON_GetArraySize(r->history) - 1)
-                                  : NULL;
+    const cJSON *rec = cJSON_GetArrayItem(r->history, cJSON_GetArraySize(r->history) - 1);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "train_loss");
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
