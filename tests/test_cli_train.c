@@ -335,8 +335,24 @@ START_TEST(train_writes_run_mlm_outputs)
     struct stat sb;
     ck_assert(stat(p2, &sb) != 0);
 
-    /* mlm eval on the saved folder (its tokenizer and model_max_length),
-     * with a CSV whose first column is the text: no epoch, merged results */
+    /* the saved folder (model, tokenizer, model_max_length) evaluates as the
+     * run did: the same split, masks (seed) and loss */
+    ev = read_json(a, "eval_results.json", NULL);
+    double trained_loss = num(ev, "eval_loss");
+    cJSON_Delete(ev);
+    out = run_mlm(fx.dir, "eval --model_name_or_path A --train_file corpus.txt --seed 7 "
+                          "--output_dir A2",
+                  &status);
+    ck_assert_msg(status == 0, "%s", out);
+    free(out);
+    snprintf(p2, sizeof p2, "%s/A2", fx.dir);
+    ev = read_json(p2, "eval_results.json", NULL);
+    ck_assert_double_eq(num(ev, "eval_loss"), trained_loss);
+    ck_assert_uint_eq((size_t)num(ev, "eval_samples"), neval);
+    cJSON_Delete(ev);
+
+    /* mlm eval with a CSV whose first column is the text: no epoch, merged
+     * results */
     write_text(fx.dir, "valid.csv",
                "문장,번호\n\"서울은 대한민국의 수도이다.\",1\n\"The quick brown fox.\",2\n"
                "\"바다가 보이는 집에서 살고 싶다. A small model learns.\",3\n");
