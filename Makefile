@@ -61,7 +61,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_DEPS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKG_DEPS) 2>/dev/null)
 # The mlm tool reads and prints JSON lines with cJSON too.
 CLI_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null)
-CLI_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
+CLI_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
@@ -135,7 +135,7 @@ $(STLIB): $(LIB_OBJ)
 
 # The tool uses the public header only, and links the shared library, so it
 # cannot reach anything the ABI does not export.
-$(MLM_BIN): $(CLI_SRC) $(SHLIB) include/mlm.h
+$(MLM_BIN): $(CLI_SRC) $(wildcard src/cli/*.h) $(SHLIB) include/mlm.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude $(CLI_CFLAGS) -o $@ $(CLI_SRC) -L$(OUTLIB) -lmlm \
 	    $(CLI_LIBS) -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../$(OUTLIB)'

@@ -24,6 +24,7 @@ int main(void)
         collator_suite,
         data_tokenize_suite,
         cli_data_suite,
+        cli_train_suite,
         tokenizer_suite,
         tokenizer_parity_suite,
         tokenizer_trainer_suite,

@@ -30,6 +30,7 @@ struct mlm_tokenizer;
 int tokenizer_golden_check(const struct mlm_tokenizer *tok, const char *path, const char *name);
 Suite *data_tokenize_suite(void);
 Suite *cli_data_suite(void);
+Suite *cli_train_suite(void);
 Suite *pipeline_suite(void);
 
 #endif

@@ -16,6 +16,12 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_fill_mask(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_collate(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* The full flag lists of mlm train / mlm eval (mlm help train). */
+void cmd_train_help(FILE *out);
+void cmd_eval_help(FILE *out);
 
 /* Read one line (without its newline) of any length from f into *buf
  * (realloc'ed, *cap updated); returns its length, or -1 at end of input. */

@@ -17,30 +17,36 @@ typedef struct command {
     const char *usage;
     const char *summary;
     int (*run)(int argc, char **argv);
+    void (*help)(FILE *out); /* a longer help than the usage line, or NULL */
 } command;
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
-    {"version", "mlm version [--verbose]", "print the library version", cmd_version},
+    {"version", "mlm version [--verbose]", "print the library version", cmd_version, NULL},
     {"tokenize", "mlm tokenize --tokenizer PATH [--no-special] [--max-length N] [--json] "
                  "[--input-jsonl]",
-     "tokenize lines of stdin", cmd_tokenize},
+     "tokenize lines of stdin", cmd_tokenize, NULL},
     {"detokenize", "mlm detokenize --tokenizer PATH [--skip-special] [--no-cleanup] [--json]",
-     "decode lines of token ids from stdin", cmd_detokenize},
+     "decode lines of token ids from stdin", cmd_detokenize, NULL},
     {"fill-mask", "mlm fill-mask --model DIR [--top-k N] [--targets w1,w2] [--json] "
                   "[--threads N] [--truncation] [TEXT]",
-     "predict masked tokens (one TEXT, or one text per line of stdin)", cmd_fill_mask},
+     "predict masked tokens (one TEXT, or one text per line of stdin)", cmd_fill_mask, NULL},
     {"dataset", "mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE] "
                 "[--text-column NAME] [--line-by-line] [--block-size N | --max-seq-length N] "
                 "[--group-batch-size N] [--test-size F] [--seed S] [--num-proc N] --out DIR",
-     "tokenize, group and split a corpus into DIR/train and DIR/test", cmd_dataset},
+     "tokenize, group and split a corpus into DIR/train and DIR/test", cmd_dataset, NULL},
     {"collate", "mlm collate --dataset DIR [--split NAME] [--batch-size N] "
                 "[--mlm-probability P] [--pad-to-multiple-of N] [--seed S] [--max-batches K] "
                 "[--tokenizer PATH] [--json]",
-     "print masked-LM batches of a split made by mlm dataset", cmd_collate},
-    {"help", "mlm help [COMMAND]", "show usage", cmd_help},
+     "print masked-LM batches of a split made by mlm dataset", cmd_collate, NULL},
+    {"train", "mlm train [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
+     "train a masked LM as run_mlm.py does (same flags, same output files)", cmd_train,
+     cmd_train_help},
+    {"eval", "mlm eval [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
+     "evaluate a model's perplexity as run_mlm.py --do_eval does", cmd_eval, cmd_eval_help},
+    {"help", "mlm help [COMMAND]", "show usage", cmd_help, NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -112,7 +118,10 @@ static int cmd_help(int argc, char **argv)
             print_usage(stderr);
             return EXIT_USAGE;
         }
-        printf("usage: %s\n%s\n", c->usage, c->summary);
+        if (c->help)
+            c->help(stdout);
+        else
+            printf("usage: %s\n%s\n", c->usage, c->summary);
         return 0;
     }
     print_usage(stdout);

@@ -1,0 +1,791 @@
+/* mlm train / mlm eval: transformers' examples/pytorch/language-modeling/
+ * run_mlm.py on the public API. The same arguments (train_args.h), the same
+ * data preparation (train_data.h), the same Trainer run, and the same files
+ * in output_dir (train_outputs.h), so that an HF user's command line
+ * translates word for word:
+ *
+ *   python run_mlm.py --model_name_or_path M --train_file t.txt --do_train ...
+ *   mlm train         --model_name_or_path M --train_file t.txt --do_train ...
+ *
+ * `mlm train` trains (do_train defaults to true) and evaluates with
+ * --do_eval; `mlm eval` only evaluates. */
+#include <mlm.h>
+
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "commands.h"
+#include "pyjson.h"
+#include "train_args.h"
+#include "train_data.h"
+#include "train_outputs.h"
+
+/* run_mlm.py: max_seq_length defaults to the tokenizer's model_max_length,
+ * capped at 1024. */
+#define DEFAULT_MAX_SEQ 1024
+
+typedef struct run {
+    train_args a;
+    int do_train, do_eval;
+    const char *out_dir, *model_dir, *config_path, *tok_path;
+    char *resume;          /* the checkpoint to resume from, or NULL */
+    long long seed;
+    int64_t max_seq;
+    mlm_tokenizer *tok;
+    mlm_model *model;
+    mlm_collator *col;
+    mlm_dataset *train, *eval;
+    mlm_trainer *tr;
+    cJSON *history;        /* the run's log records (trainer_state.json) */
+} run;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int usage_fail(const char *msg)
+{
+    fprintf(stderr, "mlm: %s\n", msg);
+    return EXIT_USAGE;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char *p = strdup(path);
+    int rc = p ? 0 : -1;
+    for (char *s = p ? p + 1 : NULL; rc == 0 && s && *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            rc = -1;
+        *s = '/';
+    }
+    if (rc == 0 && mkdir(path, 0777) != 0 && errno != EEXIST)
+        rc = -1;
+    if (rc != 0)
+        fprintf(stderr, "mlm: --output_dir %s: cannot create: %s\n", path, strerror(errno));
+    free(p);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- arguments */
+
+/* do_train / do_eval, the model, config and tokenizer sources, the files. */
+static int resolve(run *r, int eval_only)
+{
+    const train_args *a = &r->a;
+    if (eval_only) {
+        if (ta_bool(a, F_DO_TRAIN, 0))
+            return usage_fail("--do_train: mlm eval does not train (use mlm train --do_eval)");
+        r->do_train = 0;
+        r->do_eval = 1;
+    } else {
+        r->do_train = ta_bool(a, F_DO_TRAIN, 1);
+        r->do_eval = ta_bool(a, F_DO_EVAL, 0);
+    }
+    /* TrainingArguments: an eval_strategy other than "no" turns do_eval on */
+    const char *es = ta_str(a, F_EVAL_STRATEGY);
+    if (es && strcmp(es, "no") != 0)
+        r->do_eval = 1;
+    r->out_dir = ta_str(a, F_OUTPUT_DIR) ? ta_str(a, F_OUTPUT_DIR) : "trainer_output";
+    r->model_dir = ta_str(a, F_MODEL_NAME_OR_PATH);
+    r->config_path = ta_str(a, F_CONFIG_NAME);
+    r->tok_path = ta_str(a, F_TOKENIZER_NAME) ? ta_str(a, F_TOKENIZER_NAME) : r->model_dir;
+    r->seed = ta_int(a, F_SEED, 42);
+    if (r->model_dir && r->config_path)
+        return usage_fail("--config_name with --model_name_or_path: libmlm loads the model "
+                          "folder's own config.json; give one of them");
+    if (!r->model_dir && !r->config_path)
+        return usage_fail(ta_str(a, F_MODEL_TYPE)
+                              ? "--model_type alone: libmlm has no built-in default configs; "
+                                "pass --config_name CONFIG.json (training from scratch)"
+                              : "need --model_name_or_path (a model folder) or --config_name "
+                                "(a config.json, to train from scratch)");
+    if (!r->tok_path)
+        return usage_fail("--tokenizer_name: training a new tokenizer is not part of this "
+                          "command; pass a tokenizer folder or tokenizer.json");
+    const char *tf = ta_str(a, F_TRAIN_FILE), *vf = ta_str(a, F_VALIDATION_FILE);
+    if (r->do_train && !tf)
+        return usage_fail("--do_train requires a train dataset: pass --train_file");
+    if (r->do_eval && !tf && !vf)
+        return usage_fail("--do_eval requires a validation dataset: pass --validation_file "
+                          "(or --train_file to split)");
+    if ((tf && data_check_extension("train_file", tf) != 0) ||
+        (vf && data_check_extension("validation_file", vf) != 0))
+        return EXIT_USAGE;
+    long long pct = ta_int(a, F_VALIDATION_SPLIT_PERCENTAGE, 5);
+    if (pct < 0 || pct > 100)
+        return usage_fail("--validation_split_percentage: expected 0 to 100");
+    if (ta_int(a, F_MAX_SEQ_LENGTH, 1) < 1)
+        return usage_fail("--max_seq_length: expected at least 1");
+    long long workers = ta_int(a, F_PREPROCESSING_NUM_WORKERS, 1);
+    if (workers < 1 || workers > 256)
+        return usage_fail("--preprocessing_num_workers: expected 1 to 256");
+    return 0;
+}
+
+/* transformers' get_last_checkpoint: the checkpoint-N folder with the
+ * largest N, or NULL. */
+static char *last_checkpoint(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    long long best = -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *s = e->d_name;
+        if (strncmp(s, "checkpoint-", 11) != 0 || !s[11] || strspn(s + 11, "0123456789") !=
+                                                                 strlen(s + 11))
+            continue;
+        long long n = atoll(s + 11);
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, s);
+        if (n > best && is_dir(p))
+            best = n;
+    }
+    closedir(d);
+    if (best < 0)
+        return NULL;
+    size_t n = strlen(dir) + 40;
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s/checkpoint-%lld", dir, best);
+    return path;
+}
+
+static int dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 1;
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
+/* run_mlm.py's "Detecting last checkpoint": a non-empty output_dir is refused
+ * unless it holds a checkpoint (then training resumes from the last one) or
+ * --overwrite_output_dir is given. */
+static int check_output_dir(run *r)
+{
+    struct stat sb;
+    if (stat(r->out_dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "mlm: --output_dir %s: exists and is not a folder\n", r->out_dir);
+        return EXIT_RUNTIME;
+    }
+    const char *resume = ta_str(&r->a, F_RESUME_FROM_CHECKPOINT);
+    if (resume && !(r->resume = strdup(resume)))
+        return cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
+    if (!r->do_train || !is_dir(r->out_dir) || ta_bool(&r->a, F_OVERWRITE_OUTPUT_DIR, 0))
+        return 0;
+    char *last = last_checkpoint(r->out_dir);
+    if (!last && !dir_is_empty(r->out_dir)) {
+        fprintf(stderr, "mlm: Output directory (%s) already exists and is not empty. Use "
+                        "--overwrite_output_dir to overcome.\n", r->out_dir);
+        return EXIT_RUNTIME;
+    }
+    if (last && !r->resume) {
+        printf("Checkpoint detected, resuming training at %s. To avoid this behavior, change "
+               "the `--output_dir` or add `--overwrite_output_dir` to train from scratch.\n",
+               last);
+        r->resume = last;
+        last = NULL;
+    }
+    free(last);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- model */
+
+/* AutoConfig.from_pretrained(config_name): a folder's config.json or a file. */
+static char *read_config(const char *path, size_t *len)
+{
+    char buf[4096];
+    if (is_dir(path)) {
+        snprintf(buf, sizeof buf, "%s/config.json", path);
+        path = buf;
+    }
+    char *text = cli_read_file(path, len);
+    if (!text)
+        fprintf(stderr, "mlm: --config_name %s: cannot read: %s\n", path, strerror(errno));
+    return text;
+}
+
+static int load_model(run *r)
+{
+    mlm_status st = mlm_tokenizer_load(r->tok_path, &r->tok);
+    if (st != MLM_OK)
+        return cli_fail(r->tok_path, st);
+    if (r->model_dir) {
+        st = mlm_model_load(r->model_dir, &r->model);
+        if (st != MLM_OK)
+            return cli_fail(r->model_dir, st);
+    } else {
+        size_t len;
+        char *cfg = read_config(r->config_path, &len);
+        if (!cfg)
+            return EXIT_RUNTIME;
+        /* set_seed(seed) comes before the model's random initialisation */
+        st = mlm_model_new(cfg, len, (uint64_t)r->seed, &r->model);
+        free(cfg);
+        if (st != MLM_OK)
+            return cli_fail(r->config_path, st);
+    }
+    for (size_t i = 0; i < mlm_model_n_warnings(r->model); i++)
+        fprintf(stderr, "mlm: warning: %s\n", mlm_model_warning(r->model, i));
+    int32_t nt = mlm_tokenizer_vocab_size(r->tok), nm = mlm_model_vocab_size(r->model);
+    if (nt > nm) {
+        fprintf(stderr, "mlm: %s: the tokenizer has %d tokens but the model's embeddings only "
+                        "%d rows; libmlm does not resize_token_embeddings: use a model (or "
+                        "config vocab_size) of at least %d\n", r->tok_path, (int)nt, (int)nm,
+                (int)nt);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* run_mlm.py's max_seq_length, and a check HF leaves to an index error:
+ * the model must have that many positions. */
+static int resolve_max_seq(run *r)
+{
+    int64_t mml = mlm_tokenizer_model_max_length(r->tok);
+    const char *given = ta_str(&r->a, F_MAX_SEQ_LENGTH);
+    if (!given) {
+        r->max_seq = mml;
+        if (mml > DEFAULT_MAX_SEQ) {
+            fprintf(stderr, "mlm: warning: the tokenizer's model_max_length is very large (%lld): "
+                            "picking %d. Change it with --max_seq_length.\n",
+                    (long long)mml, DEFAULT_MAX_SEQ);
+            r->max_seq = DEFAULT_MAX_SEQ;
+        }
+    } else {
+        long long v = ta_int(&r->a, F_MAX_SEQ_LENGTH, DEFAULT_MAX_SEQ);
+        if (v > mml)
+            fprintf(stderr, "mlm: warning: --max_seq_length %lld is longer than the tokenizer's "
+                            "model_max_length (%lld): using %lld\n", v, (long long)mml,
+                    (long long)mml);
+        r->max_seq = v < mml ? v : mml;
+    }
+    int32_t positions = mlm_model_max_length(r->model);
+    if (r->max_seq < 1) {
+        fprintf(stderr, "mlm: %s: model_max_length is %lld: pass --max_seq_length\n", r->tok_path,
+                (long long)r->max_seq);
+        return EXIT_RUNTIME;
+    }
+    if (r->max_seq > positions) {
+        fprintf(stderr, "mlm: --max_seq_length: %lld tokens do not fit the model's %d positions; "
+                        "pass --max_seq_length %d or less\n", (long long)r->max_seq, (int)positions,
+                (int)positions);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+static int make_collator(run *r)
+{
+    char opts[128];
+    snprintf(opts, sizeof opts, "{\"mlm_probability\": %.17g, \"seed\": %lld}",
+             ta_float(&r->a, F_MLM_PROBABILITY, 0.15), r->seed);
+    mlm_status st = mlm_collator_new(r->tok, opts, &r->col);
+    return st == MLM_OK ? 0 : cli_fail("--mlm_probability", st);
+}
+
+/* ---------------------------------------------------------------- trainer */
+
+/* How the trainer walks the train set (trainer.h): batches per epoch,
+ * optimizer steps per epoch and in all. */
+typedef struct schedule {
+    long long rows, batch_size, accum, len_dl, per_epoch, steps;
+} schedule;
+
+static schedule plan(const run *r, size_t rows)
+{
+    schedule s = {.rows = (long long)rows,
+                  .batch_size = ta_int(&r->a, F_TRAIN_BATCH_SIZE, 8),
+                  .accum = ta_int(&r->a, F_GRADIENT_ACCUMULATION_STEPS, 1)};
+    if (s.batch_size < 1 || s.accum < 1) /* refused by the trainer before any use */
+        s.batch_size = s.accum = 1;
+    s.len_dl = (s.rows + s.batch_size - 1) / s.batch_size;
+    s.per_epoch = (s.len_dl + s.accum - 1) / s.accum;
+    long long max_steps = ta_int(&r->a, F_MAX_STEPS, -1);
+    s.steps = max_steps > 0 ? max_steps
+                            : (long long)ceil(ta_float(&r->a, F_NUM_TRAIN_EPOCHS, 3.0) *
+                                              (double)s.per_epoch);
+    if (s.steps < 1)
+        s.steps = 1;
+    return s;
+}
+
+/* Hand the TrainingArguments to the trainer. logging/eval/save_steps below 1
+ * are ratios of the total steps (HF: math.ceil(max_steps * ratio)); steps is
+ * 0 when only checking the values. Returns 0 or EXIT_USAGE after naming the
+ * flag. */
+static int set_options(const run *r, mlm_trainer *tr, long long steps)
+{
+    for (int f = 0; f < F_COUNT; f++) {
+        const char *opt = ta_trainer_option(f), *v = ta_str(&r->a, f);
+        if (!opt || !v)
+            continue;
+        char buf[32];
+        double x = ta_float(&r->a, f, 0);
+        if ((f == F_LOGGING_STEPS || f == F_EVAL_STEPS || f == F_SAVE_STEPS) && x > 0 && x < 1) {
+            long long k = steps ? (long long)ceil((double)steps * x) : 1;
+            snprintf(buf, sizeof buf, "%lld", k);
+            v = buf;
+        }
+        mlm_status st = mlm_trainer_set(tr, opt, v);
+        if (st != MLM_OK) {
+            fprintf(stderr, "mlm: --%s: %s\n", ta_name(f), mlm_last_error());
+            return EXIT_USAGE;
+        }
+    }
+    if (r->resume && mlm_trainer_set(tr, "resume_from_checkpoint", r->resume) != MLM_OK) {
+        fprintf(stderr, "mlm: --resume_from_checkpoint: %s\n", mlm_last_error());
+        return EXIT_USAGE;
+    }
+    mlm_status st = mlm_trainer_set(tr, "output_dir", r->out_dir);
+    return st == MLM_OK ? 0 : cli_fail("trainer", st);
+}
+
+/* Check every trainer option before the data is prepared (which may take
+ * long), on a trainer over a one-row stand-in dataset. */
+static int check_options(const run *r)
+{
+    mlm_dataset *ds = NULL;
+    mlm_trainer *tr = NULL;
+    const int32_t one = 0, *rows[1] = {&one};
+    size_t len = 1;
+    mlm_status st = mlm_dataset_new(&ds);
+    if (st == MLM_OK)
+        st = mlm_dataset_add_sequence_column(ds, "input_ids", rows, &len, 1);
+    if (st == MLM_OK)
+        st = mlm_trainer_new(r->model, r->col, ds, NULL, &tr);
+    int rc = st == MLM_OK ? set_options(r, tr, 0) : cli_fail("trainer", st);
+    mlm_trainer_free(tr);
+    mlm_dataset_free(ds);
+    return rc;
+}
+
+/* Log records: printed (as HF's progress callback prints them) and kept for
+ * trainer_state.json. */
+static int on_log(const char *record, void *user)
+{
+    run *r = user;
+    printf("%s\n", record);
+    fflush(stdout);
+    cJSON *o = cJSON_Parse(record);
+    if (o && !cJSON_AddItemToArray(r->history, o))
+        cJSON_Delete(o);
+    return 0;
+}
+
+/* A resumed run's earlier records, from the checkpoint's trainer_state.json
+ * (the trainer hands only the new ones to the callback). */
+static void load_history(run *r)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/trainer_state.json", r->resume);
+    size_t len;
+    char *text = cli_read_file(path, &len);
+    cJSON *o = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    cJSON *h = cJSON_DetachItemFromObjectCaseSensitive(o, "log_history");
+    if (cJSON_IsArray(h)) {
+        cJSON_Delete(r->history);
+        r->history = h;
+    } else {
+        cJSON_Delete(h);
+    }
+    cJSON_Delete(o);
+}
+
+static int make_trainer(run *r)
+{
+    const mlm_dataset *train = r->do_train ? r->train : r->eval;
+    mlm_status st = mlm_trainer_new(r->model, r->col, train, r->do_eval ? r->eval : NULL, &r->tr);
+    if (st != MLM_OK)
+        return cli_fail("trainer", st);
+    int rc = set_options(r, r->tr, plan(r, mlm_dataset_num_rows(train)).steps);
+    if (rc != 0)
+        return rc;
+    r->history = cJSON_CreateArray();
+    if (!r->history)
+        return cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
+    if (r->resume)
+        load_history(r);
+    mlm_trainer_set_callback(r->tr, on_log, r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+/* The trainer's effective options (mlm_trainer_args_json). */
+static cJSON *trainer_args(const run *r)
+{
+    size_t need = 0;
+    if (mlm_trainer_args_json(r->tr, NULL, 0, &need) != MLM_OK)
+        return NULL;
+    char *buf = malloc(need);
+    cJSON *o = NULL;
+    if (buf && mlm_trainer_args_json(r->tr, buf, need, &need) == MLM_OK)
+        o = cJSON_Parse(buf);
+    free(buf);
+    return o;
+}
+
+static double arg_num(const cJSON *args, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static double last_epoch(const run *r)
+{
+    double e = 0.0;
+    for (const cJSON *rec = r->history ? r->history->child : NULL; rec; rec = rec->next) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "epoch");
+        if (cJSON_IsNumber(v))
+            e = v->valuedouble;
+    }
+    return e;
+}
+
+static double last_train_loss(const run *r)
+{
+    const cJSON *rec = cJSON_GetArrayItem(r->history, cJSON_GetArraySize(r->history) - 1);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "train_loss");
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* HF's speed_metrics: runtime rounded to 4 decimals, rates to 3. */
+static void add_speed(cJSON *m, const char *split, double runtime, double samples, double steps)
+{
+    char k[64];
+    snprintf(k, sizeof k, "%s_runtime", split);
+    cJSON_AddNumberToObject(m, k, py_round(runtime, 4));
+    if (runtime == 0)
+        return;
+    snprintf(k, sizeof k, "%s_samples_per_second", split);
+    cJSON_AddNumberToObject(m, k, py_round(samples / runtime, 3));
+    snprintf(k, sizeof k, "%s_steps_per_second", split);
+    cJSON_AddNumberToObject(m, k, py_round(steps / runtime, 3));
+}
+
+/* Trainer's total_flos, when every row has the same length (grouped texts,
+ * or padding to max_seq_length). With dynamic padding it depends on which
+ * rows the trainer's shuffle put together, which the API does not show:
+ * then there is none (NAN) rather than a wrong one. */
+static double run_flos(const run *r, const cJSON *args)
+{
+    if (ta_bool(&r->a, F_LINE_BY_LINE, 0) && !ta_bool(&r->a, F_PAD_TO_MAX_LENGTH, 0))
+        return NAN;
+    long long params = out_non_embedding_params(r->model, r->out_dir);
+    if (params < 0)
+        return NAN;
+    const cJSON *ss = cJSON_GetObjectItemCaseSensitive(args, "save_strategy");
+    const char *save = cJSON_IsString(ss) ? ss->valuestring : "no";
+    flos_plan p = {
+        .rows = (long long)mlm_dataset_num_rows(r->train),
+        .batch_size = (long long)arg_num(args, "per_device_train_batch_size", 8),
+        .accum = (long long)arg_num(args, "gradient_accumulation_steps", 1),
+        .steps = (long long)mlm_trainer_global_step(r->tr),
+        .seq_len = r->max_seq,
+        .params = params,
+        .logging_steps = (long long)arg_num(args, "logging_steps", 500),
+        .save_steps = strcmp(save, "steps") == 0 ? (long long)arg_num(args, "save_steps", 500) : 0,
+        .save_each_epoch = strcmp(save, "epoch") == 0,
+    };
+    return out_total_flos(&p);
+}
+
+/* trainer.train()'s metrics and its last log record, as HF's. */
+static cJSON *train_metrics(run *r, double runtime, const cJSON *args)
+{
+    long long steps = mlm_trainer_global_step(r->tr), max_steps = ta_int(&r->a, F_MAX_STEPS, -1);
+    double bs = arg_num(args, "per_device_train_batch_size", 8);
+    double acc = arg_num(args, "gradient_accumulation_steps", 1);
+    size_t n = mlm_dataset_num_rows(r->train);
+    double samples = max_steps > 0 ? (double)max_steps * bs * acc
+                                   : (double)n * arg_num(args, "num_train_epochs", 3.0);
+    double flos = run_flos(r, args);
+    cJSON *m = cJSON_CreateObject();
+    if (!m)
+        return NULL;
+    add_speed(m, "train", runtime, samples, (double)steps);
+    if (!isnan(flos))
+        cJSON_AddNumberToObject(m, "total_flos", flos);
+    cJSON_AddNumberToObject(m, "train_loss", last_train_loss(r));
+    cJSON_AddNumberToObject(m, "epoch", last_epoch(r));
+    /* HF's last log record is these metrics (+ step); the trainer's has
+     * train_loss, epoch and step: add the rest. */
+    cJSON *rec = cJSON_GetArrayItem(r->history, cJSON_GetArraySize(r->history) - 1);
+    if (cJSON_GetObjectItemCaseSensitive(rec, "train_loss"))
+        for (const cJSON *k = m->child; k; k = k->next)
+            if (!cJSON_GetObjectItemCaseSensitive(rec, k->string))
+                cJSON_AddItemToObject(rec, k->string, cJSON_Duplicate(k, 1));
+    cJSON_AddNumberToObject(m, "train_samples", (double)n);
+    return m;
+}
+
+/* Trainer.state as save_state() writes it. */
+static cJSON *trainer_state(const run *r, const cJSON *args, const cJSON *metrics)
+{
+    schedule sc = plan(r, mlm_dataset_num_rows(r->train));
+    double logging = arg_num(args, "logging_steps", 500);
+    const cJSON *es = cJSON_GetObjectItemCaseSensitive(args, "eval_steps");
+    const cJSON *flos = cJSON_GetObjectItemCaseSensitive(metrics, "total_flos");
+    cJSON *s = cJSON_CreateObject();
+    if (!s)
+        return NULL;
+    cJSON_AddNullToObject(s, "best_global_step");
+    cJSON_AddNullToObject(s, "best_metric");
+    cJSON_AddNullToObject(s, "best_model_checkpoint");
+    cJSON_AddNumberToObject(s, "epoch", last_epoch(r));
+    cJSON_AddNumberToObject(s, "eval_steps", cJSON_IsNumber(es) ? es->valuedouble : logging);
+    cJSON_AddNumberToObject(s, "global_step", (double)mlm_trainer_global_step(r->tr));
+    cJSON_AddFalseToObject(s, "is_hyper_param_search");
+    cJSON_AddTrueToObject(s, "is_local_process_zero");
+    cJSON_AddTrueToObject(s, "is_world_process_zero");
+    cJSON_AddItemToObject(s, "log_history", cJSON_Duplicate(r->history, 1));
+    cJSON_AddNumberToObject(s, "logging_steps", logging);
+    cJSON_AddNumberToObject(s, "max_steps", (double)sc.steps);
+    cJSON_AddNumberToObject(s, "num_input_tokens_seen", 0);
+    cJSON_AddNumberToObject(s, "num_train_epochs",
+                            (double)((sc.steps + sc.per_epoch - 1) / sc.per_epoch));
+    cJSON_AddNumberToObject(s, "save_steps", arg_num(args, "save_steps", 500));
+    if (flos)
+        cJSON_AddNumberToObject(s, "total_flos", flos->valuedouble);
+    cJSON_AddNumberToObject(s, "train_batch_size", (double)sc.batch_size);
+    cJSON_AddNullToObject(s, "trial_name");
+    cJSON_AddNullToObject(s, "trial_params");
+    return s;
+}
+
+/* Copy a tokenizer side file (tokenizer_config.json: model_max_length and
+ * the special tokens) into output_dir when the source has one. */
+static int copy_side_file(const char *src_dir, const char *out_dir, const char *name)
+{
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/%s", src_dir, name);
+    snprintf(dst, sizeof dst, "%s/%s", out_dir, name);
+    size_t len;
+    char *data = cli_read_file(src, &len);
+    if (!data)
+        return errno == ENOENT ? 0 : -1;
+    int rc = cli_write_atomic(dst, data, len);
+    free(data);
+    return rc;
+}
+
+/* trainer.save_model() saves the tokenizer too. It is loaded afresh so the
+ * file holds the tokenizer's own settings, not the truncation and padding
+ * set for the data preparation. */
+static int save_tokenizer(const run *r)
+{
+    mlm_tokenizer *tok = NULL;
+    mlm_status st = mlm_tokenizer_load(r->tok_path, &tok);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", r->out_dir);
+    if (st == MLM_OK)
+        st = mlm_tokenizer_save(tok, path);
+    mlm_tokenizer_free(tok);
+    if (st != MLM_OK)
+        return cli_fail(path, st);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", r->tok_path);
+    if (!is_dir(dir)) {
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            strcpy(dir, ".");
+    }
+    if (copy_side_file(dir, r->out_dir, "tokenizer_config.json") != 0 ||
+        copy_side_file(dir, r->out_dir, "special_tokens_map.json") != 0)
+        return EXIT_RUNTIME;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- train, eval */
+
+static void print_train_header(const run *r)
+{
+    schedule sc = plan(r, mlm_dataset_num_rows(r->train));
+    printf("***** Running training *****\n"
+           "  Num examples = %lld\n"
+           "  Num Epochs = %lld\n"
+           "  Instantaneous batch size per device = %lld\n"
+           "  Total train batch size (w. parallel, distributed & accumulation) = %lld\n"
+           "  Gradient Accumulation steps = %lld\n"
+           "  Total optimization steps = %lld\n"
+           "  Number of trainable parameters = %lld\n",
+           sc.rows, (sc.steps + sc.per_epoch - 1) / sc.per_epoch, sc.batch_size,
+           sc.batch_size * sc.accum, sc.accum, sc.steps,
+           (long long)mlm_model_num_parameters(r->model));
+    fflush(stdout);
+}
+
+static int do_train(run *r)
+{
+    cJSON *args = trainer_args(r);
+    if (!args)
+        return cli_fail("trainer", MLM_ERR_OUT_OF_MEMORY);
+    print_train_header(r);
+    int rc = make_dirs(r->out_dir) == 0 ? 0 : EXIT_RUNTIME;
+    double t0 = now();
+    mlm_status st = rc == 0 ? mlm_trainer_train(r->tr) : MLM_OK;
+    double runtime = now() - t0;
+    if (rc == 0 && st != MLM_OK)
+        rc = cli_fail("training", st);
+    if (rc == 0)
+        rc = save_tokenizer(r);
+    cJSON *m = rc == 0 ? train_metrics(r, runtime, args) : NULL;
+    cJSON *state = m ? trainer_state(r, args, m) : NULL;
+    if (rc == 0 && !state)
+        rc = cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
+    if (rc == 0) {
+        out_log_metrics("train", m);
+        if (out_save_metrics(r->out_dir, "train", m) != 0 || out_save_state(r->out_dir, state) != 0)
+            rc = EXIT_RUNTIME;
+    }
+    cJSON_Delete(state);
+    cJSON_Delete(m);
+    cJSON_Delete(args);
+    return rc;
+}
+
+static int do_eval(run *r)
+{
+    cJSON *args = trainer_args(r);
+    if (!args)
+        return cli_fail("trainer", MLM_ERR_OUT_OF_MEMORY);
+    printf("*** Evaluate ***\n");
+    fflush(stdout);
+    double loss = NAN, t0 = now();
+    mlm_status st = mlm_trainer_evaluate(r->tr, &loss, NULL);
+    double runtime = now() - t0;
+    if (st != MLM_OK) {
+        cJSON_Delete(args);
+        return cli_fail("evaluation", st);
+    }
+    size_t n = mlm_dataset_num_rows(r->eval);
+    double bs = arg_num(args, "per_device_eval_batch_size", 8);
+    cJSON *m = cJSON_CreateObject();
+    int rc = m ? 0 : cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
+    if (rc == 0) {
+        cJSON_AddNumberToObject(m, "eval_loss", loss);
+        add_speed(m, "eval", runtime, (double)n, ceil((double)n / bs));
+        /* Trainer.log adds the epoch once there is one (after training) */
+        if (r->do_train)
+            cJSON_AddNumberToObject(m, "epoch", last_epoch(r));
+        cJSON_AddNumberToObject(m, "eval_samples", (double)n);
+        /* run_mlm: math.exp(eval_loss), inf on OverflowError */
+        cJSON_AddNumberToObject(m, "perplexity", exp(loss));
+        out_log_metrics("eval", m);
+        if (make_dirs(r->out_dir) != 0 || out_save_metrics(r->out_dir, "eval", m) != 0)
+            rc = EXIT_RUNTIME;
+    }
+    cJSON_Delete(m);
+    cJSON_Delete(args);
+    return rc;
+}
+
+static void run_free(run *r)
+{
+    mlm_trainer_free(r->tr);
+    mlm_dataset_free(r->train);
+    mlm_dataset_free(r->eval);
+    mlm_collator_free(r->col);
+    mlm_model_free(r->model);
+    mlm_tokenizer_free(r->tok);
+    cJSON_Delete(r->history);
+    free(r->resume);
+    train_args_free(&r->a);
+}
+
+static int run_command(int argc, char **argv, int eval_only)
+{
+    const char *name = eval_only ? "eval" : "train";
+    run r;
+    memset(&r, 0, sizeof r);
+    int p = train_args_parse(&r.a, argc, argv, 2);
+    if (p != 0) {
+        if (p > 0)
+            train_args_help(stdout, name);
+        else
+            fprintf(stderr, "usage: mlm %s [--config FILE.json] [--FLAG VALUE ...] "
+                            "(mlm help %s lists the flags)\n", name, name);
+        train_args_free(&r.a);
+        return p > 0 ? 0 : EXIT_USAGE;
+    }
+    train_args_notes(&r.a);
+    int rc = resolve(&r, eval_only);
+    if (rc == 0 && !r.do_train && !r.do_eval)
+        printf("mlm: nothing to do: --do_train false and no --do_eval\n");
+    else {
+        if (rc == 0)
+            rc = check_output_dir(&r);
+        if (rc == 0)
+            rc = load_model(&r);
+        if (rc == 0)
+            rc = resolve_max_seq(&r);
+        if (rc == 0)
+            rc = make_collator(&r);
+        if (rc == 0)
+            rc = check_options(&r);
+        if (rc == 0) {
+            int threads = (int)ta_int(&r.a, F_NUM_THREADS, 1);
+            data_opts o = {
+                .train_file = ta_str(&r.a, F_TRAIN_FILE),
+                .validation_file = ta_str(&r.a, F_VALIDATION_FILE),
+                .want_train = r.do_train,
+                .want_eval = r.do_eval,
+                .split_pct = ta_int(&r.a, F_VALIDATION_SPLIT_PERCENTAGE, 5),
+                .max_seq_length = r.max_seq,
+                .line_by_line = ta_bool(&r.a, F_LINE_BY_LINE, 0),
+                .pad_to_max_length = ta_bool(&r.a, F_PAD_TO_MAX_LENGTH, 0),
+                .num_proc = (int)ta_int(&r.a, F_PREPROCESSING_NUM_WORKERS, threads),
+                .max_train_samples = ta_int(&r.a, F_MAX_TRAIN_SAMPLES, -1),
+                .max_eval_samples = ta_int(&r.a, F_MAX_EVAL_SAMPLES, -1),
+            };
+            rc = data_prepare(r.tok, &o, &r.train, &r.eval);
+        }
+        if (rc == 0)
+            rc = make_trainer(&r);
+        if (rc == 0 && r.do_train)
+            rc = do_train(&r);
+        if (rc == 0 && r.do_eval)
+            rc = do_eval(&r);
+    }
+    run_free(&r);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) { return run_command(argc, argv, 0); }
+
+int cmd_eval(int argc, char **argv) { return run_command(argc, argv, 1); }
+
+void cmd_train_help(FILE *out) { train_args_help(out, "train"); }
+
+void cmd_eval_help(FILE *out) { train_args_help(out, "eval"); }

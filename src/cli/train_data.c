@@ -1,0 +1,241 @@
+#include "train_data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+/* datasets.Dataset.map's default batch_size: group_texts drops a remainder
+ * per batch of this many rows. */
+#define MAP_BATCH 1000
+
+int data_check_extension(const char *flag, const char *path)
+{
+    static const char *const ok[] = {".txt", ".csv", ".json", ".jsonl"};
+    char base[4096];
+    snprintf(base, sizeof base, "%s", path);
+    size_t n = strlen(base);
+    if (n > 3 && strcmp(base + n - 3, ".gz") == 0)
+        base[n -= 3] = '\0';
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        size_t k = strlen(ok[i]);
+        if (n > k && strcmp(base + n - k, ok[i]) == 0)
+            return 0;
+    }
+    fprintf(stderr, "mlm: --%s %s: should be a csv, a json, a jsonl or a txt file\n", flag, path);
+    return -1;
+}
+
+/* Python's str.isspace() for one code point. */
+static int py_space(unsigned cp)
+{
+    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 ||
+           cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* run_mlm's line_by_line filter: `len(line) > 0 and not line.isspace()`,
+ * with Python's Unicode whitespace (U+3000, the ideographic space of CJK
+ * text, is whitespace). Bytes that are not UTF-8 count as text: the
+ * tokenizer then names them. */
+static mlm_status keep_line(const mlm_dataset *ds, size_t row, void *user, int *keep)
+{
+    const char *col = user, *s;
+    size_t len;
+    mlm_status st = mlm_dataset_get_string(ds, col, row, &s, &len);
+    if (st != MLM_OK)
+        return st;
+    const unsigned char *u = (const unsigned char *)s;
+    *keep = 0;
+    for (size_t i = 0; i < len && !*keep;) {
+        unsigned c = u[i], cp = c;
+        size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                                : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (k == 0 || i + k > len) {
+            *keep = 1;
+            break;
+        }
+        if (k > 1)
+            cp = c & (0x7F >> k);
+        for (size_t j = 1; j < k; j++)
+            cp = (cp << 6) | (u[i + j] & 0x3F);
+        *keep = !py_space(cp);
+        i += k;
+    }
+    return MLM_OK;
+}
+
+static mlm_status select_range(const mlm_dataset *ds, size_t from, size_t to, mlm_dataset **out)
+{
+    size_t n = to - from;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx)
+        return MLM_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = from + i;
+    mlm_status st = mlm_dataset_select(ds, idx, n, out);
+    free(idx);
+    return st;
+}
+
+/* Tokenize (and group) one split. name: the file, for messages. */
+static int process(mlm_tokenizer *tok, const data_opts *o, const mlm_dataset *raw,
+                   const char *column, const char *name, mlm_dataset **out)
+{
+    *out = NULL;
+    mlm_dataset *kept = NULL, *toks = NULL;
+    mlm_column_type type;
+    mlm_status st = MLM_OK;
+    if (o->line_by_line && mlm_dataset_column_type(raw, column, &type) == MLM_OK &&
+        type == MLM_COLUMN_STRING) {
+        st = mlm_dataset_filter(raw, keep_line, (void *)column, &kept);
+        if (st != MLM_OK)
+            return cli_fail(name, st);
+        raw = kept;
+    }
+    char opts[128];
+    snprintf(opts, sizeof opts, "{\"remove_columns\": \"all\", \"num_proc\": %d, "
+                                "\"batch_size\": %d}", o->num_proc, MAP_BATCH);
+    st = mlm_dataset_tokenize(raw, tok, column, opts, &toks);
+    mlm_dataset_free(kept);
+    if (st != MLM_OK)
+        return cli_fail(name, st);
+    if (o->line_by_line) {
+        *out = toks;
+        return 0;
+    }
+    st = mlm_dataset_group_texts_batched(toks, o->max_seq_length, MAP_BATCH, out);
+    mlm_dataset_free(toks);
+    return st == MLM_OK ? 0 : cli_fail(name, st);
+}
+
+/* The first max rows (HF's select(range(min(len, max)))). */
+static int truncate_rows(mlm_dataset **ds, long long max)
+{
+    if (max < 0 || (size_t)max >= mlm_dataset_num_rows(*ds))
+        return 0;
+    mlm_dataset *head = NULL;
+    mlm_status st = select_range(*ds, 0, (size_t)max, &head);
+    if (st != MLM_OK)
+        return cli_fail("max samples", st);
+    mlm_dataset_free(*ds);
+    *ds = head;
+    return 0;
+}
+
+static int set_tokenizer(mlm_tokenizer *tok, const data_opts *o)
+{
+    mlm_status st;
+    /* run_mlm: tokenizer(..., padding, truncation=True, max_length) line by
+     * line; tokenizer(texts) (neither) before group_texts. */
+    int32_t trunc = o->line_by_line ? (int32_t)o->max_seq_length : 0;
+    st = mlm_tokenizer_set_truncation(tok, trunc, 0, MLM_TRUNCATE_LONGEST_FIRST, MLM_SIDE_RIGHT);
+    if (st == MLM_OK)
+        st = o->line_by_line && o->pad_to_max_length
+                 ? mlm_tokenizer_set_padding(tok, (int32_t)o->max_seq_length, 0, MLM_SIDE_RIGHT)
+                 : mlm_tokenizer_disable_padding(tok);
+    return st == MLM_OK ? 0 : cli_fail("--max_seq_length", st);
+}
+
+static int load_raw(const char *flag, const char *path, mlm_dataset **out)
+{
+    mlm_status st = mlm_dataset_load(path, NULL, out);
+    if (st != MLM_OK) {
+        fprintf(stderr, "mlm: --%s: %s: %s\n", flag, mlm_status_string(st), mlm_last_error());
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* train[:pct%] and train[pct%:], as datasets' percent slices: the boundary
+ * is round(pct * n / 100) with Python's round half to even. */
+static int split_head(mlm_dataset *raw, long long pct, mlm_dataset **head, mlm_dataset **tail)
+{
+    size_t n = mlm_dataset_num_rows(raw);
+    size_t k = (size_t)nearbyint((double)((unsigned long long)pct * n) / 100.0);
+    mlm_status st = select_range(raw, 0, k, head);
+    if (st == MLM_OK)
+        st = select_range(raw, k, n, tail);
+    return st == MLM_OK ? 0 : cli_fail("validation_split_percentage", st);
+}
+
+static const char *text_column(const mlm_dataset *ds)
+{
+    mlm_column_type type;
+    if (mlm_dataset_column_type(ds, "text", &type) == MLM_OK)
+        return "text";
+    return mlm_dataset_column_name(ds, 0);
+}
+
+static int check_nonempty(const mlm_dataset *ds, const char *what, const char *file,
+                          const data_opts *o)
+{
+    if (mlm_dataset_num_rows(ds) > 0)
+        return 0;
+    if (o->line_by_line)
+        fprintf(stderr, "mlm: %s: no %s samples (no line with text)\n", file, what);
+    else
+        fprintf(stderr, "mlm: %s: no %s samples: fewer than max_seq_length (%lld) tokens to "
+                        "group into a block\n", file, what, (long long)o->max_seq_length);
+    return EXIT_RUNTIME;
+}
+
+int data_prepare(mlm_tokenizer *tok, const data_opts *o, mlm_dataset **train,
+                 mlm_dataset **eval)
+{
+    *train = *eval = NULL;
+    mlm_dataset *raw_train = NULL, *raw_valid = NULL, *head = NULL, *tail = NULL;
+    int rc = set_tokenizer(tok, o);
+    if (rc == 0 && o->train_file)
+        rc = load_raw("train_file", o->train_file, &raw_train);
+    if (rc == 0 && o->validation_file)
+        rc = load_raw("validation_file", o->validation_file, &raw_valid);
+    /* run_mlm: without a validation file, the head of train evaluates and
+     * only the tail trains, whether or not there is an evaluation. */
+    if (rc == 0 && !raw_valid && raw_train &&
+        (rc = split_head(raw_train, o->split_pct, &head, &tail)) == 0) {
+        mlm_dataset_free(raw_train);
+        raw_train = tail;
+        raw_valid = head;
+    }
+    const char *vname = o->validation_file ? o->validation_file : o->train_file;
+    if (rc == 0 && o->want_eval && mlm_dataset_num_rows(raw_valid) == 0) {
+        if (o->validation_file)
+            fprintf(stderr, "mlm: --validation_file %s: no rows\n", vname);
+        else
+            fprintf(stderr, "mlm: --train_file %s: the validation split is empty (%lld%% of "
+                            "%zu rows): pass --validation_file or raise "
+                            "--validation_split_percentage\n",
+                    vname, o->split_pct, mlm_dataset_num_rows(raw_train) +
+                                             mlm_dataset_num_rows(raw_valid));
+        rc = EXIT_RUNTIME;
+    }
+    /* the text column: "text" if there is one, else the first (of train's
+     * columns when training, of validation's otherwise) */
+    const char *column = NULL;
+    if (rc == 0)
+        column = text_column(o->want_train ? raw_train : raw_valid);
+    if (rc == 0 && !column) {
+        fprintf(stderr, "mlm: %s: no columns\n", o->want_train ? o->train_file : vname);
+        rc = EXIT_RUNTIME;
+    }
+    if (rc == 0 && o->want_train && (rc = process(tok, o, raw_train, column, o->train_file,
+                                                  train)) == 0)
+        rc = truncate_rows(train, o->max_train_samples);
+    if (rc == 0 && o->want_train)
+        rc = check_nonempty(*train, "training", o->train_file, o);
+    if (rc == 0 && o->want_eval && (rc = process(tok, o, raw_valid, column, vname, eval)) == 0)
+        rc = truncate_rows(eval, o->max_eval_samples);
+    if (rc == 0 && o->want_eval)
+        rc = check_nonempty(*eval, "evaluation", vname, o);
+    mlm_dataset_free(raw_train);
+    mlm_dataset_free(raw_valid);
+    if (rc != 0) {
+        mlm_dataset_free(*train);
+        mlm_dataset_free(*eval);
+        *train = *eval = NULL;
+    }
+    return rc;
+}

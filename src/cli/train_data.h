@@ -1,0 +1,32 @@
+/* run_mlm.py's data preparation for `mlm train` / `mlm eval`: load the train
+ * and validation files, split train[:N%] / train[N%:] when there is no
+ * validation file, pick the text column, tokenize line by line (blank lines
+ * dropped, truncated to max_seq_length) or tokenize everything and group it
+ * into blocks of max_seq_length, and keep the first max_*_samples. */
+#ifndef MLM_CLI_TRAIN_DATA_H
+#define MLM_CLI_TRAIN_DATA_H
+
+#include <mlm.h>
+
+typedef struct data_opts {
+    const char *train_file, *validation_file; /* either may be NULL */
+    int want_train, want_eval;
+    long long split_pct;                     /* validation_split_percentage */
+    int64_t max_seq_length;
+    int line_by_line, pad_to_max_length;
+    int num_proc;
+    long long max_train_samples, max_eval_samples; /* < 0: all */
+} data_opts;
+
+/* run_mlm.py's check of a data file's extension (txt, csv, json, and
+ * libmlm's jsonl; a trailing .gz is allowed). Returns 0, or prints an error
+ * naming the flag and returns -1. */
+int data_check_extension(const char *flag, const char *path);
+
+/* Prepare the wanted datasets (the others are left NULL). tok's truncation
+ * and padding are set as run_mlm's tokenizer calls set them. Returns 0, or an
+ * exit status after printing the error. */
+int data_prepare(mlm_tokenizer *tok, const data_opts *o, mlm_dataset **train,
+                 mlm_dataset **eval);
+
+#endif
