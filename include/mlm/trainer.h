@@ -47,9 +47,12 @@
  * forms:
  *   - a progress bar, as transformers' ProgressCallback shows it with
  *     tqdm: one line redrawn in place with carriage returns (no escape
- *     sequences), " 37%|███▋      | 150/400 [00:12<00:20, 12.30it/s,
- *     loss=2.35]", as wide as the terminal (a 10-cell bar when the width is
- *     unknown; cut to the width when even a 1-cell bar does not fit);
+ *     sequences), " 38%|███▊      | 150/400 [00:12<00:20, 12.30it/s,
+ *     loss=2.35]" (tqdm's format_meter with the loss as its postfix), as
+ *     wide as the terminal (a 10-cell bar when the width is unknown; cut to
+ *     the width when even a 1-cell bar does not fit); tqdm's ASCII cells
+ *     " 123456789#" when LC_ALL / LC_CTYPE / LANG names a charset other
+ *     than UTF-8;
  *     redrawn after a step when 0.1 s passed since the last draw; the rate
  *     is tqdm's smoothed one (average over the run at the end); ETA =
  *     steps left / rate; loss is the last step's. The bar starts at the
@@ -57,8 +60,9 @@
  *     log record is written above the bar as transformers prints it, a
  *     Python dict without "step" and with the epoch rounded to 2 decimals:
  *     {'loss': 2.3456, 'grad_norm': 1.2, 'learning_rate': 4.5e-05,
- *     'epoch': 0.5}. The bar ends with a newline when the run ends, even
- *     on an error;
+ *     'epoch': 0.5} (on stderr with the bar; tqdm.write puts them on
+ *     stdout). The bar ends with a newline when the run ends, even on an
+ *     error;
  *   - JSON lines, one per record: {"loss":2.3456,...,"step":150}.
  * disable_tqdm null (the default; transformers decides from its logging
  * level) draws the bar when stderr is a terminal and writes JSON lines
@@ -86,8 +90,8 @@
  *     "perplexity", "epoch", "step"}; at the end {"train_loss", "epoch",
  *     "step"}; all of them are appended to the checkpoint's log_history;
  *   - checkpoints every save_steps steps (or at each epoch's end), and at
- *     the last step whenever save_strategy is not "no" (as transformers
- *     4.4x+ does): output_dir/checkpoint-N/ with
+ *     the last step whenever save_strategy is not "no" (as recent
+ *     transformers' DefaultFlowCallback does): output_dir/checkpoint-N/ with
  *       config.json, model.safetensors    the model (HF's names);
  *       tokenizer.json, tokenizer_config.json, special_tokens_map.json
  *                                         when a tokenizer was given
