@@ -1009,6 +1009,17 @@ START_TEST(checkpoint_holds_hf_layout)
         ck_assert_msg(strstr(mlm_last_error(), "rng_state.json") &&
                           strstr(mlm_last_error(), bad[i].field),
                       "%s", mlm_last_error());
+        /* the model is left as it was */
+        char *s1 = test_tmpdir(), *s2 = test_tmpdir();
+        mlm_model *fresh = new_model(&w);
+        ck_assert_int_eq(mlm_model_save(m2, s1), MLM_OK);
+        ck_assert_int_eq(mlm_model_save(fresh, s2), MLM_OK);
+        ck_assert(same_bytes(s1, s2, "model.safetensors"));
+        mlm_model_free(fresh);
+        test_rmtree(s1);
+        test_rmtree(s2);
+        free(s1);
+        free(s2);
         mlm_trainer_free(t2);
         mlm_model_free(m2);
     }

@@ -152,6 +152,17 @@ mlm_status checkpoint_prepare_output_dir(const char *out)
 
 /* ---------------------------------------------------------------- files */
 
+/* A number written with all 17 digits: cJSON prints 15 when they come
+ * within an epsilon, which would make a resumed run's sums drift. */
+static int add_exact(cJSON *o, const char *k, double v)
+{
+    char text[40];
+    if (!isfinite(v))
+        return cJSON_AddNullToObject(o, k) != NULL;
+    snprintf(text, sizeof text, "%.17g", v);
+    return cJSON_AddRawToObject(o, k, text) != NULL;
+}
+
 static mlm_status write_json_file(const char *dir, const char *name, cJSON *o)
 {
     if (!o)
@@ -287,12 +298,13 @@ static cJSON *rng_state_json(const mlm_trainer *tr)
              "epoch e's order of the train rows: stream 0x%016llx + e of seed, words from 0",
              (unsigned long long)SHUFFLE_STREAM);
     cJSON *o = cJSON_CreateObject();
-    cJSON *streams = o ? cJSON_AddObjectToObject(o, "streams") : NULL;
-    if (streams && cJSON_AddStringToObject(o, "generator", GENERATOR) &&
-        add_num(o, "seed", (double)tr->a.seed) &&
-        add_num(o, "global_step", (double)tr->global_step) &&
-        add_num(o, "micro_batch", (double)trainer_micro_batch(tr, tr->global_step)) &&
-        add_num(o, "micro_batches_per_epoch", (double)tr->len_dl) &&
+    cJSON *streams = NULL;
+    if (o && cJSON_AddStringToObject(o, "generator", GENERATOR) &&
+        add_exact(o, "seed", (double)tr->a.seed) &&
+        add_exact(o, "global_step", (double)tr->global_step) &&
+        add_exact(o, "micro_batch", (double)trainer_micro_batch(tr, tr->global_step)) &&
+        add_exact(o, "micro_batches_per_epoch", (double)tr->len_dl) &&
+        (streams = cJSON_AddObjectToObject(o, "streams")) != NULL &&
         cJSON_AddStringToObject(streams, "shuffle", shuffle) &&
         cJSON_AddStringToObject(streams, "dropout", "stream (micro_batch << 32) + site of seed") &&
         cJSON_AddStringToObject(streams, "masks", "the collator's own seed, stream micro_batch"))
@@ -323,25 +335,15 @@ static cJSON *control_state(const mlm_trainer *tr)
     return NULL;
 }
 
-/* A number written with all 17 digits: cJSON prints 15 when they come
- * within an epsilon, which would make a resumed run's sums drift. */
-static int add_exact(cJSON *o, const char *k, double v)
-{
-    char text[40];
-    if (!isfinite(v))
-        return cJSON_AddNullToObject(o, k) != NULL;
-    snprintf(text, sizeof text, "%.17g", v);
-    return cJSON_AddRawToObject(o, k, text) != NULL;
-}
-
 /* What libmlm needs beyond HF's fields to continue the logs exactly, as a
  * stateful callback entry (transformers keeps unknown entries and ignores
  * them, so the file still loads as a TrainerState). */
 static cJSON *libmlm_state(const mlm_trainer *tr)
 {
     cJSON *c = cJSON_CreateObject();
-    cJSON *attr = c ? cJSON_AddObjectToObject(c, "attributes") : NULL;
-    if (attr && cJSON_AddObjectToObject(c, "args") &&
+    cJSON *attr = c && cJSON_AddObjectToObject(c, "args") ? cJSON_AddObjectToObject(c, "attributes")
+                                                          : NULL;
+    if (attr &&
         add_exact(attr, "total_loss", tr->total_loss) &&
         add_exact(attr, "loss_since_log", tr->loss_since_log) &&
         add_num(attr, "steps_since_log", (double)tr->steps_since_log))
@@ -700,30 +702,33 @@ static mlm_status expect_num(const cJSON *o, const char *file, const char *k, do
     return MLM_OK;
 }
 
-/* rng_state.json against this run: the same generator and seed, and the
+/* rng_state.json against this run: the same generator and seed, and its
  * step at the same micro-batch (else the batch size, the accumulation or
  * the train set differ, and the masks and dropout would not continue the
- * interrupted run). */
-static mlm_status check_rng_state(const mlm_trainer *tr, const char *dir, int64_t step)
+ * interrupted run). *step: the step it was written at. */
+static mlm_status check_rng_state(const mlm_trainer *tr, const char *dir, int64_t *step)
 {
     cJSON *o = NULL;
     mlm_status st = read_json(dir, "rng_state.json", &o);
     if (st != MLM_OK)
         return st;
     const char *f = "rng_state.json";
-    const cJSON *g = field(o, "generator");
+    const cJSON *g = field(o, "generator"), *gs = field(o, "global_step");
     if (!cJSON_IsString(g) || strcmp(g->valuestring, GENERATOR) != 0)
         st = err_set(MLM_ERR_FORMAT, "%s: \"generator\" is not \"%s\"", f, GENERATOR);
+    else if (!cJSON_IsNumber(gs) || gs->valuedouble < 0 || gs->valuedouble > 1e15 ||
+             gs->valuedouble != floor(gs->valuedouble))
+        st = err_set(MLM_ERR_FORMAT, "%s: \"global_step\" is not a step number", f);
+    else
+        *step = (int64_t)gs->valuedouble;
     if (st == MLM_OK)
         st = expect_num(o, f, "seed", (double)tr->a.seed,
                         "set the trainer option seed to the checkpoint's to continue its run");
     if (st == MLM_OK)
-        st = expect_num(o, f, "global_step", (double)step, "it disagrees with trainer_state.json");
-    if (st == MLM_OK)
         st = expect_num(o, f, "micro_batches_per_epoch", (double)tr->len_dl,
                         "per_device_train_batch_size or the train dataset differ");
     if (st == MLM_OK)
-        st = expect_num(o, f, "micro_batch", (double)trainer_micro_batch(tr, step),
+        st = expect_num(o, f, "micro_batch", (double)trainer_micro_batch(tr, *step),
                         "gradient_accumulation_steps differs");
     cJSON_Delete(o);
     return st;
@@ -750,7 +755,8 @@ static mlm_status load_state(mlm_trainer *tr, const char *dir)
     }
     if ((long long)gs->valuedouble != tr->opt.step) {
         st = err_set(MLM_ERR_FORMAT,
-                     "trainer_state.json: global_step %.0f disagrees with the optimizer's %lld",
+                     "trainer_state.json: global_step %.0f disagrees with the optimizer's "
+                     "step %lld and rng_state.json's",
                      gs->valuedouble, (long long)tr->opt.step);
         cJSON_Delete(o);
         return st;
@@ -768,15 +774,21 @@ static mlm_status load_state(mlm_trainer *tr, const char *dir)
     return MLM_OK;
 }
 
+/* The model, borrowed from the host, is written last, once everything else
+ * has loaded: a checkpoint that fails to load leaves it as it was. */
 mlm_status checkpoint_load(mlm_trainer *tr, const char *dir)
 {
-    mlm_status st = load_params(tr, dir);
+    int64_t step = 0;
+    mlm_status st = check_rng_state(tr, dir, &step);
     if (st == MLM_OK)
         st = load_optimizer(tr, dir);
+    if (st == MLM_OK && tr->opt.step != step)
+        st = err_set(MLM_ERR_FORMAT, "optimizer.safetensors: step %lld, rng_state.json: %lld",
+                     (long long)tr->opt.step, (long long)step);
     if (st == MLM_OK)
         st = load_state(tr, dir);
     if (st == MLM_OK)
-        st = check_rng_state(tr, dir, tr->global_step);
+        st = load_params(tr, dir);
     return st;
 }
 
