@@ -34,10 +34,40 @@
  *   save_total_limit             >= 1, or null: keep all           (null)
  *   seed                         >= 0: shuffling and dropout       (42)
  *   resume_from_checkpoint       a checkpoint folder, or null      (null)
+ *   disable_tqdm                 true | false | null (see Output)  (null)
  *   num_threads                  >= 1 (libmlm's; HF has none)      (1)
- * Anything else — an unknown name, a value of the wrong kind or out of
- * range — is MLM_ERR_INVALID_ARGUMENT naming the option; the setting is
- * then unchanged.
+ * Booleans take transformers' spellings in any case (true/false, yes/no,
+ * t/f, y/n, 1/0) as text, and true/false in JSON. Anything else — an
+ * unknown name, a value of the wrong kind or out of range — is
+ * MLM_ERR_INVALID_ARGUMENT naming the option; the setting is then
+ * unchanged.
+ *
+ * Output. A log callback (mlm_trainer_set_callback) receives every record
+ * and nothing is printed. Without one, records go to stderr, in one of two
+ * forms:
+ *   - a progress bar, as transformers' ProgressCallback shows it with
+ *     tqdm: one line redrawn in place with carriage returns (no escape
+ *     sequences), " 38%|███▊      | 150/400 [00:12<00:20, 12.30it/s,
+ *     loss=2.35]" (tqdm's format_meter with the loss as its postfix), as
+ *     wide as the terminal (a 10-cell bar when the width is unknown; cut to
+ *     the width when even a 1-cell bar does not fit); tqdm's ASCII cells
+ *     " 123456789#" when LC_ALL / LC_CTYPE / LANG names a charset other
+ *     than UTF-8;
+ *     redrawn after a step when 0.1 s passed since the last draw; the rate
+ *     is tqdm's smoothed one (average over the run at the end); ETA =
+ *     steps left / rate; loss is the last step's. The bar starts at the
+ *     resumed step and counts rates from there (tqdm's `initial`). Each
+ *     log record is written above the bar as transformers prints it, a
+ *     Python dict without "step" and with the epoch rounded to 2 decimals:
+ *     {'loss': 2.3456, 'grad_norm': 1.2, 'learning_rate': 4.5e-05,
+ *     'epoch': 0.5} (on stderr with the bar; tqdm.write puts them on
+ *     stdout). The bar ends with a newline when the run ends, even on an
+ *     error;
+ *   - JSON lines, one per record: {"loss":2.3456,...,"step":150}.
+ * disable_tqdm null (the default; transformers decides from its logging
+ * level) draws the bar when stderr is a terminal and writes JSON lines
+ * otherwise; false always draws the bar (on a file: carriage-return
+ * separated redraws, as tqdm writes them); true always writes JSON lines.
  *
  * What a run does, as HF's Trainer (single process):
  *   - each epoch visits the train set in a permutation that is a pure
@@ -59,18 +89,64 @@
  *     it after the scheduler steps); when evaluating, {"eval_loss",
  *     "perplexity", "epoch", "step"}; at the end {"train_loss", "epoch",
  *     "step"}; all of them are appended to the checkpoint's log_history;
- *   - checkpoints: output_dir/checkpoint-N/ with config.json and
- *     model.safetensors (HF's names), optimizer.safetensors (exp_avg and
- *     exp_avg_sq per parameter, named "<parameter>.exp_avg", and the step in
- *     the metadata), scheduler.json, trainer_state.json and
- *     training_args.json. Each is written in a temporary folder renamed into
- *     place, so a crash leaves the previous checkpoints whole;
+ *   - checkpoints every save_steps steps (or at each epoch's end), and at
+ *     the last step whenever save_strategy is not "no" (as recent
+ *     transformers' DefaultFlowCallback does): output_dir/checkpoint-N/ with
+ *       config.json, model.safetensors    the model (HF's names);
+ *       tokenizer.json, tokenizer_config.json, special_tokens_map.json
+ *                                         when a tokenizer was given
+ *                                         (mlm_trainer_set_tokenizer), as a
+ *                                         fast tokenizer's save_pretrained
+ *                                         writes them (tokenizer_class
+ *                                         PreTrainedTokenizerFast, so HF
+ *                                         takes tokenizer.json as it is);
+ *       optimizer.safetensors             exp_avg and exp_avg_sq per
+ *                                         parameter ("<parameter>.exp_avg"),
+ *                                         the step in the metadata (HF:
+ *                                         optimizer.pt);
+ *       scheduler.json                    the linear schedule's state;
+ *       rng_state.json                    what replaces HF's generator
+ *                                         states: randomness here is a pure
+ *                                         function of (seed, position), so
+ *                                         it holds the generator
+ *                                         ("philox4x32-10"), seed,
+ *                                         global_step, micro_batch (the
+ *                                         batch index of the next
+ *                                         micro-batch), micro_batches_per_
+ *                                         epoch, and the streams' layout;
+ *       trainer_state.json                every TrainerState field
+ *                                         (best_metric, best_model_
+ *                                         checkpoint and trial_* null,
+ *                                         num_input_tokens_seen 0 as HF
+ *                                         without include_num_input_tokens_
+ *                                         seen; total_flos HF's estimate
+ *                                         6 · input ids incl. padding ·
+ *                                         non-embedding parameters;
+ *                                         stateful_callbacks with
+ *                                         TrainerControl and "LibmlmTrainer",
+ *                                         the loss sums a resume needs);
+ *       training_args.json                every option (mlm_trainer_args_json).
  *     save_total_limit removes the oldest;
- *   - at the end the model is saved in output_dir (config.json and
- *     model.safetensors; HF leaves this to trainer.save_model()).
- * A loss or gradient norm that is not finite stops the run with
- * MLM_ERR_NUMERIC naming the step; nothing more is written, so the last
- * checkpoint stays as it was (the model in memory holds the failed state).
+ *   - at the end the model (config.json, model.safetensors), the tokenizer
+ *     files and training_args.json are saved in output_dir (what
+ *     trainer.save_model() writes; HF leaves the call to the user).
+ *
+ * Crash safety. A checkpoint is written whole in output_dir/tmp-checkpoint-N
+ * and renamed to checkpoint-N, so a folder named checkpoint-N is always
+ * whole, and a temporary one never matches the checkpoint-N name that
+ * transformers' get_last_checkpoint and mlm_trainer_last_checkpoint look
+ * for. The final save is written in output_dir/tmp-save first and its files
+ * renamed over the old ones only once all are written, so a failed final
+ * save (MLM_ERR_IO naming the path) leaves the files of an earlier run
+ * intact. What a killed run leaves (tmp-checkpoint-N, tmp-save, or an
+ * old-checkpoint-N moved aside while a checkpoint of the same step was being
+ * replaced) is cleared when the next run on that output_dir starts
+ * (old-checkpoint-N goes back to checkpoint-N when that is missing).
+ * mlm_trainer_train creates output_dir first, so an output_dir that cannot
+ * be created fails before any training. A loss or gradient norm that is not
+ * finite stops the run with MLM_ERR_NUMERIC naming the step; nothing more
+ * is written, so the last checkpoint stays as it was (the model in memory
+ * holds the failed state).
  *
  * Not thread-safe: one thread at a time per trainer.
  */
@@ -81,6 +157,7 @@
 #include "mlm/core.h"
 #include "mlm/dataset.h"
 #include "mlm/model.h"
+#include "mlm/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,9 +196,16 @@ MLM_API mlm_status mlm_trainer_set_json(mlm_trainer *tr, const char *json);
 MLM_API mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap,
                                          size_t *needed);
 
-/* Where log records go. fn NULL (the default): one JSON line per record on
- * stderr. */
+/* Where log records go: fn receives every record and nothing is printed.
+ * fn NULL (the default): stderr, as a progress bar or JSON lines (see
+ * Output above). */
 MLM_API void mlm_trainer_set_callback(mlm_trainer *tr, mlm_trainer_log_fn fn, void *user);
+
+/* The tokenizer whose files go into every checkpoint and into output_dir at
+ * the end (HF's Trainer(processing_class=tokenizer)). Borrowed: it must
+ * outlive the trainer and not change while it runs. NULL (the default): no
+ * tokenizer files. MLM_ERR_STATE once training has started. */
+MLM_API mlm_status mlm_trainer_set_tokenizer(mlm_trainer *tr, const mlm_tokenizer *tok);
 
 /* Train from the start, or from resume_from_checkpoint when it is set.
  * May be called once per trainer. */
@@ -129,10 +213,15 @@ MLM_API mlm_status mlm_trainer_train(mlm_trainer *tr);
 
 /* Continue from a checkpoint folder written by a trainer with the same
  * datasets, collator and options (the model's parameters, the optimizer, the
- * step and the log history are restored): the result is bit for bit that of
- * a run that was never interrupted. MLM_ERR_NOT_FOUND / MLM_ERR_FORMAT name
- * a missing or malformed file; a checkpoint of another model shape is
- * MLM_ERR_FORMAT. */
+ * step, the log history and the loss sums are restored): the result is bit
+ * for bit that of a run that was never interrupted. rng_state.json is
+ * checked against this run: a different seed, or a step that does not fall
+ * on the same micro-batch (another batch size, accumulation or train set),
+ * is MLM_ERR_INVALID_ARGUMENT naming the file and field (set seed to the
+ * checkpoint's to continue its run). The collator is not recorded: its
+ * options, seed included, must be the same. MLM_ERR_NOT_FOUND /
+ * MLM_ERR_FORMAT name a missing or malformed file (rng_state.json
+ * included); a checkpoint of another model shape is MLM_ERR_FORMAT. */
 MLM_API mlm_status mlm_trainer_resume(mlm_trainer *tr, const char *checkpoint_dir);
 
 /* Loss over the eval dataset in eval mode (no dropout), as HF's
@@ -143,6 +232,14 @@ MLM_API mlm_status mlm_trainer_resume(mlm_trainer *tr, const char *checkpoint_di
  * exp(eval_loss), infinity on overflow. Either pointer may be NULL.
  * MLM_ERR_STATE without an eval dataset. */
 MLM_API mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity);
+
+/* The checkpoint-N folder with the largest N in output_dir (transformers'
+ * get_last_checkpoint: folders named exactly checkpoint-<digits>, so never a
+ * temporary one), as "output_dir/checkpoint-N". Two-call sizing as
+ * mlm_trainer_args_json. MLM_ERR_NOT_FOUND when there is none (or no
+ * output_dir). Thread-safe. */
+MLM_API mlm_status mlm_trainer_last_checkpoint(const char *output_dir, char *buf, size_t cap,
+                                               size_t *needed);
 
 /* Optimizer steps done so far. */
 MLM_API int64_t mlm_trainer_global_step(const mlm_trainer *tr);

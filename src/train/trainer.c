@@ -10,55 +10,27 @@
  * run bit for bit. */
 #include "mlm/trainer.h"
 
-#include <cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "io/file.h"
-#include "io/safetensors.h"
-#include "nn/model.h"
-#include "nn/train.h"
-#include "train/adamw.h"
+#include "train/checkpoint.h"
+#include "train/progress.h"
+#include "train/trainer_impl.h"
 
 /* ---------------------------------------------------------------- options */
 
-enum { STRAT_NO, STRAT_STEPS, STRAT_EPOCH };
 static const char *const strategy_names[] = {"no", "steps", "epoch"};
 
-typedef struct targs {
-    char *output_dir;
-    int eval_strategy;
-    int64_t eval_steps;           /* 0: null (logging_steps) */
-    double learning_rate;
-    double num_train_epochs;
-    int64_t max_steps;            /* <= 0: from the epochs */
-    int64_t train_batch_size;
-    int64_t eval_batch_size;
-    int64_t accum;
-    double weight_decay;
-    int64_t warmup_steps;
-    double warmup_ratio;
-    double max_grad_norm;
-    double adam_beta1, adam_beta2, adam_epsilon;
-    int64_t logging_steps;
-    int save_strategy;
-    int64_t save_steps;
-    int64_t save_total_limit;     /* 0: null (keep all) */
-    int64_t seed;
-    char *resume_from_checkpoint; /* NULL: null */
-    int64_t num_threads;
-} targs;
-
-typedef enum opt_kind { OPT_INT, OPT_FLOAT, OPT_STR, OPT_STRATEGY } opt_kind;
+typedef enum opt_kind { OPT_INT, OPT_FLOAT, OPT_STR, OPT_STRATEGY, OPT_BOOL } opt_kind;
 
 typedef struct opt_def {
     const char *name;
@@ -93,6 +65,7 @@ static const opt_def opt_defs[] = {
     {"save_total_limit", OPT_INT, OFF(save_total_limit), 1, 1e9, 1, 0},
     {"seed", OPT_INT, OFF(seed), 0, 9007199254740992.0, 0, 0},
     {"resume_from_checkpoint", OPT_STR, OFF(resume_from_checkpoint), 0, 0, 1, 0},
+    {"disable_tqdm", OPT_BOOL, OFF(disable_tqdm), 0, 0, 1, 0},
     {"num_threads", OPT_INT, OFF(num_threads), 1, 1024, 0, 0},
 };
 #undef OFF
@@ -116,42 +89,11 @@ static void args_defaults(targs *a)
     a->save_strategy = STRAT_STEPS;
     a->save_steps = 500;
     a->seed = 42;
+    a->disable_tqdm = -1;
     a->num_threads = 1;
 }
 
 /* ---------------------------------------------------------------- the trainer */
-
-/* Eval batches draw their masks from collator streams far from any training
- * micro-batch index, so evaluation is the same whenever it runs. */
-#define EVAL_BATCH_BASE (UINT64_C(1) << 62)
-/* The Philox stream of epoch e's permutation is SHUFFLE_STREAM + e. */
-#define SHUFFLE_STREAM (UINT64_C(0x53485546) << 32)
-
-struct mlm_trainer {
-    mlm_model *m;
-    const mlm_collator *col;
-    const mlm_dataset *train, *eval;
-    targs a;
-    mlm_trainer_log_fn fn;
-    void *user;
-    int stop;                /* the callback asked to stop */
-    int started;             /* train has been called */
-
-    train_ctx *tc;
-    adamw opt;
-    int opt_ready;
-
-    /* progress */
-    int64_t global_step;
-    double epoch;
-    double total_loss;       /* Σ step losses (train_loss at the end) */
-    double loss_since_log;   /* Σ step losses since the last loss record */
-    int64_t steps_since_log;
-    cJSON *log_history;
-
-    /* the schedule of the current run */
-    int64_t len_dl, per_epoch, total_steps, warmup;
-};
 
 mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collator,
                            const mlm_dataset *train, const mlm_dataset *eval,
@@ -209,10 +151,42 @@ void mlm_trainer_set_callback(mlm_trainer *tr, mlm_trainer_log_fn fn, void *user
     tr->user = user;
 }
 
+mlm_status mlm_trainer_set_tokenizer(mlm_trainer *tr, const mlm_tokenizer *tok)
+{
+    if (!tr)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_set_tokenizer: trainer is NULL");
+    if (tr->started)
+        return err_set(MLM_ERR_STATE, "mlm_trainer_set_tokenizer: the trainer has started");
+    tr->tok = tok;
+    return MLM_OK;
+}
+
 static mlm_status bad_value(const char *name, const char *value, const char *why)
 {
     return err_set(MLM_ERR_INVALID_ARGUMENT, "trainer option %s: invalid value '%s' (%s)", name,
                    value, why);
+}
+
+/* transformers' string_to_bool spellings, any case; "null" is -1. */
+static mlm_status set_bool(int *slot, const char *name, const char *value)
+{
+    static const char *const yes[] = {"true", "yes", "t", "y", "1"};
+    static const char *const no[] = {"false", "no", "f", "n", "0"};
+    if (strcmp(value, "null") == 0) {
+        *slot = -1;
+        return MLM_OK;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        if (strcasecmp(value, yes[i]) == 0) {
+            *slot = 1;
+            return MLM_OK;
+        }
+        if (strcasecmp(value, no[i]) == 0) {
+            *slot = 0;
+            return MLM_OK;
+        }
+    }
+    return bad_value(name, value, "expected true, false or null");
 }
 
 mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value)
@@ -247,6 +221,8 @@ mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value)
         *slot = s;
         return MLM_OK;
     }
+    case OPT_BOOL:
+        return set_bool((int *)(void *)field, name, value);
     case OPT_STRATEGY:
         for (int k = 0; k < 3; k++)
             if (strcmp(value, strategy_names[k]) == 0) {
@@ -304,9 +280,11 @@ mlm_status mlm_trainer_set_json(mlm_trainer *tr, const char *json)
             v = num;
         } else if (cJSON_IsNull(it))
             v = "null";
+        else if (cJSON_IsBool(it))
+            v = cJSON_IsTrue(it) ? "true" : "false";
         else {
             st = err_set(MLM_ERR_INVALID_ARGUMENT,
-                         "trainer option %s: expected a string, a number or null", it->string);
+                         "trainer option %s: expected a string, a number, a boolean or null", it->string);
             break;
         }
         st = mlm_trainer_set(tr, it->string, v);
@@ -315,7 +293,7 @@ mlm_status mlm_trainer_set_json(mlm_trainer *tr, const char *json)
     return st;
 }
 
-static cJSON *args_to_json(const targs *a)
+cJSON *trainer_args_json(const targs *a)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -333,6 +311,11 @@ static cJSON *args_to_json(const targs *a)
         case OPT_STRATEGY:
             v = cJSON_CreateString(strategy_names[*(const int *)(const void *)field]);
             break;
+        case OPT_BOOL: {
+            int b = *(const int *)(const void *)field;
+            v = b < 0 ? cJSON_CreateNull() : cJSON_CreateBool(b);
+            break;
+        }
         case OPT_INT: {
             int64_t x = *(const int64_t *)(const void *)field;
             v = (d->nullable && x == 0) ? cJSON_CreateNull() : cJSON_CreateNumber((double)x);
@@ -355,7 +338,7 @@ mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap, s
 {
     if (!tr || !needed || (cap && !buf))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_args_json: bad arguments");
-    cJSON *o = args_to_json(&tr->a);
+    cJSON *o = trainer_args_json(&tr->a);
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!s)
@@ -373,30 +356,76 @@ mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap, s
 
 /* ---------------------------------------------------------------- logging */
 
-/* Append rec to log_history, hand it to the callback (or stderr). Takes rec. */
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* tqdm draws with Unicode eighths when the stream's encoding is UTF-8;
+ * Python takes it from the locale, and makes the C locale UTF-8 too. */
+static int locale_is_ascii(void)
+{
+    const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = getenv(names[i]);
+        if (!v || !*v)
+            continue;
+        if (strcmp(v, "C") == 0 || strcmp(v, "POSIX") == 0)
+            return 0;
+        return !(strcasestr(v, "utf-8") || strcasestr(v, "utf8"));
+    }
+    return 0;
+}
+
+/* Where the run's records go: the callback, else a progress bar when
+ * disable_tqdm says so (null: when stderr is a terminal), else JSON lines. */
+static void output_begin(mlm_trainer *tr)
+{
+    int bar = tr->a.disable_tqdm < 0 ? isatty(STDERR_FILENO) : !tr->a.disable_tqdm;
+    tr->out = tr->fn ? OUT_CALLBACK : bar ? OUT_BAR : OUT_JSON;
+    if (tr->out == OUT_BAR)
+        progress_open(&tr->bar, stderr, PROGRESS_TERMINAL_WIDTH, locale_is_ascii(),
+                      tr->global_step, tr->total_steps, now_seconds());
+}
+
+static void output_end(mlm_trainer *tr)
+{
+    if (tr->out == OUT_BAR)
+        progress_close(&tr->bar, now_seconds());
+}
+
+/* Append rec to log_history and hand it on (callback, bar or stderr).
+ * Takes rec. */
 static mlm_status emit(mlm_trainer *tr, cJSON *rec)
 {
     if (!rec)
         return err_oom();
-    char *s = cJSON_PrintUnformatted(rec);
-    if (!s || !cJSON_AddItemToArray(tr->log_history, rec)) {
+    char *s = NULL;
+    strbuf line = {0};
+    if (tr->out == OUT_BAR)
+        py_log_line(&line, rec);
+    else
+        s = cJSON_PrintUnformatted(rec);
+    if ((tr->out == OUT_BAR ? line.failed || !line.data : !s) ||
+        !cJSON_AddItemToArray(tr->log_history, rec)) {
         cJSON_free(s);
+        sb_free(&line);
         cJSON_Delete(rec);
         return err_oom();
     }
-    if (tr->fn) {
+    if (tr->out == OUT_CALLBACK) {
         if (tr->fn(s, tr->user) != 0)
             tr->stop = 1;
+    } else if (tr->out == OUT_BAR) {
+        progress_write(&tr->bar, line.data, now_seconds());
     } else {
         fprintf(stderr, "%s\n", s);
     }
     cJSON_free(s);
+    sb_free(&line);
     return MLM_OK;
-}
-
-static int add_num(cJSON *o, const char *k, double v)
-{
-    return cJSON_AddNumberToObject(o, k, v) != NULL;
 }
 
 /* ---------------------------------------------------------------- batches */
@@ -504,371 +533,6 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
     return MLM_OK;
 }
 
-/* ---------------------------------------------------------------- files */
-
-static mlm_status path_join(char *out, size_t cap, const char *a, const char *b)
-{
-    int n = snprintf(out, cap, "%s/%s", a, b);
-    if (n < 0 || (size_t)n >= cap)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "path too long: %s/%s", a, b);
-    return MLM_OK;
-}
-
-static mlm_status make_dir(const char *path)
-{
-    if (mkdir(path, 0777) == 0 || errno == EEXIST)
-        return MLM_OK;
-    return err_set(MLM_ERR_IO, "%s: cannot create folder: %s", path, strerror(errno));
-}
-
-/* Remove a folder of plain files (a checkpoint; nothing nested). */
-static mlm_status remove_flat_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        if (errno == ENOENT)
-            return MLM_OK;
-        return err_set(MLM_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    mlm_status st = MLM_OK;
-    struct dirent *e;
-    char p[4096];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (path_join(p, sizeof p, path, e->d_name) != MLM_OK || unlink(p) != 0) {
-            st = err_set(MLM_ERR_IO, "%s/%s: cannot remove: %s", path, e->d_name,
-                         strerror(errno));
-            break;
-        }
-    }
-    closedir(d);
-    if (st == MLM_OK && rmdir(path) != 0)
-        st = err_set(MLM_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
-    return st;
-}
-
-static void sync_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        fsync(dirfd(d));
-        closedir(d);
-    }
-}
-
-static mlm_status write_json_file(const char *dir, const char *name, const cJSON *o)
-{
-    char path[4096];
-    mlm_status st = path_join(path, sizeof path, dir, name);
-    if (st != MLM_OK)
-        return st;
-    char *s = cJSON_Print(o);
-    if (!s)
-        return err_oom();
-    st = file_write_atomic(path, s, strlen(s));
-    cJSON_free(s);
-    return st;
-}
-
-static mlm_status save_optimizer(const mlm_trainer *tr, const char *dir)
-{
-    char path[4096];
-    mlm_status st = path_join(path, sizeof path, dir, "optimizer.safetensors");
-    if (st != MLM_OK)
-        return st;
-    st_writer *w = NULL;
-    st = st_writer_new(&w);
-    char step[32];
-    snprintf(step, sizeof step, "%lld", (long long)tr->opt.step);
-    if (st == MLM_OK)
-        st = st_writer_add_metadata(w, "step", step);
-    const mlm_model *m = tr->m;
-    for (size_t i = 0; i < m->n_params && st == MLM_OK; i++) {
-        const param_desc *p = &m->params[i];
-        uint64_t shape[2] = {(uint64_t)p->shape[0], (uint64_t)p->shape[1]};
-        char name[160];
-        snprintf(name, sizeof name, "%s.exp_avg", p->name);
-        st = st_writer_add(w, name, ST_F32, (size_t)p->ndim, shape,
-                           tr->opt.m + tr->opt.offset[i]);
-        if (st != MLM_OK)
-            break;
-        snprintf(name, sizeof name, "%s.exp_avg_sq", p->name);
-        st = st_writer_add(w, name, ST_F32, (size_t)p->ndim, shape,
-                           tr->opt.v + tr->opt.offset[i]);
-    }
-    if (st == MLM_OK)
-        st = st_writer_save(w, path);
-    st_writer_free(w);
-    return st;
-}
-
-static cJSON *trainer_state_json(const mlm_trainer *tr)
-{
-    const targs *a = &tr->a;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *hist = cJSON_Duplicate(tr->log_history, 1);
-    cJSON *mlm = cJSON_CreateObject();
-    int ok = o && hist && mlm;
-    ok = ok && cJSON_AddNullToObject(o, "best_global_step") &&
-         cJSON_AddNullToObject(o, "best_metric") &&
-         cJSON_AddNullToObject(o, "best_model_checkpoint") && add_num(o, "epoch", tr->epoch) &&
-         add_num(o, "eval_steps",
-                 (double)(a->eval_steps ? a->eval_steps : a->logging_steps)) &&
-         add_num(o, "global_step", (double)tr->global_step) &&
-         cJSON_AddFalseToObject(o, "is_hyper_param_search") &&
-         cJSON_AddTrueToObject(o, "is_local_process_zero") &&
-         cJSON_AddTrueToObject(o, "is_world_process_zero");
-    if (ok) {
-        ok = cJSON_AddItemToObject(o, "log_history", hist);
-        hist = NULL;
-    }
-    ok = ok && add_num(o, "logging_steps", (double)a->logging_steps) &&
-         add_num(o, "max_steps", (double)tr->total_steps) &&
-         add_num(o, "num_input_tokens_seen", 0) &&
-         add_num(o, "num_train_epochs",
-                 (double)((tr->total_steps + tr->per_epoch - 1) / tr->per_epoch)) &&
-         add_num(o, "save_steps", (double)a->save_steps) && add_num(o, "total_flos", 0) &&
-         add_num(o, "train_batch_size", (double)a->train_batch_size) &&
-         cJSON_AddNullToObject(o, "trial_name") && cJSON_AddNullToObject(o, "trial_params");
-    /* What libmlm needs beyond HF's fields to continue the logs exactly. */
-    ok = ok && add_num(mlm, "total_loss", tr->total_loss) &&
-         add_num(mlm, "loss_since_log", tr->loss_since_log) &&
-         add_num(mlm, "steps_since_log", (double)tr->steps_since_log) &&
-         add_num(mlm, "seed", (double)a->seed);
-    if (ok) {
-        ok = cJSON_AddItemToObject(o, "mlm_state", mlm);
-        mlm = NULL;
-    }
-    cJSON_Delete(hist);
-    cJSON_Delete(mlm);
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
-
-static int checkpoint_number(const char *name, long long *n)
-{
-    if (strncmp(name, "checkpoint-", 11) != 0)
-        return 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(name + 11, &end, 10);
-    if (end == name + 11 || *end || errno || v < 0)
-        return 0;
-    *n = v;
-    return 1;
-}
-
-static int cmp_ll(const void *x, const void *y)
-{
-    long long a = *(const long long *)x, b = *(const long long *)y;
-    return (a > b) - (a < b);
-}
-
-/* save_total_limit: remove the oldest checkpoint-N folders. */
-static mlm_status rotate_checkpoints(const mlm_trainer *tr)
-{
-    if (tr->a.save_total_limit <= 0)
-        return MLM_OK;
-    DIR *d = opendir(tr->a.output_dir);
-    if (!d)
-        return err_set(MLM_ERR_IO, "%s: %s", tr->a.output_dir, strerror(errno));
-    long long *nums = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    mlm_status st = MLM_OK;
-    while ((e = readdir(d)) != NULL) {
-        long long k;
-        if (!checkpoint_number(e->d_name, &k))
-            continue;
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 16;
-            long long *nn = mem_realloc(nums, nc * sizeof *nn);
-            if (!nn) {
-                st = err_oom();
-                break;
-            }
-            nums = nn;
-            cap = nc;
-        }
-        nums[n++] = k;
-    }
-    closedir(d);
-    if (st == MLM_OK && n > 0)
-        qsort(nums, n, sizeof *nums, cmp_ll);
-    for (size_t i = 0; st == MLM_OK && n - i > (size_t)tr->a.save_total_limit; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/checkpoint-%lld", tr->a.output_dir, nums[i]);
-        st = remove_flat_dir(path);
-    }
-    mem_free(nums);
-    return st;
-}
-
-/* output_dir/checkpoint-N, written whole into tmp-checkpoint-N and renamed. */
-static mlm_status save_checkpoint(mlm_trainer *tr)
-{
-    const char *out = tr->a.output_dir;
-    char tmp[4096], dir[4096], old[4096];
-    mlm_status st = make_dir(out);
-    if (st != MLM_OK)
-        return st;
-    snprintf(tmp, sizeof tmp, "%s/tmp-checkpoint-%lld", out, (long long)tr->global_step);
-    snprintf(dir, sizeof dir, "%s/checkpoint-%lld", out, (long long)tr->global_step);
-    snprintf(old, sizeof old, "%s/old-checkpoint-%lld", out, (long long)tr->global_step);
-    if (strlen(old) >= sizeof old - 1)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "%s: output_dir path too long", out);
-    st = remove_flat_dir(tmp);
-    if (st == MLM_OK)
-        st = mlm_model_save(tr->m, tmp);
-    if (st == MLM_OK)
-        st = save_optimizer(tr, tmp);
-    cJSON *sched = cJSON_CreateObject();
-    if (st == MLM_OK) {
-        int ok = sched && add_num(sched, "last_epoch", (double)tr->global_step) &&
-                 add_num(sched, "base_lr", tr->a.learning_rate) &&
-                 add_num(sched, "num_warmup_steps", (double)tr->warmup) &&
-                 add_num(sched, "num_training_steps", (double)tr->total_steps) &&
-                 add_num(sched, "last_lr",
-                         tr->a.learning_rate *
-                             lr_linear_warmup(tr->global_step, tr->warmup, tr->total_steps));
-        st = ok ? write_json_file(tmp, "scheduler.json", sched) : err_oom();
-    }
-    cJSON_Delete(sched);
-    if (st == MLM_OK) {
-        cJSON *state = trainer_state_json(tr);
-        st = state ? write_json_file(tmp, "trainer_state.json", state) : err_oom();
-        cJSON_Delete(state);
-    }
-    if (st == MLM_OK) {
-        cJSON *args = args_to_json(&tr->a);
-        st = args ? write_json_file(tmp, "training_args.json", args) : err_oom();
-        cJSON_Delete(args);
-    }
-    if (st == MLM_OK) {
-        sync_dir(tmp);
-        /* An earlier checkpoint of the same step (a run repeated into the
-         * same folder) is moved aside first: rename() will not replace a
-         * non-empty folder. */
-        struct stat sb;
-        int had = stat(dir, &sb) == 0;
-        if (had && (remove_flat_dir(old) != MLM_OK || rename(dir, old) != 0))
-            st = err_set(MLM_ERR_IO, "%s: cannot move the old checkpoint aside", dir);
-        else if (rename(tmp, dir) != 0)
-            st = err_set(MLM_ERR_IO, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno));
-        else if (had)
-            st = remove_flat_dir(old);
-        sync_dir(out);
-    }
-    if (st != MLM_OK) {
-        mlm_status keep = st;
-        (void)remove_flat_dir(tmp);
-        return err_prefix(keep, "checkpoint %lld", (long long)tr->global_step);
-    }
-    return rotate_checkpoints(tr);
-}
-
-/* ---------------------------------------------------------------- resume */
-
-static mlm_status load_checkpoint(mlm_trainer *tr, const char *cdir)
-{
-    char path[4096];
-    mlm_status st;
-    /* the parameters: a model loaded from the checkpoint, copied over ours */
-    mlm_model *src = NULL;
-    st = mlm_model_load(cdir, &src);
-    if (st == MLM_OK)
-        st = model_own_params(src);
-    if (st == MLM_OK) {
-        int same = src->n_params == tr->m->n_params && model_numel(src) == model_numel(tr->m);
-        for (size_t i = 0; same && i < src->n_params; i++)
-            same = strcmp(src->params[i].name, tr->m->params[i].name) == 0 &&
-                   src->params[i].numel == tr->m->params[i].numel;
-        if (!same)
-            st = err_set(MLM_ERR_FORMAT, "%s: the checkpoint's model has another shape", cdir);
-        else
-            memcpy(tr->m->owned, src->owned, model_numel(src) * sizeof(float));
-    }
-    mlm_model_free(src);
-    if (st != MLM_OK)
-        return st;
-
-    /* the optimizer */
-    st = path_join(path, sizeof path, cdir, "optimizer.safetensors");
-    st_file *f = NULL;
-    if (st == MLM_OK)
-        st = st_open(path, &f);
-    if (st != MLM_OK)
-        return st;
-    const char *step = st_metadata(f, "step");
-    char *end = NULL;
-    long long sv = step ? strtoll(step, &end, 10) : -1;
-    if (!step || *end || sv < 0)
-        st = err_set(MLM_ERR_FORMAT, "%s: no valid \"step\" in the metadata", path);
-    for (size_t i = 0; st == MLM_OK && i < tr->m->n_params; i++) {
-        const param_desc *p = &tr->m->params[i];
-        for (int which = 0; which < 2 && st == MLM_OK; which++) {
-            char name[160];
-            snprintf(name, sizeof name, "%s.%s", p->name, which ? "exp_avg_sq" : "exp_avg");
-            const st_tensor *t = NULL;
-            st = st_get(f, name, &t);
-            if (st == MLM_OK && t->numel != p->numel)
-                st = err_set(MLM_ERR_FORMAT, "%s: %s has %zu values, expected %zu", path, name,
-                             t->numel, p->numel);
-            if (st == MLM_OK)
-                st = st_tensor_to_f32(t, (which ? tr->opt.v : tr->opt.m) + tr->opt.offset[i],
-                                      p->numel);
-        }
-    }
-    st_close(f);
-    if (st != MLM_OK)
-        return err_prefix(st, "%s", path);
-    tr->opt.step = sv;
-
-    /* the trainer state */
-    st = path_join(path, sizeof path, cdir, "trainer_state.json");
-    char *text = NULL;
-    size_t len;
-    if (st == MLM_OK)
-        st = file_read_all(path, (size_t)1 << 30, &text, &len);
-    if (st != MLM_OK)
-        return st;
-    cJSON *o = cJSON_ParseWithLength(text, len);
-    mem_free(text);
-    const cJSON *gs = cJSON_GetObjectItemCaseSensitive(o, "global_step");
-    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(o, "epoch");
-    const cJSON *hist = cJSON_GetObjectItemCaseSensitive(o, "log_history");
-    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "mlm_state");
-    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(ms, "total_loss");
-    const cJSON *ll = cJSON_GetObjectItemCaseSensitive(ms, "loss_since_log");
-    const cJSON *sl = cJSON_GetObjectItemCaseSensitive(ms, "steps_since_log");
-    if (!cJSON_IsNumber(gs) || gs->valuedouble < 0 || !cJSON_IsNumber(ep) ||
-        !cJSON_IsArray(hist) || !cJSON_IsNumber(tl) || !cJSON_IsNumber(ll) ||
-        !cJSON_IsNumber(sl)) {
-        cJSON_Delete(o);
-        return err_set(MLM_ERR_FORMAT,
-                       "%s: expected global_step, epoch, log_history and mlm_state", path);
-    }
-    if ((long long)gs->valuedouble != sv) {
-        cJSON_Delete(o);
-        return err_set(MLM_ERR_FORMAT, "%s: global_step %.0f disagrees with the optimizer's %lld",
-                       path, gs->valuedouble, sv);
-    }
-    tr->global_step = (int64_t)gs->valuedouble;
-    tr->epoch = ep->valuedouble;
-    tr->total_loss = tl->valuedouble;
-    tr->loss_since_log = ll->valuedouble;
-    tr->steps_since_log = (int64_t)sl->valuedouble;
-    cJSON *h = cJSON_DetachItemFromObjectCaseSensitive(o, "log_history");
-    cJSON_Delete(tr->log_history);
-    tr->log_history = h;
-    cJSON_Delete(o);
-    return MLM_OK;
-}
-
 /* ---------------------------------------------------------------- train */
 
 /* Epoch e's order of the train rows: Fisher-Yates over Philox draws of
@@ -926,6 +590,9 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
                                      &labelled);
         if (st == MLM_OK && fresh)
             train_zero_grad(tr->tc);
+        if (st == MLM_OK) /* HF's floating_point_ops: every input id, padding too */
+            tr->total_flos +=
+                tr->flos_per_token * (double)(mlm_batch_rows(b) * mlm_batch_seq_len(b));
         if (st == MLM_OK && labelled > 0) {
             if (!isfinite(loss))
                 st = err_set(MLM_ERR_NUMERIC,
@@ -949,12 +616,51 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
                        (long long)tr->global_step + 1, norm, tr->a.learning_rate);
     if (tr->a.max_grad_norm > 0)
         grad_clip(tr->tc->grad, model_numel(tr->m), norm, tr->a.max_grad_norm);
-    double lr = tr->a.learning_rate * lr_linear_warmup(tr->global_step, tr->warmup,
-                                                       tr->total_steps);
-    adamw_step(&tr->opt, tr->m->owned, tr->tc->grad, lr);
+    adamw_step(&tr->opt, tr->m->owned, tr->tc->grad, trainer_lr(tr, tr->global_step));
     *step_loss = sl;
     *gnorm = norm;
     return MLM_OK;
+}
+
+/* The record of every logging_steps steps. */
+static mlm_status log_loss(mlm_trainer *tr, double norm)
+{
+    cJSON *rec = cJSON_CreateObject();
+    if (rec && !(add_num(rec, "loss", round4(tr->loss_since_log / (double)tr->steps_since_log)) &&
+                 add_num(rec, "grad_norm", norm) &&
+                 add_num(rec, "learning_rate", trainer_lr(tr, tr->global_step)) &&
+                 add_num(rec, "epoch", tr->epoch) &&
+                 add_num(rec, "step", (double)tr->global_step))) {
+        cJSON_Delete(rec);
+        rec = NULL;
+    }
+    tr->loss_since_log = 0.0;
+    tr->steps_since_log = 0;
+    return emit(tr, rec);
+}
+
+/* What follows a step: logging, evaluation and saving as HF's
+ * DefaultFlowCallback decides them (a checkpoint at the last step too, when
+ * saving is on), then the callback's stop. */
+static mlm_status after_step(mlm_trainer *tr, int epoch_end, double norm)
+{
+    const targs *a = &tr->a;
+    const int64_t gs = tr->global_step;
+    const int64_t eval_every = a->eval_steps ? a->eval_steps : a->logging_steps;
+    mlm_status st = MLM_OK;
+    if (gs % a->logging_steps == 0)
+        st = log_loss(tr, norm);
+    if (st == MLM_OK && ((a->eval_strategy == STRAT_STEPS && gs % eval_every == 0) ||
+                         (a->eval_strategy == STRAT_EPOCH && epoch_end)))
+        st = log_eval(tr);
+    if (st == MLM_OK && ((a->save_strategy == STRAT_STEPS && gs % a->save_steps == 0) ||
+                         (a->save_strategy == STRAT_EPOCH && epoch_end) ||
+                         (a->save_strategy != STRAT_NO && gs == tr->total_steps)))
+        st = checkpoint_save(tr);
+    if (st == MLM_OK && tr->stop)
+        st = err_set(MLM_ERR_CANCELLED, "training cancelled by the log callback at step %lld",
+                     (long long)gs);
+    return st;
 }
 
 static mlm_status run(mlm_trainer *tr, size_t *perm)
@@ -962,11 +668,6 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
     const targs *a = &tr->a;
     const size_t N = mlm_dataset_num_rows(tr->train);
     const int64_t epochs = (tr->total_steps + tr->per_epoch - 1) / tr->per_epoch;
-    const int64_t eval_every = a->eval_steps ? a->eval_steps : a->logging_steps;
-    if (a->eval_strategy != STRAT_NO && !tr->eval)
-        return err_set(MLM_ERR_INVALID_ARGUMENT,
-                       "trainer option eval_strategy: \"%s\" needs an eval dataset",
-                       strategy_names[a->eval_strategy]);
     mlm_status st = MLM_OK;
     for (int64_t e = tr->global_step / tr->per_epoch;
          e < epochs && tr->global_step < tr->total_steps; e++) {
@@ -984,42 +685,12 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
             tr->total_loss += step_loss;
             tr->loss_since_log += step_loss;
             tr->steps_since_log++;
-            int epoch_end = s + 1 == tr->per_epoch || tr->global_step == tr->total_steps;
-            if (tr->global_step % a->logging_steps == 0) {
-                cJSON *rec = cJSON_CreateObject();
-                double lr = a->learning_rate *
-                            lr_linear_warmup(tr->global_step, tr->warmup, tr->total_steps);
-                if (rec &&
-                    !(add_num(rec, "loss", round4(tr->loss_since_log /
-                                                  (double)tr->steps_since_log)) &&
-                      add_num(rec, "grad_norm", norm) && add_num(rec, "learning_rate", lr) &&
-                      add_num(rec, "epoch", tr->epoch) &&
-                      add_num(rec, "step", (double)tr->global_step))) {
-                    cJSON_Delete(rec);
-                    rec = NULL;
-                }
-                tr->loss_since_log = 0.0;
-                tr->steps_since_log = 0;
-                st = emit(tr, rec);
-                if (st != MLM_OK)
-                    return st;
-            }
-            if ((a->eval_strategy == STRAT_STEPS && tr->global_step % eval_every == 0) ||
-                (a->eval_strategy == STRAT_EPOCH && epoch_end)) {
-                st = log_eval(tr);
-                if (st != MLM_OK)
-                    return st;
-            }
-            if ((a->save_strategy == STRAT_STEPS && tr->global_step % a->save_steps == 0) ||
-                (a->save_strategy == STRAT_EPOCH && epoch_end)) {
-                st = save_checkpoint(tr);
-                if (st != MLM_OK)
-                    return st;
-            }
-            if (tr->stop)
-                return err_set(MLM_ERR_CANCELLED, "training cancelled by the log callback at "
-                                                  "step %lld",
-                               (long long)tr->global_step);
+            if (tr->out == OUT_BAR)
+                progress_update(&tr->bar, tr->global_step, step_loss, now_seconds());
+            st = after_step(tr, s + 1 == tr->per_epoch || tr->global_step == tr->total_steps,
+                            norm);
+            if (st != MLM_OK)
+                return st;
         }
     }
     cJSON *rec = cJSON_CreateObject();
@@ -1031,23 +702,38 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
         rec = NULL;
     }
     st = emit(tr, rec);
+    output_end(tr);
     if (st == MLM_OK)
-        st = make_dir(a->output_dir);
-    if (st == MLM_OK)
-        st = mlm_model_save(tr->m, a->output_dir);
+        st = checkpoint_save_final(tr);
     if (st == MLM_OK && tr->stop)
         st = err_set(MLM_ERR_CANCELLED, "training cancelled by the log callback at the end");
     return st;
 }
 
-mlm_status mlm_trainer_train(mlm_trainer *tr)
+/* HF's num_parameters(exclude_embeddings=True): every parameter but the
+ * nn.Embedding tables (the tied decoder weight is not in the table). */
+static double non_embedding_params(const mlm_model *m)
 {
-    if (!tr)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_train: trainer is NULL");
-    if (tr->started)
-        return err_set(MLM_ERR_STATE, "mlm_trainer_train: this trainer has already trained; "
-                                      "make a new one (and resume from a checkpoint)");
-    tr->started = 1;
+    static const char *const emb[] = {"word_embeddings.weight", "position_embeddings.weight",
+                                      "token_type_embeddings.weight"};
+    double n = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const char *name = m->params[i].name;
+        size_t len = strlen(name);
+        int is_emb = 0;
+        for (size_t k = 0; k < 3; k++) {
+            size_t el = strlen(emb[k]);
+            is_emb |= len >= el && strcmp(name + len - el, emb[k]) == 0;
+        }
+        if (!is_emb)
+            n += (double)m->params[i].numel;
+    }
+    return n;
+}
+
+/* The run's schedule, as HF's _inner_training_loop sizes it. */
+static void plan(mlm_trainer *tr)
+{
     const targs *a = &tr->a;
     const size_t N = mlm_dataset_num_rows(tr->train);
     tr->len_dl = (int64_t)((N + (size_t)a->train_batch_size - 1) / (size_t)a->train_batch_size);
@@ -1060,25 +746,51 @@ mlm_status mlm_trainer_train(mlm_trainer *tr)
         tr->total_steps = 1;
     tr->warmup = a->warmup_steps > 0 ? a->warmup_steps
                                      : (int64_t)ceil(a->warmup_ratio * (double)tr->total_steps);
-    mlm_status st = adamw_init(&tr->opt, tr->m, a->adam_beta1, a->adam_beta2, a->adam_epsilon,
-                               a->weight_decay, (int)a->num_threads);
+    tr->flos_per_token = 6.0 * non_embedding_params(tr->m);
+}
+
+static mlm_status resume_from(mlm_trainer *tr, const char *dir)
+{
+    mlm_status st = checkpoint_load(tr, dir);
+    if (st != MLM_OK)
+        return err_prefix(st, "resume_from_checkpoint %s: ", dir);
+    if (tr->global_step > tr->total_steps)
+        return err_set(MLM_ERR_STATE,
+                       "resume_from_checkpoint %s: step %lld is past the run's %lld steps", dir,
+                       (long long)tr->global_step, (long long)tr->total_steps);
+    return MLM_OK;
+}
+
+mlm_status mlm_trainer_train(mlm_trainer *tr)
+{
+    if (!tr)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_train: trainer is NULL");
+    if (tr->started)
+        return err_set(MLM_ERR_STATE, "mlm_trainer_train: this trainer has already trained; "
+                                      "make a new one (and resume from a checkpoint)");
+    tr->started = 1;
+    const targs *a = &tr->a;
+    if (a->eval_strategy != STRAT_NO && !tr->eval)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "trainer option eval_strategy: \"%s\" needs an eval dataset",
+                       strategy_names[a->eval_strategy]);
+    plan(tr);
+    mlm_status st = checkpoint_prepare_output_dir(a->output_dir);
+    if (st != MLM_OK)
+        return err_prefix(st, "trainer option output_dir: ");
+    st = adamw_init(&tr->opt, tr->m, a->adam_beta1, a->adam_beta2, a->adam_epsilon,
+                    a->weight_decay, (int)a->num_threads);
     if (st != MLM_OK)
         return st;
     tr->opt_ready = 1;
-    if (a->resume_from_checkpoint) {
-        st = load_checkpoint(tr, a->resume_from_checkpoint);
-        if (st != MLM_OK)
-            return err_prefix(st, "resume_from_checkpoint %s", a->resume_from_checkpoint);
-        if (tr->global_step > tr->total_steps)
-            return err_set(MLM_ERR_STATE,
-                           "resume_from_checkpoint %s: step %lld is past the run's %lld steps",
-                           a->resume_from_checkpoint, (long long)tr->global_step,
-                           (long long)tr->total_steps);
-    }
-    size_t *perm = mem_alloc(N * sizeof *perm);
+    if (a->resume_from_checkpoint && (st = resume_from(tr, a->resume_from_checkpoint)) != MLM_OK)
+        return st;
+    size_t *perm = mem_alloc(mlm_dataset_num_rows(tr->train) * sizeof *perm);
     if (!perm)
         return err_oom();
+    output_begin(tr);
     st = run(tr, perm);
+    output_end(tr);
     mem_free(perm);
     return st;
 }

@@ -1,0 +1,418 @@
+/* tqdm's bar and Python's dict lines for the Trainer (train/progress.h).
+ * The formats follow tqdm 4's format_meter / format_interval / format_num /
+ * Bar and CPython's float repr, so a libmlm run on a terminal reads like a
+ * transformers run. */
+#include "train/progress.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <utf8proc.h>
+
+/* ---------------------------------------------------------------- Python */
+
+void py_float_repr(strbuf *sb, double x)
+{
+    if (isnan(x)) {
+        sb_puts(sb, "nan");
+        return;
+    }
+    if (isinf(x)) {
+        sb_puts(sb, x > 0 ? "inf" : "-inf");
+        return;
+    }
+    /* The fewest significant digits that read back as x (what CPython's
+     * dtoa mode 0 gives), from C's correctly rounded %e. */
+    char e[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, x);
+        if (strtod(e, NULL) == x)
+            break;
+    }
+    const char *s = e;
+    if (*s == '-') {
+        sb_putc(sb, '-');
+        s++;
+    }
+    char digits[24];
+    size_t nd = 0;
+    for (; *s && *s != 'e'; s++)
+        if (*s != '.' && nd < sizeof digits - 1)
+            digits[nd++] = *s;
+    digits[nd] = '\0';
+    int exp10 = atoi(s + 1);
+    int decpt = exp10 + 1; /* digits = 0.d1d2... × 10^decpt */
+    if (decpt > -4 && decpt <= 16) {
+        if (decpt <= 0) {
+            sb_puts(sb, "0.");
+            for (int i = 0; i < -decpt; i++)
+                sb_putc(sb, '0');
+            sb_puts(sb, digits);
+        } else if ((size_t)decpt >= nd) {
+            sb_puts(sb, digits);
+            for (size_t i = nd; i < (size_t)decpt; i++)
+                sb_putc(sb, '0');
+            sb_puts(sb, ".0");
+        } else {
+            sb_append(sb, digits, (size_t)decpt);
+            sb_putc(sb, '.');
+            sb_puts(sb, digits + decpt);
+        }
+        return;
+    }
+    sb_putc(sb, digits[0]);
+    if (nd > 1) {
+        sb_putc(sb, '.');
+        sb_puts(sb, digits + 1);
+    }
+    sb_printf(sb, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+}
+
+double py_round2(double x)
+{
+    if (!isfinite(x))
+        return x;
+    char s[400];
+    snprintf(s, sizeof s, "%.2f", x);
+    return strtod(s, NULL);
+}
+
+/* repr() of a str: single quotes unless the text holds one and no double
+ * quote; backslash escapes for the quote, backslash and control bytes;
+ * other characters as they are (printable, as far as a log goes). */
+static void py_str_repr(strbuf *sb, const char *s)
+{
+    char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
+    sb_putc(sb, q);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == q || *p == '\\') {
+            sb_putc(sb, '\\');
+            sb_putc(sb, (char)*p);
+        } else if (*p == '\n') {
+            sb_puts(sb, "\\n");
+        } else if (*p == '\r') {
+            sb_puts(sb, "\\r");
+        } else if (*p == '\t') {
+            sb_puts(sb, "\\t");
+        } else if (*p < 0x20 || *p == 0x7f) {
+            sb_printf(sb, "\\x%02x", *p);
+        } else {
+            sb_putc(sb, (char)*p);
+        }
+    }
+    sb_putc(sb, q);
+}
+
+void py_log_line(strbuf *sb, const cJSON *rec)
+{
+    sb_putc(sb, '{');
+    int first = 1;
+    for (const cJSON *it = rec ? rec->child : NULL; it; it = it->next) {
+        if (!it->string || strcmp(it->string, "step") == 0 ||
+            strcmp(it->string, "total_flos") == 0)
+            continue;
+        if (!first)
+            sb_puts(sb, ", ");
+        first = 0;
+        py_str_repr(sb, it->string);
+        sb_puts(sb, ": ");
+        if (cJSON_IsNumber(it)) {
+            double v = it->valuedouble;
+            py_float_repr(sb, strcmp(it->string, "epoch") == 0 ? py_round2(v) : v);
+        } else if (cJSON_IsString(it)) {
+            py_str_repr(sb, it->valuestring);
+        } else if (cJSON_IsBool(it)) {
+            sb_puts(sb, cJSON_IsTrue(it) ? "True" : "False");
+        } else {
+            sb_puts(sb, "None");
+        }
+    }
+    sb_putc(sb, '}');
+}
+
+/* ---------------------------------------------------------------- tqdm */
+
+void tqdm_interval(strbuf *sb, double seconds)
+{
+    /* int(t) in Python; a bound keeps the conversion defined. */
+    long long t = seconds > 0 ? (seconds < 1e15 ? (long long)seconds : (long long)1e15) : 0;
+    long long h = t / 3600, m = t / 60 % 60, s = t % 60;
+    if (h)
+        sb_printf(sb, "%lld:%02lld:%02lld", h, m, s);
+    else
+        sb_printf(sb, "%02lld:%02lld", m, s);
+}
+
+/* Python's s.replace(sign + "0", sign), in place. */
+static void drop_zero_after(char *s, char sign)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        *w++ = *r;
+        if (*r == sign && r[1] == '0')
+            r++;
+    }
+    *w = '\0';
+}
+
+void tqdm_num(strbuf *sb, double x)
+{
+    char g[40];
+    snprintf(g, sizeof g, "%.3g", x);
+    drop_zero_after(g, '+');
+    drop_zero_after(g, '-');
+    strbuf r = {0};
+    py_float_repr(&r, x);
+    if (r.data && strlen(g) >= r.len)
+        sb_append(sb, r.data, r.len);
+    else
+        sb_puts(sb, g);
+    sb_free(&r);
+}
+
+size_t progress_text_width(const char *s)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(s);
+    size_t w = 0;
+    while (left > 0) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t n = utf8proc_iterate(p, left, &c);
+        if (n <= 0) { /* a stray byte: one column, as a replacement char */
+            n = 1;
+            c = 0xFFFD;
+        }
+        w += utf8proc_charwidth(c) == 2 ? 2 : 1;
+        p += n;
+        left -= n;
+    }
+    return w;
+}
+
+/* s cut to at most cols columns (tqdm's disp_trim), in place. */
+static void trim_to_width(strbuf *sb, size_t start, size_t cols)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)sb->data + start;
+    utf8proc_ssize_t left = (utf8proc_ssize_t)(sb->len - start);
+    size_t w = 0, off = 0;
+    while (left > 0) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t n = utf8proc_iterate(p + off, left, &c);
+        if (n <= 0) {
+            n = 1;
+            c = 0xFFFD;
+        }
+        size_t cw = utf8proc_charwidth(c) == 2 ? 2 : 1;
+        if (w + cw > cols)
+            break;
+        w += cw;
+        off += (size_t)n;
+        left -= n;
+    }
+    sb->len = start + off;
+    sb->data[sb->len] = '\0';
+}
+
+/* tqdm's Bar: " " then U+258F down to U+2588 (one to eight eighths). */
+static const char *const utf_cells[9] = {" ",     "\u258F", "\u258E", "\u258D", "\u258C",
+                                         "\u258B", "\u258A", "\u2589", "\u2588"};
+static const char ascii_cells[] = " 123456789#";
+
+static void bar_cells(strbuf *sb, double frac, int width, int ascii)
+{
+    int nsyms = ascii ? 10 : 8;
+    if (frac < 0)
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    long long units = (long long)(frac * (double)width * (double)nsyms);
+    long long full = units / nsyms, part = units % nsyms;
+    for (long long i = 0; i < full; i++)
+        ascii ? sb_putc(sb, ascii_cells[nsyms]) : sb_puts(sb, utf_cells[nsyms]);
+    if (full < width) {
+        ascii ? sb_putc(sb, ascii_cells[part]) : sb_puts(sb, utf_cells[part]);
+        for (long long i = full + 1; i < width; i++)
+            sb_putc(sb, ' ');
+    }
+}
+
+void progress_render(strbuf *sb, const progress_view *v)
+{
+    size_t start = sb->len;
+    int64_t total = v->total;
+    if (total > 0 && (double)v->n >= (double)total + 0.5)
+        total = 0; /* tqdm: past the total, show no total */
+    double rate = v->rate;
+    if (isnan(rate) && v->elapsed > 0)
+        rate = (double)(v->n - v->initial) / v->elapsed;
+    int have_rate = !isnan(rate) && rate != 0;
+
+    strbuf r = {0}; /* r_bar: "| n/total [elapsed<remaining, rate, postfix]" */
+    if (total > 0)
+        sb_printf(&r, "| %lld/%lld [", (long long)v->n, (long long)total);
+    else
+        sb_printf(&r, "%lldit [", (long long)v->n);
+    tqdm_interval(&r, v->elapsed);
+    if (total > 0) {
+        sb_putc(&r, '<');
+        if (have_rate)
+            tqdm_interval(&r, (double)(total - v->n) / rate);
+        else
+            sb_putc(&r, '?');
+    }
+    sb_puts(&r, ", ");
+    if (have_rate && 1 / rate > 1)
+        sb_printf(&r, "%5.2fs/it", 1 / rate);
+    else if (have_rate)
+        sb_printf(&r, "%5.2fit/s", rate);
+    else
+        sb_puts(&r, "?it/s");
+    if (v->has_loss) {
+        sb_puts(&r, ", loss=");
+        tqdm_num(&r, v->loss);
+    }
+    sb_putc(&r, ']');
+    if (r.failed || !r.data) {
+        sb->failed = 1;
+        sb_free(&r);
+        return;
+    }
+    if (total <= 0) {
+        sb_puts(sb, r.data);
+        sb_free(&r);
+        return;
+    }
+    double frac = (double)v->n / (double)total;
+    char l_bar[32];
+    snprintf(l_bar, sizeof l_bar, "%3.0f%%|", frac * 100);
+    if (v->ncols == 0) { /* l_bar[:-1] + r_bar[1:] */
+        sb_append(sb, l_bar, strlen(l_bar) - 1);
+        sb_puts(sb, r.data + 1);
+        sb_free(&r);
+        return;
+    }
+    int width = 10;
+    if (v->ncols > 0) {
+        long long left = (long long)v->ncols - (long long)strlen(l_bar) -
+                         (long long)progress_text_width(r.data);
+        width = left > 1 ? (int)left : 1;
+    }
+    sb_puts(sb, l_bar);
+    bar_cells(sb, frac, width, v->ascii);
+    sb_puts(sb, r.data);
+    sb_free(&r);
+    if (v->ncols > 0 && !sb->failed)
+        trim_to_width(sb, start, (size_t)v->ncols);
+}
+
+/* ---------------------------------------------------------------- the live bar */
+
+#define MININTERVAL 0.1
+#define SMOOTHING 0.3
+
+/* tqdm's _screen_shape_linux: the terminal's columns, else $COLUMNS - 1,
+ * else unknown. */
+static int terminal_cols(FILE *fp)
+{
+    struct winsize ws;
+    int fd = fileno(fp);
+    if (fd >= 0 && ioctl(fd, TIOCGWINSZ, &ws) == 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    char *end;
+    long n = c ? strtol(c, &end, 10) : 0;
+    if (c && *c && !*end && n >= 1 && n < 100000)
+        return (int)n - 1;
+    return -1;
+}
+
+/* tqdm's status printer: "\r" + line, blanking what is left of the last. */
+static void status_print(progress_bar *b, const char *line)
+{
+    size_t w = progress_text_width(line);
+    fputc('\r', b->fp);
+    fputs(line, b->fp);
+    for (size_t i = w; i < b->last_len; i++)
+        fputc(' ', b->fp);
+    fflush(b->fp);
+    b->last_len = w;
+}
+
+static void display(progress_bar *b, double now, int average)
+{
+    progress_view v = {
+        .n = b->n,
+        .total = b->total,
+        .initial = b->initial,
+        .elapsed = now - b->start_t,
+        .rate = (!average && b->ema_calls && b->ema_dt > 0) ? b->ema_dn / b->ema_dt : NAN,
+        .has_loss = b->has_loss,
+        .loss = b->loss,
+        .ncols = b->cols == PROGRESS_TERMINAL_WIDTH ? terminal_cols(b->fp) : b->cols,
+        .ascii = b->ascii,
+    };
+    strbuf sb = {0};
+    progress_render(&sb, &v);
+    if (!sb.failed && sb.data)
+        status_print(b, sb.data);
+    sb_free(&sb);
+}
+
+void progress_open(progress_bar *b, FILE *fp, int cols, int ascii, int64_t n0, int64_t total,
+                   double now)
+{
+    memset(b, 0, sizeof *b);
+    b->fp = fp;
+    b->cols = cols;
+    b->ascii = ascii;
+    b->n = b->initial = b->last_print_n = n0;
+    b->total = total;
+    b->start_t = b->last_print_t = now;
+    b->open = 1;
+    display(b, now, 0);
+}
+
+void progress_update(progress_bar *b, int64_t n, double loss, double now)
+{
+    if (!b->open)
+        return;
+    b->n = n;
+    b->has_loss = 1;
+    b->loss = loss;
+    double dt = now - b->last_print_t;
+    if (n - b->last_print_n < 1 || dt < MININTERVAL)
+        return;
+    double dn = (double)(n - b->last_print_n);
+    if (dt > 0) { /* tqdm's EMA; its bias correction cancels in dn/dt */
+        b->ema_dn = SMOOTHING * dn + (1 - SMOOTHING) * b->ema_dn;
+        b->ema_dt = SMOOTHING * dt + (1 - SMOOTHING) * b->ema_dt;
+        b->ema_calls++;
+    }
+    display(b, now, 0);
+    b->last_print_n = n;
+    b->last_print_t = now;
+}
+
+void progress_write(progress_bar *b, const char *line, double now)
+{
+    if (!b->open) {
+        fprintf(b->fp, "%s\n", line);
+        return;
+    }
+    status_print(b, ""); /* tqdm's clear(): blank the bar, back to column 0 */
+    fputc('\r', b->fp);
+    fprintf(b->fp, "%s\n", line);
+    display(b, now, 0);
+}
+
+void progress_close(progress_bar *b, double now)
+{
+    if (!b->open)
+        return;
+    display(b, now, 1);
+    fputc('\n', b->fp);
+    fflush(b->fp);
+    b->open = 0;
+}

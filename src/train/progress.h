@@ -1,0 +1,102 @@
+/* The Trainer's console output on a terminal, as transformers shows it:
+ * tqdm's progress bar (ProgressCallback: tqdm(total=max_steps,
+ * dynamic_ncols=True)) with the log records written above it as Python
+ * dict lines (str(logs)).
+ *
+ * The formatting is pure (state in, text out) so that it can be tested
+ * without a terminal; progress_bar does the drawing on a stdio stream. The
+ * bar uses carriage returns and spaces only, never escape sequences. */
+#ifndef MLM_TRAIN_PROGRESS_H
+#define MLM_TRAIN_PROGRESS_H
+
+#include <cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "io/strbuf.h"
+
+/* Python's repr() of a float: the shortest digits that read back as x;
+ * positional between 1e-4 and 1e16 ("0.0001", "2.0", "4.5"), otherwise
+ * scientific with a signed exponent of at least two digits ("4.5e-05",
+ * "1e+16"); "nan", "inf", "-inf". */
+void py_float_repr(strbuf *sb, double x);
+
+/* Python's round(x, 2) (correctly rounded, ties to even on the exact
+ * binary value). */
+double py_round2(double x);
+
+/* A log record as ProgressCallback prints it: str() of the dict transformers
+ * passes to on_log, i.e. the record without "step" (added to log_history
+ * only) and "total_flos", "epoch" rounded to 2 decimals, numbers as Python
+ * floats, strings in Python's quotes. {'loss': 2.3456, 'epoch': 0.5}. */
+void py_log_line(strbuf *sb, const cJSON *rec);
+
+/* tqdm.format_interval: whole seconds as "MM:SS", or "H:MM:SS" from an
+ * hour on. */
+void tqdm_interval(strbuf *sb, double seconds);
+
+/* tqdm.format_num: "%.3g" with the exponent's leading zero dropped, unless
+ * Python's repr is no longer. */
+void tqdm_num(strbuf *sb, double x);
+
+/* Everything one bar line shows. */
+typedef struct progress_view {
+    int64_t n, total;   /* steps done, steps in the run */
+    int64_t initial;    /* steps done before this bar started (a resume) */
+    double elapsed;     /* seconds since the bar started */
+    double rate;        /* steps/s (tqdm's smoothed rate); NaN: none yet, so
+                         * (n - initial) / elapsed as tqdm does */
+    int has_loss;       /* show ", loss=<tqdm_num(loss)>" as set_postfix */
+    double loss;
+    int ncols;          /* terminal width; -1 unknown (a 10-cell bar, no
+                         * trimming); 0: no bar, as tqdm */
+    int ascii;          /* " 123456789#" instead of the Unicode eighths */
+} progress_view;
+
+/* tqdm.format_meter(n, total, elapsed, ncols, rate=..., postfix=...) with
+ * no prefix: " 37%|███▋      | 150/400 [00:12<00:20, 12.30it/s, loss=2.35]".
+ * The bar takes what the terminal leaves of ncols (at least one cell); a
+ * line still wider than ncols is cut to ncols characters. */
+void progress_render(strbuf *sb, const progress_view *v);
+
+/* Display columns of UTF-8 text as tqdm's disp_len counts them (East Asian
+ * wide and fullwidth characters take two). */
+size_t progress_text_width(const char *s);
+
+/* The live bar on a stream. */
+#define PROGRESS_TERMINAL_WIDTH (-2) /* ask the terminal at every draw */
+
+typedef struct progress_bar {
+    FILE *fp;
+    int cols;           /* PROGRESS_TERMINAL_WIDTH, or a fixed progress_view ncols */
+    int ascii;
+    int64_t n, total, initial;
+    int64_t last_print_n;
+    double start_t, last_print_t;
+    double ema_dn, ema_dt; /* tqdm's EMA (smoothing 0.3) of steps and time */
+    int ema_calls;
+    int has_loss;
+    double loss;
+    size_t last_len;    /* columns drawn last, blanked by the next draw */
+    int open;
+} progress_bar;
+
+/* Start a bar at step n0 of total at time now (seconds, any monotonic
+ * origin) and draw it, as tqdm's constructor does. */
+void progress_open(progress_bar *b, FILE *fp, int cols, int ascii, int64_t n0, int64_t total,
+                   double now);
+
+/* Step n is done (loss: its loss, shown after the bar). Redrawn when at
+ * least 0.1 s passed since the last draw (tqdm's mininterval), with the
+ * rate smoothed over draws (tqdm's smoothing 0.3). */
+void progress_update(progress_bar *b, int64_t n, double loss, double now);
+
+/* A line above the bar (tqdm.write): the bar is blanked, the line written
+ * with a newline, the bar drawn again. */
+void progress_write(progress_bar *b, const char *line, double now);
+
+/* The last draw, with the average rate over the whole bar, and a newline
+ * (tqdm.close with leave=True). Does nothing on a bar not open. */
+void progress_close(progress_bar *b, double now);
+
+#endif

@@ -1,0 +1,108 @@
+/* The trainer's state, shared by trainer.c (options, the loop, logging) and
+ * checkpoint.c (what a checkpoint holds, saving and resuming). */
+#ifndef MLM_TRAIN_TRAINER_IMPL_H
+#define MLM_TRAIN_TRAINER_IMPL_H
+
+#include <cJSON.h>
+#include <stdint.h>
+
+#include "mlm/tokenizer.h"
+#include "mlm/trainer.h"
+#include "nn/model.h"
+#include "nn/train.h"
+#include "train/adamw.h"
+#include "train/progress.h"
+
+enum { STRAT_NO, STRAT_STEPS, STRAT_EPOCH };
+
+typedef struct targs {
+    char *output_dir;
+    int eval_strategy;
+    int64_t eval_steps;           /* 0: null (logging_steps) */
+    double learning_rate;
+    double num_train_epochs;
+    int64_t max_steps;            /* <= 0: from the epochs */
+    int64_t train_batch_size;
+    int64_t eval_batch_size;
+    int64_t accum;
+    double weight_decay;
+    int64_t warmup_steps;
+    double warmup_ratio;
+    double max_grad_norm;
+    double adam_beta1, adam_beta2, adam_epsilon;
+    int64_t logging_steps;
+    int save_strategy;
+    int64_t save_steps;
+    int64_t save_total_limit;     /* 0: null (keep all) */
+    int64_t seed;
+    char *resume_from_checkpoint; /* NULL: null */
+    int disable_tqdm;             /* -1: null (a bar when stderr is a terminal) */
+    int64_t num_threads;
+} targs;
+
+/* Eval batches draw their masks from collator streams far from any training
+ * micro-batch index, so evaluation is the same whenever it runs. */
+#define EVAL_BATCH_BASE (UINT64_C(1) << 62)
+/* The Philox stream of epoch e's permutation is SHUFFLE_STREAM + e. */
+#define SHUFFLE_STREAM (UINT64_C(0x53485546) << 32)
+
+/* Where log records go during a run. */
+enum { OUT_CALLBACK, OUT_JSON, OUT_BAR };
+
+struct mlm_trainer {
+    mlm_model *m;
+    const mlm_collator *col;
+    const mlm_dataset *train, *eval;
+    const mlm_tokenizer *tok; /* NULL: checkpoints hold no tokenizer files */
+    targs a;
+    mlm_trainer_log_fn fn;
+    void *user;
+    int stop;                /* the callback asked to stop */
+    int started;             /* train has been called */
+
+    train_ctx *tc;
+    adamw opt;
+    int opt_ready;
+
+    /* progress */
+    int64_t global_step;
+    double epoch;
+    double total_loss;       /* Σ step losses (train_loss at the end) */
+    double loss_since_log;   /* Σ step losses since the last loss record */
+    int64_t steps_since_log;
+    double total_flos;       /* HF's estimate: 6 · input tokens · non-embedding parameters */
+    cJSON *log_history;
+
+    /* the schedule of the current run */
+    int64_t len_dl, per_epoch, total_steps, warmup;
+    double flos_per_token;   /* 6 · non-embedding parameters */
+
+    int out;                 /* OUT_*, chosen when the run starts */
+    progress_bar bar;
+};
+
+/* Every option and its value (training_args.json). NULL when out of memory. */
+cJSON *trainer_args_json(const targs *a);
+
+/* cJSON_AddNumberToObject that says whether it worked. */
+static inline int add_num(cJSON *o, const char *k, double v)
+{
+    return cJSON_AddNumberToObject(o, k, v) != NULL;
+}
+
+/* The learning rate of the update after `step` updates. */
+static inline double trainer_lr(const mlm_trainer *tr, int64_t step)
+{
+    return tr->a.learning_rate * lr_linear_warmup(step, tr->warmup, tr->total_steps);
+}
+
+/* The batch index (collator masks, dropout) of the first micro-batch of the
+ * update after `step` updates: micro-batches are numbered across the run,
+ * each epoch taking len_dl of them. */
+static inline uint64_t trainer_micro_batch(const mlm_trainer *tr, int64_t step)
+{
+    int64_t e = step / tr->per_epoch;
+    return (uint64_t)(e * tr->len_dl + (step - e * tr->per_epoch) * tr->a.accum);
+}
+
+#endif
