@@ -38,6 +38,7 @@ typedef struct run {
     long long seed;
     int64_t max_seq;
     mlm_tokenizer *tok;
+    mlm_tokenizer *save_tok; /* as loaded, without the data's truncation: for checkpoints */
     mlm_model *model;
     mlm_collator *col;
     mlm_dataset *train, *eval;
@@ -141,33 +142,18 @@ static int resolve(run *r, int eval_only)
     return 0;
 }
 
-/* transformers' get_last_checkpoint: the checkpoint-N folder with the
- * largest N, or NULL. */
+/* transformers' get_last_checkpoint (the library's: it never picks a
+ * temporary folder of an interrupted checkpoint), or NULL. */
 static char *last_checkpoint(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    size_t need = 0;
+    if (mlm_trainer_last_checkpoint(dir, NULL, 0, &need) != MLM_OK)
         return NULL;
-    long long best = -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *s = e->d_name;
-        if (strncmp(s, "checkpoint-", 11) != 0 || !s[11] || strspn(s + 11, "0123456789") !=
-                                                                 strlen(s + 11))
-            continue;
-        long long n = atoll(s + 11);
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, s);
-        if (n > best && is_dir(p))
-            best = n;
+    char *path = malloc(need);
+    if (path && mlm_trainer_last_checkpoint(dir, path, need, &need) != MLM_OK) {
+        free(path);
+        path = NULL;
     }
-    closedir(d);
-    if (best < 0)
-        return NULL;
-    size_t n = strlen(dir) + 40;
-    char *path = malloc(n);
-    if (path)
-        snprintf(path, n, "%s/checkpoint-%lld", dir, best);
     return path;
 }
 
@@ -435,6 +421,12 @@ static int make_trainer(run *r)
     if (r->resume)
         load_history(r);
     mlm_trainer_set_callback(r->tr, on_log, r);
+    /* Checkpoints get the tokenizer files, as HF's Trainer given the
+     * tokenizer writes them; loaded afresh, without the truncation and
+     * padding set for the data. */
+    if ((st = mlm_tokenizer_load(r->tok_path, &r->save_tok)) != MLM_OK ||
+        (st = mlm_trainer_set_tokenizer(r->tr, r->save_tok)) != MLM_OK)
+        return cli_fail(r->tok_path, st);
     return 0;
 }
 
@@ -719,6 +711,7 @@ static void run_free(run *r)
     mlm_collator_free(r->col);
     mlm_model_free(r->model);
     mlm_tokenizer_free(r->tok);
+    mlm_tokenizer_free(r->save_tok);
     cJSON_Delete(r->history);
     free(r->resume);
     train_args_free(&r->a);
