@@ -1,15 +1,16 @@
 #!/bin/sh
-# `make demo`: the main job. The whole masked-LM flow in C (examples/
-# train_mlm.c, public API only) on a corpus it generates: no network, and
-# nothing written outside build/demo. Usage: demo.sh BINDIR [EPOCHS]
+# `make demo`: the main job. The seed tutorial's whole masked-LM flow in C
+# (examples/train_mlm.c, public API only) on an ELI5-style corpus it writes
+# itself: no network, and nothing written outside build/demo.
+# Usage: demo.sh BINDIR [EPOCHS]
 set -eu
 bin=${1:-bin}
-epochs=${2:-${DEMO_EPOCHS:-250}}
-out=build/demo/model
+epochs=${2:-${DEMO_EPOCHS:-20}}
+out=build/demo
 echo "== libmlm demo"
 "$bin/mlm" version
 rm -rf "$out"
-mkdir -p build/demo
+mkdir -p "$out"
 start=$(date +%s)
-"$bin/examples/train_mlm" "$out" "$epochs" 2
-echo "== demo finished in $(( $(date +%s) - start )) s; model in $out"
+"$bin/examples/train_mlm" --epochs "$epochs" --threads 2 "$out"
+echo "== demo finished in $(( $(date +%s) - start )) s; corpus and model in $out"
