@@ -11,6 +11,8 @@
 #   make bench-model     libmlm vs PyTorch vs ONNX Runtime on a distilroberta-
 #                        shaped model (bench/run_model_bench.sh; minutes)
 #   make bench-dataset   dataset preparation throughput and memory (BENCH_MB=100)
+#   make bench-train     training throughput, MFU and peak RSS, libmlm vs PyTorch
+#                        (bench/run_train_bench.sh; ~8 minutes, STEPS=2 WARMUP=1 less)
 #   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
@@ -108,7 +110,7 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench bench-tokenize bench-model bench-dataset abi-dump abi-check
+        fuzz bench bench-tokenize bench-model bench-dataset bench-train abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
@@ -276,7 +278,7 @@ fuzz-build: $(FUZZ_TARGETS)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 
-build/bench/%: bench/%.c $(STLIB)
+build/bench/%: bench/%.c $(STLIB) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O3 -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS) -o $@ $< $(STLIB) $(SYS_LIBS)
 
@@ -302,6 +304,15 @@ BENCH_MB ?= 100
 bench-dataset: deps-ok
 	@$(MAKE) --no-print-directory build/bench/dataset_bench
 	build/bench/dataset_bench $(BENCH_MB)
+
+# Training: tokens/s, model-FLOPs utilisation against the measured FMA peak,
+# and peak RSS, for a small model and a distilroberta-base-shaped one, 1 and
+# 2 threads, against PyTorch's best BLIS configuration (needs /usr/bin/python3
+# with Debian's torch; SKIP_PEERS=1 runs libmlm's side only). SHAPES, THREADS,
+# STEPS, WARMUP, TORCH_ARCHS, TORCH_SEARCH: see the script.
+bench-train: deps-ok
+	@$(MAKE) --no-print-directory build/bench/train_bench
+	@sh bench/run_train_bench.sh
 
 clean:
 	rm -rf build lib bin
