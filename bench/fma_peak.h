@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <time.h>
 
+/* The calling thread's CPU time: a peak is what a core does while it runs
+ * the loop, so time the loop was descheduled (other load on a shared
+ * machine) must not count against it. */
 static double fma_now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -71,9 +74,9 @@ static void *peak_thread(void *p)
     return NULL;
 }
 
-/* Total GFLOP/s of `nthreads` (1..8) copies of fn running at once: the best
- * of 5, since a peak is what the cores can do, and other load only lowers
- * it. */
+/* Total GFLOP/s of `nthreads` (1..8) copies of fn running at once, each
+ * timed on its own CPU clock: the best of 5, since a peak is what the cores
+ * can do, and other load only lowers it. */
 static double peak_of(double (*fn)(void), int nthreads)
 {
     double best = 0;

@@ -201,16 +201,17 @@ def main():
     vocab, mask_id = c.vocab_size, c.vocab_size - 1     # roberta's <mask> is the last id
     bos, eos, pad = c.get("bos_token_id", 0), c.get("eos_token_id", 2), c.pad_token_id
     g = torch.Generator().manual_seed(a.seed)
-    times, losses, labelled = [], [], []
+    times, cpu, losses, labelled = [], [], [], []
     model_rss = maxrss_mb()
     for step in range(total):
-        t = time.perf_counter()
+        t, c0 = time.perf_counter(), time.process_time()
         ids = block(g, a.batch, a.seq, vocab, bos, eos)
         special = (ids == bos) | (ids == eos) | (ids == pad)
         ids, labels = mask_tokens(ids, special, mask_id, vocab, g)
         batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
         loss, _, _ = hf_models.train_step(model, batch, opt, sched, MAX_GRAD_NORM)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c0)
         losses.append(float(loss))
         labelled.append(int((labels != -100).sum()))
     steady = times[a.warmup:]
@@ -218,7 +219,7 @@ def main():
     res = {
         "impl": "pytorch", "label": a.label, "config": cfg_run,
         "batch": a.batch, "seq": a.seq, "steps": a.steps, "warmup": a.warmup,
-        "step_s": step_s, "step_s_all": times,
+        "step_s": step_s, "step_s_all": times, "cpu_s": statistics.median(cpu[a.warmup:]),
         "tokens_per_s": a.batch * a.seq / step_s,
         "labelled_mean": statistics.mean(labelled),
         "losses": losses,

@@ -190,8 +190,17 @@ static double mean_labelled(const mlm_collator *col, const mlm_dataset *ds, cons
 
 /* ---------------------------------------------------------------- timing */
 
+/* CPU time of the whole process (every thread): at 1 thread it is the wall
+ * time a quiet machine would show, whatever else runs beside us. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 typedef struct clock_log {
-    double *t;     /* end time of each step */
+    double *t, *cpu; /* wall and CPU time at the end of each step */
     int n, cap;
     double loss_last;
 } clock_log;
@@ -206,8 +215,10 @@ static int on_log(const char *rec, void *user)
     const char *l = strstr(rec, "\"loss\":");
     if (l)
         c->loss_last = atof(l + 7);
-    if (c->n < c->cap)
+    if (c->n < c->cap) {
+        c->cpu[c->n] = cpu_now();
         c->t[c->n++] = now();
+    }
     return c->n >= c->cap;
 }
 
@@ -305,11 +316,12 @@ int main(int argc, char **argv)
              s->B, warmup + steps, threads);
     if (mlm_trainer_set_json(tr, topts) != MLM_OK)
         return fail("mlm_trainer_set_json");
-    double t_end[64 + 1];
-    clock_log log = {t_end + 1, 0, warmup + steps, 0};
+    double t_end[64 + 1], cpu_end[64 + 1];
+    clock_log log = {t_end + 1, cpu_end + 1, 0, warmup + steps, 0};
     if (log.cap > 64)
         return fprintf(stderr, "train_bench: at most 64 steps\n"), 2;
     mlm_trainer_set_callback(tr, on_log, &log);
+    cpu_end[0] = cpu_now();
     t_end[0] = now();
     mlm_status st = mlm_trainer_train(tr);
     if (st != MLM_ERR_CANCELLED && st != MLM_OK)
@@ -317,10 +329,12 @@ int main(int argc, char **argv)
     if (log.n != warmup + steps)
         return fprintf(stderr, "train_bench: %d steps logged, expected %d\n", log.n,
                        warmup + steps), 1;
-    double dt[64];
-    for (int k = 0; k < log.n; k++)
+    double dt[64], dcpu[64];
+    for (int k = 0; k < log.n; k++) {
         dt[k] = t_end[k + 1] - t_end[k];
-    double step_s = median(dt + warmup, steps);
+        dcpu[k] = cpu_end[k + 1] - cpu_end[k];
+    }
+    double step_s = median(dt + warmup, steps), cpu_s = median(dcpu + warmup, steps);
     double tps = (double)s->B * s->T / step_s;
     flops f = step_flops(s, labelled);
     double mfu = f.model / step_s * 1e-9 / peak, ufu = f.useful / step_s * 1e-9 / peak;
@@ -339,13 +353,13 @@ int main(int argc, char **argv)
                s->name, cfg, s->B, s->T, threads, mlm_system_info(), steps, warmup, step_s);
         for (int k = 0; k < log.n; k++)
             printf("%s%.6f", k ? "," : "", dt[k]);
-        printf("],\"tokens_per_s\":%.3f,\"labelled_mean\":%.2f,\"params\":%lld,"
+        printf("],\"cpu_s\":%.6f,\"tokens_per_s\":%.3f,\"labelled_mean\":%.2f,\"params\":%lld,"
                "\"model_flops_per_step\":%.6e,\"useful_flops_per_step\":%.6e,"
                "\"peak_gflops\":%.2f,\"peak_avx512_gflops\":%.2f,\"peak_avx2_gflops\":%.2f,"
                "\"mfu\":%.4f,\"useful_fu\":%.4f,\"peak_rss_mb\":%.1f,\"runtime_rss_mb\":%.1f,"
                "\"model_rss_mb\":%.1f,\"last_loss\":%.4f,\"cpu\":\"%s\",\"cores\":%ld,"
                "\"loadavg\":[%.2f,%.2f,%.2f]}\n",
-               tps, labelled, params, f.model, f.useful, peak, p512, p256, mfu, ufu, rss,
+               cpu_s, tps, labelled, params, f.model, f.useful, peak, p512, p256, mfu, ufu, rss,
                runtime_rss, model_rss, log.loss_last, cpu, sysconf(_SC_NPROCESSORS_ONLN),
                load[0], load[1], load[2]);
     } else {
@@ -354,10 +368,10 @@ int main(int argc, char **argv)
         printf("  step %.3f s (median of %d after %d warm-up; all:", step_s, steps, warmup);
         for (int k = 0; k < log.n; k++)
             printf(" %.3f", dt[k]);
-        printf(")\n  %.1f tokens/s; MFU %.1f%% (model FLOPs %.1f GFLOP/step, full-vocab "
+        printf("; CPU time %.3f s a step)\n  %.1f tokens/s; MFU %.1f%% (model FLOPs %.1f GFLOP/step, full-vocab "
                "decoder at every token), useful %.1f%% (%.1f GFLOP/step, %.0f labelled); "
                "peak %.1f GFLOP/s\n",
-               tps, 100 * mfu, f.model * 1e-9, 100 * ufu, f.useful * 1e-9, labelled, peak);
+               cpu_s, tps, 100 * mfu, f.model * 1e-9, 100 * ufu, f.useful * 1e-9, labelled, peak);
         printf("  peak RSS %.1f MB (runtime alone %.1f, after model + data %.1f); %s, load %.2f\n",
                rss, runtime_rss, model_rss, cpu, load[0]);
     }

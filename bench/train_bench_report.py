@@ -102,6 +102,16 @@ def main():
         verdicts.append((f"{shape}, {n} thr: MFU (standard model FLOPs)", 100 * o["mfu"], 50.0, ">=", "%"))
         if p:
             verdicts.append((f"{shape}, {n} thr: peak RSS / PyTorch's", rss_ratio, 1.0, "<=", "x"))
+    busy = []
+    for r in ours + peers:
+        if r["config"]["threads"] == 1 and r.get("cpu_s") and r["step_s"] > 1.15 * r["cpu_s"]:
+            busy.append(f"{r['impl']} {r.get('shape', r.get('label'))} ({r['step_s']:.2f} s wall, "
+                        f"{r['cpu_s']:.2f} s CPU a step)")
+    if busy:
+        print()
+        print("WARNING: the machine was busy: at 1 thread a step took >15% more wall time than "
+              "CPU time for " + ", ".join(busy) + ". Figures from a busy machine understate "
+              "whichever side the other load hit harder; rerun on an idle machine.")
     print()
     print("libmlm RSS: runtime alone " + ", ".join(
         sorted({f"{o['runtime_rss_mb']:.0f} MB" for o in ours})) + "; after model + data: " +
