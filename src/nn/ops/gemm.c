@@ -122,6 +122,20 @@ static void scale_c(int M, int N, float beta, float *C, int ldc)
 #define SUP_LD 20
 #define SUP_ROWS 64
 
+/* BLIS's small-matrix path (sup: no packing) pays for thin products and for
+ * small ones with both operands row-stored. Elsewhere packing wins: with a
+ * transposed operand sup runs its dot-product ("rd") kernels, and over a
+ * long K the packing is paid back many times. Zen 4, zen3 kernels, 1 thread,
+ * GFLOP/s sup -> packed: the MLM head's 154x50265x768 against the tied
+ * embeddings 74 -> 90, its weight gradient (transposed A) 77 -> 100;
+ * attention's q·kᵀ 128x128x64 59 -> 81; a 256x1024x2048 weight gradient
+ * 47 -> 97; p·v 128x64x128 (row-stored, small) stays with sup: 91 vs 80. */
+static int sup_pays(int transa, int transb, int M, int N, int K)
+{
+    return M < CPU_GEMM_SMALL_M ||
+           (!transa && !transb && (double)M * N * K < (double)(1 << 21));
+}
+
 /* One product with validated arguments, `nthreads` BLIS threads. */
 static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
@@ -136,6 +150,8 @@ static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, 
     rntm_t rntm;
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads(nthreads, &rntm);
+    if (!sup_pays(transa, transb, M, N, K))
+        bli_rntm_disable_l3_sup(&rntm);
     cntx_t *cntx = context_for_m(M);
     /* Strides of op(A) (M×K) and op(B) (K×N) as BLIS general strides. */
     inc_t rsa = transa ? 1 : lda, csa = transa ? lda : 1;
