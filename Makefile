@@ -71,7 +71,10 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC $(WARN) $(if $(filter 1,$(WERROR)),-Werror,)
-LIB_CFLAGS := $(CFLAGS_BASE) -fvisibility=hidden -DMLM_BUILDING_LIBRARY \
+# No contraction of a·b + c into an FMA (GCC's default in ISO C mode,
+# clang's is "on"): kernels compiled for several instruction sets
+# (nn/ops/vec.h) then compute the same floats on every CPU.
+LIB_CFLAGS := $(CFLAGS_BASE) -ffp-contract=off -fvisibility=hidden -DMLM_BUILDING_LIBRARY \
               -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS)
 SYS_LIBS := $(BLIS_A) $(PKG_LIBS) $(BLIS_OPENMP) -lpthread -lm
 
@@ -122,6 +125,10 @@ $(B)/%.o: %.c
 # -fno-trapping-math lets it if-convert selects (x < 0 ? a : b) into vector
 # blends; no value changes, only floating-point exception flags.
 $(B)/src/nn/ops/kernels.o: LIB_CFLAGS += -O3 -fno-trapping-math
+# The optimizer's update is such a loop too (nn/ops/vec.h); its sqrtf never
+# sees a negative, and without errno it is one instruction the loop can
+# vectorize.
+$(B)/src/train/adamw.o: LIB_CFLAGS += -O3 -fno-trapping-math -fno-math-errno
 
 $(SHLIB): $(LIB_OBJ) $(VERSION_SCRIPT)
 	@mkdir -p $(dir $@)
