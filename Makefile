@@ -123,12 +123,17 @@ $(B)/%.o: %.c
 
 # The elementwise kernels are loops written for the vectorizer.
 # -fno-trapping-math lets it if-convert selects (x < 0 ? a : b) into vector
-# blends; no value changes, only floating-point exception flags.
-$(B)/src/nn/ops/kernels.o: LIB_CFLAGS += -O3 -fno-trapping-math
+# blends; no value changes, only floating-point exception flags. PRE and
+# sinking would split the math behind a clamp (x > hi ? hi : x) into a
+# constant path and a computed one, control flow that the AVX2/AVX-512
+# variants (nn/ops/vec.h, where (float)(int)x becomes a trunc call) can no
+# longer if-convert: off for these files, which are loops and nothing else.
+KERNEL_CFLAGS := -O3 -fno-trapping-math -fno-tree-pre -fno-tree-sink
+$(B)/src/nn/ops/kernels.o $(B)/src/nn/ops/loss.o: LIB_CFLAGS += $(KERNEL_CFLAGS)
 # The optimizer's update is such a loop too (nn/ops/vec.h); its sqrtf never
 # sees a negative, and without errno it is one instruction the loop can
 # vectorize.
-$(B)/src/train/adamw.o: LIB_CFLAGS += -O3 -fno-trapping-math -fno-math-errno
+$(B)/src/train/adamw.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
 
 $(SHLIB): $(LIB_OBJ) $(VERSION_SCRIPT)
 	@mkdir -p $(dir $@)

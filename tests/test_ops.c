@@ -961,11 +961,15 @@ END_TEST
 /* ---------------------------------------------------------------- threads */
 
 /* Every elementwise kernel on sizes that really split over 2 threads gives
- * the same bits as on 1. */
+ * the same bits as on 1, and each vector instruction set the CPU has
+ * (nn/ops/vec.h) gives the same bits as the others. */
 START_TEST(kernels_bitwise_across_thread_counts)
 {
+    enum { RUNS = 4 };
+    static const struct { int threads; cpu_vec vec; } run[RUNS] = {
+        {1, CPU_VEC_AVX512}, {2, CPU_VEC_AVX512}, {1, CPU_VEC_AVX2}, {2, CPU_VEC_BASE}};
     enum { R = 512, C = 129, NE = R * C, V = 1000, NR = 64 };
-    float *out[3], *x = frandv(NE, -4, 4), *g = frandv(NE, -1, 1), *w = frandv(C, 0.5f, 1.5f);
+    float *out[RUNS], *x = frandv(NE, -4, 4), *g = frandv(NE, -1, 1), *w = frandv(C, 0.5f, 1.5f);
     float *b = frandv(C, -1, 1), *mask = frandv((size_t)(R / 8) * C, -1, 0), *logits = frandv((size_t)NR * V, -5, 5);
     int32_t ids[R], labels[NR];
     for (int i = 0; i < R; i++)
@@ -973,10 +977,12 @@ START_TEST(kernels_bitwise_across_thread_counts)
     for (int i = 0; i < NR; i++)
         labels[i] = i % 5 == 0 ? OPS_IGNORE_INDEX : (i * 31) % V;
     size_t stride = (size_t)NE * 8 + (size_t)NR * V + 64;
-    float loss[3];
-    for (int t = 1; t <= 2; t++) {
+    float loss[RUNS];
+    for (int k = 0; k < RUNS; k++) {
+        int t = run[k].threads;
         ops_ctx ctx = ctx_n(t);
-        float *o = out[t] = calloc(stride, sizeof(float));
+        cpu_vec_limit(run[k].vec);
+        float *o = out[k] = calloc(stride, sizeof(float));
         float *mean = o + 5 * NE, *rstd = mean + R;
         ck_assert_int_eq(par_chunks(t, NE, 8192), t);
         ops_gelu_forward(&ctx, o, x, NE);
@@ -994,12 +1000,19 @@ START_TEST(kernels_bitwise_across_thread_counts)
         ops_embedding_backward(&ctx, o + 2 * (size_t)NE, g, ids, R, 40, C, 3);
         float *lg = o + 8 * (size_t)NE;
         ops_log_softmax_forward(&ctx, lg, logits, NR, V);
-        ops_cross_entropy_forward(&ctx, &loss[t], NULL, NULL, logits, labels, NR, V);
+        ops_cross_entropy_forward(&ctx, &loss[k], NULL, NULL, logits, labels, NR, V);
         ops_cross_entropy_backward(&ctx, lg, logits, NULL, labels, 51, 1.0f, NR, V);
     }
-    ck_assert(memcmp(out[1], out[2], stride * sizeof(float)) == 0);
-    ck_assert(memcmp(&loss[1], &loss[2], sizeof(float)) == 0);
-    free(out[1]); free(out[2]); free(x); free(g); free(w); free(b); free(mask); free(logits);
+    cpu_vec_limit(CPU_VEC_AVX512);
+    for (int k = 1; k < RUNS; k++) {
+        ck_assert_msg(memcmp(out[0], out[k], stride * sizeof(float)) == 0,
+                      "%d threads, vector level %d differ from 1 thread, the widest level",
+                      run[k].threads, (int)run[k].vec);
+        ck_assert(memcmp(&loss[0], &loss[k], sizeof(float)) == 0);
+    }
+    for (int k = 0; k < RUNS; k++)
+        free(out[k]);
+    free(x); free(g); free(w); free(b); free(mask); free(logits);
 }
 END_TEST
 

@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/threads.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/vec.h"
 #include "nn/ops/vmath.h"
 
 /* The row and element loops below are plain C that the compiler vectorizes
@@ -37,7 +38,7 @@ typedef struct job {
 /* ---------------------------------------------------------------- bias */
 
 /* out (N, C) += bias (C). */
-static void bias_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void bias_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t n = begin; n < end; n++) {
@@ -46,6 +47,8 @@ static void bias_fwd_range(void *arg, size_t begin, size_t end)
             o[c] += j->a[c];
     }
 }
+
+VEC_DISPATCH(bias_fwd_range)
 
 void ops_bias_forward(const ops_ctx *ctx, float *out, const float *bias, int N, int C)
 {
@@ -57,7 +60,7 @@ void ops_bias_forward(const ops_ctx *ctx, float *out, const float *bias, int N, 
  * one owner, so no thread count changes it. */
 #define COL_BLOCK 256
 
-static void bias_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void bias_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t c0 = begin; c0 < end; c0 += COL_BLOCK) {
@@ -72,6 +75,8 @@ static void bias_bwd_range(void *arg, size_t begin, size_t end)
             j->out[c0 + c] += (float)acc[c];
     }
 }
+
+VEC_DISPATCH(bias_bwd_range)
 
 void ops_bias_backward(const ops_ctx *ctx, float *dbias, const float *dout, int N, int C)
 {
@@ -89,7 +94,7 @@ void ops_bias_backward(const ops_ctx *ctx, float *dbias, const float *dout, int 
 
 /* Φ(x) = 0.5·(1 + erf(x/√2)), through erfc of |x| so that both tails keep
  * their relative precision (x·Φ(x) for x << 0 is tiny, not 0). */
-static inline float normal_cdf(float x)
+VM_INLINE float normal_cdf(float x)
 {
     float e = v_erfc_pos((x < 0 ? -x : x) * INV_SQRT2);
     return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
@@ -101,7 +106,7 @@ static inline float normal_cdf(float x)
 #define ACT_BLOCK 256
 
 /* out (n) = x·Φ(x) */
-static void gelu_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void gelu_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     float tmp[ACT_BLOCK];
@@ -114,8 +119,10 @@ static void gelu_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(gelu_fwd_range)
+
 /* dinp += dout·(Φ(x) + x·φ(x)), φ(x) = e^(−x²/2)/√(2π) */
-static void gelu_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void gelu_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t i = begin; i < end; i++) {
@@ -124,6 +131,8 @@ static void gelu_bwd_range(void *arg, size_t begin, size_t end)
         j->out[i] += j->a[i] * (normal_cdf(x) + x * pdf);
     }
 }
+
+VEC_DISPATCH(gelu_bwd_range)
 
 void ops_gelu_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
 {
@@ -145,7 +154,7 @@ void ops_gelu_backward(const ops_ctx *ctx, float *dinp, const float *dout, const
 
 /* 0.5·x·(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³): the sigmoid
  * form needs one exp and stays accurate where 1 + tanh(u) cancels. */
-static void gelu_tanh_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void gelu_tanh_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     float tmp[ACT_BLOCK];
@@ -161,8 +170,10 @@ static void gelu_tanh_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(gelu_tanh_fwd_range)
+
 /* d/dx x·s = s + x·2s(1−s)·u', s = σ(2u), u' = √(2/π)(1 + 3·0.044715x²) */
-static void gelu_tanh_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void gelu_tanh_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t i = begin; i < end; i++) {
@@ -173,6 +184,8 @@ static void gelu_tanh_bwd_range(void *arg, size_t begin, size_t end)
         j->out[i] += j->a[i] * (s + x * 2.0f * s * (1.0f - s) * du);
     }
 }
+
+VEC_DISPATCH(gelu_tanh_bwd_range)
 
 void ops_gelu_tanh_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
 {
@@ -189,19 +202,25 @@ void ops_gelu_tanh_backward(const ops_ctx *ctx, float *dinp, const float *dout, 
 
 /* ---------------------------------------------------------------- ReLU */
 
-static void relu_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void relu_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t i = begin; i < end; i++)
         j->out[i] = j->a[i] > 0.0f ? j->a[i] : 0.0f;
 }
 
-static void relu_bwd_range(void *arg, size_t begin, size_t end)
+VEC_DISPATCH(relu_fwd_range)
+
+static VEC_INLINE void relu_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
-    for (size_t i = begin; i < end; i++)
-        j->out[i] += j->b[i] > 0.0f ? j->a[i] : 0.0f;
+    for (size_t i = begin; i < end; i++) {
+        float d = j->a[i]; /* loaded either way, so the select vectorizes */
+        j->out[i] += j->b[i] > 0.0f ? d : 0.0f;
+    }
 }
+
+VEC_DISPATCH(relu_bwd_range)
 
 void ops_relu_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
 {
@@ -222,7 +241,7 @@ void ops_relu_backward(const ops_ctx *ctx, float *dinp, const float *dout, const
  * every entry is masked with finfo.min, v is the same for all (the scores are
  * absorbed), so the row comes out uniform as in torch; a row of −inf is made
  * uniform too rather than NaN. */
-static void softmax_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void softmax_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     int C = j->C, per = j->k;
@@ -246,8 +265,10 @@ static void softmax_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(softmax_fwd_range)
+
 /* dinp += scale·p·(dout − <p, dout>) */
-static void softmax_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void softmax_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     int C = j->C;
@@ -259,6 +280,8 @@ static void softmax_bwd_range(void *arg, size_t begin, size_t end)
             dx[c] += j->f * p[c] * (dy[c] - dot);
     }
 }
+
+VEC_DISPATCH(softmax_bwd_range)
 
 void ops_softmax_forward(const ops_ctx *ctx, float *out, const float *inp, float scale,
                          const float *mask, int rows_per_mask, int rows, int cols)
@@ -283,7 +306,7 @@ void ops_softmax_backward(const ops_ctx *ctx, float *dinp, const float *dout, co
 
 /* Per row: mean, biased variance (two passes: no cancellation), then
  * out = (x − mean)·rstd·w + b. */
-static void layernorm_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void layernorm_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     int C = j->C;
@@ -307,9 +330,11 @@ static void layernorm_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(layernorm_fwd_range)
+
 /* dinp: with x̂ = (x − mean)·rstd and g = dout·w,
  * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)). Rows are independent. */
-static void layernorm_bwd_dx_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void layernorm_bwd_dx_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     int C = j->C;
@@ -340,9 +365,11 @@ static void layernorm_bwd_dx_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(layernorm_bwd_dx_range)
+
 /* dweight[c] += Σ_n dout·x̂, dbias[c] += Σ_n dout, columns [begin, end)
  * owned by one thread, summed in double. */
-static void layernorm_bwd_dw_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void layernorm_bwd_dw_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     size_t C = (size_t)j->C;
@@ -366,6 +393,8 @@ static void layernorm_bwd_dw_range(void *arg, size_t begin, size_t end)
         }
     }
 }
+
+VEC_DISPATCH(layernorm_bwd_dw_range)
 
 void ops_layernorm_forward(const ops_ctx *ctx, float *out, float *mean, float *rstd,
                            const float *inp, const float *weight, const float *bias, int N,
@@ -478,7 +507,7 @@ static mlm_status check_ids(const char *what, const int32_t *ids, int N, int V, 
 }
 
 /* out[n] (=|+=) table[ids[n]], rows [begin, end) */
-static void embedding_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void embedding_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     size_t C = (size_t)j->C;
@@ -494,9 +523,11 @@ static void embedding_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(embedding_fwd_range)
+
 /* dtable[ids[n], c] += dout[n, c] for columns [begin, end): a thread owns its
  * columns, so repeated ids neither race nor depend on the split. */
-static void embedding_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void embedding_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     size_t C = (size_t)j->C;
@@ -509,6 +540,8 @@ static void embedding_bwd_range(void *arg, size_t begin, size_t end)
             t[c] += d[c];
     }
 }
+
+VEC_DISPATCH(embedding_bwd_range)
 
 mlm_status ops_embedding_forward(const ops_ctx *ctx, float *out, const int32_t *ids,
                                  const float *table, int N, int V, int C, int accumulate)
