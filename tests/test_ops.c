@@ -150,6 +150,19 @@ START_TEST(rng_philox_known_answers)
     ck_assert_uint_eq(out[1], 0x94fdccebu);
     ck_assert_uint_eq(out[2], 0x5001e420u);
     ck_assert_uint_eq(out[3], 0x24126ea1u);
+    /* The lane-parallel form gives rng_block's words, across the 2^32 carry
+     * of the counter and at the known-answer keys. */
+    static const uint64_t starts[][3] = {
+        {0, 0, 0}, {UINT64_MAX, UINT64_MAX, UINT64_MAX - RNG_LANES},
+        {0x299f31d0a4093822ull, 0x0370734413198a2eull, 0xfffffff8ull}};
+    for (int k = 0; k < 3; k++) {
+        uint32_t lanes[4 * RNG_LANES];
+        rng_block_lanes(starts[k][0], starts[k][1], starts[k][2], lanes);
+        for (int l = 0; l < RNG_LANES; l++) {
+            rng_block(starts[k][0], starts[k][1], starts[k][2] + (uint64_t)l, out);
+            ck_assert(memcmp(out, lanes + 4 * l, sizeof out) == 0);
+        }
+    }
 }
 END_TEST
 
@@ -761,6 +774,8 @@ START_TEST(dropout_forward_backward)
     for (size_t i = 0; i < N; i++) {
         kept += m1[i];
         ck_assert(y1[i] == (m1[i] ? x[i] * (1.0f / (1.0f - p)) : 0.0f));
+        /* the mask is word i of Philox stream (42, 7), as core/rng.h defines it */
+        ck_assert_int_eq(m1[i], rng_to_uniform(rng_word(42, 7, i)) >= p);
     }
     /* Binomial(N, 0.9): within 5 standard deviations. */
     double sd = sqrt(N * 0.9 * 0.1);

@@ -426,41 +426,60 @@ void ops_layernorm_backward(const ops_ctx *ctx, float *dinp, float *dweight, flo
 /* ---------------------------------------------------------------- dropout */
 
 /* Element i is kept when word i of the stream, as a uniform in [0, 1), is
- * >= p: a pure function of (seed, stream, i), whatever the split. */
-static void dropout_range(void *arg, size_t begin, size_t end, int backward)
+ * >= p: a pure function of (seed, stream, i), whatever the split. The words
+ * come RNG_LANES Philox blocks (DROP_GROUP elements) at a time from
+ * rng_block_lanes, which vectorizes; a range that starts or ends inside a
+ * group generates the whole group and uses its part. */
+#define DROP_GROUP (4 * RNG_LANES)
+
+/* backward, mask_in and mask_out are constants after inlining: each of the
+ * four uses gets its own straight-line loop. */
+static VEC_INLINE void dropout_range(const job *j, size_t begin, size_t end, int backward,
+                                     int mask_in, int mask_out)
 {
-    const job *j = arg;
-    float p = j->f, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    uint32_t blk[4];
-    size_t i = begin;
-    while (i < end) {
-        /* One Philox block gives the words of 4 consecutive elements. */
-        size_t b = i >> 2, stop = (b + 1) << 2;
-        rng_block(j->seed, j->stream, b, blk);
-        if (stop > end)
-            stop = end;
-        for (; i < stop; i++) {
-            int keep = j->mask_in ? j->mask_in[i] != 0 : rng_to_uniform(blk[i & 3]) >= p;
+    const float p = j->f, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    const float *a = j->a;
+    float *out = j->out;
+    uint32_t w[DROP_GROUP];
+    for (size_t g = begin / DROP_GROUP * DROP_GROUP; g < end; g += DROP_GROUP) {
+        size_t lo = g > begin ? g : begin, hi = g + DROP_GROUP < end ? g + DROP_GROUP : end;
+        if (!mask_in)
+            rng_block_lanes(j->seed, j->stream, g / 4, w);
+        for (size_t i = lo; i < hi; i++) {
+            int keep = mask_in ? j->mask_in[i] != 0 : rng_to_uniform(w[i - g]) >= p;
+            float x = a[i];
             if (backward) {
-                j->out[i] += keep ? j->a[i] * scale : 0.0f;
+                out[i] += keep ? x * scale : 0.0f;
             } else {
-                j->out[i] = keep ? j->a[i] * scale : 0.0f;
-                if (j->mask_out)
+                out[i] = keep ? x * scale : 0.0f;
+                if (mask_out)
                     j->mask_out[i] = (uint8_t)keep;
             }
         }
     }
 }
 
-static void dropout_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void dropout_fwd_range_body(void *arg, size_t begin, size_t end)
 {
-    dropout_range(arg, begin, end, 0);
+    const job *j = arg;
+    if (j->mask_out)
+        dropout_range(j, begin, end, 0, 0, 1);
+    else
+        dropout_range(j, begin, end, 0, 0, 0);
 }
 
-static void dropout_bwd_range(void *arg, size_t begin, size_t end)
+VEC_DISPATCH(dropout_fwd_range)
+
+static VEC_INLINE void dropout_bwd_range_body(void *arg, size_t begin, size_t end)
 {
-    dropout_range(arg, begin, end, 1);
+    const job *j = arg;
+    if (j->mask_in)
+        dropout_range(j, begin, end, 1, 1, 0);
+    else
+        dropout_range(j, begin, end, 1, 0, 0);
 }
+
+VEC_DISPATCH(dropout_bwd_range)
 
 static mlm_status check_p(float p)
 {
