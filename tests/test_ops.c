@@ -780,6 +780,19 @@ START_TEST(dropout_forward_backward)
     /* Binomial(N, 0.9): within 5 standard deviations. */
     double sd = sqrt(N * 0.9 * 0.1);
     ck_assert_double_lt(fabs((double)kept - 0.9 * N), 5 * sd);
+    /* The mask gives the output again; with a residual the output is
+     * residual + output, the same floats as the two steps. */
+    ck_assert_int_eq(ops_dropout_apply(&c2, y2, m1, x, N, p), MLM_OK);
+    ck_assert(memcmp(y1, y2, N * sizeof *y1) == 0);
+    float *r = frandv(N, -1, 1), *s1 = malloc(N * sizeof *s1);
+    ck_assert_int_eq(ops_dropout_residual_forward(&c2, s1, m2, r, x, N, p, 42, 7), MLM_OK);
+    ck_assert(memcmp(m1, m2, N) == 0);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(s1[i] == r[i] + y1[i]);
+    ck_assert_int_eq(ops_dropout_residual_forward(&c1, r, NULL, r, x, N, p, 42, 7), MLM_OK);
+    ck_assert(memcmp(r, s1, N * sizeof *r) == 0); /* in place on the residual */
+    free(r);
+    free(s1);
     /* Another stream gives another mask. */
     ops_dropout_forward(&c1, y2, m2, x, N, p, 42, 8);
     ck_assert(memcmp(m1, m2, N) != 0);
@@ -991,7 +1004,7 @@ START_TEST(kernels_bitwise_across_thread_counts)
         ids[i] = (i * 7) % 40;
     for (int i = 0; i < NR; i++)
         labels[i] = i % 5 == 0 ? OPS_IGNORE_INDEX : (i * 31) % V;
-    size_t stride = (size_t)NE * 8 + (size_t)NR * V + 64;
+    size_t stride = (size_t)NE * 10 + (size_t)NR * V + 64;
     float loss[RUNS];
     for (int k = 0; k < RUNS; k++) {
         int t = run[k].threads;
@@ -1011,7 +1024,14 @@ START_TEST(kernels_bitwise_across_thread_counts)
         float *dw = rstd + R, *db = dw + C;
         ops_layernorm_backward(&ctx, o + 4 * (size_t)NE, dw, db, g, x, w, mean, rstd, R, C);
         ops_bias_backward(&ctx, db, g, R, C);
-        ops_dropout_forward(&ctx, o + 7 * (size_t)NE, NULL, x, NE, 0.25f, 9, 1);
+        /* after the log-softmax's NR·V: a dropout mask (NE bytes), then NE */
+        uint8_t *dm = (uint8_t *)(void *)(o + 8 * (size_t)NE + (size_t)NR * V);
+        float *dd = o + 9 * (size_t)NE + (size_t)NR * V;
+        ops_dropout_forward(&ctx, o + 7 * (size_t)NE, dm, x, NE, 0.25f, 9, 1);
+        ops_dropout_residual_forward(&ctx, o + 6 * (size_t)NE, NULL, o + 6 * (size_t)NE, g, NE,
+                                     0.25f, 9, 2);
+        ops_dropout_backward(&ctx, dd, g, dm, NE, 0.25f, 9, 1);
+        ops_dropout_backward(&ctx, dd, x, NULL, NE, 0.25f, 9, 3);
         ops_embedding_backward(&ctx, o + 2 * (size_t)NE, g, ids, R, 40, C, 3);
         float *lg = o + 8 * (size_t)NE;
         ops_log_softmax_forward(&ctx, lg, logits, NR, V);

@@ -432,29 +432,37 @@ void ops_layernorm_backward(const ops_ctx *ctx, float *dinp, float *dweight, flo
  * group generates the whole group and uses its part. */
 #define DROP_GROUP (4 * RNG_LANES)
 
-/* backward, mask_in and mask_out are constants after inlining: each of the
- * four uses gets its own straight-line loop. */
+/* The flags are constants after inlining: each use gets its own
+ * straight-line loop.
+ *   backward   out += keep·a·scale          (else out = keep·a·scale)
+ *   mask_in    keep from j->mask_in         (else from the stream)
+ *   mask_out   record keep in j->mask_out
+ *   residual   out = j->b + keep·a·scale    (forward only) */
 static VEC_INLINE void dropout_range(const job *j, size_t begin, size_t end, int backward,
-                                     int mask_in, int mask_out)
+                                     int mask_in, int mask_out, int residual)
 {
     const float p = j->f, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    const float *a = j->a;
+    const float *a = j->a, *res = j->b; /* either may be out itself */
     float *out = j->out;
+    /* The masks are bytes, which may alias anything: restrict says they do
+     * not, or every store would reload the job and the loop stay scalar. */
+    const uint8_t *restrict min = j->mask_in;
+    uint8_t *restrict mout = j->mask_out;
+    const uint64_t seed = j->seed, stream = j->stream;
     uint32_t w[DROP_GROUP];
     for (size_t g = begin / DROP_GROUP * DROP_GROUP; g < end; g += DROP_GROUP) {
         size_t lo = g > begin ? g : begin, hi = g + DROP_GROUP < end ? g + DROP_GROUP : end;
         if (!mask_in)
-            rng_block_lanes(j->seed, j->stream, g / 4, w);
+            rng_block_lanes(seed, stream, g / 4, w);
         for (size_t i = lo; i < hi; i++) {
-            int keep = mask_in ? j->mask_in[i] != 0 : rng_to_uniform(w[i - g]) >= p;
-            float x = a[i];
-            if (backward) {
-                out[i] += keep ? x * scale : 0.0f;
-            } else {
-                out[i] = keep ? x * scale : 0.0f;
-                if (mask_out)
-                    j->mask_out[i] = (uint8_t)keep;
-            }
+            int keep = mask_in ? min[i] != 0 : rng_to_uniform(w[i - g]) >= p;
+            float x = a[i], y = keep ? x * scale : 0.0f;
+            if (backward)
+                out[i] += y;
+            else
+                out[i] = residual ? res[i] + y : y;
+            if (mask_out)
+                mout[i] = (uint8_t)keep;
         }
     }
 }
@@ -462,10 +470,16 @@ static VEC_INLINE void dropout_range(const job *j, size_t begin, size_t end, int
 static VEC_INLINE void dropout_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
-    if (j->mask_out)
-        dropout_range(j, begin, end, 0, 0, 1);
+    if (j->mask_in)
+        dropout_range(j, begin, end, 0, 1, 0, 0);
+    else if (j->mask_out && j->b)
+        dropout_range(j, begin, end, 0, 0, 1, 1);
+    else if (j->mask_out)
+        dropout_range(j, begin, end, 0, 0, 1, 0);
+    else if (j->b)
+        dropout_range(j, begin, end, 0, 0, 0, 1);
     else
-        dropout_range(j, begin, end, 0, 0, 0);
+        dropout_range(j, begin, end, 0, 0, 0, 0);
 }
 
 VEC_DISPATCH(dropout_fwd_range)
@@ -474,9 +488,9 @@ static VEC_INLINE void dropout_bwd_range_body(void *arg, size_t begin, size_t en
 {
     const job *j = arg;
     if (j->mask_in)
-        dropout_range(j, begin, end, 1, 1, 0);
+        dropout_range(j, begin, end, 1, 1, 0, 0);
     else
-        dropout_range(j, begin, end, 1, 0, 0);
+        dropout_range(j, begin, end, 1, 0, 0, 0);
 }
 
 VEC_DISPATCH(dropout_bwd_range)
@@ -496,6 +510,30 @@ mlm_status ops_dropout_forward(const ops_ctx *ctx, float *out, uint8_t *mask, co
     if (st != MLM_OK)
         return st;
     job j = {.out = out, .a = inp, .mask_out = mask, .f = p, .seed = seed, .stream = stream};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
+    return MLM_OK;
+}
+
+mlm_status ops_dropout_residual_forward(const ops_ctx *ctx, float *out, uint8_t *mask,
+                                        const float *residual, const float *inp, size_t n,
+                                        float p, uint64_t seed, uint64_t stream)
+{
+    mlm_status st = check_p(p);
+    if (st != MLM_OK)
+        return st;
+    job j = {.out = out, .a = inp, .b = residual, .mask_out = mask, .f = p, .seed = seed,
+             .stream = stream};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
+    return MLM_OK;
+}
+
+mlm_status ops_dropout_apply(const ops_ctx *ctx, float *out, const uint8_t *mask,
+                             const float *inp, size_t n, float p)
+{
+    mlm_status st = check_p(p);
+    if (st != MLM_OK)
+        return st;
+    job j = {.out = out, .a = inp, .mask_in = mask, .f = p};
     par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
     return MLM_OK;
 }
