@@ -986,6 +986,32 @@ START_TEST(topk_selects_in_order)
 }
 END_TEST
 
+/* GELU keeping Φ for its backward computes the floats of the plain pair,
+ * on 1 and 2 threads, at every vector level. */
+START_TEST(gelu_cdf_matches_gelu)
+{
+    enum { N = 70001 };
+    float *x = frandv(N, -9, 9), *g = frandv(N, -1, 1), *d0 = frandv(N, -1, 1);
+    float *y0 = malloc(N * sizeof *y0), *y1 = malloc(N * sizeof *y1), *cdf = malloc(N * sizeof *cdf);
+    float *d1 = malloc(N * sizeof *d1), *init = malloc(N * sizeof *init);
+    memcpy(init, d0, N * sizeof *d0);
+    ops_ctx c1 = ctx_n(1);
+    ops_gelu_forward(&c1, y0, x, N);
+    ops_gelu_backward(&c1, d0, g, x, N);
+    for (int k = 0; k < 4; k++) {
+        ops_ctx ck = ctx_n(1 + k % 2);
+        cpu_vec_limit(k < 2 ? CPU_VEC_AVX512 : k == 2 ? CPU_VEC_AVX2 : CPU_VEC_BASE);
+        memcpy(d1, init, N * sizeof *d1);
+        ops_gelu_forward_cdf(&ck, y1, cdf, x, N);
+        ops_gelu_backward_cdf(&ck, d1, g, x, cdf, N);
+        cpu_vec_limit(CPU_VEC_AVX512);
+        ck_assert(memcmp(y0, y1, N * sizeof *y0) == 0);
+        ck_assert(memcmp(d0, d1, N * sizeof *d0) == 0);
+    }
+    free(x); free(g); free(d0); free(y0); free(y1); free(cdf); free(d1); free(init);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- threads */
 
 /* Every elementwise kernel on sizes that really split over 2 threads gives
@@ -1181,6 +1207,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, embedding_forward_backward);
     tcase_add_test(tc, cross_entropy_forward_backward);
     tcase_add_test(tc, topk_selects_in_order);
+    tcase_add_test(tc, gelu_cdf_matches_gelu);
     tcase_add_test(tc, kernels_bitwise_across_thread_counts);
     tcase_add_test(tc, concurrent_contexts);
     tcase_add_test(tc, gemm_kernel_rule);

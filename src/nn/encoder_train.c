@@ -32,10 +32,17 @@
 /* Floats that hold n bytes. */
 static size_t byte_floats(size_t n) { return (n + sizeof(float) - 1) / sizeof(float); }
 
+/* Exact GELU keeps Φ of its input for the backward (layer_acts.cdf). */
+static size_t cdf_floats(const model_dims *d, size_t N)
+{
+    return d->act == ACT_GELU ? N * (size_t)d->I : 0;
+}
+
 static size_t layer_floats(const model_dims *d, size_t N, size_t S)
 {
     size_t C = (size_t)d->C, I = (size_t)d->I;
-    return 8 * N * C + 2 * N * I + S + 4 * N + byte_floats(S) + 2 * byte_floats(N * C);
+    return 8 * N * C + 2 * N * I + cdf_floats(d, N) + S + 4 * N + byte_floats(S) +
+           2 * byte_floats(N * C);
 }
 
 size_t train_acts_floats(const model_dims *d, int B, int T)
@@ -86,6 +93,7 @@ static void point_acts(train_acts *a, float *mem, const model_dims *d, int B, in
         la->x1 = take(&p, N * C);
         la->h = take(&p, N * I);
         la->a = take(&p, N * I);
+        la->cdf = d->act == ACT_GELU ? take(&p, cdf_floats(d, N)) : NULL;
         la->sum2 = take(&p, N * C);
         la->mean2 = take(&p, N);
         la->rstd2 = take(&p, N);
@@ -374,7 +382,12 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
     st = encoder_linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, N, C, I);
     if (st != MLM_OK)
         return st;
-    encoder_activate(ctx, d->act, la->a, la->h, (size_t)N * I);
+    /* The eval forward's activation (the same floats), keeping Φ for exact
+     * GELU's backward. */
+    if (la->cdf)
+        ops_gelu_forward_cdf(ctx, la->a, la->cdf, la->h, (size_t)N * I);
+    else
+        encoder_activate(ctx, d->act, la->a, la->h, (size_t)N * I);
     if (drop_on(tc, tc->hidden_dropout)) {
         float *o = tc->a.s_nc[0];
         st = encoder_linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, N, I, C);
@@ -427,7 +440,10 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
         st = ops_linear_backward(ctx, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, N, I, C);
     if (st != MLM_OK)
         return st;
-    act_backward(ctx, d->act, dh, da, la->h, NI);
+    if (la->cdf)
+        ops_gelu_backward_cdf(ctx, dh, da, la->h, la->cdf, NI);
+    else
+        act_backward(ctx, d->act, dh, da, la->h, NI);
     st = ops_linear_backward(ctx, dx1, lg->ff1_w, lg->ff1_b, dh, la->x1, lw->ff1_w, N, C, I);
     if (st != MLM_OK)
         return st;

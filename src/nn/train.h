@@ -64,6 +64,7 @@ typedef struct layer_acts {
     float *x1;                 /* (N, C) LN1's output */
     float *h;                  /* (N, I) x1·W1ᵀ + b1 (before the activation) */
     float *a;                  /* (N, I) act(h) */
+    float *cdf;                /* (N, I) Φ(h) for exact GELU's backward, else NULL */
     float *sum2;               /* (N, C) x1 + dropout(a·W2ᵀ + b2): LN2's input */
     float *mean2, *rstd2;      /* (N) */
     float *out;                /* (N, C) LN2's output: the next layer's input */

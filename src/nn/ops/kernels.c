@@ -134,6 +134,50 @@ static VEC_INLINE void gelu_bwd_range_body(void *arg, size_t begin, size_t end)
 
 VEC_DISPATCH(gelu_bwd_range)
 
+/* out = x·Φ(x) and cdf = Φ(x): the floats of gelu_fwd_range, Φ kept */
+static VEC_INLINE void gelu_cdf_fwd_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    const float *restrict in = j->a;
+    float *restrict out = j->out, *restrict cdf = j->out2;
+    for (size_t i = begin; i < end; i++) {
+        float c = normal_cdf(in[i]);
+        cdf[i] = c;
+        out[i] = in[i] * c;
+    }
+}
+
+VEC_DISPATCH(gelu_cdf_fwd_range)
+
+/* dinp += dout·(Φ(x) + x·φ(x)) with Φ(x) read back: the floats of
+ * gelu_bwd_range without its erfc */
+static VEC_INLINE void gelu_cdf_bwd_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    const float *restrict dout = j->a, *restrict inp = j->b, *restrict cdf = j->c;
+    float *restrict dinp = j->out;
+    for (size_t i = begin; i < end; i++) {
+        float x = inp[i];
+        float pdf = INV_SQRT_2PI * v_expf(-0.5f * x * x);
+        dinp[i] += dout[i] * (cdf[i] + x * pdf);
+    }
+}
+
+VEC_DISPATCH(gelu_cdf_bwd_range)
+
+void ops_gelu_forward_cdf(const ops_ctx *ctx, float *out, float *cdf, const float *inp, size_t n)
+{
+    job j = {.out = out, .out2 = cdf, .a = inp};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, gelu_cdf_fwd_range, &j);
+}
+
+void ops_gelu_backward_cdf(const ops_ctx *ctx, float *dinp, const float *dout, const float *inp,
+                           const float *cdf, size_t n)
+{
+    job j = {.out = dinp, .a = dout, .b = inp, .c = cdf};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, gelu_cdf_bwd_range, &j);
+}
+
 void ops_gelu_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
 {
     job j = {.out = out, .a = inp};

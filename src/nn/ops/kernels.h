@@ -26,6 +26,15 @@ void ops_gelu_forward(const struct ops_ctx *ctx, float *out, const float *inp, s
 void ops_gelu_backward(const struct ops_ctx *ctx, float *dinp, const float *dout,
                        const float *inp, size_t n);
 
+/* ops_gelu_forward that also keeps Φ(x) in cdf (n floats), so that the
+ * backward needs no erf: the same out. out, cdf and inp must not overlap. */
+void ops_gelu_forward_cdf(const struct ops_ctx *ctx, float *out, float *cdf, const float *inp,
+                          size_t n);
+/* ops_gelu_backward with Φ(x) from ops_gelu_forward_cdf: the same floats, a
+ * third of the work. dinp must not overlap the inputs. */
+void ops_gelu_backward_cdf(const struct ops_ctx *ctx, float *dinp, const float *dout,
+                           const float *inp, const float *cdf, size_t n);
+
 /* GELU, tanh form (HF "gelu_new", "gelu_pytorch_tanh"):
  * out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
 void ops_gelu_tanh_forward(const struct ops_ctx *ctx, float *out, const float *inp, size_t n);
