@@ -11,6 +11,8 @@
 #   make bench-model     libmlm vs PyTorch vs ONNX Runtime on a distilroberta-
 #                        shaped model (bench/run_model_bench.sh; minutes)
 #   make bench-dataset   dataset preparation throughput and memory (BENCH_MB=100)
+#   make bench-train     training throughput, MFU and peak RSS, libmlm vs PyTorch
+#                        (bench/run_train_bench.sh; ~8 minutes, STEPS=2 WARMUP=1 less)
 #   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
@@ -69,7 +71,10 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC $(WARN) $(if $(filter 1,$(WERROR)),-Werror,)
-LIB_CFLAGS := $(CFLAGS_BASE) -fvisibility=hidden -DMLM_BUILDING_LIBRARY \
+# No contraction of a·b + c into an FMA (GCC's default in ISO C mode,
+# clang's is "on"): kernels compiled for several instruction sets
+# (nn/ops/vec.h) then compute the same floats on every CPU.
+LIB_CFLAGS := $(CFLAGS_BASE) -ffp-contract=off -fvisibility=hidden -DMLM_BUILDING_LIBRARY \
               -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS)
 SYS_LIBS := $(BLIS_A) $(PKG_LIBS) $(BLIS_OPENMP) -lpthread -lm
 
@@ -108,7 +113,7 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench bench-tokenize bench-model bench-dataset abi-dump abi-check
+        fuzz bench bench-tokenize bench-model bench-dataset bench-train abi-dump abi-check
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
@@ -118,8 +123,17 @@ $(B)/%.o: %.c
 
 # The elementwise kernels are loops written for the vectorizer.
 # -fno-trapping-math lets it if-convert selects (x < 0 ? a : b) into vector
-# blends; no value changes, only floating-point exception flags.
-$(B)/src/nn/ops/kernels.o: LIB_CFLAGS += -O3 -fno-trapping-math
+# blends; no value changes, only floating-point exception flags. PRE and
+# sinking would split the math behind a clamp (x > hi ? hi : x) into a
+# constant path and a computed one, control flow that the AVX2/AVX-512
+# variants (nn/ops/vec.h, where (float)(int)x becomes a trunc call) can no
+# longer if-convert: off for these files, which are loops and nothing else.
+KERNEL_CFLAGS := -O3 -fno-trapping-math -fno-tree-pre -fno-tree-sink
+$(B)/src/nn/ops/kernels.o $(B)/src/nn/ops/loss.o: LIB_CFLAGS += $(KERNEL_CFLAGS)
+# The optimizer's update is such a loop too (nn/ops/vec.h); its sqrtf never
+# sees a negative, and without errno it is one instruction the loop can
+# vectorize.
+$(B)/src/train/adamw.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
 
 $(SHLIB): $(LIB_OBJ) $(VERSION_SCRIPT)
 	@mkdir -p $(dir $@)
@@ -276,7 +290,7 @@ fuzz-build: $(FUZZ_TARGETS)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 
-build/bench/%: bench/%.c $(STLIB)
+build/bench/%: bench/%.c $(STLIB) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O3 -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS) -o $@ $< $(STLIB) $(SYS_LIBS)
 
@@ -302,6 +316,15 @@ BENCH_MB ?= 100
 bench-dataset: deps-ok
 	@$(MAKE) --no-print-directory build/bench/dataset_bench
 	build/bench/dataset_bench $(BENCH_MB)
+
+# Training: tokens/s, model-FLOPs utilisation against the measured FMA peak,
+# and peak RSS, for a small model and a distilroberta-base-shaped one, 1 and
+# 2 threads, against PyTorch's best BLIS configuration (needs /usr/bin/python3
+# with Debian's torch; SKIP_PEERS=1 runs libmlm's side only). SHAPES, THREADS,
+# STEPS, WARMUP, TORCH_ARCHS, TORCH_SEARCH: see the script.
+bench-train: deps-ok
+	@$(MAKE) --no-print-directory build/bench/train_bench
+	@sh bench/run_train_bench.sh
 
 clean:
 	rm -rf build lib bin

@@ -3,9 +3,7 @@
  * batch-1 inference), with 1 and 2 threads. Prints medians of several
  * repetitions in GFLOP/s, the ops/BLIS ratio, the kernels in use, and the
  * fraction of this CPU's fp32 peak, measured here with an FMA-throughput
- * loop (AVX-512 and AVX2) rather than assumed. */
-#include <immintrin.h>
-#include <pthread.h>
+ * loop (AVX-512 and AVX2; bench/fma_peak.h) rather than assumed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +20,9 @@
 
 #include <mlm.h>
 
-#include "nn/ops/cpu.h"
 #include "nn/ops/ops.h"
+
+#include "fma_peak.h"
 
 #define REPS 7
 
@@ -44,85 +43,6 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* ---------------------------------------------------------------- peak */
-
-/* 2·16 (AVX-512) or 2·8 (AVX2) flops per FMA. Independent accumulators
- * must cover FMA latency (4 cycles) × 2 pipes = 8, and fit the register
- * file with the two operands: 16 of 32 zmm, 12 of 16 ymm (16 ymm
- * accumulators would spill and measure the spills). */
-#define FMA_ACC 16
-#define FMA_ACC_AVX2 12
-#define FMA_ITERS 4000000L
-
-__attribute__((target("avx512f"))) static double fma512(void)
-{
-    __m512 acc[FMA_ACC], a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < FMA_ACC; i++)
-        acc[i] = _mm512_set1_ps((float)i);
-    double t = now();
-    for (long it = 0; it < FMA_ITERS; it++)
-        for (int i = 0; i < FMA_ACC; i++)
-            acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-    t = now() - t;
-    float sink = 0;
-    for (int i = 0; i < FMA_ACC; i++)
-        sink += _mm512_reduce_add_ps(acc[i]);
-    if (sink == 12345.0f)
-        puts("");
-    return 2.0 * 16 * FMA_ACC * FMA_ITERS / t * 1e-9;
-}
-
-__attribute__((target("avx2,fma"))) static double fma256(void)
-{
-    __m256 acc[FMA_ACC_AVX2], a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < FMA_ACC_AVX2; i++)
-        acc[i] = _mm256_set1_ps((float)i);
-    double t = now();
-    for (long it = 0; it < FMA_ITERS; it++)
-        for (int i = 0; i < FMA_ACC_AVX2; i++)
-            acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-    t = now() - t;
-    float s[8], sink = 0;
-    for (int i = 0; i < FMA_ACC_AVX2; i++) {
-        _mm256_storeu_ps(s, acc[i]);
-        sink += s[0];
-    }
-    if (sink == 12345.0f)
-        puts("");
-    return 2.0 * 8 * FMA_ACC_AVX2 * FMA_ITERS / t * 1e-9;
-}
-
-typedef struct peak_arg { double (*fn)(void); double gflops; } peak_arg;
-
-static void *peak_thread(void *p)
-{
-    peak_arg *a = p;
-    a->gflops = a->fn();
-    return NULL;
-}
-
-/* Total GFLOP/s of `nthreads` copies of fn running at once: the best of 5,
- * since a peak is what the core can do, and other load only lowers it. */
-static double peak_of(double (*fn)(void), int nthreads)
-{
-    double runs[5], best = 0;
-    for (int r = 0; r < 5; r++) {
-        peak_arg args[8];
-        pthread_t tid[8];
-        for (int t = 0; t < nthreads; t++) {
-            args[t].fn = fn;
-            pthread_create(&tid[t], NULL, peak_thread, &args[t]);
-        }
-        runs[r] = 0;
-        for (int t = 0; t < nthreads; t++) {
-            pthread_join(tid[t], NULL);
-            runs[r] += args[t].gflops;
-        }
-        best = runs[r] > best ? runs[r] : best;
-    }
-    return best;
 }
 
 /* ---------------------------------------------------------------- GEMM */
@@ -190,12 +110,10 @@ int main(void)
 {
     print_machine();
     fflush(stdout);
-    const cpu_features *cpu = cpu_get();
     double peak[3] = {0, 0, 0};
     for (int t = 1; t <= 2; t++) {
-        double p512 = cpu->avx512f ? peak_of(fma512, t) : 0;
-        double p256 = cpu->avx2 && cpu->fma ? peak_of(fma256, t) : 0;
-        peak[t] = p512 > p256 ? p512 : p256;
+        double p512, p256;
+        peak[t] = fma_peak_gflops(t, &p512, &p256);
         printf("fp32 FMA peak, %d thread%s: AVX-512 %.1f, AVX2 %.1f GFLOP/s\n", t,
                t > 1 ? "s" : "", p512, p256);
     }

@@ -150,6 +150,19 @@ START_TEST(rng_philox_known_answers)
     ck_assert_uint_eq(out[1], 0x94fdccebu);
     ck_assert_uint_eq(out[2], 0x5001e420u);
     ck_assert_uint_eq(out[3], 0x24126ea1u);
+    /* The lane-parallel form gives rng_block's words, across the 2^32 carry
+     * of the counter and at the known-answer keys. */
+    static const uint64_t starts[][3] = {
+        {0, 0, 0}, {UINT64_MAX, UINT64_MAX, UINT64_MAX - RNG_LANES},
+        {0x299f31d0a4093822ull, 0x0370734413198a2eull, 0xfffffff8ull}};
+    for (int k = 0; k < 3; k++) {
+        uint32_t lanes[4 * RNG_LANES];
+        rng_block_lanes(starts[k][0], starts[k][1], starts[k][2], lanes);
+        for (int l = 0; l < RNG_LANES; l++) {
+            rng_block(starts[k][0], starts[k][1], starts[k][2] + (uint64_t)l, out);
+            ck_assert(memcmp(out, lanes + 4 * l, sizeof out) == 0);
+        }
+    }
 }
 END_TEST
 
@@ -814,10 +827,25 @@ START_TEST(dropout_forward_backward)
     for (size_t i = 0; i < N; i++) {
         kept += m1[i];
         ck_assert(y1[i] == (m1[i] ? x[i] * (1.0f / (1.0f - p)) : 0.0f));
+        /* the mask is word i of Philox stream (42, 7), as core/rng.h defines it */
+        ck_assert_int_eq(m1[i], rng_to_uniform(rng_word(42, 7, i)) >= p);
     }
     /* Binomial(N, 0.9): within 5 standard deviations. */
     double sd = sqrt(N * 0.9 * 0.1);
     ck_assert_double_lt(fabs((double)kept - 0.9 * N), 5 * sd);
+    /* The mask gives the output again; with a residual the output is
+     * residual + output, the same floats as the two steps. */
+    ck_assert_int_eq(ops_dropout_apply(&c2, y2, m1, x, N, p), MLM_OK);
+    ck_assert(memcmp(y1, y2, N * sizeof *y1) == 0);
+    float *r = frandv(N, -1, 1), *s1 = malloc(N * sizeof *s1);
+    ck_assert_int_eq(ops_dropout_residual_forward(&c2, s1, m2, r, x, N, p, 42, 7), MLM_OK);
+    ck_assert(memcmp(m1, m2, N) == 0);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(s1[i] == r[i] + y1[i]);
+    ck_assert_int_eq(ops_dropout_residual_forward(&c1, r, NULL, r, x, N, p, 42, 7), MLM_OK);
+    ck_assert(memcmp(r, s1, N * sizeof *r) == 0); /* in place on the residual */
+    free(r);
+    free(s1);
     /* Another stream gives another mask. */
     ops_dropout_forward(&c1, y2, m2, x, N, p, 42, 8);
     ck_assert(memcmp(m1, m2, N) != 0);
@@ -1011,25 +1039,57 @@ START_TEST(topk_selects_in_order)
 }
 END_TEST
 
+/* GELU keeping Φ for its backward computes the floats of the plain pair,
+ * on 1 and 2 threads, at every vector level. */
+START_TEST(gelu_cdf_matches_gelu)
+{
+    enum { N = 70001 };
+    float *x = frandv(N, -9, 9), *g = frandv(N, -1, 1), *d0 = frandv(N, -1, 1);
+    float *y0 = malloc(N * sizeof *y0), *y1 = malloc(N * sizeof *y1), *cdf = malloc(N * sizeof *cdf);
+    float *d1 = malloc(N * sizeof *d1), *init = malloc(N * sizeof *init);
+    memcpy(init, d0, N * sizeof *d0);
+    ops_ctx c1 = ctx_n(1);
+    ops_gelu_forward(&c1, y0, x, N);
+    ops_gelu_backward(&c1, d0, g, x, N);
+    for (int k = 0; k < 4; k++) {
+        ops_ctx ck = ctx_n(1 + k % 2);
+        cpu_vec_limit(k < 2 ? CPU_VEC_AVX512 : k == 2 ? CPU_VEC_AVX2 : CPU_VEC_BASE);
+        memcpy(d1, init, N * sizeof *d1);
+        ops_gelu_forward_cdf(&ck, y1, cdf, x, N);
+        ops_gelu_backward_cdf(&ck, d1, g, x, cdf, N);
+        cpu_vec_limit(CPU_VEC_AVX512);
+        ck_assert(memcmp(y0, y1, N * sizeof *y0) == 0);
+        ck_assert(memcmp(d0, d1, N * sizeof *d0) == 0);
+    }
+    free(x); free(g); free(d0); free(y0); free(y1); free(cdf); free(d1); free(init);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- threads */
 
 /* Every elementwise kernel on sizes that really split over 2 threads gives
- * the same bits as on 1. */
+ * the same bits as on 1, and each vector instruction set the CPU has
+ * (nn/ops/vec.h) gives the same bits as the others. */
 START_TEST(kernels_bitwise_across_thread_counts)
 {
+    enum { RUNS = 4 };
+    static const struct { int threads; cpu_vec vec; } run[RUNS] = {
+        {1, CPU_VEC_AVX512}, {2, CPU_VEC_AVX512}, {1, CPU_VEC_AVX2}, {2, CPU_VEC_BASE}};
     enum { R = 512, C = 129, NE = R * C, V = 1000, NR = 64 };
-    float *out[3], *x = frandv(NE, -4, 4), *g = frandv(NE, -1, 1), *w = frandv(C, 0.5f, 1.5f);
+    float *out[RUNS], *x = frandv(NE, -4, 4), *g = frandv(NE, -1, 1), *w = frandv(C, 0.5f, 1.5f);
     float *b = frandv(C, -1, 1), *mask = frandv((size_t)(R / 8) * C, -1, 0), *logits = frandv((size_t)NR * V, -5, 5);
     int32_t ids[R], labels[NR];
     for (int i = 0; i < R; i++)
         ids[i] = (i * 7) % 40;
     for (int i = 0; i < NR; i++)
         labels[i] = i % 5 == 0 ? OPS_IGNORE_INDEX : (i * 31) % V;
-    size_t stride = (size_t)NE * 8 + (size_t)NR * V + 64;
-    float loss[3];
-    for (int t = 1; t <= 2; t++) {
+    size_t stride = (size_t)NE * 10 + (size_t)NR * V + 64;
+    float loss[RUNS];
+    for (int k = 0; k < RUNS; k++) {
+        int t = run[k].threads;
         ops_ctx ctx = ctx_n(t);
-        float *o = out[t] = calloc(stride, sizeof(float));
+        cpu_vec_limit(run[k].vec);
+        float *o = out[k] = calloc(stride, sizeof(float));
         float *mean = o + 5 * NE, *rstd = mean + R;
         ck_assert_int_eq(par_chunks(t, NE, 8192), t);
         ops_gelu_forward(&ctx, o, x, NE);
@@ -1043,16 +1103,30 @@ START_TEST(kernels_bitwise_across_thread_counts)
         float *dw = rstd + R, *db = dw + C;
         ops_layernorm_backward(&ctx, o + 4 * (size_t)NE, dw, db, g, x, w, mean, rstd, R, C);
         ops_bias_backward(&ctx, db, g, R, C);
-        ops_dropout_forward(&ctx, o + 7 * (size_t)NE, NULL, x, NE, 0.25f, 9, 1);
+        /* after the log-softmax's NR·V: a dropout mask (NE bytes), then NE */
+        uint8_t *dm = (uint8_t *)(void *)(o + 8 * (size_t)NE + (size_t)NR * V);
+        float *dd = o + 9 * (size_t)NE + (size_t)NR * V;
+        ops_dropout_forward(&ctx, o + 7 * (size_t)NE, dm, x, NE, 0.25f, 9, 1);
+        ops_dropout_residual_forward(&ctx, o + 6 * (size_t)NE, NULL, o + 6 * (size_t)NE, g, NE,
+                                     0.25f, 9, 2);
+        ops_dropout_backward(&ctx, dd, g, dm, NE, 0.25f, 9, 1);
+        ops_dropout_backward(&ctx, dd, x, NULL, NE, 0.25f, 9, 3);
         ops_embedding_backward(&ctx, o + 2 * (size_t)NE, g, ids, R, 40, C, 3);
         float *lg = o + 8 * (size_t)NE;
         ops_log_softmax_forward(&ctx, lg, logits, NR, V);
-        ops_cross_entropy_forward(&ctx, &loss[t], NULL, NULL, logits, labels, NR, V);
+        ops_cross_entropy_forward(&ctx, &loss[k], NULL, NULL, logits, labels, NR, V);
         ops_cross_entropy_backward(&ctx, lg, logits, NULL, labels, 51, 1.0f, NR, V);
     }
-    ck_assert(memcmp(out[1], out[2], stride * sizeof(float)) == 0);
-    ck_assert(memcmp(&loss[1], &loss[2], sizeof(float)) == 0);
-    free(out[1]); free(out[2]); free(x); free(g); free(w); free(b); free(mask); free(logits);
+    cpu_vec_limit(CPU_VEC_AVX512);
+    for (int k = 1; k < RUNS; k++) {
+        ck_assert_msg(memcmp(out[0], out[k], stride * sizeof(float)) == 0,
+                      "%d threads, vector level %d differ from 1 thread, the widest level",
+                      run[k].threads, (int)run[k].vec);
+        ck_assert(memcmp(&loss[0], &loss[k], sizeof(float)) == 0);
+    }
+    for (int k = 0; k < RUNS; k++)
+        free(out[k]);
+    free(x); free(g); free(w); free(b); free(mask); free(logits);
 }
 END_TEST
 
@@ -1187,6 +1261,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, embedding_forward_backward);
     tcase_add_test(tc, cross_entropy_forward_backward);
     tcase_add_test(tc, topk_selects_in_order);
+    tcase_add_test(tc, gelu_cdf_matches_gelu);
     tcase_add_test(tc, kernels_bitwise_across_thread_counts);
     tcase_add_test(tc, concurrent_contexts);
     tcase_add_test(tc, gemm_kernel_rule);

@@ -33,6 +33,7 @@
 #include <cJSON.h>
 #include "io/safetensors.h"
 #include "nn/model.h"
+#include "nn/ops/cpu.h"
 #include "nn/train.h"
 #include "train/adamw.h"
 
@@ -815,6 +816,51 @@ START_TEST(adamw_state_round_trip)
 }
 END_TEST
 
+/* The Trainer's step folds clipping into the update: adamw_step_scaled with
+ * clip_grad_norm_'s coefficient gives, bit for bit, grad_clip then
+ * adamw_step; the norm and the update do not depend on the thread count;
+ * and every vector instruction set computes the same floats. */
+START_TEST(fused_clip_matches_separate)
+{
+    /* ~0.4 M parameters: several norm chunks and update ranges per thread */
+    const char *cfg =
+        "{\"model_type\":\"roberta\",\"vocab_size\":5003,\"hidden_size\":64,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"intermediate_size\":96,"
+        "\"max_position_embeddings\":40,\"type_vocab_size\":1,\"pad_token_id\":1}";
+    mlm_model *a = NULL, *b = NULL;
+    ck_assert_int_eq(mlm_model_new(cfg, strlen(cfg), 9, &a), MLM_OK);
+    ck_assert_int_eq(mlm_model_new(cfg, strlen(cfg), 9, &b), MLM_OK);
+    size_t n = model_numel(a);
+    float *g = malloc(n * sizeof *g), *gc = malloc(n * sizeof *gc);
+    adamw oa, ob;
+    ck_assert_int_eq(adamw_init(&oa, a, 0.9, 0.999, 1e-8, 0.01, 1), MLM_OK);
+    ck_assert_int_eq(adamw_init(&ob, b, 0.9, 0.999, 1e-8, 0.01, 3), MLM_OK);
+    for (int step = 0; step < 3; step++) {
+        rng_fill_normal(4, (uint64_t)step, 0, g, n, 0.0f, 0.5f);
+        memcpy(gc, g, n * sizeof *g);
+        double na = grad_global_norm(&oa, g), nb = grad_global_norm(&ob, g);
+        ck_assert(na == nb);
+        double max_norm = step == 2 ? 1e9 : 1.0; /* the last step does not clip */
+        double coef = grad_clip(gc, n, na, max_norm);
+        ck_assert(step == 2 ? coef == 1.0 : coef < 1.0);
+        ck_assert(grad_clip_coef(nb, max_norm) == coef);
+        adamw_step(&oa, a->owned, gc, 1e-3);
+        if (step == 1)
+            cpu_vec_limit(CPU_VEC_BASE);
+        adamw_step_scaled(&ob, b->owned, g, 1e-3, (float)coef);
+        cpu_vec_limit(CPU_VEC_AVX512);
+        ck_assert_int_eq(memcmp(a->owned, b->owned, n * sizeof *g), 0);
+        ck_assert_int_eq(memcmp(oa.m, ob.m, 2 * n * sizeof *g), 0);
+    }
+    adamw_free(&oa);
+    adamw_free(&ob);
+    free(g);
+    free(gc);
+    mlm_model_free(a);
+    mlm_model_free(b);
+}
+END_TEST
+
 /* A zero-copy model is materialised; a batch with no labels gives NaN and
  * no gradient; bad input is refused. */
 START_TEST(edge_cases)
@@ -865,6 +911,7 @@ Suite *train_suite(void)
     tcase_add_loop_test(tc, gradient_accumulation, 0, 3);
     tcase_add_test(tc, schedule_and_clip);
     tcase_add_test(tc, adamw_state_round_trip);
+    tcase_add_test(tc, fused_clip_matches_separate);
     tcase_add_test(tc, edge_cases);
     tcase_add_loop_test(tc, context_capacity_is_invisible, 0, 3);
     tcase_add_loop_test(tc, overfits_one_batch, 0, 3);

@@ -2,11 +2,10 @@
 
 #include <math.h>
 
-/* Philox4x32 constants (Random123). */
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
+#define PHILOX_M0 RNG_PHILOX_M0
+#define PHILOX_M1 RNG_PHILOX_M1
+#define PHILOX_W0 RNG_PHILOX_W0
+#define PHILOX_W1 RNG_PHILOX_W1
 
 static inline void philox_round(uint32_t c[4], const uint32_t k[2])
 {

@@ -15,6 +15,54 @@
 /* The 4 words of block `counter` of stream (seed, stream). */
 void rng_block(uint64_t seed, uint64_t stream, uint64_t counter, uint32_t out[4]);
 
+/* Philox4x32 constants (Random123). */
+#define RNG_PHILOX_M0 0xD2511F53u
+#define RNG_PHILOX_M1 0xCD9E8D57u
+#define RNG_PHILOX_W0 0x9E3779B9u
+#define RNG_PHILOX_W1 0xBB67AE85u
+
+/* Blocks [counter, counter + RNG_LANES) at once: word w of block counter + l
+ * goes to out[4·l + w], so out holds the stream's words 4·counter onwards in
+ * order. The rounds of rng_block, written lane by lane so that the loops
+ * over lanes vectorize (32x32 -> 64-bit products: pmuludq) where a kernel
+ * inlines this (dropout, in nn/ops/kernels.c). */
+#define RNG_LANES 16
+static inline __attribute__((always_inline)) void
+rng_block_lanes(uint64_t seed, uint64_t stream, uint64_t counter, uint32_t out[4 * RNG_LANES])
+{
+    uint32_t c0[RNG_LANES], c1[RNG_LANES], c2[RNG_LANES], c3[RNG_LANES];
+    for (int l = 0; l < RNG_LANES; l++) {
+        uint64_t c = counter + (uint64_t)l;
+        c0[l] = (uint32_t)c;
+        c1[l] = (uint32_t)(c >> 32);
+        c2[l] = (uint32_t)stream;
+        c3[l] = (uint32_t)(stream >> 32);
+    }
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        /* Not unrolled: a loop the vectorizer sees, not 16 scalar copies. */
+#pragma GCC unroll 1
+        for (int l = 0; l < RNG_LANES; l++) {
+            uint64_t p0 = (uint64_t)RNG_PHILOX_M0 * c0[l];
+            uint64_t p1 = (uint64_t)RNG_PHILOX_M1 * c2[l];
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k0;
+            uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[l] ^ k1;
+            c0[l] = n0;
+            c1[l] = (uint32_t)p1;
+            c2[l] = n2;
+            c3[l] = (uint32_t)p0;
+        }
+        k0 += RNG_PHILOX_W0;
+        k1 += RNG_PHILOX_W1;
+    }
+    for (int l = 0; l < RNG_LANES; l++) {
+        out[4 * l] = c0[l];
+        out[4 * l + 1] = c1[l];
+        out[4 * l + 2] = c2[l];
+        out[4 * l + 3] = c3[l];
+    }
+}
+
 /* The i-th 32-bit word of a stream: word i%4 of block i/4. */
 uint32_t rng_word(uint64_t seed, uint64_t stream, uint64_t i);
 

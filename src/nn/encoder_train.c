@@ -16,8 +16,9 @@
  * .dropout (probabilities), BertSelfOutput.dropout, BertOutput.dropout;
  * DistilBERT: Embeddings.dropout, MultiHeadSelfAttention.dropout (weights),
  * FFN.dropout (after lin2); TransformerBlock has none after out_lin. Each
- * site draws from its own Philox stream (seed, step·2^32 + site), and the
- * backward regenerates the masks instead of storing them. */
+ * site draws from its own Philox stream (seed, step·2^32 + site); the
+ * forward records each mask, a byte per element as torch keeps it, for the
+ * backward (drawing the stream again cost more than the rest of dropout). */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -28,17 +29,28 @@
 
 /* ---------------------------------------------------------------- layout */
 
+/* Floats that hold n bytes. */
+static size_t byte_floats(size_t n) { return (n + sizeof(float) - 1) / sizeof(float); }
+
+/* Exact GELU keeps Φ of its input for the backward (layer_acts.cdf). */
+static size_t cdf_floats(const model_dims *d, size_t N)
+{
+    return d->act == ACT_GELU ? N * (size_t)d->I : 0;
+}
+
 static size_t layer_floats(const model_dims *d, size_t N, size_t S)
 {
     size_t C = (size_t)d->C, I = (size_t)d->I;
-    return 8 * N * C + 2 * N * I + S + 4 * N;
+    return 8 * N * C + 2 * N * I + cdf_floats(d, N) + S + 4 * N + byte_floats(S) +
+           2 * byte_floats(N * C);
 }
 
 size_t train_acts_floats(const model_dims *d, int B, int T)
 {
     size_t N = (size_t)B * T, C = (size_t)d->C, I = (size_t)d->I;
     size_t S = (size_t)B * d->H * T * T;
-    return 2 * N * C + 4 * N                   /* emb_sum, x0; mean, rstd, mask, pos */
+    return 2 * N * C + 4 * N + byte_floats(N * C) /* emb_sum, x0; mean, rstd, mask, pos;
+                                                     the dropout mask */
            + (size_t)d->L * layer_floats(d, N, S)
            + 4 * N * C + 2 * N * I + 2 * S;    /* scratch */
 }
@@ -48,6 +60,11 @@ static float *take(float **p, size_t n)
     float *r = *p;
     *p += n;
     return r;
+}
+
+static uint8_t *take_bytes(float **p, size_t n)
+{
+    return (uint8_t *)(void *)take(p, byte_floats(n));
 }
 
 /* Point the activations into mem, sized for (B, T). */
@@ -62,6 +79,7 @@ static void point_acts(train_acts *a, float *mem, const model_dims *d, int B, in
     a->emb_rstd = take(&p, N);
     a->mask = take(&p, N);
     a->pos = (int32_t *)(void *)take(&p, N);
+    a->mask_emb = take_bytes(&p, N * C);
     for (int l = 0; l < d->L; l++) {
         layer_acts *la = &a->layer[l];
         la->q = take(&p, N * C);
@@ -75,10 +93,14 @@ static void point_acts(train_acts *a, float *mem, const model_dims *d, int B, in
         la->x1 = take(&p, N * C);
         la->h = take(&p, N * I);
         la->a = take(&p, N * I);
+        la->cdf = d->act == ACT_GELU ? take(&p, cdf_floats(d, N)) : NULL;
         la->sum2 = take(&p, N * C);
         la->mean2 = take(&p, N);
         la->rstd2 = take(&p, N);
         la->out = take(&p, N * C);
+        la->mask_attn = take_bytes(&p, S);
+        la->mask_ao = take_bytes(&p, N * C);
+        la->mask_ffn = take_bytes(&p, N * C);
     }
     for (int i = 0; i < 4; i++)
         a->s_nc[i] = take(&p, N * C);
@@ -259,8 +281,8 @@ static mlm_status embeddings_forward(train_ctx *tc, const train_batch *b)
     ops_layernorm_forward(&tc->ops, ln, a->emb_mean, a->emb_rstd, a->emb_sum, m->w.emb_ln_w,
                           m->w.emb_ln_b, N, d->C, d->ln_eps);
     if (drop)
-        st = ops_dropout_forward(&tc->ops, a->x0, NULL, ln, (size_t)N * d->C, tc->hidden_dropout,
-                                 tc->seed, stream_of(tc, 0));
+        st = ops_dropout_forward(&tc->ops, a->x0, a->mask_emb, ln, (size_t)N * d->C,
+                                 tc->hidden_dropout, tc->seed, stream_of(tc, 0));
     return st;
 }
 
@@ -276,7 +298,7 @@ static mlm_status embeddings_backward(train_ctx *tc, const train_batch *b, float
     const float *dln = dx0;
     mlm_status st = MLM_OK;
     if (drop_on(tc, tc->hidden_dropout)) {
-        st = ops_dropout_backward(&tc->ops, zeroed(a->s_nc[3], NC), dx0, NULL, NC,
+        st = ops_dropout_backward(&tc->ops, zeroed(a->s_nc[3], NC), dx0, a->mask_emb, NC,
                                   tc->hidden_dropout, tc->seed, stream_of(tc, 0));
         dln = a->s_nc[3];
     }
@@ -329,8 +351,8 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
                         T);
     const float *pd = la->probs;
     if (drop_on(tc, tc->attn_dropout)) {
-        st = ops_dropout_forward(ctx, tc->a.s_att[0], NULL, la->probs, S, tc->attn_dropout,
-                                 tc->seed, stream_of(tc, site_of(l, SITE_ATTN)));
+        st = ops_dropout_forward(ctx, tc->a.s_att[0], la->mask_attn, la->probs, S,
+                                 tc->attn_dropout, tc->seed, stream_of(tc, site_of(l, SITE_ATTN)));
         pd = tc->a.s_att[0];
     }
     /* ctx (B, T, H·D) = drop(p)·v per (batch, head) */
@@ -345,10 +367,9 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
         float *o = tc->a.s_nc[0];
         st = encoder_linear(ctx, o, la->ctx, lw->o_w, lw->o_b, NULL, N, C, C);
         if (st == MLM_OK)
-            st = ops_dropout_forward(ctx, o, NULL, o, NC, tc->hidden_dropout, tc->seed,
-                                     stream_of(tc, site_of(l, SITE_ATTN_OUT)));
-        for (size_t i = 0; st == MLM_OK && i < NC; i++)
-            la->sum1[i] = x[i] + o[i];
+            st = ops_dropout_residual_forward(ctx, la->sum1, la->mask_ao, x, o, NC,
+                                              tc->hidden_dropout, tc->seed,
+                                              stream_of(tc, site_of(l, SITE_ATTN_OUT)));
     } else {
         st = encoder_linear(ctx, la->sum1, la->ctx, lw->o_w, lw->o_b, x, N, C, C);
     }
@@ -361,15 +382,19 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
     st = encoder_linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, N, C, I);
     if (st != MLM_OK)
         return st;
-    encoder_activate(ctx, d->act, la->a, la->h, (size_t)N * I);
+    /* The eval forward's activation (the same floats), keeping Φ for exact
+     * GELU's backward. */
+    if (la->cdf)
+        ops_gelu_forward_cdf(ctx, la->a, la->cdf, la->h, (size_t)N * I);
+    else
+        encoder_activate(ctx, d->act, la->a, la->h, (size_t)N * I);
     if (drop_on(tc, tc->hidden_dropout)) {
         float *o = tc->a.s_nc[0];
         st = encoder_linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, N, I, C);
         if (st == MLM_OK)
-            st = ops_dropout_forward(ctx, o, NULL, o, NC, tc->hidden_dropout, tc->seed,
-                                     stream_of(tc, site_of(l, SITE_FFN)));
-        for (size_t i = 0; st == MLM_OK && i < NC; i++)
-            la->sum2[i] = la->x1[i] + o[i];
+            st = ops_dropout_residual_forward(ctx, la->sum2, la->mask_ffn, la->x1, o, NC,
+                                              tc->hidden_dropout, tc->seed,
+                                              stream_of(tc, site_of(l, SITE_FFN)));
     } else {
         st = encoder_linear(ctx, la->sum2, la->a, lw->ff2_w, lw->ff2_b, la->x1, N, I, C);
     }
@@ -406,8 +431,8 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     memcpy(dx1, dsum, NC * sizeof *dx1);
     const float *dff = dsum;
     if (hdrop) {
-        st = ops_dropout_backward(ctx, zeroed(dtmp, NC), dsum, NULL, NC, tc->hidden_dropout,
-                                  tc->seed, stream_of(tc, site_of(l, SITE_FFN)));
+        st = ops_dropout_backward(ctx, zeroed(dtmp, NC), dsum, la->mask_ffn, NC,
+                                  tc->hidden_dropout, tc->seed, stream_of(tc, site_of(l, SITE_FFN)));
         dff = dtmp;
     }
     float *da = zeroed(a->s_ni[0], NI), *dh = zeroed(a->s_ni[1], NI);
@@ -415,7 +440,10 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
         st = ops_linear_backward(ctx, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, N, I, C);
     if (st != MLM_OK)
         return st;
-    act_backward(ctx, d->act, dh, da, la->h, NI);
+    if (la->cdf)
+        ops_gelu_backward_cdf(ctx, dh, da, la->h, la->cdf, NI);
+    else
+        act_backward(ctx, d->act, dh, da, la->h, NI);
     st = ops_linear_backward(ctx, dx1, lg->ff1_w, lg->ff1_b, dh, la->x1, lw->ff1_w, N, C, I);
     if (st != MLM_OK)
         return st;
@@ -426,8 +454,9 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     memcpy(din, dsum, NC * sizeof *din); /* the residual */
     const float *dproj = dsum;
     if (d->arch != ARCH_DISTILBERT && hdrop) {
-        st = ops_dropout_backward(ctx, zeroed(dtmp, NC), dsum, NULL, NC, tc->hidden_dropout,
-                                  tc->seed, stream_of(tc, site_of(l, SITE_ATTN_OUT)));
+        st = ops_dropout_backward(ctx, zeroed(dtmp, NC), dsum, la->mask_ao, NC,
+                                  tc->hidden_dropout, tc->seed,
+                                  stream_of(tc, site_of(l, SITE_ATTN_OUT)));
         dproj = dtmp;
     }
     float *dctx = zeroed(dx1, NC); /* d(x1) is spent too */
@@ -436,11 +465,10 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     if (st != MLM_OK)
         return st;
 
-    /* ctx = pd·v with pd = drop(p): regenerate pd, then dv = pdᵀ·dctx */
+    /* ctx = pd·v with pd = drop(p): pd again from the mask, then dv = pdᵀ·dctx */
     const float *pd = la->probs;
     if (adrop) {
-        st = ops_dropout_forward(ctx, a->s_att[0], NULL, la->probs, S, tc->attn_dropout, tc->seed,
-                                 stream_of(tc, site_of(l, SITE_ATTN)));
+        st = ops_dropout_apply(ctx, a->s_att[0], la->mask_attn, la->probs, S, tc->attn_dropout);
         pd = a->s_att[0];
     }
     float *dqkv = dtmp;
@@ -458,7 +486,7 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
         return st;
     float *dp = a->s_att[1], *dscores = a->s_att[0];
     if (adrop) {
-        st = ops_dropout_backward(ctx, zeroed(a->s_att[0], S), a->s_att[1], NULL, S,
+        st = ops_dropout_backward(ctx, zeroed(a->s_att[0], S), a->s_att[1], la->mask_attn, S,
                                   tc->attn_dropout, tc->seed,
                                   stream_of(tc, site_of(l, SITE_ATTN)));
         dp = a->s_att[0];

@@ -64,9 +64,14 @@ typedef struct layer_acts {
     float *x1;                 /* (N, C) LN1's output */
     float *h;                  /* (N, I) x1·W1ᵀ + b1 (before the activation) */
     float *a;                  /* (N, I) act(h) */
+    float *cdf;                /* (N, I) Φ(h) for exact GELU's backward, else NULL */
     float *sum2;               /* (N, C) x1 + dropout(a·W2ᵀ + b2): LN2's input */
     float *mean2, *rstd2;      /* (N) */
     float *out;                /* (N, C) LN2's output: the next layer's input */
+    /* dropout masks (a byte per element, 1 = kept) of the last train-mode
+     * forward: attention probabilities (B, H, T, T), after the attention's
+     * output projection and after the FFN (N, C) */
+    uint8_t *mask_attn, *mask_ao, *mask_ffn;
 } layer_acts;
 
 typedef struct train_acts {
@@ -75,6 +80,7 @@ typedef struct train_acts {
     float *x0;                 /* (N, C) dropout(LN(emb_sum)): layer 0's input */
     float *mask;               /* (N) additive attention mask (0 or -FLT_MAX) */
     int32_t *pos;              /* (N) position ids (int32 in float-sized slots) */
+    uint8_t *mask_emb;         /* (N, C) the embeddings' dropout mask */
     layer_acts *layer;         /* L of them */
     /* scratch, shared by every layer (forward and backward) */
     float *s_nc[4];            /* (N, C) each */

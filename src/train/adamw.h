@@ -28,6 +28,8 @@ typedef struct adamw {
     size_t *offset;         /* n_params + 1 offsets into the vector */
     size_t n_params;
     int nthreads;
+    size_t *chunk_first;    /* n_params + 1: the first norm chunk of each parameter */
+    double *chunk_sum;      /* one partial sum of squares per chunk (scratch) */
 } adamw;
 
 /* State for model m's parameter table, zeroed (step 0). betas (0.9, 0.999),
@@ -45,19 +47,33 @@ void adamw_free(adamw *opt);
  *   m  = β1·m + (1 − β1)·g
  *   v  = β2·v + (1 − β2)·g²
  *   p −= lr/(1 − β1^t) · m / (√v/√(1 − β2^t) + eps)
- * Note m and v move even at lr = 0 (HF's first step with warmup). */
+ * Note m and v move even at lr = 0 (HF's first step with warmup).
+ * One pass over p, g, m and v, opt->nthreads threads; the result does not
+ * depend on the thread count. */
 void adamw_step(adamw *opt, float *params, const float *grads, double lr);
+
+/* adamw_step with g = grads[i]·gscale (a float product) in place of
+ * grads[i]: clip_grad_norm_'s scaling folded into the update, so clipping
+ * costs no pass of its own. The floats are those of grad_clip followed by
+ * adamw_step; grads is not modified. gscale 1 is adamw_step. */
+void adamw_step_scaled(adamw *opt, float *params, const float *grads, double lr, float gscale);
 
 /* The state, for saving and restoring: m and v (n floats each) and the step
  * count. Restoring: write into *m, *v and opt->step. */
 void adamw_state(adamw *opt, float **m, float **v, size_t *n, int64_t **step);
 
 /* The 2-norm over all gradients (every parameter's 2-norm, then the 2-norm
- * of those, as clip_grad_norm_), accumulated in double. */
-double grad_global_norm(const adamw *opt, const float *grads);
+ * of those, as clip_grad_norm_), accumulated in double in a fixed order:
+ * each parameter in chunks of 2^16 elements, each chunk in VLANES partial
+ * sums, chunks and parameters added in order. Chunks run on opt->nthreads
+ * threads; the result does not depend on their number. */
+double grad_global_norm(adamw *opt, const float *grads);
 
-/* clip_grad_norm_(max_norm): coef = min(1, max_norm/(norm + 1e-6)); grads
- * *= coef when coef < 1. Returns coef. norm from grad_global_norm. */
+/* clip_grad_norm_'s coefficient: min(1, max_norm/(norm + 1e-6)). */
+double grad_clip_coef(double norm, double max_norm);
+
+/* clip_grad_norm_(max_norm): grads *= (float)coef when coef < 1. Returns
+ * coef. norm from grad_global_norm. */
 double grad_clip(float *grads, size_t n, double norm, double max_norm);
 
 /* get_linear_schedule_with_warmup's multiplier at `step` (0 before the first

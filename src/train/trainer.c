@@ -614,9 +614,10 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
                        "training stopped at step %lld: the gradient norm is %g; lower "
                        "learning_rate (%g) or check the data",
                        (long long)tr->global_step + 1, norm, tr->a.learning_rate);
-    if (tr->a.max_grad_norm > 0)
-        grad_clip(tr->tc->grad, model_numel(tr->m), norm, tr->a.max_grad_norm);
-    adamw_step(&tr->opt, tr->m->owned, tr->tc->grad, trainer_lr(tr, tr->global_step));
+    /* clip_grad_norm_'s scaling happens inside the update's pass. */
+    double coef = tr->a.max_grad_norm > 0 ? grad_clip_coef(norm, tr->a.max_grad_norm) : 1.0;
+    adamw_step_scaled(&tr->opt, tr->m->owned, tr->tc->grad, trainer_lr(tr, tr->global_step),
+                      (float)coef);
     *step_loss = sl;
     *gnorm = norm;
     return MLM_OK;

@@ -75,6 +75,25 @@ const char *cpu_describe(void)
     return description;
 }
 
+static _Atomic int vec_cap = CPU_VEC_AVX512;
+
+cpu_vec cpu_vec_level(void)
+{
+    const cpu_features *f = cpu_get();
+    cpu_vec have = f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl ? CPU_VEC_AVX512
+                   : f->avx2 && f->fma                                      ? CPU_VEC_AVX2
+                                                                            : CPU_VEC_BASE;
+    int cap = vec_cap;
+    return (int)have < cap ? have : (cpu_vec)cap;
+}
+
+cpu_vec cpu_vec_limit(cpu_vec max)
+{
+    int old = vec_cap;
+    vec_cap = (int)max;
+    return (cpu_vec)old;
+}
+
 void cpu_gemm_plan(const cpu_features *f, cpu_gemm_kernel *small_m, cpu_gemm_kernel *large_m)
 {
     if (!(f->avx2 && f->fma)) {

@@ -16,6 +16,19 @@ const cpu_features *cpu_get(void);
 /* "avx512f avx512bw avx2 fma (AMD family 0x19 model 0x11)" */
 const char *cpu_describe(void);
 
+/* The widest vector instructions the elementwise kernels may use (see
+ * nn/ops/vec.h): AVX-512 needs F, BW, DQ and VL; AVX2 needs AVX2 and FMA
+ * (the kernels never contract to FMA, so every level computes the same
+ * floats). */
+typedef enum cpu_vec { CPU_VEC_BASE, CPU_VEC_AVX2, CPU_VEC_AVX512 } cpu_vec;
+
+/* This CPU's level, capped by cpu_vec_limit. Thread-safe. */
+cpu_vec cpu_vec_level(void);
+
+/* Cap the level (tests compare the levels' results); returns the previous
+ * cap. Not for use while kernels run on other threads. */
+cpu_vec cpu_vec_limit(cpu_vec max);
+
 /* Which BLIS sub-configuration (kernel set) suits a GEMM on a CPU. Our own
  * names, so that no BLIS type leaves gemm.c. */
 typedef enum cpu_gemm_kernel {

@@ -122,6 +122,18 @@ static void scale_c(int M, int N, float beta, float *C, int ldc)
 #define SUP_LD 20
 #define SUP_ROWS 64
 
+/* BLIS's small-matrix path (sup: no packing) pays for thin products (M < 64:
+ * inference). At training's sizes packing wins: with a transposed operand
+ * sup runs its dot-product ("rd") kernels, and over many columns or a long K
+ * the packing is paid back many times. Zen 4, zen3 kernels, 1 thread,
+ * GFLOP/s sup -> packed: the MLM head's 154x50265x768 against the tied
+ * embeddings 74 -> 90, its weight gradient (transposed A) 77 -> 100;
+ * attention's q·kᵀ 128x128x64 59 -> 81; a 256x1024x2048 weight gradient
+ * 47 -> 97; p·v 128x64x128 over a batch of 96 heads 48-60 -> 58-60. M alone
+ * decides, and gemm_threads' row blocks keep M >= 64, so splitting a product
+ * over threads never changes its kernels. */
+static int sup_pays(int M) { return M < CPU_GEMM_SMALL_M; }
+
 /* One product with validated arguments, `nthreads` BLIS threads. */
 static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
@@ -136,6 +148,8 @@ static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, 
     rntm_t rntm;
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads(nthreads, &rntm);
+    if (!sup_pays(M))
+        bli_rntm_disable_l3_sup(&rntm);
     cntx_t *cntx = context_for_m(M);
     /* Strides of op(A) (M×K) and op(B) (K×N) as BLIS general strides. */
     inc_t rsa = transa ? 1 : lda, csa = transa ? lda : 1;
@@ -204,6 +218,26 @@ typedef struct split_job {
     float *C;
 } split_job;
 
+/* Too few columns but many rows (training: 2048 tokens against a 256-wide
+ * weight) split by rows of C instead, blocks of SPLIT_MR rows (the zen3 and
+ * haswell micro-kernels' 6), at least SPLIT_MIN_ROWS per thread so that
+ * each block stays a large-M product. Each thread packs all of op(B) then;
+ * BLIS's own threads would share it but spin at barriers: on a 2-core
+ * machine with other load they took a quarter of a small model's step. */
+#define SPLIT_MR 6
+#define SPLIT_MIN_ROWS 96
+
+/* Row blocks [begin, end) of SPLIT_MR rows each. */
+static void split_rows(void *arg, size_t begin, size_t end)
+{
+    const split_job *j = arg;
+    int m0 = (int)begin * SPLIT_MR, m1 = (int)end * SPLIT_MR < j->M ? (int)end * SPLIT_MR : j->M;
+    /* Row m of op(A) starts at A + m·lda, or A + m when A is stored K×M. */
+    const float *a = j->transa ? j->A + m0 : j->A + (size_t)m0 * j->lda;
+    gemm_one(1, j->transa, j->transb, m1 - m0, j->N, j->K, j->alpha, a, j->lda, j->B, j->ldb,
+             j->beta, j->C + (size_t)m0 * j->ldc, j->ldc);
+}
+
 /* Column blocks [begin, end) of SUP_NR columns each. */
 static void split_range(void *arg, size_t begin, size_t end)
 {
@@ -230,7 +264,15 @@ static void gemm_threads(int nthreads, int transa, int transb, int M, int N, int
         par_for(nthreads, blocks, SPLIT_MIN_COLS / SUP_NR, split_range, &j);
         return;
     }
-    /* Too few columns to split: BLIS's own threads, when it is worth it. */
+    size_t row_blocks = ((size_t)M + SPLIT_MR - 1) / SPLIT_MR;
+    if (nthreads > 1 && (double)M * N * K >= SPLIT_FLOPS &&
+        par_chunks(nthreads, row_blocks, SPLIT_MIN_ROWS / SPLIT_MR) > 1) {
+        split_job j = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+        par_for(nthreads, row_blocks, SPLIT_MIN_ROWS / SPLIT_MR, split_rows, &j);
+        return;
+    }
+    /* Too few columns and rows to split: BLIS's own threads, when it is
+     * worth it. */
     int t = (double)M * N * K >= SPLIT_FLOPS ? nthreads : 1;
     gemm_one(t, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/threads.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/vec.h"
 #include "nn/ops/vmath.h"
 
 /* The row and element loops below are plain C that the compiler vectorizes
@@ -37,7 +38,7 @@ typedef struct job {
 /* ---------------------------------------------------------------- bias */
 
 /* out (N, C) += bias (C). */
-static void bias_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void bias_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t n = begin; n < end; n++) {
@@ -46,6 +47,8 @@ static void bias_fwd_range(void *arg, size_t begin, size_t end)
             o[c] += j->a[c];
     }
 }
+
+VEC_DISPATCH(bias_fwd_range)
 
 void ops_bias_forward(const ops_ctx *ctx, float *out, const float *bias, int N, int C)
 {
@@ -57,7 +60,7 @@ void ops_bias_forward(const ops_ctx *ctx, float *out, const float *bias, int N, 
  * one owner, so no thread count changes it. */
 #define COL_BLOCK 256
 
-static void bias_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void bias_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t c0 = begin; c0 < end; c0 += COL_BLOCK) {
@@ -72,6 +75,8 @@ static void bias_bwd_range(void *arg, size_t begin, size_t end)
             j->out[c0 + c] += (float)acc[c];
     }
 }
+
+VEC_DISPATCH(bias_bwd_range)
 
 void ops_bias_backward(const ops_ctx *ctx, float *dbias, const float *dout, int N, int C)
 {
@@ -89,7 +94,7 @@ void ops_bias_backward(const ops_ctx *ctx, float *dbias, const float *dout, int 
 
 /* Φ(x) = 0.5·(1 + erf(x/√2)), through erfc of |x| so that both tails keep
  * their relative precision (x·Φ(x) for x << 0 is tiny, not 0). */
-static inline float normal_cdf(float x)
+VM_INLINE float normal_cdf(float x)
 {
     float e = v_erfc_pos((x < 0 ? -x : x) * INV_SQRT2);
     return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
@@ -101,7 +106,7 @@ static inline float normal_cdf(float x)
 #define ACT_BLOCK 256
 
 /* out (n) = x·Φ(x) */
-static void gelu_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void gelu_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     float tmp[ACT_BLOCK];
@@ -114,8 +119,10 @@ static void gelu_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(gelu_fwd_range)
+
 /* dinp += dout·(Φ(x) + x·φ(x)), φ(x) = e^(−x²/2)/√(2π) */
-static void gelu_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void gelu_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t i = begin; i < end; i++) {
@@ -123,6 +130,52 @@ static void gelu_bwd_range(void *arg, size_t begin, size_t end)
         float pdf = INV_SQRT_2PI * v_expf(-0.5f * x * x);
         j->out[i] += j->a[i] * (normal_cdf(x) + x * pdf);
     }
+}
+
+VEC_DISPATCH(gelu_bwd_range)
+
+/* out = x·Φ(x) and cdf = Φ(x): the floats of gelu_fwd_range, Φ kept */
+static VEC_INLINE void gelu_cdf_fwd_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    const float *restrict in = j->a;
+    float *restrict out = j->out, *restrict cdf = j->out2;
+    for (size_t i = begin; i < end; i++) {
+        float c = normal_cdf(in[i]);
+        cdf[i] = c;
+        out[i] = in[i] * c;
+    }
+}
+
+VEC_DISPATCH(gelu_cdf_fwd_range)
+
+/* dinp += dout·(Φ(x) + x·φ(x)) with Φ(x) read back: the floats of
+ * gelu_bwd_range without its erfc */
+static VEC_INLINE void gelu_cdf_bwd_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    const float *restrict dout = j->a, *restrict inp = j->b, *restrict cdf = j->c;
+    float *restrict dinp = j->out;
+    for (size_t i = begin; i < end; i++) {
+        float x = inp[i];
+        float pdf = INV_SQRT_2PI * v_expf(-0.5f * x * x);
+        dinp[i] += dout[i] * (cdf[i] + x * pdf);
+    }
+}
+
+VEC_DISPATCH(gelu_cdf_bwd_range)
+
+void ops_gelu_forward_cdf(const ops_ctx *ctx, float *out, float *cdf, const float *inp, size_t n)
+{
+    job j = {.out = out, .out2 = cdf, .a = inp};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, gelu_cdf_fwd_range, &j);
+}
+
+void ops_gelu_backward_cdf(const ops_ctx *ctx, float *dinp, const float *dout, const float *inp,
+                           const float *cdf, size_t n)
+{
+    job j = {.out = dinp, .a = dout, .b = inp, .c = cdf};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, gelu_cdf_bwd_range, &j);
 }
 
 void ops_gelu_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
@@ -145,7 +198,7 @@ void ops_gelu_backward(const ops_ctx *ctx, float *dinp, const float *dout, const
 
 /* 0.5·x·(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³): the sigmoid
  * form needs one exp and stays accurate where 1 + tanh(u) cancels. */
-static void gelu_tanh_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void gelu_tanh_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     float tmp[ACT_BLOCK];
@@ -161,8 +214,10 @@ static void gelu_tanh_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(gelu_tanh_fwd_range)
+
 /* d/dx x·s = s + x·2s(1−s)·u', s = σ(2u), u' = √(2/π)(1 + 3·0.044715x²) */
-static void gelu_tanh_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void gelu_tanh_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t i = begin; i < end; i++) {
@@ -173,6 +228,8 @@ static void gelu_tanh_bwd_range(void *arg, size_t begin, size_t end)
         j->out[i] += j->a[i] * (s + x * 2.0f * s * (1.0f - s) * du);
     }
 }
+
+VEC_DISPATCH(gelu_tanh_bwd_range)
 
 void ops_gelu_tanh_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
 {
@@ -189,19 +246,25 @@ void ops_gelu_tanh_backward(const ops_ctx *ctx, float *dinp, const float *dout, 
 
 /* ---------------------------------------------------------------- ReLU */
 
-static void relu_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void relu_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     for (size_t i = begin; i < end; i++)
         j->out[i] = j->a[i] > 0.0f ? j->a[i] : 0.0f;
 }
 
-static void relu_bwd_range(void *arg, size_t begin, size_t end)
+VEC_DISPATCH(relu_fwd_range)
+
+static VEC_INLINE void relu_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
-    for (size_t i = begin; i < end; i++)
-        j->out[i] += j->b[i] > 0.0f ? j->a[i] : 0.0f;
+    for (size_t i = begin; i < end; i++) {
+        float d = j->a[i]; /* loaded either way, so the select vectorizes */
+        j->out[i] += j->b[i] > 0.0f ? d : 0.0f;
+    }
 }
+
+VEC_DISPATCH(relu_bwd_range)
 
 void ops_relu_forward(const ops_ctx *ctx, float *out, const float *inp, size_t n)
 {
@@ -222,7 +285,7 @@ void ops_relu_backward(const ops_ctx *ctx, float *dinp, const float *dout, const
  * every entry is masked with finfo.min, v is the same for all (the scores are
  * absorbed), so the row comes out uniform as in torch; a row of −inf is made
  * uniform too rather than NaN. */
-static void softmax_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void softmax_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     int C = j->C, per = j->k;
@@ -246,8 +309,10 @@ static void softmax_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(softmax_fwd_range)
+
 /* dinp += scale·p·(dout − <p, dout>) */
-static void softmax_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void softmax_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     int C = j->C;
@@ -259,6 +324,8 @@ static void softmax_bwd_range(void *arg, size_t begin, size_t end)
             dx[c] += j->f * p[c] * (dy[c] - dot);
     }
 }
+
+VEC_DISPATCH(softmax_bwd_range)
 
 void ops_softmax_forward(const ops_ctx *ctx, float *out, const float *inp, float scale,
                          const float *mask, int rows_per_mask, int rows, int cols)
@@ -283,7 +350,7 @@ void ops_softmax_backward(const ops_ctx *ctx, float *dinp, const float *dout, co
 
 /* Per row: mean, biased variance (two passes: no cancellation), then
  * out = (x − mean)·rstd·w + b. */
-static void layernorm_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void layernorm_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     int C = j->C;
@@ -307,9 +374,11 @@ static void layernorm_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(layernorm_fwd_range)
+
 /* dinp: with x̂ = (x − mean)·rstd and g = dout·w,
  * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)). Rows are independent. */
-static void layernorm_bwd_dx_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void layernorm_bwd_dx_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     int C = j->C;
@@ -340,9 +409,11 @@ static void layernorm_bwd_dx_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(layernorm_bwd_dx_range)
+
 /* dweight[c] += Σ_n dout·x̂, dbias[c] += Σ_n dout, columns [begin, end)
  * owned by one thread, summed in double. */
-static void layernorm_bwd_dw_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void layernorm_bwd_dw_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     size_t C = (size_t)j->C;
@@ -366,6 +437,8 @@ static void layernorm_bwd_dw_range(void *arg, size_t begin, size_t end)
         }
     }
 }
+
+VEC_DISPATCH(layernorm_bwd_dw_range)
 
 void ops_layernorm_forward(const ops_ctx *ctx, float *out, float *mean, float *rstd,
                            const float *inp, const float *weight, const float *bias, int N,
@@ -397,41 +470,74 @@ void ops_layernorm_backward(const ops_ctx *ctx, float *dinp, float *dweight, flo
 /* ---------------------------------------------------------------- dropout */
 
 /* Element i is kept when word i of the stream, as a uniform in [0, 1), is
- * >= p: a pure function of (seed, stream, i), whatever the split. */
-static void dropout_range(void *arg, size_t begin, size_t end, int backward)
+ * >= p: a pure function of (seed, stream, i), whatever the split. The words
+ * come RNG_LANES Philox blocks (DROP_GROUP elements) at a time from
+ * rng_block_lanes, which vectorizes; a range that starts or ends inside a
+ * group generates the whole group and uses its part. */
+#define DROP_GROUP (4 * RNG_LANES)
+
+/* The flags are constants after inlining: each use gets its own
+ * straight-line loop.
+ *   backward   out += keep·a·scale          (else out = keep·a·scale)
+ *   mask_in    keep from j->mask_in         (else from the stream)
+ *   mask_out   record keep in j->mask_out
+ *   residual   out = j->b + keep·a·scale    (forward only) */
+static VEC_INLINE void dropout_range(const job *j, size_t begin, size_t end, int backward,
+                                     int mask_in, int mask_out, int residual)
 {
-    const job *j = arg;
-    float p = j->f, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    uint32_t blk[4];
-    size_t i = begin;
-    while (i < end) {
-        /* One Philox block gives the words of 4 consecutive elements. */
-        size_t b = i >> 2, stop = (b + 1) << 2;
-        rng_block(j->seed, j->stream, b, blk);
-        if (stop > end)
-            stop = end;
-        for (; i < stop; i++) {
-            int keep = j->mask_in ? j->mask_in[i] != 0 : rng_to_uniform(blk[i & 3]) >= p;
-            if (backward) {
-                j->out[i] += keep ? j->a[i] * scale : 0.0f;
-            } else {
-                j->out[i] = keep ? j->a[i] * scale : 0.0f;
-                if (j->mask_out)
-                    j->mask_out[i] = (uint8_t)keep;
-            }
+    const float p = j->f, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    const float *a = j->a, *res = j->b; /* either may be out itself */
+    float *out = j->out;
+    /* The masks are bytes, which may alias anything: restrict says they do
+     * not, or every store would reload the job and the loop stay scalar. */
+    const uint8_t *restrict min = j->mask_in;
+    uint8_t *restrict mout = j->mask_out;
+    const uint64_t seed = j->seed, stream = j->stream;
+    uint32_t w[DROP_GROUP];
+    for (size_t g = begin / DROP_GROUP * DROP_GROUP; g < end; g += DROP_GROUP) {
+        size_t lo = g > begin ? g : begin, hi = g + DROP_GROUP < end ? g + DROP_GROUP : end;
+        if (!mask_in)
+            rng_block_lanes(seed, stream, g / 4, w);
+        for (size_t i = lo; i < hi; i++) {
+            int keep = mask_in ? min[i] != 0 : rng_to_uniform(w[i - g]) >= p;
+            float x = a[i], y = keep ? x * scale : 0.0f;
+            if (backward)
+                out[i] += y;
+            else
+                out[i] = residual ? res[i] + y : y;
+            if (mask_out)
+                mout[i] = (uint8_t)keep;
         }
     }
 }
 
-static void dropout_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void dropout_fwd_range_body(void *arg, size_t begin, size_t end)
 {
-    dropout_range(arg, begin, end, 0);
+    const job *j = arg;
+    if (j->mask_in)
+        dropout_range(j, begin, end, 0, 1, 0, 0);
+    else if (j->mask_out && j->b)
+        dropout_range(j, begin, end, 0, 0, 1, 1);
+    else if (j->mask_out)
+        dropout_range(j, begin, end, 0, 0, 1, 0);
+    else if (j->b)
+        dropout_range(j, begin, end, 0, 0, 0, 1);
+    else
+        dropout_range(j, begin, end, 0, 0, 0, 0);
 }
 
-static void dropout_bwd_range(void *arg, size_t begin, size_t end)
+VEC_DISPATCH(dropout_fwd_range)
+
+static VEC_INLINE void dropout_bwd_range_body(void *arg, size_t begin, size_t end)
 {
-    dropout_range(arg, begin, end, 1);
+    const job *j = arg;
+    if (j->mask_in)
+        dropout_range(j, begin, end, 1, 1, 0, 0);
+    else
+        dropout_range(j, begin, end, 1, 0, 0, 0);
 }
+
+VEC_DISPATCH(dropout_bwd_range)
 
 static mlm_status check_p(float p)
 {
@@ -448,6 +554,30 @@ mlm_status ops_dropout_forward(const ops_ctx *ctx, float *out, uint8_t *mask, co
     if (st != MLM_OK)
         return st;
     job j = {.out = out, .a = inp, .mask_out = mask, .f = p, .seed = seed, .stream = stream};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
+    return MLM_OK;
+}
+
+mlm_status ops_dropout_residual_forward(const ops_ctx *ctx, float *out, uint8_t *mask,
+                                        const float *residual, const float *inp, size_t n,
+                                        float p, uint64_t seed, uint64_t stream)
+{
+    mlm_status st = check_p(p);
+    if (st != MLM_OK)
+        return st;
+    job j = {.out = out, .a = inp, .b = residual, .mask_out = mask, .f = p, .seed = seed,
+             .stream = stream};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
+    return MLM_OK;
+}
+
+mlm_status ops_dropout_apply(const ops_ctx *ctx, float *out, const uint8_t *mask,
+                             const float *inp, size_t n, float p)
+{
+    mlm_status st = check_p(p);
+    if (st != MLM_OK)
+        return st;
+    job j = {.out = out, .a = inp, .mask_in = mask, .f = p};
     par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
     return MLM_OK;
 }
@@ -478,7 +608,7 @@ static mlm_status check_ids(const char *what, const int32_t *ids, int N, int V, 
 }
 
 /* out[n] (=|+=) table[ids[n]], rows [begin, end) */
-static void embedding_fwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void embedding_fwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     size_t C = (size_t)j->C;
@@ -494,9 +624,11 @@ static void embedding_fwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(embedding_fwd_range)
+
 /* dtable[ids[n], c] += dout[n, c] for columns [begin, end): a thread owns its
  * columns, so repeated ids neither race nor depend on the split. */
-static void embedding_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void embedding_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     size_t C = (size_t)j->C;
@@ -509,6 +641,8 @@ static void embedding_bwd_range(void *arg, size_t begin, size_t end)
             t[c] += d[c];
     }
 }
+
+VEC_DISPATCH(embedding_bwd_range)
 
 mlm_status ops_embedding_forward(const ops_ctx *ctx, float *out, const int32_t *ids,
                                  const float *table, int N, int V, int C, int accumulate)

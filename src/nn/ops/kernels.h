@@ -26,6 +26,15 @@ void ops_gelu_forward(const struct ops_ctx *ctx, float *out, const float *inp, s
 void ops_gelu_backward(const struct ops_ctx *ctx, float *dinp, const float *dout,
                        const float *inp, size_t n);
 
+/* ops_gelu_forward that also keeps Φ(x) in cdf (n floats), so that the
+ * backward needs no erf: the same out. out, cdf and inp must not overlap. */
+void ops_gelu_forward_cdf(const struct ops_ctx *ctx, float *out, float *cdf, const float *inp,
+                          size_t n);
+/* ops_gelu_backward with Φ(x) from ops_gelu_forward_cdf: the same floats, a
+ * third of the work. dinp must not overlap the inputs. */
+void ops_gelu_backward_cdf(const struct ops_ctx *ctx, float *dinp, const float *dout,
+                           const float *inp, const float *cdf, size_t n);
+
 /* GELU, tanh form (HF "gelu_new", "gelu_pytorch_tanh"):
  * out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
 void ops_gelu_tanh_forward(const struct ops_ctx *ctx, float *out, const float *inp, size_t n);
@@ -75,6 +84,20 @@ void ops_layernorm_backward(const struct ops_ctx *ctx, float *dinp, float *dweig
 mlm_status ops_dropout_forward(const struct ops_ctx *ctx, float *out, uint8_t *mask,
                                const float *inp, size_t n, float p, uint64_t seed,
                                uint64_t stream);
+/* out = residual + dropout(inp), the residual branch of a post-LN layer
+ * (HF: LayerNorm(dropout(h) + x)) in one pass: the floats of
+ * ops_dropout_forward followed by the addition. mask, seed and stream as
+ * there; out may alias residual or inp. */
+mlm_status ops_dropout_residual_forward(const struct ops_ctx *ctx, float *out, uint8_t *mask,
+                                        const float *residual, const float *inp, size_t n,
+                                        float p, uint64_t seed, uint64_t stream);
+
+/* out[i] = mask[i] ? inp[i]/(1 − p) : 0 with a mask recorded by
+ * ops_dropout_forward: its output again, without the random stream.
+ * out may alias inp. */
+mlm_status ops_dropout_apply(const struct ops_ctx *ctx, float *out, const uint8_t *mask,
+                             const float *inp, size_t n, float p);
+
 /* dinp[i] += keep_i ? dout[i]/(1 − p) : 0, keep_i from mask, or regenerated
  * from (seed, stream) when mask is NULL. */
 mlm_status ops_dropout_backward(const struct ops_ctx *ctx, float *dinp, const float *dout,

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/vec.h"
 #include "nn/ops/vmath.h"
 
 typedef struct loss_job {
@@ -20,7 +21,7 @@ typedef struct loss_job {
 static size_t rows_grain(int V) { return V > 0 ? 32768 / (size_t)V + 1 : 32768; }
 
 /* log Σ_j e^(x_j) = max + log Σ_j e^(x_j − max): no overflow. */
-static float row_lse(const float *x, int V)
+VM_INLINE float row_lse(const float *x, int V)
 {
     float mx = v_max(x, V);
     if (mx == -INFINITY || mx == INFINITY)
@@ -35,13 +36,15 @@ static float row_lse(const float *x, int V)
     return mx + logf(v_sum(acc, VLANES));
 }
 
-static void lse_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void lse_range_body(void *arg, size_t begin, size_t end)
 {
     const loss_job *j = arg;
     for (size_t n = begin; n < end; n++)
         if (!j->labels || j->labels[n] != OPS_IGNORE_INDEX)
             j->out[n] = row_lse(j->logits + n * (size_t)j->V, j->V);
 }
+
+VEC_DISPATCH(lse_range)
 
 static mlm_status check_labels(const int32_t *labels, int N, int V)
 {
@@ -87,7 +90,7 @@ mlm_status ops_cross_entropy_forward(const ops_ctx *ctx, float *loss, int *count
 
 /* dlogits[n] = scale·(e^(x − lse) − onehot), scale = dloss/count. Each x is
  * read before its slot is written, so dlogits may alias logits. */
-static void ce_bwd_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void ce_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const loss_job *j = arg;
     size_t V = (size_t)j->V;
@@ -107,6 +110,8 @@ static void ce_bwd_range(void *arg, size_t begin, size_t end)
     }
 }
 
+VEC_DISPATCH(ce_bwd_range)
+
 mlm_status ops_cross_entropy_backward(const ops_ctx *ctx, float *dlogits, const float *logits,
                                       const float *lse, const int32_t *labels, int count,
                                       float dloss, int N, int V)
@@ -121,7 +126,7 @@ mlm_status ops_cross_entropy_backward(const ops_ctx *ctx, float *dlogits, const 
 }
 
 /* out = x − lse, per row */
-static void log_softmax_range(void *arg, size_t begin, size_t end)
+static VEC_INLINE void log_softmax_range_body(void *arg, size_t begin, size_t end)
 {
     const loss_job *j = arg;
     size_t V = (size_t)j->V;
@@ -133,6 +138,8 @@ static void log_softmax_range(void *arg, size_t begin, size_t end)
             o[v] = x[v] - l;
     }
 }
+
+VEC_DISPATCH(log_softmax_range)
 
 void ops_log_softmax_forward(const ops_ctx *ctx, float *out, const float *logits, int N, int V)
 {

@@ -8,12 +8,17 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Always inlined: a call left in a loop stops its vectorization, and these
+ * are inlined into each instruction-set variant of a kernel (nn/ops/vec.h),
+ * which GCC's inliner, weighing the copies, would otherwise refuse. */
+#define VM_INLINE static inline __attribute__((always_inline))
+
 /* Lanes of the partial sums in the reductions below: 16 floats = one
  * AVX-512 register (two AVX2 ones). The order of additions is fixed by this
  * constant, never by the ISA or the thread count. */
 #define VLANES 16
 
-static inline float v_bits2f(int32_t b)
+VM_INLINE float v_bits2f(int32_t b)
 {
     float f;
     memcpy(&f, &b, sizeof f);
@@ -23,13 +28,17 @@ static inline float v_bits2f(int32_t b)
 /* e^x with ~1 ulp error (Cephes expf: x = n·ln2 + r, |r| <= ln2/2,
  * e^r by a degree-7 polynomial, 2^n built in the exponent bits). Results
  * below 2^-126 flush to 0, above FLT_MAX give +inf; NaN gives NaN. */
-static inline float v_expf(float x)
+VM_INLINE float v_expf(float x)
 {
     const float hi = 88.72283905206835f, lo = -87.33654475055310f;
     float xc = x > hi ? hi : x;
     xc = xc < lo ? lo : xc;
     xc = x != x ? 0.0f : xc; /* NaN must not reach the int conversion */
-    float n = (float)(int32_t)(xc * 1.44269504088896341f + (xc < 0 ? -0.5f : 0.5f));
+    /* Round to nearest by truncating x/ln2 ± 0.5; the sign taken by copysign
+     * rather than a compare, which GCC threads into a branch after the
+     * clamps above in some targets' variants (no vectorization). At ±0 both
+     * give n = 0. */
+    float n = (float)(int32_t)(xc * 1.44269504088896341f + copysignf(0.5f, xc));
     float r = xc - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -50,7 +59,7 @@ static inline float v_expf(float x)
 /* erfc(z) for z >= 0 with relative error < 1.2e-7 over the whole range
  * (Numerical Recipes' erfcc, a Chebyshev fit): used as erfc(|z|) so that
  * 1 + erf(z) is accurate on both tails. */
-static inline float v_erfc_pos(float z)
+VM_INLINE float v_erfc_pos(float z)
 {
     float t = 1.0f / (1.0f + 0.5f * z);
     float p = 0.17087277f;
@@ -69,7 +78,7 @@ static inline float v_erfc_pos(float z)
 /* Sum / max / dot of n floats with VLANES partial results combined in a fixed
  * order: deterministic, accurate to about log2(n/VLANES) ulps, and a shape
  * the compiler turns into vector code. */
-static inline float v_sum(const float *x, int n)
+VM_INLINE float v_sum(const float *x, int n)
 {
     float acc[VLANES] = {0};
     int i = 0;
@@ -84,7 +93,7 @@ static inline float v_sum(const float *x, int n)
     return s;
 }
 
-static inline float v_dot(const float *x, const float *y, int n)
+VM_INLINE float v_dot(const float *x, const float *y, int n)
 {
     float acc[VLANES] = {0};
     int i = 0;
@@ -99,7 +108,7 @@ static inline float v_dot(const float *x, const float *y, int n)
     return s;
 }
 
-static inline float v_max(const float *x, int n)
+VM_INLINE float v_max(const float *x, int n)
 {
     float m = -INFINITY;
     for (int i = 0; i < n; i++)

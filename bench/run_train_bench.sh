@@ -1,0 +1,130 @@
+#!/bin/sh
+# The training benchmark in one run (make bench-train): masked-LM training
+# throughput (tokens/s over fwd + bwd + clip + AdamW), model-FLOPs
+# utilisation and peak RSS, libmlm (bench/train_bench.c, the public API)
+# against PyTorch (bench/torch_train_peer.py: tests/reference/hf_models.py
+# trained as transformers' Trainer does), same model, batch and threads:
+#   small          4 layers, hidden 256, 4 heads, FFN 1024, vocab 8192; 16 x 128
+#   distilroberta  6 layers, hidden 768, 12 heads, FFN 3072, vocab 50265; 8 x 128
+# with 1 and 2 threads. Each figure comes from its own process (peak RSS is
+# that configuration's); libmlm and PyTorch run back to back per shape and
+# thread count, so drift in the machine's load hits both.
+#
+# PyTorch's configuration: torch.set_num_threads(n), OMP_NUM_THREADS=n,
+# BLIS_NUM_THREADS=n, and BLIS_ARCH_TYPE set to the fastest of TORCH_ARCHS
+# for that shape and thread count. The search runs a GEMM probe of the
+# shape's products once per sub-configuration (cheap; the rest of a step
+# does not depend on BLIS); TORCH_SEARCH=full times whole training steps for
+# every one instead (slow). BLIS 0.9 takes BLIS_ARCH_TYPE as a number, so
+# names are mapped to ids first; each run reports the sub-configuration
+# BLIS actually selected.
+#
+# Environment: SHAPES (default "small distilroberta"), THREADS ("1 2"),
+# STEPS / WARMUP (timed and warm-up steps; default per shape: small 8 + 2,
+# distilroberta 4 + 1), TORCH_ARCHS ("zen3 haswell skx generic"),
+# TORCH_SEARCH (probe | full), SKIP_PEERS=1 (libmlm only).
+# About 8 minutes on an idle 2-core Zen 4 with the defaults; STEPS=2
+# WARMUP=1 about halves it. Never part of make check.
+set -eu
+cd "$(dirname "$0")/.."
+SHAPES=${SHAPES:-"small distilroberta"}
+THREADS=${THREADS:-"1 2"}
+TORCH_ARCHS=${TORCH_ARCHS:-"zen3 haswell skx generic"}
+TORCH_SEARCH=${TORCH_SEARCH:-probe}
+PY=/usr/bin/python3
+OUT=$(mktemp -d /tmp/mlm-bench-train.XXXXXX)
+
+steps_args() {
+    a=""
+    [ -n "${STEPS:-}" ] && a="$a --steps $STEPS"
+    [ -n "${WARMUP:-}" ] && a="$a --warmup $WARMUP"
+    echo "$a"
+}
+
+# The timed steps of a shape, as train_bench uses them (for the peer).
+shape_steps() {
+    case $1 in
+    small) s=8; w=2 ;;
+    *) s=4; w=1 ;;
+    esac
+    echo "--steps ${STEPS:-$s} --warmup ${WARMUP:-$w}"
+}
+
+shape_batch() {
+    case $1 in
+    small) echo "--batch 16 --seq 128" ;;
+    *) echo "--batch 8 --seq 128" ;;
+    esac
+}
+
+uptime > "$OUT/load_before"
+if [ -z "${SKIP_PEERS:-}" ]; then
+    $PY bench/torch_train_peer.py --arch-ids "$TORCH_ARCHS" > "$OUT/arch_ids.json"
+fi
+
+# peer SHAPE N ARCH_NAME ARCH_ID MODE: one PyTorch process (MODE probe|train)
+peer() {
+    cfg=$(build/bench/train_bench --config "$1")
+    flag=""
+    [ "$5" = probe ] && flag="--probe"
+    if [ -n "$4" ]; then
+        env BLIS_NUM_THREADS="$2" OMP_NUM_THREADS="$2" BLIS_ARCH_TYPE="$4" \
+            $PY bench/torch_train_peer.py $flag --config "$cfg" $(shape_batch "$1") \
+            $(shape_steps "$1") --threads "$2" --arch-name "$3" --label "$1"
+    else
+        env BLIS_NUM_THREADS="$2" OMP_NUM_THREADS="$2" \
+            $PY bench/torch_train_peer.py $flag --config "$cfg" $(shape_batch "$1") \
+            $(shape_steps "$1") --threads "$2" --label "$1"
+    fi
+}
+
+arch_id() {
+    $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["ids"].get(sys.argv[2], ""))' \
+        "$OUT/arch_ids.json" "$1"
+}
+
+for shape in $SHAPES; do
+    for n in $THREADS; do
+        echo "== libmlm: $shape, $n thread(s)"
+        build/bench/train_bench --shape "$shape" --threads "$n" --json $(steps_args) \
+            | tee -a "$OUT/libmlm.jsonl" | cut -c1-160
+        [ -n "${SKIP_PEERS:-}" ] && continue
+        best=""
+        best_id=""
+        best_v=0
+        for arch in $TORCH_ARCHS; do
+            id=$(arch_id "$arch")
+            if [ -z "$id" ]; then
+                echo "   (BLIS has no sub-configuration $arch: skipped)"
+                continue
+            fi
+            if [ "$TORCH_SEARCH" = full ]; then
+                echo "== pytorch: $shape, $n thread(s), BLIS $arch (id $id), full steps"
+                peer "$shape" "$n" "$arch" "$id" train | tee -a "$OUT/pytorch_all.jsonl" > "$OUT/last"
+                v=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["tokens_per_s"])' "$OUT/last")
+            else
+                peer "$shape" "$n" "$arch" "$id" probe | tee -a "$OUT/probe.jsonl" > "$OUT/last"
+                v=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["gflops"])' "$OUT/last")
+                echo "   probe $shape, $n thread(s), BLIS $arch: $v GFLOP/s"
+            fi
+            if $PY -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "$v" "$best_v"; then
+                best=$arch
+                best_id=$id
+                best_v=$v
+            fi
+        done
+        if [ "$TORCH_SEARCH" = full ] && [ -n "$best" ]; then
+            $PY -c 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+r = max((r for r in rows if r["label"] == sys.argv[2] and r["config"]["threads"] == int(sys.argv[3])),
+        key=lambda r: r["tokens_per_s"])
+print(json.dumps(r))' "$OUT/pytorch_all.jsonl" "$shape" "$n" >> "$OUT/pytorch.jsonl"
+        else
+            echo "== pytorch: $shape, $n thread(s), BLIS ${best:-default}"
+            peer "$shape" "$n" "$best" "$best_id" train | tee -a "$OUT/pytorch.jsonl" | cut -c1-160
+        fi
+    done
+done
+uptime > "$OUT/load_after"
+$PY bench/train_bench_report.py "$OUT"
+echo "(raw results in $OUT)"
