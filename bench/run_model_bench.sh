@@ -10,7 +10,8 @@
 #
 # Environment: MLM_BENCH_MODEL (checkpoint folder, made if absent; default
 # /tmp/mlm-bench-droberta), REPS (default 9), THREADS (default "1 2"),
-# TORCH_ARCHS (default "zen3 haswell skx generic"), SKIP_PEERS=1.
+# TORCH_ARCHS (default "zen3 haswell skx generic": names, mapped to the
+# numeric ids BLIS 0.9 reads from BLIS_ARCH_TYPE), SKIP_PEERS=1.
 set -eu
 cd "$(dirname "$0")/.."
 MODEL=${MLM_BENCH_MODEL:-/tmp/mlm-bench-droberta}
@@ -46,12 +47,21 @@ IDS=$(head -1 "$OUT/libmlm.jsonl" | $PY -c 'import json,sys; print(",".join(map(
 POS=$(head -1 "$OUT/libmlm.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["mask_pos"])')
 
 if [ -z "${SKIP_PEERS:-}" ]; then
+    # BLIS 0.9 reads BLIS_ARCH_TYPE as a number (a name such as "zen3" parses
+    # as 0, which is skx): map the names to the ids of torch's BLIS.
+    $PY bench/torch_train_peer.py --arch-ids "$TORCH_ARCHS" > "$OUT/arch_ids.json"
     for n in $THREADS; do
         for arch in $TORCH_ARCHS; do
-            echo "== pytorch: $n threads, BLIS_ARCH_TYPE=$arch"
-            env BLIS_NUM_THREADS=$n BLIS_ARCH_TYPE=$arch OMP_NUM_THREADS=$n \
+            id=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["ids"].get(sys.argv[2], ""))' \
+                 "$OUT/arch_ids.json" "$arch")
+            if [ -z "$id" ]; then
+                echo "== pytorch: BLIS has no sub-configuration $arch: skipped"
+                continue
+            fi
+            echo "== pytorch: $n threads, BLIS_ARCH_TYPE=$id ($arch)"
+            env BLIS_NUM_THREADS=$n BLIS_ARCH_TYPE=$id OMP_NUM_THREADS=$n \
                 $PY bench/torch_peer.py "$MODEL" --threads "$n" --ids "$IDS" --mask-pos "$POS" \
-                --reps "$REPS" >> "$OUT/pytorch.jsonl"
+                --reps "$REPS" --arch-name "$arch" >> "$OUT/pytorch.jsonl"
         done
         echo "== onnxruntime: $n threads"
         node bench/ort_peer.js "$MODEL" --threads "$n" --ids "$IDS" --mask-pos "$POS" \

@@ -96,6 +96,7 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--batch-reps", type=int, default=5)
     ap.add_argument("--export")
+    ap.add_argument("--arch-name", default="")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_grad_enabled(False)
@@ -109,7 +110,8 @@ def main():
         export(model, a.export)
         return
     cfg = {"threads": a.threads, "blis_threads": os.environ.get("BLIS_NUM_THREADS", "unset"),
-           "blis_arch": os.environ.get("BLIS_ARCH_TYPE", "unset"), "torch": torch.__version__}
+           "blis_arch": a.arch_name or os.environ.get("BLIS_ARCH_TYPE", "default"),
+           "blis_arch_type": os.environ.get("BLIS_ARCH_TYPE", "unset"), "torch": torch.__version__}
     res = {"impl": "pytorch", "config": cfg, "load_ms": load_ms}
 
     ids = torch.tensor([[int(x) for x in a.ids.split(",")]], dtype=torch.int64)
