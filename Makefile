@@ -12,7 +12,7 @@
 #                        shaped model (bench/run_model_bench.sh; minutes)
 #   make bench-dataset   dataset preparation throughput and memory (BENCH_MB=100)
 #   make bench-train     training throughput, MFU and peak RSS, libmlm vs PyTorch
-#                        (bench/run_train_bench.sh; ~8 minutes, STEPS=2 WARMUP=1 less)
+#                        (bench/run_train_bench.sh; ~3 minutes, STEPS=2 WARMUP=1 less)
 #   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
