@@ -12,7 +12,7 @@
 #                        shaped model (bench/run_model_bench.sh; minutes)
 #   make bench-dataset   dataset preparation throughput and memory (BENCH_MB=100)
 #   make bench-train     training throughput, MFU and peak RSS, libmlm vs PyTorch
-#                        (bench/run_train_bench.sh; ~8 minutes, STEPS=2 WARMUP=1 less)
+#                        (bench/run_train_bench.sh; ~3 minutes, STEPS=2 WARMUP=1 less)
 #   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
@@ -127,8 +127,10 @@ $(B)/%.o: %.c
 # sinking would split the math behind a clamp (x > hi ? hi : x) into a
 # constant path and a computed one, control flow that the AVX2/AVX-512
 # variants (nn/ops/vec.h, where (float)(int)x becomes a trunc call) can no
-# longer if-convert: off for these files, which are loops and nothing else.
-KERNEL_CFLAGS := -O3 -fno-trapping-math -fno-tree-pre -fno-tree-sink
+# longer if-convert: off for these files, which are loops and nothing else
+# (GCC's passes; clang has neither the passes nor the flags).
+CC_IS_CLANG := $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1))
+KERNEL_CFLAGS := -O3 -fno-trapping-math $(if $(CC_IS_CLANG),,-fno-tree-pre -fno-tree-sink)
 $(B)/src/nn/ops/kernels.o $(B)/src/nn/ops/loss.o: LIB_CFLAGS += $(KERNEL_CFLAGS)
 # The optimizer's update is such a loop too (nn/ops/vec.h); its sqrtf never
 # sees a negative, and without errno it is one instruction the loop can

@@ -23,7 +23,7 @@
 # STEPS / WARMUP (timed and warm-up steps; default per shape: small 8 + 2,
 # distilroberta 4 + 1), TORCH_ARCHS ("zen3 haswell skx generic"),
 # TORCH_SEARCH (probe | full), SKIP_PEERS=1 (libmlm only).
-# About 8 minutes on an idle 2-core Zen 4 with the defaults; STEPS=2
+# About 3 minutes on a 2-core Zen 4 with the defaults; STEPS=2
 # WARMUP=1 about halves it. Never part of make check.
 set -eu
 cd "$(dirname "$0")/.."

@@ -34,6 +34,7 @@ import os
 import resource
 import statistics
 import sys
+import sysconfig
 import tempfile
 import time
 
@@ -117,7 +118,8 @@ def arch_ids(names):
     """BLIS 0.9.0 reads BLIS_ARCH_TYPE as a number (its arch_t id): a name
     such as "zen3" parses as 0, which is skx. Map names to ids with the
     bli_arch_string of the BLIS that torch's libblas.so.3 belongs to."""
-    real = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    multiarch = sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu"
+    real = os.path.realpath(f"/usr/lib/{multiarch}/libblas.so.3")
     lib = os.path.join(os.path.dirname(real), "libblis.so.4")
     out = {}
     try:

@@ -102,7 +102,19 @@ def main():
         verdicts.append((f"{shape}, {n} thr: MFU (standard model FLOPs)", 100 * o["mfu"], 50.0, ">=", "%"))
         if p:
             verdicts.append((f"{shape}, {n} thr: peak RSS / PyTorch's", rss_ratio, 1.0, "<=", "x"))
+    print()
+    print("MFU above 100% is not a mistake: the standard count credits the full-vocabulary decoder at "
+          "every position (what HF's model computes), libmlm computes it at the labelled ~15% only. "
+          "'useful' is the fraction of the FMA peak that libmlm's own arithmetic reaches.")
     busy = []
+    try:
+        before = float(load_avg(d, "load_before").split(",")[0])
+    except ValueError:
+        before = 0.0
+    if before > o0["cores"] / 2:
+        print()
+        print(f"WARNING: the 1-minute load average was {before:.2f} on {o0['cores']} cores when the "
+              "run started: other work shared the machine.")
     for r in ours + peers:
         if r["config"]["threads"] == 1 and r.get("cpu_s") and r["step_s"] > 1.15 * r["cpu_s"]:
             busy.append(f"{r['impl']} {r.get('shape', r.get('label'))} ({r['step_s']:.2f} s wall, "
