@@ -65,10 +65,13 @@ static AVX512 INLINE void tile_chunk(int mr, int nr, int k0, int k1, const float
         UNROLL
         for (int j = 0; j < nr; j++) {
             w[j] = _mm512_loadu_ps(W + (size_t)j * ldw + k);
-            /* The next rows of W, from memory: the hardware prefetcher
-             * alone keeps too few lines in flight for nr streams. */
+            /* Rows of W eight tiles ahead (~100 KB) into L2: the hardware
+             * prefetchers alone keep too few lines in flight for nr
+             * interleaved streams. Zen 4, 1 thread, a distilroberta layer
+             * stack at M = 12: 62 GFLOP/s without, 62 one tile ahead into
+             * L1, 73 eight tiles ahead into L2. */
             if (prefetch)
-                _mm_prefetch((const char *)(W + (size_t)(j + nr) * ldw + k), _MM_HINT_T0);
+                _mm_prefetch((const char *)(W + (size_t)(j + 8 * nr) * ldw + k), _MM_HINT_T1);
         }
         UNROLL
         for (int i = 0; i < mr; i++) {
