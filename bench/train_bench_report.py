@@ -35,6 +35,19 @@ def torch_cfg(r):
             f"{c['blis_selected']}")
 
 
+def busy(r):
+    """Whether other work visibly took the CPUs this row asked for: at 1
+    thread a step took >15% more wall time than CPU time; at n threads the
+    process got less than 0.65·n CPUs on average (a healthy 2-thread step
+    runs ~1.8-1.9)."""
+    if not r or not r.get("cpu_s"):
+        return False
+    n = r["config"]["threads"]
+    if n == 1:
+        return r["step_s"] > 1.15 * r["cpu_s"]
+    return r["cpu_s"] < 0.65 * n * r["step_s"]
+
+
 def spread(r):
     s = r["step_s_all"][r["warmup"]:]
     return f"{min(s):.3f}/{statistics.median(s):.3f}/{max(s):.3f}"
@@ -91,22 +104,25 @@ def main():
         ratio = o["tokens_per_s"] / pt if p else None
         rss_ratio = o["peak_rss_mb"] / p["peak_rss_mb"] if p else None
         f = lambda x, fmt: "-" if x is None else format(x, fmt)
-        print(f"{shape:<14}{n:>4}{o['tokens_per_s']:>9.1f}{f(pt, '9.1f'):>9}{f(ratio, '7.2f'):>7}   "
+        flag = "*" if busy(o) or busy(p) else " "
+        print(f"{shape:<13}{flag}{n:>4}{o['tokens_per_s']:>9.1f}{f(pt, '9.1f'):>9}{f(ratio, '7.2f'):>7}   "
               f"{100 * o['mfu']:>5.1f}%{100 * o['useful_fu']:>6.1f}%{f(pmfu and 100 * pmfu, '7.1f'):>7}%   "
               f"{o['peak_rss_mb']:>7.0f}{f(p and p['peak_rss_mb'], '8.0f'):>8}{f(rss_ratio, '6.2f'):>6}   "
               f"{spread(o)} | {spread(p) if p else '-'}")
+        note = " [* machine busy: not a valid figure]" if busy(o) or busy(p) else ""
         if p:
-            verdicts.append((f"{shape}, {n} thr: tokens/s vs PyTorch", ratio, 2.0, ">=", "x"))
+            verdicts.append((f"{shape}, {n} thr: tokens/s vs PyTorch", ratio, 2.0, ">=", "x", note))
             configs.append(f"  {shape}, {n} thr: {torch_cfg(p)}; runtime alone {p['runtime_rss_mb']:.0f} MB,"
                            f" after model + optimizer build {p['model_rss_mb']:.0f} MB")
-        verdicts.append((f"{shape}, {n} thr: MFU (standard model FLOPs)", 100 * o["mfu"], 50.0, ">=", "%"))
+        verdicts.append((f"{shape}, {n} thr: MFU (standard model FLOPs)", 100 * o["mfu"], 50.0, ">=",
+                         "%", " [* machine busy: not a valid figure]" if busy(o) else ""))
         if p:
-            verdicts.append((f"{shape}, {n} thr: peak RSS / PyTorch's", rss_ratio, 1.0, "<=", "x"))
+            verdicts.append((f"{shape}, {n} thr: peak RSS / PyTorch's", rss_ratio, 1.0, "<=", "x", ""))
     print()
     print("MFU above 100% is not a mistake: the standard count credits the full-vocabulary decoder at "
           "every position (what HF's model computes), libmlm computes it at the labelled ~15% only. "
           "'useful' is the fraction of the FMA peak that libmlm's own arithmetic reaches.")
-    busy = []
+    busy_rows = []
     try:
         before = float(load_avg(d, "load_before").split(",")[0])
     except ValueError:
@@ -116,14 +132,15 @@ def main():
         print(f"WARNING: the 1-minute load average was {before:.2f} on {o0['cores']} cores when the "
               "run started: other work shared the machine.")
     for r in ours + peers:
-        if r["config"]["threads"] == 1 and r.get("cpu_s") and r["step_s"] > 1.15 * r["cpu_s"]:
-            busy.append(f"{r['impl']} {r.get('shape', r.get('label'))} ({r['step_s']:.2f} s wall, "
-                        f"{r['cpu_s']:.2f} s CPU a step)")
-    if busy:
+        if busy(r):
+            busy_rows.append(f"{r['impl']} {r.get('shape', r.get('label'))} {r['config']['threads']} thr "
+                             f"({r['step_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU a step)")
+    if busy_rows:
         print()
-        print("WARNING: the machine was busy: at 1 thread a step took >15% more wall time than "
-              "CPU time for " + ", ".join(busy) + ". Figures from a busy machine understate "
-              "whichever side the other load hit harder; rerun on an idle machine.")
+        print("WARNING (rows marked *): other work took the CPUs these runs asked for (1 thread: wall "
+              ">15% above CPU time; n threads: under 0.65·n CPUs used): " + ", ".join(busy_rows) +
+              ". Such figures understate whichever side the load hit harder (OpenMP and BLIS "
+              "threads spin at barriers); rerun on an idle machine.")
     print()
     print("libmlm RSS: runtime alone " + ", ".join(
         sorted({f"{o['runtime_rss_mb']:.0f} MB" for o in ours})) + "; after model + data: " +
@@ -139,9 +156,9 @@ def main():
             f"->{r['config']['blis_selected']} {r['gflops']:.0f}" for r in probes))
     print()
     print("targets:")
-    for what, v, t, op, unit in verdicts:
+    for what, v, t, op, unit, note in verdicts:
         ok = v >= t if op == ">=" else v <= t
-        print(f"  {'MET ' if ok else 'MISS'} {what}: {v:.2f}{unit} (target {op} {t:g}{unit})")
+        print(f"  {'MET ' if ok else 'MISS'} {what}: {v:.2f}{unit} (target {op} {t:g}{unit}){note}")
     return 0
 
 
