@@ -460,6 +460,72 @@ START_TEST(gemm_never_reads_past_c)
 }
 END_TEST
 
+/* n floats that end where a PROT_NONE page begins. */
+static float *against_guard(char *mem, long page, size_t n)
+{
+    return (float *)(void *)(mem + 4 * page) - n;
+}
+
+/* BLIS 0.9.0's sup dot-product kernels (A by rows, B by columns: x·Wᵀ)
+ * read a whole row past A's last one for some M at K % 8 != 0 (found with
+ * this test: M % 3 == 1 from 4 to 22, N >= 16). Each operand in turn ends
+ * at a guard page, for every transpose, with the thin products on BLIS
+ * (vector level AVX2: what a CPU without AVX-512 runs) and on
+ * gemm_small.c; the results are checked too. */
+START_TEST(gemm_never_reads_past_operands)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *mem = mmap(NULL, 5 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    ck_assert(mem != MAP_FAILED);
+    ck_assert_int_eq(mprotect(mem + 4 * page, (size_t)page, PROT_NONE), 0);
+    static const int ms[] = {2, 4, 7, 10, 13, 22, 64};
+    static const int ns[] = {1, 2, 16, 17, 33};
+    static const int ks[] = {3, 8, 9, 19, 33};
+    ops_ctx ctx = ctx_n(1);
+    for (int vec = 0; vec < 2; vec++) {
+        cpu_vec_limit(vec ? CPU_VEC_AVX512 : CPU_VEC_AVX2);
+        for (int t = 0; t < 4; t++)
+            for (int im = 0; im < 7; im++)
+                for (int in = 0; in < 5; in++)
+                    for (int ik = 0; ik < 5; ik++) {
+                        int ta = t >> 1, tb = t & 1, M = ms[im], N = ns[in], K = ks[ik];
+                        for (int guarded = 0; guarded < 3; guarded++) {
+                            size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+                            float *A = frandv(na, -1, 1), *B = frandv(nb, -1, 1);
+                            float *C = malloc(nc * sizeof *C);
+                            float *g = guarded == 0 ? A : guarded == 1 ? B : C;
+                            size_t ng = guarded == 0 ? na : guarded == 1 ? nb : nc;
+                            float *at = against_guard(mem, page, ng);
+                            memcpy(at, g, ng * sizeof *at);
+                            float *a = guarded == 0 ? at : A, *b = guarded == 1 ? at : B;
+                            float *c = guarded == 2 ? at : C;
+                            for (size_t i = 0; i < nc; i++)
+                                c[i] = 0.5f;
+                            ck_assert_int_eq(ops_gemm(&ctx, ta, tb, M, N, K, 1.0f, a, ta ? M : K,
+                                                      b, tb ? K : N, 1.0f, c, N),
+                                             MLM_OK);
+                            for (int i = 0; i < M; i++)
+                                for (int j = 0; j < N; j++) {
+                                    double ref = 0.5;
+                                    for (int k = 0; k < K; k++)
+                                        ref += (double)opel(a, ta ? M : K, ta, i, k) *
+                                               opel(b, tb ? K : N, tb, k, j);
+                                    ck_assert_msg(fabs(c[(size_t)i * N + j] - ref) <=
+                                                      1e-5 * (1 + fabs(ref)),
+                                                  "ta %d tb %d %dx%dx%d", ta, tb, M, N, K);
+                                }
+                            free(A);
+                            free(B);
+                            free(C);
+                        }
+                    }
+    }
+    cpu_vec_limit(CPU_VEC_AVX512);
+    munmap(mem, 5 * (size_t)page);
+}
+END_TEST
+
 /* Attention's two products on a (B, T, H·D) layout, without a permute:
  * scores[b,h] = Q[b,:,h] · K[b,:,h]^T, then ctx[b,:,h] = P[b,h] · V[b,:,h]. */
 START_TEST(gemm_batched_attention_layout)
@@ -1250,6 +1316,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, gemm_small_m_matches_reference);
     tcase_add_test(tc, gemm_rejects_bad_arguments);
     tcase_add_test(tc, gemm_never_reads_past_c);
+    tcase_add_test(tc, gemm_never_reads_past_operands);
     tcase_add_test(tc, gemm_batched_attention_layout);
     tcase_add_test(tc, linear_forward_backward);
     tcase_add_loop_test(tc, activations_forward_backward, 0, 3);

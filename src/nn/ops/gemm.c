@@ -12,6 +12,8 @@
 #pragma GCC diagnostic pop
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/threads.h"
@@ -134,6 +136,21 @@ static void scale_c(int M, int N, float beta, float *C, int ldc)
  * over threads never changes its kernels. */
 static int sup_pays(int M) { return M < CPU_GEMM_SMALL_M; }
 
+static void gemm_blis(int nthreads, int transa, int transb, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                      int ldc);
+
+/* BLIS 0.9.0's sup dot-product kernels (x·Wᵀ: A by rows, B by columns)
+ * read a whole row past A's last one when K % 8 != 0 (seen at M % 3 == 1
+ * from 4 to 22 rows, N >= 16: a 1-row edge kernel loads the next row in its
+ * k tail; the values do not reach C). At the end of a mapping that faults:
+ * those products run on a copy of A with one more row. The hidden sizes of
+ * real models are multiples of 8, so this copy is rare. */
+static int sup_overreads_a(int transa, int transb, int M, int N, int K)
+{
+    return sup_pays(M) && !transa && transb && M > 1 && N > 1 && K % 8 != 0;
+}
+
 /* One product with validated arguments, `nthreads` BLIS threads. */
 static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
@@ -145,6 +162,28 @@ static void gemm_one(int nthreads, int transa, int transb, int M, int N, int K, 
         scale_c(M, N, beta, C, ldc);
         return;
     }
+    if (!sup_overreads_a(transa, transb, M, N, K)) {
+        gemm_blis(nthreads, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    float *copy = calloc(((size_t)M + 1) * K, sizeof *copy);
+    if (!copy) { /* a row at a time: M = 1 runs BLIS's GEMV, which reads only its row */
+        for (int i = 0; i < M; i++)
+            gemm_blis(nthreads, 0, 1, 1, N, K, alpha, A + (size_t)i * lda, lda, B, ldb, beta,
+                      C + (size_t)i * ldc, ldc);
+        return;
+    }
+    for (int i = 0; i < M; i++)
+        memcpy(copy + (size_t)i * K, A + (size_t)i * lda, (size_t)K * sizeof *copy);
+    gemm_blis(nthreads, 0, 1, M, N, K, alpha, copy, K, B, ldb, beta, C, ldc);
+    free(copy);
+}
+
+/* The BLIS call of gemm_one. */
+static void gemm_blis(int nthreads, int transa, int transb, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                      int ldc)
+{
     rntm_t rntm;
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads(nthreads, &rntm);

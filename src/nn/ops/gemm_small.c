@@ -189,7 +189,7 @@ static void run_range(void *arg, size_t begin, size_t end)
 
 int gemm_small_applies(int M, int N, int K)
 {
-    return M >= 1 && M <= GEMM_SMALL_MAX_M && N >= 1 && K >= KV && cpu_get()->avx512f;
+    return M >= 1 && M <= GEMM_SMALL_MAX_M && N >= 1 && K >= KV && cpu_vec_level() >= CPU_VEC_AVX512;
 }
 
 void gemm_small_nt(int nthreads, int M, int N, int K, const float *A, int lda, const float *W,
