@@ -152,9 +152,13 @@ static const char *const parity_models[] = {"tiny-bert", "tiny-roberta", "tiny-d
 
 /* ---------------------------------------------------------------- parity */
 
+/* _i 0-2: the last layer at the labelled rows only (the default, which
+ * the golden batch's 15% of labels selects); 3-5: every layer at every
+ * row. */
 START_TEST(gradients_and_adamw_match_reference)
 {
-    const char *name = parity_models[_i];
+    const char *name = parity_models[_i % 3];
+    int select = _i < 3;
     golden_batch gb;
     batch_open(&gb, name);
     golden_json gj;
@@ -168,10 +172,12 @@ START_TEST(gradients_and_adamw_match_reference)
     ck_assert_msg(train_ctx_new(m, gb.b.B, gb.b.T, 1, &tc) == MLM_OK, "%s", mlm_last_error());
     ck_assert_ptr_nonnull(m->owned); /* materialised from the mapping */
     tc->hidden_dropout = tc->attn_dropout = 0.0f; /* the golden's overrides */
+    tc->select_rows = select;
 
     /* loss */
     float loss;
     ck_assert_int_eq(train_forward(tc, &gb.b, 1, 0, &loss), MLM_OK);
+    ck_assert_int_eq(tc->selected, select);
     double loss_ref = json_num(gj.root, "loss");
     ck_assert_msg(rel(loss, loss_ref) <= 1e-5, "%s: loss %.9g vs %.9g", name, (double)loss,
                   loss_ref);
@@ -210,9 +216,10 @@ START_TEST(gradients_and_adamw_match_reference)
     double norm_ref = json_num(gj.root, "grad_norm_before_clipping");
     ck_assert_msg(rel(norm, norm_ref) <= 1e-5, "%s: grad norm %.9g vs %.9g", name, norm,
                   norm_ref);
-    fprintf(stderr, "train parity %s: loss rel err %.2e, grad norm rel err %.2e, worst gradient "
-                    "rel L2 %.2e (%s)\n",
-            name, rel(loss, loss_ref), rel(norm, norm_ref), worst, worst_name);
+    fprintf(stderr, "train parity %s (%s): loss rel err %.2e, grad norm rel err %.2e, worst "
+                    "gradient rel L2 %.2e (%s)\n",
+            name, select ? "last layer at the labelled rows" : "all rows", rel(loss, loss_ref),
+            rel(norm, norm_ref), worst, worst_name);
 
     /* Three Trainer steps on the same batch. */
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(gj.root, "steps");
@@ -339,15 +346,17 @@ static double fd_loss(train_ctx *tc, const train_batch *b)
  * inputs crossed 0 inside ±h (a 10% error there); with h = 3e-3 none does
  * for these seeds. Tolerance: 3e-4 + 2e-2·|g| (observed: at most ~0.25 of
  * it). */
-static void fd_check(int which, float dropout)
+static void fd_check(int which, float dropout, int select)
 {
     mlm_model *m = tiny_model(which, 40 + (uint64_t)which);
     train_ctx *tc = NULL;
     ck_assert_int_eq(train_ctx_new(m, 2, 6, 1, &tc), MLM_OK);
     tc->hidden_dropout = tc->attn_dropout = dropout;
+    tc->select_rows = select; /* 4 labels of 12 tokens: selected when on */
     train_batch b = {fd_tokens[which], fd_attn, which == 0 ? fd_ttypes : NULL, fd_targets, 2, 6};
     train_zero_grad(tc);
     fd_loss(tc, &b);
+    ck_assert_int_eq(tc->selected, select);
     ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
     float *grad = malloc(model_numel(m) * sizeof *grad);
     memcpy(grad, tc->grad, model_numel(m) * sizeof *grad);
@@ -380,9 +389,10 @@ static void fd_check(int which, float dropout)
             checked++;
         }
     }
-    fprintf(stderr, "finite differences %s (dropout %g): %d elements, worst error %.2f of the "
-                    "tolerance\n",
-            mlm_model_type(m), (double)dropout, checked, worst);
+    fprintf(stderr, "finite differences %s (dropout %g, %s): %d elements, worst error %.2f of "
+                    "the tolerance\n",
+            mlm_model_type(m), (double)dropout, select ? "last layer at the labels" : "all rows",
+            checked, worst);
     free(grad);
     train_ctx_free(tc);
     mlm_model_free(m);
@@ -390,7 +400,7 @@ static void fd_check(int which, float dropout)
 
 START_TEST(backward_matches_finite_differences)
 {
-    fd_check(_i, 0.0f);
+    fd_check(_i % 3, 0.0f, _i < 3);
 }
 END_TEST
 
@@ -398,7 +408,7 @@ END_TEST
  * (seed, step) makes the loss a smooth function of the parameters again. */
 START_TEST(backward_with_dropout_matches_finite_differences)
 {
-    fd_check(_i, 0.2f);
+    fd_check(_i % 3, 0.2f, _i < 3);
 }
 END_TEST
 
@@ -516,9 +526,12 @@ START_TEST(backward_matches_finite_differences_mid_size)
     }
     train_ctx *tc = NULL;
     ck_assert_int_eq(train_ctx_new(m, B, T, 1, &tc), MLM_OK);
+    int select = _i == 0; /* the last layer at the labelled rows, or every row */
+    tc->select_rows = select;
     train_batch b = {ids, am, NULL, lab, B, T};
     train_zero_grad(tc);
     fd_loss(tc, &b);
+    ck_assert_int_eq(tc->selected, select);
     ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
     float *grad = malloc(model_numel(m) * sizeof *grad);
     memcpy(grad, tc->grad, model_numel(m) * sizeof *grad);
@@ -902,9 +915,9 @@ Suite *train_suite(void)
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, gradients_and_adamw_match_reference, 0, 3);
-    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, 3);
-    tcase_add_loop_test(tc, backward_with_dropout_matches_finite_differences, 0, 3);
+    tcase_add_loop_test(tc, gradients_and_adamw_match_reference, 0, 6);
+    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, 6);
+    tcase_add_loop_test(tc, backward_with_dropout_matches_finite_differences, 0, 6);
     tcase_add_loop_test(tc, dropout_is_deterministic_and_seeded, 0, 3);
     tcase_add_loop_test(tc, eval_forward_unaffected, 0, 3);
     tcase_add_test(tc, dropout_expected_value);
@@ -915,7 +928,7 @@ Suite *train_suite(void)
     tcase_add_test(tc, edge_cases);
     tcase_add_loop_test(tc, context_capacity_is_invisible, 0, 3);
     tcase_add_loop_test(tc, overfits_one_batch, 0, 3);
-    tcase_add_test(tc, backward_matches_finite_differences_mid_size);
+    tcase_add_loop_test(tc, backward_matches_finite_differences_mid_size, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

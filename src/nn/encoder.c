@@ -30,7 +30,8 @@ size_t encoder_workspace_floats(const model_dims *d, int B, int T)
            + scores        /* attention probabilities */
            + (size_t)B * T /* additive mask */
            + 2 * N         /* LayerNorm mean, rstd */
-           + N;            /* position ids (int32 in float-sized slots) */
+           + N             /* position ids (int32 in float-sized slots) */
+           + 3 * N;        /* runs of selected rows (row_run: three ints) */
 }
 
 /* out (N, OC) = inp (N, C)·Wᵀ + b, W stored (OC, C) as torch does.
@@ -166,16 +167,71 @@ static mlm_status layer_full(const mlm_model *m, const ops_ctx *ctx, const layer
     return st;
 }
 
+int encoder_row_runs(const int32_t *rows, int n, int T, row_run *runs)
+{
+    int count = 0;
+    for (int r = 0; r < n; r++) {
+        int b = rows[r] / T;
+        if (count > 0 && runs[count - 1].b == b) {
+            runs[count - 1].len++;
+            continue;
+        }
+        runs[count++] = (row_run){b, r, 1};
+    }
+    return count;
+}
+
+mlm_status encoder_rows_probs(const ops_ctx *ctx, const model_dims *d, const float *q,
+                              const float *k, const float *maskp, int T, const row_run *runs,
+                              int nruns, float *probs)
+{
+    size_t C = (size_t)d->C, H = (size_t)d->H, D = C / H;
+    for (int i = 0; i < nruns; i++) {
+        const row_run *u = &runs[i];
+        float *p = probs + H * T * (size_t)u->start;
+        /* per head: (len, T) = q rows (len, D) · keys (T, D)ᵀ */
+        ops_batch qk = {1, (int)H, 0, (long)D, 0, (long)D, 0, (long)u->len * T};
+        mlm_status st = ops_gemm_batched(ctx, 0, 1, u->len, T, (int)D, 1.0f,
+                                         q + (size_t)u->start * C, (int)C,
+                                         k + (size_t)u->b * T * C, (int)C, 0.0f, p, T, &qk);
+        if (st != MLM_OK)
+            return st;
+        ops_softmax_forward(ctx, p, p, 1.0f / sqrtf((float)D), maskp ? maskp + (size_t)u->b * T : NULL,
+                            (int)H * u->len, (int)H * u->len, T);
+    }
+    return MLM_OK;
+}
+
+mlm_status encoder_rows_context(const ops_ctx *ctx, const model_dims *d, const float *probs,
+                                const float *v, int T, const row_run *runs, int nruns,
+                                float *out)
+{
+    size_t C = (size_t)d->C, H = (size_t)d->H, D = C / H;
+    for (int i = 0; i < nruns; i++) {
+        const row_run *u = &runs[i];
+        /* per head: (len, D) = probs (len, T) · values (T, D) */
+        ops_batch pv = {1, (int)H, 0, (long)u->len * T, 0, (long)D, 0, (long)D};
+        mlm_status st = ops_gemm_batched(ctx, 0, 0, u->len, (int)D, T, 1.0f,
+                                         probs + H * T * (size_t)u->start, T,
+                                         v + (size_t)u->b * T * C, (int)C, 0.0f,
+                                         out + (size_t)u->start * C, (int)C, &pv);
+        if (st != MLM_OK)
+            return st;
+    }
+    return MLM_OK;
+}
+
 /* The last layer when only n of the N rows are wanted (fill-mask: the mask
  * positions): keys and values for every row, the rest — queries, attention
  * output, FFN — for the n rows alone, which at batch 1 saves most of a
- * layer. x (N, C) in; the n rows' states out in x's first n rows. */
+ * layer. x (N, C) in; the n rows' states out in x's first n rows. runs:
+ * room for n of them. */
 static mlm_status layer_rows(const mlm_model *m, const ops_ctx *ctx, const layer_weights *lw,
                              const float *maskp, int B, int T, const int32_t *rows, int n,
-                             float *x, float *ws)
+                             float *x, float *ws, row_run *runs)
 {
     const model_dims *d = &m->d;
-    size_t N = (size_t)B * T, C = (size_t)d->C, H = (size_t)d->H, D = C / H;
+    size_t N = (size_t)B * T, C = (size_t)d->C;
     float *q = ws, *k = q + N * C, *v = k + N * C, *att = v + N * C, *x1 = att + N * C;
     float *sum = x1 + N * C, *ffn = sum + N * C, *probs = ffn + N * (size_t)d->I;
     float *mean = probs + (size_t)B * d->H * T * T + N, *rstd = mean + N;
@@ -187,22 +243,11 @@ static mlm_status layer_rows(const mlm_model *m, const ops_ctx *ctx, const layer
         memcpy(xs + r * C, x + (size_t)rows[r] * C, C * sizeof *xs);
     if (st == MLM_OK)
         st = encoder_linear(ctx, q, xs, lw->q_w, lw->q_b, NULL, n, d->C, d->C);
-    /* Row r attends over the T keys of its own sequence b: scores (H, T),
-     * then its context (H·D), each head a product of one row. */
-    for (int r = 0; st == MLM_OK && r < n; r++) {
-        size_t b = (size_t)rows[r] / T;
-        float *p = probs + r * H * T;
-        ops_batch qk = {1, (int)H, 0, (long)D, 0, (long)D, 0, T};
-        st = ops_gemm_batched(ctx, 0, 1, 1, T, (int)D, 1.0f, q + r * C, (int)C, k + b * T * C,
-                              (int)C, 0.0f, p, T, &qk);
-        if (st != MLM_OK)
-            break;
-        ops_softmax_forward(ctx, p, p, 1.0f / sqrtf((float)D), maskp ? maskp + b * T : NULL,
-                            (int)H, (int)H, T);
-        ops_batch pv = {1, (int)H, 0, T, 0, (long)D, 0, (long)D};
-        st = ops_gemm_batched(ctx, 0, 0, 1, (int)D, T, 1.0f, p, T, v + b * T * C, (int)C, 0.0f,
-                              att + r * C, (int)C, &pv);
-    }
+    int nruns = encoder_row_runs(rows, n, T, runs);
+    if (st == MLM_OK)
+        st = encoder_rows_probs(ctx, d, q, k, maskp, T, runs, nruns, probs);
+    if (st == MLM_OK)
+        st = encoder_rows_context(ctx, d, probs, v, T, runs, nruns, att);
     if (st == MLM_OK)
         st = encoder_linear(ctx, sum, att, lw->o_w, lw->o_b, xs, n, d->C, d->C);
     if (st != MLM_OK)
@@ -234,6 +279,7 @@ mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t
     float *sum = ws + 5 * N * C, *probs = sum + N * C + N * (size_t)d->I;
     float *mask = probs + (size_t)B * d->H * T * T, *mean = mask + N, *rstd = mean + N;
     int32_t *pos = (int32_t *)(rstd + N); /* float-sized slots hold int32 */
+    row_run *runs = (row_run *)(void *)(rstd + 2 * N);
     float *x = hidden;
 
     if (type_ids && d->T > 0) {
@@ -256,7 +302,7 @@ mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t
     for (int l = 0; st == MLM_OK && l < d->L; l++) {
         const layer_weights *lw = &m->w.layer[l];
         if (select && l == d->L - 1)
-            st = layer_rows(m, ctx, lw, maskp, B, T, rows, n_rows, x, ws);
+            st = layer_rows(m, ctx, lw, maskp, B, T, rows, n_rows, x, ws, runs);
         else
             st = layer_full(m, ctx, lw, maskp, B, T, x, ws);
     }

@@ -171,6 +171,7 @@ mlm_status train_ctx_new(mlm_model *m, int maxB, int maxT, int nthreads, train_c
     tc->hidden_dropout = d->hidden_dropout;
     tc->attn_dropout = d->attn_dropout;
     tc->train_mode = 1;
+    tc->select_rows = 1;
     size_t L = d->L > 0 ? (size_t)d->L : 1;
     size_t nacts = train_acts_floats(d, maxB, maxT);
     tc->grad = mem_calloc(model_numel(m), sizeof *tc->grad);
@@ -201,7 +202,7 @@ static mlm_status head_reserve(train_ctx *tc, size_t n)
     if (n <= tc->head_cap && tc->head_mem)
         return MLM_OK;
     const model_dims *d = &tc->m->d;
-    size_t C = (size_t)d->C, per_row = 2 + 6 * C + 3 + (size_t)d->V;
+    size_t C = (size_t)d->C, per_row = 2 + 6 * C + 3 + (size_t)d->V + 3;
     float *mem = mem_alloc((n ? n : 1) * per_row * sizeof *mem);
     if (!mem)
         return err_set(MLM_ERR_OUT_OF_MEMORY, "MLM head buffers for %zu labelled tokens", n);
@@ -222,6 +223,7 @@ static mlm_status head_reserve(train_ctx *tc, size_t n)
     h->rstd = take(&p, n);
     h->lse = take(&p, n);
     h->logits = take(&p, n * (size_t)d->V);
+    h->runs = (row_run *)(void *)take(&p, 3 * n);
     return MLM_OK;
 }
 
@@ -325,26 +327,18 @@ static mlm_status embeddings_backward(train_ctx *tc, const train_batch *b, float
 
 /* ---------------------------------------------------------------- layers */
 
-static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const float *mask, int B,
-                                int T)
+/* Attention over all N rows: probs (B, H, T, T), la->ctx (N, C). */
+static mlm_status attention_forward(train_ctx *tc, int l, const float *mask, int B, int T)
 {
     const model_dims *d = &tc->m->d;
-    const layer_weights *lw = &tc->m->w.layer[l];
     layer_acts *la = &tc->a.layer[l];
     const ops_ctx *ctx = &tc->ops;
-    int N = B * T, C = d->C, H = d->H, D = C / H, I = d->I;
-    size_t NC = (size_t)N * C, S = (size_t)B * H * T * T;
-
-    mlm_status st = encoder_linear(ctx, la->q, x, lw->q_w, lw->q_b, NULL, N, C, C);
-    if (st == MLM_OK)
-        st = encoder_linear(ctx, la->k, x, lw->k_w, lw->k_b, NULL, N, C, C);
-    if (st == MLM_OK)
-        st = encoder_linear(ctx, la->v, x, lw->v_w, lw->v_b, NULL, N, C, C);
+    int C = d->C, H = d->H, D = C / H;
+    size_t S = (size_t)B * H * T * T;
     /* scores (B, H, T, T) = q·kᵀ per (batch, head) on the (B, T, H·D) layout */
     ops_batch qk = {B, H, (long)T * C, D, (long)T * C, D, (long)H * T * T, (long)T * T};
-    if (st == MLM_OK)
-        st = ops_gemm_batched(ctx, 0, 1, T, T, D, 1.0f, la->q, C, la->k, C, 0.0f, la->probs, T,
-                              &qk);
+    mlm_status st = ops_gemm_batched(ctx, 0, 1, T, T, D, 1.0f, la->q, C, la->k, C, 0.0f,
+                                     la->probs, T, &qk);
     if (st != MLM_OK)
         return st;
     ops_softmax_forward(ctx, la->probs, la->probs, 1.0f / sqrtf((float)D), mask, H * T, B * H * T,
@@ -359,58 +353,107 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
     ops_batch pv = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
     if (st == MLM_OK)
         st = ops_gemm_batched(ctx, 0, 0, T, D, T, 1.0f, pd, T, la->v, C, 0.0f, la->ctx, C, &pv);
+    return st;
+}
+
+/* Attention at the n selected rows (the labelled ones) against all keys:
+ * probs as encoder_rows_probs lays them out, la->ctx (n, C). */
+static mlm_status attention_forward_rows(train_ctx *tc, int l, const float *mask, int T)
+{
+    const model_dims *d = &tc->m->d;
+    layer_acts *la = &tc->a.layer[l];
+    const ops_ctx *ctx = &tc->ops;
+    const head_acts *h = &tc->h;
+    size_t S = (size_t)d->H * T * tc->n_rows;
+    mlm_status st = encoder_rows_probs(ctx, d, la->q, la->k, mask, T, h->runs, h->nruns,
+                                       la->probs);
+    const float *pd = la->probs;
+    if (st == MLM_OK && drop_on(tc, tc->attn_dropout)) {
+        st = ops_dropout_forward(ctx, tc->a.s_att[0], la->mask_attn, la->probs, S,
+                                 tc->attn_dropout, tc->seed, stream_of(tc, site_of(l, SITE_ATTN)));
+        pd = tc->a.s_att[0];
+    }
+    if (st == MLM_OK)
+        st = encoder_rows_context(ctx, d, pd, la->v, T, h->runs, h->nruns, la->ctx);
+    return st;
+}
+
+/* Layer l on x (N, C). With sel, at the labelled rows only (tc->h.rows):
+ * la->out then holds their n rows, in that order. */
+static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const float *mask, int B,
+                                int T, int sel)
+{
+    const model_dims *d = &tc->m->d;
+    const layer_weights *lw = &tc->m->w.layer[l];
+    layer_acts *la = &tc->a.layer[l];
+    const ops_ctx *ctx = &tc->ops;
+    int N = B * T, C = d->C, I = d->I, n = sel ? tc->n_rows : N;
+    size_t nC = (size_t)n * C;
+
+    const float *xq = x; /* the rows that get queries, attention output and FFN */
+    if (sel) {
+        float *g = la->q + nC;
+        for (int r = 0; r < n; r++)
+            memcpy(g + (size_t)r * C, x + (size_t)tc->h.rows[r] * C, C * sizeof *g);
+        xq = g;
+    }
+    mlm_status st = encoder_linear(ctx, la->q, xq, lw->q_w, lw->q_b, NULL, n, C, C);
+    if (st == MLM_OK)
+        st = encoder_linear(ctx, la->k, x, lw->k_w, lw->k_b, NULL, N, C, C);
+    if (st == MLM_OK)
+        st = encoder_linear(ctx, la->v, x, lw->v_w, lw->v_b, NULL, N, C, C);
+    if (st == MLM_OK)
+        st = sel ? attention_forward_rows(tc, l, mask, T) : attention_forward(tc, l, mask, B, T);
     if (st != MLM_OK)
         return st;
 
     /* sum1 = x + drop(ctx·Woᵀ + bo); DistilBERT has no dropout there. */
     if (d->arch != ARCH_DISTILBERT && drop_on(tc, tc->hidden_dropout)) {
         float *o = tc->a.s_nc[0];
-        st = encoder_linear(ctx, o, la->ctx, lw->o_w, lw->o_b, NULL, N, C, C);
+        st = encoder_linear(ctx, o, la->ctx, lw->o_w, lw->o_b, NULL, n, C, C);
         if (st == MLM_OK)
-            st = ops_dropout_residual_forward(ctx, la->sum1, la->mask_ao, x, o, NC,
+            st = ops_dropout_residual_forward(ctx, la->sum1, la->mask_ao, xq, o, nC,
                                               tc->hidden_dropout, tc->seed,
                                               stream_of(tc, site_of(l, SITE_ATTN_OUT)));
     } else {
-        st = encoder_linear(ctx, la->sum1, la->ctx, lw->o_w, lw->o_b, x, N, C, C);
+        st = encoder_linear(ctx, la->sum1, la->ctx, lw->o_w, lw->o_b, xq, n, C, C);
     }
     if (st != MLM_OK)
         return st;
-    ops_layernorm_forward(ctx, la->x1, la->mean1, la->rstd1, la->sum1, lw->ln1_w, lw->ln1_b, N, C,
+    ops_layernorm_forward(ctx, la->x1, la->mean1, la->rstd1, la->sum1, lw->ln1_w, lw->ln1_b, n, C,
                           d->ln_eps);
 
     /* FFN: sum2 = x1 + drop(act(x1·W1ᵀ + b1)·W2ᵀ + b2) */
-    st = encoder_linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, N, C, I);
+    st = encoder_linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, n, C, I);
     if (st != MLM_OK)
         return st;
     /* The eval forward's activation (the same floats), keeping Φ for exact
      * GELU's backward. */
     if (la->cdf)
-        ops_gelu_forward_cdf(ctx, la->a, la->cdf, la->h, (size_t)N * I);
+        ops_gelu_forward_cdf(ctx, la->a, la->cdf, la->h, (size_t)n * I);
     else
-        encoder_activate(ctx, d->act, la->a, la->h, (size_t)N * I);
+        encoder_activate(ctx, d->act, la->a, la->h, (size_t)n * I);
     if (drop_on(tc, tc->hidden_dropout)) {
         float *o = tc->a.s_nc[0];
-        st = encoder_linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, N, I, C);
+        st = encoder_linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, n, I, C);
         if (st == MLM_OK)
-            st = ops_dropout_residual_forward(ctx, la->sum2, la->mask_ffn, la->x1, o, NC,
+            st = ops_dropout_residual_forward(ctx, la->sum2, la->mask_ffn, la->x1, o, nC,
                                               tc->hidden_dropout, tc->seed,
                                               stream_of(tc, site_of(l, SITE_FFN)));
     } else {
-        st = encoder_linear(ctx, la->sum2, la->a, lw->ff2_w, lw->ff2_b, la->x1, N, I, C);
+        st = encoder_linear(ctx, la->sum2, la->a, lw->ff2_w, lw->ff2_b, la->x1, n, I, C);
     }
     if (st != MLM_OK)
         return st;
-    ops_layernorm_forward(ctx, la->out, la->mean2, la->rstd2, la->sum2, lw->ln2_w, lw->ln2_b, N, C,
+    ops_layernorm_forward(ctx, la->out, la->mean2, la->rstd2, la->sum2, lw->ln2_w, lw->ln2_b, n, C,
                           d->ln_eps);
     return MLM_OK;
 }
 
-/* Backward of layer l: dout (N, C) is the gradient at its output (consumed:
- * the buffer is reused), din (N, C) receives (=) the gradient at its input x.
- * Scratch: s_nc[2] (d of a LayerNorm's input), s_nc[3], s_ni[0..1],
- * s_att[0..1]. */
-static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *dout, float *din,
-                                 int B, int T)
+/* Attention's backward over all N rows: from dctx (N, C), into din (N, C)
+ * (+=) and the q, k, v weights' gradients; x is the layer's input. */
+static mlm_status attention_backward(train_ctx *tc, int l, const float *x, const float *dctx,
+                                     float *din, int B, int T)
 {
     const model_dims *d = &tc->m->d;
     const layer_weights *lw = &tc->m->w.layer[l];
@@ -418,60 +461,17 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     layer_acts *la = &tc->a.layer[l];
     train_acts *a = &tc->a;
     const ops_ctx *ctx = &tc->ops;
-    int N = B * T, C = d->C, H = d->H, D = C / H, I = d->I;
-    size_t NC = (size_t)N * C, NI = (size_t)N * I, S = (size_t)B * H * T * T;
-    int hdrop = drop_on(tc, tc->hidden_dropout), adrop = drop_on(tc, tc->attn_dropout);
-    float *dsum = a->s_nc[2], *dtmp = a->s_nc[3];
+    int N = B * T, C = d->C, H = d->H, D = C / H;
+    size_t S = (size_t)B * H * T * T;
+    int adrop = drop_on(tc, tc->attn_dropout);
     mlm_status st = MLM_OK;
-
-    /* x = LN2(sum2), sum2 = x1 + drop(ff2) */
-    ops_layernorm_backward(ctx, zeroed(dsum, NC), lg->ln2_w, lg->ln2_b, dout, la->sum2, lw->ln2_w,
-                           la->mean2, la->rstd2, N, C);
-    float *dx1 = dout; /* dout is spent: it becomes d(x1), starting with the residual */
-    memcpy(dx1, dsum, NC * sizeof *dx1);
-    const float *dff = dsum;
-    if (hdrop) {
-        st = ops_dropout_backward(ctx, zeroed(dtmp, NC), dsum, la->mask_ffn, NC,
-                                  tc->hidden_dropout, tc->seed, stream_of(tc, site_of(l, SITE_FFN)));
-        dff = dtmp;
-    }
-    float *da = zeroed(a->s_ni[0], NI), *dh = zeroed(a->s_ni[1], NI);
-    if (st == MLM_OK)
-        st = ops_linear_backward(ctx, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, N, I, C);
-    if (st != MLM_OK)
-        return st;
-    if (la->cdf)
-        ops_gelu_backward_cdf(ctx, dh, da, la->h, la->cdf, NI);
-    else
-        act_backward(ctx, d->act, dh, da, la->h, NI);
-    st = ops_linear_backward(ctx, dx1, lg->ff1_w, lg->ff1_b, dh, la->x1, lw->ff1_w, N, C, I);
-    if (st != MLM_OK)
-        return st;
-
-    /* x1 = LN1(sum1), sum1 = x + drop(ctx·Woᵀ + bo) */
-    ops_layernorm_backward(ctx, zeroed(dsum, NC), lg->ln1_w, lg->ln1_b, dx1, la->sum1, lw->ln1_w,
-                           la->mean1, la->rstd1, N, C);
-    memcpy(din, dsum, NC * sizeof *din); /* the residual */
-    const float *dproj = dsum;
-    if (d->arch != ARCH_DISTILBERT && hdrop) {
-        st = ops_dropout_backward(ctx, zeroed(dtmp, NC), dsum, la->mask_ao, NC,
-                                  tc->hidden_dropout, tc->seed,
-                                  stream_of(tc, site_of(l, SITE_ATTN_OUT)));
-        dproj = dtmp;
-    }
-    float *dctx = zeroed(dx1, NC); /* d(x1) is spent too */
-    if (st == MLM_OK)
-        st = ops_linear_backward(ctx, dctx, lg->o_w, lg->o_b, dproj, la->ctx, lw->o_w, N, C, C);
-    if (st != MLM_OK)
-        return st;
-
     /* ctx = pd·v with pd = drop(p): pd again from the mask, then dv = pdᵀ·dctx */
     const float *pd = la->probs;
     if (adrop) {
         st = ops_dropout_apply(ctx, a->s_att[0], la->mask_attn, la->probs, S, tc->attn_dropout);
         pd = a->s_att[0];
     }
-    float *dqkv = dtmp;
+    float *dqkv = a->s_nc[3];
     ops_batch tv = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
     if (st == MLM_OK)
         st = ops_gemm_batched(ctx, 1, 0, T, D, T, 1.0f, pd, T, dctx, C, 0.0f, dqkv, C, &tv);
@@ -509,16 +509,180 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     return st;
 }
 
+/* Per run u of the selected rows, per head: the four products of
+ * attention's backward on encoder_rows_probs' layout. which: 0 dv (T, D)
+ * += pdᵀ·dctx, 1 dp (len, T) = dctx·vᵀ, 2 dq (len, D) = ds·k, 3 dk (T, D)
+ * += dsᵀ·q. out: dv/dk (N, C), dp (the runs' blocks), dq (n, C). */
+static mlm_status rows_products(train_ctx *tc, int which, const float *P, const float *rowsv,
+                                const float *seqv, float *out, int T)
+{
+    const model_dims *d = &tc->m->d;
+    const ops_ctx *ctx = &tc->ops;
+    size_t C = (size_t)d->C, H = (size_t)d->H, D = C / H;
+    mlm_status st = MLM_OK;
+    for (int i = 0; st == MLM_OK && i < tc->h.nruns; i++) {
+        const row_run *u = &tc->h.runs[i];
+        size_t blk = H * T * (size_t)u->start, seq = (size_t)u->b * T * C, rows = u->start * C;
+        long lt = (long)u->len * T;
+        ops_batch pd_rows = {1, (int)H, 0, lt, 0, (long)D, 0, (long)D};
+        ops_batch rows_seq = {1, (int)H, 0, (long)D, 0, (long)D, 0, lt};
+        if (which == 0) /* dv_b (T, D) += pd (len, T)ᵀ · dctx (len, D) */
+            st = ops_gemm_batched(ctx, 1, 0, T, (int)D, u->len, 1.0f, P + blk, T, rowsv + rows,
+                                  (int)C, 1.0f, out + seq, (int)C, &pd_rows);
+        else if (which == 1) /* dp (len, T) = dctx (len, D) · v_b (T, D)ᵀ */
+            st = ops_gemm_batched(ctx, 0, 1, u->len, T, (int)D, 1.0f, rowsv + rows, (int)C,
+                                  seqv + seq, (int)C, 0.0f, out + blk, T, &rows_seq);
+        else if (which == 2) /* dq (len, D) = ds (len, T) · k_b (T, D) */
+            st = ops_gemm_batched(ctx, 0, 0, u->len, (int)D, T, 1.0f, P + blk, T, seqv + seq,
+                                  (int)C, 0.0f, out + rows, (int)C, &pd_rows);
+        else /* dk_b (T, D) += ds (len, T)ᵀ · q (len, D) */
+            st = ops_gemm_batched(ctx, 1, 0, T, (int)D, u->len, 1.0f, P + blk, T, rowsv + rows,
+                                  (int)C, 1.0f, out + seq, (int)C, &pd_rows);
+    }
+    return st;
+}
+
+/* Attention's backward at the n selected rows: dctx (n, C); din (N, C)
+ * receives (+=) the keys' and values' part at every row and the queries'
+ * at the selected rows; xq (n, C) the selected inputs. */
+static mlm_status attention_backward_rows(train_ctx *tc, int l, const float *x,
+                                          const float *xq, const float *dctx, float *din, int B,
+                                          int T)
+{
+    const model_dims *d = &tc->m->d;
+    const layer_weights *lw = &tc->m->w.layer[l];
+    layer_grads *lg = &tc->g.layer[l];
+    layer_acts *la = &tc->a.layer[l];
+    train_acts *a = &tc->a;
+    const ops_ctx *ctx = &tc->ops;
+    int N = B * T, C = d->C, H = d->H, D = C / H, n = tc->n_rows;
+    size_t NC = (size_t)N * C, nC = (size_t)n * C, S = (size_t)H * T * n;
+    int adrop = drop_on(tc, tc->attn_dropout);
+    mlm_status st = MLM_OK;
+    const float *pd = la->probs;
+    if (adrop) {
+        st = ops_dropout_apply(ctx, a->s_att[0], la->mask_attn, la->probs, S, tc->attn_dropout);
+        pd = a->s_att[0];
+    }
+    /* Rows of sequences with no selected row get no gradient through v or k. */
+    float *dkv = zeroed(a->s_nc[3], NC);
+    if (st == MLM_OK)
+        st = rows_products(tc, 0, pd, dctx, NULL, dkv, T);
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, din, lg->v_w, lg->v_b, dkv, x, lw->v_w, N, C, C);
+    if (st == MLM_OK)
+        st = rows_products(tc, 1, NULL, dctx, la->v, a->s_att[1], T);
+    if (st != MLM_OK)
+        return st;
+    float *dp = a->s_att[1], *dscores = a->s_att[0];
+    if (adrop) {
+        st = ops_dropout_backward(ctx, zeroed(a->s_att[0], S), a->s_att[1], la->mask_attn, S,
+                                  tc->attn_dropout, tc->seed,
+                                  stream_of(tc, site_of(l, SITE_ATTN)));
+        dp = a->s_att[0];
+        dscores = a->s_att[1];
+    }
+    if (st != MLM_OK)
+        return st;
+    ops_softmax_backward(ctx, zeroed(dscores, S), dp, la->probs, 1.0f / sqrtf((float)D), H * n, T);
+    /* dq (n, C), then its input gradient (n, C) back to the selected rows */
+    float *dq = dkv, *dxq = zeroed(a->s_nc[2], nC);
+    st = rows_products(tc, 2, dscores, NULL, la->k, dq, T);
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, dxq, lg->q_w, lg->q_b, dq, xq, lw->q_w, n, C, C);
+    if (st != MLM_OK)
+        return st;
+    const int32_t *rows = tc->h.rows;
+    for (int r = 0; r < n; r++) {
+        float *dst = din + (size_t)rows[r] * C;
+        const float *src = dxq + (size_t)r * C;
+        for (int c = 0; c < C; c++)
+            dst[c] += src[c];
+    }
+    st = rows_products(tc, 3, dscores, la->q, NULL, zeroed(dkv, NC), T);
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, din, lg->k_w, lg->k_b, dkv, x, lw->k_w, N, C, C);
+    return st;
+}
+
+/* Backward of layer l: dout is the gradient at its output (consumed: the
+ * buffer is reused), (N, C), or (n, C) at the selected rows with sel; din
+ * (N, C) receives (=) the gradient at its input x. Scratch: s_nc[2] (d of a
+ * LayerNorm's input), s_nc[3], s_ni[0..1], s_att[0..1]. */
+static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *dout, float *din,
+                                 int B, int T, int sel)
+{
+    const model_dims *d = &tc->m->d;
+    const layer_weights *lw = &tc->m->w.layer[l];
+    layer_grads *lg = &tc->g.layer[l];
+    layer_acts *la = &tc->a.layer[l];
+    train_acts *a = &tc->a;
+    const ops_ctx *ctx = &tc->ops;
+    int N = B * T, C = d->C, I = d->I, n = sel ? tc->n_rows : N;
+    size_t NC = (size_t)N * C, nC = (size_t)n * C, nI = (size_t)n * I;
+    int hdrop = drop_on(tc, tc->hidden_dropout);
+    float *dsum = a->s_nc[2], *dtmp = a->s_nc[3];
+    mlm_status st = MLM_OK;
+
+    /* x = LN2(sum2), sum2 = x1 + drop(ff2) */
+    ops_layernorm_backward(ctx, zeroed(dsum, nC), lg->ln2_w, lg->ln2_b, dout, la->sum2, lw->ln2_w,
+                           la->mean2, la->rstd2, n, C);
+    float *dx1 = dout; /* dout is spent: it becomes d(x1), starting with the residual */
+    memcpy(dx1, dsum, nC * sizeof *dx1);
+    const float *dff = dsum;
+    if (hdrop) {
+        st = ops_dropout_backward(ctx, zeroed(dtmp, nC), dsum, la->mask_ffn, nC,
+                                  tc->hidden_dropout, tc->seed, stream_of(tc, site_of(l, SITE_FFN)));
+        dff = dtmp;
+    }
+    float *da = zeroed(a->s_ni[0], nI), *dh = zeroed(a->s_ni[1], nI);
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, n, I, C);
+    if (st != MLM_OK)
+        return st;
+    if (la->cdf)
+        ops_gelu_backward_cdf(ctx, dh, da, la->h, la->cdf, nI);
+    else
+        act_backward(ctx, d->act, dh, da, la->h, nI);
+    st = ops_linear_backward(ctx, dx1, lg->ff1_w, lg->ff1_b, dh, la->x1, lw->ff1_w, n, C, I);
+    if (st != MLM_OK)
+        return st;
+
+    /* x1 = LN1(sum1), sum1 = x + drop(ctx·Woᵀ + bo) */
+    ops_layernorm_backward(ctx, zeroed(dsum, nC), lg->ln1_w, lg->ln1_b, dx1, la->sum1, lw->ln1_w,
+                           la->mean1, la->rstd1, n, C);
+    if (sel) { /* the residual reaches the selected rows only */
+        memset(din, 0, NC * sizeof *din);
+        for (int r = 0; r < n; r++)
+            memcpy(din + (size_t)tc->h.rows[r] * C, dsum + (size_t)r * C, C * sizeof *din);
+    } else {
+        memcpy(din, dsum, NC * sizeof *din);
+    }
+    const float *dproj = dsum;
+    if (d->arch != ARCH_DISTILBERT && hdrop) {
+        st = ops_dropout_backward(ctx, zeroed(dtmp, nC), dsum, la->mask_ao, nC,
+                                  tc->hidden_dropout, tc->seed,
+                                  stream_of(tc, site_of(l, SITE_ATTN_OUT)));
+        dproj = dtmp;
+    }
+    float *dctx = zeroed(dx1, nC); /* d(x1) is spent too */
+    if (st == MLM_OK)
+        st = ops_linear_backward(ctx, dctx, lg->o_w, lg->o_b, dproj, la->ctx, lw->o_w, n, C, C);
+    if (st != MLM_OK)
+        return st;
+    if (sel)
+        return attention_backward_rows(tc, l, x, la->q + nC, dctx, din, B, T);
+    return attention_backward(tc, l, x, dctx, din, B, T);
+}
+
 /* ---------------------------------------------------------------- head */
 
-/* Gather the labelled rows of the last hidden states, run the head there and
- * the loss. */
-static mlm_status head_forward_train(train_ctx *tc, const train_batch *b, const float *hidden)
+/* The labelled rows of the batch (tc->h.rows, .labels, .runs; tc->n_rows),
+ * and whether the last layer runs at them alone. */
+static mlm_status select_labels(train_ctx *tc, const train_batch *b)
 {
-    const mlm_model *m = tc->m;
-    const model_dims *d = &m->d;
-    const ops_ctx *ctx = &tc->ops;
-    size_t N = (size_t)b->B * b->T, n = 0, C = (size_t)d->C;
+    const model_dims *d = &tc->m->d;
+    size_t N = (size_t)b->B * b->T, n = 0;
     for (size_t i = 0; i < N; i++)
         n += b->labels[i] != OPS_IGNORE_INDEX;
     mlm_status st = head_reserve(tc, n);
@@ -530,15 +694,35 @@ static mlm_status head_forward_train(train_ctx *tc, const train_batch *b, const 
         if (b->labels[i] != OPS_IGNORE_INDEX) {
             h->rows[n] = (int32_t)i;
             h->labels[n] = b->labels[i];
-            memcpy(h->x + n * C, hidden + i * C, C * sizeof *h->x);
             n++;
         }
     tc->n_rows = (int)n;
+    h->nruns = encoder_row_runs(h->rows, (int)n, b->T, h->runs);
+    tc->selected = tc->select_rows && encoder_selects_rows(d, N, n);
+    return MLM_OK;
+}
+
+/* The head and the loss at the labelled rows. hidden: the last hidden
+ * states, (N, C), or the labelled rows' (n, C) when the last layer ran at
+ * them alone. */
+static mlm_status head_forward_train(train_ctx *tc, const float *hidden)
+{
+    const mlm_model *m = tc->m;
+    const model_dims *d = &m->d;
+    const ops_ctx *ctx = &tc->ops;
+    head_acts *h = &tc->h;
+    size_t n = (size_t)tc->n_rows, C = (size_t)d->C;
     tc->loss = NAN;
     if (n == 0)
         return MLM_OK;
+    if (tc->selected)
+        memcpy(h->x, hidden, n * C * sizeof *h->x);
+    else
+        for (size_t r = 0; r < n; r++)
+            memcpy(h->x + r * C, hidden + (size_t)h->rows[r] * C, C * sizeof *h->x);
     int rows = (int)n;
-    st = encoder_linear(ctx, h->t, h->x, m->w.head_w, m->w.head_b, NULL, rows, d->C, d->C);
+    mlm_status st = encoder_linear(ctx, h->t, h->x, m->w.head_w, m->w.head_b, NULL, rows, d->C,
+                                   d->C);
     if (st != MLM_OK)
         return st;
     encoder_activate(ctx, d->head_act, h->u, h->t, n * C);
@@ -551,8 +735,9 @@ static mlm_status head_forward_train(train_ctx *tc, const train_batch *b, const 
     return st;
 }
 
-/* dhidden (N, C) receives (=) the gradient at the last hidden states: the
- * head's at the labelled rows, zero elsewhere. */
+/* dhidden receives (=) the gradient at the last hidden states: (N, C), the
+ * head's at the labelled rows and zero elsewhere, or the labelled rows'
+ * alone (n, C) when the last layer ran at them. */
 static mlm_status head_backward_train(train_ctx *tc, float dloss, float *dhidden, size_t N)
 {
     const mlm_model *m = tc->m;
@@ -562,7 +747,8 @@ static mlm_status head_backward_train(train_ctx *tc, float dloss, float *dhidden
     model_grads *g = &tc->g;
     size_t n = (size_t)tc->n_rows, C = (size_t)d->C;
     int rows = tc->n_rows;
-    memset(dhidden, 0, N * C * sizeof *dhidden);
+    if (!tc->selected)
+        memset(dhidden, 0, N * C * sizeof *dhidden);
     if (n == 0)
         return MLM_OK;
     /* logits become dlogits in place */
@@ -580,7 +766,9 @@ static mlm_status head_backward_train(train_ctx *tc, float dloss, float *dhidden
     act_backward(ctx, d->head_act, zeroed(h->d1, n * C), h->d2, h->t, n * C);
     st = ops_linear_backward(ctx, zeroed(h->d2, n * C), g->head_w, g->head_b, h->d1, h->x,
                              m->w.head_w, rows, d->C, d->C);
-    for (size_t i = 0; st == MLM_OK && i < n; i++)
+    if (st == MLM_OK && tc->selected)
+        memcpy(dhidden, h->d2, n * C * sizeof *dhidden);
+    for (size_t i = 0; st == MLM_OK && !tc->selected && i < n; i++)
         memcpy(dhidden + (size_t)h->rows[i] * C, h->d2 + i * C, C * sizeof *dhidden);
     return st;
 }
@@ -632,14 +820,16 @@ mlm_status train_forward(train_ctx *tc, const train_batch *b, uint64_t seed, uin
             a->mask[i] = b->attn_mask[i] ? 0.0f : -FLT_MAX;
         mask = a->mask;
     }
-    st = embeddings_forward(tc, &bb);
+    st = select_labels(tc, &bb);
+    if (st == MLM_OK)
+        st = embeddings_forward(tc, &bb);
     const float *x = a->x0;
     for (int l = 0; st == MLM_OK && l < d->L; l++) {
-        st = layer_forward(tc, l, x, mask, b->B, b->T);
+        st = layer_forward(tc, l, x, mask, b->B, b->T, tc->selected && l == d->L - 1);
         x = a->layer[l].out;
     }
     if (st == MLM_OK)
-        st = head_forward_train(tc, &bb, x);
+        st = head_forward_train(tc, x);
     if (st != MLM_OK)
         return st;
     tc->batch = bb;
@@ -664,7 +854,7 @@ mlm_status train_backward(train_ctx *tc, float dloss)
     mlm_status st = head_backward_train(tc, dloss, dout, N);
     for (int l = d->L - 1; st == MLM_OK && l >= 0; l--) {
         const float *x = l > 0 ? a->layer[l - 1].out : a->x0;
-        st = layer_backward(tc, l, x, dout, din, B, T);
+        st = layer_backward(tc, l, x, dout, din, B, T, tc->selected && l == d->L - 1);
         float *t = dout;
         dout = din;
         din = t;

@@ -130,6 +130,28 @@ mlm_status encoder_forward(const mlm_model *m, const ops_ctx *ctx, const int32_t
                            const int32_t *attn_mask, const int32_t *type_ids, int B, int T,
                            const int32_t *rows, int n_rows, float *hidden, float *ws);
 
+/* Selected rows (indices into the B·T tokens) in runs of one sequence:
+ * run i is entries [start, start + len) of the selection, all in sequence
+ * b. encoder_row_runs splits n rows into at most n runs (consecutive
+ * entries of one sequence share a run) and returns how many. */
+typedef struct row_run {
+    int b, start, len;
+} row_run;
+int encoder_row_runs(const int32_t *rows, int n, int T, row_run *runs);
+
+/* Attention at selected rows only, against all T keys and values of their
+ * own sequence. q (n, C): the selected rows' queries in selection order;
+ * k, v (B·T, C); maskp (B·T) additive or NULL. probs receives run i's
+ * softmax as an (H, len, T) block at probs + H·T·start (H·T·n floats in
+ * all); out (n, C) the context of each selected row. Used by the eval
+ * forward's last layer and by training's, so both compute the same floats. */
+mlm_status encoder_rows_probs(const ops_ctx *ctx, const model_dims *d, const float *q,
+                              const float *k, const float *maskp, int T, const row_run *runs,
+                              int nruns, float *probs);
+mlm_status encoder_rows_context(const ops_ctx *ctx, const model_dims *d, const float *probs,
+                                const float *v, int T, const row_run *runs, int nruns,
+                                float *out);
+
 /* MLM head on n rows of hidden states (n, C): logits (n, V). ws holds at
  * least 2·n·(C + 1) floats. */
 mlm_status head_forward(const mlm_model *m, const ops_ctx *ctx, const float *rows, int n,

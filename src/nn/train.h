@@ -54,7 +54,11 @@ typedef struct model_grads {
     float *decoder_b;
 } model_grads;
 
-/* What one layer's backward needs (N = B·T rows). */
+/* What one layer's backward needs (N = B·T rows). A layer run at n
+ * selected rows (train_ctx.selected, the last layer) keeps k and v for all
+ * N rows and everything else for its n rows, in the same buffers: q holds
+ * the n queries and then the n selected inputs; probs holds the runs'
+ * (H, len, T) blocks (encoder_rows_probs). */
 typedef struct layer_acts {
     float *q, *k, *v;          /* (N, C) */
     float *probs;              /* (B, H, T, T) softmax, before attention dropout */
@@ -99,6 +103,8 @@ typedef struct head_acts {
     float *mean, *rstd, *lse;  /* (n) */
     float *logits;             /* (n, V); the backward turns it into dlogits */
     float *d1, *d2;            /* (n, C) backward scratch */
+    row_run *runs;             /* (n at most) the rows by sequence */
+    int nruns;
 } head_acts;
 
 typedef struct train_ctx {
@@ -110,6 +116,12 @@ typedef struct train_ctx {
      * attention_dropout); may be changed between steps. */
     float hidden_dropout, attn_dropout;
     int train_mode;            /* 0: no dropout (eval-mode forward, with gradients) */
+    /* Run the last layer only at the labelled rows (keys and values at
+     * every row) when they are at most half the tokens, as the eval
+     * forward does (encoder_selects_rows): the loss and every gradient are
+     * those of the whole layer, whose other rows reach nothing. On by
+     * default; tests turn it off to compare. */
+    int select_rows;
 
     float *grad;               /* model_numel(m) floats, the parameters' layout */
     model_grads g;
@@ -124,6 +136,7 @@ typedef struct train_ctx {
      * copied: the caller keeps them alive until train_backward. */
     train_batch batch;
     int B, T, n_rows;          /* n_rows: labelled positions */
+    int selected;              /* the last layer ran at the n_rows rows only */
     float loss;                /* mean cross-entropy (NaN when n_rows = 0) */
     uint64_t seed, step;
     int ready;                 /* a forward has run and its backward not yet */
