@@ -31,7 +31,11 @@
  * Embedding lookups, biases, LayerNorm, softmax and the optimizer are not
  * counted (as is standard).
  * "Useful" FLOPs: what libmlm computes — the head and the decoder only at the
- * labelled positions: tokens·(6·N_enc + 12·L·C·T) + labelled·6·(C² + V·C).
+ * labelled positions, and the last layer too when they are at most half the
+ * tokens (keys and values at every token, the rest at the labelled rows):
+ * tokens·(6·N_enc + 12·L·C·T) + labelled·6·(C² + V·C), less the last
+ * layer's queries, output, FFN and attention at the unlabelled tokens,
+ * (tokens − labelled)·(6·(2C² + 2·C·I) + 12·C·T).
  *
  *   train_bench --shape small|distilroberta [--threads N] [--steps S]
  *               [--warmup W] [--json]
@@ -125,6 +129,8 @@ static flops step_flops(const shape *s, double labelled)
     double attn = 12 * L * C * T; /* per token */
     flops f = {tokens * (6 * (n_enc + n_head) + attn),
                tokens * (6 * n_enc + attn) + labelled * 6 * n_head};
+    if (L > 0 && labelled * 2 <= tokens) /* the last layer at the labelled rows */
+        f.useful -= (tokens - labelled) * (6 * (2 * C * C + 2 * C * I) + 12 * C * T);
     return f;
 }
 
