@@ -135,6 +135,7 @@ void mlm_trainer_free(mlm_trainer *tr)
     mem_free(tr->a.output_dir);
     mem_free(tr->a.resume_from_checkpoint);
     train_ctx_free(tr->tc);
+    par_pool_free(tr->pool);
     if (tr->opt_ready)
         adamw_free(&tr->opt);
     cJSON_Delete(tr->log_history);
@@ -430,6 +431,15 @@ static mlm_status emit(mlm_trainer *tr, cJSON *rec)
 
 /* ---------------------------------------------------------------- batches */
 
+/* This thread's parallel calls go to the trainer's workers until
+ * par_pool_leave (made on first use; without it they start threads). */
+static par_pool *enter_pool(mlm_trainer *tr)
+{
+    if (!tr->pool && tr->a.num_threads > 1)
+        tr->pool = par_pool_new((int)tr->a.num_threads - 1);
+    return par_pool_enter(tr->pool);
+}
+
 /* Make sure the context holds a (B, T) batch; a bigger one is made and the
  * gradients carried over (only between a backward and the next forward). */
 static mlm_status ensure_ctx(mlm_trainer *tr, int B, int T)
@@ -507,6 +517,7 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
     double sum = 0.0;
     size_t count = 0;
     mlm_status st = MLM_OK;
+    par_pool *before = enter_pool(tr);
     for (size_t i = 0, k = 0; i < N && st == MLM_OK; i += bs, k++) {
         size_t n = N - i < bs ? N - i : bs;
         for (size_t j = 0; j < n; j++)
@@ -522,6 +533,7 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
             count += n;
         }
     }
+    par_pool_leave(before);
     mem_free(rows);
     if (st != MLM_OK)
         return err_prefix(st, "evaluate");
@@ -790,7 +802,9 @@ mlm_status mlm_trainer_train(mlm_trainer *tr)
     if (!perm)
         return err_oom();
     output_begin(tr);
+    par_pool *before = enter_pool(tr);
     st = run(tr, perm);
+    par_pool_leave(before);
     output_end(tr);
     mem_free(perm);
     return st;

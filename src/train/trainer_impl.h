@@ -8,6 +8,7 @@
 
 #include "mlm/tokenizer.h"
 #include "mlm/trainer.h"
+#include "core/threads.h"
 #include "nn/model.h"
 #include "nn/train.h"
 #include "train/adamw.h"
@@ -63,6 +64,10 @@ struct mlm_trainer {
     train_ctx *tc;
     adamw opt;
     int opt_ready;
+    /* num_threads - 1 workers for train and evaluate: a small model's step
+     * makes ~250 parallel calls, each of which would otherwise start and
+     * join a thread (~40 us). */
+    par_pool *pool;
 
     /* progress */
     int64_t global_step;
