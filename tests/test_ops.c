@@ -413,6 +413,71 @@ START_TEST(gemm_small_m_matches_reference)
 }
 END_TEST
 
+/* Small products in cache (nn/ops/gemm_tile.c where the CPU has AVX-512,
+ * BLIS elsewhere): every row tail of the 6-row tiles, column tails of the
+ * 16-wide vectors and 64-column blocks, the 16×16 transposes of op(B) = Bᵀ
+ * and their edges, each transpose, beta 0 over NaN and beta 1, padded
+ * leading dimensions; at attention's shapes too. Then what the kernel
+ * promises: a row of C is the same bits whatever M, and a zero tail of k
+ * changes nothing. */
+START_TEST(gemm_tile_matches_reference)
+{
+    /* 55 > GEMM_SMALL_MAX_M: op(B) = Bᵀ with fewer rows goes to gemm_small */
+    static const int ms[] = {1, 5, 6, 7, 13, 55};
+    static const int ns[] = {1, 15, 16, 17, 64, 65, 130};
+    static const int ks[] = {1, 7, 16, 33, 64};
+    ops_ctx ctx = ctx_n(1);
+    for (int t = 0; t < 3; t++) /* NN, NT, TN */
+        for (int mi = 0; mi < 6; mi++)
+            for (int ni = 0; ni < 7; ni++)
+                for (int ki = 0; ki < 5; ki++) {
+                    int ta = t == 2, tb = t == 1, pad = (mi + ni + ki) % 3;
+                    check_gemm_case(&ctx, ta, tb, ms[mi], ns[ni], ks[ki], pad, 1.0f,
+                                    (mi + ki) % 2 ? 1.0f : 0.0f);
+                }
+    for (int t = 0; t < 3; t++) {
+        check_gemm_case(&ctx, t == 2, t == 1, 128, 128, 64, 3, 1.0f, 0.0f);
+        check_gemm_case(&ctx, t == 2, t == 1, 128, 64, 128, 0, 1.0f, 1.0f);
+    }
+    /* Row 4 of a 13-row product against the same row alone, and with 9
+     * more k of zeros in A (p·v with padded keys). */
+    enum { M = 13, N = 70, K = 40, KZ = K + 9 };
+    for (int t = 0; t < 3; t++) {
+        int ta = t == 2, tb = t == 1;
+        float *A = frandv((size_t)M * KZ, -1, 1), *B = frandv((size_t)KZ * N, -1, 1);
+        for (int i = 0; i < M; i++)
+            for (int k = K; k < KZ; k++) {
+                if (ta)
+                    A[(size_t)k * M + i] = 0.0f;
+                else
+                    A[(size_t)i * KZ + k] = 0.0f;
+            }
+        float *C = malloc((size_t)M * N * sizeof *C), *R = malloc((size_t)N * sizeof *R);
+        float *Z = malloc((size_t)N * sizeof *Z);
+        int lda = ta ? M : KZ, ldb = tb ? KZ : N;
+        ck_assert_int_eq(ops_gemm(&ctx, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N),
+                         MLM_OK);
+        const float *a4 = ta ? A + 4 : A + (size_t)4 * KZ;
+        ck_assert_int_eq(ops_gemm(&ctx, ta, tb, 1, N, K, 1.0f, a4, lda, B, ldb, 0.0f, R, N),
+                         MLM_OK);
+        ck_assert_int_eq(ops_gemm(&ctx, ta, tb, 1, N, KZ, 1.0f, a4, lda, B, ldb, 0.0f, Z, N),
+                         MLM_OK);
+        /* (A row alone of op(B) = Bᵀ goes to gemm_small.c, whose rows are
+         * independent of M too but whose sums are split by k mod 16.) */
+        if (cpu_vec_level() >= CPU_VEC_AVX512) {
+            ck_assert(memcmp(C + (size_t)4 * N, R, (size_t)N * sizeof *R) == 0);
+            if (!tb)
+                ck_assert(memcmp(R, Z, (size_t)N * sizeof *R) == 0);
+        }
+        free(A);
+        free(B);
+        free(C);
+        free(R);
+        free(Z);
+    }
+}
+END_TEST
+
 START_TEST(gemm_rejects_bad_arguments)
 {
     ops_ctx ctx = ctx_n(1);
@@ -1314,6 +1379,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, par_pool_covers_once);
     tcase_add_loop_test(tc, gemm_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_small_m_matches_reference);
+    tcase_add_test(tc, gemm_tile_matches_reference);
     tcase_add_test(tc, gemm_rejects_bad_arguments);
     tcase_add_test(tc, gemm_never_reads_past_c);
     tcase_add_test(tc, gemm_never_reads_past_operands);

@@ -19,6 +19,7 @@
 #include "core/threads.h"
 #include "nn/ops/cpu.h"
 #include "nn/ops/gemm_small.h"
+#include "nn/ops/gemm_tile.h"
 #include "nn/ops/kernels.h"
 #include "nn/ops/ops.h"
 
@@ -294,6 +295,12 @@ static void gemm_threads(int nthreads, int transa, int transb, int M, int N, int
 {
     if (!transa && transb && alpha == 1.0f && gemm_small_applies(M, N, K)) {
         gemm_small_nt(nthreads, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* Small enough for one thread (a batch of them gets a thread each). */
+    if ((nthreads == 1 || (double)M * N * K < SPLIT_FLOPS) &&
+        gemm_tile_applies(transa, transb, M, N, K, alpha, beta)) {
+        gemm_tile(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     size_t blocks = ((size_t)N + SUP_NR - 1) / SUP_NR;
