@@ -2,7 +2,8 @@
  * from a checkpoint, save_total_limit, the stop on a non-finite loss, the
  * callback's stop, and a learning test: a tiny BERT trained from scratch on
  * a generated corpus of facts ("the capital of X is Y", Korean variants)
- * must fill in held-out sentences. Case "progress": the progress bar and
+ * must fill in held-out sentences. Case "accuracy": eval_accuracy against
+ * the inference forward's argmax; case "progress": the progress bar and
  * log lines against tqdm and CPython; case "checkpoint": what a checkpoint
  * holds, a process killed while writing one, a failed final save. */
 #include "suites.h"
@@ -24,6 +25,7 @@
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
+#include "train/trainer_impl.h" /* EVAL_BATCH_BASE: the eval batches' mask streams */
 
 /* ---------------------------------------------------------------- corpus */
 
@@ -540,6 +542,194 @@ START_TEST(learns_facts)
             acc, right, total, log.last_eval_loss, log.last_ppl);
     ck_assert_msg(acc >= 0.95, "held-out accuracy %.3f < 0.95", acc);
     ck_assert_msg(log.last_ppl < 1.5, "eval perplexity %.4f >= 1.5", log.last_ppl);
+    mlm_trainer_free(tr);
+    mlm_model_free(m);
+    test_rmtree(d);
+    free(d);
+    world_free(&w);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- accuracy */
+
+/* run_mlm.py's eval_accuracy computed here from the public API alone: the
+ * eval batches as mlm_trainer_evaluate makes them (rows in order, bs a
+ * batch, batch k masked with batch index EVAL_BATCH_BASE + k), the
+ * inference forward at the labelled positions, torch.argmax's first maximum
+ * (strict >), correct and labelled counted over the whole set. */
+static void reference_accuracy(const world *w, const mlm_model *m, size_t bs, size_t *correct,
+                               size_t *labelled)
+{
+    size_t N = mlm_dataset_num_rows(w->eval);
+    int V = mlm_model_vocab_size(m);
+    size_t *rows = malloc(bs * sizeof *rows);
+    *correct = *labelled = 0;
+    for (size_t i = 0, k = 0; i < N; i += bs, k++) {
+        size_t n = N - i < bs ? N - i : bs;
+        for (size_t j = 0; j < n; j++)
+            rows[j] = i + j;
+        mlm_batch *b = NULL;
+        ck_assert_int_eq(mlm_collator_collate(w->col, w->eval, rows, n, EVAL_BATCH_BASE + k, &b),
+                         MLM_OK);
+        size_t B = mlm_batch_rows(b), T = mlm_batch_seq_len(b);
+        const int32_t *labels = mlm_batch_labels(b);
+        int32_t *pos = malloc(B * T * sizeof *pos);
+        size_t np = 0;
+        for (size_t p = 0; p < B * T; p++)
+            if (labels[p] != -100)
+                pos[np++] = (int32_t)p;
+        float *logits = malloc((np ? np : 1) * (size_t)V * sizeof *logits);
+        if (np)
+            ck_assert_int_eq(mlm_model_forward(m, 1, mlm_batch_input_ids(b),
+                                               mlm_batch_attention_mask(b),
+                                               mlm_batch_token_type_ids(b), B, T, pos, np, logits),
+                             MLM_OK);
+        for (size_t r = 0; r < np; r++) {
+            const float *row = logits + r * (size_t)V;
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (row[v] > row[best])
+                    best = v;
+            *correct += best == labels[pos[r]];
+        }
+        *labelled += np;
+        free(logits);
+        free(pos);
+        mlm_batch_free(b);
+    }
+    free(rows);
+}
+
+typedef struct accuracy_log {
+    int n_eval, n_with;
+    double last_accuracy;
+    char *last_eval; /* the last eval record */
+} accuracy_log;
+
+static int record_accuracy(const char *rec, void *user)
+{
+    accuracy_log *a = user;
+    if (!strstr(rec, "\"eval_loss\":"))
+        return 0;
+    a->n_eval++;
+    free(a->last_eval);
+    a->last_eval = strdup(rec);
+    const char *p = strstr(rec, "\"eval_accuracy\":");
+    if (p) {
+        a->n_with++;
+        a->last_accuracy = strtod(p + 16, NULL);
+    }
+    return 0;
+}
+
+/* The keys of a record, in order, as one comma-separated string. */
+static void record_keys(const char *rec, char *out, size_t cap)
+{
+    cJSON *o = cJSON_Parse(rec);
+    ck_assert_ptr_nonnull(o);
+    out[0] = '\0';
+    for (const cJSON *it = o->child; it; it = it->next)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", it == o->child ? "" : ",",
+                 it->string);
+    cJSON_Delete(o);
+}
+
+/* A model trained a little (it predicts the frequent words, not yet the
+ * cities: an accuracy strictly between 0 and 1), evaluated in batches of 48
+ * rows (the last one shorter): the trainer's eval_accuracy is the
+ * reference's correct / labelled exactly, in the eval records (after
+ * eval_loss, as transformers' evaluation_loop orders them) and from
+ * mlm_trainer_last_eval_accuracy; without compute_accuracy there is none. */
+START_TEST(eval_accuracy_matches_argmax)
+{
+    world w;
+    world_make(&w, 32, 1, 0.1);
+    ck_assert_uint_gt(mlm_dataset_num_rows(w.eval) % 48, 0);
+    mlm_model *m = new_model(&w);
+    char *d = test_tmpdir(), opts[1024];
+    snprintf(opts, sizeof opts,
+             "{\"output_dir\": \"%s\", \"max_steps\": 40, \"learning_rate\": 3e-3, "
+             "\"per_device_train_batch_size\": 16, \"per_device_eval_batch_size\": 48, "
+             "\"eval_strategy\": \"steps\", \"eval_steps\": 20, \"logging_steps\": 20, "
+             "\"save_strategy\": \"no\", \"compute_accuracy\": true, \"num_threads\": 1}",
+             d);
+    mlm_trainer *tr = new_trainer(&w, m, opts);
+    accuracy_log log = {0};
+    mlm_trainer_set_callback(tr, record_accuracy, &log);
+    ck_assert(isnan(mlm_trainer_last_eval_accuracy(tr)));
+    ck_assert_msg(mlm_trainer_train(tr) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_int_eq(log.n_eval, 2);
+    ck_assert_int_eq(log.n_with, 2);
+    char keys[256];
+    record_keys(log.last_eval, keys, sizeof keys);
+    ck_assert_str_eq(keys, "eval_loss,eval_accuracy,perplexity,epoch,step");
+
+    size_t correct, labelled;
+    reference_accuracy(&w, m, 48, &correct, &labelled);
+    ck_assert_uint_gt(correct, 0);
+    ck_assert_uint_lt(correct, labelled);
+    const double want = (double)correct / (double)labelled;
+    /* the evaluation at step 40 saw the final model */
+    ck_assert_double_eq(log.last_accuracy, want);
+    ck_assert_double_eq(mlm_trainer_last_eval_accuracy(tr), want);
+    double loss = 0;
+    ck_assert_int_eq(mlm_trainer_evaluate(tr, &loss, NULL), MLM_OK);
+    ck_assert_double_eq(mlm_trainer_last_eval_accuracy(tr), want);
+    fprintf(stderr, "eval_accuracy %zu/%zu = %.4f, eval_loss %.4f\n", correct, labelled, want,
+            loss);
+
+    /* other batches, the same pooled count */
+    mlm_trainer *other = new_trainer(&w, m, "{\"per_device_eval_batch_size\": 7, "
+                                            "\"compute_accuracy\": \"yes\"}");
+    ck_assert_int_eq(mlm_trainer_evaluate(other, NULL, NULL), MLM_OK);
+    reference_accuracy(&w, m, 7, &correct, &labelled);
+    ck_assert_double_eq(mlm_trainer_last_eval_accuracy(other), (double)correct / labelled);
+    mlm_trainer_free(other);
+
+    /* off (the default): no eval_accuracy anywhere */
+    mlm_trainer *off = new_trainer(&w, m, "{\"max_steps\": 1, \"eval_strategy\": \"steps\", "
+                                          "\"eval_steps\": 1, \"save_strategy\": \"no\"}");
+    char buf[4096];
+    size_t need;
+    ck_assert_int_eq(mlm_trainer_args_json(off, buf, sizeof buf, &need), MLM_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"compute_accuracy\":false"));
+    ck_assert_int_eq(mlm_trainer_evaluate(off, NULL, NULL), MLM_OK);
+    ck_assert(isnan(mlm_trainer_last_eval_accuracy(off)));
+    ck_assert_int_eq(mlm_trainer_set(off, "output_dir", d), MLM_OK);
+    accuracy_log none = {0};
+    mlm_trainer_set_callback(off, record_accuracy, &none);
+    ck_assert_msg(mlm_trainer_train(off) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_int_eq(none.n_eval, 1);
+    ck_assert_int_eq(none.n_with, 0);
+    record_keys(none.last_eval, keys, sizeof keys);
+    ck_assert_str_eq(keys, "eval_loss,perplexity,epoch,step");
+    ck_assert(isnan(mlm_trainer_last_eval_accuracy(NULL)));
+
+    /* the option: HF's boolean spellings; null, other values and unknown
+     * names are errors naming the option, the setting unchanged */
+    mlm_trainer *opt = new_trainer(&w, m, "{\"compute_accuracy\": true}");
+    ck_assert_int_eq(mlm_trainer_args_json(opt, buf, sizeof buf, &need), MLM_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"compute_accuracy\":true"));
+    static const char *const bad[] = {"null", "sometimes", "정확도", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(mlm_trainer_set(opt, "compute_accuracy", bad[i]),
+                         MLM_ERR_INVALID_ARGUMENT);
+        ck_assert_ptr_nonnull(strstr(mlm_last_error(), "compute_accuracy"));
+    }
+    ck_assert_int_eq(mlm_trainer_set_json(opt, "{\"compute_accuracy\": 1.5}"),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(mlm_trainer_set(opt, "compute_metrics", "true"), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "compute_metrics"));
+    ck_assert_int_eq(mlm_trainer_args_json(opt, buf, sizeof buf, &need), MLM_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"compute_accuracy\":true"));
+    ck_assert_int_eq(mlm_trainer_set(opt, "compute_accuracy", "F"), MLM_OK);
+    ck_assert_int_eq(mlm_trainer_args_json(opt, buf, sizeof buf, &need), MLM_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"compute_accuracy\":false"));
+    mlm_trainer_free(opt);
+
+    free(log.last_eval);
+    free(none.last_eval);
+    mlm_trainer_free(off);
     mlm_trainer_free(tr);
     mlm_model_free(m);
     test_rmtree(d);
@@ -1270,6 +1460,9 @@ Suite *trainer_suite(void)
     tcase_add_test(tc, non_finite_loss_stops);
     tcase_add_test(tc, learns_facts);
     suite_add_tcase(s, tc);
+    TCase *ta = tcase_create("accuracy");
+    tcase_add_test(ta, eval_accuracy_matches_argmax);
+    suite_add_tcase(s, ta);
     TCase *tp = tcase_create("progress");
     tcase_add_test(tp, progress_formats_like_tqdm);
     tcase_add_test(tp, python_reprs);

@@ -36,6 +36,18 @@
  *   resume_from_checkpoint       a checkpoint folder, or null      (null)
  *   disable_tqdm                 true | false | null (see Output)  (null)
  *   num_threads                  >= 1 (libmlm's; HF has none)      (1)
+ *   compute_accuracy             true | false                      (false)
+ *                                libmlm's stand-in for run_mlm.py's
+ *                                compute_metrics (HF passes a function to
+ *                                Trainer, not an argument): evaluations
+ *                                also measure eval_accuracy, the share of
+ *                                labelled tokens (label != -100) whose
+ *                                logits' argmax is the label (torch.argmax:
+ *                                the first index on ties), pooled over the
+ *                                whole eval set (correct / labelled, every
+ *                                batch together), as run_mlm.py's
+ *                                preprocess_logits_for_metrics + "accuracy"
+ *                                metric compute it
  * Booleans take transformers' spellings in any case (true/false, yes/no,
  * t/f, y/n, 1/0) as text, and true/false in JSON. Anything else — an
  * unknown name, a value of the wrong kind or out of range — is
@@ -87,8 +99,11 @@
  *     "learning_rate", "epoch", "step"} (loss: the mean step loss since the
  *     last record; learning_rate: the one the next step will use, as HF logs
  *     it after the scheduler steps); when evaluating, {"eval_loss",
- *     "perplexity", "epoch", "step"}; at the end {"train_loss", "epoch",
- *     "step"}; all of them are appended to the checkpoint's log_history;
+ *     "eval_accuracy" (with compute_accuracy), "perplexity", "epoch",
+ *     "step"} (eval_accuracy after eval_loss, where transformers'
+ *     evaluation_loop puts a compute_metrics key); at the end
+ *     {"train_loss", "epoch", "step"}; all of them are appended to the
+ *     checkpoint's log_history;
  *   - checkpoints every save_steps steps (or at each epoch's end), and at
  *     the last step whenever save_strategy is not "no" (as recent
  *     transformers' DefaultFlowCallback does): output_dir/checkpoint-N/ with
@@ -229,9 +244,17 @@ MLM_API mlm_status mlm_trainer_resume(mlm_trainer *tr, const char *checkpoint_di
  * per_device_eval_batch_size rows in order, masks from batch indices fixed
  * apart from training's, so the result is deterministic). Batches with no
  * masked token are left out (torch would give NaN). perplexity =
- * exp(eval_loss), infinity on overflow. Either pointer may be NULL.
- * MLM_ERR_STATE without an eval dataset. */
+ * exp(eval_loss), infinity on overflow. Either pointer may be NULL. With
+ * compute_accuracy it also measures eval_accuracy (see the option; read it
+ * with mlm_trainer_last_eval_accuracy). MLM_ERR_STATE without an eval
+ * dataset. */
 MLM_API mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity);
+
+/* eval_accuracy of the last evaluation (mlm_trainer_evaluate, or the last
+ * one mlm_trainer_train ran), in [0, 1]: correct / labelled tokens. NaN
+ * when it was not computed: compute_accuracy off, no evaluation yet, the
+ * last one failed, or it had no labelled token (tr NULL too). */
+MLM_API double mlm_trainer_last_eval_accuracy(const mlm_trainer *tr);
 
 /* The checkpoint-N folder with the largest N in output_dir (transformers'
  * get_last_checkpoint: folders named exactly checkpoint-<digits>, so never a

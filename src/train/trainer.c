@@ -67,6 +67,7 @@ static const opt_def opt_defs[] = {
     {"resume_from_checkpoint", OPT_STR, OFF(resume_from_checkpoint), 0, 0, 1, 0},
     {"disable_tqdm", OPT_BOOL, OFF(disable_tqdm), 0, 0, 1, 0},
     {"num_threads", OPT_INT, OFF(num_threads), 1, 1024, 0, 0},
+    {"compute_accuracy", OPT_BOOL, OFF(compute_accuracy), 0, 0, 0, 0},
 };
 #undef OFF
 #define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
@@ -120,6 +121,7 @@ mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collator,
         mlm_trainer_free(tr);
         return err_oom();
     }
+    tr->eval_accuracy = NAN;
     tr->m = model;
     tr->col = collator;
     tr->train = train;
@@ -143,6 +145,11 @@ void mlm_trainer_free(mlm_trainer *tr)
 }
 
 int64_t mlm_trainer_global_step(const mlm_trainer *tr) { return tr ? tr->global_step : 0; }
+
+double mlm_trainer_last_eval_accuracy(const mlm_trainer *tr)
+{
+    return tr ? tr->eval_accuracy : NAN;
+}
 
 void mlm_trainer_set_callback(mlm_trainer *tr, mlm_trainer_log_fn fn, void *user)
 {
@@ -503,19 +510,47 @@ static mlm_status forward_rows(mlm_trainer *tr, const mlm_dataset *ds, const siz
     return MLM_OK;
 }
 
+/* torch.argmax over one row: the first maximal index, a NaN counting as
+ * the maximum (torch's max propagates it). */
+static int32_t row_argmax(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t v = 0; v < n; v++) {
+        if (isnan(x[v]))
+            return v;
+        if (x[v] > x[best])
+            best = v;
+    }
+    return best;
+}
+
+/* The labelled positions of the last forward whose logits' argmax is the
+ * label: run_mlm.py's preprocess_logits_for_metrics (argmax) and
+ * compute_metrics (labels != -100), on the head's rows, which are exactly
+ * the labelled ones. */
+static size_t count_correct(const train_ctx *tc)
+{
+    const int32_t V = (int32_t)tc->m->d.V;
+    size_t right = 0;
+    for (int r = 0; r < tc->n_rows; r++)
+        right += row_argmax(tc->h.logits + (size_t)r * (size_t)V, V) == tc->h.labels[r];
+    return right;
+}
+
 mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity)
 {
     if (!tr)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_evaluate: trainer is NULL");
     if (!tr->eval)
         return err_set(MLM_ERR_STATE, "mlm_trainer_evaluate: the trainer has no eval dataset");
+    tr->eval_accuracy = NAN;
     size_t N = mlm_dataset_num_rows(tr->eval);
     size_t bs = (size_t)tr->a.eval_batch_size;
     size_t *rows = mem_alloc(bs * sizeof *rows);
     if (!rows)
         return err_oom();
     double sum = 0.0;
-    size_t count = 0;
+    size_t count = 0, labelled_total = 0, correct = 0;
     mlm_status st = MLM_OK;
     par_pool *before = enter_pool(tr);
     for (size_t i = 0, k = 0; i < N && st == MLM_OK; i += bs, k++) {
@@ -531,6 +566,11 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
         if (st == MLM_OK && labelled > 0) {
             sum += (double)loss * (double)n; /* HF: loss.repeat(batch_size) */
             count += n;
+            /* before the next forward overwrites the head's logits */
+            if (tr->a.compute_accuracy) {
+                correct += count_correct(tr->tc);
+                labelled_total += (size_t)labelled;
+            }
         }
     }
     par_pool_leave(before);
@@ -542,6 +582,10 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
         *eval_loss = l;
     if (perplexity)
         *perplexity = exp(l); /* +inf on overflow, as HF's except OverflowError */
+    /* pooled over the whole set (a micro average), as compute_metrics sees
+     * every batch's predictions at once */
+    if (tr->a.compute_accuracy && labelled_total)
+        tr->eval_accuracy = (double)correct / (double)labelled_total;
     return MLM_OK;
 }
 
@@ -566,6 +610,11 @@ static void epoch_permutation(size_t *perm, size_t n, uint64_t seed, uint64_t e)
 
 static double round4(double x) { return round(x * 1e4) / 1e4; }
 
+/* The evaluation's record. eval_accuracy follows eval_loss as in
+ * transformers' evaluation_loop: compute_metrics' {"accuracy"}, then
+ * eval_loss added, then "accuracy" popped and put back as "eval_accuracy"
+ * (at the end); HF's eval_runtime and rates, which libmlm does not log,
+ * would come next. */
 static mlm_status log_eval(mlm_trainer *tr)
 {
     double loss, ppl;
@@ -573,8 +622,10 @@ static mlm_status log_eval(mlm_trainer *tr)
     if (st != MLM_OK)
         return st;
     cJSON *rec = cJSON_CreateObject();
-    if (rec && !(add_num(rec, "eval_loss", loss) && add_num(rec, "perplexity", ppl) &&
-                 add_num(rec, "epoch", tr->epoch) && add_num(rec, "step", (double)tr->global_step))) {
+    if (rec && !(add_num(rec, "eval_loss", loss) &&
+                 (!tr->a.compute_accuracy || add_num(rec, "eval_accuracy", tr->eval_accuracy)) &&
+                 add_num(rec, "perplexity", ppl) && add_num(rec, "epoch", tr->epoch) &&
+                 add_num(rec, "step", (double)tr->global_step))) {
         cJSON_Delete(rec);
         rec = NULL;
     }

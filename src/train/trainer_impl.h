@@ -39,6 +39,7 @@ typedef struct targs {
     char *resume_from_checkpoint; /* NULL: null */
     int disable_tqdm;             /* -1: null (a bar when stderr is a terminal) */
     int64_t num_threads;
+    int compute_accuracy;         /* run_mlm.py's compute_metrics: eval_accuracy */
 } targs;
 
 /* Eval batches draw their masks from collator streams far from any training
@@ -75,6 +76,7 @@ struct mlm_trainer {
     double total_loss;       /* Σ step losses (train_loss at the end) */
     double loss_since_log;   /* Σ step losses since the last loss record */
     int64_t steps_since_log;
+    double eval_accuracy;    /* of the last evaluation; NaN when not computed */
     double total_flos;       /* HF's estimate: 6 · input tokens · non-embedding parameters */
     cJSON *log_history;
 
