@@ -259,11 +259,11 @@ START_TEST(train_writes_run_mlm_outputs)
     ck_assert_double_eq(num(tr, "total_flos"), expected_flos(a, ntrain, 4, 3, 16, fx.vocab));
 
     cJSON *ev = read_json(a, "eval_results.json", &text);
-    static const char *const eval_keys[] = {"epoch",        "eval_loss",
-                                            "eval_runtime", "eval_samples",
-                                            "eval_samples_per_second", "eval_steps_per_second",
-                                            "perplexity"};
-    check_keys(ev, eval_keys, 7);
+    static const char *const eval_keys[] = {"epoch",        "eval_accuracy",
+                                            "eval_loss",    "eval_runtime",
+                                            "eval_samples", "eval_samples_per_second",
+                                            "eval_steps_per_second", "perplexity"};
+    check_keys(ev, eval_keys, 8);
     check_py_format(text);
     free(text);
     ck_assert_uint_eq((size_t)num(ev, "eval_samples"), neval);
@@ -272,12 +272,15 @@ START_TEST(train_writes_run_mlm_outputs)
     /* written with repr(): exact doubles, so exp() agrees to the last bit */
     ck_assert_double_eq(ppl, exp(loss));
     ck_assert_double_eq(num(ev, "epoch"), num(tr, "epoch"));
+    /* run_mlm.py's compute_metrics: the share of masked tokens predicted */
+    double acc = num(ev, "eval_accuracy");
+    ck_assert(acc >= 0 && acc <= 1);
 
     /* all_results.json: the union of both */
     cJSON *all = read_json(a, "all_results.json", &text);
     check_py_format(text);
     free(text);
-    ck_assert_int_eq(cJSON_GetArraySize(all), 13);
+    ck_assert_int_eq(cJSON_GetArraySize(all), 14);
     for (const cJSON *src[] = {tr, ev}, **s = src; s < src + 2; s++)
         for (const cJSON *c = (*s)->child; c; c = c->next)
             ck_assert_double_eq(num(all, c->string), c->valuedouble);
@@ -307,6 +310,7 @@ START_TEST(train_writes_run_mlm_outputs)
 
     /* the same run from a JSON file (flags override it: output_dir) gives the
      * same model, byte for byte */
+    char p1[8192], p2[8192];
     write_text(fx.dir, "train.json",
                "{\"config_name\": \"cfg.json\", \"tokenizer_name\": \"tok\", \"train_file\": "
                "\"corpus.txt\", \"do_train\": true, \"do_eval\": true, \"output_dir\": \"NOT\", "
@@ -316,10 +320,28 @@ START_TEST(train_writes_run_mlm_outputs)
     out = run_mlm(fx.dir, "train --output-dir=B --config train.json", &status);
     ck_assert_msg(status == 0, "%s", out);
     free(out);
-    out = run_mlm(fx.dir, "train train.json --output_dir C", &status);
+    /* C evaluates during training too: the same model, and eval records
+     * with eval_accuracy in its trainer_state.json */
+    out = run_mlm(fx.dir, "train train.json --output_dir C --eval_strategy steps --eval_steps 2",
+                  &status);
     ck_assert_msg(status == 0, "%s", out);
     free(out);
-    char p1[8192], p2[8192];
+    snprintf(p1, sizeof p1, "%s/C", fx.dir);
+    st = read_json(p1, "trainer_state.json", NULL);
+    hist = cJSON_GetObjectItemCaseSensitive(st, "log_history");
+    int evals = 0;
+    for (const cJSON *rec = hist ? hist->child : NULL; rec; rec = rec->next) {
+        if (!cJSON_GetObjectItemCaseSensitive(rec, "eval_loss"))
+            continue;
+        evals++;
+        ck_assert_int_eq((int)num(rec, "step"), 2);
+        ck_assert(num(rec, "eval_accuracy") >= 0 && num(rec, "eval_accuracy") <= 1);
+    }
+    ck_assert_int_eq(evals, 1);
+    cJSON_Delete(st);
+    all = read_json(p1, "all_results.json", NULL);
+    ck_assert(num(all, "eval_accuracy") >= 0 && num(all, "eval_accuracy") <= 1);
+    cJSON_Delete(all);
     snprintf(p1, sizeof p1, "%s/model.safetensors", a);
     size_t n1, n2;
     char *m1 = test_read_file(p1, &n1);
@@ -338,7 +360,7 @@ START_TEST(train_writes_run_mlm_outputs)
     /* the saved folder (model, tokenizer, model_max_length) evaluates as the
      * run did: the same split, masks (seed) and loss */
     ev = read_json(a, "eval_results.json", NULL);
-    double trained_loss = num(ev, "eval_loss");
+    double trained_loss = num(ev, "eval_loss"), trained_acc = num(ev, "eval_accuracy");
     cJSON_Delete(ev);
     out = run_mlm(fx.dir, "eval --model_name_or_path A --train_file corpus.txt --seed 7 "
                           "--output_dir A2",
@@ -348,6 +370,7 @@ START_TEST(train_writes_run_mlm_outputs)
     snprintf(p2, sizeof p2, "%s/A2", fx.dir);
     ev = read_json(p2, "eval_results.json", NULL);
     ck_assert_double_eq(num(ev, "eval_loss"), trained_loss);
+    ck_assert_double_eq(num(ev, "eval_accuracy"), trained_acc);
     ck_assert_uint_eq((size_t)num(ev, "eval_samples"), neval);
     cJSON_Delete(ev);
 
@@ -362,15 +385,16 @@ START_TEST(train_writes_run_mlm_outputs)
     ck_assert_msg(status == 0, "%s", out);
     free(out);
     ev = read_json(a, "eval_results.json", NULL);
-    static const char *const eval_only_keys[] = {"eval_loss", "eval_runtime", "eval_samples",
-                                                 "eval_samples_per_second",
+    static const char *const eval_only_keys[] = {"eval_accuracy", "eval_loss", "eval_runtime",
+                                                 "eval_samples", "eval_samples_per_second",
                                                  "eval_steps_per_second", "perplexity"};
-    check_keys(ev, eval_only_keys, 6);
+    check_keys(ev, eval_only_keys, 7);
     ck_assert_int_eq((int)num(ev, "eval_samples"), 1);
     ck_assert_double_eq(num(ev, "perplexity"), exp(num(ev, "eval_loss")));
     all = read_json(a, "all_results.json", NULL);
-    ck_assert_int_eq(cJSON_GetArraySize(all), 13);
+    ck_assert_int_eq(cJSON_GetArraySize(all), 14);
     ck_assert_double_eq(num(all, "eval_loss"), num(ev, "eval_loss"));
+    ck_assert_double_eq(num(all, "eval_accuracy"), num(ev, "eval_accuracy"));
     ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(all, "train_loss"));
     cJSON_Delete(all);
     cJSON_Delete(ev);

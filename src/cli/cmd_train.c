@@ -415,6 +415,10 @@ static int make_trainer(run *r)
     int rc = set_options(r, r->tr, plan(r, mlm_dataset_num_rows(train)).steps);
     if (rc != 0)
         return rc;
+    /* run_mlm.py hands Trainer its compute_metrics (accuracy) whenever
+     * do_eval */
+    if (r->do_eval && (st = mlm_trainer_set(r->tr, "compute_accuracy", "true")) != MLM_OK)
+        return cli_fail("trainer", st);
     r->history = cJSON_CreateArray();
     if (!r->history)
         return cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
@@ -687,6 +691,7 @@ static int do_eval(run *r)
     int rc = m ? 0 : cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
     if (rc == 0) {
         cJSON_AddNumberToObject(m, "eval_loss", loss);
+        cJSON_AddNumberToObject(m, "eval_accuracy", mlm_trainer_last_eval_accuracy(r->tr));
         add_speed(m, "eval", runtime, (double)n, ceil((double)n / bs));
         /* Trainer.log adds the epoch once there is one (after training) */
         if (r->do_train)
