@@ -3,9 +3,10 @@
  * callback's stop, and a learning test: a tiny BERT trained from scratch on
  * a generated corpus of facts ("the capital of X is Y", Korean variants)
  * must fill in held-out sentences. Case "accuracy": eval_accuracy against
- * the inference forward's argmax; case "progress": the progress bar and
- * log lines against tqdm and CPython; case "checkpoint": what a checkpoint
- * holds, a process killed while writing one, a failed final save. */
+ * the inference forward's argmax; case "progress": the progress bars and
+ * log lines against tqdm and CPython, with a callback and on a terminal;
+ * case "checkpoint": what a checkpoint holds, a process killed while
+ * writing one, a failed final save. */
 #include "suites.h"
 #include "testutil.h"
 
@@ -935,6 +936,86 @@ START_TEST(progress_bar_draws_in_place)
 }
 END_TEST
 
+/* progress_render of a bar's state at 60 columns: the formatter checked
+ * against tqdm above, so the live bars below are checked against it. */
+static void render_at_60(strbuf *sb, int64_t n, int64_t total, double elapsed, double rate,
+                         int has_loss, double loss)
+{
+    progress_view v = {.n = n, .total = total, .elapsed = elapsed, .rate = rate,
+                       .has_loss = has_loss, .loss = loss, .ncols = 60};
+    progress_render(sb, &v);
+    ck_assert(!sb->failed);
+}
+
+static void spaces(strbuf *sb, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sb_putc(sb, ' ');
+}
+
+/* The evaluation's bar during a run, byte for byte: the training bar's
+ * line is blanked (tqdm's clear), the eval bar drawn there without a
+ * postfix, redrawn at most every 0.1 s, blanked when discarded (tqdm's
+ * close with leave=False: no last draw of 3/3), and the training bar drawn
+ * again with its rate and loss. */
+START_TEST(eval_bar_takes_the_line)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&out, &len);
+    ck_assert_ptr_nonnull(fp);
+    progress_bar train, ev;
+    progress_open(&train, fp, 60, 0, 0, 4, 100.0);
+    progress_update(&train, 1, 2.5, 100.5);
+    fflush(fp);
+    size_t mark = len;
+    progress_clear(&train);
+    progress_open(&ev, fp, 60, 0, 0, 3, 100.625);
+    progress_advance(&ev, 1, 100.6875); /* too soon */
+    progress_advance(&ev, 2, 100.875);
+    progress_advance(&ev, 3, 100.9);    /* too soon */
+    progress_discard(&ev);
+    progress_discard(&ev); /* closed: nothing */
+    progress_refresh(&train, 101.0);
+    fflush(fp);
+    size_t end = len;
+    progress_close(&train, 102.0);
+    fclose(fp);
+
+    strbuf t1 = {0}, e0 = {0}, e2 = {0}, t1b = {0}, want = {0};
+    render_at_60(&t1, 1, 4, 0.5, 2.0, 1, 2.5);
+    render_at_60(&e0, 0, 3, 0.0, NAN, 0, 0);
+    render_at_60(&e2, 2, 3, 0.25, 8.0, 0, 0); /* 2 steps in 0.25 s */
+    render_at_60(&t1b, 1, 4, 1.0, 2.0, 1, 2.5);
+    size_t w_t1 = progress_text_width(t1.data), w_e0 = progress_text_width(e0.data),
+           w_e2 = progress_text_width(e2.data);
+    sb_putc(&want, '\r'); /* the training bar blanked */
+    spaces(&want, w_t1);
+    sb_puts(&want, "\r\r");
+    sb_puts(&want, e0.data);
+    sb_putc(&want, '\r');
+    sb_puts(&want, e2.data);
+    spaces(&want, w_e0 > w_e2 ? w_e0 - w_e2 : 0);
+    sb_putc(&want, '\r'); /* the eval bar blanked */
+    spaces(&want, w_e2);
+    sb_puts(&want, "\r\r");
+    sb_puts(&want, t1b.data);
+    ck_assert_uint_eq(end - mark, want.len);
+    ck_assert_msg(memcmp(out + mark, want.data, want.len) == 0, "got '%.*s'\nwant '%s'",
+                  (int)(end - mark), out + mark, want.data);
+    ck_assert_ptr_nonnull(strstr(t1.data, "loss=2.5"));
+    ck_assert_ptr_null(strstr(e2.data, "loss"));
+    ck_assert_ptr_nonnull(strstr(e2.data, "| 2/3 ["));
+    ck_assert_int_eq(out[len - 1], '\n');
+    sb_free(&t1);
+    sb_free(&e0);
+    sb_free(&e2);
+    sb_free(&t1b);
+    sb_free(&want);
+    free(out);
+}
+END_TEST
+
 /* Redirect stderr to a file while running the trainer. */
 static char *train_capturing_stderr(mlm_trainer *tr, mlm_status *st)
 {
@@ -1468,6 +1549,7 @@ Suite *trainer_suite(void)
     tcase_add_test(tp, python_reprs);
     tcase_add_test(tp, progress_bar_draws_in_place);
     tcase_add_test(tp, output_follows_disable_tqdm);
+    tcase_add_test(tp, eval_bar_takes_the_line);
     suite_add_tcase(s, tp);
     TCase *tk = tcase_create("checkpoint");
     tcase_set_timeout(tk, 120);
