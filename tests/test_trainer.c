@@ -12,14 +12,17 @@
 
 #include <cJSON.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <math.h>
 #include <mlm.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "io/file.h"
@@ -1098,6 +1101,225 @@ START_TEST(output_follows_disable_tqdm)
 }
 END_TEST
 
+/* Every record the callback received, by kind. */
+typedef struct record_count {
+    int all, loss, eval, eval_acc, train_loss;
+} record_count;
+
+static int count_records(const char *rec, void *user)
+{
+    record_count *c = user;
+    c->all++;
+    c->loss += strncmp(rec, "{\"loss\":", 8) == 0;
+    c->eval += strncmp(rec, "{\"eval_loss\":", 13) == 0;
+    c->eval_acc += strstr(rec, "\"eval_accuracy\":") != NULL;
+    c->train_loss += strncmp(rec, "{\"train_loss\":", 14) == 0;
+    return 0;
+}
+
+static size_t occurrences(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* 3 steps of 4 rows, a record every step, an evaluation at step 3 in 5
+ * batches of 32 rows (the eval set's 160), with accuracy. */
+static void tty_opts(char *opts, size_t cap, const char *dir, const char *disable_tqdm)
+{
+    snprintf(opts, cap,
+             "{\"output_dir\": \"%s\", \"max_steps\": 3, \"logging_steps\": 1, "
+             "\"save_strategy\": \"no\", \"per_device_train_batch_size\": 4, "
+             "\"eval_strategy\": \"steps\", \"eval_steps\": 3, "
+             "\"per_device_eval_batch_size\": 32, \"compute_accuracy\": true, "
+             "\"disable_tqdm\": %s}",
+             dir, disable_tqdm);
+}
+
+/* As transformers shows its ProgressCallback beside the user's callbacks:
+ * with a callback, the bar (forced onto a file by disable_tqdm false) still
+ * shows every record above it while the callback receives them all as
+ * JSON; not on a terminal, no evaluation bar. With disable_tqdm null and
+ * stderr a file, the callback alone: the library prints nothing. */
+START_TEST(callback_and_bar_together)
+{
+    world w;
+    world_make(&w, 16, 1, 0.0);
+    ck_assert_uint_eq(mlm_dataset_num_rows(w.eval), 160);
+    char *d = test_tmpdir(), opts[1024];
+    const char *modes[] = {"false", "null"};
+    for (int k = 0; k < 2; k++) {
+        tty_opts(opts, sizeof opts, d, modes[k]);
+        mlm_model *m = new_model(&w);
+        mlm_trainer *tr = new_trainer(&w, m, opts);
+        record_count c = {0};
+        mlm_trainer_set_callback(tr, count_records, &c);
+        mlm_status st;
+        char *text = train_capturing_stderr(tr, &st);
+        ck_assert_msg(st == MLM_OK, "%s", mlm_last_error());
+        ck_assert_int_eq(c.all, 5);
+        ck_assert_int_eq(c.loss, 3);
+        ck_assert_int_eq(c.eval, 1);
+        ck_assert_int_eq(c.eval_acc, 1);
+        ck_assert_int_eq(c.train_loss, 1);
+        if (k == 0) {
+            ck_assert_ptr_nonnull(strstr(text, "| 3/3 ["));
+            ck_assert_uint_eq(occurrences(text, "\r{'loss': "), 3);
+            ck_assert_uint_eq(occurrences(text, "\r{'eval_loss': "), 1);
+            ck_assert_ptr_nonnull(strstr(text, ", 'eval_accuracy': "));
+            ck_assert_uint_eq(occurrences(text, "\r{'train_loss': "), 1);
+            ck_assert_ptr_null(strstr(text, "{\""));
+            ck_assert_ptr_null(strstr(text, "/5 ["));
+            ck_assert_int_eq(text[strlen(text) - 1], '\n');
+        } else {
+            ck_assert_msg(text[0] == '\0', "printed: %s", text);
+        }
+        free(text);
+        mlm_trainer_free(tr);
+        mlm_model_free(m);
+    }
+    test_rmtree(d);
+    free(d);
+    world_free(&w);
+}
+END_TEST
+
+typedef struct tty_job {
+    const world *w;
+    const char *opts;
+} tty_job;
+
+/* The child's side of run_on_terminal: train (callback set, disable_tqdm
+ * null), then evaluate on its own. Its exit status says what failed (no
+ * Check assertions across the fork). */
+static int train_on_terminal(const tty_job *j)
+{
+    mlm_model *m = NULL;
+    mlm_trainer *tr = NULL;
+    record_count c = {0};
+    if (mlm_model_new(j->w->cfg, strlen(j->w->cfg), 11, &m) != MLM_OK ||
+        mlm_trainer_new(m, j->w->col, j->w->train, j->w->eval, &tr) != MLM_OK ||
+        mlm_trainer_set_json(tr, j->opts) != MLM_OK)
+        return 2;
+    mlm_trainer_set_callback(tr, count_records, &c);
+    if (mlm_trainer_train(tr) != MLM_OK)
+        return 3;
+    if (c.all != 5 || c.eval_acc != 1)
+        return 4;
+    if (mlm_trainer_evaluate(tr, NULL, NULL) != MLM_OK)
+        return 5;
+    mlm_trainer_free(tr);
+    mlm_model_free(m);
+    return 0;
+}
+
+/* What the job writes to stderr when stderr is a terminal: a pty of 120
+ * columns in raw mode (no newline translation), read until the child has
+ * exited. */
+static char *run_on_terminal(const tty_job *j, int *status)
+{
+    int master, slave;
+    struct winsize ws = {.ws_row = 24, .ws_col = 120};
+    ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, &ws), 0);
+    struct termios tio;
+    ck_assert_int_eq(tcgetattr(slave, &tio), 0);
+    cfmakeraw(&tio);
+    ck_assert_int_eq(tcsetattr(slave, TCSANOW, &tio), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(master);
+        dup2(slave, STDERR_FILENO);
+        close(slave);
+        _exit(train_on_terminal(j));
+    }
+    close(slave);
+    strbuf sb = {0};
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) /* EIO once the child's side is closed */
+            break;
+        sb_append(&sb, buf, (size_t)n);
+    }
+    close(master);
+    ck_assert_int_eq(waitpid(pid, status, 0), pid);
+    ck_assert(!sb.failed && sb.data);
+    char *text = strdup(sb.data);
+    sb_free(&sb);
+    return text;
+}
+
+/* On a terminal (disable_tqdm null) with a callback: the training bar, the
+ * records above it, and an evaluation bar of the 5 eval batches with no
+ * postfix, which gives the line back to the training bar before the eval
+ * record is printed; the standalone evaluation afterwards leaves its bar,
+ * complete, on its own line. */
+START_TEST(eval_bar_on_a_terminal)
+{
+    world w;
+    world_make(&w, 16, 1, 0.0);
+    char *d = test_tmpdir(), opts[1024];
+    tty_opts(opts, sizeof opts, d, "null");
+    tty_job j = {&w, opts};
+    int status;
+    char *text = run_on_terminal(&j, &status);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, text);
+    ck_assert(strchr(text, '\033') == NULL);
+    ck_assert_ptr_nonnull(strstr(text, "| 3/3 ["));
+    ck_assert_uint_eq(occurrences(text, "\r{'loss': "), 3);
+    ck_assert_uint_eq(occurrences(text, "\r{'train_loss': "), 1);
+    ck_assert_ptr_null(strstr(text, "{\""));
+    /* every eval bar line: no postfix */
+    size_t bars = 0;
+    for (const char *p = strstr(text, "/5 ["); p; p = strstr(p + 1, "/5 [")) {
+        const char *close = strchr(p, ']');
+        ck_assert_ptr_nonnull(close);
+        ck_assert_msg(memmem(p, (size_t)(close - p), "loss", 4) == NULL, "%.*s",
+                      (int)(close - p), p);
+        bars++;
+    }
+    ck_assert_uint_ge(bars, 2); /* one at least per evaluation */
+    /* during the run: the eval bar, blanked, the training bar again, then
+     * the record */
+    const char *rec = strstr(text, "\r{'eval_loss': ");
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_ptr_nonnull(strstr(rec, ", 'eval_accuracy': "));
+    const char *first_eval = strstr(text, "| 0/5 [");
+    ck_assert(first_eval && first_eval < rec);
+    const char *last_eval = first_eval;
+    for (const char *p = first_eval; p && p < rec; p = strstr(p + 1, "/5 ["))
+        last_eval = p;
+    const char *start = last_eval, *eol = strchr(last_eval, '\r'), *stop = eol;
+    ck_assert(eol && eol < rec);
+    while (start > text && start[-1] != '\r')
+        start--;
+    while (stop > start && stop[-1] == ' ') /* padding over a longer draw */
+        stop--;
+    char *drawn = strndup(start, (size_t)(stop - start));
+    size_t blank = strspn(eol + 1, " ");
+    ck_assert_uint_eq(blank, progress_text_width(drawn));
+    ck_assert_int_eq(eol[1 + blank], '\r');
+    free(drawn);
+    const char *train_again = strstr(eol, "/3 [");
+    ck_assert(train_again && train_again < rec);
+    /* after the run: the standalone evaluation's bar stays, at 5/5 */
+    const char *last = strrchr(text, '\r');
+    ck_assert_ptr_nonnull(strstr(last, "| 5/5 ["));
+    ck_assert_int_eq(text[strlen(text) - 1], '\n');
+    free(text);
+    test_rmtree(d);
+    free(d);
+    world_free(&w);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- checkpoints */
 
 static const char *const checkpoint_files[] = {
@@ -1550,6 +1772,8 @@ Suite *trainer_suite(void)
     tcase_add_test(tp, progress_bar_draws_in_place);
     tcase_add_test(tp, output_follows_disable_tqdm);
     tcase_add_test(tp, eval_bar_takes_the_line);
+    tcase_add_test(tp, callback_and_bar_together);
+    tcase_add_test(tp, eval_bar_on_a_terminal);
     suite_add_tcase(s, tp);
     TCase *tk = tcase_create("checkpoint");
     tcase_set_timeout(tk, 120);

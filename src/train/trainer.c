@@ -387,51 +387,52 @@ static int locale_is_ascii(void)
     return 0;
 }
 
-/* Where the run's records go: the callback, else a progress bar when
- * disable_tqdm says so (null: when stderr is a terminal), else JSON lines. */
+/* Whether progress bars are shown, as transformers adds its
+ * ProgressCallback whatever other callbacks there are: unless disable_tqdm
+ * (null: when stderr is a terminal). */
+static int bar_wanted(const mlm_trainer *tr)
+{
+    return tr->a.disable_tqdm < 0 ? isatty(STDERR_FILENO) : !tr->a.disable_tqdm;
+}
+
 static void output_begin(mlm_trainer *tr)
 {
-    int bar = tr->a.disable_tqdm < 0 ? isatty(STDERR_FILENO) : !tr->a.disable_tqdm;
-    tr->out = tr->fn ? OUT_CALLBACK : bar ? OUT_BAR : OUT_JSON;
-    if (tr->out == OUT_BAR)
+    tr->show_bar = bar_wanted(tr);
+    if (tr->show_bar)
         progress_open(&tr->bar, stderr, PROGRESS_TERMINAL_WIDTH, locale_is_ascii(),
                       tr->global_step, tr->total_steps, now_seconds());
 }
 
-static void output_end(mlm_trainer *tr)
-{
-    if (tr->out == OUT_BAR)
-        progress_close(&tr->bar, now_seconds());
-}
+static void output_end(mlm_trainer *tr) { progress_close(&tr->bar, now_seconds()); }
 
-/* Append rec to log_history and hand it on (callback, bar or stderr).
- * Takes rec. */
+/* Append rec to log_history and hand it on: to the callback, above the
+ * bar (after the callback, as transformers calls the ProgressCallback
+ * after the user's), or as a JSON line on stderr when neither. Takes rec. */
 static mlm_status emit(mlm_trainer *tr, cJSON *rec)
 {
     if (!rec)
         return err_oom();
-    char *s = NULL;
+    const int want_json = tr->fn || !tr->show_bar;
+    char *json = want_json ? cJSON_PrintUnformatted(rec) : NULL;
     strbuf line = {0};
-    if (tr->out == OUT_BAR)
+    if (tr->show_bar)
         py_log_line(&line, rec);
-    else
-        s = cJSON_PrintUnformatted(rec);
-    if ((tr->out == OUT_BAR ? line.failed || !line.data : !s) ||
+    if ((want_json && !json) || (tr->show_bar && (line.failed || !line.data)) ||
         !cJSON_AddItemToArray(tr->log_history, rec)) {
-        cJSON_free(s);
+        cJSON_free(json);
         sb_free(&line);
         cJSON_Delete(rec);
         return err_oom();
     }
-    if (tr->out == OUT_CALLBACK) {
-        if (tr->fn(s, tr->user) != 0)
-            tr->stop = 1;
-    } else if (tr->out == OUT_BAR) {
+    if (tr->fn && tr->show_bar)
+        progress_clear(&tr->bar); /* what the callback prints starts a clean line */
+    if (tr->fn && tr->fn(json, tr->user) != 0)
+        tr->stop = 1;
+    if (tr->show_bar)
         progress_write(&tr->bar, line.data, now_seconds());
-    } else {
-        fprintf(stderr, "%s\n", s);
-    }
-    cJSON_free(s);
+    else if (!tr->fn)
+        fprintf(stderr, "%s\n", json);
+    cJSON_free(json);
     sb_free(&line);
     return MLM_OK;
 }
@@ -537,6 +538,34 @@ static size_t count_correct(const train_ctx *tc)
     return right;
 }
 
+/* The evaluation's bar (ProgressCallback's prediction_bar): made after the
+ * first batch, as transformers makes it in on_prediction_step. During a
+ * run it takes the training bar's line for a while, since the bars move
+ * the cursor with carriage returns only (tqdm draws it on the line below). */
+static void eval_bar_step(mlm_trainer *tr, progress_bar *eb, int64_t done, int64_t total)
+{
+    double t = now_seconds();
+    if (!eb->open) {
+        progress_clear(&tr->bar);
+        progress_open(eb, stderr, PROGRESS_TERMINAL_WIDTH, locale_is_ascii(), 0, total, t);
+    }
+    progress_advance(eb, done, t);
+}
+
+/* transformers' leave=self.training_bar is None: cleared during a run, left
+ * on the screen after a standalone evaluation. */
+static void eval_bar_end(mlm_trainer *tr, progress_bar *eb)
+{
+    if (!eb->open)
+        return;
+    if (!tr->bar.open) {
+        progress_close(eb, now_seconds());
+        return;
+    }
+    progress_discard(eb);
+    progress_refresh(&tr->bar, now_seconds());
+}
+
 mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity)
 {
     if (!tr)
@@ -549,6 +578,10 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
     size_t *rows = mem_alloc(bs * sizeof *rows);
     if (!rows)
         return err_oom();
+    /* the bar redraws in place: on a terminal only, never into a log file */
+    const int show_bar = isatty(STDERR_FILENO) && bar_wanted(tr);
+    const int64_t n_batches = (int64_t)((N + bs - 1) / bs);
+    progress_bar eb = {0};
     double sum = 0.0;
     size_t count = 0, labelled_total = 0, correct = 0;
     mlm_status st = MLM_OK;
@@ -572,7 +605,10 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
                 labelled_total += (size_t)labelled;
             }
         }
+        if (st == MLM_OK && show_bar)
+            eval_bar_step(tr, &eb, (int64_t)k + 1, n_batches);
     }
+    eval_bar_end(tr, &eb);
     par_pool_leave(before);
     mem_free(rows);
     if (st != MLM_OK)
@@ -749,7 +785,7 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
             tr->total_loss += step_loss;
             tr->loss_since_log += step_loss;
             tr->steps_since_log++;
-            if (tr->out == OUT_BAR)
+            if (tr->show_bar)
                 progress_update(&tr->bar, tr->global_step, step_loss, now_seconds());
             st = after_step(tr, s + 1 == tr->per_epoch || tr->global_step == tr->total_steps,
                             norm);

@@ -48,9 +48,6 @@ typedef struct targs {
 /* The Philox stream of epoch e's permutation is SHUFFLE_STREAM + e. */
 #define SHUFFLE_STREAM (UINT64_C(0x53485546) << 32)
 
-/* Where log records go during a run. */
-enum { OUT_CALLBACK, OUT_JSON, OUT_BAR };
-
 struct mlm_trainer {
     mlm_model *m;
     const mlm_collator *col;
@@ -84,8 +81,11 @@ struct mlm_trainer {
     int64_t len_dl, per_epoch, total_steps, warmup;
     double flos_per_token;   /* 6 · non-embedding parameters */
 
-    int out;                 /* OUT_*, chosen when the run starts */
-    progress_bar bar;
+    /* Records go to the callback when there is one and, apart from that,
+     * above the progress bar when the run shows one (chosen when it
+     * starts, from disable_tqdm); JSON lines on stderr when neither. */
+    int show_bar;
+    progress_bar bar;        /* open while a run shows it */
 };
 
 /* Every option and its value (training_args.json). NULL when out of memory. */
