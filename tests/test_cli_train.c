@@ -1,17 +1,23 @@
 /* `mlm train` / `mlm eval` (run_mlm.py's command line): a tiny BERT trained
  * from scratch for a few steps on a Korean + English text file, with a
  * WordPiece tokenizer trained here. The expected sample counts and total_flos
- * are computed independently, from the tokenizer API and the model's shape. */
+ * are computed independently, from the tokenizer API and the model's shape.
+ * What the tool prints, through a pipe and on a terminal (a pty). */
 #include "suites.h"
 #include "testutil.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <mlm.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 
 /* 20 lines; 2, 5, 8 and 11 are blank to Python's str.isspace (U+3000 too). */
 static const char *const CORPUS[] = {
@@ -227,6 +233,9 @@ START_TEST(train_writes_run_mlm_outputs)
     ck_assert_msg(status == 0, "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "***** train metrics *****"));
     ck_assert_ptr_nonnull(strstr(out, "***** eval metrics *****"));
+    /* not a terminal: the records as JSON lines, no progress bar */
+    ck_assert_ptr_nonnull(strstr(out, "\n{\"loss\":"));
+    ck_assert_ptr_null(strchr(out, '\r'));
     free(out);
     char a[4096];
     snprintf(a, sizeof a, "%s/A", fx.dir);
@@ -476,6 +485,103 @@ START_TEST(line_by_line_and_grouped_samples)
 }
 END_TEST
 
+/* bin/mlm run in dir with stdin, stdout and stderr on a terminal (a pty of
+ * 120 columns, raw: no newline translation): what it printed there, read
+ * until it exited, and its wait status. */
+static char *run_mlm_on_terminal(const char *dir, const char *args, int *status)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s/%s' %s", dir, test_root(), MLM_BIN, args);
+    struct winsize ws = {.ws_row = 24, .ws_col = 120};
+    fflush(stdout);
+    fflush(stderr);
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, &ws);
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct termios tio;
+        if (tcgetattr(STDIN_FILENO, &tio) == 0) {
+            cfmakeraw(&tio);
+            tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+        }
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    for (;;) {
+        if (cap - len < 4096) {
+            out = realloc(out, cap *= 2);
+            ck_assert_ptr_nonnull(out);
+        }
+        ssize_t n = read(master, out + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) /* EIO once the child's side is closed */
+            break;
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    close(master);
+    ck_assert_int_eq(waitpid(pid, status, 0), pid);
+    return out;
+}
+
+static size_t occurrences(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* As `python run_mlm.py` on a terminal: tqdm's bar on stderr with each
+ * record above it as a dict, printed once (the tool's JSON lines only go
+ * to a pipe or a file); the final evaluation leaves its own bar, one step
+ * per eval batch. --disable_tqdm true: no bar, the JSON lines again. */
+START_TEST(terminal_shows_the_bar)
+{
+    fixture fx;
+    fixture_make(&fx);
+    size_t len[NLINES];
+    line_lengths(&fx, len);
+    size_t neval = grouped(len, 0, 1, 16), batches = (neval + 7) / 8;
+    const char *base = "train --config_name cfg.json --tokenizer_name tok --train_file corpus.txt "
+                       "--do_eval --eval_strategy steps --eval_steps 3 --max_steps 3 "
+                       "--logging_steps 1 --per_device_train_batch_size 4 --seed 7";
+    char args[4096], bar[64];
+    snprintf(args, sizeof args, "%s --output_dir T", base);
+    int status;
+    char *out = run_mlm_on_terminal(fx.dir, args, &status);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "***** Running training *****"));
+    ck_assert_ptr_nonnull(strstr(out, "| 3/3 ["));
+    ck_assert_uint_eq(occurrences(out, "\r{'loss': "), 3);
+    ck_assert_uint_eq(occurrences(out, "\r{'eval_loss': "), 1);
+    ck_assert_ptr_nonnull(strstr(out, ", 'eval_accuracy': "));
+    ck_assert_uint_eq(occurrences(out, "\r{'train_loss': "), 1);
+    ck_assert_ptr_null(strstr(out, "{\"loss\""));
+    ck_assert_ptr_null(strstr(out, "{\"eval_loss\""));
+    snprintf(bar, sizeof bar, "| %zu/%zu [", batches, batches);
+    const char *left = strstr(out, bar), *metrics = strstr(out, "***** eval metrics *****");
+    ck_assert_msg(left && metrics && left < metrics, "no %s before the eval metrics: %s", bar,
+                  out);
+    ck_assert_ptr_null(strchr(out, '\033'));
+    free(out);
+
+    snprintf(args, sizeof args, "%s --output_dir U --disable_tqdm true", base);
+    out = run_mlm_on_terminal(fx.dir, args, &status);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+    ck_assert_ptr_null(strchr(out, '\r'));
+    ck_assert_uint_eq(occurrences(out, "\n{\"loss\":"), 3);
+    ck_assert_uint_eq(occurrences(out, "\n{\"eval_loss\":"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "\"eval_accuracy\":"));
+    free(out);
+    fixture_free(&fx);
+}
+END_TEST
+
 static void expect_error(const fixture *fx, const char *args, int want_status, const char *want)
 {
     int status;
@@ -560,6 +666,7 @@ Suite *cli_train_suite(void)
     tcase_add_test(tc, train_writes_run_mlm_outputs);
     tcase_add_test(tc, line_by_line_and_grouped_samples);
     tcase_add_test(tc, errors_name_the_flag);
+    tcase_add_test(tc, terminal_shows_the_bar);
     suite_add_tcase(s, tc);
     return s;
 }

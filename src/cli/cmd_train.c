@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "pyjson.h"
@@ -44,6 +45,7 @@ typedef struct run {
     mlm_dataset *train, *eval;
     mlm_trainer *tr;
     cJSON *history;        /* the run's log records (trainer_state.json) */
+    int print_records;     /* as JSON lines on stdout */
 } run;
 
 static double now(void)
@@ -373,13 +375,25 @@ static int check_options(const run *r)
     return rc;
 }
 
-/* Log records: printed (as HF's progress callback prints them) and kept for
+/* Whether the records go to stdout as JSON lines: unless the trainer's bar
+ * shows them on the terminal stdout is on (HF prints each record once), so
+ * that a pipe or a file always gets them. */
+static int records_on_stdout(const run *r)
+{
+    int disable = ta_bool(&r->a, F_DISABLE_TQDM, -1);
+    int bar = disable < 0 ? isatty(STDERR_FILENO) : !disable;
+    return !bar || !isatty(STDOUT_FILENO);
+}
+
+/* Log records: printed as JSON lines (see records_on_stdout) and kept for
  * trainer_state.json. */
 static int on_log(const char *record, void *user)
 {
     run *r = user;
-    printf("%s\n", record);
-    fflush(stdout);
+    if (r->print_records) {
+        printf("%s\n", record);
+        fflush(stdout);
+    }
     cJSON *o = cJSON_Parse(record);
     if (o && !cJSON_AddItemToArray(r->history, o))
         cJSON_Delete(o);
@@ -424,6 +438,7 @@ static int make_trainer(run *r)
         return cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
     if (r->resume)
         load_history(r);
+    r->print_records = records_on_stdout(r);
     mlm_trainer_set_callback(r->tr, on_log, r);
     /* Checkpoints get the tokenizer files, as HF's Trainer given the
      * tokenizer writes them; loaded afresh, without the truncation and
