@@ -491,15 +491,17 @@ static int train(flow *f)
         return fail("trainer");
     /* The seed's eval_strategy and weight_decay; learning rate, epochs and
      * batch for training from scratch (see the top); one log record per
-     * epoch for the table; no checkpoints (the model is saved at the end).
-     * output_dir by name: a path needs no JSON quoting that way. */
+     * epoch for the table, which stands for HF's progress display (its
+     * notebook one), so no tqdm bar; no checkpoints (the model is saved at
+     * the end). output_dir by name: a path needs no JSON quoting that way. */
     size_t steps_per_epoch = (mlm_dataset_num_rows(f->train) + TRAIN_BATCH - 1) / TRAIN_BATCH;
     char args[512];
     snprintf(args, sizeof args,
              "{\"eval_strategy\": \"epoch\", \"learning_rate\": %s, \"num_train_epochs\": %d, "
              "\"weight_decay\": 0.01, \"warmup_ratio\": 0.05, "
              "\"per_device_train_batch_size\": %d, \"per_device_eval_batch_size\": 64, "
-             "\"logging_steps\": %zu, \"save_strategy\": \"no\", \"num_threads\": %d}",
+             "\"logging_steps\": %zu, \"save_strategy\": \"no\", \"num_threads\": %d, "
+             "\"disable_tqdm\": true}",
              LEARNING_RATE, f->o->epochs, TRAIN_BATCH, steps_per_epoch, f->o->threads);
     if (mlm_trainer_set(f->trainer, "output_dir", f->model_dir) != MLM_OK ||
         mlm_trainer_set_json(f->trainer, args) != MLM_OK)

@@ -1,17 +1,23 @@
 /* `mlm train` / `mlm eval` (run_mlm.py's command line): a tiny BERT trained
  * from scratch for a few steps on a Korean + English text file, with a
  * WordPiece tokenizer trained here. The expected sample counts and total_flos
- * are computed independently, from the tokenizer API and the model's shape. */
+ * are computed independently, from the tokenizer API and the model's shape.
+ * What the tool prints, through a pipe and on a terminal (a pty). */
 #include "suites.h"
 #include "testutil.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <mlm.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 
 /* 20 lines; 2, 5, 8 and 11 are blank to Python's str.isspace (U+3000 too). */
 static const char *const CORPUS[] = {
@@ -227,6 +233,9 @@ START_TEST(train_writes_run_mlm_outputs)
     ck_assert_msg(status == 0, "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "***** train metrics *****"));
     ck_assert_ptr_nonnull(strstr(out, "***** eval metrics *****"));
+    /* not a terminal: the records as JSON lines, no progress bar */
+    ck_assert_ptr_nonnull(strstr(out, "\n{\"loss\":"));
+    ck_assert_ptr_null(strchr(out, '\r'));
     free(out);
     char a[4096];
     snprintf(a, sizeof a, "%s/A", fx.dir);
@@ -259,11 +268,11 @@ START_TEST(train_writes_run_mlm_outputs)
     ck_assert_double_eq(num(tr, "total_flos"), expected_flos(a, ntrain, 4, 3, 16, fx.vocab));
 
     cJSON *ev = read_json(a, "eval_results.json", &text);
-    static const char *const eval_keys[] = {"epoch",        "eval_loss",
-                                            "eval_runtime", "eval_samples",
-                                            "eval_samples_per_second", "eval_steps_per_second",
-                                            "perplexity"};
-    check_keys(ev, eval_keys, 7);
+    static const char *const eval_keys[] = {"epoch",        "eval_accuracy",
+                                            "eval_loss",    "eval_runtime",
+                                            "eval_samples", "eval_samples_per_second",
+                                            "eval_steps_per_second", "perplexity"};
+    check_keys(ev, eval_keys, 8);
     check_py_format(text);
     free(text);
     ck_assert_uint_eq((size_t)num(ev, "eval_samples"), neval);
@@ -272,12 +281,15 @@ START_TEST(train_writes_run_mlm_outputs)
     /* written with repr(): exact doubles, so exp() agrees to the last bit */
     ck_assert_double_eq(ppl, exp(loss));
     ck_assert_double_eq(num(ev, "epoch"), num(tr, "epoch"));
+    /* run_mlm.py's compute_metrics: the share of masked tokens predicted */
+    double acc = num(ev, "eval_accuracy");
+    ck_assert(acc >= 0 && acc <= 1);
 
     /* all_results.json: the union of both */
     cJSON *all = read_json(a, "all_results.json", &text);
     check_py_format(text);
     free(text);
-    ck_assert_int_eq(cJSON_GetArraySize(all), 13);
+    ck_assert_int_eq(cJSON_GetArraySize(all), 14);
     for (const cJSON *src[] = {tr, ev}, **s = src; s < src + 2; s++)
         for (const cJSON *c = (*s)->child; c; c = c->next)
             ck_assert_double_eq(num(all, c->string), c->valuedouble);
@@ -307,6 +319,7 @@ START_TEST(train_writes_run_mlm_outputs)
 
     /* the same run from a JSON file (flags override it: output_dir) gives the
      * same model, byte for byte */
+    char p1[8192], p2[8192];
     write_text(fx.dir, "train.json",
                "{\"config_name\": \"cfg.json\", \"tokenizer_name\": \"tok\", \"train_file\": "
                "\"corpus.txt\", \"do_train\": true, \"do_eval\": true, \"output_dir\": \"NOT\", "
@@ -316,10 +329,28 @@ START_TEST(train_writes_run_mlm_outputs)
     out = run_mlm(fx.dir, "train --output-dir=B --config train.json", &status);
     ck_assert_msg(status == 0, "%s", out);
     free(out);
-    out = run_mlm(fx.dir, "train train.json --output_dir C", &status);
+    /* C evaluates during training too: the same model, and eval records
+     * with eval_accuracy in its trainer_state.json */
+    out = run_mlm(fx.dir, "train train.json --output_dir C --eval_strategy steps --eval_steps 2",
+                  &status);
     ck_assert_msg(status == 0, "%s", out);
     free(out);
-    char p1[8192], p2[8192];
+    snprintf(p1, sizeof p1, "%s/C", fx.dir);
+    st = read_json(p1, "trainer_state.json", NULL);
+    hist = cJSON_GetObjectItemCaseSensitive(st, "log_history");
+    int evals = 0;
+    for (const cJSON *rec = hist ? hist->child : NULL; rec; rec = rec->next) {
+        if (!cJSON_GetObjectItemCaseSensitive(rec, "eval_loss"))
+            continue;
+        evals++;
+        ck_assert_int_eq((int)num(rec, "step"), 2);
+        ck_assert(num(rec, "eval_accuracy") >= 0 && num(rec, "eval_accuracy") <= 1);
+    }
+    ck_assert_int_eq(evals, 1);
+    cJSON_Delete(st);
+    all = read_json(p1, "all_results.json", NULL);
+    ck_assert(num(all, "eval_accuracy") >= 0 && num(all, "eval_accuracy") <= 1);
+    cJSON_Delete(all);
     snprintf(p1, sizeof p1, "%s/model.safetensors", a);
     size_t n1, n2;
     char *m1 = test_read_file(p1, &n1);
@@ -338,7 +369,7 @@ START_TEST(train_writes_run_mlm_outputs)
     /* the saved folder (model, tokenizer, model_max_length) evaluates as the
      * run did: the same split, masks (seed) and loss */
     ev = read_json(a, "eval_results.json", NULL);
-    double trained_loss = num(ev, "eval_loss");
+    double trained_loss = num(ev, "eval_loss"), trained_acc = num(ev, "eval_accuracy");
     cJSON_Delete(ev);
     out = run_mlm(fx.dir, "eval --model_name_or_path A --train_file corpus.txt --seed 7 "
                           "--output_dir A2",
@@ -348,6 +379,7 @@ START_TEST(train_writes_run_mlm_outputs)
     snprintf(p2, sizeof p2, "%s/A2", fx.dir);
     ev = read_json(p2, "eval_results.json", NULL);
     ck_assert_double_eq(num(ev, "eval_loss"), trained_loss);
+    ck_assert_double_eq(num(ev, "eval_accuracy"), trained_acc);
     ck_assert_uint_eq((size_t)num(ev, "eval_samples"), neval);
     cJSON_Delete(ev);
 
@@ -362,15 +394,16 @@ START_TEST(train_writes_run_mlm_outputs)
     ck_assert_msg(status == 0, "%s", out);
     free(out);
     ev = read_json(a, "eval_results.json", NULL);
-    static const char *const eval_only_keys[] = {"eval_loss", "eval_runtime", "eval_samples",
-                                                 "eval_samples_per_second",
+    static const char *const eval_only_keys[] = {"eval_accuracy", "eval_loss", "eval_runtime",
+                                                 "eval_samples", "eval_samples_per_second",
                                                  "eval_steps_per_second", "perplexity"};
-    check_keys(ev, eval_only_keys, 6);
+    check_keys(ev, eval_only_keys, 7);
     ck_assert_int_eq((int)num(ev, "eval_samples"), 1);
     ck_assert_double_eq(num(ev, "perplexity"), exp(num(ev, "eval_loss")));
     all = read_json(a, "all_results.json", NULL);
-    ck_assert_int_eq(cJSON_GetArraySize(all), 13);
+    ck_assert_int_eq(cJSON_GetArraySize(all), 14);
     ck_assert_double_eq(num(all, "eval_loss"), num(ev, "eval_loss"));
+    ck_assert_double_eq(num(all, "eval_accuracy"), num(ev, "eval_accuracy"));
     ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(all, "train_loss"));
     cJSON_Delete(all);
     cJSON_Delete(ev);
@@ -448,6 +481,103 @@ START_TEST(line_by_line_and_grouped_samples)
     ck_assert_uint_eq(ev, grouped(len, 0, head, 8));
     ck_assert_uint_ne(tr, ltrain);
     cJSON_Delete(all);
+    fixture_free(&fx);
+}
+END_TEST
+
+/* bin/mlm run in dir with stdin, stdout and stderr on a terminal (a pty of
+ * 120 columns, raw: no newline translation): what it printed there, read
+ * until it exited, and its wait status. */
+static char *run_mlm_on_terminal(const char *dir, const char *args, int *status)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s/%s' %s", dir, test_root(), MLM_BIN, args);
+    struct winsize ws = {.ws_row = 24, .ws_col = 120};
+    fflush(stdout);
+    fflush(stderr);
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, &ws);
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct termios tio;
+        if (tcgetattr(STDIN_FILENO, &tio) == 0) {
+            cfmakeraw(&tio);
+            tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+        }
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    for (;;) {
+        if (cap - len < 4096) {
+            out = realloc(out, cap *= 2);
+            ck_assert_ptr_nonnull(out);
+        }
+        ssize_t n = read(master, out + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) /* EIO once the child's side is closed */
+            break;
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    close(master);
+    ck_assert_int_eq(waitpid(pid, status, 0), pid);
+    return out;
+}
+
+static size_t occurrences(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* As `python run_mlm.py` on a terminal: tqdm's bar on stderr with each
+ * record above it as a dict, printed once (the tool's JSON lines only go
+ * to a pipe or a file); the final evaluation leaves its own bar, one step
+ * per eval batch. --disable_tqdm true: no bar, the JSON lines again. */
+START_TEST(terminal_shows_the_bar)
+{
+    fixture fx;
+    fixture_make(&fx);
+    size_t len[NLINES];
+    line_lengths(&fx, len);
+    size_t neval = grouped(len, 0, 1, 16), batches = (neval + 7) / 8;
+    const char *base = "train --config_name cfg.json --tokenizer_name tok --train_file corpus.txt "
+                       "--do_eval --eval_strategy steps --eval_steps 3 --max_steps 3 "
+                       "--logging_steps 1 --per_device_train_batch_size 4 --seed 7";
+    char args[4096], bar[64];
+    snprintf(args, sizeof args, "%s --output_dir T", base);
+    int status;
+    char *out = run_mlm_on_terminal(fx.dir, args, &status);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "***** Running training *****"));
+    ck_assert_ptr_nonnull(strstr(out, "| 3/3 ["));
+    ck_assert_uint_eq(occurrences(out, "\r{'loss': "), 3);
+    ck_assert_uint_eq(occurrences(out, "\r{'eval_loss': "), 1);
+    ck_assert_ptr_nonnull(strstr(out, ", 'eval_accuracy': "));
+    ck_assert_uint_eq(occurrences(out, "\r{'train_loss': "), 1);
+    ck_assert_ptr_null(strstr(out, "{\"loss\""));
+    ck_assert_ptr_null(strstr(out, "{\"eval_loss\""));
+    snprintf(bar, sizeof bar, "| %zu/%zu [", batches, batches);
+    const char *left = strstr(out, bar), *metrics = strstr(out, "***** eval metrics *****");
+    ck_assert_msg(left && metrics && left < metrics, "no %s before the eval metrics: %s", bar,
+                  out);
+    ck_assert_ptr_null(strchr(out, '\033'));
+    free(out);
+
+    snprintf(args, sizeof args, "%s --output_dir U --disable_tqdm true", base);
+    out = run_mlm_on_terminal(fx.dir, args, &status);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+    ck_assert_ptr_null(strchr(out, '\r'));
+    ck_assert_uint_eq(occurrences(out, "\n{\"loss\":"), 3);
+    ck_assert_uint_eq(occurrences(out, "\n{\"eval_loss\":"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "\"eval_accuracy\":"));
+    free(out);
     fixture_free(&fx);
 }
 END_TEST
@@ -536,6 +666,7 @@ Suite *cli_train_suite(void)
     tcase_add_test(tc, train_writes_run_mlm_outputs);
     tcase_add_test(tc, line_by_line_and_grouped_samples);
     tcase_add_test(tc, errors_name_the_flag);
+    tcase_add_test(tc, terminal_shows_the_bar);
     suite_add_tcase(s, tc);
     return s;
 }

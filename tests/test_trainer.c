@@ -2,28 +2,34 @@
  * from a checkpoint, save_total_limit, the stop on a non-finite loss, the
  * callback's stop, and a learning test: a tiny BERT trained from scratch on
  * a generated corpus of facts ("the capital of X is Y", Korean variants)
- * must fill in held-out sentences. Case "progress": the progress bar and
- * log lines against tqdm and CPython; case "checkpoint": what a checkpoint
- * holds, a process killed while writing one, a failed final save. */
+ * must fill in held-out sentences. Case "accuracy": eval_accuracy against
+ * the inference forward's argmax; case "progress": the progress bars and
+ * log lines against tqdm and CPython, with a callback and on a terminal;
+ * case "checkpoint": what a checkpoint holds, a process killed while
+ * writing one, a failed final save. */
 #include "suites.h"
 #include "testutil.h"
 
 #include <cJSON.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <math.h>
 #include <mlm.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "io/file.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
+#include "train/trainer_impl.h" /* EVAL_BATCH_BASE: the eval batches' mask streams */
 
 /* ---------------------------------------------------------------- corpus */
 
@@ -548,6 +554,194 @@ START_TEST(learns_facts)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- accuracy */
+
+/* run_mlm.py's eval_accuracy computed here from the public API alone: the
+ * eval batches as mlm_trainer_evaluate makes them (rows in order, bs a
+ * batch, batch k masked with batch index EVAL_BATCH_BASE + k), the
+ * inference forward at the labelled positions, torch.argmax's first maximum
+ * (strict >), correct and labelled counted over the whole set. */
+static void reference_accuracy(const world *w, const mlm_model *m, size_t bs, size_t *correct,
+                               size_t *labelled)
+{
+    size_t N = mlm_dataset_num_rows(w->eval);
+    int V = mlm_model_vocab_size(m);
+    size_t *rows = malloc(bs * sizeof *rows);
+    *correct = *labelled = 0;
+    for (size_t i = 0, k = 0; i < N; i += bs, k++) {
+        size_t n = N - i < bs ? N - i : bs;
+        for (size_t j = 0; j < n; j++)
+            rows[j] = i + j;
+        mlm_batch *b = NULL;
+        ck_assert_int_eq(mlm_collator_collate(w->col, w->eval, rows, n, EVAL_BATCH_BASE + k, &b),
+                         MLM_OK);
+        size_t B = mlm_batch_rows(b), T = mlm_batch_seq_len(b);
+        const int32_t *labels = mlm_batch_labels(b);
+        int32_t *pos = malloc(B * T * sizeof *pos);
+        size_t np = 0;
+        for (size_t p = 0; p < B * T; p++)
+            if (labels[p] != -100)
+                pos[np++] = (int32_t)p;
+        float *logits = malloc((np ? np : 1) * (size_t)V * sizeof *logits);
+        if (np)
+            ck_assert_int_eq(mlm_model_forward(m, 1, mlm_batch_input_ids(b),
+                                               mlm_batch_attention_mask(b),
+                                               mlm_batch_token_type_ids(b), B, T, pos, np, logits),
+                             MLM_OK);
+        for (size_t r = 0; r < np; r++) {
+            const float *row = logits + r * (size_t)V;
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (row[v] > row[best])
+                    best = v;
+            *correct += best == labels[pos[r]];
+        }
+        *labelled += np;
+        free(logits);
+        free(pos);
+        mlm_batch_free(b);
+    }
+    free(rows);
+}
+
+typedef struct accuracy_log {
+    int n_eval, n_with;
+    double last_accuracy;
+    char *last_eval; /* the last eval record */
+} accuracy_log;
+
+static int record_accuracy(const char *rec, void *user)
+{
+    accuracy_log *a = user;
+    if (!strstr(rec, "\"eval_loss\":"))
+        return 0;
+    a->n_eval++;
+    free(a->last_eval);
+    a->last_eval = strdup(rec);
+    const char *p = strstr(rec, "\"eval_accuracy\":");
+    if (p) {
+        a->n_with++;
+        a->last_accuracy = strtod(p + 16, NULL);
+    }
+    return 0;
+}
+
+/* The keys of a record, in order, as one comma-separated string. */
+static void record_keys(const char *rec, char *out, size_t cap)
+{
+    cJSON *o = cJSON_Parse(rec);
+    ck_assert_ptr_nonnull(o);
+    out[0] = '\0';
+    for (const cJSON *it = o->child; it; it = it->next)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", it == o->child ? "" : ",",
+                 it->string);
+    cJSON_Delete(o);
+}
+
+/* A model trained a little (it predicts the frequent words, not yet the
+ * cities: an accuracy strictly between 0 and 1), evaluated in batches of 48
+ * rows (the last one shorter): the trainer's eval_accuracy is the
+ * reference's correct / labelled exactly, in the eval records (after
+ * eval_loss, as transformers' evaluation_loop orders them) and from
+ * mlm_trainer_last_eval_accuracy; without compute_accuracy there is none. */
+START_TEST(eval_accuracy_matches_argmax)
+{
+    world w;
+    world_make(&w, 32, 1, 0.1);
+    ck_assert_uint_gt(mlm_dataset_num_rows(w.eval) % 48, 0);
+    mlm_model *m = new_model(&w);
+    char *d = test_tmpdir(), opts[1024];
+    snprintf(opts, sizeof opts,
+             "{\"output_dir\": \"%s\", \"max_steps\": 40, \"learning_rate\": 3e-3, "
+             "\"per_device_train_batch_size\": 16, \"per_device_eval_batch_size\": 48, "
+             "\"eval_strategy\": \"steps\", \"eval_steps\": 20, \"logging_steps\": 20, "
+             "\"save_strategy\": \"no\", \"compute_accuracy\": true, \"num_threads\": 1}",
+             d);
+    mlm_trainer *tr = new_trainer(&w, m, opts);
+    accuracy_log log = {0};
+    mlm_trainer_set_callback(tr, record_accuracy, &log);
+    ck_assert(isnan(mlm_trainer_last_eval_accuracy(tr)));
+    ck_assert_msg(mlm_trainer_train(tr) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_int_eq(log.n_eval, 2);
+    ck_assert_int_eq(log.n_with, 2);
+    char keys[256];
+    record_keys(log.last_eval, keys, sizeof keys);
+    ck_assert_str_eq(keys, "eval_loss,eval_accuracy,perplexity,epoch,step");
+
+    size_t correct, labelled;
+    reference_accuracy(&w, m, 48, &correct, &labelled);
+    ck_assert_uint_gt(correct, 0);
+    ck_assert_uint_lt(correct, labelled);
+    const double want = (double)correct / (double)labelled;
+    /* the evaluation at step 40 saw the final model */
+    ck_assert_double_eq(log.last_accuracy, want);
+    ck_assert_double_eq(mlm_trainer_last_eval_accuracy(tr), want);
+    double loss = 0;
+    ck_assert_int_eq(mlm_trainer_evaluate(tr, &loss, NULL), MLM_OK);
+    ck_assert_double_eq(mlm_trainer_last_eval_accuracy(tr), want);
+    fprintf(stderr, "eval_accuracy %zu/%zu = %.4f, eval_loss %.4f\n", correct, labelled, want,
+            loss);
+
+    /* other batches, the same pooled count */
+    mlm_trainer *other = new_trainer(&w, m, "{\"per_device_eval_batch_size\": 7, "
+                                            "\"compute_accuracy\": \"yes\"}");
+    ck_assert_int_eq(mlm_trainer_evaluate(other, NULL, NULL), MLM_OK);
+    reference_accuracy(&w, m, 7, &correct, &labelled);
+    ck_assert_double_eq(mlm_trainer_last_eval_accuracy(other), (double)correct / labelled);
+    mlm_trainer_free(other);
+
+    /* off (the default): no eval_accuracy anywhere */
+    mlm_trainer *off = new_trainer(&w, m, "{\"max_steps\": 1, \"eval_strategy\": \"steps\", "
+                                          "\"eval_steps\": 1, \"save_strategy\": \"no\"}");
+    char buf[4096];
+    size_t need;
+    ck_assert_int_eq(mlm_trainer_args_json(off, buf, sizeof buf, &need), MLM_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"compute_accuracy\":false"));
+    ck_assert_int_eq(mlm_trainer_evaluate(off, NULL, NULL), MLM_OK);
+    ck_assert(isnan(mlm_trainer_last_eval_accuracy(off)));
+    ck_assert_int_eq(mlm_trainer_set(off, "output_dir", d), MLM_OK);
+    accuracy_log none = {0};
+    mlm_trainer_set_callback(off, record_accuracy, &none);
+    ck_assert_msg(mlm_trainer_train(off) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_int_eq(none.n_eval, 1);
+    ck_assert_int_eq(none.n_with, 0);
+    record_keys(none.last_eval, keys, sizeof keys);
+    ck_assert_str_eq(keys, "eval_loss,perplexity,epoch,step");
+    ck_assert(isnan(mlm_trainer_last_eval_accuracy(NULL)));
+
+    /* the option: HF's boolean spellings; null, other values and unknown
+     * names are errors naming the option, the setting unchanged */
+    mlm_trainer *opt = new_trainer(&w, m, "{\"compute_accuracy\": true}");
+    ck_assert_int_eq(mlm_trainer_args_json(opt, buf, sizeof buf, &need), MLM_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"compute_accuracy\":true"));
+    static const char *const bad[] = {"null", "sometimes", "정확도", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(mlm_trainer_set(opt, "compute_accuracy", bad[i]),
+                         MLM_ERR_INVALID_ARGUMENT);
+        ck_assert_ptr_nonnull(strstr(mlm_last_error(), "compute_accuracy"));
+    }
+    ck_assert_int_eq(mlm_trainer_set_json(opt, "{\"compute_accuracy\": 1.5}"),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(mlm_trainer_set(opt, "compute_metrics", "true"), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "compute_metrics"));
+    ck_assert_int_eq(mlm_trainer_args_json(opt, buf, sizeof buf, &need), MLM_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"compute_accuracy\":true"));
+    ck_assert_int_eq(mlm_trainer_set(opt, "compute_accuracy", "F"), MLM_OK);
+    ck_assert_int_eq(mlm_trainer_args_json(opt, buf, sizeof buf, &need), MLM_OK);
+    ck_assert_ptr_nonnull(strstr(buf, "\"compute_accuracy\":false"));
+    mlm_trainer_free(opt);
+
+    free(log.last_eval);
+    free(none.last_eval);
+    mlm_trainer_free(off);
+    mlm_trainer_free(tr);
+    mlm_model_free(m);
+    test_rmtree(d);
+    free(d);
+    world_free(&w);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- progress */
 
 /* Every expected text below was printed by tests/reference/progress_reference.py
@@ -745,6 +939,86 @@ START_TEST(progress_bar_draws_in_place)
 }
 END_TEST
 
+/* progress_render of a bar's state at 60 columns: the formatter checked
+ * against tqdm above, so the live bars below are checked against it. */
+static void render_at_60(strbuf *sb, int64_t n, int64_t total, double elapsed, double rate,
+                         int has_loss, double loss)
+{
+    progress_view v = {.n = n, .total = total, .elapsed = elapsed, .rate = rate,
+                       .has_loss = has_loss, .loss = loss, .ncols = 60};
+    progress_render(sb, &v);
+    ck_assert(!sb->failed);
+}
+
+static void spaces(strbuf *sb, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sb_putc(sb, ' ');
+}
+
+/* The evaluation's bar during a run, byte for byte: the training bar's
+ * line is blanked (tqdm's clear), the eval bar drawn there without a
+ * postfix, redrawn at most every 0.1 s, blanked when discarded (tqdm's
+ * close with leave=False: no last draw of 3/3), and the training bar drawn
+ * again with its rate and loss. */
+START_TEST(eval_bar_takes_the_line)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&out, &len);
+    ck_assert_ptr_nonnull(fp);
+    progress_bar train, ev;
+    progress_open(&train, fp, 60, 0, 0, 4, 100.0);
+    progress_update(&train, 1, 2.5, 100.5);
+    fflush(fp);
+    size_t mark = len;
+    progress_clear(&train);
+    progress_open(&ev, fp, 60, 0, 0, 3, 100.625);
+    progress_advance(&ev, 1, 100.6875); /* too soon */
+    progress_advance(&ev, 2, 100.875);
+    progress_advance(&ev, 3, 100.9);    /* too soon */
+    progress_discard(&ev);
+    progress_discard(&ev); /* closed: nothing */
+    progress_refresh(&train, 101.0);
+    fflush(fp);
+    size_t end = len;
+    progress_close(&train, 102.0);
+    fclose(fp);
+
+    strbuf t1 = {0}, e0 = {0}, e2 = {0}, t1b = {0}, want = {0};
+    render_at_60(&t1, 1, 4, 0.5, 2.0, 1, 2.5);
+    render_at_60(&e0, 0, 3, 0.0, NAN, 0, 0);
+    render_at_60(&e2, 2, 3, 0.25, 8.0, 0, 0); /* 2 steps in 0.25 s */
+    render_at_60(&t1b, 1, 4, 1.0, 2.0, 1, 2.5);
+    size_t w_t1 = progress_text_width(t1.data), w_e0 = progress_text_width(e0.data),
+           w_e2 = progress_text_width(e2.data);
+    sb_putc(&want, '\r'); /* the training bar blanked */
+    spaces(&want, w_t1);
+    sb_puts(&want, "\r\r");
+    sb_puts(&want, e0.data);
+    sb_putc(&want, '\r');
+    sb_puts(&want, e2.data);
+    spaces(&want, w_e0 > w_e2 ? w_e0 - w_e2 : 0);
+    sb_putc(&want, '\r'); /* the eval bar blanked */
+    spaces(&want, w_e2);
+    sb_puts(&want, "\r\r");
+    sb_puts(&want, t1b.data);
+    ck_assert_uint_eq(end - mark, want.len);
+    ck_assert_msg(memcmp(out + mark, want.data, want.len) == 0, "got '%.*s'\nwant '%s'",
+                  (int)(end - mark), out + mark, want.data);
+    ck_assert_ptr_nonnull(strstr(t1.data, "loss=2.5"));
+    ck_assert_ptr_null(strstr(e2.data, "loss"));
+    ck_assert_ptr_nonnull(strstr(e2.data, "| 2/3 ["));
+    ck_assert_int_eq(out[len - 1], '\n');
+    sb_free(&t1);
+    sb_free(&e0);
+    sb_free(&e2);
+    sb_free(&t1b);
+    sb_free(&want);
+    free(out);
+}
+END_TEST
+
 /* Redirect stderr to a file while running the trainer. */
 static char *train_capturing_stderr(mlm_trainer *tr, mlm_status *st)
 {
@@ -821,6 +1095,225 @@ START_TEST(output_follows_disable_tqdm)
     ck_assert_ptr_nonnull(strstr(buf, "\"disable_tqdm\":false"));
     mlm_trainer_free(tr);
     mlm_model_free(m);
+    test_rmtree(d);
+    free(d);
+    world_free(&w);
+}
+END_TEST
+
+/* Every record the callback received, by kind. */
+typedef struct record_count {
+    int all, loss, eval, eval_acc, train_loss;
+} record_count;
+
+static int count_records(const char *rec, void *user)
+{
+    record_count *c = user;
+    c->all++;
+    c->loss += strncmp(rec, "{\"loss\":", 8) == 0;
+    c->eval += strncmp(rec, "{\"eval_loss\":", 13) == 0;
+    c->eval_acc += strstr(rec, "\"eval_accuracy\":") != NULL;
+    c->train_loss += strncmp(rec, "{\"train_loss\":", 14) == 0;
+    return 0;
+}
+
+static size_t occurrences(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* 3 steps of 4 rows, a record every step, an evaluation at step 3 in 5
+ * batches of 32 rows (the eval set's 160), with accuracy. */
+static void tty_opts(char *opts, size_t cap, const char *dir, const char *disable_tqdm)
+{
+    snprintf(opts, cap,
+             "{\"output_dir\": \"%s\", \"max_steps\": 3, \"logging_steps\": 1, "
+             "\"save_strategy\": \"no\", \"per_device_train_batch_size\": 4, "
+             "\"eval_strategy\": \"steps\", \"eval_steps\": 3, "
+             "\"per_device_eval_batch_size\": 32, \"compute_accuracy\": true, "
+             "\"disable_tqdm\": %s}",
+             dir, disable_tqdm);
+}
+
+/* As transformers shows its ProgressCallback beside the user's callbacks:
+ * with a callback, the bar (forced onto a file by disable_tqdm false) still
+ * shows every record above it while the callback receives them all as
+ * JSON; not on a terminal, no evaluation bar. With disable_tqdm null and
+ * stderr a file, the callback alone: the library prints nothing. */
+START_TEST(callback_and_bar_together)
+{
+    world w;
+    world_make(&w, 16, 1, 0.0);
+    ck_assert_uint_eq(mlm_dataset_num_rows(w.eval), 160);
+    char *d = test_tmpdir(), opts[1024];
+    const char *modes[] = {"false", "null"};
+    for (int k = 0; k < 2; k++) {
+        tty_opts(opts, sizeof opts, d, modes[k]);
+        mlm_model *m = new_model(&w);
+        mlm_trainer *tr = new_trainer(&w, m, opts);
+        record_count c = {0};
+        mlm_trainer_set_callback(tr, count_records, &c);
+        mlm_status st;
+        char *text = train_capturing_stderr(tr, &st);
+        ck_assert_msg(st == MLM_OK, "%s", mlm_last_error());
+        ck_assert_int_eq(c.all, 5);
+        ck_assert_int_eq(c.loss, 3);
+        ck_assert_int_eq(c.eval, 1);
+        ck_assert_int_eq(c.eval_acc, 1);
+        ck_assert_int_eq(c.train_loss, 1);
+        if (k == 0) {
+            ck_assert_ptr_nonnull(strstr(text, "| 3/3 ["));
+            ck_assert_uint_eq(occurrences(text, "\r{'loss': "), 3);
+            ck_assert_uint_eq(occurrences(text, "\r{'eval_loss': "), 1);
+            ck_assert_ptr_nonnull(strstr(text, ", 'eval_accuracy': "));
+            ck_assert_uint_eq(occurrences(text, "\r{'train_loss': "), 1);
+            ck_assert_ptr_null(strstr(text, "{\""));
+            ck_assert_ptr_null(strstr(text, "/5 ["));
+            ck_assert_int_eq(text[strlen(text) - 1], '\n');
+        } else {
+            ck_assert_msg(text[0] == '\0', "printed: %s", text);
+        }
+        free(text);
+        mlm_trainer_free(tr);
+        mlm_model_free(m);
+    }
+    test_rmtree(d);
+    free(d);
+    world_free(&w);
+}
+END_TEST
+
+typedef struct tty_job {
+    const world *w;
+    const char *opts;
+} tty_job;
+
+/* The child's side of run_on_terminal: train (callback set, disable_tqdm
+ * null), then evaluate on its own. Its exit status says what failed (no
+ * Check assertions across the fork). */
+static int train_on_terminal(const tty_job *j)
+{
+    mlm_model *m = NULL;
+    mlm_trainer *tr = NULL;
+    record_count c = {0};
+    if (mlm_model_new(j->w->cfg, strlen(j->w->cfg), 11, &m) != MLM_OK ||
+        mlm_trainer_new(m, j->w->col, j->w->train, j->w->eval, &tr) != MLM_OK ||
+        mlm_trainer_set_json(tr, j->opts) != MLM_OK)
+        return 2;
+    mlm_trainer_set_callback(tr, count_records, &c);
+    if (mlm_trainer_train(tr) != MLM_OK)
+        return 3;
+    if (c.all != 5 || c.eval_acc != 1)
+        return 4;
+    if (mlm_trainer_evaluate(tr, NULL, NULL) != MLM_OK)
+        return 5;
+    mlm_trainer_free(tr);
+    mlm_model_free(m);
+    return 0;
+}
+
+/* What the job writes to stderr when stderr is a terminal: a pty of 120
+ * columns in raw mode (no newline translation), read until the child has
+ * exited. */
+static char *run_on_terminal(const tty_job *j, int *status)
+{
+    int master, slave;
+    struct winsize ws = {.ws_row = 24, .ws_col = 120};
+    ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, &ws), 0);
+    struct termios tio;
+    ck_assert_int_eq(tcgetattr(slave, &tio), 0);
+    cfmakeraw(&tio);
+    ck_assert_int_eq(tcsetattr(slave, TCSANOW, &tio), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(master);
+        dup2(slave, STDERR_FILENO);
+        close(slave);
+        _exit(train_on_terminal(j));
+    }
+    close(slave);
+    strbuf sb = {0};
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) /* EIO once the child's side is closed */
+            break;
+        sb_append(&sb, buf, (size_t)n);
+    }
+    close(master);
+    ck_assert_int_eq(waitpid(pid, status, 0), pid);
+    ck_assert(!sb.failed && sb.data);
+    char *text = strdup(sb.data);
+    sb_free(&sb);
+    return text;
+}
+
+/* On a terminal (disable_tqdm null) with a callback: the training bar, the
+ * records above it, and an evaluation bar of the 5 eval batches with no
+ * postfix, which gives the line back to the training bar before the eval
+ * record is printed; the standalone evaluation afterwards leaves its bar,
+ * complete, on its own line. */
+START_TEST(eval_bar_on_a_terminal)
+{
+    world w;
+    world_make(&w, 16, 1, 0.0);
+    char *d = test_tmpdir(), opts[1024];
+    tty_opts(opts, sizeof opts, d, "null");
+    tty_job j = {&w, opts};
+    int status;
+    char *text = run_on_terminal(&j, &status);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s", status, text);
+    ck_assert(strchr(text, '\033') == NULL);
+    ck_assert_ptr_nonnull(strstr(text, "| 3/3 ["));
+    ck_assert_uint_eq(occurrences(text, "\r{'loss': "), 3);
+    ck_assert_uint_eq(occurrences(text, "\r{'train_loss': "), 1);
+    ck_assert_ptr_null(strstr(text, "{\""));
+    /* every eval bar line: no postfix */
+    size_t bars = 0;
+    for (const char *p = strstr(text, "/5 ["); p; p = strstr(p + 1, "/5 [")) {
+        const char *close = strchr(p, ']');
+        ck_assert_ptr_nonnull(close);
+        ck_assert_msg(memmem(p, (size_t)(close - p), "loss", 4) == NULL, "%.*s",
+                      (int)(close - p), p);
+        bars++;
+    }
+    ck_assert_uint_ge(bars, 2); /* one at least per evaluation */
+    /* during the run: the eval bar, blanked, the training bar again, then
+     * the record */
+    const char *rec = strstr(text, "\r{'eval_loss': ");
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_ptr_nonnull(strstr(rec, ", 'eval_accuracy': "));
+    const char *first_eval = strstr(text, "| 0/5 [");
+    ck_assert(first_eval && first_eval < rec);
+    const char *last_eval = first_eval;
+    for (const char *p = first_eval; p && p < rec; p = strstr(p + 1, "/5 ["))
+        last_eval = p;
+    const char *start = last_eval, *eol = strchr(last_eval, '\r'), *stop = eol;
+    ck_assert(eol && eol < rec);
+    while (start > text && start[-1] != '\r')
+        start--;
+    while (stop > start && stop[-1] == ' ') /* padding over a longer draw */
+        stop--;
+    char *drawn = strndup(start, (size_t)(stop - start));
+    size_t blank = strspn(eol + 1, " ");
+    ck_assert_uint_eq(blank, progress_text_width(drawn));
+    ck_assert_int_eq(eol[1 + blank], '\r');
+    free(drawn);
+    const char *train_again = strstr(eol, "/3 [");
+    ck_assert(train_again && train_again < rec);
+    /* after the run: the standalone evaluation's bar stays, at 5/5 */
+    const char *last = strrchr(text, '\r');
+    ck_assert_ptr_nonnull(strstr(last, "| 5/5 ["));
+    ck_assert_int_eq(text[strlen(text) - 1], '\n');
+    free(text);
     test_rmtree(d);
     free(d);
     world_free(&w);
@@ -1270,11 +1763,17 @@ Suite *trainer_suite(void)
     tcase_add_test(tc, non_finite_loss_stops);
     tcase_add_test(tc, learns_facts);
     suite_add_tcase(s, tc);
+    TCase *ta = tcase_create("accuracy");
+    tcase_add_test(ta, eval_accuracy_matches_argmax);
+    suite_add_tcase(s, ta);
     TCase *tp = tcase_create("progress");
     tcase_add_test(tp, progress_formats_like_tqdm);
     tcase_add_test(tp, python_reprs);
     tcase_add_test(tp, progress_bar_draws_in_place);
     tcase_add_test(tp, output_follows_disable_tqdm);
+    tcase_add_test(tp, eval_bar_takes_the_line);
+    tcase_add_test(tp, callback_and_bar_together);
+    tcase_add_test(tp, eval_bar_on_a_terminal);
     suite_add_tcase(s, tp);
     TCase *tk = tcase_create("checkpoint");
     tcase_set_timeout(tk, 120);

@@ -36,15 +36,27 @@
  *   resume_from_checkpoint       a checkpoint folder, or null      (null)
  *   disable_tqdm                 true | false | null (see Output)  (null)
  *   num_threads                  >= 1 (libmlm's; HF has none)      (1)
+ *   compute_accuracy             true | false                      (false)
+ *                                libmlm's stand-in for run_mlm.py's
+ *                                compute_metrics (HF passes a function to
+ *                                Trainer, not an argument): evaluations
+ *                                also measure eval_accuracy, the share of
+ *                                labelled tokens (label != -100) whose
+ *                                logits' argmax is the label (torch.argmax:
+ *                                the first index on ties), pooled over the
+ *                                whole eval set (correct / labelled, every
+ *                                batch together), as run_mlm.py's
+ *                                preprocess_logits_for_metrics + "accuracy"
+ *                                metric compute it
  * Booleans take transformers' spellings in any case (true/false, yes/no,
  * t/f, y/n, 1/0) as text, and true/false in JSON. Anything else — an
  * unknown name, a value of the wrong kind or out of range — is
  * MLM_ERR_INVALID_ARGUMENT naming the option; the setting is then
  * unchanged.
  *
- * Output. A log callback (mlm_trainer_set_callback) receives every record
- * and nothing is printed. Without one, records go to stderr, in one of two
- * forms:
+ * Output. A log callback (mlm_trainer_set_callback) receives every record.
+ * Apart from it, as transformers shows its ProgressCallback whatever other
+ * callbacks are registered, stderr gets
  *   - a progress bar, as transformers' ProgressCallback shows it with
  *     tqdm: one line redrawn in place with carriage returns (no escape
  *     sequences), " 38%|███▊      | 150/400 [00:12<00:20, 12.30it/s,
@@ -61,13 +73,26 @@
  *     Python dict without "step" and with the epoch rounded to 2 decimals:
  *     {'loss': 2.3456, 'grad_norm': 1.2, 'learning_rate': 4.5e-05,
  *     'epoch': 0.5} (on stderr with the bar; tqdm.write puts them on
- *     stdout). The bar ends with a newline when the run ends, even on an
- *     error;
- *   - JSON lines, one per record: {"loss":2.3456,...,"step":150}.
+ *     stdout), after the callback got it (transformers calls the user's
+ *     callbacks first), the bar's line blanked during the call so that
+ *     what the callback prints to the same terminal starts a clean line.
+ *     The bar ends with a newline when the run ends, even on an error.
+ *     While the run evaluates, a second bar counts the eval batches
+ *     (ProgressCallback's prediction bar: no postfix, made after the first
+ *     batch), on a terminal only; it takes the training bar's line (no
+ *     escape sequences: tqdm would draw it on the line below) and is
+ *     cleared when the evaluation ends, and the training bar is drawn
+ *     again. mlm_trainer_evaluate outside a run shows that bar too, and
+ *     leaves it on the screen with a newline (transformers' leave=True when
+ *     no training bar is open);
+ *   - or, when there is no callback and no bar, JSON lines, one per record:
+ *     {"loss":2.3456,...,"step":150}.
  * disable_tqdm null (the default; transformers decides from its logging
- * level) draws the bar when stderr is a terminal and writes JSON lines
- * otherwise; false always draws the bar (on a file: carriage-return
- * separated redraws, as tqdm writes them); true always writes JSON lines.
+ * level) draws the bars when stderr is a terminal; false always draws the
+ * training bar (on a file: carriage-return separated redraws, as tqdm
+ * writes them); true never draws them. So with a callback and stderr not a
+ * terminal (disable_tqdm not false), the library prints nothing; without a
+ * callback and without a bar, it writes JSON lines.
  *
  * What a run does, as HF's Trainer (single process):
  *   - each epoch visits the train set in a permutation that is a pure
@@ -87,8 +112,11 @@
  *     "learning_rate", "epoch", "step"} (loss: the mean step loss since the
  *     last record; learning_rate: the one the next step will use, as HF logs
  *     it after the scheduler steps); when evaluating, {"eval_loss",
- *     "perplexity", "epoch", "step"}; at the end {"train_loss", "epoch",
- *     "step"}; all of them are appended to the checkpoint's log_history;
+ *     "eval_accuracy" (with compute_accuracy), "perplexity", "epoch",
+ *     "step"} (eval_accuracy after eval_loss, where transformers'
+ *     evaluation_loop puts a compute_metrics key); at the end
+ *     {"train_loss", "epoch", "step"}; all of them are appended to the
+ *     checkpoint's log_history;
  *   - checkpoints every save_steps steps (or at each epoch's end), and at
  *     the last step whenever save_strategy is not "no" (as recent
  *     transformers' DefaultFlowCallback does): output_dir/checkpoint-N/ with
@@ -196,9 +224,10 @@ MLM_API mlm_status mlm_trainer_set_json(mlm_trainer *tr, const char *json);
 MLM_API mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap,
                                          size_t *needed);
 
-/* Where log records go: fn receives every record and nothing is printed.
- * fn NULL (the default): stderr, as a progress bar or JSON lines (see
- * Output above). */
+/* Where log records go: fn receives every record; the progress bar, when
+ * shown (disable_tqdm, see Output above), still shows them above it on
+ * stderr. fn NULL (the default): stderr only, as a progress bar or JSON
+ * lines. */
 MLM_API void mlm_trainer_set_callback(mlm_trainer *tr, mlm_trainer_log_fn fn, void *user);
 
 /* The tokenizer whose files go into every checkpoint and into output_dir at
@@ -229,9 +258,17 @@ MLM_API mlm_status mlm_trainer_resume(mlm_trainer *tr, const char *checkpoint_di
  * per_device_eval_batch_size rows in order, masks from batch indices fixed
  * apart from training's, so the result is deterministic). Batches with no
  * masked token are left out (torch would give NaN). perplexity =
- * exp(eval_loss), infinity on overflow. Either pointer may be NULL.
- * MLM_ERR_STATE without an eval dataset. */
+ * exp(eval_loss), infinity on overflow. Either pointer may be NULL. With
+ * compute_accuracy it also measures eval_accuracy (see the option; read it
+ * with mlm_trainer_last_eval_accuracy). On a terminal a bar counts the
+ * batches (see Output). MLM_ERR_STATE without an eval dataset. */
 MLM_API mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity);
+
+/* eval_accuracy of the last evaluation (mlm_trainer_evaluate, or the last
+ * one mlm_trainer_train ran), in [0, 1]: correct / labelled tokens. NaN
+ * when it was not computed: compute_accuracy off, no evaluation yet, the
+ * last one failed, or it had no labelled token (tr NULL too). */
+MLM_API double mlm_trainer_last_eval_accuracy(const mlm_trainer *tr);
 
 /* The checkpoint-N folder with the largest N in output_dir (transformers'
  * get_last_checkpoint: folders named exactly checkpoint-<digits>, so never a

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "pyjson.h"
@@ -44,6 +45,7 @@ typedef struct run {
     mlm_dataset *train, *eval;
     mlm_trainer *tr;
     cJSON *history;        /* the run's log records (trainer_state.json) */
+    int print_records;     /* as JSON lines on stdout */
 } run;
 
 static double now(void)
@@ -373,13 +375,25 @@ static int check_options(const run *r)
     return rc;
 }
 
-/* Log records: printed (as HF's progress callback prints them) and kept for
+/* Whether the records go to stdout as JSON lines: unless the trainer's bar
+ * shows them on the terminal stdout is on (HF prints each record once), so
+ * that a pipe or a file always gets them. */
+static int records_on_stdout(const run *r)
+{
+    int disable = ta_bool(&r->a, F_DISABLE_TQDM, -1);
+    int bar = disable < 0 ? isatty(STDERR_FILENO) : !disable;
+    return !bar || !isatty(STDOUT_FILENO);
+}
+
+/* Log records: printed as JSON lines (see records_on_stdout) and kept for
  * trainer_state.json. */
 static int on_log(const char *record, void *user)
 {
     run *r = user;
-    printf("%s\n", record);
-    fflush(stdout);
+    if (r->print_records) {
+        printf("%s\n", record);
+        fflush(stdout);
+    }
     cJSON *o = cJSON_Parse(record);
     if (o && !cJSON_AddItemToArray(r->history, o))
         cJSON_Delete(o);
@@ -415,11 +429,16 @@ static int make_trainer(run *r)
     int rc = set_options(r, r->tr, plan(r, mlm_dataset_num_rows(train)).steps);
     if (rc != 0)
         return rc;
+    /* run_mlm.py hands Trainer its compute_metrics (accuracy) whenever
+     * do_eval */
+    if (r->do_eval && (st = mlm_trainer_set(r->tr, "compute_accuracy", "true")) != MLM_OK)
+        return cli_fail("trainer", st);
     r->history = cJSON_CreateArray();
     if (!r->history)
         return cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
     if (r->resume)
         load_history(r);
+    r->print_records = records_on_stdout(r);
     mlm_trainer_set_callback(r->tr, on_log, r);
     /* Checkpoints get the tokenizer files, as HF's Trainer given the
      * tokenizer writes them; loaded afresh, without the truncation and
@@ -687,6 +706,7 @@ static int do_eval(run *r)
     int rc = m ? 0 : cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
     if (rc == 0) {
         cJSON_AddNumberToObject(m, "eval_loss", loss);
+        cJSON_AddNumberToObject(m, "eval_accuracy", mlm_trainer_last_eval_accuracy(r->tr));
         add_speed(m, "eval", runtime, (double)n, ceil((double)n / bs));
         /* Trainer.log adds the epoch once there is one (after training) */
         if (r->do_train)

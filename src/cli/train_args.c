@@ -142,7 +142,9 @@ static const flag_def defs[F_COUNT] = {
     [F_LOGGING_DIR] = {"logging_dir", K_STR, R_IGNORE, NULL,
                        "ignored: no TensorBoard files are written"},
     [F_RUN_NAME] = {"run_name", K_STR, R_IGNORE, NULL, "ignored: a tracker option"},
-    [F_DISABLE_TQDM] = {"disable_tqdm", K_BOOL, R_IGNORE, NULL, "ignored"},
+    [F_DISABLE_TQDM] = {"disable_tqdm", K_BOOL, R_TRAINER, NULL,
+                        "progress bars on stderr: true never, false always (unset: when "
+                        "stderr is a terminal)"},
     [F_LOG_LEVEL] = {"log_level", K_STR, R_IGNORE, NULL, "ignored"},
     [F_USE_CPU] = {"use_cpu", K_BOOL, R_IGNORE, NULL, "ignored: libmlm runs on the CPU"},
     [F_NO_CUDA] = {"no_cuda", K_BOOL, R_IGNORE, NULL, "ignored: libmlm runs on the CPU"},

@@ -378,9 +378,16 @@ void progress_update(progress_bar *b, int64_t n, double loss, double now)
 {
     if (!b->open)
         return;
-    b->n = n;
     b->has_loss = 1;
     b->loss = loss;
+    progress_advance(b, n, now);
+}
+
+void progress_advance(progress_bar *b, int64_t n, double now)
+{
+    if (!b->open)
+        return;
+    b->n = n;
     double dt = now - b->last_print_t;
     if (n - b->last_print_n < 1 || dt < MININTERVAL)
         return;
@@ -401,10 +408,24 @@ void progress_write(progress_bar *b, const char *line, double now)
         fprintf(b->fp, "%s\n", line);
         return;
     }
-    status_print(b, ""); /* tqdm's clear(): blank the bar, back to column 0 */
-    fputc('\r', b->fp);
+    progress_clear(b);
     fprintf(b->fp, "%s\n", line);
     display(b, now, 0);
+}
+
+void progress_clear(progress_bar *b)
+{
+    if (!b->open)
+        return;
+    status_print(b, "");
+    fputc('\r', b->fp);
+    fflush(b->fp);
+}
+
+void progress_refresh(progress_bar *b, double now)
+{
+    if (b->open)
+        display(b, now, 0);
 }
 
 void progress_close(progress_bar *b, double now)
@@ -414,5 +435,11 @@ void progress_close(progress_bar *b, double now)
     display(b, now, 1);
     fputc('\n', b->fp);
     fflush(b->fp);
+    b->open = 0;
+}
+
+void progress_discard(progress_bar *b)
+{
+    progress_clear(b);
     b->open = 0;
 }

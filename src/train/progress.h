@@ -91,12 +91,29 @@ void progress_open(progress_bar *b, FILE *fp, int cols, int ascii, int64_t n0, i
  * rate smoothed over draws (tqdm's smoothing 0.3). */
 void progress_update(progress_bar *b, int64_t n, double loss, double now);
 
+/* progress_update without a loss: the postfix stays as it was (none on a
+ * bar that never had one, as the evaluation bar). */
+void progress_advance(progress_bar *b, int64_t n, double now);
+
 /* A line above the bar (tqdm.write): the bar is blanked, the line written
  * with a newline, the bar drawn again. */
 void progress_write(progress_bar *b, const char *line, double now);
 
+/* Blank the bar's line and go back to its start (tqdm's clear()), so that
+ * another bar can take the line for a while; the bar stays open and
+ * progress_refresh draws it again. */
+void progress_clear(progress_bar *b);
+
+/* Draw the bar now (tqdm's refresh()). */
+void progress_refresh(progress_bar *b, double now);
+
 /* The last draw, with the average rate over the whole bar, and a newline
  * (tqdm.close with leave=True). Does nothing on a bar not open. */
 void progress_close(progress_bar *b, double now);
+
+/* Close a transient bar: its line is blanked and the cursor left at its
+ * start, with no last draw (tqdm.close with leave=False). Does nothing on a
+ * bar not open. */
+void progress_discard(progress_bar *b);
 
 #endif

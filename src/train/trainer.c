@@ -67,6 +67,7 @@ static const opt_def opt_defs[] = {
     {"resume_from_checkpoint", OPT_STR, OFF(resume_from_checkpoint), 0, 0, 1, 0},
     {"disable_tqdm", OPT_BOOL, OFF(disable_tqdm), 0, 0, 1, 0},
     {"num_threads", OPT_INT, OFF(num_threads), 1, 1024, 0, 0},
+    {"compute_accuracy", OPT_BOOL, OFF(compute_accuracy), 0, 0, 0, 0},
 };
 #undef OFF
 #define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
@@ -120,6 +121,7 @@ mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collator,
         mlm_trainer_free(tr);
         return err_oom();
     }
+    tr->eval_accuracy = NAN;
     tr->m = model;
     tr->col = collator;
     tr->train = train;
@@ -143,6 +145,11 @@ void mlm_trainer_free(mlm_trainer *tr)
 }
 
 int64_t mlm_trainer_global_step(const mlm_trainer *tr) { return tr ? tr->global_step : 0; }
+
+double mlm_trainer_last_eval_accuracy(const mlm_trainer *tr)
+{
+    return tr ? tr->eval_accuracy : NAN;
+}
 
 void mlm_trainer_set_callback(mlm_trainer *tr, mlm_trainer_log_fn fn, void *user)
 {
@@ -380,51 +387,52 @@ static int locale_is_ascii(void)
     return 0;
 }
 
-/* Where the run's records go: the callback, else a progress bar when
- * disable_tqdm says so (null: when stderr is a terminal), else JSON lines. */
+/* Whether progress bars are shown, as transformers adds its
+ * ProgressCallback whatever other callbacks there are: unless disable_tqdm
+ * (null: when stderr is a terminal). */
+static int bar_wanted(const mlm_trainer *tr)
+{
+    return tr->a.disable_tqdm < 0 ? isatty(STDERR_FILENO) : !tr->a.disable_tqdm;
+}
+
 static void output_begin(mlm_trainer *tr)
 {
-    int bar = tr->a.disable_tqdm < 0 ? isatty(STDERR_FILENO) : !tr->a.disable_tqdm;
-    tr->out = tr->fn ? OUT_CALLBACK : bar ? OUT_BAR : OUT_JSON;
-    if (tr->out == OUT_BAR)
+    tr->show_bar = bar_wanted(tr);
+    if (tr->show_bar)
         progress_open(&tr->bar, stderr, PROGRESS_TERMINAL_WIDTH, locale_is_ascii(),
                       tr->global_step, tr->total_steps, now_seconds());
 }
 
-static void output_end(mlm_trainer *tr)
-{
-    if (tr->out == OUT_BAR)
-        progress_close(&tr->bar, now_seconds());
-}
+static void output_end(mlm_trainer *tr) { progress_close(&tr->bar, now_seconds()); }
 
-/* Append rec to log_history and hand it on (callback, bar or stderr).
- * Takes rec. */
+/* Append rec to log_history and hand it on: to the callback, above the
+ * bar (after the callback, as transformers calls the ProgressCallback
+ * after the user's), or as a JSON line on stderr when neither. Takes rec. */
 static mlm_status emit(mlm_trainer *tr, cJSON *rec)
 {
     if (!rec)
         return err_oom();
-    char *s = NULL;
+    const int want_json = tr->fn || !tr->show_bar;
+    char *json = want_json ? cJSON_PrintUnformatted(rec) : NULL;
     strbuf line = {0};
-    if (tr->out == OUT_BAR)
+    if (tr->show_bar)
         py_log_line(&line, rec);
-    else
-        s = cJSON_PrintUnformatted(rec);
-    if ((tr->out == OUT_BAR ? line.failed || !line.data : !s) ||
+    if ((want_json && !json) || (tr->show_bar && (line.failed || !line.data)) ||
         !cJSON_AddItemToArray(tr->log_history, rec)) {
-        cJSON_free(s);
+        cJSON_free(json);
         sb_free(&line);
         cJSON_Delete(rec);
         return err_oom();
     }
-    if (tr->out == OUT_CALLBACK) {
-        if (tr->fn(s, tr->user) != 0)
-            tr->stop = 1;
-    } else if (tr->out == OUT_BAR) {
+    if (tr->fn && tr->show_bar)
+        progress_clear(&tr->bar); /* what the callback prints starts a clean line */
+    if (tr->fn && tr->fn(json, tr->user) != 0)
+        tr->stop = 1;
+    if (tr->show_bar)
         progress_write(&tr->bar, line.data, now_seconds());
-    } else {
-        fprintf(stderr, "%s\n", s);
-    }
-    cJSON_free(s);
+    else if (!tr->fn)
+        fprintf(stderr, "%s\n", json);
+    cJSON_free(json);
     sb_free(&line);
     return MLM_OK;
 }
@@ -503,19 +511,79 @@ static mlm_status forward_rows(mlm_trainer *tr, const mlm_dataset *ds, const siz
     return MLM_OK;
 }
 
+/* torch.argmax over one row: the first maximal index, a NaN counting as
+ * the maximum (torch's max propagates it). */
+static int32_t row_argmax(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t v = 0; v < n; v++) {
+        if (isnan(x[v]))
+            return v;
+        if (x[v] > x[best])
+            best = v;
+    }
+    return best;
+}
+
+/* The labelled positions of the last forward whose logits' argmax is the
+ * label: run_mlm.py's preprocess_logits_for_metrics (argmax) and
+ * compute_metrics (labels != -100), on the head's rows, which are exactly
+ * the labelled ones. */
+static size_t count_correct(const train_ctx *tc)
+{
+    const int32_t V = (int32_t)tc->m->d.V;
+    size_t right = 0;
+    for (int r = 0; r < tc->n_rows; r++)
+        right += row_argmax(tc->h.logits + (size_t)r * (size_t)V, V) == tc->h.labels[r];
+    return right;
+}
+
+/* The evaluation's bar (ProgressCallback's prediction_bar): made after the
+ * first batch, as transformers makes it in on_prediction_step. During a
+ * run it takes the training bar's line for a while, since the bars move
+ * the cursor with carriage returns only (tqdm draws it on the line below). */
+static void eval_bar_step(mlm_trainer *tr, progress_bar *eb, int64_t done, int64_t total)
+{
+    double t = now_seconds();
+    if (!eb->open) {
+        progress_clear(&tr->bar);
+        progress_open(eb, stderr, PROGRESS_TERMINAL_WIDTH, locale_is_ascii(), 0, total, t);
+    }
+    progress_advance(eb, done, t);
+}
+
+/* transformers' leave=self.training_bar is None: cleared during a run, left
+ * on the screen after a standalone evaluation. */
+static void eval_bar_end(mlm_trainer *tr, progress_bar *eb)
+{
+    if (!eb->open)
+        return;
+    if (!tr->bar.open) {
+        progress_close(eb, now_seconds());
+        return;
+    }
+    progress_discard(eb);
+    progress_refresh(&tr->bar, now_seconds());
+}
+
 mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity)
 {
     if (!tr)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_evaluate: trainer is NULL");
     if (!tr->eval)
         return err_set(MLM_ERR_STATE, "mlm_trainer_evaluate: the trainer has no eval dataset");
+    tr->eval_accuracy = NAN;
     size_t N = mlm_dataset_num_rows(tr->eval);
     size_t bs = (size_t)tr->a.eval_batch_size;
     size_t *rows = mem_alloc(bs * sizeof *rows);
     if (!rows)
         return err_oom();
+    /* the bar redraws in place: on a terminal only, never into a log file */
+    const int show_bar = isatty(STDERR_FILENO) && bar_wanted(tr);
+    const int64_t n_batches = (int64_t)((N + bs - 1) / bs);
+    progress_bar eb = {0};
     double sum = 0.0;
-    size_t count = 0;
+    size_t count = 0, labelled_total = 0, correct = 0;
     mlm_status st = MLM_OK;
     par_pool *before = enter_pool(tr);
     for (size_t i = 0, k = 0; i < N && st == MLM_OK; i += bs, k++) {
@@ -531,8 +599,16 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
         if (st == MLM_OK && labelled > 0) {
             sum += (double)loss * (double)n; /* HF: loss.repeat(batch_size) */
             count += n;
+            /* before the next forward overwrites the head's logits */
+            if (tr->a.compute_accuracy) {
+                correct += count_correct(tr->tc);
+                labelled_total += (size_t)labelled;
+            }
         }
+        if (st == MLM_OK && show_bar)
+            eval_bar_step(tr, &eb, (int64_t)k + 1, n_batches);
     }
+    eval_bar_end(tr, &eb);
     par_pool_leave(before);
     mem_free(rows);
     if (st != MLM_OK)
@@ -542,6 +618,10 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
         *eval_loss = l;
     if (perplexity)
         *perplexity = exp(l); /* +inf on overflow, as HF's except OverflowError */
+    /* pooled over the whole set (a micro average), as compute_metrics sees
+     * every batch's predictions at once */
+    if (tr->a.compute_accuracy && labelled_total)
+        tr->eval_accuracy = (double)correct / (double)labelled_total;
     return MLM_OK;
 }
 
@@ -566,6 +646,11 @@ static void epoch_permutation(size_t *perm, size_t n, uint64_t seed, uint64_t e)
 
 static double round4(double x) { return round(x * 1e4) / 1e4; }
 
+/* The evaluation's record. eval_accuracy follows eval_loss as in
+ * transformers' evaluation_loop: compute_metrics' {"accuracy"}, then
+ * eval_loss added, then "accuracy" popped and put back as "eval_accuracy"
+ * (at the end); HF's eval_runtime and rates, which libmlm does not log,
+ * would come next. */
 static mlm_status log_eval(mlm_trainer *tr)
 {
     double loss, ppl;
@@ -573,8 +658,10 @@ static mlm_status log_eval(mlm_trainer *tr)
     if (st != MLM_OK)
         return st;
     cJSON *rec = cJSON_CreateObject();
-    if (rec && !(add_num(rec, "eval_loss", loss) && add_num(rec, "perplexity", ppl) &&
-                 add_num(rec, "epoch", tr->epoch) && add_num(rec, "step", (double)tr->global_step))) {
+    if (rec && !(add_num(rec, "eval_loss", loss) &&
+                 (!tr->a.compute_accuracy || add_num(rec, "eval_accuracy", tr->eval_accuracy)) &&
+                 add_num(rec, "perplexity", ppl) && add_num(rec, "epoch", tr->epoch) &&
+                 add_num(rec, "step", (double)tr->global_step))) {
         cJSON_Delete(rec);
         rec = NULL;
     }
@@ -698,7 +785,7 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
             tr->total_loss += step_loss;
             tr->loss_since_log += step_loss;
             tr->steps_since_log++;
-            if (tr->out == OUT_BAR)
+            if (tr->show_bar)
                 progress_update(&tr->bar, tr->global_step, step_loss, now_seconds());
             st = after_step(tr, s + 1 == tr->per_epoch || tr->global_step == tr->total_steps,
                             norm);

@@ -39,6 +39,7 @@ typedef struct targs {
     char *resume_from_checkpoint; /* NULL: null */
     int disable_tqdm;             /* -1: null (a bar when stderr is a terminal) */
     int64_t num_threads;
+    int compute_accuracy;         /* run_mlm.py's compute_metrics: eval_accuracy */
 } targs;
 
 /* Eval batches draw their masks from collator streams far from any training
@@ -46,9 +47,6 @@ typedef struct targs {
 #define EVAL_BATCH_BASE (UINT64_C(1) << 62)
 /* The Philox stream of epoch e's permutation is SHUFFLE_STREAM + e. */
 #define SHUFFLE_STREAM (UINT64_C(0x53485546) << 32)
-
-/* Where log records go during a run. */
-enum { OUT_CALLBACK, OUT_JSON, OUT_BAR };
 
 struct mlm_trainer {
     mlm_model *m;
@@ -75,6 +73,7 @@ struct mlm_trainer {
     double total_loss;       /* Σ step losses (train_loss at the end) */
     double loss_since_log;   /* Σ step losses since the last loss record */
     int64_t steps_since_log;
+    double eval_accuracy;    /* of the last evaluation; NaN when not computed */
     double total_flos;       /* HF's estimate: 6 · input tokens · non-embedding parameters */
     cJSON *log_history;
 
@@ -82,8 +81,11 @@ struct mlm_trainer {
     int64_t len_dl, per_epoch, total_steps, warmup;
     double flos_per_token;   /* 6 · non-embedding parameters */
 
-    int out;                 /* OUT_*, chosen when the run starts */
-    progress_bar bar;
+    /* Records go to the callback when there is one and, apart from that,
+     * above the progress bar when the run shows one (chosen when it
+     * starts, from disable_tqdm); JSON lines on stderr when neither. */
+    int show_bar;
+    progress_bar bar;        /* open while a run shows it */
 };
 
 /* Every option and its value (training_args.json). NULL when out of memory. */
