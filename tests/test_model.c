@@ -194,15 +194,6 @@ START_TEST(save_load_round_trip)
 }
 END_TEST
 
-static int have_torch(void)
-{
-    int status = 0;
-    char *probe = test_run("/usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes", &status);
-    int yes = probe && strncmp(probe, "yes", 3) == 0;
-    free(probe);
-    return yes;
-}
-
 /* A checkpoint saved by libmlm loads in the reference with the same outputs:
  * needs /usr/bin/python3 with torch (make deps-golden); skipped otherwise. */
 START_TEST(reference_loads_our_checkpoint)

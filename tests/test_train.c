@@ -6,7 +6,9 @@
  * Tolerances:
  * - loss 1e-5 relative, grad norm 1e-5 relative: float32 against float32
  *   (train.json: float32 vs float64 differ by ~1e-7 in the loss and ~4e-7 in
- *   the norm, so 1e-5 leaves room for a different summation order only);
+ *   the norm, so 1e-5 leaves room for a different summation order only); the
+ *   norm may instead be within 1e-5 of the float64 run's: at the small
+ *   models' 5.4 M parameters torch's float32 norm is itself 3.6e-5 off it;
  * - gradients 1e-4 relative in L2 per tensor (float32 vs float64 differ by
  *   ~1.6e-6 per tensor); the attention key biases, whose true gradient is 0
  *   (softmax is shift-invariant per query), absolutely: |g| ≤ 1e-6 where the
@@ -18,7 +20,13 @@
  *   implementations (|g| ~ 1e-8 ~ eps): their update is O(lr) with a random
  *   sign in HF too, so they are only held to the bound every Adam update obeys
  *   (|Δp| ≤ lr/(1 − β1^t)·√(1 − β2^t)/(1 − β1)·..., i.e. a few lr a step); we
- *   check |p − p_ref| ≤ 3·lr per update taken with lr > 0. */
+ *   check |p − p_ref| ≤ 3·lr per update taken with lr > 0. At the small
+ *   models torch's float32 run itself strays up to 9% of lr from its float64
+ *   run at a few elements; a tensor past 5% of lr from the float32 run must
+ *   then be within 5% of lr of the float64 run.
+ *
+ * Checkpoints: the committed tiny ones, and small ones (4 layers, hidden
+ * 256) with their goldens made by the reference at test time. */
 #include "suites.h"
 #include "testutil.h"
 #include "golden.h"
@@ -41,22 +49,28 @@
 
 
 
-static st_file *open_golden(const char *model, const char *file)
+/* A file of the goldens in directory gdir. */
+static st_file *open_golden(const char *gdir, const char *file)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/data/goldens/%s/%s", test_root(), model, file);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", gdir, file);
     st_file *f = NULL;
     ck_assert_msg(st_open(path, &f) == MLM_OK, "%s: %s", path, mlm_last_error());
     return f;
+}
+
+static mlm_model *load_model_at(const char *dir)
+{
+    mlm_model *m = NULL;
+    ck_assert_msg(mlm_model_load(dir, &m) == MLM_OK, "%s: %s", dir, mlm_last_error());
+    return m;
 }
 
 static mlm_model *load_model(const char *name)
 {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/tests/data/models/%s", test_root(), name);
-    mlm_model *m = NULL;
-    ck_assert_msg(mlm_model_load(dir, &m) == MLM_OK, "%s: %s", dir, mlm_last_error());
-    return m;
+    return load_model_at(dir);
 }
 
 typedef struct golden_batch {
@@ -65,10 +79,10 @@ typedef struct golden_batch {
     train_batch b;
 } golden_batch;
 
-static void batch_open(golden_batch *g, const char *model)
+static void batch_open(golden_batch *g, const char *gdir)
 {
     memset(g, 0, sizeof *g);
-    g->f = open_golden(model, "train_batch.safetensors");
+    g->f = open_golden(gdir, "train_batch.safetensors");
     const st_tensor *t = st_find(g->f, "input_ids");
     ck_assert_ptr_nonnull(t);
     g->ids = golden_i32(g->f, "input_ids", NULL);
@@ -95,11 +109,11 @@ typedef struct golden_json {
     cJSON *root;
 } golden_json;
 
-static void json_open(golden_json *j, const char *model)
+static void json_open(golden_json *j, const char *gdir)
 {
-    char path[1024];
+    char path[1200];
     size_t len;
-    snprintf(path, sizeof path, "%s/tests/data/goldens/%s/train.json", test_root(), model);
+    snprintf(path, sizeof path, "%s/train.json", gdir);
     j->text = test_read_file(path, &len);
     ck_assert_ptr_nonnull(j->text);
     j->root = cJSON_ParseWithLength(j->text, len);
@@ -132,6 +146,16 @@ static void json_close(golden_json *j)
 
 static double rel(double a, double b) { return fabs(a - b) / fabs(b); }
 
+/* The global gradient norm within 1e-5 of the reference's in float32 or in
+ * float64. Torch's float32 norm over millions of elements carries its own
+ * rounding: at the small models' size (5.4 M parameters) it is 3.6e-5 away
+ * from the float64 norm while libmlm's is 1.4e-7 away; at the tiny models'
+ * both agree to ~4e-7. */
+static int near_either(double x, double ref32, double ref64)
+{
+    return rel(x, ref32) <= 1e-5 || rel(x, ref64) <= 1e-5;
+}
+
 /* ‖a − b‖ / ‖b‖ and ‖a − b‖_∞, in double. */
 static double rel_l2(const float *a, const float *b, size_t n, double *max_abs)
 {
@@ -152,22 +176,21 @@ static const char *const parity_models[] = {"tiny-bert", "tiny-roberta", "tiny-d
 
 /* ---------------------------------------------------------------- parity */
 
-/* _i 0-2: the last layer at the labelled rows only (the default, which
- * the golden batch's 15% of labels selects); 3-5: every layer at every
- * row. */
-START_TEST(gradients_and_adamw_match_reference)
+/* The loss, every gradient, the clipped norm and three AdamW steps of the
+ * model in mdir against the goldens in gdir (make_goldens.py's train*);
+ * select: the last layer at the labelled rows only (the default, which the
+ * golden batches' ~20% of labels selects), or every layer at every row. */
+static void train_parity(const char *name, const char *mdir, const char *gdir, int select)
 {
-    const char *name = parity_models[_i % 3];
-    int select = _i < 3;
     golden_batch gb;
-    batch_open(&gb, name);
+    batch_open(&gb, gdir);
     golden_json gj;
-    json_open(&gj, name);
+    json_open(&gj, gdir);
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(gj.root, "settings");
     const cJSON *near_zero = cJSON_GetObjectItemCaseSensitive(gj.root, "near_zero_gradients");
     ck_assert_ptr_nonnull(settings);
 
-    mlm_model *m = load_model(name);
+    mlm_model *m = load_model_at(mdir);
     train_ctx *tc = NULL;
     ck_assert_msg(train_ctx_new(m, gb.b.B, gb.b.T, 1, &tc) == MLM_OK, "%s", mlm_last_error());
     ck_assert_ptr_nonnull(m->owned); /* materialised from the mapping */
@@ -184,7 +207,7 @@ START_TEST(gradients_and_adamw_match_reference)
 
     /* every gradient */
     ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
-    st_file *gf = open_golden(name, "train_grads.safetensors");
+    st_file *gf = open_golden(gdir, "train_grads.safetensors");
     double worst = 0;
     const char *worst_name = "";
     for (size_t i = 0; i < m->n_params; i++) {
@@ -214,8 +237,9 @@ START_TEST(gradients_and_adamw_match_reference)
                      MLM_OK);
     double norm = grad_global_norm(&opt, tc->grad);
     double norm_ref = json_num(gj.root, "grad_norm_before_clipping");
-    ck_assert_msg(rel(norm, norm_ref) <= 1e-5, "%s: grad norm %.9g vs %.9g", name, norm,
-                  norm_ref);
+    double norm_ref64 = json_num(gj.root, "grad_norm_before_clipping_float64");
+    ck_assert_msg(near_either(norm, norm_ref, norm_ref64), "%s: grad norm %.9g vs %.9g (float64 %.9g)",
+                  name, norm, norm_ref, norm_ref64);
     fprintf(stderr, "train parity %s (%s): loss rel err %.2e, grad norm rel err %.2e, worst "
                     "gradient rel L2 %.2e (%s)\n",
             name, select ? "last layer at the labelled rows" : "all rows", rel(loss, loss_ref),
@@ -223,13 +247,16 @@ START_TEST(gradients_and_adamw_match_reference)
 
     /* Three Trainer steps on the same batch. */
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(gj.root, "steps");
+    const cJSON *steps64 = cJSON_GetObjectItemCaseSensitive(gj.root, "steps_float64");
     double lr0 = json_num(settings, "learning_rate"), max_norm = json_num(settings, "max_grad_norm");
     int warmup = (int)json_num(settings, "warmup_steps");
     int total = (int)json_num(settings, "num_training_steps");
     int lr_updates = 0;
     for (int s = 1; s <= 3; s++) {
         const cJSON *js = cJSON_GetArrayItem(steps, s - 1);
+        const cJSON *js64 = cJSON_GetArrayItem(steps64, s - 1);
         ck_assert_ptr_nonnull(js);
+        ck_assert_ptr_nonnull(js64);
         if (s > 1) {
             train_zero_grad(tc);
             ck_assert_int_eq(train_forward(tc, &gb.b, 1, (uint64_t)s, &loss), MLM_OK);
@@ -238,12 +265,12 @@ START_TEST(gradients_and_adamw_match_reference)
         }
         ck_assert_msg(rel(loss, json_num(js, "loss")) <= 1e-5, "%s step %d: loss %.9g vs %.9g",
                       name, s, (double)loss, json_num(js, "loss"));
-        ck_assert_msg(rel(norm, json_num(js, "grad_norm")) <= 1e-5,
-                      "%s step %d: grad norm %.9g vs %.9g", name, s, norm,
-                      json_num(js, "grad_norm"));
+        ck_assert_msg(near_either(norm, json_num(js, "grad_norm"), json_num(js64, "grad_norm")),
+                      "%s step %d: grad norm %.9g vs %.9g (float64 %.9g)", name, s, norm,
+                      json_num(js, "grad_norm"), json_num(js64, "grad_norm"));
         double coef = grad_clip(tc->grad, opt.n, norm, max_norm);
-        ck_assert_msg(rel(coef, json_num(js, "clip_coef")) <= 1e-5, "%s step %d: clip coef %g",
-                      name, s, coef);
+        ck_assert_msg(near_either(coef, json_num(js, "clip_coef"), json_num(js64, "clip_coef")),
+                      "%s step %d: clip coef %g", name, s, coef);
         double lr = lr0 * lr_linear_warmup(s - 1, warmup, total);
         ck_assert_msg(fabs(lr - json_num(js, "lr")) <= 1e-12, "%s step %d: lr %g vs %g", name, s,
                       lr, json_num(js, "lr"));
@@ -252,23 +279,59 @@ START_TEST(gradients_and_adamw_match_reference)
 
         char file[64];
         snprintf(file, sizeof file, "train_step%d.safetensors", s);
-        st_file *pf = open_golden(name, file);
-        double worst_abs = 0, key_abs = 0;
+        st_file *pf = open_golden(gdir, file);
+        /* Where the float64 run's parameters are there too (the small
+         * models), a tensor off torch's float32 run by more than 5% of lr
+         * passes if it is within 5% of lr of the float64 run: torch's own
+         * float32 run strays up to 9% of lr from it at elements whose
+         * gradient is near zero (train.json: params_float32_vs_float64_max_abs). */
+        snprintf(file, sizeof file, "%s/train_step%d_float64.safetensors", gdir, s);
+        st_file *pf64 = NULL;
+        if (st_open(file, &pf64) != MLM_OK)
+            pf64 = NULL;
+        double noise = 0.0;
+        if (pf64) {
+            const cJSON *nz = cJSON_GetArrayItem(
+                cJSON_GetObjectItemCaseSensitive(gj.root, "params_float32_vs_float64_max_abs"),
+                s - 1);
+            ck_assert_msg(cJSON_IsNumber(nz), "train.json: params_float32_vs_float64_max_abs");
+            noise = nz->valuedouble;
+        }
+        double worst_abs = 0, key_abs = 0, worst64 = 0;
+        int via64 = 0;
         for (size_t i = 0; i < m->n_params; i++) {
             const param_desc *p = &m->params[i];
             double mx;
             rel_l2(*p->slot, golden_f32(pf, p->name, p->numel, NULL), p->numel, &mx);
-            if (json_has_string(near_zero, p->name))
+            int key = json_has_string(near_zero, p->name);
+            if (key)
                 key_abs = fmax(key_abs, mx);
             else
                 worst_abs = fmax(worst_abs, mx);
-            double tol = json_has_string(near_zero, p->name) ? 3 * lr0 * lr_updates : 0.05 * lr0;
+            double tol = key ? 3 * lr0 * lr_updates : 0.05 * lr0;
+            if (mx > tol && !key && pf64) {
+                double mx64;
+                rel_l2(*p->slot, golden_f32(pf64, p->name, p->numel, NULL), p->numel, &mx64);
+                ck_assert_msg(mx64 <= tol,
+                              "%s step %d: %s differs by %g from the float32 run and by %g from "
+                              "the float64 run (torch's float32 strays %g)",
+                              name, s, p->name, mx, mx64, noise);
+                worst64 = fmax(worst64, mx64);
+                via64++;
+                continue;
+            }
             ck_assert_msg(mx <= tol, "%s step %d: %s differs by %g (tolerance %g)", name, s,
                           p->name, mx, tol);
         }
         fprintf(stderr, "train parity %s: after step %d max |p - p_ref| %.2e = %.3f lr "
-                        "(key biases %.2e)\n",
+                        "(key biases %.2e)",
                 name, s, worst_abs, worst_abs / lr0, key_abs);
+        if (pf64)
+            fprintf(stderr, "; %d tensors past 5%% lr, within %.2e of the float64 run (torch "
+                            "float32 vs float64: %.2e)",
+                    via64, worst64, noise);
+        fprintf(stderr, "\n");
+        st_close(pf64);
         st_close(pf);
     }
     adamw_free(&opt);
@@ -277,6 +340,46 @@ START_TEST(gradients_and_adamw_match_reference)
     mlm_model_free(m);
     json_close(&gj);
     batch_close(&gb);
+}
+
+/* The committed tiny checkpoints; _i 0-2 the last layer at the labelled
+ * rows, 3-5 at every row. */
+START_TEST(gradients_and_adamw_match_reference)
+{
+    const char *name = parity_models[_i % 3];
+    char mdir[1024], gdir[1024];
+    snprintf(mdir, sizeof mdir, "%s/tests/data/models/%s", test_root(), name);
+    snprintf(gdir, sizeof gdir, "%s/tests/data/goldens/%s", test_root(), name);
+    train_parity(name, mdir, gdir, _i < 3);
+}
+END_TEST
+
+/* Small checkpoints (4 layers, hidden 256, FFN 1024, vocabulary 8003, a
+ * batch of 64 + 47 + 21 tokens): made at test time with their goldens by the
+ * reference (~3 s each; too large to commit), so this needs /usr/bin/python3
+ * with torch and skips without it. */
+START_TEST(small_models_match_reference)
+{
+    static const char *const names[] = {"small-bert", "small-roberta", "small-distilbert"};
+    if (!have_torch()) {
+        fprintf(stderr, "skip %s: /usr/bin/python3 with torch is absent (make deps-golden)\n",
+                __func__);
+        return;
+    }
+    char *dir = test_tmpdir();
+    char cmd[4096], mdir[1200], gdir[1200];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && /usr/bin/python3 tests/reference/make_goldens.py train-small %s '%s' 2>&1",
+             test_root(), names[_i], dir);
+    int status = 0;
+    char *out = test_run(cmd, &status);
+    ck_assert_msg(status == 0, "reference failed: %s", out ? out : "");
+    free(out);
+    snprintf(mdir, sizeof mdir, "%s/model", dir);
+    snprintf(gdir, sizeof gdir, "%s/golden", dir);
+    train_parity(names[_i], mdir, gdir, 1);
+    test_rmtree(dir);
+    free(dir);
 }
 END_TEST
 
@@ -722,8 +825,10 @@ END_TEST
 START_TEST(gradient_accumulation)
 {
     const char *name = parity_models[_i];
+    char gdir[1024];
+    snprintf(gdir, sizeof gdir, "%s/tests/data/goldens/%s", test_root(), name);
     golden_batch gb;
-    batch_open(&gb, name);
+    batch_open(&gb, gdir);
     mlm_model *m = load_model(name);
     train_ctx *tc = NULL;
     ck_assert_int_eq(train_ctx_new(m, gb.b.B, gb.b.T, 1, &tc), MLM_OK);
@@ -916,6 +1021,7 @@ Suite *train_suite(void)
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, gradients_and_adamw_match_reference, 0, 6);
+    tcase_add_loop_test(tc, small_models_match_reference, 0, 3);
     tcase_add_loop_test(tc, backward_matches_finite_differences, 0, 6);
     tcase_add_loop_test(tc, backward_with_dropout_matches_finite_differences, 0, 6);
     tcase_add_loop_test(tc, dropout_is_deterministic_and_seeded, 0, 3);

@@ -98,3 +98,12 @@ char *test_run(const char *cmd, int *status)
         buf[n] = '\0';
     return buf;
 }
+
+int have_torch(void)
+{
+    int status = 0;
+    char *probe = test_run("/usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes", &status);
+    int yes = probe && strncmp(probe, "yes", 3) == 0;
+    free(probe);
+    return yes;
+}

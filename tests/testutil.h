@@ -21,6 +21,10 @@ char *test_read_file(const char *path, size_t *len);
 /* Run a shell command, capture stdout (malloc'ed) and the exit status. */
 char *test_run(const char *cmd, int *status);
 
+/* Whether /usr/bin/python3 imports torch (the reference in tests/reference
+ * can run at test time). */
+int have_torch(void);
+
 /* Skip the current test (it still passes) with a message on stderr, when
  * ../shared is not there. Use inside START_TEST. */
 #define SKIP_WITHOUT_SHARED(path_var, rel, buf)                                  \

@@ -7,6 +7,9 @@ parity tests, plus two generators that write outside the repository.
     /usr/bin/python3 tests/reference/make_checkpoints.py distilroberta-shaped OUT_DIR
         a distilroberta-base-shaped RoBERTa (6 x 768, 12 heads, FFN 3072,
         vocab 50265, 514 positions; ~330 MB), fixed seed, to OUT_DIR
+    /usr/bin/python3 tests/reference/make_checkpoints.py small NAME OUT_DIR
+        NAME one of small-bert, small-roberta, small-distilbert (4 x 256,
+        4 heads, FFN 1024, vocab 8003; ~22 MB), fixed seed, to OUT_DIR
     /usr/bin/python3 tests/reference/make_checkpoints.py caikit OUT_DIR [SRC_DIR]
         converts ../shared/data/models/tiny-random-bert-caikit/pytorch_model.bin
         (BertForSequenceClassification) to OUT_DIR/{config.json,model.safetensors}
@@ -102,6 +105,43 @@ PIPELINE = {
         tokenizer="bert-base-uncased"),
 }
 
+# "Small" checkpoints for the training parity test at a realistic size (the
+# training benchmark's small shape: 4 layers, hidden 256, 4 heads, FFN 1024,
+# a vocabulary of 8k), generated at test time rather than committed (~22 MB
+# each). initializer_range 0.05: q·k/sqrt(d) of order 1 at hidden 256.
+SMALL = {
+    "small-bert": dict(
+        seed=4001,
+        config=dict(
+            architectures=["BertForMaskedLM"], model_type="bert", vocab_size=8003,
+            hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
+            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+            max_position_embeddings=130, type_vocab_size=2, initializer_range=0.05,
+            layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute",
+            torch_dtype="float32", tie_word_embeddings=True),
+        special=TINY["tiny-bert"]["special"]),
+    "small-roberta": dict(
+        seed=4002,
+        config=dict(
+            architectures=["RobertaForMaskedLM"], model_type="roberta", vocab_size=8003,
+            hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
+            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+            max_position_embeddings=130, type_vocab_size=1, initializer_range=0.05,
+            layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+            position_embedding_type="absolute", torch_dtype="float32",
+            tie_word_embeddings=True),
+        special=dict(bos=0, pad=1, eos=2, unk=3, mask=8002, first_regular=4)),
+    "small-distilbert": dict(
+        seed=4003,
+        config=dict(
+            architectures=["DistilBertForMaskedLM"], model_type="distilbert", vocab_size=8003,
+            dim=256, n_layers=4, n_heads=4, hidden_dim=1024, activation="gelu", dropout=0.1,
+            attention_dropout=0.1, max_position_embeddings=130, sinusoidal_pos_embds=False,
+            initializer_range=0.05, pad_token_id=0, qa_dropout=0.1, seq_classif_dropout=0.2,
+            torch_dtype="float32", tie_word_embeddings=True),
+        special=TINY["tiny-distilbert"]["special"]),
+}
+
 DISTILROBERTA_SHAPED = dict(
     seed=2024,
     config=dict(
@@ -172,6 +212,13 @@ def write_bert_legacy(out_root=MODELS_DIR):
     return out
 
 
+def write_small(name, out_dir):
+    spec = SMALL[name]
+    model = hf.new_model(hf.make_config(spec["config"]), spec["seed"], perturb=True)
+    hf.save_pretrained(model, out_dir)
+    return out_dir
+
+
 def distilroberta_shaped_model():
     spec = DISTILROBERTA_SHAPED
     return hf.new_model(hf.make_config(spec["config"]), spec["seed"], perturb=True)
@@ -196,6 +243,8 @@ def main(argv):
     _setup()
     if len(argv) >= 2 and argv[0] == "distilroberta-shaped":
         print(write_distilroberta_shaped(argv[1]))
+    elif len(argv) >= 3 and argv[0] == "small" and argv[1] in SMALL:
+        print(write_small(argv[1], argv[2]))
     elif len(argv) >= 2 and argv[0] == "caikit":
         print(convert_caikit(argv[1], argv[2] if len(argv) > 2 else CAIKIT_SRC))
     elif not argv:

@@ -5,6 +5,10 @@
         tests/data/goldens/<model>/{forward,train*}.{safetensors,json} for
         tiny-bert, tiny-roberta, tiny-distilbert, and (when ../shared exists)
         tests/data/goldens/caikit-bert/ (encoder only).
+    /usr/bin/python3 tests/reference/make_goldens.py train-small NAME OUT_DIR
+        a small checkpoint (make_checkpoints.py small NAME) in OUT_DIR/model and
+        its training goldens (as the tiny models' train*) in OUT_DIR/golden;
+        the training parity test runs this at test time
     /usr/bin/python3 tests/reference/make_goldens.py forward MODEL_DIR OUT_DIR
         forward goldens for any HF-layout MLM folder (e.g. the
         distilroberta-shaped one written by make_checkpoints.py).
@@ -222,13 +226,23 @@ def _run_training(model_dir, batch, overrides, dtype):
     return model, steps, grads, params
 
 
-def train_goldens(model_dir, out_dir, special, seed, name):
+# The small models' batch: longer sequences, so that the labelled rows (~20%)
+# are a realistic share of a padded batch.
+SMALL_LENGTHS = (64, 47, 21)
+
+
+def train_goldens(model_dir, out_dir, special, seed, name, lengths=(13, 11, 6),
+                  float64_steps=False):
+    """float64_steps: also write train_step{2,3}_float64.safetensors, the
+    float64 run's parameters (rounded to float32), for comparisons where
+    torch's own float32 updates stray from the exact ones (train.json:
+    params_float32_vs_float64_max_abs)."""
     os.makedirs(out_dir, exist_ok=True)
     c = hf.load_config(model_dir)
-    batch, kinds = make_train_batch(c.family, special, c.vocab_size, seed)
+    batch, kinds = make_train_batch(c.family, special, c.vocab_size, seed, lengths=lengths)
     overrides = dropout_off(c)
     model, steps, grads, params = _run_training(model_dir, batch, overrides, torch.float32)
-    _, steps64, grads64, _ = _run_training(model_dir, batch, overrides, torch.float64)
+    _, steps64, grads64, params64 = _run_training(model_dir, batch, overrides, torch.float64)
 
     st.save_file(dict(batch), os.path.join(out_dir, "train_batch.safetensors"),
                  metadata={"format": "pt"})
@@ -241,6 +255,13 @@ def train_goldens(model_dir, out_dir, special, seed, name):
     decay = set(hf.decay_parameter_names(model))
     names = list(hf.unique_parameters(model))
     key_bias = [n for n in names if n.endswith(("attention.self.key.bias", "attention.k_lin.bias"))]
+    p_noise = [max(float((params[s][n].double() - params64[s][n]).abs().max())
+                   for n in names if n not in key_bias) for s in (1, 2, 3)]
+    if float64_steps:
+        for s in (2, 3):
+            st.save_file({n: p.float().contiguous() for n, p in params64[s].items()},
+                         os.path.join(out_dir, f"train_step{s}_float64.safetensors"),
+                         metadata={"format": "pt", "step": str(s), "dtype": "float64 run"})
     grad_rel = max(float((grads[n].double() - grads64[n]).abs().max()) /
                    float(grads64[n].abs().max()) for n in names if n not in key_bias)
     key_bias_abs = max(float(grads[n].abs().max()) for n in key_bias)
@@ -267,6 +288,8 @@ def train_goldens(model_dir, out_dir, special, seed, name):
         "grads_float32_vs_float64_max_rel_diff_per_tensor": grad_rel,
         "grads_float32_vs_float64_note": "max over tensors (key biases excluded) of max|g32 - g64| / max|g64|",
         "key_bias_grad_max_abs_float32": key_bias_abs,
+        "params_float32_vs_float64_max_abs": p_noise,
+        "params_float32_vs_float64_note": "per step 1..3, max over tensors (key biases excluded) of max|p32 - p64|: where torch's own float32 AdamW updates stray from the float64 ones (elements whose gradient is near zero, whose update m/sqrt(v) is ill-conditioned)",
         "decay_parameters": [n for n in names if n in decay],
         "no_decay_parameters": [n for n in names if n not in decay],
         "tied": {a: cn for a, cn in hf.tied_aliases(model).items()},
@@ -344,6 +367,13 @@ def main(argv):
         special = (mc.DISTILROBERTA_SHAPED["special"] if c.family == "roberta"
                    else mc.TINY["tiny-bert"]["special"])
         forward_goldens(argv[1], argv[2], special, 21, os.path.basename(argv[1].rstrip("/")))
+        return 0
+    if len(argv) == 3 and argv[0] == "train-small" and argv[1] in mc.SMALL:
+        spec = mc.SMALL[argv[1]]
+        mdir = mc.write_small(argv[1], os.path.join(argv[2], "model"))
+        t = train_goldens(mdir, os.path.join(argv[2], "golden"), spec["special"],
+                          spec["seed"] + 100, argv[1], lengths=SMALL_LENGTHS, float64_steps=True)
+        print(f"{argv[1]}: train loss {t['loss']:.6f} grad_norm {t['grad_norm_before_clipping']:.6f}")
         return 0
     if argv:
         print(__doc__)
