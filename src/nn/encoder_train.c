@@ -450,6 +450,45 @@ static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const floa
     return MLM_OK;
 }
 
+/* *pd: the probabilities as the forward's attention dropout left them
+ * (again from the recorded mask, in s_att[0]), or the probabilities. */
+static mlm_status dropped_probs(train_ctx *tc, int l, size_t S, const float **pd)
+{
+    const layer_acts *la = &tc->a.layer[l];
+    *pd = la->probs;
+    if (!drop_on(tc, tc->attn_dropout))
+        return MLM_OK;
+    *pd = tc->a.s_att[0];
+    return ops_dropout_apply(&tc->ops, tc->a.s_att[0], la->mask_attn, la->probs, S,
+                             tc->attn_dropout);
+}
+
+/* From d(drop(p)) in s_att[1] to d(scores) (rows of T; S floats): the
+ * attention dropout's backward, then the softmax's. *dscores: where it
+ * lands (s_att[0] or [1]). */
+static mlm_status probs_backward(train_ctx *tc, int l, size_t S, int rows, int T,
+                                 float **dscores)
+{
+    train_acts *a = &tc->a;
+    const layer_acts *la = &tc->a.layer[l];
+    const ops_ctx *ctx = &tc->ops;
+    int D = tc->m->d.C / tc->m->d.H;
+    float *dp = a->s_att[1], *ds = a->s_att[0];
+    if (drop_on(tc, tc->attn_dropout)) {
+        mlm_status st = ops_dropout_backward(ctx, zeroed(a->s_att[0], S), a->s_att[1],
+                                             la->mask_attn, S, tc->attn_dropout, tc->seed,
+                                             stream_of(tc, site_of(l, SITE_ATTN)));
+        if (st != MLM_OK)
+            return st;
+        dp = a->s_att[0];
+        ds = a->s_att[1];
+    }
+    /* p = softmax(scores/√D + mask): d(q·kᵀ) = (1/√D)·p·(dp − <p, dp>) */
+    ops_softmax_backward(ctx, zeroed(ds, S), dp, la->probs, 1.0f / sqrtf((float)D), rows, T);
+    *dscores = ds;
+    return MLM_OK;
+}
+
 /* Attention's backward over all N rows: from dctx (N, C), into din (N, C)
  * (+=) and the q, k, v weights' gradients; x is the layer's input. */
 static mlm_status attention_backward(train_ctx *tc, int l, const float *x, const float *dctx,
@@ -463,14 +502,9 @@ static mlm_status attention_backward(train_ctx *tc, int l, const float *x, const
     const ops_ctx *ctx = &tc->ops;
     int N = B * T, C = d->C, H = d->H, D = C / H;
     size_t S = (size_t)B * H * T * T;
-    int adrop = drop_on(tc, tc->attn_dropout);
-    mlm_status st = MLM_OK;
     /* ctx = pd·v with pd = drop(p): pd again from the mask, then dv = pdᵀ·dctx */
-    const float *pd = la->probs;
-    if (adrop) {
-        st = ops_dropout_apply(ctx, a->s_att[0], la->mask_attn, la->probs, S, tc->attn_dropout);
-        pd = a->s_att[0];
-    }
+    const float *pd;
+    mlm_status st = dropped_probs(tc, l, S, &pd);
     float *dqkv = a->s_nc[3];
     ops_batch tv = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
     if (st == MLM_OK)
@@ -484,19 +518,10 @@ static mlm_status attention_backward(train_ctx *tc, int l, const float *x, const
                               &dv);
     if (st != MLM_OK)
         return st;
-    float *dp = a->s_att[1], *dscores = a->s_att[0];
-    if (adrop) {
-        st = ops_dropout_backward(ctx, zeroed(a->s_att[0], S), a->s_att[1], la->mask_attn, S,
-                                  tc->attn_dropout, tc->seed,
-                                  stream_of(tc, site_of(l, SITE_ATTN)));
-        dp = a->s_att[0];
-        dscores = a->s_att[1];
-    }
+    float *dscores;
+    st = probs_backward(tc, l, S, B * H * T, T, &dscores);
     if (st != MLM_OK)
         return st;
-    /* p = softmax(scores/√D + mask): d(q·kᵀ) = (1/√D)·p·(dp − <p, dp>) */
-    ops_softmax_backward(ctx, zeroed(dscores, S), dp, la->probs, 1.0f / sqrtf((float)D),
-                         B * H * T, T);
     /* dq = dscores·k, dk = dscoresᵀ·q, per (batch, head) */
     ops_batch sk = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
     st = ops_gemm_batched(ctx, 0, 0, T, D, T, 1.0f, dscores, T, la->k, C, 0.0f, dqkv, C, &sk);
@@ -555,15 +580,10 @@ static mlm_status attention_backward_rows(train_ctx *tc, int l, const float *x,
     layer_acts *la = &tc->a.layer[l];
     train_acts *a = &tc->a;
     const ops_ctx *ctx = &tc->ops;
-    int N = B * T, C = d->C, H = d->H, D = C / H, n = tc->n_rows;
+    int N = B * T, C = d->C, H = d->H, n = tc->n_rows;
     size_t NC = (size_t)N * C, nC = (size_t)n * C, S = (size_t)H * T * n;
-    int adrop = drop_on(tc, tc->attn_dropout);
-    mlm_status st = MLM_OK;
-    const float *pd = la->probs;
-    if (adrop) {
-        st = ops_dropout_apply(ctx, a->s_att[0], la->mask_attn, la->probs, S, tc->attn_dropout);
-        pd = a->s_att[0];
-    }
+    const float *pd;
+    mlm_status st = dropped_probs(tc, l, S, &pd);
     /* Rows of sequences with no selected row get no gradient through v or k. */
     float *dkv = zeroed(a->s_nc[3], NC);
     if (st == MLM_OK)
@@ -574,17 +594,10 @@ static mlm_status attention_backward_rows(train_ctx *tc, int l, const float *x,
         st = rows_products(tc, 1, NULL, dctx, la->v, a->s_att[1], T);
     if (st != MLM_OK)
         return st;
-    float *dp = a->s_att[1], *dscores = a->s_att[0];
-    if (adrop) {
-        st = ops_dropout_backward(ctx, zeroed(a->s_att[0], S), a->s_att[1], la->mask_attn, S,
-                                  tc->attn_dropout, tc->seed,
-                                  stream_of(tc, site_of(l, SITE_ATTN)));
-        dp = a->s_att[0];
-        dscores = a->s_att[1];
-    }
+    float *dscores;
+    st = probs_backward(tc, l, S, H * n, T, &dscores);
     if (st != MLM_OK)
         return st;
-    ops_softmax_backward(ctx, zeroed(dscores, S), dp, la->probs, 1.0f / sqrtf((float)D), H * n, T);
     /* dq (n, C), then its input gradient (n, C) back to the selected rows */
     float *dq = dkv, *dxq = zeroed(a->s_nc[2], nC);
     st = rows_products(tc, 2, dscores, NULL, la->k, dq, T);
