@@ -297,12 +297,12 @@ static void gemm_threads(int nthreads, int transa, int transb, int M, int N, int
         gemm_small_nt(nthreads, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    /* Small enough for one thread (a batch of them gets a thread each). */
+    /* Small enough for one thread (a batch of them gets a thread each);
+     * BLIS below when gemm_tile cannot get its buffer. */
     if ((nthreads == 1 || (double)M * N * K < SPLIT_FLOPS) &&
-        gemm_tile_applies(transa, transb, M, N, K, alpha, beta)) {
-        gemm_tile(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        gemm_tile_applies(transa, transb, M, N, K, alpha, beta) &&
+        gemm_tile(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0)
         return;
-    }
     size_t blocks = ((size_t)N + SUP_NR - 1) / SUP_NR;
     if (nthreads > 1 && (double)M * N * K >= SPLIT_FLOPS &&
         par_chunks(nthreads, blocks, SPLIT_MIN_COLS / SUP_NR) > 1) {

@@ -11,7 +11,7 @@
  * op(A)[i][k] feed 24 FMAs. op(B) is read in place when it is stored by
  * rows (p·v, dscores·k, pᵀ·dctx, dscoresᵀ·q: values, keys, queries on the
  * (B, T, H·D) layout); stored by columns (q·kᵀ, dctx·vᵀ) a 64-column block
- * of it is first transposed into a buffer on the stack. op(A) is read
+ * of it is first transposed into a buffer. op(A) is read
  * element by element, by rows or by columns as it is stored.
  *
  * Each element's sum runs in k order in one lane, whatever the tile it
@@ -26,6 +26,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <stdlib.h>
 
 #define MR 6
 #define NV 4  /* vectors of 16 columns in a tile */
@@ -168,10 +169,15 @@ static AVX512 void prefetch_rows(const float *x, int rows, int len, long ld)
     }
 }
 
-void gemm_tile(int transa, int transb, int M, int N, int K, const float *A, int lda,
-               const float *B, int ldb, float beta, float *C, int ldc)
+int gemm_tile(int transa, int transb, int M, int N, int K, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc)
 {
     long rsa = transa ? 1 : lda, csa = transa ? lda : 1;
+    /* A block of op(B) = Bᵀ, by rows of k: on the heap, not the stack (up
+     * to 32 KB; a host's threads may have small stacks). */
+    float *pack = NULL;
+    if (transb && !(pack = malloc((size_t)K * NB * sizeof *pack)))
+        return -1;
     /* Attention's operands are slices of 64 floats, a row (C floats) apart:
      * the hardware prefetchers follow them slowly, and the kernel waited
      * on L3 for most of its time. Both operands at once into L2 first: the
@@ -184,7 +190,6 @@ void gemm_tile(int transa, int transb, int M, int N, int K, const float *A, int 
         prefetch_rows(B, N, K, ldb);
     else
         prefetch_rows(B, K, N, ldb);
-    float pack[GEMM_TILE_MAX_K_NT * NB]; /* a block of op(B) = Bᵀ, by rows of k */
     for (int j0 = 0; j0 < N; j0 += NB) {
         int nc = N - j0 < NB ? N - j0 : NB;
         const float *b = B + j0;
@@ -202,6 +207,8 @@ void gemm_tile(int transa, int transb, int M, int N, int K, const float *A, int 
                                   ldc, beta != 0.0f, last);
         }
     }
+    free(pack);
+    return 0;
 }
 
 #else
@@ -212,11 +219,12 @@ int gemm_tile_applies(int transa, int transb, int M, int N, int K, float alpha, 
     return 0;
 }
 
-void gemm_tile(int transa, int transb, int M, int N, int K, const float *A, int lda,
-               const float *B, int ldb, float beta, float *C, int ldc)
+int gemm_tile(int transa, int transb, int M, int N, int K, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc)
 {
     (void)transa, (void)transb, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B;
     (void)ldb, (void)beta, (void)C, (void)ldc;
+    return -1;
 }
 
 #endif

@@ -8,7 +8,7 @@
 /* Whether gemm_tile can do the product on this CPU (AVX-512F): alpha 1,
  * beta 0 or 1, not both operands transposed, at most GEMM_TILE_MAX_FLOPS
  * multiply-adds, K at most GEMM_TILE_MAX_K (GEMM_TILE_MAX_K_NT with op(B)
- * transposed, which is packed on the stack). */
+ * transposed, which is copied into a buffer of K·64 floats). */
 #define GEMM_TILE_MAX_FLOPS (1 << 22)
 #define GEMM_TILE_MAX_K 1024
 #define GEMM_TILE_MAX_K_NT 128
@@ -17,8 +17,10 @@ int gemm_tile_applies(int transa, int transb, int M, int N, int K, float alpha, 
 /* One thread. Element C[i][j] is Σ_k op(A)[i][k]·op(B)[k][j] added in k
  * order in one lane, then beta·C added: it does not depend on M, on N, on
  * the other rows or on a zero tail of k (padded keys of probability 0).
- * Arguments must have been validated (gemm_tile_applies true). */
-void gemm_tile(int transa, int transb, int M, int N, int K, const float *A, int lda,
-               const float *B, int ldb, float beta, float *C, int ldc);
+ * Arguments must have been validated (gemm_tile_applies true). Returns 0,
+ * or -1 having done nothing when the buffer for a transposed op(B) cannot
+ * be allocated. */
+int gemm_tile(int transa, int transb, int M, int N, int K, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
 
 #endif
