@@ -208,8 +208,11 @@ static void gemm_blis(int nthreads, int transa, int transb, int M, int N, int K,
                      &beta, C, ldc, cntx, &rntm);
         return;
     }
+    /* Under valgrind the small-matrix kernels take that path with beta = 0
+     * too (seen at 6x130x64, by rows and with A transposed); natively a
+     * guard page after C never faulted there, but the copy is cheap. */
     int n_main = N;
-    if (beta != 0.0f && (N % SUP_NR) & 2)
+    if ((beta != 0.0f || sup_pays(M)) && (N % SUP_NR) & 2)
         n_main = N - N % SUP_NR;
     if (n_main > 0)
         bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, n_main, K, &alpha, a, rsa, csa, b,
