@@ -28,7 +28,7 @@ const zlib = require('zlib');
 const tk = require('tokenizers');
 
 const root = path.resolve(__dirname, '..');
-const corpus = path.resolve(root, '..', 'shared', 'data', 'corpora', 'wikitext-2-raw', 'wiki.valid.raw');
+const corpus = path.resolve(root, 'tests', 'data', 'corpora', 'wikitext-2-raw', 'wiki.valid.raw');
 const name = 'wikitext2-valid';
 const outDir = path.join(root, 'tests', 'data', 'bpe_trainer');
 const version = require('tokenizers/package.json').version;
@@ -115,7 +115,7 @@ function main() {
   const readme = [
     `Fixtures of the bpe_trainer suite, written by tests/gen_bpe_trainer_goldens.js.`,
     `reference: tokenizers ${version} (Node binding of HF tokenizers), node ${process.version}`,
-    `corpus: ../shared/data/corpora/wikitext-2-raw/wiki.valid.raw (${Buffer.byteLength(text)} bytes, ${lines.length} lines with endings)`,
+    `corpus: tests/data/corpora/wikitext-2-raw/wiki.valid.raw (${Buffer.byteLength(text)} bytes, ${lines.length} lines with endings)`,
     `trainers: the binding's defaults (vocab_size 30000, min_frequency 0, no special tokens)`,
     `bytelevel: ByteLevel(add_prefix_space=true, use_regex=true) words: ${blCounts.size} distinct; ` +
       `HF BPE: ${bv.length} tokens, ${merges.length} merges`,

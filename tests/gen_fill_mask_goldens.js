@@ -3,7 +3,7 @@
 // FillMaskPipeline (pipelines/fill_mask.py) returns for the committed random
 // checkpoints tests/data/models/tiny-roberta-50k (with roberta-base's
 // tokenizer.json) and tiny-bert-30k (with bert-base-uncased's). Never part of
-// `make check`; needs ../shared, `npm ci` in tests/, and /usr/bin/python3
+// `make check`; needs `npm ci` in tests/, and /usr/bin/python3
 // with torch.
 //
 //   cd tests && npm ci && cd .. && node tests/gen_fill_mask_goldens.js
@@ -36,7 +36,7 @@ const { execFileSync } = require('child_process');
 const tk = require('tokenizers');
 
 const root = path.resolve(__dirname, '..');
-const shared = path.resolve(root, '..', 'shared', 'data', 'tokenizers');
+const tokenizers = path.resolve(root, 'tests', 'data', 'tokenizers');
 const outDir = path.join(root, 'tests', 'data', 'goldens', 'fill_mask');
 const helper = path.join(root, 'tests', 'reference', 'fill_mask_reference.py');
 
@@ -118,7 +118,7 @@ const MODELS = [
 ];
 
 async function build(m) {
-  const tokPath = path.join(shared, m.tokenizer, 'tokenizer.json');
+  const tokPath = path.join(tokenizers, m.tokenizer, 'tokenizer.json');
   const tok = tk.Tokenizer.fromFile(tokPath);
   const maskId = tok.tokenToId(m.mask);
   const padId = tok.tokenToId(m.pad);
@@ -209,7 +209,7 @@ async function build(m) {
   const doc = {
     model: m.name,
     model_dir: `tests/data/models/${m.name}`,
-    tokenizer: `../shared/data/tokenizers/${m.tokenizer}/tokenizer.json`,
+    tokenizer: `tests/data/tokenizers/${m.tokenizer}/tokenizer.json`,
     tokenizer_binding: `tokenizers ${require('tokenizers/package.json').version} (Node)`,
     mask_token: m.mask,
     mask_id: maskId,

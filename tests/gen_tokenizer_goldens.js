@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Regenerates tests/data/tokenizer/goldens/<name>.jsonl with the reference:
+// Regenerates tests/data/tokenizer_parity/goldens/<name>.jsonl with the reference:
 // Hugging Face `tokenizers` (the Rust library) through its official Node
 // binding, pinned in tests/package.json. Never part of `make check`.
 //
@@ -7,7 +7,7 @@
 //
 // Each golden file starts with a header line (binding version, how the C
 // suite must load the tokenizer), then one line per input of
-// tests/data/tokenizer/texts.jsonl with the encodings with and without
+// tests/data/tokenizer_parity/texts.jsonl with the encodings with and without
 // special tokens and the decodes of their ids (Rust Tokenizer::decode: no
 // transformers-level clean_up_tokenization_spaces). Offsets are Unicode code
 // points, as the binding reports them. Strings that contain U+0000 (which
@@ -16,17 +16,17 @@
 // Legacy files (vocab.txt, vocab.json + merges.txt) are converted here the
 // way transformers' convert_slow_tokenizer.py does (BertConverter,
 // RobertaConverter) by writing the converted tokenizer.json in memory; only
-// the goldens are stored, the C suite loads the legacy files from ../shared.
+// the goldens are stored, the C suite loads the legacy files from tests/data.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const tk = require('tokenizers');
 
 const root = path.resolve(__dirname, '..');
-const shared = path.resolve(root, '..', 'shared', 'data');
-const outDir = path.join(root, 'tests', 'data', 'tokenizer', 'goldens');
+const fixtures = path.resolve(root, 'tests', 'data');
+const outDir = path.join(root, 'tests', 'data', 'tokenizer_parity', 'goldens');
 const texts = fs
-  .readFileSync(path.join(root, 'tests', 'data', 'tokenizer', 'texts.jsonl'), 'utf8')
+  .readFileSync(path.join(root, 'tests', 'data', 'tokenizer_parity', 'texts.jsonl'), 'utf8')
   .split('\n')
   .filter((l) => l.length)
   .map((l) => JSON.parse(l));
@@ -103,10 +103,10 @@ function convertRoberta(vocabJson, mergesTxt, config) {
 }
 
 // ------------------------------------------------------------ the list
-// load.file / load.dir paths are relative to ../shared/data. A dir entry maps
-// file names to shared paths (to be symlinked or copied into a fresh
+// load.file / load.dir paths are relative to tests/data. A dir entry maps
+// file names to fixture paths (to be symlinked or copied into a fresh
 // directory) or, for tokenizer_config.json, to an inline JSON object.
-const S = (rel) => path.join(shared, rel);
+const S = (rel) => path.join(fixtures, rel);
 const mbertVocab = 'tokenizers/bert-base-multilingual-cased/vocab.txt';
 const list = [
   { name: 'bert-base-uncased', load: { file: 'tokenizers/bert-base-uncased/tokenizer.json' } },

@@ -17,8 +17,8 @@
 //              special tokens), WordPiece decoder.
 // Written to tests/data/trained_tokenizer/:
 //   hf-<name>.json(.gz)   HF's trained tokenizer.json (gzip when >= 2 MB)
-//   hf-<name>.jsonl       its encodings of tests/data/tokenizer/texts.jsonl,
-//                         in the format of tests/data/tokenizer/goldens/
+//   hf-<name>.jsonl       its encodings of tests/data/tokenizer_parity/texts.jsonl,
+//                         in the format of tests/data/tokenizer_parity/goldens/
 //   README.txt            versions
 //
 // The C suite checks (a) that libmlm's trainer, given the same settings,
@@ -45,9 +45,9 @@ function loadTokenizers() {
 const tk = loadTokenizers();
 
 const root = path.resolve(__dirname, '..');
-const corpus = path.resolve(root, '..', 'shared', 'data', 'corpora', 'wikitext-2-raw', 'wiki.valid.raw');
+const corpus = path.resolve(root, 'tests', 'data', 'corpora', 'wikitext-2-raw', 'wiki.valid.raw');
 const outDir = path.join(root, 'tests', 'data', 'trained_tokenizer');
-const textsFile = path.join(root, 'tests', 'data', 'tokenizer', 'texts.jsonl');
+const textsFile = path.join(root, 'tests', 'data', 'tokenizer_parity', 'texts.jsonl');
 const version = require(path.join(path.dirname(require.resolve('tokenizers')), 'package.json')).version;
 
 const byteLevel = (aps) => ({ type: 'ByteLevel', add_prefix_space: aps, trim_offsets: true, use_regex: true });
@@ -142,7 +142,7 @@ async function main() {
   const readme = [
     'Fixtures of the tokenizer_trainer suite, written by tests/gen_trained_tokenizer_goldens.js.',
     `reference: tokenizers ${version} (Node binding of HF tokenizers), node ${process.version}`,
-    `corpus: ../shared/data/corpora/wikitext-2-raw/wiki.valid.raw (${fs.statSync(corpus).size} bytes)`,
+    `corpus: tests/data/corpora/wikitext-2-raw/wiki.valid.raw (${fs.statSync(corpus).size} bytes)`,
     "trainer: the binding's Tokenizer.train(files) defaults (vocab 30000, min_frequency 0, no special tokens)",
   ];
   for (const [name, spec] of Object.entries(pipelines)) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds tests/data/tokenizer/texts.jsonl: the curated inputs of the
+// Builds tests/data/tokenizer_parity/texts.jsonl: the curated inputs of the
 // tokenizer parity suite (edge cases written out below) plus short excerpts
 // sampled deterministically from the corpora in ../shared. Run once from the
 // repository root (`node tests/make_tokenizer_texts.js`); the output is
@@ -10,7 +10,7 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const shared = path.resolve(root, '..', 'shared', 'data', 'corpora');
-const out = path.join(root, 'tests', 'data', 'tokenizer', 'texts.jsonl');
+const out = path.join(root, 'tests', 'data', 'tokenizer_parity', 'texts.jsonl');
 
 const cur = [];
 const T = (text, pair) => cur.push(pair === undefined ? { text } : { text, pair });

@@ -24,7 +24,7 @@ Suite *tokenizer_suite(void);
 Suite *tokenizer_trainer_suite(void);
 
 /* test_tokenizer_parity.c: compare a tokenizer with every record of a golden
- * file in the format of tests/data/tokenizer/goldens/ (Check assertions on a
+ * file in the format of tests/data/tokenizer_parity/goldens/ (Check assertions on a
  * malformed file); prints the first mismatches, returns their number. */
 struct mlm_tokenizer;
 int tokenizer_golden_check(const struct mlm_tokenizer *tok, const char *path, const char *name);

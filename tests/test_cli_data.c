@@ -85,7 +85,7 @@ static void check_collate_json(const char *out, int n_batches, int rows, int seq
 START_TEST(cli_dataset_group_split_collate)
 {
     char tb[4096];
-    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/roberta-base", tb);
+    REQUIRE_TEST_DATA(tp, "tokenizers/roberta-base", tb);
     char *dir = test_tmpdir();
     write_jsonl(dir, "d.jsonl", 40);
     char args[8192];
@@ -162,7 +162,7 @@ END_TEST
 START_TEST(cli_dataset_line_by_line_validation)
 {
     char tb[4096];
-    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/bert-base-multilingual-cased", tb);
+    REQUIRE_TEST_DATA(tp, "tokenizers/bert-base-multilingual-cased", tb);
     char *dir = test_tmpdir();
     char path[4096];
     snprintf(path, sizeof path, "%s/train.txt", dir);
@@ -246,8 +246,8 @@ START_TEST(cli_data_usage_and_runtime_errors)
     ck_assert_int_eq(status, 1);
     free(out);
     char tb[4096];
-    const char *tp = test_shared_path("data/tokenizers/roberta-base", tb, sizeof tb);
-    if (tp) {
+    const char *tp = test_data_path("tokenizers/roberta-base", tb, sizeof tb);
+    {
         /* a train file that is not there; a column that is not there */
         snprintf(args, sizeof args,
                  "dataset --tokenizer '%s' --train-file '%s/absent.txt' --out '%s/o'", tp, dir,
@@ -294,8 +294,8 @@ static char *run_example(const char *name, const char *args, int *status)
 START_TEST(example_prepare_eli5_runs)
 {
     char tb[4096], db[4096], args[8400];
-    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/roberta-base", tb);
-    SKIP_WITHOUT_SHARED(dp, "data/corpora/eli5-category/dummy/eli5-category-validation-1.json",
+    REQUIRE_TEST_DATA(tp, "tokenizers/roberta-base", tb);
+    REQUIRE_TEST_DATA(dp, "corpora/eli5-category/dummy/eli5-category-validation-1.json",
                         db);
     snprintf(args, sizeof args, "'%s' '%s'", tp, dp);
     int status;

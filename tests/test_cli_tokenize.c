@@ -1,8 +1,8 @@
 /* `mlm tokenize` / `mlm detokenize` (suite cli_tokenize): the JSON output's
- * fields against HF's goldens (tests/data/tokenizer/goldens/), JSONL input
+ * fields against HF's goldens (tests/data/tokenizer_parity/goldens/), JSONL input
  * with newlines and pairs, --no-special, --max-length (and --max_length),
  * Korean, usage errors (exit 2), runtime errors (exit 1 with a message),
- * and a decode round trip. Needs ../shared's tokenizers; skips without. */
+ * and a decode round trip. Reads the tokenizers in tests/data. */
 #include "suites.h"
 #include "testutil.h"
 
@@ -15,8 +15,8 @@
 #define MLM_BIN "bin/mlm"
 #endif
 
-#define BERT "data/tokenizers/bert-base-uncased/tokenizer.json"
-#define ROBERTA "data/tokenizers/roberta-base/tokenizer.json"
+#define BERT "tokenizers/bert-base-uncased/tokenizer.json"
+#define ROBERTA "tokenizers/roberta-base/tokenizer.json"
 
 /* Run `printf '%s' input | mlm args` (input single-quote-free), stderr
  * joined to stdout. */
@@ -34,7 +34,7 @@ static char *mlm(const char *input, const char *args, int *status)
 static cJSON *golden(const char *name, int i)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/data/tokenizer/goldens/%s.jsonl", test_root(), name);
+    snprintf(path, sizeof path, "%s/tests/data/tokenizer_parity/goldens/%s.jsonl", test_root(), name);
     size_t len;
     char *data = test_read_file(path, &len);
     ck_assert_ptr_nonnull(data);
@@ -89,8 +89,8 @@ static void same_encoding(const char *out, const cJSON *want)
 START_TEST(tokenize_json_matches_goldens)
 {
     char sbuf[4096], rbuf[4096], args[8192];
-    SKIP_WITHOUT_SHARED(bert, BERT, sbuf);
-    const char *roberta = test_shared_path(ROBERTA, rbuf, sizeof rbuf);
+    REQUIRE_TEST_DATA(bert, BERT, sbuf);
+    const char *roberta = test_data_path(ROBERTA, rbuf, sizeof rbuf);
     int status;
     /* "Hello, world!": every field, with and without special tokens */
     cJSON *rec = golden("bert-base-uncased", 0);
@@ -138,7 +138,7 @@ END_TEST
 START_TEST(tokenize_jsonl_pairs_and_truncation)
 {
     char sbuf[4096], args[8192];
-    SKIP_WITHOUT_SHARED(bert, BERT, sbuf);
+    REQUIRE_TEST_DATA(bert, BERT, sbuf);
     int status;
     /* a text holding a newline with a pair, then a bare JSON string */
     snprintf(args, sizeof args, "tokenize --tokenizer '%s' --json --input-jsonl", bert);
@@ -193,7 +193,7 @@ END_TEST
 START_TEST(errors_and_exit_codes)
 {
     char sbuf[4096], args[8192];
-    SKIP_WITHOUT_SHARED(bert, BERT, sbuf);
+    REQUIRE_TEST_DATA(bert, BERT, sbuf);
     int status;
     static const char *const usage[] = {
         "tokenize",                                      /* no --tokenizer */
@@ -247,7 +247,7 @@ END_TEST
 START_TEST(detokenize_round_trip)
 {
     char sbuf[4096], rbuf[4096], args[8192];
-    SKIP_WITHOUT_SHARED(bert, BERT, sbuf);
+    REQUIRE_TEST_DATA(bert, BERT, sbuf);
     int status;
     snprintf(args, sizeof args, "detokenize --tokenizer '%s'", bert);
     char *out = mlm("101 7592 1010 2088 999 102\n", args, &status);
@@ -260,8 +260,7 @@ START_TEST(detokenize_round_trip)
     ck_assert_str_eq(out, "\"hello, world!\"\n\"hello\"\n");
     free(out);
     /* RoBERTa: tokenize then detokenize gives the Korean text back */
-    const char *roberta = test_shared_path(ROBERTA, rbuf, sizeof rbuf);
-    if (!roberta) return;
+    const char *roberta = test_data_path(ROBERTA, rbuf, sizeof rbuf);
     cJSON *rec = golden("roberta-base", 25);
     const char *korean = cJSON_GetObjectItemCaseSensitive(rec, "text")->valuestring;
     snprintf(args, sizeof args, "tokenize --tokenizer '%s' --json", roberta);

@@ -131,7 +131,7 @@ static void real_file_round_trip(const char *path)
 START_TEST(real_bert_base_uncased)
 {
     char buf[1024];
-    SKIP_WITHOUT_SHARED(path, "data/tokenizers/bert-base-uncased/config.json", buf);
+    REQUIRE_TEST_DATA(path, "tokenizers/bert-base-uncased/config.json", buf);
     model_config c;
     ck_assert_int_eq(config_load(path, &c), MLM_OK);
     ck_assert_int_eq(c.type, MODEL_BERT);
@@ -148,7 +148,7 @@ END_TEST
 START_TEST(real_tiny_random_bert)
 {
     char buf[1024];
-    SKIP_WITHOUT_SHARED(path, "data/models/tiny-random-bert-caikit/config.json", buf);
+    REQUIRE_TEST_DATA(path, "models/tiny-random-bert-caikit/config.json", buf);
     model_config c;
     ck_assert_int_eq(config_load(path, &c), MLM_OK);
     ck_assert_int_eq(c.hidden_size, 32);

@@ -1,4 +1,4 @@
-/* The data layer with real tokenizers (../shared): the seed's example end
+/* The data layer with real tokenizers (tests/data): the seed's example end
  * to end (from_json → tokenize → group_texts → train_test_split → collate),
  * the collator made from a tokenizer (pad, eos as pad, neither), ELI5 real
  * and dummy data, and the streaming tokenizer (mlm_dataset_tokenize_file)
@@ -169,7 +169,7 @@ static void seed_pipeline(const char *tok_path, int expect_type_ids)
 START_TEST(seed_example_mbert)
 {
     char buf[4096];
-    SKIP_WITHOUT_SHARED(p, "data/tokenizers/bert-base-multilingual-cased", buf);
+    REQUIRE_TEST_DATA(p, "tokenizers/bert-base-multilingual-cased", buf);
     seed_pipeline(p, 1);
 }
 END_TEST
@@ -177,7 +177,7 @@ END_TEST
 START_TEST(seed_example_roberta)
 {
     char buf[4096];
-    SKIP_WITHOUT_SHARED(p, "data/tokenizers/roberta-base", buf);
+    REQUIRE_TEST_DATA(p, "tokenizers/roberta-base", buf);
     seed_pipeline(p, 0);
 }
 END_TEST
@@ -204,7 +204,7 @@ static char *roberta_variant(const char *roberta_dir, const char *config)
 START_TEST(collator_pad_from_tokenizer)
 {
     char buf[4096];
-    SKIP_WITHOUT_SHARED(p, "data/tokenizers/roberta-base", buf);
+    REQUIRE_TEST_DATA(p, "tokenizers/roberta-base", buf);
     mlm_tokenizer *tok = load_tok(p);
     int32_t pad = mlm_tokenizer_special_id(tok, MLM_TOKEN_PAD);
     int32_t eos = mlm_tokenizer_special_id(tok, MLM_TOKEN_EOS);
@@ -378,10 +378,10 @@ static size_t eli5_pipeline(const char *path, mlm_tokenizer *tok, size_t want_ro
 START_TEST(eli5_real_validation)
 {
     char buf[4096], tb[4096];
-    SKIP_WITHOUT_SHARED(p, "data/corpora/eli5-category/eli5-category-validation-2.json.gz", buf);
-    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/roberta-base", tb);
+    REQUIRE_TEST_DATA(p, "corpora/eli5-category/eli5-category-validation-2.json.gz", buf);
+    REQUIRE_TEST_DATA(tp, "tokenizers/roberta-base", tb);
     mlm_tokenizer *tok = load_tok(tp);
-    size_t n = eli5_pipeline(p, tok, 2375);
+    size_t n = eli5_pipeline(p, tok, 400); /* the excerpt's questions */
     fprintf(stderr, "eli5 validation-2 (roberta-base): %zu blocks of 128\n", n);
     mlm_tokenizer_free(tok);
 }
@@ -393,16 +393,12 @@ START_TEST(eli5_dummy_files)
                                         "eli5-category-validation-1.json",
                                         "eli5-category-validation-2.json"};
     char tb[4096];
-    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/bert-base-multilingual-cased", tb);
+    REQUIRE_TEST_DATA(tp, "tokenizers/bert-base-multilingual-cased", tb);
     mlm_tokenizer *tok = load_tok(tp);
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char rel[256], buf[4096];
-        snprintf(rel, sizeof rel, "data/corpora/eli5-category/dummy/%s", files[i]);
-        const char *p = test_shared_path(rel, buf, sizeof buf);
-        if (!p) {
-            fprintf(stderr, "skip %s: ../shared/%s is absent\n", __func__, rel);
-            continue;
-        }
+        snprintf(rel, sizeof rel, "corpora/eli5-category/dummy/%s", files[i]);
+        const char *p = test_data_path(rel, buf, sizeof buf);
         eli5_pipeline(p, tok, 0);
     }
     mlm_tokenizer_free(tok);
@@ -443,8 +439,8 @@ static mlm_dataset *streamed(const mlm_tokenizer *tok, const char *path, const c
 START_TEST(stream_text_equals_in_memory)
 {
     char buf[4096], tb[4096];
-    SKIP_WITHOUT_SHARED(p, "data/corpora/wikitext-2-raw/wiki.valid.raw", buf);
-    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/roberta-base", tb);
+    REQUIRE_TEST_DATA(p, "corpora/wikitext-2-raw/wiki.valid.raw", buf);
+    REQUIRE_TEST_DATA(tp, "tokenizers/roberta-base", tb);
     mlm_tokenizer *tok = load_tok(tp);
     char *dir = test_tmpdir();
     /* a slice of WikiText with Korean lines and CRLF, gzip'ed */
@@ -532,9 +528,9 @@ END_TEST
 START_TEST(stream_jsonl_equals_in_memory)
 {
     char buf[4096], tb[4096];
-    SKIP_WITHOUT_SHARED(p, "data/corpora/eli5-category/dummy/eli5-category-validation-1.json",
+    REQUIRE_TEST_DATA(p, "corpora/eli5-category/dummy/eli5-category-validation-1.json",
                         buf);
-    SKIP_WITHOUT_SHARED(tp, "data/tokenizers/bert-base-multilingual-cased", tb);
+    REQUIRE_TEST_DATA(tp, "tokenizers/bert-base-multilingual-cased", tb);
     mlm_tokenizer *tok = load_tok(tp);
     char *dir = test_tmpdir();
     /* the ELI5 records as JSON Lines with nested answers.text, plus the

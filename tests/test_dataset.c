@@ -646,7 +646,7 @@ END_TEST
 START_TEST(load_real_corpora)
 {
     char buf[1024];
-    SKIP_WITHOUT_SHARED(base, "data/corpora", buf);
+    REQUIRE_TEST_DATA(base, "corpora", buf);
     char path[1200];
     mlm_dataset *ds;
     mlm_column_type t;
@@ -656,15 +656,15 @@ START_TEST(load_real_corpora)
         size_t min_rows;
     } cases[] = {
         {"eli5-category/eli5-category-validation-2.json.gz", NULL, "answers.text",
-         MLM_COLUMN_STRING_LIST, 1000},
+         MLM_COLUMN_STRING_LIST, 400},
         {"eli5-category/dummy/eli5-category-train.json", NULL, "answers.text",
          MLM_COLUMN_STRING_LIST, 2},
-        {"korean-chatbot-data/ChatbotData.csv", NULL, "label", MLM_COLUMN_INT, 11823},
+        {"korean-chatbot-data/ChatbotData.csv", NULL, "label", MLM_COLUMN_INT, 2000},
         /* KorSTS has unbalanced quotes: read it as pandas with quoting=3 */
-        {"korsts/sts-train.tsv", "{\"quoting\": \"none\"}", "score", MLM_COLUMN_FLOAT, 5749},
+        {"korsts/sts-train.tsv", "{\"quoting\": \"none\"}", "score", MLM_COLUMN_FLOAT, 3000},
         {"kornli/xnli.dev.ko.tsv", "{\"quoting\": \"none\"}", "gold_label", MLM_COLUMN_STRING,
-         2490},
-        {"klue-sts/klue-sts-v1.1_dev.json", NULL, "labels.label", MLM_COLUMN_FLOAT, 500},
+         500},
+        {"klue-sts/klue-sts-v1.1_dev.json", NULL, "labels.label", MLM_COLUMN_FLOAT, 100},
         {"xsum-sample/sample.jsonl", NULL, "document", MLM_COLUMN_STRING, 5},
         {"wikitext-2-raw/wiki.valid.raw", NULL, "text", MLM_COLUMN_STRING, 3000},
     };

@@ -4,10 +4,9 @@
  * tests/gen_fill_mask_goldens.js (HF's tokenizer through its Node binding +
  * the PyTorch reference + transformers' post-processing) for the committed
  * random checkpoints tests/data/models/tiny-roberta-50k and tiny-bert-30k.
- * Their tokenizers are the real roberta-base and bert-base-uncased ones from
- * ../shared, which is not copied into the repository: each test assembles a
- * model directory under /tmp with symlinks, and skips when ../shared is
- * absent. */
+ * Their tokenizers are the real roberta-base and bert-base-uncased ones in
+ * tests/data/tokenizers: each test assembles a model directory under /tmp
+ * with symlinks. */
 #include <cjson/cJSON.h>
 #include <check.h>
 #include <math.h>
@@ -30,20 +29,16 @@ typedef struct fixture {
 static const struct {
     const char *model, *tokenizer, *mask;
 } MODELS[2] = {
-    {"tiny-roberta-50k", "data/tokenizers/roberta-base/tokenizer.json", "<mask>"},
-    {"tiny-bert-30k", "data/tokenizers/bert-base-uncased/tokenizer.json", "[MASK]"},
+    {"tiny-roberta-50k", "tokenizers/roberta-base/tokenizer.json", "<mask>"},
+    {"tiny-bert-30k", "tokenizers/bert-base-uncased/tokenizer.json", "[MASK]"},
 };
 
-/* 0 when ../shared is absent (the caller skips). */
-static int fixture_open(int which, fixture *fx)
+/* Assembles the model directory of MODELS[which] and reads its golden. */
+static void fixture_open(int which, fixture *fx)
 {
     char buf[4096], src[4096], dst[4096];
     memset(fx, 0, sizeof *fx);
-    const char *tok = test_shared_path(MODELS[which].tokenizer, buf, sizeof buf);
-    if (!tok) {
-        fprintf(stderr, "skip pipeline test: ../shared/%s is absent\n", MODELS[which].tokenizer);
-        return 0;
-    }
+    const char *tok = test_data_path(MODELS[which].tokenizer, buf, sizeof buf);
     fx->dir = test_tmpdir();
     ck_assert_ptr_nonnull(fx->dir);
     static const char *const files[] = {"config.json", "model.safetensors"};
@@ -63,7 +58,6 @@ static int fixture_open(int which, fixture *fx)
     free(text);
     ck_assert_ptr_nonnull(fx->golden);
     fx->mask = MODELS[which].mask;
-    return 1;
 }
 
 static void fixture_close(fixture *fx)
@@ -192,8 +186,7 @@ static mlm_fill_result *run_case(const mlm_pipeline *p, const cJSON *c)
 START_TEST(test_goldens)
 {
     fixture fx;
-    if (!fixture_open(_i, &fx))
-        return;
+    fixture_open(_i, &fx);
     mlm_pipeline *p = load_pipeline(&fx);
     const cJSON *c;
     int n = 0, with_targets = 0, multi = 0;
@@ -228,8 +221,7 @@ END_TEST
 START_TEST(test_goldens_batch)
 {
     fixture fx;
-    if (!fixture_open(_i, &fx))
-        return;
+    fixture_open(_i, &fx);
     mlm_pipeline *p = load_pipeline(&fx);
     const char *texts[64];
     const cJSON *which[64];
@@ -314,8 +306,7 @@ static void check_json_value(const cJSON *got, const cJSON *want, const char *pa
 START_TEST(test_json)
 {
     fixture fx;
-    if (!fixture_open(_i, &fx))
-        return;
+    fixture_open(_i, &fx);
     mlm_pipeline *p = load_pipeline(&fx);
     const cJSON *c;
     cJSON_ArrayForEach(c, cases(&fx))
@@ -353,8 +344,7 @@ END_TEST
 START_TEST(test_lower_level)
 {
     fixture fx;
-    if (!fixture_open(_i, &fx))
-        return;
+    fixture_open(_i, &fx);
     mlm_model *model = NULL;
     mlm_tokenizer *tok = NULL;
     ck_assert_int_eq(mlm_model_load(fx.dir, &model), MLM_OK);
@@ -425,8 +415,7 @@ static void expect_error(const mlm_pipeline *p, const char *text, int top_k, mlm
 START_TEST(test_errors)
 {
     fixture fx;
-    if (!fixture_open(_i, &fx))
-        return;
+    fixture_open(_i, &fx);
     mlm_pipeline *p = load_pipeline(&fx);
     char needle[64];
     snprintf(needle, sizeof needle, "No mask_token (%s) found on the input", fx.mask);
@@ -501,7 +490,7 @@ END_TEST
 START_TEST(test_vocab_mismatch)
 {
     char tokbuf[4096], buf[4096], path[4096];
-    SKIP_WITHOUT_SHARED(tokpath, MODELS[0].tokenizer, tokbuf);
+    REQUIRE_TEST_DATA(tokpath, MODELS[0].tokenizer, tokbuf);
     mlm_model *model = NULL;
     mlm_tokenizer *tok = NULL;
     snprintf(path, sizeof path, "%s/tests/data/models/tiny-roberta", test_root());
@@ -583,8 +572,7 @@ static void same_result(const mlm_fill_result *a, const mlm_fill_result *b)
 START_TEST(test_threads)
 {
     fixture fx;
-    if (!fixture_open(_i % 2, &fx))
-        return;
+    fixture_open(_i % 2, &fx);
     mlm_pipeline *p = load_pipeline(&fx);
     ck_assert_int_eq(mlm_pipeline_set_threads(p, 1 + _i / 2), MLM_OK);
     const char *texts[64];
@@ -634,8 +622,7 @@ static char *run(const char *cmd, int *status)
 START_TEST(test_cli)
 {
     fixture fx;
-    if (!fixture_open(0, &fx))
-        return;
+    fixture_open(0, &fx);
     const cJSON *milky = NULL, *c;
     cJSON_ArrayForEach(c, cases(&fx))
     {
@@ -746,8 +733,7 @@ END_TEST
 START_TEST(test_example)
 {
     fixture fx;
-    if (!fixture_open(0, &fx))
-        return;
+    fixture_open(0, &fx);
     char path[4096], cmd[8192];
     snprintf(path, sizeof path, "%s/examples/fill_mask.c", test_root());
     char *src = test_read_file(path, NULL);

@@ -1,15 +1,15 @@
 /* Tokenizer parity with Hugging Face `tokenizers` (suite tokenizer_parity).
  *
- * For every golden file in tests/data/tokenizer/goldens/ (written by
+ * For every golden file in tests/data/tokenizer_parity/goldens/ (written by
  * tests/gen_tokenizer_goldens.js with the Rust library's Node binding), load
  * the tokenizer the way its header says (a tokenizer.json, or a directory of
- * legacy files assembled from ../shared), encode every text with and without
+ * legacy files assembled from tests/data/tokenizers), encode every text with and without
  * special tokens, and compare everything exactly: ids, tokens, offsets in
  * code points and in bytes, word ids, sequence ids, type ids, attention and
  * special-tokens masks, overflow count, and the decodes of the ids with and
  * without skip_special_tokens (Rust's decode: no transformers clean-up).
  *
- * Needs ../shared for the tokenizer files; skips with a message without it.
+ * The tokenizer files are fixtures in tests/data (SOURCES.md there).
  * The first mismatches of each tokenizer are printed with their text.
  */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
@@ -259,7 +259,7 @@ done:
     mlm_encoding_free(enc);
 }
 
-/* Assemble the directory a header's load.dir describes: shared files are
+/* Assemble the directory a header's load.dir describes: fixtures are
  * symlinked in, an inline object is written as that file. */
 static char *make_dir(const cJSON *dir)
 {
@@ -272,9 +272,9 @@ static char *make_dir(const cJSON *dir)
         char dst[4096], rel[1024], buf[4096];
         snprintf(dst, sizeof dst, "%s/%s", tmp, f->string);
         if (cJSON_IsString(f)) {
-            snprintf(rel, sizeof rel, "data/%s", f->valuestring);
-            const char *src = test_shared_path(rel, buf, sizeof buf);
-            if (!src || symlink(src, dst) != 0)
+            snprintf(rel, sizeof rel, "%s", f->valuestring);
+            const char *src = test_data_path(rel, buf, sizeof buf);
+            if (symlink(src, dst) != 0)
                 goto fail;
         } else {
             char *js = cJSON_PrintUnformatted(f);
@@ -346,12 +346,8 @@ int tokenizer_golden_check(const mlm_tokenizer *tok, const char *path, const cha
 START_TEST(tokenizer_matches_hf)
 {
     const char *name = GOLDENS[_i];
-    char sbuf[4096];
-    SKIP_WITHOUT_SHARED(shared, "data/tokenizers", sbuf);
-    (void)shared;
-
     char path[4096];
-    snprintf(path, sizeof path, "%s/tests/data/tokenizer/goldens/%s.jsonl", test_root(), name);
+    snprintf(path, sizeof path, "%s/tests/data/tokenizer_parity/goldens/%s.jsonl", test_root(), name);
     size_t len = 0;
     char *golden = test_read_file(path, &len);
     ck_assert_msg(golden != NULL, "cannot read %s", path);
@@ -367,19 +363,12 @@ START_TEST(tokenizer_matches_hf)
     char *tmpdir = NULL, lbuf[4096];
     const char *load_path = NULL;
     if (cJSON_IsString(file)) {
-        char rel[1024];
-        snprintf(rel, sizeof rel, "data/%s", file->valuestring);
-        load_path = test_shared_path(rel, lbuf, sizeof lbuf);
+        load_path = test_data_path(file->valuestring, lbuf, sizeof lbuf);
     } else if (cJSON_IsObject(dir)) {
         tmpdir = make_dir(dir);
         load_path = tmpdir;
     }
-    if (!load_path) {
-        fprintf(stderr, "skip %s: its files are not in ../shared\n", name);
-        cJSON_Delete(header);
-        free(golden);
-        return;
-    }
+    ck_assert_msg(load_path != NULL, "%s: the header names no load.file or load.dir", name);
 
     mlm_tokenizer *tok = NULL;
     mlm_status st = mlm_tokenizer_load(load_path, &tok);

@@ -4,7 +4,7 @@
  *   trainer defaults (vocab 30000, min_frequency 0, no special tokens, no
  *   initial alphabet) gives exactly HF's vocabulary and merges (the fixtures
  *   of the bpe_trainer suite), on two counting threads;
- * - that tokenizer encodes tests/data/tokenizer/texts.jsonl exactly as HF's
+ * - that tokenizer encodes tests/data/tokenizer_parity/texts.jsonl exactly as HF's
  *   own trained tokenizer does (tests/data/trained_tokenizer/, written by
  *   tests/gen_trained_tokenizer_goldens.js), before and after a save/load;
  * - HF's trained tokenizer.json files load here and encode like HF;
@@ -16,7 +16,7 @@
  *   training text) and >= 98% of HF's WordPiece vocabulary; Korean (KorSTS);
  * - settings, errors, streaming of files, allocation failure.
  *
- * The corpora come from ../shared; those tests skip without it.
+ * The corpora are excerpts in tests/data/corpora (SOURCES.md there).
  */
 #include "suites.h"
 #include "testutil.h"
@@ -31,8 +31,8 @@
 
 #include "core/alloc.h"
 
-#define WIKI "data/corpora/wikitext-2-raw/wiki.valid.raw"
-#define KORSTS "data/corpora/korsts/sts-train.tsv"
+#define WIKI "corpora/wikitext-2-raw/wiki.valid.raw"
+#define KORSTS "corpora/korsts/sts-train.tsv"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -116,8 +116,8 @@ static int hf_encode(const char *json_path, const char *out)
     int status;
     free(test_run(cmd, &status));
     if (status != 0) {
-        fprintf(stderr, "skip HF loading libmlm's trained tokenizer: node or tests/node_modules "
-                        "(cd tests && npm ci) is absent\n");
+        fprintf(stderr, "skip HF loading libmlm's trained tokenizer: the npm package tokenizers "
+                        "is not installed (cd tests && npm ci; needs nodejs and npm)\n");
         return 0;
     }
     snprintf(cmd, sizeof cmd, "node '%s/tests/gen_trained_tokenizer_goldens.js' --encode '%s' '%s' 2>&1",
@@ -139,7 +139,7 @@ static char *trained_path(const char *name, char *buf, size_t cap)
 START_TEST(bytebpe_api_matches_hf_on_wikitext2)
 {
     char sbuf[4096];
-    SKIP_WITHOUT_SHARED(corpus, WIKI, sbuf);
+    REQUIRE_TEST_DATA(corpus, WIKI, sbuf);
     static const char *const settings[] = {"vocab_size", "30000", "min_frequency", "0",
                                            "special_tokens", "[]", "initial_alphabet", "[]",
                                            "threads", "2", NULL};
@@ -226,7 +226,7 @@ END_TEST
 START_TEST(default_pipelines_round_trip_through_hf)
 {
     char sbuf[4096];
-    SKIP_WITHOUT_SHARED(corpus, WIKI, sbuf);
+    REQUIRE_TEST_DATA(corpus, WIKI, sbuf);
     static const char *const settings[] = {"vocab_size", "8000", NULL};
     char *dir = test_tmpdir();
     for (int kind = 0; kind <= 1; kind++) {
@@ -304,7 +304,7 @@ static void assert_no_unk(const mlm_tokenizer *tok, char **lines, size_t n, cons
 START_TEST(wordpiece_properties_and_hf_overlap)
 {
     char sbuf[4096];
-    SKIP_WITHOUT_SHARED(corpus, WIKI, sbuf);
+    REQUIRE_TEST_DATA(corpus, WIKI, sbuf);
     size_t nl;
     char *data;
     char **lines = file_lines(corpus, &nl, &data);
@@ -347,7 +347,7 @@ END_TEST
 START_TEST(korean_corpus)
 {
     char sbuf[4096];
-    SKIP_WITHOUT_SHARED(corpus, KORSTS, sbuf);
+    REQUIRE_TEST_DATA(corpus, KORSTS, sbuf);
     size_t nl;
     char *data;
     char **lines = file_lines(corpus, &nl, &data);

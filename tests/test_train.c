@@ -362,7 +362,7 @@ START_TEST(small_models_match_reference)
 {
     static const char *const names[] = {"small-bert", "small-roberta", "small-distilbert"};
     if (!have_torch()) {
-        fprintf(stderr, "skip %s: /usr/bin/python3 with torch is absent (make deps-golden)\n",
+        fprintf(stderr, "skip %s: python3-torch is not installed (/usr/bin/python3 cannot import torch; make deps-golden installs it)\n",
                 __func__);
         return;
     }

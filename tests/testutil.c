@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <check.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,12 @@ const char *test_root(void)
     return root;
 }
 
-const char *test_shared_path(const char *rel, char *buf, size_t cap)
+const char *test_data_path(const char *rel, char *buf, size_t cap)
 {
     struct stat st;
-    snprintf(buf, cap, "%s/../shared/%s", test_root(), rel);
-    return stat(buf, &st) == 0 ? buf : NULL;
+    snprintf(buf, cap, "%s/tests/data/%s", test_root(), rel);
+    ck_assert_msg(stat(buf, &st) == 0, "%s is missing (a fixture of the repository)", buf);
+    return buf;
 }
 
 char *test_tmpdir(void)

@@ -7,9 +7,10 @@
 /* The repository root (MLM_TEST_ROOT, set by make check; else "."). */
 const char *test_root(void);
 
-/* ../shared/<rel> beside the repository, or NULL when shared/ is absent:
- * tests that need it skip with a message (see SKIP_WITHOUT_SHARED). */
-const char *test_shared_path(const char *rel, char *buf, size_t cap);
+/* tests/data/<rel> (the fixtures, with their origin in tests/data/SOURCES.md).
+ * Fails the current test when it is missing: every fixture is in the
+ * repository, so a missing one is a broken checkout, never a reason to skip. */
+const char *test_data_path(const char *rel, char *buf, size_t cap);
 
 /* A fresh empty directory under /tmp, removed by test_rmtree(). */
 char *test_tmpdir(void);
@@ -25,13 +26,8 @@ char *test_run(const char *cmd, int *status);
  * can run at test time). */
 int have_torch(void);
 
-/* Skip the current test (it still passes) with a message on stderr, when
- * ../shared is not there. Use inside START_TEST. */
-#define SKIP_WITHOUT_SHARED(path_var, rel, buf)                                  \
-    const char *path_var = test_shared_path((rel), (buf), sizeof(buf));          \
-    if (!path_var) {                                                             \
-        fprintf(stderr, "skip %s: ../shared/%s is absent\n", __func__, (rel));   \
-        return;                                                                  \
-    }
+/* const char *path_var = test_data_path(rel) (buf holds it). */
+#define REQUIRE_TEST_DATA(path_var, rel, buf)                                    \
+    const char *path_var = test_data_path((rel), (buf), sizeof(buf))
 
 #endif

@@ -11,7 +11,7 @@ parity tests, plus two generators that write outside the repository.
         NAME one of small-bert, small-roberta, small-distilbert (4 x 256,
         4 heads, FFN 1024, vocab 8003; ~22 MB), fixed seed, to OUT_DIR
     /usr/bin/python3 tests/reference/make_checkpoints.py caikit OUT_DIR [SRC_DIR]
-        converts ../shared/data/models/tiny-random-bert-caikit/pytorch_model.bin
+        converts tests/data/models/tiny-random-bert-caikit/pytorch_model.bin
         (BertForSequenceClassification) to OUT_DIR/{config.json,model.safetensors}
         with every tensor as stored (position_ids buffer, pooler, classifier)
 
@@ -32,7 +32,7 @@ import safetensors_io as st  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 MODELS_DIR = os.path.join(ROOT, "tests", "data", "models")
-CAIKIT_SRC = os.path.join(ROOT, "..", "shared", "data", "models", "tiny-random-bert-caikit")
+CAIKIT_SRC = os.path.join(ROOT, "tests", "data", "models", "tiny-random-bert-caikit")
 
 # Odd sizes on purpose: intermediate 37 and vocabularies that are not
 # multiples of 8/16 catch stride and tail bugs; initializer_range 0.2 (not

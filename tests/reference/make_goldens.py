@@ -3,7 +3,7 @@
     /usr/bin/python3 tests/reference/make_goldens.py
         rewrites the committed checkpoints (make_checkpoints.py) and then
         tests/data/goldens/<model>/{forward,train*}.{safetensors,json} for
-        tiny-bert, tiny-roberta, tiny-distilbert, and (when ../shared exists)
+        tiny-bert, tiny-roberta, tiny-distilbert, and
         tests/data/goldens/caikit-bert/ (encoder only).
     /usr/bin/python3 tests/reference/make_goldens.py train-small NAME OUT_DIR
         a small checkpoint (make_checkpoints.py small NAME) in OUT_DIR/model and
@@ -318,7 +318,7 @@ def train_goldens(model_dir, out_dir, special, seed, name, lengths=(13, 11, 6),
 def caikit_goldens(out_dir, seed=4242):
     src = mc.CAIKIT_SRC
     if not os.path.isdir(src):
-        print("skip caikit-bert: ../shared not found")
+        print("skip caikit-bert: " + src + " not found")
         return None
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -342,7 +342,7 @@ def caikit_goldens(out_dir, seed=4242):
     st.save_file(tensors, os.path.join(out_dir, "forward.safetensors"), metadata={"format": "pt"})
     meta = {
         "model": "caikit-bert",
-        "source": "../shared/data/models/tiny-random-bert-caikit/pytorch_model.bin (BertForSequenceClassification); converted by `make_checkpoints.py caikit OUT_DIR` (all 90 tensors kept: bert.embeddings.position_ids I64, bert.pooler.*, classifier.*)",
+        "source": "tests/data/models/tiny-random-bert-caikit/pytorch_model.bin (BertForSequenceClassification); converted by `make_checkpoints.py caikit OUT_DIR` (all 90 tensors kept: bert.embeddings.position_ids I64, bert.pooler.*, classifier.*)",
         "mode": "BertModel (encoder + pooler), eval, float32",
         "batch": {"seed": seed, "lengths": [int(x) for x in batch["attention_mask"].sum(1)],
                   "padding": "right", "token_type_ids": "sequence 0 a pair (0/1); sequence 2 has type 7 on its first 5 tokens"},
