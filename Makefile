@@ -161,11 +161,16 @@ $(OUTBIN)/examples/%: examples/%.c $(SHLIB) include/mlm.h
 	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -o $@ $< -L$(OUTLIB) -lmlm \
 	    -Wl,-rpath,'$$ORIGIN/../../lib' -Wl,-rpath,'$$ORIGIN/../../$(OUTLIB)'
 
+# mlm.pc from its template, for the PREFIX/LIBDIR/INCLUDEDIR of this make
+# run. `make install` writes it again with the install's own PREFIX: the copy
+# in $(OUTLIB) was made by an earlier `make` that may have had another.
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@BLIS_A@|$(BLIS_A)|g' -e 's|@BLIS_OPENMP@|$(BLIS_OPENMP)|g' pkgconfig/mlm.pc.in
+
 $(OUTLIB)/pkgconfig/mlm.pc: pkgconfig/mlm.pc.in Makefile
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|g' \
-	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@BLIS_A@|$(BLIS_A)|g' -e 's|@BLIS_OPENMP@|$(BLIS_OPENMP)|g' $< > $@
+	$(PC_SUBST) > $@.tmp && mv $@.tmp $@
 
 # ---------------------------------------------------------------- tests
 # Tests link the static library so they can reach internal functions too.
@@ -245,7 +250,9 @@ install: all
 	ln -sf libmlm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmlm.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
-	install -m 644 $(OUTLIB)/pkgconfig/mlm.pc $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc
+	$(PC_SUBST) > $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc.tmp
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc.tmp
+	mv $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc.tmp $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc
 	$(CC) $(CFLAGS_BASE) -Iinclude $(CLI_CFLAGS) -o $(DESTDIR)$(BINDIR)/mlm $(CLI_SRC) -L$(OUTLIB) -lmlm \
 	    $(CLI_LIBS) -Wl,-rpath,$(LIBDIR)
 
