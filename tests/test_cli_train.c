@@ -621,6 +621,18 @@ START_TEST(errors_name_the_flag)
     free(tj);
     expect_error(&fx, "train --config_name cfg.json --tokenizer_name tok2 --output_dir E "
                       "--train_file corpus.txt", 1, "--max_seq_length: 1024 tokens");
+    /* an empty training file: said so, naming the file, with or without
+     * line_by_line and whether or not there is an evaluation */
+    write_text(fx.dir, "빈.txt", "");
+    expect_error(&fx, "train --config_name cfg.json --tokenizer_name tok --output_dir E "
+                      "--train_file 빈.txt --do_train --max_seq_length 16", 1,
+                 "--train_file 빈.txt: the file has no text");
+    expect_error(&fx, "train --config_name cfg.json --tokenizer_name tok --output_dir E "
+                      "--train_file 빈.txt --do_train --do_eval --line_by_line "
+                      "--max_seq_length 16", 1, "--train_file 빈.txt: the file has no text");
+    expect_error(&fx, "train --config_name cfg.json --tokenizer_name tok --output_dir E "
+                      "--train_file corpus.txt --validation_file 빈.txt --do_train --do_eval "
+                      "--max_seq_length 16", 1, "--validation_file 빈.txt: the file has no text");
     write_text(fx.dir, "bad.json", "{\"learning_rate\": 1e-4, \"학습률\": 1}");
     expect_error(&fx, "train bad.json", 2, "bad.json: unknown argument \"학습률\"");
     expect_error(&fx, "train --config 없는.json", 2, "없는.json");

@@ -491,6 +491,16 @@ START_TEST(group_texts_blocks)
     ck_assert_int_eq(mlm_dataset_remove_columns(ds, rmn, 2, &only_text), MLM_OK);
     ck_assert_int_eq(mlm_dataset_group_texts(only_text, 4, &g), MLM_ERR_INVALID_ARGUMENT);
     mlm_dataset_free(only_text);
+    /* no rows (an empty file, tokenized): as datasets' map, an empty result */
+    mlm_dataset *none;
+    size_t zero = 0;
+    ck_assert_int_eq(mlm_dataset_select(ds, &zero, 0, &none), MLM_OK);
+    ck_assert_int_eq(mlm_dataset_remove_columns(none, rmn, 2, &only_text), MLM_OK);
+    ck_assert_int_eq(mlm_dataset_group_texts(only_text, 4, &g), MLM_OK);
+    ck_assert_uint_eq(mlm_dataset_num_rows(g), 0);
+    mlm_dataset_free(g);
+    mlm_dataset_free(only_text);
+    mlm_dataset_free(none);
     mlm_dataset_free(ds);
 }
 END_TEST

@@ -218,7 +218,8 @@ MLM_API mlm_status mlm_dataset_map(const mlm_dataset *ds, mlm_dataset_map_fn fn,
  * into blocks of block_size, the remainder dropped
  * (total = total // block_size * block_size); other columns are dropped.
  * All SEQUENCE columns must have the same total length (else
- * MLM_ERR_FORMAT naming the column); none is MLM_ERR_INVALID_ARGUMENT;
+ * MLM_ERR_FORMAT naming the column); none is MLM_ERR_INVALID_ARGUMENT,
+ * except in a dataset of no rows, which gives an empty dataset (as map does);
  * block_size <= 0 is MLM_ERR_RANGE. */
 MLM_API mlm_status mlm_dataset_group_texts(const mlm_dataset *ds, int64_t block_size,
                                            mlm_dataset **out);

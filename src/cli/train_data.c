@@ -169,6 +169,17 @@ static const char *text_column(const mlm_dataset *ds)
     return mlm_dataset_column_name(ds, 0);
 }
 
+/* A file without a single record is a user's mistake to name at once: left
+ * to run, it would only surface later as an empty split or batch. */
+static int check_has_rows(const char *flag, const char *file, const mlm_dataset *raw)
+{
+    if (!raw || mlm_dataset_num_rows(raw) > 0)
+        return 0;
+    fprintf(stderr, "mlm: --%s %s: the file has no text (no line or record to %s on)\n", flag,
+            file, strcmp(flag, "train_file") == 0 ? "train" : "evaluate");
+    return EXIT_RUNTIME;
+}
+
 static int check_nonempty(const mlm_dataset *ds, const char *what, const char *file,
                           const data_opts *o)
 {
@@ -192,6 +203,10 @@ int data_prepare(mlm_tokenizer *tok, const data_opts *o, mlm_dataset **train,
         rc = load_raw("train_file", o->train_file, &raw_train);
     if (rc == 0 && o->validation_file)
         rc = load_raw("validation_file", o->validation_file, &raw_valid);
+    if (rc == 0 && o->want_train)
+        rc = check_has_rows("train_file", o->train_file, raw_train);
+    if (rc == 0 && o->want_eval && o->validation_file)
+        rc = check_has_rows("validation_file", o->validation_file, raw_valid);
     /* run_mlm: without a validation file, the head of train evaluates and
      * only the tail trains, whether or not there is an evaluation. */
     if (rc == 0 && !raw_valid && raw_train &&

@@ -58,6 +58,14 @@ mlm_status mlm_dataset_group_texts_batched(const mlm_dataset *ds, int64_t block_
     for (size_t i = 0; i < ds->ncols; i++)
         if (ds->cols[i].cs->type == MLM_COLUMN_SEQUENCE)
             seqcols[nseq++] = i;
+    if (!nseq && ds->nrows == 0) {
+        /* datasets' map returns an empty dataset as it is, without calling
+         * the function: nothing to group, and no error. */
+        mem_free(seqcols);
+        if (!(*out = ds_alloc(0)))
+            return err_oom();
+        return MLM_OK;
+    }
     if (!nseq) {
         mem_free(seqcols);
         return err_set(MLM_ERR_INVALID_ARGUMENT, "group_texts: the dataset has no sequence "
