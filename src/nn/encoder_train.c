@@ -327,129 +327,6 @@ static mlm_status embeddings_backward(train_ctx *tc, const train_batch *b, float
 
 /* ---------------------------------------------------------------- layers */
 
-/* Attention over all N rows: probs (B, H, T, T), la->ctx (N, C). */
-static mlm_status attention_forward(train_ctx *tc, int l, const float *mask, int B, int T)
-{
-    const model_dims *d = &tc->m->d;
-    layer_acts *la = &tc->a.layer[l];
-    const ops_ctx *ctx = &tc->ops;
-    int C = d->C, H = d->H, D = C / H;
-    size_t S = (size_t)B * H * T * T;
-    /* scores (B, H, T, T) = q·kᵀ per (batch, head) on the (B, T, H·D) layout */
-    ops_batch qk = {B, H, (long)T * C, D, (long)T * C, D, (long)H * T * T, (long)T * T};
-    mlm_status st = ops_gemm_batched(ctx, 0, 1, T, T, D, 1.0f, la->q, C, la->k, C, 0.0f,
-                                     la->probs, T, &qk);
-    if (st != MLM_OK)
-        return st;
-    ops_softmax_forward(ctx, la->probs, la->probs, 1.0f / sqrtf((float)D), mask, H * T, B * H * T,
-                        T);
-    const float *pd = la->probs;
-    if (drop_on(tc, tc->attn_dropout)) {
-        st = ops_dropout_forward(ctx, tc->a.s_att[0], la->mask_attn, la->probs, S,
-                                 tc->attn_dropout, tc->seed, stream_of(tc, site_of(l, SITE_ATTN)));
-        pd = tc->a.s_att[0];
-    }
-    /* ctx (B, T, H·D) = drop(p)·v per (batch, head) */
-    ops_batch pv = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
-    if (st == MLM_OK)
-        st = ops_gemm_batched(ctx, 0, 0, T, D, T, 1.0f, pd, T, la->v, C, 0.0f, la->ctx, C, &pv);
-    return st;
-}
-
-/* Attention at the n selected rows (the labelled ones) against all keys:
- * probs as encoder_rows_probs lays them out, la->ctx (n, C). */
-static mlm_status attention_forward_rows(train_ctx *tc, int l, const float *mask, int T)
-{
-    const model_dims *d = &tc->m->d;
-    layer_acts *la = &tc->a.layer[l];
-    const ops_ctx *ctx = &tc->ops;
-    const head_acts *h = &tc->h;
-    size_t S = (size_t)d->H * T * tc->n_rows;
-    mlm_status st = encoder_rows_probs(ctx, d, la->q, la->k, mask, T, h->runs, h->nruns,
-                                       la->probs);
-    const float *pd = la->probs;
-    if (st == MLM_OK && drop_on(tc, tc->attn_dropout)) {
-        st = ops_dropout_forward(ctx, tc->a.s_att[0], la->mask_attn, la->probs, S,
-                                 tc->attn_dropout, tc->seed, stream_of(tc, site_of(l, SITE_ATTN)));
-        pd = tc->a.s_att[0];
-    }
-    if (st == MLM_OK)
-        st = encoder_rows_context(ctx, d, pd, la->v, T, h->runs, h->nruns, la->ctx);
-    return st;
-}
-
-/* Layer l on x (N, C). With sel, at the labelled rows only (tc->h.rows):
- * la->out then holds their n rows, in that order. */
-static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const float *mask, int B,
-                                int T, int sel)
-{
-    const model_dims *d = &tc->m->d;
-    const layer_weights *lw = &tc->m->w.layer[l];
-    layer_acts *la = &tc->a.layer[l];
-    const ops_ctx *ctx = &tc->ops;
-    int N = B * T, C = d->C, I = d->I, n = sel ? tc->n_rows : N;
-    size_t nC = (size_t)n * C;
-
-    const float *xq = x; /* the rows that get queries, attention output and FFN */
-    if (sel) {
-        float *g = la->q + nC;
-        for (int r = 0; r < n; r++)
-            memcpy(g + (size_t)r * C, x + (size_t)tc->h.rows[r] * C, C * sizeof *g);
-        xq = g;
-    }
-    mlm_status st = encoder_linear(ctx, la->q, xq, lw->q_w, lw->q_b, NULL, n, C, C);
-    if (st == MLM_OK)
-        st = encoder_linear(ctx, la->k, x, lw->k_w, lw->k_b, NULL, N, C, C);
-    if (st == MLM_OK)
-        st = encoder_linear(ctx, la->v, x, lw->v_w, lw->v_b, NULL, N, C, C);
-    if (st == MLM_OK)
-        st = sel ? attention_forward_rows(tc, l, mask, T) : attention_forward(tc, l, mask, B, T);
-    if (st != MLM_OK)
-        return st;
-
-    /* sum1 = x + drop(ctx·Woᵀ + bo); DistilBERT has no dropout there. */
-    if (d->arch != ARCH_DISTILBERT && drop_on(tc, tc->hidden_dropout)) {
-        float *o = tc->a.s_nc[0];
-        st = encoder_linear(ctx, o, la->ctx, lw->o_w, lw->o_b, NULL, n, C, C);
-        if (st == MLM_OK)
-            st = ops_dropout_residual_forward(ctx, la->sum1, la->mask_ao, xq, o, nC,
-                                              tc->hidden_dropout, tc->seed,
-                                              stream_of(tc, site_of(l, SITE_ATTN_OUT)));
-    } else {
-        st = encoder_linear(ctx, la->sum1, la->ctx, lw->o_w, lw->o_b, xq, n, C, C);
-    }
-    if (st != MLM_OK)
-        return st;
-    ops_layernorm_forward(ctx, la->x1, la->mean1, la->rstd1, la->sum1, lw->ln1_w, lw->ln1_b, n, C,
-                          d->ln_eps);
-
-    /* FFN: sum2 = x1 + drop(act(x1·W1ᵀ + b1)·W2ᵀ + b2) */
-    st = encoder_linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, n, C, I);
-    if (st != MLM_OK)
-        return st;
-    /* The eval forward's activation (the same floats), keeping Φ for exact
-     * GELU's backward. */
-    if (la->cdf)
-        ops_gelu_forward_cdf(ctx, la->a, la->cdf, la->h, (size_t)n * I);
-    else
-        encoder_activate(ctx, d->act, la->a, la->h, (size_t)n * I);
-    if (drop_on(tc, tc->hidden_dropout)) {
-        float *o = tc->a.s_nc[0];
-        st = encoder_linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, n, I, C);
-        if (st == MLM_OK)
-            st = ops_dropout_residual_forward(ctx, la->sum2, la->mask_ffn, la->x1, o, nC,
-                                              tc->hidden_dropout, tc->seed,
-                                              stream_of(tc, site_of(l, SITE_FFN)));
-    } else {
-        st = encoder_linear(ctx, la->sum2, la->a, lw->ff2_w, lw->ff2_b, la->x1, n, I, C);
-    }
-    if (st != MLM_OK)
-        return st;
-    ops_layernorm_forward(ctx, la->out, la->mean2, la->rstd2, la->sum2, lw->ln2_w, lw->ln2_b, n, C,
-                          d->ln_eps);
-    return MLM_OK;
-}
-
 /* *pd: the probabilities as the forward's attention dropout left them
  * (again from the recorded mask, in s_att[0]), or the probabilities. */
 static mlm_status dropped_probs(train_ctx *tc, int l, size_t S, const float **pd)
@@ -487,6 +364,35 @@ static mlm_status probs_backward(train_ctx *tc, int l, size_t S, int rows, int T
     ops_softmax_backward(ctx, zeroed(ds, S), dp, la->probs, 1.0f / sqrtf((float)D), rows, T);
     *dscores = ds;
     return MLM_OK;
+}
+
+/* Attention over all N rows: probs (B, H, T, T), la->ctx (N, C). */
+static mlm_status attention_forward(train_ctx *tc, int l, const float *mask, int B, int T)
+{
+    const model_dims *d = &tc->m->d;
+    layer_acts *la = &tc->a.layer[l];
+    const ops_ctx *ctx = &tc->ops;
+    int C = d->C, H = d->H, D = C / H;
+    size_t S = (size_t)B * H * T * T;
+    /* scores (B, H, T, T) = q·kᵀ per (batch, head) on the (B, T, H·D) layout */
+    ops_batch qk = {B, H, (long)T * C, D, (long)T * C, D, (long)H * T * T, (long)T * T};
+    mlm_status st = ops_gemm_batched(ctx, 0, 1, T, T, D, 1.0f, la->q, C, la->k, C, 0.0f,
+                                     la->probs, T, &qk);
+    if (st != MLM_OK)
+        return st;
+    ops_softmax_forward(ctx, la->probs, la->probs, 1.0f / sqrtf((float)D), mask, H * T, B * H * T,
+                        T);
+    const float *pd = la->probs;
+    if (drop_on(tc, tc->attn_dropout)) {
+        st = ops_dropout_forward(ctx, tc->a.s_att[0], la->mask_attn, la->probs, S,
+                                 tc->attn_dropout, tc->seed, stream_of(tc, site_of(l, SITE_ATTN)));
+        pd = tc->a.s_att[0];
+    }
+    /* ctx (B, T, H·D) = drop(p)·v per (batch, head) */
+    ops_batch pv = {B, H, (long)H * T * T, (long)T * T, (long)T * C, D, (long)T * C, D};
+    if (st == MLM_OK)
+        st = ops_gemm_batched(ctx, 0, 0, T, D, T, 1.0f, pd, T, la->v, C, 0.0f, la->ctx, C, &pv);
+    return st;
 }
 
 /* Attention's backward over all N rows: from dctx (N, C), into din (N, C)
@@ -567,6 +473,28 @@ static mlm_status rows_products(train_ctx *tc, int which, const float *P, const 
     return st;
 }
 
+/* Attention at the n selected rows (the labelled ones) against all keys:
+ * probs as encoder_rows_probs lays them out, la->ctx (n, C). */
+static mlm_status attention_forward_rows(train_ctx *tc, int l, const float *mask, int T)
+{
+    const model_dims *d = &tc->m->d;
+    layer_acts *la = &tc->a.layer[l];
+    const ops_ctx *ctx = &tc->ops;
+    const head_acts *h = &tc->h;
+    size_t S = (size_t)d->H * T * tc->n_rows;
+    mlm_status st = encoder_rows_probs(ctx, d, la->q, la->k, mask, T, h->runs, h->nruns,
+                                       la->probs);
+    const float *pd = la->probs;
+    if (st == MLM_OK && drop_on(tc, tc->attn_dropout)) {
+        st = ops_dropout_forward(ctx, tc->a.s_att[0], la->mask_attn, la->probs, S,
+                                 tc->attn_dropout, tc->seed, stream_of(tc, site_of(l, SITE_ATTN)));
+        pd = tc->a.s_att[0];
+    }
+    if (st == MLM_OK)
+        st = encoder_rows_context(ctx, d, pd, la->v, T, h->runs, h->nruns, la->ctx);
+    return st;
+}
+
 /* Attention's backward at the n selected rows: dctx (n, C); din (N, C)
  * receives (+=) the keys' and values' part at every row and the queries'
  * at the selected rows; xq (n, C) the selected inputs. */
@@ -616,6 +544,78 @@ static mlm_status attention_backward_rows(train_ctx *tc, int l, const float *x,
     if (st == MLM_OK)
         st = ops_linear_backward(ctx, din, lg->k_w, lg->k_b, dkv, x, lw->k_w, N, C, C);
     return st;
+}
+
+/* Layer l on x (N, C). With sel, at the labelled rows only (tc->h.rows):
+ * la->out then holds their n rows, in that order. */
+static mlm_status layer_forward(train_ctx *tc, int l, const float *x, const float *mask, int B,
+                                int T, int sel)
+{
+    const model_dims *d = &tc->m->d;
+    const layer_weights *lw = &tc->m->w.layer[l];
+    layer_acts *la = &tc->a.layer[l];
+    const ops_ctx *ctx = &tc->ops;
+    int N = B * T, C = d->C, I = d->I, n = sel ? tc->n_rows : N;
+    size_t nC = (size_t)n * C;
+
+    const float *xq = x; /* the rows that get queries, attention output and FFN */
+    if (sel) {
+        float *g = la->q + nC;
+        for (int r = 0; r < n; r++)
+            memcpy(g + (size_t)r * C, x + (size_t)tc->h.rows[r] * C, C * sizeof *g);
+        xq = g;
+    }
+    mlm_status st = encoder_linear(ctx, la->q, xq, lw->q_w, lw->q_b, NULL, n, C, C);
+    if (st == MLM_OK)
+        st = encoder_linear(ctx, la->k, x, lw->k_w, lw->k_b, NULL, N, C, C);
+    if (st == MLM_OK)
+        st = encoder_linear(ctx, la->v, x, lw->v_w, lw->v_b, NULL, N, C, C);
+    if (st == MLM_OK)
+        st = sel ? attention_forward_rows(tc, l, mask, T) : attention_forward(tc, l, mask, B, T);
+    if (st != MLM_OK)
+        return st;
+
+    /* sum1 = x + drop(ctx·Woᵀ + bo); DistilBERT has no dropout there. */
+    if (d->arch != ARCH_DISTILBERT && drop_on(tc, tc->hidden_dropout)) {
+        float *o = tc->a.s_nc[0];
+        st = encoder_linear(ctx, o, la->ctx, lw->o_w, lw->o_b, NULL, n, C, C);
+        if (st == MLM_OK)
+            st = ops_dropout_residual_forward(ctx, la->sum1, la->mask_ao, xq, o, nC,
+                                              tc->hidden_dropout, tc->seed,
+                                              stream_of(tc, site_of(l, SITE_ATTN_OUT)));
+    } else {
+        st = encoder_linear(ctx, la->sum1, la->ctx, lw->o_w, lw->o_b, xq, n, C, C);
+    }
+    if (st != MLM_OK)
+        return st;
+    ops_layernorm_forward(ctx, la->x1, la->mean1, la->rstd1, la->sum1, lw->ln1_w, lw->ln1_b, n, C,
+                          d->ln_eps);
+
+    /* FFN: sum2 = x1 + drop(act(x1·W1ᵀ + b1)·W2ᵀ + b2) */
+    st = encoder_linear(ctx, la->h, la->x1, lw->ff1_w, lw->ff1_b, NULL, n, C, I);
+    if (st != MLM_OK)
+        return st;
+    /* The eval forward's activation (the same floats), keeping Φ for exact
+     * GELU's backward. */
+    if (la->cdf)
+        ops_gelu_forward_cdf(ctx, la->a, la->cdf, la->h, (size_t)n * I);
+    else
+        encoder_activate(ctx, d->act, la->a, la->h, (size_t)n * I);
+    if (drop_on(tc, tc->hidden_dropout)) {
+        float *o = tc->a.s_nc[0];
+        st = encoder_linear(ctx, o, la->a, lw->ff2_w, lw->ff2_b, NULL, n, I, C);
+        if (st == MLM_OK)
+            st = ops_dropout_residual_forward(ctx, la->sum2, la->mask_ffn, la->x1, o, nC,
+                                              tc->hidden_dropout, tc->seed,
+                                              stream_of(tc, site_of(l, SITE_FFN)));
+    } else {
+        st = encoder_linear(ctx, la->sum2, la->a, lw->ff2_w, lw->ff2_b, la->x1, n, I, C);
+    }
+    if (st != MLM_OK)
+        return st;
+    ops_layernorm_forward(ctx, la->out, la->mean2, la->rstd2, la->sum2, lw->ln2_w, lw->ln2_b, n, C,
+                          d->ln_eps);
+    return MLM_OK;
 }
 
 /* Backward of layer l: dout is the gradient at its output (consumed: the
