@@ -11,7 +11,45 @@
  * datasets need an "input_ids" SEQUENCE column (what mlm_dataset_tokenize or
  * mlm_dataset_group_texts make); the collator makes the batches.
  *
- * Options are HF TrainingArguments names, set as strings with
+ * Not thread-safe: one thread at a time per trainer.
+ *
+ * The options are documented at mlm_trainer_set, what is printed at
+ * mlm_trainer_set_callback, what a run does, the checkpoint layout and crash
+ * safety at mlm_trainer_train.
+ */
+#ifndef MLM_TRAINER_H
+#define MLM_TRAINER_H
+
+#include "mlm/collator.h"
+#include "mlm/core.h"
+#include "mlm/dataset.h"
+#include "mlm/model.h"
+#include "mlm/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mlm_trainer mlm_trainer;
+
+/* A log record as one line of JSON (no newline), valid during the call.
+ * Return 0 to go on, anything else to stop the run: mlm_trainer_train then
+ * returns MLM_ERR_CANCELLED (after the checkpoint due at that step, if any,
+ * was written). */
+typedef int (*mlm_trainer_log_fn)(const char *record_json, void *user);
+
+/* A trainer over model, collator and train (eval may be NULL: no
+ * evaluation). Everything is borrowed. The model is made to own its
+ * parameters (a mapped checkpoint is copied). On failure *out is NULL. */
+MLM_API mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collator,
+                                   const mlm_dataset *train, const mlm_dataset *eval,
+                                   mlm_trainer **out);
+
+/* Accepts NULL. */
+MLM_API void mlm_trainer_free(mlm_trainer *tr);
+
+/*
+ * Options. Their names are HF TrainingArguments names, set as strings with
  * mlm_trainer_set or as one JSON object with mlm_trainer_set_json:
  *   output_dir                   "trainer_output" (HF's default)
  *   eval_strategy                "no" | "steps" | "epoch"          ("no")
@@ -34,7 +72,7 @@
  *   save_total_limit             >= 1, or null: keep all           (null)
  *   seed                         >= 0: shuffling and dropout       (42)
  *   resume_from_checkpoint       a checkpoint folder, or null      (null)
- *   disable_tqdm                 true | false | null (see Output)  (null)
+ *   disable_tqdm                 true | false | null (see mlm_trainer_set_callback)  (null)
  *   num_threads                  >= 1 (libmlm's; HF has none)      (1)
  *   compute_accuracy             true | false                      (false)
  *                                libmlm's stand-in for run_mlm.py's
@@ -54,6 +92,22 @@
  * MLM_ERR_INVALID_ARGUMENT naming the option; the setting is then
  * unchanged.
  *
+ * mlm_trainer_set sets one option by name; value is its text: "2e-5",
+ * "epoch", "null". */
+MLM_API mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value);
+
+/* Several options as a JSON object: {"learning_rate": 2e-5, "eval_strategy":
+ * "epoch", "save_total_limit": null}. Applied in order; the first bad one
+ * stops it (those before it stay set). */
+MLM_API mlm_status mlm_trainer_set_json(mlm_trainer *tr, const char *json);
+
+/* Every option and its value as a JSON object (what training_args.json
+ * holds). Two-call sizing: writes at most cap bytes including the NUL into
+ * buf (NULL when cap is 0) and sets *needed to the full length + 1. */
+MLM_API mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap,
+                                         size_t *needed);
+
+/*
  * Output. A log callback (mlm_trainer_set_callback) receives every record.
  * Apart from it, as transformers shows its ProgressCallback whatever other
  * callbacks are registered, stderr gets
@@ -94,7 +148,20 @@
  * terminal (disable_tqdm not false), the library prints nothing; without a
  * callback and without a bar, it writes JSON lines.
  *
- * What a run does, as HF's Trainer (single process):
+ * mlm_trainer_set_callback sets where log records go: fn receives every
+ * record; the progress bar, when shown, still shows them above it on
+ * stderr. fn NULL (the default): stderr only, as a progress bar or JSON
+ * lines. */
+MLM_API void mlm_trainer_set_callback(mlm_trainer *tr, mlm_trainer_log_fn fn, void *user);
+
+/* The tokenizer whose files go into every checkpoint and into output_dir at
+ * the end (HF's Trainer(processing_class=tokenizer)). Borrowed: it must
+ * outlive the trainer and not change while it runs. NULL (the default): no
+ * tokenizer files. MLM_ERR_STATE once training has started. */
+MLM_API mlm_status mlm_trainer_set_tokenizer(mlm_trainer *tr, const mlm_tokenizer *tok);
+
+/*
+ * Training. What a run does, as HF's Trainer (single process):
  *   - each epoch visits the train set in a permutation that is a pure
  *     function of (seed, epoch) (HF's RandomSampler draws from torch's
  *     generator: same distribution, not the same order);
@@ -176,68 +243,8 @@
  * is written, so the last checkpoint stays as it was (the model in memory
  * holds the failed state).
  *
- * Not thread-safe: one thread at a time per trainer.
- */
-#ifndef MLM_TRAINER_H
-#define MLM_TRAINER_H
-
-#include "mlm/collator.h"
-#include "mlm/core.h"
-#include "mlm/dataset.h"
-#include "mlm/model.h"
-#include "mlm/tokenizer.h"
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-typedef struct mlm_trainer mlm_trainer;
-
-/* A log record as one line of JSON (no newline), valid during the call.
- * Return 0 to go on, anything else to stop the run: mlm_trainer_train then
- * returns MLM_ERR_CANCELLED (after the checkpoint due at that step, if any,
- * was written). */
-typedef int (*mlm_trainer_log_fn)(const char *record_json, void *user);
-
-/* A trainer over model, collator and train (eval may be NULL: no
- * evaluation). Everything is borrowed. The model is made to own its
- * parameters (a mapped checkpoint is copied). On failure *out is NULL. */
-MLM_API mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collator,
-                                   const mlm_dataset *train, const mlm_dataset *eval,
-                                   mlm_trainer **out);
-
-/* Accepts NULL. */
-MLM_API void mlm_trainer_free(mlm_trainer *tr);
-
-/* One option by name (see above); value is its text: "2e-5", "epoch",
- * "null". */
-MLM_API mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value);
-
-/* Several options as a JSON object: {"learning_rate": 2e-5, "eval_strategy":
- * "epoch", "save_total_limit": null}. Applied in order; the first bad one
- * stops it (those before it stay set). */
-MLM_API mlm_status mlm_trainer_set_json(mlm_trainer *tr, const char *json);
-
-/* Every option and its value as a JSON object (what training_args.json
- * holds). Two-call sizing: writes at most cap bytes including the NUL into
- * buf (NULL when cap is 0) and sets *needed to the full length + 1. */
-MLM_API mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap,
-                                         size_t *needed);
-
-/* Where log records go: fn receives every record; the progress bar, when
- * shown (disable_tqdm, see Output above), still shows them above it on
- * stderr. fn NULL (the default): stderr only, as a progress bar or JSON
- * lines. */
-MLM_API void mlm_trainer_set_callback(mlm_trainer *tr, mlm_trainer_log_fn fn, void *user);
-
-/* The tokenizer whose files go into every checkpoint and into output_dir at
- * the end (HF's Trainer(processing_class=tokenizer)). Borrowed: it must
- * outlive the trainer and not change while it runs. NULL (the default): no
- * tokenizer files. MLM_ERR_STATE once training has started. */
-MLM_API mlm_status mlm_trainer_set_tokenizer(mlm_trainer *tr, const mlm_tokenizer *tok);
-
-/* Train from the start, or from resume_from_checkpoint when it is set.
- * May be called once per trainer. */
+ * mlm_trainer_train trains from the start, or from resume_from_checkpoint
+ * when it is set. May be called once per trainer. */
 MLM_API mlm_status mlm_trainer_train(mlm_trainer *tr);
 
 /* Continue from a checkpoint folder written by a trainer with the same
@@ -261,7 +268,7 @@ MLM_API mlm_status mlm_trainer_resume(mlm_trainer *tr, const char *checkpoint_di
  * exp(eval_loss), infinity on overflow. Either pointer may be NULL. With
  * compute_accuracy it also measures eval_accuracy (see the option; read it
  * with mlm_trainer_last_eval_accuracy). On a terminal a bar counts the
- * batches (see Output). MLM_ERR_STATE without an eval dataset. */
+ * batches (see mlm_trainer_set_callback). MLM_ERR_STATE without an eval dataset. */
 MLM_API mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity);
 
 /* eval_accuracy of the last evaluation (mlm_trainer_evaluate, or the last
