@@ -113,7 +113,8 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench bench-tokenize bench-model bench-dataset bench-train abi-dump abi-check
+        fuzz bench bench-tokenize bench-model bench-dataset bench-train abi-dump abi-check \
+        check-cli-compat
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
 
@@ -272,6 +273,15 @@ abi-dump: $(SHLIB)
 
 abi-check: $(SHLIB)
 	sh .ci/abi-check $(SHLIB) abi/libmlm.abi
+
+# ---------------------------------------------------------------- CLI compat
+# `mlm train` / `mlm eval` leave the same files as the tool at
+# CLI_COMPAT_BASE (the commit before the tool stopped recomputing the
+# trainer's state, plan and FLOs): tests/cli_train_compat.py runs both on
+# this machine and lists the differences that change made on purpose.
+CLI_COMPAT_BASE ?= da03358
+check-cli-compat: $(MLM_BIN)
+	sh .ci/cli-compat $(CLI_COMPAT_BASE) $(MLM_BIN)
 
 # ---------------------------------------------------------------- fuzzing
 FUZZ_SECONDS ?= 600

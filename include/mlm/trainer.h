@@ -107,6 +107,33 @@ MLM_API mlm_status mlm_trainer_set_json(mlm_trainer *tr, const char *json);
 MLM_API mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap,
                                          size_t *needed);
 
+/* transformers' TrainerState as it stands, as a JSON object: what
+ * trainer.save_state() writes to trainer_state.json (json.dumps with
+ * sort_keys gives transformers' file): epoch, global_step, max_steps,
+ * num_train_epochs, logging/eval/save_steps, train_batch_size, total_flos,
+ * log_history, stateful_callbacks (TrainerControl as the last checkpoint
+ * recorded it, or as it starts), and the fields libmlm leaves at their
+ * defaults (best_metric..., trial_*, num_input_tokens_seen 0). Before
+ * training, max_steps, num_train_epochs and train_batch_size already give
+ * the run's plan for the current options and train set (HF's "Total
+ * optimization steps"). total_flos is HF's estimate, 6 · input ids
+ * (padding included) · non-embedding parameters, summed per micro-batch and
+ * folded into the total at each log, checkpoint and the end as Trainer's
+ * store_flos does. Two-call sizing as mlm_trainer_args_json. */
+MLM_API mlm_status mlm_trainer_state_json(const mlm_trainer *tr, char *buf, size_t cap,
+                                          size_t *needed);
+
+/* train_result.metrics of the run mlm_trainer_train finished, as a JSON
+ * object: train_runtime (seconds, 4 decimals; the run's loop, without the
+ * final save), train_samples_per_second and train_steps_per_second (3
+ * decimals; samples = max_steps · batch size · accumulation when max_steps
+ * is set, else rows · num_train_epochs; steps = max_steps), total_flos,
+ * train_loss and epoch. The last log record of the run holds the same keys
+ * and "step". MLM_ERR_STATE before a run has finished. Two-call sizing as
+ * mlm_trainer_args_json. */
+MLM_API mlm_status mlm_trainer_train_metrics_json(const mlm_trainer *tr, char *buf, size_t cap,
+                                                  size_t *needed);
+
 /*
  * Output. A log callback (mlm_trainer_set_callback) receives every record.
  * Apart from it, as transformers shows its ProgressCallback whatever other
@@ -181,9 +208,9 @@ MLM_API mlm_status mlm_trainer_set_tokenizer(mlm_trainer *tr, const mlm_tokenize
  *     it after the scheduler steps); when evaluating, {"eval_loss",
  *     "eval_accuracy" (with compute_accuracy), "perplexity", "epoch",
  *     "step"} (eval_accuracy after eval_loss, where transformers'
- *     evaluation_loop puts a compute_metrics key); at the end
- *     {"train_loss", "epoch", "step"}; all of them are appended to the
- *     checkpoint's log_history;
+ *     evaluation_loop puts a compute_metrics key); at the end the run's
+ *     metrics (mlm_trainer_train_metrics_json) and "step", as Trainer logs
+ *     them; all of them are appended to the log_history;
  *   - checkpoints every save_steps steps (or at each epoch's end), and at
  *     the last step whenever save_strategy is not "no" (as recent
  *     transformers' DefaultFlowCallback does): output_dir/checkpoint-N/ with
@@ -276,6 +303,16 @@ MLM_API mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, doub
  * when it was not computed: compute_accuracy off, no evaluation yet, the
  * last one failed, or it had no labelled token (tr NULL too). */
 MLM_API double mlm_trainer_last_eval_accuracy(const mlm_trainer *tr);
+
+/* trainer.evaluate()'s metrics of the last evaluation (mlm_trainer_evaluate,
+ * or the last one mlm_trainer_train ran), as a JSON object: eval_loss,
+ * eval_accuracy (with compute_accuracy), eval_runtime, eval_samples_per_second
+ * and eval_steps_per_second (HF's speed_metrics: rows of the eval set, its
+ * batches), and epoch once this trainer has trained (Trainer.log adds the
+ * state's epoch when there is one). MLM_ERR_STATE before an evaluation has
+ * finished. Two-call sizing as mlm_trainer_args_json. */
+MLM_API mlm_status mlm_trainer_eval_metrics_json(const mlm_trainer *tr, char *buf, size_t cap,
+                                                 size_t *needed);
 
 /* The checkpoint-N folder with the largest N in output_dir (transformers'
  * get_last_checkpoint: folders named exactly checkpoint-<digits>, so never a

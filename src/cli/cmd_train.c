@@ -44,16 +44,8 @@ typedef struct run {
     mlm_collator *col;
     mlm_dataset *train, *eval;
     mlm_trainer *tr;
-    cJSON *history;        /* the run's log records (trainer_state.json) */
     int print_records;     /* as JSON lines on stdout */
 } run;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int usage_fail(const char *msg)
 {
@@ -301,34 +293,48 @@ static int make_collator(run *r)
 
 /* ---------------------------------------------------------------- trainer */
 
-/* How the trainer walks the train set (trainer.h): batches per epoch,
- * optimizer steps per epoch and in all. */
-typedef struct schedule {
-    long long rows, batch_size, accum, len_dl, per_epoch, steps;
-} schedule;
+/* One of the trainer's JSON documents (two-call sizing), parsed. */
+typedef mlm_status (*trainer_json_fn)(const mlm_trainer *, char *, size_t, size_t *);
 
-static schedule plan(const run *r, size_t rows)
+static cJSON *trainer_json(const mlm_trainer *tr, trainer_json_fn fn)
 {
-    schedule s = {.rows = (long long)rows,
-                  .batch_size = ta_int(&r->a, F_TRAIN_BATCH_SIZE, 8),
-                  .accum = ta_int(&r->a, F_GRADIENT_ACCUMULATION_STEPS, 1)};
-    if (s.batch_size < 1 || s.accum < 1) /* refused by the trainer before any use */
-        s.batch_size = s.accum = 1;
-    s.len_dl = (s.rows + s.batch_size - 1) / s.batch_size;
-    s.per_epoch = (s.len_dl + s.accum - 1) / s.accum;
-    long long max_steps = ta_int(&r->a, F_MAX_STEPS, -1);
-    s.steps = max_steps > 0 ? max_steps
-                            : (long long)ceil(ta_float(&r->a, F_NUM_TRAIN_EPOCHS, 3.0) *
-                                              (double)s.per_epoch);
-    if (s.steps < 1)
-        s.steps = 1;
-    return s;
+    size_t need = 0;
+    if (fn(tr, NULL, 0, &need) != MLM_OK)
+        return NULL;
+    char *buf = malloc(need);
+    cJSON *o = NULL;
+    if (buf && fn(tr, buf, need, &need) == MLM_OK)
+        o = cJSON_Parse(buf);
+    free(buf);
+    return o;
+}
+
+/* An integer field of the trainer's state (mlm_trainer_state_json): the
+ * run's plan before it trains (max_steps, num_train_epochs...). 0 when it
+ * cannot be read. */
+static long long trainer_state_int(const mlm_trainer *tr, const char *key)
+{
+    cJSON *state = trainer_json(tr, mlm_trainer_state_json);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(state, key);
+    long long n = cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+    cJSON_Delete(state);
+    return n;
+}
+
+/* A copy of the trainer's metrics with run_mlm.py's additions, or NULL
+ * after printing why. */
+static cJSON *trainer_metrics(const run *r, trainer_json_fn fn, const char *what)
+{
+    cJSON *m = trainer_json(r->tr, fn);
+    if (!m)
+        cli_fail(what, MLM_ERR_OUT_OF_MEMORY);
+    return m;
 }
 
 /* Hand the TrainingArguments to the trainer. logging/eval/save_steps below 1
  * are ratios of the total steps (HF: math.ceil(max_steps * ratio)); steps is
- * 0 when only checking the values. Returns 0 or EXIT_USAGE after naming the
- * flag. */
+ * 0 when the total is not known yet (they are set to 1 then). Returns 0 or
+ * EXIT_USAGE after naming the flag. */
 static int set_options(const run *r, mlm_trainer *tr, long long steps)
 {
     for (int f = 0; f < F_COUNT; f++) {
@@ -385,8 +391,7 @@ static int records_on_stdout(const run *r)
     return !bar || !isatty(STDOUT_FILENO);
 }
 
-/* Log records: printed as JSON lines (see records_on_stdout) and kept for
- * trainer_state.json. */
+/* Log records: printed as JSON lines (see records_on_stdout). */
 static int on_log(const char *record, void *user)
 {
     run *r = user;
@@ -394,30 +399,7 @@ static int on_log(const char *record, void *user)
         printf("%s\n", record);
         fflush(stdout);
     }
-    cJSON *o = cJSON_Parse(record);
-    if (o && !cJSON_AddItemToArray(r->history, o))
-        cJSON_Delete(o);
     return 0;
-}
-
-/* A resumed run's earlier records, from the checkpoint's trainer_state.json
- * (the trainer hands only the new ones to the callback). */
-static void load_history(run *r)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/trainer_state.json", r->resume);
-    size_t len;
-    char *text = cli_read_file(path, &len);
-    cJSON *o = text ? cJSON_ParseWithLength(text, len) : NULL;
-    free(text);
-    cJSON *h = cJSON_DetachItemFromObjectCaseSensitive(o, "log_history");
-    if (cJSON_IsArray(h)) {
-        cJSON_Delete(r->history);
-        r->history = h;
-    } else {
-        cJSON_Delete(h);
-    }
-    cJSON_Delete(o);
 }
 
 static int make_trainer(run *r)
@@ -426,18 +408,17 @@ static int make_trainer(run *r)
     mlm_status st = mlm_trainer_new(r->model, r->col, train, r->do_eval ? r->eval : NULL, &r->tr);
     if (st != MLM_OK)
         return cli_fail("trainer", st);
-    int rc = set_options(r, r->tr, plan(r, mlm_dataset_num_rows(train)).steps);
+    /* the options once to learn the run's total steps, then again with the
+     * ratios resolved against it */
+    int rc = set_options(r, r->tr, 0);
+    if (rc == 0)
+        rc = set_options(r, r->tr, trainer_state_int(r->tr, "max_steps"));
     if (rc != 0)
         return rc;
     /* run_mlm.py hands Trainer its compute_metrics (accuracy) whenever
      * do_eval */
     if (r->do_eval && (st = mlm_trainer_set(r->tr, "compute_accuracy", "true")) != MLM_OK)
         return cli_fail("trainer", st);
-    r->history = cJSON_CreateArray();
-    if (!r->history)
-        return cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
-    if (r->resume)
-        load_history(r);
     r->print_records = records_on_stdout(r);
     mlm_trainer_set_callback(r->tr, on_log, r);
     /* Checkpoints get the tokenizer files, as HF's Trainer given the
@@ -450,148 +431,6 @@ static int make_trainer(run *r)
 }
 
 /* ---------------------------------------------------------------- outputs */
-
-/* The trainer's effective options (mlm_trainer_args_json). */
-static cJSON *trainer_args(const run *r)
-{
-    size_t need = 0;
-    if (mlm_trainer_args_json(r->tr, NULL, 0, &need) != MLM_OK)
-        return NULL;
-    char *buf = malloc(need);
-    cJSON *o = NULL;
-    if (buf && mlm_trainer_args_json(r->tr, buf, need, &need) == MLM_OK)
-        o = cJSON_Parse(buf);
-    free(buf);
-    return o;
-}
-
-static double arg_num(const cJSON *args, const char *key, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static double last_epoch(const run *r)
-{
-    double e = 0.0;
-    for (const cJSON *rec = r->history ? r->history->child : NULL; rec; rec = rec->next) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "epoch");
-        if (cJSON_IsNumber(v))
-            e = v->valuedouble;
-    }
-    return e;
-}
-
-static double last_train_loss(const run *r)
-{
-    const cJSON *rec = cJSON_GetArrayItem(r->history, cJSON_GetArraySize(r->history) - 1);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "train_loss");
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-/* HF's speed_metrics: runtime rounded to 4 decimals, rates to 3. */
-static void add_speed(cJSON *m, const char *split, double runtime, double samples, double steps)
-{
-    char k[64];
-    snprintf(k, sizeof k, "%s_runtime", split);
-    cJSON_AddNumberToObject(m, k, py_round(runtime, 4));
-    if (runtime == 0)
-        return;
-    snprintf(k, sizeof k, "%s_samples_per_second", split);
-    cJSON_AddNumberToObject(m, k, py_round(samples / runtime, 3));
-    snprintf(k, sizeof k, "%s_steps_per_second", split);
-    cJSON_AddNumberToObject(m, k, py_round(steps / runtime, 3));
-}
-
-/* Trainer's total_flos, when every row has the same length (grouped texts,
- * or padding to max_seq_length). With dynamic padding it depends on which
- * rows the trainer's shuffle put together, which the API does not show:
- * then there is none (NAN) rather than a wrong one. */
-static double run_flos(const run *r, const cJSON *args)
-{
-    if (ta_bool(&r->a, F_LINE_BY_LINE, 0) && !ta_bool(&r->a, F_PAD_TO_MAX_LENGTH, 0))
-        return NAN;
-    long long params = out_non_embedding_params(r->model, r->out_dir);
-    if (params < 0)
-        return NAN;
-    const cJSON *ss = cJSON_GetObjectItemCaseSensitive(args, "save_strategy");
-    const char *save = cJSON_IsString(ss) ? ss->valuestring : "no";
-    flos_plan p = {
-        .rows = (long long)mlm_dataset_num_rows(r->train),
-        .batch_size = (long long)arg_num(args, "per_device_train_batch_size", 8),
-        .accum = (long long)arg_num(args, "gradient_accumulation_steps", 1),
-        .steps = (long long)mlm_trainer_global_step(r->tr),
-        .seq_len = r->max_seq,
-        .params = params,
-        .logging_steps = (long long)arg_num(args, "logging_steps", 500),
-        .save_steps = strcmp(save, "steps") == 0 ? (long long)arg_num(args, "save_steps", 500) : 0,
-        .save_each_epoch = strcmp(save, "epoch") == 0,
-    };
-    return out_total_flos(&p);
-}
-
-/* trainer.train()'s metrics and its last log record, as HF's. */
-static cJSON *train_metrics(run *r, double runtime, const cJSON *args)
-{
-    long long steps = mlm_trainer_global_step(r->tr), max_steps = ta_int(&r->a, F_MAX_STEPS, -1);
-    double bs = arg_num(args, "per_device_train_batch_size", 8);
-    double acc = arg_num(args, "gradient_accumulation_steps", 1);
-    size_t n = mlm_dataset_num_rows(r->train);
-    double samples = max_steps > 0 ? (double)max_steps * bs * acc
-                                   : (double)n * arg_num(args, "num_train_epochs", 3.0);
-    double flos = run_flos(r, args);
-    cJSON *m = cJSON_CreateObject();
-    if (!m)
-        return NULL;
-    add_speed(m, "train", runtime, samples, (double)steps);
-    if (!isnan(flos))
-        cJSON_AddNumberToObject(m, "total_flos", flos);
-    cJSON_AddNumberToObject(m, "train_loss", last_train_loss(r));
-    cJSON_AddNumberToObject(m, "epoch", last_epoch(r));
-    /* HF's last log record is these metrics (+ step); the trainer's has
-     * train_loss, epoch and step: add the rest. */
-    cJSON *rec = cJSON_GetArrayItem(r->history, cJSON_GetArraySize(r->history) - 1);
-    if (cJSON_GetObjectItemCaseSensitive(rec, "train_loss"))
-        for (const cJSON *k = m->child; k; k = k->next)
-            if (!cJSON_GetObjectItemCaseSensitive(rec, k->string))
-                cJSON_AddItemToObject(rec, k->string, cJSON_Duplicate(k, 1));
-    cJSON_AddNumberToObject(m, "train_samples", (double)n);
-    return m;
-}
-
-/* Trainer.state as save_state() writes it. */
-static cJSON *trainer_state(const run *r, const cJSON *args, const cJSON *metrics)
-{
-    schedule sc = plan(r, mlm_dataset_num_rows(r->train));
-    double logging = arg_num(args, "logging_steps", 500);
-    const cJSON *es = cJSON_GetObjectItemCaseSensitive(args, "eval_steps");
-    const cJSON *flos = cJSON_GetObjectItemCaseSensitive(metrics, "total_flos");
-    cJSON *s = cJSON_CreateObject();
-    if (!s)
-        return NULL;
-    cJSON_AddNullToObject(s, "best_global_step");
-    cJSON_AddNullToObject(s, "best_metric");
-    cJSON_AddNullToObject(s, "best_model_checkpoint");
-    cJSON_AddNumberToObject(s, "epoch", last_epoch(r));
-    cJSON_AddNumberToObject(s, "eval_steps", cJSON_IsNumber(es) ? es->valuedouble : logging);
-    cJSON_AddNumberToObject(s, "global_step", (double)mlm_trainer_global_step(r->tr));
-    cJSON_AddFalseToObject(s, "is_hyper_param_search");
-    cJSON_AddTrueToObject(s, "is_local_process_zero");
-    cJSON_AddTrueToObject(s, "is_world_process_zero");
-    cJSON_AddItemToObject(s, "log_history", cJSON_Duplicate(r->history, 1));
-    cJSON_AddNumberToObject(s, "logging_steps", logging);
-    cJSON_AddNumberToObject(s, "max_steps", (double)sc.steps);
-    cJSON_AddNumberToObject(s, "num_input_tokens_seen", 0);
-    cJSON_AddNumberToObject(s, "num_train_epochs",
-                            (double)((sc.steps + sc.per_epoch - 1) / sc.per_epoch));
-    cJSON_AddNumberToObject(s, "save_steps", arg_num(args, "save_steps", 500));
-    if (flos)
-        cJSON_AddNumberToObject(s, "total_flos", flos->valuedouble);
-    cJSON_AddNumberToObject(s, "train_batch_size", (double)sc.batch_size);
-    cJSON_AddNullToObject(s, "trial_name");
-    cJSON_AddNullToObject(s, "trial_params");
-    return s;
-}
 
 /* Copy a tokenizer side file (tokenizer_config.json: model_max_length and
  * the special tokens) into output_dir when the source has one. */
@@ -642,7 +481,14 @@ static int save_tokenizer(const run *r)
 
 static void print_train_header(const run *r)
 {
-    schedule sc = plan(r, mlm_dataset_num_rows(r->train));
+    cJSON *state = trainer_json(r->tr, mlm_trainer_state_json);
+    cJSON *args = trainer_json(r->tr, mlm_trainer_args_json);
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(state, "train_batch_size");
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(args, "gradient_accumulation_steps");
+    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(state, "num_train_epochs");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(state, "max_steps");
+    long long b = cJSON_IsNumber(bs) ? (long long)bs->valuedouble : 0;
+    long long k = cJSON_IsNumber(acc) ? (long long)acc->valuedouble : 0;
     printf("***** Running training *****\n"
            "  Num examples = %lld\n"
            "  Num Epochs = %lld\n"
@@ -651,29 +497,31 @@ static void print_train_header(const run *r)
            "  Gradient Accumulation steps = %lld\n"
            "  Total optimization steps = %lld\n"
            "  Number of trainable parameters = %lld\n",
-           sc.rows, (sc.steps + sc.per_epoch - 1) / sc.per_epoch, sc.batch_size,
-           sc.batch_size * sc.accum, sc.accum, sc.steps,
+           (long long)mlm_dataset_num_rows(r->train),
+           cJSON_IsNumber(ep) ? (long long)ep->valuedouble : 0, b, b * k, k,
+           cJSON_IsNumber(steps) ? (long long)steps->valuedouble : 0,
            (long long)mlm_model_num_parameters(r->model));
     fflush(stdout);
+    cJSON_Delete(args);
+    cJSON_Delete(state);
 }
 
+/* run_mlm.py after trainer.train(): the model and tokenizer saved (the
+ * trainer did), train_samples added to the metrics, then log_metrics,
+ * save_metrics and save_state. */
 static int do_train(run *r)
 {
-    cJSON *args = trainer_args(r);
-    if (!args)
-        return cli_fail("trainer", MLM_ERR_OUT_OF_MEMORY);
     print_train_header(r);
     int rc = make_dirs(r->out_dir) == 0 ? 0 : EXIT_RUNTIME;
-    double t0 = now();
     mlm_status st = rc == 0 ? mlm_trainer_train(r->tr) : MLM_OK;
-    double runtime = now() - t0;
     if (rc == 0 && st != MLM_OK)
         rc = cli_fail("training", st);
     if (rc == 0)
         rc = save_tokenizer(r);
-    cJSON *m = rc == 0 ? train_metrics(r, runtime, args) : NULL;
-    cJSON *state = m ? trainer_state(r, args, m) : NULL;
-    if (rc == 0 && !state)
+    cJSON *m = rc == 0 ? trainer_metrics(r, mlm_trainer_train_metrics_json, "training") : NULL;
+    cJSON *state = m ? trainer_json(r->tr, mlm_trainer_state_json) : NULL;
+    if (rc == 0 && (!state || !cJSON_AddNumberToObject(m, "train_samples",
+                                                       (double)mlm_dataset_num_rows(r->train))))
         rc = cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
     if (rc == 0) {
         out_log_metrics("train", m);
@@ -682,44 +530,32 @@ static int do_train(run *r)
     }
     cJSON_Delete(state);
     cJSON_Delete(m);
-    cJSON_Delete(args);
     return rc;
 }
 
+/* run_mlm.py's evaluation: trainer.evaluate(), eval_samples and perplexity
+ * added (math.exp(eval_loss), inf on OverflowError), log_metrics and
+ * save_metrics. */
 static int do_eval(run *r)
 {
-    cJSON *args = trainer_args(r);
-    if (!args)
-        return cli_fail("trainer", MLM_ERR_OUT_OF_MEMORY);
     printf("*** Evaluate ***\n");
     fflush(stdout);
-    double loss = NAN, t0 = now();
+    double loss = NAN;
     mlm_status st = mlm_trainer_evaluate(r->tr, &loss, NULL);
-    double runtime = now() - t0;
-    if (st != MLM_OK) {
-        cJSON_Delete(args);
+    if (st != MLM_OK)
         return cli_fail("evaluation", st);
-    }
-    size_t n = mlm_dataset_num_rows(r->eval);
-    double bs = arg_num(args, "per_device_eval_batch_size", 8);
-    cJSON *m = cJSON_CreateObject();
-    int rc = m ? 0 : cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
+    cJSON *m = trainer_metrics(r, mlm_trainer_eval_metrics_json, "evaluation");
+    int rc = m ? 0 : EXIT_RUNTIME;
+    if (rc == 0 &&
+        (!cJSON_AddNumberToObject(m, "eval_samples", (double)mlm_dataset_num_rows(r->eval)) ||
+         !cJSON_AddNumberToObject(m, "perplexity", exp(loss))))
+        rc = cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
     if (rc == 0) {
-        cJSON_AddNumberToObject(m, "eval_loss", loss);
-        cJSON_AddNumberToObject(m, "eval_accuracy", mlm_trainer_last_eval_accuracy(r->tr));
-        add_speed(m, "eval", runtime, (double)n, ceil((double)n / bs));
-        /* Trainer.log adds the epoch once there is one (after training) */
-        if (r->do_train)
-            cJSON_AddNumberToObject(m, "epoch", last_epoch(r));
-        cJSON_AddNumberToObject(m, "eval_samples", (double)n);
-        /* run_mlm: math.exp(eval_loss), inf on OverflowError */
-        cJSON_AddNumberToObject(m, "perplexity", exp(loss));
         out_log_metrics("eval", m);
         if (make_dirs(r->out_dir) != 0 || out_save_metrics(r->out_dir, "eval", m) != 0)
             rc = EXIT_RUNTIME;
     }
     cJSON_Delete(m);
-    cJSON_Delete(args);
     return rc;
 }
 
@@ -732,7 +568,6 @@ static void run_free(run *r)
     mlm_model_free(r->model);
     mlm_tokenizer_free(r->tok);
     mlm_tokenizer_free(r->save_tok);
-    cJSON_Delete(r->history);
     free(r->resume);
     train_args_free(&r->a);
 }

@@ -23,6 +23,7 @@ static int state_int_key(const char *key)
     static const char *const ints[] = {"best_global_step", "eval_steps", "global_step",
                                        "logging_steps", "max_steps", "num_input_tokens_seen",
                                        "num_train_epochs", "save_steps", "step",
+                                       "steps_since_log",
                                        "train_batch_size"};
     for (size_t i = 0; key && i < sizeof ints / sizeof ints[0]; i++)
         if (strcmp(key, ints[i]) == 0)
@@ -175,84 +176,4 @@ void out_log_metrics(const char *split, const cJSON *metrics)
     for (size_t i = 0; i < n; i++)
         printf("  %-*s = %*s\n", (int)kw, items[i]->string, (int)vw, vals[i]);
     fflush(stdout);
-}
-
-/* ---------------------------------------------------------------- flos */
-
-static uint64_t le64(const unsigned char *b)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
-/* Σ numel of the tensors HF's models hold in nn.Embedding modules
- * (word_embeddings, position_embeddings, token_type_embeddings). */
-static long long embedding_numel(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    unsigned char head[8];
-    long long total = -1;
-    char *json = NULL;
-    if (fread(head, 1, 8, f) == 8) {
-        uint64_t n = le64(head);
-        json = n < ((uint64_t)1 << 30) ? malloc((size_t)n + 1) : NULL;
-        if (json && fread(json, 1, (size_t)n, f) == n) {
-            cJSON *doc = cJSON_ParseWithLength(json, (size_t)n);
-            total = cJSON_IsObject(doc) ? 0 : -1;
-            for (const cJSON *t = doc ? doc->child : NULL; t && total >= 0; t = t->next) {
-                size_t k = strlen(t->string);
-                static const char suffix[] = "_embeddings.weight";
-                if (k < sizeof suffix - 1 || strcmp(t->string + k - (sizeof suffix - 1), suffix))
-                    continue;
-                long long numel = 1;
-                const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
-                for (const cJSON *d = shape ? shape->child : NULL; d; d = d->next)
-                    numel *= (long long)d->valuedouble;
-                total += numel;
-            }
-            cJSON_Delete(doc);
-        }
-    }
-    free(json);
-    fclose(f);
-    return total;
-}
-
-long long out_non_embedding_params(const mlm_model *model, const char *dir)
-{
-    char *path = path_in(dir, "model.safetensors");
-    long long emb = path ? embedding_numel(path) : -1;
-    free(path);
-    return emb < 0 ? -1 : (long long)mlm_model_num_parameters(model) - emb;
-}
-
-double out_total_flos(const flos_plan *p)
-{
-    long long len_dl = (p->rows + p->batch_size - 1) / p->batch_size;
-    long long per_epoch = (len_dl + p->accum - 1) / p->accum;
-    double total = 0.0, current = 0.0;
-    for (long long g = 0; g < p->steps; g++) {
-        long long s = g % per_epoch;
-        long long mb0 = s * p->accum, mb1 = mb0 + p->accum < len_dl ? mb0 + p->accum : len_dl;
-        for (long long mb = mb0; mb < mb1; mb++) {
-            long long rows = p->rows - mb * p->batch_size;
-            if (rows > p->batch_size)
-                rows = p->batch_size;
-            /* Python: float(6 * numel * params), exact integers rounded once */
-            current += (double)(6ULL * (unsigned long long)(rows * p->seq_len) *
-                                (unsigned long long)p->params);
-        }
-        long long step = g + 1;
-        int epoch_end = s + 1 == per_epoch;
-        if (step % p->logging_steps == 0 || (p->save_steps && step % p->save_steps == 0) ||
-            (p->save_each_epoch && epoch_end)) {
-            total += current;
-            current = 0.0;
-        }
-    }
-    return total + current;
 }

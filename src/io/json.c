@@ -233,6 +233,55 @@ void json_format_py_float(double x, char *buf)
         uselocale(old);
 }
 
+/* Every number below v (a copy) turned into its exact text. */
+static int exact_numbers(cJSON *v)
+{
+    for (cJSON *c = v->child, *next; c; c = next) {
+        next = c->next;
+        if (cJSON_IsNumber(c)) {
+            char text[32];
+            if (isnan(c->valuedouble))
+                strcpy(text, "null");
+            else
+                json_format_py_number(c->valuedouble, text);
+            cJSON *raw = cJSON_CreateRaw(text);
+            if (!raw)
+                return 0;
+            /* the member's name moves over (the copy owns it) */
+            raw->string = c->string;
+            c->string = NULL;
+            cJSON_ReplaceItemViaPointer(v, c, raw);
+        } else if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && !exact_numbers(c)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+char *json_print_exact(const cJSON *v)
+{
+    cJSON *copy = cJSON_Duplicate(v, 1);
+    char *s = copy && exact_numbers(copy) ? cJSON_PrintUnformatted(copy) : NULL;
+    cJSON_Delete(copy);
+    return s;
+}
+
+double json_py_round(double x, int ndigits)
+{
+    /* printf rounds the exact binary value half to even, as CPython's
+     * round() does through its own dtoa. */
+    if (!isfinite(x) || fabs(x) >= 1e300)
+        return x;
+    pthread_once(&c_locale_once, make_c_locale);
+    locale_t old = c_locale ? uselocale(c_locale) : (locale_t)0;
+    char s[400];
+    snprintf(s, sizeof s, "%.*f", ndigits, x);
+    double r = strtod(s, NULL);
+    if (c_locale)
+        uselocale(old);
+    return r;
+}
+
 void json_format_py_number(double x, char *buf)
 {
     if (isinf(x))

@@ -59,6 +59,16 @@ int json_int(const cJSON *v, int64_t *out);
  * which json.dumps uses. `buf` must hold 32 bytes. */
 void json_format_py_float(double x, char *buf);
 
+/* v (an object or array) as one line of JSON whose numbers read back exactly
+ * (cJSON_Print's round-trip check allows an epsilon, so it may drop the last
+ * bit): as json_format_py_number writes them, NaN as null. Free with
+ * cJSON_free; NULL when out of memory. */
+char *json_print_exact(const cJSON *v);
+
+/* Python's round(x, ndigits): x correctly rounded to ndigits decimals (the
+ * exact binary value, halves to even). */
+double json_py_round(double x, int ndigits);
+
 /* A number read from JSON as json.dumps would write the value Python read:
  * integral values below 2^53 as integers ("5", "100" for 1.0E2, since cJSON
  * keeps no text to tell 1 from 1.0), others as Python floats, and infinities

@@ -315,15 +315,19 @@ static cJSON *rng_state_json(const mlm_trainer *tr)
 
 /* TrainerControl.state() as _save_checkpoint records it: saving, and the
  * run's end at its last step. */
-static cJSON *control_state(const mlm_trainer *tr)
+/* TrainerControl's state as transformers records it in the state: at the
+ * last checkpoint save (should_save set, should_training_stop at the last
+ * step), or as TrainerControl() starts when nothing was saved yet. */
+static cJSON *control_state(const mlm_trainer *tr, const trainer_plan *p)
 {
     cJSON *c = cJSON_CreateObject(), *args = cJSON_CreateObject();
+    int saved = tr->saved_step > 0;
     int ok = c && args && cJSON_AddFalseToObject(args, "should_epoch_stop") &&
              cJSON_AddFalseToObject(args, "should_evaluate") &&
              cJSON_AddFalseToObject(args, "should_log") &&
-             cJSON_AddTrueToObject(args, "should_save") &&
+             cJSON_AddBoolToObject(args, "should_save", saved) &&
              cJSON_AddBoolToObject(args, "should_training_stop",
-                                   tr->global_step >= tr->total_steps);
+                                   saved && tr->saved_step >= p->total_steps);
     if (ok && cJSON_AddItemToObject(c, "args", args)) {
         if (cJSON_AddObjectToObject(c, "attributes"))
             return c;
@@ -353,13 +357,13 @@ static cJSON *libmlm_state(const mlm_trainer *tr)
 }
 
 /* trainer_state.json: every field of transformers' TrainerState. */
-static cJSON *trainer_state_json(const mlm_trainer *tr)
+cJSON *trainer_state_json(const mlm_trainer *tr, const trainer_plan *p)
 {
     const targs *a = &tr->a;
     cJSON *o = cJSON_CreateObject();
     cJSON *hist = cJSON_Duplicate(tr->log_history, 1);
     cJSON *cbs = cJSON_CreateObject();
-    cJSON *ctl = control_state(tr), *mine = libmlm_state(tr);
+    cJSON *ctl = control_state(tr, p), *mine = libmlm_state(tr);
     int ok = o && hist && cbs && ctl && mine;
     if (ok) {
         ok = cJSON_AddItemToObject(cbs, "TrainerControl", ctl);
@@ -382,10 +386,10 @@ static cJSON *trainer_state_json(const mlm_trainer *tr)
         hist = NULL;
     }
     ok = ok && add_num(o, "logging_steps", (double)a->logging_steps) &&
-         add_num(o, "max_steps", (double)tr->total_steps) &&
+         add_num(o, "max_steps", (double)p->total_steps) &&
          add_num(o, "num_input_tokens_seen", 0) &&
          add_num(o, "num_train_epochs",
-                 (double)((tr->total_steps + tr->per_epoch - 1) / tr->per_epoch)) &&
+                 (double)((p->total_steps + p->per_epoch - 1) / p->per_epoch)) &&
          add_num(o, "save_steps", (double)a->save_steps);
     if (ok) {
         ok = cJSON_AddItemToObject(o, "stateful_callbacks", cbs);
@@ -496,7 +500,10 @@ static mlm_status write_checkpoint_files(mlm_trainer *tr, const char *tmp)
     if (st == MLM_OK)
         st = write_json_file(tmp, "rng_state.json", rng_state_json(tr));
     if (st == MLM_OK)
-        st = write_json_file(tmp, "trainer_state.json", trainer_state_json(tr));
+    {
+        trainer_plan p = trainer_plan_of(tr);
+        st = write_json_file(tmp, "trainer_state.json", trainer_state_json(tr, &p));
+    }
     if (st == MLM_OK)
         st = write_json_file(tmp, "training_args.json", trainer_args_json(&tr->a));
     if (st == MLM_OK)
@@ -535,6 +542,11 @@ mlm_status checkpoint_save(mlm_trainer *tr)
     snprintf(old, sizeof old, "%s/old-checkpoint-%lld", out, step);
     if (a < 0 || (size_t)a >= sizeof tmp - 4)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "trainer option output_dir: path too long");
+    /* as Trainer._save_checkpoint: the flos counted so far go into the
+     * state, which then records this save */
+    trainer_store_flos(tr);
+    int64_t saved_before = tr->saved_step;
+    tr->saved_step = tr->global_step;
     mlm_status st = make_dir(out);
     if (st == MLM_OK)
         st = remove_flat_dir(tmp);
@@ -544,6 +556,7 @@ mlm_status checkpoint_save(mlm_trainer *tr)
         st = put_in_place(out, tmp, dir, old);
     if (st != MLM_OK) {
         mlm_status keep = st;
+        tr->saved_step = saved_before;
         (void)remove_flat_dir(tmp);
         return err_prefix(keep, "checkpoint %lld: ", step);
     }
@@ -762,6 +775,7 @@ static mlm_status load_state(mlm_trainer *tr, const char *dir)
         return st;
     }
     tr->global_step = (int64_t)gs->valuedouble;
+    tr->saved_step = tr->global_step;
     tr->epoch = ep->valuedouble;
     tr->total_flos = fl->valuedouble;
     tr->total_loss = tl->valuedouble;

@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "io/json.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 #include "train/trainer_impl.h"
@@ -141,6 +142,8 @@ void mlm_trainer_free(mlm_trainer *tr)
     if (tr->opt_ready)
         adamw_free(&tr->opt);
     cJSON_Delete(tr->log_history);
+    cJSON_Delete(tr->train_metrics);
+    cJSON_Delete(tr->eval_metrics);
     mem_free(tr);
 }
 
@@ -342,12 +345,11 @@ cJSON *trainer_args_json(const targs *a)
     return o;
 }
 
-mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap, size_t *needed)
+/* o (taken) as one line of JSON into buf, with two-call sizing: at most cap
+ * bytes including the NUL, *needed the full length + 1. */
+static mlm_status json_out(cJSON *o, char *buf, size_t cap, size_t *needed)
 {
-    if (!tr || !needed || (cap && !buf))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_args_json: bad arguments");
-    cJSON *o = trainer_args_json(&tr->a);
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    char *s = o ? json_print_exact(o) : NULL;
     cJSON_Delete(o);
     if (!s)
         return err_oom();
@@ -360,6 +362,32 @@ mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap, s
     }
     cJSON_free(s);
     return MLM_OK;
+}
+
+mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap, size_t *needed)
+{
+    if (!tr || !needed || (cap && !buf))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_args_json: bad arguments");
+    return json_out(trainer_args_json(&tr->a), buf, cap, needed);
+}
+
+mlm_status mlm_trainer_state_json(const mlm_trainer *tr, char *buf, size_t cap, size_t *needed)
+{
+    if (!tr || !needed || (cap && !buf))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_state_json: bad arguments");
+    trainer_plan p = trainer_plan_of(tr);
+    return json_out(trainer_state_json(tr, &p), buf, cap, needed);
+}
+
+mlm_status mlm_trainer_train_metrics_json(const mlm_trainer *tr, char *buf, size_t cap,
+                                          size_t *needed)
+{
+    if (!tr || !needed || (cap && !buf))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_train_metrics_json: bad arguments");
+    if (!tr->train_metrics)
+        return err_set(MLM_ERR_STATE, "mlm_trainer_train_metrics_json: no training has finished "
+                                      "on this trainer");
+    return json_out(cJSON_Duplicate(tr->train_metrics, 1), buf, cap, needed);
 }
 
 /* ---------------------------------------------------------------- logging */
@@ -413,7 +441,7 @@ static mlm_status emit(mlm_trainer *tr, cJSON *rec)
     if (!rec)
         return err_oom();
     const int want_json = tr->fn || !tr->show_bar;
-    char *json = want_json ? cJSON_PrintUnformatted(rec) : NULL;
+    char *json = want_json ? json_print_exact(rec) : NULL;
     strbuf line = {0};
     if (tr->show_bar)
         py_log_line(&line, rec);
@@ -566,6 +594,39 @@ static void eval_bar_end(mlm_trainer *tr, progress_bar *eb)
     progress_refresh(&tr->bar, now_seconds());
 }
 
+/* HF's speed_metrics: the runtime rounded to 4 decimals and the rates to 3
+ * (none when the runtime is 0). */
+static int add_speed(cJSON *m, const char *split, double runtime, double samples, double steps)
+{
+    char k[64];
+    snprintf(k, sizeof k, "%s_runtime", split);
+    if (!add_num(m, k, json_py_round(runtime, 4)))
+        return 0;
+    if (runtime == 0)
+        return 1;
+    snprintf(k, sizeof k, "%s_samples_per_second", split);
+    int ok = add_num(m, k, json_py_round(samples / runtime, 3));
+    snprintf(k, sizeof k, "%s_steps_per_second", split);
+    return ok && add_num(m, k, json_py_round(steps / runtime, 3));
+}
+
+/* trainer.evaluate()'s metrics: eval_loss, eval_accuracy (with
+ * compute_accuracy), speed_metrics over the eval set (steps: its batches),
+ * and the epoch once training has run (Trainer.log adds state.epoch when
+ * there is one). */
+static cJSON *eval_metrics_json(const mlm_trainer *tr, double loss, double runtime,
+                                double samples, double steps)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (m && add_num(m, "eval_loss", loss) &&
+        (!tr->a.compute_accuracy || add_num(m, "eval_accuracy", tr->eval_accuracy)) &&
+        add_speed(m, "eval", runtime, samples, steps) &&
+        (!tr->started || add_num(m, "epoch", tr->epoch)))
+        return m;
+    cJSON_Delete(m);
+    return NULL;
+}
+
 mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity)
 {
     if (!tr)
@@ -573,6 +634,9 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
     if (!tr->eval)
         return err_set(MLM_ERR_STATE, "mlm_trainer_evaluate: the trainer has no eval dataset");
     tr->eval_accuracy = NAN;
+    cJSON_Delete(tr->eval_metrics);
+    tr->eval_metrics = NULL;
+    const double t0 = now_seconds();
     size_t N = mlm_dataset_num_rows(tr->eval);
     size_t bs = (size_t)tr->a.eval_batch_size;
     size_t *rows = mem_alloc(bs * sizeof *rows);
@@ -622,7 +686,20 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
      * every batch's predictions at once */
     if (tr->a.compute_accuracy && labelled_total)
         tr->eval_accuracy = (double)correct / (double)labelled_total;
-    return MLM_OK;
+    tr->eval_metrics = eval_metrics_json(tr, l, now_seconds() - t0, (double)N,
+                                         (double)n_batches);
+    return tr->eval_metrics ? MLM_OK : err_oom();
+}
+
+mlm_status mlm_trainer_eval_metrics_json(const mlm_trainer *tr, char *buf, size_t cap,
+                                         size_t *needed)
+{
+    if (!tr || !needed || (cap && !buf))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_eval_metrics_json: bad arguments");
+    if (!tr->eval_metrics)
+        return err_set(MLM_ERR_STATE, "mlm_trainer_eval_metrics_json: no evaluation has "
+                                      "finished on this trainer");
+    return json_out(cJSON_Duplicate(tr->eval_metrics, 1), buf, cap, needed);
 }
 
 /* ---------------------------------------------------------------- train */
@@ -644,7 +721,6 @@ static void epoch_permutation(size_t *perm, size_t n, uint64_t seed, uint64_t e)
     }
 }
 
-static double round4(double x) { return round(x * 1e4) / 1e4; }
 
 /* The evaluation's record. eval_accuracy follows eval_loss as in
  * transformers' evaluation_loop: compute_metrics' {"accuracy"}, then
@@ -690,7 +766,7 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
         if (st == MLM_OK && fresh)
             train_zero_grad(tr->tc);
         if (st == MLM_OK) /* HF's floating_point_ops: every input id, padding too */
-            tr->total_flos +=
+            tr->current_flos +=
                 tr->flos_per_token * (double)(mlm_batch_rows(b) * mlm_batch_seq_len(b));
         if (st == MLM_OK && labelled > 0) {
             if (!isfinite(loss))
@@ -725,8 +801,10 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
 /* The record of every logging_steps steps. */
 static mlm_status log_loss(mlm_trainer *tr, double norm)
 {
+    trainer_store_flos(tr); /* _maybe_log_save_evaluate stores them before the log */
     cJSON *rec = cJSON_CreateObject();
-    if (rec && !(add_num(rec, "loss", round4(tr->loss_since_log / (double)tr->steps_since_log)) &&
+    double loss = tr->loss_since_log / (double)tr->steps_since_log;
+    if (rec && !(add_num(rec, "loss", json_py_round(loss, 4)) &&
                  add_num(rec, "grad_norm", norm) &&
                  add_num(rec, "learning_rate", trainer_lr(tr, tr->global_step)) &&
                  add_num(rec, "epoch", tr->epoch) &&
@@ -763,9 +841,30 @@ static mlm_status after_step(mlm_trainer *tr, int epoch_end, double norm)
     return st;
 }
 
+/* train_result.metrics as _inner_training_loop makes them at the end (the
+ * flos stored first), epoch included as Trainer.log adds it to the same
+ * dict. */
+static cJSON *train_metrics_json(mlm_trainer *tr, double runtime)
+{
+    const targs *a = &tr->a;
+    double samples = a->max_steps > 0
+                         ? (double)a->max_steps * (double)a->train_batch_size * (double)a->accum
+                         : (double)mlm_dataset_num_rows(tr->train) * a->num_train_epochs;
+    trainer_store_flos(tr);
+    cJSON *m = cJSON_CreateObject();
+    if (m && add_speed(m, "train", runtime, samples, (double)tr->total_steps) &&
+        add_num(m, "total_flos", tr->total_flos) &&
+        add_num(m, "train_loss", tr->global_step ? tr->total_loss / (double)tr->global_step : 0.0) &&
+        add_num(m, "epoch", tr->epoch))
+        return m;
+    cJSON_Delete(m);
+    return NULL;
+}
+
 static mlm_status run(mlm_trainer *tr, size_t *perm)
 {
     const targs *a = &tr->a;
+    const double t0 = now_seconds();
     const size_t N = mlm_dataset_num_rows(tr->train);
     const int64_t epochs = (tr->total_steps + tr->per_epoch - 1) / tr->per_epoch;
     mlm_status st = MLM_OK;
@@ -793,11 +892,11 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
                 return st;
         }
     }
-    cJSON *rec = cJSON_CreateObject();
-    if (rec && !(add_num(rec, "train_loss",
-                         tr->global_step ? tr->total_loss / (double)tr->global_step : 0.0) &&
-                 add_num(rec, "epoch", tr->epoch) &&
-                 add_num(rec, "step", (double)tr->global_step))) {
+    /* the last record is the run's metrics (Trainer.log(metrics)) */
+    cJSON_Delete(tr->train_metrics);
+    tr->train_metrics = train_metrics_json(tr, now_seconds() - t0);
+    cJSON *rec = tr->train_metrics ? cJSON_Duplicate(tr->train_metrics, 1) : NULL;
+    if (rec && !add_num(rec, "step", (double)tr->global_step)) {
         cJSON_Delete(rec);
         rec = NULL;
     }
@@ -831,21 +930,31 @@ static double non_embedding_params(const mlm_model *m)
     return n;
 }
 
-/* The run's schedule, as HF's _inner_training_loop sizes it. */
-static void plan(mlm_trainer *tr)
+trainer_plan trainer_plan_of(const mlm_trainer *tr)
 {
     const targs *a = &tr->a;
     const size_t N = mlm_dataset_num_rows(tr->train);
-    tr->len_dl = (int64_t)((N + (size_t)a->train_batch_size - 1) / (size_t)a->train_batch_size);
-    tr->per_epoch = (tr->len_dl + a->accum - 1) / a->accum;
+    trainer_plan p;
+    p.len_dl = (int64_t)((N + (size_t)a->train_batch_size - 1) / (size_t)a->train_batch_size);
+    p.per_epoch = (p.len_dl + a->accum - 1) / a->accum;
     if (a->max_steps > 0)
-        tr->total_steps = a->max_steps;
+        p.total_steps = a->max_steps;
     else
-        tr->total_steps = (int64_t)ceil(a->num_train_epochs * (double)tr->per_epoch);
-    if (tr->total_steps < 1)
-        tr->total_steps = 1;
-    tr->warmup = a->warmup_steps > 0 ? a->warmup_steps
-                                     : (int64_t)ceil(a->warmup_ratio * (double)tr->total_steps);
+        p.total_steps = (int64_t)ceil(a->num_train_epochs * (double)p.per_epoch);
+    if (p.total_steps < 1)
+        p.total_steps = 1;
+    p.warmup = a->warmup_steps > 0 ? a->warmup_steps
+                                   : (int64_t)ceil(a->warmup_ratio * (double)p.total_steps);
+    return p;
+}
+
+static void plan(mlm_trainer *tr)
+{
+    trainer_plan p = trainer_plan_of(tr);
+    tr->len_dl = p.len_dl;
+    tr->per_epoch = p.per_epoch;
+    tr->total_steps = p.total_steps;
+    tr->warmup = p.warmup;
     tr->flos_per_token = 6.0 * non_embedding_params(tr->m);
 }
 

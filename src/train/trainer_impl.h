@@ -74,7 +74,12 @@ struct mlm_trainer {
     double loss_since_log;   /* Σ step losses since the last loss record */
     int64_t steps_since_log;
     double eval_accuracy;    /* of the last evaluation; NaN when not computed */
-    double total_flos;       /* HF's estimate: 6 · input tokens · non-embedding parameters */
+    double total_flos;       /* HF's estimate: 6 · input tokens · non-embedding parameters,
+                              * as TrainerState holds it (folded in by store_flos) */
+    double current_flos;     /* Trainer.current_flos: counted since the last fold */
+    int64_t saved_step;      /* global_step of the last checkpoint written or resumed; 0: none */
+    cJSON *train_metrics;    /* train_result.metrics of the finished run, or NULL */
+    cJSON *eval_metrics;     /* trainer.evaluate()'s metrics of the last evaluation, or NULL */
     cJSON *log_history;
 
     /* the schedule of the current run */
@@ -91,10 +96,33 @@ struct mlm_trainer {
 /* Every option and its value (training_args.json). NULL when out of memory. */
 cJSON *trainer_args_json(const targs *a);
 
+/* The run's schedule for the trainer's options and train set, as HF's
+ * _inner_training_loop sizes it. */
+typedef struct trainer_plan {
+    int64_t len_dl;       /* micro-batches per epoch */
+    int64_t per_epoch;    /* optimizer steps per epoch */
+    int64_t total_steps;  /* TrainerState.max_steps */
+    int64_t warmup;       /* warmup steps */
+} trainer_plan;
+trainer_plan trainer_plan_of(const mlm_trainer *tr);
+
+/* TrainerState as it stands (trainer_state.json), for the given plan. NULL
+ * when out of memory. */
+cJSON *trainer_state_json(const mlm_trainer *tr, const trainer_plan *p);
+
 /* cJSON_AddNumberToObject that says whether it worked. */
 static inline int add_num(cJSON *o, const char *k, double v)
 {
     return cJSON_AddNumberToObject(o, k, v) != NULL;
+}
+
+/* Trainer.store_flos: the flos counted since the last fold go into the
+ * state's total (at each log record, checkpoint and the end of a run, in
+ * that order of addition, so total_flos is HF's to the last bit). */
+static inline void trainer_store_flos(mlm_trainer *tr)
+{
+    tr->total_flos += tr->current_flos;
+    tr->current_flos = 0.0;
 }
 
 /* The learning rate of the update after `step` updates. */
