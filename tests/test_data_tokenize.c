@@ -577,6 +577,17 @@ START_TEST(stream_jsonl_equals_in_memory)
                            "\"block_size\": 128}", dir, NULL);
     check_same(mem, s);
     mlm_dataset_free(s);
+
+    /* the name's case does not matter to either path: "ELI5.JSONL" is JSON
+     * Lines for mlm_dataset_load and for the stream alike */
+    char upper[4096];
+    snprintf(upper, sizeof upper, "%s/ELI5.JSONL", dir);
+    ck_assert_int_eq(link(src, upper), 0);
+    ck_assert_int_eq(mlm_dataset_format_of(upper), MLM_FORMAT_JSONL);
+    s = streamed(tok, upper, "{\"column\": \"answers.text\", \"batch_size\": 3, "
+                             "\"block_size\": 128}", dir, NULL);
+    check_same(mem, s);
+    mlm_dataset_free(s);
     mlm_dataset_free(mem);
 
     /* a record without the column: an error naming file and line; skip */

@@ -507,6 +507,42 @@ END_TEST
 
 /* ---------------------------------------------------------------- loaders */
 
+/* One place tells a file's format from its name (mlm_dataset_format_of):
+ * the extension in any case, after a trailing .gz. */
+START_TEST(format_from_the_name)
+{
+    static const struct {
+        const char *path;
+        mlm_file_format f;
+    } cases[] = {
+        {"a.jsonl", MLM_FORMAT_JSONL},       {"a.JSONL", MLM_FORMAT_JSONL},
+        {"a.JsonL.gz", MLM_FORMAT_JSONL},    {"dir.json/a.ndjson", MLM_FORMAT_JSONL},
+        {"a.json", MLM_FORMAT_JSON},         {"a.JSON.GZ", MLM_FORMAT_JSON},
+        {"말뭉치.csv", MLM_FORMAT_CSV},      {"a.tsv", MLM_FORMAT_TSV},
+        {"a.TAB", MLM_FORMAT_TSV},           {"a.txt", MLM_FORMAT_TEXT},
+        {"wiki.valid.raw", MLM_FORMAT_TEXT}, {"a.docx", MLM_FORMAT_UNKNOWN},
+        {"a.gz", MLM_FORMAT_UNKNOWN},        {"jsonl", MLM_FORMAT_UNKNOWN},
+        {"", MLM_FORMAT_UNKNOWN},            {"a.json.txt", MLM_FORMAT_TEXT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg(mlm_dataset_format_of(cases[i].path) == cases[i].f, "%s: %d, not %d",
+                      cases[i].path, (int)mlm_dataset_format_of(cases[i].path),
+                      (int)cases[i].f);
+    ck_assert_int_eq(mlm_dataset_format_of(NULL), MLM_FORMAT_UNKNOWN);
+    /* and mlm_dataset_load follows it: an upper-case JSON Lines name */
+    char *dir = test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/DATA.JSONL", dir);
+    write_file(path, "{\"text\": \"우리 은하\"}\n{\"text\": \"안드로메다\"}\n");
+    mlm_dataset *ds;
+    ck_assert_int_eq(mlm_dataset_load(path, NULL, &ds), MLM_OK);
+    ck_assert_uint_eq(mlm_dataset_num_rows(ds), 2);
+    expect_string(ds, "text", 1, "안드로메다");
+    mlm_dataset_free(ds);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(load_jsonl_and_bad_rows)
 {
     char *dir = test_tmpdir(), path[512];
@@ -1012,6 +1048,7 @@ Suite *dataset_suite(void)
     TCase *tc = tcase_create("dataset");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, build_and_access);
+    tcase_add_test(tc, format_from_the_name);
     tcase_add_test(tc, from_json_shapes);
     tcase_add_test(tc, select_shuffle_filter_remove);
     tcase_add_test(tc, train_test_split_sizes);

@@ -88,9 +88,27 @@ MLM_API void mlm_dataset_free(mlm_dataset *ds);
 
 /* --------------------------------------------------------------- loading */
 
+/* The formats of the files mlm_dataset_load reads, as a file's name tells
+ * them. */
+typedef enum mlm_file_format {
+    MLM_FORMAT_UNKNOWN = 0, /* a name of no known format: read as text */
+    MLM_FORMAT_TEXT = 1,    /* .txt, .raw */
+    MLM_FORMAT_JSON = 2,    /* .json */
+    MLM_FORMAT_JSONL = 3,   /* .jsonl, .ndjson */
+    MLM_FORMAT_CSV = 4,     /* .csv */
+    MLM_FORMAT_TSV = 5      /* .tsv, .tab */
+} mlm_file_format;
+
+/* The format path's name says, as mlm_dataset_load and
+ * mlm_dataset_tokenize_file take it when no "format" option is given: the
+ * extension, in any case, after dropping a trailing ".gz" ("x.JSONL.gz" is
+ * JSON Lines). Only the name is read, never the file. NULL gives
+ * MLM_FORMAT_UNKNOWN. Thread-safe. */
+MLM_API mlm_file_format mlm_dataset_format_of(const char *path);
+
 /* Load a file. The format comes from options' "format" or else from the
- * extension (a trailing ".gz" is ignored; gzip is detected from the bytes
- * and read through zlib whatever the name):
+ * name (mlm_dataset_format_of; gzip is detected from the bytes and read
+ * through zlib whatever the name):
  *   "json"  (.json)  a JSON array of records, an object of columns
  *                    (from_dict's shape), or JSON Lines;
  *   "jsonl" (.jsonl, .ndjson)  one JSON object per line (blank lines skipped);
@@ -272,8 +290,8 @@ typedef struct mlm_tokenize_file_stats {
  * object or NULL):
  *   "format": "text" (one row per line, universal newlines, empty lines
  *       kept, as mlm_dataset_load) | "jsonl" (one object per line, blank
- *       lines skipped); default from the name (.jsonl / .ndjson, with or
- *       without .gz, are JSON Lines);
+ *       lines skipped); default from the name: "jsonl" when
+ *       mlm_dataset_format_of says MLM_FORMAT_JSONL, else "text";
  *   "column": (jsonl) the text field, "text" by default; a dotted name
  *       reaches into nested objects ("answers.text"); a list of strings is
  *       joined with " " as the seed's preprocess_function does;

@@ -90,19 +90,36 @@ static int ends_with(const char *s, size_t n, const char *suffix)
     return n >= k && strncasecmp(s + n - k, suffix, k) == 0;
 }
 
-static enum load_format format_from_name(const char *path)
+mlm_file_format mlm_dataset_format_of(const char *path)
 {
+    static const struct {
+        const char *ext;
+        mlm_file_format f;
+    } names[] = {{".jsonl", MLM_FORMAT_JSONL}, {".ndjson", MLM_FORMAT_JSONL},
+                 {".json", MLM_FORMAT_JSON},   {".csv", MLM_FORMAT_CSV},
+                 {".tsv", MLM_FORMAT_TSV},     {".tab", MLM_FORMAT_TSV},
+                 {".txt", MLM_FORMAT_TEXT},    {".raw", MLM_FORMAT_TEXT}};
+    if (!path)
+        return MLM_FORMAT_UNKNOWN;
     size_t n = strlen(path);
     if (ends_with(path, n, ".gz"))
         n -= 3;
-    if (ends_with(path, n, ".jsonl") || ends_with(path, n, ".ndjson"))
-        return FMT_JSONL;
-    if (ends_with(path, n, ".json"))
-        return FMT_JSON;
-    if (ends_with(path, n, ".csv"))
-        return FMT_CSV;
-    if (ends_with(path, n, ".tsv") || ends_with(path, n, ".tab"))
-        return FMT_TSV;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (ends_with(path, n, names[i].ext))
+            return names[i].f;
+    return MLM_FORMAT_UNKNOWN;
+}
+
+static enum load_format format_from_name(const char *path)
+{
+    switch (mlm_dataset_format_of(path)) {
+    case MLM_FORMAT_JSONL: return FMT_JSONL;
+    case MLM_FORMAT_JSON: return FMT_JSON;
+    case MLM_FORMAT_CSV: return FMT_CSV;
+    case MLM_FORMAT_TSV: return FMT_TSV;
+    case MLM_FORMAT_TEXT:
+    case MLM_FORMAT_UNKNOWN: break;
+    }
     return FMT_TEXT;
 }
 

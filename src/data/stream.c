@@ -348,15 +348,6 @@ static mlm_status flush(pending *p, const mlm_tokenizer *tok, const sopts *o, si
     return st;
 }
 
-static int is_jsonl_name(const char *path)
-{
-    size_t n = strlen(path);
-    if (n > 3 && strcmp(path + n - 3, ".gz") == 0)
-        n -= 3;
-    return (n > 6 && strncmp(path + n - 6, ".jsonl", 6) == 0) ||
-           (n > 7 && strncmp(path + n - 7, ".ndjson", 7) == 0);
-}
-
 mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
                                      const char *options_json, const char *out_path,
                                      mlm_tokenize_file_stats *stats)
@@ -375,7 +366,7 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
         return st;
     }
     if (o.format < 0)
-        o.format = is_jsonl_name(path) ? SF_JSONL : SF_TEXT;
+        o.format = mlm_dataset_format_of(path) == MLM_FORMAT_JSONL ? SF_JSONL : SF_TEXT;
     if (o.type_ids < 0)
         o.type_ids = tokenize_pair_type_ids(tok);
     static const char *const names[5] = {"input_ids", "attention_mask", "special_tokens_mask",
