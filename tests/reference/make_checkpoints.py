@@ -34,44 +34,60 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 MODELS_DIR = os.path.join(ROOT, "tests", "data", "models")
 CAIKIT_SRC = os.path.join(ROOT, "tests", "data", "models", "tiny-random-bert-caikit")
 
+# The three families' MaskedLM configs, with the fields every checkpoint
+# here shares (dropout 0.1, absolute positions, float32, tied decoder), in
+# the order config.json lists them.
+def bert(vocab, hidden, layers, heads, ffn, positions, init, act="gelu"):
+    return dict(
+        architectures=["BertForMaskedLM"], model_type="bert", vocab_size=vocab,
+        hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=ffn, hidden_act=act, hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1, max_position_embeddings=positions, type_vocab_size=2,
+        initializer_range=init, layer_norm_eps=1e-12, pad_token_id=0,
+        position_embedding_type="absolute", torch_dtype="float32", tie_word_embeddings=True)
+
+
+def roberta(vocab, hidden, layers, heads, ffn, positions, init, act="gelu"):
+    return dict(
+        architectures=["RobertaForMaskedLM"], model_type="roberta", vocab_size=vocab,
+        hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=ffn, hidden_act=act, hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1, max_position_embeddings=positions, type_vocab_size=1,
+        initializer_range=init, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0,
+        eos_token_id=2, position_embedding_type="absolute", torch_dtype="float32",
+        tie_word_embeddings=True)
+
+
+def distilbert(vocab, dim, layers, heads, ffn, positions, init, act):
+    return dict(
+        architectures=["DistilBertForMaskedLM"], model_type="distilbert", vocab_size=vocab,
+        dim=dim, n_layers=layers, n_heads=heads, hidden_dim=ffn, activation=act, dropout=0.1,
+        attention_dropout=0.1, max_position_embeddings=positions, sinusoidal_pos_embds=False,
+        initializer_range=init, pad_token_id=0, qa_dropout=0.1, seq_classif_dropout=0.2,
+        torch_dtype="float32", tie_word_embeddings=True)
+
+
+# ids: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4; RoBERTa: <s>=0 <pad>=1 </s>=2
+# <unk>=3 <mask>=vocab-1
+BERT_SPECIAL = dict(pad=0, unk=1, cls=2, sep=3, mask=4, first_regular=5)
+
+
+def roberta_special(vocab):
+    return dict(bos=0, pad=1, eos=2, unk=3, mask=vocab - 1, first_regular=4)
+
+
 # Odd sizes on purpose: intermediate 37 and vocabularies that are not
 # multiples of 8/16 catch stride and tail bugs; initializer_range 0.2 (not
 # HF's 0.02) so that attention is far from uniform and the 1/sqrt(d) scale,
-# masks and softmax matter at float32 tolerances.
+# masks and softmax matter at float32 tolerances. RoBERTa's encoder runs
+# gelu_new (its lm_head still uses exact-erf gelu).
 TINY = {
-    "tiny-bert": dict(
-        seed=1001,
-        config=dict(
-            architectures=["BertForMaskedLM"], model_type="bert", vocab_size=1013,
-            hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=37,
-            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-            max_position_embeddings=64, type_vocab_size=2, initializer_range=0.2,
-            layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute",
-            torch_dtype="float32", tie_word_embeddings=True),
-        # ids: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4
-        special=dict(pad=0, unk=1, cls=2, sep=3, mask=4, first_regular=5)),
-    "tiny-roberta": dict(
-        seed=1002,
-        config=dict(
-            architectures=["RobertaForMaskedLM"], model_type="roberta", vocab_size=1031,
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-            # gelu_new in the encoder; the lm_head still uses exact-erf gelu
-            hidden_act="gelu_new", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-            max_position_embeddings=66, type_vocab_size=1, initializer_range=0.2,
-            layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-            position_embedding_type="absolute", torch_dtype="float32",
-            tie_word_embeddings=True),
-        # <s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=vocab-1
-        special=dict(bos=0, pad=1, eos=2, unk=3, mask=1030, first_regular=4)),
-    "tiny-distilbert": dict(
-        seed=1003,
-        config=dict(
-            architectures=["DistilBertForMaskedLM"], model_type="distilbert", vocab_size=1009,
-            dim=32, n_layers=2, n_heads=4, hidden_dim=37, activation="relu", dropout=0.1,
-            attention_dropout=0.1, max_position_embeddings=64, sinusoidal_pos_embds=False,
-            initializer_range=0.2, pad_token_id=0, qa_dropout=0.1, seq_classif_dropout=0.2,
-            torch_dtype="float32", tie_word_embeddings=True),
-        special=dict(pad=0, unk=1, cls=2, sep=3, mask=4, first_regular=5)),
+    "tiny-bert": dict(seed=1001, config=bert(1013, 32, 3, 4, 37, 64, 0.2),
+                      special=BERT_SPECIAL),
+    "tiny-roberta": dict(seed=1002, config=roberta(1031, 32, 2, 4, 37, 66, 0.2, act="gelu_new"),
+                         special=roberta_special(1031)),
+    "tiny-distilbert": dict(seed=1003, config=distilbert(1009, 32, 2, 4, 37, 64, 0.2, "relu"),
+                            special=BERT_SPECIAL),
 }
 
 # Checkpoints for the fill-mask pipeline goldens (tests/gen_fill_mask_goldens.js):
@@ -82,27 +98,10 @@ TINY = {
 # among the ranked candidates against float32 noise). max_position_embeddings
 # 130: RoBERTa takes 128 tokens, BERT 130, so "too long" is cheap to test.
 PIPELINE = {
-    "tiny-roberta-50k": dict(
-        seed=1004,
-        config=dict(
-            architectures=["RobertaForMaskedLM"], model_type="roberta", vocab_size=50265,
-            hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=19,
-            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-            max_position_embeddings=130, type_vocab_size=1, initializer_range=0.8,
-            layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-            position_embedding_type="absolute", torch_dtype="float32",
-            tie_word_embeddings=True),
-        tokenizer="roberta-base"),
-    "tiny-bert-30k": dict(
-        seed=3005,
-        config=dict(
-            architectures=["BertForMaskedLM"], model_type="bert", vocab_size=30522,
-            hidden_size=12, num_hidden_layers=2, num_attention_heads=2, intermediate_size=23,
-            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-            max_position_embeddings=130, type_vocab_size=2, initializer_range=0.8,
-            layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute",
-            torch_dtype="float32", tie_word_embeddings=True),
-        tokenizer="bert-base-uncased"),
+    "tiny-roberta-50k": dict(seed=1004, config=roberta(50265, 8, 2, 2, 19, 130, 0.8),
+                             tokenizer="roberta-base"),
+    "tiny-bert-30k": dict(seed=3005, config=bert(30522, 12, 2, 2, 23, 130, 0.8),
+                          tokenizer="bert-base-uncased"),
 }
 
 # "Small" checkpoints for the training parity test at a realistic size (the
@@ -110,48 +109,16 @@ PIPELINE = {
 # a vocabulary of 8k), generated at test time rather than committed (~22 MB
 # each). initializer_range 0.05: q·k/sqrt(d) of order 1 at hidden 256.
 SMALL = {
-    "small-bert": dict(
-        seed=4001,
-        config=dict(
-            architectures=["BertForMaskedLM"], model_type="bert", vocab_size=8003,
-            hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
-            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-            max_position_embeddings=130, type_vocab_size=2, initializer_range=0.05,
-            layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute",
-            torch_dtype="float32", tie_word_embeddings=True),
-        special=TINY["tiny-bert"]["special"]),
-    "small-roberta": dict(
-        seed=4002,
-        config=dict(
-            architectures=["RobertaForMaskedLM"], model_type="roberta", vocab_size=8003,
-            hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
-            hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-            max_position_embeddings=130, type_vocab_size=1, initializer_range=0.05,
-            layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-            position_embedding_type="absolute", torch_dtype="float32",
-            tie_word_embeddings=True),
-        special=dict(bos=0, pad=1, eos=2, unk=3, mask=8002, first_regular=4)),
-    "small-distilbert": dict(
-        seed=4003,
-        config=dict(
-            architectures=["DistilBertForMaskedLM"], model_type="distilbert", vocab_size=8003,
-            dim=256, n_layers=4, n_heads=4, hidden_dim=1024, activation="gelu", dropout=0.1,
-            attention_dropout=0.1, max_position_embeddings=130, sinusoidal_pos_embds=False,
-            initializer_range=0.05, pad_token_id=0, qa_dropout=0.1, seq_classif_dropout=0.2,
-            torch_dtype="float32", tie_word_embeddings=True),
-        special=TINY["tiny-distilbert"]["special"]),
+    "small-bert": dict(seed=4001, config=bert(8003, 256, 4, 4, 1024, 130, 0.05),
+                       special=BERT_SPECIAL),
+    "small-roberta": dict(seed=4002, config=roberta(8003, 256, 4, 4, 1024, 130, 0.05),
+                          special=roberta_special(8003)),
+    "small-distilbert": dict(seed=4003, config=distilbert(8003, 256, 4, 4, 1024, 130, 0.05, "gelu"),
+                             special=BERT_SPECIAL),
 }
 
-DISTILROBERTA_SHAPED = dict(
-    seed=2024,
-    config=dict(
-        architectures=["RobertaForMaskedLM"], model_type="roberta", vocab_size=50265,
-        hidden_size=768, num_hidden_layers=6, num_attention_heads=12, intermediate_size=3072,
-        hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-        max_position_embeddings=514, type_vocab_size=1, initializer_range=0.02,
-        layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-        position_embedding_type="absolute", torch_dtype="float32", tie_word_embeddings=True),
-    special=dict(bos=0, pad=1, eos=2, unk=3, mask=50264, first_regular=4))
+DISTILROBERTA_SHAPED = dict(seed=2024, config=roberta(50265, 768, 6, 12, 3072, 514, 0.02),
+                            special=roberta_special(50265))
 
 
 def _setup():
@@ -159,25 +126,25 @@ def _setup():
     torch.use_deterministic_algorithms(True)
 
 
-def tiny_model(name):
-    spec = TINY[name]
+def new_model(spec):
     return hf.new_model(hf.make_config(spec["config"]), spec["seed"], perturb=True)
 
 
+def write_model(spec, out_dir):
+    hf.save_pretrained(new_model(spec), out_dir)
+    return out_dir
+
+
+def tiny_model(name):
+    return new_model(TINY[name])
+
+
 def write_tiny(name, out_root=MODELS_DIR):
-    spec = TINY[name]
-    model = tiny_model(name)
-    out = os.path.join(out_root, name)
-    hf.save_pretrained(model, out)
-    return out
+    return write_model(TINY[name], os.path.join(out_root, name))
 
 
 def write_pipeline(name, out_root=MODELS_DIR):
-    spec = PIPELINE[name]
-    model = hf.new_model(hf.make_config(spec["config"]), spec["seed"], perturb=True)
-    out = os.path.join(out_root, name)
-    hf.save_pretrained(model, out)
-    return out
+    return write_model(PIPELINE[name], os.path.join(out_root, name))
 
 
 def write_bert_legacy(out_root=MODELS_DIR):
@@ -213,21 +180,15 @@ def write_bert_legacy(out_root=MODELS_DIR):
 
 
 def write_small(name, out_dir):
-    spec = SMALL[name]
-    model = hf.new_model(hf.make_config(spec["config"]), spec["seed"], perturb=True)
-    hf.save_pretrained(model, out_dir)
-    return out_dir
+    return write_model(SMALL[name], out_dir)
 
 
 def distilroberta_shaped_model():
-    spec = DISTILROBERTA_SHAPED
-    return hf.new_model(hf.make_config(spec["config"]), spec["seed"], perturb=True)
+    return new_model(DISTILROBERTA_SHAPED)
 
 
 def write_distilroberta_shaped(out_dir):
-    model = distilroberta_shaped_model()
-    hf.save_pretrained(model, out_dir)
-    return out_dir
+    return write_model(DISTILROBERTA_SHAPED, out_dir)
 
 
 def convert_caikit(out_dir, src_dir=CAIKIT_SRC):
