@@ -448,47 +448,47 @@ const int32_t *mlm_batch_labels(const mlm_batch *b) { return b ? b->labels : NUL
 const int32_t *mlm_batch_special_tokens_mask(const mlm_batch *b) { return b ? b->stm : NULL; }
 const int32_t *mlm_batch_token_type_ids(const mlm_batch *b) { return b ? b->tti : NULL; }
 
-static int put_matrix(dbuf *o, const char *name, const int32_t *m, size_t rows, size_t len,
+static int put_matrix(strbuf *o, const char *name, const int32_t *m, size_t rows, size_t len,
                       int first)
 {
     char num[16];
-    if (dbuf_put(o, first ? "\"" : ",\"", first ? 1 : 2) || dbuf_put(o, name, strlen(name)) ||
-        dbuf_put(o, "\":[", 3))
+    if (sb_append(o, first ? "\"" : ",\"", first ? 1 : 2) || sb_append(o, name, strlen(name)) ||
+        sb_append(o, "\":[", 3))
         return -1;
     for (size_t i = 0; i < rows; i++) {
-        if (dbuf_put(o, i ? ",[" : "[", i ? 2 : 1))
+        if (sb_append(o, i ? ",[" : "[", i ? 2 : 1))
             return -1;
         for (size_t j = 0; j < len; j++) {
             int k = snprintf(num, sizeof num, j ? ",%d" : "%d", (int)m[i * len + j]);
-            if (dbuf_put(o, num, (size_t)k))
+            if (sb_append(o, num, (size_t)k))
                 return -1;
         }
-        if (dbuf_put(o, "]", 1))
+        if (sb_append(o, "]", 1))
             return -1;
     }
-    return dbuf_put(o, "]", 1);
+    return sb_append(o, "]", 1);
 }
 
 mlm_status mlm_batch_to_json(const mlm_batch *b, char *buf, size_t cap, size_t *needed)
 {
     if (!b || !needed || (cap && !buf))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_batch_to_json: NULL argument");
-    dbuf o = {0};
-    int bad = dbuf_put(&o, "{", 1) || put_matrix(&o, "input_ids", b->ids, b->rows, b->len, 1) ||
+    strbuf o = {0};
+    int bad = sb_append(&o, "{", 1) || put_matrix(&o, "input_ids", b->ids, b->rows, b->len, 1) ||
               put_matrix(&o, "attention_mask", b->attn, b->rows, b->len, 0) ||
               put_matrix(&o, "labels", b->labels, b->rows, b->len, 0) ||
               (b->tti && put_matrix(&o, "token_type_ids", b->tti, b->rows, b->len, 0)) ||
-              dbuf_put(&o, "}", 1);
+              sb_append(&o, "}", 1);
     if (bad) {
-        dbuf_free(&o);
+        sb_free(&o);
         return err_oom();
     }
     *needed = o.len + 1;
     if (cap) {
         size_t k = o.len < cap - 1 ? o.len : cap - 1;
-        memcpy(buf, o.p, k);
+        memcpy(buf, o.data, k);
         buf[k] = '\0';
     }
-    dbuf_free(&o);
+    sb_free(&o);
     return MLM_OK;
 }

@@ -101,10 +101,10 @@ void store_init(storebuild *sb, mlm_column_type type)
 
 void store_free(storebuild *sb)
 {
-    dbuf_free(&sb->off);
-    dbuf_free(&sb->ioff);
-    dbuf_free(&sb->bytes);
-    dbuf_free(&sb->vals);
+    sb_free(&sb->off);
+    sb_free(&sb->ioff);
+    sb_free(&sb->bytes);
+    sb_free(&sb->vals);
     sb->nrows = sb->nitems = 0;
 }
 
@@ -117,9 +117,9 @@ void store_free(storebuild *sb)
 static mlm_status store_first_offset(storebuild *sb)
 {
     if (sb->off.len == 0)
-        SB_TRY(dbuf_put_u64(&sb->off, 0));
+        SB_TRY(sb_put_u64(&sb->off, 0));
     if ((sb->type == MLM_COLUMN_STRING_LIST) && sb->ioff.len == 0)
-        SB_TRY(dbuf_put_u64(&sb->ioff, 0));
+        SB_TRY(sb_put_u64(&sb->ioff, 0));
     return MLM_OK;
 }
 
@@ -128,10 +128,10 @@ mlm_status store_add_string(storebuild *sb, const char *s, size_t len)
     mlm_status st = store_first_offset(sb);
     if (st)
         return st;
-    SB_TRY(dbuf_reserve(&sb->bytes, len + 1) || dbuf_reserve(&sb->off, 8));
-    dbuf_put(&sb->bytes, s, len);
-    dbuf_put(&sb->bytes, "", 1);
-    dbuf_put_u64(&sb->off, sb->bytes.len);
+    SB_TRY(sb_reserve(&sb->bytes, len + 1) || sb_reserve(&sb->off, 8));
+    sb_append(&sb->bytes, s, len);
+    sb_append(&sb->bytes, "", 1);
+    sb_put_u64(&sb->off, sb->bytes.len);
     sb->nrows++;
     return MLM_OK;
 }
@@ -144,17 +144,17 @@ mlm_status store_list_begin(storebuild *sb)
 
 mlm_status store_list_item(storebuild *sb, const char *s, size_t len)
 {
-    SB_TRY(dbuf_reserve(&sb->bytes, len + 1) || dbuf_reserve(&sb->ioff, 8));
-    dbuf_put(&sb->bytes, s, len);
-    dbuf_put(&sb->bytes, "", 1);
-    dbuf_put_u64(&sb->ioff, sb->bytes.len);
+    SB_TRY(sb_reserve(&sb->bytes, len + 1) || sb_reserve(&sb->ioff, 8));
+    sb_append(&sb->bytes, s, len);
+    sb_append(&sb->bytes, "", 1);
+    sb_put_u64(&sb->ioff, sb->bytes.len);
     sb->nitems++;
     return MLM_OK;
 }
 
 mlm_status store_list_end(storebuild *sb)
 {
-    SB_TRY(dbuf_put_u64(&sb->off, sb->nitems));
+    SB_TRY(sb_put_u64(&sb->off, sb->nitems));
     sb->list_open = 0;
     sb->nrows++;
     return MLM_OK;
@@ -162,14 +162,14 @@ mlm_status store_list_end(storebuild *sb)
 
 mlm_status store_add_int(storebuild *sb, int64_t v)
 {
-    SB_TRY(dbuf_put(&sb->vals, &v, sizeof v));
+    SB_TRY(sb_append(&sb->vals, &v, sizeof v));
     sb->nrows++;
     return MLM_OK;
 }
 
 mlm_status store_add_float(storebuild *sb, double v)
 {
-    SB_TRY(dbuf_put(&sb->vals, &v, sizeof v));
+    SB_TRY(sb_append(&sb->vals, &v, sizeof v));
     sb->nrows++;
     return MLM_OK;
 }
@@ -181,9 +181,9 @@ mlm_status store_add_seq(storebuild *sb, const int32_t *data, size_t len)
         return st;
     if (len > SIZE_MAX / 4)
         return err_oom();
-    SB_TRY(dbuf_reserve(&sb->vals, len * 4) || dbuf_reserve(&sb->off, 8));
-    dbuf_put(&sb->vals, data, len * 4);
-    dbuf_put_u64(&sb->off, sb->vals.len / 4);
+    SB_TRY(sb_reserve(&sb->vals, len * 4) || sb_reserve(&sb->off, 8));
+    sb_append(&sb->vals, data, len * 4);
+    sb_put_u64(&sb->off, sb->vals.len / 4);
     sb->nrows++;
     return MLM_OK;
 }
@@ -247,32 +247,32 @@ mlm_status store_finish(storebuild *sb, colstore **out)
     void *a = NULL, *b = NULL, *c = NULL;
     switch (sb->type) {
     case MLM_COLUMN_STRING:
-        a = dbuf_take(&sb->off);
-        b = dbuf_take(&sb->bytes);
+        a = sb_detach(&sb->off);
+        b = sb_detach(&sb->bytes);
         cs->off = a;
         cs->bytes = b;
         break;
     case MLM_COLUMN_STRING_LIST:
-        a = dbuf_take(&sb->off);
-        b = dbuf_take(&sb->ioff);
-        c = dbuf_take(&sb->bytes);
+        a = sb_detach(&sb->off);
+        b = sb_detach(&sb->ioff);
+        c = sb_detach(&sb->bytes);
         cs->off = a;
         cs->ioff = b;
         cs->bytes = c;
         break;
     case MLM_COLUMN_SEQUENCE:
-        a = dbuf_take(&sb->off);
-        b = dbuf_take(&sb->vals);
+        a = sb_detach(&sb->off);
+        b = sb_detach(&sb->vals);
         cs->off = a;
         cs->i32 = b;
         break;
     case MLM_COLUMN_INT:
-        a = dbuf_take(&sb->vals);
+        a = sb_detach(&sb->vals);
         cs->i64 = a;
         cs->nvals = 0;
         break;
     case MLM_COLUMN_FLOAT:
-        a = dbuf_take(&sb->vals);
+        a = sb_detach(&sb->vals);
         cs->f64 = a;
         cs->nvals = 0;
         break;
@@ -297,8 +297,8 @@ mlm_status ib_init(inferbuild *ib, const char *name)
 {
     memset(ib, 0, sizeof *ib);
     ib->name = mem_strdup(name);
-    if (!ib->name || dbuf_put_u64(&ib->soff, 0) || dbuf_put_u64(&ib->loff, 0) ||
-        dbuf_put_u64(&ib->lioff, 0)) {
+    if (!ib->name || sb_put_u64(&ib->soff, 0) || sb_put_u64(&ib->loff, 0) ||
+        sb_put_u64(&ib->lioff, 0)) {
         ib_free(ib);
         return err_oom();
     }
@@ -308,22 +308,22 @@ mlm_status ib_init(inferbuild *ib, const char *name)
 void ib_free(inferbuild *ib)
 {
     mem_free(ib->name);
-    dbuf_free(&ib->soff);
-    dbuf_free(&ib->sbytes);
-    dbuf_free(&ib->loff);
-    dbuf_free(&ib->lioff);
-    dbuf_free(&ib->lbytes);
+    sb_free(&ib->soff);
+    sb_free(&ib->sbytes);
+    sb_free(&ib->loff);
+    sb_free(&ib->lioff);
+    sb_free(&ib->lbytes);
     memset(ib, 0, sizeof *ib);
 }
 
 /* One row: a scalar text and an (empty or filled) list, kept aligned. */
 static mlm_status ib_put_scalar(inferbuild *ib, const char *text, size_t len)
 {
-    if (dbuf_reserve(&ib->sbytes, len + 1) || dbuf_reserve(&ib->soff, 8))
+    if (sb_reserve(&ib->sbytes, len + 1) || sb_reserve(&ib->soff, 8))
         return err_oom();
-    dbuf_put(&ib->sbytes, text, len);
-    dbuf_put(&ib->sbytes, "", 1);
-    dbuf_put_u64(&ib->soff, ib->sbytes.len);
+    sb_append(&ib->sbytes, text, len);
+    sb_append(&ib->sbytes, "", 1);
+    sb_put_u64(&ib->soff, ib->sbytes.len);
     return MLM_OK;
 }
 
@@ -332,7 +332,7 @@ mlm_status ib_add_null(inferbuild *ib)
     mlm_status st = ib_put_scalar(ib, "", 0);
     if (st)
         return st;
-    if (dbuf_put_u64(&ib->loff, ib->nitems))
+    if (sb_put_u64(&ib->loff, ib->nitems))
         return err_oom();
     ib->n_null++;
     ib->nrows++;
@@ -412,7 +412,7 @@ mlm_status ib_add_scalar(inferbuild *ib, int kind, const char *text, size_t len)
     mlm_status st = ib_put_scalar(ib, text, len);
     if (st)
         return st;
-    if (dbuf_put_u64(&ib->loff, ib->nitems))
+    if (sb_put_u64(&ib->loff, ib->nitems))
         return err_oom();
     switch (kind) {
     case IV_INT:
@@ -439,11 +439,11 @@ mlm_status ib_list_begin(inferbuild *ib)
 
 mlm_status ib_list_item(inferbuild *ib, int kind, const char *text, size_t len, int64_t ival)
 {
-    if (dbuf_reserve(&ib->lbytes, len + 1) || dbuf_reserve(&ib->lioff, 8))
+    if (sb_reserve(&ib->lbytes, len + 1) || sb_reserve(&ib->lioff, 8))
         return err_oom();
-    dbuf_put(&ib->lbytes, text, len);
-    dbuf_put(&ib->lbytes, "", 1);
-    dbuf_put_u64(&ib->lioff, ib->lbytes.len);
+    sb_append(&ib->lbytes, text, len);
+    sb_append(&ib->lbytes, "", 1);
+    sb_put_u64(&ib->lioff, ib->lbytes.len);
     ib->nitems++;
     if (kind == IV_STRING)
         ib->li_str++;
@@ -459,7 +459,7 @@ mlm_status ib_list_end(inferbuild *ib)
     mlm_status st = ib_put_scalar(ib, "", 0);
     if (st)
         return st;
-    if (dbuf_put_u64(&ib->loff, ib->nitems))
+    if (sb_put_u64(&ib->loff, ib->nitems))
         return err_oom();
     ib->n_list++;
     ib->nrows++;
@@ -472,9 +472,9 @@ mlm_status ib_finish(inferbuild *ib, colstore **out, mlm_column_type *type)
     if (ib->n_list && ib->n_scalar)
         return err_set(MLM_ERR_FORMAT, "column '%s': holds both lists and scalar values",
                        ib->name);
-    const uint64_t *soff = (const uint64_t *)ib->soff.p;
-    const uint64_t *loff = (const uint64_t *)ib->loff.p;
-    const uint64_t *lioff = (const uint64_t *)ib->lioff.p;
+    const uint64_t *soff = (const uint64_t *)ib->soff.data;
+    const uint64_t *loff = (const uint64_t *)ib->loff.data;
+    const uint64_t *lioff = (const uint64_t *)ib->lioff.data;
     storebuild sb;
     mlm_status st = MLM_OK;
     if (ib->n_list) {
@@ -497,7 +497,7 @@ mlm_status ib_finish(inferbuild *ib, colstore **out, mlm_column_type *type)
                 }
                 for (uint64_t i = a; i < b; i++) {
                     int64_t v = 0;
-                    const char *s = ib->lbytes.p + lioff[i];
+                    const char *s = ib->lbytes.data + lioff[i];
                     parse_i64(s, lioff[i + 1] - lioff[i] - 1, &v);
                     tmp[i - a] = (int32_t)v;
                 }
@@ -505,7 +505,7 @@ mlm_status ib_finish(inferbuild *ib, colstore **out, mlm_column_type *type)
             } else {
                 st = store_list_begin(&sb);
                 for (uint64_t i = a; i < b && !st; i++)
-                    st = store_list_item(&sb, ib->lbytes.p + lioff[i], lioff[i + 1] - lioff[i] - 1);
+                    st = store_list_item(&sb, ib->lbytes.data + lioff[i], lioff[i + 1] - lioff[i] - 1);
                 if (!st)
                     st = store_list_end(&sb);
             }
@@ -517,7 +517,7 @@ mlm_status ib_finish(inferbuild *ib, colstore **out, mlm_column_type *type)
             t = (ib->n_float == 0 && ib->n_null == 0) ? MLM_COLUMN_INT : MLM_COLUMN_FLOAT;
         store_init(&sb, t);
         for (uint64_t r = 0; r < ib->nrows && !st; r++) {
-            const char *s = ib->sbytes.p + soff[r];
+            const char *s = ib->sbytes.data + soff[r];
             size_t len = (size_t)(soff[r + 1] - soff[r] - 1);
             if (t == MLM_COLUMN_STRING) {
                 st = store_add_string(&sb, s, len);

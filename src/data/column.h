@@ -13,8 +13,10 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
-#include "data/buf.h"
+#include "core/alloc.h"
+#include "io/strbuf.h"
 #include "mlm/dataset.h"
 
 /* A shared region (an mmap'ed file). */
@@ -58,7 +60,7 @@ mlm_status store_seq(const colstore *cs, const char *name, uint64_t row, const i
 typedef struct storebuild {
     mlm_column_type type;
     uint64_t nrows, nitems;
-    dbuf off, ioff, bytes, vals;
+    strbuf off, ioff, bytes, vals;
     int list_open;
 } storebuild;
 
@@ -85,8 +87,8 @@ typedef struct inferbuild {
     char *name;
     uint64_t nrows;
     /* scalar view: one NUL-terminated text per row; list view: items */
-    dbuf soff, sbytes;       /* scalar texts */
-    dbuf loff, lioff, lbytes; /* lists: row offsets into items, item offsets */
+    strbuf soff, sbytes;       /* scalar texts */
+    strbuf loff, lioff, lbytes; /* lists: row offsets into items, item offsets */
     uint64_t nitems;
     uint64_t n_scalar, n_list; /* rows that held a non-null scalar / a list */
     uint64_t n_str, n_int, n_float, n_null; /* scalar kinds seen */

@@ -303,7 +303,7 @@ mlm_status mlm_dataset_add_int_column(mlm_dataset *ds, const char *name, const i
         return st;
     storebuild sb;
     store_init(&sb, MLM_COLUMN_INT);
-    if (n && dbuf_put(&sb.vals, values, n * sizeof *values))
+    if (n && sb_append(&sb.vals, values, n * sizeof *values))
         return err_oom();
     sb.nrows = n;
     return add_built(ds, name, &sb, n);
@@ -317,7 +317,7 @@ mlm_status mlm_dataset_add_float_column(mlm_dataset *ds, const char *name, const
         return st;
     storebuild sb;
     store_init(&sb, MLM_COLUMN_FLOAT);
-    if (n && dbuf_put(&sb.vals, values, n * sizeof *values))
+    if (n && sb_append(&sb.vals, values, n * sizeof *values))
         return err_oom();
     sb.nrows = n;
     return add_built(ds, name, &sb, n);

@@ -7,7 +7,7 @@
 /* Group rows [r0, r1) of the sequence columns into blocks appended to sb[]. */
 static mlm_status group_range(const mlm_dataset *ds, const size_t *seqcols, size_t nseq,
                               uint64_t r0, uint64_t r1, uint64_t block, storebuild *sb,
-                              dbuf *tmp)
+                              strbuf *tmp)
 {
     uint64_t total0 = 0;
     for (size_t k = 0; k < nseq; k++) {
@@ -19,7 +19,7 @@ static mlm_status group_range(const mlm_dataset *ds, const size_t *seqcols, size
             mlm_status st = store_seq(c->cs, c->name, dcol_phys(c, r), &d, &len);
             if (st)
                 return st;
-            if (dbuf_put(tmp, d, len * sizeof *d))
+            if (sb_append(tmp, d, len * sizeof *d))
                 return err_oom();
         }
         uint64_t total = tmp->len / sizeof(int32_t);
@@ -30,7 +30,7 @@ static mlm_status group_range(const mlm_dataset *ds, const size_t *seqcols, size
                            " values in rows [%" PRIu64 ", %" PRIu64 "), column '%s' has %" PRIu64,
                            c->name, total, r0, r1, ds->cols[seqcols[0]].name, total0);
         uint64_t used = total / block * block;
-        const int32_t *v = (const int32_t *)tmp->p;
+        const int32_t *v = (const int32_t *)tmp->data;
         for (uint64_t i = 0; i < used; i += block) {
             mlm_status st = store_add_seq(&sb[k], v + i, (size_t)block);
             if (st)
@@ -78,14 +78,14 @@ mlm_status mlm_dataset_group_texts_batched(const mlm_dataset *ds, int64_t block_
     }
     for (size_t k = 0; k < nseq; k++)
         store_init(&sb[k], MLM_COLUMN_SEQUENCE);
-    dbuf tmp = {0};
+    strbuf tmp = {0};
     mlm_status st = MLM_OK;
     uint64_t bs = batch_size ? batch_size : (ds->nrows ? ds->nrows : 1);
     for (uint64_t r0 = 0; r0 < ds->nrows && !st; r0 += bs) {
         uint64_t r1 = ds->nrows - r0 < bs ? ds->nrows : r0 + bs;
         st = group_range(ds, seqcols, nseq, r0, r1, (uint64_t)block_size, sb, &tmp);
     }
-    dbuf_free(&tmp);
+    sb_free(&tmp);
     mlm_dataset *o = NULL;
     if (!st && !(o = ds_alloc(nseq)))
         st = err_oom();

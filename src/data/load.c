@@ -134,14 +134,14 @@ static mlm_status read_all(const char *path, char **data, size_t *len)
         return err_set(MLM_ERR_IO, "%s: cannot open: %s", path,
                        errno ? strerror(errno) : "out of memory");
     gzbuffer(f, 1 << 17);
-    dbuf b = {0};
+    strbuf b = {0};
     for (;;) {
-        if (dbuf_reserve(&b, 1 << 16)) {
+        if (sb_reserve(&b, 1 << 16)) {
             gzclose(f);
-            dbuf_free(&b);
+            sb_free(&b);
             return err_oom();
         }
-        int n = gzread(f, b.p + b.len, 1 << 16);
+        int n = gzread(f, b.data + b.len, 1 << 16);
         if (n < 0) {
             int zerr;
             const char *msg = gzerror(f, &zerr);
@@ -151,7 +151,7 @@ static mlm_status read_all(const char *path, char **data, size_t *len)
                                           "%s: read failed: %s", path,
                                           zerr == Z_ERRNO ? strerror(errno) : msg);
             gzclose(f);
-            dbuf_free(&b);
+            sb_free(&b);
             return st;
         }
         if (n == 0)
@@ -160,7 +160,7 @@ static mlm_status read_all(const char *path, char **data, size_t *len)
     }
     gzclose(f);
     *len = b.len;
-    *data = dbuf_take(&b);
+    *data = sb_detach(&b);
     return *data ? MLM_OK : err_oom();
 }
 

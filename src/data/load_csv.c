@@ -10,9 +10,9 @@ typedef struct csvrd {
     size_t len, pos, line;
     char delim;
     int quoting;
-    dbuf field;               /* the field being read */
-    dbuf fields;              /* NUL-separated fields of the record */
-    dbuf starts;              /* size_t offsets into fields */
+    strbuf field;               /* the field being read */
+    strbuf fields;              /* NUL-separated fields of the record */
+    strbuf starts;              /* size_t offsets into fields */
     size_t nfields;
 } csvrd;
 
@@ -57,7 +57,7 @@ static int read_record(csvrd *r, size_t *rec_line)
                 if (c == '"') {
                     if (r->pos < r->len && r->d[r->pos] == '"') {
                         r->pos++;
-                        if (dbuf_put(&r->field, "\"", 1))
+                        if (sb_append(&r->field, "\"", 1))
                             return -2;
                         continue;
                     }
@@ -65,7 +65,7 @@ static int read_record(csvrd *r, size_t *rec_line)
                 }
                 if (c == '\n')
                     r->line++;
-                if (dbuf_put(&r->field, &c, 1))
+                if (sb_append(&r->field, &c, 1))
                     return -2;
             }
         }
@@ -74,7 +74,7 @@ static int read_record(csvrd *r, size_t *rec_line)
         while (r->pos < r->len && r->d[r->pos] != r->delim && r->d[r->pos] != '\n' &&
                r->d[r->pos] != '\r')
             r->pos++;
-        if (dbuf_put(&r->field, r->d + a, r->pos - a))
+        if (sb_append(&r->field, r->d + a, r->pos - a))
             return -2;
         if (r->pos >= r->len) {
             at_end = 1;
@@ -89,9 +89,9 @@ static int read_record(csvrd *r, size_t *rec_line)
             at_end = 1;
         }
         size_t start = r->fields.len;
-        if (dbuf_put(&r->starts, &start, sizeof start) ||
-            dbuf_put(&r->fields, r->field.p ? r->field.p : "", r->field.len) ||
-            dbuf_put(&r->fields, "", 1))
+        if (sb_append(&r->starts, &start, sizeof start) ||
+            sb_append(&r->fields, r->field.data ? r->field.data : "", r->field.len) ||
+            sb_append(&r->fields, "", 1))
             return -2;
         r->nfields++;
         if (at_end)
@@ -101,10 +101,10 @@ static int read_record(csvrd *r, size_t *rec_line)
 
 static const char *rec_field(const csvrd *r, size_t i, size_t *len)
 {
-    size_t a = ((const size_t *)r->starts.p)[i];
-    size_t b = i + 1 < r->nfields ? ((const size_t *)r->starts.p)[i + 1] : r->fields.len;
+    size_t a = ((const size_t *)r->starts.data)[i];
+    size_t b = i + 1 < r->nfields ? ((const size_t *)r->starts.data)[i + 1] : r->fields.len;
     *len = b - a - 1;
-    return r->fields.p + a;
+    return r->fields.data + a;
 }
 
 mlm_status load_csv_buffer(const char *data, size_t len, const char *what, const loadopts *o,
@@ -226,8 +226,8 @@ done:
     for (size_t i = 0; i < ncols; i++)
         ib_free(&cols[i]);
     mem_free(cols);
-    dbuf_free(&r.field);
-    dbuf_free(&r.fields);
-    dbuf_free(&r.starts);
+    sb_free(&r.field);
+    sb_free(&r.fields);
+    sb_free(&r.starts);
     return st;
 }

@@ -9,8 +9,8 @@ mlm_status load_text_buffer(const char *data, size_t len, const char *what, cons
     (void)what;
     *out = NULL;
     /* Universal newlines first: "\r\n" and "\r" become "\n". */
-    dbuf t = {0};
-    if (dbuf_reserve(&t, len + 1))
+    strbuf t = {0};
+    if (sb_reserve(&t, len + 1))
         return err_oom();
     for (size_t i = 0; i < len; i++) {
         char c = data[i];
@@ -19,12 +19,12 @@ mlm_status load_text_buffer(const char *data, size_t len, const char *what, cons
             if (i + 1 < len && data[i + 1] == '\n')
                 i++;
         }
-        t.p[t.len++] = c;
+        t.data[t.len++] = c;
     }
     storebuild sb;
     store_init(&sb, MLM_COLUMN_STRING);
     mlm_status st = MLM_OK;
-    const char *d = t.p;
+    const char *d = t.data;
     size_t n = t.len;
     if (o->sample_by == SAMPLE_DOCUMENT) {
         if (n)
@@ -51,7 +51,7 @@ mlm_status load_text_buffer(const char *data, size_t len, const char *what, cons
             p = e + 2;
         }
     }
-    dbuf_free(&t);
+    sb_free(&t);
     if (st) {
         store_free(&sb);
         return st;

@@ -120,7 +120,7 @@ typedef struct lreader {
     char *buf;
     size_t pos, len;
     int eof, last_cr; /* last_cr: the previous line ended at '\r' */
-    dbuf line;
+    strbuf line;
     uint64_t bytes;
     mlm_status st; /* why lr_next returned -1 */
 } lreader;
@@ -163,7 +163,7 @@ static int lr_next(lreader *r, const char *path)
         size_t s = r->pos;
         while (r->pos < r->len && r->buf[r->pos] != '\n' && r->buf[r->pos] != '\r')
             r->pos++;
-        if (dbuf_put(&r->line, r->buf + s, r->pos - s)) {
+        if (sb_append(&r->line, r->buf + s, r->pos - s)) {
             r->st = err_oom();
             return -1;
         }
@@ -177,7 +177,7 @@ static int lr_next(lreader *r, const char *path)
     if (!have)
         return 0; /* the end; else a last line without a newline */
 done:
-    if (dbuf_put(&r->line, "", 1)) {
+    if (sb_append(&r->line, "", 1)) {
         r->st = err_oom();
         return -1;
     }
@@ -220,24 +220,24 @@ static const cJSON *record_field(const cJSON *rec, const char *name)
 /* Append a JSON value's text to out, as the loader types it: a string as
  * is, null as "", a list's items joined with " " (non-string items as
  * their JSON text). 0, or -1 for an object/unsupported. */
-static int json_text(const cJSON *v, dbuf *out)
+static int json_text(const cJSON *v, strbuf *out)
 {
     if (cJSON_IsString(v))
-        return dbuf_put(out, v->valuestring, strlen(v->valuestring)) ? -2 : 0;
+        return sb_append(out, v->valuestring, strlen(v->valuestring)) ? -2 : 0;
     if (cJSON_IsNull(v))
         return 0;
     if (cJSON_IsArray(v)) {
         int first = 1;
         for (const cJSON *e = v->child; e; e = e->next) {
-            if (!first && dbuf_put(out, " ", 1))
+            if (!first && sb_append(out, " ", 1))
                 return -2;
             first = 0;
             if (cJSON_IsString(e)) {
-                if (dbuf_put(out, e->valuestring, strlen(e->valuestring)))
+                if (sb_append(out, e->valuestring, strlen(e->valuestring)))
                     return -2;
             } else {
                 char *t = cJSON_PrintUnformatted(e);
-                int bad = !t || dbuf_put(out, t, strlen(t));
+                int bad = !t || sb_append(out, t, strlen(t));
                 cJSON_free(t);
                 if (bad)
                     return -2;
@@ -247,7 +247,7 @@ static int json_text(const cJSON *v, dbuf *out)
     }
     if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
         char *t = cJSON_PrintUnformatted(v);
-        int bad = !t || dbuf_put(out, t, strlen(t));
+        int bad = !t || sb_append(out, t, strlen(t));
         cJSON_free(t);
         return bad ? -2 : 0;
     }
@@ -261,7 +261,7 @@ typedef struct sink {
     int ncols;
     int64_t block;
     uint64_t gbatch, in_group;
-    dbuf carry[5]; /* int32 values not yet in a block */
+    strbuf carry[5]; /* int32 values not yet in a block */
     mlm_tokenize_file_stats *stats;
 } sink;
 
@@ -283,13 +283,13 @@ static mlm_status sink_row(sink *s, const mlm_encoding *e)
         return st;
     }
     for (int k = 0; k < s->ncols; k++)
-        if (dbuf_put(&s->carry[k], arr[k], len * sizeof(int32_t)))
+        if (sb_append(&s->carry[k], arr[k], len * sizeof(int32_t)))
             return err_oom();
     size_t have = s->carry[0].len / sizeof(int32_t), b = (size_t)s->block, used = 0;
     for (; have - used >= b && !st; used += b) {
         for (int k = 0; k < s->ncols && !st; k++)
             st = mlm_dataset_writer_set_sequence(
-                s->w, (size_t)k, (const int32_t *)s->carry[k].p + used, b);
+                s->w, (size_t)k, (const int32_t *)s->carry[k].data + used, b);
         if (!st && !(st = mlm_dataset_writer_end_row(s->w))) {
             s->stats->rows++;
             s->stats->tokens_written += b;
@@ -301,9 +301,9 @@ static mlm_status sink_row(sink *s, const mlm_encoding *e)
     if (drop)
         s->in_group = 0;
     for (int k = 0; k < s->ncols; k++) {
-        dbuf *c = &s->carry[k];
+        strbuf *c = &s->carry[k];
         size_t keep = drop ? 0 : c->len - used * sizeof(int32_t);
-        memmove(c->p, c->p + (c->len - keep), keep);
+        memmove(c->data, c->data + (c->len - keep), keep);
         c->len = keep;
     }
     return MLM_OK;
@@ -312,8 +312,8 @@ static mlm_status sink_row(sink *s, const mlm_encoding *e)
 /* ------------------------------------------------------------ the loop */
 
 typedef struct pending {
-    dbuf text;     /* texts, each NUL-terminated */
-    dbuf starts;   /* size_t offsets into text */
+    strbuf text;     /* texts, each NUL-terminated */
+    strbuf starts;   /* size_t offsets into text */
     uint64_t *lines; /* the input line of each text */
     const char **ptrs;
     mlm_encoding **enc;
@@ -325,9 +325,9 @@ static mlm_status flush(pending *p, const mlm_tokenizer *tok, const sopts *o, si
 {
     if (!p->n)
         return MLM_OK;
-    const size_t *starts = (const size_t *)p->starts.p;
+    const size_t *starts = (const size_t *)p->starts.data;
     for (size_t i = 0; i < p->n; i++)
-        p->ptrs[i] = p->text.p + starts[i];
+        p->ptrs[i] = p->text.data + starts[i];
     mlm_status st = mlm_tokenizer_encode_batch(tok, p->ptrs, NULL, p->n, o->add_special,
                                                o->nthreads, p->enc);
     if (st) {
@@ -379,7 +379,7 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
     lreader r = {0};
     pending p = {0};
     cJSON *rec = NULL;
-    dbuf jt = {0};
+    strbuf jt = {0};
     errno = 0;
     r.f = gzopen(path, "rb");
     if (!r.f) {
@@ -401,7 +401,7 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
     int got;
     while ((got = lr_next(&r, path)) == 1) {
         lineno++;
-        const char *t = r.line.p;
+        const char *t = r.line.data;
         size_t tl = r.line.len;
         if (o.format == SF_JSONL) {
             if (blank(t, tl)) {
@@ -433,7 +433,7 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
                                  path, lineno, o.column);
                 break;
             }
-            t = jt.p ? jt.p : "";
+            t = jt.data ? jt.data : "";
             tl = jt.len;
         }
         if (o.line_by_line && blank(t, tl)) {
@@ -446,8 +446,8 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
             break;
         }
         size_t start = p.text.len;
-        if (dbuf_put(&p.text, t, tl) || dbuf_put(&p.text, "", 1) ||
-            dbuf_put(&p.starts, &start, sizeof start)) {
+        if (sb_append(&p.text, t, tl) || sb_append(&p.text, "", 1) ||
+            sb_append(&p.starts, &start, sizeof start)) {
             st = err_oom();
             break;
         }
@@ -469,16 +469,16 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
 done:
     mlm_dataset_writer_discard(s.w);
     for (int k = 0; k < 5; k++)
-        dbuf_free(&s.carry[k]);
+        sb_free(&s.carry[k]);
     for (size_t i = 0; p.enc && i < o.batch; i++)
         mlm_encoding_free(p.enc[i]);
     mem_free(p.enc);
     mem_free(p.ptrs);
     mem_free(p.lines);
-    dbuf_free(&p.text);
-    dbuf_free(&p.starts);
-    dbuf_free(&r.line);
-    dbuf_free(&jt);
+    sb_free(&p.text);
+    sb_free(&p.starts);
+    sb_free(&r.line);
+    sb_free(&jt);
     mem_free(r.buf);
     if (r.f)
         gzclose(r.f);

@@ -85,24 +85,24 @@ static mlm_status row_text(const mlm_dataset *b, const char *col, size_t r, cons
     mlm_status st = mlm_dataset_get_string_list_count(b, col, r, &n);
     if (st)
         return st;
-    dbuf j = {0};
+    strbuf j = {0};
     for (size_t i = 0; i < n; i++) {
         const char *s;
         size_t len;
         if ((st = mlm_dataset_get_string_list_item(b, col, r, i, &s, &len))) {
-            dbuf_free(&j);
+            sb_free(&j);
             return st;
         }
-        if ((i && dbuf_put(&j, " ", 1)) || dbuf_put(&j, s, len)) {
-            dbuf_free(&j);
+        if ((i && sb_append(&j, " ", 1)) || sb_append(&j, s, len)) {
+            sb_free(&j);
             return err_oom();
         }
     }
-    if (dbuf_put(&j, "", 1)) {
-        dbuf_free(&j);
+    if (sb_append(&j, "", 1)) {
+        sb_free(&j);
         return err_oom();
     }
-    *owned = dbuf_take(&j);
+    *owned = sb_detach(&j);
     *text = *owned;
     return MLM_OK;
 }

@@ -14,7 +14,7 @@ typedef struct wcol {
     mlm_column_type type;
     FILE *spill[3];
     uint64_t nitems, nbytes, nvals;
-    dbuf cell;       /* the current row's cell, serialized */
+    strbuf cell;       /* the current row's cell, serialized */
     uint64_t cell_n; /* items (list) in the cell */
     int set;
 } wcol;
@@ -34,7 +34,7 @@ static void writer_free(mlm_dataset_writer *w)
             if (w->cols[i].spill[k])
                 fclose(w->cols[i].spill[k]);
         mem_free(w->cols[i].name);
-        dbuf_free(&w->cols[i].cell);
+        sb_free(&w->cols[i].cell);
     }
     mem_free(w->cols);
     mem_free(w->path);
@@ -169,7 +169,7 @@ mlm_status mlm_dataset_writer_set_string(mlm_dataset_writer *w, size_t column, c
         return st;
     if (len && !s)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "writer: column '%s': NULL string", c->name);
-    if (dbuf_put(&c->cell, s, len) || dbuf_put(&c->cell, "", 1))
+    if (sb_append(&c->cell, s, len) || sb_append(&c->cell, "", 1))
         return err_oom();
     c->set = 1;
     return MLM_OK;
@@ -190,8 +190,8 @@ mlm_status mlm_dataset_writer_set_string_list(mlm_dataset_writer *w, size_t colu
             return err_set(MLM_ERR_INVALID_ARGUMENT, "writer: column '%s': item %zu is NULL",
                            c->name, i);
         uint64_t l = lengths[i];
-        if (dbuf_put(&c->cell, &l, 8) || dbuf_put(&c->cell, items[i], lengths[i]) ||
-            dbuf_put(&c->cell, "", 1)) {
+        if (sb_append(&c->cell, &l, 8) || sb_append(&c->cell, items[i], lengths[i]) ||
+            sb_append(&c->cell, "", 1)) {
             c->cell.len = 0;
             return err_oom();
         }
@@ -207,7 +207,7 @@ mlm_status mlm_dataset_writer_set_int(mlm_dataset_writer *w, size_t column, int6
     mlm_status st = cell_for(w, column, MLM_COLUMN_INT, &c);
     if (st)
         return st;
-    if (dbuf_put(&c->cell, &value, 8))
+    if (sb_append(&c->cell, &value, 8))
         return err_oom();
     c->set = 1;
     return MLM_OK;
@@ -219,7 +219,7 @@ mlm_status mlm_dataset_writer_set_float(mlm_dataset_writer *w, size_t column, do
     mlm_status st = cell_for(w, column, MLM_COLUMN_FLOAT, &c);
     if (st)
         return st;
-    if (dbuf_put(&c->cell, &value, 8))
+    if (sb_append(&c->cell, &value, 8))
         return err_oom();
     c->set = 1;
     return MLM_OK;
@@ -234,7 +234,7 @@ mlm_status mlm_dataset_writer_set_sequence(mlm_dataset_writer *w, size_t column,
         return st;
     if (len && !data)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "writer: column '%s': NULL data", c->name);
-    if (len > SIZE_MAX / 4 || dbuf_put(&c->cell, data, len * 4))
+    if (len > SIZE_MAX / 4 || sb_append(&c->cell, data, len * 4))
         return err_oom();
     c->set = 1;
     return MLM_OK;
@@ -257,22 +257,22 @@ mlm_status mlm_dataset_writer_end_row(mlm_dataset_writer *w)
         switch (c->type) {
         case MLM_COLUMN_INT:
         case MLM_COLUMN_FLOAT:
-            st = spill_put(w, c->spill[0], c->cell.p, 8);
+            st = spill_put(w, c->spill[0], c->cell.data, 8);
             break;
         case MLM_COLUMN_STRING:
             c->nbytes += c->cell.len;
             o = c->nbytes;
-            if (!(st = spill_put(w, c->spill[1], c->cell.p, c->cell.len)))
+            if (!(st = spill_put(w, c->spill[1], c->cell.data, c->cell.len)))
                 st = spill_put(w, c->spill[0], &o, 8);
             break;
         case MLM_COLUMN_SEQUENCE:
             c->nvals += c->cell.len / 4;
             o = c->nvals;
-            if (!(st = spill_put(w, c->spill[1], c->cell.p, c->cell.len)))
+            if (!(st = spill_put(w, c->spill[1], c->cell.data, c->cell.len)))
                 st = spill_put(w, c->spill[0], &o, 8);
             break;
         case MLM_COLUMN_STRING_LIST: {
-            const char *p = c->cell.p;
+            const char *p = c->cell.data;
             for (uint64_t k = 0; k < c->cell_n && !st; k++) {
                 uint64_t l;
                 memcpy(&l, p, 8);

@@ -7,38 +7,39 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
-static int sb_reserve(strbuf *sb, size_t extra)
+int sb_reserve(strbuf *sb, size_t extra)
 {
     if (sb->failed)
-        return 0;
+        return -1;
     if (extra >= ((size_t)-1) / 2 - sb->len) {
         sb->failed = 1;
-        return 0;
+        return -1;
     }
     size_t need = sb->len + extra + 1;
     if (need <= sb->cap)
-        return 1;
+        return 0;
     size_t cap = sb->cap ? sb->cap : 64;
     while (cap < need)
         cap *= 2;
     char *p = mem_realloc(sb->data, cap);
     if (!p) {
         sb->failed = 1;
-        return 0;
+        return -1;
     }
     sb->data = p;
     sb->cap = cap;
-    return 1;
+    return 0;
 }
 
-void sb_append(strbuf *sb, const void *bytes, size_t n)
+int sb_append(strbuf *sb, const void *bytes, size_t n)
 {
-    if (!sb_reserve(sb, n))
-        return;
+    if (sb_reserve(sb, n))
+        return -1;
     if (n)
         memcpy(sb->data + sb->len, bytes, n);
     sb->len += n;
     sb->data[sb->len] = '\0';
+    return 0;
 }
 
 void sb_puts(strbuf *sb, const char *s) { sb_append(sb, s, strlen(s)); }
@@ -60,7 +61,7 @@ void sb_printf(strbuf *sb, const char *fmt, ...)
         sb_append(sb, small, (size_t)n);
         return;
     }
-    if (!sb_reserve(sb, (size_t)n))
+    if (sb_reserve(sb, (size_t)n))
         return;
     va_start(ap, fmt);
     vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
@@ -73,7 +74,7 @@ mlm_status sb_status(const strbuf *sb) { return sb->failed ? err_oom() : MLM_OK;
 mlm_status sb_take(strbuf *sb, char **out, size_t *len)
 {
     if (!sb->failed && !sb->data)
-        sb_reserve(sb, 0);
+        (void)sb_reserve(sb, 0);
     if (sb->failed) {
         sb_free(sb);
         return err_oom();
@@ -84,6 +85,12 @@ mlm_status sb_take(strbuf *sb, char **out, size_t *len)
         *len = sb->len;
     memset(sb, 0, sizeof *sb);
     return MLM_OK;
+}
+
+void *sb_detach(strbuf *sb)
+{
+    char *p = NULL;
+    return sb_take(sb, &p, NULL) == MLM_OK ? p : NULL;
 }
 
 void sb_free(strbuf *sb)

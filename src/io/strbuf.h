@@ -1,8 +1,10 @@
-/* A growable byte string for building headers and JSON text. */
+/* The growable byte buffer: JSON text and headers, and the data layer's
+ * binary columns (offsets, values), all through mem_* allocation. */
 #ifndef MLM_IO_STRBUF_H
 #define MLM_IO_STRBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mlm/core.h"
 
@@ -16,7 +18,17 @@ typedef struct strbuf {
     int failed;
 } strbuf;
 
-void sb_append(strbuf *sb, const void *bytes, size_t n);
+/* Appends return 0, or -1 when this or an earlier append failed (so a
+ * caller may check each call, or only sb_status at the end). */
+int sb_append(strbuf *sb, const void *bytes, size_t n);
+
+/* Room for `extra` more bytes (and the NUL), for a caller that writes into
+ * data + len itself and then adds to len (binary users; the NUL is then
+ * theirs to keep or not). 0, or -1 as an append. */
+int sb_reserve(strbuf *sb, size_t extra);
+
+static inline int sb_put_u64(strbuf *sb, uint64_t v) { return sb_append(sb, &v, sizeof v); }
+static inline int sb_put_i32(strbuf *sb, int32_t v) { return sb_append(sb, &v, sizeof v); }
 void sb_puts(strbuf *sb, const char *s);
 void sb_putc(strbuf *sb, char c);
 void sb_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -27,6 +39,9 @@ mlm_status sb_status(const strbuf *sb);
 /* Hands the buffer over (caller mem_free()s it) and resets `sb`. Never NULL
  * on success: an empty buffer gives "". */
 mlm_status sb_take(strbuf *sb, char **out, size_t *len);
+
+/* sb_take's buffer alone: NULL (and `sb` freed) when an append failed. */
+void *sb_detach(strbuf *sb);
 
 void sb_free(strbuf *sb);
 
