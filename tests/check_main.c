@@ -16,6 +16,7 @@ int main(void)
         model_suite,
         train_suite,
         trainer_suite,
+        trainer_outputs_suite,
         file_suite,
         json_suite,
         safetensors_suite,

@@ -14,6 +14,7 @@ Suite *ops_suite(void);
 Suite *model_suite(void);
 Suite *train_suite(void);
 Suite *trainer_suite(void);
+Suite *trainer_outputs_suite(void);
 Suite *file_suite(void);
 Suite *json_suite(void);
 Suite *safetensors_suite(void);

@@ -187,6 +187,34 @@ MLM_API void mlm_trainer_set_callback(mlm_trainer *tr, mlm_trainer_log_fn fn, vo
  * tokenizer files. MLM_ERR_STATE once training has started. */
 MLM_API mlm_status mlm_trainer_set_tokenizer(mlm_trainer *tr, const mlm_tokenizer *tok);
 
+/* transformers' Trainer.save_state(): output_dir/trainer_state.json, the
+ * state of mlm_trainer_state_json as json.dumps(indent=2, sort_keys=True)
+ * writes it, plus a newline (TrainerState's int fields as ints). Written
+ * whole or not at all; output_dir must exist (MLM_ERR_IO naming the path
+ * otherwise). */
+MLM_API mlm_status mlm_trainer_save_state(const mlm_trainer *tr);
+
+/* transformers' Trainer.save_metrics(split, metrics): metrics_json (a JSON
+ * object, e.g. mlm_trainer_train_metrics_json's with the script's
+ * additions) into output_dir/{split}_results.json, and merged into
+ * output_dir/all_results.json (keeping the keys an earlier call left there),
+ * both as json.dump(indent=4, sort_keys=True) writes them; numbers are
+ * floats except the keys ending in "_samples" (run_mlm.py's train_samples,
+ * eval_samples), which are ints. metrics_json that is not JSON is
+ * MLM_ERR_FORMAT (naming the byte), not an object MLM_ERR_INVALID_ARGUMENT;
+ * an all_results.json that is not a JSON object is MLM_ERR_FORMAT naming
+ * it; in each case nothing is written. */
+MLM_API mlm_status mlm_trainer_save_metrics(const mlm_trainer *tr, const char *split,
+                                            const char *metrics_json);
+
+/* transformers' Trainer.log_metrics(split, metrics) as text: "***** train
+ * metrics *****" and a line per metric by name, "  name = value" aligned as
+ * it prints them (metrics_format: *_runtime as h:mm:ss.cc, total_flos in
+ * GF, "_samples" counts as ints, other numbers rounded to 4 decimals).
+ * Two-call sizing as mlm_trainer_args_json. Thread-safe. */
+MLM_API mlm_status mlm_trainer_format_metrics(const char *split, const char *metrics_json,
+                                              char *buf, size_t cap, size_t *needed);
+
 /*
  * Training. What a run does, as HF's Trainer (single process):
  *   - each epoch visits the train set in a permutation that is a pure

@@ -1,7 +1,7 @@
 /* mlm train / mlm eval: transformers' examples/pytorch/language-modeling/
  * run_mlm.py on the public API. The same arguments (train_args.h), the same
  * data preparation (train_data.h), the same Trainer run, and the same files
- * in output_dir (train_outputs.h), so that an HF user's command line
+ * in output_dir (the trainer's save_metrics and save_state), so that an HF user's command line
  * translates word for word:
  *
  *   python run_mlm.py --model_name_or_path M --train_file t.txt --do_train ...
@@ -22,10 +22,9 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "pyjson.h"
+#include "cli_file.h"
 #include "train_args.h"
 #include "train_data.h"
-#include "train_outputs.h"
 
 /* run_mlm.py: max_seq_length defaults to the tokenizer's model_max_length,
  * capped at 1024. */
@@ -293,20 +292,85 @@ static int make_collator(run *r)
 
 /* ---------------------------------------------------------------- trainer */
 
-/* One of the trainer's JSON documents (two-call sizing), parsed. */
+/* One of the trainer's JSON documents (two-call sizing) as text, malloc'ed;
+ * NULL after printing why. */
 typedef mlm_status (*trainer_json_fn)(const mlm_trainer *, char *, size_t, size_t *);
 
-static cJSON *trainer_json(const mlm_trainer *tr, trainer_json_fn fn)
+static char *trainer_text(const mlm_trainer *tr, trainer_json_fn fn)
 {
     size_t need = 0;
-    if (fn(tr, NULL, 0, &need) != MLM_OK)
+    mlm_status st = fn(tr, NULL, 0, &need);
+    char *buf = st == MLM_OK ? malloc(need) : NULL;
+    if (st == MLM_OK && !buf)
+        st = MLM_ERR_OUT_OF_MEMORY;
+    if (st == MLM_OK)
+        st = fn(tr, buf, need, &need);
+    if (st != MLM_OK) {
+        free(buf);
+        cli_fail("trainer", st);
         return NULL;
-    char *buf = malloc(need);
-    cJSON *o = NULL;
-    if (buf && fn(tr, buf, need, &need) == MLM_OK)
-        o = cJSON_Parse(buf);
-    free(buf);
+    }
+    return buf;
+}
+
+/* The same, parsed (for the few integers the tool reads from it). */
+static cJSON *trainer_json(const mlm_trainer *tr, trainer_json_fn fn)
+{
+    char *text = trainer_text(tr, fn);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
     return o;
+}
+
+/* json (a JSON object, malloc'ed; taken) with "key": v added, as the
+ * scripts add to the trainer's metrics. The number is written so that it
+ * reads back exactly (17 digits; 1e999 for an infinity, which Python's
+ * json writes as Infinity and reads back the same). NULL when out of
+ * memory. */
+static char *with_number(char *json, const char *key, double v)
+{
+    char num[40];
+    if (isinf(v))
+        snprintf(num, sizeof num, "%s", v < 0 ? "-1e999" : "1e999");
+    else if (isnan(v))
+        snprintf(num, sizeof num, "null");
+    else
+        snprintf(num, sizeof num, "%.17g", v);
+    char *end = json ? strrchr(json, '}') : NULL;
+    if (!end) {
+        free(json);
+        return NULL;
+    }
+    int empty = end[-1] == '{';
+    size_t at = (size_t)(end - json), n = at + strlen(key) + strlen(num) + 8;
+    char *out = realloc(json, n);
+    if (!out) {
+        free(json);
+        return NULL;
+    }
+    snprintf(out + at, n - at, "%s\"%s\":%s}", empty ? "" : ",", key, num);
+    return out;
+}
+
+/* run_mlm.py's trainer.log_metrics, save_metrics (and, after training,
+ * save_state) of the metrics in json. */
+static int report(const run *r, const char *split, const char *json)
+{
+    size_t need = 0;
+    mlm_status st = mlm_trainer_format_metrics(split, json, NULL, 0, &need);
+    char *text = st == MLM_OK ? malloc(need) : NULL;
+    if (st == MLM_OK && !text)
+        st = MLM_ERR_OUT_OF_MEMORY;
+    if (st == MLM_OK && (st = mlm_trainer_format_metrics(split, json, text, need, &need)) == MLM_OK) {
+        fputs(text, stdout);
+        fflush(stdout);
+    }
+    free(text);
+    if (st == MLM_OK)
+        st = mlm_trainer_save_metrics(r->tr, split, json);
+    if (st == MLM_OK && strcmp(split, "train") == 0)
+        st = mlm_trainer_save_state(r->tr);
+    return st == MLM_OK ? 0 : cli_fail(r->out_dir, st);
 }
 
 /* An integer field of the trainer's state (mlm_trainer_state_json): the
@@ -319,16 +383,6 @@ static long long trainer_state_int(const mlm_trainer *tr, const char *key)
     long long n = cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
     cJSON_Delete(state);
     return n;
-}
-
-/* A copy of the trainer's metrics with run_mlm.py's additions, or NULL
- * after printing why. */
-static cJSON *trainer_metrics(const run *r, trainer_json_fn fn, const char *what)
-{
-    cJSON *m = trainer_json(r->tr, fn);
-    if (!m)
-        cli_fail(what, MLM_ERR_OUT_OF_MEMORY);
-    return m;
 }
 
 /* Hand the TrainingArguments to the trainer. logging/eval/save_steps below 1
@@ -518,18 +572,12 @@ static int do_train(run *r)
         rc = cli_fail("training", st);
     if (rc == 0)
         rc = save_tokenizer(r);
-    cJSON *m = rc == 0 ? trainer_metrics(r, mlm_trainer_train_metrics_json, "training") : NULL;
-    cJSON *state = m ? trainer_json(r->tr, mlm_trainer_state_json) : NULL;
-    if (rc == 0 && (!state || !cJSON_AddNumberToObject(m, "train_samples",
-                                                       (double)mlm_dataset_num_rows(r->train))))
-        rc = cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
-    if (rc == 0) {
-        out_log_metrics("train", m);
-        if (out_save_metrics(r->out_dir, "train", m) != 0 || out_save_state(r->out_dir, state) != 0)
-            rc = EXIT_RUNTIME;
-    }
-    cJSON_Delete(state);
-    cJSON_Delete(m);
+    char *m = rc == 0 ? trainer_text(r->tr, mlm_trainer_train_metrics_json) : NULL;
+    if (m && !(m = with_number(m, "train_samples", (double)mlm_dataset_num_rows(r->train))))
+        cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
+    if (rc == 0)
+        rc = m ? report(r, "train", m) : EXIT_RUNTIME;
+    free(m);
     return rc;
 }
 
@@ -544,18 +592,16 @@ static int do_eval(run *r)
     mlm_status st = mlm_trainer_evaluate(r->tr, &loss, NULL);
     if (st != MLM_OK)
         return cli_fail("evaluation", st);
-    cJSON *m = trainer_metrics(r, mlm_trainer_eval_metrics_json, "evaluation");
+    char *m = trainer_text(r->tr, mlm_trainer_eval_metrics_json);
+    if (m && (!(m = with_number(m, "eval_samples", (double)mlm_dataset_num_rows(r->eval))) ||
+              !(m = with_number(m, "perplexity", exp(loss)))))
+        cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
     int rc = m ? 0 : EXIT_RUNTIME;
-    if (rc == 0 &&
-        (!cJSON_AddNumberToObject(m, "eval_samples", (double)mlm_dataset_num_rows(r->eval)) ||
-         !cJSON_AddNumberToObject(m, "perplexity", exp(loss))))
-        rc = cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
-    if (rc == 0) {
-        out_log_metrics("eval", m);
-        if (make_dirs(r->out_dir) != 0 || out_save_metrics(r->out_dir, "eval", m) != 0)
-            rc = EXIT_RUNTIME;
-    }
-    cJSON_Delete(m);
+    if (rc == 0 && make_dirs(r->out_dir) != 0)
+        rc = EXIT_RUNTIME;
+    if (rc == 0)
+        rc = report(r, "eval", m);
+    free(m);
     return rc;
 }
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pyjson.h"
+#include "cli_file.h"
 
 enum kind { K_STR, K_INT, K_FLOAT, K_BOOL };
 enum route {

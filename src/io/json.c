@@ -335,19 +335,44 @@ void json_put_py_string(strbuf *sb, const char *str, size_t n)
     sb_putc(sb, '"');
 }
 
-static void put_indent(strbuf *sb, int depth)
+static void put_indent(strbuf *sb, int indent, int depth)
 {
     sb_putc(sb, '\n');
-    for (int i = 0; i < depth; i++)
-        sb_puts(sb, "  ");
+    for (int i = 0; i < depth * indent; i++)
+        sb_putc(sb, ' ');
 }
 
-void json_put_py_value(strbuf *sb, const cJSON *v, int depth)
+/* A number of member `key` (NULL in an array): an int when is_int says so
+ * and the value is integral, else a Python float; without is_int, as
+ * json_format_py_number guesses. */
+static void put_py_number(strbuf *sb, double x, const char *key, json_int_key_fn is_int)
 {
     char num[32];
+    if (!is_int)
+        json_format_py_number(x, num);
+    else if (is_int(key) && x == floor(x) && fabs(x) < EXACT_LIMIT)
+        snprintf(num, sizeof num, "%" PRId64, (int64_t)x);
+    else
+        json_format_py_float(x, num);
+    sb_puts(sb, num);
+}
+
+static void put_py(strbuf *sb, const cJSON *v, const char *key, int indent, int depth,
+                   json_int_key_fn is_int)
+{
     if (cJSON_IsNumber(v)) {
-        json_format_py_number(v->valuedouble, num);
-        sb_puts(sb, num);
+        put_py_number(sb, v->valuedouble, key, is_int);
+    } else if (cJSON_IsRaw(v)) { /* a number kept exact as its text (%.17g, "null") */
+        char *end = NULL;
+        pthread_once(&c_locale_once, make_c_locale);
+        locale_t old = c_locale ? uselocale(c_locale) : (locale_t)0;
+        double x = v->valuestring ? strtod(v->valuestring, &end) : 0.0;
+        if (c_locale)
+            uselocale(old);
+        if (end && end != v->valuestring && !*end)
+            put_py_number(sb, x, key, is_int);
+        else
+            sb_puts(sb, v->valuestring ? v->valuestring : "null");
     } else if (cJSON_IsString(v)) {
         json_put_py_string(sb, v->valuestring, strlen(v->valuestring));
     } else if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
@@ -366,16 +391,26 @@ void json_put_py_value(strbuf *sb, const cJSON *v, int depth)
         const cJSON *e = v->child;
         for (size_t i = 0; i < n; i++, e = e->next) {
             sb_puts(sb, i ? "," : "");
-            put_indent(sb, depth + 1);
+            put_indent(sb, indent, depth + 1);
             if (m) {
                 json_put_py_string(sb, m[i]->string, strlen(m[i]->string));
                 sb_puts(sb, ": ");
             }
-            json_put_py_value(sb, m ? m[i] : e, depth + 1);
+            put_py(sb, m ? m[i] : e, m ? m[i]->string : NULL, indent, depth + 1, is_int);
         }
-        put_indent(sb, depth);
+        put_indent(sb, indent, depth);
         sb_putc(sb, cJSON_IsArray(v) ? ']' : '}');
         if (m != small)
             mem_free(m);
     }
+}
+
+void json_put_py(strbuf *sb, const cJSON *v, int indent, json_int_key_fn is_int)
+{
+    put_py(sb, v, NULL, indent, 0, is_int);
+}
+
+void json_put_py_value(strbuf *sb, const cJSON *v, int depth)
+{
+    put_py(sb, v, NULL, 2, depth, NULL);
 }

@@ -86,7 +86,17 @@ void json_put_py_string(strbuf *sb, const char *s, size_t n);
 void json_put_rust_string(strbuf *sb, const char *s);
 
 /* `v` as json.dumps(v, indent=2, sort_keys=True) writes it, with nested lines
- * indented by `depth` levels more. */
+ * indented by `depth` levels more. Integral numbers below 2^53 are written
+ * as ints (cJSON keeps no text to tell 1 from 1.0). */
 void json_put_py_value(strbuf *sb, const cJSON *v, int depth);
+
+/* Which numbers are Python ints, by the key of the member that holds them
+ * (NULL inside an array): nonzero for an int. */
+typedef int (*json_int_key_fn)(const char *key);
+
+/* `v` as json.dumps(v, indent=indent, sort_keys=True) writes it, numbers as
+ * ints where is_int says so (and the value is integral), else as Python
+ * floats ("3.0"); is_int NULL: as json_put_py_value. */
+void json_put_py(strbuf *sb, const cJSON *v, int indent, json_int_key_fn is_int);
 
 #endif
