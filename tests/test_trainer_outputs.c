@@ -161,7 +161,9 @@ START_TEST(state_and_metrics_documents)
     if (rt > 0.01)
         ck_assert_double_eq_tol(num(m, "train_samples_per_second") / num(m, "train_steps_per_second"),
                                 12.0 / 6.0, 0.05);
-    state = cJSON_Parse(doc(r.tr, mlm_trainer_state_json));
+    char *st_text = doc(r.tr, mlm_trainer_state_json);
+    state = cJSON_Parse(st_text);
+    free(st_text);
     ck_assert_double_eq(num(state, "total_flos"), num(m, "total_flos"));
     ck_assert_double_eq(num(state, "global_step"), 6);
     /* the last record is the metrics and the step, exactly */
