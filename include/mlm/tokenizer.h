@@ -117,7 +117,7 @@ MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *te
                                         int add_special_tokens, mlm_encoding **out);
 
 /* Encode n NUL-terminated texts (pairs may be NULL, or hold NULL entries) on
- * nthreads threads (<= 0: all cores). out[] receives n encodings; with
+ * nthreads threads (<= 0: mlm_default_threads()). out[] receives n encodings; with
  * padding set, they are padded together. On failure no encoding is
  * returned and the error names the index of the text at fault. */
 MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const char *const *texts,
