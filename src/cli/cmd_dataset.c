@@ -19,17 +19,6 @@
 #include "args.h"
 #include "commands.h"
 
-static const char dataset_usage[] =
-    "usage: mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE]\n"
-    "                   [--text-column NAME] [--line-by-line] [--block-size N | "
-    "--max-seq-length N]\n"
-    "                   [--group-batch-size N] [--test-size F] [--seed S] [--num-proc N] "
-    "--out DIR";
-static const char collate_usage[] =
-    "usage: mlm collate --dataset DIR [--split NAME] [--batch-size N] [--mlm-probability P]\n"
-    "                   [--pad-to-multiple-of N] [--seed S] [--max-batches K] "
-    "[--tokenizer PATH] [--json]";
-
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -211,7 +200,8 @@ static int write_text_file(const char *path, const char *text)
 
 int cmd_dataset(int argc, char **argv)
 {
-    enum { TOK, TRAIN, VALID, COL, LBL, BLOCK, MSL, GBS, TEST, SEED, NPROC, NWORK, OUT, NOPTS };
+    enum { TOK, TRAIN, VALID, COL, LBL, BLOCK, MSL, GBS, TEST, SEED, THREADS, NPROC, NWORK, OUT,
+           NOPTS };
     cli_option opts[NOPTS] = {
         [TOK] = {"tokenizer", ARG_VALUE, NULL},
         [TRAIN] = {"train-file", ARG_VALUE, NULL},
@@ -223,34 +213,39 @@ int cmd_dataset(int argc, char **argv)
         [GBS] = {"group-batch-size", ARG_VALUE, NULL},
         [TEST] = {"test-size", ARG_VALUE, NULL},
         [SEED] = {"seed", ARG_VALUE, NULL},
+        [THREADS] = {"threads", ARG_VALUE, NULL},
         [NPROC] = {"num-proc", ARG_VALUE, NULL},
         [NWORK] = {"preprocessing-num-workers", ARG_VALUE, NULL},
         [OUT] = {"out", ARG_VALUE, NULL},
     };
     const char *pos[1];
     size_t npos = 0;
-    long block = 128, gbs = 1000, seed = 42, nproc = 1;
+    long block = 128, gbs = 1000, seed = 42;
+    int nproc = 1;
     double test_size = 0.2;
     int bad = cli_parse(argc, argv, 2, opts, NOPTS, pos, &npos) != 0 || npos ||
               !opts[TOK].value || !opts[TRAIN].value || !opts[OUT].value ||
               (opts[BLOCK].value && opts[MSL].value);
     const char *bs = opts[BLOCK].value ? opts[BLOCK].value : opts[MSL].value;
-    const char *np = opts[NPROC].value ? opts[NPROC].value : opts[NWORK].value;
+    /* --threads, or run_mlm.py's names for it */
+    const char *np = opts[THREADS].value  ? opts[THREADS].value
+                     : opts[NPROC].value ? opts[NPROC].value
+                                         : opts[NWORK].value;
     if (!bad && bs && parse_long(bs, 1, 1L << 30, &block) != 0)
         bad = 1;
     if (!bad && opts[GBS].value && parse_long(opts[GBS].value, 0, 1L << 40, &gbs) != 0)
         bad = 1;
     if (!bad && opts[SEED].value && parse_long(opts[SEED].value, 0, LONG_MAX, &seed) != 0)
         bad = 1;
-    if (!bad && np && parse_long(np, 1, 256, &nproc) != 0)
+    if (!bad && cli_parse_threads(np, &nproc) != 0)
         bad = 1;
+    if (nproc > 256) /* the most the library's num_proc takes */
+        nproc = 256;
     if (!bad && opts[TEST].value &&
         (parse_double(opts[TEST].value, 0, 1e15, &test_size) != 0 || test_size <= 0))
         bad = 1;
-    if (bad) {
-        fprintf(stderr, "%s\n", dataset_usage);
-        return EXIT_USAGE;
-    }
+    if (bad)
+        return cli_usage_error("dataset");
     const char *dir = opts[OUT].value;
     int line_by_line = opts[LBL].value != NULL;
     mlm_tokenizer *tok = NULL;
@@ -446,10 +441,8 @@ int cmd_collate(int argc, char **argv)
         bad = 1;
     if (!bad && opts[SPLIT].value && (strchr(opts[SPLIT].value, '/') || !opts[SPLIT].value[0]))
         bad = 1;
-    if (bad) {
-        fprintf(stderr, "%s\n", collate_usage);
-        return EXIT_USAGE;
-    }
+    if (bad)
+        return cli_usage_error("collate");
     const char *dir = opts[DS].value, *split = opts[SPLIT].value ? opts[SPLIT].value : "train";
     char settings[256];
     snprintf(settings, sizeof settings,
