@@ -98,6 +98,23 @@ static const command commands[] = {
      "  --tokenizer PATH     special ids from this tokenizer, not dataset_info.json\n"
      "  --json               one JSON object per batch\n",
      0, cmd_collate, NULL},
+    {"train-tokenizer",
+     "mlm train-tokenizer --model bpe|wordpiece --vocab-size N [--min-frequency N]\n"
+     "                    [--special-tokens T1,T2,...] [--text-column C [--quoting none]]\n"
+     "                    [--threads N] FILES... --out DIR",
+     "train a tokenizer as HF tokenizers' train() does, and write DIR/tokenizer.json,\n"
+     "DIR/tokenizer_config.json and DIR/special_tokens_map.json (save_pretrained's files)",
+     "  --model bpe          byte-level BPE, RoBERTa's pipeline (<s> <pad> </s> <unk> <mask>)\n"
+     "  --model wordpiece    WordPiece, BERT's (lowercase; [PAD] [UNK] [CLS] [SEP] [MASK])\n"
+     "  --vocab-size N       the vocabulary's size, special tokens included\n"
+     "  --min-frequency N    pairs seen fewer times are not merged (2)\n"
+     "  --special-tokens L   comma-separated, ids 0.. in order (default: the model's above)\n"
+     "  --lowercase B        wordpiece: true or false (true)\n"
+     "  --text-column C      the text of JSON, JSON Lines or CSV files (else each line of a\n"
+     "                       file is an example)\n"
+     "  --quoting none       CSV/TSV quotes are text (csv.QUOTE_NONE; KorSTS needs it)\n"
+     "  --out DIR            created if needed\n",
+     1, cmd_train_tokenizer, NULL},
     {"train", "mlm train [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
      "train a masked LM as run_mlm.py does (same flags, same output files)", NULL, 0,
      cmd_train, cmd_train_help},
