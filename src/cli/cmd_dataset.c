@@ -74,6 +74,7 @@ typedef struct prep {
     const char *column;
     int line_by_line;
     long block, group_batch, num_proc;
+    int progress; /* stderr is a terminal: the library draws datasets' bars there */
 } prep;
 
 /* run_mlm's line_by_line filter: drop empty and whitespace-only texts. */
@@ -105,6 +106,7 @@ static mlm_status prepare_file(const prep *p, const char *path, const char *tmp,
         cJSON_AddNumberToObject(o, "group_batch_size", (double)p->group_batch);
         cJSON_AddBoolToObject(o, "line_by_line", p->line_by_line);
         cJSON_AddNumberToObject(o, "num_proc", (double)p->num_proc);
+        cJSON_AddBoolToObject(o, "progress", p->progress);
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (!text)
@@ -127,7 +129,10 @@ static mlm_status prepare_file(const prep *p, const char *path, const char *tmp,
             return st;
         ds = kept;
     }
-    snprintf(opts, sizeof opts, "{\"remove_columns\": \"all\", \"num_proc\": %ld}", p->num_proc);
+    snprintf(opts, sizeof opts,
+             "{\"remove_columns\": \"all\", \"num_proc\": %ld, \"progress\": %s, "
+             "\"desc\": \"Running tokenizer on every text in dataset\"}",
+             p->num_proc, p->progress ? "true" : "false");
     st = mlm_dataset_tokenize(ds, p->tok, p->column, opts, &t);
     mlm_dataset_free(ds);
     if (st != MLM_OK || p->line_by_line) {
@@ -264,7 +269,8 @@ int cmd_dataset(int argc, char **argv)
         mlm_tokenizer_free(tok);
         return EXIT_RUNTIME;
     }
-    prep p = {tok, opts[COL].value ? opts[COL].value : "text", line_by_line, block, gbs, nproc};
+    prep p = {tok, opts[COL].value ? opts[COL].value : "text", line_by_line, block, gbs, nproc,
+              isatty(STDERR_FILENO)};
     char *tmp_train = join_path(dir, ".train.tmp"), *tmp_valid = join_path(dir, ".valid.tmp");
     mlm_dataset *train = NULL, *valid = NULL, *tr = NULL, *te = NULL;
     cJSON *info = cJSON_CreateObject(), *splits = NULL;
