@@ -34,73 +34,96 @@ static int parse_positive(const char *s, long *out)
     return 0;
 }
 
-static void json_ints(outbuf *b, const char *key, const int32_t *v, size_t n)
+/* Most bytes of an int32 and its comma, and of an offsets pair. */
+#define INT_BYTES 12
+#define PAIR_BYTES (2 * OB_INT_MAX + 4)
+
+static char *put_lit(char *o, const char *s, size_t n)
 {
-    ob_puts(b, key);
-    ob_putc(b, '[');
+    memcpy(o, s, n);
+    return o + n;
+}
+#define PUT(o, lit) put_lit((o), (lit), sizeof(lit) - 1)
+
+/* "key":[v0,v1,...] at o (room reserved). */
+static char *json_ints(char *o, const char *key, size_t key_len, const int32_t *v, size_t n)
+{
+    o = put_lit(o, key, key_len);
+    *o++ = '[';
     for (size_t i = 0; i < n; i++) {
         if (i)
-            ob_putc(b, ',');
-        ob_int(b, v[i]);
+            *o++ = ',';
+        o = ob_at_int(o, v[i]);
     }
-    ob_putc(b, ']');
+    *o++ = ']';
+    return o;
 }
+#define JSON_INTS(o, key, v, n) json_ints((o), (key), sizeof(key) - 1, (v), (n))
 
 /* One encoding as a JSON line, byte for byte what cJSON_PrintUnformatted
  * printed for the object tree this tool used to build: {"ids": [...],
  * "tokens": [...], "offsets": [[s, e], ...] (code points, as transformers'
  * Python), "attention_mask", "special_tokens_mask", "type_ids", "word_ids"
- * (null for special tokens)}. Written directly: the tree cost 4x the
- * tokenization itself. */
+ * (null for special tokens)}. Written directly, with one reservation per
+ * part for its worst case: the tree cost 4x the tokenization itself. */
 static void write_json(outbuf *b, const mlm_encoding *enc)
 {
     size_t n = mlm_encoding_length(enc);
-    json_ints(b, "{\"ids\":", mlm_encoding_ids(enc), n);
-    ob_puts(b, ",\"tokens\":[");
-    for (size_t i = 0; i < n; i++) {
+    if (ob_reserve(b, 16 + n * INT_BYTES) != 0)
+        return;
+    char *o = JSON_INTS(ob_cursor(b), "{\"ids\":", mlm_encoding_ids(enc), n);
+    o = PUT(o, ",\"tokens\":[");
+    ob_set_end(b, o);
+    for (size_t i = 0; i < n; i++) { /* each reserves its own worst case */
         const char *t = mlm_encoding_token(enc, i);
         if (i)
             ob_putc(b, ',');
         ob_json_string(b, t, strlen(t));
     }
-    ob_puts(b, "],\"offsets\":[");
+    if (ob_reserve(b, 128 + n * (PAIR_BYTES + 4 * INT_BYTES + 5)) != 0)
+        return;
+    o = PUT(ob_cursor(b), "],\"offsets\":[");
     for (size_t i = 0; i < n; i++) {
         size_t s = 0, e = 0;
         mlm_encoding_offsets(enc, i, MLM_OFFSETS_CODEPOINTS, &s, &e);
-        ob_puts(b, i ? ",[" : "[");
-        ob_uint(b, s);
-        ob_putc(b, ',');
-        ob_uint(b, e);
-        ob_putc(b, ']');
+        if (i)
+            *o++ = ',';
+        *o++ = '[';
+        o = ob_at_uint(o, s);
+        *o++ = ',';
+        o = ob_at_uint(o, e);
+        *o++ = ']';
     }
-    ob_putc(b, ']');
-    json_ints(b, ",\"attention_mask\":", mlm_encoding_attention_mask(enc), n);
-    json_ints(b, ",\"special_tokens_mask\":", mlm_encoding_special_tokens_mask(enc), n);
-    json_ints(b, ",\"type_ids\":", mlm_encoding_type_ids(enc), n);
-    ob_puts(b, ",\"word_ids\":[");
+    *o++ = ']';
+    o = JSON_INTS(o, ",\"attention_mask\":", mlm_encoding_attention_mask(enc), n);
+    o = JSON_INTS(o, ",\"special_tokens_mask\":", mlm_encoding_special_tokens_mask(enc), n);
+    o = JSON_INTS(o, ",\"type_ids\":", mlm_encoding_type_ids(enc), n);
+    o = PUT(o, ",\"word_ids\":[");
     const int32_t *w = mlm_encoding_word_ids(enc);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            ob_putc(b, ',');
-        if (w[i] < 0)
-            ob_puts(b, "null");
-        else
-            ob_int(b, w[i]);
+            *o++ = ',';
+        o = w[i] < 0 ? PUT(o, "null") : ob_at_int(o, w[i]);
     }
-    ob_puts(b, "]}\n");
+    o = PUT(o, "]}\n");
+    ob_set_end(b, o);
 }
 
 /* The ids on a line, then the tokens on the next, space-separated. */
 static void write_plain(outbuf *b, const mlm_encoding *enc)
 {
     size_t n = mlm_encoding_length(enc);
+    if (ob_reserve(b, 1 + n * INT_BYTES) != 0)
+        return;
     const int32_t *ids = mlm_encoding_ids(enc);
+    char *o = ob_cursor(b);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            ob_putc(b, ' ');
-        ob_int(b, ids[i]);
+            *o++ = ' ';
+        o = ob_at_int(o, ids[i]);
     }
-    ob_putc(b, '\n');
+    *o++ = '\n';
+    ob_set_end(b, o);
     for (size_t i = 0; i < n; i++) {
         if (i)
             ob_putc(b, ' ');

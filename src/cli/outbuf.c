@@ -35,36 +35,56 @@ void ob_put(outbuf *b, const char *s, size_t n)
     }
 }
 
-void ob_putc(outbuf *b, char c)
+void ob_puts(outbuf *b, const char *s) { ob_put(b, s, strlen(s)); }
+
+/* "00" "01" ... "99": two digits per division. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+char *ob_at_uint(char *o, uint64_t v)
 {
-    if (ob_reserve(b, 1) == 0)
-        b->p[b->len++] = c;
+    if (v < 10) { /* masks and type ids: nearly every value */
+        *o = (char)('0' + v);
+        return o + 1;
+    }
+    char tmp[OB_INT_MAX];
+    int n = OB_INT_MAX;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--n] = digit_pairs[d + 1];
+        tmp[--n] = digit_pairs[d];
+    }
+    if (v >= 10) {
+        tmp[--n] = digit_pairs[v * 2 + 1];
+        tmp[--n] = digit_pairs[v * 2];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(o, tmp + n, (size_t)(OB_INT_MAX - n));
+    return o + (OB_INT_MAX - n);
 }
 
-void ob_puts(outbuf *b, const char *s) { ob_put(b, s, strlen(s)); }
+char *ob_at_int(char *o, int64_t v)
+{
+    if (v >= 0)
+        return ob_at_uint(o, (uint64_t)v);
+    *o++ = '-';
+    return ob_at_uint(o, (uint64_t)0 - (uint64_t)v);
+}
 
 void ob_uint(outbuf *b, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (ob_reserve(b, (size_t)n) != 0)
-        return;
-    while (n)
-        b->p[b->len++] = tmp[--n];
+    if (ob_reserve(b, OB_INT_MAX) == 0)
+        ob_set_end(b, ob_at_uint(ob_cursor(b), v));
 }
 
 void ob_int(outbuf *b, int64_t v)
 {
-    if (v < 0) {
-        ob_putc(b, '-');
-        ob_uint(b, (uint64_t)0 - (uint64_t)v);
-    } else {
-        ob_uint(b, (uint64_t)v);
-    }
+    if (ob_reserve(b, OB_INT_MAX + 1) == 0)
+        ob_set_end(b, ob_at_int(ob_cursor(b), v));
 }
 
 /* The escape for a byte cJSON escapes, or 0 for one it copies. 'u' means
