@@ -183,7 +183,8 @@ static int fill(runner *r, slot *s)
         fprintf(stderr, "mlm: out of memory\n");
         return 1;
     }
-    memcpy(s->in, r->carry, r->carry_len);
+    if (r->carry_len)
+        memcpy(s->in, r->carry, r->carry_len);
     s->in_len = r->carry_len;
     r->carry_len = 0;
     size_t complete = 0, scanned = 0;

@@ -21,7 +21,7 @@
 typedef struct command {
     const char *name;
     const char *usage;   /* after "usage: "; lines past the first are indented */
-    const char *summary;
+    const char *summary; /* one line, for the list of commands and the help */
     const char *options; /* one "  --flag  what" line each; NULL: none */
     int threads;         /* takes --threads (its help line comes last) */
     int (*run)(int argc, char **argv);
@@ -39,13 +39,13 @@ static const command commands[] = {
     {"tokenize",
      "mlm tokenize --tokenizer PATH [--no-special] [--max-length N] [--json] [--input-jsonl]\n"
      "             [--threads N]",
-     "tokenize lines of stdin: a line of ids and a line of tokens each, or one JSON object\n"
-     "(ids, tokens, offsets in code points, attention_mask, special_tokens_mask, type_ids,\n"
-     "word_ids) with --json; in input order whatever the threads",
+     "tokenize lines of stdin",
      "  --tokenizer PATH     tokenizer.json, or a model directory\n"
      "  --no-special         no special tokens ([CLS] ... [SEP]; add_special_tokens=False)\n"
      "  --max-length N       truncate to N tokens, special tokens included\n"
-     "  --json               one JSON object per line of input\n"
+     "  --json               one JSON object per line of input (ids, tokens, offsets in\n"
+     "                       code points, attention_mask, special_tokens_mask, type_ids,\n"
+     "                       word_ids) instead of a line of ids and a line of tokens\n"
      "  --input-jsonl        each line is a JSON string or {\"text\": s, \"text_pair\": s}\n",
      1, cmd_tokenize, NULL},
     {"detokenize", "mlm detokenize --tokenizer PATH [--skip-special] [--no-cleanup] [--json]",
@@ -69,8 +69,7 @@ static const command commands[] = {
      "mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE]\n"
      "            [--text-column NAME] [--line-by-line] [--block-size N | --max-seq-length N]\n"
      "            [--group-batch-size N] [--test-size F] [--seed S] [--threads N] --out DIR",
-     "tokenize, group and split a corpus into DIR/train and DIR/test (or DIR/validation);\n"
-     "on a terminal, progress on stderr",
+     "tokenize, group and split a corpus (progress bars on a terminal)",
      "  --tokenizer PATH     tokenizer.json, or a model directory\n"
      "  --train-file FILE    text (a line per example), JSON Lines, JSON, CSV or TSV (.gz too)\n"
      "  --validation-file F  evaluation data (else --test-size of the train file)\n"
@@ -102,8 +101,7 @@ static const command commands[] = {
      "mlm train-tokenizer --model bpe|wordpiece --vocab-size N [--min-frequency N]\n"
      "                    [--special-tokens T1,T2,...] [--text-column C [--quoting none]]\n"
      "                    [--threads N] FILES... --out DIR",
-     "train a tokenizer as HF tokenizers' train() does, and write DIR/tokenizer.json,\n"
-     "DIR/tokenizer_config.json and DIR/special_tokens_map.json (save_pretrained's files)",
+     "train a tokenizer as HF tokenizers' train() does, saved as save_pretrained saves it",
      "  --model bpe          byte-level BPE, RoBERTa's pipeline (<s> <pad> </s> <unk> <mask>)\n"
      "  --model wordpiece    WordPiece, BERT's (lowercase; [PAD] [UNK] [CLS] [SEP] [MASK])\n"
      "  --vocab-size N       the vocabulary's size, special tokens included\n"
@@ -113,7 +111,8 @@ static const command commands[] = {
      "  --text-column C      the text of JSON, JSON Lines or CSV files (else each line of a\n"
      "                       file is an example)\n"
      "  --quoting none       CSV/TSV quotes are text (csv.QUOTE_NONE; KorSTS needs it)\n"
-     "  --out DIR            created if needed\n",
+     "  --out DIR            created if needed: tokenizer.json, tokenizer_config.json and\n"
+     "                       special_tokens_map.json go there\n",
      1, cmd_train_tokenizer, NULL},
     {"train", "mlm train [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
      "train a masked LM as run_mlm.py does (same flags, same output files)", NULL, 0,
@@ -137,12 +136,8 @@ static const command *find_command(const char *name)
 static void print_usage(FILE *out)
 {
     fprintf(out, "usage: mlm COMMAND [OPTIONS]\n\ncommands:\n");
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        /* the summary's first line only */
-        const char *s = commands[i].summary, *nl = strchr(s, '\n');
-        int len = nl ? (int)(nl - s) : (int)strlen(s);
-        fprintf(out, "  %-16s %.*s%s\n", commands[i].name, len, s, nl ? " ..." : "");
-    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`mlm COMMAND --help` shows a command's options. Long options accept dashes and\n"
                  "underscores alike (--train-file = --train_file).\n");
 }
