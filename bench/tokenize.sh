@@ -19,6 +19,17 @@
 # process start and the tokenizer load weigh little) and the same thread
 # count (--threads t, RAYON_NUM_THREADS=t). MB/s of input; ratio = mlm / HF.
 # Targets (issue #11): --json >= 2x HF, plain >= 3x HF.
+# Measured 2025-12-06 on the same SHARED 2-vCPU machine under load average
+# 2.4-2.7 (other jobs on both cores; the 2-thread rows are the noisiest),
+# two runs each:
+#   tokenizer          thr  HF MB/s      plain  ratio    --json  ratio
+#   bert-base-uncased    1  3.47/2.84  14.05/14.83 4.05/5.22 11.66/13.45 3.36/4.74
+#   bert-base-uncased    2  3.45/6.57  13.86/18.68 4.02/2.84 10.70/16.85 3.10/2.56
+#   roberta-base         1  2.15/2.93   7.10/8.01  3.30/2.73  6.51/7.23  3.02/2.47
+#   roberta-base         2  3.00/2.89   3.85/11.58 1.28/4.01  5.69/10.23 1.90/3.54
+# The command's own cost is small: with no output at all it takes 90-95% of
+# the CPU time of --json (perf), so plain output is bounded by the
+# tokenizer's ratio in the first table (roberta-base: 2.5-3x).
 #
 # Measured 2025-11-25 (2 x AMD EPYC vCPU, 23.5 GiB, Debian 12, node v20.20.2,
 # tokenizers 0.23.2) on a SHARED machine under load average ~8 (other jobs
