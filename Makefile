@@ -317,9 +317,11 @@ bench: deps-ok
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
-# libmlm vs HF tokenizers (Node binding), same text and threads, with ratios.
+# libmlm vs HF tokenizers (Node binding), same text and threads, with ratios;
+# then `mlm tokenize` (plain and --json, stdin to a file) against HF's
+# in-memory encodeBatch.
 bench-tokenize: deps-ok
-	@$(MAKE) --no-print-directory build/bench/tokenizer_bench
+	@$(MAKE) --no-print-directory build/bench/tokenizer_bench $(MLM_BIN)
 	@sh bench/tokenize.sh
 
 # Needs /usr/bin/python3 with Debian's torch and node + npm (for the peers);

@@ -6,6 +6,9 @@
 // and tokens/s, the median of 5 timed runs after one warm-up.
 //
 //   node bench/tokenize_hf.js            (needs tests/node_modules: cd tests && npm ci)
+//   node bench/tokenize_hf.js --child NAME [CORPUS]
+//                                        one JSON line for one tokenizer (used by
+//                                        bench/tokenize.sh), on CORPUS if given
 //
 // The binding parallelises encodeBatch with rayon, whose global pool reads
 // RAYON_NUM_THREADS once per process; the parent therefore runs one child
@@ -44,10 +47,10 @@ const models = {
 };
 const RUNS = 5;
 
-async function child(name) {
+async function child(name, file) {
   const tk = loadTokenizers();
   const t = tk.Tokenizer.fromFile(models[name]);
-  const lines = fs.readFileSync(corpus, 'utf8').split('\n');
+  const lines = fs.readFileSync(file || corpus, 'utf8').split('\n');
   const bytes = lines.reduce((a, l) => a + Buffer.byteLength(l, 'utf8'), 0);
   const opts = { addSpecialTokens: false };
   let tokens = 0;
@@ -67,7 +70,7 @@ async function child(name) {
 }
 
 function main() {
-  if (process.argv[2] === '--child') return child(process.argv[3]);
+  if (process.argv[2] === '--child') return child(process.argv[3], process.argv[4]);
   if (!fs.existsSync(corpus)) {
     console.log(`skip: ${corpus} is absent`);
     return;

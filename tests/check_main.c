@@ -11,6 +11,8 @@ int main(void)
         abi_suite,
         cli_suite,
         cli_tokenize_suite,
+        cli_conventions_suite,
+        cli_train_tokenizer_suite,
         bpe_trainer_suite,
         ops_suite,
         model_suite,

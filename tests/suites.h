@@ -8,6 +8,8 @@ Suite *core_suite(void);
 Suite *abi_suite(void);
 Suite *cli_suite(void);
 Suite *cli_tokenize_suite(void);
+Suite *cli_conventions_suite(void);
+Suite *cli_train_tokenizer_suite(void);
 Suite *bpe_trainer_suite(void);
 Suite *tokenizer_parity_suite(void);
 Suite *ops_suite(void);

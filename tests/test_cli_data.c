@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static char *run_mlm(const char *args, int *status)
 {
@@ -210,6 +211,85 @@ START_TEST(cli_dataset_line_by_line_validation)
 }
 END_TEST
 
+static char *file_bytes(const char *dir, const char *rel, size_t *len)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    char *data = test_read_file(path, len);
+    ck_assert_msg(data != NULL, "%s is missing", path);
+    return data;
+}
+
+/* On a terminal `mlm dataset` shows datasets' bars on stderr: the bytes of
+ * a streamed text file ("Tokenizing corpus.txt: 100%|...| 23.1k/23.1k
+ * [00:00<00:00, 1.23MB/s]") and the rows of a CSV loaded whole ("Running
+ * tokenizer on every text in dataset: 100%|...| examples/s]"), each ended
+ * with a newline; through a pipe nothing but the summary lines, as before.
+ * The datasets written are the same either way. */
+START_TEST(cli_dataset_progress_on_a_terminal_only)
+{
+    char tb[4096];
+    REQUIRE_TEST_DATA(tp, "tokenizers/bert-base-uncased", tb);
+    char *dir = test_tmpdir();
+    char path[4096], args[8192];
+    snprintf(path, sizeof path, "%s/corpus.txt", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 600; i++)
+        fprintf(f, "%s\n", LINES[i % 6]);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(path, sizeof path, "%s/corpus.csv", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "id,text\n");
+    for (int i = 0; i < 300; i++)
+        fprintf(f, "%d,\"%s\"\n", i, LINES[i % 6]);
+    ck_assert_int_eq(fclose(f), 0);
+
+    static const char *const inputs[] = {"corpus.txt", "corpus.csv"};
+    static const char *const bars[] = {"\rTokenizing corpus.txt: 100%|",
+                                       "\rRunning tokenizer on every text in dataset: 100%|"};
+    static const char *const rates[] = {"B/s]\n", " examples/s]\n"};
+    for (int k = 0; k < 2; k++) {
+        int status;
+        snprintf(args, sizeof args,
+                 "dataset --tokenizer '%s' --train-file '%s/%s' --block-size 16 --out '%s/pipe%d'",
+                 tp, dir, inputs[k], dir, k);
+        char *piped = run_mlm(args, &status);
+        ck_assert_msg(status == 0, "%s", piped);
+        ck_assert_msg(strncmp(piped, "train: ", 7) == 0 && !strchr(piped, '\r') &&
+                          strstr(piped, "\ntest: ") && !strstr(piped, "%|"),
+                      "piped output: %s", piped);
+        char cmd[16384];
+        snprintf(cmd, sizeof cmd,
+                 "exec '%s/%s' dataset --tokenizer '%s' --train-file '%s/%s' --block-size 16 "
+                 "--out '%s/tty%d'",
+                 test_root(), MLM_BIN, tp, dir, inputs[k], dir, k);
+        char *tty = test_run_on_terminal(cmd, 120, &status);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", tty);
+        const char *bar = strstr(tty, bars[k]);
+        ck_assert_msg(bar != NULL, "no finished bar '%s' in: %s", bars[k] + 1, tty);
+        ck_assert_msg(strstr(bar, rates[k]) != NULL, "no rate and newline after: %s", bar);
+        ck_assert_msg(strstr(tty, "\033") == NULL, "escape sequences in: %s", tty);
+        /* the summary follows the bar, as it reads through the pipe */
+        ck_assert_msg(strstr(tty, piped) != NULL, "%s\n---\n%s", tty, piped);
+        /* what was written does not depend on the bar */
+        char a[64], b[64];
+        snprintf(a, sizeof a, "pipe%d/train", k);
+        snprintf(b, sizeof b, "tty%d/train", k);
+        size_t la, lb;
+        char *da = file_bytes(dir, a, &la), *db = file_bytes(dir, b, &lb);
+        ck_assert(la == lb && memcmp(da, db, la) == 0);
+        free(da);
+        free(db);
+        free(tty);
+        free(piped);
+    }
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(cli_data_usage_and_runtime_errors)
 {
     static const char *const usage[] = {
@@ -387,6 +467,7 @@ Suite *cli_data_suite(void)
     tcase_add_test(tc, cli_dataset_group_split_collate);
     tcase_add_test(tc, cli_dataset_line_by_line_validation);
     tcase_add_test(tc, cli_data_usage_and_runtime_errors);
+    tcase_add_test(tc, cli_dataset_progress_on_a_terminal_only);
     tcase_add_test(tc, example_prepare_eli5_runs);
     tcase_add_test(tc, example_train_mlm_runs);
     suite_add_tcase(s, tc);

@@ -2,7 +2,10 @@
  * fields against HF's goldens (tests/data/tokenizer_parity/goldens/), JSONL input
  * with newlines and pairs, --no-special, --max-length (and --max_length),
  * Korean, usage errors (exit 2), runtime errors (exit 1 with a message),
- * and a decode round trip. Reads the tokenizers in tests/data. */
+ * and a decode round trip; the output byte for byte the same on 1 and 3
+ * threads over WikiText-2 + KorSTS, each JSON line as cJSON prints it, and
+ * JSON escapes of control characters, quotes and backslashes as cJSON
+ * writes them. Reads the tokenizers in tests/data. */
 #include "suites.h"
 #include "testutil.h"
 
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef MLM_BIN
 #define MLM_BIN "bin/mlm"
@@ -283,6 +287,141 @@ START_TEST(detokenize_round_trip)
 }
 END_TEST
 
+/* `mlm tokenize args < in > out` in dir; returns out's text. */
+static char *tokenize_file(const char *dir, const char *args, const char *in, const char *out,
+                           size_t *len)
+{
+    char cmd[16384], path[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/%s' tokenize %s < '%s' > '%s'", dir, test_root(),
+             MLM_BIN, args, in, out);
+    int status;
+    char *msg = test_run(cmd, &status);
+    ck_assert_msg(status == 0, "%s: exit %d: %s", cmd, status, msg ? msg : "");
+    free(msg);
+    snprintf(path, sizeof path, "%s/%s", dir, out);
+    char *text = test_read_file(path, len);
+    ck_assert_ptr_nonnull(text);
+    return text;
+}
+
+/* Batches run on threads and are written in input order: the output does
+ * not depend on the thread count (BERT with special tokens as JSON, RoBERTa
+ * without them in plain text); each JSON line is what cJSON prints for its
+ * own parse (the escapes and numbers of the object tree the tool used to
+ * build). The input is WikiText-2 valid (3,760 lines, 1.2 MB: ~20 batches)
+ * with KorSTS's 3,000 Korean sentences between its halves, a line of
+ * control characters, quotes and a backslash, and a last line with "\r"
+ * and no newline. */
+START_TEST(tokenize_same_output_on_any_thread_count)
+{
+    char sbuf[4096], rbuf[4096], wbuf[4096], kbuf[4096], cmd[16384];
+    REQUIRE_TEST_DATA(bert, BERT, sbuf);
+    REQUIRE_TEST_DATA(roberta, ROBERTA, rbuf);
+    REQUIRE_TEST_DATA(wiki, "corpora/wikitext-2-raw/wiki.valid.raw", wbuf);
+    REQUIRE_TEST_DATA(korsts, "corpora/korsts/sts-train.tsv", kbuf);
+    char *dir = test_tmpdir();
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && { head -n 2000 '%s'; cut -f 6 '%s'; tail -n +2001 '%s'; "
+             "printf 'tab\\there \\001\\037 \"q\" back\\\\slash\\n'; printf 'last\\r'; } > in.txt",
+             dir, wiki, korsts, wiki);
+    int status;
+    free(test_run(cmd, &status));
+    ck_assert_int_eq(status, 0);
+    size_t in_len;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/in.txt", dir);
+    char *in = test_read_file(path, &in_len);
+    ck_assert_ptr_nonnull(in);
+    size_t in_lines = 1; /* the last has no newline */
+    for (size_t i = 0; i < in_len; i++)
+        in_lines += in[i] == '\n';
+    ck_assert_uint_gt(in_lines, 6000);
+    ck_assert_ptr_nonnull(strstr(in, "이")); /* Korean is in */
+    free(in);
+
+    static const struct {
+        int roberta;
+        const char *flags;
+        int json;
+    } runs[] = {{0, "--json", 1}, {1, "--no-special", 0}};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        const char *tok = runs[r].roberta ? roberta : bert;
+        char args[8192];
+        size_t len1, len;
+        snprintf(args, sizeof args, "--tokenizer '%s' %s --threads 1", tok, runs[r].flags);
+        char *one = tokenize_file(dir, args, "in.txt", "out1", &len1);
+        /* 3 threads: ~20 batches in uneven shares, written in order */
+        snprintf(args, sizeof args, "--tokenizer '%s' %s --threads 3", tok, runs[r].flags);
+        char *many = tokenize_file(dir, args, "in.txt", "outN", &len);
+        ck_assert_msg(len == len1 && memcmp(one, many, len) == 0,
+                      "%s %s: 3 threads differ from 1", tok, runs[r].flags);
+        free(many);
+        /* one line of output per line of input (two in plain output) */
+        size_t lines = 0;
+        for (size_t i = 0; i < len1; i++)
+            lines += one[i] == '\n';
+        ck_assert_uint_eq(lines, runs[r].json ? in_lines : 2 * in_lines);
+        for (char *line = one; runs[r].json && *line;) {
+            char *nl = strchr(line, '\n');
+            *nl = '\0';
+            cJSON *o = cJSON_Parse(line);
+            ck_assert_msg(o != NULL, "not JSON: %.200s", line);
+            char *again = cJSON_PrintUnformatted(o);
+            ck_assert_msg(strcmp(again, line) == 0, "not as cJSON prints it:\n%s\n%s", line,
+                          again);
+            cJSON_free(again);
+            cJSON_Delete(o);
+            line = nl + 1;
+        }
+        free(one);
+    }
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Tokens holding control characters, quotes, backslashes, DEL and Korean
+ * (a WordLevel vocabulary, split on whitespace, which these are not), as
+ * cJSON escapes them: \u00xx in lowercase hex, \b, \", \\, DEL and
+ * UTF-8 as they are. */
+START_TEST(tokenize_json_escapes)
+{
+    char *dir = test_tmpdir();
+    char path[4096], cmd[16384];
+    snprintf(path, sizeof path, "%s/wordlevel.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, "
+          "\"added_tokens\": [], \"normalizer\": null, "
+          "\"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"}, \"post_processor\": null, "
+          "\"decoder\": null, \"model\": {\"type\": \"WordLevel\", \"unk_token\": \"[UNK]\", "
+          "\"vocab\": {\"[UNK]\": 0, \"a\\u0001b\": 1, \"q\\\"uote\": 2, "
+          "\"back\\\\slash\": 3, \"del\\u007f\": 4, \"bs\\b\": 5, "
+          "\"한국어\": 6, \"x\\u001fy\": 7}}}",
+          f);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(cmd, sizeof cmd,
+             "printf 'a\\001b q\"uote back\\\\slash del\\177 bs\\010 "
+             "한국어 x\\037y zzz\\n' | "
+             "'%s/%s' tokenize --tokenizer '%s' --json 2>&1",
+             test_root(), MLM_BIN, path);
+    int status;
+    char *out = test_run(cmd, &status);
+    ck_assert_int_eq(status, 0);
+    ck_assert_str_eq(out,
+                     "{\"ids\":[1,2,3,4,5,6,7,0],"
+                     "\"tokens\":[\"a\\u0001b\",\"q\\\"uote\",\"back\\\\slash\",\"del\x7f\","
+                     "\"bs\\b\",\"한국어\",\"x\\u001fy\",\"[UNK]\"],"
+                     "\"offsets\":[[0,3],[4,10],[11,21],[22,26],[27,30],[31,34],[35,38],[39,42]],"
+                     "\"attention_mask\":[1,1,1,1,1,1,1,1],"
+                     "\"special_tokens_mask\":[0,0,0,0,0,0,0,0],"
+                     "\"type_ids\":[0,0,0,0,0,0,0,0],\"word_ids\":[0,1,2,3,4,5,6,7]}\n");
+    free(out);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *cli_tokenize_suite(void)
 {
     Suite *s = suite_create("cli_tokenize");
@@ -292,6 +431,8 @@ Suite *cli_tokenize_suite(void)
     tcase_add_test(tc, tokenize_jsonl_pairs_and_truncation);
     tcase_add_test(tc, errors_and_exit_codes);
     tcase_add_test(tc, detokenize_round_trip);
+    tcase_add_test(tc, tokenize_same_output_on_any_thread_count);
+    tcase_add_test(tc, tokenize_json_escapes);
     suite_add_tcase(s, tc);
     return s;
 }

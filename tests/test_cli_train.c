@@ -7,16 +7,13 @@
 #include "testutil.h"
 
 #include <cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <mlm.h>
-#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 /* 20 lines; 2, 5, 8 and 11 are blank to Python's str.isspace (U+3000 too). */
@@ -499,40 +496,7 @@ static char *run_mlm_on_terminal(const char *dir, const char *args, int *status)
 {
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s/%s' %s", dir, test_root(), MLM_BIN, args);
-    struct winsize ws = {.ws_row = 24, .ws_col = 120};
-    fflush(stdout);
-    fflush(stderr);
-    int master;
-    pid_t pid = forkpty(&master, NULL, NULL, &ws);
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        struct termios tio;
-        if (tcgetattr(STDIN_FILENO, &tio) == 0) {
-            cfmakeraw(&tio);
-            tcsetattr(STDIN_FILENO, TCSANOW, &tio);
-        }
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    size_t len = 0, cap = 1 << 16;
-    char *out = malloc(cap);
-    ck_assert_ptr_nonnull(out);
-    for (;;) {
-        if (cap - len < 4096) {
-            out = realloc(out, cap *= 2);
-            ck_assert_ptr_nonnull(out);
-        }
-        ssize_t n = read(master, out + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) /* EIO once the child's side is closed */
-            break;
-        len += (size_t)n;
-    }
-    out[len] = '\0';
-    close(master);
-    ck_assert_int_eq(waitpid(pid, status, 0), pid);
-    return out;
+    return test_run_on_terminal(cmd, 120, status);
 }
 
 static size_t occurrences(const char *text, const char *what)

@@ -28,7 +28,7 @@
 #include "io/file.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
-#include "train/progress.h"
+#include "io/progress.h"
 #include "train/trainer_impl.h" /* EVAL_BATCH_BASE: the eval batches' mask streams */
 
 /* ---------------------------------------------------------------- corpus */
@@ -838,6 +838,58 @@ START_TEST(progress_formats_like_tqdm)
     ck_assert_uint_eq(progress_text_width("한국어 loss"), 11);
     ck_assert_uint_eq(progress_text_width("abc"), 3);
     ck_assert_uint_eq(progress_text_width(" 37%|███▋      |"), 16);
+}
+END_TEST
+
+/* The bars of the data layer: tqdm's desc, unit and unit_scale. */
+START_TEST(progress_units_like_tqdm)
+{
+    static const struct {
+        int64_t n, total;
+        double elapsed;
+        int ncols;
+        double rate;
+        const char *desc, *unit;
+        int unit_scale;
+        const char *want;
+    } m[] = {
+        {10300000, 22936920, 1.1, 80, 9410000.0, "Tokenizing big.txt", "B", 1,
+         "Tokenizing big.txt:  45%|████████          | 10.3M/22.9M [00:01<00:01, 9.41MB/s]"},
+        {10300000, 22936920, 1.1, 0, 0.5, "Tokenizing big.txt", "B", 1,
+         "Tokenizing big.txt:  45% 10.3M/22.9M [00:01<7020:30:40, 2.00s/B]"},
+        {0, 22936920, 0.0, 60, NAN, "한국어.txt", "B", 1,
+         "한국어.txt:   0%|               | 0.00/22.9M [00:00<?, ?B/s]"},
+        {22936920, 22936920, 2.5, 70, NAN, "big.txt: ", "B", 1,
+         "big.txt: 100%|███████████████████| 22.9M/22.9M [00:02<00:00, 9.17MB/s]"},
+        {3, 22936920, 1.1, -1, NAN, NULL, "B", 1,
+         "  0%|          | 3.00/22.9M [00:01<2336:10:02, 2.73B/s]"},
+        {10300000, 0, 1.1, -1, NAN, "x", "B", 1, "x: 10.3MB [00:01, 9.36MB/s]"},
+        {450, 1000, 1.5, 70, 300.0, "Map", " examples", 0,
+         "Map:  45%|███████▋         | 450/1000 [00:01<00:01, 300.00 examples/s]"},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        progress_view v = {.n = m[i].n, .total = m[i].total, .elapsed = m[i].elapsed,
+                           .rate = m[i].rate, .ncols = m[i].ncols, .desc = m[i].desc,
+                           .unit = m[i].unit, .unit_scale = m[i].unit_scale};
+        strbuf sb = {0};
+        progress_render(&sb, &v);
+        ck_assert_msg(strcmp(sb_text(&sb), m[i].want) == 0, "case %zu:\n got '%s'\nwant '%s'", i,
+                      sb.data, m[i].want);
+        sb_free(&sb);
+    }
+    static const struct {
+        double x;
+        const char *want;
+    } sz[] = {{0, "0.00"},        {3, "3.00"},          {9.994, "9.99"},     {9.995, "10.0"},
+              {99.94, "99.9"},    {99.95, "100"},       {999.4, "999"},      {999.5, "1.00k"},
+              {1234, "1.23k"},    {22936920, "22.9M"},  {9410000.0, "9.41M"}, {5e+26, "500.0Y"},
+              {2e+30, "2000000.0Y"}};
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
+        strbuf sb = {0};
+        tqdm_sizeof(&sb, sz[i].x);
+        ck_assert_str_eq(sb_text(&sb), sz[i].want);
+        sb_free(&sb);
+    }
 }
 END_TEST
 
@@ -1773,6 +1825,7 @@ Suite *trainer_suite(void)
     suite_add_tcase(s, ta);
     TCase *tp = tcase_create("progress");
     tcase_add_test(tp, progress_formats_like_tqdm);
+    tcase_add_test(tp, progress_units_like_tqdm);
     tcase_add_test(tp, python_reprs);
     tcase_add_test(tp, progress_bar_draws_in_place);
     tcase_add_test(tp, output_follows_disable_tqdm);

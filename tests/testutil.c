@@ -2,11 +2,14 @@
 
 #include <check.h>
 
+#include <errno.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 const char *test_root(void)
@@ -100,6 +103,65 @@ char *test_run(const char *cmd, int *status)
     if (buf)
         buf[n] = '\0';
     return buf;
+}
+
+char *test_run_on_terminal(const char *cmd, int cols, int *wait_status)
+{
+    struct winsize ws = {.ws_row = 24, .ws_col = (unsigned short)cols};
+    fflush(stdout);
+    fflush(stderr);
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, &ws);
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct termios tio;
+        if (tcgetattr(STDIN_FILENO, &tio) == 0) {
+            cfmakeraw(&tio);
+            tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+        }
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    for (;;) {
+        if (cap - len < 4096) {
+            out = realloc(out, cap *= 2);
+            ck_assert_ptr_nonnull(out);
+        }
+        ssize_t n = read(master, out + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) /* EIO once the child's side is closed */
+            break;
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    close(master);
+    ck_assert_int_eq(waitpid(pid, wait_status, 0), pid);
+    return out;
+}
+
+int test_hf_encode(const char *json_path, const char *out)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "test -d '%s/tests/node_modules/tokenizers' && command -v node",
+             test_root());
+    int status;
+    free(test_run(cmd, &status));
+    if (status != 0) {
+        fprintf(stderr, "skip HF loading %s: the npm package tokenizers is not installed "
+                        "(cd tests && npm ci; needs nodejs and npm)\n", json_path);
+        return 0;
+    }
+    snprintf(cmd, sizeof cmd,
+             "node '%s/tests/gen_trained_tokenizer_goldens.js' --encode '%s' '%s' 2>&1",
+             test_root(), json_path, out);
+    char *o = test_run(cmd, &status);
+    ck_assert_msg(status == 0, "HF failed on %s: %s", json_path, o ? o : "");
+    free(o);
+    return 1;
 }
 
 int have_torch(void)

@@ -22,6 +22,18 @@ char *test_read_file(const char *path, size_t *len);
 /* Run a shell command, capture stdout (malloc'ed) and the exit status. */
 char *test_run(const char *cmd, int *status);
 
+/* Run a shell command with stdin, stdout and stderr on a terminal (a pty
+ * of `cols` columns, raw: no newline translation): what it printed there,
+ * read until it exited (malloc'ed), and its wait status. */
+char *test_run_on_terminal(const char *cmd, int cols, int *wait_status);
+
+/* Have HF tokenizers (the Node binding in tests/node_modules) load a
+ * tokenizer.json and write its encodings of tests/data/tokenizer_parity's
+ * texts to `out`, in the goldens' format (tokenizer_golden_check reads
+ * it). Returns 1, or 0 after saying why on stderr when node or the npm
+ * package is missing (cd tests && npm ci); fails the test when HF fails. */
+int test_hf_encode(const char *json_path, const char *out);
+
 /* Whether /usr/bin/python3 imports torch (the reference in tests/reference
  * can run at test time). */
 int have_torch(void);

@@ -74,6 +74,14 @@ MLM_API void mlm_clear_error(void);
  * Never NULL; thread-safe. */
 MLM_API const char *mlm_system_info(void);
 
+/* The number of CPUs the calling process may run on: those in its affinity
+ * mask (sched_getaffinity, so `taskset -c 0` or a container's cpuset gives
+ * 1), else the CPUs online; at least 1. What a thread count <= 0 means
+ * wherever libmlm takes one, and the default of the mlm tool's --threads,
+ * as ONNX Runtime, PyTorch and HF tokenizers size their pools. Read afresh
+ * at each call (the mask may change); thread-safe. */
+MLM_API int mlm_default_threads(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -222,7 +222,12 @@ typedef mlm_status (*mlm_dataset_map_fn)(const mlm_dataset *batch, void *user,
 /* HF's Dataset.map. Options (JSON object or NULL): "batched" (bool, default
  * false), "batch_size" (default 1000; <= 0 or null: the whole dataset as one
  * batch), "num_proc" (threads, default 1; the output order is the input's
- * whatever the count), "remove_columns" (a list of names, or "all").
+ * whatever the count), "remove_columns" (a list of names, or "all"),
+ * "progress" (bool, default false: draw datasets' tqdm bar of rows on
+ * stderr, "Map:  45%|████▌     | 450/1000 [00:01<00:01, 300.00 examples/s]",
+ * redrawn in place with carriage returns at most every 0.1 s, ended with a
+ * newline; the library never looks whether stderr is a terminal: the
+ * caller decides, as the mlm tool does), "desc" (the bar's label, "Map").
  * The output holds the kept input columns followed by the result columns
  * (a result column replaces an input column of the same name). Every batch
  * must return the same column names and types. A failing callback's status
@@ -256,7 +261,7 @@ MLM_API mlm_status mlm_dataset_group_texts_batched(const mlm_dataset *ds, int64_
  * or "return_token_type_ids" is true, token_type_ids. Truncation and
  * padding are the tokenizer's settings. Options (JSON object or NULL):
  * "batch_size" (1000), "num_proc" (threads, 1), "remove_columns" (a list or
- * "all"), "add_special_tokens" (true), "pair_column" (a second text column
+ * "all"), "progress" and "desc" (mlm_dataset_map's), "add_special_tokens" (true), "pair_column" (a second text column
  * encoded as the pair), "return_token_type_ids" (true/false; default: as
  * above). A column that is not text is MLM_ERR_INVALID_ARGUMENT naming it;
  * an encoding error names the row. The tokenizer must not be changed while
@@ -303,7 +308,13 @@ typedef struct mlm_tokenize_file_stats {
  *   "batch_size" (1000 lines per encode batch), "num_proc" (1),
  *   "add_special_tokens" (true), "return_token_type_ids" (as
  *       mlm_dataset_tokenize), "on_bad_rows" ("error" | "skip": a JSON line
- *       that is not an object or lacks the column).
+ *       that is not an object or lacks the column);
+ *   "progress": false (default) | true: a tqdm bar on stderr of the bytes
+ *       read against the file's size (compressed bytes for gzip), with
+ *       rate and ETA: "Tokenizing big.txt:  45%|████▌     | 10.3M/22.9M
+ *       [00:01<00:01, 9.41MB/s]", redrawn in place at most every 0.1 s
+ *       and ended with a newline (the caller decides whether stderr is a
+ *       terminal).
  * Truncation and padding are the tokenizer's settings (padding applies per
  * batch). Errors name the file and line. stats may be NULL. The tokenizer
  * must not be changed while this runs. */

@@ -41,6 +41,16 @@ MLM_API mlm_status mlm_tokenizer_load_json(const char *json, size_t len, mlm_tok
  * atomically. */
 MLM_API mlm_status mlm_tokenizer_save(const mlm_tokenizer *tok, const char *path);
 
+/* Write what transformers' PreTrainedTokenizerFast.save_pretrained(dir)
+ * writes, so that AutoTokenizer.from_pretrained(dir) (and
+ * mlm_tokenizer_load(dir)) loads it: dir/tokenizer.json, and
+ * dir/tokenizer_config.json and dir/special_tokens_map.json with the
+ * special tokens by role, clean_up_tokenization_spaces, model_max_length
+ * when set, and tokenizer_class "PreTrainedTokenizerFast" (the class that
+ * uses tokenizer.json as it is). dir is created if missing (not its
+ * parents); each file is written atomically. */
+MLM_API mlm_status mlm_tokenizer_save_pretrained(const mlm_tokenizer *tok, const char *dir);
+
 /* Accepts NULL. */
 MLM_API void mlm_tokenizer_free(mlm_tokenizer *tok);
 
@@ -117,7 +127,7 @@ MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *te
                                         int add_special_tokens, mlm_encoding **out);
 
 /* Encode n NUL-terminated texts (pairs may be NULL, or hold NULL entries) on
- * nthreads threads (<= 0: all cores). out[] receives n encodings; with
+ * nthreads threads (<= 0: mlm_default_threads()). out[] receives n encodings; with
  * padding set, they are padded together. On failure no encoding is
  * returned and the error names the index of the text at fault. */
 MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const char *const *texts,

@@ -1,6 +1,10 @@
 #include "args.h"
 
+#include <mlm.h>
+
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Compare an option name as typed (up to len bytes) with a canonical one,
@@ -76,4 +80,19 @@ const char *cli_get(const cli_option *opts, size_t nopts, const char *name)
         if (strcmp(opts[i].name, name) == 0)
             return opts[i].value;
     return NULL;
+}
+
+int cli_parse_threads(const char *value, int *threads)
+{
+    if (!value) {
+        *threads = mlm_default_threads();
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || *end || end == value || v < 1 || v > 1024)
+        return -1;
+    *threads = (int)v;
+    return 0;
 }

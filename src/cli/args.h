@@ -23,4 +23,8 @@ int cli_parse(int argc, char **argv, int first, cli_option *opts, size_t nopts,
 /* The option's value, or NULL. */
 const char *cli_get(const cli_option *opts, size_t nopts, const char *name);
 
+/* --threads N: the value given (1..1024), or mlm_default_threads() when
+ * value is NULL. Returns -1 for a bad value. */
+int cli_parse_threads(const char *value, int *threads);
+
 #endif

@@ -19,17 +19,6 @@
 #include "args.h"
 #include "commands.h"
 
-static const char dataset_usage[] =
-    "usage: mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE]\n"
-    "                   [--text-column NAME] [--line-by-line] [--block-size N | "
-    "--max-seq-length N]\n"
-    "                   [--group-batch-size N] [--test-size F] [--seed S] [--num-proc N] "
-    "--out DIR";
-static const char collate_usage[] =
-    "usage: mlm collate --dataset DIR [--split NAME] [--batch-size N] [--mlm-probability P]\n"
-    "                   [--pad-to-multiple-of N] [--seed S] [--max-batches K] "
-    "[--tokenizer PATH] [--json]";
-
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -85,6 +74,7 @@ typedef struct prep {
     const char *column;
     int line_by_line;
     long block, group_batch, num_proc;
+    int progress; /* stderr is a terminal: the library draws datasets' bars there */
 } prep;
 
 /* run_mlm's line_by_line filter: drop empty and whitespace-only texts. */
@@ -116,6 +106,7 @@ static mlm_status prepare_file(const prep *p, const char *path, const char *tmp,
         cJSON_AddNumberToObject(o, "group_batch_size", (double)p->group_batch);
         cJSON_AddBoolToObject(o, "line_by_line", p->line_by_line);
         cJSON_AddNumberToObject(o, "num_proc", (double)p->num_proc);
+        cJSON_AddBoolToObject(o, "progress", p->progress);
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (!text)
@@ -138,7 +129,10 @@ static mlm_status prepare_file(const prep *p, const char *path, const char *tmp,
             return st;
         ds = kept;
     }
-    snprintf(opts, sizeof opts, "{\"remove_columns\": \"all\", \"num_proc\": %ld}", p->num_proc);
+    snprintf(opts, sizeof opts,
+             "{\"remove_columns\": \"all\", \"num_proc\": %ld, \"progress\": %s, "
+             "\"desc\": \"Running tokenizer on every text in dataset\"}",
+             p->num_proc, p->progress ? "true" : "false");
     st = mlm_dataset_tokenize(ds, p->tok, p->column, opts, &t);
     mlm_dataset_free(ds);
     if (st != MLM_OK || p->line_by_line) {
@@ -211,7 +205,8 @@ static int write_text_file(const char *path, const char *text)
 
 int cmd_dataset(int argc, char **argv)
 {
-    enum { TOK, TRAIN, VALID, COL, LBL, BLOCK, MSL, GBS, TEST, SEED, NPROC, NWORK, OUT, NOPTS };
+    enum { TOK, TRAIN, VALID, COL, LBL, BLOCK, MSL, GBS, TEST, SEED, THREADS, NPROC, NWORK, OUT,
+           NOPTS };
     cli_option opts[NOPTS] = {
         [TOK] = {"tokenizer", ARG_VALUE, NULL},
         [TRAIN] = {"train-file", ARG_VALUE, NULL},
@@ -223,34 +218,39 @@ int cmd_dataset(int argc, char **argv)
         [GBS] = {"group-batch-size", ARG_VALUE, NULL},
         [TEST] = {"test-size", ARG_VALUE, NULL},
         [SEED] = {"seed", ARG_VALUE, NULL},
+        [THREADS] = {"threads", ARG_VALUE, NULL},
         [NPROC] = {"num-proc", ARG_VALUE, NULL},
         [NWORK] = {"preprocessing-num-workers", ARG_VALUE, NULL},
         [OUT] = {"out", ARG_VALUE, NULL},
     };
     const char *pos[1];
     size_t npos = 0;
-    long block = 128, gbs = 1000, seed = 42, nproc = 1;
+    long block = 128, gbs = 1000, seed = 42;
+    int nproc = 1;
     double test_size = 0.2;
     int bad = cli_parse(argc, argv, 2, opts, NOPTS, pos, &npos) != 0 || npos ||
               !opts[TOK].value || !opts[TRAIN].value || !opts[OUT].value ||
               (opts[BLOCK].value && opts[MSL].value);
     const char *bs = opts[BLOCK].value ? opts[BLOCK].value : opts[MSL].value;
-    const char *np = opts[NPROC].value ? opts[NPROC].value : opts[NWORK].value;
+    /* --threads, or run_mlm.py's names for it */
+    const char *np = opts[THREADS].value  ? opts[THREADS].value
+                     : opts[NPROC].value ? opts[NPROC].value
+                                         : opts[NWORK].value;
     if (!bad && bs && parse_long(bs, 1, 1L << 30, &block) != 0)
         bad = 1;
     if (!bad && opts[GBS].value && parse_long(opts[GBS].value, 0, 1L << 40, &gbs) != 0)
         bad = 1;
     if (!bad && opts[SEED].value && parse_long(opts[SEED].value, 0, LONG_MAX, &seed) != 0)
         bad = 1;
-    if (!bad && np && parse_long(np, 1, 256, &nproc) != 0)
+    if (!bad && cli_parse_threads(np, &nproc) != 0)
         bad = 1;
+    if (nproc > 256) /* the most the library's num_proc takes */
+        nproc = 256;
     if (!bad && opts[TEST].value &&
         (parse_double(opts[TEST].value, 0, 1e15, &test_size) != 0 || test_size <= 0))
         bad = 1;
-    if (bad) {
-        fprintf(stderr, "%s\n", dataset_usage);
-        return EXIT_USAGE;
-    }
+    if (bad)
+        return cli_usage_error("dataset");
     const char *dir = opts[OUT].value;
     int line_by_line = opts[LBL].value != NULL;
     mlm_tokenizer *tok = NULL;
@@ -269,7 +269,8 @@ int cmd_dataset(int argc, char **argv)
         mlm_tokenizer_free(tok);
         return EXIT_RUNTIME;
     }
-    prep p = {tok, opts[COL].value ? opts[COL].value : "text", line_by_line, block, gbs, nproc};
+    prep p = {tok, opts[COL].value ? opts[COL].value : "text", line_by_line, block, gbs, nproc,
+              isatty(STDERR_FILENO)};
     char *tmp_train = join_path(dir, ".train.tmp"), *tmp_valid = join_path(dir, ".valid.tmp");
     mlm_dataset *train = NULL, *valid = NULL, *tr = NULL, *te = NULL;
     cJSON *info = cJSON_CreateObject(), *splits = NULL;
@@ -446,10 +447,8 @@ int cmd_collate(int argc, char **argv)
         bad = 1;
     if (!bad && opts[SPLIT].value && (strchr(opts[SPLIT].value, '/') || !opts[SPLIT].value[0]))
         bad = 1;
-    if (bad) {
-        fprintf(stderr, "%s\n", collate_usage);
-        return EXIT_USAGE;
-    }
+    if (bad)
+        return cli_usage_error("collate");
     const char *dir = opts[DS].value, *split = opts[SPLIT].value ? opts[SPLIT].value : "train";
     char settings[256];
     snprintf(settings, sizeof settings,

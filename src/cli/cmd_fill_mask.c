@@ -9,10 +9,6 @@
 #include "args.h"
 #include "commands.h"
 
-static const char usage[] =
-    "usage: mlm fill-mask --model DIR [--top-k N] [--targets w1,w2] [--json] [--threads N] "
-    "[--truncation] [TEXT]";
-
 /* "a,b,c" → an array of pointers into *storage, a copy of the list. */
 static char **split_targets(const char *list, size_t *n, char **storage)
 {
@@ -95,18 +91,17 @@ int cmd_fill_mask(int argc, char **argv)
                          {"threads", ARG_VALUE, NULL}, {"truncation", ARG_FLAG, NULL}};
     const char *pos[1];
     size_t npos = 1;
-    long top_k = 5, threads = 1;
+    long top_k = 5;
+    int threads;
     if (cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, &npos) != 0 ||
         !opts[0].value || (opts[1].value && parse_int(opts[1].value, 1, 1 << 20, &top_k)) ||
-        (opts[4].value && parse_int(opts[4].value, 1, 1024, &threads))) {
-        fprintf(stderr, "%s\n", usage);
-        return EXIT_USAGE;
-    }
+        cli_parse_threads(opts[4].value, &threads) != 0)
+        return cli_usage_error("fill-mask");
     mlm_pipeline *p = NULL;
     mlm_status st = mlm_pipeline_load(opts[0].value, &p);
     if (st != MLM_OK)
         return cli_fail(opts[0].value, st);
-    mlm_pipeline_set_threads(p, (int)threads);
+    mlm_pipeline_set_threads(p, threads);
     mlm_pipeline_set_truncation(p, opts[5].value != NULL);
     size_t n_targets = 0;
     char *storage = NULL;

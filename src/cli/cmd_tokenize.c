@@ -6,15 +6,22 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "commands.h"
+#include "linebatch.h"
+#include "outbuf.h"
 
-static const char tokenize_usage[] =
-    "usage: mlm tokenize --tokenizer PATH [--no-special] [--max-length N] [--json] "
-    "[--input-jsonl]";
-static const char detokenize_usage[] =
-    "usage: mlm detokenize --tokenizer PATH [--skip-special] [--no-cleanup] [--json]";
+/* Input bytes per batch: enough to keep a thread busy for a few ms
+ * (about 1,000 WikiText lines), small enough that a few batches per
+ * thread stay in cache and interactive use answers at once. */
+#define BATCH_BYTES (64u << 10)
+
+typedef struct tokenize_opts {
+    const mlm_tokenizer *tok;
+    int add_special, as_json, jsonl;
+} tokenize_opts;
 
 static int parse_positive(const char *s, long *out)
 {
@@ -27,144 +34,207 @@ static int parse_positive(const char *s, long *out)
     return 0;
 }
 
-static cJSON *int_array(const int32_t *v, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < n; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
-    return a;
-}
+/* Most bytes of an int32 and its comma, and of an offsets pair. */
+#define INT_BYTES 12
+#define PAIR_BYTES (2 * OB_INT_MAX + 4)
 
-/* One encoding as the JSON object described in docs/cli.md. */
-static cJSON *encoding_json(const mlm_encoding *enc)
+static char *put_lit(char *o, const char *s, size_t n)
 {
-    size_t n = mlm_encoding_length(enc);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "ids", int_array(mlm_encoding_ids(enc), n));
-    cJSON *tokens = cJSON_AddArrayToObject(o, "tokens");
-    cJSON *offsets = cJSON_AddArrayToObject(o, "offsets");
+    memcpy(o, s, n);
+    return o + n;
+}
+#define PUT(o, lit) put_lit((o), (lit), sizeof(lit) - 1)
+
+/* "key":[v0,v1,...] at o (room reserved). */
+static char *json_ints(char *o, const char *key, size_t key_len, const int32_t *v, size_t n)
+{
+    o = put_lit(o, key, key_len);
+    *o++ = '[';
     for (size_t i = 0; i < n; i++) {
-        cJSON_AddItemToArray(tokens, cJSON_CreateString(mlm_encoding_token(enc, i)));
-        size_t s = 0, e = 0;
-        mlm_encoding_offsets(enc, i, MLM_OFFSETS_CODEPOINTS, &s, &e);
-        cJSON *pair = cJSON_CreateArray();
-        cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)s));
-        cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)e));
-        cJSON_AddItemToArray(offsets, pair);
+        if (i)
+            *o++ = ',';
+        o = ob_at_int(o, v[i]);
     }
-    cJSON_AddItemToObject(o, "attention_mask", int_array(mlm_encoding_attention_mask(enc), n));
-    cJSON_AddItemToObject(o, "special_tokens_mask",
-                          int_array(mlm_encoding_special_tokens_mask(enc), n));
-    cJSON_AddItemToObject(o, "type_ids", int_array(mlm_encoding_type_ids(enc), n));
-    cJSON *words = cJSON_AddArrayToObject(o, "word_ids");
-    const int32_t *w = mlm_encoding_word_ids(enc);
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(words, w[i] < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(w[i]));
+    *o++ = ']';
     return o;
 }
+#define JSON_INTS(o, key, v, n) json_ints((o), (key), sizeof(key) - 1, (v), (n))
 
-static void print_plain(const mlm_encoding *enc)
+/* One encoding as a JSON line, byte for byte what cJSON_PrintUnformatted
+ * printed for the object tree this tool used to build: {"ids": [...],
+ * "tokens": [...], "offsets": [[s, e], ...] (code points, as transformers'
+ * Python), "attention_mask", "special_tokens_mask", "type_ids", "word_ids"
+ * (null for special tokens)}. Written directly, with one reservation per
+ * part for its worst case: the tree cost 4x the tokenization itself. */
+static void write_json(outbuf *b, const mlm_encoding *enc)
 {
     size_t n = mlm_encoding_length(enc);
+    if (ob_reserve(b, 16 + n * INT_BYTES) != 0)
+        return;
+    char *o = JSON_INTS(ob_cursor(b), "{\"ids\":", mlm_encoding_ids(enc), n);
+    o = PUT(o, ",\"tokens\":[");
+    ob_set_end(b, o);
+    for (size_t i = 0; i < n; i++) { /* each reserves its own worst case */
+        const char *t = mlm_encoding_token(enc, i);
+        if (i)
+            ob_putc(b, ',');
+        ob_json_string(b, t, strlen(t));
+    }
+    if (ob_reserve(b, 128 + n * (PAIR_BYTES + 4 * INT_BYTES + 5)) != 0)
+        return;
+    o = PUT(ob_cursor(b), "],\"offsets\":[");
+    for (size_t i = 0; i < n; i++) {
+        size_t s = 0, e = 0;
+        mlm_encoding_offsets(enc, i, MLM_OFFSETS_CODEPOINTS, &s, &e);
+        if (i)
+            *o++ = ',';
+        *o++ = '[';
+        o = ob_at_uint(o, s);
+        *o++ = ',';
+        o = ob_at_uint(o, e);
+        *o++ = ']';
+    }
+    *o++ = ']';
+    o = JSON_INTS(o, ",\"attention_mask\":", mlm_encoding_attention_mask(enc), n);
+    o = JSON_INTS(o, ",\"special_tokens_mask\":", mlm_encoding_special_tokens_mask(enc), n);
+    o = JSON_INTS(o, ",\"type_ids\":", mlm_encoding_type_ids(enc), n);
+    o = PUT(o, ",\"word_ids\":[");
+    const int32_t *w = mlm_encoding_word_ids(enc);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        o = w[i] < 0 ? PUT(o, "null") : ob_at_int(o, w[i]);
+    }
+    o = PUT(o, "]}\n");
+    ob_set_end(b, o);
+}
+
+/* The ids on a line, then the tokens on the next, space-separated. */
+static void write_plain(outbuf *b, const mlm_encoding *enc)
+{
+    size_t n = mlm_encoding_length(enc);
+    if (ob_reserve(b, 1 + n * INT_BYTES) != 0)
+        return;
     const int32_t *ids = mlm_encoding_ids(enc);
-    for (size_t i = 0; i < n; i++)
-        printf("%s%d", i ? " " : "", ids[i]);
-    printf("\n");
-    for (size_t i = 0; i < n; i++)
-        printf("%s%s", i ? " " : "", mlm_encoding_token(enc, i));
-    printf("\n");
+    char *o = ob_cursor(b);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ' ';
+        o = ob_at_int(o, ids[i]);
+    }
+    *o++ = '\n';
+    ob_set_end(b, o);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ob_putc(b, ' ');
+        ob_puts(b, mlm_encoding_token(enc, i));
+    }
+    ob_putc(b, '\n');
 }
 
 /* With --input-jsonl a line is a JSON string or {"text": ..., "text_pair": ...},
- * so texts may hold newlines. Returns 0, or -1 with a message printed. */
-static int parse_jsonl_input(const char *line, long lineno, cJSON **doc, const char **text,
-                             const char **pair)
+ * so texts may hold newlines. Returns 0, or -1 with a message in err. */
+static int parse_jsonl_input(const char *line, size_t len, long lineno, cJSON **doc,
+                             const char **text, size_t *text_len, const char **pair,
+                             size_t *pair_len, char *err, size_t errcap)
 {
-    *doc = cJSON_Parse(line);
+    *doc = cJSON_ParseWithLength(line, len);
     *pair = NULL;
+    *pair_len = 0;
     if (!*doc) {
-        fprintf(stderr, "mlm: stdin line %ld: not valid JSON\n", lineno);
+        snprintf(err, errcap, "stdin line %ld: not valid JSON", lineno);
         return -1;
     }
     if (cJSON_IsString(*doc)) {
         *text = (*doc)->valuestring;
+        *text_len = strlen(*text);
         return 0;
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(*doc, "text");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(*doc, "text_pair");
     if (!cJSON_IsString(t) || (p && !cJSON_IsNull(p) && !cJSON_IsString(p))) {
-        fprintf(stderr, "mlm: stdin line %ld: expected a string or {\"text\": string, "
-                        "\"text_pair\": string}\n", lineno);
+        snprintf(err, errcap, "stdin line %ld: expected a string or {\"text\": string, "
+                              "\"text_pair\": string}", lineno);
         return -1;
     }
     *text = t->valuestring;
-    *pair = cJSON_IsString(p) ? p->valuestring : NULL;
+    *text_len = strlen(*text);
+    if (cJSON_IsString(p)) {
+        *pair = p->valuestring;
+        *pair_len = strlen(*pair);
+    }
+    return 0;
+}
+
+/* One line: parsed (--input-jsonl), encoded and written to out. */
+static int tokenize_line(const tokenize_opts *o, const char *line, size_t len, long lineno,
+                         outbuf *out, char *err, size_t errcap)
+{
+    cJSON *doc = NULL;
+    const char *text = line, *pair = NULL;
+    size_t text_len = len, pair_len = 0;
+    if (o->jsonl && parse_jsonl_input(line, len, lineno, &doc, &text, &text_len, &pair,
+                                      &pair_len, err, errcap) != 0)
+        return -1;
+    mlm_encoding *enc = NULL;
+    mlm_status st =
+        mlm_tokenizer_encode(o->tok, text, text_len, pair, pair_len, o->add_special, &enc);
+    cJSON_Delete(doc);
+    if (st != MLM_OK) {
+        snprintf(err, errcap, "stdin line %ld: %s: %s", lineno, mlm_status_string(st),
+                 mlm_last_error());
+        return -1;
+    }
+    if (o->as_json)
+        write_json(out, enc);
+    else
+        write_plain(out, enc);
+    mlm_encoding_free(enc);
+    return 0;
+}
+
+static int tokenize_batch(void *ctx, const line_batch *b, outbuf *out, char *err, size_t errcap)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (tokenize_line(ctx, b->line[i], b->len[i], b->first_line + (long)i, out, err,
+                          errcap) != 0)
+            return -1;
     return 0;
 }
 
 int cmd_tokenize(int argc, char **argv)
 {
-    cli_option opts[] = {{"tokenizer", ARG_VALUE, NULL}, {"no-special", ARG_FLAG, NULL},
-                         {"max-length", ARG_VALUE, NULL}, {"json", ARG_FLAG, NULL},
-                         {"input-jsonl", ARG_FLAG, NULL}};
-    size_t nopts = sizeof opts / sizeof opts[0];
+    enum { TOK, NOSPECIAL, MAXLEN, JSON, JSONL, THREADS, NOPTS };
+    cli_option opts[NOPTS] = {
+        [TOK] = {"tokenizer", ARG_VALUE, NULL},   [NOSPECIAL] = {"no-special", ARG_FLAG, NULL},
+        [MAXLEN] = {"max-length", ARG_VALUE, NULL}, [JSON] = {"json", ARG_FLAG, NULL},
+        [JSONL] = {"input-jsonl", ARG_FLAG, NULL}, [THREADS] = {"threads", ARG_VALUE, NULL},
+    };
     const char *pos[1];
     size_t npos = 0;
     long max_length = 0;
-    if (cli_parse(argc, argv, 2, opts, nopts, pos, &npos) != 0 || !opts[0].value ||
-        (opts[2].value && parse_positive(opts[2].value, &max_length) != 0)) {
-        fprintf(stderr, "%s\n", tokenize_usage);
-        return EXIT_USAGE;
-    }
-    int add_special = !opts[1].value, as_json = opts[3].value != NULL;
-    int jsonl = opts[4].value != NULL;
+    int threads;
+    if (cli_parse(argc, argv, 2, opts, NOPTS, pos, &npos) != 0 || !opts[TOK].value ||
+        (opts[MAXLEN].value && parse_positive(opts[MAXLEN].value, &max_length) != 0) ||
+        cli_parse_threads(opts[THREADS].value, &threads) != 0)
+        return cli_usage_error("tokenize");
     mlm_tokenizer *tok = NULL;
-    mlm_status st = mlm_tokenizer_load(opts[0].value, &tok);
+    mlm_status st = mlm_tokenizer_load(opts[TOK].value, &tok);
     if (st != MLM_OK)
-        return cli_fail(opts[0].value, st);
+        return cli_fail(opts[TOK].value, st);
     if (max_length > 0 &&
         (st = mlm_tokenizer_set_truncation(tok, (int32_t)max_length, 0,
                                            MLM_TRUNCATE_LONGEST_FIRST, MLM_SIDE_RIGHT)) != MLM_OK) {
         mlm_tokenizer_free(tok);
         return cli_fail("--max-length", st);
     }
-    int rc = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    long len, lineno = 0;
-    while (rc == 0 && (len = cli_read_line(stdin, &line, &cap)) >= 0) {
-        lineno++;
-        cJSON *doc = NULL;
-        const char *text = line, *pair = NULL;
-        size_t text_len = (size_t)len;
-        if (jsonl) {
-            if (parse_jsonl_input(line, lineno, &doc, &text, &pair) != 0) {
-                rc = EXIT_RUNTIME;
-                break;
-            }
-            text_len = strlen(text);
-        }
-        mlm_encoding *enc = NULL;
-        st = mlm_tokenizer_encode(tok, text, text_len, pair, pair ? strlen(pair) : 0,
-                                  add_special, &enc);
-        if (st != MLM_OK) {
-            char where[64];
-            snprintf(where, sizeof where, "stdin line %ld", lineno);
-            rc = cli_fail(where, st);
-        } else if (as_json) {
-            cJSON *o = encoding_json(enc);
-            char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-            if (s)
-                printf("%s\n", s);
-            free(s);
-            cJSON_Delete(o);
-        } else {
-            print_plain(enc);
-        }
-        mlm_encoding_free(enc);
-        cJSON_Delete(doc);
-    }
-    free(line);
+    tokenize_opts o = {tok, !opts[NOSPECIAL].value, opts[JSON].value != NULL,
+                       opts[JSONL].value != NULL};
+    fflush(stdout); /* the batches are written to the descriptor */
+    int rc = line_batches_run(STDIN_FILENO, STDOUT_FILENO, threads, BATCH_BYTES,
+                              tokenize_batch, &o) == 0
+                 ? 0
+                 : EXIT_RUNTIME;
     mlm_tokenizer_free(tok);
     return rc;
 }
@@ -213,10 +283,8 @@ int cmd_detokenize(int argc, char **argv)
     size_t nopts = sizeof opts / sizeof opts[0];
     const char *pos[1];
     size_t npos = 0;
-    if (cli_parse(argc, argv, 2, opts, nopts, pos, &npos) != 0 || !opts[0].value) {
-        fprintf(stderr, "%s\n", detokenize_usage);
-        return EXIT_USAGE;
-    }
+    if (cli_parse(argc, argv, 2, opts, nopts, pos, &npos) != 0 || !opts[0].value)
+        return cli_usage_error("detokenize");
     mlm_tokenizer *tok = NULL;
     mlm_status st = mlm_tokenizer_load(opts[0].value, &tok);
     if (st != MLM_OK)

@@ -408,6 +408,16 @@ static int set_options(const run *r, mlm_trainer *tr, long long steps)
             return EXIT_USAGE;
         }
     }
+    /* The tool's default, not the library's (1): every mlm command computes
+     * on the CPUs this process may use unless told otherwise. */
+    if (!ta_str(&r->a, F_NUM_THREADS)) {
+        char n[16];
+        int t = mlm_default_threads();
+        snprintf(n, sizeof n, "%d", t < 1024 ? t : 1024); /* the trainer's most */
+        mlm_status st = mlm_trainer_set(tr, "num_threads", n);
+        if (st != MLM_OK)
+            return cli_fail("num_threads", st);
+    }
     if (r->resume && mlm_trainer_set(tr, "resume_from_checkpoint", r->resume) != MLM_OK) {
         fprintf(stderr, "mlm: --resume_from_checkpoint: %s\n", mlm_last_error());
         return EXIT_USAGE;
@@ -649,7 +659,7 @@ static int run_command(int argc, char **argv, int eval_only)
         if (rc == 0)
             rc = check_options(&r);
         if (rc == 0) {
-            int threads = (int)ta_int(&r.a, F_NUM_THREADS, 1);
+            int threads = (int)ta_int(&r.a, F_NUM_THREADS, mlm_default_threads());
             data_opts o = {
                 .train_file = ta_str(&r.a, F_TRAIN_FILE),
                 .validation_file = ta_str(&r.a, F_VALIDATION_FILE),

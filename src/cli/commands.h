@@ -11,6 +11,9 @@
 /* Print "mlm: <what>: <status>: <last error>" to stderr; returns 1. */
 int cli_fail(const char *what, int status);
 
+/* Print the command's usage line (main.c's table) to stderr; returns 2. */
+int cli_usage_error(const char *command);
+
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_fill_mask(int argc, char **argv);
@@ -18,6 +21,7 @@ int cmd_dataset(int argc, char **argv);
 int cmd_collate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_train_tokenizer(int argc, char **argv);
 
 /* The full flag lists of mlm train / mlm eval (mlm help train). */
 void cmd_train_help(FILE *out);

@@ -1,8 +1,14 @@
 /* mlm — the command-line tool. A thin client of the public API: it includes
  * <mlm.h> and nothing else of libmlm, which keeps the API honest.
  *
- * Exit status: 0 success, 1 runtime error (mlm_last_error() printed),
- * 2 usage error (a usage line printed). */
+ * Conventions, the same for every command:
+ *   - `mlm CMD --help` (or -h, or `mlm help CMD`) prints the command's usage
+ *     and options to stdout and exits 0;
+ *   - a usage error prints the usage line to stderr and exits 2; a runtime
+ *     error prints "mlm: what: status: mlm_last_error()" and exits 1;
+ *   - a command that computes takes --threads N, by default
+ *     mlm_default_threads() (the CPUs this process may run on), as ONNX
+ *     Runtime, PyTorch and HF tokenizers size their pools. */
 #include <mlm.h>
 
 #include <stdio.h>
@@ -14,39 +20,108 @@
 
 typedef struct command {
     const char *name;
-    const char *usage;
-    const char *summary;
+    const char *usage;   /* after "usage: "; lines past the first are indented */
+    const char *summary; /* one line, for the list of commands and the help */
+    const char *options; /* one "  --flag  what" line each; NULL: none */
+    int threads;         /* takes --threads (its help line comes last) */
     int (*run)(int argc, char **argv);
-    void (*help)(FILE *out); /* a longer help than the usage line, or NULL */
+    void (*help)(FILE *out); /* a help of its own (train, eval), or NULL */
 } command;
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
-    {"version", "mlm version [--verbose]", "print the library version", cmd_version, NULL},
-    {"tokenize", "mlm tokenize --tokenizer PATH [--no-special] [--max-length N] [--json] "
-                 "[--input-jsonl]",
-     "tokenize lines of stdin", cmd_tokenize, NULL},
+    {"version", "mlm version [--verbose]", "print the library version",
+     "  --verbose            also the CPU features, the GEMM kernels and the default thread\n"
+     "                       count\n",
+     0, cmd_version, NULL},
+    {"tokenize",
+     "mlm tokenize --tokenizer PATH [--no-special] [--max-length N] [--json] [--input-jsonl]\n"
+     "             [--threads N]",
+     "tokenize lines of stdin",
+     "  --tokenizer PATH     tokenizer.json, or a model directory\n"
+     "  --no-special         no special tokens ([CLS] ... [SEP]; add_special_tokens=False)\n"
+     "  --max-length N       truncate to N tokens, special tokens included\n"
+     "  --json               one JSON object per line of input (ids, tokens, offsets in\n"
+     "                       code points, attention_mask, special_tokens_mask, type_ids,\n"
+     "                       word_ids) instead of a line of ids and a line of tokens\n"
+     "  --input-jsonl        each line is a JSON string or {\"text\": s, \"text_pair\": s}\n",
+     1, cmd_tokenize, NULL},
     {"detokenize", "mlm detokenize --tokenizer PATH [--skip-special] [--no-cleanup] [--json]",
-     "decode lines of token ids from stdin", cmd_detokenize, NULL},
-    {"fill-mask", "mlm fill-mask --model DIR [--top-k N] [--targets w1,w2] [--json] "
-                  "[--threads N] [--truncation] [TEXT]",
-     "predict masked tokens (one TEXT, or one text per line of stdin)", cmd_fill_mask, NULL},
-    {"dataset", "mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE] "
-                "[--text-column NAME] [--line-by-line] [--block-size N | --max-seq-length N] "
-                "[--group-batch-size N] [--test-size F] [--seed S] [--num-proc N] --out DIR",
-     "tokenize, group and split a corpus into DIR/train and DIR/test", cmd_dataset, NULL},
-    {"collate", "mlm collate --dataset DIR [--split NAME] [--batch-size N] "
-                "[--mlm-probability P] [--pad-to-multiple-of N] [--seed S] [--max-batches K] "
-                "[--tokenizer PATH] [--json]",
-     "print masked-LM batches of a split made by mlm dataset", cmd_collate, NULL},
+     "decode lines of token ids from stdin (\"101 2023 102\", \"101,2023\" or a JSON array)",
+     "  --tokenizer PATH     tokenizer.json, or a model directory\n"
+     "  --skip-special       leave special tokens out (skip_special_tokens=True)\n"
+     "  --no-cleanup         no clean_up_tokenization_spaces\n"
+     "  --json               each text as a JSON string\n",
+     0, cmd_detokenize, NULL},
+    {"fill-mask",
+     "mlm fill-mask --model DIR [--top-k N] [--targets w1,w2] [--json] [--threads N]\n"
+     "              [--truncation] [TEXT]",
+     "predict masked tokens (one TEXT, or one text per line of stdin)",
+     "  --model DIR          a model directory (config.json, model.safetensors, tokenizer)\n"
+     "  --top-k N            predictions per mask (5)\n"
+     "  --targets w1,w2      score these words only\n"
+     "  --json               the pipeline's output as JSON\n"
+     "  --truncation         truncate texts longer than the model's maximum\n",
+     1, cmd_fill_mask, NULL},
+    {"dataset",
+     "mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE]\n"
+     "            [--text-column NAME] [--line-by-line] [--block-size N | --max-seq-length N]\n"
+     "            [--group-batch-size N] [--test-size F] [--seed S] [--threads N] --out DIR",
+     "tokenize, group and split a corpus (progress bars on a terminal)",
+     "  --tokenizer PATH     tokenizer.json, or a model directory\n"
+     "  --train-file FILE    text (a line per example), JSON Lines, JSON, CSV or TSV (.gz too)\n"
+     "  --validation-file F  evaluation data (else --test-size of the train file)\n"
+     "  --text-column NAME   the text column of JSON or CSV data (\"text\")\n"
+     "  --line-by-line       a sample per non-blank line instead of grouped blocks\n"
+     "  --block-size N       tokens per block (128); --max-seq-length is the same\n"
+     "  --group-batch-size N rows per group_texts batch, 0 for all (1000, as run_mlm.py)\n"
+     "  --test-size F        test split: a fraction, or a count from 1 on (0.2)\n"
+     "  --seed S             the split's shuffle (42)\n"
+     "  --out DIR            where the splits and dataset_info.json go\n"
+     "  --num-proc N         the same as --threads (and --preprocessing-num-workers)\n",
+     1, cmd_dataset, NULL},
+    {"collate",
+     "mlm collate --dataset DIR [--split NAME] [--batch-size N] [--mlm-probability P]\n"
+     "            [--pad-to-multiple-of N] [--seed S] [--max-batches K] [--tokenizer PATH]\n"
+     "            [--json]",
+     "print masked-LM batches of a split made by mlm dataset",
+     "  --dataset DIR        what mlm dataset wrote\n"
+     "  --split NAME         train, test or validation (train)\n"
+     "  --batch-size N       rows per batch (8)\n"
+     "  --mlm-probability P  share of tokens masked (0.15)\n"
+     "  --pad-to-multiple-of N   pad lengths up to a multiple of N\n"
+     "  --seed S             the masks' seed (0)\n"
+     "  --max-batches K      stop after K batches\n"
+     "  --tokenizer PATH     special ids from this tokenizer, not dataset_info.json\n"
+     "  --json               one JSON object per batch\n",
+     0, cmd_collate, NULL},
+    {"train-tokenizer",
+     "mlm train-tokenizer --model bpe|wordpiece --vocab-size N [--min-frequency N]\n"
+     "                    [--special-tokens T1,T2,...] [--text-column C [--quoting none]]\n"
+     "                    [--threads N] FILES... --out DIR",
+     "train a tokenizer as HF tokenizers' train() does, saved as save_pretrained saves it",
+     "  --model bpe          byte-level BPE, RoBERTa's pipeline (<s> <pad> </s> <unk> <mask>)\n"
+     "  --model wordpiece    WordPiece, BERT's (lowercase; [PAD] [UNK] [CLS] [SEP] [MASK])\n"
+     "  --vocab-size N       the vocabulary's size, special tokens included\n"
+     "  --min-frequency N    pairs seen fewer times are not merged (2)\n"
+     "  --special-tokens L   comma-separated, ids 0.. in order (default: the model's above)\n"
+     "  --lowercase B        wordpiece: true or false (true)\n"
+     "  --text-column C      the text of JSON, JSON Lines or CSV files (else each line of a\n"
+     "                       file is an example)\n"
+     "  --quoting none       CSV/TSV quotes are text (csv.QUOTE_NONE; KorSTS needs it)\n"
+     "  --out DIR            created if needed: tokenizer.json, tokenizer_config.json and\n"
+     "                       special_tokens_map.json go there\n",
+     1, cmd_train_tokenizer, NULL},
     {"train", "mlm train [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
-     "train a masked LM as run_mlm.py does (same flags, same output files)", cmd_train,
-     cmd_train_help},
+     "train a masked LM as run_mlm.py does (same flags, same output files)", NULL, 0,
+     cmd_train, cmd_train_help},
     {"eval", "mlm eval [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
-     "evaluate a model's perplexity as run_mlm.py --do_eval does", cmd_eval, cmd_eval_help},
-    {"help", "mlm help [COMMAND]", "show usage", cmd_help, NULL},
+     "evaluate a model's perplexity as run_mlm.py --do_eval does", NULL, 0,
+     cmd_eval, cmd_eval_help},
+    {"help", "mlm help [COMMAND]", "show the commands, or a command's usage and options", NULL,
+     0, cmd_help, NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -62,8 +137,31 @@ static void print_usage(FILE *out)
 {
     fprintf(out, "usage: mlm COMMAND [OPTIONS]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nLong options accept dashes and underscores alike (--train-file = --train_file).\n");
+        fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`mlm COMMAND --help` shows a command's options. Long options accept dashes and\n"
+                 "underscores alike (--train-file = --train_file).\n");
+}
+
+static void print_command_help(const command *c, FILE *out)
+{
+    if (c->help) {
+        c->help(out);
+        return;
+    }
+    fprintf(out, "usage: %s\n\n%s\n", c->usage, c->summary);
+    if (c->options)
+        fprintf(out, "\noptions:\n%s", c->options);
+    if (c->threads)
+        fprintf(out, "  --threads N          threads (default: the CPUs this process may use, "
+                     "%d here)\n", mlm_default_threads());
+}
+
+int cli_usage_error(const char *name)
+{
+    const command *c = find_command(name);
+    fprintf(stderr, "usage: %s\n(mlm %s --help lists the options)\n", c ? c->usage : name,
+            name);
+    return EXIT_USAGE;
 }
 
 int cli_fail(const char *what, int status)
@@ -85,23 +183,19 @@ long cli_read_line(FILE *f, char **buf, size_t *cap)
     return (long)n;
 }
 
-static int usage_error(const command *c)
-{
-    fprintf(stderr, "usage: %s\n", c->usage);
-    return EXIT_USAGE;
-}
-
 static int cmd_version(int argc, char **argv)
 {
-    const command *self = find_command("version");
     cli_option opts[] = {{"verbose", ARG_FLAG, NULL}};
     const char *pos[1];
     size_t npos = 0;
     if (cli_parse(argc, argv, 2, opts, 1, pos, &npos) != 0)
-        return usage_error(self);
+        return cli_usage_error("version");
     printf("mlm %s (libmlm %s)\n", MLM_VERSION_STRING, mlm_version());
-    if (opts[0].value)
+    if (opts[0].value) {
         printf("%s\n", mlm_system_info());
+        printf("threads: %d (the default of --threads: CPUs this process may use)\n",
+               mlm_default_threads());
+    }
     if (mlm_version_number() != MLM_VERSION_NUMBER) {
         fprintf(stderr, "mlm: warning: built against libmlm %s but running with %s\n",
                 MLM_VERSION_STRING, mlm_version());
@@ -118,13 +212,20 @@ static int cmd_help(int argc, char **argv)
             print_usage(stderr);
             return EXIT_USAGE;
         }
-        if (c->help)
-            c->help(stdout);
-        else
-            printf("usage: %s\n%s\n", c->usage, c->summary);
+        print_command_help(c, stdout);
         return 0;
     }
     print_usage(stdout);
+    return 0;
+}
+
+/* --help or -h among a command's arguments (before a "--" that ends the
+ * options), as git and argparse take it: wherever it is, help wins. */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
     return 0;
 }
 
@@ -143,6 +244,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlm: unknown command '%s'\n", argv[1]);
         print_usage(stderr);
         return EXIT_USAGE;
+    }
+    if (wants_help(argc, argv)) {
+        print_command_help(c, stdout);
+        return 0;
     }
     return c->run(argc, argv);
 }

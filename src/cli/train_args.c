@@ -128,7 +128,8 @@ static const flag_def defs[F_COUNT] = {
     [F_DATA_SEED] = {"data_seed", K_INT, R_REJECT, NULL,
                      "not supported: the sampler follows seed"},
     [F_NUM_THREADS] = {"num_threads", K_INT, R_TRAINER, NULL,
-                       "libmlm's compute threads (1); HF has no such flag"},
+                       "libmlm's compute threads (the CPUs this process may use); alias "
+                       "threads; HF has no such flag"},
     [F_RESUME_FROM_CHECKPOINT] = {"resume_from_checkpoint", K_STR, R_TRAINER, NULL,
                                   "a checkpoint folder of an earlier libmlm run"},
     [F_FP16] = {"fp16", K_BOOL, R_USE, "false", "false only (float32 training)"},
@@ -156,7 +157,7 @@ static const flag_def defs[F_COUNT] = {
 static const struct {
     const char *name;
     int flag;
-} aliases[] = {{"evaluation_strategy", F_EVAL_STRATEGY}};
+} aliases[] = {{"evaluation_strategy", F_EVAL_STRATEGY}, {"threads", F_NUM_THREADS}};
 
 const char *ta_name(int f) { return defs[f].name; }
 

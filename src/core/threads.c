@@ -4,6 +4,9 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include "mlm/core.h"
 
 /* More threads than this per call is never useful for our kernels and keeps
  * the bookkeeping on the stack. */
@@ -20,6 +23,24 @@ static void *par_run(void *p)
     par_job *job = p;
     job->fn(job->arg, job->begin, job->end);
     return NULL;
+}
+
+MLM_API int mlm_default_threads(void)
+{
+    /* The affinity mask, not the machine: under taskset, cgroups' cpusets
+     * or a batch scheduler's pinning, more threads than allowed CPUs only
+     * take turns. A fixed-size set covers 1024 CPUs; a larger machine's
+     * sched_getaffinity fails with EINVAL and we fall back to the count
+     * online. */
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (n < 4096 ? (int)n : 4096) : 1;
 }
 
 int par_chunks(int nthreads, size_t n, size_t min_chunk)

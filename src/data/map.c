@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "data/dataset_impl.h"
+#include "io/progress.h"
 
 typedef struct mapopts {
     int batched;
@@ -13,6 +14,8 @@ typedef struct mapopts {
     int remove_all;
     char **remove; /* names */
     size_t nremove;
+    int progress;  /* a tqdm bar of rows on stderr, as datasets' map shows */
+    char *desc;    /* its desc ("Map") */
 } mapopts;
 
 static void mapopts_free(mapopts *o)
@@ -20,6 +23,7 @@ static void mapopts_free(mapopts *o)
     for (size_t i = 0; i < o->nremove; i++)
         mem_free(o->remove[i]);
     mem_free(o->remove);
+    mem_free(o->desc);
 }
 
 static mlm_status mapopts_parse(const char *json, const mlm_dataset *ds, mapopts *o)
@@ -57,6 +61,15 @@ static mlm_status mapopts_parse(const char *json, const mlm_dataset *ds, mapopts
                 st = err_set(MLM_ERR_RANGE, "map options: \"num_proc\" must be in 1..1024");
             else
                 o->num_proc = (int)it->valuedouble;
+        } else if (strcmp(k, "progress") == 0) {
+            if (!cJSON_IsBool(it))
+                st = err_set(MLM_ERR_INVALID_ARGUMENT, "map options: \"progress\" must be a bool");
+            o->progress = cJSON_IsTrue(it);
+        } else if (strcmp(k, "desc") == 0) {
+            if (!cJSON_IsString(it))
+                st = err_set(MLM_ERR_INVALID_ARGUMENT, "map options: \"desc\" must be a string");
+            else if (!(o->desc = mem_strdup(it->valuestring)))
+                st = err_oom();
         } else if (strcmp(k, "remove_columns") == 0) {
             if (cJSON_IsString(it) && strcmp(it->valuestring, "all") == 0) {
                 o->remove_all = 1;
@@ -125,6 +138,7 @@ typedef struct mapjob {
     mlm_dataset **results;
     mlm_status *status;
     char **msgs;
+    atomic_ullong rows_done;
 } mapjob;
 
 static void fail(mapjob *j, uint64_t b, mlm_status st)
@@ -168,9 +182,11 @@ static void run_batch(mapjob *j, uint64_t b)
     j->results[b] = res;
 }
 
-static void *worker(void *arg)
+/* Take batches until none is left. The calling thread passes the bar, if
+ * any, and redraws it after each of its batches; the other threads only
+ * count the rows done. */
+static void run_batches(mapjob *j, progress_bar *bar)
 {
-    mapjob *j = arg;
     for (;;) {
         uint64_t b = atomic_fetch_add(&j->next, 1);
         if (b >= j->nbatches)
@@ -178,7 +194,16 @@ static void *worker(void *arg)
         if (b > atomic_load(&j->first_fail))
             continue; /* a lower batch failed already: its error wins */
         run_batch(j, b);
+        uint64_t n = j->ds->nrows - b * j->bs < j->bs ? j->ds->nrows - b * j->bs : j->bs;
+        uint64_t done = atomic_fetch_add(&j->rows_done, n) + n;
+        if (bar)
+            progress_advance(bar, (int64_t)done, progress_now());
     }
+}
+
+static void *worker(void *arg)
+{
+    run_batches(arg, NULL);
     return NULL;
 }
 
@@ -226,6 +251,7 @@ mlm_status mlm_dataset_map(const mlm_dataset *ds, mlm_dataset_map_fn fn, void *u
     j.remove_all = o.remove_all;
     atomic_init(&j.next, 0);
     atomic_init(&j.first_fail, UINT64_MAX);
+    atomic_init(&j.rows_done, 0);
     size_t nb = (size_t)(j.nbatches ? j.nbatches : 1);
     j.results = mem_calloc(nb, sizeof *j.results);
     j.status = mem_calloc(nb, sizeof *j.status);
@@ -245,9 +271,19 @@ mlm_status mlm_dataset_map(const mlm_dataset *ds, mlm_dataset_map_fn fn, void *u
             break; /* fewer threads: the work still gets done */
         started++;
     }
-    worker(&j);
+    progress_bar bar = {0};
+    if (o.progress) {
+        progress_open_units(&bar, stderr, PROGRESS_TERMINAL_WIDTH, progress_ascii_locale(),
+                            o.desc ? o.desc : "Map", " examples", 0, (int64_t)ds->nrows,
+                            progress_now());
+    }
+    run_batches(&j, o.progress ? &bar : NULL);
     for (int t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
+    if (o.progress) {
+        progress_advance(&bar, (int64_t)atomic_load(&j.rows_done), progress_now());
+        progress_close(&bar, progress_now());
+    }
     uint64_t ff = atomic_load(&j.first_fail);
     if (ff != UINT64_MAX) {
         st = err_set(j.status[ff], "map: batch %" PRIu64 ": %s", ff,

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "core/error.h"
 #include "data/dataset_impl.h"
 #include "data/tokenize.h"
+#include "io/progress.h"
 
 enum { SF_TEXT, SF_JSONL };
 
@@ -26,6 +28,7 @@ typedef struct sopts {
     int add_special;
     int type_ids;      /* -1: as the tokenizer gives for a pair */
     int skip_bad;
+    int progress;      /* a tqdm bar on stderr */
 } sopts;
 
 static mlm_status int_opt(const cJSON *it, const char *k, int64_t lo, int64_t hi, int64_t *v)
@@ -91,6 +94,8 @@ static mlm_status sopts_parse(const char *json, sopts *o, cJSON **root)
                 o->nthreads = (int)v;
         } else if (strcmp(k, "line_by_line") == 0) {
             st = bool_opt(it, k, &o->line_by_line);
+        } else if (strcmp(k, "progress") == 0) {
+            st = bool_opt(it, k, &o->progress);
         } else if (strcmp(k, "add_special_tokens") == 0) {
             st = bool_opt(it, k, &o->add_special);
         } else if (strcmp(k, "return_token_type_ids") == 0) {
@@ -348,6 +353,32 @@ static mlm_status flush(pending *p, const mlm_tokenizer *tok, const sopts *o, si
     return st;
 }
 
+/* The file's bytes read, as datasets shows a download or a file scan: a
+ * tqdm bar of bytes (unit "B", unit_scale) against the file's size on
+ * disk; a gzip'ed file counts its compressed bytes (gzoffset), so that the
+ * bar still ends at 100%. */
+typedef struct fbar {
+    progress_bar bar;
+    char desc[256];
+} fbar;
+
+static void fbar_open(fbar *f, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    snprintf(f->desc, sizeof f->desc, "Tokenizing %s", base ? base + 1 : path);
+    struct stat sb;
+    int64_t total = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : 0;
+    progress_open_units(&f->bar, stderr, PROGRESS_TERMINAL_WIDTH, progress_ascii_locale(),
+                        f->desc, "B", 1, total, progress_now());
+}
+
+static void fbar_update(fbar *f, gzFile gz)
+{
+    z_off_t at = gzoffset(gz);
+    if (at >= 0)
+        progress_advance(&f->bar, (int64_t)at, progress_now());
+}
+
 mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
                                      const char *options_json, const char *out_path,
                                      mlm_tokenize_file_stats *stats)
@@ -380,12 +411,15 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
     pending p = {0};
     cJSON *rec = NULL;
     strbuf jt = {0};
+    fbar bar = {0};
     errno = 0;
     r.f = gzopen(path, "rb");
     if (!r.f) {
         st = err_set(MLM_ERR_IO, "%s: %s", path, errno ? strerror(errno) : "cannot open");
         goto done;
     }
+    if (o.progress)
+        fbar_open(&bar, path);
     gzbuffer(r.f, LR_BUF);
     r.buf = mem_alloc(LR_BUF);
     p.lines = mem_alloc(o.batch * sizeof *p.lines);
@@ -453,13 +487,19 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
         }
         p.lines[p.n++] = lineno;
         local.records++;
-        if (p.n == o.batch && (st = flush(&p, tok, &o, &s, path)))
-            break;
+        if (p.n == o.batch) {
+            if ((st = flush(&p, tok, &o, &s, path)))
+                break;
+            if (o.progress)
+                fbar_update(&bar, r.f);
+        }
     }
     if (!st && got < 0)
         st = r.st;
     if (!st)
         st = flush(&p, tok, &o, &s, path);
+    if (!st && o.progress)
+        fbar_update(&bar, r.f);
     local.bytes_in = r.bytes;
     if (!st) {
         mlm_dataset_writer *w = s.w;
@@ -467,6 +507,7 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
         st = mlm_dataset_writer_close(w);
     }
 done:
+    progress_close(&bar.bar, progress_now()); /* left on the screen, as tqdm's leave=True */
     mlm_dataset_writer_discard(s.w);
     for (int k = 0; k < 5; k++)
         sb_free(&s.carry[k]);

@@ -230,7 +230,8 @@ mlm_status mlm_dataset_tokenize(const mlm_dataset *ds, const mlm_tokenizer *tok,
                 else if (!(st = text_column(ds, it->valuestring)))
                     job.pair = it->valuestring;
             } else if (strcmp(k, "batch_size") == 0 || strcmp(k, "num_proc") == 0 ||
-                       strcmp(k, "remove_columns") == 0) {
+                       strcmp(k, "remove_columns") == 0 || strcmp(k, "progress") == 0 ||
+                       strcmp(k, "desc") == 0) {
                 cJSON *dup = cJSON_Duplicate(it, 1);
                 ok = ok && dup && cJSON_AddItemToObject(mapo, k, dup);
             } else {

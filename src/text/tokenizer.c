@@ -838,10 +838,7 @@ MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const ch
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_encode_batch: NULL argument");
     if (n == 0) return MLM_OK;
     memset(out, 0, n * sizeof *out);
-    if (nthreads <= 0) {
-        long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        nthreads = nc > 0 ? (int)nc : 1;
-    }
+    if (nthreads <= 0) nthreads = mlm_default_threads();
     if ((size_t)nthreads > (n + 15) / 16) nthreads = (int)((n + 15) / 16);
     if (nthreads > 256) nthreads = 256;
     batch_job job = {.tok = tok, .texts = texts, .pairs = pairs, .n = n,

@@ -190,54 +190,19 @@ static mlm_status save_model(const mlm_trainer *tr, const char *dir)
     return st;
 }
 
-/* tokenizer_config.json as PreTrainedTokenizerFast.save_pretrained writes
- * it for the tokenizer libmlm holds: the class that takes tokenizer.json as
- * it is (the BERT and RoBERTa classes would rewrite its normalizer and
- * pre-tokenizer from their own defaults), the special tokens by role,
- * clean_up_tokenization_spaces, and model_max_length when it is set. */
-static cJSON *tokenizer_config_json(const mlm_tokenizer *tok, int with_class)
-{
-    static const char *const keys[7] = {"unk_token", "pad_token", "mask_token", "cls_token",
-                                        "sep_token", "bos_token", "eos_token"};
-    cJSON *o = cJSON_CreateObject();
-    int ok = o != NULL;
-    if (ok && with_class)
-        ok = cJSON_AddBoolToObject(o, "clean_up_tokenization_spaces", tok->cleanup_default) !=
-             NULL;
-    for (int r = 0; ok && r < 7; r++) {
-        const char *s = mlm_tokenizer_special_token(tok, (mlm_special_token)r);
-        if (s)
-            ok = cJSON_AddStringToObject(o, keys[r], s) != NULL;
-    }
-    int64_t max = mlm_tokenizer_model_max_length(tok);
-    if (ok && with_class && max != INT64_MAX)
-        ok = add_num(o, "model_max_length", (double)max);
-    if (ok && with_class)
-        ok = cJSON_AddStringToObject(o, "tokenizer_class", "PreTrainedTokenizerFast") != NULL;
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
-
 /* What tokenizer.save_pretrained writes for a fast tokenizer: tokenizer.json,
  * tokenizer_config.json and special_tokens_map.json. */
 static mlm_status save_tokenizer(const mlm_trainer *tr, const char *dir)
 {
     if (!tr->tok)
         return MLM_OK;
-    char path[4096];
-    mlm_status st = path_join(path, sizeof path, dir, "tokenizer.json");
-    if (st == MLM_OK)
-        st = mlm_tokenizer_save(tr->tok, path);
+    mlm_status st = mlm_tokenizer_save_pretrained(tr->tok, dir);
     if (st != MLM_OK)
         return st;
     written(dir, "tokenizer.json");
-    st = write_json_file(dir, "tokenizer_config.json", tokenizer_config_json(tr->tok, 1));
-    if (st == MLM_OK)
-        st = write_json_file(dir, "special_tokens_map.json", tokenizer_config_json(tr->tok, 0));
-    return st;
+    written(dir, "tokenizer_config.json");
+    written(dir, "special_tokens_map.json");
+    return MLM_OK;
 }
 
 static mlm_status save_optimizer(const mlm_trainer *tr, const char *dir)

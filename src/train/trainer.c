@@ -24,7 +24,7 @@
 #include "core/rng.h"
 #include "io/json.h"
 #include "train/checkpoint.h"
-#include "train/progress.h"
+#include "io/progress.h"
 #include "train/trainer_impl.h"
 
 /* ---------------------------------------------------------------- options */
@@ -399,22 +399,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* tqdm draws with Unicode eighths when the stream's encoding is UTF-8;
- * Python takes it from the locale, and makes the C locale UTF-8 too. */
-static int locale_is_ascii(void)
-{
-    const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
-    for (size_t i = 0; i < 3; i++) {
-        const char *v = getenv(names[i]);
-        if (!v || !*v)
-            continue;
-        if (strcmp(v, "C") == 0 || strcmp(v, "POSIX") == 0)
-            return 0;
-        return !(strcasestr(v, "utf-8") || strcasestr(v, "utf8"));
-    }
-    return 0;
-}
-
 /* Whether progress bars are shown, as transformers adds its
  * ProgressCallback whatever other callbacks there are: unless disable_tqdm
  * (null: when stderr is a terminal). */
@@ -427,7 +411,7 @@ static void output_begin(mlm_trainer *tr)
 {
     tr->show_bar = bar_wanted(tr);
     if (tr->show_bar)
-        progress_open(&tr->bar, stderr, PROGRESS_TERMINAL_WIDTH, locale_is_ascii(),
+        progress_open(&tr->bar, stderr, PROGRESS_TERMINAL_WIDTH, progress_ascii_locale(),
                       tr->global_step, tr->total_steps, now_seconds());
 }
 
@@ -575,7 +559,7 @@ static void eval_bar_step(mlm_trainer *tr, progress_bar *eb, int64_t done, int64
     double t = now_seconds();
     if (!eb->open) {
         progress_clear(&tr->bar);
-        progress_open(eb, stderr, PROGRESS_TERMINAL_WIDTH, locale_is_ascii(), 0, total, t);
+        progress_open(eb, stderr, PROGRESS_TERMINAL_WIDTH, progress_ascii_locale(), 0, total, t);
     }
     progress_advance(eb, done, t);
 }

@@ -12,7 +12,7 @@
 #include "nn/model.h"
 #include "nn/train.h"
 #include "train/adamw.h"
-#include "train/progress.h"
+#include "io/progress.h"
 
 enum { STRAT_NO, STRAT_STEPS, STRAT_EPOCH };
 

@@ -44,6 +44,28 @@ for n, total, el, ncols, rate, initial, loss, asc in METERS:
     cl = 0.0 if loss is None else loss
     print(f"{{{n}, {total}, {el!r}, {cn}, {cr}, {initial}, {has}, {cl!r}, {int(asc)}, {c(s)}}},")
 
+print("/* format_meter with desc, unit and unit_scale (datasets' bars) */")
+# (n, total, elapsed, ncols, rate, desc, unit, unit_scale)
+UNIT_METERS = [
+    (10300000, 22936920, 1.1, 80, 9.41e6, "Tokenizing big.txt", "B", True),
+    (10300000, 22936920, 1.1, 0, 0.5, "Tokenizing big.txt", "B", True),
+    (0, 22936920, 0.0, 60, None, "한국어.txt", "B", True),
+    (22936920, 22936920, 2.5, 70, None, "big.txt: ", "B", True),
+    (3, 22936920, 1.1, -1, None, None, "B", True),
+    (10300000, 0, 1.1, -1, None, "x", "B", True),
+    (450, 1000, 1.5, 70, 300.0, "Map", " examples", False),
+]
+for n, total, el, ncols, rate, desc, unit, scale in UNIT_METERS:
+    s = tqdm.format_meter(n, total or None, el, ncols=None if ncols < 0 else ncols, rate=rate,
+                          prefix=desc or "", unit=unit, unit_scale=scale)
+    cr = "NAN" if rate is None else repr(rate)
+    cd = "NULL" if desc is None else c(desc)
+    print(f"{{{n}, {total}, {el!r}, {ncols}, {cr}, {cd}, {c(unit)}, {int(scale)}, {c(s)}}},")
+
+print("/* format_sizeof */")
+for x in [0, 3, 9.994, 9.995, 99.94, 99.95, 999.4, 999.5, 1234, 22936920, 9.41e6, 5e26, 2e30]:
+    print(f"{{{x!r}, {c(tqdm.format_sizeof(x))}}},")
+
 print("/* repr */")
 for x in [2.3456, 4.5e-05, 0.0001, 1e-05, 1e16, 1e15, 123456789.123, 0.1 + 0.2, -0.0, 2.0,
           5e-324, 1.7976931348623157e308, 1 / 3, 100.0, 1234567890123456.7, 0.00012]:

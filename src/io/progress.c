@@ -1,13 +1,14 @@
-/* tqdm's bar and Python's dict lines for the Trainer (train/progress.h).
+/* tqdm's bar and Python's dict lines (io/progress.h).
  * The formats follow tqdm 4's format_meter / format_interval / format_num /
  * Bar and CPython's float repr, so a libmlm run on a terminal reads like a
  * transformers run. */
-#include "train/progress.h"
+#include "io/progress.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 
@@ -172,6 +173,26 @@ void tqdm_num(strbuf *sb, double x)
     sb_free(&r);
 }
 
+void tqdm_sizeof(strbuf *sb, double x)
+{
+    static const char *const prefixes[] = {"", "k", "M", "G", "T", "P", "E", "Z"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        if (fabs(x) < 999.5) {
+            if (fabs(x) < 99.95) {
+                if (fabs(x) < 9.995)
+                    sb_printf(sb, "%1.2f%s", x, prefixes[i]);
+                else
+                    sb_printf(sb, "%2.1f%s", x, prefixes[i]);
+            } else {
+                sb_printf(sb, "%3.0f%s", x, prefixes[i]);
+            }
+            return;
+        }
+        x /= 1000;
+    }
+    sb_printf(sb, "%3.1fY", x);
+}
+
 size_t progress_text_width(const char *s)
 {
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
@@ -238,9 +259,37 @@ static void bar_cells(strbuf *sb, double frac, int width, int ascii)
     }
 }
 
+/* A count as tqdm shows it: str(n), or format_sizeof with unit_scale. */
+static void count_fmt(strbuf *sb, int64_t n, int unit_scale)
+{
+    if (unit_scale)
+        tqdm_sizeof(sb, (double)n);
+    else
+        sb_printf(sb, "%lld", (long long)n);
+}
+
+/* tqdm's rate_fmt: "12.30it/s", or "2.00s/it" below one per second;
+ * through format_sizeof with unit_scale ("9.41MB/s"); "?it/s" without a
+ * rate. */
+static void rate_fmt(strbuf *sb, double rate, int have_rate, const char *unit, int unit_scale)
+{
+    if (!have_rate) {
+        sb_printf(sb, "?%s/s", unit);
+        return;
+    }
+    int inverse = 1 / rate > 1;
+    double x = inverse ? 1 / rate : rate;
+    if (unit_scale)
+        tqdm_sizeof(sb, x);
+    else
+        sb_printf(sb, "%5.2f", x);
+    sb_printf(sb, inverse ? "s/%s" : "%s/s", unit);
+}
+
 void progress_render(strbuf *sb, const progress_view *v)
 {
     size_t start = sb->len;
+    const char *unit = v->unit ? v->unit : "it";
     int64_t total = v->total;
     if (total > 0 && (double)v->n >= (double)total + 0.5)
         total = 0; /* tqdm: past the total, show no total */
@@ -250,10 +299,16 @@ void progress_render(strbuf *sb, const progress_view *v)
     int have_rate = !isnan(rate) && rate != 0;
 
     strbuf r = {0}; /* r_bar: "| n/total [elapsed<remaining, rate, postfix]" */
-    if (total > 0)
-        sb_printf(&r, "| %lld/%lld [", (long long)v->n, (long long)total);
-    else
-        sb_printf(&r, "%lldit [", (long long)v->n);
+    if (total > 0) {
+        sb_puts(&r, "| ");
+        count_fmt(&r, v->n, v->unit_scale);
+        sb_putc(&r, '/');
+        count_fmt(&r, total, v->unit_scale);
+        sb_puts(&r, " [");
+    } else {
+        count_fmt(&r, v->n, v->unit_scale);
+        sb_printf(&r, "%s [", unit);
+    }
     tqdm_interval(&r, v->elapsed);
     if (total > 0) {
         sb_putc(&r, '<');
@@ -263,48 +318,48 @@ void progress_render(strbuf *sb, const progress_view *v)
             sb_putc(&r, '?');
     }
     sb_puts(&r, ", ");
-    if (have_rate && 1 / rate > 1)
-        sb_printf(&r, "%5.2fs/it", 1 / rate);
-    else if (have_rate)
-        sb_printf(&r, "%5.2fit/s", rate);
-    else
-        sb_puts(&r, "?it/s");
+    rate_fmt(&r, rate, have_rate, unit, v->unit_scale);
     if (v->has_loss) {
         sb_puts(&r, ", loss=");
         tqdm_num(&r, v->loss);
     }
     sb_putc(&r, ']');
-    if (r.failed || !r.data) {
+    /* l_bar: "desc: " (tqdm adds ": " unless desc ends with it) and the
+     * percentage */
+    strbuf l = {0};
+    sb_append(&l, "", 0); /* l.data set, even when nothing more goes in */
+    if (v->desc && v->desc[0]) {
+        size_t dl = strlen(v->desc);
+        sb_puts(&l, v->desc);
+        if (!(dl >= 2 && strcmp(v->desc + dl - 2, ": ") == 0))
+            sb_puts(&l, ": ");
+    }
+    double frac = total > 0 ? (double)v->n / (double)total : 0;
+    if (total > 0)
+        sb_printf(&l, "%3.0f%%|", frac * 100);
+    if (r.failed || !r.data || l.failed || !l.data) {
         sb->failed = 1;
-        sb_free(&r);
-        return;
-    }
-    if (total <= 0) {
+    } else if (total <= 0) {
+        sb_puts(sb, l.data);
         sb_puts(sb, r.data);
-        sb_free(&r);
-        return;
-    }
-    double frac = (double)v->n / (double)total;
-    char l_bar[32];
-    snprintf(l_bar, sizeof l_bar, "%3.0f%%|", frac * 100);
-    if (v->ncols == 0) { /* l_bar[:-1] + r_bar[1:] */
-        sb_append(sb, l_bar, strlen(l_bar) - 1);
+    } else if (v->ncols == 0) { /* l_bar[:-1] + r_bar[1:] */
+        sb_append(sb, l.data, l.len - 1);
         sb_puts(sb, r.data + 1);
-        sb_free(&r);
-        return;
+    } else {
+        int width = 10;
+        if (v->ncols > 0) {
+            long long left = (long long)v->ncols - (long long)progress_text_width(l.data) -
+                             (long long)progress_text_width(r.data);
+            width = left > 1 ? (int)left : 1;
+        }
+        sb_puts(sb, l.data);
+        bar_cells(sb, frac, width, v->ascii);
+        sb_puts(sb, r.data);
+        if (v->ncols > 0 && !sb->failed)
+            trim_to_width(sb, start, (size_t)v->ncols);
     }
-    int width = 10;
-    if (v->ncols > 0) {
-        long long left = (long long)v->ncols - (long long)strlen(l_bar) -
-                         (long long)progress_text_width(r.data);
-        width = left > 1 ? (int)left : 1;
-    }
-    sb_puts(sb, l_bar);
-    bar_cells(sb, frac, width, v->ascii);
-    sb_puts(sb, r.data);
+    sb_free(&l);
     sb_free(&r);
-    if (v->ncols > 0 && !sb->failed)
-        trim_to_width(sb, start, (size_t)v->ncols);
 }
 
 /* ---------------------------------------------------------------- the live bar */
@@ -352,6 +407,9 @@ static void display(progress_bar *b, double now, int average)
         .loss = b->loss,
         .ncols = b->cols == PROGRESS_TERMINAL_WIDTH ? terminal_cols(b->fp) : b->cols,
         .ascii = b->ascii,
+        .desc = b->desc,
+        .unit = b->unit,
+        .unit_scale = b->unit_scale,
     };
     strbuf sb = {0};
     progress_render(&sb, &v);
@@ -360,8 +418,8 @@ static void display(progress_bar *b, double now, int average)
     sb_free(&sb);
 }
 
-void progress_open(progress_bar *b, FILE *fp, int cols, int ascii, int64_t n0, int64_t total,
-                   double now)
+static void bar_init(progress_bar *b, FILE *fp, int cols, int ascii, int64_t n0,
+                     int64_t total, double now)
 {
     memset(b, 0, sizeof *b);
     b->fp = fp;
@@ -371,7 +429,44 @@ void progress_open(progress_bar *b, FILE *fp, int cols, int ascii, int64_t n0, i
     b->total = total;
     b->start_t = b->last_print_t = now;
     b->open = 1;
+}
+
+void progress_open(progress_bar *b, FILE *fp, int cols, int ascii, int64_t n0, int64_t total,
+                   double now)
+{
+    bar_init(b, fp, cols, ascii, n0, total, now);
     display(b, now, 0);
+}
+
+void progress_open_units(progress_bar *b, FILE *fp, int cols, int ascii, const char *desc,
+                         const char *unit, int unit_scale, int64_t total, double now)
+{
+    bar_init(b, fp, cols, ascii, 0, total, now);
+    b->desc = desc;
+    b->unit = unit;
+    b->unit_scale = unit_scale;
+    display(b, now, 0);
+}
+
+int progress_ascii_locale(void)
+{
+    const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = getenv(names[i]);
+        if (!v || !*v)
+            continue;
+        if (strcmp(v, "C") == 0 || strcmp(v, "POSIX") == 0)
+            return 0;
+        return !(strcasestr(v, "utf-8") || strcasestr(v, "utf8"));
+    }
+    return 0;
+}
+
+double progress_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 void progress_update(progress_bar *b, int64_t n, double loss, double now)

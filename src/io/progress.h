@@ -1,13 +1,14 @@
-/* The Trainer's console output on a terminal, as transformers shows it:
- * tqdm's progress bar (ProgressCallback: tqdm(total=max_steps,
- * dynamic_ncols=True)) with the log records written above it as Python
- * dict lines (str(logs)).
+/* What transformers and datasets show on a terminal: tqdm's progress bar
+ * (the Trainer's ProgressCallback: tqdm(total=max_steps, dynamic_ncols=True);
+ * datasets' map and the dataset streaming: a desc, a unit, unit_scale) with
+ * the Trainer's log records written above it as Python dict lines
+ * (str(logs)). In io/ because the data layer draws bars too.
  *
  * The formatting is pure (state in, text out) so that it can be tested
  * without a terminal; progress_bar does the drawing on a stdio stream. The
  * bar uses carriage returns and spaces only, never escape sequences. */
-#ifndef MLM_TRAIN_PROGRESS_H
-#define MLM_TRAIN_PROGRESS_H
+#ifndef MLM_IO_PROGRESS_H
+#define MLM_IO_PROGRESS_H
 
 #include <cJSON.h>
 #include <stdint.h>
@@ -39,6 +40,10 @@ void tqdm_interval(strbuf *sb, double seconds);
  * Python's repr is no longer. */
 void tqdm_num(strbuf *sb, double x);
 
+/* tqdm.format_sizeof: three significant digits and an SI prefix (divisor
+ * 1000): "3.00", "99.9", "999", "1.00k", "22.9M". */
+void tqdm_sizeof(strbuf *sb, double x);
+
 /* Everything one bar line shows. */
 typedef struct progress_view {
     int64_t n, total;   /* steps done, steps in the run */
@@ -51,10 +56,16 @@ typedef struct progress_view {
     int ncols;          /* terminal width; -1 unknown (a 10-cell bar, no
                          * trimming); 0: no bar, as tqdm */
     int ascii;          /* " 123456789#" instead of the Unicode eighths */
+    const char *desc;   /* tqdm's desc, shown as "desc: " first; NULL: none */
+    const char *unit;   /* tqdm's unit; NULL: "it" */
+    int unit_scale;     /* tqdm's unit_scale=True: counts and rates through
+                         * tqdm_sizeof ("10.3M/22.9M", "9.41MB/s") */
 } progress_view;
 
-/* tqdm.format_meter(n, total, elapsed, ncols, rate=..., postfix=...) with
- * no prefix: " 37%|███▋      | 150/400 [00:12<00:20, 12.30it/s, loss=2.35]".
+/* tqdm.format_meter(n, total, elapsed, ncols, prefix=desc, unit=...,
+ * unit_scale=..., rate=..., postfix=...):
+ * " 37%|███▋      | 150/400 [00:12<00:20, 12.30it/s, loss=2.35]", or with
+ * a desc and bytes "big.txt:  45%|████  | 10.3M/22.9M [00:01<00:01, 9.41MB/s]".
  * The bar takes what the terminal leaves of ncols (at least one cell); a
  * line still wider than ncols is cut to ncols characters. */
 void progress_render(strbuf *sb, const progress_view *v);
@@ -79,12 +90,27 @@ typedef struct progress_bar {
     double loss;
     size_t last_len;    /* columns drawn last, blanked by the next draw */
     int open;
+    const char *desc, *unit; /* as in progress_view; must outlive the bar */
+    int unit_scale;
 } progress_bar;
 
 /* Start a bar at step n0 of total at time now (seconds, any monotonic
  * origin) and draw it, as tqdm's constructor does. */
 void progress_open(progress_bar *b, FILE *fp, int cols, int ascii, int64_t n0, int64_t total,
                    double now);
+
+/* progress_open with tqdm's desc, unit and unit_scale (progress_view),
+ * from 0. */
+void progress_open_units(progress_bar *b, FILE *fp, int cols, int ascii, const char *desc,
+                         const char *unit, int unit_scale, int64_t total, double now);
+
+/* Whether bars should use tqdm's ASCII cells: tqdm draws Unicode eighths
+ * when the stream's encoding is UTF-8, which Python takes from LC_ALL /
+ * LC_CTYPE / LANG (and makes the C locale UTF-8 too). */
+int progress_ascii_locale(void);
+
+/* Seconds on a monotonic clock, for the `now` arguments. */
+double progress_now(void);
 
 /* Step n is done (loss: its loss, shown after the bar). Redrawn when at
  * least 0.1 s passed since the last draw (tqdm's mininterval), with the
