@@ -211,6 +211,63 @@ START_TEST(cli_dataset_line_by_line_validation)
 }
 END_TEST
 
+static char *file_bytes(const char *dir, const char *rel, size_t *len);
+
+/* The file's format comes from the data layer's one rule
+ * (mlm_dataset_format_of): "D.JSONL" is JSON Lines for `mlm dataset` as for
+ * mlm_dataset_load, so it gives the same dataset as "d.jsonl"; ".tsv" and
+ * ".JSON" files are loaded whole, not streamed as lines of text. */
+START_TEST(cli_dataset_format_from_the_name)
+{
+    char tb[4096];
+    REQUIRE_TEST_DATA(tp, "tokenizers/roberta-base", tb);
+    char *dir = test_tmpdir();
+    write_jsonl(dir, "d.jsonl", 40);
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/d.jsonl", dir);
+    snprintf(b, sizeof b, "%s/D.JSONL", dir);
+    ck_assert_int_eq(link(a, b), 0);
+    static const char *const names[] = {"d.jsonl", "D.JSONL"};
+    char *bytes[2];
+    size_t lens[2];
+    for (int i = 0; i < 2; i++) {
+        char args[8192];
+        int status;
+        snprintf(args, sizeof args,
+                 "dataset --tokenizer '%s' --train-file '%s/%s' --text-column answers.text "
+                 "--block-size 16 --out '%s/o%d'",
+                 tp, dir, names[i], dir, i);
+        char *out = run_mlm(args, &status);
+        ck_assert_msg(status == 0, "%s: %s", names[i], out);
+        free(out);
+        char rel[64];
+        snprintf(rel, sizeof rel, "o%d/train", i);
+        bytes[i] = file_bytes(dir, rel, &lens[i]);
+    }
+    ck_assert_uint_eq(lens[0], lens[1]);
+    ck_assert(memcmp(bytes[0], bytes[1], lens[0]) == 0);
+    free(bytes[0]);
+    free(bytes[1]);
+    /* a TSV with a text column: loaded whole, its column found */
+    FILE *f;
+    snprintf(a, sizeof a, "%s/t.TSV", dir);
+    f = fopen(a, "w");
+    fputs("id\ttext\n1\t우리 은하와 가장 가까운 은하\n2\tThe quick brown fox\n", f);
+    fclose(f);
+    char args[8192];
+    int status;
+    snprintf(args, sizeof args,
+             "dataset --tokenizer '%s' --train-file '%s' --line-by-line --max-seq-length 16 "
+             "--test-size 1 --out '%s/t'", tp, a, dir);
+    char *out = run_mlm(args, &status);
+    ck_assert_msg(status == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "train: 1 rows"));
+    free(out);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static char *file_bytes(const char *dir, const char *rel, size_t *len)
 {
     char path[8192];
@@ -465,6 +522,7 @@ Suite *cli_data_suite(void)
     TCase *tc = tcase_create("cli_data");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, cli_dataset_group_split_collate);
+    tcase_add_test(tc, cli_dataset_format_from_the_name);
     tcase_add_test(tc, cli_dataset_line_by_line_validation);
     tcase_add_test(tc, cli_data_usage_and_runtime_errors);
     tcase_add_test(tc, cli_dataset_progress_on_a_terminal_only);

@@ -437,7 +437,7 @@ START_TEST(errors_name_file_and_path)
     ck_assert_int_eq(mlm_tokenizer_load_json(drop, strlen(drop), &t), MLM_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(mlm_last_error(), "model.dropout"));
     ck_assert_int_eq(mlm_tokenizer_load_json("{", 1, &t), MLM_ERR_FORMAT);
-    ck_assert_int_eq(mlm_tokenizer_load("/nonexistent/tokenizer.json", &t), MLM_ERR_IO);
+    ck_assert_int_eq(mlm_tokenizer_load("/nonexistent/tokenizer.json", &t), MLM_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(mlm_last_error(), "/nonexistent/tokenizer.json"));
     /* Invalid UTF-8 in text: MLM_ERR_FORMAT with the byte offset. */
     const char *ok = COMPONENT_CASES[0].json;

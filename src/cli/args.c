@@ -82,16 +82,36 @@ const char *cli_get(const cli_option *opts, size_t nopts, const char *name)
     return NULL;
 }
 
+int cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int cli_parse_threads(const char *value, int *threads)
 {
+    long v;
     if (!value) {
         *threads = mlm_default_threads();
         return 0;
     }
-    char *end;
-    errno = 0;
-    long v = strtol(value, &end, 10);
-    if (errno || *end || end == value || v < 1 || v > 1024)
+    if (cli_parse_long(value, 1, 1024, &v) != 0)
         return -1;
     *threads = (int)v;
     return 0;

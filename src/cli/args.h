@@ -23,6 +23,14 @@ int cli_parse(int argc, char **argv, int first, cli_option *opts, size_t nopts,
 /* The option's value, or NULL. */
 const char *cli_get(const cli_option *opts, size_t nopts, const char *name);
 
+/* A whole decimal integer in [lo, hi] (no sign games: "12x", "", an
+ * overflow are errors). Returns 0 with *out set, or -1. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+
+/* A whole number (strtod's syntax) in [lo, hi]; NaN is never in range.
+ * Returns 0 with *out set, or -1. */
+int cli_parse_double(const char *s, double lo, double hi, double *out);
+
 /* --threads N: the value given (1..1024), or mlm_default_threads() when
  * value is NULL. Returns -1 for a bad value. */
 int cli_parse_threads(const char *value, int *threads);

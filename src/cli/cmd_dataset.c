@@ -17,29 +17,8 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "cli_file.h"
 #include "commands.h"
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || end == s || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
 
 static char *join_path(const char *dir, const char *name)
 {
@@ -50,23 +29,13 @@ static char *join_path(const char *dir, const char *name)
     return p;
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* Text and JSON Lines stream through mlm_dataset_tokenize_file; JSON
- * arrays, CSV and TSV are loaded whole. */
+ * arrays, CSV and TSV are loaded whole. The name decides, as the data layer
+ * reads it. */
 static int streamable(const char *path)
 {
-    char base[4096];
-    snprintf(base, sizeof base, "%s", path);
-    size_t n = strlen(base);
-    if (n > 3 && strcmp(base + n - 3, ".gz") == 0)
-        base[n - 3] = '\0';
-    return !(has_suffix(base, ".json") || has_suffix(base, ".csv") || has_suffix(base, ".tsv") ||
-             has_suffix(base, ".tab"));
+    mlm_file_format f = mlm_dataset_format_of(path);
+    return f == MLM_FORMAT_TEXT || f == MLM_FORMAT_UNKNOWN || f == MLM_FORMAT_JSONL;
 }
 
 typedef struct prep {
@@ -236,18 +205,18 @@ int cmd_dataset(int argc, char **argv)
     const char *np = opts[THREADS].value  ? opts[THREADS].value
                      : opts[NPROC].value ? opts[NPROC].value
                                          : opts[NWORK].value;
-    if (!bad && bs && parse_long(bs, 1, 1L << 30, &block) != 0)
+    if (!bad && bs && cli_parse_long(bs, 1, 1L << 30, &block) != 0)
         bad = 1;
-    if (!bad && opts[GBS].value && parse_long(opts[GBS].value, 0, 1L << 40, &gbs) != 0)
+    if (!bad && opts[GBS].value && cli_parse_long(opts[GBS].value, 0, 1L << 40, &gbs) != 0)
         bad = 1;
-    if (!bad && opts[SEED].value && parse_long(opts[SEED].value, 0, LONG_MAX, &seed) != 0)
+    if (!bad && opts[SEED].value && cli_parse_long(opts[SEED].value, 0, LONG_MAX, &seed) != 0)
         bad = 1;
     if (!bad && cli_parse_threads(np, &nproc) != 0)
         bad = 1;
     if (nproc > 256) /* the most the library's num_proc takes */
         nproc = 256;
     if (!bad && opts[TEST].value &&
-        (parse_double(opts[TEST].value, 0, 1e15, &test_size) != 0 || test_size <= 0))
+        (cli_parse_double(opts[TEST].value, 0, 1e15, &test_size) != 0 || test_size <= 0))
         bad = 1;
     if (bad)
         return cli_usage_error("dataset");
@@ -387,26 +356,9 @@ static void print_batch(const mlm_batch *b, size_t index, int as_json)
 static char *info_collator(const char *dir)
 {
     char *path = join_path(dir, "dataset_info.json");
-    FILE *f = path ? fopen(path, "rb") : NULL;
+    size_t len = 0;
+    char *data = path ? cli_read_file(path, &len) : NULL;
     free(path);
-    if (!f)
-        return NULL;
-    char *data = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            char *nd = realloc(data, cap ? 2 * cap : 8192);
-            if (!nd)
-                break;
-            data = nd;
-            cap = cap ? 2 * cap : 8192;
-        }
-        size_t got = fread(data + len, 1, cap - len, f);
-        if (!got)
-            break;
-        len += got;
-    }
-    fclose(f);
     cJSON *doc = data ? cJSON_ParseWithLength(data, len) : NULL;
     free(data);
     cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "collator");
@@ -435,15 +387,15 @@ int cmd_collate(int argc, char **argv)
     double prob = 0.15;
     int bad = cli_parse(argc, argv, 2, opts, NOPTS, pos, &npos) != 0 || npos ||
               !opts[DS].value;
-    if (!bad && opts[BS].value && parse_long(opts[BS].value, 1, 1L << 24, &bs) != 0)
+    if (!bad && opts[BS].value && cli_parse_long(opts[BS].value, 1, 1L << 24, &bs) != 0)
         bad = 1;
-    if (!bad && opts[PROB].value && parse_double(opts[PROB].value, 0, 1, &prob) != 0)
+    if (!bad && opts[PROB].value && cli_parse_double(opts[PROB].value, 0, 1, &prob) != 0)
         bad = 1;
-    if (!bad && opts[MULT].value && parse_long(opts[MULT].value, 0, 1L << 24, &mult) != 0)
+    if (!bad && opts[MULT].value && cli_parse_long(opts[MULT].value, 0, 1L << 24, &mult) != 0)
         bad = 1;
-    if (!bad && opts[SEED].value && parse_long(opts[SEED].value, 0, LONG_MAX, &seed) != 0)
+    if (!bad && opts[SEED].value && cli_parse_long(opts[SEED].value, 0, LONG_MAX, &seed) != 0)
         bad = 1;
-    if (!bad && opts[MAXB].value && parse_long(opts[MAXB].value, 0, LONG_MAX, &maxb) != 0)
+    if (!bad && opts[MAXB].value && cli_parse_long(opts[MAXB].value, 0, LONG_MAX, &maxb) != 0)
         bad = 1;
     if (!bad && opts[SPLIT].value && (strchr(opts[SPLIT].value, '/') || !opts[SPLIT].value[0]))
         bad = 1;

@@ -73,17 +73,6 @@ static int fill_one(const mlm_pipeline *p, const char *text, int top_k, char **t
     return rc;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int cmd_fill_mask(int argc, char **argv)
 {
     cli_option opts[] = {{"model", ARG_VALUE, NULL},   {"top-k", ARG_VALUE, NULL},
@@ -94,7 +83,7 @@ int cmd_fill_mask(int argc, char **argv)
     long top_k = 5;
     int threads;
     if (cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0], pos, &npos) != 0 ||
-        !opts[0].value || (opts[1].value && parse_int(opts[1].value, 1, 1 << 20, &top_k)) ||
+        !opts[0].value || (opts[1].value && cli_parse_long(opts[1].value, 1, 1 << 20, &top_k)) ||
         cli_parse_threads(opts[4].value, &threads) != 0)
         return cli_usage_error("fill-mask");
     mlm_pipeline *p = NULL;

@@ -4,6 +4,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,17 +23,6 @@ typedef struct tokenize_opts {
     const mlm_tokenizer *tok;
     int add_special, as_json, jsonl;
 } tokenize_opts;
-
-static int parse_positive(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* Most bytes of an int32 and its comma, and of an offsets pair. */
 #define INT_BYTES 12
@@ -215,7 +205,7 @@ int cmd_tokenize(int argc, char **argv)
     long max_length = 0;
     int threads;
     if (cli_parse(argc, argv, 2, opts, NOPTS, pos, &npos) != 0 || !opts[TOK].value ||
-        (opts[MAXLEN].value && parse_positive(opts[MAXLEN].value, &max_length) != 0) ||
+        (opts[MAXLEN].value && cli_parse_long(opts[MAXLEN].value, 1, LONG_MAX, &max_length) != 0) ||
         cli_parse_threads(opts[THREADS].value, &threads) != 0)
         return cli_usage_error("tokenize");
     mlm_tokenizer *tok = NULL;

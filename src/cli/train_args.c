@@ -2,11 +2,14 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "args.h"
 #include "cli_file.h"
 
 enum kind { K_STR, K_INT, K_FLOAT, K_BOOL };
@@ -203,28 +206,6 @@ static int parse_bool(const char *v)
     return -1;
 }
 
-static int parse_int(const char *v, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end)
-        return -1;
-    *out = x;
-    return 0;
-}
-
-static int parse_float(const char *v, double *out)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x))
-        return -1;
-    *out = x;
-    return 0;
-}
-
 static int in_list(const char *v, const char *list)
 {
     size_t n = strlen(v);
@@ -246,15 +227,15 @@ static int set_value(train_args *a, int f, const char *v, const char *where, int
 {
     const flag_def *d = &defs[f];
     const char *why = NULL;
-    long long i;
+    long i;
     double x;
     switch (d->kind) {
     case K_INT:
-        if (parse_int(v, &i) != 0)
+        if (cli_parse_long(v, LONG_MIN, LONG_MAX, &i) != 0)
             why = "expected an integer";
         break;
     case K_FLOAT:
-        if (parse_float(v, &x) != 0)
+        if (cli_parse_double(v, -DBL_MAX, DBL_MAX, &x) != 0)
             why = "expected a number";
         break;
     case K_BOOL:
@@ -455,14 +436,14 @@ const char *ta_str(const train_args *a, int f) { return a->val[f]; }
 
 long long ta_int(const train_args *a, int f, long long dflt)
 {
-    long long v;
-    return a->val[f] && parse_int(a->val[f], &v) == 0 ? v : dflt;
+    long v;
+    return a->val[f] && cli_parse_long(a->val[f], LONG_MIN, LONG_MAX, &v) == 0 ? v : dflt;
 }
 
 double ta_float(const train_args *a, int f, double dflt)
 {
     double v;
-    return a->val[f] && parse_float(a->val[f], &v) == 0 ? v : dflt;
+    return a->val[f] && cli_parse_double(a->val[f], -DBL_MAX, DBL_MAX, &v) == 0 ? v : dflt;
 }
 
 int ta_bool(const train_args *a, int f, int dflt)

@@ -7,8 +7,9 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "io/file.h"
+#include "text/legacy.h"
 #include "text/strmap.h"
-#include "text/tokenizer.h"
 
 static char *join(const char *dir, const char *name)
 {
@@ -30,7 +31,8 @@ static cJSON *read_config(const char *dir)
         FILE *f = fopen(p, "rb");
         if (f) {
             fclose(f);
-            if (read_whole_file(p, &data, &len) == MLM_OK) doc = cJSON_ParseWithLength(data, len);
+            if (file_read_all(p, TOKENIZER_FILE_MAX, &data, &len) == MLM_OK)
+                doc = cJSON_ParseWithLength(data, len);
         }
     }
     mem_free(p);
@@ -96,7 +98,7 @@ mlm_status legacy_bert_json(const char *dir, cJSON **out)
     if (!path) return err_oom();
     char *data;
     size_t len;
-    mlm_status st = read_whole_file(path, &data, &len);
+    mlm_status st = file_read_all(path, TOKENIZER_FILE_MAX, &data, &len);
     if (st) {
         mem_free(path);
         return st;
@@ -244,7 +246,8 @@ mlm_status legacy_roberta_json(const char *dir, cJSON **out)
         st = err_oom();
         goto done;
     }
-    if ((st = read_whole_file(vpath, &vdata, &vlen)) || (st = read_whole_file(mpath, &mdata, &mlen)))
+    if ((st = file_read_all(vpath, TOKENIZER_FILE_MAX, &vdata, &vlen)) ||
+        (st = file_read_all(mpath, TOKENIZER_FILE_MAX, &mdata, &mlen)))
         goto done;
     vmap = cJSON_ParseWithLength(vdata, vlen);
     if (!cJSON_IsObject(vmap)) {

@@ -11,52 +11,16 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "io/file.h"
 #include "text/encoding.h"
 #include "text/json_fields.h"
+#include "text/legacy.h"
 #include "text/unicode.h"
 
 /* Offsets are 32-bit; leave room for normalization growing the text. */
 #define MAX_TEXT_BYTES ((size_t)UINT32_MAX / 8)
 
 /* ------------------------------------------------------------------ files */
-
-mlm_status read_whole_file(const char *path, char **data, size_t *len)
-{
-    *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(MLM_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = mem_alloc(cap);
-    if (!buf) {
-        fclose(f);
-        return err_oom();
-    }
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *nb = mem_realloc(buf, cap * 2);
-            if (!nb) {
-                mem_free(buf);
-                fclose(f);
-                return err_oom();
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        mem_free(buf);
-        return err_set(MLM_ERR_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return MLM_OK;
-}
 
 static int is_dir(const char *p)
 {
@@ -287,7 +251,7 @@ static mlm_status load_file(const char *path, mlm_tokenizer **out)
 {
     char *data;
     size_t len;
-    mlm_status st = read_whole_file(path, &data, &len);
+    mlm_status st = file_read_all(path, TOKENIZER_FILE_MAX, &data, &len);
     if (st) return st;
     const char *end = NULL;
     cJSON *doc = cJSON_ParseWithLengthOpts(data, len, &end, 0);
@@ -358,7 +322,7 @@ static mlm_status apply_config_file(mlm_tokenizer *tok, const char *path, int fu
     if (!exists(path)) return MLM_OK;
     char *data;
     size_t len;
-    mlm_status st = read_whole_file(path, &data, &len);
+    mlm_status st = file_read_all(path, TOKENIZER_FILE_MAX, &data, &len);
     if (st) return st;
     cJSON *doc = cJSON_ParseWithLength(data, len);
     mem_free(data);

@@ -58,12 +58,5 @@ mlm_status tokenizer_from_json(cJSON *doc, const char *name, mlm_tokenizer **out
 /* Apply tokenizer_config.json / special_tokens_map.json beside a file. */
 mlm_status tokenizer_apply_config(mlm_tokenizer *tok, const char *dir);
 
-/* legacy.c: the tokenizer.json document transformers' converters build
- * from BERT's vocab.txt or RoBERTa's vocab.json + merges.txt in dir. */
-mlm_status legacy_bert_json(const char *dir, cJSON **out);
-mlm_status legacy_roberta_json(const char *dir, cJSON **out);
-
-/* Read a whole file (NUL-terminated); errors name the path. */
-mlm_status read_whole_file(const char *path, char **data, size_t *len);
 
 #endif
