@@ -210,6 +210,14 @@ static void make_c_locale(void) { c_locale = newlocale(LC_NUMERIC_MASK, "C", (lo
  * (found as the fewest %e digits that do), in fixed notation when the
  * decimal exponent is in [-4, 16) and in exponent notation otherwise, with at
  * least 2 exponent digits (CPython's format_float_short, 'r' mode). */
+void json_format_py_repr(double x, char *buf)
+{
+    if (!isfinite(x))
+        strcpy(buf, isnan(x) ? "nan" : x < 0 ? "-inf" : "inf");
+    else
+        json_format_py_float(x, buf);
+}
+
 void json_format_py_float(double x, char *buf)
 {
     if (!isfinite(x)) {

@@ -55,9 +55,14 @@ size_t json_len(const cJSON *v);
 int json_int(const cJSON *v, int64_t *out);
 
 
-/* Python's repr() of a double ("0.1", "1e-12", "1e+16", "3.0", "Infinity"),
- * which json.dumps uses. `buf` must hold 32 bytes. */
+/* A double as json.dumps writes it: Python's repr() ("0.1", "1e-12",
+ * "1e+16", "3.0"), with "NaN", "Infinity", "-Infinity". `buf` must hold 32
+ * bytes. */
 void json_format_py_float(double x, char *buf);
+
+/* Python's repr() itself, as print() and str(dict) show a float: the same
+ * digits, with "nan", "inf", "-inf". `buf` must hold 32 bytes. */
+void json_format_py_repr(double x, char *buf);
 
 /* v (an object or array) as one line of JSON whose numbers read back exactly
  * (cJSON_Print's round-trip check allows an epsilon, so it may drop the last

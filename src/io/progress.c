@@ -12,73 +12,18 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
+#include "io/json.h"
+
 /* ---------------------------------------------------------------- Python */
 
 void py_float_repr(strbuf *sb, double x)
 {
-    if (isnan(x)) {
-        sb_puts(sb, "nan");
-        return;
-    }
-    if (isinf(x)) {
-        sb_puts(sb, x > 0 ? "inf" : "-inf");
-        return;
-    }
-    /* The fewest significant digits that read back as x (what CPython's
-     * dtoa mode 0 gives), from C's correctly rounded %e. */
-    char e[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(e, sizeof e, "%.*e", p - 1, x);
-        if (strtod(e, NULL) == x)
-            break;
-    }
-    const char *s = e;
-    if (*s == '-') {
-        sb_putc(sb, '-');
-        s++;
-    }
-    char digits[24];
-    size_t nd = 0;
-    for (; *s && *s != 'e'; s++)
-        if (*s != '.' && nd < sizeof digits - 1)
-            digits[nd++] = *s;
-    digits[nd] = '\0';
-    int exp10 = atoi(s + 1);
-    int decpt = exp10 + 1; /* digits = 0.d1d2... × 10^decpt */
-    if (decpt > -4 && decpt <= 16) {
-        if (decpt <= 0) {
-            sb_puts(sb, "0.");
-            for (int i = 0; i < -decpt; i++)
-                sb_putc(sb, '0');
-            sb_puts(sb, digits);
-        } else if ((size_t)decpt >= nd) {
-            sb_puts(sb, digits);
-            for (size_t i = nd; i < (size_t)decpt; i++)
-                sb_putc(sb, '0');
-            sb_puts(sb, ".0");
-        } else {
-            sb_append(sb, digits, (size_t)decpt);
-            sb_putc(sb, '.');
-            sb_puts(sb, digits + decpt);
-        }
-        return;
-    }
-    sb_putc(sb, digits[0]);
-    if (nd > 1) {
-        sb_putc(sb, '.');
-        sb_puts(sb, digits + 1);
-    }
-    sb_printf(sb, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+    char buf[32];
+    json_format_py_repr(x, buf);
+    sb_puts(sb, buf);
 }
 
-double py_round2(double x)
-{
-    if (!isfinite(x))
-        return x;
-    char s[400];
-    snprintf(s, sizeof s, "%.2f", x);
-    return strtod(s, NULL);
-}
+double py_round2(double x) { return json_py_round(x, 2); }
 
 /* repr() of a str: single quotes unless the text holds one and no double
  * quote; backslash escapes for the quote, backslash and control bytes;
