@@ -28,6 +28,7 @@ int main(void)
         tokenizer_suite,
         tokenizer_parity_suite,
         tokenizer_trainer_suite,
+        unicode_sweep_suite,
         pipeline_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
