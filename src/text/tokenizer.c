@@ -785,6 +785,7 @@ MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *te
 typedef struct batch_job {
     const mlm_tokenizer *tok;
     const char *const *texts, *const *pairs;
+    const size_t *lens, *pair_lens; /* NULL: NUL-terminated */
     size_t n, next_shared;
     int add_special;
     mlm_encoding **out;
@@ -810,8 +811,10 @@ static void *batch_worker(void *arg)
         for (size_t i = start; i < end; i++) {
             const char *p = job->pairs ? job->pairs[i] : NULL;
             const char *t = job->texts[i] ? job->texts[i] : "";
-            mlm_status st = c ? encode_full(job->tok, c, t, strlen(t), p, p ? strlen(p) : 0,
-                                            job->add_special, &job->out[i])
+            size_t tl = job->lens ? job->lens[i] : strlen(t);
+            size_t pl = !p ? 0 : job->pair_lens ? job->pair_lens[i] : strlen(p);
+            mlm_status st = c ? encode_full(job->tok, c, t, tl, p, pl, job->add_special,
+                                            &job->out[i])
                               : err_oom();
             if (st) {
                 pthread_mutex_lock(&job->lock);
@@ -829,13 +832,12 @@ static void *batch_worker(void *arg)
     return NULL;
 }
 
-MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const char *const *texts,
-                                              const char *const *pairs, size_t n,
-                                              int add_special_tokens, int nthreads,
-                                              mlm_encoding **out)
+/* Both batch entry points: lens/pair_lens NULL for NUL-terminated texts. */
+static mlm_status encode_batch(const mlm_tokenizer *tok, const char *const *texts,
+                               const size_t *lens, const char *const *pairs,
+                               const size_t *pair_lens, size_t n, int add_special_tokens,
+                               int nthreads, mlm_encoding **out)
 {
-    if (!tok || (!texts && n) || (!out && n))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_encode_batch: NULL argument");
     if (n == 0) return MLM_OK;
     memset(out, 0, n * sizeof *out);
     if (nthreads <= 0) {
@@ -844,8 +846,9 @@ MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const ch
     }
     if ((size_t)nthreads > (n + 15) / 16) nthreads = (int)((n + 15) / 16);
     if (nthreads > 256) nthreads = 256;
-    batch_job job = {.tok = tok, .texts = texts, .pairs = pairs, .n = n,
-                     .add_special = add_special_tokens, .out = out};
+    batch_job job = {.tok = tok, .texts = texts, .pairs = pairs, .lens = lens,
+                     .pair_lens = pair_lens, .n = n, .add_special = add_special_tokens,
+                     .out = out};
     pthread_mutex_init(&job.lock, NULL);
     pthread_t th[256];
     int started = 0;
@@ -867,6 +870,37 @@ MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const ch
         }
     }
     return st;
+}
+
+MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const char *const *texts,
+                                              const char *const *pairs, size_t n,
+                                              int add_special_tokens, int nthreads,
+                                              mlm_encoding **out)
+{
+    if (!tok || (!texts && n) || (!out && n))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_encode_batch: NULL argument");
+    return encode_batch(tok, texts, NULL, pairs, NULL, n, add_special_tokens, nthreads, out);
+}
+
+MLM_API mlm_status mlm_tokenizer_encode_batch_len(const mlm_tokenizer *tok,
+                                                  const char *const *texts, const size_t *lens,
+                                                  const char *const *pairs,
+                                                  const size_t *pair_lens, size_t n,
+                                                  int add_special_tokens, int nthreads,
+                                                  mlm_encoding **out)
+{
+    if (!tok || (n && (!texts || !lens || !out)))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_encode_batch_len: NULL argument");
+    if (!pairs != !pair_lens)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "mlm_tokenizer_encode_batch_len: pairs and pair_lens must both be given "
+                       "or both be NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!texts[i] && lens[i])
+            return err_set(MLM_ERR_INVALID_ARGUMENT,
+                           "mlm_tokenizer_encode_batch_len: text %zu is NULL with length %zu", i,
+                           lens[i]);
+    return encode_batch(tok, texts, lens, pairs, pair_lens, n, add_special_tokens, nthreads, out);
 }
 
 /* ------------------------------------------------------------- decoding */
