@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "jsonstr.h"
 
 static const char tokenize_usage[] =
     "usage: mlm tokenize --tokenizer PATH [--no-special] [--max-length N] [--json] "
@@ -35,6 +36,20 @@ static cJSON *int_array(const int32_t *v, size_t n)
     return a;
 }
 
+/* A token as a JSON string: cJSON's strings end at U+0000, so a token that
+ * holds it goes in as raw JSON text. */
+static cJSON *token_json(const mlm_encoding *enc, size_t i)
+{
+    const char *t = mlm_encoding_token(enc, i);
+    size_t n = mlm_encoding_token_length(enc, i);
+    if (strlen(t) == n)
+        return cJSON_CreateString(t);
+    char *q = jsonstr_quote(t, n);
+    cJSON *raw = q ? cJSON_CreateRaw(q) : NULL;
+    free(q);
+    return raw;
+}
+
 /* One encoding as the JSON object described in docs/cli.md. */
 static cJSON *encoding_json(const mlm_encoding *enc)
 {
@@ -44,7 +59,7 @@ static cJSON *encoding_json(const mlm_encoding *enc)
     cJSON *tokens = cJSON_AddArrayToObject(o, "tokens");
     cJSON *offsets = cJSON_AddArrayToObject(o, "offsets");
     for (size_t i = 0; i < n; i++) {
-        cJSON_AddItemToArray(tokens, cJSON_CreateString(mlm_encoding_token(enc, i)));
+        cJSON_AddItemToArray(tokens, token_json(enc, i));
         size_t s = 0, e = 0;
         mlm_encoding_offsets(enc, i, MLM_OFFSETS_CODEPOINTS, &s, &e);
         cJSON *pair = cJSON_CreateArray();
@@ -70,36 +85,49 @@ static void print_plain(const mlm_encoding *enc)
     for (size_t i = 0; i < n; i++)
         printf("%s%d", i ? " " : "", ids[i]);
     printf("\n");
-    for (size_t i = 0; i < n; i++)
-        printf("%s%s", i ? " " : "", mlm_encoding_token(enc, i));
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? " " : "", stdout);
+        fwrite(mlm_encoding_token(enc, i), 1, mlm_encoding_token_length(enc, i), stdout);
+    }
     printf("\n");
 }
 
 /* With --input-jsonl a line is a JSON string or {"text": ..., "text_pair": ...},
- * so texts may hold newlines. Returns 0, or -1 with a message printed. */
-static int parse_jsonl_input(const char *line, long lineno, cJSON **doc, const char **text,
-                             const char **pair)
+ * so texts may hold newlines, and U+0000 ("\u0000"): cJSON checks the line,
+ * jsonstr decodes the strings with their length. *text and *pair are
+ * malloc'ed (*pair NULL when there is none). Returns 0, or -1 with a message
+ * printed. */
+static int parse_jsonl_input(const char *line, long lineno, char **text, size_t *text_len,
+                             char **pair, size_t *pair_len)
 {
-    *doc = cJSON_Parse(line);
-    *pair = NULL;
-    if (!*doc) {
+    cJSON *doc = cJSON_Parse(line);
+    *text = *pair = NULL;
+    *pair_len = 0;
+    if (!doc) {
         fprintf(stderr, "mlm: stdin line %ld: not valid JSON\n", lineno);
         return -1;
     }
-    if (cJSON_IsString(*doc)) {
-        *text = (*doc)->valuestring;
-        return 0;
-    }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(*doc, "text");
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(*doc, "text_pair");
-    if (!cJSON_IsString(t) || (p && !cJSON_IsNull(p) && !cJSON_IsString(p))) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "text");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(doc, "text_pair");
+    int is_string = cJSON_IsString(doc);
+    int ok = is_string || (cJSON_IsString(t) && (!p || cJSON_IsNull(p) || cJSON_IsString(p)));
+    int has_pair = !is_string && cJSON_IsString(p);
+    cJSON_Delete(doc);
+    if (!ok) {
         fprintf(stderr, "mlm: stdin line %ld: expected a string or {\"text\": string, "
                         "\"text_pair\": string}\n", lineno);
         return -1;
     }
-    *text = t->valuestring;
-    *pair = cJSON_IsString(p) ? p->valuestring : NULL;
-    return 0;
+    int rc = is_string ? jsonstr_value(line, text, text_len)
+                       : jsonstr_member(line, "text", text, text_len) == 1 ? 0 : -1;
+    if (!rc && has_pair && jsonstr_member(line, "text_pair", pair, pair_len) != 1)
+        rc = -1;
+    if (rc) {
+        free(*text);
+        *text = NULL;
+        fprintf(stderr, "mlm: stdin line %ld: out of memory\n", lineno);
+    }
+    return rc;
 }
 
 int cmd_tokenize(int argc, char **argv)
@@ -134,19 +162,18 @@ int cmd_tokenize(int argc, char **argv)
     long len, lineno = 0;
     while (rc == 0 && (len = cli_read_line(stdin, &line, &cap)) >= 0) {
         lineno++;
-        cJSON *doc = NULL;
-        const char *text = line, *pair = NULL;
-        size_t text_len = (size_t)len;
+        char *jtext = NULL, *pair = NULL;
+        const char *text = line;
+        size_t text_len = (size_t)len, pair_len = 0;
         if (jsonl) {
-            if (parse_jsonl_input(line, lineno, &doc, &text, &pair) != 0) {
+            if (parse_jsonl_input(line, lineno, &jtext, &text_len, &pair, &pair_len) != 0) {
                 rc = EXIT_RUNTIME;
                 break;
             }
-            text_len = strlen(text);
+            text = jtext;
         }
         mlm_encoding *enc = NULL;
-        st = mlm_tokenizer_encode(tok, text, text_len, pair, pair ? strlen(pair) : 0,
-                                  add_special, &enc);
+        st = mlm_tokenizer_encode(tok, text, text_len, pair, pair_len, add_special, &enc);
         if (st != MLM_OK) {
             char where[64];
             snprintf(where, sizeof where, "stdin line %ld", lineno);
@@ -162,7 +189,8 @@ int cmd_tokenize(int argc, char **argv)
             print_plain(enc);
         }
         mlm_encoding_free(enc);
-        cJSON_Delete(doc);
+        free(jtext);
+        free(pair);
     }
     free(line);
     mlm_tokenizer_free(tok);
@@ -250,14 +278,14 @@ int cmd_detokenize(int argc, char **argv)
         if (st != MLM_OK) {
             rc = cli_fail("decode", st);
         } else if (opts[3].value) {
-            cJSON *s = cJSON_CreateString(text);
-            char *out = s ? cJSON_PrintUnformatted(s) : NULL;
+            /* The text may hold U+0000: its length is needed - 1. */
+            char *out = jsonstr_quote(text, needed - 1);
             if (out)
                 printf("%s\n", out);
             free(out);
-            cJSON_Delete(s);
         } else {
-            printf("%s\n", text);
+            fwrite(text, 1, needed - 1, stdout);
+            printf("\n");
         }
     }
     free(line);
