@@ -29,6 +29,7 @@ int main(void)
         tokenizer_parity_suite,
         tokenizer_trainer_suite,
         unicode_sweep_suite,
+        tokenizer_roles_suite,
         cli_nul_suite,
         pipeline_suite,
     };

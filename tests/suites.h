@@ -23,6 +23,7 @@ Suite *collator_suite(void);
 Suite *tokenizer_suite(void);
 Suite *tokenizer_trainer_suite(void);
 Suite *unicode_sweep_suite(void);
+Suite *tokenizer_roles_suite(void);
 Suite *cli_nul_suite(void);
 
 /* test_tokenizer_parity.c: compare a tokenizer with every record of a golden

@@ -28,8 +28,9 @@ typedef struct mlm_encoding mlm_encoding;
 /* Load from a tokenizer.json file, or from a directory: tokenizer.json if it
  * is there, else vocab.txt (BERT/DistilBERT, honouring do_lower_case etc. in
  * tokenizer_config.json) or vocab.json + merges.txt (RoBERTa/GPT-2).
- * tokenizer_config.json beside it, when present, supplies the special tokens,
- * model_max_length and clean_up_tokenization_spaces.
+ * tokenizer_config.json beside it, when present, supplies model_max_length
+ * and clean_up_tokenization_spaces, and with special_tokens_map.json and
+ * config.json the special-token roles (see mlm_tokenizer_special_id).
  * On failure *out is NULL and mlm_last_error() names the file and field. */
 MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out);
 
@@ -68,7 +69,30 @@ typedef enum mlm_special_token {
 } mlm_special_token;
 
 /* The id of the special token with that role, or -1 when the tokenizer has
- * none (e.g. no pad token). */
+ * none (e.g. no pad token).
+ *
+ * Roles are assigned as transformers' from_pretrained does: the defaults of
+ * the tokenizer class (tokenizer_config.json's tokenizer_class, else the
+ * class of config.json's model_type, else BertTokenizer for vocab.txt and
+ * RobertaTokenizer for vocab.json + merges.txt) are
+ *   BertTokenizer (also DistilBert, Electra): [UNK] [PAD] [MASK] [CLS] [SEP]
+ *   RobertaTokenizer (also XLMRoberta, Camembert, Bart, Longformer):
+ *       <unk> <pad> <mask>, cls and bos <s>, sep and eos </s>
+ *   GPT2Tokenizer: <|endoftext|> as unk, bos and eos; no pad, no mask
+ *   T5Tokenizer: <unk> <pad>, eos </s>
+ *   PreTrainedTokenizerFast: none;
+ * then the "unk_token", "pad_token", ... keys of tokenizer_config.json and
+ * of special_tokens_map.json (unless tokenizer_config.json has
+ * added_tokens_decoder, as transformers >= 4.34 writes it) win: a string,
+ * an {"content": ...} object, or null for none.
+ * Without a class libmlm knows (a bare tokenizer.json, mlm_tokenizer_
+ * load_json, an unlisted class), the defaults are a guess from the names of
+ * the special added tokens only: [UNK]..[SEP] by BERT's names; <unk> <pad>
+ * <mask> </s> (eos); <s>/</s> as cls/sep/bos only when both are there;
+ * <|endoftext|> as unk/bos/eos when nothing else fills them. A plain
+ * vocabulary entry such as GPT-2's "<pad>" is never a role.
+ * A role whose token is not in the vocabulary (transformers would add it)
+ * has its string (mlm_tokenizer_special_token) but id -1. */
 MLM_API int32_t mlm_tokenizer_special_id(const mlm_tokenizer *tok, mlm_special_token role);
 
 /* The string of that special token ("[MASK]", "<mask>"), or NULL. */
