@@ -195,7 +195,9 @@ int uc_lower(int32_t c, int32_t *out)
  * nothing and have combining class 0 there. utf8proc 2.8.0 has Unicode 15.0;
  * these are the later code points it decomposes (NORM_LATER_DECOMPOSED) or
  * gives a nonzero combining class (NORM_LATER_MARKS), found by the sweep
- * (components nfd, nfkd, nfkc and the "after" ones). */
+ * (components nfd, nfkd, nfkc and the "after" ones). A utf8proc with newer
+ * data decomposes or marks more later code points: the sweep then names
+ * them, to be added here. */
 static const uc_range NORM_LATER_DECOMPOSED[] = {
     {0x32FF, 0x32FF},   {0xA7F2, 0xA7F4},   {0xAB69, 0xAB69},   {0x10781, 0x10785},
     {0x10787, 0x107B0}, {0x107B2, 0x107BA}, {0x11938, 0x11938}, {0x1E030, 0x1E06D},
