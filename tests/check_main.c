@@ -31,6 +31,9 @@ int main(void)
         tokenizer_suite,
         tokenizer_parity_suite,
         tokenizer_trainer_suite,
+        unicode_sweep_suite,
+        tokenizer_roles_suite,
+        cli_nul_suite,
         pipeline_suite,
     };
     SRunner *sr = srunner_create(suites[0]());

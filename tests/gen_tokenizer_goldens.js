@@ -11,7 +11,8 @@
 // special tokens and the decodes of their ids (Rust Tokenizer::decode: no
 // transformers-level clean_up_tokenization_spaces). Offsets are Unicode code
 // points, as the binding reports them. Strings that contain U+0000 (which
-// cJSON cannot hold) also get a "<field>_hex" copy of their UTF-8 bytes.
+// cJSON cannot hold) also get a "<field>_hex" copy of their UTF-8 bytes;
+// for tokens, "tokens_hex" lists every token's bytes when one holds U+0000.
 //
 // Legacy files (vocab.txt, vocab.json + merges.txt) are converted here the
 // way transformers' convert_slow_tokenizer.py does (BertConverter,
@@ -165,6 +166,7 @@ async function encodeOne(t, text, pair, addSpecial) {
   };
   withHex(r, 'decode');
   withHex(r, 'decode_skip');
+  if (r.tokens.some((t) => t.includes('\u0000'))) r.tokens_hex = r.tokens.map(hex);
   return r;
 }
 

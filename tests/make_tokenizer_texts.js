@@ -251,6 +251,37 @@ sample(nli, 15).forEach((l) => samples.push({ text: clip(l.split('\t')[0], 300) 
 const chat = readLines('korean-chatbot-data/ChatbotData.csv').slice(1).filter((l) => l.trim());
 sample(chat, 10).forEach((l) => samples.push({ text: l.split(',')[0] }));
 
-const all = cur.concat(samples);
+// --- U+0000, noncharacters, the last code point, recent and unassigned code
+// points (issue #11). Kept after the samples so that the records before them
+// keep their index (tests name records by index).
+const late = [];
+const L = (text, pair) => late.push(pair === undefined ? { text } : { text, pair });
+[
+  '\u0000',
+  '\u0000\u0000\u0000',
+  '\u0000 leading NUL',
+  'trailing NUL\u0000',
+  'a \u0000 b \u0000\u0000 c',
+  '한국어\u0000텍스트 안녕\u0000하세요',
+  '[MASK]\u0000<mask>\u0000[SEP]',
+  '\u0000[MASK] <mask>\u0000',
+  '\uFDD0 \uFDEF \uFFFE \uFFFF',
+  'a\uFDD0b\uFFFEc',
+  'x\u{1FFFE}\u{1FFFF}\u{2FFFE}\u{EFFFF}\u{10FFFE}\u{10FFFF}y',
+  '\u{10FFFF}',
+  '한국어 \uFDD0 텍스트 \u{10FFFF} 끝',
+  'private \u{F0000}\u{FFFFD} non \u{FFFFE}\u{FFFFF} private \u{100000}\u{10FFFD}',
+  'unassigned \u0378\u0530 \u{E0080} \u{3FFFD}',
+  'Unicode 16: \u1C89\u1C8A \uA7CB\uA7DC \u{10D50}\u{10D40}\u{10D49} \u{16D70}',
+  'CJK \u{2B820}\u{2B91F}\u{2B920}\u{2CEAF}',
+  'a\u0301\u0323 e\u0323\u0302 \u1EA1\u0301 \u0915\u093C\u0951',
+  '\u00B2\u00B3\u00BD x\u00B2 \u2460\u24B6 \u0F73',
+  '\u0903\u0488 \u0900\u0902',
+].forEach((s) => L(s));
+L('a\u0000', '\u0000b');
+L('한국어\u0000', '\uFFFF\u{10FFFF}');
+
+const all = cur.concat(samples, late);
 fs.writeFileSync(out, all.map((o) => JSON.stringify(o)).join('\n') + '\n');
-console.log(`${out}: ${all.length} lines (${cur.length} curated, ${samples.length} sampled)`);
+console.log(`${out}: ${all.length} lines (${cur.length} curated, ${samples.length} sampled, ` +
+            `${late.length} curated later)`);

@@ -25,6 +25,9 @@ Suite *dataset_suite(void);
 Suite *collator_suite(void);
 Suite *tokenizer_suite(void);
 Suite *tokenizer_trainer_suite(void);
+Suite *unicode_sweep_suite(void);
+Suite *tokenizer_roles_suite(void);
+Suite *cli_nul_suite(void);
 
 /* test_tokenizer_parity.c: compare a tokenizer with every record of a golden
  * file in the format of tests/data/tokenizer_parity/goldens/ (Check assertions on a

@@ -330,6 +330,119 @@ START_TEST(batch_threads_match_single)
 }
 END_TEST
 
+/* Two encodings are equal: ids, tokens (bytes, U+0000 included), offsets. */
+static void same_encoding(const mlm_encoding *x, const mlm_encoding *y)
+{
+    ck_assert_uint_eq(mlm_encoding_length(x), mlm_encoding_length(y));
+    for (size_t k = 0; k < mlm_encoding_length(x); k++) {
+        size_t s1, e1, s2, e2, n = mlm_encoding_token_length(x, k);
+        ck_assert_int_eq(mlm_encoding_ids(x)[k], mlm_encoding_ids(y)[k]);
+        ck_assert_uint_eq(n, mlm_encoding_token_length(y, k));
+        ck_assert(!memcmp(mlm_encoding_token(x, k), mlm_encoding_token(y, k), n));
+        mlm_encoding_offsets(x, k, MLM_OFFSETS_BYTES, &s1, &e1);
+        mlm_encoding_offsets(y, k, MLM_OFFSETS_BYTES, &s2, &e2);
+        ck_assert_uint_eq(s1, s2);
+        ck_assert_uint_eq(e1, e2);
+    }
+}
+
+/* U+0000 is a character (issue #11): encode takes the length, and the batch
+ * variant with lengths gives what it gives (the NUL-terminated batch stops
+ * at the NUL, as documented); a token holding U+0000 has its length; a
+ * decode holding it comes out with its length. HF's values are those of
+ * tests/data/tokenizer_parity/goldens (record 73, "a\0b": t5-small's
+ * tokens "▁" "a" "\0" "b" "</s>", roberta-base's decode "<s>a\0b</s>"). */
+START_TEST(nul_is_a_character)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+    } texts[] = {{"a\0b", 3},
+                 {"\0", 1},
+                 {"한국어\0텍스트 안녕\0하세요", 36},
+                 {"[MASK]\0<mask>\0</s>", 18},
+                 {"", 0},
+                 {"\0\0 \xef\xb7\x90 \xf4\x8f\xbf\xbf", 11}};
+    enum { N = sizeof texts / sizeof texts[0] };
+    static const char *const fixtures[] = {ROBERTA_REL, T5_REL, BERT_REL};
+    for (size_t f = 0; f < 3; f++) {
+        mlm_tokenizer *t = load_fixture(fixtures[f]);
+        const char *ptr[N];
+        size_t lens[N];
+        for (size_t i = 0; i < N; i++) {
+            ptr[i] = texts[i].s;
+            lens[i] = texts[i].len;
+        }
+        mlm_encoding *batch[N], *pairs[N];
+        ck_assert_int_eq(mlm_tokenizer_encode_batch_len(t, ptr, lens, NULL, NULL, N, 1, 2, batch),
+                         MLM_OK);
+        ck_assert_int_eq(mlm_tokenizer_encode_batch_len(t, ptr, lens, ptr, lens, N, 1, 2, pairs),
+                         MLM_OK);
+        for (size_t i = 0; i < N; i++) {
+            mlm_encoding *e;
+            ck_assert_int_eq(mlm_tokenizer_encode(t, ptr[i], lens[i], NULL, 0, 1, &e), MLM_OK);
+            same_encoding(e, batch[i]);
+            mlm_encoding_free(e);
+            ck_assert_int_eq(mlm_tokenizer_encode(t, ptr[i], lens[i], ptr[i], lens[i], 1, &e),
+                             MLM_OK);
+            same_encoding(e, pairs[i]);
+            mlm_encoding_free(e);
+            mlm_encoding_free(batch[i]);
+            mlm_encoding_free(pairs[i]);
+        }
+        /* The NUL-terminated batch sees "a" of "a\0b". */
+        mlm_encoding *e;
+        ck_assert_int_eq(mlm_tokenizer_encode_batch(t, ptr, NULL, 1, 1, 1, batch), MLM_OK);
+        ck_assert_int_eq(mlm_tokenizer_encode(t, "a", 1, NULL, 0, 1, &e), MLM_OK);
+        same_encoding(e, batch[0]);
+        mlm_encoding_free(e);
+        mlm_encoding_free(batch[0]);
+        mlm_tokenizer_free(t);
+    }
+
+    mlm_tokenizer *t5 = load_fixture(T5_REL);
+    mlm_encoding *e;
+    ck_assert_int_eq(mlm_tokenizer_encode(t5, "a\0b", 3, NULL, 0, 1, &e), MLM_OK);
+    ck_assert_uint_eq(mlm_encoding_length(e), 5);
+    ck_assert_int_eq(mlm_encoding_ids(e)[2], 2);
+    ck_assert_uint_eq(mlm_encoding_token_length(e, 2), 1);
+    ck_assert_int_eq(mlm_encoding_token(e, 2)[0], 0);
+    ck_assert_uint_eq(mlm_encoding_token_length(e, 4), 4);
+    ck_assert_uint_eq(mlm_encoding_token_length(e, 5), 0); /* out of range */
+    mlm_encoding_free(e);
+    mlm_tokenizer_free(t5);
+
+    mlm_tokenizer *rb = load_fixture(ROBERTA_REL);
+    ck_assert_int_eq(mlm_tokenizer_encode(rb, "a\0b", 3, NULL, 0, 1, &e), MLM_OK);
+    size_t needed = 0;
+    char buf[64];
+    ck_assert_int_eq(mlm_tokenizer_decode(rb, mlm_encoding_ids(e), mlm_encoding_length(e), 0, 0,
+                                          buf, sizeof buf, &needed),
+                     MLM_OK);
+    ck_assert_uint_eq(needed, 11);
+    ck_assert(!memcmp(buf, "<s>a\0b</s>", 11));
+    /* two-call sizing: a short buffer gets a prefix, needed stays */
+    ck_assert_int_eq(mlm_tokenizer_decode(rb, mlm_encoding_ids(e), mlm_encoding_length(e), 0, 0,
+                                          buf, 6, &needed),
+                     MLM_OK);
+    ck_assert_uint_eq(needed, 11);
+    ck_assert(!memcmp(buf, "<s>a\0", 6));
+    mlm_encoding_free(e);
+    /* Lengths are required; pairs and their lengths go together. */
+    const char *one[] = {"a"}, *none[] = {NULL};
+    size_t len1[] = {1};
+    mlm_encoding *out[1];
+    ck_assert_int_eq(mlm_tokenizer_encode_batch_len(rb, one, NULL, NULL, NULL, 1, 1, 1, out),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(mlm_tokenizer_encode_batch_len(rb, one, len1, one, NULL, 1, 1, 1, out),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(mlm_tokenizer_encode_batch_len(rb, none, len1, NULL, NULL, 1, 1, 1, out),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "text 0 is NULL"));
+    mlm_tokenizer_free(rb);
+}
+END_TEST
+
 /* Encodings of a few texts must be equal between two tokenizers. */
 static void same_encodings(mlm_tokenizer *a, mlm_tokenizer *b)
 {
@@ -573,6 +686,7 @@ Suite *tokenizer_suite(void)
     tcase_add_test(tc, t5_precompiled_unigram);
     tcase_add_test(tc, truncation_and_padding);
     tcase_add_test(tc, batch_threads_match_single);
+    tcase_add_test(tc, nul_is_a_character);
     tcase_add_test(tc, legacy_files_convert_like_transformers);
     tcase_add_test(tc, errors_name_file_and_path);
     tcase_add_test(tc, random_input_never_crashes);

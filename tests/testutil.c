@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <cJSON.h>
 #include <check.h>
 
 #include <errno.h>
@@ -77,6 +78,42 @@ char *test_read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int test_json_bytes(const cJSON *obj, const char *field, char **data, size_t *len)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s_hex", field);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(obj, key);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (cJSON_IsString(h)) {
+        size_t n = strlen(h->valuestring) / 2;
+        char *d = malloc(n + 1);
+        if (!d)
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            d[i] = (char)(hexval(h->valuestring[2 * i]) * 16 + hexval(h->valuestring[2 * i + 1]));
+        d[n] = '\0';
+        *data = d;
+        *len = n;
+        return 1;
+    }
+    if (!cJSON_IsString(s))
+        return 0;
+    *len = strlen(s->valuestring);
+    *data = strdup(s->valuestring);
+    return *data != NULL;
 }
 
 char *test_run(const char *cmd, int *status)

@@ -19,6 +19,13 @@ void test_rmtree(const char *dir);
 /* Whole file into a malloc'ed buffer (NUL-terminated); NULL on failure. */
 char *test_read_file(const char *path, size_t *len);
 
+/* obj[field] as bytes, or the bytes of obj[field "_hex"] when present (a
+ * string holding U+0000, which cJSON cannot hold: the goldens' writers store
+ * such strings as hex of their UTF-8). *data is malloc'ed and NUL-terminated,
+ * *len its length; returns 0 when neither field is a string. */
+struct cJSON;
+int test_json_bytes(const struct cJSON *obj, const char *field, char **data, size_t *len);
+
 /* Run a shell command, capture stdout (malloc'ed) and the exit status. */
 char *test_run(const char *cmd, int *status);
 

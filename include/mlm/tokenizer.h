@@ -28,8 +28,9 @@ typedef struct mlm_encoding mlm_encoding;
 /* Load from a tokenizer.json file, or from a directory: tokenizer.json if it
  * is there, else vocab.txt (BERT/DistilBERT, honouring do_lower_case etc. in
  * tokenizer_config.json) or vocab.json + merges.txt (RoBERTa/GPT-2).
- * tokenizer_config.json beside it, when present, supplies the special tokens,
- * model_max_length and clean_up_tokenization_spaces.
+ * tokenizer_config.json beside it, when present, supplies model_max_length
+ * and clean_up_tokenization_spaces, and with special_tokens_map.json and
+ * config.json the special-token roles (see mlm_tokenizer_special_id).
  * On failure *out is NULL and mlm_last_error() names the file and field. */
 MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out);
 
@@ -78,7 +79,30 @@ typedef enum mlm_special_token {
 } mlm_special_token;
 
 /* The id of the special token with that role, or -1 when the tokenizer has
- * none (e.g. no pad token). */
+ * none (e.g. no pad token).
+ *
+ * Roles are assigned as transformers' from_pretrained does: the defaults of
+ * the tokenizer class (tokenizer_config.json's tokenizer_class, else the
+ * class of config.json's model_type, else BertTokenizer for vocab.txt and
+ * RobertaTokenizer for vocab.json + merges.txt) are
+ *   BertTokenizer (also DistilBert, Electra): [UNK] [PAD] [MASK] [CLS] [SEP]
+ *   RobertaTokenizer (also XLMRoberta, Camembert, Bart, Longformer):
+ *       <unk> <pad> <mask>, cls and bos <s>, sep and eos </s>
+ *   GPT2Tokenizer: <|endoftext|> as unk, bos and eos; no pad, no mask
+ *   T5Tokenizer: <unk> <pad>, eos </s>
+ *   PreTrainedTokenizerFast: none;
+ * then the "unk_token", "pad_token", ... keys of tokenizer_config.json and
+ * of special_tokens_map.json (unless tokenizer_config.json has
+ * added_tokens_decoder, as transformers >= 4.34 writes it) win: a string,
+ * an {"content": ...} object, or null for none.
+ * Without a class libmlm knows (a bare tokenizer.json, mlm_tokenizer_
+ * load_json, an unlisted class), the defaults are a guess from the names of
+ * the special added tokens only: [UNK]..[SEP] by BERT's names; <unk> <pad>
+ * <mask> </s> (eos); <s>/</s> as cls/sep/bos only when both are there;
+ * <|endoftext|> as unk/bos/eos when nothing else fills them. A plain
+ * vocabulary entry such as GPT-2's "<pad>" is never a role.
+ * A role whose token is not in the vocabulary (transformers would add it)
+ * has its string (mlm_tokenizer_special_token) but id -1. */
 MLM_API int32_t mlm_tokenizer_special_id(const mlm_tokenizer *tok, mlm_special_token role);
 
 /* The string of that special token ("[MASK]", "<mask>"), or NULL. */
@@ -120,8 +144,10 @@ MLM_API mlm_status mlm_tokenizer_disable_padding(mlm_tokenizer *tok);
 /* ------------------------------------------------------------- encoding */
 
 /* Encode one text (and optionally a pair; pair may be NULL). Texts are UTF-8
- * of the given byte length; invalid UTF-8 is MLM_ERR_FORMAT naming the byte
- * offset. add_special_tokens applies the post-processor ([CLS] ... [SEP]). */
+ * of the given byte length, which is authoritative: U+0000 is a character
+ * like any other (HF's BertNormalizer removes it, ByteLevel maps it to 'Ā').
+ * Invalid UTF-8 is MLM_ERR_FORMAT naming the byte offset. add_special_tokens
+ * applies the post-processor ([CLS] ... [SEP]). */
 MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *text, size_t len,
                                         const char *pair, size_t pair_len,
                                         int add_special_tokens, mlm_encoding **out);
@@ -129,11 +155,23 @@ MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *te
 /* Encode n NUL-terminated texts (pairs may be NULL, or hold NULL entries) on
  * nthreads threads (<= 0: mlm_default_threads()). out[] receives n encodings; with
  * padding set, they are padded together. On failure no encoding is
- * returned and the error names the index of the text at fault. */
+ * returned and the error names the index of the text at fault. A text
+ * ends at its first NUL here: mlm_tokenizer_encode_batch_len takes lengths. */
 MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const char *const *texts,
                                               const char *const *pairs, size_t n,
                                               int add_special_tokens, int nthreads,
                                               mlm_encoding **out);
+
+/* mlm_tokenizer_encode_batch with texts of given byte lengths (they may hold
+ * U+0000): text i is texts[i][0 .. lens[i]). pairs and pair_lens are both
+ * NULL or both given; a NULL pairs[i] means no pair for text i. A NULL
+ * texts[i] must have length 0. */
+MLM_API mlm_status mlm_tokenizer_encode_batch_len(const mlm_tokenizer *tok,
+                                                  const char *const *texts, const size_t *lens,
+                                                  const char *const *pairs,
+                                                  const size_t *pair_lens, size_t n,
+                                                  int add_special_tokens, int nthreads,
+                                                  mlm_encoding **out);
 
 /* Accepts NULL. Frees the overflowing encodings too. */
 MLM_API void mlm_encoding_free(mlm_encoding *enc);
@@ -150,8 +188,14 @@ MLM_API const int32_t *mlm_encoding_special_tokens_mask(const mlm_encoding *enc)
 MLM_API const int32_t *mlm_encoding_word_ids(const mlm_encoding *enc);
 MLM_API const int32_t *mlm_encoding_sequence_ids(const mlm_encoding *enc);
 
-/* The token string at i, or NULL when out of range. Owned by the encoding. */
+/* The token string at i (NUL-terminated), or NULL when out of range. Owned
+ * by the encoding. A token may hold U+0000 (T5's Unigram keeps an unknown
+ * "\0" as a piece): mlm_encoding_token_length gives its byte length. */
 MLM_API const char *mlm_encoding_token(const mlm_encoding *enc, size_t i);
+
+/* The byte length of token i (without the terminating NUL); 0 when out of
+ * range. */
+MLM_API size_t mlm_encoding_token_length(const mlm_encoding *enc, size_t i);
 
 typedef enum mlm_offset_unit {
     MLM_OFFSETS_BYTES = 0,      /* byte offsets into the UTF-8 input (Rust) */
@@ -174,7 +218,9 @@ MLM_API const mlm_encoding *mlm_encoding_overflowing(const mlm_encoding *enc, si
  * on by default for the BERT family), 0 off, > 0 on. Two-call sizing: writes
  * at most cap bytes including the NUL into buf (buf may be NULL when cap is
  * 0) and sets *needed to the full length + 1; a too-small buffer is not an
- * error. Out-of-range ids are skipped, as HF does. */
+ * error. The text may hold U+0000 (a ByteLevel or ByteFallback decoder turns
+ * 'Ā' or <0x00> back into it), so *needed - 1 is its length, not strlen(buf).
+ * Out-of-range ids are skipped, as HF does. */
 MLM_API mlm_status mlm_tokenizer_decode(const mlm_tokenizer *tok, const int32_t *ids, size_t n,
                                         int skip_special_tokens, int clean_up_spaces, char *buf,
                                         size_t cap, size_t *needed);

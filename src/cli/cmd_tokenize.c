@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "jsonstr.h"
 #include "linebatch.h"
 #include "outbuf.h"
 
@@ -65,10 +66,10 @@ static void write_json(outbuf *b, const mlm_encoding *enc)
     o = PUT(o, ",\"tokens\":[");
     ob_set_end(b, o);
     for (size_t i = 0; i < n; i++) { /* each reserves its own worst case */
-        const char *t = mlm_encoding_token(enc, i);
         if (i)
             ob_putc(b, ',');
-        ob_json_string(b, t, strlen(t));
+        /* with its length: T5 keeps an unknown U+0000 as a piece */
+        ob_json_string(b, mlm_encoding_token(enc, i), mlm_encoding_token_length(enc, i));
     }
     if (ob_reserve(b, 128 + n * (PAIR_BYTES + 4 * INT_BYTES + 5)) != 0)
         return;
@@ -117,59 +118,67 @@ static void write_plain(outbuf *b, const mlm_encoding *enc)
     for (size_t i = 0; i < n; i++) {
         if (i)
             ob_putc(b, ' ');
-        ob_puts(b, mlm_encoding_token(enc, i));
+        ob_put(b, mlm_encoding_token(enc, i), mlm_encoding_token_length(enc, i));
     }
     ob_putc(b, '\n');
 }
 
 /* With --input-jsonl a line is a JSON string or {"text": ..., "text_pair": ...},
- * so texts may hold newlines. Returns 0, or -1 with a message in err. */
-static int parse_jsonl_input(const char *line, size_t len, long lineno, cJSON **doc,
-                             const char **text, size_t *text_len, const char **pair,
-                             size_t *pair_len, char *err, size_t errcap)
+ * so texts may hold newlines, and U+0000 ("\u0000"): cJSON checks the line,
+ * jsonstr decodes the strings with their length. *text and *pair are
+ * malloc'ed (*pair NULL when there is none). Returns 0, or -1 with a message
+ * in err. */
+static int parse_jsonl_input(const char *line, size_t len, long lineno, char **text,
+                             size_t *text_len, char **pair, size_t *pair_len, char *err,
+                             size_t errcap)
 {
-    *doc = cJSON_ParseWithLength(line, len);
-    *pair = NULL;
+    cJSON *doc = cJSON_ParseWithLength(line, len);
+    *text = *pair = NULL;
     *pair_len = 0;
-    if (!*doc) {
+    if (!doc) {
         snprintf(err, errcap, "stdin line %ld: not valid JSON", lineno);
         return -1;
     }
-    if (cJSON_IsString(*doc)) {
-        *text = (*doc)->valuestring;
-        *text_len = strlen(*text);
-        return 0;
-    }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(*doc, "text");
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(*doc, "text_pair");
-    if (!cJSON_IsString(t) || (p && !cJSON_IsNull(p) && !cJSON_IsString(p))) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "text");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(doc, "text_pair");
+    int is_string = cJSON_IsString(doc);
+    int ok = is_string || (cJSON_IsString(t) && (!p || cJSON_IsNull(p) || cJSON_IsString(p)));
+    int has_pair = !is_string && cJSON_IsString(p);
+    cJSON_Delete(doc);
+    if (!ok) {
         snprintf(err, errcap, "stdin line %ld: expected a string or {\"text\": string, "
                               "\"text_pair\": string}", lineno);
         return -1;
     }
-    *text = t->valuestring;
-    *text_len = strlen(*text);
-    if (cJSON_IsString(p)) {
-        *pair = p->valuestring;
-        *pair_len = strlen(*pair);
+    int rc = is_string ? jsonstr_value(line, text, text_len)
+                       : jsonstr_member(line, "text", text, text_len) == 1 ? 0 : -1;
+    if (!rc && has_pair && jsonstr_member(line, "text_pair", pair, pair_len) != 1)
+        rc = -1;
+    if (rc) {
+        free(*text);
+        *text = NULL;
+        snprintf(err, errcap, "stdin line %ld: out of memory", lineno);
     }
-    return 0;
+    return rc;
 }
 
 /* One line: parsed (--input-jsonl), encoded and written to out. */
 static int tokenize_line(const tokenize_opts *o, const char *line, size_t len, long lineno,
                          outbuf *out, char *err, size_t errcap)
 {
-    cJSON *doc = NULL;
-    const char *text = line, *pair = NULL;
+    char *jtext = NULL, *jpair = NULL;
+    const char *text = line;
     size_t text_len = len, pair_len = 0;
-    if (o->jsonl && parse_jsonl_input(line, len, lineno, &doc, &text, &text_len, &pair,
-                                      &pair_len, err, errcap) != 0)
+    if (o->jsonl && parse_jsonl_input(line, len, lineno, &jtext, &text_len, &jpair, &pair_len,
+                                      err, errcap) != 0)
         return -1;
+    if (o->jsonl)
+        text = jtext;
     mlm_encoding *enc = NULL;
     mlm_status st =
-        mlm_tokenizer_encode(o->tok, text, text_len, pair, pair_len, o->add_special, &enc);
-    cJSON_Delete(doc);
+        mlm_tokenizer_encode(o->tok, text, text_len, jpair, pair_len, o->add_special, &enc);
+    free(jtext);
+    free(jpair);
     if (st != MLM_OK) {
         snprintf(err, errcap, "stdin line %ld: %s: %s", lineno, mlm_status_string(st),
                  mlm_last_error());
@@ -307,15 +316,17 @@ int cmd_detokenize(int argc, char **argv)
         free(ids);
         if (st != MLM_OK) {
             rc = cli_fail("decode", st);
-        } else if (opts[3].value) {
-            cJSON *s = cJSON_CreateString(text);
-            char *out = s ? cJSON_PrintUnformatted(s) : NULL;
-            if (out)
-                printf("%s\n", out);
-            free(out);
-            cJSON_Delete(s);
         } else {
-            printf("%s\n", text);
+            /* the text may hold U+0000: its length is needed - 1 */
+            outbuf ob = {0};
+            if (opts[3].value)
+                ob_json_string(&ob, text, needed - 1);
+            else
+                ob_put(&ob, text, needed - 1);
+            ob_putc(&ob, '\n');
+            if (ob.failed || fwrite(ob.p, 1, ob.len, stdout) != ob.len)
+                rc = cli_fail("detokenize", MLM_ERR_OUT_OF_MEMORY);
+            ob_free(&ob);
         }
     }
     free(line);

@@ -129,9 +129,10 @@ mlm_status added_vocab_parse(added_vocab *av, const cJSON *arr, const model *m,
     return MLM_OK;
 }
 
+/* HF tests single_word with the regex crate's \w. */
 static int is_word_char(int32_t c)
 {
-    return c == '_' || uc_is_alnum(c) || uc_is_mn(c);
+    return uc_is_word(c);
 }
 
 /* The last char before position p / the first at p is a word char. */

@@ -577,7 +577,8 @@ int decoder_chain(const decoder *d, strlist *l)
         for (size_t i = 0; i < l->n; i++) {
             if (i > 0 && l->len[i] == l->len[i - 1] && !memcmp(l->s[i], l->s[i - 1], l->len[i]))
                 continue;
-            if (!strcmp(l->s[i], d->pad_token)) continue;
+            if (l->len[i] == strlen(d->pad_token) && !memcmp(l->s[i], d->pad_token, l->len[i]))
+                continue; /* a pad (compared by length: a token may hold U+0000) */
             const char *s = l->s[i];
             size_t n = l->len[i];
             char *r = replace_all(s, n, d->delimiter, strlen(d->delimiter), " ", 1, &n);

@@ -78,12 +78,21 @@ const char *enc_token(const mlm_encoding *e, size_t i)
     return e->pool + e->tok[i];
 }
 
+/* Tokens are appended to the pool in order, each with its NUL: the next
+ * token's offset (or the pool's end) gives the length, U+0000 included. */
+size_t enc_token_len(const mlm_encoding *e, size_t i)
+{
+    size_t end = i + 1 < e->n ? e->tok[i + 1] : e->pool_len;
+    return end - e->tok[i] - 1;
+}
+
 int enc_append(mlm_encoding *dst, const mlm_encoding *src, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
         const char *t = enc_token(src, i);
-        if (enc_push(dst, src->ids[i], t, strlen(t), src->type_ids[i], src->words[i], src->bs[i],
-                     src->be[i], src->cs[i], src->ce[i], src->special[i], src->attn[i]))
+        if (enc_push(dst, src->ids[i], t, enc_token_len(src, i), src->type_ids[i], src->words[i],
+                     src->bs[i], src->be[i], src->cs[i], src->ce[i], src->special[i],
+                     src->attn[i]))
             return -1;
     }
     return 0;
@@ -368,6 +377,12 @@ MLM_API const char *mlm_encoding_token(const mlm_encoding *e, size_t i)
 {
     if (!e || i >= e->n) return NULL;
     return enc_token(e, i);
+}
+
+MLM_API size_t mlm_encoding_token_length(const mlm_encoding *e, size_t i)
+{
+    if (!e || i >= e->n) return 0;
+    return enc_token_len(e, i);
 }
 MLM_API mlm_status mlm_encoding_offsets(const mlm_encoding *e, size_t i, mlm_offset_unit unit,
                                         size_t *start, size_t *end)

@@ -45,5 +45,7 @@ int enc_pad(mlm_encoding *e, size_t target, int32_t pad_id, int32_t pad_type, co
 /* Compute sequence ids (recursively for overflowing). 0 or -1. */
 int enc_finish(mlm_encoding *e);
 const char *enc_token(const mlm_encoding *e, size_t i);
+/* Its byte length (a token may hold U+0000). */
+size_t enc_token_len(const mlm_encoding *e, size_t i);
 
 #endif

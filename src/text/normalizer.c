@@ -203,19 +203,44 @@ int ns_lowercase(ns_buf *b, ns_piece *pc)
     return ns_transform(b, pc, 0);
 }
 
-/* NFD / NFKD, char by char (each char's decomposition is canonically
- * ordered; reordering across chars is not done). */
-static int decompose(ns_buf *b, ns_piece *pc, int compat)
+/* Canonical ordering of the pending transformation: each run of marks
+ * (nonzero combining class) sorted stably by class, every char keeping its
+ * change, as unicode-normalization-alignments' Decompositions sorts its
+ * (class, char, change) buffer. Returns whether anything moved. */
+static int canonical_order(ns_buf *b)
 {
-    const char *s = ns_text(b, pc);
-    size_t len = pc->len, i = 0;
-    if (all_ascii(s, len)) return 0;
+    int moved = 0;
+    for (size_t i = 1; i < b->tn; i++) {
+        int cc = uc_ccc(b->tcp[i]);
+        if (!cc) continue;
+        int32_t c = b->tcp[i], chg = b->tchg[i];
+        size_t j = i;
+        for (; j > 0; j--) {
+            int prev = uc_ccc(b->tcp[j - 1]);
+            if (!prev || prev <= cc) break;
+            b->tcp[j] = b->tcp[j - 1];
+            b->tchg[j] = b->tchg[j - 1];
+        }
+        if (j != i) {
+            b->tcp[j] = c;
+            b->tchg[j] = chg;
+            moved = 1;
+        }
+    }
+    return moved;
+}
+
+/* The NFD (NFKD) of a piece's text as the pending transformation: each
+ * char's decomposition (the first char replacing it, the others inserted
+ * after it), canonically ordered. Returns 1 when that differs from the
+ * text, 0 when not, -1 when out of memory. */
+static int decompose_pending(ns_buf *b, const char *s, size_t len, int compat)
+{
     ns_tclear(b);
     int changed = 0;
-    while (i < len) {
+    for (size_t i = 0; i < len;) {
         int32_t c, d[32];
-        size_t k = utf8_next(s + i, len - i, &c);
-        i += k;
+        i += utf8_next(s + i, len - i, &c);
         int n = c < 0xC0 && !compat ? -1 : uc_decompose(c, compat, d, 32);
         if (n <= 0) {
             d[0] = c;
@@ -225,116 +250,100 @@ static int decompose(ns_buf *b, ns_piece *pc, int compat)
         for (int j = 0; j < n; j++)
             if (ns_tpush(b, d[j], j > 0)) return -1;
     }
-    if (!changed) return 0;
-    return ns_transform(b, pc, 0);
+    return canonical_order(b) || changed;
 }
 
-/* NFC / NFKC: decompose, order marks, compose; a composed char is aligned
- * with its starter and absorbs the marks it took (change < 0). */
+static int decompose(ns_buf *b, ns_piece *pc, int compat)
+{
+    const char *s = ns_text(b, pc);
+    if (all_ascii(s, pc->len)) return 0;
+    int rc = decompose_pending(b, s, pc->len, compat);
+    return rc <= 0 ? rc : ns_transform(b, pc, 0);
+}
+
+/* Canonical composition of the pending (decomposed, ordered) chars, with
+ * the changes unicode-normalization-alignments' Recompositions gives: a
+ * starter that absorbs a char takes change (its own + the char's - 1), so
+ * the composite replaces both source chars; a mark that does not compose
+ * waits in `held` until the next starter, which is emitted after it. The
+ * result replaces the pending list. Returns 1 when anything composed, 0
+ * when not, -1 when out of memory. */
+static int recompose_pending(ns_buf *b)
+{
+    size_t n = b->tn, w = 0, nheld = 0;
+    int32_t *held = mem_alloc((n ? n : 1) * 2 * sizeof *held);
+    if (!held) return -1;
+    int32_t *out_cp = b->tcp, *out_chg = b->tchg; /* written behind the reader */
+    int32_t k_cp = 0, k_chg = 0;
+    int have_k = 0, last_ccc = -1, composed = 0;
+    for (size_t r = 0; r < n; r++) {
+        int32_t ch = b->tcp[r], chg = b->tchg[r];
+        int cc = uc_ccc(ch);
+        if (!have_k) {
+            if (cc != 0) {
+                out_cp[w] = ch;
+                out_chg[w++] = chg;
+            } else {
+                k_cp = ch;
+                k_chg = chg;
+                have_k = 1;
+            }
+            continue;
+        }
+        int blocked = last_ccc >= 0 && last_ccc >= cc;
+        int32_t comp = blocked ? -1 : uc_compose(k_cp, ch);
+        if (comp >= 0) {
+            k_cp = comp;
+            k_chg = k_chg + chg - 1;
+            composed = 1;
+            continue;
+        }
+        if (cc == 0) { /* a new starter: emit the composee and what waited */
+            out_cp[w] = k_cp;
+            out_chg[w++] = k_chg;
+            for (size_t h = 0; h < nheld; h++) {
+                out_cp[w] = held[2 * h];
+                out_chg[w++] = held[2 * h + 1];
+            }
+            nheld = 0;
+            k_cp = ch;
+            k_chg = chg;
+            last_ccc = -1;
+            continue;
+        }
+        held[2 * nheld] = ch;
+        held[2 * nheld++ + 1] = chg;
+        last_ccc = cc;
+    }
+    if (have_k) {
+        out_cp[w] = k_cp;
+        out_chg[w++] = k_chg;
+    }
+    for (size_t h = 0; h < nheld; h++) {
+        out_cp[w] = held[2 * h];
+        out_chg[w++] = held[2 * h + 1];
+    }
+    b->tn = w;
+    mem_free(held);
+    return composed;
+}
+
+/* NFC / NFKC: decompose, order marks, compose. */
 static int compose(ns_buf *b, ns_piece *pc, int compat)
 {
     const char *s = ns_text(b, pc);
-    size_t len = pc->len;
-    if (all_ascii(s, len)) return 0;
-    size_t cap = 64, n = 0;
-    int32_t *cp = mem_alloc(cap * sizeof *cp);
-    uint32_t *src = mem_alloc(cap * sizeof *src);
-    int rc = -1;
-    if (!cp || !src) goto out;
-    uint32_t ci = 0;
-    for (size_t i = 0; i < len; ci++) {
-        int32_t c, d[32];
-        i += utf8_next(s + i, len - i, &c);
-        int k = uc_decompose(c, compat, d, 32);
-        if (k <= 0) {
-            d[0] = c;
-            k = 1;
-        }
-        if (n + (size_t)k > cap) {
-            cap = (n + (size_t)k) * 2;
-            int32_t *a = mem_realloc(cp, cap * sizeof *a);
-            if (!a) goto out;
-            cp = a;
-            uint32_t *bb = mem_realloc(src, cap * sizeof *bb);
-            if (!bb) goto out;
-            src = bb;
-        }
-        for (int j = 0; j < k; j++) {
-            cp[n] = d[j];
-            src[n] = ci;
-            n++;
-        }
-    }
-    uint32_t nsrc = ci;
-    /* Canonical ordering: stable sort of runs of non-starters by ccc. */
-    for (size_t i = 1; i < n; i++) {
-        int ci2 = uc_ccc(cp[i]);
-        if (!ci2) continue;
-        size_t j = i;
-        while (j > 0 && uc_ccc(cp[j - 1]) > ci2) {
-            int32_t t = cp[j];
-            cp[j] = cp[j - 1];
-            cp[j - 1] = t;
-            uint32_t u = src[j];
-            src[j] = src[j - 1];
-            src[j - 1] = u;
-            j--;
-        }
-    }
-    /* Canonical composition. */
-    uint8_t *gone = mem_calloc(n ? n : 1, 1);
-    if (!gone) goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (uc_ccc(cp[i]) != 0) continue;
-        size_t st = i;
-        int last_ccc = -1;
-        for (size_t j = i + 1; j < n; j++) {
-            if (gone[j]) continue;
-            int cc = uc_ccc(cp[j]);
-            int blocked = last_ccc != -1 && (last_ccc == 0 || last_ccc >= cc);
-            if (!blocked) {
-                int32_t comp = uc_compose(cp[st], cp[j]);
-                if (comp >= 0) {
-                    cp[st] = comp;
-                    gone[j] = 1;
-                    continue;
-                }
-            }
-            if (cc == 0) break;
-            last_ccc = cc;
-        }
-    }
-    ns_tclear(b);
-    uint32_t consumed = 0;
-    int32_t prev_src = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (gone[i]) continue;
-        int32_t chg = (int32_t)src[i] == prev_src ? 1 : 0;
-        if (ns_tpush(b, cp[i], chg)) {
-            mem_free(gone);
-            goto out;
-        }
-        if (!chg) {
-            /* Fold source chars skipped since the last one into the
-             * previous entry's change (they were absorbed). */
-            if (src[i] > consumed && b->tn >= 2 && b->tchg[b->tn - 2] <= 0)
-                b->tchg[b->tn - 2] -= (int32_t)(src[i] - consumed);
-            consumed = src[i] + 1;
-        }
-        prev_src = (int32_t)src[i];
-    }
-    if (consumed < nsrc && b->tn > 0 && b->tchg[b->tn - 1] <= 0)
-        b->tchg[b->tn - 1] -= (int32_t)(nsrc - consumed);
-    mem_free(gone);
-    rc = ns_transform(b, pc, 0);
-out:
-    mem_free(cp);
-    mem_free(src);
-    return rc;
+    if (all_ascii(s, pc->len)) return 0;
+    int dec = decompose_pending(b, s, pc->len, compat);
+    if (dec < 0) return -1;
+    int comp = recompose_pending(b);
+    if (comp < 0) return -1;
+    return dec || comp ? ns_transform(b, pc, 0) : 0;
 }
 
-/* HF's filter(keep): kept chars keep their alignment. */
-static int filter_mn(ns_buf *b, ns_piece *pc)
+/* HF's filter(keep) dropping the marks `is_mark` names (BertNormalizer's
+ * strip_accents and StripAccents take different ones): kept chars keep
+ * their alignment. */
+static int filter_marks(ns_buf *b, ns_piece *pc, int (*is_mark)(int32_t))
 {
     const char *s = ns_text(b, pc);
     size_t len = pc->len, i = 0, removed = 0, removed_start = 0;
@@ -344,7 +353,7 @@ static int filter_mn(ns_buf *b, ns_piece *pc)
     while (i < len) {
         int32_t c;
         i += utf8_next(s + i, len - i, &c);
-        if (uc_is_mn(c)) {
+        if (is_mark(c)) {
             removed++;
             any = 1;
             continue;
@@ -424,7 +433,9 @@ static int bert_normalize(const normalizer *n, ns_buf *b, ns_piece *pc)
             if (ns_transform(b, pc, 0)) return -1;
         }
     }
-    if (n->strip_accents && (decompose(b, pc, 0) || filter_mn(b, pc))) return -1;
+    if (n->strip_accents &&
+        (decompose(b, pc, 0) || filter_marks(b, pc, uc_is_mark_nonspacing)))
+        return -1;
     if (n->lowercase && ns_lowercase(b, pc)) return -1;
     return 0;
 }
@@ -557,7 +568,7 @@ int normalizer_apply(const normalizer *n, ns_buf *b, ns_piece *pc)
     case NORM_NFC: return compose(b, pc, 0);
     case NORM_NFKC: return compose(b, pc, 1);
     case NORM_LOWERCASE: return ns_lowercase(b, pc);
-    case NORM_STRIP_ACCENTS: return filter_mn(b, pc);
+    case NORM_STRIP_ACCENTS: return filter_marks(b, pc, uc_is_combining_mark);
     case NORM_STRIP: return strip(n, b, pc);
     case NORM_BYTELEVEL: return bytelevel(b, pc);
     case NORM_PREPEND: return ns_prepend(b, pc, n->content, strlen(n->content));

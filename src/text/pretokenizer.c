@@ -10,9 +10,6 @@
 #include "text/regex.h"
 #include "text/unicode.h"
 
-const char GPT2_PATTERN[] =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-
 typedef enum pre_kind {
     PRE_BERT,
     PRE_BYTELEVEL,
@@ -38,7 +35,7 @@ struct pretokenizer {
     int prepend_scheme, split;
     char *literal; /* Split with a String pattern */
     size_t literal_len;
-    regex *re; /* Split (Regex), ByteLevel, Whitespace */
+    regex *re; /* Split with a Regex pattern */
     int invert;
     int32_t delimiter; /* CharDelimiterSplit */
     pretokenizer **kids;
@@ -84,16 +81,11 @@ mlm_status pretokenizer_parse(const cJSON *j, const char *path, pretokenizer **o
     char sub[512];
     if (!strcmp(type, "BertPreTokenizer")) p->kind = PRE_BERT;
     else if (!strcmp(type, "WhitespaceSplit")) p->kind = PRE_WHITESPACE_SPLIT;
-    else if (!strcmp(type, "Whitespace")) {
-        p->kind = PRE_WHITESPACE;
-        static const char pat[] = "\\w+|[^\\w\\s]+";
-        if ((st = regex_compile(pat, sizeof pat - 1, &p->re))) goto fail;
-    } else if (!strcmp(type, "ByteLevel")) {
+    else if (!strcmp(type, "Whitespace")) p->kind = PRE_WHITESPACE;
+    else if (!strcmp(type, "ByteLevel")) {
         p->kind = PRE_BYTELEVEL;
         if ((st = jf_bool(j, "add_prefix_space", path, 1, &p->add_prefix_space)) ||
             (st = jf_bool(j, "use_regex", path, 1, &p->use_regex)))
-            goto fail;
-        if (p->use_regex && (st = regex_compile(GPT2_PATTERN, sizeof GPT2_PATTERN - 1, &p->re)))
             goto fail;
     } else if (!strcmp(type, "Punctuation")) {
         p->kind = PRE_PUNCTUATION;
@@ -203,6 +195,100 @@ static int pred_char(int32_t c, const void *ctx)
     return c == *(const int32_t *)ctx;
 }
 
+static int32_t char_at(const char *s, uint32_t len, uint32_t i, uint32_t *k)
+{
+    int32_t c = (unsigned char)s[i];
+    *k = c < 0x80 ? 1 : (uint32_t)utf8_next(s + i, len - i, &c);
+    return c;
+}
+
+/* Whitespace: HF matches \w+|[^\w\s]+ with the regex crate and keeps the
+ * matches, i.e. the maximal runs of word chars and of other non-space chars
+ * (the two classes are disjoint, so the alternation cannot matter). Done by
+ * hand so that \w is the regex crate's (uc_is_word), not Oniguruma's. */
+enum { RUN_SPACE, RUN_WORD, RUN_OTHER };
+
+static int whitespace_split(ns_buf *b, const ns_piece *pc)
+{
+    const char *s = ns_text(b, pc);
+    uint32_t len = pc->len, i = 0, start = 0;
+    int run = RUN_SPACE;
+    while (i < len) {
+        uint32_t k;
+        int32_t c = char_at(s, len, i, &k);
+        int cls = uc_is_whitespace(c) ? RUN_SPACE : uc_is_word(c) ? RUN_WORD : RUN_OTHER;
+        if (cls != run) {
+            if (run != RUN_SPACE && ns_emit(b, pc, start, i)) return -1;
+            run = cls;
+            start = i;
+        }
+        i += k;
+    }
+    return run != RUN_SPACE ? ns_emit(b, pc, start, len) : 0;
+}
+
+/* The end of the run of chars from i that `cls` accepts. */
+static uint32_t run_end(const char *s, uint32_t len, uint32_t i, int (*cls)(int32_t))
+{
+    while (i < len) {
+        uint32_t k;
+        if (!cls(char_at(s, len, i, &k))) break;
+        i += k;
+    }
+    return i;
+}
+
+static int gpt2_other(int32_t c)
+{
+    return !uc_is_whitespace(c) && !uc_is_gpt2_letter(c) && !uc_is_gpt2_number(c);
+}
+
+/* The GPT-2 match starting at i (one always does: every char is a letter, a
+ * number, whitespace or other), as Oniguruma's leftmost-first alternation
+ * of GPT-2's pattern finds it:
+ *   's|'t|'re|'ve|'m|'ll|'d  | ?\p{L}+ | ?\p{N}+ | ?[^\s\p{L}\p{N}]+
+ *   | \s+(?!\S) | \s+
+ * The optional space is U+0020 only; \s+(?!\S) gives a whitespace run but
+ * its last char when a non-space follows (that char then starts the next
+ * match), and a run of one char followed by a non-space falls to \s+. */
+static uint32_t gpt2_match(const char *s, uint32_t len, uint32_t i)
+{
+    if (s[i] == '\'' && i + 1 < len) {
+        char a = s[i + 1], z = i + 2 < len ? s[i + 2] : 0;
+        if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+        if ((a == 'r' && z == 'e') || (a == 'v' && z == 'e') || (a == 'l' && z == 'l'))
+            return i + 3;
+    }
+    uint32_t k, j = i;
+    int32_t c = char_at(s, len, i, &k);
+    if (c == ' ' && i + 1 < len) {
+        j = i + 1;
+        c = char_at(s, len, j, &k);
+    }
+    if (uc_is_gpt2_letter(c)) return run_end(s, len, j, uc_is_gpt2_letter);
+    if (uc_is_gpt2_number(c)) return run_end(s, len, j, uc_is_gpt2_number);
+    if (!uc_is_whitespace(c)) return run_end(s, len, j, gpt2_other);
+    /* Whitespace from i (a space followed by whitespace lands here too). */
+    uint32_t end = run_end(s, len, i, uc_is_whitespace);
+    if (end == len) return end;
+    uint32_t last = end - 1; /* back to the first byte of the run's last char */
+    while (last > i && ((unsigned char)s[last] & 0xC0) == 0x80)
+        last--;
+    return last > i ? last : end;
+}
+
+static int gpt2_split(ns_buf *b, const ns_piece *pc)
+{
+    const char *s = ns_text(b, pc);
+    uint32_t len = pc->len, i = 0;
+    while (i < len) {
+        uint32_t e = gpt2_match(s, len, i);
+        if (ns_emit(b, pc, i, e)) return -1;
+        i = e;
+    }
+    return 0;
+}
+
 /* BERT: whitespace removed and punctuation isolated, in one pass (the same
  * splits as HF's two successive splits). */
 static int bert_split(ns_buf *b, const ns_piece *pc)
@@ -239,10 +325,7 @@ static int apply_one(const pretokenizer *p, ns_buf *b, ns_piece *pc)
     case PRE_WHITESPACE_SPLIT:
         rc = ns_match_pred(b, ns_text(b, pc), pc->len, pred_ws, NULL);
         return rc ? rc : ns_split_matches(b, pc, SPLIT_REMOVED);
-    case PRE_WHITESPACE:
-        if (regex_find_matches(p->re, b, ns_text(b, pc), pc->len)) return -1;
-        ns_match_invert(b);
-        return ns_split_matches(b, pc, SPLIT_REMOVED);
+    case PRE_WHITESPACE: return whitespace_split(b, pc);
     case PRE_PUNCTUATION:
         rc = ns_match_pred(b, ns_text(b, pc), pc->len, pred_punct, NULL);
         return rc ? rc : ns_split_matches(b, pc, p->behavior);
@@ -264,9 +347,7 @@ static int apply_one(const pretokenizer *p, ns_buf *b, ns_piece *pc)
         if (p->add_prefix_space && (q.len == 0 || ns_text(b, &q)[0] != ' ') &&
             ns_prepend(b, &q, " ", 1))
             return -1;
-        if (!p->use_regex) return ns_keep(b, &q);
-        if (regex_find_matches(p->re, b, ns_text(b, &q), q.len)) return -1;
-        return ns_split_matches(b, &q, SPLIT_ISOLATED);
+        return p->use_regex ? gpt2_split(b, &q) : ns_keep(b, &q);
     }
     case PRE_METASPACE: {
         ns_piece q = *pc;

@@ -18,7 +18,5 @@ void pretokenizer_free(pretokenizer *p);
  * 0 or -1 (OOM or a regex failure). */
 int pretokenizer_apply(const pretokenizer *p, ns_buf *b);
 
-/* The ByteLevel pre-tokenizer's GPT-2 pattern, compiled once. */
-extern const char GPT2_PATTERN[];
 
 #endif

@@ -137,26 +137,6 @@ static int32_t token_id(const mlm_tokenizer *tok, const char *s, size_t len)
     return model_token_to_id(tok->model, s, len);
 }
 
-/* Roles guessed from the vocabulary, as the transformers classes default
- * them; tokenizer_config.json overrides. */
-static mlm_status infer_specials(mlm_tokenizer *tok)
-{
-    static const char *const bert[7] = {"[UNK]", "[PAD]", "[MASK]", "[CLS]", "[SEP]", NULL, NULL};
-    static const char *const spm[7] = {"<unk>", "<pad>", "<mask>", "<s>", "</s>", "<s>", "</s>"};
-    int roberta = token_id(tok, "<s>", 3) >= 0 && token_id(tok, "</s>", 4) >= 0;
-    for (int r = 0; r < 7; r++) {
-        const char *c = NULL;
-        if (bert[r] && token_id(tok, bert[r], strlen(bert[r])) >= 0) c = bert[r];
-        else if (spm[r] && token_id(tok, spm[r], strlen(spm[r])) >= 0) {
-            c = spm[r];
-            if ((r == MLM_TOKEN_CLS || r == MLM_TOKEN_SEP || r == MLM_TOKEN_BOS) && !roberta)
-                c = NULL;
-        }
-        if (c && !(tok->special[r] = mem_strdup(c))) return err_oom();
-    }
-    return MLM_OK;
-}
-
 static void count_vocab(mlm_tokenizer *tok)
 {
     size_t n = tok->model->v.map.n;
@@ -205,7 +185,7 @@ mlm_status tokenizer_from_json(cJSON *doc, const char *name, mlm_tokenizer **out
     if ((st = parse_truncation(tok, cJSON_GetObjectItemCaseSensitive(doc, "truncation"))) ||
         (st = parse_padding(tok, cJSON_GetObjectItemCaseSensitive(doc, "padding"))))
         goto fail;
-    if ((st = infer_specials(tok))) goto fail;
+    if ((st = guess_roles(tok))) goto fail;
     count_vocab(tok);
     tok->cleanup_default = tok->model->kind == MODEL_WORDPIECE;
     *out = tok;
@@ -272,6 +252,7 @@ MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out)
     mlm_status st;
     mlm_tokenizer *tok = NULL;
     char *dir;
+    const char *implied = NULL; /* the class legacy files imply */
     if (is_dir(path)) {
         dir = mem_strdup(path);
         char *tj = dir ? path_join(dir, "tokenizer.json") : NULL;
@@ -282,6 +263,7 @@ MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out)
         else if (exists(tj)) st = load_file(tj, &tok);
         else if (exists(vt) || (exists(vj) && exists(mt))) {
             cJSON *doc = NULL;
+            implied = exists(vt) ? "BertTokenizer" : "RobertaTokenizer";
             st = exists(vt) ? legacy_bert_json(dir, &doc) : legacy_roberta_json(dir, &doc);
             if (!st) st = tokenizer_from_json(doc, exists(vt) ? vt : vj, &tok);
         } else {
@@ -296,7 +278,7 @@ MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out)
         dir = dir_of(path);
         st = dir ? load_file(path, &tok) : err_oom();
     }
-    if (!st) st = tokenizer_apply_config(tok, dir);
+    if (!st) st = tokenizer_apply_config(tok, dir, implied);
     mem_free(dir);
     if (st) {
         mlm_tokenizer_free(tok);
@@ -306,60 +288,52 @@ MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out)
     return MLM_OK;
 }
 
-/* tokenizer_config.json values are strings or {"content": ...}. */
-static const char *token_value(const cJSON *v)
+/* dir/name parsed, or NULL when the file is absent; a file that is there
+ * but not a JSON object is an error naming it and the byte at fault. */
+static mlm_status read_side_file(const char *dir, const char *name, cJSON **out)
 {
-    if (cJSON_IsString(v)) return v->valuestring;
-    if (cJSON_IsObject(v)) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "content");
-        if (cJSON_IsString(c)) return c->valuestring;
-    }
-    return NULL;
-}
-
-static mlm_status apply_config_file(mlm_tokenizer *tok, const char *path, int full)
-{
-    if (!exists(path)) return MLM_OK;
-    char *data;
+    *out = NULL;
+    char *path = path_join(dir, name);
+    if (!path) return err_oom();
+    mlm_status st = MLM_OK;
+    char *data = NULL;
     size_t len;
-    mlm_status st = file_read_all(path, TOKENIZER_FILE_MAX, &data, &len);
-    if (st) return st;
-    cJSON *doc = cJSON_ParseWithLength(data, len);
+    if (exists(path) && !(st = file_read_all(path, TOKENIZER_FILE_MAX, &data, &len))) {
+        const char *end = NULL;
+        *out = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+        if (!cJSON_IsObject(*out)) {
+            size_t off = *out ? 0 : end ? (size_t)(end - data) : 0;
+            cJSON_Delete(*out);
+            *out = NULL;
+            st = err_set(MLM_ERR_FORMAT, "%s: expected a JSON object (invalid near byte %zu)",
+                         path, off);
+        }
+    }
     mem_free(data);
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        return err_set(MLM_ERR_FORMAT, "%s: invalid JSON", path);
-    }
-    static const char *const keys[7] = {"unk_token", "pad_token", "mask_token", "cls_token",
-                                        "sep_token", "bos_token", "eos_token"};
-    for (int r = 0; r < 7; r++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, keys[r]);
-        if (!v) continue;
-        const char *s = token_value(v);
-        mem_free(tok->special[r]);
-        tok->special[r] = NULL;
-        if (s && !(tok->special[r] = mem_strdup(s))) st = err_oom();
-    }
-    if (full) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "model_max_length");
-        if (cJSON_IsNumber(m) && m->valuedouble >= 0)
-            tok->model_max_length =
-                m->valuedouble >= 9.2e18 ? INT64_MAX : (int64_t)m->valuedouble;
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "clean_up_tokenization_spaces");
-        if (cJSON_IsBool(c)) tok->cleanup_default = cJSON_IsTrue(c);
-    }
-    cJSON_Delete(doc);
+    mem_free(path);
     return st;
 }
 
-mlm_status tokenizer_apply_config(mlm_tokenizer *tok, const char *dir)
+mlm_status tokenizer_apply_config(mlm_tokenizer *tok, const char *dir, const char *implied_class)
 {
-    char *a = path_join(dir, "special_tokens_map.json");
-    char *b = path_join(dir, "tokenizer_config.json");
-    mlm_status st = (!a || !b) ? err_oom() : apply_config_file(tok, a, 0);
-    if (!st) st = apply_config_file(tok, b, 1);
-    mem_free(a);
-    mem_free(b);
+    cJSON *cfg = NULL, *map = NULL, *model_cfg = NULL;
+    mlm_status st = read_side_file(dir, "tokenizer_config.json", &cfg);
+    if (!st) st = read_side_file(dir, "special_tokens_map.json", &map);
+    /* config.json only names the model type; a broken one is the model
+     * loader's to report. */
+    if (!st && read_side_file(dir, "config.json", &model_cfg)) mlm_clear_error();
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(model_cfg, "model_type");
+    if (!st)
+        st = configure_roles(tok, cfg, map, cJSON_IsString(mt) ? mt->valuestring : NULL,
+                             implied_class);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cfg, "model_max_length");
+    if (!st && cJSON_IsNumber(m) && m->valuedouble >= 0)
+        tok->model_max_length = m->valuedouble >= 9.2e18 ? INT64_MAX : (int64_t)m->valuedouble;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(cfg, "clean_up_tokenization_spaces");
+    if (!st && cJSON_IsBool(c)) tok->cleanup_default = cJSON_IsTrue(c);
+    cJSON_Delete(cfg);
+    cJSON_Delete(map);
+    cJSON_Delete(model_cfg);
     return st;
 }
 
@@ -749,6 +723,7 @@ MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *te
 typedef struct batch_job {
     const mlm_tokenizer *tok;
     const char *const *texts, *const *pairs;
+    const size_t *lens, *pair_lens; /* NULL: NUL-terminated */
     size_t n, next_shared;
     int add_special;
     mlm_encoding **out;
@@ -774,8 +749,10 @@ static void *batch_worker(void *arg)
         for (size_t i = start; i < end; i++) {
             const char *p = job->pairs ? job->pairs[i] : NULL;
             const char *t = job->texts[i] ? job->texts[i] : "";
-            mlm_status st = c ? encode_full(job->tok, c, t, strlen(t), p, p ? strlen(p) : 0,
-                                            job->add_special, &job->out[i])
+            size_t tl = job->lens ? job->lens[i] : strlen(t);
+            size_t pl = !p ? 0 : job->pair_lens ? job->pair_lens[i] : strlen(p);
+            mlm_status st = c ? encode_full(job->tok, c, t, tl, p, pl, job->add_special,
+                                            &job->out[i])
                               : err_oom();
             if (st) {
                 pthread_mutex_lock(&job->lock);
@@ -793,20 +770,20 @@ static void *batch_worker(void *arg)
     return NULL;
 }
 
-MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const char *const *texts,
-                                              const char *const *pairs, size_t n,
-                                              int add_special_tokens, int nthreads,
-                                              mlm_encoding **out)
+/* Both batch entry points: lens/pair_lens NULL for NUL-terminated texts. */
+static mlm_status encode_batch(const mlm_tokenizer *tok, const char *const *texts,
+                               const size_t *lens, const char *const *pairs,
+                               const size_t *pair_lens, size_t n, int add_special_tokens,
+                               int nthreads, mlm_encoding **out)
 {
-    if (!tok || (!texts && n) || (!out && n))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_encode_batch: NULL argument");
     if (n == 0) return MLM_OK;
     memset(out, 0, n * sizeof *out);
     if (nthreads <= 0) nthreads = mlm_default_threads();
     if ((size_t)nthreads > (n + 15) / 16) nthreads = (int)((n + 15) / 16);
     if (nthreads > 256) nthreads = 256;
-    batch_job job = {.tok = tok, .texts = texts, .pairs = pairs, .n = n,
-                     .add_special = add_special_tokens, .out = out};
+    batch_job job = {.tok = tok, .texts = texts, .pairs = pairs, .lens = lens,
+                     .pair_lens = pair_lens, .n = n, .add_special = add_special_tokens,
+                     .out = out};
     pthread_mutex_init(&job.lock, NULL);
     pthread_t th[256];
     int started = 0;
@@ -828,6 +805,37 @@ MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const ch
         }
     }
     return st;
+}
+
+MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const char *const *texts,
+                                              const char *const *pairs, size_t n,
+                                              int add_special_tokens, int nthreads,
+                                              mlm_encoding **out)
+{
+    if (!tok || (!texts && n) || (!out && n))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_encode_batch: NULL argument");
+    return encode_batch(tok, texts, NULL, pairs, NULL, n, add_special_tokens, nthreads, out);
+}
+
+MLM_API mlm_status mlm_tokenizer_encode_batch_len(const mlm_tokenizer *tok,
+                                                  const char *const *texts, const size_t *lens,
+                                                  const char *const *pairs,
+                                                  const size_t *pair_lens, size_t n,
+                                                  int add_special_tokens, int nthreads,
+                                                  mlm_encoding **out)
+{
+    if (!tok || (n && (!texts || !lens || !out)))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_encode_batch_len: NULL argument");
+    if (!pairs != !pair_lens)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "mlm_tokenizer_encode_batch_len: pairs and pair_lens must both be given "
+                       "or both be NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!texts[i] && lens[i])
+            return err_set(MLM_ERR_INVALID_ARGUMENT,
+                           "mlm_tokenizer_encode_batch_len: text %zu is NULL with length %zu", i,
+                           lens[i]);
+    return encode_batch(tok, texts, lens, pairs, pair_lens, n, add_special_tokens, nthreads, out);
 }
 
 /* ------------------------------------------------------------- decoding */

@@ -55,8 +55,20 @@ struct mlm_tokenizer {
  * even on failure). `name` prefixes error messages. */
 mlm_status tokenizer_from_json(cJSON *doc, const char *name, mlm_tokenizer **out);
 
-/* Apply tokenizer_config.json / special_tokens_map.json beside a file. */
-mlm_status tokenizer_apply_config(mlm_tokenizer *tok, const char *dir);
+/* Apply tokenizer_config.json / special_tokens_map.json (and config.json's
+ * model_type) in dir: special-token roles, model_max_length,
+ * clean_up_tokenization_spaces. implied_class: the class legacy files imply
+ * ("BertTokenizer", "RobertaTokenizer"), or NULL. */
+mlm_status tokenizer_apply_config(mlm_tokenizer *tok, const char *dir, const char *implied_class);
+
+/* special_tokens.c: the roles as transformers assigns them (see there).
+ * guess_roles: from the special added tokens' names, for a tokenizer with
+ * no known class; configure_roles: from the side files' documents (any may
+ * be NULL). */
+mlm_status guess_roles(mlm_tokenizer *tok);
+mlm_status configure_roles(mlm_tokenizer *tok, const cJSON *tokenizer_config,
+                           const cJSON *special_tokens_map, const char *model_type,
+                           const char *implied_class);
 
 
 #endif
