@@ -1338,32 +1338,102 @@ END_TEST
 
 /* ---------------------------------------------------------------- kernel choice */
 
+/* cpuid signatures of the generations the rule table names (family,
+ * model as Linux prints them), with what each must get. */
+enum { SIG_SSE2, SIG_AVX, SIG_AVX2, SIG_AVX512 };
+typedef struct cpu_signature {
+    const char *what;
+    int amd, family, model, isa;
+    cpu_gemm_kernel small_m, large_m;
+} cpu_signature;
+
+static const cpu_signature signatures[] = {
+    {"Skylake-SP", 0, 0x06, 0x55, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Ice Lake-SP", 0, 0x06, 0x6a, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Ice Lake-D", 0, 0x06, 0x6c, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Sapphire Rapids", 0, 0x06, 0x8f, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Emerald Rapids", 0, 0x06, 0xcf, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Granite Rapids-X", 0, 0x06, 0xad, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Granite Rapids-D", 0, 0x06, 0xae, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Sapphire Rapids, AVX-512 hidden", 0, 0x06, 0x8f, SIG_AVX2, CPU_GEMM_HASWELL,
+     CPU_GEMM_HASWELL},
+    {"an Intel part not in the table", 0, 0x13, 0x01, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Rocket Lake (Xeon E-2300)", 0, 0x06, 0xa7, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Ice Lake client", 0, 0x06, 0x7e, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Tiger Lake", 0, 0x06, 0x8c, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Haswell-EP", 0, 0x06, 0x3f, SIG_AVX2, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Alder Lake", 0, 0x06, 0x97, SIG_AVX2, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Sandy Bridge", 0, 0x06, 0x2a, SIG_AVX, CPU_GEMM_BLIS_DEFAULT, CPU_GEMM_BLIS_DEFAULT},
+    {"x86-64 baseline (qemu64)", 0, 0x06, 0x06, SIG_SSE2, CPU_GEMM_GENERIC, CPU_GEMM_GENERIC},
+    {"Zen (Naples)", 1, 0x17, 0x01, SIG_AVX2, CPU_GEMM_ZEN, CPU_GEMM_ZEN},
+    {"Zen+ (Pinnacle Ridge)", 1, 0x17, 0x08, SIG_AVX2, CPU_GEMM_ZEN, CPU_GEMM_ZEN},
+    {"Zen 2 (Rome)", 1, 0x17, 0x31, SIG_AVX2, CPU_GEMM_ZEN2, CPU_GEMM_ZEN2},
+    {"Zen 2 (Matisse)", 1, 0x17, 0x71, SIG_AVX2, CPU_GEMM_ZEN2, CPU_GEMM_ZEN2},
+    {"Zen 3 (Milan)", 1, 0x19, 0x01, SIG_AVX2, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 3 (Vermeer)", 1, 0x19, 0x21, SIG_AVX2, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 3 (Cezanne)", 1, 0x19, 0x50, SIG_AVX2, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 4 (Genoa)", 1, 0x19, 0x11, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 4 (Raphael)", 1, 0x19, 0x61, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 4 (Phoenix)", 1, 0x19, 0x74, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 4c (Bergamo)", 1, 0x19, 0xa0, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 5 (Turin)", 1, 0x1a, 0x02, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_SKX},
+    {"Zen 5 (Strix Point)", 1, 0x1a, 0x24, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_SKX},
+    {"Zen 5 (Granite Ridge)", 1, 0x1a, 0x44, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_SKX},
+    {"AMD after Zen 5", 1, 0x1a, 0x50, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_SKX},
+    {"Excavator", 1, 0x15, 0x65, SIG_AVX2, CPU_GEMM_BLIS_DEFAULT, CPU_GEMM_BLIS_DEFAULT},
+};
+
+static cpu_features features_of(const cpu_signature *sig)
+{
+    cpu_features f = {.amd = sig->amd, .intel = !sig->amd, .family = sig->family,
+                      .model = sig->model};
+    f.ssse3 = sig->isa >= SIG_AVX || sig->amd; /* every AMD part here has SSSE3 */
+    f.avx = sig->isa >= SIG_AVX;
+    f.avx2 = f.fma = f.bmi2 = sig->isa >= SIG_AVX2;
+    f.avx512f = f.avx512dq = f.avx512bw = f.avx512vl = f.avx512cd = sig->isa >= SIG_AVX512;
+    return f;
+}
+
+static cpu_features features_named(const char *what)
+{
+    for (size_t i = 0; i < sizeof signatures / sizeof signatures[0]; i++)
+        if (strcmp(signatures[i].what, what) == 0)
+            return features_of(&signatures[i]);
+    ck_abort_msg("no signature %s", what);
+    return (cpu_features){0};
+}
+
 START_TEST(gemm_kernel_rule)
 {
+    for (size_t i = 0; i < sizeof signatures / sizeof signatures[0]; i++) {
+        const cpu_signature *sig = &signatures[i];
+        cpu_features f = features_of(sig);
+        cpu_gemm_kernel s, l;
+        cpu_gemm_plan(&f, &s, &l);
+        ck_assert_msg(s == sig->small_m && l == sig->large_m,
+                      "%s (family 0x%x model 0x%x): %s/%s, want %s/%s", sig->what, sig->family,
+                      sig->model, cpu_gemm_kernel_name(s), cpu_gemm_kernel_name(l),
+                      cpu_gemm_kernel_name(sig->small_m), cpu_gemm_kernel_name(sig->large_m));
+        /* never a kernel set the CPU cannot execute */
+        ck_assert(cpu_gemm_runs(&f, s) && cpu_gemm_runs(&f, l));
+    }
+    /* Another vendor (Hygon's Zen, a hypervisor's) goes by its features. */
+    cpu_features other = {.ssse3 = 1, .avx = 1, .avx2 = 1, .fma = 1, .bmi2 = 1, .family = 0x18};
     cpu_gemm_kernel s, l;
-    cpu_features zen4 = {.avx2 = 1, .fma = 1, .avx512f = 1, .avx512dq = 1, .avx512bw = 1,
-                         .avx512vl = 1, .amd = 1, .family = 0x19, .model = 0x11};
-    cpu_gemm_plan(&zen4, &s, &l);
-    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_ZEN3);
-    cpu_features zen5 = zen4;
-    zen5.family = 0x1a;
-    cpu_gemm_plan(&zen5, &s, &l);
-    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_SKX);
-    cpu_features zen3 = {.avx2 = 1, .fma = 1, .amd = 1, .family = 0x19};
-    cpu_gemm_plan(&zen3, &s, &l);
-    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_ZEN3);
-    cpu_features skx = zen4;
-    skx.amd = 0;
-    skx.intel = 1;
-    skx.family = 6;
-    cpu_gemm_plan(&skx, &s, &l);
-    ck_assert(s == CPU_GEMM_HASWELL && l == CPU_GEMM_SKX);
-    cpu_features hsw = {.avx2 = 1, .fma = 1, .intel = 1, .family = 6};
-    cpu_gemm_plan(&hsw, &s, &l);
+    cpu_gemm_plan(&other, &s, &l);
     ck_assert(s == CPU_GEMM_HASWELL && l == CPU_GEMM_HASWELL);
-    cpu_features old = {.intel = 1, .family = 6};
-    cpu_gemm_plan(&old, &s, &l);
-    ck_assert(s == CPU_GEMM_BLIS_DEFAULT && l == CPU_GEMM_BLIS_DEFAULT);
+    ck_assert_ptr_null(cpu_part_name(&other));
+    cpu_features genoa = features_named("Zen 4 (Genoa)");
+    ck_assert_str_eq(cpu_part_name(&genoa), "Zen 4");
+    /* What each kernel set and vector level needs. */
+    cpu_features avx2 = features_named("Haswell-EP");
+    cpu_features base = features_named("x86-64 baseline (qemu64)");
+    ck_assert(!cpu_gemm_runs(&avx2, CPU_GEMM_SKX) && cpu_gemm_runs(&avx2, CPU_GEMM_ZEN));
+    ck_assert(!cpu_gemm_runs(&base, CPU_GEMM_HASWELL) && cpu_gemm_runs(&base, CPU_GEMM_GENERIC));
+    avx2.bmi2 = 0; /* BLIS's AVX2 sets are compiled with BMI2 */
+    ck_assert(!cpu_gemm_runs(&avx2, CPU_GEMM_ZEN3));
+    ck_assert(!cpu_vec_runs(&avx2, CPU_VEC_AVX512) && cpu_vec_runs(&avx2, CPU_VEC_AVX2));
+    ck_assert(!cpu_vec_runs(&base, CPU_VEC_AVX2) && cpu_vec_runs(&base, CPU_VEC_BASE));
     /* What this machine chose is what mlm_system_info reports. */
     const char *info = mlm_system_info();
     ck_assert_ptr_nonnull(strstr(info, "gemm: BLIS"));
@@ -1372,10 +1442,44 @@ START_TEST(gemm_kernel_rule)
 }
 END_TEST
 
+/* A forced kernel set is what ops_gemm then uses (and says); one the CPU
+ * cannot execute is refused and changes nothing; results stay within the
+ * GEMM bound on every set the CPU can run. */
+START_TEST(gemm_forced_kernel_sets)
+{
+    cpu_gemm_kernel s0, l0;
+    cpu_gemm_choice(&s0, &l0);
+    ck_assert_int_eq(cpu_gemm_force(CPU_GEMM_KERNELS, CPU_GEMM_GENERIC), -1);
+    const cpu_features *f = cpu_get();
+    ops_ctx ctx = ctx_n(1);
+    for (int k = 0; k < CPU_GEMM_KERNELS; k++) {
+        cpu_gemm_kernel kk = (cpu_gemm_kernel)k;
+        if (!cpu_gemm_runs(f, kk)) {
+            ck_assert_int_eq(cpu_gemm_force(kk, kk), -1);
+            cpu_gemm_kernel s, l;
+            cpu_gemm_choice(&s, &l);
+            ck_assert(s == s0 && l == l0);
+            continue;
+        }
+        ck_assert_int_eq(cpu_gemm_force(kk, CPU_GEMM_GENERIC), 0);
+        if (kk != CPU_GEMM_BLIS_DEFAULT)
+            ck_assert_str_eq(gemm_kernel_name(1), cpu_gemm_kernel_name(kk));
+        ck_assert_str_eq(gemm_kernel_name(CPU_GEMM_SMALL_M), "generic");
+        ck_assert_ptr_nonnull(strstr(gemm_describe(), "generic for M>=64"));
+        for (int t = 0; t < 4; t++) {
+            check_gemm_case(&ctx, t & 1, t >> 1, 13, 70, 37, 1, 1.0f, 0.5f);
+            check_gemm_case(&ctx, t & 1, t >> 1, 70, 33, 129, 0, 1.0f, 0.0f);
+        }
+    }
+    ck_assert_int_eq(cpu_gemm_force(s0, l0), 0);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("ops");
+    tcase_set_tags(tc, "numerics"); /* .ci/run: once per forced CPU path */
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, rng_philox_known_answers);
     tcase_add_test(tc, rng_streams_and_distributions);
@@ -1402,6 +1506,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, kernels_bitwise_across_thread_counts);
     tcase_add_test(tc, concurrent_contexts);
     tcase_add_test(tc, gemm_kernel_rule);
+    tcase_add_test(tc, gemm_forced_kernel_sets);
     suite_add_tcase(s, tc);
     return s;
 }
