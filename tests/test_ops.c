@@ -128,6 +128,23 @@ static void assert_grad(const char *what, const float *got, const float *base, c
     free(delta);
 }
 
+/* The classical bound on a float32 product's rounding (see the top): an
+ * entry summing K products whose magnitudes add up to abs_sum (alpha and
+ * beta·C included) is within (K + 3)·u·abs_sum of the exact one, for any
+ * order of summation: every CPU path (our kernels, each BLIS kernel set)
+ * must meet it. */
+static double gemm_bound(int K, double abs_sum) { return (K + 3) * 6e-8 * abs_sum + 1e-30; }
+
+/* got against ref element by element within gemm_bound(K, abs[i]). */
+static void assert_gemm_close(const char *what, const float *got, const double *ref,
+                              const double *abs, size_t n, int K)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(got[i] - ref[i]) <= gemm_bound(K, abs[i]),
+                      "%s[%zu]: got %.9g want %.9g (bound %.3g)", what, i, (double)got[i], ref[i],
+                      gemm_bound(K, abs[i]));
+}
+
 /* ---------------------------------------------------------------- RNG */
 
 START_TEST(rng_philox_known_answers)
@@ -517,10 +534,12 @@ START_TEST(gemm_never_reads_past_c)
         ck_assert_int_eq(ops_gemm(&ctx, 0, 0, M, N, K, 1.0f, A, K, B, N, beta, C, N), MLM_OK);
         for (int r = 0; r < M; r++)
             for (int c = 0; c < N; c++) {
-                double ref = beta;
-                for (int k = 0; k < K; k++)
+                double ref = beta, abs_sum = beta;
+                for (int k = 0; k < K; k++) {
                     ref += (double)A[r * K + k] * B[k * N + c];
-                ck_assert_double_le(fabs(C[r * N + c] - ref), 1e-5 * (1 + fabs(ref)));
+                    abs_sum += fabs((double)A[r * K + k] * B[k * N + c]);
+                }
+                ck_assert_double_le(fabs(C[r * N + c] - ref), gemm_bound(K, abs_sum));
             }
         free(A);
         free(B);
@@ -576,12 +595,15 @@ START_TEST(gemm_never_reads_past_operands)
                                              MLM_OK);
                             for (int i = 0; i < M; i++)
                                 for (int j = 0; j < N; j++) {
-                                    double ref = 0.5;
-                                    for (int k = 0; k < K; k++)
-                                        ref += (double)opel(a, ta ? M : K, ta, i, k) *
-                                               opel(b, tb ? K : N, tb, k, j);
+                                    double ref = 0.5, abs_sum = 0.5;
+                                    for (int k = 0; k < K; k++) {
+                                        double term = opel(a, ta ? M : K, ta, i, k) *
+                                                      opel(b, tb ? K : N, tb, k, j);
+                                        ref += term;
+                                        abs_sum += fabs(term);
+                                    }
                                     ck_assert_msg(fabs(c[(size_t)i * N + j] - ref) <=
-                                                      1e-5 * (1 + fabs(ref)),
+                                                      gemm_bound(K, abs_sum),
                                                   "ta %d tb %d %dx%dx%d", ta, tb, M, N, K);
                                 }
                             free(A);
@@ -617,34 +639,43 @@ START_TEST(gemm_batched_attention_layout)
     /* Splitting the batch over threads leaves each product as it was. */
     ck_assert(memcmp(S1, S2, ns * sizeof *S1) == 0);
     ck_assert(memcmp(O1, O2, nq * sizeof *O1) == 0);
-    double *ref = malloc(ns * sizeof *ref);
+    double *ref = malloc(ns * sizeof *ref), *abs_s = malloc(ns * sizeof *abs_s);
     for (int b = 0; b < Bn; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < T; i++)
                 for (int j = 0; j < T; j++) {
-                    double s = 0;
-                    for (int d = 0; d < D; d++)
-                        s += (double)Q[((size_t)b * T + i) * H * D + h * D + d] *
-                             Kt[((size_t)b * T + j) * H * D + h * D + d];
+                    double s = 0, a = 0;
+                    for (int d = 0; d < D; d++) {
+                        double t = (double)Q[((size_t)b * T + i) * H * D + h * D + d] *
+                                   Kt[((size_t)b * T + j) * H * D + h * D + d];
+                        s += t;
+                        a += fabs(t);
+                    }
                     ref[(((size_t)b * H + h) * T + i) * T + j] = 0.5 * s;
+                    abs_s[(((size_t)b * H + h) * T + i) * T + j] = 0.5 * a;
                 }
-    assert_close("scores", S1, ref, ns, 1e-5);
-    double *oref = malloc(nq * sizeof *oref);
+    assert_gemm_close("scores", S1, ref, abs_s, ns, D);
+    double *oref = malloc(nq * sizeof *oref), *oabs = malloc(nq * sizeof *oabs);
     for (int b = 0; b < Bn; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < T; i++)
                 for (int d = 0; d < D; d++) {
-                    double s = 0;
-                    for (int j = 0; j < T; j++)
-                        s += (double)S1[(((size_t)b * H + h) * T + i) * T + j] *
-                             V[((size_t)b * T + j) * H * D + h * D + d];
+                    double s = 0, a = 0;
+                    for (int j = 0; j < T; j++) {
+                        double t = (double)S1[(((size_t)b * H + h) * T + i) * T + j] *
+                                   V[((size_t)b * T + j) * H * D + h * D + d];
+                        s += t;
+                        a += fabs(t);
+                    }
                     oref[((size_t)b * T + i) * H * D + h * D + d] = s;
+                    oabs[((size_t)b * T + i) * H * D + h * D + d] = a;
                 }
-    assert_close("context", O1, oref, nq, 1e-5);
+    assert_gemm_close("context", O1, oref, oabs, nq, T);
     ops_ctx one = ctx_n(1);
     ck_assert_int_eq(ops_gemm_batched(&one, 0, 0, 2, 2, 2, 1, Q, 2, Kt, 2, 0, S1, 2, NULL),
                      MLM_ERR_INVALID_ARGUMENT);
     free(Q); free(Kt); free(V); free(S1); free(S2); free(O1); free(O2); free(ref); free(oref);
+    free(abs_s); free(oabs);
 }
 END_TEST
 
@@ -678,7 +709,16 @@ START_TEST(linear_forward_backward)
         double *din = to_double(in, nin), *ref = malloc(no * sizeof *ref);
         ref_linear(ref, din, &p);
         ck_assert_int_eq(ops_linear_forward(&ctx, out, in, in + nx, in + nx + nw, p.N, p.C, p.OC), MLM_OK);
-        assert_close("linear", out, ref, no, 1e-5);
+        double *abs_s = malloc(no * sizeof *abs_s);
+        for (int n = 0; n < p.N; n++)
+            for (int o = 0; o < p.OC; o++) {
+                double a = fabs(din[nx + nw + o]);
+                for (int c = 0; c < p.C; c++)
+                    a += fabs(din[n * p.C + c] * din[nx + o * p.C + c]);
+                abs_s[n * p.OC + o] = a;
+            }
+        assert_gemm_close("linear", out, ref, abs_s, no, p.C);
+        free(abs_s);
         float *grad = frandv(nin, -1, 1), *base = malloc(nin * sizeof *base);
         memcpy(base, grad, nin * sizeof *base);
         ck_assert_int_eq(ops_linear_backward(&ctx, grad, grad + nx, grad + nx + nw, g, in, in + nx,
@@ -1266,7 +1306,11 @@ START_TEST(kernels_bitwise_across_thread_counts)
 END_TEST
 
 /* Two contexts with 1 and 2 threads running GEMM + GELU + layer norm at the
- * same time, each checked against the results computed alone. */
+ * same time, each checked against the results computed alone, bit for bit:
+ * the product (CM·CN·CK < SPLIT_FLOPS in gemm.c) takes the one-thread path
+ * on either context and the elementwise kernels give the same bits on any
+ * thread count (kernels_bitwise_across_thread_counts), so a difference can
+ * only be a race. */
 typedef struct conc_arg {
     int nthreads, iters, ok;
     const float *a, *b, *w, *bias;
@@ -1290,10 +1334,9 @@ static void *conc_thread(void *v)
     p->ok = 1;
     for (int i = 0; i < p->iters; i++) {
         conc_step(&ctx, p);
-        for (int j = 0; j < CM * CN; j++)
-            if (fabsf(p->c[j] - p->want_c[j]) > 1e-5f * (1 + fabsf(p->want_c[j])) ||
-                fabsf(p->ln[j] - p->want_ln[j]) > 1e-4f * (1 + fabsf(p->want_ln[j])))
-                p->ok = 0;
+        if (memcmp(p->c, p->want_c, (size_t)CM * CN * sizeof *p->c) != 0 ||
+            memcmp(p->ln, p->want_ln, (size_t)CM * CN * sizeof *p->ln) != 0)
+            p->ok = 0;
     }
     return NULL;
 }
