@@ -524,6 +524,7 @@ Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
+    tcase_set_tags(tc, "numerics"); /* .ci/run: once per forced CPU path */
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, forward_matches_reference, 0, 3);
     tcase_add_test(tc, legacy_checkpoint_loads_as_tiny_bert);

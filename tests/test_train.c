@@ -1161,6 +1161,7 @@ Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
+    tcase_set_tags(tc, "numerics"); /* .ci/run: once per forced CPU path */
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, gradients_and_adamw_match_reference, 0, 6);
     tcase_add_loop_test(tc, small_models_match_reference, 0, 3);
