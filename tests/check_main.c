@@ -1,11 +1,92 @@
 /* The test runner of `make check`: all suites in one SRunner, so that the
- * last line printed is Check's own summary. CK_RUN_SUITE=name runs one. */
+ * last line printed is Check's own summary. CK_RUN_SUITE=name runs one.
+ *
+ * MLM_TEST_CPU_PATH=VEC[:SMALL[/LARGE]] forces a code path before any suite
+ * runs, so that this machine computes as another CPU would: VEC is the
+ * vector level (avx512, avx2, base), SMALL and LARGE the BLIS kernel sets
+ * for products of fewer and of at least 64 rows (skx, haswell, zen3, zen2,
+ * zen, generic; LARGE defaults to SMALL; VEC may be empty). Only this runner
+ * reads the variable; the library never reads the environment. A path this
+ * CPU cannot execute is skipped: a message, and exit status 0. */
 #include "suites.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/cpu.h"
+#include "nn/ops/gemm.h"
+
+/* The kernel set named by the n bytes at s, or -1. */
+static int kernel_named(const char *s, size_t n)
+{
+    for (int k = 0; k < CPU_GEMM_KERNELS; k++) {
+        const char *name = cpu_gemm_kernel_name((cpu_gemm_kernel)k);
+        if (strlen(name) == n && strncmp(s, name, n) == 0)
+            return k;
+    }
+    return -1;
+}
+
+/* The vector level named by the n bytes at s, or -1. */
+static int vec_named(const char *s, size_t n)
+{
+    for (int v = CPU_VEC_BASE; v <= CPU_VEC_AVX512; v++) {
+        const char *name = cpu_vec_name((cpu_vec)v);
+        if (strlen(name) == n && strncmp(s, name, n) == 0)
+            return v;
+    }
+    return -1;
+}
+
+/* Applies MLM_TEST_CPU_PATH. Returns 0 to run the suites, 1 to skip them
+ * (this CPU lacks the path), 2 on a malformed value. */
+static int force_path(const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    size_t nvec = colon ? (size_t)(colon - spec) : strlen(spec);
+    int vec = nvec ? vec_named(spec, nvec) : -1, small_m = -1, large_m = -1;
+    if (nvec && vec < 0)
+        return 2;
+    if (colon && colon[1]) {
+        const char *k = colon + 1, *slash = strchr(k, '/');
+        small_m = kernel_named(k, slash ? (size_t)(slash - k) : strlen(k));
+        large_m = slash ? kernel_named(slash + 1, strlen(slash + 1)) : small_m;
+        if (small_m < 0 || large_m < 0)
+            return 2;
+    }
+    if (vec >= 0 && cpu_vec_force((cpu_vec)vec) != 0) {
+        printf("skip MLM_TEST_CPU_PATH=%s: this CPU (%s) cannot run vector level %s\n", spec,
+               cpu_describe(), cpu_vec_name((cpu_vec)vec));
+        return 1;
+    }
+    if (small_m >= 0 &&
+        cpu_gemm_force((cpu_gemm_kernel)small_m, (cpu_gemm_kernel)large_m) != 0) {
+        printf("skip MLM_TEST_CPU_PATH=%s: this CPU (%s) cannot run BLIS %s/%s\n", spec,
+               cpu_describe(), cpu_gemm_kernel_name((cpu_gemm_kernel)small_m),
+               cpu_gemm_kernel_name((cpu_gemm_kernel)large_m));
+        return 1;
+    }
+    printf("forced path MLM_TEST_CPU_PATH=%s on %s: vector level %s; gemm: %s\n", spec,
+           cpu_describe(), cpu_vec_name(cpu_vec_level()), gemm_describe());
+    return 0;
+}
 
 int main(void)
 {
+    const char *spec = getenv("MLM_TEST_CPU_PATH");
+    if (spec && *spec) {
+        int r = force_path(spec);
+        if (r == 2) {
+            fprintf(stderr, "MLM_TEST_CPU_PATH=%s: expected VEC[:SMALL[/LARGE]], VEC one of "
+                            "avx512 avx2 base, SMALL and LARGE BLIS kernel sets (skx haswell "
+                            "zen3 zen2 zen generic)\n", spec);
+            return EXIT_FAILURE;
+        }
+        if (r == 1)
+            return EXIT_SUCCESS;
+        fflush(stdout);
+    }
     Suite *(*const suites[])(void) = {
         core_suite,
         abi_suite,

@@ -128,6 +128,23 @@ static void assert_grad(const char *what, const float *got, const float *base, c
     free(delta);
 }
 
+/* The classical bound on a float32 product's rounding (see the top): an
+ * entry summing K products whose magnitudes add up to abs_sum (alpha and
+ * beta·C included) is within (K + 3)·u·abs_sum of the exact one, for any
+ * order of summation: every CPU path (our kernels, each BLIS kernel set)
+ * must meet it. */
+static double gemm_bound(int K, double abs_sum) { return (K + 3) * 6e-8 * abs_sum + 1e-30; }
+
+/* got against ref element by element within gemm_bound(K, abs[i]). */
+static void assert_gemm_close(const char *what, const float *got, const double *ref,
+                              const double *abs, size_t n, int K)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(got[i] - ref[i]) <= gemm_bound(K, abs[i]),
+                      "%s[%zu]: got %.9g want %.9g (bound %.3g)", what, i, (double)got[i], ref[i],
+                      gemm_bound(K, abs[i]));
+}
+
 /* ---------------------------------------------------------------- RNG */
 
 START_TEST(rng_philox_known_answers)
@@ -517,10 +534,12 @@ START_TEST(gemm_never_reads_past_c)
         ck_assert_int_eq(ops_gemm(&ctx, 0, 0, M, N, K, 1.0f, A, K, B, N, beta, C, N), MLM_OK);
         for (int r = 0; r < M; r++)
             for (int c = 0; c < N; c++) {
-                double ref = beta;
-                for (int k = 0; k < K; k++)
+                double ref = beta, abs_sum = beta;
+                for (int k = 0; k < K; k++) {
                     ref += (double)A[r * K + k] * B[k * N + c];
-                ck_assert_double_le(fabs(C[r * N + c] - ref), 1e-5 * (1 + fabs(ref)));
+                    abs_sum += fabs((double)A[r * K + k] * B[k * N + c]);
+                }
+                ck_assert_double_le(fabs(C[r * N + c] - ref), gemm_bound(K, abs_sum));
             }
         free(A);
         free(B);
@@ -576,12 +595,15 @@ START_TEST(gemm_never_reads_past_operands)
                                              MLM_OK);
                             for (int i = 0; i < M; i++)
                                 for (int j = 0; j < N; j++) {
-                                    double ref = 0.5;
-                                    for (int k = 0; k < K; k++)
-                                        ref += (double)opel(a, ta ? M : K, ta, i, k) *
-                                               opel(b, tb ? K : N, tb, k, j);
+                                    double ref = 0.5, abs_sum = 0.5;
+                                    for (int k = 0; k < K; k++) {
+                                        double term = opel(a, ta ? M : K, ta, i, k) *
+                                                      opel(b, tb ? K : N, tb, k, j);
+                                        ref += term;
+                                        abs_sum += fabs(term);
+                                    }
                                     ck_assert_msg(fabs(c[(size_t)i * N + j] - ref) <=
-                                                      1e-5 * (1 + fabs(ref)),
+                                                      gemm_bound(K, abs_sum),
                                                   "ta %d tb %d %dx%dx%d", ta, tb, M, N, K);
                                 }
                             free(A);
@@ -617,34 +639,43 @@ START_TEST(gemm_batched_attention_layout)
     /* Splitting the batch over threads leaves each product as it was. */
     ck_assert(memcmp(S1, S2, ns * sizeof *S1) == 0);
     ck_assert(memcmp(O1, O2, nq * sizeof *O1) == 0);
-    double *ref = malloc(ns * sizeof *ref);
+    double *ref = malloc(ns * sizeof *ref), *abs_s = malloc(ns * sizeof *abs_s);
     for (int b = 0; b < Bn; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < T; i++)
                 for (int j = 0; j < T; j++) {
-                    double s = 0;
-                    for (int d = 0; d < D; d++)
-                        s += (double)Q[((size_t)b * T + i) * H * D + h * D + d] *
-                             Kt[((size_t)b * T + j) * H * D + h * D + d];
+                    double s = 0, a = 0;
+                    for (int d = 0; d < D; d++) {
+                        double t = (double)Q[((size_t)b * T + i) * H * D + h * D + d] *
+                                   Kt[((size_t)b * T + j) * H * D + h * D + d];
+                        s += t;
+                        a += fabs(t);
+                    }
                     ref[(((size_t)b * H + h) * T + i) * T + j] = 0.5 * s;
+                    abs_s[(((size_t)b * H + h) * T + i) * T + j] = 0.5 * a;
                 }
-    assert_close("scores", S1, ref, ns, 1e-5);
-    double *oref = malloc(nq * sizeof *oref);
+    assert_gemm_close("scores", S1, ref, abs_s, ns, D);
+    double *oref = malloc(nq * sizeof *oref), *oabs = malloc(nq * sizeof *oabs);
     for (int b = 0; b < Bn; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < T; i++)
                 for (int d = 0; d < D; d++) {
-                    double s = 0;
-                    for (int j = 0; j < T; j++)
-                        s += (double)S1[(((size_t)b * H + h) * T + i) * T + j] *
-                             V[((size_t)b * T + j) * H * D + h * D + d];
+                    double s = 0, a = 0;
+                    for (int j = 0; j < T; j++) {
+                        double t = (double)S1[(((size_t)b * H + h) * T + i) * T + j] *
+                                   V[((size_t)b * T + j) * H * D + h * D + d];
+                        s += t;
+                        a += fabs(t);
+                    }
                     oref[((size_t)b * T + i) * H * D + h * D + d] = s;
+                    oabs[((size_t)b * T + i) * H * D + h * D + d] = a;
                 }
-    assert_close("context", O1, oref, nq, 1e-5);
+    assert_gemm_close("context", O1, oref, oabs, nq, T);
     ops_ctx one = ctx_n(1);
     ck_assert_int_eq(ops_gemm_batched(&one, 0, 0, 2, 2, 2, 1, Q, 2, Kt, 2, 0, S1, 2, NULL),
                      MLM_ERR_INVALID_ARGUMENT);
     free(Q); free(Kt); free(V); free(S1); free(S2); free(O1); free(O2); free(ref); free(oref);
+    free(abs_s); free(oabs);
 }
 END_TEST
 
@@ -678,7 +709,16 @@ START_TEST(linear_forward_backward)
         double *din = to_double(in, nin), *ref = malloc(no * sizeof *ref);
         ref_linear(ref, din, &p);
         ck_assert_int_eq(ops_linear_forward(&ctx, out, in, in + nx, in + nx + nw, p.N, p.C, p.OC), MLM_OK);
-        assert_close("linear", out, ref, no, 1e-5);
+        double *abs_s = malloc(no * sizeof *abs_s);
+        for (int n = 0; n < p.N; n++)
+            for (int o = 0; o < p.OC; o++) {
+                double a = fabs(din[nx + nw + o]);
+                for (int c = 0; c < p.C; c++)
+                    a += fabs(din[n * p.C + c] * din[nx + o * p.C + c]);
+                abs_s[n * p.OC + o] = a;
+            }
+        assert_gemm_close("linear", out, ref, abs_s, no, p.C);
+        free(abs_s);
         float *grad = frandv(nin, -1, 1), *base = malloc(nin * sizeof *base);
         memcpy(base, grad, nin * sizeof *base);
         ck_assert_int_eq(ops_linear_backward(&ctx, grad, grad + nx, grad + nx + nw, g, in, in + nx,
@@ -1266,7 +1306,11 @@ START_TEST(kernels_bitwise_across_thread_counts)
 END_TEST
 
 /* Two contexts with 1 and 2 threads running GEMM + GELU + layer norm at the
- * same time, each checked against the results computed alone. */
+ * same time, each checked against the results computed alone, bit for bit:
+ * the product (CM·CN·CK < SPLIT_FLOPS in gemm.c) takes the one-thread path
+ * on either context and the elementwise kernels give the same bits on any
+ * thread count (kernels_bitwise_across_thread_counts), so a difference can
+ * only be a race. */
 typedef struct conc_arg {
     int nthreads, iters, ok;
     const float *a, *b, *w, *bias;
@@ -1290,10 +1334,9 @@ static void *conc_thread(void *v)
     p->ok = 1;
     for (int i = 0; i < p->iters; i++) {
         conc_step(&ctx, p);
-        for (int j = 0; j < CM * CN; j++)
-            if (fabsf(p->c[j] - p->want_c[j]) > 1e-5f * (1 + fabsf(p->want_c[j])) ||
-                fabsf(p->ln[j] - p->want_ln[j]) > 1e-4f * (1 + fabsf(p->want_ln[j])))
-                p->ok = 0;
+        if (memcmp(p->c, p->want_c, (size_t)CM * CN * sizeof *p->c) != 0 ||
+            memcmp(p->ln, p->want_ln, (size_t)CM * CN * sizeof *p->ln) != 0)
+            p->ok = 0;
     }
     return NULL;
 }
@@ -1338,32 +1381,102 @@ END_TEST
 
 /* ---------------------------------------------------------------- kernel choice */
 
+/* cpuid signatures of the generations the rule table names (family,
+ * model as Linux prints them), with what each must get. */
+enum { SIG_SSE2, SIG_AVX, SIG_AVX2, SIG_AVX512 };
+typedef struct cpu_signature {
+    const char *what;
+    int amd, family, model, isa;
+    cpu_gemm_kernel small_m, large_m;
+} cpu_signature;
+
+static const cpu_signature signatures[] = {
+    {"Skylake-SP", 0, 0x06, 0x55, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Ice Lake-SP", 0, 0x06, 0x6a, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Ice Lake-D", 0, 0x06, 0x6c, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Sapphire Rapids", 0, 0x06, 0x8f, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Emerald Rapids", 0, 0x06, 0xcf, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Granite Rapids-X", 0, 0x06, 0xad, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Granite Rapids-D", 0, 0x06, 0xae, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Sapphire Rapids, AVX-512 hidden", 0, 0x06, 0x8f, SIG_AVX2, CPU_GEMM_HASWELL,
+     CPU_GEMM_HASWELL},
+    {"an Intel part not in the table", 0, 0x13, 0x01, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
+    {"Rocket Lake (Xeon E-2300)", 0, 0x06, 0xa7, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Ice Lake client", 0, 0x06, 0x7e, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Tiger Lake", 0, 0x06, 0x8c, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Haswell-EP", 0, 0x06, 0x3f, SIG_AVX2, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Alder Lake", 0, 0x06, 0x97, SIG_AVX2, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"Sandy Bridge", 0, 0x06, 0x2a, SIG_AVX, CPU_GEMM_BLIS_DEFAULT, CPU_GEMM_BLIS_DEFAULT},
+    {"x86-64 baseline (qemu64)", 0, 0x06, 0x06, SIG_SSE2, CPU_GEMM_GENERIC, CPU_GEMM_GENERIC},
+    {"Zen (Naples)", 1, 0x17, 0x01, SIG_AVX2, CPU_GEMM_ZEN, CPU_GEMM_ZEN},
+    {"Zen+ (Pinnacle Ridge)", 1, 0x17, 0x08, SIG_AVX2, CPU_GEMM_ZEN, CPU_GEMM_ZEN},
+    {"Zen 2 (Rome)", 1, 0x17, 0x31, SIG_AVX2, CPU_GEMM_ZEN2, CPU_GEMM_ZEN2},
+    {"Zen 2 (Matisse)", 1, 0x17, 0x71, SIG_AVX2, CPU_GEMM_ZEN2, CPU_GEMM_ZEN2},
+    {"Zen 3 (Milan)", 1, 0x19, 0x01, SIG_AVX2, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 3 (Vermeer)", 1, 0x19, 0x21, SIG_AVX2, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 3 (Cezanne)", 1, 0x19, 0x50, SIG_AVX2, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 4 (Genoa)", 1, 0x19, 0x11, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 4 (Raphael)", 1, 0x19, 0x61, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 4 (Phoenix)", 1, 0x19, 0x74, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 4c (Bergamo)", 1, 0x19, 0xa0, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_ZEN3},
+    {"Zen 5 (Turin)", 1, 0x1a, 0x02, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_SKX},
+    {"Zen 5 (Strix Point)", 1, 0x1a, 0x24, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_SKX},
+    {"Zen 5 (Granite Ridge)", 1, 0x1a, 0x44, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_SKX},
+    {"AMD after Zen 5", 1, 0x1a, 0x50, SIG_AVX512, CPU_GEMM_ZEN3, CPU_GEMM_SKX},
+    {"Excavator", 1, 0x15, 0x65, SIG_AVX2, CPU_GEMM_BLIS_DEFAULT, CPU_GEMM_BLIS_DEFAULT},
+};
+
+static cpu_features features_of(const cpu_signature *sig)
+{
+    cpu_features f = {.amd = sig->amd, .intel = !sig->amd, .family = sig->family,
+                      .model = sig->model};
+    f.ssse3 = sig->isa >= SIG_AVX || sig->amd; /* every AMD part here has SSSE3 */
+    f.avx = sig->isa >= SIG_AVX;
+    f.avx2 = f.fma = f.bmi2 = sig->isa >= SIG_AVX2;
+    f.avx512f = f.avx512dq = f.avx512bw = f.avx512vl = f.avx512cd = sig->isa >= SIG_AVX512;
+    return f;
+}
+
+static cpu_features features_named(const char *what)
+{
+    for (size_t i = 0; i < sizeof signatures / sizeof signatures[0]; i++)
+        if (strcmp(signatures[i].what, what) == 0)
+            return features_of(&signatures[i]);
+    ck_abort_msg("no signature %s", what);
+    return (cpu_features){0};
+}
+
 START_TEST(gemm_kernel_rule)
 {
+    for (size_t i = 0; i < sizeof signatures / sizeof signatures[0]; i++) {
+        const cpu_signature *sig = &signatures[i];
+        cpu_features f = features_of(sig);
+        cpu_gemm_kernel s, l;
+        cpu_gemm_plan(&f, &s, &l);
+        ck_assert_msg(s == sig->small_m && l == sig->large_m,
+                      "%s (family 0x%x model 0x%x): %s/%s, want %s/%s", sig->what, sig->family,
+                      sig->model, cpu_gemm_kernel_name(s), cpu_gemm_kernel_name(l),
+                      cpu_gemm_kernel_name(sig->small_m), cpu_gemm_kernel_name(sig->large_m));
+        /* never a kernel set the CPU cannot execute */
+        ck_assert(cpu_gemm_runs(&f, s) && cpu_gemm_runs(&f, l));
+    }
+    /* Another vendor (Hygon's Zen, a hypervisor's) goes by its features. */
+    cpu_features other = {.ssse3 = 1, .avx = 1, .avx2 = 1, .fma = 1, .bmi2 = 1, .family = 0x18};
     cpu_gemm_kernel s, l;
-    cpu_features zen4 = {.avx2 = 1, .fma = 1, .avx512f = 1, .avx512dq = 1, .avx512bw = 1,
-                         .avx512vl = 1, .amd = 1, .family = 0x19, .model = 0x11};
-    cpu_gemm_plan(&zen4, &s, &l);
-    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_ZEN3);
-    cpu_features zen5 = zen4;
-    zen5.family = 0x1a;
-    cpu_gemm_plan(&zen5, &s, &l);
-    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_SKX);
-    cpu_features zen3 = {.avx2 = 1, .fma = 1, .amd = 1, .family = 0x19};
-    cpu_gemm_plan(&zen3, &s, &l);
-    ck_assert(s == CPU_GEMM_ZEN3 && l == CPU_GEMM_ZEN3);
-    cpu_features skx = zen4;
-    skx.amd = 0;
-    skx.intel = 1;
-    skx.family = 6;
-    cpu_gemm_plan(&skx, &s, &l);
-    ck_assert(s == CPU_GEMM_HASWELL && l == CPU_GEMM_SKX);
-    cpu_features hsw = {.avx2 = 1, .fma = 1, .intel = 1, .family = 6};
-    cpu_gemm_plan(&hsw, &s, &l);
+    cpu_gemm_plan(&other, &s, &l);
     ck_assert(s == CPU_GEMM_HASWELL && l == CPU_GEMM_HASWELL);
-    cpu_features old = {.intel = 1, .family = 6};
-    cpu_gemm_plan(&old, &s, &l);
-    ck_assert(s == CPU_GEMM_BLIS_DEFAULT && l == CPU_GEMM_BLIS_DEFAULT);
+    ck_assert_ptr_null(cpu_part_name(&other));
+    cpu_features genoa = features_named("Zen 4 (Genoa)");
+    ck_assert_str_eq(cpu_part_name(&genoa), "Zen 4");
+    /* What each kernel set and vector level needs. */
+    cpu_features avx2 = features_named("Haswell-EP");
+    cpu_features base = features_named("x86-64 baseline (qemu64)");
+    ck_assert(!cpu_gemm_runs(&avx2, CPU_GEMM_SKX) && cpu_gemm_runs(&avx2, CPU_GEMM_ZEN));
+    ck_assert(!cpu_gemm_runs(&base, CPU_GEMM_HASWELL) && cpu_gemm_runs(&base, CPU_GEMM_GENERIC));
+    avx2.bmi2 = 0; /* BLIS's AVX2 sets are compiled with BMI2 */
+    ck_assert(!cpu_gemm_runs(&avx2, CPU_GEMM_ZEN3));
+    ck_assert(!cpu_vec_runs(&avx2, CPU_VEC_AVX512) && cpu_vec_runs(&avx2, CPU_VEC_AVX2));
+    ck_assert(!cpu_vec_runs(&base, CPU_VEC_AVX2) && cpu_vec_runs(&base, CPU_VEC_BASE));
     /* What this machine chose is what mlm_system_info reports. */
     const char *info = mlm_system_info();
     ck_assert_ptr_nonnull(strstr(info, "gemm: BLIS"));
@@ -1372,10 +1485,44 @@ START_TEST(gemm_kernel_rule)
 }
 END_TEST
 
+/* A forced kernel set is what ops_gemm then uses (and says); one the CPU
+ * cannot execute is refused and changes nothing; results stay within the
+ * GEMM bound on every set the CPU can run. */
+START_TEST(gemm_forced_kernel_sets)
+{
+    cpu_gemm_kernel s0, l0;
+    cpu_gemm_choice(&s0, &l0);
+    ck_assert_int_eq(cpu_gemm_force(CPU_GEMM_KERNELS, CPU_GEMM_GENERIC), -1);
+    const cpu_features *f = cpu_get();
+    ops_ctx ctx = ctx_n(1);
+    for (int k = 0; k < CPU_GEMM_KERNELS; k++) {
+        cpu_gemm_kernel kk = (cpu_gemm_kernel)k;
+        if (!cpu_gemm_runs(f, kk)) {
+            ck_assert_int_eq(cpu_gemm_force(kk, kk), -1);
+            cpu_gemm_kernel s, l;
+            cpu_gemm_choice(&s, &l);
+            ck_assert(s == s0 && l == l0);
+            continue;
+        }
+        ck_assert_int_eq(cpu_gemm_force(kk, CPU_GEMM_GENERIC), 0);
+        if (kk != CPU_GEMM_BLIS_DEFAULT)
+            ck_assert_str_eq(gemm_kernel_name(1), cpu_gemm_kernel_name(kk));
+        ck_assert_str_eq(gemm_kernel_name(CPU_GEMM_SMALL_M), "generic");
+        ck_assert_ptr_nonnull(strstr(gemm_describe(), "generic for M>=64"));
+        for (int t = 0; t < 4; t++) {
+            check_gemm_case(&ctx, t & 1, t >> 1, 13, 70, 37, 1, 1.0f, 0.5f);
+            check_gemm_case(&ctx, t & 1, t >> 1, 70, 33, 129, 0, 1.0f, 0.0f);
+        }
+    }
+    ck_assert_int_eq(cpu_gemm_force(s0, l0), 0);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("ops");
+    tcase_set_tags(tc, "numerics"); /* .ci/run: once per forced CPU path */
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, rng_philox_known_answers);
     tcase_add_test(tc, rng_streams_and_distributions);
@@ -1402,6 +1549,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, kernels_bitwise_across_thread_counts);
     tcase_add_test(tc, concurrent_contexts);
     tcase_add_test(tc, gemm_kernel_rule);
+    tcase_add_test(tc, gemm_forced_kernel_sets);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,27 +3,67 @@
  * (tests/reference/make_goldens.py: train_*.safetensors, train.json), plus
  * finite differences of the whole model and dropout checks.
  *
- * Tolerances:
- * - loss 1e-5 relative, grad norm 1e-5 relative: float32 against float32
- *   (train.json: float32 vs float64 differ by ~1e-7 in the loss and ~4e-7 in
- *   the norm, so 1e-5 leaves room for a different summation order only); the
- *   norm may instead be within 1e-5 of the float64 run's: at the small
- *   models' 5.4 M parameters torch's float32 norm is itself 3.6e-5 off it;
- * - gradients 1e-4 relative in L2 per tensor (float32 vs float64 differ by
- *   ~1.6e-6 per tensor); the attention key biases, whose true gradient is 0
- *   (softmax is shift-invariant per query), absolutely: |g| ≤ 1e-6 where the
- *   other gradients are O(1e-2..1);
- * - parameters after AdamW steps: absolute, 5% of lr (REFERENCE.md). Adam
- *   normalises each element by √v, so a gradient agreeing to 1e-4 relative
- *   moves the update by ~1e-4·lr, except where an element's gradient is
- *   itself rounding noise. The key biases are such noise in both
- *   implementations (|g| ~ 1e-8 ~ eps): their update is O(lr) with a random
- *   sign in HF too, so they are only held to the bound every Adam update obeys
- *   (|Δp| ≤ lr/(1 − β1^t)·√(1 − β2^t)/(1 − β1)·..., i.e. a few lr a step); we
- *   check |p − p_ref| ≤ 3·lr per update taken with lr > 0. At the small
- *   models torch's float32 run itself strays up to 9% of lr from its float64
- *   run at a few elements; a tensor past 5% of lr from the float32 run must
- *   then be within 5% of lr of the float64 run.
+ * Error model (u = 2^-24, float32's unit roundoff). Two float32
+ * implementations of the same sums (ours on any CPU path, torch's) differ
+ * by the rounding of each: a sum of K products rounds to within
+ * λ·√K·u·Σ|terms| of the exact one, for any order of summation, except with
+ * probability < 2·exp(−λ²/2) per element (Higham & Mary, "A new approach
+ * to probabilistic rounding error analysis", 2019; the worst case K·u is
+ * not attained by rounding that does not conspire). λ = 8 throughout.
+ *
+ * - Loss: 1e-5 relative (8e-5 at these losses of ~7). The mean
+ *   cross-entropy moves by at most 2·max|Δlogit| (its gradient in the
+ *   logits has L1 norm ≤ 2). A logit's rounding is dominated by the head's
+ *   sum over the hidden size (K ≤ 256: 8·√256·u·Σ|h·w| ≈ 2.5e-5 with
+ *   LayerNorm outputs of RMS 1 and weights of std 0.02); the layers before
+ *   it are renormalised by their LayerNorms, and the mean over the labelled
+ *   rows averages the rest. A wrong label, mask or row is O(1e-2..1) off.
+ * - Gradients: relative L2 per tensor ≤ τ_g = 1e-4. The largest sums of
+ *   the backward are the head's input gradient (K = V, 8003 at the small
+ *   models: 8·√8003·u = 4.3e-5 of Σ|terms|) and the weight gradients over
+ *   the batch's rows (K ≤ 132); cancellation in the LayerNorm and softmax
+ *   backwards costs a factor of a few on top, within τ_g. A wrong formula is
+ *   O(1) off. Step 3's gradients are taken at parameters that already
+ *   differ where step 2's update was ill-conditioned (below); how much that
+ *   moves them the reference measures between its own float32 and float64
+ *   runs (train.json: grads_step3_float32_vs_float64_rel_l2, ~6e-6), and
+ *   step 3 allows τ_g plus three times that. The attention key biases,
+ *   whose exact gradient is 0 (softmax is shift-invariant per query), are
+ *   held absolutely, |g| ≤ 1e-6: sums over the batch's rows that cancel
+ *   exactly round by ≤ 8·√132·u·Σ|terms| = 5.5e-6·Σ|terms|, Σ|terms| ≲ 0.1.
+ * - Gradient norm and clip coefficient: |‖g‖ − ‖g*‖| ≤ ‖g − g*‖ ≤ τ_g·‖g*‖
+ *   when every tensor is within τ_g; and torch's float32 norm, what we
+ *   compare with, is itself |‖g*‖₃₂ − ‖g*‖₆₄| off the exact norm of its
+ *   gradients: at 5.4 M parameters 3.6e-5 relative (train.json has both).
+ *   Tolerance τ_g·‖g*‖ + that difference. The coefficient min(1, 1/(‖g‖ +
+ *   1e-6)) has the norm's relative error.
+ * - Parameters after each AdamW step, element by element, from the
+ *   gradients that made the step. With ĝ_k = c_k·g_k the clipped gradient
+ *   of step k and the bias corrections folded into weights,
+ *   m̂ = Σ_k a_k·ĝ_k, v̂ = Σ_k b_k·ĝ_k² (a_k = (1−β1)β1^(t−k)/(1−β1^t),
+ *   b_k likewise with β2; both sum to 1), the update is lr·r with
+ *   r = m̂/(√v̂ + ε). Two facts bound how r can differ between
+ *   implementations whose gradients differ by e_k = |ĝ_k − ĝ*_k| ≤ E:
+ *     1. |r| < R = √(Σ_k a_k²/b_k) (Cauchy–Schwarz), so |r − r*| < 2R
+ *        whatever the gradients: an element whose gradient is rounding
+ *        noise (|ĝ| ~ E, or ≲ ε) may move anywhere in ±lr·R, in torch's
+ *        own float32 run too (its float64 run strays 9% of lr from it at
+ *        the small models, train.json: params_float32_vs_float64_max_abs);
+ *     2. |∂r/∂ĝ_k| ≤ (a_k + R·√b_k)/(√v̂ + ε), and along the segment
+ *        between the two gradient histories √v̂ ≥ √v̂* − E (the triangle
+ *        inequality in the b-weighted norm), so
+ *        |r − r*| ≤ Σ_k (a_k + R·√b_k)·E / (max(0, √v̂* − E) + ε):
+ *        where the gradient is well above its error, r agrees to ~E/|ĝ|.
+ *   Each element's tolerance after step t is the sum over the steps so far
+ *   of lr_t·min(2R, bound 2), with E the largest e_k of that element so
+ *   far (measured: what our gradients did, each tensor held to τ_g above),
+ *   plus the float32 rounding of both updates, 2·(3u·|p| + 8u·lr_t·R).
+ *   Weight decay multiplies an earlier difference by 1 − lr·wd ≤ 1. An
+ *   element whose gradient is known to 1e-5 relative is held to ~3e-5 of
+ *   lr, where an AdamW bug moves every element by O(lr) (a bias correction
+ *   off by one step: 34% of lr at step 2; ε inside the square root: ~lr
+ *   wherever |ĝ| ≲ √ε); the key biases and other noise-level gradients are
+ *   held to what the arithmetic allows.
  *
  * Checkpoints: the committed tiny ones, and small ones (4 layers, hidden
  * 256) with their goldens made by the reference at test time. */
@@ -146,15 +186,9 @@ static void json_close(golden_json *j)
 
 static double rel(double a, double b) { return fabs(a - b) / fabs(b); }
 
-/* The global gradient norm within 1e-5 of the reference's in float32 or in
- * float64. Torch's float32 norm over millions of elements carries its own
- * rounding: at the small models' size (5.4 M parameters) it is 3.6e-5 away
- * from the float64 norm while libmlm's is 1.4e-7 away; at the tiny models'
- * both agree to ~4e-7. */
-static int near_either(double x, double ref32, double ref64)
-{
-    return rel(x, ref32) <= 1e-5 || rel(x, ref64) <= 1e-5;
-}
+/* float32's unit roundoff, and the gradient tolerance (see the top). */
+#define U32 (1.0 / 16777216.0)
+#define GRAD_TOL 1e-4
 
 /* ‖a − b‖ / ‖b‖ and ‖a − b‖_∞, in double. */
 static double rel_l2(const float *a, const float *b, size_t n, double *max_abs)
@@ -176,10 +210,176 @@ static const char *const parity_models[] = {"tiny-bert", "tiny-roberta", "tiny-d
 
 /* ---------------------------------------------------------------- parity */
 
-/* The loss, every gradient, the clipped norm and three AdamW steps of the
- * model in mdir against the goldens in gdir (make_goldens.py's train*);
- * select: the last layer at the labelled rows only (the default, which the
- * golden batches' ~20% of labels selects), or every layer at every row. */
+/* The tolerance of a gradient tensor at step s (see the top): GRAD_TOL,
+ * and at step 3 three times what the parameters' differences after step 2
+ * move it by in torch's own float32 run against its float64 one. */
+static double gradient_tolerance(const cJSON *root, int s, const char *tensor)
+{
+    if (s < 3)
+        return GRAD_TOL;
+    const cJSON *d3 = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "grads_step3_float32_vs_float64_rel_l2"), tensor);
+    ck_assert_msg(cJSON_IsNumber(d3), "train.json: no grads_step3_float32_vs_float64_rel_l2 of %s",
+                  tensor);
+    return GRAD_TOL + 3 * d3->valuedouble;
+}
+
+/* Every gradient of step s against the reference's (gf): relative L2 per
+ * tensor within gradient_tolerance, the near-zero ones absolutely. Returns
+ * the worst relative error and its tensor. */
+static double check_gradients(const char *name, int s, const mlm_model *m, const float *grad,
+                              const st_file *gf, const cJSON *root, const char **worst_name)
+{
+    const cJSON *near_zero = cJSON_GetObjectItemCaseSensitive(root, "near_zero_gradients");
+    double worst = 0;
+    *worst_name = "";
+    for (size_t i = 0; i < m->n_params; i++) {
+        const param_desc *p = &m->params[i];
+        const float *g = grad + (*p->slot - m->owned);
+        const float *ref = golden_f32(gf, p->name, p->numel, NULL);
+        double mx, e = rel_l2(g, ref, p->numel, &mx);
+        if (json_has_string(near_zero, p->name)) {
+            double gmax = 0;
+            for (size_t k = 0; k < p->numel; k++)
+                gmax = fmax(gmax, fabs(g[k]));
+            ck_assert_msg(gmax <= 1e-6, "%s step %d: %s: |g| %g, should be ~0", name, s,
+                          p->name, gmax);
+            continue;
+        }
+        double tol = gradient_tolerance(root, s, p->name);
+        ck_assert_msg(e <= tol, "%s step %d: gradient of %s: relative L2 error %g > %g (max abs %g)",
+                      name, s, p->name, e, tol, mx);
+        if (e > worst) {
+            worst = e;
+            *worst_name = p->name;
+        }
+    }
+    return worst;
+}
+
+/* x within τ_g·ref32 + |ref32 − ref64| of the reference's float32 value:
+ * a norm (or what has a norm's relative error) of gradients each within
+ * τ_g, against torch's float32 norm, which is itself off the exact one. */
+static int near_reference(double x, double ref32, double ref64)
+{
+    return fabs(x - ref32) <= GRAD_TOL * fabs(ref32) + fabs(ref32 - ref64);
+}
+
+/* AdamW's update r = m̂/(√v̂ + ε) at step t as weights over the clipped
+ * gradients of steps 1..t (see the top): R bounds |r|, and K·E/(√v̂ + ε)
+ * bounds how far gradients E apart move r. */
+static void adam_sensitivity(double b1, double b2, int t, double *R, double *K)
+{
+    double r2 = 0, bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
+    for (int k = 1; k <= t; k++) {
+        double a = (1 - b1) * pow(b1, t - k) / bc1, b = (1 - b2) * pow(b2, t - k) / bc2;
+        r2 += a * a / b;
+    }
+    *R = sqrt(r2);
+    *K = 0;
+    for (int k = 1; k <= t; k++) {
+        double a = (1 - b1) * pow(b1, t - k) / bc1, b = (1 - b2) * pow(b2, t - k) / bc2;
+        *K += a + *R * sqrt(b);
+    }
+}
+
+/* Per element, what the parameter comparison carries from step to step:
+ * the reference's second moment (unnormalised, as Adam keeps it), the
+ * largest gradient difference so far, and the tolerance so far. */
+typedef struct adam_bound {
+    double b1, b2, eps;
+    float *v_ref, *e_max, *tol;
+    size_t n;
+} adam_bound;
+
+static void adam_bound_init(adam_bound *ab, size_t n, double b1, double b2, double eps)
+{
+    ab->b1 = b1;
+    ab->b2 = b2;
+    ab->eps = eps;
+    ab->n = n;
+    ab->v_ref = calloc(n, sizeof *ab->v_ref);
+    ab->e_max = calloc(n, sizeof *ab->e_max);
+    ab->tol = calloc(n, sizeof *ab->tol);
+    ck_assert(ab->v_ref && ab->e_max && ab->tol);
+}
+
+static void adam_bound_free(adam_bound *ab)
+{
+    free(ab->v_ref);
+    free(ab->e_max);
+    free(ab->tol);
+}
+
+/* What one parameter comparison found. An element is well-conditioned
+ * where its tolerance is below 1% of lr. */
+typedef struct adam_report {
+    double worst;       /* largest |p − p*| / tolerance */
+    double well_abs;    /* largest |p − p*| of the well-conditioned elements */
+    size_t loose;       /* elements whose tolerance is 1% of lr or more */
+    size_t noise;       /* of those, the ones held only by |r − r*| < 2R */
+} adam_report;
+
+/* Step t of one tensor (elements [off, off + numel) of the flat vectors):
+ * advances the bound with our clipped gradient g, the reference's g_ref
+ * clipped by coef_ref, and checks our parameters p against p_ref. lr_max:
+ * the schedule's peak, the scale of the report. */
+static void adam_bound_step(adam_bound *ab, const char *name, int t, double lr,
+                            double lr_max, const param_desc *pd, size_t off, const float *g, const float *g_ref,
+                            double coef_ref, const float *p, const float *p_ref, adam_report *rep)
+{
+    double R, K;
+    adam_sensitivity(ab->b1, ab->b2, t, &R, &K);
+    double bc2 = 1 - pow(ab->b2, t);
+    float c32 = (float)coef_ref; /* torch scales by a float32 coefficient */
+    for (size_t i = 0; i < pd->numel; i++) {
+        size_t j = off + i;
+        double gr = (double)c32 * g_ref[i];
+        /* + 4u|ĝ*|: our reconstruction of torch's clipped gradient */
+        double e = fabs((double)g[j] - gr) + 4 * U32 * fabs(gr);
+        if (e > ab->e_max[j])
+            ab->e_max[j] = (float)e;
+        double E = ab->e_max[j];
+        ab->v_ref[j] = (float)(ab->b2 * ab->v_ref[j] + (1 - ab->b2) * gr * gr);
+        double s = sqrt(ab->v_ref[j] / bc2) * (1 - 4 * U32); /* v_ref rounded to float */
+        double lipschitz = K * E / (fmax(0.0, s - E) + ab->eps);
+        double dr = fmin(2 * R, lipschitz);
+        ab->tol[j] += (float)(lr * dr + 2 * (3 * U32 * fabs(p_ref[i]) + 8 * U32 * lr * R));
+        double d = fabs((double)p[j] - p_ref[i]);
+        /* (not ck_assert_msg: Check marks every passing assertion with a
+         * write to its parent, millions of them here) */
+        if (!(d <= ab->tol[j]))
+            ck_abort_msg("%s step %d: %s[%zu] = %.9g, reference %.9g: |Δ| %.3g > tolerance %.3g "
+                         "(gradient %.6g vs %.6g, largest difference so far %.3g, √v̂* %.3g)",
+                         name, t, pd->name, i, (double)p[j], (double)p_ref[i], d,
+                         (double)ab->tol[j], (double)g[j], gr, E, s);
+        rep->worst = fmax(rep->worst, d / ab->tol[j]);
+        if (ab->tol[j] < 0.01 * lr_max) {
+            rep->well_abs = fmax(rep->well_abs, d);
+        } else {
+            rep->loose++;
+            rep->noise += lipschitz >= 2 * R;
+        }
+    }
+}
+
+/* The reference's gradients of step s: the first backward's, which step 2
+ * repeats (lr 0 at step 1 leaves the parameters as they were), or step 3's. */
+static st_file *open_step_grads(const char *gdir, const cJSON *root, int s)
+{
+    if (s < 3) {
+        const cJSON *same = cJSON_GetObjectItemCaseSensitive(root, "grads_step2_equal_step1");
+        ck_assert_msg(s == 1 || cJSON_IsTrue(same), "train.json: step 2's gradients not step 1's");
+        return open_golden(gdir, "train_grads.safetensors");
+    }
+    return open_golden(gdir, "train_grads_step3.safetensors");
+}
+
+/* The loss, every gradient at every step, the clipped norm and three AdamW
+ * steps of the model in mdir against the goldens in gdir (make_goldens.py's
+ * train*); select: the last layer at the labelled rows only (the default,
+ * which the golden batches' ~20% of labels selects), or every layer at
+ * every row. */
 static void train_parity(const char *name, const char *mdir, const char *gdir, int select)
 {
     golden_batch gb;
@@ -187,7 +387,6 @@ static void train_parity(const char *name, const char *mdir, const char *gdir, i
     golden_json gj;
     json_open(&gj, gdir);
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(gj.root, "settings");
-    const cJSON *near_zero = cJSON_GetObjectItemCaseSensitive(gj.root, "near_zero_gradients");
     ck_assert_ptr_nonnull(settings);
 
     mlm_model *m = load_model_at(mdir);
@@ -197,53 +396,13 @@ static void train_parity(const char *name, const char *mdir, const char *gdir, i
     tc->hidden_dropout = tc->attn_dropout = 0.0f; /* the golden's overrides */
     tc->select_rows = select;
 
-    /* loss */
-    float loss;
-    ck_assert_int_eq(train_forward(tc, &gb.b, 1, 0, &loss), MLM_OK);
-    ck_assert_int_eq(tc->selected, select);
-    double loss_ref = json_num(gj.root, "loss");
-    ck_assert_msg(rel(loss, loss_ref) <= 1e-5, "%s: loss %.9g vs %.9g", name, (double)loss,
-                  loss_ref);
-
-    /* every gradient */
-    ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
-    st_file *gf = open_golden(gdir, "train_grads.safetensors");
-    double worst = 0;
-    const char *worst_name = "";
-    for (size_t i = 0; i < m->n_params; i++) {
-        const param_desc *p = &m->params[i];
-        const float *g = tc->grad + (*p->slot - m->owned);
-        const float *ref = golden_f32(gf, p->name, p->numel, NULL);
-        double mx, e = rel_l2(g, ref, p->numel, &mx);
-        if (json_has_string(near_zero, p->name)) {
-            double gmax = 0;
-            for (size_t k = 0; k < p->numel; k++)
-                gmax = fmax(gmax, fabs(g[k]));
-            ck_assert_msg(gmax <= 1e-6, "%s: %s: |g| %g, should be ~0", name, p->name, gmax);
-            continue;
-        }
-        ck_assert_msg(e <= 1e-4, "%s: gradient of %s: relative L2 error %g (max abs %g)", name,
-                      p->name, e, mx);
-        if (e > worst) {
-            worst = e;
-            worst_name = p->name;
-        }
-    }
+    double b1 = json_num(settings, "adam_beta1"), b2 = json_num(settings, "adam_beta2");
+    double eps = json_num(settings, "adam_epsilon");
     adamw opt;
-    ck_assert_int_eq(adamw_init(&opt, m, json_num(settings, "adam_beta1"),
-                                json_num(settings, "adam_beta2"),
-                                json_num(settings, "adam_epsilon"),
-                                json_num(settings, "weight_decay"), 1),
+    ck_assert_int_eq(adamw_init(&opt, m, b1, b2, eps, json_num(settings, "weight_decay"), 1),
                      MLM_OK);
-    double norm = grad_global_norm(&opt, tc->grad);
-    double norm_ref = json_num(gj.root, "grad_norm_before_clipping");
-    double norm_ref64 = json_num(gj.root, "grad_norm_before_clipping_float64");
-    ck_assert_msg(near_either(norm, norm_ref, norm_ref64), "%s: grad norm %.9g vs %.9g (float64 %.9g)",
-                  name, norm, norm_ref, norm_ref64);
-    fprintf(stderr, "train parity %s (%s): loss rel err %.2e, grad norm rel err %.2e, worst "
-                    "gradient rel L2 %.2e (%s)\n",
-            name, select ? "last layer at the labelled rows" : "all rows", rel(loss, loss_ref),
-            rel(norm, norm_ref), worst, worst_name);
+    adam_bound ab;
+    adam_bound_init(&ab, opt.n, b1, b2, eps);
 
     /* Three Trainer steps on the same batch. */
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(gj.root, "steps");
@@ -251,91 +410,57 @@ static void train_parity(const char *name, const char *mdir, const char *gdir, i
     double lr0 = json_num(settings, "learning_rate"), max_norm = json_num(settings, "max_grad_norm");
     int warmup = (int)json_num(settings, "warmup_steps");
     int total = (int)json_num(settings, "num_training_steps");
-    int lr_updates = 0;
     for (int s = 1; s <= 3; s++) {
         const cJSON *js = cJSON_GetArrayItem(steps, s - 1);
         const cJSON *js64 = cJSON_GetArrayItem(steps64, s - 1);
         ck_assert_ptr_nonnull(js);
         ck_assert_ptr_nonnull(js64);
-        if (s > 1) {
-            train_zero_grad(tc);
-            ck_assert_int_eq(train_forward(tc, &gb.b, 1, (uint64_t)s, &loss), MLM_OK);
-            ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
-            norm = grad_global_norm(&opt, tc->grad);
-        }
+        float loss;
+        train_zero_grad(tc);
+        ck_assert_int_eq(train_forward(tc, &gb.b, 1, (uint64_t)s, &loss), MLM_OK);
+        ck_assert_int_eq(tc->selected, select);
         ck_assert_msg(rel(loss, json_num(js, "loss")) <= 1e-5, "%s step %d: loss %.9g vs %.9g",
                       name, s, (double)loss, json_num(js, "loss"));
-        ck_assert_msg(near_either(norm, json_num(js, "grad_norm"), json_num(js64, "grad_norm")),
+        ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+        st_file *gf = open_step_grads(gdir, gj.root, s);
+        const char *worst_name;
+        double worst = check_gradients(name, s, m, tc->grad, gf, gj.root, &worst_name);
+        double norm = grad_global_norm(&opt, tc->grad);
+        ck_assert_msg(near_reference(norm, json_num(js, "grad_norm"), json_num(js64, "grad_norm")),
                       "%s step %d: grad norm %.9g vs %.9g (float64 %.9g)", name, s, norm,
                       json_num(js, "grad_norm"), json_num(js64, "grad_norm"));
         double coef = grad_clip(tc->grad, opt.n, norm, max_norm);
-        ck_assert_msg(near_either(coef, json_num(js, "clip_coef"), json_num(js64, "clip_coef")),
-                      "%s step %d: clip coef %g", name, s, coef);
+        double coef_ref = json_num(js, "clip_coef");
+        ck_assert_msg(near_reference(coef, coef_ref, json_num(js64, "clip_coef")),
+                      "%s step %d: clip coef %.9g vs %.9g", name, s, coef, coef_ref);
         double lr = lr0 * lr_linear_warmup(s - 1, warmup, total);
         ck_assert_msg(fabs(lr - json_num(js, "lr")) <= 1e-12, "%s step %d: lr %g vs %g", name, s,
                       lr, json_num(js, "lr"));
         adamw_step(&opt, m->owned, tc->grad, lr);
-        lr_updates += lr > 0;
 
         char file[64];
         snprintf(file, sizeof file, "train_step%d.safetensors", s);
         st_file *pf = open_golden(gdir, file);
-        /* Where the float64 run's parameters are there too (the small
-         * models), a tensor off torch's float32 run by more than 5% of lr
-         * passes if it is within 5% of lr of the float64 run: torch's own
-         * float32 run strays up to 9% of lr from it at elements whose
-         * gradient is near zero (train.json: params_float32_vs_float64_max_abs). */
-        snprintf(file, sizeof file, "%s/train_step%d_float64.safetensors", gdir, s);
-        st_file *pf64 = NULL;
-        if (st_open(file, &pf64) != MLM_OK)
-            pf64 = NULL;
-        double noise = 0.0;
-        if (pf64) {
-            const cJSON *nz = cJSON_GetArrayItem(
-                cJSON_GetObjectItemCaseSensitive(gj.root, "params_float32_vs_float64_max_abs"),
-                s - 1);
-            ck_assert_msg(cJSON_IsNumber(nz), "train.json: params_float32_vs_float64_max_abs");
-            noise = nz->valuedouble;
-        }
-        double worst_abs = 0, key_abs = 0, worst64 = 0;
-        int via64 = 0;
+        adam_report rep = {0};
         for (size_t i = 0; i < m->n_params; i++) {
             const param_desc *p = &m->params[i];
-            double mx;
-            rel_l2(*p->slot, golden_f32(pf, p->name, p->numel, NULL), p->numel, &mx);
-            int key = json_has_string(near_zero, p->name);
-            if (key)
-                key_abs = fmax(key_abs, mx);
-            else
-                worst_abs = fmax(worst_abs, mx);
-            double tol = key ? 3 * lr0 * lr_updates : 0.05 * lr0;
-            if (mx > tol && !key && pf64) {
-                double mx64;
-                rel_l2(*p->slot, golden_f32(pf64, p->name, p->numel, NULL), p->numel, &mx64);
-                ck_assert_msg(mx64 <= tol,
-                              "%s step %d: %s differs by %g from the float32 run and by %g from "
-                              "the float64 run (torch's float32 strays %g)",
-                              name, s, p->name, mx, mx64, noise);
-                worst64 = fmax(worst64, mx64);
-                via64++;
-                continue;
-            }
-            ck_assert_msg(mx <= tol, "%s step %d: %s differs by %g (tolerance %g)", name, s,
-                          p->name, mx, tol);
+            size_t off = (size_t)(*p->slot - m->owned);
+            adam_bound_step(&ab, name, s, lr, lr0, p, off, tc->grad,
+                            golden_f32(gf, p->name, p->numel, NULL), coef_ref, m->owned,
+                            golden_f32(pf, p->name, p->numel, NULL), &rep);
         }
-        fprintf(stderr, "train parity %s: after step %d max |p - p_ref| %.2e = %.3f lr "
-                        "(key biases %.2e)",
-                name, s, worst_abs, worst_abs / lr0, key_abs);
-        if (pf64)
-            fprintf(stderr, "; %d tensors past 5%% lr, within %.2e of the float64 run (torch "
-                            "float32 vs float64: %.2e)",
-                    via64, worst64, noise);
-        fprintf(stderr, "\n");
-        st_close(pf64);
+        fprintf(stderr, "train parity %s (%s) step %d: loss rel err %.2e, grad norm rel err "
+                        "%.2e, worst gradient rel L2 %.2e (%s); parameters at %.2f of their "
+                        "tolerance; %.2e lr apart where it is < 1%% lr, %zu elements beyond "
+                        "(%zu noise-level)\n",
+                name, select ? "last layer at the labelled rows" : "all rows", s,
+                rel(loss, json_num(js, "loss")), rel(norm, json_num(js, "grad_norm")), worst,
+                worst_name, rep.worst, rep.well_abs / lr0, rep.loose, rep.noise);
         st_close(pf);
+        st_close(gf);
     }
+    adam_bound_free(&ab);
     adamw_free(&opt);
-    st_close(gf);
     train_ctx_free(tc);
     mlm_model_free(m);
     json_close(&gj);
@@ -707,11 +832,28 @@ START_TEST(dropout_is_deterministic_and_seeded)
 }
 END_TEST
 
-/* With dropout off the train forward is the eval forward over every row
- * (same kernels, same order: bit-identical logits at the labelled rows;
- * the eval forward asked for a few positions computes its last layer for
- * them alone, in another order), and running train mode leaves the eval
- * forward alone. */
+/* With dropout off the train forward is the eval forward over every row,
+ * and running train mode leaves the eval forward alone. The train forward
+ * runs its last layer and the head at the labelled rows only: products of
+ * fewer rows than the eval forward's. Where our AVX-512 kernels take them
+ * (gemm_small.c, gemm_tile.c), a row's sums do not depend on the row count,
+ * so the logits are the same bits. BLIS's kernels (any CPU without
+ * AVX-512, or a forced path) block other row counts differently: there the
+ * last layer's and the head's 8 products (K ≤ 12) may each round
+ * differently, by ≤ 2·8·√K·u = 3.3e-6 of their Σ|a||b| (see the top).
+ * With LayerNorm outputs of RMS 1 and weights of std 0.32 (tiny_model),
+ * Σ|a||b| ≈ K·E|a|·E|b| ≈ 12·0.8·0.25 = 2.4: ~8e-6 a product, ≤ 1e-4 over
+ * the chain, and relatively so for larger logits. A wrong row is O(1) off. */
+static void assert_same_logits(const float *got, const float *want, size_t n)
+{
+    if (cpu_vec_level() >= CPU_VEC_AVX512) {
+        ck_assert_int_eq(memcmp(got, want, n * sizeof *got), 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabsf(got[i] - want[i]) <= 1e-4f * (1.0f + fabsf(want[i])),
+                      "logit %zu: %.9g vs %.9g", i, (double)got[i], (double)want[i]);
+}
 static void eval_rows(const mlm_model *m, const train_batch *b, const int32_t *pos, size_t np,
                       float *out)
 {
@@ -747,7 +889,7 @@ START_TEST(eval_forward_unaffected)
     tc->train_mode = 0;
     ck_assert_int_eq(train_forward(tc, &b, 1, 0, &loss), MLM_OK);
     ck_assert_int_eq(tc->n_rows, (int)np);
-    ck_assert_int_eq(memcmp(tc->h.logits, before, np * d->V * sizeof *before), 0);
+    assert_same_logits(tc->h.logits, before, np * d->V);
     /* and the loss is the mean cross-entropy of those logits */
     double sum = 0;
     for (size_t r = 0; r < np; r++) {
@@ -1019,6 +1161,7 @@ Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
+    tcase_set_tags(tc, "numerics"); /* .ci/run: once per forced CPU path */
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, gradients_and_adamw_match_reference, 0, 6);
     tcase_add_loop_test(tc, small_models_match_reference, 0, 3);

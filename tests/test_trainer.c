@@ -1818,8 +1818,13 @@ Suite *trainer_suite(void)
     tcase_add_test(tc, resume_is_bit_identical);
     tcase_add_test(tc, save_total_limit_keeps_newest);
     tcase_add_test(tc, non_finite_loss_stops);
-    tcase_add_test(tc, learns_facts);
     suite_add_tcase(s, tc);
+    /* tagged: .ci/run runs it once per forced CPU path */
+    TCase *tl = tcase_create("learning");
+    tcase_set_timeout(tl, 120);
+    tcase_set_tags(tl, "numerics");
+    tcase_add_test(tl, learns_facts);
+    suite_add_tcase(s, tl);
     TCase *ta = tcase_create("accuracy");
     tcase_add_test(ta, eval_accuracy_matches_argmax);
     suite_add_tcase(s, ta);

@@ -27,13 +27,14 @@ void ops_ctx_init(ops_ctx *ctx, int nthreads) { ctx->nthreads = nthreads < 1 ? 1
 
 /* ---------------------------------------------------------------- kernel choice */
 
-/* Decided once: the contexts for small and large M, and their names. */
+/* Every kernel set's context and name, looked up once; which one a product
+ * gets is decided per call (cpu_gemm_choice: the plan, or what a test
+ * forced). */
 static struct {
-    cntx_t *small_m, *large_m;
-    const char *small_name, *large_name;
-    char describe[160];
-} plan;
-static pthread_once_t plan_once = PTHREAD_ONCE_INIT;
+    cntx_t *cntx[CPU_GEMM_KERNELS];
+    const char *name[CPU_GEMM_KERNELS];
+} sets;
+static pthread_once_t sets_once = PTHREAD_ONCE_INIT;
 
 static arch_t to_arch(cpu_gemm_kernel k)
 {
@@ -41,7 +42,11 @@ static arch_t to_arch(cpu_gemm_kernel k)
     case CPU_GEMM_HASWELL: return BLIS_ARCH_HASWELL;
     case CPU_GEMM_ZEN3: return BLIS_ARCH_ZEN3;
     case CPU_GEMM_SKX: return BLIS_ARCH_SKX;
-    case CPU_GEMM_BLIS_DEFAULT: break;
+    case CPU_GEMM_ZEN: return BLIS_ARCH_ZEN;
+    case CPU_GEMM_ZEN2: return BLIS_ARCH_ZEN2;
+    case CPU_GEMM_GENERIC: return BLIS_ARCH_GENERIC;
+    case CPU_GEMM_BLIS_DEFAULT:
+    case CPU_GEMM_KERNELS: break;
     }
     return bli_arch_query_id();
 }
@@ -60,36 +65,39 @@ static cntx_t *context_for(cpu_gemm_kernel k, const char **name)
     return c[BLIS_NAT];
 }
 
-static void plan_init(void)
+static void sets_init(void)
 {
-    /* BLIS must be initialised before any query (0.9.0 aborts otherwise). */
+    /* BLIS must be initialised before any query (0.9.0 aborts otherwise).
+     * Looking a context up runs none of its code, so the sets this CPU
+     * cannot execute are looked up too (cpu_gemm_choice never picks them). */
     bli_init();
+    for (int k = 0; k < CPU_GEMM_KERNELS; k++)
+        sets.cntx[k] = context_for((cpu_gemm_kernel)k, &sets.name[k]);
+}
+
+/* The kernel set for a product with M rows. */
+static cpu_gemm_kernel kernel_for_m(int M)
+{
+    pthread_once(&sets_once, sets_init);
     cpu_gemm_kernel small_m, large_m;
-    cpu_gemm_plan(cpu_get(), &small_m, &large_m);
-    plan.small_m = context_for(small_m, &plan.small_name);
-    plan.large_m = context_for(large_m, &plan.large_name);
-    snprintf(plan.describe, sizeof plan.describe,
-             "BLIS %s, %s for M<%d, %s for M>=%d (BLIS's own pick: %s)",
-             bli_info_get_version_str(), plan.small_name, CPU_GEMM_SMALL_M, plan.large_name,
-             CPU_GEMM_SMALL_M, bli_arch_string(bli_arch_query_id()));
+    cpu_gemm_choice(&small_m, &large_m);
+    return M < CPU_GEMM_SMALL_M ? small_m : large_m;
 }
 
-static cntx_t *context_for_m(int M)
-{
-    pthread_once(&plan_once, plan_init);
-    return M < CPU_GEMM_SMALL_M ? plan.small_m : plan.large_m;
-}
+static cntx_t *context_for_m(int M) { return sets.cntx[kernel_for_m(M)]; }
 
-const char *gemm_kernel_name(int M)
-{
-    pthread_once(&plan_once, plan_init);
-    return M < CPU_GEMM_SMALL_M ? plan.small_name : plan.large_name;
-}
+const char *gemm_kernel_name(int M) { return sets.name[kernel_for_m(M)]; }
 
 const char *gemm_describe(void)
 {
-    pthread_once(&plan_once, plan_init);
-    return plan.describe;
+    /* Per thread: the choice can change (a test forcing a path). */
+    static _Thread_local char line[160];
+    pthread_once(&sets_once, sets_init);
+    snprintf(line, sizeof line, "BLIS %s, %s for M<%d, %s for M>=%d (BLIS's own pick: %s)",
+             bli_info_get_version_str(), gemm_kernel_name(1), CPU_GEMM_SMALL_M,
+             gemm_kernel_name(CPU_GEMM_SMALL_M), CPU_GEMM_SMALL_M,
+             bli_arch_string(bli_arch_query_id()));
+    return line;
 }
 
 /* ---------------------------------------------------------------- GEMM */
