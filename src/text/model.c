@@ -46,12 +46,17 @@ mlm_status vocab_add(vocab *v, const char *tok, size_t len, int32_t id)
         if (!t) return err_oom();
         memset((void *)(t + v->cap_ids), 0, (want - v->cap_ids) * sizeof *t);
         v->id2tok = t;
+        uint32_t *l = mem_realloc(v->id2len, want * sizeof *l);
+        if (!l) return err_oom();
+        memset(l + v->cap_ids, 0, (want - v->cap_ids) * sizeof *l);
+        v->id2len = l;
         v->cap_ids = want;
     }
     if ((size_t)id >= v->nids) v->nids = (size_t)id + 1;
     const char *stored;
     if (strmap_put(&v->map, tok, len, id, &stored)) return err_oom();
     v->id2tok[id] = stored;
+    v->id2len[id] = (uint32_t)len;
     return MLM_OK;
 }
 
@@ -59,6 +64,7 @@ void vocab_free(vocab *v)
 {
     strmap_free(&v->map);
     mem_free((void *)v->id2tok);
+    mem_free(v->id2len);
     memset(v, 0, sizeof *v);
 }
 
@@ -164,6 +170,13 @@ const char *model_id_to_token(const model *m, int32_t id)
 {
     if (id < 0 || (size_t)id >= m->v.nids) return NULL;
     return m->v.id2tok[id];
+}
+
+const char *model_id_to_token_len(const model *m, int32_t id, size_t *len)
+{
+    const char *s = model_id_to_token(m, id);
+    *len = s ? m->v.id2len[id] : 0;
+    return s;
 }
 
 size_t model_vocab_size(const model *m)

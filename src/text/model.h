@@ -39,6 +39,7 @@ void model_scratch_free(model_scratch *s);
 typedef struct vocab {
     strmap map;
     const char **id2tok; /* NULL for ids with no token */
+    uint32_t *id2len;    /* their lengths (encoding copies every token it emits) */
     size_t nids;         /* max id + 1 */
     size_t cap_ids;
 } vocab;
@@ -75,6 +76,8 @@ int model_tokenize(const model *m, const char *s, uint32_t len, tokvec *out,
 
 int32_t model_token_to_id(const model *m, const char *tok, size_t len);
 const char *model_id_to_token(const model *m, int32_t id);
+/* The same with its length in bytes (0 and NULL for an id with no token). */
+const char *model_id_to_token_len(const model *m, int32_t id, size_t *len);
 size_t model_vocab_size(const model *m);
 
 /* Internal to the model files. */

@@ -33,7 +33,8 @@ static size_t find_slot(const strmap *m, const char *key, size_t len, uint64_t h
         uint32_t e = m->slots[i];
         if (e == 0) return i;
         e--;
-        if (m->lens[e] == len && memcmp(m->keys[e], key, len) == 0) return i;
+        if (m->hashes[e] == h && m->lens[e] == len && memcmp(m->keys[e], key, len) == 0)
+            return i;
         i = (i + 1) & mask;
     }
 }
@@ -54,18 +55,44 @@ static int grow_slots(strmap *m)
     mem_free(m->slots);
     m->slots = slots;
     m->nslots = ns;
+    /* the keys are distinct: each takes the first empty slot of its probe */
+    size_t mask = ns - 1;
     for (size_t e = 0; e < m->n; e++) {
-        size_t i = find_slot(m, m->keys[e], m->lens[e], hash_bytes(m->keys[e], m->lens[e]));
+        size_t i = (size_t)m->hashes[e] & mask;
+        while (m->slots[i])
+            i = (i + 1) & mask;
         m->slots[i] = (uint32_t)e + 1;
     }
     return 0;
+}
+
+/* Room for n bytes of key in the current block, or a new one. */
+static char *key_copy(strmap *m, size_t n)
+{
+    enum { BLOCK = 64 << 10 };
+    if (m->nblocks && m->block_cap - m->block_used >= n) {
+        char *p = m->blocks[m->nblocks - 1] + m->block_used;
+        m->block_used += n;
+        return p;
+    }
+    size_t size = n > BLOCK ? n : BLOCK;
+    char **bl = mem_realloc(m->blocks, (m->nblocks + 1) * sizeof *bl);
+    if (!bl) return NULL;
+    m->blocks = bl;
+    char *b = mem_alloc(size);
+    if (!b) return NULL;
+    m->blocks[m->nblocks++] = b;
+    m->block_used = n;
+    m->block_cap = size;
+    return b;
 }
 
 int strmap_put(strmap *m, const char *key, size_t len, int32_t val, const char **stored)
 {
     if (len > UINT32_MAX || m->n >= UINT32_MAX - 1) return -1;
     if ((m->n + 1) * 2 > m->nslots && grow_slots(m)) return -1;
-    size_t i = find_slot(m, key, len, hash_bytes(key, len));
+    uint64_t h = hash_bytes(key, len);
+    size_t i = find_slot(m, key, len, h);
     if (m->slots[i]) {
         m->vals[m->slots[i] - 1] = val;
         if (stored) *stored = m->keys[m->slots[i] - 1];
@@ -82,14 +109,18 @@ int strmap_put(strmap *m, const char *key, size_t len, int32_t val, const char *
         int32_t *v = mem_realloc(m->vals, nc * sizeof *v);
         if (!v) return -1;
         m->vals = v;
+        uint64_t *hs = mem_realloc(m->hashes, nc * sizeof *hs);
+        if (!hs) return -1;
+        m->hashes = hs;
         m->cap = nc;
     }
-    char *copy = mem_alloc(len + 1);
+    char *copy = key_copy(m, len + 1);
     if (!copy) return -1;
     memcpy(copy, key, len);
     copy[len] = '\0';
     m->keys[m->n] = copy;
     m->lens[m->n] = (uint32_t)len;
+    m->hashes[m->n] = h;
     m->vals[m->n] = val;
     m->n++;
     m->slots[i] = (uint32_t)m->n;
@@ -99,10 +130,12 @@ int strmap_put(strmap *m, const char *key, size_t len, int32_t val, const char *
 
 void strmap_free(strmap *m)
 {
-    for (size_t i = 0; i < m->n; i++)
-        mem_free(m->keys[i]);
+    for (size_t i = 0; i < m->nblocks; i++)
+        mem_free(m->blocks[i]);
+    mem_free(m->blocks);
     mem_free(m->keys);
     mem_free(m->lens);
+    mem_free(m->hashes);
     mem_free(m->vals);
     mem_free(m->slots);
     memset(m, 0, sizeof *m);

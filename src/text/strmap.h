@@ -11,8 +11,15 @@ typedef struct strmap {
     size_t nslots;     /* a power of two */
     char **keys;       /* NUL-terminated copies */
     uint32_t *lens;
+    uint64_t *hashes;  /* each key's hash: growing never rehashes the keys, and a
+                        * probe compares bytes only when the hashes agree */
     int32_t *vals;
     size_t n, cap;
+    /* The key copies live in blocks that never move (callers keep pointers
+     * to them): one allocation per block, not per key, since a vocabulary
+     * has 10^4..10^5 keys to load. */
+    char **blocks;
+    size_t nblocks, block_used, block_cap;
 } strmap;
 
 /* Returns the value of key, or -1. */

@@ -548,9 +548,8 @@ static mlm_status encode_one(const mlm_tokenizer *tok, encode_ctx *c, const char
                 s = ptext + t.s;
                 slen = t.e - t.s;
             } else {
-                s = model_id_to_token(tok->model, t.id);
+                s = model_id_to_token_len(tok->model, t.id, &slen);
                 if (!s) s = "";
-                slen = strlen(s);
             }
             ns_orig_span(b, pc, t.s, t.e, &os, &oe);
             to_chars(c, ascii, len, os, oe, &cs, &ce);
