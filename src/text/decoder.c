@@ -97,6 +97,8 @@ static mlm_status one_char(const cJSON *j, const char *key, const char *path, co
     return MLM_OK;
 }
 
+static mlm_status parse_child(const cJSON *item, const char *path, void *slot);
+
 mlm_status decoder_parse(const cJSON *j, const char *path, decoder **out)
 {
     *out = NULL;
@@ -107,7 +109,6 @@ mlm_status decoder_parse(const cJSON *j, const char *path, decoder **out)
     if (!d) return err_oom();
     mlm_status st = MLM_OK;
     const char *s;
-    char sub[512];
     if (!strcmp(type, "WordPiece")) {
         d->kind = DEC_WORDPIECE;
         if ((st = jf_str(j, "prefix", path, "##", &s)) ||
@@ -169,21 +170,10 @@ mlm_status decoder_parse(const cJSON *j, const char *path, decoder **out)
         if (!(d->pad_token = mem_strdup(pad)) || !(d->delimiter = mem_strdup(delim))) goto oom;
     } else if (!strcmp(type, "Sequence")) {
         d->kind = DEC_SEQUENCE;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "decoders");
-        if (!cJSON_IsArray(arr)) {
-            st = err_set(MLM_ERR_FORMAT, "%s.decoders: expected an array", path);
-            goto fail;
-        }
-        int cnt = cJSON_GetArraySize(arr);
-        d->kids = mem_calloc(cnt ? (size_t)cnt : 1, sizeof *d->kids);
-        if (!d->kids) goto oom;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, arr)
-        {
-            jf_path(sub, sizeof sub, path, ".decoders[%zu]", d->nkids);
-            if ((st = decoder_parse(it, sub, &d->kids[d->nkids]))) goto fail;
-            d->nkids++;
-        }
+        void *kids = NULL;
+        st = jf_sequence(j, "decoders", path, sizeof *d->kids, parse_child, &kids, &d->nkids);
+        d->kids = kids;
+        if (st) goto fail;
     } else {
         st = err_set(MLM_ERR_UNSUPPORTED, "%s.type: unknown decoder '%s'", path, type);
         goto fail;
@@ -195,6 +185,12 @@ oom:
 fail:
     decoder_free(d);
     return st;
+}
+
+/* A Sequence's child, for jf_sequence. */
+static mlm_status parse_child(const cJSON *item, const char *path, void *slot)
+{
+    return decoder_parse(item, path, slot);
 }
 
 /* ------------------------------------------------------------ helpers */

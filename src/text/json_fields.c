@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 mlm_status jf_bool(const cJSON *o, const char *key, const char *path, int def, int *out)
@@ -76,4 +77,27 @@ const char *jf_path(char *buf, size_t cap, const char *path, const char *fmt, ..
     vsnprintf(buf + n, cap - (size_t)n, fmt, ap);
     va_end(ap);
     return buf;
+}
+
+mlm_status jf_sequence(const cJSON *o, const char *key, const char *path, size_t elem_size,
+                       jf_parse_fn parse, void **array, size_t *n)
+{
+    *array = NULL;
+    *n = 0;
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsArray(arr)) return err_set(MLM_ERR_FORMAT, "%s.%s: expected an array", path, key);
+    size_t cnt = (size_t)cJSON_GetArraySize(arr);
+    char *slots = mem_calloc(cnt ? cnt : 1, elem_size);
+    if (!slots) return err_oom();
+    *array = slots;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        char sub[512];
+        jf_path(sub, sizeof sub, path, ".%s[%zu]", key, *n);
+        mlm_status st = parse(it, sub, slots + *n * elem_size);
+        if (st) return st;
+        (*n)++;
+    }
+    return MLM_OK;
 }

@@ -73,6 +73,8 @@ mlm_status parse_pattern(const cJSON *pat, const char *path, char **literal, siz
                    path);
 }
 
+static mlm_status parse_child(const cJSON *item, const char *path, void *slot);
+
 mlm_status normalizer_parse(const cJSON *j, const char *path, normalizer **out)
 {
     *out = NULL;
@@ -82,7 +84,6 @@ mlm_status normalizer_parse(const cJSON *j, const char *path, normalizer **out)
     normalizer *n = mem_calloc(1, sizeof *n);
     if (!n) return err_oom();
     mlm_status st = MLM_OK;
-    char sub[512];
     if (!strcmp(type, "BertNormalizer")) {
         n->kind = NORM_BERT;
         int sa = -1;
@@ -134,21 +135,10 @@ mlm_status normalizer_parse(const cJSON *j, const char *path, normalizer **out)
         if (*s && (st = precompiled_parse(s, path, &n->pc))) goto fail;
     } else if (!strcmp(type, "Sequence")) {
         n->kind = NORM_SEQUENCE;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "normalizers");
-        if (!cJSON_IsArray(arr)) {
-            st = err_set(MLM_ERR_FORMAT, "%s.normalizers: expected an array", path);
-            goto fail;
-        }
-        int cnt = cJSON_GetArraySize(arr);
-        n->kids = mem_calloc(cnt ? (size_t)cnt : 1, sizeof *n->kids);
-        if (!n->kids) goto oom;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, arr)
-        {
-            jf_path(sub, sizeof sub, path, ".normalizers[%zu]", n->nkids);
-            if ((st = normalizer_parse(it, sub, &n->kids[n->nkids]))) goto fail;
-            n->nkids++;
-        }
+        void *kids = NULL;
+        st = jf_sequence(j, "normalizers", path, sizeof *n->kids, parse_child, &kids, &n->nkids);
+        n->kids = kids;
+        if (st) goto fail;
     } else {
         st = err_set(MLM_ERR_UNSUPPORTED, "%s.type: unknown normalizer '%s'", path, type);
         goto fail;
@@ -160,6 +150,12 @@ oom:
 fail:
     normalizer_free(n);
     return st;
+}
+
+/* A Sequence's child, for jf_sequence. */
+static mlm_status parse_child(const cJSON *item, const char *path, void *slot)
+{
+    return normalizer_parse(item, path, slot);
 }
 
 /* ------------------------------------------------------------ primitives */

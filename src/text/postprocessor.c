@@ -163,6 +163,8 @@ static mlm_status parse_specials(postproc *p, const cJSON *j, const char *path)
     return MLM_OK;
 }
 
+static mlm_status parse_child(const cJSON *item, const char *path, void *slot);
+
 mlm_status postproc_parse(const cJSON *j, const char *path, postproc **out)
 {
     *out = NULL;
@@ -172,7 +174,6 @@ mlm_status postproc_parse(const cJSON *j, const char *path, postproc **out)
     postproc *p = mem_calloc(1, sizeof *p);
     if (!p) return err_oom();
     mlm_status st = MLM_OK;
-    char sub[512];
     if (!strcmp(type, "BertProcessing")) {
         p->kind = PP_BERT;
         if ((st = parse_pair(j, "sep", path, &p->sep, &p->sep_id)) ||
@@ -198,24 +199,10 @@ mlm_status postproc_parse(const cJSON *j, const char *path, postproc **out)
             goto fail;
     } else if (!strcmp(type, "Sequence")) {
         p->kind = PP_SEQUENCE;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "processors");
-        if (!cJSON_IsArray(arr)) {
-            st = err_set(MLM_ERR_FORMAT, "%s.processors: expected an array", path);
-            goto fail;
-        }
-        int cnt = cJSON_GetArraySize(arr);
-        p->kids = mem_calloc(cnt ? (size_t)cnt : 1, sizeof *p->kids);
-        if (!p->kids) {
-            st = err_oom();
-            goto fail;
-        }
-        const cJSON *it;
-        cJSON_ArrayForEach(it, arr)
-        {
-            jf_path(sub, sizeof sub, path, ".processors[%zu]", p->nkids);
-            if ((st = postproc_parse(it, sub, &p->kids[p->nkids]))) goto fail;
-            p->nkids++;
-        }
+        void *kids = NULL;
+        st = jf_sequence(j, "processors", path, sizeof *p->kids, parse_child, &kids, &p->nkids);
+        p->kids = kids;
+        if (st) goto fail;
     } else {
         st = err_set(MLM_ERR_UNSUPPORTED, "%s.type: unknown post-processor '%s'", path, type);
         goto fail;
@@ -225,6 +212,12 @@ mlm_status postproc_parse(const cJSON *j, const char *path, postproc **out)
 fail:
     postproc_free(p);
     return st;
+}
+
+/* A Sequence's child, for jf_sequence. */
+static mlm_status parse_child(const cJSON *item, const char *path, void *slot)
+{
+    return postproc_parse(item, path, slot);
 }
 
 size_t postproc_added_tokens(const postproc *p, int is_pair)

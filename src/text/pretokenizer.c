@@ -69,6 +69,8 @@ static mlm_status parse_behavior(const cJSON *j, const char *path, split_behavio
     return MLM_OK;
 }
 
+static mlm_status parse_child(const cJSON *item, const char *path, void *slot);
+
 mlm_status pretokenizer_parse(const cJSON *j, const char *path, pretokenizer **out)
 {
     *out = NULL;
@@ -78,7 +80,6 @@ mlm_status pretokenizer_parse(const cJSON *j, const char *path, pretokenizer **o
     pretokenizer *p = mem_calloc(1, sizeof *p);
     if (!p) return err_oom();
     mlm_status st = MLM_OK;
-    char sub[512];
     if (!strcmp(type, "BertPreTokenizer")) p->kind = PRE_BERT;
     else if (!strcmp(type, "WhitespaceSplit")) p->kind = PRE_WHITESPACE_SPLIT;
     else if (!strcmp(type, "Whitespace")) p->kind = PRE_WHITESPACE;
@@ -144,24 +145,10 @@ mlm_status pretokenizer_parse(const cJSON *j, const char *path, pretokenizer **o
             goto fail;
     } else if (!strcmp(type, "Sequence")) {
         p->kind = PRE_SEQUENCE;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "pretokenizers");
-        if (!cJSON_IsArray(arr)) {
-            st = err_set(MLM_ERR_FORMAT, "%s.pretokenizers: expected an array", path);
-            goto fail;
-        }
-        int cnt = cJSON_GetArraySize(arr);
-        p->kids = mem_calloc(cnt ? (size_t)cnt : 1, sizeof *p->kids);
-        if (!p->kids) {
-            st = err_oom();
-            goto fail;
-        }
-        const cJSON *it;
-        cJSON_ArrayForEach(it, arr)
-        {
-            jf_path(sub, sizeof sub, path, ".pretokenizers[%zu]", p->nkids);
-            if ((st = pretokenizer_parse(it, sub, &p->kids[p->nkids]))) goto fail;
-            p->nkids++;
-        }
+        void *kids = NULL;
+        st = jf_sequence(j, "pretokenizers", path, sizeof *p->kids, parse_child, &kids, &p->nkids);
+        p->kids = kids;
+        if (st) goto fail;
     } else {
         st = err_set(MLM_ERR_UNSUPPORTED, "%s.type: unknown pre-tokenizer '%s'", path, type);
         goto fail;
@@ -171,6 +158,12 @@ mlm_status pretokenizer_parse(const cJSON *j, const char *path, pretokenizer **o
 fail:
     pretokenizer_free(p);
     return st;
+}
+
+/* A Sequence's child, for jf_sequence. */
+static mlm_status parse_child(const cJSON *item, const char *path, void *slot)
+{
+    return pretokenizer_parse(item, path, slot);
 }
 
 /* -------------------------------------------------------------- apply */
