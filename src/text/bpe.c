@@ -150,19 +150,6 @@ static merge heap_pop(merge *h, size_t *n)
     return top;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap : 64;
-    while (nc < need)
-        nc *= 2;
-    void *q = mem_realloc(*p, nc * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
 static int add_sym(sym *w, size_t *n, int32_t id, uint32_t len)
 {
     int32_t i = (int32_t)*n;
@@ -235,9 +222,9 @@ static int merge_word(const model *m, const char *s, uint32_t len, tokvec *out, 
     /* Up to 4 byte-fallback symbols per byte of a char + prefix/suffix. */
     size_t plen = m->prefix ? strlen(m->prefix) : 0, slen = m->suffix ? strlen(m->suffix) : 0;
     size_t maxsyms = (size_t)len * 1 + 8 + (m->byte_fallback ? (size_t)len * (plen + slen + 4) : 0);
-    if (grow(&sc->a, &sc->acap, maxsyms, sizeof(sym)) ||
-        grow(&sc->b, &sc->bcap, maxsyms * 2 + 8, sizeof(merge)) ||
-        grow(&sc->c, &sc->ccap, plen + slen + 8, 1))
+    if (scratch_grow(&sc->a, &sc->acap, maxsyms, sizeof(sym)) ||
+        scratch_grow(&sc->b, &sc->bcap, maxsyms * 2 + 8, sizeof(merge)) ||
+        scratch_grow(&sc->c, &sc->ccap, plen + slen + 8, 1))
         return -1;
     sym *w = sc->a;
     merge *heap = sc->b;
@@ -332,7 +319,7 @@ static int merge_word(const model *m, const char *s, uint32_t len, tokvec *out, 
         cur->next = right.next;
         w[nextpos].len = 0;
         if (right.next >= 0) w[right.next].prev = top.pos;
-        if (grow(&sc->b, &sc->bcap, hn + 2, sizeof(merge))) return -1;
+        if (scratch_grow(&sc->b, &sc->bcap, hn + 2, sizeof(merge))) return -1;
         heap = sc->b;
         if (cur->prev >= 0) {
             sym *p = &w[cur->prev];

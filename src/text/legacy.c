@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/file.h"
 #include "text/legacy.h"
+#include "text/presets.h"
 #include "text/strmap.h"
 
 static char *join(const char *dir, const char *name)
@@ -61,34 +62,6 @@ static int cfg_bool(const cJSON *cfg, const char *key, int def)
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
     if (cJSON_IsNull(v)) return -1;
     return def;
-}
-
-static cJSON *make_added(int id, const char *content, int lstrip, int normalized)
-{
-    cJSON *t = cJSON_CreateObject();
-    if (!t) return NULL;
-    cJSON_AddNumberToObject(t, "id", id);
-    cJSON_AddStringToObject(t, "content", content);
-    cJSON_AddBoolToObject(t, "single_word", 0);
-    cJSON_AddBoolToObject(t, "lstrip", lstrip);
-    cJSON_AddBoolToObject(t, "rstrip", 0);
-    cJSON_AddBoolToObject(t, "normalized", normalized);
-    cJSON_AddBoolToObject(t, "special", 1);
-    return t;
-}
-
-static cJSON *template_piece(int special, const char *id, int type_id)
-{
-    cJSON *o = cJSON_CreateObject(), *b = cJSON_CreateObject();
-    if (!o || !b) {
-        cJSON_Delete(o);
-        cJSON_Delete(b);
-        return NULL;
-    }
-    cJSON_AddStringToObject(b, "id", id);
-    cJSON_AddNumberToObject(b, "type_id", type_id);
-    cJSON_AddItemToObject(o, special ? "SpecialToken" : "Sequence", b);
-    return o;
 }
 
 mlm_status legacy_bert_json(const char *dir, cJSON **out)
@@ -159,65 +132,22 @@ mlm_status legacy_bert_json(const char *dir, cJSON **out)
         done[best] = 1;
         for (int k = 0; k < 5; k++)
             if (!strcmp(specials[k], specials[best])) done[k] = 1;
-        cJSON *t = make_added(cJSON_GetObjectItemCaseSensitive(vmap, specials[best])->valueint,
+        cJSON *t = preset_added_token(cJSON_GetObjectItemCaseSensitive(vmap, specials[best])->valueint,
                                specials[best], 0, 0);
         if (!t) goto oom;
         cJSON_AddItemToArray(added, t);
     }
-    cJSON *norm = cJSON_AddObjectToObject(doc, "normalizer");
-    if (!norm) goto oom;
     int lower = cfg_bool(cfg, "do_lower_case", 1);
     int chinese = cfg_bool(cfg, "tokenize_chinese_chars", 1);
     int strip = cfg_bool(cfg, "strip_accents", -1);
-    cJSON_AddStringToObject(norm, "type", "BertNormalizer");
-    cJSON_AddBoolToObject(norm, "clean_text", 1);
-    cJSON_AddBoolToObject(norm, "handle_chinese_chars", chinese != 0);
-    if (strip < 0) cJSON_AddNullToObject(norm, "strip_accents");
-    else cJSON_AddBoolToObject(norm, "strip_accents", strip);
-    cJSON_AddBoolToObject(norm, "lowercase", lower != 0);
-    cJSON *pre = cJSON_AddObjectToObject(doc, "pre_tokenizer");
-    if (!pre) goto oom;
-    cJSON_AddStringToObject(pre, "type", "BertPreTokenizer");
-    cJSON *post = cJSON_AddObjectToObject(doc, "post_processor");
-    if (!post) goto oom;
-    cJSON_AddStringToObject(post, "type", "TemplateProcessing");
-    cJSON *single = cJSON_AddArrayToObject(post, "single");
-    cJSON *pair = cJSON_AddArrayToObject(post, "pair");
-    cJSON *sp = cJSON_AddObjectToObject(post, "special_tokens");
-    if (!single || !pair || !sp) goto oom;
-    cJSON_AddItemToArray(single, template_piece(1, cls, 0));
-    cJSON_AddItemToArray(single, template_piece(0, "A", 0));
-    cJSON_AddItemToArray(single, template_piece(1, sep, 0));
-    cJSON_AddItemToArray(pair, template_piece(1, cls, 0));
-    cJSON_AddItemToArray(pair, template_piece(0, "A", 0));
-    cJSON_AddItemToArray(pair, template_piece(1, sep, 0));
-    cJSON_AddItemToArray(pair, template_piece(0, "B", 1));
-    cJSON_AddItemToArray(pair, template_piece(1, sep, 1));
-    const char *names[2] = {cls, sep};
-    const cJSON *ids[2] = {cls_id, sep_id};
-    for (int k = 0; k < 2; k++) {
-        if (cJSON_GetObjectItemCaseSensitive(sp, names[k])) continue;
-        cJSON *e = cJSON_AddObjectToObject(sp, names[k]);
-        if (!e) goto oom;
-        cJSON_AddStringToObject(e, "id", names[k]);
-        cJSON *a = cJSON_AddArrayToObject(e, "ids"), *b = cJSON_AddArrayToObject(e, "tokens");
-        if (!a || !b) goto oom;
-        cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[k]->valuedouble));
-        cJSON_AddItemToArray(b, cJSON_CreateString(names[k]));
-    }
-    cJSON *dec = cJSON_AddObjectToObject(doc, "decoder");
-    if (!dec) goto oom;
-    cJSON_AddStringToObject(dec, "type", "WordPiece");
-    cJSON_AddStringToObject(dec, "prefix", "##");
-    cJSON_AddBoolToObject(dec, "cleanup", 1);
-    cJSON *mdl = cJSON_AddObjectToObject(doc, "model");
-    if (!mdl) goto oom;
-    cJSON_AddStringToObject(mdl, "type", "WordPiece");
-    cJSON_AddStringToObject(mdl, "unk_token", unk);
-    cJSON_AddStringToObject(mdl, "continuing_subword_prefix", "##");
-    cJSON_AddNumberToObject(mdl, "max_input_chars_per_word", 100);
-    cJSON_AddItemToObject(mdl, "vocab", vmap);
+    cJSON *parts[5] = {preset_bert_normalizer(chinese != 0, strip, lower != 0),
+                       preset_bert_pretokenizer(),
+                       preset_bert_template(cls, cls_id->valueint, sep, sep_id->valueint),
+                       preset_wordpiece_decoder("##"), preset_wordpiece_model(unk, "##", vmap)};
     vmap = NULL;
+    static const char *const keys[5] = {"normalizer", "pre_tokenizer", "post_processor",
+                                        "decoder", "model"};
+    if (!preset_add_all(doc, keys, parts, 5)) goto oom;
     *out = doc;
     doc = NULL;
     st = MLM_OK;
@@ -304,35 +234,17 @@ mlm_status legacy_roberta_json(const char *dir, cJSON **out)
         for (int q = 0; q < k; q++)
             dup |= !strcmp(order[q], order[k]);
         if (dup) continue;
-        cJSON *t = make_added(v->valueint, order[k], order[k] == mask, 1);
+        cJSON *t = preset_added_token(v->valueint, order[k], order[k] == mask, 1);
         if (!t) goto oom;
         cJSON_AddItemToArray(added, t);
     }
     (void)eos;
     cJSON_AddNullToObject(doc, "normalizer");
-    cJSON *pre = cJSON_AddObjectToObject(doc, "pre_tokenizer");
-    if (!pre) goto oom;
-    cJSON_AddStringToObject(pre, "type", "ByteLevel");
-    cJSON_AddBoolToObject(pre, "add_prefix_space", aps);
-    cJSON_AddBoolToObject(pre, "trim_offsets", 1);
-    cJSON_AddBoolToObject(pre, "use_regex", 1);
-    cJSON *post = cJSON_AddObjectToObject(doc, "post_processor");
-    if (!post) goto oom;
-    cJSON_AddStringToObject(post, "type", "RobertaProcessing");
-    cJSON *a = cJSON_AddArrayToObject(post, "sep"), *b = cJSON_AddArrayToObject(post, "cls");
-    if (!a || !b) goto oom;
-    cJSON_AddItemToArray(a, cJSON_CreateString(sep));
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(sep_id->valuedouble));
-    cJSON_AddItemToArray(b, cJSON_CreateString(cls));
-    cJSON_AddItemToArray(b, cJSON_CreateNumber(cls_id->valuedouble));
-    cJSON_AddBoolToObject(post, "trim_offsets", 1);
-    cJSON_AddBoolToObject(post, "add_prefix_space", aps);
-    cJSON *dec = cJSON_AddObjectToObject(doc, "decoder");
-    if (!dec) goto oom;
-    cJSON_AddStringToObject(dec, "type", "ByteLevel");
-    cJSON_AddBoolToObject(dec, "add_prefix_space", 1);
-    cJSON_AddBoolToObject(dec, "trim_offsets", 1);
-    cJSON_AddBoolToObject(dec, "use_regex", 1);
+    cJSON *parts[3] = {preset_bytelevel(aps),
+                       preset_roberta_processing(cls, cls_id->valueint, sep, sep_id->valueint, aps),
+                       preset_bytelevel(1)};
+    static const char *const keys[3] = {"pre_tokenizer", "post_processor", "decoder"};
+    if (!preset_add_all(doc, keys, parts, 3)) goto oom;
     cJSON *mdl = cJSON_AddObjectToObject(doc, "model");
     if (!mdl) goto oom;
     cJSON_AddStringToObject(mdl, "type", "BPE");

@@ -20,6 +20,19 @@ int tokvec_push(tokvec *v, int32_t id, uint32_t s, uint32_t e, int raw)
     return 0;
 }
 
+int scratch_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    void *q = mem_realloc(*p, nc * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
 void model_scratch_free(model_scratch *s)
 {
     mem_free(s->a);

@@ -35,6 +35,10 @@ typedef struct model_scratch {
 } model_scratch;
 void model_scratch_free(model_scratch *s);
 
+/* One of the scratch buffers (*p, *cap elements of elem bytes) grown to
+ * hold need elements, doubling; 0, or -1 when out of memory (*p intact). */
+int scratch_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 /* The vocabulary all models share: token -> id and id -> token. */
 typedef struct vocab {
     strmap map;

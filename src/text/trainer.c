@@ -36,6 +36,7 @@
 #include "text/bpe_trainer.h"
 #include "text/normalized.h"
 #include "text/normalizer.h"
+#include "text/presets.h"
 #include "text/pretokenizer.h"
 #include "text/tokenizer.h"
 #include "text/unicode.h"
@@ -83,43 +84,13 @@ struct mlm_tokenizer_trainer {
 static cJSON *normalizer_json(const mlm_tokenizer_trainer *tr)
 {
     if (tr->kind != MLM_TOKENIZER_WORDPIECE) return cJSON_CreateNull();
-    cJSON *n = cJSON_CreateObject();
-    if (!n) return NULL;
-    cJSON_AddStringToObject(n, "type", "BertNormalizer");
-    cJSON_AddBoolToObject(n, "clean_text", 1);
-    cJSON_AddBoolToObject(n, "handle_chinese_chars", 1);
-    cJSON_AddNullToObject(n, "strip_accents");
-    if (!cJSON_AddBoolToObject(n, "lowercase", tr->lowercase)) {
-        cJSON_Delete(n);
-        return NULL;
-    }
-    return n;
-}
-
-static cJSON *bytelevel_json(const mlm_tokenizer_trainer *tr, int add_prefix_space)
-{
-    cJSON *p = cJSON_CreateObject();
-    if (!p) return NULL;
-    cJSON_AddStringToObject(p, "type", "ByteLevel");
-    cJSON_AddBoolToObject(p, "add_prefix_space", add_prefix_space);
-    cJSON_AddBoolToObject(p, "trim_offsets", 1);
-    if (!cJSON_AddBoolToObject(p, "use_regex", 1)) {
-        cJSON_Delete(p);
-        return NULL;
-    }
-    (void)tr;
-    return p;
+    return preset_bert_normalizer(1, -1, tr->lowercase);
 }
 
 static cJSON *pretokenizer_json(const mlm_tokenizer_trainer *tr)
 {
-    if (tr->kind == MLM_TOKENIZER_BYTE_BPE) return bytelevel_json(tr, tr->add_prefix_space);
-    cJSON *p = cJSON_CreateObject();
-    if (p && !cJSON_AddStringToObject(p, "type", "BertPreTokenizer")) {
-        cJSON_Delete(p);
-        return NULL;
-    }
-    return p;
+    if (tr->kind == MLM_TOKENIZER_BYTE_BPE) return preset_bytelevel(tr->add_prefix_space);
+    return preset_bert_pretokenizer();
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -595,23 +566,6 @@ MLM_API mlm_status mlm_tokenizer_trainer_feed_file(mlm_tokenizer_trainer *tr, co
 
 /* ------------------------------------------------------------ the result */
 
-static cJSON *added_token_json(int32_t id, const char *content, int lstrip)
-{
-    cJSON *t = cJSON_CreateObject();
-    if (!t) return NULL;
-    cJSON_AddNumberToObject(t, "id", id);
-    cJSON_AddStringToObject(t, "content", content);
-    cJSON_AddBoolToObject(t, "single_word", 0);
-    cJSON_AddBoolToObject(t, "lstrip", lstrip);
-    cJSON_AddBoolToObject(t, "rstrip", 0);
-    cJSON_AddBoolToObject(t, "normalized", 0);
-    if (!cJSON_AddBoolToObject(t, "special", 1)) {
-        cJSON_Delete(t);
-        return NULL;
-    }
-    return t;
-}
-
 /* The id of a special token in the result: special tokens come first. */
 static int32_t special_id(const bpe_trained *m, size_t n_specials, const char *s)
 {
@@ -620,55 +574,21 @@ static int32_t special_id(const bpe_trained *m, size_t n_specials, const char *s
     return -1;
 }
 
-static cJSON *token_pair(const char *s, int32_t id)
-{
-    cJSON *a = cJSON_CreateArray();
-    if (!a) return NULL;
-    cJSON_AddItemToArray(a, cJSON_CreateString(s));
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(id));
-    if (cJSON_GetArraySize(a) != 2) {
-        cJSON_Delete(a);
-        return NULL;
-    }
-    return a;
-}
-
 static cJSON *post_processor_json(const mlm_tokenizer_trainer *tr, const bpe_trained *m)
 {
     int wp = tr->kind == MLM_TOKENIZER_WORDPIECE;
     const char *cls = wp ? "[CLS]" : "<s>", *sep = wp ? "[SEP]" : "</s>";
     int32_t cls_id = special_id(m, tr->n_specials, cls), sep_id = special_id(m, tr->n_specials, sep);
     if (cls_id < 0 || sep_id < 0) /* as BertWordPieceTokenizer / ByteLevelBPETokenizer do */
-        return wp ? cJSON_CreateNull() : bytelevel_json(tr, tr->add_prefix_space);
-    cJSON *p = cJSON_CreateObject();
-    if (!p) return NULL;
-    cJSON_AddStringToObject(p, "type", wp ? "BertProcessing" : "RobertaProcessing");
-    cJSON_AddItemToObject(p, "sep", token_pair(sep, sep_id));
-    cJSON_AddItemToObject(p, "cls", token_pair(cls, cls_id));
-    if (!wp) {
-        cJSON_AddBoolToObject(p, "trim_offsets", 1);
-        cJSON_AddBoolToObject(p, "add_prefix_space", tr->add_prefix_space);
-    }
-    if (!cJSON_GetObjectItemCaseSensitive(p, "sep") || !cJSON_GetObjectItemCaseSensitive(p, "cls") ||
-        (!wp && !cJSON_GetObjectItemCaseSensitive(p, "add_prefix_space"))) {
-        cJSON_Delete(p);
-        return NULL;
-    }
-    return p;
+        return wp ? cJSON_CreateNull() : preset_bytelevel(tr->add_prefix_space);
+    return wp ? preset_bert_processing(cls, cls_id, sep, sep_id)
+              : preset_roberta_processing(cls, cls_id, sep, sep_id, tr->add_prefix_space);
 }
 
 static cJSON *decoder_json(const mlm_tokenizer_trainer *tr)
 {
-    if (tr->kind == MLM_TOKENIZER_BYTE_BPE) return bytelevel_json(tr, 1);
-    cJSON *d = cJSON_CreateObject();
-    if (!d) return NULL;
-    cJSON_AddStringToObject(d, "type", "WordPiece");
-    cJSON_AddStringToObject(d, "prefix", tr->prefix ? tr->prefix : "##");
-    if (!cJSON_AddBoolToObject(d, "cleanup", 1)) {
-        cJSON_Delete(d);
-        return NULL;
-    }
-    return d;
+    if (tr->kind == MLM_TOKENIZER_BYTE_BPE) return preset_bytelevel(1);
+    return preset_wordpiece_decoder(tr->prefix ? tr->prefix : "##");
 }
 
 static int add_or_null(cJSON *obj, const char *key, const char *s)
@@ -684,12 +604,10 @@ static cJSON *model_json(const mlm_tokenizer_trainer *tr, const bpe_trained *m)
         if (!cJSON_AddNumberToObject(vmap, m->tokens[i], (double)i)) goto oom;
     int ok = 1;
     if (tr->kind == MLM_TOKENIZER_WORDPIECE) {
-        ok &= cJSON_AddStringToObject(mj, "type", "WordPiece") != NULL;
-        ok &= cJSON_AddStringToObject(mj, "unk_token", "[UNK]") != NULL;
-        ok &= cJSON_AddStringToObject(mj, "continuing_subword_prefix", tr->prefix) != NULL;
-        ok &= cJSON_AddNumberToObject(mj, "max_input_chars_per_word", 100) != NULL;
-        cJSON_AddItemToObject(mj, "vocab", vmap);
+        cJSON_Delete(mj);
+        mj = preset_wordpiece_model("[UNK]", tr->prefix, vmap);
         vmap = NULL;
+        ok = mj != NULL;
     } else {
         cJSON *merges = cJSON_CreateArray();
         if (!merges) goto oom;
@@ -743,7 +661,7 @@ static mlm_status build_json(const mlm_tokenizer_trainer *tr, const bpe_trained 
         for (size_t k = 0; k < tr->n_specials && !is_special; k++)
             is_special = !strcmp(tr->specials[k], m->tokens[i]);
         if (!is_special) break;
-        cJSON *t = added_token_json((int32_t)i, m->tokens[i], lstrip);
+        cJSON *t = preset_added_token((int32_t)i, m->tokens[i], lstrip, 0);
         ok &= t != NULL;
         if (t) cJSON_AddItemToArray(added, t);
     }
@@ -751,10 +669,7 @@ static mlm_status build_json(const mlm_tokenizer_trainer *tr, const bpe_trained 
                        decoder_json(tr)};
     static const char *const keys[4] = {"normalizer", "pre_tokenizer", "post_processor",
                                         "decoder"};
-    for (int k = 0; k < 4; k++) {
-        if (parts[k]) cJSON_AddItemToObject(doc, keys[k], parts[k]);
-        else ok = 0;
-    }
+    ok = preset_add_all(doc, keys, parts, 4) && ok;
     cJSON *mj = ok ? model_json(tr, m) : NULL;
     if (!mj) {
         cJSON_Delete(doc);

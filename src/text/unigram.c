@@ -86,19 +86,6 @@ typedef struct node {
     int32_t id;
 } node;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap : 64;
-    while (nc < need)
-        nc *= 2;
-    void *q = mem_realloc(*p, nc * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
 static int emit(const model *m, const char *s, uint32_t a, uint32_t b, tokvec *out)
 {
     int32_t id = strmap_get(&m->v.map, s + a, b - a);
@@ -129,8 +116,8 @@ static int emit(const model *m, const char *s, uint32_t a, uint32_t b, tokvec *o
 int unigram_tokenize(const model *m, const char *s, uint32_t len, tokvec *out, model_scratch *sc)
 {
     if (len == 0) return 0;
-    if (grow(&sc->a, &sc->acap, (size_t)len + 1, sizeof(node)) ||
-        grow(&sc->b, &sc->bcap, ((size_t)len + 1) * 2, sizeof(uint32_t)))
+    if (scratch_grow(&sc->a, &sc->acap, (size_t)len + 1, sizeof(node)) ||
+        scratch_grow(&sc->b, &sc->bcap, ((size_t)len + 1) * 2, sizeof(uint32_t)))
         return -1;
     node *best = sc->a;
     for (uint32_t i = 0; i <= len; i++)
