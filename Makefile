@@ -102,6 +102,10 @@ LIB_SRC := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
 LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
+# Leaf modules of the library the tool compiles in as well (one source, two
+# binaries): UTF-8 has one home, and the tool cannot call the library's
+# hidden copy.
+CLI_SHARED_SRC := src/core/utf8.c
 TEST_SRC := $(sort $(wildcard tests/*.c))
 EXAMPLES := $(patsubst examples/%.c,$(OUTBIN)/examples/%,$(wildcard examples/*.c))
 
@@ -150,11 +154,13 @@ $(STLIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-# The tool uses the public header only, and links the shared library, so it
-# cannot reach anything the ABI does not export.
-$(MLM_BIN): $(CLI_SRC) $(wildcard src/cli/*.h) $(SHLIB) include/mlm.h
+# The tool uses the public header (and CLI_SHARED_SRC's leaf modules only),
+# and links the shared library, so it cannot reach anything else the ABI
+# does not export.
+$(MLM_BIN): $(CLI_SRC) $(CLI_SHARED_SRC) $(wildcard src/cli/*.h) $(SHLIB) include/mlm.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude $(CLI_CFLAGS) -o $@ $(CLI_SRC) -L$(OUTLIB) -lmlm \
+	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -Isrc $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(CLI_SHARED_SRC) \
+	    -L$(OUTLIB) -lmlm \
 	    $(CLI_LIBS) -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../$(OUTLIB)'
 
 $(OUTBIN)/examples/%: examples/%.c $(SHLIB) include/mlm.h
@@ -254,7 +260,8 @@ install: all
 	$(PC_SUBST) > $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc.tmp
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc.tmp
 	mv $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc.tmp $(DESTDIR)$(PKGCONFIGDIR)/mlm.pc
-	$(CC) $(CFLAGS_BASE) -Iinclude $(CLI_CFLAGS) -o $(DESTDIR)$(BINDIR)/mlm $(CLI_SRC) -L$(OUTLIB) -lmlm \
+	$(CC) $(CFLAGS_BASE) -Iinclude -Isrc $(CLI_CFLAGS) -o $(DESTDIR)$(BINDIR)/mlm $(CLI_SRC) \
+	    $(CLI_SHARED_SRC) -L$(OUTLIB) -lmlm \
 	    $(CLI_LIBS) -Wl,-rpath,$(LIBDIR)
 
 uninstall:

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 static const char *skip_ws(const char *p)
 {
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
@@ -29,30 +31,6 @@ static int hex4(const char *p, uint32_t *v)
     return 0;
 }
 
-static size_t put_utf8(uint32_t cp, char *o)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* The \uXXXX escape at p (after the backslash and 'u'), a surrogate pair
  * taken whole, into o; *used gets the input bytes consumed. */
 static int unicode_escape(const char *p, char *o, size_t *olen, size_t *used)
@@ -69,7 +47,7 @@ static int unicode_escape(const char *p, char *o, size_t *olen, size_t *used)
         hi = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
         *used = 10;
     }
-    *olen = put_utf8(hi, o);
+    *olen = utf8_put((int32_t)hi, o);
     return 0;
 }
 

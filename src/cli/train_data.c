@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "core/utf8.h"
 
 /* datasets.Dataset.map's default batch_size: group_texts drops a remainder
  * per batch of this many rows. */
@@ -48,20 +49,14 @@ static mlm_status keep_line(const mlm_dataset *ds, size_t row, void *user, int *
     mlm_status st = mlm_dataset_get_string(ds, col, row, &s, &len);
     if (st != MLM_OK)
         return st;
-    const unsigned char *u = (const unsigned char *)s;
     *keep = 0;
     for (size_t i = 0; i < len && !*keep;) {
-        unsigned c = u[i], cp = c;
-        size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                                : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (k == 0 || i + k > len) {
+        uint32_t cp;
+        size_t k = utf8_decode(s + i, len - i, &cp);
+        if (k == 0) { /* not text: keep it, as str.strip() would not empty it */
             *keep = 1;
             break;
         }
-        if (k > 1)
-            cp = c & (0x7F >> k);
-        for (size_t j = 1; j < k; j++)
-            cp = (cp << 6) | (u[i + j] & 0x3F);
         *keep = !py_space(cp);
         i += k;
     }

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/utf8.h"
 
 #define EXACT_LIMIT 9007199254740992.0 /* 2^53 */
 
@@ -320,25 +321,21 @@ void json_put_rust_string(strbuf *sb, const char *s)
 void json_put_py_string(strbuf *sb, const char *str, size_t n)
 {
     static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
-    const unsigned char *s = (const unsigned char *)str;
     sb_putc(sb, '"');
     for (size_t i = 0; i < n;) {
-        unsigned c = s[i], cp = c;
+        unsigned c = (unsigned char)str[i];
+        int32_t cp;
         const char *hit = c ? strchr(from, (int)c) : NULL;
-        size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        if (k > 1)
-            cp = c & (k == 4 ? 0x07 : k == 3 ? 0x0F : 0x1F);
-        for (size_t j = 1; j < k && i + j < n; j++)
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        i += k;
+        i += utf8_next(str + i, n - i, &cp);
         if (hit)
             sb_printf(sb, "\\%c", to[hit - from]);
         else if (c >= 0x20 && c < 0x7F)
             sb_putc(sb, (char)c);
         else if (cp >= 0x10000)
-            sb_printf(sb, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + (cp & 0x3FF));
+            sb_printf(sb, "\\u%04x\\u%04x", (unsigned)(0xD800 + ((cp - 0x10000) >> 10)),
+                      (unsigned)(0xDC00 + (cp & 0x3FF)));
         else
-            sb_printf(sb, "\\u%04x", cp);
+            sb_printf(sb, "\\u%04x", (unsigned)cp);
     }
     sb_putc(sb, '"');
 }

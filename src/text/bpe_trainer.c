@@ -26,73 +26,10 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/utf8.h"
 
 /* ------------------------------------------------------------ UTF-8 */
 
-/* Decode one code point of s[0..len); returns its byte length, or 0 when the
- * bytes there are not valid UTF-8 (overlong, surrogate, > U+10FFFF, cut). */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    if (len == 0)
-        return 0;
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t n;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
-
-static size_t utf8_put(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 /* ------------------------------------------------------------ string table */
 
@@ -268,7 +205,7 @@ mlm_status word_counts_add(word_counts *wc, const char *word, size_t len, uint64
         return err_set(MLM_ERR_INVALID_ARGUMENT, "word_counts_add: NULL argument");
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_next((const unsigned char *)word + i, len - i, &cp);
+        size_t n = utf8_decode(word + i, len - i, &cp);
         if (!n)
             return err_set(MLM_ERR_FORMAT, "word_counts_add: invalid UTF-8 at byte %zu", i);
         i += n;
@@ -797,7 +734,7 @@ mlm_status bpe_train(const word_counts *wc, const bpe_trainer_settings *settings
         size_t len = wc->t.len[w];
         for (size_t i = 0; i < len;) {
             uint32_t cp;
-            size_t n = utf8_next(p + i, len - i, &cp);
+            size_t n = utf8_decode((const char *)p + i, len - i, &cp);
             if (!n) {
                 st = err_set(MLM_ERR_FORMAT, "bpe_train: word %zu: invalid UTF-8 at byte %zu", w,
                              i);
@@ -843,7 +780,7 @@ mlm_status bpe_train(const word_counts *wc, const bpe_trainer_settings *settings
     }
     qsort(t.kept + first_kept, n_alpha - first_kept, sizeof *t.kept, alpha_by_cp);
     for (size_t i = first_kept; i < n_alpha; i++)
-        TRY(strtab_intern(&t.vocab, cbuf, utf8_put(t.kept[i].cp, cbuf), &id));
+        TRY(strtab_intern(&t.vocab, cbuf, utf8_put((int32_t)t.kept[i].cp, cbuf), &id));
 
     /* 3. tokenize_words, in bytewise word order (HF: hash order) */
     t.order = mem_alloc((wc->t.n ? wc->t.n : 1) * sizeof *t.order);
@@ -871,7 +808,7 @@ mlm_status bpe_train(const word_counts *wc, const bpe_trainer_settings *settings
         size_t nsym = 0;
         for (size_t i = 0; i < len;) {
             uint32_t cp;
-            size_t n = utf8_next(p + i, len - i, &cp);
+            size_t n = utf8_decode((const char *)p + i, len - i, &cp);
             int is_first = i == 0, is_last = i + n == len;
             i += n;
             if (strtab_find(&t.vocab, (const char *)p + i - n, n) < 0)

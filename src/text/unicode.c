@@ -1,78 +1,10 @@
-/* UTF-8 and Unicode classes; see unicode.h. */
+/* Unicode classes; see unicode.h. */
 #include "text/unicode.h"
 
 #include <string.h>
 #include <utf8proc.h>
 
 #include "text/unicode_tables.h"
-
-size_t utf8_len_of(unsigned char c)
-{
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) return 2;
-    if ((c & 0xF0) == 0xE0) return 3;
-    if ((c & 0xF8) == 0xF0) return 4;
-    return 1;
-}
-
-size_t utf8_next(const char *s, size_t len, int32_t *cp)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned char c = u[0];
-    if (c < 0x80 || len < 2) {
-        *cp = c;
-        return 1;
-    }
-    if ((c & 0xE0) == 0xC0) {
-        *cp = ((int32_t)(c & 0x1F) << 6) | (u[1] & 0x3F);
-        return 2;
-    }
-    if ((c & 0xF0) == 0xE0 && len >= 3) {
-        *cp = ((int32_t)(c & 0x0F) << 12) | ((int32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
-        return 3;
-    }
-    if ((c & 0xF8) == 0xF0 && len >= 4) {
-        *cp = ((int32_t)(c & 0x07) << 18) | ((int32_t)(u[1] & 0x3F) << 12) |
-              ((int32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
-        return 4;
-    }
-    *cp = c;
-    return 1;
-}
-
-size_t utf8_put(int32_t cp, char *out)
-{
-    unsigned char *o = (unsigned char *)out;
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xC0 | (cp >> 6));
-        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (cp >> 12));
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | (cp >> 18));
-    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-
-size_t utf8_count(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return n;
-}
 
 int uc_is_whitespace(int32_t c)
 {

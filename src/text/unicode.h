@@ -1,27 +1,14 @@
-/* UTF-8 and the Unicode character classes the tokenizers need (the
- * definitions HF `tokenizers` uses), from tables read off the reference and
- * utf8proc (mappings, with the exceptions unicode.c lists). */
+/* The Unicode character classes the tokenizers need (the definitions HF
+ * `tokenizers` uses), from tables read off the reference and utf8proc
+ * (mappings, with the exceptions unicode.c lists). UTF-8 itself is
+ * core/utf8.h's, included here for the many files that need both. */
 #ifndef MLM_TEXT_UNICODE_H
 #define MLM_TEXT_UNICODE_H
 
 #include <stddef.h>
-
-#include "core/utf8.h"
 #include <stdint.h>
 
-/* Decode one code point from valid UTF-8 (validate first); returns its
- * byte length (1 for an invalid byte, with *cp = the byte). */
-size_t utf8_next(const char *s, size_t len, int32_t *cp);
-
-/* Byte length of the UTF-8 sequence starting with byte c (1 if invalid). */
-size_t utf8_len_of(unsigned char c);
-
-/* Encode cp into out (4 bytes room); returns the length. */
-size_t utf8_put(int32_t cp, char *out);
-
-
-/* Number of code points of valid UTF-8. */
-size_t utf8_count(const char *s, size_t len);
+#include "core/utf8.h"
 
 /* The character classes below are HF's, each from the crate HF takes it
  * from and at that crate's Unicode version (unicode_tables.c, generated from
