@@ -5,7 +5,7 @@
 #include "suites.h"
 #include "testutil.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <mlm.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #include "suites.h"
 #include "testutil.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <mlm.h>
 #include <stdio.h>
 #include <stdlib.h>

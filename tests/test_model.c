@@ -26,7 +26,7 @@
 #include "testutil.h"
 #include "golden.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <mlm.h>
 #include <stdio.h>

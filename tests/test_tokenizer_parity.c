@@ -18,7 +18,7 @@
 #include "suites.h"
 #include "testutil.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <mlm.h>
 #include <mlm/tokenizer.h>
 #include <stdio.h>

@@ -21,7 +21,7 @@
 #include "suites.h"
 #include "testutil.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <mlm.h>
 #include <mlm/tokenizer.h>
 #include <stdio.h>

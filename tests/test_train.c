@@ -78,11 +78,11 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include "io/safetensors.h"
-#include "nn/model.h"
+#include "nn/model_impl.h"
 #include "nn/ops/cpu.h"
-#include "nn/train.h"
+#include "nn/encoder_train.h"
 #include "train/adamw.h"
 
 /* ---------------------------------------------------------------- helpers */

@@ -10,7 +10,7 @@
 #include "suites.h"
 #include "testutil.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <errno.h>
 #include <math.h>

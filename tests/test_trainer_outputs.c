@@ -7,7 +7,7 @@
 #include "suites.h"
 #include "testutil.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <mlm.h>
 #include <stdio.h>

@@ -24,7 +24,7 @@
 #include "suites.h"
 #include "testutil.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

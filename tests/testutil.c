@@ -1,6 +1,6 @@
 #include "testutil.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <check.h>
 
 #include <errno.h>

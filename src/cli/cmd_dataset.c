@@ -7,7 +7,7 @@
  * `mlm collate` prints masked batches of such a split as JSON lines. */
 #include <mlm.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>

@@ -2,7 +2,7 @@
  * that anyone can compare our output with Hugging Face's by hand. */
 #include <mlm.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>

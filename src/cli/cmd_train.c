@@ -11,7 +11,7 @@
  * --do_eval; `mlm eval` only evaluates. */
 #include <mlm.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>

@@ -10,7 +10,7 @@
  * over a dataset column. */
 #include <mlm.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
 #include "train_args.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <float.h>
 #include <limits.h>

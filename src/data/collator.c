@@ -208,6 +208,42 @@ mlm_status collator_build(collopts *o, const char *options_json, mlm_collator **
     return MLM_OK;
 }
 
+/* DataCollatorForLanguageModeling(tokenizer): the ids the collator needs
+ * come from the tokenizer's special-token roles and its length. */
+mlm_status mlm_collator_new(const mlm_tokenizer *tok, const char *options_json,
+                            mlm_collator **out)
+{
+    if (!out)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_collator_new: out is NULL");
+    *out = NULL;
+    if (!tok)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_collator_new: tokenizer is NULL");
+    collopts o;
+    collopts_defaults(&o);
+    o.mask_id = mlm_tokenizer_special_id(tok, MLM_TOKEN_MASK);
+    o.pad_id = mlm_tokenizer_special_id(tok, MLM_TOKEN_PAD);
+    o.eos_id = mlm_tokenizer_special_id(tok, MLM_TOKEN_EOS);
+    o.cls_id = mlm_tokenizer_special_id(tok, MLM_TOKEN_CLS);
+    o.sep_id = mlm_tokenizer_special_id(tok, MLM_TOKEN_SEP);
+    o.bos_id = mlm_tokenizer_special_id(tok, MLM_TOKEN_BOS);
+    o.unk_id = mlm_tokenizer_special_id(tok, MLM_TOKEN_UNK);
+    o.vocab_size = mlm_tokenizer_vocab_size(tok); /* len(tokenizer) */
+    mlm_status st = collator_build(&o, options_json, out);
+    /* o now holds the options too: say what the tokenizer lacks (only when
+     * that is what collator_build refused, not a bad option) */
+    const char *why = mlm_last_error();
+    if (st == MLM_ERR_INVALID_ARGUMENT && o.mlm && o.mask_id < 0 &&
+        strstr(why, "\"mask_token_id\""))
+        return err_set(st, "collator: this tokenizer has no mask token, which masked language "
+                       "modeling needs (pass \"mlm\": false for causal LM)");
+    if (st == MLM_ERR_INVALID_ARGUMENT && o.pad_id < 0 && o.eos_id < 0 &&
+        strstr(why, "to pad with"))
+        return err_set(st, "collator: this tokenizer has neither a pad token nor an eos token "
+                       "to pad with (give it one with mlm_tokenizer_set_special, as HF's "
+                       "tokenizer.pad_token = ..., or pass \"pad_token_id\")");
+    return st;
+}
+
 mlm_status mlm_collator_new_ids(const char *options_json, mlm_collator **out)
 {
     if (!out)

@@ -10,7 +10,7 @@
 #ifndef MLM_IO_PROGRESS_H
 #define MLM_IO_PROGRESS_H
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
 

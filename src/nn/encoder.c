@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "nn/model.h"
+#include "nn/model_impl.h"
 
 /* Scratch floats for one forward of B rows of T tokens. */
 size_t encoder_workspace_floats(const model_dims *d, int B, int T)

@@ -25,7 +25,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "nn/train.h"
+#include "nn/encoder_train.h"
 
 /* ---------------------------------------------------------------- layout */
 

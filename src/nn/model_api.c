@@ -4,7 +4,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "nn/model.h"
+#include "nn/model_impl.h"
 
 const char *mlm_model_type(const mlm_model *m) { return m ? model_type_name(m->cfg.type) : NULL; }
 int32_t mlm_model_vocab_size(const mlm_model *m) { return m ? m->d.V : 0; }

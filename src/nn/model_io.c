@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
-#include "nn/model.h"
+#include "nn/model_impl.h"
 
 mlm_status model_warn(mlm_model *m, const char *fmt, ...)
 {

@@ -8,7 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "nn/model.h"
+#include "nn/model_impl.h"
 
 typedef struct table {
     param_desc *p;

@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "mlm/core.h"
-#include "text/model.h"
+#include "text/tokenizer_model.h"
 #include "text/normalized.h"
 #include "text/normalizer.h"
 

@@ -4,7 +4,7 @@
 #ifndef MLM_TEXT_LEGACY_H
 #define MLM_TEXT_LEGACY_H
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 #include "mlm/core.h"

@@ -1,7 +1,7 @@
 /* The pieces of a tokenizer.json that libmlm writes itself, as the HF
  * tokenizers library serializes them: for the converters of legacy files
  * (legacy.c: BertConverter, RobertaConverter) and for the trainers' results
- * (trainer.c: BertWordPieceTokenizer, ByteLevelBPETokenizer). Each returns a
+ * (tokenizer_trainer.c: BertWordPieceTokenizer, ByteLevelBPETokenizer). Each returns a
  * new cJSON object, or NULL when out of memory; the caller picks which
  * post-processor its tokenizer gets. */
 #ifndef MLM_TEXT_PRESETS_H

@@ -8,7 +8,7 @@
 #include "mlm/tokenizer.h"
 #include "text/added_vocab.h"
 #include "text/decoder.h"
-#include "text/model.h"
+#include "text/tokenizer_model.h"
 #include "text/normalizer.h"
 #include "text/postprocessor.h"
 #include "text/pretokenizer.h"

@@ -7,7 +7,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "text/json_fields.h"
-#include "text/model.h"
+#include "text/tokenizer_model.h"
 #include "text/unicode.h"
 
 #define UNK_PENALTY 10.0

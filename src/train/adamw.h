@@ -4,7 +4,7 @@
  *
  * Everything works on flat vectors in the layout of the model's owned
  * parameter buffer (m->owned, table order), which is also the layout of a
- * train_ctx's gradients (nn/train.h): parameter i of the table occupies
+ * train_ctx's gradients (nn/encoder_train.h): parameter i of the table occupies
  * [offset_i, offset_i + numel_i). The table's no_decay flag selects HF's
  * second parameter group (biases and LayerNorm weights: weight decay 0).
  *
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn/model.h"
+#include "nn/model_impl.h"
 
 typedef struct adamw {
     size_t n;               /* floats in the parameter vector */

@@ -1,5 +1,5 @@
 /* The Trainer (mlm/trainer.h): transformers' Trainer.train / evaluate /
- * _save_checkpoint for masked-LM, single process, on nn/train.h's forward
+ * _save_checkpoint for masked-LM, single process, on nn/encoder_train.h's forward
  * and backward and train/adamw.h's optimizer.
  *
  * Determinism: everything random is a pure function of the seed and a

@@ -3,14 +3,14 @@
 #ifndef MLM_TRAIN_TRAINER_IMPL_H
 #define MLM_TRAIN_TRAINER_IMPL_H
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #include "mlm/tokenizer.h"
 #include "mlm/trainer.h"
 #include "core/threads.h"
-#include "nn/model.h"
-#include "nn/train.h"
+#include "nn/model_impl.h"
+#include "nn/encoder_train.h"
 #include "train/adamw.h"
 #include "io/progress.h"
 

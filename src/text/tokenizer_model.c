@@ -1,5 +1,5 @@
 /* Model dispatch and the shared vocabulary; see model.h. */
-#include "text/model.h"
+#include "text/tokenizer_model.h"
 
 #include <string.h>
 

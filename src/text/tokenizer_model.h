@@ -1,7 +1,7 @@
 /* Tokenization models (tokenizer.json "model"): WordPiece, BPE, Unigram,
  * WordLevel. A model turns one pre-tokenized piece into tokens. */
-#ifndef MLM_TEXT_MODEL_H
-#define MLM_TEXT_MODEL_H
+#ifndef MLM_TEXT_TOKENIZER_MODEL_H
+#define MLM_TEXT_TOKENIZER_MODEL_H
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  * one owned allocation when the model was created, converted or is trained.
  * The parameter table (model_params) lists every tensor with its HF name and
  * shape, in HF's order; load, save, init and the optimizer all walk it. */
-#ifndef MLM_NN_MODEL_H
-#define MLM_NN_MODEL_H
+#ifndef MLM_NN_MODEL_IMPL_H
+#define MLM_NN_MODEL_IMPL_H
 
 #include <stddef.h>
 #include <stdint.h>

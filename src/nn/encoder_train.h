@@ -19,13 +19,13 @@
  * The model must own its parameters (model_own_params: a checkpoint mapped
  * zero-copy is read-only). Not thread-safe: one context, one thread calling
  * it (the kernels themselves use tc->ops.nthreads threads). */
-#ifndef MLM_NN_TRAIN_H
-#define MLM_NN_TRAIN_H
+#ifndef MLM_NN_ENCODER_TRAIN_H
+#define MLM_NN_ENCODER_TRAIN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn/model.h"
+#include "nn/model_impl.h"
 
 /* A padded batch. labels: the token to predict, or OPS_IGNORE_INDEX. */
 typedef struct train_batch {

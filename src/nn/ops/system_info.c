@@ -1,0 +1,25 @@
+/* mlm_system_info(): what the ops layer found and chose on this machine
+ * (the CPU's features, the GEMM kernel plan), for `mlm version --verbose`
+ * and bug reports. */
+#include "mlm/core.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "nn/ops/cpu.h"
+#include "nn/ops/gemm.h"
+
+static char system_info[384];
+static pthread_once_t system_info_once = PTHREAD_ONCE_INIT;
+
+static void system_info_init(void)
+{
+    snprintf(system_info, sizeof system_info, "cpu: %s; gemm: %s", cpu_describe(),
+             gemm_describe());
+}
+
+const char *mlm_system_info(void)
+{
+    pthread_once(&system_info_once, system_info_init);
+    return system_info;
+}
