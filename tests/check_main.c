@@ -99,6 +99,8 @@ int main(void)
         model_suite,
         train_suite,
         trainer_suite,
+        progress_suite,
+        checkpoint_suite,
         trainer_outputs_suite,
         file_suite,
         json_suite,

@@ -16,6 +16,8 @@ Suite *ops_suite(void);
 Suite *model_suite(void);
 Suite *train_suite(void);
 Suite *trainer_suite(void);
+Suite *progress_suite(void);
+Suite *checkpoint_suite(void);
 Suite *trainer_outputs_suite(void);
 Suite *file_suite(void);
 Suite *json_suite(void);
