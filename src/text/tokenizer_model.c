@@ -1,4 +1,5 @@
-/* Model dispatch and the shared vocabulary; see model.h. */
+/* The tokenizer's model (WordPiece, BPE, Unigram): dispatch and the shared
+ * vocabulary; see tokenizer_model.h. */
 #include "text/tokenizer_model.h"
 
 #include <string.h>
