@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/utf8.h"
 
 START_TEST(version_matches_header)
 {
@@ -79,6 +80,40 @@ START_TEST(alloc_fault_injection)
 }
 END_TEST
 
+/* UTF-8, the one module: strict and lenient decode, encode, count, and
+ * Python's blank test (run_mlm's line filter), Korean included. */
+START_TEST(utf8_module)
+{
+    const char *ko = "한국어"; /* 3 syllables, 9 bytes */
+    uint32_t cp;
+    int32_t lcp;
+    ck_assert_uint_eq(utf8_decode(ko, 9, &cp), 3);
+    ck_assert_uint_eq(cp, 0xD55C);
+    ck_assert_uint_eq(utf8_next(ko + 3, 6, &lcp), 3);
+    ck_assert_int_eq(lcp, 0xAD6D);
+    ck_assert_uint_eq(utf8_count(ko, 9), 3);
+    char buf[4];
+    ck_assert_uint_eq(utf8_put(0x1F600, buf), 4);
+    ck_assert(memcmp(buf, "\xF0\x9F\x98\x80", 4) == 0);
+    ck_assert_uint_eq(utf8_put(0xD55C, buf), 3);
+    ck_assert(memcmp(buf, ko, 3) == 0);
+    /* strict refuses what lenient steps over */
+    ck_assert_uint_eq(utf8_decode("\xC0\x80", 2, &cp), 0);      /* overlong */
+    ck_assert_uint_eq(utf8_decode("\xED\xA0\x80", 3, &cp), 0); /* surrogate */
+    ck_assert_uint_eq(utf8_decode(ko, 2, &cp), 0);              /* cut */
+    ck_assert_uint_eq(utf8_decode(ko, 0, &cp), 0);
+    ck_assert_uint_eq(utf8_next("\xFF", 1, &lcp), 1);
+    ck_assert_int_eq(lcp, 0xFF);
+    /* blank as str.isspace(): U+3000, U+00A0 and the separators too */
+    ck_assert(utf8_is_blank("", 0));
+    ck_assert(utf8_is_blank(" \t\r\n\x1c", 5));
+    ck_assert(utf8_is_blank("\xE3\x80\x80 \xC2\xA0", 6));
+    ck_assert(!utf8_is_blank("\xE3\x80\x80가", 6));
+    ck_assert(!utf8_is_blank("\x00", 1));
+    ck_assert(!utf8_is_blank("\xFF", 1)); /* not UTF-8: not whitespace */
+}
+END_TEST
+
 START_TEST(system_info_names_cpu)
 {
     const char *s = mlm_system_info();
@@ -96,6 +131,7 @@ Suite *core_suite(void)
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, alloc_fault_injection);
     tcase_add_test(tc, system_info_names_cpu);
+    tcase_add_test(tc, utf8_module);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -487,7 +487,8 @@ START_TEST(stream_text_equals_in_memory)
     mlm_dataset_free(s);
     mlm_dataset_free(mem);
 
-    /* line_by_line skips blank lines (the "   " one and WikiText's) */
+    /* line_by_line skips blank lines (the "   " one, WikiText's, and one of
+     * U+3000 ideographic spaces, blank to Python's str.isspace() as well) */
     s = streamed(tok, src, "{\"line_by_line\": true}", dir, &stats);
     ck_assert_uint_gt(stats.skipped, 1);
     ck_assert_uint_eq(mlm_dataset_num_rows(s), stats.records);
@@ -497,6 +498,16 @@ START_TEST(stream_text_equals_in_memory)
         ck_assert_int_eq(mlm_dataset_get_sequence(s, "input_ids", r, &d, &n), MLM_OK);
         ck_assert_uint_gt(n, 2);
     }
+    size_t rows = mlm_dataset_num_rows(s), skipped = stats.skipped;
+    mlm_dataset_free(s);
+    /* a line of U+3000 ideographic spaces (and one of U+00A0) is blank too:
+     * one more skipped line each, no more rows */
+    f = fopen(src, "ab");
+    fputs("\n\xE3\x80\x80\xE3\x80\x80 \n\xC2\xA0", f);
+    fclose(f);
+    s = streamed(tok, src, "{\"line_by_line\": true}", dir, &stats);
+    ck_assert_uint_eq(mlm_dataset_num_rows(s), rows);
+    ck_assert_uint_eq(stats.skipped, skipped + 2);
     mlm_dataset_free(s);
 
     /* gzip'ed input reads the same */

@@ -19,6 +19,7 @@
 #include "args.h"
 #include "cli_file.h"
 #include "commands.h"
+#include "train_data.h"
 
 static char *join_path(const char *dir, const char *name)
 {
@@ -45,20 +46,6 @@ typedef struct prep {
     long block, group_batch, num_proc;
     int progress; /* stderr is a terminal: the library draws datasets' bars there */
 } prep;
-
-/* run_mlm's line_by_line filter: drop empty and whitespace-only texts. */
-static mlm_status keep_nonblank(const mlm_dataset *ds, size_t row, void *user, int *keep)
-{
-    const char *col = user, *s;
-    size_t len;
-    mlm_status st = mlm_dataset_get_string(ds, col, row, &s, &len);
-    if (st != MLM_OK)
-        return st;
-    *keep = 0;
-    for (size_t i = 0; i < len && !*keep; i++)
-        *keep = !strchr(" \t\n\r\v\f\x1c\x1d\x1e\x1f", s[i]) || s[i] == '\0';
-    return MLM_OK;
-}
 
 /* Tokenize (and group) one file into a dataset; tmp is where a streamed
  * file goes (removed by the caller). */
@@ -92,7 +79,7 @@ static mlm_status prepare_file(const prep *p, const char *path, const char *tmp,
     mlm_column_type type;
     if (p->line_by_line && mlm_dataset_column_type(ds, p->column, &type) == MLM_OK &&
         type == MLM_COLUMN_STRING) {
-        st = mlm_dataset_filter(ds, keep_nonblank, (void *)p->column, &kept);
+        st = mlm_dataset_filter(ds, data_keep_line, (void *)p->column, &kept);
         mlm_dataset_free(ds);
         if (st != MLM_OK)
             return st;

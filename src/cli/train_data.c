@@ -30,36 +30,15 @@ int data_check_extension(const char *flag, const char *path)
     return -1;
 }
 
-/* Python's str.isspace() for one code point. */
-static int py_space(unsigned cp)
-{
-    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 ||
-           cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
-/* run_mlm's line_by_line filter: `len(line) > 0 and not line.isspace()`,
- * with Python's Unicode whitespace (U+3000, the ideographic space of CJK
- * text, is whitespace). Bytes that are not UTF-8 count as text: the
- * tokenizer then names them. */
-static mlm_status keep_line(const mlm_dataset *ds, size_t row, void *user, int *keep)
+/* See train_data.h. */
+mlm_status data_keep_line(const mlm_dataset *ds, size_t row, void *user, int *keep)
 {
     const char *col = user, *s;
     size_t len;
     mlm_status st = mlm_dataset_get_string(ds, col, row, &s, &len);
     if (st != MLM_OK)
         return st;
-    *keep = 0;
-    for (size_t i = 0; i < len && !*keep;) {
-        uint32_t cp;
-        size_t k = utf8_decode(s + i, len - i, &cp);
-        if (k == 0) { /* not text: keep it, as str.strip() would not empty it */
-            *keep = 1;
-            break;
-        }
-        *keep = !py_space(cp);
-        i += k;
-    }
+    *keep = !utf8_is_blank(s, len);
     return MLM_OK;
 }
 
@@ -86,7 +65,7 @@ static int process(mlm_tokenizer *tok, const data_opts *o, const mlm_dataset *ra
     mlm_status st = MLM_OK;
     if (o->line_by_line && mlm_dataset_column_type(raw, column, &type) == MLM_OK &&
         type == MLM_COLUMN_STRING) {
-        st = mlm_dataset_filter(raw, keep_line, (void *)column, &kept);
+        st = mlm_dataset_filter(raw, data_keep_line, (void *)column, &kept);
         if (st != MLM_OK)
             return cli_fail(name, st);
         raw = kept;

@@ -23,6 +23,12 @@ typedef struct data_opts {
  * naming the flag and returns -1. */
 int data_check_extension(const char *flag, const char *path);
 
+/* run_mlm.py's line_by_line filter, for mlm_dataset_filter over the string
+ * column named by user: `len(line) > 0 and not line.isspace()`, with
+ * Python's Unicode whitespace. Bytes that are not UTF-8 count as text: the
+ * tokenizer then names them. */
+mlm_status data_keep_line(const mlm_dataset *ds, size_t row, void *user, int *keep);
+
 /* Prepare the wanted datasets (the others are left NULL). tok's truncation
  * and padding are set as run_mlm's tokenizer calls set them. Returns 0, or an
  * exit status after printing the error. */

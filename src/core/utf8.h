@@ -31,4 +31,11 @@ size_t utf8_put(int32_t cp, char *out);
 /* The number of code points of valid UTF-8. */
 size_t utf8_count(const char *s, size_t len);
 
+/* Whether s[0..len) is empty or only whitespace as Python's str.isspace()
+ * sees it (Unicode White_Space and the separators U+001C..U+001F: U+3000,
+ * CJK text's ideographic space, is whitespace): run_mlm.py's line filter
+ * `len(line) > 0 and not line.isspace()` keeps what this says no to. Bytes
+ * that are not UTF-8 are not whitespace. */
+int utf8_is_blank(const char *s, size_t len);
+
 #endif

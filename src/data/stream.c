@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "data/dataset_impl.h"
 #include "data/tokenize.h"
 #include "io/progress.h"
@@ -187,17 +188,6 @@ done:
         return -1;
     }
     r->line.len--;
-    return 1;
-}
-
-/* Python's str.isspace() over ASCII (and the separators \x1c-\x1f). */
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(c == ' ' || (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f)))
-            return 0;
-    }
     return 1;
 }
 
@@ -438,7 +428,7 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
         const char *t = r.line.data;
         size_t tl = r.line.len;
         if (o.format == SF_JSONL) {
-            if (blank(t, tl)) {
+            if (utf8_is_blank(t, tl)) {
                 local.skipped++;
                 continue;
             }
@@ -470,7 +460,7 @@ mlm_status mlm_dataset_tokenize_file(const mlm_tokenizer *tok, const char *path,
             t = jt.data ? jt.data : "";
             tl = jt.len;
         }
-        if (o.line_by_line && blank(t, tl)) {
+        if (o.line_by_line && utf8_is_blank(t, tl)) {
             local.skipped++;
             continue;
         }
