@@ -249,10 +249,10 @@ void bytelevel_trim_offsets(mlm_encoding *e, int add_prefix_space)
 {
     for (size_t i = 0; i < e->n; i++) {
         const char *t = enc_token(e, i);
-        size_t len = strlen(t);
+        size_t len = enc_token_len(e, i);
         /* Leading / trailing 'Ġ' or whitespace: count chars and the bytes
          * they stand for in the original. */
-        size_t lead = 0, lead_b = 0, trail = 0, trail_b = 0, p = 0, nchars = 0;
+        size_t lead = 0, lead_b = 0, trail = 0, trail_b = 0, p = 0;
         int32_t c;
         while (p < len) {
             size_t k = utf8_next(t + p, len - p, &c);
@@ -261,12 +261,10 @@ void bytelevel_trim_offsets(mlm_encoding *e, int add_prefix_space)
             lead_b += c == 0x120 ? 1 : k;
             p += k;
         }
-        for (size_t q = 0; q < len;) {
-            q += utf8_next(t + q, len - q, &c);
-            nchars++;
-        }
+        /* each step takes one character off the end, so a token that is all
+         * whitespace counts every character as trailing too, as HF does */
         size_t q = len;
-        while (q > 0 && trail < nchars) {
+        while (q > 0) {
             size_t k = q - 1;
             while (k > 0 && ((unsigned char)t[k] & 0xC0) == 0x80)
                 k--;
