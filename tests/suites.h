@@ -41,5 +41,6 @@ Suite *cli_data_suite(void);
 Suite *cli_train_suite(void);
 Suite *pipeline_suite(void);
 Suite *rouge_suite(void);
+Suite *cli_rouge_suite(void);
 
 #endif
