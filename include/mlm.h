@@ -15,5 +15,6 @@
 #include "mlm/model.h"
 #include "mlm/pipeline.h"
 #include "mlm/trainer.h"
+#include "mlm/metrics.h"
 
 #endif /* MLM_H */

@@ -40,5 +40,7 @@ Suite *data_tokenize_suite(void);
 Suite *cli_data_suite(void);
 Suite *cli_train_suite(void);
 Suite *pipeline_suite(void);
+Suite *rouge_suite(void);
+Suite *cli_rouge_suite(void);
 
 #endif

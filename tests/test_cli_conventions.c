@@ -37,7 +37,7 @@ static char *run(const char *prefix, const char *args, char **err, int *status)
 
 static const char *const COMMANDS[] = {"version",  "tokenize", "detokenize",      "fill-mask",
                                        "dataset",  "collate",  "train-tokenizer", "train",
-                                       "eval",     "help"};
+                                       "eval",     "rouge",    "help"};
 
 START_TEST(help_prints_usage_and_exits_0)
 {
@@ -81,7 +81,8 @@ START_TEST(help_prints_usage_and_exits_0)
                                       "dataset --out x", "train-tokenizer --model bpe x",
                                       "tokenize --threads 0 --tokenizer x",
                                       "fill-mask --model m --threads two",
-                                      "collate -- --help"};
+                                      "collate -- --help", "rouge --json",
+                                      "rouge --input-jsonl x --predictions y"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         out = run(NULL, bad[i], &err, &status);
         ck_assert_msg(status == 2, "'%s' exited %d", bad[i], status);

@@ -22,6 +22,7 @@ int cmd_collate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_train_tokenizer(int argc, char **argv);
+int cmd_rouge(int argc, char **argv);
 
 /* The full flag lists of mlm train / mlm eval (mlm help train). */
 void cmd_train_help(FILE *out);

@@ -120,6 +120,23 @@ static const command commands[] = {
     {"eval", "mlm eval [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
      "evaluate a model's perplexity as run_mlm.py --do_eval does", NULL, 0,
      cmd_eval, cmd_eval_help},
+    {"rouge",
+     "mlm rouge (--predictions FILE --references FILE | --input-jsonl FILE) [--use-stemmer]\n"
+     "          [--rouge-types LIST] [--per-pair] [--json] [--threads N]",
+     "ROUGE of predictions against references, as evaluate's rouge (rouge_score)",
+     "  --predictions FILE   one prediction per line (\"-\": stdin)\n"
+     "  --references FILE    one reference per line, line i against line i of the predictions\n"
+     "  --input-jsonl FILE   instead: {\"prediction\": s, \"reference\": s} per line, so texts can\n"
+     "                       hold the newlines rougeLsum takes as sentence ends\n"
+     "  --use-stemmer        NLTK's Porter stemmer on tokens longer than 3 characters\n"
+     "  --rouge-types LIST   rouge1..rouge9, rougeL, rougeLsum (rouge1,rouge2,rougeL,rougeLsum)\n"
+     "  --per-pair           every pair's precision, recall and F-measure for every type (a\n"
+     "                       TSV row per line and type, then the means; with --json a line of\n"
+     "                       JSON per pair)\n"
+     "  --json               the means as evaluate returns them, {\"rouge1\": F, ...}: the plain\n"
+     "                       mean over pairs, where evaluate's default (use_aggregator=True)\n"
+     "                       reports the median of bootstrap resamples' means\n",
+     1, cmd_rouge, NULL},
     {"help", "mlm help [COMMAND]", "show the commands, or a command's usage and options", NULL,
      0, cmd_help, NULL},
 };

@@ -32,7 +32,8 @@ for m in tiny-random-bert-caikit tiny-random-t5-caikit; do
     for f in "$SRC/models/$m"/*; do copy "models/$m/$(basename "$f")"; done
 done
 
-copy corpora/wikitext-2-raw/wiki.valid.raw corpora/xsum-sample/sample.jsonl
+copy corpora/wikitext-2-raw/wiki.valid.raw corpora/xsum-sample/sample.jsonl \
+     corpora/cnn-dailymail-sample/train_sample.csv
 for f in train test validation-1 validation-2; do
     copy "corpora/eli5-category/dummy/eli5-category-$f.json"
 done
