@@ -302,7 +302,7 @@ static mlm_status set_option(mlm_generation_config *g, const opt_spec *o, const 
             return bad_value(where, o, v, want);
         if (i < (int64_t)o->min || i > (int64_t)o->max)
             return err_set(MLM_ERR_RANGE, "%sgeneration option '%s' is %lld; it must be %s",
-                           where, o->name, (long long)i, want + 3);
+                           where, o->name, (long long)i, want);
         *(int *)field = (int)i;
         return MLM_OK;
     }

@@ -54,7 +54,7 @@ typedef struct s2s_ops {
 
 typedef struct model_family {
     mlm_family id;
-    const char *what;   /* "an encoder masked-LM", "an encoder-decoder" */
+    const char *what;   /* "an encoder-decoder model (t5, mt5)", for messages */
     const char *(*type)(const mlm_model *m);
     int32_t (*vocab_size)(const mlm_model *m);
     int32_t (*hidden_size)(const mlm_model *m);
@@ -69,9 +69,9 @@ typedef struct model_family {
 extern const model_family encoder_mlm_family;
 extern const model_family t5_family;
 
-/* MLM_OK when m is of family `id`; else MLM_ERR_UNSUPPORTED ("fn: t5 is an
- * encoder-decoder model; fn needs an encoder masked-LM (bert, roberta,
- * xlm-roberta, camembert, distilbert)"). m must not be NULL. */
+/* MLM_OK when m is of family `id`; else MLM_ERR_UNSUPPORTED ("fn: 't5' is an
+ * encoder-decoder model (t5, mt5); fn needs an encoder masked-LM model
+ * (bert, ...)"). m must not be NULL. */
 mlm_status model_require_family(const mlm_model *m, mlm_family id, const char *fn);
 
 /* The family a config.json's text selects, from its model_type (which must

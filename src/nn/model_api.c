@@ -27,7 +27,7 @@ static int32_t enc_max_length(const mlm_model *m)
 
 const model_family encoder_mlm_family = {
     .id = MLM_FAMILY_ENCODER_MLM,
-    .what = "an encoder masked-LM (bert, roberta, xlm-roberta, camembert, distilbert)",
+    .what = "an encoder masked-LM model (bert, roberta, xlm-roberta, camembert, distilbert)",
     .type = enc_type,
     .vocab_size = enc_vocab_size,
     .hidden_size = enc_hidden_size,
@@ -45,7 +45,7 @@ mlm_status model_require_family(const mlm_model *m, mlm_family id, const char *f
         return MLM_OK;
     const model_family *want = id == MLM_FAMILY_ENCODER_DECODER ? &t5_family
                                                                  : &encoder_mlm_family;
-    return err_set(MLM_ERR_UNSUPPORTED, "%s: '%s' is %s model; %s needs %s model", fn,
+    return err_set(MLM_ERR_UNSUPPORTED, "%s: '%s' is %s; %s needs %s", fn,
                    m->family->type(m), m->family->what, fn, want->what);
 }
 

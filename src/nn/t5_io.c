@@ -60,7 +60,7 @@ static mlm_status t5_save(const mlm_model *m, const char *dir);
 
 const model_family t5_family = {
     .id = MLM_FAMILY_ENCODER_DECODER,
-    .what = "an encoder-decoder (t5, mt5)",
+    .what = "an encoder-decoder model (t5, mt5)",
     .type = t5_type,
     .vocab_size = t5_vocab_size,
     .hidden_size = t5_hidden_size,
