@@ -38,5 +38,6 @@ Suite *data_tokenize_suite(void);
 Suite *cli_data_suite(void);
 Suite *cli_train_suite(void);
 Suite *pipeline_suite(void);
+Suite *t5_suite(void);
 
 #endif

@@ -164,14 +164,17 @@ mlm_status t5_new(const char *config_json, size_t len, uint64_t seed, mlm_model 
 /* ---------------------------------------------------------------- load */
 
 /* The checkpoint's tensor for parameter p: its name, or for the shared
- * embedding a stack's embed_tokens (the same tensor in HF). */
-static const st_tensor *find_param(const weights_source *src, const param_desc *p)
+ * embedding a stack's embed_tokens, or the tied lm_head (the same tensor in
+ * HF); copies of it beside shared.weight are ignored, as HF re-ties. */
+static const st_tensor *find_param(const weights_source *src, const param_desc *p, int tied)
 {
     const st_tensor *t = weights_find(src, p->name);
     if (!t && strcmp(p->name, "shared.weight") == 0) {
         t = weights_find(src, "encoder.embed_tokens.weight");
         if (!t)
             t = weights_find(src, "decoder.embed_tokens.weight");
+        if (!t && tied) /* the tied head is the same tensor */
+            t = weights_find(src, "lm_head.weight");
     }
     return t;
 }
@@ -187,7 +190,7 @@ static mlm_status load_weights(mlm_model *m, const char *dir)
     int zero_copy = 1, missing_head = 0;
     for (size_t i = 0; st == MLM_OK && i < tm->n_params; i++) {
         const param_desc *p = &tm->params[i];
-        found[i] = find_param(src, p);
+        found[i] = find_param(src, p, tm->d.tied);
         if (!found[i]) {
             /* HF initialises a missing (untied) lm_head and warns. */
             if ((const float *const *)p->slot != &tm->w.lm_head)
