@@ -117,6 +117,7 @@ int main(void)
         cli_nul_suite,
         pipeline_suite,
         t5_suite,
+        generate_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

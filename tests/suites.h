@@ -39,5 +39,6 @@ Suite *cli_data_suite(void);
 Suite *cli_train_suite(void);
 Suite *pipeline_suite(void);
 Suite *t5_suite(void);
+Suite *generate_suite(void);
 
 #endif
