@@ -40,5 +40,6 @@ Suite *cli_train_suite(void);
 Suite *pipeline_suite(void);
 Suite *t5_suite(void);
 Suite *generate_suite(void);
+Suite *summarize_suite(void);
 
 #endif
