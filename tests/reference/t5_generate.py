@@ -664,13 +664,18 @@ def _beam_search(model, enc, enc_mask, gc, trace, score_dtype):
     return out
 
 
+def row_k(nb, eos):
+    return nb * (1 + (len(eos) if eos is not None else 0)) + 1
+
+
 def _beam_step_trace(acc, topk_lp, topk_ids, hits, beam_scores, finished, heur_unsat,
                      early_stopping, nb, V, cur_len, prompt_len, lp, eos, max_length):
     """The comparisons of one beam step whose outcome decides the ids, per
     input, with the two values compared (a, b): a float32 implementation
     reproduces the ids exactly when each gap is well above its noise.
-      * "top_nb": the num_beams-th vs the (num_beams+1)-th continuation
-        (decides which finished ones are in top_num_beam_mask)
+      * "top_nb": the num_beams-th vs the (num_beams+1)-th continuation,
+        when either is finished (decides which finished ones are in
+        top_num_beam_mask)
       * "running": the num_beams-th vs the next unfinished continuation
         (decides the running beams), when unfinished ones continue
       * "merge": adjacent pairs among the best num_beams+1 real (> -5e8)
@@ -685,16 +690,22 @@ def _beam_step_trace(acc, topk_lp, topk_ids, hits, beam_scores, finished, heur_u
     B = acc.shape[0]
     for b in range(B):
         comps = []
-        row = acc[b]
-        real = row[row > -5e8]
-        srt = torch.sort(real, descending=True).values
-        if srt.numel() > nb:
-            comps.append(("top_nb", float(srt[nb - 1]), float(srt[nb])))
+        # the best nb*(1+n_eos)+1 continuations hold at least nb+1 unfinished
+        # ones (each beam has n_eos eos continuations), unless all finish
+        k = min(row_k(nb, eos), acc.shape[1])
+        vals, idx = torch.topk(acc[b], k)
+        keep = vals > -5e8
+        vals, idx = vals[keep], idx[keep]
+        tok = idx % V
+        fin_sorted = torch.full_like(tok, cur_len + 1 >= max_length, dtype=torch.bool)
+        if eos is not None:
+            fin_sorted |= torch.isin(tok, torch.tensor(eos))
+        # the top_num_beam_mask cut matters only when a finished continuation
+        # sits at it (unfinished ones are ranked by "running" below)
+        if vals.numel() > nb and (bool(fin_sorted[nb - 1]) or bool(fin_sorted[nb])):
+            comps.append(("top_nb", float(vals[nb - 1]), float(vals[nb])))
         if cur_len + 1 < max_length:
-            ids = torch.arange(row.numel()) % V
-            unf = row[(row > -5e8) & ~(torch.isin(ids, torch.tensor(eos)) if eos is not None
-                                       else torch.zeros_like(ids, dtype=torch.bool))]
-            s2 = torch.sort(unf, descending=True).values
+            s2 = vals[~fin_sorted]
             if s2.numel() > nb:
                 comps.append(("running", float(s2[nb - 1]), float(s2[nb])))
         just = hits[b] & (torch.arange(hits.shape[1]) < nb)

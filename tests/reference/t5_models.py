@@ -373,11 +373,14 @@ class T5Stack(nn.Module):
             if self.is_decoder:
                 h = blk.layer[1](h, encoder_hidden_states, cross_bias, cache=cache, layer_idx=i)
             h = blk.layer[-1](h)
+        pre_norm = h
         h = self.final_layer_norm(h)
         if output_hidden_states:
             hs.append(h)
+        # hidden_states as HF returns them: the input of every block, then the
+        # final (normed) output; pre_final_norm: the last block's output
         return {"last_hidden_state": h, "hidden_states": hs if output_hidden_states else None,
-                "position_bias": position_bias}
+                "pre_final_norm": pre_norm, "position_bias": position_bias}
 
 
 class T5ForConditionalGeneration(nn.Module):
@@ -438,6 +441,8 @@ class T5ForConditionalGeneration(nn.Module):
         if output_hidden_states:
             out["encoder_hidden_states"] = encoder_outputs["hidden_states"]
             out["decoder_hidden_states"] = dec["hidden_states"]
+            out["encoder_pre_final_norm"] = encoder_outputs["pre_final_norm"]
+            out["decoder_pre_final_norm"] = dec["pre_final_norm"]
         if labels is not None:
             out["loss"] = nn.functional.cross_entropy(
                 dec["logits"].reshape(-1, dec["logits"].shape[-1]), labels.reshape(-1),

@@ -42,10 +42,12 @@ const SOURCES = [
   "summarize: 한국어 문장과 English words mixed together in one input.",
   "summarize: Doctors recommend at least seven hours of sleep a night for adults.",
 ];
+// (short: the tiny tokenizer is nearly character-level, and the logits of
+// the forward golden are [3, target length, vocab])
 const TARGETS = [
-  "Storm cuts power to thousands of homes.",
-  "The council approved the budget.",
-  "날씨가 맑다.",
+  "The bread.",
+  "Storm ends.",
+  "맑다.",
 ];
 
 async function main() {
