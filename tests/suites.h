@@ -41,5 +41,6 @@ Suite *pipeline_suite(void);
 Suite *t5_suite(void);
 Suite *generate_suite(void);
 Suite *summarize_suite(void);
+Suite *t5_parity_suite(void);
 
 #endif
