@@ -322,9 +322,9 @@ static mlm_status run_beam(gen_run *r, mlm_generation *out)
         st = r->s2s->step(r->state, &r->ctx, b.tokens, r->logits);
         if (st != MLM_OK)
             break;
+        ops_log_softmax_forward(&r->ctx, r->logits, r->logits, R, V);
         for (int i = 0; i < R; i++) {
             float *s = r->logits + (size_t)i * V;
-            gen_log_softmax(s, V);
             gen_process_row(p, b.run_seq + (size_t)i * L, cur, s, V, r->scratch);
             float add = b.run_score[i];
             for (int v = 0; v < V; v++)

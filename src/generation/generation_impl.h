@@ -123,8 +123,4 @@ mlm_status gen_plan_make(const mlm_generation_config *g, int V, gen_plan *p, gen
 void gen_process_row(const gen_plan *p, const int32_t *seq, int len, float *scores, int V,
                      float *scratch);
 
-/* log_softmax over V floats, in place: x − (max + log Σ e^(x − max)), as
- * torch's kernel rounds it (the sum in double). */
-void gen_log_softmax(float *x, int V);
-
 #endif

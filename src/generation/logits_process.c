@@ -33,22 +33,7 @@
 #include <string.h>
 
 #include "generation/generation_impl.h"
-
-void gen_log_softmax(float *x, int V)
-{
-    float mx = -INFINITY;
-    for (int i = 0; i < V; i++)
-        mx = x[i] > mx ? x[i] : mx;
-    if (mx == -INFINITY) /* torch gives NaN for a row of −inf; keep it −inf */
-        return;
-    double sum = 0.0;
-    for (int i = 0; i < V; i++)
-        sum += (double)expf(x[i] - mx);
-    /* torch: x − (max + log Σ e^(x − max)) */
-    float shift = mx + (float)log(sum);
-    for (int i = 0; i < V; i++)
-        x[i] = x[i] - shift;
-}
+#include "nn/ops/ops.h"
 
 static int is_eos(const gen_plan *p, int32_t t)
 {
@@ -201,6 +186,9 @@ void gen_process_row(const gen_plan *p, const int32_t *seq, int len, float *s, i
         if (g->top_p < 1.0)
             top_p(s, V, g->top_p, p->min_keep, scratch);
     }
-    if (g->renormalize_logits)
-        gen_log_softmax(s, V);
+    if (g->renormalize_logits) {
+        ops_ctx one;
+        ops_ctx_init(&one, 1);
+        ops_log_softmax_forward(&one, s, s, 1, V);
+    }
 }
