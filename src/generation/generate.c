@@ -46,6 +46,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/threads.h"
 #include "generation/generation_impl.h"
 #include "nn/model_impl.h"
 
@@ -540,6 +541,14 @@ mlm_status mlm_generate(const mlm_model *m, const mlm_generation_config *config,
     gen_run run = {.m = m, .s2s = m->family->s2s, .p = &plan, .B = (int)B,
                    .V = mlm_model_vocab_size(m)};
     ops_ctx_init(&run.ctx, nthreads);
+    /* A decode step makes ~10 parallel calls per layer, each too short to
+     * pay for starting threads: the call keeps nthreads - 1 workers (or
+     * uses the pool its caller entered, a pipeline's). */
+    par_pool *caller = par_pool_enter(NULL), *pool = NULL;
+    par_pool_leave(caller);
+    if (!caller && nthreads > 1)
+        pool = par_pool_new(nthreads - 1);
+    par_pool *before = pool ? par_pool_enter(pool) : NULL;
     int32_t *own_mask = NULL;
     float *enc = NULL;
     if (!res) {
@@ -579,6 +588,10 @@ mlm_status mlm_generate(const mlm_model *m, const mlm_generation_config *config,
         }
     }
 done:
+    if (pool) {
+        par_pool_leave(before);
+        par_pool_free(pool);
+    }
     if (run.state)
         run.s2s->state_free(run.state);
     mem_free(enc);
