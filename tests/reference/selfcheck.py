@@ -13,6 +13,7 @@ import struct
 import sys
 import tempfile
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,7 +22,10 @@ sys.path.insert(0, HERE)
 import hf_models as hf  # noqa: E402
 import make_checkpoints as mc  # noqa: E402
 import make_goldens as mg  # noqa: E402
+import make_t5 as mt5  # noqa: E402
 import safetensors_io as st  # noqa: E402
+import t5_generate as tg  # noqa: E402
+import t5_models as tm  # noqa: E402
 
 FAILS = []
 
@@ -358,6 +362,146 @@ def check_goldens_reproduce():
         check(all((g1[k] == ck[k]).all() for k in ck), "train_step1 == checkpoint (first update has lr 0 with warmup 1)")
 
 
+# ------------------------------------------------------------ T5
+
+def check_t5(tmp):
+    """T5 reference against itself: names, save/load, cached == uncached,
+    float32 vs float64, beam bookkeeping, the caikit conversion."""
+    dirs = {}
+    for style in ("v1.0", "v1.1"):
+        d = os.path.join(tmp, "t5-" + style)
+        mt5.write_checkpoint(style, "tiny", d)
+        dirs[style] = d
+    names = {st_: set(st.load_file(os.path.join(d, "model.safetensors"))) for st_, d in dirs.items()}
+    for style, ks in names.items():
+        tied = style == "v1.0"
+        check("shared.weight" in ks and not any(k in ks for k in tm.EMBED_ALIASES)
+              and (("lm_head.weight" in ks) != tied),
+              f"t5 {style}: safetensors names as save_pretrained writes them (lm_head.weight {'absent' if tied else 'present'})")
+        check("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" in ks
+              and "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" in ks
+              and not any("block.1.layer.0.SelfAttention.relative_attention_bias" in k for k in ks)
+              and not any("EncDecAttention.relative_attention_bias" in k for k in ks),
+              f"t5 {style}: relative_attention_bias in block 0 of each stack only")
+        check(any(k.endswith("DenseReluDense.wi_1.weight") for k in ks) == (style == "v1.1"),
+              f"t5 {style}: gated FFN has wi_0/wi_1 exactly when v1.1")
+    again = os.path.join(tmp, "again")
+    mt5.write_checkpoint("v1.0", "tiny", again)
+    with open(os.path.join(dirs["v1.0"], "model.safetensors"), "rb") as a, \
+            open(os.path.join(again, "model.safetensors"), "rb") as b:
+        check(a.read() == b.read(), "t5 checkpoint: same bytes on every run")
+    for style, d in dirs.items():
+        m = tm.from_pretrained(d)
+        rt = os.path.join(tmp, "rt-" + style)
+        tm.save_pretrained(m, rt, json.load(open(os.path.join(d, "config.json"))))
+        with open(os.path.join(d, "model.safetensors"), "rb") as a, \
+                open(os.path.join(rt, "model.safetensors"), "rb") as b:
+            check(a.read() == b.read(), f"t5 {style}: load -> save gives the same bytes")
+        if style == "v1.0":
+            check(m.lm_head.weight is m.shared.weight and m.encoder.embed_tokens is m.shared,
+                  "t5 v1.0: lm_head and both embed_tokens are shared.weight")
+        # aliases as older files store them load to the same model
+        sd = st.load_torch(os.path.join(d, "model.safetensors"))
+        sd["encoder.embed_tokens.weight"] = sd["shared.weight"].clone()
+        sd["decoder.embed_tokens.weight"] = sd.pop("shared.weight").clone()
+        m2 = tm.T5ForConditionalGeneration(m.config)
+        tm.load_state_dict_into(m2, sd)
+        check(all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values())),
+              f"t5 {style}: a file with only encoder/decoder.embed_tokens.weight loads the same")
+    # float32 vs float64, cached vs full, right padding
+    _, _, t = mt5.inputs_for(dirs["v1.1"])
+    for style, d in dirs.items():
+        m, m64 = tm.from_pretrained(d), tm.from_pretrained(d, dtype=torch.float64)
+        ids, am = mt5.pad_batch([t["sources"][i] for i in (3, 1, 12)])
+        dec = torch.tensor([[0, 5, 9, 13, 7, 1], [0, 22, 5, 1, 0, 0], [0, 8, 1, 0, 0, 0]])
+        dm = (torch.arange(6)[None, :] < torch.tensor([[6], [4], [3]])).long()
+        with torch.no_grad():
+            o, o64 = m(ids, am, dec, dm), m64(ids, am, dec, dm)
+            d32 = float((o["logits"].double() - o64["logits"]).abs().max())
+            check(d32 < 1e-4, f"t5 {style}: float32 vs float64 logits {d32:.1e} < 1e-4")
+            lc = mt5.cached_logits(m64, ids, am, dec, dm)
+            dc = float((lc - o64["logits"]).abs().max())
+            check(dc < 1e-10, f"t5 {style}: cached decoding == full decoder (float64, {dc:.1e})")
+            worst = 0.0
+            for b in range(3):
+                L, Ld = int(am[b].sum()), int(dm[b].sum())
+                one = m64(ids[b:b + 1, :L], None, dec[b:b + 1, :Ld], None)
+                worst = max(worst, float((one["logits"][0] - o64["logits"][b, :Ld]).abs().max()))
+            check(worst < 1e-10, f"t5 {style}: padding changes no real position's logits ({worst:.1e})")
+    # generation: cached == uncached; beam search with one beam and
+    # early_stopping=True == greedy; sequences_scores rebuilt from the
+    # per-step scores and beam indices (HF's compute_transition_scores recipe)
+    m = tm.from_pretrained(dirs["v1.1"])
+    gc = tg.model_generation_config(dirs["v1.1"], dict(m.config))
+    ids, am = mt5.pad_batch([t["sources"][i] for i in (0, 8, 5)])
+    for opts in ({"max_new_tokens": 10}, {"max_new_tokens": 10, "no_repeat_ngram_size": 2},
+                 {"max_new_tokens": 10, "num_beams": 4, "num_return_sequences": 2},
+                 {"max_new_tokens": 10, "num_beams": 3, "early_stopping": "never", "length_penalty": 2.0}):
+        a = tg.generate(m, ids, am, generation_config=gc, **opts)["sequences"]
+        b = tg.generate(m, ids, am, generation_config=gc, use_cache=False, **opts)["sequences"]
+        check(torch.equal(a, b), f"t5 generate {opts}: cached == uncached ids")
+    for opts in ({"max_new_tokens": 10}, {"max_new_tokens": 10, "no_repeat_ngram_size": 2, "min_new_tokens": 3}):
+        g = tg.generate(m, ids, am, generation_config=gc, **opts)["sequences"]
+        gcf = tg.resolve_config(gc, dict(opts, early_stopping=True))
+        gcf["num_beams"] = 1
+        enc = m.encode(ids, am)["last_hidden_state"]
+        bm = tg._beam_search(m, enc, am, gcf, False, torch.float32)["sequences"]
+        # beam search fills after eos with eos (1), greedy with pad (0)
+        gg = g.clone()
+        for r in range(gg.shape[0]):
+            row = gg[r].tolist()
+            if 1 in row[1:]:
+                gg[r, row.index(1, 1):] = 1
+        check(torch.equal(gg[:, :bm.shape[1]], bm) and bool((gg[:, bm.shape[1]:] == 1).all()),
+              f"t5: beam search with num_beams=1, early_stopping=True == greedy {opts}")
+    for opts in ({"num_beams": 4, "length_penalty": 0.6, "num_return_sequences": 4},
+                 {"num_beams": 3, "length_penalty": 2.0, "early_stopping": "never"}):
+        o = tg.generate(m, ids, am, generation_config=gc, max_new_tokens=10, output_scores=True, **opts)
+        S = torch.stack(o["scores"], 1)          # [batch*beams, steps, V]
+        worst = 0.0
+        for r in range(o["sequences"].shape[0]):
+            bi = o["beam_indices"][r]
+            n = int((bi >= 0).sum())
+            tot = sum(float(S[int(bi[k]), k, int(o["sequences"][r, k + 1])]) for k in range(n))
+            worst = max(worst, abs(tot / n ** opts["length_penalty"] - float(o["sequences_scores"][r])))
+        check(worst < 1e-4, f"t5 beam {opts}: sequences_scores = sum of chosen log-probs / "
+                            f"(generated length incl. eos) ** length_penalty ({worst:.1e})")
+    # HF quirk: beam search pads T5 outputs with eos (pad 0 is falsy)
+    o = tg.generate(m, ids, am, generation_config=gc, max_new_tokens=10, num_beams=4, num_return_sequences=4)
+    rows = [r for r in o["sequences"].tolist() if 1 in r[1:] and r.index(1, 1) < len(r) - 1]
+    check(all(all(x == 1 for x in r[r.index(1, 1):]) for r in rows),
+          f"t5 beam: shorter hypotheses filled with eos 1 ({len(rows)} rows)")
+    # resolved lengths
+    r = tg.resolve_config(gc, {})
+    check(r["max_length"] == 21, "generate: untouched max_length 20 -> 21 (decoder start token)")
+    check(tg.resolve_config(gc, {"max_length": 20})["max_length"] == 20, "generate: explicit max_length 20 stays 20")
+    check(tg.resolve_config(gc, {"max_new_tokens": 5, "min_new_tokens": 2})["min_length"] == 3,
+          "generate: min_new_tokens 2 -> min_length 3")
+    # buckets: spot values of HF's formula (32 buckets, max distance 128)
+    bb = tm.relative_position_bucket(torch.tensor([0, -1, 1, -7, -8, -127, -128, -500, 500]), True, 32, 128).tolist()
+    bc = tm.relative_position_bucket(torch.tensor([0, 1, -1, -15, -16, -127, -128, -500]), False, 32, 128).tolist()
+    check(bb == [0, 1, 17, 7, 8, 15, 15, 15, 31] and bc == [0, 0, 1, 15, 16, 31, 31, 31],
+          f"relative buckets: bidirectional {bb}, causal {bc}")
+    # caikit conversion
+    cd = os.path.join(tmp, "caikit")
+    mt5.convert_caikit(cd)
+    bin_sd = torch.load(os.path.join(mt5.CAIKIT_SRC, "pytorch_model.bin"), map_location="cpu")
+    conv = st.load_file(os.path.join(cd, "model.safetensors"))
+    check(set(conv) == set(bin_sd) - {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"}
+          and all(np.array_equal(conv[k], bin_sd[k].numpy()) for k in conv),
+          f"caikit T5: safetensors = the .bin less its 3 tied aliases ({len(conv)} tensors)")
+
+
+def check_t5_goldens_reproduce(tmp):
+    out = os.path.join(tmp, "goldens")
+    mt5.write_committed(out)
+    for name, _ in mt5.COMMITTED:
+        for fn in sorted(os.listdir(os.path.join(out, name))):
+            with open(os.path.join(out, name, fn), "rb") as a, \
+                    open(os.path.join(mt5.GOLDEN_DIR, name, fn), "rb") as b:
+                check(a.read() == b.read(), f"goldens/{name}/{fn} reproduces byte for byte")
+
+
 def main():
     mg._setup()
     torch.set_num_threads(1)
@@ -368,6 +512,9 @@ def main():
     check_optimizer()
     check_gradcheck()
     check_goldens_reproduce()
+    with tempfile.TemporaryDirectory() as tmp:
+        check_t5(tmp)
+        check_t5_goldens_reproduce(tmp)
     print(f"\n{len(FAILS)} failure(s)")
     for f in FAILS:
         print("  " + f)
