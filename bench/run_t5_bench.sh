@@ -1,7 +1,7 @@
 #!/bin/sh
 # The summarization benchmark (make bench-t5): libmlm's generate() vs the
 # PyTorch reference's (tests/reference/t5_generate.py, transformers 4.56's
-# algorithm) on a t5-small-shaped T5 (random weights, v1.0: relu, tied
+# algorithm, timed by bench/t5_generate_ref.py) on a t5-small-shaped T5 (random weights, v1.0: relu, tied
 # head), a 128-token input into exactly 32 new tokens, greedy and beam 4,
 # batch 1 and 8, 1 and 2 threads, in one run; a table with the ratios
 # (bench/t5_bench_report.py). Never part of make check. Needs /usr/bin/python3
@@ -42,15 +42,18 @@ for mode in $MODES; do
             echo "== libmlm: $mode, batch $b, $n threads"
             MLM_ROOT=. build/bench/t5_bench "$MODEL" --mode "$mode" --batch "$b" --threads "$n" \
                 --reps "$REPS" >> "$OUT/libmlm.jsonl"
-            if [ -z "${SKIP_PEERS:-}" ]; then
-                echo "== pytorch: $mode, batch $b, $n threads, BLIS_ARCH_TYPE=$ARCH_ID ($TORCH_ARCH)"
-                env BLIS_NUM_THREADS=$n OMP_NUM_THREADS=$n ${ARCH_ID:+BLIS_ARCH_TYPE=$ARCH_ID} \
-                    $PY bench/t5_torch_peer.py "$MODEL" --mode "$mode" --batch "$b" \
-                    --threads "$n" --reps "$REPS" >> "$OUT/pytorch.jsonl"
-            fi
         done
     done
 done
+if [ -z "${SKIP_PEERS:-}" ]; then
+    for n in $THREADS; do
+        echo "== pytorch: $n threads, BLIS_ARCH_TYPE=$ARCH_ID ($TORCH_ARCH)"
+        env BLIS_NUM_THREADS=$n OMP_NUM_THREADS=$n ${ARCH_ID:+BLIS_ARCH_TYPE=$ARCH_ID} \
+            $PY bench/t5_generate_ref.py "$MODEL" --threads "$n" \
+            --modes "$(echo $MODES | tr ' ' ,)" --batches "$(echo $BATCHES | tr ' ' ,)" \
+            --reps "$REPS" >> "$OUT/pytorch.jsonl"
+    done
+fi
 uptime > "$OUT/load_after"
 $PY bench/t5_bench_report.py "$OUT"
 echo "(raw results in $OUT; load before/after: $(cat "$OUT/load_before" | sed 's/.*load/load/') / $(cat "$OUT/load_after" | sed 's/.*load/load/'))"
