@@ -396,6 +396,65 @@ START_TEST(one_model_serves_many_threads)
 }
 END_TEST
 
+typedef struct gen_worker {
+    const mlm_model *m;
+    const mlm_generation_config *g;
+    int nthreads;
+    mlm_generation *r;
+    mlm_status st;
+} gen_worker;
+
+static void *run_generate(void *arg)
+{
+    gen_worker *w = arg;
+    static const int32_t ids[2 * 6] = {5, 9, 13, 22, 7, 1, 17, 3, 3, 45, 1, 0};
+    static const int32_t mask[2 * 6] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+    w->st = mlm_generate(w->m, w->g, w->nthreads, ids, mask, 2, 6, &w->r);
+    return NULL;
+}
+
+/* mlm_generate on one model and one configuration from several threads at
+ * once, each call with its own workers (nthreads 2) or none: every result as
+ * computed alone. */
+START_TEST(generate_shares_model_and_config)
+{
+    char *dir = make_model("models/tiny-random-t5-caikit", 1302);
+    mlm_model *m = NULL;
+    ck_assert_int_eq(mlm_model_load(dir, &m), MLM_OK);
+    mlm_generation_config *g = NULL;
+    ck_assert_int_eq(mlm_generation_config_new(m, &g), MLM_OK);
+    const char *opts = "{\"num_beams\": 3, \"max_new_tokens\": 6, \"num_return_sequences\": 2}";
+    ck_assert_int_eq(mlm_generation_config_set_json(g, opts, strlen(opts)), MLM_OK);
+    enum { N = 4 };
+    gen_worker w[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (gen_worker){.m = m, .g = g, .nthreads = 1 + i % 2};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, run_generate, &w[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    gen_worker alone = {.m = m, .g = g, .nthreads = 1};
+    run_generate(&alone);
+    ck_assert_int_eq(alone.st, MLM_OK);
+    size_t n = mlm_generation_num_sequences(alone.r) * mlm_generation_sequence_length(alone.r);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(w[i].st, MLM_OK);
+        ck_assert_int_eq(mlm_generation_sequence_length(w[i].r),
+                         mlm_generation_sequence_length(alone.r));
+        ck_assert_int_eq(memcmp(mlm_generation_sequences(w[i].r), mlm_generation_sequences(alone.r),
+                                n * sizeof(int32_t)),
+                         0);
+        mlm_generation_free(w[i].r);
+    }
+    mlm_generation_free(alone.r);
+    mlm_generation_config_free(g);
+    mlm_model_free(m);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *summarize_suite(void)
 {
     Suite *s = suite_create("summarize");
@@ -407,6 +466,7 @@ Suite *summarize_suite(void)
     tcase_add_test(tc, korean_goes_through_cleanly);
     tcase_add_test(tc, cli_summarize);
     tcase_add_test(tc, one_model_serves_many_threads);
+    tcase_add_test(tc, generate_shares_model_and_config);
     suite_add_tcase(s, tc);
     return s;
 }
