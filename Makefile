@@ -11,6 +11,7 @@
 #   make bench-model     libmlm vs PyTorch vs ONNX Runtime on a distilroberta-
 #                        shaped model (bench/run_model_bench.sh; minutes)
 #   make bench-dataset   dataset preparation throughput and memory (BENCH_MB=100)
+#   make bench-t5        summarization (T5 generate) throughput, libmlm vs PyTorch
 #   make bench-train     training throughput, MFU and peak RSS, libmlm vs PyTorch
 #                        (bench/run_train_bench.sh; ~3 minutes, STEPS=2 WARMUP=1 less)
 #   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
@@ -117,7 +118,8 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench bench-tokenize bench-model bench-dataset bench-train abi-dump abi-check \
+        fuzz bench bench-tokenize bench-model bench-dataset bench-train bench-t5 abi-dump \
+        abi-check \
         check-cli-compat
 
 all: $(SHLIB) $(STLIB) $(MLM_BIN) $(EXAMPLES) $(OUTLIB)/pkgconfig/mlm.pc
@@ -353,6 +355,15 @@ bench-dataset: deps-ok
 bench-train: deps-ok
 	@$(MAKE) --no-print-directory build/bench/train_bench
 	@sh bench/run_train_bench.sh
+
+# Summarization: libmlm's generate() vs the PyTorch reference's on a
+# t5-small-shaped T5, 128 tokens into 32, greedy and beam 4, batch 1 and 8,
+# 1 and 2 threads, ratios, the memory floor and peak RSS (needs
+# /usr/bin/python3 with Debian's torch; SKIP_PEERS=1 runs libmlm's side
+# only). REPS, THREADS, BATCHES, MODES, STYLE, TORCH_ARCH: see the script.
+bench-t5: deps-ok
+	@$(MAKE) --no-print-directory build/bench/t5_bench
+	@sh bench/run_t5_bench.sh
 
 clean:
 	rm -rf build lib bin

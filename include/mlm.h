@@ -13,6 +13,7 @@
 #include "mlm/dataset.h"
 #include "mlm/collator.h"
 #include "mlm/model.h"
+#include "mlm/generation.h"
 #include "mlm/pipeline.h"
 #include "mlm/trainer.h"
 #include "mlm/metrics.h"

@@ -120,6 +120,10 @@ int main(void)
         pipeline_suite,
         rouge_suite,
         cli_rouge_suite,
+        t5_suite,
+        generate_suite,
+        summarize_suite,
+        t5_parity_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

@@ -42,5 +42,9 @@ Suite *cli_train_suite(void);
 Suite *pipeline_suite(void);
 Suite *rouge_suite(void);
 Suite *cli_rouge_suite(void);
+Suite *t5_suite(void);
+Suite *generate_suite(void);
+Suite *summarize_suite(void);
+Suite *t5_parity_suite(void);
 
 #endif

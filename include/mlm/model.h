@@ -1,7 +1,13 @@
 /*
  * mlm/model.h — BERT, RoBERTa (XLM-R, CamemBERT) and DistilBERT encoders
- * with their masked-LM heads, loaded from and saved to Hugging Face model
+ * with their masked-LM heads, and T5 / mT5 encoder-decoders
+ * (T5ForConditionalGeneration), loaded from and saved to Hugging Face model
  * directories (config.json + model.safetensors).
+ *
+ * One handle serves both architecture families; config.json's model_type
+ * picks the family at load (mlm_model_family). Functions documented for
+ * one family fail with MLM_ERR_UNSUPPORTED, and a message naming the
+ * model type, on a model of the other.
  *
  * Thread safety: a model is immutable once loaded or created, except through
  * the training API; any number of threads may run mlm_model_forward() on one
@@ -19,6 +25,12 @@ extern "C" {
 
 typedef struct mlm_model mlm_model;
 
+/* Architecture families. Values are part of the ABI. */
+typedef enum mlm_family {
+    MLM_FAMILY_ENCODER_MLM = 0,     /* bert, roberta, xlm-roberta, camembert, distilbert */
+    MLM_FAMILY_ENCODER_DECODER = 1  /* t5, mt5 (T5ForConditionalGeneration) */
+} mlm_family;
+
 /* Load a Hugging Face model directory: config.json and model.safetensors
  * (or model.safetensors.index.json with its shards). F32 weights are used in
  * place from the mapped file; F16 and BF16 are converted. The decoder tied to
@@ -26,28 +38,45 @@ typedef struct mlm_model mlm_model;
  * Weights the masked-LM model does not use (pooler, NSP head) are ignored;
  * a missing MLM head is initialised as HF does and reported by
  * mlm_model_n_warnings(). pytorch_model.bin is not read: the error says how
- * to convert it. */
+ * to convert it.
+ * T5: shared.weight (or a stack's embed_tokens.weight) is the one
+ * embedding; an untied lm_head.weight is required unless
+ * tie_word_embeddings; generation_config.json, when present, gives
+ * generation's defaults (mlm/generation.h). */
 MLM_API mlm_status mlm_model_load(const char *dir, mlm_model **out);
 
 /* A new model from the text of a config.json (len bytes), initialised as HF
  * initialises: normal(0, initializer_range) weights, zero biases, LayerNorm
- * ones and zeros, the padding row zero; deterministic for a seed. */
+ * ones and zeros, the padding row zero; deterministic for a seed.
+ * T5 (T5PreTrainedModel._init_weights, f = initializer_factor): shared and
+ * an untied lm_head ~ N(0, f), q ~ N(0, f·(d_model·d_kv)^-0.5), k and v
+ * ~ N(0, f·d_model^-0.5), o ~ N(0, f·(num_heads·d_kv)^-0.5), wi (wi_0,
+ * wi_1) ~ N(0, f·d_model^-0.5), wo ~ N(0, f·d_ff^-0.5), the relative
+ * attention biases ~ N(0, f·d_model^-0.5), layer norms f. */
 MLM_API mlm_status mlm_model_new(const char *config_json, size_t len, uint64_t seed,
                                  mlm_model **out);
 
 /* Write config.json and model.safetensors into dir (created if needed) with
- * exactly HF's names, one copy of tied weights, each file atomically. */
+ * exactly HF's names, one copy of tied weights, each file atomically.
+ * T5: also generation_config.json, as save_pretrained does. */
 MLM_API mlm_status mlm_model_save(const mlm_model *model, const char *dir);
 
 /* Accepts NULL. */
 MLM_API void mlm_model_free(mlm_model *model);
 
-/* "bert", "roberta", "xlm-roberta", "camembert" or "distilbert". */
+/* "bert", "roberta", "xlm-roberta", "camembert", "distilbert", "t5" or
+ * "mt5". */
 MLM_API const char *mlm_model_type(const mlm_model *model);
+/* The model's family; MLM_FAMILY_ENCODER_MLM for NULL. */
+MLM_API mlm_family mlm_model_family(const mlm_model *model);
 MLM_API int32_t mlm_model_vocab_size(const mlm_model *model);
+/* hidden_size (T5: d_model). */
 MLM_API int32_t mlm_model_hidden_size(const mlm_model *model);
+/* Encoder layers (T5: num_layers; the decoder has num_decoder_layers). */
 MLM_API int32_t mlm_model_num_layers(const mlm_model *model);
-/* Longest input in tokens (RoBERTa: max_position_embeddings - pad - 1). */
+/* Longest input in tokens (RoBERTa: max_position_embeddings - pad - 1).
+ * T5's relative positions set no limit: INT32_MAX (the tokenizer's
+ * model_max_length is the practical one). */
 MLM_API int32_t mlm_model_max_length(const mlm_model *model);
 /* Total number of parameters (tied weights counted once). */
 MLM_API int64_t mlm_model_num_parameters(const mlm_model *model);
@@ -55,6 +84,8 @@ MLM_API int64_t mlm_model_num_parameters(const mlm_model *model);
 /* Warnings from loading (e.g. "cls.predictions.* missing: initialised"). */
 MLM_API size_t mlm_model_n_warnings(const mlm_model *model);
 MLM_API const char *mlm_model_warning(const mlm_model *model, size_t i);
+
+/* ---------------------------------------------------- encoder masked-LMs */
 
 /* The masked-LM forward pass in eval mode (no dropout), on a padded batch of
  * `batch` rows of `seq_len` tokens:
@@ -78,6 +109,34 @@ MLM_API mlm_status mlm_model_hidden_states(const mlm_model *model, int nthreads,
                                            const int32_t *attention_mask,
                                            const int32_t *token_type_ids, size_t batch,
                                            size_t seq_len, float *hidden);
+
+/* ---------------------------------------------------- encoder-decoders (T5) */
+
+/* The encoder's last hidden state (after its final layer norm), eval mode:
+ *   input_ids       batch x seq_len
+ *   attention_mask  batch x seq_len of 0/1, or NULL for all ones
+ *   hidden          receives batch x seq_len x hidden_size floats.
+ * Encoder-decoder models only. nthreads >= 1; thread-safe on one model. */
+MLM_API mlm_status mlm_model_encode(const mlm_model *model, int nthreads,
+                                    const int32_t *input_ids, const int32_t *attention_mask,
+                                    size_t batch, size_t seq_len, float *hidden);
+
+/* T5ForConditionalGeneration's forward in eval mode, teacher-forced: the
+ * encoder on input_ids (batch x src_len, attention_mask or NULL), then the
+ * decoder on decoder_input_ids (batch x tgt_len; decoder_attention_mask
+ * 0/1 or NULL for all ones; causal). logits receives batch x tgt_len x
+ * vocab_size floats; encoder_hidden (may be NULL) batch x src_len x
+ * hidden_size. The decoder_input_ids are given as they are (no shift: HF's
+ * decoder_input_ids, not labels). Encoder-decoder models only. */
+MLM_API mlm_status mlm_model_seq2seq_forward(const mlm_model *model, int nthreads,
+                                             const int32_t *input_ids,
+                                             const int32_t *attention_mask, size_t batch,
+                                             size_t src_len, const int32_t *decoder_input_ids,
+                                             const int32_t *decoder_attention_mask,
+                                             size_t tgt_len, float *encoder_hidden,
+                                             float *logits);
+
+/* ---------------------------------------------------------------- any */
 
 /* The k largest of x[0..n) in descending order (ties: the lower index
  * first), as torch.topk: idx receives k indices, val (may be NULL) their

@@ -17,6 +17,7 @@ int cli_usage_error(const char *command);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_fill_mask(int argc, char **argv);
+int cmd_summarize(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_collate(int argc, char **argv);
 int cmd_train(int argc, char **argv);

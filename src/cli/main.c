@@ -65,6 +65,36 @@ static const command commands[] = {
      "  --json               the pipeline's output as JSON\n"
      "  --truncation         truncate texts longer than the model's maximum\n",
      1, cmd_fill_mask, NULL},
+    {"summarize",
+     "mlm summarize --model DIR [--num-beams N] [--max-new-tokens M] [--min-new-tokens M]\n"
+     "              [--max-length M] [--min-length M] [--length-penalty X]\n"
+     "              [--early-stopping true|false|never] [--no-repeat-ngram-size K]\n"
+     "              [--repetition-penalty X] [--num-return-sequences K]\n"
+     "              [--do-sample --seed S --temperature T --top-k K --top-p P] [--truncation]\n"
+     "              [--return-tensors] [--json] [--input-jsonl] [--batch-size N] [--threads N]\n"
+     "              [TEXT]",
+     "summarize texts with an encoder-decoder (T5), as pipeline(\"summarization\") does",
+     "  --model DIR          a T5 model directory (config.json, model.safetensors, tokenizer;\n"
+     "                       config.json's task_specific_params[\"summarization\"] are the\n"
+     "                       defaults, under the options below)\n"
+     "  --num-beams N        beam search with N beams (1: greedy)\n"
+     "  --max-new-tokens M   at most M generated tokens (wins over --max-length)\n"
+     "  --min-new-tokens M   at least M generated tokens (wins over --min-length)\n"
+     "  --max-length M       at most M tokens with the decoder start token\n"
+     "  --min-length M       no eos before M tokens with the decoder start token\n"
+     "  --length-penalty X   beam scores are sum(log p) / length ** X\n"
+     "  --early-stopping V   true, false or never (beam search's stopping rule)\n"
+     "  --no-repeat-ngram-size K   no n-gram of K tokens twice\n"
+     "  --repetition-penalty X     penalize tokens already generated (1: off)\n"
+     "  --num-return-sequences K   K summaries per text (at most --num-beams)\n"
+     "  --do-sample          sample instead of searching; --seed S (libmlm's generator, not\n"
+     "                       torch's), --temperature T, --top-k K (50), --top-p P\n"
+     "  --truncation         cut texts longer than the tokenizer's model_max_length\n"
+     "  --return-tensors     print the generated ids instead of the text\n"
+     "  --json               the pipeline's output as JSON, one list per text\n"
+     "  --input-jsonl        each line of stdin is a JSON string or {\"text\": s}\n"
+     "  --batch-size N       texts of stdin summarized together (1)\n",
+     1, cmd_summarize, NULL},
     {"dataset",
      "mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE]\n"
      "            [--text-column NAME] [--line-by-line] [--block-size N | --max-seq-length N]\n"

@@ -1,27 +1,86 @@
 /* The public mlm_model functions that run the model: forward, hidden states,
- * top-k, and the getters. */
+ * top-k, and the getters, which go through the model's family (nn/family.h);
+ * and the encoder masked-LM family's table. */
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "io/json.h"
 #include "nn/model_impl.h"
 
-const char *mlm_model_type(const mlm_model *m) { return m ? model_type_name(m->cfg.type) : NULL; }
-int32_t mlm_model_vocab_size(const mlm_model *m) { return m ? m->d.V : 0; }
-int32_t mlm_model_hidden_size(const mlm_model *m) { return m ? m->d.C : 0; }
-int32_t mlm_model_num_layers(const mlm_model *m) { return m ? m->d.L : 0; }
+/* ---------------------------------------------------------------- families */
 
-int32_t mlm_model_max_length(const mlm_model *m)
+static const char *enc_type(const mlm_model *m) { return model_type_name(m->cfg.type); }
+static int32_t enc_vocab_size(const mlm_model *m) { return m->d.V; }
+static int32_t enc_hidden_size(const mlm_model *m) { return m->d.C; }
+static int32_t enc_num_layers(const mlm_model *m) { return m->d.L; }
+static int64_t enc_num_parameters(const mlm_model *m) { return (int64_t)model_numel(m); }
+
+static int32_t enc_max_length(const mlm_model *m)
 {
-    if (!m)
-        return 0;
     /* RoBERTa spends positions 0..padding_idx on padding (514 → 512). */
     if (m->d.arch == ARCH_ROBERTA)
         return m->d.P - m->d.pad_id - 1;
     return m->d.P;
 }
 
-int64_t mlm_model_num_parameters(const mlm_model *m) { return m ? (int64_t)model_numel(m) : 0; }
+const model_family encoder_mlm_family = {
+    .id = MLM_FAMILY_ENCODER_MLM,
+    .what = "an encoder masked-LM model (bert, roberta, xlm-roberta, camembert, distilbert)",
+    .type = enc_type,
+    .vocab_size = enc_vocab_size,
+    .hidden_size = enc_hidden_size,
+    .num_layers = enc_num_layers,
+    .max_length = enc_max_length,
+    .num_parameters = enc_num_parameters,
+    .save = encoder_model_save,
+    .destroy = encoder_model_destroy,
+    .s2s = NULL,
+};
+
+mlm_status model_require_family(const mlm_model *m, mlm_family id, const char *fn)
+{
+    if (m->family->id == id)
+        return MLM_OK;
+    const model_family *want = id == MLM_FAMILY_ENCODER_DECODER ? &t5_family
+                                                                 : &encoder_mlm_family;
+    return err_set(MLM_ERR_UNSUPPORTED, "%s: '%s' is %s; %s needs %s", fn,
+                   m->family->type(m), m->family->what, fn, want->what);
+}
+
+mlm_status model_family_of_config(const char *json, size_t len, const char *name,
+                                  const model_family **out)
+{
+    cJSON *root = NULL;
+    mlm_status st = json_parse(json, len, 0, name, (size_t)1 << 20, &root);
+    if (st != MLM_OK)
+        return st;
+    const cJSON *t = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "model_type")
+                                          : NULL;
+    *out = &encoder_mlm_family;
+    if (cJSON_IsString(t) &&
+        (strcmp(t->valuestring, "t5") == 0 || strcmp(t->valuestring, "mt5") == 0))
+        *out = &t5_family;
+    cJSON_Delete(root);
+    return MLM_OK;
+}
+
+mlm_family mlm_model_family(const mlm_model *m)
+{
+    return m ? m->family->id : MLM_FAMILY_ENCODER_MLM;
+}
+
+const char *mlm_model_type(const mlm_model *m) { return m ? m->family->type(m) : NULL; }
+int32_t mlm_model_vocab_size(const mlm_model *m) { return m ? m->family->vocab_size(m) : 0; }
+int32_t mlm_model_hidden_size(const mlm_model *m) { return m ? m->family->hidden_size(m) : 0; }
+int32_t mlm_model_num_layers(const mlm_model *m) { return m ? m->family->num_layers(m) : 0; }
+int32_t mlm_model_max_length(const mlm_model *m) { return m ? m->family->max_length(m) : 0; }
+
+int64_t mlm_model_num_parameters(const mlm_model *m)
+{
+    return m ? m->family->num_parameters(m) : 0;
+}
 
 size_t mlm_model_n_warnings(const mlm_model *m) { return m ? m->n_warnings : 0; }
 
@@ -31,10 +90,13 @@ const char *mlm_model_warning(const mlm_model *m, size_t i)
 }
 
 static mlm_status check_inputs(const mlm_model *m, int nthreads, const int32_t *ids, size_t B,
-                               size_t T, const void *out)
+                               size_t T, const void *out, const char *fn)
 {
     if (!m || !ids || !out)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "model forward: NULL argument");
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    mlm_status fst = model_require_family(m, MLM_FAMILY_ENCODER_MLM, fn);
+    if (fst != MLM_OK)
+        return fst;
     if (nthreads < 1)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "nthreads must be >= 1 (got %d)", nthreads);
     if (B == 0 || T == 0)
@@ -70,7 +132,7 @@ mlm_status mlm_model_hidden_states(const mlm_model *m, int nthreads, const int32
                                    const int32_t *mask, const int32_t *types, size_t B, size_t T,
                                    float *hidden)
 {
-    mlm_status st = check_inputs(m, nthreads, ids, B, T, hidden);
+    mlm_status st = check_inputs(m, nthreads, ids, B, T, hidden, "mlm_model_hidden_states");
     if (st != MLM_OK)
         return st;
     ops_ctx ctx;
@@ -89,7 +151,7 @@ mlm_status mlm_model_forward(const mlm_model *m, int nthreads, const int32_t *id
                              const int32_t *mask, const int32_t *types, size_t B, size_t T,
                              const int32_t *positions, size_t n_positions, float *logits)
 {
-    mlm_status st = check_inputs(m, nthreads, ids, B, T, logits);
+    mlm_status st = check_inputs(m, nthreads, ids, B, T, logits, "mlm_model_forward");
     if (st != MLM_OK)
         return st;
     size_t N = B * T, C = (size_t)m->d.C, rows = positions ? n_positions : N;

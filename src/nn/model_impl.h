@@ -16,6 +16,7 @@
 
 #include "io/config.h"
 #include "mlm/model.h"
+#include "nn/family.h"
 #include "nn/ops/ops.h"
 
 typedef enum model_arch { ARCH_BERT, ARCH_ROBERTA, ARCH_DISTILBERT } model_arch;
@@ -57,7 +58,7 @@ typedef struct model_weights {
 } model_weights;
 
 /* How a parameter is initialised, as HF's _init_weights does. */
-typedef enum param_init { INIT_NORMAL, INIT_ZERO, INIT_ONE } param_init;
+typedef enum param_init { INIT_NORMAL, INIT_ZERO, INIT_ONE, INIT_CONST } param_init;
 
 typedef struct param_desc {
     char name[96];        /* HF name, e.g. "bert.encoder.layer.0.attention.self.query.weight" */
@@ -65,6 +66,8 @@ typedef struct param_desc {
     int64_t shape[2];
     size_t numel;
     param_init init;
+    float init_std;       /* INIT_NORMAL's std when > 0 (T5's per-kind init; else the
+                           * config's initializer_range); INIT_CONST's value */
     int no_decay;         /* bias or LayerNorm weight: no weight decay (HF Trainer) */
     int is_layernorm;
     int padding_row;      /* nn.Embedding's padding_idx: zero at init, no gradient; or -1 */
@@ -72,6 +75,9 @@ typedef struct param_desc {
 } param_desc;
 
 struct mlm_model {
+    const model_family *family; /* chosen at load or creation (nn/family.h) */
+    void *impl;           /* another family's own state (encoder-decoder: t5_model) */
+    /* The encoder masked-LM family's state (the trainer reads it): */
     model_dims d;
     model_config cfg;     /* as loaded; written back by save */
     model_weights w;
@@ -83,6 +89,21 @@ struct mlm_model {
     char **warnings;
     size_t n_warnings;
 };
+
+/* The encoder family's save (config.json, model.safetensors into an existing
+ * dir) and the release of its state (not of m itself). */
+mlm_status encoder_model_save(const mlm_model *m, const char *dir);
+void encoder_model_destroy(mlm_model *m);
+
+/* A checkpoint's weights: model.safetensors, or an index and its shards.
+ * NOT_FOUND naming dir when neither is there (UNSUPPORTED, with the
+ * conversion to run, for pytorch_model.bin). */
+typedef struct weights_source weights_source;
+mlm_status weights_open(const char *dir, weights_source **out);
+const struct st_tensor *weights_find(const weights_source *s, const char *name);
+void weights_close(void *s); /* a weights_source; accepts NULL */
+/* A tensor's dtype (F32, F16, BF16) and shape against p's. */
+mlm_status weights_check(const param_desc *p, const struct st_tensor *t);
 
 /* Build the table for d (allocates m->params); pointers stay NULL. */
 mlm_status model_build_params(mlm_model *m);

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "io/file.h"
 #include "io/safetensors.h"
 #include "nn/model_impl.h"
 
@@ -34,16 +35,21 @@ void mlm_model_free(mlm_model *m)
 {
     if (!m)
         return;
+    m->family->destroy(m);
+    for (size_t i = 0; i < m->n_warnings; i++)
+        mem_free(m->warnings[i]);
+    mem_free(m->warnings);
+    mem_free(m);
+}
+
+void encoder_model_destroy(mlm_model *m)
+{
     if (m->source_close)
         m->source_close(m->source);
     mem_free(m->owned);
     mem_free(m->params);
     mem_free(m->w.layer);
-    for (size_t i = 0; i < m->n_warnings; i++)
-        mem_free(m->warnings[i]);
-    mem_free(m->warnings);
     config_free(&m->cfg);
-    mem_free(m);
 }
 
 /* ---------------------------------------------------------------- config */
@@ -117,6 +123,7 @@ static mlm_status model_shell(model_config *cfg, mlm_model **out)
         config_free(cfg);
         return err_oom();
     }
+    m->family = &encoder_mlm_family;
     m->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     mlm_status st = dims_from_config(&m->cfg, &m->d);
@@ -156,8 +163,14 @@ mlm_status mlm_model_new(const char *config_json, size_t len, uint64_t seed, mlm
     if (!out || !config_json)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_model_new: NULL argument");
     *out = NULL;
+    const model_family *fam = NULL;
+    mlm_status st = model_family_of_config(config_json, len, "config.json", &fam);
+    if (st != MLM_OK)
+        return st;
+    if (fam != &encoder_mlm_family)
+        return t5_new(config_json, len, seed, out);
     model_config cfg;
-    mlm_status st = config_parse(config_json, len, "config.json", &cfg);
+    st = config_parse(config_json, len, "config.json", &cfg);
     if (st != MLM_OK)
         return st;
     mlm_model *m = NULL;
@@ -177,20 +190,22 @@ mlm_status mlm_model_new(const char *config_json, size_t len, uint64_t seed, mlm
 /* ---------------------------------------------------------------- load */
 
 /* The weights of a checkpoint: one file or a sharded index. */
-typedef struct weights_source {
+struct weights_source {
     st_file *file;
     st_index *index;
-} weights_source;
+};
 
-static void source_close(void *p)
+void weights_close(void *p)
 {
     weights_source *s = p;
+    if (!s)
+        return;
     st_close(s->file);
     st_index_close(s->index);
     mem_free(s);
 }
 
-static const st_tensor *source_find(const weights_source *s, const char *name)
+const st_tensor *weights_find(const weights_source *s, const char *name)
 {
     return s->file ? st_find(s->file, name) : st_index_find(s->index, name);
 }
@@ -201,7 +216,7 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static mlm_status open_source(const char *dir, weights_source **out)
+mlm_status weights_open(const char *dir, weights_source **out)
 {
     char path[4096];
     weights_source *s = mem_calloc(1, sizeof *s);
@@ -232,7 +247,7 @@ static mlm_status open_source(const char *dir, weights_source **out)
         }
     }
     if (st != MLM_OK) {
-        source_close(s);
+        weights_close(s);
         return st;
     }
     *out = s;
@@ -244,16 +259,16 @@ static mlm_status open_source(const char *dir, weights_source **out)
  * model prefix ("bert.") as a bare BertModel saves it. */
 static const st_tensor *find_param(const weights_source *s, const char *name)
 {
-    const st_tensor *t = source_find(s, name);
+    const st_tensor *t = weights_find(s, name);
     char alt[128];
     size_t n = strlen(name);
     if (!t && n > 7 && strcmp(name + n - 7, ".weight") == 0 && strstr(name, "LayerNorm")) {
         snprintf(alt, sizeof alt, "%.*s.gamma", (int)(n - 7), name);
-        t = source_find(s, alt);
+        t = weights_find(s, alt);
     }
     if (!t && n > 5 && strcmp(name + n - 5, ".bias") == 0 && strstr(name, "LayerNorm")) {
         snprintf(alt, sizeof alt, "%.*s.beta", (int)(n - 5), name);
-        t = source_find(s, alt);
+        t = weights_find(s, alt);
     }
     const char *dot = strchr(name, '.');
     if (!t && dot && (strncmp(name, "bert.", 5) == 0 || strncmp(name, "roberta.", 8) == 0 ||
@@ -271,7 +286,7 @@ static int is_head(const mlm_model *m, const param_desc *p)
            (const float *const *)p->slot == &m->w.decoder_b;
 }
 
-static mlm_status check_tensor(const param_desc *p, const st_tensor *t)
+mlm_status weights_check(const param_desc *p, const st_tensor *t)
 {
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
         return err_set(MLM_ERR_FORMAT, "%s: tensor '%s' has dtype %s; F32, F16 or BF16 expected",
@@ -313,7 +328,7 @@ static mlm_status match_tensors(mlm_model *m, const weights_source *s, const st_
             *zero_copy = 0;
             continue;
         }
-        mlm_status st = check_tensor(p, t);
+        mlm_status st = weights_check(p, t);
         if (st != MLM_OK)
             return st;
         if (t->dtype != ST_F32 || ((uintptr_t)t->data & 3u) != 0)
@@ -352,8 +367,21 @@ mlm_status mlm_model_load(const char *dir, mlm_model **out)
     *out = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
+    char *text = NULL;
+    size_t len = 0;
+    const model_family *fam = NULL;
+    mlm_status st = file_read_all(path, 16u << 20, &text, &len);
+    if (st == MLM_OK)
+        st = model_family_of_config(text, len, path, &fam);
+    if (st == MLM_OK && fam != &encoder_mlm_family) {
+        st = t5_load(dir, text, len, out);
+        mem_free(text);
+        return st;
+    }
     model_config cfg;
-    mlm_status st = config_load(path, &cfg);
+    if (st == MLM_OK)
+        st = config_parse(text, len, path, &cfg);
+    mem_free(text);
     if (st != MLM_OK)
         return st;
     mlm_model *m = NULL;
@@ -365,7 +393,7 @@ mlm_status mlm_model_load(const char *dir, mlm_model **out)
     if (!found)
         st = err_oom();
     if (st == MLM_OK)
-        st = open_source(dir, &src);
+        st = weights_open(dir, &src);
     if (st == MLM_OK)
         st = match_tensors(m, src, found, &zero_copy);
     if (st == MLM_OK)
@@ -373,9 +401,9 @@ mlm_status mlm_model_load(const char *dir, mlm_model **out)
     mem_free(found);
     if (st == MLM_OK && zero_copy) {
         m->source = src; /* the parameters point into it */
-        m->source_close = source_close;
+        m->source_close = weights_close;
     } else if (src) {
-        source_close(src);
+        weights_close(src);
     }
     if (st != MLM_OK) {
         mlm_model_free(m);
@@ -399,8 +427,12 @@ mlm_status mlm_model_save(const mlm_model *m, const char *dir)
     if (!m || !dir)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_model_save: NULL argument");
     mlm_status st = make_dir(dir);
-    if (st != MLM_OK)
-        return st;
+    return st == MLM_OK ? m->family->save(m, dir) : st;
+}
+
+mlm_status encoder_model_save(const mlm_model *m, const char *dir)
+{
+    mlm_status st;
     char path[4096];
     model_config cfg = m->cfg; /* shallow: only architectures is replaced */
     const char *arch = mlm_architecture(m->cfg.type);

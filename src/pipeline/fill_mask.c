@@ -18,6 +18,7 @@
 #include "core/threads.h"
 #include "io/strbuf.h"
 #include "mlm/pipeline.h"
+#include "nn/family.h"
 #include "nn/ops/ops.h"
 
 struct mlm_pipeline {
@@ -50,6 +51,9 @@ struct mlm_fill_result {
 
 static mlm_status check_pair(const mlm_model *model, const mlm_tokenizer *tok, int32_t *mask_id)
 {
+    mlm_status st = model_require_family(model, MLM_FAMILY_ENCODER_MLM, "fill-mask");
+    if (st != MLM_OK)
+        return st;
     int32_t tv = mlm_tokenizer_vocab_size(tok), mv = mlm_model_vocab_size(model);
     if (tv > mv)
         return err_set(MLM_ERR_INVALID_ARGUMENT,

@@ -451,6 +451,132 @@ void ops_layernorm_forward(const ops_ctx *ctx, float *out, float *mean, float *r
     par_for(ctx->nthreads, (size_t)N, rows_grain(C), layernorm_fwd_range, &j);
 }
 
+/* ---------------------------------------------------------------- RMS norm */
+
+/* out = w ⊙ (x · 1/√(mean(x²) + eps)) per row; the sum of squares in
+ * VLANES partial sums (vmath.h), so every vector level adds in one order. */
+static VEC_INLINE void rmsnorm_fwd_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    int C = j->C;
+    for (size_t n = begin; n < end; n++) {
+        const float *x = j->a + n * (size_t)C;
+        float *o = j->out + n * (size_t)C;
+        float var = v_dot(x, x, C) / (float)C;
+        float r = 1.0f / sqrtf(var + j->f);
+        for (int c = 0; c < C; c++)
+            o[c] = j->b[c] * (x[c] * r);
+    }
+}
+
+VEC_DISPATCH(rmsnorm_fwd_range)
+
+void ops_rmsnorm_forward(const ops_ctx *ctx, float *out, const float *inp, const float *weight,
+                         int N, int C, float eps)
+{
+    if (N <= 0 || C <= 0)
+        return;
+    job j = {.out = out, .a = inp, .b = weight, .C = C, .f = eps};
+    par_for(ctx->nthreads, (size_t)N, rows_grain(C), rmsnorm_fwd_range, &j);
+}
+
+/* ---------------------------------------------------------------- products */
+
+static VEC_INLINE void mul_fwd_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    float tmp[ACT_BLOCK];
+    for (size_t i0 = begin; i0 < end; i0 += ACT_BLOCK) {
+        size_t n = end - i0 < ACT_BLOCK ? end - i0 : ACT_BLOCK;
+        for (size_t i = 0; i < n; i++)
+            tmp[i] = j->a[i0 + i] * j->b[i0 + i];
+        memcpy(j->out + i0, tmp, n * sizeof *tmp);
+    }
+}
+
+VEC_DISPATCH(mul_fwd_range)
+
+void ops_mul_forward(const ops_ctx *ctx, float *out, const float *a, const float *b, size_t n)
+{
+    job j = {.out = out, .a = a, .b = b};
+    par_for(ctx->nthreads, n, PAR_GRAIN, mul_fwd_range, &j);
+}
+
+static VEC_INLINE void scale_fwd_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    float tmp[ACT_BLOCK];
+    for (size_t i0 = begin; i0 < end; i0 += ACT_BLOCK) {
+        size_t n = end - i0 < ACT_BLOCK ? end - i0 : ACT_BLOCK;
+        for (size_t i = 0; i < n; i++)
+            tmp[i] = j->a[i0 + i] * j->f;
+        memcpy(j->out + i0, tmp, n * sizeof *tmp);
+    }
+}
+
+VEC_DISPATCH(scale_fwd_range)
+
+void ops_scale_forward(const ops_ctx *ctx, float *out, const float *x, float s, size_t n)
+{
+    job j = {.out = out, .a = x, .f = s};
+    par_for(ctx->nthreads, n, PAR_GRAIN, scale_fwd_range, &j);
+}
+
+/* ---------------------------------------------------------------- row attention */
+
+/* Rows [begin, end) of an ops_attention (see kernels.h); each row's
+ * scores live in its own nk floats of the scratch. */
+static VEC_INLINE void attention_rows_range_body(void *arg, size_t begin, size_t end)
+{
+    const ops_attention *t = arg;
+    int H = t->H, D = t->D, nk = t->nk;
+    for (size_t r = begin; r < end; r++) {
+        long b = t->block ? (long)t->block[r] : (long)r / t->rows_per_kv;
+        const float *kb = t->k + b * t->kv_stride, *vb = t->v + b * t->kv_stride;
+        const float *mb = t->mask ? t->mask + b * t->mask_ld : NULL;
+        float *s = t->scratch + r * (size_t)nk;
+        for (int h = 0; h < H; h++) {
+            const float *q = t->q + (long)r * t->q_ld + (long)h * D;
+            const float *ad = t->add ? t->add + (long)h * t->add_ld : NULL;
+            for (int jk = 0; jk < nk; jk++) {
+                float extra = (ad ? ad[jk] : 0.0f) + (mb ? mb[jk] : 0.0f);
+                s[jk] = v_dot(q, kb + (long)jk * t->kv_ld + (long)h * D, D) + extra;
+            }
+            float mx = v_max(s, nk);
+            float *o = t->out + (long)r * t->out_ld + (long)h * D;
+            for (int d = 0; d < D; d++)
+                o[d] = 0.0f;
+            if (mx == -INFINITY) {
+                for (int jk = 0; jk < nk; jk++)
+                    s[jk] = 1.0f / (float)nk;
+            } else {
+                for (int jk = 0; jk < nk; jk++)
+                    s[jk] = v_expf(s[jk] - mx);
+                float inv = 1.0f / v_sum(s, nk);
+                for (int jk = 0; jk < nk; jk++)
+                    s[jk] *= inv;
+            }
+            for (int jk = 0; jk < nk; jk++) {
+                const float *vj = vb + (long)jk * t->kv_ld + (long)h * D;
+                float p = s[jk];
+                for (int d = 0; d < D; d++)
+                    o[d] += p * vj[d];
+            }
+        }
+    }
+}
+
+VEC_DISPATCH(attention_rows_range)
+
+void ops_attention_rows(const ops_ctx *ctx, const ops_attention *a)
+{
+    if (a->rows <= 0 || a->nk <= 0 || a->H <= 0 || a->D <= 0)
+        return;
+    size_t work = (size_t)a->H * (size_t)a->D * (size_t)a->nk * 2;
+    size_t grain = work >= PAR_GRAIN ? 1 : PAR_GRAIN / work;
+    par_for(ctx->nthreads, (size_t)a->rows, grain, attention_rows_range, (void *)a);
+}
+
 void ops_layernorm_backward(const ops_ctx *ctx, float *dinp, float *dweight, float *dbias,
                             const float *dout, const float *inp, const float *weight,
                             const float *mean, const float *rstd, int N, int C)

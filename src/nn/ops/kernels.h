@@ -118,4 +118,55 @@ mlm_status ops_embedding_forward(const struct ops_ctx *ctx, float *out, const in
 mlm_status ops_embedding_backward(const struct ops_ctx *ctx, float *dtable, const float *dout,
                                   const int32_t *ids, int N, int V, int C, int padding_idx);
 
+/* ---- RMS norm, products, scaling (T5) */
+
+/* T5LayerNorm: out (N, C) = weight ⊙ (x · 1/√(mean(x²) + eps)) over each row
+ * x of inp (N, C): no mean subtracted, no bias; mean(x²) in float32 (as HF,
+ * which computes the variance in float32 whatever the dtype). The product
+ * is rounded as HF's: first x·r, then weight·(x·r). out may alias inp. */
+void ops_rmsnorm_forward(const struct ops_ctx *ctx, float *out, const float *inp,
+                         const float *weight, int N, int C, float eps);
+
+/* out[i] = a[i]·b[i] (the gated FFN's act(x·W0ᵀ) ⊙ x·W1ᵀ). out may alias a or b. */
+void ops_mul_forward(const struct ops_ctx *ctx, float *out, const float *a, const float *b,
+                     size_t n);
+
+/* out[i] = s·x[i] (the tied LM head's d_model^-0.5). out may alias x. */
+void ops_scale_forward(const struct ops_ctx *ctx, float *out, const float *x, float s, size_t n);
+
+/* ---- attention of a few query rows (decoding) */
+
+/* Each query row against its own block of keys and values, one softmax per
+ * (row, head), as T5's attention computes it (no 1/√D; an additive
+ * position bias that already holds the mask):
+ *   s_j   = q_h·k_{j,h} + (add[h·add_ld + j] + mask_b[j])      j < nk
+ *   out_h = Σ_j softmax(s)_j · v_{j,h}                          (D floats)
+ * Row r (of `rows`) reads its queries at q + r·q_ld (H·D floats, head h at
+ * h·D) and writes out + r·out_ld; it attends to block b = block[r] (a
+ * cache slot), or b = r / rows_per_kv when block is NULL:
+ * key j at k + b·kv_stride + j·kv_ld (H·D floats), value j likewise in v,
+ * and mask_b = mask + b·mask_ld (nk additive floats), or no mask when mask
+ * is NULL. add (H rows of nk, stride add_ld) is shared by all rows, or NULL
+ * (cross-attention has no bias). A row whose scores are all −inf (or all
+ * −FLT_MAX) attends uniformly, as torch's softmax of equal values does.
+ * The dot products and sums have a fixed order (nn/ops/vmath.h), so a row's
+ * result depends neither on the other rows nor on the thread count.
+ * scratch holds rows·nk floats. */
+typedef struct ops_attention {
+    int rows, H, D, nk, rows_per_kv;
+    const int32_t *block;
+    const float *q;
+    long q_ld;
+    const float *k, *v;
+    long kv_stride, kv_ld;
+    const float *add;
+    long add_ld;
+    const float *mask;
+    long mask_ld;
+    float *out;
+    long out_ld;
+    float *scratch;
+} ops_attention;
+void ops_attention_rows(const struct ops_ctx *ctx, const ops_attention *a);
+
 #endif
