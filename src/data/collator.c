@@ -519,12 +519,5 @@ mlm_status mlm_batch_to_json(const mlm_batch *b, char *buf, size_t cap, size_t *
         sb_free(&o);
         return err_oom();
     }
-    *needed = o.len + 1;
-    if (cap) {
-        size_t k = o.len < cap - 1 ? o.len : cap - 1;
-        memcpy(buf, o.data, k);
-        buf[k] = '\0';
-    }
-    sb_free(&o);
-    return MLM_OK;
+    return sb_copy_out(&o, buf, cap, needed);
 }

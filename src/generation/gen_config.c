@@ -592,17 +592,7 @@ mlm_status mlm_generation_config_to_json(const mlm_generation_config *g, char *b
         }
     }
     sb_putc(&sb, '}');
-    mlm_status st = sb_status(&sb);
-    if (st == MLM_OK) {
-        *needed = sb.len + 1;
-        if (cap) {
-            size_t k = sb.len < cap - 1 ? sb.len : cap - 1;
-            memcpy(buf, sb.data, k);
-            buf[k] = '\0';
-        }
-    }
-    sb_free(&sb);
-    return st;
+    return sb_copy_out(&sb, buf, cap, needed);
 }
 
 /* ---------------------------------------------------------------- warnings */

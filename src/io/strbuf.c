@@ -98,3 +98,22 @@ void sb_free(strbuf *sb)
     mem_free(sb->data);
     memset(sb, 0, sizeof *sb);
 }
+
+void out_copy(const char *s, size_t len, char *buf, size_t cap, size_t *needed)
+{
+    *needed = len + 1;
+    if (!cap)
+        return;
+    size_t k = len < cap - 1 ? len : cap - 1;
+    memcpy(buf, s, k);
+    buf[k] = '\0';
+}
+
+mlm_status sb_copy_out(strbuf *sb, char *buf, size_t cap, size_t *needed)
+{
+    mlm_status st = sb_status(sb);
+    if (st == MLM_OK)
+        out_copy(sb->data ? sb->data : "", sb->len, buf, cap, needed);
+    sb_free(sb);
+    return st;
+}

@@ -45,4 +45,12 @@ void *sb_detach(strbuf *sb);
 
 void sb_free(strbuf *sb);
 
+/* The public API's two-call sizing: *needed = len + 1, and at most cap
+ * bytes of s including a NUL copied into buf (nothing when cap is 0). */
+void out_copy(const char *s, size_t len, char *buf, size_t cap, size_t *needed);
+
+/* sb through out_copy, then freed: MLM_OK, or MLM_ERR_OUT_OF_MEMORY (and
+ * nothing copied) when an append failed. */
+mlm_status sb_copy_out(strbuf *sb, char *buf, size_t cap, size_t *needed);
+
 #endif

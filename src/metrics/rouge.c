@@ -577,22 +577,6 @@ static void put_number(strbuf *sb, double x)
     sb_puts(sb, num);
 }
 
-/* Copy sb into buf (two-call sizing) and free it. */
-static mlm_status finish_json(strbuf *sb, char *buf, size_t cap, size_t *needed)
-{
-    mlm_status st = sb_status(sb);
-    if (st == MLM_OK) {
-        *needed = sb->len + 1;
-        if (cap) {
-            size_t n = sb->len < cap - 1 ? sb->len : cap - 1;
-            memcpy(buf, sb->data, n);
-            buf[n] = '\0';
-        }
-    }
-    sb_free(sb);
-    return st;
-}
-
 mlm_status mlm_rouge_result_to_json(const mlm_rouge_result *res, int per_pair, char *buf,
                                     size_t cap, size_t *needed)
 {
@@ -615,7 +599,7 @@ mlm_status mlm_rouge_result_to_json(const mlm_rouge_result *res, int per_pair, c
         sb_putc(&sb, ']');
     }
     sb_putc(&sb, '}');
-    return finish_json(&sb, buf, cap, needed);
+    return sb_copy_out(&sb, buf, cap, needed);
 }
 
 mlm_status mlm_rouge_result_pair_to_json(const mlm_rouge_result *res, size_t pair, char *buf,
@@ -639,5 +623,5 @@ mlm_status mlm_rouge_result_pair_to_json(const mlm_rouge_result *res, size_t pai
         sb_putc(&sb, '}');
     }
     sb_putc(&sb, '}');
-    return finish_json(&sb, buf, cap, needed);
+    return sb_copy_out(&sb, buf, cap, needed);
 }

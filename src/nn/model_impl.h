@@ -104,6 +104,9 @@ const struct st_tensor *weights_find(const weights_source *s, const char *name);
 void weights_close(void *s); /* a weights_source; accepts NULL */
 /* A tensor's dtype (F32, F16, BF16) and shape against p's. */
 mlm_status weights_check(const param_desc *p, const struct st_tensor *t);
+/* dir/model.safetensors with the n parameters of the table, F32, under
+ * their HF names and save_pretrained's metadata ({"format": "pt"}). */
+mlm_status weights_save(const param_desc *params, size_t n, const char *dir);
 
 /* Build the table for d (allocates m->params); pointers stay NULL. */
 mlm_status model_build_params(mlm_model *m);

@@ -448,20 +448,27 @@ mlm_status encoder_model_save(const mlm_model *m, const char *dir)
     mem_free(cfg.architectures);
     if (st != MLM_OK)
         return st;
+    /* the tied decoder weight is not in the table, so not written */
+    return weights_save(m->params, m->n_params, dir);
+}
+
+mlm_status weights_save(const param_desc *params, size_t n, const char *dir)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/model.safetensors", dir) >= sizeof path)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
     st_writer *w = NULL;
-    if ((st = st_writer_new(&w)) != MLM_OK)
+    mlm_status st = st_writer_new(&w);
+    if (st != MLM_OK)
         return st;
-    /* save_pretrained's metadata; the tied decoder weight is not written. */
-    st = st_writer_add_metadata(w, "format", "pt");
-    for (size_t i = 0; st == MLM_OK && i < m->n_params; i++) {
-        const param_desc *p = &m->params[i];
+    st = st_writer_add_metadata(w, "format", "pt"); /* save_pretrained's metadata */
+    for (size_t i = 0; st == MLM_OK && i < n; i++) {
+        const param_desc *p = &params[i];
         uint64_t shape[2] = {(uint64_t)p->shape[0], (uint64_t)p->shape[1]};
         st = st_writer_add(w, p->name, ST_F32, (size_t)p->ndim, shape, *p->slot);
     }
-    if (st == MLM_OK) {
-        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (st == MLM_OK)
         st = st_writer_save(w, path);
-    }
     st_writer_free(w);
     return st;
 }

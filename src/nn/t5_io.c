@@ -355,23 +355,9 @@ static mlm_status t5_save(const mlm_model *m, const char *dir)
     cJSON_Delete(gen);
     if (st != MLM_OK)
         return st;
-    st_writer *w = NULL;
-    if ((st = st_writer_new(&w)) != MLM_OK)
-        return st;
-    /* save_pretrained's metadata; the tied head and the stacks'
-     * embed_tokens are shared.weight and not written again. */
-    st = st_writer_add_metadata(w, "format", "pt");
-    for (size_t i = 0; st == MLM_OK && i < tm->n_params; i++) {
-        const param_desc *p = &tm->params[i];
-        uint64_t shape[2] = {(uint64_t)p->shape[0], (uint64_t)p->shape[1]};
-        st = st_writer_add(w, p->name, ST_F32, (size_t)p->ndim, shape, *p->slot);
-    }
-    if (st == MLM_OK) {
-        snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        st = st_writer_save(w, path);
-    }
-    st_writer_free(w);
-    return st;
+    /* the tied head and the stacks' embed_tokens are shared.weight, which
+     * the table holds once */
+    return weights_save(tm->params, tm->n_params, dir);
 }
 
 /* ---------------------------------------------------------------- public functions */

@@ -20,6 +20,7 @@
 #include "mlm/pipeline.h"
 #include "nn/family.h"
 #include "nn/ops/ops.h"
+#include "pipeline/load.h"
 
 struct mlm_pipeline {
     const mlm_model *model;
@@ -97,9 +98,7 @@ mlm_status mlm_pipeline_load(const char *dir, mlm_pipeline **out)
     *out = NULL;
     mlm_model *model = NULL;
     mlm_tokenizer *tok = NULL;
-    mlm_status st = mlm_model_load(dir, &model);
-    if (st == MLM_OK)
-        st = mlm_tokenizer_load(dir, &tok);
+    mlm_status st = pipeline_load_parts(dir, MLM_FAMILY_ENCODER_MLM, "fill-mask", &model, &tok);
     if (st == MLM_OK)
         st = mlm_pipeline_new(model, tok, out);
     if (st != MLM_OK) {
@@ -290,17 +289,7 @@ mlm_status mlm_fill_result_to_json(const mlm_fill_result *r, char *buf, size_t c
         }
         sb_putc(&sb, ']');
     }
-    mlm_status st = sb_status(&sb);
-    if (st == MLM_OK) {
-        *needed = sb.len + 1;
-        if (cap) {
-            size_t n = sb.len < cap - 1 ? sb.len : cap - 1;
-            memcpy(buf, sb.data, n);
-            buf[n] = '\0';
-        }
-    }
-    sb_free(&sb);
-    return st;
+    return sb_copy_out(&sb, buf, cap, needed);
 }
 
 /* ------------------------------------------------------------ fill-mask */

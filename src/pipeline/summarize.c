@@ -28,6 +28,7 @@
 #include "mlm/pipeline.h"
 #include "nn/family.h"
 #include "nn/model_impl.h"
+#include "pipeline/load.h"
 
 struct mlm_summarizer {
     const mlm_model *model;
@@ -124,11 +125,8 @@ mlm_status mlm_summarizer_load(const char *dir, mlm_summarizer **out)
     *out = NULL;
     mlm_model *model = NULL;
     mlm_tokenizer *tok = NULL;
-    mlm_status st = mlm_model_load(dir, &model);
-    if (st == MLM_OK) /* the model's family first: a BERT folder fails as such */
-        st = model_require_family(model, MLM_FAMILY_ENCODER_DECODER, "summarization");
-    if (st == MLM_OK)
-        st = mlm_tokenizer_load(dir, &tok);
+    mlm_status st =
+        pipeline_load_parts(dir, MLM_FAMILY_ENCODER_DECODER, "summarization", &model, &tok);
     if (st == MLM_OK)
         st = mlm_summarizer_new(model, tok, out);
     if (st != MLM_OK) {
@@ -312,17 +310,7 @@ mlm_status mlm_summary_to_json(const mlm_summary *r, char *buf, size_t cap, size
         sb_putc(&sb, '}');
     }
     sb_putc(&sb, ']');
-    mlm_status st = sb_status(&sb);
-    if (st == MLM_OK) {
-        *needed = sb.len + 1;
-        if (cap) {
-            size_t k = sb.len < cap - 1 ? sb.len : cap - 1;
-            memcpy(buf, sb.data, k);
-            buf[k] = '\0';
-        }
-    }
-    sb_free(&sb);
-    return st;
+    return sb_copy_out(&sb, buf, cap, needed);
 }
 
 /* ---------------------------------------------------------------- summarize */

@@ -790,11 +790,6 @@ mlm_status mlm_trainer_last_checkpoint(const char *output_dir, char *buf, size_t
     mem_free(nums);
     if (len < 0 || (size_t)len >= sizeof path)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "%s: path too long", output_dir);
-    *needed = (size_t)len + 1;
-    if (cap) {
-        size_t k = (size_t)len < cap ? (size_t)len : cap - 1;
-        memcpy(buf, path, k);
-        buf[k] = '\0';
-    }
+    out_copy(path, (size_t)len, buf, cap, needed);
     return MLM_OK;
 }

@@ -214,14 +214,8 @@ mlm_status mlm_trainer_format_metrics(const char *split, const char *metrics_jso
             sb_printf(&sb, "  %-*s = %*s\n", (int)kw, items[i]->string, (int)vw, vals[i]);
         st = sb_status(&sb);
     }
-    if (st == MLM_OK) {
-        *needed = sb.len + 1;
-        if (cap) {
-            size_t k = sb.len < cap - 1 ? sb.len : cap - 1;
-            memcpy(buf, sb.data, k);
-            buf[k] = '\0';
-        }
-    }
+    if (st == MLM_OK)
+        st = sb_copy_out(&sb, buf, cap, needed);
     sb_free(&sb);
     mem_free(vals);
     mem_free(items);

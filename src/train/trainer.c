@@ -356,13 +356,7 @@ static mlm_status json_out(cJSON *o, char *buf, size_t cap, size_t *needed)
     cJSON_Delete(o);
     if (!s)
         return err_oom();
-    size_t n = strlen(s) + 1;
-    *needed = n;
-    if (cap) {
-        size_t k = n <= cap ? n : cap;
-        memcpy(buf, s, k - 1);
-        buf[k - 1] = '\0';
-    }
+    out_copy(s, strlen(s), buf, cap, needed);
     cJSON_free(s);
     return MLM_OK;
 }
