@@ -240,3 +240,12 @@ void par_for(int nthreads, size_t n, size_t min_chunk, par_fn fn, void *arg)
             par_run(&jobs[i]);
     }
 }
+
+void par_pool_resize(par_pool **pool, int *cur, int nthreads)
+{
+    if (nthreads == *cur)
+        return;
+    par_pool_free(*pool);
+    *pool = par_pool_new(nthreads - 1);
+    *cur = nthreads;
+}

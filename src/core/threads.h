@@ -42,6 +42,11 @@ par_pool *par_pool_new(int nworkers);
 /* Stops and joins the workers. Accepts NULL. Not while a par_for uses it. */
 void par_pool_free(par_pool *pool);
 
+/* A handle's thread count set to nthreads: its pool (*pool, nthreads - 1
+ * workers; NULL when none could start, and calls start threads instead)
+ * made anew only when the count changes. */
+void par_pool_resize(par_pool **pool, int *cur, int nthreads);
+
 /* Until par_pool_leave on the same thread, this thread's par_for calls use
  * pool (may be NULL: none). Returns the pool that was entered before, for
  * par_pool_leave to restore. */

@@ -11,6 +11,7 @@
 #ifndef MLM_NN_MODEL_IMPL_H
 #define MLM_NN_MODEL_IMPL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,6 +74,13 @@ typedef struct param_desc {
     int padding_row;      /* nn.Embedding's padding_idx: zero at init, no gradient; or -1 */
     const float **slot;   /* where model_weights points to it */
 } param_desc;
+
+/* Fills one entry of a family's parameter table: the name from fmt/ap, the
+ * shape (cols 0: a vector), the init, where the tensor's pointer goes; no
+ * decay for what is initialised to constants (biases, norms), as HF's
+ * Trainer groups them; padding_row -1. The family sets the rest. */
+void param_set(param_desc *p, const float **slot, param_init init, float init_std,
+               int64_t rows, int64_t cols, const char *fmt, va_list ap);
 
 struct mlm_model {
     const model_family *family; /* chosen at load or creation (nn/family.h) */

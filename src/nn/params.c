@@ -18,25 +18,31 @@ typedef struct table {
 static void add(table *t, const float **slot, param_init init, int64_t rows, int64_t cols,
                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-static void add(table *t, const float **slot, param_init init, int64_t rows, int64_t cols,
-                const char *fmt, ...)
+void param_set(param_desc *p, const float **slot, param_init init, float init_std,
+               int64_t rows, int64_t cols, const char *fmt, va_list ap)
 {
-    param_desc *p = &t->p[t->n++];
     memset(p, 0, sizeof *p);
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(p->name, sizeof p->name, fmt, ap);
-    va_end(ap);
     p->ndim = cols > 0 ? 2 : 1;
     p->shape[0] = rows;
     p->shape[1] = cols > 0 ? cols : 0;
     p->numel = (size_t)rows * (size_t)(cols > 0 ? cols : 1);
     p->init = init;
+    p->init_std = init_std;
     p->padding_row = -1;
     p->slot = slot;
     /* HF Trainer decays every parameter but biases and LayerNorm weights;
      * exactly those are initialised to constants. */
     p->no_decay = init != INIT_NORMAL;
+}
+
+static void add(table *t, const float **slot, param_init init, int64_t rows, int64_t cols,
+                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    param_set(&t->p[t->n++], slot, init, 0.0f, rows, cols, fmt, ap);
+    va_end(ap);
 }
 
 /* A Linear: weight (out, in) normal, bias zero. */

@@ -325,20 +325,10 @@ static void add(table *t, const float **slot, param_init init, float std, int64_
                 int64_t cols, const char *fmt, ...)
 {
     param_desc *p = &t->p[t->n++];
-    memset(p, 0, sizeof *p);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->name, sizeof p->name, fmt, ap);
+    param_set(p, slot, init, std, rows, cols, fmt, ap);
     va_end(ap);
-    p->ndim = cols > 0 ? 2 : 1;
-    p->shape[0] = rows;
-    p->shape[1] = cols > 0 ? cols : 0;
-    p->numel = (size_t)rows * (size_t)(cols > 0 ? cols : 1);
-    p->init = init;
-    p->init_std = std;
-    p->padding_row = -1;
-    p->slot = slot;
-    p->no_decay = init != INIT_NORMAL;
     p->is_layernorm = init == INIT_CONST;
 }
 

@@ -126,12 +126,7 @@ mlm_status mlm_pipeline_set_threads(mlm_pipeline *p, int nthreads)
     if (!p || nthreads < 1)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_pipeline_set_threads: need a pipeline and "
                                                  "nthreads >= 1 (got %d)", nthreads);
-    if (nthreads != p->nthreads) {
-        par_pool_free(p->pool);
-        /* Without workers (none could start) calls start threads instead. */
-        p->pool = par_pool_new(nthreads - 1);
-        p->nthreads = nthreads;
-    }
+    par_pool_resize(&p->pool, &p->nthreads, nthreads);
     return MLM_OK;
 }
 

@@ -156,11 +156,7 @@ mlm_status mlm_summarizer_set_threads(mlm_summarizer *s, int nthreads)
     if (!s || nthreads < 1)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_summarizer_set_threads: need a summarizer "
                                                  "and nthreads >= 1 (got %d)", nthreads);
-    if (nthreads != s->nthreads) {
-        par_pool_free(s->pool);
-        s->pool = par_pool_new(nthreads - 1);
-        s->nthreads = nthreads;
-    }
+    par_pool_resize(&s->pool, &s->nthreads, nthreads);
     return MLM_OK;
 }
 
