@@ -104,9 +104,9 @@ static int t5_act(const char *name, act_fn *out)
 
 /* ---------------------------------------------------------------- effective document */
 
-static mlm_status set_number(cJSON *doc, const char *key, double v)
+/* doc[key] = n (taken), replacing a member of that name. */
+static mlm_status set_member(cJSON *doc, const char *key, cJSON *n)
 {
-    cJSON *n = cJSON_CreateNumber(v);
     if (!n)
         return err_oom();
     if (member(doc, key))
@@ -114,30 +114,21 @@ static mlm_status set_number(cJSON *doc, const char *key, double v)
     else
         cJSON_AddItemToObject(doc, key, n);
     return MLM_OK;
+}
+
+static mlm_status set_number(cJSON *doc, const char *key, double v)
+{
+    return set_member(doc, key, cJSON_CreateNumber(v));
 }
 
 static mlm_status set_string(cJSON *doc, const char *key, const char *v)
 {
-    cJSON *n = cJSON_CreateString(v);
-    if (!n)
-        return err_oom();
-    if (member(doc, key))
-        cJSON_ReplaceItemInObjectCaseSensitive(doc, key, n);
-    else
-        cJSON_AddItemToObject(doc, key, n);
-    return MLM_OK;
+    return set_member(doc, key, cJSON_CreateString(v));
 }
 
 static mlm_status set_bool(cJSON *doc, const char *key, int v)
 {
-    cJSON *n = cJSON_CreateBool(v);
-    if (!n)
-        return err_oom();
-    if (member(doc, key))
-        cJSON_ReplaceItemInObjectCaseSensitive(doc, key, n);
-    else
-        cJSON_AddItemToObject(doc, key, n);
-    return MLM_OK;
+    return set_member(doc, key, cJSON_CreateBool(v));
 }
 
 /* A token id member: kept as it is (an int, a list or null), else the
