@@ -62,6 +62,11 @@ typedef struct model_family {
     int32_t (*max_length)(const mlm_model *m);
     int64_t (*num_parameters)(const mlm_model *m);
     mlm_status (*save)(const mlm_model *m, const char *dir);
+    /* The parameters, for training and checkpoints (model_param_table,
+     * model_owned, model_own_params in nn/model_impl.h). */
+    const struct param_desc *(*params)(const mlm_model *m, size_t *n);
+    float *(*owned)(const mlm_model *m);
+    mlm_status (*own)(mlm_model *m);
     void (*destroy)(mlm_model *m); /* frees the family's state, not m itself */
     const s2s_ops *s2s;            /* NULL unless an encoder-decoder */
 } model_family;

@@ -17,6 +17,19 @@ static int32_t enc_hidden_size(const mlm_model *m) { return m->d.C; }
 static int32_t enc_num_layers(const mlm_model *m) { return m->d.L; }
 static int64_t enc_num_parameters(const mlm_model *m) { return (int64_t)model_numel(m); }
 
+static const param_desc *enc_params(const mlm_model *m, size_t *n)
+{
+    *n = m->n_params;
+    return m->params;
+}
+
+static float *enc_owned(const mlm_model *m) { return m->owned; }
+
+static mlm_status enc_own(mlm_model *m)
+{
+    return params_own(m->params, m->n_params, &m->owned, &m->source, &m->source_close);
+}
+
 static int32_t enc_max_length(const mlm_model *m)
 {
     /* RoBERTa spends positions 0..padding_idx on padding (514 → 512). */
@@ -35,6 +48,9 @@ const model_family encoder_mlm_family = {
     .max_length = enc_max_length,
     .num_parameters = enc_num_parameters,
     .save = encoder_model_save,
+    .params = enc_params,
+    .owned = enc_owned,
+    .own = enc_own,
     .destroy = encoder_model_destroy,
     .s2s = NULL,
 };

@@ -119,18 +119,31 @@ mlm_status weights_save(const param_desc *params, size_t n, const char *dir);
 /* Build the table for d (allocates m->params); pointers stay NULL. */
 mlm_status model_build_params(mlm_model *m);
 
-/* Give every parameter a place in one owned allocation (m->owned). */
-mlm_status model_alloc_params(mlm_model *m);
+/* A parameter table's element count. */
+size_t params_numel(const param_desc *p, size_t n);
 
-/* Make m own its parameters: copy them out of the mapped checkpoint into
- * one owned allocation in table order (as model_alloc_params lays it out)
- * and close the checkpoint. Nothing to do when m->owned is already set.
- * Training needs it: a zero-copy mapping is read-only. On failure the model
- * is unchanged. */
+/* Give every parameter of a table a place in one zeroed allocation, in
+ * table order (*owned). */
+mlm_status params_alloc(param_desc *p, size_t n, float **owned);
+
+/* Make a table's parameters owned: copy them out of the mapped checkpoint
+ * (*source) into one allocation laid out as params_alloc lays it out, and
+ * close the checkpoint. Nothing to do when *owned is set. Training needs
+ * it: a zero-copy mapping is read-only. On failure nothing changes. */
+mlm_status params_own(param_desc *p, size_t n, float **owned, void **source,
+                      void (**source_close)(void *));
+
+/* Any family's parameters (through m->family): the table (HF names,
+ * state_dict order, one entry per tied tensor), its element count, the
+ * owned buffer (NULL until owned) and making the model own them (then
+ * re-pointing tied tensors). */
+const param_desc *model_param_table(const mlm_model *m, size_t *n);
+size_t model_numel(const mlm_model *m);
+float *model_owned(const mlm_model *m);
 mlm_status model_own_params(mlm_model *m);
 
-/* Total parameter count. */
-size_t model_numel(const mlm_model *m);
+/* The encoder family's params_alloc on m. */
+mlm_status model_alloc_params(mlm_model *m);
 
 /* Record a warning (copied). */
 mlm_status model_warn(mlm_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -160,49 +160,71 @@ mlm_status model_build_params(mlm_model *m)
     return MLM_OK;
 }
 
-size_t model_numel(const mlm_model *m)
+size_t params_numel(const param_desc *p, size_t n)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < m->n_params; i++)
-        n += m->params[i].numel;
-    return n;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += p[i].numel;
+    return total;
 }
 
-mlm_status model_alloc_params(mlm_model *m)
+mlm_status params_alloc(param_desc *p, size_t n, float **owned)
 {
-    size_t total = model_numel(m);
-    float *buf = mem_calloc(total, sizeof *buf);
+    size_t total = params_numel(p, n);
+    float *buf = mem_calloc(total ? total : 1, sizeof *buf);
     if (!buf)
         return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
                        total * sizeof(float) >> 20);
-    float *p = buf;
-    for (size_t i = 0; i < m->n_params; i++) {
-        *m->params[i].slot = p;
-        p += m->params[i].numel;
+    float *at = buf;
+    for (size_t i = 0; i < n; i++) {
+        *p[i].slot = at;
+        at += p[i].numel;
     }
-    m->owned = buf;
+    *owned = buf;
     return MLM_OK;
 }
 
-mlm_status model_own_params(mlm_model *m)
+mlm_status params_own(param_desc *p, size_t n, float **owned, void **source,
+                      void (**source_close)(void *))
 {
-    if (m->owned)
+    if (*owned)
         return MLM_OK;
-    size_t total = model_numel(m);
+    size_t total = params_numel(p, n);
     float *buf = mem_alloc((total ? total : 1) * sizeof *buf);
     if (!buf)
         return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
                        total * sizeof(float) >> 20);
-    float *p = buf;
-    for (size_t i = 0; i < m->n_params; i++) {
-        memcpy(p, *m->params[i].slot, m->params[i].numel * sizeof *p);
-        *m->params[i].slot = p;
-        p += m->params[i].numel;
+    float *at = buf;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(at, *p[i].slot, p[i].numel * sizeof *at);
+        *p[i].slot = at;
+        at += p[i].numel;
     }
-    m->owned = buf;
-    if (m->source_close)
-        m->source_close(m->source);
-    m->source = NULL;
-    m->source_close = NULL;
+    *owned = buf;
+    if (*source_close)
+        (*source_close)(*source);
+    *source = NULL;
+    *source_close = NULL;
     return MLM_OK;
+}
+
+const param_desc *model_param_table(const mlm_model *m, size_t *n)
+{
+    return m->family->params(m, n);
+}
+
+size_t model_numel(const mlm_model *m)
+{
+    size_t n;
+    const param_desc *p = model_param_table(m, &n);
+    return params_numel(p, n);
+}
+
+float *model_owned(const mlm_model *m) { return m->family->owned(m); }
+
+mlm_status model_own_params(mlm_model *m) { return m->family->own(m); }
+
+mlm_status model_alloc_params(mlm_model *m)
+{
+    return params_alloc(m->params, m->n_params, &m->owned);
 }

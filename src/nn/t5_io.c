@@ -33,10 +33,27 @@ static int32_t t5_max_length(const mlm_model *m)
 static int64_t t5_num_parameters(const mlm_model *m)
 {
     const t5_model *tm = t5_of(m);
-    int64_t n = 0;
-    for (size_t i = 0; i < tm->n_params; i++)
-        n += (int64_t)tm->params[i].numel;
-    return n;
+    return (int64_t)params_numel(tm->params, tm->n_params);
+}
+
+static const param_desc *t5_params(const mlm_model *m, size_t *n)
+{
+    *n = t5_of(m)->n_params;
+    return t5_of(m)->params;
+}
+
+static float *t5_owned(const mlm_model *m) { return t5_of(m)->owned; }
+
+static void tie(t5_model *tm);
+
+static mlm_status t5_own(mlm_model *m)
+{
+    t5_model *tm = m->impl;
+    mlm_status st = params_own(tm->params, tm->n_params, &tm->owned, &tm->source,
+                               &tm->source_close);
+    if (st == MLM_OK)
+        tie(tm);
+    return st;
 }
 
 static void t5_destroy(mlm_model *m)
@@ -68,6 +85,9 @@ const model_family t5_family = {
     .max_length = t5_max_length,
     .num_parameters = t5_num_parameters,
     .save = t5_save,
+    .params = t5_params,
+    .owned = t5_owned,
+    .own = t5_own,
     .destroy = t5_destroy,
     .s2s = &t5_s2s_ops,
 };
@@ -93,30 +113,6 @@ static mlm_status t5_shell(const char *json, size_t len, const char *name, mlm_m
         return st;
     }
     *out = m;
-    return MLM_OK;
-}
-
-static size_t numel(const t5_model *tm)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < tm->n_params; i++)
-        n += tm->params[i].numel;
-    return n;
-}
-
-static mlm_status alloc_params(t5_model *tm)
-{
-    size_t total = numel(tm);
-    float *buf = mem_alloc((total ? total : 1) * sizeof *buf);
-    if (!buf)
-        return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
-                       total * sizeof(float) >> 20);
-    float *p = buf;
-    for (size_t i = 0; i < tm->n_params; i++) {
-        *tm->params[i].slot = p;
-        p += tm->params[i].numel;
-    }
-    tm->owned = buf;
     return MLM_OK;
 }
 
@@ -150,7 +146,7 @@ mlm_status t5_new(const char *config_json, size_t len, uint64_t seed, mlm_model 
     if (st != MLM_OK)
         return st;
     t5_model *tm = m->impl;
-    if ((st = alloc_params(tm)) != MLM_OK) {
+    if ((st = params_alloc(tm->params, tm->n_params, &tm->owned)) != MLM_OK) {
         mlm_model_free(m);
         return st;
     }
@@ -211,7 +207,7 @@ static mlm_status load_weights(mlm_model *m, const char *dir)
         tm->source_close = weights_close;
         src = NULL;
     } else if (st == MLM_OK) {
-        st = alloc_params(tm);
+        st = params_alloc(tm->params, tm->n_params, &tm->owned);
         for (size_t i = 0; st == MLM_OK && i < tm->n_params; i++) {
             float *dst = (float *)*tm->params[i].slot;
             if (found[i])
