@@ -618,14 +618,15 @@ static mlm_status load_params(mlm_trainer *tr, const char *dir)
     if (st == MLM_OK)
         st = model_own_params(src);
     if (st == MLM_OK) {
-        int same = src->n_params == tr->m->n_params && model_numel(src) == model_numel(tr->m);
-        for (size_t i = 0; same && i < src->n_params; i++)
-            same = strcmp(src->params[i].name, tr->m->params[i].name) == 0 &&
-                   src->params[i].numel == tr->m->params[i].numel;
+        size_t ns, nd;
+        const param_desc *ps = model_param_table(src, &ns), *pd = model_param_table(tr->m, &nd);
+        int same = src->family == tr->m->family && ns == nd;
+        for (size_t i = 0; same && i < ns; i++)
+            same = strcmp(ps[i].name, pd[i].name) == 0 && ps[i].numel == pd[i].numel;
         if (!same)
             st = err_set(MLM_ERR_FORMAT, "%s: the checkpoint's model has another shape", dir);
         else
-            memcpy(tr->m->owned, src->owned, model_numel(src) * sizeof(float));
+            memcpy(model_owned(tr->m), model_owned(src), model_numel(src) * sizeof(float));
     }
     mlm_model_free(src);
     return st;

@@ -140,7 +140,7 @@ void mlm_trainer_free(mlm_trainer *tr)
         return;
     mem_free(tr->a.output_dir);
     mem_free(tr->a.resume_from_checkpoint);
-    train_ctx_free(tr->tc);
+    train_model_free(tr->tm);
     par_pool_free(tr->pool);
     if (tr->opt_ready)
         adamw_free(&tr->opt);
@@ -457,94 +457,27 @@ static par_pool *enter_pool(mlm_trainer *tr)
     return par_pool_enter(tr->pool);
 }
 
-/* Make sure the context holds a (B, T) batch; a bigger one is made and the
- * gradients carried over (only between a backward and the next forward). */
-static mlm_status ensure_ctx(mlm_trainer *tr, int B, int T)
-{
-    train_ctx *old = tr->tc;
-    if (old && B <= old->maxB && T <= old->maxT)
-        return MLM_OK;
-    int nb = old && old->maxB > B ? old->maxB : B;
-    int nt = old && old->maxT > T ? old->maxT : T;
-    train_ctx *tc = NULL;
-    mlm_status st = train_ctx_new(tr->m, nb, nt, (int)tr->a.num_threads, &tc);
-    if (st != MLM_OK)
-        return st;
-    if (old) {
-        memcpy(tc->grad, old->grad, model_numel(tr->m) * sizeof(float));
-        tc->hidden_dropout = old->hidden_dropout;
-        tc->attn_dropout = old->attn_dropout;
-        train_ctx_free(old);
-    }
-    tr->tc = tc;
-    return MLM_OK;
-}
-
 /* Collate rows[0..n) of ds and run the forward (train_mode as given).
  * *n_rows: labelled positions. The batch must stay alive until the backward
  * (the context borrows its arrays): the caller frees *bout. */
 static mlm_status forward_rows(mlm_trainer *tr, const mlm_dataset *ds, const size_t *rows,
                                size_t n, uint64_t batch_index, int train_mode, uint64_t step,
-                               mlm_batch **bout, float *loss, int *n_rows)
+                               mlm_batch **bout, float *loss, size_t *n_rows)
 {
     mlm_batch *b = NULL;
     mlm_status st = mlm_collator_collate(tr->col, ds, rows, n, batch_index, &b);
     if (st != MLM_OK)
         return st;
-    size_t B = mlm_batch_rows(b), T = mlm_batch_seq_len(b);
-    if (B > INT32_MAX || T > INT32_MAX) {
-        mlm_batch_free(b);
-        return err_set(MLM_ERR_RANGE, "trainer: batch of %zu x %zu tokens is too large", B, T);
-    }
-    st = ensure_ctx(tr, (int)B, (int)T);
+    if (!tr->tm)
+        st = train_model_new(tr->m, (int)tr->a.num_threads, &tr->tm);
+    if (st == MLM_OK)
+        st = train_model_forward(tr->tm, b, train_mode, (uint64_t)tr->a.seed, step, loss, n_rows);
     if (st != MLM_OK) {
         mlm_batch_free(b);
         return st;
     }
-    train_batch tb = {
-        .ids = mlm_batch_input_ids(b),
-        .attn_mask = mlm_batch_attention_mask(b),
-        .type_ids = mlm_batch_token_type_ids(b),
-        .labels = mlm_batch_labels(b),
-        .B = (int)B,
-        .T = (int)T,
-    };
-    tr->tc->train_mode = train_mode;
-    st = train_forward(tr->tc, &tb, (uint64_t)tr->a.seed, step, loss);
-    if (st != MLM_OK) {
-        mlm_batch_free(b);
-        return st;
-    }
-    *n_rows = tr->tc->n_rows;
     *bout = b;
     return MLM_OK;
-}
-
-/* torch.argmax over one row: the first maximal index, a NaN counting as
- * the maximum (torch's max propagates it). */
-static int32_t row_argmax(const float *x, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t v = 0; v < n; v++) {
-        if (isnan(x[v]))
-            return v;
-        if (x[v] > x[best])
-            best = v;
-    }
-    return best;
-}
-
-/* The labelled positions of the last forward whose logits' argmax is the
- * label: run_mlm.py's preprocess_logits_for_metrics (argmax) and
- * compute_metrics (labels != -100), on the head's rows, which are exactly
- * the labelled ones. */
-static size_t count_correct(const train_ctx *tc)
-{
-    const int32_t V = (int32_t)tc->m->d.V;
-    size_t right = 0;
-    for (int r = 0; r < tc->n_rows; r++)
-        right += row_argmax(tc->h.logits + (size_t)r * (size_t)V, V) == tc->h.labels[r];
-    return right;
 }
 
 /* The evaluation's bar (ProgressCallback's prediction_bar): made after the
@@ -637,7 +570,7 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
             rows[j] = i + j;
         mlm_batch *b = NULL;
         float loss;
-        int labelled;
+        size_t labelled;
         st = forward_rows(tr, tr->eval, rows, n, EVAL_BATCH_BASE + k, 0, 0, &b, &loss,
                           &labelled);
         mlm_batch_free(b);
@@ -645,9 +578,10 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
             sum += (double)loss * (double)n; /* HF: loss.repeat(batch_size) */
             count += n;
             /* before the next forward overwrites the head's logits */
-            if (tr->a.compute_accuracy) {
-                correct += count_correct(tr->tc);
-                labelled_total += (size_t)labelled;
+            size_t right = 0;
+            if (tr->a.compute_accuracy && (st = train_model_correct(tr->tm, &right)) == MLM_OK) {
+                correct += right;
+                labelled_total += labelled;
             }
         }
         if (st == MLM_OK && show_bar)
@@ -731,21 +665,18 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
 {
     const size_t bs = (size_t)tr->a.train_batch_size;
     const int64_t group = mb1 - mb0;
-    if (tr->tc)
-        train_zero_grad(tr->tc);
+    if (tr->tm)
+        train_model_zero_grad(tr->tm);
     double sl = 0.0;
     for (int64_t mb = mb0; mb < mb1; mb++) {
         size_t first = (size_t)mb * bs;
         size_t n = N - first < bs ? N - first : bs;
         uint64_t index = (uint64_t)(e * tr->len_dl + mb);
-        int fresh = tr->tc == NULL;
         mlm_batch *b = NULL;
         float loss;
-        int labelled;
+        size_t labelled;
         mlm_status st = forward_rows(tr, tr->train, perm + first, n, index, 1, index, &b, &loss,
                                      &labelled);
-        if (st == MLM_OK && fresh)
-            train_zero_grad(tr->tc);
         if (st == MLM_OK) /* HF's floating_point_ops: every input id, padding too */
             tr->current_flos +=
                 tr->flos_per_token * (double)(mlm_batch_rows(b) * mlm_batch_seq_len(b));
@@ -757,14 +688,14 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
                              (long long)tr->global_step + 1, (long long)e, (long long)mb,
                              (double)loss, tr->a.learning_rate);
             else
-                st = train_backward(tr->tc, 1.0f / (float)group);
+                st = train_model_backward(tr->tm, 1.0f / (float)group);
             sl += (double)loss / (double)group;
         }
         mlm_batch_free(b);
         if (st != MLM_OK)
             return st;
     }
-    double norm = grad_global_norm(&tr->opt, tr->tc->grad);
+    double norm = grad_global_norm(&tr->opt, train_model_grad(tr->tm));
     if (!isfinite(norm))
         return err_set(MLM_ERR_NUMERIC,
                        "training stopped at step %lld: the gradient norm is %g; lower "
@@ -772,7 +703,7 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
                        (long long)tr->global_step + 1, norm, tr->a.learning_rate);
     /* clip_grad_norm_'s scaling happens inside the update's pass. */
     double coef = tr->a.max_grad_norm > 0 ? grad_clip_coef(norm, tr->a.max_grad_norm) : 1.0;
-    adamw_step_scaled(&tr->opt, tr->m->owned, tr->tc->grad, trainer_lr(tr, tr->global_step),
+    adamw_step_scaled(&tr->opt, model_owned(tr->m), train_model_grad(tr->tm), trainer_lr(tr, tr->global_step),
                       (float)coef);
     *step_loss = sl;
     *gnorm = norm;

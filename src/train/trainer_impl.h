@@ -10,7 +10,7 @@
 #include "mlm/trainer.h"
 #include "core/threads.h"
 #include "nn/model_impl.h"
-#include "nn/encoder_train.h"
+#include "train/train_model.h"
 #include "train/adamw.h"
 #include "io/progress.h"
 
@@ -59,7 +59,7 @@ struct mlm_trainer {
     int stop;                /* the callback asked to stop */
     int started;             /* train has been called */
 
-    train_ctx *tc;
+    train_model *tm;         /* made by the first forward */
     adamw opt;
     int opt_ready;
     /* num_threads - 1 workers for train and evaluate: a small model's step

@@ -1,0 +1,198 @@
+/* The Trainer's view of a model (train/train_model.h): one table of
+ * functions per family, picked once at train_model_new. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "nn/encoder_train.h"
+#include "train/train_model.h"
+
+typedef struct train_family {
+    mlm_status (*forward)(train_model *t, const mlm_batch *b, int train_mode, uint64_t seed,
+                          uint64_t step, float *loss, size_t *labelled);
+    mlm_status (*backward)(train_model *t, float dloss);
+    void (*zero_grad)(train_model *t);
+    float *(*grad)(train_model *t);
+    mlm_status (*correct)(const train_model *t, size_t *correct);
+    void (*free_ctx)(train_model *t);
+} train_family;
+
+struct train_model {
+    mlm_model *m;
+    int nthreads;
+    const train_family *f;
+    void *ctx; /* the family's training context, made by the first forward */
+};
+
+/* The batch's shape as ints (the contexts take int dimensions). */
+static mlm_status batch_dims(const mlm_batch *b, int *B, int *T)
+{
+    size_t rows = mlm_batch_rows(b), len = mlm_batch_seq_len(b);
+    if (rows > INT32_MAX || len > INT32_MAX)
+        return err_set(MLM_ERR_RANGE, "trainer: batch of %zu x %zu tokens is too large", rows,
+                       len);
+    *B = (int)rows;
+    *T = (int)len;
+    return MLM_OK;
+}
+
+/* ---------------------------------------------------------------- encoder MLM */
+
+/* Make sure the context holds a (B, T) batch; a bigger one is made and the
+ * gradients carried over (only between a backward and the next forward). */
+static mlm_status enc_ensure(train_model *t, int B, int T)
+{
+    train_ctx *old = t->ctx;
+    if (old && B <= old->maxB && T <= old->maxT)
+        return MLM_OK;
+    int nb = old && old->maxB > B ? old->maxB : B;
+    int nt = old && old->maxT > T ? old->maxT : T;
+    train_ctx *tc = NULL;
+    mlm_status st = train_ctx_new(t->m, nb, nt, t->nthreads, &tc);
+    if (st != MLM_OK)
+        return st;
+    if (old) {
+        memcpy(tc->grad, old->grad, model_numel(t->m) * sizeof(float));
+        tc->hidden_dropout = old->hidden_dropout;
+        tc->attn_dropout = old->attn_dropout;
+        train_ctx_free(old);
+    }
+    t->ctx = tc;
+    return MLM_OK;
+}
+
+static mlm_status enc_forward(train_model *t, const mlm_batch *b, int train_mode, uint64_t seed,
+                              uint64_t step, float *loss, size_t *labelled)
+{
+    int B = 0, T = 0;
+    mlm_status st = batch_dims(b, &B, &T);
+    if (st == MLM_OK)
+        st = enc_ensure(t, B, T);
+    if (st != MLM_OK)
+        return st;
+    train_ctx *tc = t->ctx;
+    train_batch tb = {
+        .ids = mlm_batch_input_ids(b),
+        .attn_mask = mlm_batch_attention_mask(b),
+        .type_ids = mlm_batch_token_type_ids(b),
+        .labels = mlm_batch_labels(b),
+        .B = B,
+        .T = T,
+    };
+    tc->train_mode = train_mode;
+    st = train_forward(tc, &tb, seed, step, loss);
+    *labelled = st == MLM_OK ? (size_t)tc->n_rows : 0;
+    return st;
+}
+
+static mlm_status enc_backward(train_model *t, float dloss) { return train_backward(t->ctx, dloss); }
+static void enc_zero_grad(train_model *t) { train_zero_grad(t->ctx); }
+static float *enc_grad(train_model *t) { return ((train_ctx *)t->ctx)->grad; }
+static void enc_free(train_model *t) { train_ctx_free(t->ctx); }
+
+/* torch.argmax over one row: the first maximal index, a NaN counting as
+ * the maximum (torch's max propagates it). */
+static int32_t row_argmax(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t v = 0; v < n; v++) {
+        if (isnan(x[v]))
+            return v;
+        if (x[v] > x[best])
+            best = v;
+    }
+    return best;
+}
+
+/* run_mlm.py's preprocess_logits_for_metrics (argmax) and compute_metrics
+ * (labels != -100), on the head's rows, which are exactly the labelled
+ * ones. */
+static mlm_status enc_correct(const train_model *t, size_t *correct)
+{
+    const train_ctx *tc = t->ctx;
+    const int32_t V = (int32_t)tc->m->d.V;
+    size_t right = 0;
+    for (int r = 0; r < tc->n_rows; r++)
+        right += row_argmax(tc->h.logits + (size_t)r * (size_t)V, V) == tc->h.labels[r];
+    *correct = right;
+    return MLM_OK;
+}
+
+static const train_family encoder_training = {
+    .forward = enc_forward,
+    .backward = enc_backward,
+    .zero_grad = enc_zero_grad,
+    .grad = enc_grad,
+    .correct = enc_correct,
+    .free_ctx = enc_free,
+};
+
+/* ---------------------------------------------------------------- the view */
+
+mlm_status train_model_new(mlm_model *m, int nthreads, train_model **out)
+{
+    *out = NULL;
+    const train_family *f = NULL;
+    if (m->family->id == MLM_FAMILY_ENCODER_MLM)
+        f = &encoder_training;
+    if (!f)
+        return err_set(MLM_ERR_UNSUPPORTED, "training '%s' (%s) is not supported",
+                       m->family->type(m), m->family->what);
+    if (!model_owned(m))
+        return err_set(MLM_ERR_STATE, "training: the model does not own its parameters");
+    train_model *t = mem_calloc(1, sizeof *t);
+    if (!t)
+        return err_oom();
+    t->m = m;
+    t->nthreads = nthreads;
+    t->f = f;
+    *out = t;
+    return MLM_OK;
+}
+
+void train_model_free(train_model *t)
+{
+    if (!t)
+        return;
+    if (t->ctx)
+        t->f->free_ctx(t);
+    mem_free(t);
+}
+
+mlm_status train_model_forward(train_model *t, const mlm_batch *b, int train_mode, uint64_t seed,
+                               uint64_t step, float *loss, size_t *labelled)
+{
+    int fresh = t->ctx == NULL;
+    mlm_status st = t->f->forward(t, b, train_mode, seed, step, loss, labelled);
+    /* a context made now starts from zero gradients */
+    if (st == MLM_OK && fresh)
+        t->f->zero_grad(t);
+    return st;
+}
+
+mlm_status train_model_backward(train_model *t, float dloss)
+{
+    if (!t->ctx)
+        return err_set(MLM_ERR_STATE, "training: backward without a forward");
+    return t->f->backward(t, dloss);
+}
+
+void train_model_zero_grad(train_model *t)
+{
+    if (t->ctx)
+        t->f->zero_grad(t);
+}
+
+float *train_model_grad(train_model *t) { return t->ctx ? t->f->grad(t) : NULL; }
+
+mlm_status train_model_correct(const train_model *t, size_t *correct)
+{
+    *correct = 0;
+    if (!t->ctx)
+        return MLM_OK;
+    if (!t->f->correct)
+        return err_set(MLM_ERR_UNSUPPORTED, "eval accuracy: not computed for '%s'",
+                       t->m->family->type(t->m));
+    return t->f->correct(t, correct);
+}
