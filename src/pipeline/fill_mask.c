@@ -21,6 +21,7 @@
 #include "nn/family.h"
 #include "nn/ops/ops.h"
 #include "pipeline/load.h"
+#include "text/decoder.h"
 
 struct mlm_pipeline {
     const mlm_model *model;
@@ -289,27 +290,6 @@ mlm_status mlm_fill_result_to_json(const mlm_fill_result *r, char *buf, size_t c
 
 /* ------------------------------------------------------------ fill-mask */
 
-/* Decode ids into a new string. */
-static mlm_status decode(const mlm_tokenizer *tok, const int32_t *ids, size_t n, int skip,
-                         char **out)
-{
-    size_t needed = 0;
-    char small[256];
-    mlm_status st = mlm_tokenizer_decode(tok, ids, n, skip, -1, small, sizeof small, &needed);
-    if (st != MLM_OK)
-        return st;
-    char *s = mem_alloc(needed);
-    if (!s)
-        return err_oom();
-    if (needed <= sizeof small) {
-        memcpy(s, small, needed);
-    } else if ((st = mlm_tokenizer_decode(tok, ids, n, skip, -1, s, needed, &needed)) != MLM_OK) {
-        mem_free(s);
-        return st;
-    }
-    *out = s;
-    return MLM_OK;
-}
 
 /* HF's get_target_ids: vocabulary lookup, else the first piece of the
  * target tokenized without special tokens (with a warning), deduplicated. */
@@ -449,7 +429,7 @@ static mlm_status fill_predictions(const mlm_pipeline *p, const item *it, size_t
         int32_t token = targets ? targets[idx[j]] : idx[j];
         out[j].score = val[j];
         out[j].token = token;
-        mlm_status st = decode(p->tok, &token, 1, 0, &out[j].token_str);
+        mlm_status st = tokenizer_decode_alloc(p->tok, &token, 1, 0, -1, &out[j].token_str, NULL);
         if (st != MLM_OK)
             return st;
         /* The input with this mask replaced, pad ids dropped (by id, as HF). */
@@ -459,7 +439,7 @@ static mlm_status fill_predictions(const mlm_pipeline *p, const item *it, size_t
             if (id != p->pad_id)
                 scratch[n++] = id;
         }
-        if ((st = decode(p->tok, scratch, n, single, &out[j].sequence)) != MLM_OK)
+        if ((st = tokenizer_decode_alloc(p->tok, scratch, n, single, -1, &out[j].sequence, NULL)) != MLM_OK)
             return st;
     }
     (void)m_in_item;

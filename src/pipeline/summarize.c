@@ -29,6 +29,7 @@
 #include "nn/family.h"
 #include "nn/model_impl.h"
 #include "pipeline/load.h"
+#include "text/decoder.h"
 
 struct mlm_summarizer {
     const mlm_model *model;
@@ -358,23 +359,6 @@ static mlm_status encode_text(const mlm_summarizer *s, const char *text, int32_t
     return MLM_OK;
 }
 
-static mlm_status decode(const mlm_tokenizer *tok, const int32_t *ids, size_t n, int cleanup,
-                         char **out)
-{
-    size_t needed = 0;
-    mlm_status st = mlm_tokenizer_decode(tok, ids, n, 1, cleanup, NULL, 0, &needed);
-    if (st != MLM_OK)
-        return st;
-    char *txt = mem_alloc(needed);
-    if (!txt)
-        return err_oom();
-    if ((st = mlm_tokenizer_decode(tok, ids, n, 1, cleanup, txt, needed, &needed)) != MLM_OK) {
-        mem_free(txt);
-        return st;
-    }
-    *out = txt;
-    return MLM_OK;
-}
 
 /* check_inputs' warnings for one text of input_length tokens. */
 static mlm_status check_inputs(const mlm_summarizer *s, size_t input_length, gen_warnings *w)
@@ -417,7 +401,7 @@ static mlm_status fill_result(const mlm_summarizer *s, const mlm_generation *g, 
         memcpy(r->ids[k], row, item_len * sizeof *row);
         r->len[k] = item_len;
         if (r->text) {
-            mlm_status st = decode(s->tok, row, item_len, s->cleanup, &r->text[k]);
+            mlm_status st = tokenizer_decode_alloc(s->tok, row, item_len, 1, s->cleanup, &r->text[k], NULL);
             if (st != MLM_OK)
                 return st;
         }

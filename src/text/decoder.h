@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mlm/core.h"
 
@@ -28,5 +29,16 @@ int decoder_chain(const decoder *d, strlist *toks);
 
 /* transformers' clean_up_tokenization, in place; returns the new length. */
 size_t clean_up_tokenization(char *s, size_t len);
+
+/* What mlm_tokenizer_decode does (ids to tokens, special ones skipped on
+ * request, the decoder chain, clean-up), into a new allocation: *out is
+ * NUL-terminated, *out_len (may be NULL) its length, which may exceed
+ * strlen when it holds U+0000. Out-of-range ids are skipped. Implemented in
+ * text/tokenizer.c; declared here so that callers need not see the
+ * tokenizer's internals. */
+struct mlm_tokenizer;
+mlm_status tokenizer_decode_alloc(const struct mlm_tokenizer *tok, const int32_t *ids,
+                                  size_t n, int skip_special_tokens, int clean_up_spaces,
+                                  char **out, size_t *out_len);
 
 #endif

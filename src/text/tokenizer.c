@@ -839,13 +839,11 @@ MLM_API mlm_status mlm_tokenizer_encode_batch_len(const mlm_tokenizer *tok,
 
 /* ------------------------------------------------------------- decoding */
 
-MLM_API mlm_status mlm_tokenizer_decode(const mlm_tokenizer *tok, const int32_t *ids, size_t n,
-                                        int skip_special_tokens, int clean_up_spaces, char *buf,
-                                        size_t cap, size_t *needed)
+mlm_status tokenizer_decode_alloc(const mlm_tokenizer *tok, const int32_t *ids, size_t n,
+                                  int skip_special_tokens, int clean_up_spaces, char **out,
+                                  size_t *out_len)
 {
-    if (needed) *needed = 0;
-    if (!tok || (!ids && n) || (!buf && cap))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_decode: bad argument");
+    *out = NULL;
     strlist l = {0};
     for (size_t i = 0; i < n; i++) {
         const char *s = mlm_tokenizer_id_to_token(tok, ids[i]);
@@ -883,6 +881,23 @@ MLM_API mlm_status mlm_tokenizer_decode(const mlm_tokenizer *tok, const int32_t 
     strlist_free(&l);
     int clean = clean_up_spaces < 0 ? tok->cleanup_default : clean_up_spaces > 0;
     if (clean) w = clean_up_tokenization(text, w);
+    *out = text;
+    if (out_len) *out_len = w;
+    return MLM_OK;
+}
+
+MLM_API mlm_status mlm_tokenizer_decode(const mlm_tokenizer *tok, const int32_t *ids, size_t n,
+                                        int skip_special_tokens, int clean_up_spaces, char *buf,
+                                        size_t cap, size_t *needed)
+{
+    if (needed) *needed = 0;
+    if (!tok || (!ids && n) || (!buf && cap))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_decode: bad argument");
+    char *text = NULL;
+    size_t w = 0;
+    mlm_status st = tokenizer_decode_alloc(tok, ids, n, skip_special_tokens, clean_up_spaces,
+                                           &text, &w);
+    if (st != MLM_OK) return st;
     if (needed) *needed = w + 1;
     if (cap) {
         size_t k = w < cap - 1 ? w : cap - 1;
