@@ -165,3 +165,29 @@ int utf8_is_blank(const char *s, size_t len)
     }
     return 1;
 }
+
+void utf8_py_strip(const char *s, size_t len, size_t *start, size_t *end)
+{
+    size_t a = 0;
+    while (a < len) {
+        uint32_t cp;
+        size_t k = utf8_decode(s + a, len - a, &cp);
+        if (k == 0 || !py_space(cp))
+            break;
+        a += k;
+    }
+    /* a code point's start is the last byte that is not a continuation */
+    size_t b = len;
+    while (b > a) {
+        size_t c = b - 1;
+        while (c > a && ((unsigned char)s[c] & 0xC0) == 0x80)
+            c--;
+        uint32_t cp;
+        size_t k = utf8_decode(s + c, b - c, &cp);
+        if (k != b - c || !py_space(cp))
+            break;
+        b = c;
+    }
+    *start = a;
+    *end = b;
+}

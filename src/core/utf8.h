@@ -38,4 +38,8 @@ size_t utf8_count(const char *s, size_t len);
  * that are not UTF-8 are not whitespace. */
 int utf8_is_blank(const char *s, size_t len);
 
+/* Python's str.strip() on s[0..len): [*start, *end) is what remains after
+ * leading and trailing whitespace (as utf8_is_blank sees it). */
+void utf8_py_strip(const char *s, size_t len, size_t *start, size_t *end);
+
 #endif

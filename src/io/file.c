@@ -315,3 +315,23 @@ mlm_status file_write_atomic(const char *path, const void *buf, size_t len)
     }
     return atomic_writer_commit(w);
 }
+
+mlm_status path_join(char *out, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "path too long: %s/%s", dir, name);
+    return MLM_OK;
+}
+
+char *path_join_alloc(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = mem_alloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}

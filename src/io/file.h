@@ -26,6 +26,12 @@ void file_unmap(mapped_file *m);
 /* The whole file in a mem_alloc'ed, NUL-terminated buffer (the NUL is not
  * counted in *len). Files over `max_size` bytes fail with MLM_ERR_RANGE, so
  * a config reader cannot be made to allocate gigabytes. */
+/* out = "dir/name"; MLM_ERR_INVALID_ARGUMENT naming both when it does not
+ * fit in cap bytes. */
+mlm_status path_join(char *out, size_t cap, const char *dir, const char *name);
+/* "dir/name" in a new allocation; NULL when out of memory. */
+char *path_join_alloc(const char *dir, const char *name);
+
 mlm_status file_read_all(const char *path, size_t max_size, char **out, size_t *len);
 
 /* Atomic replacement of `path`: bytes go to "path.tmp.XXXXXX" in the same

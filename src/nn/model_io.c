@@ -222,16 +222,19 @@ mlm_status weights_open(const char *dir, weights_source **out)
     weights_source *s = mem_calloc(1, sizeof *s);
     if (!s)
         return err_oom();
-    mlm_status st;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (file_exists(path)) {
+    /* the index's is the longest name: when it fits, the others do */
+    mlm_status st = path_join(path, sizeof path, dir, "model.safetensors.index.json");
+    if (st != MLM_OK) {
+        /* reported below */
+    } else if (path_join(path, sizeof path, dir, "model.safetensors") == MLM_OK &&
+               file_exists(path)) {
         st = st_open(path, &s->file);
     } else {
-        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        path_join(path, sizeof path, dir, "model.safetensors.index.json");
         if (file_exists(path)) {
             st = st_index_open(path, &s->index);
         } else {
-            snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
+            path_join(path, sizeof path, dir, "pytorch_model.bin");
             if (file_exists(path))
                 st = err_set(MLM_ERR_UNSUPPORTED,
                              "%s: pickled PyTorch weights are not loaded (unpickling runs "
@@ -439,10 +442,10 @@ mlm_status encoder_model_save(const mlm_model *m, const char *dir)
     cfg.architectures = NULL;
     cfg.n_architectures = 0;
     st = config_set_architectures(&cfg, &arch, 1);
-    if (st == MLM_OK) {
-        snprintf(path, sizeof path, "%s/config.json", dir);
+    if (st == MLM_OK)
+        st = path_join(path, sizeof path, dir, "config.json");
+    if (st == MLM_OK)
         st = config_save(&cfg, path);
-    }
     for (size_t i = 0; i < cfg.n_architectures; i++)
         mem_free(cfg.architectures[i]);
     mem_free(cfg.architectures);
@@ -455,10 +458,11 @@ mlm_status encoder_model_save(const mlm_model *m, const char *dir)
 mlm_status weights_save(const param_desc *params, size_t n, const char *dir)
 {
     char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/model.safetensors", dir) >= sizeof path)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "%s: path too long", dir);
+    mlm_status st = path_join(path, sizeof path, dir, "model.safetensors");
+    if (st != MLM_OK)
+        return st;
     st_writer *w = NULL;
-    mlm_status st = st_writer_new(&w);
+    st = st_writer_new(&w);
     if (st != MLM_OK)
         return st;
     st = st_writer_add_metadata(w, "format", "pt"); /* save_pretrained's metadata */

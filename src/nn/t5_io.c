@@ -236,12 +236,12 @@ static int file_exists(const char *path)
 static mlm_status load_generation_config(t5_model *tm, const char *dir)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    if (!file_exists(path))
-        return MLM_OK;
+    mlm_status st = path_join(path, sizeof path, dir, "generation_config.json");
+    if (st != MLM_OK || !file_exists(path))
+        return st;
     char *text = NULL;
     size_t len = 0;
-    mlm_status st = file_read_all(path, T5_JSON_MAX_BYTES, &text, &len);
+    st = file_read_all(path, T5_JSON_MAX_BYTES, &text, &len);
     if (st == MLM_OK)
         st = json_parse(text, len, 0, path, (size_t)1 << 20, &tm->gen);
     mem_free(text);
@@ -254,9 +254,10 @@ static mlm_status load_generation_config(t5_model *tm, const char *dir)
 mlm_status t5_load(const char *dir, const char *config_json, size_t len, mlm_model **out)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
     mlm_model *m = NULL;
-    mlm_status st = t5_shell(config_json, len, path, &m);
+    mlm_status st = path_join(path, sizeof path, dir, "config.json");
+    if (st == MLM_OK)
+        st = t5_shell(config_json, len, path, &m);
     if (st != MLM_OK)
         return st;
     st = load_generation_config(m->impl, dir);
@@ -339,12 +340,14 @@ static mlm_status t5_save(const mlm_model *m, const char *dir)
         else
             cJSON_AddItemToObject(cfg, "architectures", arch);
         arch = NULL;
-        snprintf(path, sizeof path, "%s/config.json", dir);
-        st = write_json(cfg, path);
+        st = path_join(path, sizeof path, dir, "config.json");
+        if (st == MLM_OK)
+            st = write_json(cfg, path);
     }
     if (st == MLM_OK) {
-        snprintf(path, sizeof path, "%s/generation_config.json", dir);
-        st = write_json(gen, path);
+        st = path_join(path, sizeof path, dir, "generation_config.json");
+        if (st == MLM_OK)
+            st = write_json(gen, path);
     }
     cJSON_Delete(cfg);
     cJSON_Delete(arch);

@@ -12,19 +12,10 @@
 #include "text/presets.h"
 #include "text/strmap.h"
 
-static char *join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = mem_alloc(a + b + 2);
-    if (!p) return NULL;
-    snprintf(p, a + b + 2, "%s/%s", dir, name);
-    return p;
-}
-
 /* tokenizer_config.json, or an empty object. */
 static cJSON *read_config(const char *dir)
 {
-    char *p = join(dir, "tokenizer_config.json");
+    char *p = path_join_alloc(dir, "tokenizer_config.json");
     char *data = NULL;
     size_t len;
     cJSON *doc = NULL;
@@ -67,7 +58,7 @@ static int cfg_bool(const cJSON *cfg, const char *key, int def)
 mlm_status legacy_bert_json(const char *dir, cJSON **out)
 {
     *out = NULL;
-    char *path = join(dir, "vocab.txt");
+    char *path = path_join_alloc(dir, "vocab.txt");
     if (!path) return err_oom();
     char *data;
     size_t len;
@@ -167,7 +158,8 @@ done:
 mlm_status legacy_roberta_json(const char *dir, cJSON **out)
 {
     *out = NULL;
-    char *vpath = join(dir, "vocab.json"), *mpath = join(dir, "merges.txt");
+    char *vpath = path_join_alloc(dir, "vocab.json");
+    char *mpath = path_join_alloc(dir, "merges.txt");
     char *vdata = NULL, *mdata = NULL;
     size_t vlen, mlen;
     cJSON *cfg = NULL, *doc = NULL, *vmap = NULL, *merges = NULL;

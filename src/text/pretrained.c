@@ -52,12 +52,11 @@ static cJSON *config_json(const mlm_tokenizer *tok, int with_class)
 static mlm_status write_json(const char *dir, const char *name, cJSON *o)
 {
     char path[4096];
-    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    mlm_status st = path_join(path, sizeof path, dir, name);
     char *text = o ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
-    mlm_status st;
-    if (n < 0 || (size_t)n >= sizeof path)
-        st = err_set(MLM_ERR_INVALID_ARGUMENT, "path too long: %s/%s", dir, name);
+    if (st != MLM_OK)
+        ; /* path too long */
     else if (!text)
         st = err_oom();
     else
@@ -75,10 +74,9 @@ MLM_API mlm_status mlm_tokenizer_save_pretrained(const mlm_tokenizer *tok, const
         return err_set(MLM_ERR_IO, "%s: cannot create folder: %s", dir,
                        errno == EEXIST ? "a file is in the way" : strerror(errno));
     char path[4096];
-    int n = snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "path too long: %s/tokenizer.json", dir);
-    mlm_status st = mlm_tokenizer_save(tok, path);
+    mlm_status st = path_join(path, sizeof path, dir, "tokenizer.json");
+    if (st == MLM_OK)
+        st = mlm_tokenizer_save(tok, path);
     if (st == MLM_OK)
         st = write_json(dir, "tokenizer_config.json", config_json(tok, 1));
     if (st == MLM_OK)

@@ -209,17 +209,6 @@ MLM_API mlm_status mlm_tokenizer_load_json(const char *json, size_t len, mlm_tok
     return tokenizer_from_json(doc, "tokenizer.json", out);
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = mem_alloc(a + b + 2);
-    if (!p) return NULL;
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    return p;
-}
-
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -255,10 +244,10 @@ MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out)
     const char *implied = NULL; /* the class legacy files imply */
     if (is_dir(path)) {
         dir = mem_strdup(path);
-        char *tj = dir ? path_join(dir, "tokenizer.json") : NULL;
-        char *vt = dir ? path_join(dir, "vocab.txt") : NULL;
-        char *vj = dir ? path_join(dir, "vocab.json") : NULL;
-        char *mt = dir ? path_join(dir, "merges.txt") : NULL;
+        char *tj = dir ? path_join_alloc(dir, "tokenizer.json") : NULL;
+        char *vt = dir ? path_join_alloc(dir, "vocab.txt") : NULL;
+        char *vj = dir ? path_join_alloc(dir, "vocab.json") : NULL;
+        char *mt = dir ? path_join_alloc(dir, "merges.txt") : NULL;
         if (!tj || !vt || !vj || !mt) st = err_oom();
         else if (exists(tj)) st = load_file(tj, &tok);
         else if (exists(vt) || (exists(vj) && exists(mt))) {
@@ -293,7 +282,7 @@ MLM_API mlm_status mlm_tokenizer_load(const char *path, mlm_tokenizer **out)
 static mlm_status read_side_file(const char *dir, const char *name, cJSON **out)
 {
     *out = NULL;
-    char *path = path_join(dir, name);
+    char *path = path_join_alloc(dir, name);
     if (!path) return err_oom();
     mlm_status st = MLM_OK;
     char *data = NULL;

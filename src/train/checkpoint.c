@@ -39,14 +39,6 @@ static void written(const char *dir, const char *file)
 
 /* ---------------------------------------------------------------- folders */
 
-static mlm_status path_join(char *out, size_t cap, const char *a, const char *b)
-{
-    int n = snprintf(out, cap, "%s/%s", a, b);
-    if (n < 0 || (size_t)n >= cap)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "path too long: %s/%s", a, b);
-    return MLM_OK;
-}
-
 static mlm_status make_dir(const char *path)
 {
     if (mkdir(path, 0777) == 0)

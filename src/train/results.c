@@ -50,10 +50,9 @@ static mlm_status write_py_json(const mlm_trainer *tr, const char *name, const c
                                 int indent, json_int_key_fn is_int, int newline)
 {
     char path[4096];
-    int k = snprintf(path, sizeof path, "%s/%s", tr->a.output_dir, name);
-    if (k < 0 || (size_t)k >= sizeof path)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "trainer option output_dir: path too long");
-    mlm_status st;
+    mlm_status st = path_join(path, sizeof path, tr->a.output_dir, name);
+    if (st != MLM_OK)
+        return err_prefix(st, "trainer option output_dir: ");
     strbuf sb = {0};
     json_put_py(&sb, obj, indent, is_int);
     if (newline)
@@ -97,10 +96,11 @@ mlm_status mlm_trainer_save_state(const mlm_trainer *tr)
 static mlm_status read_all_results(const mlm_trainer *tr, cJSON **out)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/all_results.json", tr->a.output_dir);
     char *text = NULL;
     size_t len = 0;
-    mlm_status st = file_read_all(path, RESULTS_MAX_BYTES, &text, &len);
+    mlm_status st = path_join(path, sizeof path, tr->a.output_dir, "all_results.json");
+    if (st == MLM_OK)
+        st = file_read_all(path, RESULTS_MAX_BYTES, &text, &len);
     if (st == MLM_ERR_NOT_FOUND) {
         err_clear();
         *out = cJSON_CreateObject();
