@@ -190,17 +190,25 @@ cJSON *optimizer_param_groups(const optimizer *o, double lr, double initial_lr)
         }
         ok = add_group_keys(grp, o, lr, k == 0 ? kind_weight_decay(o) : 0.0) &&
              (initial_lr < 0 || cJSON_AddNumberToObject(grp, "initial_lr", initial_lr));
+        if (!ok || !cJSON_AddItemToObject(grp, "params", ids)) {
+            cJSON_Delete(ids);
+            ok = 0;
+        }
+        cJSON *names = ok ? cJSON_AddArrayToObject(grp, "param_names") : NULL;
+        ok = ok && names;
         for (size_t i = 0; ok && i < g->n_params; i++) {
             if (group_of(g, i) != k)
                 continue;
             cJSON *n = cJSON_CreateNumber((double)next++);
             ok = n && cJSON_AddItemToArray(ids, n);
-            if (!ok)
+            if (!ok) {
                 cJSON_Delete(n);
-        }
-        if (!ok || !cJSON_AddItemToObject(grp, "params", ids)) {
-            cJSON_Delete(ids);
-            ok = 0;
+                break;
+            }
+            cJSON *s = cJSON_CreateString(g->params[i].name);
+            ok = s && cJSON_AddItemToArray(names, s);
+            if (!ok)
+                cJSON_Delete(s);
         }
     }
     if (!ok) {

@@ -87,9 +87,11 @@ int optimizer_step_is_float(const optimizer *o);
  * per group (the Trainer's decay group, then the no-decay one; or the one
  * group) with every key the kind's constructor sets to its value, the
  * learning-rate scheduler's "initial_lr" (when initial_lr >= 0) and "lr"
- * (the scheduler's current one), and "params": the state indices, which
+ * (the scheduler's current one), "params": the state indices, which
  * number the parameters group by group (torch's state_dict order), each
- * group's in table order. NULL when out of memory. */
+ * group's in table order, and "param_names": their names (as torch ≥ 2.6
+ * records them for named parameters; the state tensors are stored under
+ * these names). NULL when out of memory. */
 cJSON *optimizer_param_groups(const optimizer *o, double lr, double initial_lr);
 
 /* Checks a saved param_groups (as above) against this optimizer: the same

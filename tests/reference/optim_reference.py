@@ -37,6 +37,13 @@ parameters without no_decay, 0.0 on the others) or one group of every
 parameter ("one": the seed's `AdamW(model.parameters(), lr=...)`).
 
 Deterministic (a seeded generator, one thread, float32).
+
+    /usr/bin/python3 tests/reference/optim_reference.py check-checkpoint CKPT_DIR
+        loads a libmlm checkpoint's optimizer.safetensors as the torch
+        state_dict it stands for (the per-parameter tensors by the groups'
+        param_names, param_groups from the metadata) into the optimizer of its
+        kind over the checkpoint's parameters with load_state_dict, and checks
+        that state_dict() gives every tensor back; exits 1 on a mismatch.
 """
 
 import json
@@ -311,8 +318,58 @@ def run_case(case, init, grads):
     return out, meta
 
 
+def check_checkpoint(ckpt):
+    meta, tensors = st.read_metadata(os.path.join(ckpt, "optimizer.safetensors"))[0], \
+        st.load_torch(os.path.join(ckpt, "optimizer.safetensors"))
+    weights = st.load_torch(os.path.join(ckpt, "model.safetensors"))
+    kind = meta["optim"]
+    groups = json.loads(meta["param_groups"])
+    state, torch_groups, params = {}, [], {}
+    for g in groups:
+        names = g.pop("param_names")
+        for idx, name in zip(g["params"], names):
+            params[idx] = torch.nn.Parameter(weights[name].clone())
+            state[idx] = {key[len(name) + 1:]: v for key, v in tensors.items()
+                          if key.startswith(name + ".") and "." not in key[len(name) + 1:]}
+            if kind != "adamw_torch":  # a Python int in torch's state
+                state[idx]["step"] = int(state[idx]["step"])
+            if kind == "adafactor":
+                state[idx]["RMS"] = state[idx]["RMS"].reshape(())
+        torch_groups.append(g)
+    ctor_groups = [{"params": [params[i] for i in g["params"]]} for g in torch_groups]
+    if kind == "adamw_torch":
+        opt = torch.optim.AdamW(ctor_groups)
+    elif kind == "adamw_hf":
+        opt = HFAdamW(ctor_groups)
+    else:
+        opt = Adafactor(ctor_groups, lr=1e-3, scale_parameter=False, relative_step=False)
+    if kind == "adamw_torch":  # torch 2.x's keys that 1.13 does not know
+        for g in torch_groups:
+            g.pop("differentiable", None)
+            g.pop("fused", None)
+    opt.load_state_dict({"state": state, "param_groups": torch_groups})
+    back = opt.state_dict()
+    bad = 0
+    for idx, st_ in state.items():
+        for key, v in st_.items():
+            w = back["state"][idx][key]
+            same = torch.equal(torch.as_tensor(w), torch.as_tensor(v))
+            bad += not same
+    for g, h in zip(back["param_groups"], torch_groups):
+        for key in h:
+            if key != "params" and (list(g[key]) if isinstance(g[key], tuple) else g[key]) != h[key]:
+                print(f"param_groups {key}: {g[key]} vs {h[key]}")
+                bad += 1
+    print(f"{ckpt}: {kind}, {len(state)} parameters, "
+          f"{sum(len(s) for s in state.values())} state entries loaded by load_state_dict; "
+          f"{bad} mismatches")
+    return 1 if bad else 0
+
+
 def main():
     torch.set_num_threads(1)
+    if len(sys.argv) > 2 and sys.argv[1] == "check-checkpoint":
+        sys.exit(check_checkpoint(sys.argv[2]))
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests/data/goldens/optim")
     os.makedirs(out_dir, exist_ok=True)
     init, grads = make_inputs()
