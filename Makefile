@@ -139,10 +139,10 @@ $(B)/%.o: %.c
 CC_IS_CLANG := $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1))
 KERNEL_CFLAGS := -O3 -fno-trapping-math $(if $(CC_IS_CLANG),,-fno-tree-pre -fno-tree-sink)
 $(B)/src/nn/ops/kernels.o $(B)/src/nn/ops/loss.o: LIB_CFLAGS += $(KERNEL_CFLAGS)
-# The optimizer's update is such a loop too (nn/ops/vec.h); its sqrtf never
+# The optimizers' updates are such loops too (nn/ops/vec.h); their sqrtf never
 # sees a negative, and without errno it is one instruction the loop can
 # vectorize.
-$(B)/src/train/adamw.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
+$(B)/src/train/adamw.o $(B)/src/train/adafactor.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
 
 $(SHLIB): $(LIB_OBJ) $(VERSION_SCRIPT)
 	@mkdir -p $(dir $@)

@@ -99,6 +99,7 @@ int main(void)
         model_suite,
         train_suite,
         trainer_suite,
+        optim_suite,
         progress_suite,
         checkpoint_suite,
         trainer_outputs_suite,

@@ -26,6 +26,12 @@ was meant to make are checked exactly, not ignored:
      tool wrote no total_flos (it could not know the batches' widths): the new
      one writes the trainer's count in train_results.json, all_results.json
      and trainer_state.json; without that key the files must be the old ones.
+  4. The optimizer became a trainer option (optim, issue #14) and its
+     checkpoint state follows torch's state_dict: training_args.json gains
+     "optim", which must be "adamw_torch"; optimizer.safetensors gains the
+     metadata "optim" ("adamw_torch") and "param_groups" and a "<parameter>.step"
+     scalar per parameter equal to the metadata's "step"; every tensor and
+     metadata entry the old file has must be there, byte for byte.
 
 Exits 0 when everything matches, 1 with the first differences otherwise.
 """
@@ -37,6 +43,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+import safetensors_io  # noqa: E402
 TOK = os.path.join(ROOT, "tests", "data", "models", "tiny-random-bert-caikit")
 WIKI = os.path.join(ROOT, "tests", "data", "corpora", "wikitext-2-raw", "wiki.valid.raw")
 
@@ -207,6 +215,29 @@ def last_checkpoint_state(files):
     return json.loads(files[states[-1]]) if states else None
 
 
+def compare_optimizer(where, a, b, problems):
+    """4. the new optimizer.safetensors holds the old one and the state_dict's additions."""
+    (old_h, old_base), (new_h, new_base) = safetensors_io.parse_header(a), \
+        safetensors_io.parse_header(b)
+    old_meta, new_meta = old_h.get("__metadata__", {}), dict(new_h.get("__metadata__", {}))
+    if new_meta.pop("optim", None) != "adamw_torch" or "param_groups" not in new_meta:
+        problems.append(f"{where}: no optim \"adamw_torch\" and param_groups in the metadata")
+    new_meta.pop("param_groups", None)
+    if new_meta != old_meta:
+        problems.append(f"{where}: metadata {new_meta} (old {old_meta})")
+    old_t, new_t = safetensors_io.load_bytes(a), safetensors_io.load_bytes(b)
+    for key, v in new_t.items():
+        if key in old_t:
+            if old_t[key].tobytes() != v.tobytes() or old_t[key].shape != v.shape:
+                problems.append(f"{where}: {key} differs")
+        elif not key.endswith(".step") or v.shape != () or \
+                float(v) != float(old_meta.get("step", "nan")):
+            problems.append(f"{where}: {key} is new and not the step")
+    for key in old_t:
+        if key not in new_t:
+            problems.append(f"{where}: {key} is gone")
+
+
 def compare(name, old_files, new_files, old_out, new_out, how, problems):
     compare_stdout(name, old_out, new_out, new_files, how, problems)
     for path in sorted(set(old_files) | set(new_files)):
@@ -215,12 +246,17 @@ def compare(name, old_files, new_files, old_out, new_out, how, problems):
                             f"{'old' if path in old_files else 'new'} tool only")
             continue
         a, b = old_files[path], new_files[path]
+        if os.path.basename(path) == "optimizer.safetensors":  # 4.
+            compare_optimizer(f"{name}: {path}", a, b, problems)
+            continue
         if not path.endswith(".json"):
             if a != b:
                 problems.append(f"{name}: {path} differs")
             continue
         old, new = zero_timing(json.loads(a)), zero_timing(json.loads(b))
         base, top_level = os.path.basename(path), os.path.dirname(path) in ("out", "evalout")
+        if base == "training_args.json" and new.pop("optim", None) != "adamw_torch":  # 4.
+            problems.append(f"{name}: {path}: no optim \"adamw_torch\"")
         if top_level and base == "trainer_state.json":  # 1.
             got = new.pop("stateful_callbacks", None)
             ckpt = last_checkpoint_state(new_files)

@@ -16,6 +16,7 @@ Suite *ops_suite(void);
 Suite *model_suite(void);
 Suite *train_suite(void);
 Suite *trainer_suite(void);
+Suite *optim_suite(void);
 Suite *progress_suite(void);
 Suite *checkpoint_suite(void);
 Suite *trainer_outputs_suite(void);

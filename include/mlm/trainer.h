@@ -1,6 +1,7 @@
 /*
  * mlm/trainer.h — the training loop of transformers' Trainer for masked
- * language modeling: AdamW with HF's parameter groups, the linear schedule
+ * language modeling: AdamW (torch's or transformers') or Adafactor with HF's
+ * parameter groups, the linear schedule
  * with warmup, gradient accumulation and clipping, evaluation (eval_loss and
  * perplexity), logging, and checkpoints in HF's layout that resume
  * bit-identically.
@@ -66,6 +67,29 @@ MLM_API void mlm_trainer_free(mlm_trainer *tr);
  *   max_grad_norm                >= 0; 0 disables clipping         (1.0)
  *   adam_beta1, adam_beta2       in [0, 1)                (0.9, 0.999)
  *   adam_epsilon                 >= 0                              (1e-8)
+ *   optim                        "adamw_torch" | "adamw_hf" | "adafactor"
+ *                                                            ("adamw_torch")
+ *                                the optimizer, as TrainingArguments.optim
+ *                                names it: torch.optim.AdamW (betas, eps
+ *                                from adam_*); transformers.AdamW, the
+ *                                seed's `from transformers import AdamW`
+ *                                (removed in transformers 4.50; its own
+ *                                defaults were eps 1e-6, weight_decay 0: set
+ *                                adam_epsilon 1e-6 to reproduce the seed; its
+ *                                arithmetic differs from torch's: both bias
+ *                                corrections in the step size, eps added to
+ *                                √v, the decay after the update); or
+ *                                transformers.Adafactor as the Trainer makes
+ *                                it (lr from learning_rate, scale_parameter
+ *                                and relative_step false, its other
+ *                                defaults: eps (1e-30, 1e-3), clip_threshold
+ *                                1, decay_rate -0.8, no first moment; the
+ *                                adam_* options do not apply). Every kind
+ *                                decays (weight_decay) all parameters but
+ *                                biases and LayerNorm weights, and composes
+ *                                with max_grad_norm and the schedule. Any
+ *                                other name: MLM_ERR_INVALID_ARGUMENT listing
+ *                                the valid ones.
  *   logging_steps                >= 1                              (500)
  *   save_strategy                "no" | "steps" | "epoch"          ("steps")
  *   save_steps                   >= 1                              (500)
@@ -228,8 +252,9 @@ MLM_API mlm_status mlm_trainer_format_metrics(const char *split, const char *met
  *     divided by the micro-batches in its step; updates per epoch =
  *     ceil(batches / accumulation); total steps = max_steps when set, else
  *     ceil(num_train_epochs · updates per epoch);
- *   - clip_grad_norm_(max_grad_norm), then AdamW (no weight decay on biases
- *     and LayerNorm weights) at lr · get_linear_schedule_with_warmup;
+ *   - clip_grad_norm_(max_grad_norm), then the optimizer (optim; no weight
+ *     decay on biases and LayerNorm weights) at lr ·
+ *     get_linear_schedule_with_warmup;
  *   - every logging_steps steps a log record {"loss", "grad_norm",
  *     "learning_rate", "epoch", "step"} (loss: the mean step loss since the
  *     last record; learning_rate: the one the next step will use, as HF logs
@@ -250,10 +275,28 @@ MLM_API mlm_status mlm_trainer_format_metrics(const char *split, const char *met
  *                                         writes them (tokenizer_class
  *                                         PreTrainedTokenizerFast, so HF
  *                                         takes tokenizer.json as it is);
- *       optimizer.safetensors             exp_avg and exp_avg_sq per
- *                                         parameter ("<parameter>.exp_avg"),
- *                                         the step in the metadata (HF:
- *                                         optimizer.pt);
+ *       optimizer.safetensors             the optimizer's state_dict()
+ *                                         (HF: optimizer.pt): per parameter
+ *                                         its state under "<parameter>.<key>"
+ *                                         — step, exp_avg, exp_avg_sq for
+ *                                         both AdamWs; step, exp_avg_sq_row
+ *                                         and exp_avg_sq_col (matrices) or
+ *                                         exp_avg_sq (vectors), RMS for
+ *                                         Adafactor; step a float32 scalar
+ *                                         for adamw_torch, an int64 one for
+ *                                         the others, as torch keeps them —
+ *                                         and in the metadata "optim" (the
+ *                                         kind), "step" and "param_groups"
+ *                                         (JSON: both groups with every key
+ *                                         the optimizer sets, the
+ *                                         scheduler's lr and initial_lr, the
+ *                                         state indices and param_names).
+ *                                         tests/reference/optim_reference.py
+ *                                         check-checkpoint loads it into the
+ *                                         torch optimizer. Resuming with
+ *                                         another optim than the
+ *                                         checkpoint's is MLM_ERR_INVALID_
+ *                                         ARGUMENT naming both;
  *       scheduler.json                    the linear schedule's state;
  *       rng_state.json                    what replaces HF's generator
  *                                         states: randomness here is a pure

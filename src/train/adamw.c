@@ -1,4 +1,4 @@
-/* AdamW, clipping and the linear schedule (see adamw.h). */
+/* AdamW, torch's and transformers' (see adamw.h). */
 #include "train/adamw.h"
 
 #include <math.h>
@@ -8,14 +8,10 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "nn/ops/vec.h"
-#include "nn/ops/vmath.h"
 
-/* Elements per chunk of the gradient norm: a chunk is one thread's unit and
- * one partial sum, so the sum's order is fixed by this constant alone. */
-#define NORM_CHUNK ((size_t)1 << 16)
-
-mlm_status adamw_init(adamw *opt, const mlm_model *m, double beta1, double beta2, double eps,
-                      double weight_decay, int nthreads)
+static mlm_status adamw_setup(adamw *opt, const param_desc *params, size_t n_params,
+                              double beta1, double beta2, double eps, double weight_decay,
+                              int one_group, int nthreads)
 {
     memset(opt, 0, sizeof *opt);
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps >= 0) ||
@@ -23,33 +19,40 @@ mlm_status adamw_init(adamw *opt, const mlm_model *m, double beta1, double beta2
         return err_set(MLM_ERR_INVALID_ARGUMENT,
                        "AdamW: betas (%g, %g) must be in [0, 1), eps %g and weight_decay %g >= 0",
                        beta1, beta2, eps, weight_decay);
-    opt->n = model_numel(m);
-    opt->n_params = m->n_params;
+    mlm_status st = param_groups_init(&opt->g, params, n_params, one_group, nthreads);
+    if (st != MLM_OK)
+        return st;
+    opt->n = opt->g.n;
     opt->m = mem_calloc(2 * (opt->n ? opt->n : 1), sizeof *opt->m);
-    opt->decay = mem_calloc(m->n_params ? m->n_params : 1, sizeof *opt->decay);
-    opt->offset = mem_calloc(m->n_params + 1, sizeof *opt->offset);
-    opt->chunk_first = mem_calloc(m->n_params + 1, sizeof *opt->chunk_first);
-    if (!opt->m || !opt->decay || !opt->offset || !opt->chunk_first) {
+    if (!opt->m) {
         adamw_free(opt);
         return err_oom();
     }
     opt->v = opt->m + opt->n;
-    for (size_t i = 0; i < m->n_params; i++) {
-        opt->decay[i] = !m->params[i].no_decay;
-        opt->offset[i + 1] = opt->offset[i] + m->params[i].numel;
-        opt->chunk_first[i + 1] =
-            opt->chunk_first[i] + (m->params[i].numel + NORM_CHUNK - 1) / NORM_CHUNK;
-    }
-    opt->chunk_sum = mem_calloc(opt->chunk_first[m->n_params] + 1, sizeof *opt->chunk_sum);
-    if (!opt->chunk_sum) {
-        adamw_free(opt);
-        return err_oom();
-    }
     opt->beta1 = beta1;
     opt->beta2 = beta2;
     opt->eps = eps;
     opt->weight_decay = weight_decay;
-    opt->nthreads = nthreads < 1 ? 1 : nthreads;
+    opt->correct_bias = 1;
+    return MLM_OK;
+}
+
+mlm_status adamw_init(adamw *opt, const param_desc *params, size_t n_params, double beta1,
+                      double beta2, double eps, double weight_decay, int nthreads)
+{
+    return adamw_setup(opt, params, n_params, beta1, beta2, eps, weight_decay, 0, nthreads);
+}
+
+mlm_status adamw_hf_init(adamw *opt, const param_desc *params, size_t n_params, double beta1,
+                         double beta2, double eps, double weight_decay, int correct_bias,
+                         int one_group, int nthreads)
+{
+    mlm_status st =
+        adamw_setup(opt, params, n_params, beta1, beta2, eps, weight_decay, one_group, nthreads);
+    if (st != MLM_OK)
+        return st;
+    opt->hf = 1;
+    opt->correct_bias = correct_bias != 0;
     return MLM_OK;
 }
 
@@ -57,11 +60,8 @@ void adamw_free(adamw *opt)
 {
     if (!opt)
         return;
+    param_groups_free(&opt->g);
     mem_free(opt->m);
-    mem_free(opt->decay);
-    mem_free(opt->offset);
-    mem_free(opt->chunk_first);
-    mem_free(opt->chunk_sum);
     memset(opt, 0, sizeof *opt);
 }
 
@@ -83,16 +83,17 @@ typedef struct adam_job {
     float *p, *m, *v;
     const float *g;
     float gscale;        /* clip coefficient (1: none) */
-    float decay_mul;     /* 1 − lr·wd (decay group) */
+    float decay_mul;     /* torch: 1 − lr·wd (decay group) */
+    float decay_add;     /* transformers: −lr·wd (decay group) */
     float b1, one_m_b1, b2, one_m_b2;
-    float step_size;     /* lr / (1 − β1^t) */
-    float bc2_sqrt;      /* √(1 − β2^t) */
+    float step_size;     /* torch: lr/(1 − β1^t); transformers: s, negated */
+    float bc2_sqrt;      /* torch: √(1 − β2^t) */
     float eps;
     const adamw *opt;
 } adam_job;
 
-/* Elements [begin, end) of one parameter; decay is a constant after
- * inlining, so each loop is straight-line and vectorizes. */
+/* torch's update of elements [begin, end) of one parameter; decay is a
+ * constant after inlining, so each loop is straight-line and vectorizes. */
 static VEC_INLINE void adam_elems(const adam_job *restrict j, size_t begin, size_t end, int decay)
 {
     float *restrict P = j->p, *restrict M = j->m, *restrict Vv = j->v;
@@ -113,13 +114,36 @@ static VEC_INLINE void adam_elems(const adam_job *restrict j, size_t begin, size
     }
 }
 
-/* The parameter holding flat element i: binary search over offsets. */
-static size_t param_of(const adamw *o, size_t i)
+/* transformers.AdamW's update, in its operations' order: addcmul_ is
+ * v + (c2·g)·g, addcdiv_ p + (−s·m)/denom, the decay p + (−lr·wd)·p. */
+static VEC_INLINE void adam_hf_elems(const adam_job *restrict j, size_t begin, size_t end,
+                                     int decay)
 {
-    size_t lo = 0, hi = o->n_params;
+    float *restrict P = j->p, *restrict M = j->m, *restrict Vv = j->v;
+    const float *restrict G = j->g;
+    const float gs = j->gscale, da = j->decay_add, b1 = j->b1, c1 = j->one_m_b1, b2 = j->b2,
+                c2 = j->one_m_b2, nss = j->step_size, eps = j->eps;
+    for (size_t i = begin; i < end; i++) {
+        float g = G[i] * gs;
+        float m = M[i] * b1 + c1 * g;
+        float v = Vv[i] * b2 + (c2 * g) * g;
+        float denom = sqrtf(v) + eps;
+        float p = P[i] + (nss * m) / denom;
+        if (decay)
+            p = p + da * p;
+        M[i] = m;
+        Vv[i] = v;
+        P[i] = p;
+    }
+}
+
+/* The parameter holding flat element i: binary search over offsets. */
+static size_t param_of(const param_groups *g, size_t i)
+{
+    size_t lo = 0, hi = g->n_params;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (o->offset[mid] <= i)
+        if (g->offset[mid] <= i)
             lo = mid;
         else
             hi = mid;
@@ -131,11 +155,17 @@ static size_t param_of(const adamw *o, size_t i)
 static VEC_INLINE void adam_range_body(void *arg, size_t begin, size_t end)
 {
     const adam_job *j = arg;
-    const adamw *o = j->opt;
-    for (size_t k = param_of(o, begin); k < o->n_params && o->offset[k] < end; k++) {
-        size_t a = o->offset[k] > begin ? o->offset[k] : begin;
-        size_t b = o->offset[k + 1] < end ? o->offset[k + 1] : end;
-        if (o->decay[k] && j->decay_mul != 1.0f)
+    const param_groups *g = &j->opt->g;
+    int hf = j->opt->hf;
+    for (size_t k = param_of(g, begin); k < g->n_params && g->offset[k] < end; k++) {
+        size_t a = g->offset[k] > begin ? g->offset[k] : begin;
+        size_t b = g->offset[k + 1] < end ? g->offset[k + 1] : end;
+        int decay = g->decay[k] && (hf ? j->decay_add != 0.0f : j->decay_mul != 1.0f);
+        if (hf && decay)
+            adam_hf_elems(j, a, b, 1);
+        else if (hf)
+            adam_hf_elems(j, a, b, 0);
+        else if (decay)
             adam_elems(j, a, b, 1);
         else
             adam_elems(j, a, b, 0);
@@ -148,100 +178,29 @@ void adamw_step_scaled(adamw *opt, float *params, const float *grads, double lr,
 {
     opt->step++;
     double t = (double)opt->step;
+    double bc1 = 1.0 - pow(opt->beta1, t), bc2 = 1.0 - pow(opt->beta2, t);
     adam_job j = {
         .p = params, .m = opt->m, .v = opt->v, .g = grads, .gscale = gscale,
-        .decay_mul = (float)(1.0 - lr * opt->weight_decay),
         .b1 = (float)opt->beta1, .one_m_b1 = (float)(1.0 - opt->beta1),
         .b2 = (float)opt->beta2, .one_m_b2 = (float)(1.0 - opt->beta2),
-        .step_size = (float)(lr / (1.0 - pow(opt->beta1, t))),
-        .bc2_sqrt = (float)sqrt(1.0 - pow(opt->beta2, t)),
         .eps = (float)opt->eps,
         .opt = opt,
     };
-    par_for(opt->nthreads, opt->n, 1 << 16, adam_range, &j);
+    if (opt->hf) {
+        /* Python: step_size = lr * math.sqrt(bc2) / bc1, left to right; the
+         * decay runs only when weight_decay > 0.0 */
+        double s = opt->correct_bias ? lr * sqrt(bc2) / bc1 : lr;
+        j.step_size = (float)-s;
+        j.decay_add = opt->weight_decay > 0.0 ? (float)(-lr * opt->weight_decay) : 0.0f;
+    } else {
+        j.decay_mul = (float)(1.0 - lr * opt->weight_decay);
+        j.step_size = (float)(lr / bc1);
+        j.bc2_sqrt = (float)sqrt(bc2);
+    }
+    par_for(opt->g.nthreads, opt->n, 1 << 16, adam_range, &j);
 }
 
 void adamw_step(adamw *opt, float *params, const float *grads, double lr)
 {
     adamw_step_scaled(opt, params, grads, lr, 1.0f);
-}
-
-typedef struct norm_job {
-    adamw *opt;
-    const float *g;
-} norm_job;
-
-/* chunk_sum[c] = Σ g² over chunk c, in VLANES double partial sums. */
-static VEC_INLINE void norm_range_body(void *arg, size_t begin, size_t end)
-{
-    const norm_job *j = arg;
-    const adamw *o = j->opt;
-    for (size_t c = begin; c < end; c++) {
-        size_t k = 0, lo = 0, hi = o->n_params;
-        while (hi - lo > 1) { /* the parameter whose chunks hold c */
-            size_t mid = (lo + hi) / 2;
-            if (o->chunk_first[mid] <= c)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        k = lo;
-        size_t a = o->offset[k] + (c - o->chunk_first[k]) * NORM_CHUNK;
-        size_t b = a + NORM_CHUNK < o->offset[k + 1] ? a + NORM_CHUNK : o->offset[k + 1];
-        const float *x = j->g + a;
-        size_t n = b - a, i = 0;
-        double acc[VLANES] = {0};
-        for (; i + VLANES <= n; i += VLANES)
-            for (int l = 0; l < VLANES; l++)
-                acc[l] += (double)x[i + l] * (double)x[i + l];
-        for (int l = 0; i < n; i++, l++)
-            acc[l] += (double)x[i] * (double)x[i];
-        double s = 0;
-        for (int l = 0; l < VLANES; l++)
-            s += acc[l];
-        j->opt->chunk_sum[c] = s;
-    }
-}
-
-VEC_DISPATCH(norm_range)
-
-double grad_global_norm(adamw *opt, const float *grads)
-{
-    norm_job j = {opt, grads};
-    size_t chunks = opt->chunk_first[opt->n_params];
-    par_for(opt->nthreads, chunks, 16, norm_range, &j);
-    double total = 0;
-    for (size_t k = 0; k < opt->n_params; k++) {
-        double s = 0;
-        for (size_t c = opt->chunk_first[k]; c < opt->chunk_first[k + 1]; c++)
-            s += opt->chunk_sum[c];
-        total += s;
-    }
-    return sqrt(total);
-}
-
-double grad_clip_coef(double norm, double max_norm)
-{
-    double coef = max_norm / (norm + 1e-6);
-    return coef < 1.0 ? coef : 1.0;
-}
-
-double grad_clip(float *grads, size_t n, double norm, double max_norm)
-{
-    double coef = grad_clip_coef(norm, max_norm);
-    if (!(coef < 1.0))
-        return 1.0;
-    float c = (float)coef;
-    for (size_t i = 0; i < n; i++)
-        grads[i] *= c;
-    return coef;
-}
-
-double lr_linear_warmup(int64_t step, int64_t warmup, int64_t total)
-{
-    if (step < warmup)
-        return (double)step / (double)(warmup > 1 ? warmup : 1);
-    int64_t span = total - warmup > 1 ? total - warmup : 1;
-    double r = (double)(total - step) / (double)span;
-    return r > 0 ? r : 0.0;
 }

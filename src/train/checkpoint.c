@@ -197,35 +197,57 @@ static mlm_status save_tokenizer(const mlm_trainer *tr, const char *dir)
     return MLM_OK;
 }
 
-static mlm_status save_optimizer(const mlm_trainer *tr, const char *dir)
+/* optimizer.safetensors: torch's optimizer.state_dict() for the run's kind
+ * (HF writes it as optimizer.pt): each parameter's state tensors under
+ * "<parameter>.<state key>" (step, exp_avg, exp_avg_sq for both AdamWs;
+ * step, exp_avg_sq_row and exp_avg_sq_col or exp_avg_sq, RMS for
+ * Adafactor), step as torch keeps it (a float32 scalar for torch's AdamW,
+ * an int for the others); in the metadata "optim" (the kind), "step" and
+ * "param_groups" (JSON: the groups with every key, as
+ * optimizer_param_groups gives them). */
+static mlm_status save_optimizer(mlm_trainer *tr, const char *dir)
 {
     char path[4096];
     mlm_status st = path_join(path, sizeof path, dir, "optimizer.safetensors");
     if (st != MLM_OK)
         return st;
+    optimizer *o = &tr->opt;
+    int64_t steps = optimizer_step_count(o);
+    float step_f = (float)steps;
     st_writer *w = NULL;
     st = st_writer_new(&w);
     char step[32];
-    snprintf(step, sizeof step, "%lld", (long long)tr->opt.step);
+    snprintf(step, sizeof step, "%lld", (long long)steps);
+    cJSON *groups = optimizer_param_groups(o, trainer_lr(tr, tr->global_step),
+                                           tr->a.learning_rate);
+    char *gtext = groups ? cJSON_PrintUnformatted(groups) : NULL;
+    cJSON_Delete(groups);
+    if (st == MLM_OK && !gtext)
+        st = err_oom();
+    if (st == MLM_OK)
+        st = st_writer_add_metadata(w, "optim", optim_kind_name(o->kind));
     if (st == MLM_OK)
         st = st_writer_add_metadata(w, "step", step);
-    const mlm_model *m = tr->m;
-    for (size_t i = 0; i < m->n_params && st == MLM_OK; i++) {
-        const param_desc *p = &m->params[i];
-        uint64_t shape[2] = {(uint64_t)p->shape[0], (uint64_t)p->shape[1]};
+    if (st == MLM_OK)
+        st = st_writer_add_metadata(w, "param_groups", gtext);
+    size_t np;
+    const param_desc *params = model_param_table(tr->m, &np);
+    for (size_t i = 0; i < np && st == MLM_OK; i++) {
         char name[160];
-        snprintf(name, sizeof name, "%s.exp_avg", p->name);
-        st = st_writer_add(w, name, ST_F32, (size_t)p->ndim, shape,
-                           tr->opt.m + tr->opt.offset[i]);
-        if (st != MLM_OK)
-            break;
-        snprintf(name, sizeof name, "%s.exp_avg_sq", p->name);
-        st = st_writer_add(w, name, ST_F32, (size_t)p->ndim, shape,
-                           tr->opt.v + tr->opt.offset[i]);
+        snprintf(name, sizeof name, "%s.step", params[i].name);
+        st = optimizer_step_is_float(o) ? st_writer_add(w, name, ST_F32, 0, NULL, &step_f)
+                                        : st_writer_add(w, name, ST_I64, 0, NULL, &steps);
+        optim_state_tensor t[3];
+        size_t nt = optimizer_state_tensors(o, i, t);
+        for (size_t k = 0; k < nt && st == MLM_OK; k++) {
+            snprintf(name, sizeof name, "%s.%s", params[i].name, t[k].key);
+            st = st_writer_add(w, name, ST_F32, t[k].ndim, t[k].shape, t[k].data);
+        }
     }
     if (st == MLM_OK)
         st = st_writer_save(w, path);
     st_writer_free(w);
+    cJSON_free(gtext);
     if (st == MLM_OK)
         written(dir, "optimizer.safetensors");
     return st;
@@ -624,6 +646,54 @@ static mlm_status load_params(mlm_trainer *tr, const char *dir)
     return st;
 }
 
+/* A parameter's saved step, when the file has one (files written before
+ * the per-parameter steps have only the metadata's): it must be the same. */
+static mlm_status check_param_step(const st_file *f, const char *param, long long want)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s.step", param);
+    const st_tensor *t = st_find(f, name);
+    if (!t)
+        return MLM_OK;
+    int64_t v = -1;
+    float x = -1;
+    mlm_status st = t->dtype == ST_F32 ? st_tensor_to_f32(t, &x, 1) : st_tensor_to_i64(t, &v, 1);
+    if (st == MLM_OK && t->dtype == ST_F32)
+        v = (int64_t)x;
+    if (st == MLM_OK && (t->numel != 1 || v != want))
+        st = err_set(MLM_ERR_FORMAT, "%s is not the step %lld of the metadata", name, want);
+    return st;
+}
+
+/* The saved kind ("optim"; a file without it is adamw_torch's, the only
+ * kind before) against the run's. */
+static mlm_status check_optim_kind(const st_file *f, const optimizer *o)
+{
+    const char *saved = st_metadata(f, "optim");
+    optim_kind k = OPTIM_ADAMW_TORCH;
+    if (saved && optim_kind_of(saved, &k) != 0)
+        return err_set(MLM_ERR_FORMAT, "unknown \"optim\" '%s' in the metadata (valid: "
+                                       OPTIM_NAMES ")", saved);
+    if (k != o->kind)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "holds the state of optim \"%s\" but this run's optim is \"%s\" (set "
+                       "the trainer option optim to \"%s\" to resume it)",
+                       optim_kind_name(k), optim_kind_name(o->kind), optim_kind_name(k));
+    return MLM_OK;
+}
+
+static mlm_status check_groups(const st_file *f, const optimizer *o)
+{
+    const char *text = st_metadata(f, "param_groups");
+    if (!text) /* written before the groups were recorded */
+        return MLM_OK;
+    cJSON *g = cJSON_Parse(text);
+    mlm_status st = g ? optimizer_check_param_groups(o, g)
+                      : err_set(MLM_ERR_FORMAT, "\"param_groups\" in the metadata is not JSON");
+    cJSON_Delete(g);
+    return st;
+}
+
 static mlm_status load_optimizer(mlm_trainer *tr, const char *dir)
 {
     char path[4096];
@@ -633,30 +703,38 @@ static mlm_status load_optimizer(mlm_trainer *tr, const char *dir)
         st = st_open(path, &f);
     if (st != MLM_OK)
         return st;
+    optimizer *o = &tr->opt;
     const char *step = st_metadata(f, "step");
     char *end = NULL;
     long long sv = step ? strtoll(step, &end, 10) : -1;
-    if (!step || *end || sv < 0)
+    st = check_optim_kind(f, o);
+    if (st == MLM_OK && (!step || *end || sv < 0))
         st = err_set(MLM_ERR_FORMAT, "no valid \"step\" in the metadata");
-    for (size_t i = 0; st == MLM_OK && i < tr->m->n_params; i++) {
-        const param_desc *p = &tr->m->params[i];
-        for (int which = 0; which < 2 && st == MLM_OK; which++) {
+    if (st == MLM_OK)
+        st = check_groups(f, o);
+    size_t np;
+    const param_desc *params = model_param_table(tr->m, &np);
+    for (size_t i = 0; st == MLM_OK && i < np; i++) {
+        const char *pname = params[i].name;
+        st = check_param_step(f, pname, sv);
+        optim_state_tensor t[3];
+        size_t nt = optimizer_state_tensors(o, i, t);
+        for (size_t k = 0; k < nt && st == MLM_OK; k++) {
             char name[160];
-            snprintf(name, sizeof name, "%s.%s", p->name, which ? "exp_avg_sq" : "exp_avg");
-            const st_tensor *t = NULL;
-            st = st_get(f, name, &t);
-            if (st == MLM_OK && t->numel != p->numel)
-                st = err_set(MLM_ERR_FORMAT, "%s has %zu values, expected %zu", name, t->numel,
-                             p->numel);
+            snprintf(name, sizeof name, "%s.%s", pname, t[k].key);
+            const st_tensor *s = NULL;
+            st = st_get(f, name, &s);
+            if (st == MLM_OK && s->numel != t[k].numel)
+                st = err_set(MLM_ERR_FORMAT, "%s has %zu values, expected %zu", name, s->numel,
+                             t[k].numel);
             if (st == MLM_OK)
-                st = st_tensor_to_f32(t, (which ? tr->opt.v : tr->opt.m) + tr->opt.offset[i],
-                                      p->numel);
+                st = st_tensor_to_f32(s, t[k].data, t[k].numel);
         }
     }
     st_close(f);
     if (st != MLM_OK)
         return err_prefix(st, "%s: ", path);
-    tr->opt.step = sv;
+    optimizer_set_step_count(o, sv);
     return MLM_OK;
 }
 
@@ -724,11 +802,11 @@ static mlm_status load_state(mlm_trainer *tr, const char *dir)
                        "trainer_state.json: expected global_step, epoch, total_flos, log_history "
                        "and stateful_callbacks." STATE_ENTRY ".attributes");
     }
-    if ((long long)gs->valuedouble != tr->opt.step) {
+    if ((long long)gs->valuedouble != optimizer_step_count(&tr->opt)) {
         st = err_set(MLM_ERR_FORMAT,
                      "trainer_state.json: global_step %.0f disagrees with the optimizer's "
                      "step %lld and rng_state.json's",
-                     gs->valuedouble, (long long)tr->opt.step);
+                     gs->valuedouble, (long long)optimizer_step_count(&tr->opt));
         cJSON_Delete(o);
         return st;
     }
@@ -754,9 +832,9 @@ mlm_status checkpoint_load(mlm_trainer *tr, const char *dir)
     mlm_status st = check_rng_state(tr, dir, &step);
     if (st == MLM_OK)
         st = load_optimizer(tr, dir);
-    if (st == MLM_OK && tr->opt.step != step)
+    if (st == MLM_OK && optimizer_step_count(&tr->opt) != step)
         st = err_set(MLM_ERR_FORMAT, "optimizer.safetensors: step %lld, rng_state.json: %lld",
-                     (long long)tr->opt.step, (long long)step);
+                     (long long)optimizer_step_count(&tr->opt), (long long)step);
     if (st == MLM_OK)
         st = load_state(tr, dir);
     if (st == MLM_OK)

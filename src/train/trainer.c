@@ -1,6 +1,6 @@
 /* The Trainer (mlm/trainer.h): transformers' Trainer.train / evaluate /
  * _save_checkpoint for masked-LM, single process, on nn/encoder_train.h's forward
- * and backward and train/adamw.h's optimizer.
+ * and backward and train/optimizer.h's optimizers.
  *
  * Determinism: everything random is a pure function of the seed and a
  * position in the run — the epoch's permutation of (seed, epoch), the
@@ -31,7 +31,7 @@
 
 static const char *const strategy_names[] = {"no", "steps", "epoch"};
 
-typedef enum opt_kind { OPT_INT, OPT_FLOAT, OPT_STR, OPT_STRATEGY, OPT_BOOL } opt_kind;
+typedef enum opt_kind { OPT_INT, OPT_FLOAT, OPT_STR, OPT_STRATEGY, OPT_BOOL, OPT_OPTIM } opt_kind;
 
 typedef struct opt_def {
     const char *name;
@@ -60,6 +60,7 @@ static const opt_def opt_defs[] = {
     {"adam_beta1", OPT_FLOAT, OFF(adam_beta1), 0, 1, 0, 1},
     {"adam_beta2", OPT_FLOAT, OFF(adam_beta2), 0, 1, 0, 1},
     {"adam_epsilon", OPT_FLOAT, OFF(adam_epsilon), 0, HUGE_VAL, 0, 0},
+    {"optim", OPT_OPTIM, OFF(optim), 0, 0, 0, 0},
     {"logging_steps", OPT_INT, OFF(logging_steps), 1, 1e15, 0, 0},
     {"save_strategy", OPT_STRATEGY, OFF(save_strategy), 0, 0, 0, 0},
     {"save_steps", OPT_INT, OFF(save_steps), 1, 1e15, 0, 0},
@@ -87,6 +88,7 @@ static void args_defaults(targs *a)
     a->adam_beta1 = 0.9;
     a->adam_beta2 = 0.999;
     a->adam_epsilon = 1e-8;
+    a->optim = OPTIM_ADAMW_TORCH;
     a->logging_steps = 500;
     a->save_strategy = STRAT_STEPS;
     a->save_steps = 500;
@@ -143,7 +145,7 @@ void mlm_trainer_free(mlm_trainer *tr)
     train_model_free(tr->tm);
     par_pool_free(tr->pool);
     if (tr->opt_ready)
-        adamw_free(&tr->opt);
+        optimizer_free(&tr->opt);
     cJSON_Delete(tr->log_history);
     cJSON_Delete(tr->train_metrics);
     cJSON_Delete(tr->eval_metrics);
@@ -244,6 +246,13 @@ mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value)
                 return MLM_OK;
             }
         return bad_value(name, value, "expected \"no\", \"steps\" or \"epoch\"");
+    case OPT_OPTIM: {
+        optim_kind k;
+        if (optim_kind_of(value, &k) != 0)
+            return bad_value(name, value, "expected " OPTIM_NAMES);
+        *(int *)(void *)field = (int)k;
+        return MLM_OK;
+    }
     case OPT_INT: {
         int64_t v = 0;
         if (!is_null) {
@@ -324,6 +333,9 @@ cJSON *trainer_args_json(const targs *a)
         }
         case OPT_STRATEGY:
             v = cJSON_CreateString(strategy_names[*(const int *)(const void *)field]);
+            break;
+        case OPT_OPTIM:
+            v = cJSON_CreateString(optim_kind_name((optim_kind) * (const int *)(const void *)field));
             break;
         case OPT_BOOL: {
             int b = *(const int *)(const void *)field;
@@ -695,7 +707,7 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
         if (st != MLM_OK)
             return st;
     }
-    double norm = grad_global_norm(&tr->opt, train_model_grad(tr->tm));
+    double norm = grad_global_norm(optimizer_groups(&tr->opt), train_model_grad(tr->tm));
     if (!isfinite(norm))
         return err_set(MLM_ERR_NUMERIC,
                        "training stopped at step %lld: the gradient norm is %g; lower "
@@ -703,8 +715,8 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
                        (long long)tr->global_step + 1, norm, tr->a.learning_rate);
     /* clip_grad_norm_'s scaling happens inside the update's pass. */
     double coef = tr->a.max_grad_norm > 0 ? grad_clip_coef(norm, tr->a.max_grad_norm) : 1.0;
-    adamw_step_scaled(&tr->opt, model_owned(tr->m), train_model_grad(tr->tm), trainer_lr(tr, tr->global_step),
-                      (float)coef);
+    optimizer_step(&tr->opt, model_owned(tr->m), train_model_grad(tr->tm),
+                   trainer_lr(tr, tr->global_step), (float)coef);
     *step_loss = sl;
     *gnorm = norm;
     return MLM_OK;
@@ -822,22 +834,27 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
 }
 
 /* HF's num_parameters(exclude_embeddings=True): every parameter but the
- * nn.Embedding tables (the tied decoder weight is not in the table). */
+ * nn.Embedding tables (tied weights are in the table once). T5's are
+ * `shared` (which embed_tokens and a tied lm_head share) and each stack's
+ * relative_attention_bias. */
 static double non_embedding_params(const mlm_model *m)
 {
     static const char *const emb[] = {"word_embeddings.weight", "position_embeddings.weight",
-                                      "token_type_embeddings.weight"};
+                                      "token_type_embeddings.weight", "shared.weight",
+                                      "relative_attention_bias.weight"};
+    size_t np;
+    const param_desc *params = model_param_table(m, &np);
     double n = 0;
-    for (size_t i = 0; i < m->n_params; i++) {
-        const char *name = m->params[i].name;
+    for (size_t i = 0; i < np; i++) {
+        const char *name = params[i].name;
         size_t len = strlen(name);
         int is_emb = 0;
-        for (size_t k = 0; k < 3; k++) {
+        for (size_t k = 0; k < sizeof emb / sizeof emb[0]; k++) {
             size_t el = strlen(emb[k]);
             is_emb |= len >= el && strcmp(name + len - el, emb[k]) == 0;
         }
         if (!is_emb)
-            n += (double)m->params[i].numel;
+            n += (double)params[i].numel;
     }
     return n;
 }
@@ -899,8 +916,10 @@ mlm_status mlm_trainer_train(mlm_trainer *tr)
     mlm_status st = checkpoint_prepare_output_dir(a->output_dir);
     if (st != MLM_OK)
         return err_prefix(st, "trainer option output_dir: ");
-    st = adamw_init(&tr->opt, tr->m, a->adam_beta1, a->adam_beta2, a->adam_epsilon,
-                    a->weight_decay, (int)a->num_threads);
+    optim_hparams h = {a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay, 0};
+    size_t np;
+    const param_desc *params = model_param_table(tr->m, &np);
+    st = optimizer_init(&tr->opt, (optim_kind)a->optim, params, np, &h, (int)a->num_threads);
     if (st != MLM_OK)
         return st;
     tr->opt_ready = 1;

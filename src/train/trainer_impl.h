@@ -11,7 +11,8 @@
 #include "core/threads.h"
 #include "nn/model_impl.h"
 #include "train/train_model.h"
-#include "train/adamw.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
 #include "io/progress.h"
 
 enum { STRAT_NO, STRAT_STEPS, STRAT_EPOCH };
@@ -31,6 +32,7 @@ typedef struct targs {
     double warmup_ratio;
     double max_grad_norm;
     double adam_beta1, adam_beta2, adam_epsilon;
+    int optim;                    /* optim_kind */
     int64_t logging_steps;
     int save_strategy;
     int64_t save_steps;
@@ -60,7 +62,7 @@ struct mlm_trainer {
     int started;             /* train has been called */
 
     train_model *tm;         /* made by the first forward */
-    adamw opt;
+    optimizer opt;
     int opt_ready;
     /* num_threads - 1 workers for train and evaluate: a small model's step
      * makes ~250 parallel calls, each of which would otherwise start and
