@@ -15,6 +15,7 @@
 #include "mlm/model.h"
 #include "mlm/generation.h"
 #include "mlm/pipeline.h"
+#include "mlm/optimizer.h"
 #include "mlm/trainer.h"
 #include "mlm/metrics.h"
 

@@ -9,7 +9,7 @@
 #include "core/threads.h"
 #include "nn/ops/vec.h"
 
-static mlm_status adamw_setup(adamw *opt, const param_desc *params, size_t n_params,
+mlm_status adamw_init_grouped(adamw *opt, const param_desc *params, size_t n_params,
                               double beta1, double beta2, double eps, double weight_decay,
                               int one_group, int nthreads)
 {
@@ -40,7 +40,8 @@ static mlm_status adamw_setup(adamw *opt, const param_desc *params, size_t n_par
 mlm_status adamw_init(adamw *opt, const param_desc *params, size_t n_params, double beta1,
                       double beta2, double eps, double weight_decay, int nthreads)
 {
-    return adamw_setup(opt, params, n_params, beta1, beta2, eps, weight_decay, 0, nthreads);
+    return adamw_init_grouped(opt, params, n_params, beta1, beta2, eps, weight_decay, 0,
+                              nthreads);
 }
 
 mlm_status adamw_hf_init(adamw *opt, const param_desc *params, size_t n_params, double beta1,
@@ -48,7 +49,8 @@ mlm_status adamw_hf_init(adamw *opt, const param_desc *params, size_t n_params, 
                          int one_group, int nthreads)
 {
     mlm_status st =
-        adamw_setup(opt, params, n_params, beta1, beta2, eps, weight_decay, one_group, nthreads);
+        adamw_init_grouped(opt, params, n_params, beta1, beta2, eps, weight_decay, one_group,
+                           nthreads);
     if (st != MLM_OK)
         return st;
     opt->hf = 1;

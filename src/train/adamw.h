@@ -37,6 +37,12 @@ typedef struct adamw {
 mlm_status adamw_init(adamw *opt, const param_desc *params, size_t n_params, double beta1,
                       double beta2, double eps, double weight_decay, int nthreads);
 
+/* adamw_init with one_group: a single group, weight_decay on every
+ * parameter (torch.optim.AdamW(model.parameters())). */
+mlm_status adamw_init_grouped(adamw *opt, const param_desc *params, size_t n_params,
+                              double beta1, double beta2, double eps, double weight_decay,
+                              int one_group, int nthreads);
+
 /* transformers.AdamW's state: the same checks, then hf = 1. one_group: the
  * seed's AdamW(model.parameters()) — one group, weight_decay on every
  * parameter — else the Trainer's two groups (optim="adamw_hf"). Its own

@@ -30,11 +30,8 @@ mlm_status optimizer_init(optimizer *o, optim_kind k, const param_desc *params, 
     o->kind = k;
     switch (k) {
     case OPTIM_ADAMW_TORCH:
-        if (h->one_group)
-            return err_set(MLM_ERR_INVALID_ARGUMENT,
-                           "adamw_torch: one group is not supported (the Trainer's two groups)");
-        return adamw_init(&o->u.adam, params, n_params, h->beta1, h->beta2, h->eps,
-                          h->weight_decay, nthreads);
+        return adamw_init_grouped(&o->u.adam, params, n_params, h->beta1, h->beta2, h->eps,
+                                  h->weight_decay, h->one_group, nthreads);
     case OPTIM_ADAMW_HF:
         return adamw_hf_init(&o->u.adam, params, n_params, h->beta1, h->beta2, h->eps,
                              h->weight_decay, 1, h->one_group, nthreads);
