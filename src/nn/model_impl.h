@@ -132,6 +132,14 @@ mlm_status model_own_params(mlm_model *m);
 /* Total parameter count. */
 size_t model_numel(const mlm_model *m);
 
+/* The two jobs above on any family's table: the floats of n parameters,
+ * and making them live in one owned allocation (*owned, table order) copied
+ * from wherever they point, closing *source; nothing to do when *owned is
+ * set. On failure nothing changes. */
+size_t params_numel(const param_desc *params, size_t n);
+mlm_status params_own(const param_desc *params, size_t n, float **owned, void **source,
+                      void (**source_close)(void *));
+
 /* Record a warning (copied). */
 mlm_status model_warn(mlm_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -144,6 +152,9 @@ mlm_status encoder_linear(const ops_ctx *ctx, float *out, const float *inp, cons
 
 /* out = act(inp) for the activations a model may have (out may be inp). */
 void encoder_activate(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n);
+/* Its backward: dinp += act'(inp)·dout (inp the forward's input). */
+void encoder_activate_backward(const ops_ctx *ctx, act_fn act, float *dinp, const float *dout,
+                               const float *inp, size_t n);
 
 /* Position ids (B, T) for the embedding lookup: RoBERTa counts non-pad
  * tokens from padding_idx + 1 (create_position_ids_from_input_ids); BERT and

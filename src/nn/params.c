@@ -160,13 +160,15 @@ mlm_status model_build_params(mlm_model *m)
     return MLM_OK;
 }
 
-size_t model_numel(const mlm_model *m)
+size_t params_numel(const param_desc *params, size_t n)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < m->n_params; i++)
-        n += m->params[i].numel;
-    return n;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += params[i].numel;
+    return total;
 }
+
+size_t model_numel(const mlm_model *m) { return params_numel(m->params, m->n_params); }
 
 mlm_status model_alloc_params(mlm_model *m)
 {
@@ -184,25 +186,31 @@ mlm_status model_alloc_params(mlm_model *m)
     return MLM_OK;
 }
 
-mlm_status model_own_params(mlm_model *m)
+mlm_status params_own(const param_desc *params, size_t n, float **owned, void **source,
+                      void (**source_close)(void *))
 {
-    if (m->owned)
+    if (*owned)
         return MLM_OK;
-    size_t total = model_numel(m);
+    size_t total = params_numel(params, n);
     float *buf = mem_alloc((total ? total : 1) * sizeof *buf);
     if (!buf)
         return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
                        total * sizeof(float) >> 20);
     float *p = buf;
-    for (size_t i = 0; i < m->n_params; i++) {
-        memcpy(p, *m->params[i].slot, m->params[i].numel * sizeof *p);
-        *m->params[i].slot = p;
-        p += m->params[i].numel;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, *params[i].slot, params[i].numel * sizeof *p);
+        *params[i].slot = p;
+        p += params[i].numel;
     }
-    m->owned = buf;
-    if (m->source_close)
-        m->source_close(m->source);
-    m->source = NULL;
-    m->source_close = NULL;
+    *owned = buf;
+    if (*source_close)
+        (*source_close)(*source);
+    *source = NULL;
+    *source_close = NULL;
     return MLM_OK;
+}
+
+mlm_status model_own_params(mlm_model *m)
+{
+    return params_own(m->params, m->n_params, &m->owned, &m->source, &m->source_close);
 }

@@ -47,10 +47,8 @@ static mlm_status ffn_block(const t5_dims *d, const ops_ctx *ctx, const t5_block
     return linear(ctx, x, h, b->wo, N, d->F, d->C, 1);
 }
 
-/* The stack's relative position bias for query positions q0..q0+nq-1 against
- * keys 0..nk-1: bias[h][i][j] = rel[bucket(j − (q0 + i))][h] (rel is (NB, H)). */
-static void position_bias(const t5_dims *d, const float *rel, int bidirectional, int q0, int nq,
-                          int nk, long ld, float *bias)
+void t5_position_bias(const t5_dims *d, const float *rel, int bidirectional, int q0, int nq,
+                      int nk, long ld, float *bias)
 {
     for (int i = 0; i < nq; i++)
         for (int j = 0; j < nk; j++) {
@@ -97,7 +95,7 @@ mlm_status t5_encode_forward(const t5_model *tm, const ops_ctx *ctx, const int32
     if (st != MLM_OK)
         return st;
     /* bias (H, S, S): computed once, shared by every block */
-    position_bias(d, tm->w.enc_rel, 1, 0, S, S, (long)S * S, bias);
+    t5_position_bias(d, tm->w.enc_rel, 1, 0, S, S, (long)S * S, bias);
     ops_batch qk = {B, d->H, (long)S * HD, d->D, (long)S * HD, d->D, (long)HSS, (long)S * S};
     ops_batch pv = {B, d->H, (long)HSS, (long)S * S, (long)S * HD, d->D, (long)S * HD, d->D};
     for (int l = 0; st == MLM_OK && l < d->Le; l++) {
@@ -182,7 +180,7 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
     const float *emaskp = additive_mask(enc_mask, NS, eadd);
     mlm_status st = ops_embedding_forward(ctx, y, dec_ids, tm->w.shared, (int)N, d->V, d->C, 0);
     /* bias (H, T, T) causal, computed once for the stack */
-    position_bias(d, tm->w.dec_rel, 0, 0, T, T, (long)T * T, bias);
+    t5_position_bias(d, tm->w.dec_rel, 0, 0, T, T, (long)T * T, bias);
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
         const t5_block_w *b = &tm->w.dec[l];
         /* y += CausalSelfAttn(RMS(y)): query i of every input against keys
@@ -341,7 +339,7 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
         return err_set(MLM_ERR_STATE, "decoder state: all %d steps are used", s->max_steps);
     mlm_status st = ops_embedding_forward(ctx, s->x, tokens, tm->w.shared, R, d->V, d->C, 0);
     /* bias (H, t + 1): query position t against keys 0..t, causal buckets */
-    position_bias(d, tm->w.dec_rel, 0, t, 1, t + 1, (long)(t + 1), s->bias);
+    t5_position_bias(d, tm->w.dec_rel, 0, t, 1, t + 1, (long)(t + 1), s->bias);
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
         const t5_block_w *b = &tm->w.dec[l];
         float *sk = s->sk + (size_t)l * layer_floats, *sv = s->sv + (size_t)l * layer_floats;

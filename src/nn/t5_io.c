@@ -96,17 +96,9 @@ static mlm_status t5_shell(const char *json, size_t len, const char *name, mlm_m
     return MLM_OK;
 }
 
-static size_t numel(const t5_model *tm)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < tm->n_params; i++)
-        n += tm->params[i].numel;
-    return n;
-}
-
 static mlm_status alloc_params(t5_model *tm)
 {
-    size_t total = numel(tm);
+    size_t total = params_numel(tm->params, tm->n_params);
     float *buf = mem_alloc((total ? total : 1) * sizeof *buf);
     if (!buf)
         return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
@@ -125,6 +117,15 @@ static void tie(t5_model *tm)
 {
     if (tm->d.tied)
         tm->w.lm_head = tm->w.shared;
+}
+
+mlm_status t5_own_params(mlm_model *m)
+{
+    t5_model *tm = m->impl;
+    mlm_status st = params_own(tm->params, tm->n_params, &tm->owned, &tm->source,
+                               &tm->source_close);
+    tie(tm); /* the tied head follows shared.weight to its new place */
+    return st;
 }
 
 /* ---------------------------------------------------------------- init */
