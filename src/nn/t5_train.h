@@ -118,10 +118,12 @@ typedef struct t5_train {
     t5_stack_acts enc, dec;
     float *emask;                  /* (B·S) additive encoder mask (0 or −FLT_MAX) */
     int32_t *dec_ids;              /* (B·T) the decoder's input ids of the last forward */
-    float *s_n[3];                 /* scratch (Nmax, C) */
+    float *s_n[4];                 /* scratch (Nmax, C): [0], [1] the sublayers', [2] the
+                                      stream's gradient, [3] the encoder output's */
     float *s_hd[3];                /* scratch (Nmax, HD) */
     float *s_f[3];                 /* scratch (Nmax, F) */
-    float *s_att[2];               /* scratch (B, H, Tmax, Tmax') */
+    float *s_att[2];               /* scratch (B, H, max(S, T), max(S, T)) */
+    double *rel_acc;               /* (NB, H) the bucket sums of a stack's bias gradient */
 
     /* The head at the n labelled rows (grown when a batch needs more). */
     float *head_mem;
@@ -182,5 +184,41 @@ size_t t5_train_labelled(const t5_train *tc);
 /* Dropout on (1: model.train()) or off (0: model.eval(), gradients still
  * computed). */
 void t5_train_set_mode(t5_train *tc, int train_mode);
+
+/* ---- internal to nn/t5_train*.c: the sublayers (nn/t5_train_layers.c) */
+
+/* What an attention sublayer attends over: B inputs of Tq query and Tk
+ * key positions. */
+typedef struct t5_sublayer {
+    int B, Tq, Tk;
+    const float *kv;         /* cross-attention: the encoder's output (B·Tk, C); NULL: self */
+    const float *bias;       /* (H, Tq, Tk) added to every input's scores, or NULL */
+    float *dbias;            /* where the backward adds its gradient (H, Tq, Tk), or NULL */
+    const float *mask;       /* additive key mask (B·Tk): 0 or −FLT_MAX; or NULL */
+    uint64_t site;           /* its dropout sites: site (probabilities), site + 1 (output) */
+} t5_sublayer;
+
+/* out (N, C) = a->x + drop(Attn(RMS(a->x))), keeping what the backward
+ * needs in a; N = B·Tq. */
+mlm_status t5_attn_forward(t5_train *tc, const t5_attn_w *w, const float *ln, t5_attn_acts *a,
+                           const t5_sublayer *s, float *out);
+/* dy (N, C): the gradient at the sublayer's output on entry, at its input
+ * on exit (the residual makes it in place). The weights' and the norm's
+ * gradients are added to g and dln; cross-attention adds the keys' and
+ * values' input gradient to dkv (B·Tk, C). */
+mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t5_attn_grads *g,
+                            float *dln, const t5_attn_acts *a, const t5_sublayer *s, float *dy,
+                            float *dkv);
+/* out (N, C) = a->x + drop(FFN(RMS(a->x))); dropout sites site, site + 1. */
+mlm_status t5_ffn_forward(t5_train *tc, const t5_block_w *w, t5_ffn_acts *a, int N,
+                          uint64_t site, float *out);
+/* dy in place as t5_attn_backward's. */
+mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
+                           const t5_ffn_acts *a, int N, uint64_t site, float *dy);
+
+/* Dropout is applied (train mode, a positive rate). */
+int t5_train_drops(const t5_train *tc);
+/* The Philox stream of a dropout site at the current step. */
+uint64_t t5_train_stream(const t5_train *tc, uint64_t site);
 
 #endif
