@@ -47,5 +47,6 @@ Suite *t5_suite(void);
 Suite *generate_suite(void);
 Suite *summarize_suite(void);
 Suite *t5_parity_suite(void);
+Suite *t5_train_suite(void);
 
 #endif

@@ -976,6 +976,99 @@ START_TEST(layernorm_forward_backward)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- RMS norm, product */
+
+/* in = [x (N, C), w (C)] -> out (N, C) = w ⊙ x/√(mean(x²) + eps) */
+static void ref_rmsnorm(double *out, const double *in, const void *param)
+{
+    const ln_param *p = param;
+    const double *w = in + p->N * p->C;
+    for (int n = 0; n < p->N; n++) {
+        const double *x = in + n * p->C;
+        double v = 0;
+        for (int c = 0; c < p->C; c++)
+            v += x[c] * x[c];
+        double r = 1 / sqrt(v / p->C + p->eps);
+        for (int c = 0; c < p->C; c++)
+            out[n * p->C + c] = w[c] * x[c] * r;
+    }
+}
+
+/* in = [a (n), b (n)] -> out (n) = a ⊙ b */
+static void ref_mul(double *out, const double *in, const void *param)
+{
+    size_t n = *(const size_t *)param;
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] * in[n + i];
+}
+
+/* T5's RMS norm and the gated FFN's product: forward against double,
+ * backward against central differences of the double forward; the
+ * forward that keeps rstd computes the plain forward's floats; every
+ * vector level and thread count the same bits. */
+START_TEST(rmsnorm_and_product_forward_backward)
+{
+    static const int shapes[][2] = {{1, 1}, {3, 17}, {5, 33}, {2, 65}};
+    ops_ctx ctx = ctx_n(2);
+    for (int s = 0; s < 4; s++) {
+        ln_param p = {shapes[s][0], shapes[s][1], 1e-6};
+        size_t n = (size_t)p.N * p.C, nin = n + (size_t)p.C;
+        float *in = frandv(nin, -2, 2), *out = malloc(n * sizeof *out), *out2 = malloc(n * sizeof *out2);
+        float *rstd = malloc(p.N * sizeof *rstd);
+        ops_rmsnorm_forward_rstd(&ctx, out, rstd, in, in + n, p.N, p.C, 1e-6f);
+        ops_rmsnorm_forward(&ctx, out2, in, in + n, p.N, p.C, 1e-6f);
+        ck_assert_int_eq(memcmp(out, out2, n * sizeof *out), 0);
+        double *din = to_double(in, nin), *ref = malloc(n * sizeof *ref);
+        ref_rmsnorm(ref, din, &p);
+        assert_close("rmsnorm", out, ref, n, 4e-6);
+        float *g = frandv(n, -1, 1), *grad = frandv(nin, -1, 1), *base = malloc(nin * sizeof *base);
+        memcpy(base, grad, nin * sizeof *base);
+        ops_rmsnorm_backward(&ctx, grad, grad + n, g, in, in + n, rstd, p.N, p.C);
+        double *dg = to_double(g, n), *fd = malloc(nin * sizeof *fd);
+        fd_grad(ref_rmsnorm, &p, din, nin, dg, n, fd);
+        assert_grad("rmsnorm grad", grad, base, fd, nin);
+        /* the product */
+        size_t m = n;
+        float *ab = frandv(2 * m, -2, 2), *prod = malloc(m * sizeof *prod);
+        ops_mul_forward(&ctx, prod, ab, ab + m, m);
+        double *dab = to_double(ab, 2 * m), *pref = malloc(m * sizeof *pref);
+        ref_mul(pref, dab, &m);
+        assert_close("mul", prod, pref, m, 1e-7);
+        float *dprod = frandv(2 * m, -1, 1), *pbase = malloc(2 * m * sizeof *pbase);
+        memcpy(pbase, dprod, 2 * m * sizeof *pbase);
+        ops_mul_backward(&ctx, dprod, dprod + m, g, ab, ab + m, m);
+        double *pfd = malloc(2 * m * sizeof *pfd);
+        fd_grad(ref_mul, &m, dab, 2 * m, dg, m, pfd);
+        assert_grad("mul grad", dprod, pbase, pfd, 2 * m);
+        free(in); free(out); free(out2); free(rstd); free(din); free(ref);
+        free(g); free(grad); free(base); free(dg); free(fd);
+        free(ab); free(prod); free(dab); free(pref); free(dprod); free(pbase); free(pfd);
+    }
+    /* bit for bit across vector levels and thread counts */
+    enum { R = 300, C = 129, NE = R * C };
+    float *x = frandv(NE, -3, 3), *w = frandv(C, 0.5f, 1.5f), *g = frandv(NE, -1, 1);
+    float *res[3];
+    static const cpu_vec levels[3] = {CPU_VEC_AVX512, CPU_VEC_AVX2, CPU_VEC_BASE};
+    for (int k = 0; k < 3; k++) {
+        ops_ctx c = ctx_n(k + 1);
+        cpu_vec_limit(levels[k]);
+        float *o = res[k] = calloc(4 * (size_t)NE + R + C, sizeof(float));
+        float *rstd = o + 4 * (size_t)NE, *dw = rstd + R;
+        ops_rmsnorm_forward_rstd(&c, o, rstd, x, w, R, C, 1e-6f);
+        ops_rmsnorm_backward(&c, o + NE, dw, g, x, w, rstd, R, C);
+        ops_mul_forward(&c, o + 2 * (size_t)NE, x, g, NE);
+        ops_mul_backward(&c, o + 3 * (size_t)NE, o + NE, g, x, o, NE);
+    }
+    cpu_vec_limit(CPU_VEC_AVX512);
+    for (int k = 1; k < 3; k++)
+        ck_assert_msg(memcmp(res[0], res[k], (4 * (size_t)NE + R + C) * sizeof(float)) == 0,
+                      "vector level %d, %d threads differ", (int)levels[k], k + 1);
+    for (int k = 0; k < 3; k++)
+        free(res[k]);
+    free(x); free(w); free(g);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- dropout */
 
 typedef struct do_param { const uint8_t *mask; double scale; size_t n; } do_param;
@@ -1541,6 +1634,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, softmax_masked_forward_backward);
     tcase_add_test(tc, softmax_fully_masked_row_is_uniform);
     tcase_add_test(tc, layernorm_forward_backward);
+    tcase_add_test(tc, rmsnorm_and_product_forward_backward);
     tcase_add_test(tc, dropout_forward_backward);
     tcase_add_test(tc, embedding_forward_backward);
     tcase_add_test(tc, cross_entropy_forward_backward);

@@ -64,6 +64,17 @@ void encoder_activate(const ops_ctx *ctx, act_fn act, float *out, const float *i
         ops_gelu_tanh_forward(ctx, out, inp, n);
 }
 
+void encoder_activate_backward(const ops_ctx *ctx, act_fn act, float *dinp, const float *dout,
+                               const float *inp, size_t n)
+{
+    if (act == ACT_RELU)
+        ops_relu_backward(ctx, dinp, dout, inp, n);
+    else if (act == ACT_GELU)
+        ops_gelu_backward(ctx, dinp, dout, inp, n);
+    else
+        ops_gelu_tanh_backward(ctx, dinp, dout, inp, n);
+}
+
 /* Position ids: RoBERTa counts non-pad tokens from padding_idx + 1
  * (create_position_ids_from_input_ids); BERT and DistilBERT use 0..T-1. */
 mlm_status model_position_ids(const model_dims *d, const int32_t *ids, int B, int T,

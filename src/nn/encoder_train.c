@@ -26,11 +26,10 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "nn/encoder_train.h"
+#include "nn/train_buf.h"
 
 /* ---------------------------------------------------------------- layout */
 
-/* Floats that hold n bytes. */
-static size_t byte_floats(size_t n) { return (n + sizeof(float) - 1) / sizeof(float); }
 
 /* Exact GELU keeps Φ of its input for the backward (layer_acts.cdf). */
 static size_t cdf_floats(const model_dims *d, size_t N)
@@ -41,30 +40,18 @@ static size_t cdf_floats(const model_dims *d, size_t N)
 static size_t layer_floats(const model_dims *d, size_t N, size_t S)
 {
     size_t C = (size_t)d->C, I = (size_t)d->I;
-    return 8 * N * C + 2 * N * I + cdf_floats(d, N) + S + 4 * N + byte_floats(S) +
-           2 * byte_floats(N * C);
+    return 8 * N * C + 2 * N * I + cdf_floats(d, N) + S + 4 * N + buf_byte_floats(S) +
+           2 * buf_byte_floats(N * C);
 }
 
 size_t train_acts_floats(const model_dims *d, int B, int T)
 {
     size_t N = (size_t)B * T, C = (size_t)d->C, I = (size_t)d->I;
     size_t S = (size_t)B * d->H * T * T;
-    return 2 * N * C + 4 * N + byte_floats(N * C) /* emb_sum, x0; mean, rstd, mask, pos;
+    return 2 * N * C + 4 * N + buf_byte_floats(N * C) /* emb_sum, x0; mean, rstd, mask, pos;
                                                      the dropout mask */
            + (size_t)d->L * layer_floats(d, N, S)
            + 4 * N * C + 2 * N * I + 2 * S;    /* scratch */
-}
-
-static float *take(float **p, size_t n)
-{
-    float *r = *p;
-    *p += n;
-    return r;
-}
-
-static uint8_t *take_bytes(float **p, size_t n)
-{
-    return (uint8_t *)(void *)take(p, byte_floats(n));
 }
 
 /* Point the activations into mem, sized for (B, T). */
@@ -72,42 +59,42 @@ static void point_acts(train_acts *a, float *mem, const model_dims *d, int B, in
 {
     size_t N = (size_t)B * T, C = (size_t)d->C, I = (size_t)d->I;
     size_t S = (size_t)B * d->H * T * T;
-    float *p = mem;
-    a->emb_sum = take(&p, N * C);
-    a->x0 = take(&p, N * C);
-    a->emb_mean = take(&p, N);
-    a->emb_rstd = take(&p, N);
-    a->mask = take(&p, N);
-    a->pos = (int32_t *)(void *)take(&p, N);
-    a->mask_emb = take_bytes(&p, N * C);
+    buf_cursor p = {mem, 0};
+    a->emb_sum = buf_take(&p, N * C);
+    a->x0 = buf_take(&p, N * C);
+    a->emb_mean = buf_take(&p, N);
+    a->emb_rstd = buf_take(&p, N);
+    a->mask = buf_take(&p, N);
+    a->pos = (int32_t *)(void *)buf_take(&p, N);
+    a->mask_emb = buf_take_bytes(&p, N * C);
     for (int l = 0; l < d->L; l++) {
         layer_acts *la = &a->layer[l];
-        la->q = take(&p, N * C);
-        la->k = take(&p, N * C);
-        la->v = take(&p, N * C);
-        la->probs = take(&p, S);
-        la->ctx = take(&p, N * C);
-        la->sum1 = take(&p, N * C);
-        la->mean1 = take(&p, N);
-        la->rstd1 = take(&p, N);
-        la->x1 = take(&p, N * C);
-        la->h = take(&p, N * I);
-        la->a = take(&p, N * I);
-        la->cdf = d->act == ACT_GELU ? take(&p, cdf_floats(d, N)) : NULL;
-        la->sum2 = take(&p, N * C);
-        la->mean2 = take(&p, N);
-        la->rstd2 = take(&p, N);
-        la->out = take(&p, N * C);
-        la->mask_attn = take_bytes(&p, S);
-        la->mask_ao = take_bytes(&p, N * C);
-        la->mask_ffn = take_bytes(&p, N * C);
+        la->q = buf_take(&p, N * C);
+        la->k = buf_take(&p, N * C);
+        la->v = buf_take(&p, N * C);
+        la->probs = buf_take(&p, S);
+        la->ctx = buf_take(&p, N * C);
+        la->sum1 = buf_take(&p, N * C);
+        la->mean1 = buf_take(&p, N);
+        la->rstd1 = buf_take(&p, N);
+        la->x1 = buf_take(&p, N * C);
+        la->h = buf_take(&p, N * I);
+        la->a = buf_take(&p, N * I);
+        la->cdf = d->act == ACT_GELU ? buf_take(&p, cdf_floats(d, N)) : NULL;
+        la->sum2 = buf_take(&p, N * C);
+        la->mean2 = buf_take(&p, N);
+        la->rstd2 = buf_take(&p, N);
+        la->out = buf_take(&p, N * C);
+        la->mask_attn = buf_take_bytes(&p, S);
+        la->mask_ao = buf_take_bytes(&p, N * C);
+        la->mask_ffn = buf_take_bytes(&p, N * C);
     }
     for (int i = 0; i < 4; i++)
-        a->s_nc[i] = take(&p, N * C);
+        a->s_nc[i] = buf_take(&p, N * C);
     for (int i = 0; i < 2; i++)
-        a->s_ni[i] = take(&p, N * I);
+        a->s_ni[i] = buf_take(&p, N * I);
     for (int i = 0; i < 2; i++)
-        a->s_att[i] = take(&p, S);
+        a->s_att[i] = buf_take(&p, S);
 }
 
 /* The gradient of parameter p: the same offset in tc->grad as p in m->owned. */
@@ -210,36 +197,24 @@ static mlm_status head_reserve(train_ctx *tc, size_t n)
     tc->head_mem = mem;
     tc->head_cap = n;
     head_acts *h = &tc->h;
-    float *p = mem;
-    h->rows = (int32_t *)(void *)take(&p, n);
-    h->labels = (int32_t *)(void *)take(&p, n);
-    h->x = take(&p, n * C);
-    h->t = take(&p, n * C);
-    h->u = take(&p, n * C);
-    h->z = take(&p, n * C);
-    h->d1 = take(&p, n * C);
-    h->d2 = take(&p, n * C);
-    h->mean = take(&p, n);
-    h->rstd = take(&p, n);
-    h->lse = take(&p, n);
-    h->logits = take(&p, n * (size_t)d->V);
-    h->runs = (row_run *)(void *)take(&p, 3 * n);
+    buf_cursor p = {mem, 0};
+    h->rows = (int32_t *)(void *)buf_take(&p, n);
+    h->labels = (int32_t *)(void *)buf_take(&p, n);
+    h->x = buf_take(&p, n * C);
+    h->t = buf_take(&p, n * C);
+    h->u = buf_take(&p, n * C);
+    h->z = buf_take(&p, n * C);
+    h->d1 = buf_take(&p, n * C);
+    h->d2 = buf_take(&p, n * C);
+    h->mean = buf_take(&p, n);
+    h->rstd = buf_take(&p, n);
+    h->lse = buf_take(&p, n);
+    h->logits = buf_take(&p, n * (size_t)d->V);
+    h->runs = (row_run *)(void *)buf_take(&p, 3 * n);
     return MLM_OK;
 }
 
 /* ---------------------------------------------------------------- pieces */
-
-/* dinp += act'(inp)·dout */
-static void act_backward(const ops_ctx *ctx, act_fn act, float *dinp, const float *dout,
-                         const float *inp, size_t n)
-{
-    if (act == ACT_RELU)
-        ops_relu_backward(ctx, dinp, dout, inp, n);
-    else if (act == ACT_GELU)
-        ops_gelu_backward(ctx, dinp, dout, inp, n);
-    else
-        ops_gelu_tanh_backward(ctx, dinp, dout, inp, n);
-}
 
 /* Dropout sites: 0 the embeddings, then three per layer. */
 enum { SITE_ATTN = 1, SITE_ATTN_OUT = 2, SITE_FFN = 3 };
@@ -249,12 +224,6 @@ static uint64_t site_of(int l, int which) { return 1 + 3 * (uint64_t)l + (uint64
 static int drop_on(const train_ctx *tc, float p) { return tc->train_mode && p > 0.0f; }
 
 static uint64_t stream_of(const train_ctx *tc, uint64_t site) { return (tc->step << 32) + site; }
-
-static float *zeroed(float *x, size_t n)
-{
-    memset(x, 0, n * sizeof *x);
-    return x;
-}
 
 /* ---------------------------------------------------------------- embeddings */
 
@@ -300,13 +269,13 @@ static mlm_status embeddings_backward(train_ctx *tc, const train_batch *b, float
     const float *dln = dx0;
     mlm_status st = MLM_OK;
     if (drop_on(tc, tc->hidden_dropout)) {
-        st = ops_dropout_backward(&tc->ops, zeroed(a->s_nc[3], NC), dx0, a->mask_emb, NC,
+        st = ops_dropout_backward(&tc->ops, buf_zeroed(a->s_nc[3], NC), dx0, a->mask_emb, NC,
                                   tc->hidden_dropout, tc->seed, stream_of(tc, 0));
         dln = a->s_nc[3];
     }
     if (st != MLM_OK)
         return st;
-    float *dsum = zeroed(a->s_nc[2], NC);
+    float *dsum = buf_zeroed(a->s_nc[2], NC);
     ops_layernorm_backward(&tc->ops, dsum, g->emb_ln_w, g->emb_ln_b, dln, a->emb_sum,
                            m->w.emb_ln_w, a->emb_mean, a->emb_rstd, N, d->C);
     /* nn.Embedding(padding_idx): the pad row gets nothing from the lookup
@@ -352,7 +321,7 @@ static mlm_status probs_backward(train_ctx *tc, int l, size_t S, int rows, int T
     int D = tc->m->d.C / tc->m->d.H;
     float *dp = a->s_att[1], *ds = a->s_att[0];
     if (drop_on(tc, tc->attn_dropout)) {
-        mlm_status st = ops_dropout_backward(ctx, zeroed(a->s_att[0], S), a->s_att[1],
+        mlm_status st = ops_dropout_backward(ctx, buf_zeroed(a->s_att[0], S), a->s_att[1],
                                              la->mask_attn, S, tc->attn_dropout, tc->seed,
                                              stream_of(tc, site_of(l, SITE_ATTN)));
         if (st != MLM_OK)
@@ -361,7 +330,7 @@ static mlm_status probs_backward(train_ctx *tc, int l, size_t S, int rows, int T
         ds = a->s_att[1];
     }
     /* p = softmax(scores/√D + mask): d(q·kᵀ) = (1/√D)·p·(dp − <p, dp>) */
-    ops_softmax_backward(ctx, zeroed(ds, S), dp, la->probs, 1.0f / sqrtf((float)D), rows, T);
+    ops_softmax_backward(ctx, buf_zeroed(ds, S), dp, la->probs, 1.0f / sqrtf((float)D), rows, T);
     *dscores = ds;
     return MLM_OK;
 }
@@ -513,7 +482,7 @@ static mlm_status attention_backward_rows(train_ctx *tc, int l, const float *x,
     const float *pd;
     mlm_status st = dropped_probs(tc, l, S, &pd);
     /* Rows of sequences with no selected row get no gradient through v or k. */
-    float *dkv = zeroed(a->s_nc[3], NC);
+    float *dkv = buf_zeroed(a->s_nc[3], NC);
     if (st == MLM_OK)
         st = rows_products(tc, 0, pd, dctx, NULL, dkv, T);
     if (st == MLM_OK)
@@ -527,7 +496,7 @@ static mlm_status attention_backward_rows(train_ctx *tc, int l, const float *x,
     if (st != MLM_OK)
         return st;
     /* dq (n, C), then its input gradient (n, C) back to the selected rows */
-    float *dq = dkv, *dxq = zeroed(a->s_nc[2], nC);
+    float *dq = dkv, *dxq = buf_zeroed(a->s_nc[2], nC);
     st = rows_products(tc, 2, dscores, NULL, la->k, dq, T);
     if (st == MLM_OK)
         st = ops_linear_backward(ctx, dxq, lg->q_w, lg->q_b, dq, xq, lw->q_w, n, C, C);
@@ -540,7 +509,7 @@ static mlm_status attention_backward_rows(train_ctx *tc, int l, const float *x,
         for (int c = 0; c < C; c++)
             dst[c] += src[c];
     }
-    st = rows_products(tc, 3, dscores, la->q, NULL, zeroed(dkv, NC), T);
+    st = rows_products(tc, 3, dscores, la->q, NULL, buf_zeroed(dkv, NC), T);
     if (st == MLM_OK)
         st = ops_linear_backward(ctx, din, lg->k_w, lg->k_b, dkv, x, lw->k_w, N, C, C);
     return st;
@@ -638,17 +607,17 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     mlm_status st = MLM_OK;
 
     /* x = LN2(sum2), sum2 = x1 + drop(ff2) */
-    ops_layernorm_backward(ctx, zeroed(dsum, nC), lg->ln2_w, lg->ln2_b, dout, la->sum2, lw->ln2_w,
+    ops_layernorm_backward(ctx, buf_zeroed(dsum, nC), lg->ln2_w, lg->ln2_b, dout, la->sum2, lw->ln2_w,
                            la->mean2, la->rstd2, n, C);
     float *dx1 = dout; /* dout is spent: it becomes d(x1), starting with the residual */
     memcpy(dx1, dsum, nC * sizeof *dx1);
     const float *dff = dsum;
     if (hdrop) {
-        st = ops_dropout_backward(ctx, zeroed(dtmp, nC), dsum, la->mask_ffn, nC,
+        st = ops_dropout_backward(ctx, buf_zeroed(dtmp, nC), dsum, la->mask_ffn, nC,
                                   tc->hidden_dropout, tc->seed, stream_of(tc, site_of(l, SITE_FFN)));
         dff = dtmp;
     }
-    float *da = zeroed(a->s_ni[0], nI), *dh = zeroed(a->s_ni[1], nI);
+    float *da = buf_zeroed(a->s_ni[0], nI), *dh = buf_zeroed(a->s_ni[1], nI);
     if (st == MLM_OK)
         st = ops_linear_backward(ctx, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, n, I, C);
     if (st != MLM_OK)
@@ -656,13 +625,13 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     if (la->cdf)
         ops_gelu_backward_cdf(ctx, dh, da, la->h, la->cdf, nI);
     else
-        act_backward(ctx, d->act, dh, da, la->h, nI);
+        encoder_activate_backward(ctx, d->act, dh, da, la->h, nI);
     st = ops_linear_backward(ctx, dx1, lg->ff1_w, lg->ff1_b, dh, la->x1, lw->ff1_w, n, C, I);
     if (st != MLM_OK)
         return st;
 
     /* x1 = LN1(sum1), sum1 = x + drop(ctx·Woᵀ + bo) */
-    ops_layernorm_backward(ctx, zeroed(dsum, nC), lg->ln1_w, lg->ln1_b, dx1, la->sum1, lw->ln1_w,
+    ops_layernorm_backward(ctx, buf_zeroed(dsum, nC), lg->ln1_w, lg->ln1_b, dx1, la->sum1, lw->ln1_w,
                            la->mean1, la->rstd1, n, C);
     if (sel) { /* the residual reaches the selected rows only */
         memset(din, 0, NC * sizeof *din);
@@ -673,12 +642,12 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     }
     const float *dproj = dsum;
     if (d->arch != ARCH_DISTILBERT && hdrop) {
-        st = ops_dropout_backward(ctx, zeroed(dtmp, nC), dsum, la->mask_ao, nC,
+        st = ops_dropout_backward(ctx, buf_zeroed(dtmp, nC), dsum, la->mask_ao, nC,
                                   tc->hidden_dropout, tc->seed,
                                   stream_of(tc, site_of(l, SITE_ATTN_OUT)));
         dproj = dtmp;
     }
-    float *dctx = zeroed(dx1, nC); /* d(x1) is spent too */
+    float *dctx = buf_zeroed(dx1, nC); /* d(x1) is spent too */
     if (st == MLM_OK)
         st = ops_linear_backward(ctx, dctx, lg->o_w, lg->o_b, dproj, la->ctx, lw->o_w, n, C, C);
     if (st != MLM_OK)
@@ -770,14 +739,14 @@ static mlm_status head_backward_train(train_ctx *tc, float dloss, float *dhidden
     /* The decoder is tied to the word embeddings: its weight gradient adds
      * into theirs (pad row included). */
     if (st == MLM_OK)
-        st = ops_linear_backward(ctx, zeroed(h->d1, n * C), g->word_emb, g->decoder_b, h->logits,
+        st = ops_linear_backward(ctx, buf_zeroed(h->d1, n * C), g->word_emb, g->decoder_b, h->logits,
                                  h->z, m->w.word_emb, rows, d->C, d->V);
     if (st != MLM_OK)
         return st;
-    ops_layernorm_backward(ctx, zeroed(h->d2, n * C), g->head_ln_w, g->head_ln_b, h->d1, h->u,
+    ops_layernorm_backward(ctx, buf_zeroed(h->d2, n * C), g->head_ln_w, g->head_ln_b, h->d1, h->u,
                            m->w.head_ln_w, h->mean, h->rstd, rows, d->C);
-    act_backward(ctx, d->head_act, zeroed(h->d1, n * C), h->d2, h->t, n * C);
-    st = ops_linear_backward(ctx, zeroed(h->d2, n * C), g->head_w, g->head_b, h->d1, h->x,
+    encoder_activate_backward(ctx, d->head_act, buf_zeroed(h->d1, n * C), h->d2, h->t, n * C);
+    st = ops_linear_backward(ctx, buf_zeroed(h->d2, n * C), g->head_w, g->head_b, h->d1, h->x,
                              m->w.head_w, rows, d->C, d->C);
     if (st == MLM_OK && tc->selected)
         memcpy(dhidden, h->d2, n * C * sizeof *dhidden);

@@ -157,6 +157,9 @@ mlm_status encoder_linear(const ops_ctx *ctx, float *out, const float *inp, cons
 
 /* out = act(inp) for the activations a model may have (out may be inp). */
 void encoder_activate(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n);
+/* Its backward: dinp += act'(inp)·dout (inp the forward's input). */
+void encoder_activate_backward(const ops_ctx *ctx, act_fn act, float *dinp, const float *dout,
+                               const float *inp, size_t n);
 
 /* Position ids (B, T) for the embedding lookup: RoBERTa counts non-pad
  * tokens from padding_idx + 1 (create_position_ids_from_input_ids); BERT and

@@ -21,10 +21,8 @@
 #include "core/error.h"
 #include "nn/t5.h"
 
-/* out (N, OC) = inp (N, IC)·Wᵀ, or out += it when accumulate (the
- * residual stream: HF's x + f(x), with f(x)'s product added in place). */
-static mlm_status linear(const ops_ctx *ctx, float *out, const float *inp, const float *W, int N,
-                         int IC, int OC, int accumulate)
+mlm_status t5_linear(const ops_ctx *ctx, float *out, const float *inp, const float *W, int N,
+                     int IC, int OC, int accumulate)
 {
     return ops_gemm(ctx, 0, 1, N, OC, IC, 1.0f, inp, IC, W, IC, accumulate ? 1.0f : 0.0f, out,
                     OC);
@@ -35,22 +33,20 @@ static mlm_status ffn_block(const t5_dims *d, const ops_ctx *ctx, const t5_block
                             float *n, float *h, float *h1, int N)
 {
     ops_rmsnorm_forward(ctx, n, x, b->ln_ff, N, d->C, d->eps);
-    mlm_status st = linear(ctx, h, n, b->wi, N, d->C, d->F, 0);
+    mlm_status st = t5_linear(ctx, h, n, b->wi, N, d->C, d->F, 0);
     if (st != MLM_OK)
         return st;
     encoder_activate(ctx, d->act, h, h, (size_t)N * d->F);
     if (d->gated) {
-        if ((st = linear(ctx, h1, n, b->wi1, N, d->C, d->F, 0)) != MLM_OK)
+        if ((st = t5_linear(ctx, h1, n, b->wi1, N, d->C, d->F, 0)) != MLM_OK)
             return st;
         ops_mul_forward(ctx, h, h, h1, (size_t)N * d->F);
     }
-    return linear(ctx, x, h, b->wo, N, d->F, d->C, 1);
+    return t5_linear(ctx, x, h, b->wo, N, d->F, d->C, 1);
 }
 
-/* The stack's relative position bias for query positions q0..q0+nq-1 against
- * keys 0..nk-1: bias[h][i][j] = rel[bucket(j − (q0 + i))][h] (rel is (NB, H)). */
-static void position_bias(const t5_dims *d, const float *rel, int bidirectional, int q0, int nq,
-                          int nk, long ld, float *bias)
+void t5_position_bias(const t5_dims *d, const float *rel, int bidirectional, int q0, int nq,
+                      int nk, long ld, float *bias)
 {
     for (int i = 0; i < nq; i++)
         for (int j = 0; j < nk; j++) {
@@ -97,18 +93,18 @@ mlm_status t5_encode_forward(const t5_model *tm, const ops_ctx *ctx, const int32
     if (st != MLM_OK)
         return st;
     /* bias (H, S, S): computed once, shared by every block */
-    position_bias(d, tm->w.enc_rel, 1, 0, S, S, (long)S * S, bias);
+    t5_position_bias(d, tm->w.enc_rel, 1, 0, S, S, (long)S * S, bias);
     ops_batch qk = {B, d->H, (long)S * HD, d->D, (long)S * HD, d->D, (long)HSS, (long)S * S};
     ops_batch pv = {B, d->H, (long)HSS, (long)S * S, (long)S * HD, d->D, (long)S * HD, d->D};
     for (int l = 0; st == MLM_OK && l < d->Le; l++) {
         const t5_block_w *b = &tm->w.enc[l];
         /* x += SelfAttn(RMS(x)) */
         ops_rmsnorm_forward(ctx, n, x, b->ln_sa, (int)N, d->C, d->eps);
-        st = linear(ctx, q, n, b->sa.q, (int)N, d->C, d->HD, 0);
+        st = t5_linear(ctx, q, n, b->sa.q, (int)N, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = linear(ctx, k, n, b->sa.k, (int)N, d->C, d->HD, 0);
+            st = t5_linear(ctx, k, n, b->sa.k, (int)N, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = linear(ctx, v, n, b->sa.v, (int)N, d->C, d->HD, 0);
+            st = t5_linear(ctx, v, n, b->sa.v, (int)N, d->C, d->HD, 0);
         /* scores (B, H, S, S) = q·kᵀ per (input, head), no 1/√d_kv */
         if (st == MLM_OK)
             st = ops_gemm_batched(ctx, 0, 1, S, S, d->D, 1.0f, q, (int)HD, k, (int)HD, 0.0f,
@@ -125,7 +121,7 @@ mlm_status t5_encode_forward(const t5_model *tm, const ops_ctx *ctx, const int32
         st = ops_gemm_batched(ctx, 0, 0, S, d->D, S, 1.0f, scores, S, v, (int)HD, 0.0f, att,
                               (int)HD, &pv);
         if (st == MLM_OK)
-            st = linear(ctx, x, att, b->sa.o, (int)N, d->HD, d->C, 1);
+            st = t5_linear(ctx, x, att, b->sa.o, (int)N, d->HD, d->C, 1);
         /* x += FFN(RMS(x)) */
         if (st == MLM_OK)
             st = ffn_block(d, ctx, b, x, n, h, h1, (int)N);
@@ -156,7 +152,7 @@ static mlm_status lm_head(const t5_model *tm, const ops_ctx *ctx, float *y, int 
     ops_rmsnorm_forward(ctx, y, y, tm->w.dec_ln, N, d->C, d->eps);
     if (d->tied) /* HF: sequence_output * (self.model_dim ** -0.5), a float32 product */
         ops_scale_forward(ctx, y, y, (float)pow((double)d->C, -0.5), (size_t)N * d->C);
-    return linear(ctx, logits, y, tm->w.lm_head, N, d->C, d->V, 0);
+    return t5_linear(ctx, logits, y, tm->w.lm_head, N, d->C, d->V, 0);
 }
 
 /* ---------------------------------------------------------------- teacher-forced decoder */
@@ -182,17 +178,17 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
     const float *emaskp = additive_mask(enc_mask, NS, eadd);
     mlm_status st = ops_embedding_forward(ctx, y, dec_ids, tm->w.shared, (int)N, d->V, d->C, 0);
     /* bias (H, T, T) causal, computed once for the stack */
-    position_bias(d, tm->w.dec_rel, 0, 0, T, T, (long)T * T, bias);
+    t5_position_bias(d, tm->w.dec_rel, 0, 0, T, T, (long)T * T, bias);
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
         const t5_block_w *b = &tm->w.dec[l];
         /* y += CausalSelfAttn(RMS(y)): query i of every input against keys
          * 0..i (a key past i would get finfo.min, i.e. probability 0) */
         ops_rmsnorm_forward(ctx, n, y, b->ln_sa, (int)N, d->C, d->eps);
-        st = linear(ctx, q, n, b->sa.q, (int)N, d->C, d->HD, 0);
+        st = t5_linear(ctx, q, n, b->sa.q, (int)N, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = linear(ctx, k, n, b->sa.k, (int)N, d->C, d->HD, 0);
+            st = t5_linear(ctx, k, n, b->sa.k, (int)N, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = linear(ctx, v, n, b->sa.v, (int)N, d->C, d->HD, 0);
+            st = t5_linear(ctx, v, n, b->sa.v, (int)N, d->C, d->HD, 0);
         if (st != MLM_OK)
             break;
         for (int i = 0; i < T; i++) {
@@ -205,17 +201,17 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
                                .scratch = scratch};
             ops_attention_rows(ctx, &a);
         }
-        st = linear(ctx, y, att, b->sa.o, (int)N, d->HD, d->C, 1);
+        st = t5_linear(ctx, y, att, b->sa.o, (int)N, d->HD, d->C, 1);
         /* y += CrossAttn(RMS(y), enc): keys and values from the encoder's
          * output, its mask, no position bias */
         if (st == MLM_OK) {
             ops_rmsnorm_forward(ctx, n, y, b->ln_ca, (int)N, d->C, d->eps);
-            st = linear(ctx, q, n, b->ca.q, (int)N, d->C, d->HD, 0);
+            st = t5_linear(ctx, q, n, b->ca.q, (int)N, d->C, d->HD, 0);
         }
         if (st == MLM_OK)
-            st = linear(ctx, ck, enc, b->ca.k, (int)NS, d->C, d->HD, 0);
+            st = t5_linear(ctx, ck, enc, b->ca.k, (int)NS, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = linear(ctx, cv, enc, b->ca.v, (int)NS, d->C, d->HD, 0);
+            st = t5_linear(ctx, cv, enc, b->ca.v, (int)NS, d->C, d->HD, 0);
         if (st != MLM_OK)
             break;
         ops_attention ca = {.rows = (int)N, .H = d->H, .D = d->D, .nk = S, .rows_per_kv = T,
@@ -224,7 +220,7 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
                             .mask = emaskp, .mask_ld = S, .out = att, .out_ld = (long)HD,
                             .scratch = scratch};
         ops_attention_rows(ctx, &ca);
-        st = linear(ctx, y, att, b->ca.o, (int)N, d->HD, d->C, 1);
+        st = t5_linear(ctx, y, att, b->ca.o, (int)N, d->HD, d->C, 1);
         /* y += FFN(RMS(y)) */
         if (st == MLM_OK)
             st = ffn_block(d, ctx, b, y, n, h, h1, (int)N);
@@ -315,10 +311,10 @@ static mlm_status s2s_state_new(const mlm_model *m, const ops_ctx *ctx, const fl
     /* Cross-attention keys and values, once per input (its rows share them). */
     mlm_status st = MLM_OK;
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
-        st = linear(ctx, s->ck + (size_t)l * NS * HD, enc, tm->w.dec[l].ca.k, (int)NS, d->C,
+        st = t5_linear(ctx, s->ck + (size_t)l * NS * HD, enc, tm->w.dec[l].ca.k, (int)NS, d->C,
                     d->HD, 0);
         if (st == MLM_OK)
-            st = linear(ctx, s->cv + (size_t)l * NS * HD, enc, tm->w.dec[l].ca.v, (int)NS, d->C,
+            st = t5_linear(ctx, s->cv + (size_t)l * NS * HD, enc, tm->w.dec[l].ca.v, (int)NS, d->C,
                         d->HD, 0);
     }
     if (st != MLM_OK) {
@@ -341,17 +337,17 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
         return err_set(MLM_ERR_STATE, "decoder state: all %d steps are used", s->max_steps);
     mlm_status st = ops_embedding_forward(ctx, s->x, tokens, tm->w.shared, R, d->V, d->C, 0);
     /* bias (H, t + 1): query position t against keys 0..t, causal buckets */
-    position_bias(d, tm->w.dec_rel, 0, t, 1, t + 1, (long)(t + 1), s->bias);
+    t5_position_bias(d, tm->w.dec_rel, 0, t, 1, t + 1, (long)(t + 1), s->bias);
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
         const t5_block_w *b = &tm->w.dec[l];
         float *sk = s->sk + (size_t)l * layer_floats, *sv = s->sv + (size_t)l * layer_floats;
         /* y += SelfAttn(RMS(y)) over the cache and this step's key and value */
         ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_sa, R, d->C, d->eps);
-        st = linear(ctx, s->q, s->n, b->sa.q, R, d->C, d->HD, 0);
+        st = t5_linear(ctx, s->q, s->n, b->sa.q, R, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = linear(ctx, s->kn, s->n, b->sa.k, R, d->C, d->HD, 0);
+            st = t5_linear(ctx, s->kn, s->n, b->sa.k, R, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = linear(ctx, s->vn, s->n, b->sa.v, R, d->C, d->HD, 0);
+            st = t5_linear(ctx, s->vn, s->n, b->sa.v, R, d->C, d->HD, 0);
         if (st != MLM_OK)
             break;
         for (int r = 0; r < R; r++) {
@@ -365,11 +361,11 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
                            .add_ld = t + 1, .out = s->att, .out_ld = (long)HD,
                            .scratch = s->scratch};
         ops_attention_rows(ctx, &a);
-        st = linear(ctx, s->x, s->att, b->sa.o, R, d->HD, d->C, 1);
+        st = t5_linear(ctx, s->x, s->att, b->sa.o, R, d->HD, d->C, 1);
         /* y += CrossAttn(RMS(y)) against the input's keys and values */
         if (st == MLM_OK) {
             ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_ca, R, d->C, d->eps);
-            st = linear(ctx, s->q, s->n, b->ca.q, R, d->C, d->HD, 0);
+            st = t5_linear(ctx, s->q, s->n, b->ca.q, R, d->C, d->HD, 0);
         }
         if (st != MLM_OK)
             break;
@@ -379,7 +375,7 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
                             .kv_ld = (long)HD, .mask = s->eadd, .mask_ld = s->S, .out = s->att,
                             .out_ld = (long)HD, .scratch = s->scratch};
         ops_attention_rows(ctx, &ca);
-        st = linear(ctx, s->x, s->att, b->ca.o, R, d->HD, d->C, 1);
+        st = t5_linear(ctx, s->x, s->att, b->ca.o, R, d->HD, d->C, 1);
         if (st == MLM_OK)
             st = ffn_block(d, ctx, b, s->x, s->n, s->h, s->h1, R);
     }

@@ -86,6 +86,26 @@ mlm_status t5_config_parse(const char *json, size_t len, const char *name, t5_mo
 /* The parameter table for tm->d (allocates tm->params, tm->w.enc/dec). */
 mlm_status t5_build_params(t5_model *tm);
 
+/* out (N, OC) = inp (N, IC)·Wᵀ with W stored (OC, IC) as torch does, or
+ * out += it when accumulate (the residual stream: HF's x + f(x), with
+ * f(x)'s product added in place). Shared by the eval and train forwards so
+ * they compute the same floats. */
+mlm_status t5_linear(const ops_ctx *ctx, float *out, const float *inp, const float *W, int N,
+                     int IC, int OC, int accumulate);
+
+/* Make the T5 model m own its parameters, as model_own_params does for the
+ * encoder family: one allocation (tm->owned) in table order, the mapped
+ * checkpoint closed, the tied head re-pointed. Training needs it (a
+ * zero-copy mapping is read-only). On failure the model is unchanged. */
+mlm_status t5_own_params(mlm_model *m);
+
+/* The stack's relative position bias for query positions q0..q0+nq-1
+ * against keys 0..nk-1: bias[h·ld + i·nk + j] = rel[bucket(j − (q0 + i))][h]
+ * (rel is (NB, H)); bidirectional buckets in the encoder, causal in the
+ * decoder. */
+void t5_position_bias(const t5_dims *d, const float *rel, int bidirectional, int q0, int nq,
+                      int nk, long ld, float *bias);
+
 /* HF's _relative_position_bucket for relative position rel = key − query,
  * in float32 as torch computes it. */
 int t5_bucket(int rel, int bidirectional, int num_buckets, int max_distance);

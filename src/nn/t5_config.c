@@ -320,6 +320,11 @@ static void add(table *t, const float **slot, param_init init, float std, int64_
     va_start(ap, fmt);
     param_set(p, slot, init, std, rows, cols, fmt, ap);
     va_end(ap);
+    /* T5LayerNorm is not an nn.LayerNorm, but Trainer.get_decay_parameter_names
+     * (transformers 4.56 trainer.py) also drops the names matching
+     * r"_norm(?:$|\.)" — "layer_norm.weight", "final_layer_norm.weight" — so
+     * the RMS norms' weights (the INIT_CONST ones) are no-decay, as
+     * param_set already marks them. */
     p->is_layernorm = init == INIT_CONST;
 }
 
@@ -359,9 +364,14 @@ static void stack(table *t, t5_weights *w, const t5_dims *d, int decoder)
         t5_block_w *b = decoder ? &w->dec[l] : &w->enc[l];
         snprintf(pre, sizeof pre, "%s.block.%d.layer.0.SelfAttention", s, l);
         attention(t, &b->sa, d, pre);
-        if (l == 0)
+        if (l == 0) {
             add(t, decoder ? &w->dec_rel : &w->enc_rel, INIT_NORMAL, f / sqrtf((float)d->C), d->NB,
                 d->H, "%s.relative_attention_bias.weight", pre);
+            /* No weight decay, though a normal init: Trainer.get_decay_parameter_names
+             * (transformers 4.56 trainer.py) drops every name that matches
+             * r"bias" (lowercased), and "relative_attention_bias" does. */
+            t->p[t->n - 1].no_decay = 1;
+        }
         add(t, &b->ln_sa, INIT_CONST, f, d->C, 0, "%s.block.%d.layer.0.layer_norm.weight", s, l);
         int ff = 1;
         if (decoder) {

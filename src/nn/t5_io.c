@@ -44,18 +44,6 @@ static const param_desc *t5_params(const mlm_model *m, size_t *n)
 
 static float *t5_owned(const mlm_model *m) { return t5_of(m)->owned; }
 
-static void tie(t5_model *tm);
-
-static mlm_status t5_own(mlm_model *m)
-{
-    t5_model *tm = m->impl;
-    mlm_status st = params_own(tm->params, tm->n_params, &tm->owned, &tm->source,
-                               &tm->source_close);
-    if (st == MLM_OK)
-        tie(tm);
-    return st;
-}
-
 static void t5_destroy(mlm_model *m)
 {
     t5_model *tm = m->impl;
@@ -87,7 +75,7 @@ const model_family t5_family = {
     .save = t5_save,
     .params = t5_params,
     .owned = t5_owned,
-    .own = t5_own,
+    .own = t5_own_params,
     .destroy = t5_destroy,
     .s2s = &t5_s2s_ops,
 };
@@ -121,6 +109,15 @@ static void tie(t5_model *tm)
 {
     if (tm->d.tied)
         tm->w.lm_head = tm->w.shared;
+}
+
+mlm_status t5_own_params(mlm_model *m)
+{
+    t5_model *tm = m->impl;
+    mlm_status st = params_own(tm->params, tm->n_params, &tm->owned, &tm->source,
+                               &tm->source_close);
+    tie(tm); /* the tied head follows shared.weight to its new place */
+    return st;
 }
 
 /* ---------------------------------------------------------------- init */

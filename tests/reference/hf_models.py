@@ -735,12 +735,18 @@ def get_parameter_names(model, forbidden_layer_types, forbidden_name_patterns=()
     return result
 
 
+# Trainer.get_decay_parameter_names (transformers 4.56 trainer.py): the
+# parameters of nn.LayerNorm modules and the names (lowercased) matching one
+# of these patterns get no weight decay. T5LayerNorm is no nn.LayerNorm, but
+# its weights' names ("layer_norm.weight", "final_layer_norm.weight") match
+# "_norm", and T5's "relative_attention_bias.weight" matches "bias".
+DECAY_FORBIDDEN_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)",
+                            r"_norm(?:$|\.)"]
+
+
 def decay_parameter_names(model):
-    """Trainer.get_decay_parameter_names: not nn.LayerNorm, no 'bias' in the
-    name (newer versions also drop names containing 'layernorm'/'rmsnorm',
-    which changes nothing for these models)."""
-    names = get_parameter_names(model, [nn.LayerNorm])
-    return [n for n in names if "bias" not in n]
+    """Trainer.get_decay_parameter_names."""
+    return get_parameter_names(model, [nn.LayerNorm], DECAY_FORBIDDEN_PATTERNS)
 
 
 def make_optimizer(model, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):

@@ -466,6 +466,8 @@ static VEC_INLINE void rmsnorm_fwd_range_body(void *arg, size_t begin, size_t en
         float r = 1.0f / sqrtf(var + j->f);
         for (int c = 0; c < C; c++)
             o[c] = j->b[c] * (x[c] * r);
+        if (j->out2)
+            j->out2[n] = r;
     }
 }
 
@@ -474,10 +476,82 @@ VEC_DISPATCH(rmsnorm_fwd_range)
 void ops_rmsnorm_forward(const ops_ctx *ctx, float *out, const float *inp, const float *weight,
                          int N, int C, float eps)
 {
+    ops_rmsnorm_forward_rstd(ctx, out, NULL, inp, weight, N, C, eps);
+}
+
+void ops_rmsnorm_forward_rstd(const ops_ctx *ctx, float *out, float *rstd, const float *inp,
+                              const float *weight, int N, int C, float eps)
+{
     if (N <= 0 || C <= 0)
         return;
-    job j = {.out = out, .a = inp, .b = weight, .C = C, .f = eps};
+    job j = {.out = out, .out2 = rstd, .a = inp, .b = weight, .C = C, .f = eps};
     par_for(ctx->nthreads, (size_t)N, rows_grain(C), rmsnorm_fwd_range, &j);
+}
+
+/* dinp: with x̂ = x·r (the forward's product) and g = dout ⊙ w,
+ *   y_c = w_c·x_c·r,  ∂r/∂x_k = −r³·x_k/C
+ *   dx_c = r·g_c − x_c·r³·Σ_k g_k·x_k / C = r·(g_c − x̂_c·mean(g·x̂)).
+ * Rows are independent. */
+static VEC_INLINE void rmsnorm_bwd_dx_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    int C = j->C;
+    const float *w = j->c, *rstd = j->e;
+    for (size_t n = begin; n < end; n++) {
+        const float *dy = j->a + n * (size_t)C, *x = j->b + n * (size_t)C;
+        float *dx = j->out + n * (size_t)C;
+        float r = rstd[n];
+        float gx_acc[VLANES] = {0};
+        int c = 0;
+        for (; c + VLANES <= C; c += VLANES)
+            for (int l = 0; l < VLANES; l++)
+                gx_acc[l] += (dy[c + l] * w[c + l]) * (x[c + l] * r);
+        for (int l = 0; c < C; c++, l++)
+            gx_acc[l] += (dy[c] * w[c]) * (x[c] * r);
+        float gx_mean = v_sum(gx_acc, VLANES) / (float)C;
+        for (c = 0; c < C; c++)
+            dx[c] += r * (dy[c] * w[c] - (x[c] * r) * gx_mean);
+    }
+}
+
+VEC_DISPATCH(rmsnorm_bwd_dx_range)
+
+/* dweight[c] += Σ_n dout·x̂, columns [begin, end) owned by one thread,
+ * summed in double. */
+static VEC_INLINE void rmsnorm_bwd_dw_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    size_t C = (size_t)j->C;
+    const float *rstd = j->e;
+    for (size_t c0 = begin; c0 < end; c0 += COL_BLOCK) {
+        size_t w = end - c0 < COL_BLOCK ? end - c0 : COL_BLOCK;
+        double dw[COL_BLOCK] = {0};
+        for (int n = 0; n < j->N; n++) {
+            const float *dy = j->a + n * C + c0, *x = j->b + n * C + c0;
+            float r = rstd[n];
+            for (size_t c = 0; c < w; c++)
+                dw[c] += dy[c] * (x[c] * r);
+        }
+        for (size_t c = 0; c < w; c++)
+            j->out2[c0 + c] += (float)dw[c];
+    }
+}
+
+VEC_DISPATCH(rmsnorm_bwd_dw_range)
+
+void ops_rmsnorm_backward(const ops_ctx *ctx, float *dinp, float *dweight, const float *dout,
+                          const float *inp, const float *weight, const float *rstd, int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return;
+    job j = {.out = dinp, .out2 = dweight, .a = dout, .b = inp, .c = weight, .e = rstd, .N = N,
+             .C = C};
+    if (dinp)
+        par_for(ctx->nthreads, (size_t)N, rows_grain(C), rmsnorm_bwd_dx_range, &j);
+    if (dweight) {
+        size_t grain = PAR_GRAIN / (size_t)N;
+        par_for(ctx->nthreads, (size_t)C, grain < 16 ? 16 : grain, rmsnorm_bwd_dw_range, &j);
+    }
 }
 
 /* ---------------------------------------------------------------- products */
@@ -500,6 +574,27 @@ void ops_mul_forward(const ops_ctx *ctx, float *out, const float *a, const float
 {
     job j = {.out = out, .a = a, .b = b};
     par_for(ctx->nthreads, n, PAR_GRAIN, mul_fwd_range, &j);
+}
+
+/* da += dout·b, db += dout·a (the product rule; either output may be NULL). */
+static VEC_INLINE void mul_bwd_range_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    if (j->out)
+        for (size_t i = begin; i < end; i++)
+            j->out[i] += j->c[i] * j->b[i];
+    if (j->out2)
+        for (size_t i = begin; i < end; i++)
+            j->out2[i] += j->c[i] * j->a[i];
+}
+
+VEC_DISPATCH(mul_bwd_range)
+
+void ops_mul_backward(const ops_ctx *ctx, float *da, float *db, const float *dout, const float *a,
+                      const float *b, size_t n)
+{
+    job j = {.out = da, .out2 = db, .a = a, .b = b, .c = dout};
+    par_for(ctx->nthreads, n, PAR_GRAIN, mul_bwd_range, &j);
 }
 
 static VEC_INLINE void scale_fwd_range_body(void *arg, size_t begin, size_t end)

@@ -126,12 +126,27 @@ mlm_status ops_embedding_backward(const struct ops_ctx *ctx, float *dtable, cons
  * is rounded as HF's: first x·r, then weight·(x·r). out may alias inp. */
 void ops_rmsnorm_forward(const struct ops_ctx *ctx, float *out, const float *inp,
                          const float *weight, int N, int C, float eps);
+/* ops_rmsnorm_forward that also keeps each row's r = 1/√(mean(x²) + eps)
+ * in rstd (N) for the backward: the same out. out must not alias inp when
+ * the backward will need inp. */
+void ops_rmsnorm_forward_rstd(const struct ops_ctx *ctx, float *out, float *rstd,
+                              const float *inp, const float *weight, int N, int C, float eps);
+/* With x̂ = x·r and g = dout ⊙ weight: dinp (N, C) += r·(g − x̂·mean(g·x̂)),
+ * dweight (C) += Σ_n dout ⊙ x̂ (summed in double). rstd from
+ * ops_rmsnorm_forward_rstd; dinp or dweight may be NULL. */
+void ops_rmsnorm_backward(const struct ops_ctx *ctx, float *dinp, float *dweight,
+                          const float *dout, const float *inp, const float *weight,
+                          const float *rstd, int N, int C);
 
 /* out[i] = a[i]·b[i] (the gated FFN's act(x·W0ᵀ) ⊙ x·W1ᵀ). out may alias a or b. */
 void ops_mul_forward(const struct ops_ctx *ctx, float *out, const float *a, const float *b,
                      size_t n);
+/* da[i] += dout[i]·b[i], db[i] += dout[i]·a[i]; da or db may be NULL. */
+void ops_mul_backward(const struct ops_ctx *ctx, float *da, float *db, const float *dout,
+                      const float *a, const float *b, size_t n);
 
-/* out[i] = s·x[i] (the tied LM head's d_model^-0.5). out may alias x. */
+/* out[i] = s·x[i] (the tied LM head's d_model^-0.5). out may alias x. Its
+ * backward is the same product on the gradient (dx = s·dout). */
 void ops_scale_forward(const struct ops_ctx *ctx, float *out, const float *x, float s, size_t n);
 
 /* ---- attention of a few query rows (decoding) */
