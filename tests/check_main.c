@@ -124,6 +124,7 @@ int main(void)
         generate_suite,
         summarize_suite,
         t5_parity_suite,
+        seq2seq_data_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

@@ -46,5 +46,6 @@ Suite *t5_suite(void);
 Suite *generate_suite(void);
 Suite *summarize_suite(void);
 Suite *t5_parity_suite(void);
+Suite *seq2seq_data_suite(void);
 
 #endif
