@@ -185,6 +185,18 @@ MLM_API mlm_status mlm_dataset_select(const mlm_dataset *ds, const size_t *indic
  * (Fisher-Yates over Philox4x32-10 draws). Shares storage. */
 MLM_API mlm_status mlm_dataset_shuffle(const mlm_dataset *ds, uint64_t seed, mlm_dataset **out);
 
+/* The order in which the Trainer (mlm/trainer.h) visits n train rows in
+ * epoch `epoch` (0 first) of a run seeded with `seed`: order[0..n) gets a
+ * permutation of 0..n-1, a pure function of (n, seed, epoch): Fisher-Yates
+ * from the last position down, position i swapped with (hi << 32 | lo) % (i
+ * + 1) for two 32-bit words hi, lo drawn in turn from Philox4x32-10 keyed
+ * by seed, stream 0x5348554600000000 + epoch. This plays the part of
+ * torch's RandomSampler in HF's DataLoader, but not its stream: no seed
+ * gives torch's order. Batches are then consecutive runs of this order (HF's
+ * BatchSampler, the last one short). n == 0 is fine (order may be NULL). */
+MLM_API mlm_status mlm_dataset_epoch_order(size_t n, uint64_t seed, uint64_t epoch,
+                                           size_t *order);
+
 /* Keep the rows for which fn sets *keep non-zero. fn returning a status other
  * than MLM_OK stops the filter and that status is returned, with the row
  * index put in front of the message. Shares storage. */
