@@ -47,5 +47,6 @@ Suite *generate_suite(void);
 Suite *summarize_suite(void);
 Suite *t5_parity_suite(void);
 Suite *seq2seq_data_suite(void);
+Suite *cli_seq2seq_suite(void);
 
 #endif

@@ -22,6 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+#include "data/dataset_impl.h"
+#include "train/trainer_impl.h"
+
 static cJSON *load_golden(const char *name)
 {
     char buf[4096], rel[256];
@@ -446,6 +450,36 @@ START_TEST(tokenize_option_errors)
 }
 END_TEST
 
+/* mlm_dataset_epoch_order is the Trainer's epoch permutation: the same
+ * Fisher-Yates as ds_permutation on the trainer's stream SHUFFLE_STREAM + e
+ * (src/train keeps its own copy, epoch_permutation, which draws the same
+ * words in the same order). */
+START_TEST(epoch_order_is_the_trainers)
+{
+    size_t order[97], again[97];
+    for (uint64_t seed = 0; seed < 20; seed++)
+        for (uint64_t e = 0; e < 3; e++) {
+            ck_assert_int_eq(mlm_dataset_epoch_order(97, seed, e, order), MLM_OK);
+            uint64_t *p = NULL;
+            ck_assert_int_eq(ds_permutation(97, seed, SHUFFLE_STREAM + e, &p), MLM_OK);
+            int seen[97] = {0};
+            for (size_t i = 0; i < 97; i++) {
+                ck_assert_uint_eq(order[i], p[i]);
+                ck_assert_uint_lt(order[i], 97);
+                ck_assert_int_eq(seen[order[i]]++, 0);
+            }
+            mem_free(p);
+            ck_assert_int_eq(mlm_dataset_epoch_order(97, seed, e, again), MLM_OK);
+            ck_assert_mem_eq(order, again, sizeof order);
+        }
+    ck_assert_int_eq(mlm_dataset_epoch_order(97, 42, 1, again), MLM_OK);
+    ck_assert_int_eq(mlm_dataset_epoch_order(97, 42, 0, order), MLM_OK);
+    ck_assert(memcmp(order, again, sizeof order) != 0);
+    ck_assert_int_eq(mlm_dataset_epoch_order(0, 42, 0, NULL), MLM_OK);
+    ck_assert_int_eq(mlm_dataset_epoch_order(3, 42, 0, NULL), MLM_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 Suite *seq2seq_data_suite(void)
 {
     Suite *s = suite_create("seq2seq_data");
@@ -456,6 +490,7 @@ Suite *seq2seq_data_suite(void)
     tcase_add_test(tc, collator_matches_hf);
     tcase_add_test(tc, collator_errors);
     tcase_add_test(tc, tokenize_option_errors);
+    tcase_add_test(tc, epoch_order_is_the_trainers);
     suite_add_tcase(s, tc);
     return s;
 }
