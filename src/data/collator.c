@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/dataset_impl.h"
+#include "data/options.h"
 
 void collopts_defaults(collopts *o)
 {
@@ -33,15 +34,6 @@ mlm_status coll_get_int(const struct cJSON *it, const char *k, int64_t lo, int64
         return err_set(MLM_ERR_RANGE, "collator options: \"%s\" must be an integer in [%" PRId64
                        ", %" PRId64 "]", k, lo, hi);
     *v = (int64_t)it->valuedouble;
-    return MLM_OK;
-}
-
-mlm_status coll_get_bool(const struct cJSON *it, const char *k, int *v)
-{
-    if (!cJSON_IsBool(it))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "collator options: \"%s\" must be true or "
-                       "false", k);
-    *v = cJSON_IsTrue(it);
     return MLM_OK;
 }
 
@@ -80,11 +72,11 @@ static mlm_status apply_options(collopts *o, const char *json)
         if (done)
             continue;
         if (strcmp(k, "mlm") == 0)
-            st = coll_get_bool(it, k, &o->mlm);
+            st = data_opt_bool(it, "collator options", k, &o->mlm);
         else if (strcmp(k, "whole_word_mask") == 0)
-            st = coll_get_bool(it, k, &o->whole_word_mask);
+            st = data_opt_bool(it, "collator options", k, &o->whole_word_mask);
         else if (strcmp(k, "hf_eos_compat") == 0)
-            st = coll_get_bool(it, k, &o->hf_eos_compat);
+            st = data_opt_bool(it, "collator options", k, &o->hf_eos_compat);
         else if (strcmp(k, "mlm_probability") == 0)
             st = get_prob(it, k, &o->p);
         else if (strcmp(k, "mask_replace_prob") == 0)

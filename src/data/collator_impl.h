@@ -24,16 +24,13 @@ struct mlm_collator {
     int32_t multiple;
     uint64_t seed;
     /* seq2seq: DataCollatorForSeq2Seq's fields */
-    int padding;                  /* COLL_PAD_* */
+    int padding;                  /* DATA_PAD_* (data/options.h) */
     int64_t max_length;           /* -1: None */
     int64_t model_max_length;     /* the tokenizer's, for "max_length" without max_length */
     int32_t label_pad;            /* label_pad_token_id */
     int model;                    /* a model is given: decoder_input_ids */
     int32_t decoder_start, model_pad; /* its config's decoder_start_token_id, pad_token_id */
 };
-
-/* DataCollatorForSeq2Seq's padding strategies. */
-enum { COLL_PAD_NONE = 0, COLL_PAD_LONGEST = 1, COLL_PAD_MAX_LENGTH = 2 };
 
 /* One allocation holds every array; ids is its start (freed by
  * mlm_batch_free). Arrays of shape [rows × len] except labels and
@@ -43,11 +40,10 @@ struct mlm_batch {
     int32_t *ids, *attn, *labels, *stm, *tti, *dec; /* NULL when absent */
 };
 
-/* Option readers shared by both kinds: an integer in [lo, hi] (null gives
- * -1), a bool. Errors name the key. */
+/* The option reader of ids and counts shared by both kinds: an integer in
+ * [lo, hi] (null gives -1); errors name the key. */
 mlm_status coll_get_int(const struct cJSON *it, const char *k, int64_t lo, int64_t hi,
                         int64_t *v);
-mlm_status coll_get_bool(const struct cJSON *it, const char *k, int *v);
 
 /* The seq2seq collate (collator_seq2seq.c). */
 mlm_status collate_seq2seq(const mlm_collator *c, const mlm_dataset *ds, const size_t *rows,

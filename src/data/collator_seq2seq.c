@@ -25,23 +25,9 @@
 #include "core/error.h"
 #include "data/collator_impl.h"
 #include "data/dataset_impl.h"
+#include "data/options.h"
 
 /* ----------------------------------------------------------- options */
-
-static mlm_status get_padding(const cJSON *it, int *pad)
-{
-    const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
-    if (cJSON_IsFalse(it) || (v && strcmp(v, "do_not_pad") == 0))
-        *pad = COLL_PAD_NONE;
-    else if (cJSON_IsTrue(it) || (v && strcmp(v, "longest") == 0))
-        *pad = COLL_PAD_LONGEST;
-    else if (v && strcmp(v, "max_length") == 0)
-        *pad = COLL_PAD_MAX_LENGTH;
-    else
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "collator options: \"padding\" must be true, "
-                       "false, \"longest\", \"max_length\" or \"do_not_pad\"");
-    return MLM_OK;
-}
 
 /* "model": {"decoder_start_token_id": id, "pad_token_id": id} (config.json's
  * names), or null for model=None. */
@@ -95,7 +81,7 @@ static mlm_status apply_s2s_options(mlm_collator *c, const char *json)
     for (const cJSON *it = root->child; it && !st; it = it->next) {
         const char *k = it->string ? it->string : "";
         if (strcmp(k, "padding") == 0) {
-            st = get_padding(it, &c->padding);
+            st = data_opt_padding(it, "collator options", &c->padding);
         } else if (strcmp(k, "max_length") == 0) {
             st = coll_get_int(it, k, 1, INT32_MAX, &c->max_length);
         } else if (strcmp(k, "model_max_length") == 0) {
@@ -142,14 +128,14 @@ mlm_status mlm_collator_new_seq2seq(const mlm_tokenizer *tok, const char *option
     if (!c)
         return err_oom();
     c->seq2seq = 1;
-    c->padding = COLL_PAD_LONGEST;
+    c->padding = DATA_PAD_LONGEST;
     c->max_length = -1;
     c->label_pad = -100;
     c->pad_id = tok ? mlm_tokenizer_special_id(tok, MLM_TOKEN_PAD) : -1;
     c->vocab_size = tok ? mlm_tokenizer_vocab_size(tok) : 0;
     c->model_max_length = tok ? mlm_tokenizer_model_max_length(tok) : -1;
     mlm_status st = apply_s2s_options(c, options_json);
-    if (!st && c->padding != COLL_PAD_NONE && c->pad_id < 0)
+    if (!st && c->padding != DATA_PAD_NONE && c->pad_id < 0)
         st = err_set(MLM_ERR_INVALID_ARGUMENT, "collator: %s has no pad token to pad the inputs "
                      "with (the seed sets pad = eos: mlm_tokenizer_set_special, as "
                      "tokenizer.pad_token = tokenizer.eos_token; or pass \"pad_token_id\")",
@@ -205,7 +191,7 @@ static mlm_status padded_len(const mlm_collator *c, const char *what, const size
     for (size_t i = 0; i < n; i++)
         longest = lens[i] > longest ? lens[i] : longest;
     size_t L = longest;
-    if (c->padding == COLL_PAD_NONE) {
+    if (c->padding == DATA_PAD_NONE) {
         for (size_t i = 0; i < n; i++)
             if (lens[i] != lens[0])
                 return err_set(MLM_ERR_INVALID_ARGUMENT, "collate: row %zu: '%s' has %zu values "
@@ -321,20 +307,20 @@ mlm_status collate_seq2seq(const mlm_collator *c, const mlm_dataset *ds, const s
      * model_max_length, unless it has none (HF: no padding then) */
     int64_t fixed = c->max_length;
     mlm_collator tmp = *c;
-    if (c->padding == COLL_PAD_MAX_LENGTH && fixed < 0) {
+    if (c->padding == DATA_PAD_MAX_LENGTH && fixed < 0) {
         if (c->model_max_length > 0 && c->model_max_length <= INT32_MAX)
             fixed = c->model_max_length;
         else
-            tmp.padding = COLL_PAD_NONE;
+            tmp.padding = DATA_PAD_NONE;
     }
     size_t L = 0, T = 0;
     if (!(st = lengths(c, &k, rows, n, ilen, llen)) &&
         !(st = padded_len(&tmp, "input_ids", ilen, rows, n,
-                          c->padding == COLL_PAD_MAX_LENGTH ? fixed : -1, &L)) &&
+                          c->padding == DATA_PAD_MAX_LENGTH ? fixed : -1, &L)) &&
         k.labels)
         /* labels: the collator's own max_length only */
         st = padded_len(c, "labels", llen, rows, n,
-                        c->padding == COLL_PAD_MAX_LENGTH ? c->max_length : -1, &T);
+                        c->padding == DATA_PAD_MAX_LENGTH ? c->max_length : -1, &T);
     if (st) {
         mem_free(ilen);
         return st;

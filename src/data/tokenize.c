@@ -7,7 +7,10 @@
 
 #include "core/error.h"
 #include "data/dataset_impl.h"
+#include "data/options.h"
 #include "data/tokenize.h"
+
+#define WHO "tokenize options"
 
 /* ------------------------------------------------------------ tokenize */
 
@@ -167,16 +170,6 @@ static mlm_status text_column(const mlm_dataset *ds, const char *name)
     return MLM_OK;
 }
 
-/* A bool option into *v. */
-static mlm_status opt_bool(const cJSON *it, const char *k, int *v)
-{
-    if (!cJSON_IsBool(it))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "tokenize options: \"%s\" must be true or "
-                       "false", k);
-    *v = cJSON_IsTrue(it);
-    return MLM_OK;
-}
-
 /* A length option (an integer >= 1, or null for none: 0) into *v. */
 static mlm_status opt_length(const cJSON *it, const char *k, size_t *v)
 {
@@ -192,23 +185,6 @@ static mlm_status opt_length(const cJSON *it, const char *k, size_t *v)
     return MLM_OK;
 }
 
-/* "padding" as transformers takes it: false / "do_not_pad", true /
- * "longest", "max_length". *pad: 0 none, 1 longest, 2 max_length. */
-static mlm_status opt_padding(const cJSON *it, int *pad)
-{
-    const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
-    if (cJSON_IsFalse(it) || (v && strcmp(v, "do_not_pad") == 0))
-        *pad = 0;
-    else if (cJSON_IsTrue(it) || (v && strcmp(v, "longest") == 0))
-        *pad = 1;
-    else if (v && strcmp(v, "max_length") == 0)
-        *pad = 2;
-    else
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "tokenize options: \"padding\" must be false, "
-                       "true, \"do_not_pad\", \"longest\" or \"max_length\"");
-    return MLM_OK;
-}
-
 /* The call settings of transformers' tokenizer(texts, truncation=True,
  * max_length=max, padding=pad) (max 0: truncation=False): longest_first
  * with no stride, on the right as the default truncation_side and
@@ -219,8 +195,8 @@ static void call_settings(encode_call *c, size_t max, int pad)
     c->trunc_on = max > 0;
     c->trunc_max = max;
     c->trunc_strategy = MLM_TRUNCATE_LONGEST_FIRST;
-    c->pad_on = pad != 0;
-    c->pad_len = pad == 2 ? max : 0;
+    c->pad_on = pad != DATA_PAD_NONE;
+    c->pad_len = pad == DATA_PAD_MAX_LENGTH ? max : 0;
 }
 
 /* Our own options (the rest go to map, in mapo). */
@@ -228,22 +204,22 @@ static mlm_status parse_options(const mlm_dataset *ds, const cJSON *root, tokjob
                                 cJSON *mapo)
 {
     size_t max = 0, tmax = 0;
-    int pad = 0, has_max = 0, has_pad = 0, has_tmax = 0;
+    int pad = DATA_PAD_NONE, has_max = 0, has_pad = 0, has_tmax = 0;
     mlm_status st = MLM_OK;
     for (const cJSON *it = root->child; it && !st; it = it->next) {
         const char *k = it->string ? it->string : "";
         if (strcmp(k, "add_special_tokens") == 0)
-            st = opt_bool(it, k, &job->add_special);
+            st = data_opt_bool(it, WHO, k, &job->add_special);
         else if (strcmp(k, "return_token_type_ids") == 0)
-            st = opt_bool(it, k, &job->type_ids);
+            st = data_opt_bool(it, WHO, k, &job->type_ids);
         else if (strcmp(k, "return_attention_mask") == 0)
-            st = opt_bool(it, k, &job->attention_mask);
+            st = data_opt_bool(it, WHO, k, &job->attention_mask);
         else if (strcmp(k, "ignore_pad_token_for_loss") == 0)
-            st = opt_bool(it, k, &job->ignore_pad);
+            st = data_opt_bool(it, WHO, k, &job->ignore_pad);
         else if (strcmp(k, "hf_eos_compat") == 0)
-            st = opt_bool(it, k, &job->hf_eos_compat);
+            st = data_opt_bool(it, WHO, k, &job->hf_eos_compat);
         else if (strcmp(k, "skip_empty") == 0)
-            st = opt_bool(it, k, &job->skip_empty);
+            st = data_opt_bool(it, WHO, k, &job->skip_empty);
         else if (strcmp(k, "max_length") == 0) {
             st = opt_length(it, k, &max);
             has_max = 1;
@@ -251,7 +227,7 @@ static mlm_status parse_options(const mlm_dataset *ds, const cJSON *root, tokjob
             st = opt_length(it, k, &tmax);
             has_tmax = 1;
         } else if (strcmp(k, "padding") == 0) {
-            st = opt_padding(it, &pad);
+            st = data_opt_padding(it, WHO, &pad);
             has_pad = 1;
         } else if (strcmp(k, "pair_column") == 0 || strcmp(k, "target_column") == 0) {
             if (!cJSON_IsString(it))
@@ -284,14 +260,14 @@ static mlm_status parse_options(const mlm_dataset *ds, const cJSON *root, tokjob
     if (!job->target && (has_tmax || job->skip_empty))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "tokenize options: \"%s\" needs "
                        "\"target_column\"", has_tmax ? "max_target_length" : "skip_empty");
-    if (pad == 2 && (!max || (job->target && !tmax)))
+    if (pad == DATA_PAD_MAX_LENGTH && (!max || (job->target && !tmax)))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "tokenize options: \"padding\": \"max_length\" "
                        "needs \"max_length\"%s", job->target ? " and \"max_target_length\"" : "");
     job->call_on = has_max || has_pad;
     job->target_call_on = job->call_on || has_tmax;
     call_settings(&job->call, max, pad);
     call_settings(&job->target_call, tmax, pad);
-    job->pad_max_length = pad == 2;
+    job->pad_max_length = pad == DATA_PAD_MAX_LENGTH;
     return MLM_OK;
 }
 
