@@ -126,6 +126,8 @@ int main(void)
         summarize_suite,
         t5_parity_suite,
         t5_train_suite,
+        seq2seq_data_suite,
+        cli_seq2seq_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

@@ -29,6 +29,11 @@
  * the special set or marked by special_tokens_mask) are never picked, as in
  * HF.
  *
+ * The seq2seq collator (mlm_collator_new_seq2seq) is transformers'
+ * DataCollatorForSeq2Seq instead: no masking, no randomness; inputs padded
+ * as tokenizer.pad does, labels padded with label_pad_token_id (-100), and
+ * with a model decoder_input_ids, labels shifted right.
+ *
  * Thread safety: a collator is immutable once made; collate may run on many
  * threads at once. A batch belongs to the caller.
  */
@@ -72,6 +77,58 @@ MLM_API mlm_status mlm_collator_new_ids(const char *options_json, mlm_collator *
 MLM_API mlm_status mlm_collator_new(const mlm_tokenizer *tok, const char *options_json,
                                     mlm_collator **out);
 
+/* transformers' DataCollatorForSeq2Seq(tokenizer, model, padding, max_length,
+ * pad_to_multiple_of, label_pad_token_id), as transformers 4.56 has it.
+ * Rows are those of a seq2seq dataset (mlm_dataset_tokenize with
+ * "target_column"): SEQUENCE columns "input_ids", optionally
+ * "attention_mask" and "token_type_ids", and "labels". Other columns are
+ * ignored.
+ *
+ * Inputs are padded as tokenizer.pad pads them: input_ids with the pad id
+ * (the tokenizer's pad token: with the seed's `tokenizer.pad_token =
+ * tokenizer.eos_token`, i.e. mlm_tokenizer_set_special(tok, MLM_TOKEN_PAD,
+ * "</s>"), that is </s>, id 1 for T5), attention_mask with 0 (a row without
+ * one gets ones over its tokens), token_type_ids with 0. Labels are padded
+ * with label_pad_token_id, to the longest label of the batch (or to
+ * max_length with padding "max_length"), rounded up to pad_to_multiple_of,
+ * so mlm_batch_label_len may differ from mlm_batch_seq_len. Both are padded
+ * on padding_side. With a model, decoder_input_ids = labels shifted right
+ * (T5's _shift_right: decoder_start_token_id first, labels[:-1] after,
+ * -100 replaced by the model config's pad_token_id, which is T5's 0 even
+ * when the tokenizer pads with eos); without one (the seed's model=None)
+ * the batch has none and the model shifts the labels itself.
+ *
+ * tok may be NULL when the options give "pad_token_id" (or padding is
+ * off); it is not kept. options_json (NULL or "" for the defaults), a
+ * JSON object:
+ *   "padding": true or "longest" (default): to the longest row of the
+ *       batch; "max_length": to "max_length" (inputs without it: the
+ *       tokenizer's model_max_length, or no padding when it has none, as
+ *       HF; labels without it: the longest); false or "do_not_pad": none
+ *       (every row must then have one length, as torch.tensor needs);
+ *   "max_length" (null), "pad_to_multiple_of" (null or 0: off),
+ *   "label_pad_token_id" (-100), "padding_side" ("right" | "left": the
+ *       tokenizer's padding_side, applied to inputs and labels alike),
+ *   "pad_token_id": overrides the tokenizer's pad (HF's
+ *       tokenizer.pad_token = ...),
+ *   "vocab_size": the ids' range checked in every row (default
+ *       len(tokenizer); 0 with no tokenizer: not checked),
+ *   "model_max_length": the tokenizer's, for "max_length" padding,
+ *   "model": null (default: model=None) or {"decoder_start_token_id": id,
+ *       "pad_token_id": id}, the model config's (config.json's names).
+ * Errors: an unknown option or a value out of range, naming it; no pad id
+ * with padding on; a model without either id (T5's _shift_right raises).
+ * mlm_collator_collate's errors name the row and column: a row with no
+ * labels (an empty "labels": a missing value in a loaded file), an id
+ * outside [0, vocab_size) (labels: or -100 / the label pad id), a row
+ * longer than its padded length (tokenizer.pad does not truncate; HF's
+ * tensor conversion fails), rows of different lengths without padding,
+ * an attention_mask whose length is not input_ids'. Without a "labels"
+ * column the batch has none (mlm_batch_labels NULL), as HF. batch_index
+ * is unused (no randomness). */
+MLM_API mlm_status mlm_collator_new_seq2seq(const mlm_tokenizer *tok, const char *options_json,
+                                            mlm_collator **out);
+
 /* Accepts NULL. */
 MLM_API void mlm_collator_free(mlm_collator *c);
 
@@ -90,8 +147,9 @@ MLM_API mlm_status mlm_collator_collate(const mlm_collator *c, const mlm_dataset
 MLM_API void mlm_batch_free(mlm_batch *b);
 
 /* Shape and row-major [rows × seq_len] arrays, owned by the batch.
- * special_tokens_mask is 1 at special tokens and padding. token_type_ids is
- * NULL when the rows had none. */
+ * special_tokens_mask is 1 at special tokens and padding (NULL in a seq2seq
+ * batch). token_type_ids is NULL when the rows had none. Labels are
+ * [rows × mlm_batch_label_len]. */
 MLM_API size_t mlm_batch_rows(const mlm_batch *b);
 MLM_API size_t mlm_batch_seq_len(const mlm_batch *b);
 MLM_API const int32_t *mlm_batch_input_ids(const mlm_batch *b);
@@ -100,8 +158,18 @@ MLM_API const int32_t *mlm_batch_labels(const mlm_batch *b);
 MLM_API const int32_t *mlm_batch_special_tokens_mask(const mlm_batch *b);
 MLM_API const int32_t *mlm_batch_token_type_ids(const mlm_batch *b);
 
+/* The labels' row length: seq_len for the masking collator; for the seq2seq
+ * collator the padded length of the labels, which may be longer or shorter
+ * than the inputs' (0 when the batch has no labels). */
+MLM_API size_t mlm_batch_label_len(const mlm_batch *b);
+
+/* [rows × label_len] decoder_input_ids of a seq2seq batch made with a
+ * model, NULL otherwise. */
+MLM_API const int32_t *mlm_batch_decoder_input_ids(const mlm_batch *b);
+
 /* The batch as JSON: {"input_ids": [[...], ...], "attention_mask": ...,
- * "labels": ..., "token_type_ids": ... (when present)}. Two-call sizing:
+ * "labels": ... (when present), "token_type_ids": ... (when present),
+ * "decoder_input_ids": ... (when present)}. Two-call sizing:
  * writes at most cap bytes including the NUL into buf (NULL when cap is 0)
  * and sets *needed to the full length + 1; a short buffer is not an error. */
 MLM_API mlm_status mlm_batch_to_json(const mlm_batch *b, char *buf, size_t cap,

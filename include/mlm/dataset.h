@@ -185,6 +185,18 @@ MLM_API mlm_status mlm_dataset_select(const mlm_dataset *ds, const size_t *indic
  * (Fisher-Yates over Philox4x32-10 draws). Shares storage. */
 MLM_API mlm_status mlm_dataset_shuffle(const mlm_dataset *ds, uint64_t seed, mlm_dataset **out);
 
+/* The order in which the Trainer (mlm/trainer.h) visits n train rows in
+ * epoch `epoch` (0 first) of a run seeded with `seed`: order[0..n) gets a
+ * permutation of 0..n-1, a pure function of (n, seed, epoch): Fisher-Yates
+ * from the last position down, position i swapped with (hi << 32 | lo) % (i
+ * + 1) for two 32-bit words hi, lo drawn in turn from Philox4x32-10 keyed
+ * by seed, stream 0x5348554600000000 + epoch. This plays the part of
+ * torch's RandomSampler in HF's DataLoader, but not its stream: no seed
+ * gives torch's order. Batches are then consecutive runs of this order (HF's
+ * BatchSampler, the last one short). n == 0 is fine (order may be NULL). */
+MLM_API mlm_status mlm_dataset_epoch_order(size_t n, uint64_t seed, uint64_t epoch,
+                                           size_t *order);
+
 /* Keep the rows for which fn sets *keep non-zero. fn returning a status other
  * than MLM_OK stops the filter and that status is returned, with the row
  * index put in front of the message. Shares storage. */
@@ -261,11 +273,38 @@ MLM_API mlm_status mlm_dataset_group_texts_batched(const mlm_dataset *ds, int64_
  * or "return_token_type_ids" is true, token_type_ids. Truncation and
  * padding are the tokenizer's settings. Options (JSON object or NULL):
  * "batch_size" (1000), "num_proc" (threads, 1), "remove_columns" (a list or
- * "all"), "progress" and "desc" (mlm_dataset_map's), "add_special_tokens" (true), "pair_column" (a second text column
- * encoded as the pair), "return_token_type_ids" (true/false; default: as
- * above). A column that is not text is MLM_ERR_INVALID_ARGUMENT naming it;
- * an encoding error names the row. The tokenizer must not be changed while
- * this runs. */
+ * "all"), "progress" and "desc" (mlm_dataset_map's), "add_special_tokens"
+ * (true), "pair_column" (a second text column encoded as the pair),
+ * "return_token_type_ids" (true/false; default: as above), "source_prefix"
+ * (a string put in front of every text, as run_summarization.py's
+ * `prefix + inp`).
+ * "max_length" and "padding": given either, the texts are encoded as
+ * transformers' tokenizer(texts, truncation=True, max_length=N,
+ * padding=P) does, whatever truncation and padding the tokenizer holds:
+ * longest_first on the right, no stride; "max_length" an integer >= 1 (or
+ * null: no truncation), "padding" false (default) | "do_not_pad" | true |
+ * "longest" (to the longest of each map batch) | "max_length" (to
+ * max_length).
+ * The seq2seq form (the seed's and run_summarization.py's
+ * preprocess_function), with "target_column" (a text column: the summary):
+ * the output columns are input_ids, attention_mask (unless
+ * "return_attention_mask": false; the seed's preprocess_function returns
+ * none, and the collator makes it) and labels, the target's input_ids
+ * (HF's text_target, the same tokenizer), truncated to
+ * "max_target_length" (null or absent: the tokenizer's truncation, unless
+ * "max_length" or "padding" set the call); with "padding": "max_length"
+ * (run_summarization's pad_to_max_length, which then needs both lengths)
+ * labels are padded too, and "ignore_pad_token_for_loss" (true) puts -100
+ * at the padded label positions (by the attention mask, so a real EOS
+ * stays where pad = eos; "hf_eos_compat": true replaces every id equal to
+ * the pad id, as run_summarization.py does). "skip_empty" (false): drop
+ * the rows whose text or target is empty, as run_summarization.py's `if
+ * examples[text_column][i] and examples[summary_column][i]` (then every
+ * input column must be removed, as map requires). Pass "remove_columns":
+ * "all" for the seed's remove_columns=dataset.column_names.
+ * A column that is not text is MLM_ERR_INVALID_ARGUMENT naming it;
+ * an encoding error names the column and the text's index in its map
+ * batch. The tokenizer must not be changed while this runs. */
 MLM_API mlm_status mlm_dataset_tokenize(const mlm_dataset *ds, const mlm_tokenizer *tok,
                                         const char *column, const char *options_json,
                                         mlm_dataset **out);

@@ -98,8 +98,13 @@ static const command commands[] = {
     {"dataset",
      "mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE]\n"
      "            [--text-column NAME] [--line-by-line] [--block-size N | --max-seq-length N]\n"
-     "            [--group-batch-size N] [--test-size F] [--seed S] [--threads N] --out DIR",
-     "tokenize, group and split a corpus (progress bars on a terminal)",
+     "            [--group-batch-size N] [--test-size F] [--seed S] [--threads N] --out DIR\n"
+     "mlm dataset --tokenizer PATH --train-file FILE --text-column article\n"
+     "            --summary-column summary [--source-prefix P] [--max-source-length 128]\n"
+     "            [--max-target-length 32] [--pad-to-max-length] [--pad-token T]\n"
+     "            [--skip-empty] [--validation-file FILE] [--test-size F] --out DIR",
+     "tokenize, group and split a corpus, or make a seq2seq dataset (progress bars on a "
+     "terminal)",
      "  --tokenizer PATH     tokenizer.json, or a model directory\n"
      "  --train-file FILE    text (a line per example), JSON Lines, JSON, CSV or TSV (.gz too)\n"
      "  --validation-file F  evaluation data (else --test-size of the train file)\n"
@@ -110,22 +115,44 @@ static const command commands[] = {
      "  --test-size F        test split: a fraction, or a count from 1 on (0.2)\n"
      "  --seed S             the split's shuffle (42)\n"
      "  --out DIR            where the splits and dataset_info.json go\n"
-     "  --num-proc N         the same as --threads (and --preprocessing-num-workers)\n",
+     "  --num-proc N         the same as --threads (and --preprocessing-num-workers)\n"
+     "seq2seq (the seed's and run_summarization.py's preprocess_function):\n"
+     "  --summary-column C   the target text: labels (turns the seq2seq form on)\n"
+     "  --text-column NAME   the source text (default: the first other column)\n"
+     "  --source-prefix P    put in front of every source text (\"summarize: \" for T5)\n"
+     "  --max-source-length N  truncate input_ids to N tokens (128, as the seed)\n"
+     "  --max-target-length N  truncate labels to N tokens (32, as the seed)\n"
+     "  --pad-to-max-length  pad both to those lengths; padded labels are -100\n"
+     "  --pad-token T        the tokenizer's pad token (the seed's pad = eos: '</s>')\n"
+     "  --skip-empty         drop rows with an empty text or summary (run_summarization.py)\n"
+     "  (writes DIR/train, and DIR/validation; split only with --test-size)\n",
      1, cmd_dataset, NULL},
     {"collate",
      "mlm collate --dataset DIR [--split NAME] [--batch-size N] [--mlm-probability P]\n"
-     "            [--pad-to-multiple-of N] [--seed S] [--max-batches K] [--tokenizer PATH]\n"
-     "            [--json]",
-     "print masked-LM batches of a split made by mlm dataset",
+     "            [--pad-to-multiple-of N] [--seed S] [--shuffle] [--max-batches K]\n"
+     "            [--tokenizer PATH [--pad-token T]] [--model DIR] [--padding P]\n"
+     "            [--max-length N] [--label-pad-token-id ID] [--padding-side S] [--json]",
+     "print the batches of a split made by mlm dataset (masked-LM, or seq2seq for a split "
+     "with labels)",
      "  --dataset DIR        what mlm dataset wrote\n"
      "  --split NAME         train, test or validation (train)\n"
      "  --batch-size N       rows per batch (8)\n"
      "  --mlm-probability P  share of tokens masked (0.15)\n"
      "  --pad-to-multiple-of N   pad lengths up to a multiple of N\n"
-     "  --seed S             the masks' seed (0)\n"
+     "  --seed S             the masks' seed, and the shuffle's (0)\n"
+     "  --shuffle            rows in the order the Trainer's first epoch visits them with\n"
+     "                       seed S (a Philox permutation, not torch's RandomSampler)\n"
      "  --max-batches K      stop after K batches\n"
      "  --tokenizer PATH     special ids from this tokenizer, not dataset_info.json\n"
-     "  --json               one JSON object per batch\n",
+     "  --pad-token T        pad with token T (the seed's pad = eos: '</s>')\n"
+     "  --json               one JSON object per batch\n"
+     "seq2seq (DataCollatorForSeq2Seq):\n"
+     "  --model DIR          decoder_input_ids from labels with DIR/config.json's\n"
+     "                       decoder_start_token_id and pad_token_id (else none)\n"
+     "  --padding P          longest (default), max_length, do_not_pad or false\n"
+     "  --max-length N       the length of padding max_length\n"
+     "  --label-pad-token-id ID  labels' padding (-100)\n"
+     "  --padding-side S     right (default) or left\n",
      0, cmd_collate, NULL},
     {"train-tokenizer",
      "mlm train-tokenizer --model bpe|wordpiece --vocab-size N [--min-frequency N]\n"

@@ -10,22 +10,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/dataset_impl.h"
-
-struct mlm_collator {
-    int32_t mask_id, pad_id, vocab_size;
-    int32_t *special;
-    size_t nspecial;
-    int mlm, wwm, compat, left;
-    uint64_t t_select, t_mask, t_random; /* thresholds on a 32-bit word */
-    double p;
-    int32_t multiple;
-    uint64_t seed;
-};
-
-struct mlm_batch {
-    size_t rows, len;
-    int32_t *ids, *attn, *labels, *stm, *tti; /* tti NULL when absent */
-};
+#include "data/options.h"
 
 void collopts_defaults(collopts *o)
 {
@@ -38,7 +23,7 @@ void collopts_defaults(collopts *o)
     o->p_random = 0.1;
 }
 
-static mlm_status get_int(const cJSON *it, const char *k, int64_t lo, int64_t hi, int64_t *v)
+mlm_status coll_get_int(const struct cJSON *it, const char *k, int64_t lo, int64_t hi, int64_t *v)
 {
     if (cJSON_IsNull(it)) {
         *v = -1;
@@ -49,15 +34,6 @@ static mlm_status get_int(const cJSON *it, const char *k, int64_t lo, int64_t hi
         return err_set(MLM_ERR_RANGE, "collator options: \"%s\" must be an integer in [%" PRId64
                        ", %" PRId64 "]", k, lo, hi);
     *v = (int64_t)it->valuedouble;
-    return MLM_OK;
-}
-
-static mlm_status get_bool(const cJSON *it, const char *k, int *v)
-{
-    if (!cJSON_IsBool(it))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "collator options: \"%s\" must be true or "
-                       "false", k);
-    *v = cJSON_IsTrue(it);
     return MLM_OK;
 }
 
@@ -90,17 +66,17 @@ static mlm_status apply_options(collopts *o, const char *json)
         int done = 0;
         for (size_t i = 0; i < sizeof ids / sizeof ids[0] && !done; i++)
             if (strcmp(k, ids[i].k) == 0) {
-                st = get_int(it, k, 0, INT32_MAX, (int64_t *)((char *)o + ids[i].off));
+                st = coll_get_int(it, k, 0, INT32_MAX, (int64_t *)((char *)o + ids[i].off));
                 done = 1;
             }
         if (done)
             continue;
         if (strcmp(k, "mlm") == 0)
-            st = get_bool(it, k, &o->mlm);
+            st = data_opt_bool(it, "collator options", k, &o->mlm);
         else if (strcmp(k, "whole_word_mask") == 0)
-            st = get_bool(it, k, &o->whole_word_mask);
+            st = data_opt_bool(it, "collator options", k, &o->whole_word_mask);
         else if (strcmp(k, "hf_eos_compat") == 0)
-            st = get_bool(it, k, &o->hf_eos_compat);
+            st = data_opt_bool(it, "collator options", k, &o->hf_eos_compat);
         else if (strcmp(k, "mlm_probability") == 0)
             st = get_prob(it, k, &o->p);
         else if (strcmp(k, "mask_replace_prob") == 0)
@@ -108,7 +84,7 @@ static mlm_status apply_options(collopts *o, const char *json)
         else if (strcmp(k, "random_replace_prob") == 0)
             st = get_prob(it, k, &o->p_random);
         else if (strcmp(k, "pad_to_multiple_of") == 0) {
-            st = get_int(it, k, 0, 1 << 20, &o->multiple);
+            st = coll_get_int(it, k, 0, 1 << 20, &o->multiple);
             if (o->multiple < 0)
                 o->multiple = 0;
         } else if (strcmp(k, "seed") == 0) {
@@ -134,7 +110,7 @@ static mlm_status apply_options(collopts *o, const char *json)
             }
             o->nspecial = 0;
             for (const cJSON *e = it->child; e && !st; e = e->next)
-                st = get_int(e, k, 0, INT32_MAX, &o->special[o->nspecial++]);
+                st = coll_get_int(e, k, 0, INT32_MAX, &o->special[o->nspecial++]);
         } else {
             st = err_set(MLM_ERR_INVALID_ARGUMENT, "collator options: unknown option \"%s\"", k);
         }
@@ -361,6 +337,8 @@ mlm_status mlm_collator_collate(const mlm_collator *c, const mlm_dataset *ds,
         return err_set(MLM_ERR_INVALID_ARGUMENT, "collate: NULL argument");
     if (n == 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "collate: no rows");
+    if (c->seq2seq)
+        return collate_seq2seq(c, ds, rows, n, out);
     rowcols rc;
     mlm_status st = ds_column(ds, "input_ids", MLM_COLUMN_SEQUENCE, &rc.ids);
     if (st)
@@ -402,7 +380,7 @@ mlm_status mlm_collator_collate(const mlm_collator *c, const mlm_dataset *ds,
         return err_oom();
     }
     b->rows = n;
-    b->len = L;
+    b->len = b->label_len = L;
     b->ids = mem;
     b->attn = mem + cells;
     b->labels = mem + 2 * cells;
@@ -483,6 +461,8 @@ const int32_t *mlm_batch_attention_mask(const mlm_batch *b) { return b ? b->attn
 const int32_t *mlm_batch_labels(const mlm_batch *b) { return b ? b->labels : NULL; }
 const int32_t *mlm_batch_special_tokens_mask(const mlm_batch *b) { return b ? b->stm : NULL; }
 const int32_t *mlm_batch_token_type_ids(const mlm_batch *b) { return b ? b->tti : NULL; }
+size_t mlm_batch_label_len(const mlm_batch *b) { return b ? b->label_len : 0; }
+const int32_t *mlm_batch_decoder_input_ids(const mlm_batch *b) { return b ? b->dec : NULL; }
 
 static int put_matrix(strbuf *o, const char *name, const int32_t *m, size_t rows, size_t len,
                       int first)
@@ -512,8 +492,10 @@ mlm_status mlm_batch_to_json(const mlm_batch *b, char *buf, size_t cap, size_t *
     strbuf o = {0};
     int bad = sb_append(&o, "{", 1) || put_matrix(&o, "input_ids", b->ids, b->rows, b->len, 1) ||
               put_matrix(&o, "attention_mask", b->attn, b->rows, b->len, 0) ||
-              put_matrix(&o, "labels", b->labels, b->rows, b->len, 0) ||
+              (b->labels && put_matrix(&o, "labels", b->labels, b->rows, b->label_len, 0)) ||
               (b->tti && put_matrix(&o, "token_type_ids", b->tti, b->rows, b->len, 0)) ||
+              (b->dec &&
+               put_matrix(&o, "decoder_input_ids", b->dec, b->rows, b->label_len, 0)) ||
               sb_append(&o, "}", 1);
     if (bad) {
         sb_free(&o);

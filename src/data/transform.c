@@ -12,6 +12,11 @@
  * index as its stream). */
 #define STREAM_SHUFFLE 0x5348554646000000ull /* "SHUFF" */
 #define STREAM_SPLIT 0x53504c4954000000ull   /* "SPLIT" */
+/* Epoch e's order is stream STREAM_EPOCH + e: the trainer's SHUFFLE_STREAM
+ * (src/train/trainer_impl.h), whose epoch_permutation draws the same
+ * Fisher-Yates (the data layer sits below train, so the value is repeated
+ * here and a test pins the two together). */
+#define STREAM_EPOCH (UINT64_C(0x53485546) << 32)
 
 mlm_status ds_permutation(uint64_t n, uint64_t seed, uint64_t stream, uint64_t **out)
 {
@@ -68,6 +73,20 @@ mlm_status mlm_dataset_shuffle(const mlm_dataset *ds, uint64_t seed, mlm_dataset
     st = ds_take(ds, p, ds->nrows, out);
     mem_free(p);
     return st;
+}
+
+mlm_status mlm_dataset_epoch_order(size_t n, uint64_t seed, uint64_t epoch, size_t *order)
+{
+    if (!order && n)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_dataset_epoch_order: order is NULL");
+    uint64_t *p;
+    mlm_status st = ds_permutation(n, seed, STREAM_EPOCH + epoch, &p);
+    if (st)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        order[i] = (size_t)p[i];
+    mem_free(p);
+    return MLM_OK;
 }
 
 mlm_status mlm_dataset_filter(const mlm_dataset *ds, mlm_dataset_filter_fn fn, void *user,

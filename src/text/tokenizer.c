@@ -88,11 +88,11 @@ static mlm_status parse_truncation(mlm_tokenizer *tok, const cJSON *t)
     else return err_set(MLM_ERR_FORMAT, "truncation.strategy: unknown strategy '%s'", strat);
     if (strcmp(dir, "Right") && strcmp(dir, "Left"))
         return err_set(MLM_ERR_FORMAT, "truncation.direction: expected Right or Left");
-    tok->trunc_on = 1;
-    tok->trunc_max = (size_t)max;
-    tok->trunc_stride = (size_t)stride;
-    tok->trunc_strategy = s;
-    tok->trunc_left = !strcmp(dir, "Left");
+    tok->enc.trunc_on = 1;
+    tok->enc.trunc_max = (size_t)max;
+    tok->enc.trunc_stride = (size_t)stride;
+    tok->enc.trunc_strategy = s;
+    tok->enc.trunc_left = !strcmp(dir, "Left");
     return MLM_OK;
 }
 
@@ -120,10 +120,10 @@ static mlm_status parse_padding(mlm_tokenizer *tok, const cJSON *p)
     }
     if (strcmp(dir, "Right") && strcmp(dir, "Left"))
         return err_set(MLM_ERR_FORMAT, "padding.direction: expected Right or Left");
-    tok->pad_on = 1;
-    tok->pad_len = fixed;
-    tok->pad_multiple = (size_t)mult;
-    tok->pad_left = !strcmp(dir, "Left");
+    tok->enc.pad_on = 1;
+    tok->enc.pad_len = fixed;
+    tok->enc.pad_multiple = (size_t)mult;
+    tok->enc.pad_left = !strcmp(dir, "Left");
     tok->pad_id = (int32_t)pad_id;
     tok->pad_type_id = (int32_t)pad_type;
     if (!(tok->pad_token = mem_strdup(pad_tok))) return err_oom();
@@ -389,7 +389,7 @@ MLM_API mlm_status mlm_tokenizer_set_truncation(mlm_tokenizer *tok, int32_t max_
         ((int)direction != 0 && (int)direction != 1))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_set_truncation: bad argument");
     if (max_length == 0) {
-        tok->trunc_on = 0;
+        tok->enc.trunc_on = 0;
         return MLM_OK;
     }
     size_t added = postproc_added_tokens(tok->post, 0);
@@ -398,11 +398,11 @@ MLM_API mlm_status mlm_tokenizer_set_truncation(mlm_tokenizer *tok, int32_t max_
                        "truncation: stride %d must be below max_length %d minus the %zu special "
                        "tokens",
                        (int)stride, (int)max_length, added);
-    tok->trunc_on = 1;
-    tok->trunc_max = (size_t)max_length;
-    tok->trunc_stride = (size_t)stride;
-    tok->trunc_strategy = strategy;
-    tok->trunc_left = direction == MLM_SIDE_LEFT;
+    tok->enc.trunc_on = 1;
+    tok->enc.trunc_max = (size_t)max_length;
+    tok->enc.trunc_stride = (size_t)stride;
+    tok->enc.trunc_strategy = strategy;
+    tok->enc.trunc_left = direction == MLM_SIDE_LEFT;
     return MLM_OK;
 }
 
@@ -412,10 +412,10 @@ MLM_API mlm_status mlm_tokenizer_set_padding(mlm_tokenizer *tok, int32_t length,
     if (!tok || length == 0 || pad_to_multiple_of < 0 ||
         ((int)direction != 0 && (int)direction != 1))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_set_padding: bad argument");
-    tok->pad_on = 1;
-    tok->pad_len = length < 0 ? 0 : (size_t)length;
-    tok->pad_multiple = (size_t)pad_to_multiple_of;
-    tok->pad_left = direction == MLM_SIDE_LEFT;
+    tok->enc.pad_on = 1;
+    tok->enc.pad_len = length < 0 ? 0 : (size_t)length;
+    tok->enc.pad_multiple = (size_t)pad_to_multiple_of;
+    tok->enc.pad_left = direction == MLM_SIDE_LEFT;
     tok->pad_type_id = 0;
     /* The pad token is resolved at encode time (it may change). */
     mem_free(tok->pad_token);
@@ -426,7 +426,7 @@ MLM_API mlm_status mlm_tokenizer_set_padding(mlm_tokenizer *tok, int32_t length,
 MLM_API mlm_status mlm_tokenizer_disable_padding(mlm_tokenizer *tok)
 {
     if (!tok) return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_disable_padding: NULL");
-    tok->pad_on = 0;
+    tok->enc.pad_on = 0;
     return MLM_OK;
 }
 
@@ -553,11 +553,11 @@ oom:
 }
 
 /* HF's truncate_encodings. */
-static mlm_status truncate_pair(const mlm_tokenizer *tok, mlm_encoding *a, mlm_encoding *b,
+static mlm_status truncate_pair(const encode_call *s, mlm_encoding *a, mlm_encoding *b,
                                 size_t max)
 {
-    size_t stride = tok->trunc_stride;
-    int left = tok->trunc_left;
+    size_t stride = s->trunc_stride;
+    int left = s->trunc_left;
     if (max == 0) {
         if (enc_truncate(a, 0, stride, left) || (b && enc_truncate(b, 0, stride, left)))
             return err_oom();
@@ -566,7 +566,7 @@ static mlm_status truncate_pair(const mlm_tokenizer *tok, mlm_encoding *a, mlm_e
     size_t total = a->n + (b ? b->n : 0);
     if (total <= max) return MLM_OK;
     size_t to_remove = total - max;
-    switch (tok->trunc_strategy) {
+    switch (s->trunc_strategy) {
     case MLM_TRUNCATE_LONGEST_FIRST:
         if (b) {
             size_t n1 = a->n, n2 = b->n;
@@ -599,7 +599,7 @@ static mlm_status truncate_pair(const mlm_tokenizer *tok, mlm_encoding *a, mlm_e
         return MLM_OK;
     case MLM_TRUNCATE_ONLY_FIRST:
     case MLM_TRUNCATE_ONLY_SECOND: {
-        mlm_encoding *t = tok->trunc_strategy == MLM_TRUNCATE_ONLY_FIRST ? a : b;
+        mlm_encoding *t = s->trunc_strategy == MLM_TRUNCATE_ONLY_FIRST ? a : b;
         if (!t) return err_set(MLM_ERR_INVALID_ARGUMENT,
                                "truncation: only_second needs a second sequence");
         if (t->n <= to_remove)
@@ -628,18 +628,18 @@ static mlm_status pad_params(const mlm_tokenizer *tok, int32_t *id, const char *
     return MLM_OK;
 }
 
-static size_t pad_target(const mlm_tokenizer *tok, size_t longest)
+static size_t pad_target(const encode_call *s, size_t longest)
 {
-    size_t n = tok->pad_len ? tok->pad_len : longest;
-    size_t m = tok->pad_multiple;
+    size_t n = s->pad_len ? s->pad_len : longest;
+    size_t m = s->pad_multiple;
     if (m > 0 && n % m) n += m - n % m;
     return n;
 }
 
 /* encode + post_process (without the final padding of a batch). */
-static mlm_status encode_full(const mlm_tokenizer *tok, encode_ctx *c, const char *text,
-                              size_t len, const char *pair, size_t pair_len, int add_special,
-                              mlm_encoding **out)
+static mlm_status encode_full(const mlm_tokenizer *tok, const encode_call *s, encode_ctx *c,
+                              const char *text, size_t len, const char *pair, size_t pair_len,
+                              int add_special, mlm_encoding **out)
 {
     *out = NULL;
     mlm_encoding *a = NULL, *b = NULL;
@@ -649,10 +649,10 @@ static mlm_status encode_full(const mlm_tokenizer *tok, encode_ctx *c, const cha
         mlm_encoding_free(a);
         return err_prefix(st, "pair: ");
     }
-    if (tok->trunc_on) {
+    if (s->trunc_on) {
         size_t added = add_special ? postproc_added_tokens(tok->post, b != NULL) : 0;
-        size_t max = tok->trunc_max > added ? tok->trunc_max - added : 0;
-        if ((st = truncate_pair(tok, a, b, max))) {
+        size_t max = s->trunc_max > added ? s->trunc_max - added : 0;
+        if ((st = truncate_pair(s, a, b, max))) {
             mlm_encoding_free(a);
             mlm_encoding_free(b);
             return st;
@@ -664,9 +664,10 @@ static mlm_status encode_full(const mlm_tokenizer *tok, encode_ctx *c, const cha
     return MLM_OK;
 }
 
-static mlm_status finish(const mlm_tokenizer *tok, mlm_encoding **encs, size_t n)
+static mlm_status finish(const mlm_tokenizer *tok, const encode_call *s, mlm_encoding **encs,
+                         size_t n)
 {
-    if (tok->pad_on) {
+    if (s->pad_on) {
         int32_t pid;
         const char *ptok;
         mlm_status st = pad_params(tok, &pid, &ptok);
@@ -674,9 +675,9 @@ static mlm_status finish(const mlm_tokenizer *tok, mlm_encoding **encs, size_t n
         size_t longest = 0;
         for (size_t i = 0; i < n; i++)
             if (encs[i]->n > longest) longest = encs[i]->n;
-        size_t target = pad_target(tok, longest);
+        size_t target = pad_target(s, longest);
         for (size_t i = 0; i < n; i++)
-            if (enc_pad(encs[i], target, pid, tok->pad_type_id, ptok, tok->pad_left))
+            if (enc_pad(encs[i], target, pid, tok->pad_type_id, ptok, s->pad_left))
                 return err_oom();
     }
     for (size_t i = 0; i < n; i++)
@@ -696,11 +697,11 @@ MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *te
     encode_ctx *c = ctx_get(tok);
     if (!c) return err_oom();
     mlm_encoding *e;
-    mlm_status st = encode_full(tok, c, text, len, pair ? pair : NULL, pair_len,
+    mlm_status st = encode_full(tok, &tok->enc, c, text, len, pair ? pair : NULL, pair_len,
                                 add_special_tokens, &e);
     ctx_put(tok, c);
     if (st) return st;
-    if ((st = finish(tok, &e, 1))) {
+    if ((st = finish(tok, &tok->enc, &e, 1))) {
         mlm_encoding_free(e);
         return st;
     }
@@ -710,6 +711,7 @@ MLM_API mlm_status mlm_tokenizer_encode(const mlm_tokenizer *tok, const char *te
 
 typedef struct batch_job {
     const mlm_tokenizer *tok;
+    const encode_call *call;
     const char *const *texts, *const *pairs;
     const size_t *lens, *pair_lens; /* NULL: NUL-terminated */
     size_t n, next_shared;
@@ -739,8 +741,8 @@ static void *batch_worker(void *arg)
             const char *t = job->texts[i] ? job->texts[i] : "";
             size_t tl = job->lens ? job->lens[i] : strlen(t);
             size_t pl = !p ? 0 : job->pair_lens ? job->pair_lens[i] : strlen(p);
-            mlm_status st = c ? encode_full(job->tok, c, t, tl, p, pl, job->add_special,
-                                            &job->out[i])
+            mlm_status st = c ? encode_full(job->tok, job->call, c, t, tl, p, pl,
+                                            job->add_special, &job->out[i])
                               : err_oom();
             if (st) {
                 pthread_mutex_lock(&job->lock);
@@ -759,17 +761,17 @@ static void *batch_worker(void *arg)
 }
 
 /* Both batch entry points: lens/pair_lens NULL for NUL-terminated texts. */
-static mlm_status encode_batch(const mlm_tokenizer *tok, const char *const *texts,
-                               const size_t *lens, const char *const *pairs,
-                               const size_t *pair_lens, size_t n, int add_special_tokens,
-                               int nthreads, mlm_encoding **out)
+static mlm_status encode_batch(const mlm_tokenizer *tok, const encode_call *call,
+                               const char *const *texts, const size_t *lens,
+                               const char *const *pairs, const size_t *pair_lens, size_t n,
+                               int add_special_tokens, int nthreads, mlm_encoding **out)
 {
     if (n == 0) return MLM_OK;
     memset(out, 0, n * sizeof *out);
     if (nthreads <= 0) nthreads = mlm_default_threads();
     if ((size_t)nthreads > (n + 15) / 16) nthreads = (int)((n + 15) / 16);
     if (nthreads > 256) nthreads = 256;
-    batch_job job = {.tok = tok, .texts = texts, .pairs = pairs, .lens = lens,
+    batch_job job = {.tok = tok, .call = call, .texts = texts, .pairs = pairs, .lens = lens,
                      .pair_lens = pair_lens, .n = n, .add_special = add_special_tokens,
                      .out = out};
     pthread_mutex_init(&job.lock, NULL);
@@ -785,7 +787,7 @@ static mlm_status encode_batch(const mlm_tokenizer *tok, const char *const *text
     pthread_mutex_destroy(&job.lock);
     mlm_status st = job.fail_status;
     if (st) err_set(st, "text %zu: %s", job.fail_index, job.fail_msg);
-    else st = finish(tok, out, n);
+    else st = finish(tok, call, out, n);
     if (st) {
         for (size_t i = 0; i < n; i++) {
             mlm_encoding_free(out[i]);
@@ -802,7 +804,8 @@ MLM_API mlm_status mlm_tokenizer_encode_batch(const mlm_tokenizer *tok, const ch
 {
     if (!tok || (!texts && n) || (!out && n))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_tokenizer_encode_batch: NULL argument");
-    return encode_batch(tok, texts, NULL, pairs, NULL, n, add_special_tokens, nthreads, out);
+    return encode_batch(tok, &tok->enc, texts, NULL, pairs, NULL, n, add_special_tokens,
+                        nthreads, out);
 }
 
 MLM_API mlm_status mlm_tokenizer_encode_batch_len(const mlm_tokenizer *tok,
@@ -823,7 +826,25 @@ MLM_API mlm_status mlm_tokenizer_encode_batch_len(const mlm_tokenizer *tok,
             return err_set(MLM_ERR_INVALID_ARGUMENT,
                            "mlm_tokenizer_encode_batch_len: text %zu is NULL with length %zu", i,
                            lens[i]);
-    return encode_batch(tok, texts, lens, pairs, pair_lens, n, add_special_tokens, nthreads, out);
+    return encode_batch(tok, &tok->enc, texts, lens, pairs, pair_lens, n, add_special_tokens,
+                        nthreads, out);
+}
+
+mlm_status tokenizer_encode_batch_call(const mlm_tokenizer *tok, const char *const *texts,
+                                       const char *const *pairs, size_t n,
+                                       int add_special_tokens, const encode_call *call,
+                                       int nthreads, mlm_encoding **out)
+{
+    if (call->trunc_on) {
+        /* as mlm_tokenizer_set_truncation checks it */
+        size_t added = add_special_tokens ? postproc_added_tokens(tok->post, pairs != NULL) : 0;
+        if (call->trunc_max <= added || call->trunc_max - added <= call->trunc_stride)
+            return err_set(MLM_ERR_RANGE, "truncation: max_length %zu leaves no room beside "
+                           "the %zu special tokens (stride %zu)", call->trunc_max, added,
+                           call->trunc_stride);
+    }
+    return encode_batch(tok, call, texts, NULL, pairs, NULL, n, add_special_tokens, nthreads,
+                        out);
 }
 
 /* ------------------------------------------------------------- decoding */
@@ -901,14 +922,14 @@ MLM_API mlm_status mlm_tokenizer_decode(const mlm_tokenizer *tok, const int32_t 
 
 static cJSON *truncation_json(const mlm_tokenizer *tok)
 {
-    if (!tok->trunc_on) return cJSON_CreateNull();
+    if (!tok->enc.trunc_on) return cJSON_CreateNull();
     static const char *const strat[] = {"LongestFirst", "OnlyFirst", "OnlySecond"};
     cJSON *t = cJSON_CreateObject();
     if (!t) return NULL;
-    cJSON_AddStringToObject(t, "direction", tok->trunc_left ? "Left" : "Right");
-    cJSON_AddNumberToObject(t, "max_length", (double)tok->trunc_max);
-    cJSON_AddStringToObject(t, "strategy", strat[tok->trunc_strategy]);
-    cJSON_AddNumberToObject(t, "stride", (double)tok->trunc_stride);
+    cJSON_AddStringToObject(t, "direction", tok->enc.trunc_left ? "Left" : "Right");
+    cJSON_AddNumberToObject(t, "max_length", (double)tok->enc.trunc_max);
+    cJSON_AddStringToObject(t, "strategy", strat[tok->enc.trunc_strategy]);
+    cJSON_AddNumberToObject(t, "stride", (double)tok->enc.trunc_stride);
     return t;
 }
 
@@ -916,17 +937,17 @@ static cJSON *padding_json(const mlm_tokenizer *tok)
 {
     int32_t pid;
     const char *ptok;
-    if (!tok->pad_on || pad_params(tok, &pid, &ptok)) return cJSON_CreateNull();
+    if (!tok->enc.pad_on || pad_params(tok, &pid, &ptok)) return cJSON_CreateNull();
     cJSON *p = cJSON_CreateObject();
     if (!p) return NULL;
-    if (tok->pad_len) {
+    if (tok->enc.pad_len) {
         cJSON *s = cJSON_AddObjectToObject(p, "strategy");
-        if (s) cJSON_AddNumberToObject(s, "Fixed", (double)tok->pad_len);
+        if (s) cJSON_AddNumberToObject(s, "Fixed", (double)tok->enc.pad_len);
     } else {
         cJSON_AddStringToObject(p, "strategy", "BatchLongest");
     }
-    cJSON_AddStringToObject(p, "direction", tok->pad_left ? "Left" : "Right");
-    if (tok->pad_multiple) cJSON_AddNumberToObject(p, "pad_to_multiple_of", (double)tok->pad_multiple);
+    cJSON_AddStringToObject(p, "direction", tok->enc.pad_left ? "Left" : "Right");
+    if (tok->enc.pad_multiple) cJSON_AddNumberToObject(p, "pad_to_multiple_of", (double)tok->enc.pad_multiple);
     else cJSON_AddNullToObject(p, "pad_to_multiple_of");
     cJSON_AddNumberToObject(p, "pad_id", pid);
     cJSON_AddNumberToObject(p, "pad_type_id", tok->pad_type_id);

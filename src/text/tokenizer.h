@@ -23,6 +23,20 @@ typedef struct encode_ctx {
     struct encode_ctx *next;
 } encode_ctx;
 
+/* The truncation and padding of an encode call. The public entry points
+ * use the tokenizer's own (tok->enc); transformers' tokenizer(texts,
+ * truncation=True, max_length=N, padding=...) sets them for one call
+ * whatever the tokenizer holds, which tokenizer_encode_batch_call does
+ * without changing the (const) tokenizer. */
+typedef struct encode_call {
+    int trunc_on, trunc_left;
+    mlm_truncation_strategy trunc_strategy;
+    size_t trunc_max, trunc_stride;
+    int pad_on, pad_left;
+    size_t pad_len; /* 0: longest */
+    size_t pad_multiple;
+} encode_call;
+
 struct mlm_tokenizer {
     cJSON *json; /* the tokenizer.json document, for save */
     normalizer *norm;
@@ -33,13 +47,7 @@ struct mlm_tokenizer {
     added_vocab added;
     int32_t vocab_size;
 
-    int trunc_on, trunc_left;
-    mlm_truncation_strategy trunc_strategy;
-    size_t trunc_max, trunc_stride;
-
-    int pad_on, pad_left;
-    size_t pad_len; /* 0: longest */
-    size_t pad_multiple;
+    encode_call enc; /* the truncation and padding set on the tokenizer */
     int32_t pad_id, pad_type_id;
     char *pad_token;
 
@@ -50,6 +58,15 @@ struct mlm_tokenizer {
     pthread_mutex_t lock; /* guards ctx_pool */
     encode_ctx *ctx_pool;
 };
+
+/* mlm_tokenizer_encode_batch (NUL-terminated texts; pairs may be NULL)
+ * with the truncation and padding of `call` in place of the tokenizer's. A
+ * truncation that leaves no room beside the special tokens, or a stride not
+ * below what it leaves, is MLM_ERR_RANGE. */
+mlm_status tokenizer_encode_batch_call(const mlm_tokenizer *tok, const char *const *texts,
+                                       const char *const *pairs, size_t n,
+                                       int add_special_tokens, const encode_call *call,
+                                       int nthreads, mlm_encoding **out);
 
 /* Build from a parsed tokenizer.json document (takes ownership of doc,
  * even on failure). `name` prefixes error messages. */
