@@ -631,24 +631,6 @@ mlm_status mlm_trainer_eval_metrics_json(const mlm_trainer *tr, char *buf, size_
 
 /* ---------------------------------------------------------------- train */
 
-/* Epoch e's order of the train rows: Fisher-Yates over Philox draws of
- * (seed, SHUFFLE_STREAM + e). */
-static void epoch_permutation(size_t *perm, size_t n, uint64_t seed, uint64_t e)
-{
-    rng r;
-    rng_init(&r, seed, SHUFFLE_STREAM + e);
-    for (size_t i = 0; i < n; i++)
-        perm[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        uint64_t x = ((uint64_t)rng_u32(&r) << 32) | rng_u32(&r);
-        size_t j = (size_t)(x % i);
-        size_t t = perm[i - 1];
-        perm[i - 1] = perm[j];
-        perm[j] = t;
-    }
-}
-
-
 /* The evaluation's record. eval_accuracy follows eval_loss as in
  * transformers' evaluation_loop: compute_metrics' {"accuracy"}, then
  * eval_loss added, then "accuracy" popped and put back as "eval_accuracy"
@@ -794,7 +776,11 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
     mlm_status st = MLM_OK;
     for (int64_t e = tr->global_step / tr->per_epoch;
          e < epochs && tr->global_step < tr->total_steps; e++) {
-        epoch_permutation(perm, N, (uint64_t)a->seed, (uint64_t)e);
+        /* epoch e's order: Fisher-Yates over Philox draws of (seed,
+         * SHUFFLE_STREAM + e), which mlm_dataset_epoch_order owns */
+        st = mlm_dataset_epoch_order(N, (uint64_t)a->seed, (uint64_t)e, perm);
+        if (st != MLM_OK)
+            return st;
         for (int64_t s = tr->global_step - e * tr->per_epoch;
              s < tr->per_epoch && tr->global_step < tr->total_steps; s++) {
             int64_t mb0 = s * a->accum;
