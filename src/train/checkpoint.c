@@ -484,7 +484,7 @@ static mlm_status write_checkpoint_files(mlm_trainer *tr, const char *tmp)
         st = write_json_file(tmp, "trainer_state.json", trainer_state_json(tr, &p));
     }
     if (st == MLM_OK)
-        st = write_json_file(tmp, "training_args.json", trainer_args_json(&tr->a));
+        st = write_json_file(tmp, "training_args.json", trainer_args_json(&tr->a, trainer_is_seq2seq(tr)));
     if (st == MLM_OK)
         st = sync_dir(tmp);
     return st;
@@ -578,7 +578,7 @@ mlm_status checkpoint_save_final(mlm_trainer *tr)
     if (st == MLM_OK)
         st = save_tokenizer(tr, stage);
     if (st == MLM_OK)
-        st = write_json_file(stage, "training_args.json", trainer_args_json(&tr->a));
+        st = write_json_file(stage, "training_args.json", trainer_args_json(&tr->a, trainer_is_seq2seq(tr)));
     if (st == MLM_OK)
         st = sync_dir(stage);
     /* Every file is whole: only now do they replace the old ones. */

@@ -25,6 +25,7 @@
 #include "io/json.h"
 #include "train/checkpoint.h"
 #include "io/progress.h"
+#include "train/predict.h"
 #include "train/trainer_impl.h"
 
 /* ---------------------------------------------------------------- options */
@@ -40,36 +41,41 @@ typedef struct opt_def {
     double lo, hi;      /* inclusive bounds (OPT_INT, OPT_FLOAT) */
     int nullable;       /* "null" allowed: stored as 0 / NULL */
     int hi_open;        /* hi excluded */
+    int seq2seq;        /* Seq2SeqTrainingArguments' only: encoder-decoder models */
 } opt_def;
 
 #define OFF(f) offsetof(targs, f)
 static const opt_def opt_defs[] = {
-    {"output_dir", OPT_STR, OFF(output_dir), 0, 0, 0, 0},
-    {"eval_strategy", OPT_STRATEGY, OFF(eval_strategy), 0, 0, 0, 0},
-    {"eval_steps", OPT_INT, OFF(eval_steps), 1, 1e15, 1, 0},
-    {"learning_rate", OPT_FLOAT, OFF(learning_rate), 0, HUGE_VAL, 0, 0},
-    {"num_train_epochs", OPT_FLOAT, OFF(num_train_epochs), 1e-300, 1e9, 0, 0},
-    {"max_steps", OPT_INT, OFF(max_steps), -1, 1e15, 0, 0},
-    {"per_device_train_batch_size", OPT_INT, OFF(train_batch_size), 1, 1 << 20, 0, 0},
-    {"per_device_eval_batch_size", OPT_INT, OFF(eval_batch_size), 1, 1 << 20, 0, 0},
-    {"gradient_accumulation_steps", OPT_INT, OFF(accum), 1, 1 << 20, 0, 0},
-    {"weight_decay", OPT_FLOAT, OFF(weight_decay), 0, HUGE_VAL, 0, 0},
-    {"warmup_steps", OPT_INT, OFF(warmup_steps), 0, 1e15, 0, 0},
-    {"warmup_ratio", OPT_FLOAT, OFF(warmup_ratio), 0, 1, 0, 0},
-    {"max_grad_norm", OPT_FLOAT, OFF(max_grad_norm), 0, HUGE_VAL, 0, 0},
-    {"adam_beta1", OPT_FLOAT, OFF(adam_beta1), 0, 1, 0, 1},
-    {"adam_beta2", OPT_FLOAT, OFF(adam_beta2), 0, 1, 0, 1},
-    {"adam_epsilon", OPT_FLOAT, OFF(adam_epsilon), 0, HUGE_VAL, 0, 0},
-    {"optim", OPT_OPTIM, OFF(optim), 0, 0, 0, 0},
-    {"logging_steps", OPT_INT, OFF(logging_steps), 1, 1e15, 0, 0},
-    {"save_strategy", OPT_STRATEGY, OFF(save_strategy), 0, 0, 0, 0},
-    {"save_steps", OPT_INT, OFF(save_steps), 1, 1e15, 0, 0},
-    {"save_total_limit", OPT_INT, OFF(save_total_limit), 1, 1e9, 1, 0},
-    {"seed", OPT_INT, OFF(seed), 0, 9007199254740992.0, 0, 0},
-    {"resume_from_checkpoint", OPT_STR, OFF(resume_from_checkpoint), 0, 0, 1, 0},
-    {"disable_tqdm", OPT_BOOL, OFF(disable_tqdm), 0, 0, 1, 0},
-    {"num_threads", OPT_INT, OFF(num_threads), 1, 1024, 0, 0},
-    {"compute_accuracy", OPT_BOOL, OFF(compute_accuracy), 0, 0, 0, 0},
+    {"output_dir", OPT_STR, OFF(output_dir), 0, 0, 0, 0, 0},
+    {"eval_strategy", OPT_STRATEGY, OFF(eval_strategy), 0, 0, 0, 0, 0},
+    {"eval_steps", OPT_INT, OFF(eval_steps), 1, 1e15, 1, 0, 0},
+    {"learning_rate", OPT_FLOAT, OFF(learning_rate), 0, HUGE_VAL, 0, 0, 0},
+    {"num_train_epochs", OPT_FLOAT, OFF(num_train_epochs), 1e-300, 1e9, 0, 0, 0},
+    {"max_steps", OPT_INT, OFF(max_steps), -1, 1e15, 0, 0, 0},
+    {"per_device_train_batch_size", OPT_INT, OFF(train_batch_size), 1, 1 << 20, 0, 0, 0},
+    {"per_device_eval_batch_size", OPT_INT, OFF(eval_batch_size), 1, 1 << 20, 0, 0, 0},
+    {"gradient_accumulation_steps", OPT_INT, OFF(accum), 1, 1 << 20, 0, 0, 0},
+    {"weight_decay", OPT_FLOAT, OFF(weight_decay), 0, HUGE_VAL, 0, 0, 0},
+    {"warmup_steps", OPT_INT, OFF(warmup_steps), 0, 1e15, 0, 0, 0},
+    {"warmup_ratio", OPT_FLOAT, OFF(warmup_ratio), 0, 1, 0, 0, 0},
+    {"max_grad_norm", OPT_FLOAT, OFF(max_grad_norm), 0, HUGE_VAL, 0, 0, 0},
+    {"adam_beta1", OPT_FLOAT, OFF(adam_beta1), 0, 1, 0, 1, 0},
+    {"adam_beta2", OPT_FLOAT, OFF(adam_beta2), 0, 1, 0, 1, 0},
+    {"adam_epsilon", OPT_FLOAT, OFF(adam_epsilon), 0, HUGE_VAL, 0, 0, 0},
+    {"optim", OPT_OPTIM, OFF(optim), 0, 0, 0, 0, 0},
+    {"logging_steps", OPT_INT, OFF(logging_steps), 1, 1e15, 0, 0, 0},
+    {"save_strategy", OPT_STRATEGY, OFF(save_strategy), 0, 0, 0, 0, 0},
+    {"save_steps", OPT_INT, OFF(save_steps), 1, 1e15, 0, 0, 0},
+    {"save_total_limit", OPT_INT, OFF(save_total_limit), 1, 1e9, 1, 0, 0},
+    {"seed", OPT_INT, OFF(seed), 0, 9007199254740992.0, 0, 0, 0},
+    {"resume_from_checkpoint", OPT_STR, OFF(resume_from_checkpoint), 0, 0, 1, 0, 0},
+    {"disable_tqdm", OPT_BOOL, OFF(disable_tqdm), 0, 0, 1, 0, 0},
+    {"num_threads", OPT_INT, OFF(num_threads), 1, 1024, 0, 0, 0},
+    {"compute_accuracy", OPT_BOOL, OFF(compute_accuracy), 0, 0, 0, 0, 0},
+    {"predict_with_generate", OPT_BOOL, OFF(predict_with_generate), 0, 0, 0, 0, 1},
+    {"generation_max_length", OPT_INT, OFF(generation_max_length), 1, 1 << 20, 1, 0, 1},
+    {"generation_num_beams", OPT_INT, OFF(generation_num_beams), 1, 1 << 10, 1, 0, 1},
+    {"generation_config", OPT_STR, OFF(generation_config), 0, 0, 1, 0, 1},
 };
 #undef OFF
 #define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
@@ -142,6 +148,7 @@ void mlm_trainer_free(mlm_trainer *tr)
         return;
     mem_free(tr->a.output_dir);
     mem_free(tr->a.resume_from_checkpoint);
+    mem_free(tr->a.generation_config);
     train_model_free(tr->tm);
     par_pool_free(tr->pool);
     if (tr->opt_ready)
@@ -149,6 +156,7 @@ void mlm_trainer_free(mlm_trainer *tr)
     cJSON_Delete(tr->log_history);
     cJSON_Delete(tr->train_metrics);
     cJSON_Delete(tr->eval_metrics);
+    cJSON_Delete(tr->gen_metrics);
     mem_free(tr);
 }
 
@@ -218,6 +226,11 @@ mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value)
             d = &opt_defs[i];
     if (!d)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "unknown trainer option '%s'", name);
+    if (d->seq2seq && tr->m->family->id != MLM_FAMILY_ENCODER_DECODER)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "trainer option %s: a Seq2SeqTrainingArguments option, for "
+                       "encoder-decoder models; '%s' is %s",
+                       name, tr->m->family->type(tr->m), tr->m->family->what);
     char *field = (char *)&tr->a + d->off;
     int is_null = strcmp(value, "null") == 0;
     if (is_null && !d->nullable)
@@ -316,13 +329,15 @@ mlm_status mlm_trainer_set_json(mlm_trainer *tr, const char *json)
     return st;
 }
 
-cJSON *trainer_args_json(const targs *a)
+cJSON *trainer_args_json(const targs *a, int seq2seq)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
     for (size_t i = 0; i < N_OPTS; i++) {
         const opt_def *d = &opt_defs[i];
+        if (d->seq2seq && !seq2seq)
+            continue;
         const char *field = (const char *)a + d->off;
         cJSON *v = NULL;
         switch (d->kind) {
@@ -377,7 +392,7 @@ mlm_status mlm_trainer_args_json(const mlm_trainer *tr, char *buf, size_t cap, s
 {
     if (!tr || !needed || (cap && !buf))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_args_json: bad arguments");
-    return json_out(trainer_args_json(&tr->a), buf, cap, needed);
+    return json_out(trainer_args_json(&tr->a, trainer_is_seq2seq(tr)), buf, cap, needed);
 }
 
 mlm_status mlm_trainer_state_json(const mlm_trainer *tr, char *buf, size_t cap, size_t *needed)
@@ -540,12 +555,22 @@ static int add_speed(cJSON *m, const char *split, double runtime, double samples
  * compute_accuracy), speed_metrics over the eval set (steps: its batches),
  * and the epoch once training has run (Trainer.log adds state.epoch when
  * there is one). */
+/* A copy of every member of gen (NULL: none) added to m. */
+static int add_gen_metrics(cJSON *m, const cJSON *gen)
+{
+    for (const cJSON *it = gen ? gen->child : NULL; it; it = it->next)
+        if (!add_num(m, it->string, it->valuedouble))
+            return 0;
+    return 1;
+}
+
 static cJSON *eval_metrics_json(const mlm_trainer *tr, double loss, double runtime,
                                 double samples, double steps)
 {
     cJSON *m = cJSON_CreateObject();
     if (m && add_num(m, "eval_loss", loss) &&
         (!tr->a.compute_accuracy || add_num(m, "eval_accuracy", tr->eval_accuracy)) &&
+        add_gen_metrics(m, tr->gen_metrics) &&
         add_speed(m, "eval", runtime, samples, steps) &&
         (!tr->started || add_num(m, "epoch", tr->epoch)))
         return m;
@@ -562,19 +587,27 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
     tr->eval_accuracy = NAN;
     cJSON_Delete(tr->eval_metrics);
     tr->eval_metrics = NULL;
+    cJSON_Delete(tr->gen_metrics);
+    tr->gen_metrics = NULL;
+    predict_state ps = {0};
+    const int predict = trainer_is_seq2seq(tr) && tr->a.predict_with_generate;
+    mlm_status st = predict ? predict_begin(tr, &ps) : MLM_OK;
+    if (st != MLM_OK)
+        return err_prefix(st, "evaluate: ");
     const double t0 = now_seconds();
     size_t N = mlm_dataset_num_rows(tr->eval);
     size_t bs = (size_t)tr->a.eval_batch_size;
     size_t *rows = mem_alloc(bs * sizeof *rows);
-    if (!rows)
+    if (!rows) {
+        predict_end(&ps);
         return err_oom();
+    }
     /* the bar redraws in place: on a terminal only, never into a log file */
     const int show_bar = isatty(STDERR_FILENO) && bar_wanted(tr);
     const int64_t n_batches = (int64_t)((N + bs - 1) / bs);
     progress_bar eb = {0};
     double sum = 0.0;
     size_t count = 0, labelled_total = 0, correct = 0;
-    mlm_status st = MLM_OK;
     par_pool *before = enter_pool(tr);
     for (size_t i = 0, k = 0; i < N && st == MLM_OK; i += bs, k++) {
         size_t n = N - i < bs ? N - i : bs;
@@ -585,6 +618,8 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
         size_t labelled;
         st = forward_rows(tr, tr->eval, rows, n, EVAL_BATCH_BASE + k, 0, 0, &b, &loss,
                           &labelled);
+        if (st == MLM_OK && predict)
+            st = predict_batch(tr, &ps, b);
         mlm_batch_free(b);
         if (st == MLM_OK && labelled > 0) {
             sum += (double)loss * (double)n; /* HF: loss.repeat(batch_size) */
@@ -602,6 +637,11 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
     eval_bar_end(tr, &eb);
     par_pool_leave(before);
     mem_free(rows);
+    if (st == MLM_OK && predict) {
+        tr->gen_metrics = cJSON_CreateObject();
+        st = tr->gen_metrics ? predict_metrics(tr, &ps, tr->gen_metrics) : err_oom();
+    }
+    predict_end(&ps);
     if (st != MLM_OK)
         return err_prefix(st, "evaluate");
     double l = count ? sum / (double)count : NAN;
@@ -643,9 +683,13 @@ static mlm_status log_eval(mlm_trainer *tr)
     if (st != MLM_OK)
         return st;
     cJSON *rec = cJSON_CreateObject();
+    /* run_mlm.py's records carry its perplexity; Seq2SeqTrainer logs the
+     * evaluation's metrics (loss, ROUGE, gen_len) */
     if (rec && !(add_num(rec, "eval_loss", loss) &&
                  (!tr->a.compute_accuracy || add_num(rec, "eval_accuracy", tr->eval_accuracy)) &&
-                 add_num(rec, "perplexity", ppl) && add_num(rec, "epoch", tr->epoch) &&
+                 add_gen_metrics(rec, tr->gen_metrics) &&
+                 (trainer_is_seq2seq(tr) || add_num(rec, "perplexity", ppl)) &&
+                 add_num(rec, "epoch", tr->epoch) &&
                  add_num(rec, "step", (double)tr->global_step))) {
         cJSON_Delete(rec);
         rec = NULL;

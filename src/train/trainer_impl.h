@@ -42,6 +42,11 @@ typedef struct targs {
     int disable_tqdm;             /* -1: null (a bar when stderr is a terminal) */
     int64_t num_threads;
     int compute_accuracy;         /* run_mlm.py's compute_metrics: eval_accuracy */
+    /* Seq2SeqTrainingArguments (encoder-decoder models only) */
+    int predict_with_generate;
+    int64_t generation_max_length; /* 0: null */
+    int64_t generation_num_beams;  /* 0: null */
+    char *generation_config;       /* a generation_config.json or its folder; NULL: null */
 } targs;
 
 /* Eval batches draw their masks from collator streams far from any training
@@ -82,6 +87,7 @@ struct mlm_trainer {
     int64_t saved_step;      /* global_step of the last checkpoint written or resumed; 0: none */
     cJSON *train_metrics;    /* train_result.metrics of the finished run, or NULL */
     cJSON *eval_metrics;     /* trainer.evaluate()'s metrics of the last evaluation, or NULL */
+    cJSON *gen_metrics;      /* its ROUGE and gen_len (predict_with_generate), or NULL */
     cJSON *log_history;
 
     /* the schedule of the current run */
@@ -95,8 +101,16 @@ struct mlm_trainer {
     progress_bar bar;        /* open while a run shows it */
 };
 
-/* Every option and its value (training_args.json). NULL when out of memory. */
-cJSON *trainer_args_json(const targs *a);
+/* Every option and its value (training_args.json): with seq2seq,
+ * Seq2SeqTrainingArguments' too. NULL when out of memory. */
+cJSON *trainer_args_json(const targs *a, int seq2seq);
+
+/* The trainer trains an encoder-decoder (Seq2SeqTrainer's arguments and
+ * evaluation apply). */
+static inline int trainer_is_seq2seq(const mlm_trainer *tr)
+{
+    return tr->m->family->id == MLM_FAMILY_ENCODER_DECODER;
+}
 
 /* The run's schedule for the trainer's options and train set, as HF's
  * _inner_training_loop sizes it. */
