@@ -126,6 +126,7 @@ int main(void)
         summarize_suite,
         t5_parity_suite,
         t5_train_suite,
+        seq2seq_trainer_suite,
         seq2seq_data_suite,
         cli_seq2seq_suite,
     };

@@ -48,6 +48,7 @@ Suite *generate_suite(void);
 Suite *summarize_suite(void);
 Suite *t5_parity_suite(void);
 Suite *t5_train_suite(void);
+Suite *seq2seq_trainer_suite(void);
 Suite *seq2seq_data_suite(void);
 Suite *cli_seq2seq_suite(void);
 

@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "nn/encoder_train.h"
+#include "nn/t5_train.h"
 #include "train/train_model.h"
 
 typedef struct train_family {
@@ -37,6 +38,20 @@ static mlm_status batch_dims(const mlm_batch *b, int *B, int *T)
     return MLM_OK;
 }
 
+/* torch.argmax over one row: the first maximal index, a NaN counting as
+ * the maximum (torch's max propagates it). */
+static int32_t row_argmax(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t v = 0; v < n; v++) {
+        if (isnan(x[v]))
+            return v;
+        if (x[v] > x[best])
+            best = v;
+    }
+    return best;
+}
+
 /* ---------------------------------------------------------------- encoder MLM */
 
 /* Make sure the context holds a (B, T) batch; a bigger one is made and the
@@ -65,6 +80,12 @@ static mlm_status enc_ensure(train_model *t, int B, int T)
 static mlm_status enc_forward(train_model *t, const mlm_batch *b, int train_mode, uint64_t seed,
                               uint64_t step, float *loss, size_t *labelled)
 {
+    if (!mlm_batch_labels(b) || mlm_batch_label_len(b) != mlm_batch_seq_len(b) ||
+        mlm_batch_decoder_input_ids(b))
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "training '%s': expected a masking collator's batch (labels beside "
+                       "every input token), got a seq2seq one",
+                       t->m->family->type(t->m));
     int B = 0, T = 0;
     mlm_status st = batch_dims(b, &B, &T);
     if (st == MLM_OK)
@@ -91,20 +112,6 @@ static void enc_zero_grad(train_model *t) { train_zero_grad(t->ctx); }
 static float *enc_grad(train_model *t) { return ((train_ctx *)t->ctx)->grad; }
 static void enc_free(train_model *t) { train_ctx_free(t->ctx); }
 
-/* torch.argmax over one row: the first maximal index, a NaN counting as
- * the maximum (torch's max propagates it). */
-static int32_t row_argmax(const float *x, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t v = 0; v < n; v++) {
-        if (isnan(x[v]))
-            return v;
-        if (x[v] > x[best])
-            best = v;
-    }
-    return best;
-}
-
 /* run_mlm.py's preprocess_logits_for_metrics (argmax) and compute_metrics
  * (labels != -100), on the head's rows, which are exactly the labelled
  * ones. */
@@ -128,6 +135,90 @@ static const train_family encoder_training = {
     .free_ctx = enc_free,
 };
 
+/* ---------------------------------------------------------------- T5 */
+
+/* Make sure the context holds B inputs of S and T tokens (as enc_ensure). */
+static mlm_status t5_ensure(train_model *t, int B, int S, int T)
+{
+    t5_train *old = t->ctx;
+    if (old && B <= old->maxB && S <= old->maxS && T <= old->maxT)
+        return MLM_OK;
+    int nb = old && old->maxB > B ? old->maxB : B;
+    int ns = old && old->maxS > S ? old->maxS : S;
+    int nt = old && old->maxT > T ? old->maxT : T;
+    t5_train *tc = NULL;
+    mlm_status st = t5_train_new(t->m, nb, ns, nt, t->nthreads, &tc);
+    if (st != MLM_OK)
+        return st;
+    if (old) {
+        memcpy(tc->grad, old->grad, model_numel(t->m) * sizeof(float));
+        tc->dropout = old->dropout;
+        t5_train_free(old);
+    }
+    t->ctx = tc;
+    return MLM_OK;
+}
+
+static mlm_status t5_forward(train_model *t, const mlm_batch *b, int train_mode, uint64_t seed,
+                             uint64_t step, float *loss, size_t *labelled)
+{
+    if (!mlm_batch_labels(b) || !mlm_batch_label_len(b))
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "training '%s': the batch has no labels (a seq2seq collator's batch of "
+                       "a dataset with a \"labels\" column is needed)",
+                       t->m->family->type(t->m));
+    int B = 0, S = 0;
+    size_t T = mlm_batch_label_len(b);
+    mlm_status st = batch_dims(b, &B, &S);
+    if (st == MLM_OK && T > INT32_MAX)
+        st = err_set(MLM_ERR_RANGE, "trainer: labels of %zu tokens are too long", T);
+    if (st == MLM_OK)
+        st = t5_ensure(t, B, S, (int)T);
+    if (st != MLM_OK)
+        return st;
+    t5_train *tc = t->ctx;
+    t5_train_batch tb = {
+        .ids = mlm_batch_input_ids(b),
+        .mask = mlm_batch_attention_mask(b),
+        .labels = mlm_batch_labels(b),
+        .dec_ids = mlm_batch_decoder_input_ids(b),
+        .B = B,
+        .S = S,
+        .T = (int)T,
+    };
+    t5_train_set_mode(tc, train_mode);
+    st = t5_train_forward(tc, &tb, seed, step, loss);
+    *labelled = st == MLM_OK ? t5_train_labelled(tc) : 0;
+    return st;
+}
+
+static mlm_status t5_backward(train_model *t, float dloss) { return t5_train_backward(t->ctx, dloss); }
+static void t5_zero_grad(train_model *t) { t5_train_zero_grad(t->ctx); }
+static float *t5_grad(train_model *t) { return t5_train_grad(t->ctx); }
+static void t5_free(train_model *t) { t5_train_free(t->ctx); }
+
+/* The labelled target tokens whose logits' argmax is the label (the head
+ * keeps their logits). */
+static mlm_status t5_correct(const train_model *t, size_t *correct)
+{
+    const t5_train *tc = t->ctx;
+    const int32_t V = (int32_t)tc->tm->d.V;
+    size_t right = 0;
+    for (int r = 0; r < tc->n_rows; r++)
+        right += row_argmax(tc->logits + (size_t)r * (size_t)V, V) == tc->labels[r];
+    *correct = right;
+    return MLM_OK;
+}
+
+static const train_family t5_training = {
+    .forward = t5_forward,
+    .backward = t5_backward,
+    .zero_grad = t5_zero_grad,
+    .grad = t5_grad,
+    .correct = t5_correct,
+    .free_ctx = t5_free,
+};
+
 /* ---------------------------------------------------------------- the view */
 
 mlm_status train_model_new(mlm_model *m, int nthreads, train_model **out)
@@ -136,6 +227,8 @@ mlm_status train_model_new(mlm_model *m, int nthreads, train_model **out)
     const train_family *f = NULL;
     if (m->family->id == MLM_FAMILY_ENCODER_MLM)
         f = &encoder_training;
+    else if (m->family->id == MLM_FAMILY_ENCODER_DECODER)
+        f = &t5_training;
     if (!f)
         return err_set(MLM_ERR_UNSUPPORTED, "training '%s' (%s) is not supported",
                        m->family->type(m), m->family->what);

@@ -115,9 +115,7 @@ mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collator,
     if (!model || !collator || !train)
         return err_set(MLM_ERR_INVALID_ARGUMENT,
                        "mlm_trainer_new: model, collator and train dataset are required");
-    mlm_status st = model_require_family(model, MLM_FAMILY_ENCODER_MLM, "mlm_trainer_new");
-    if (st != MLM_OK)
-        return st;
+    mlm_status st = MLM_OK;
     if (mlm_dataset_num_rows(train) == 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_new: the train dataset is empty");
     st = model_own_params(model);
