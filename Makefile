@@ -186,7 +186,7 @@ $(OUTLIB)/pkgconfig/mlm.pc: pkgconfig/mlm.pc.in Makefile
 $(TEST_BIN): $(TEST_SRC) $(STLIB) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -Isrc -Itests -I$(BLIS_INC) $(PKG_CFLAGS) $(CHECK_CFLAGS) \
-	    -DMLM_SHLIB='"$(SHLIB)"' -DMLM_BIN='"$(MLM_BIN)"' \
+	    -DMLM_SHLIB='"$(SHLIB)"' -DMLM_BIN='"$(MLM_BIN)"' -DMLM_EXAMPLES='"$(OUTBIN)/examples"' \
 	    -o $@ $(TEST_SRC) $(STLIB) $(CHECK_LIBS) $(SYS_LIBS)
 
 # `make check` works on a fresh machine: it installs what is missing first,
