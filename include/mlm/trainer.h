@@ -1,16 +1,21 @@
 /*
- * mlm/trainer.h — the training loop of transformers' Trainer for masked
- * language modeling: AdamW (torch's or transformers') or Adafactor with HF's
- * parameter groups, the linear schedule
- * with warmup, gradient accumulation and clipping, evaluation (eval_loss and
- * perplexity), logging, and checkpoints in HF's layout that resume
- * bit-identically.
+ * mlm/trainer.h — the training loop of transformers' Trainer, for masked
+ * language modeling (encoder models) and, as Seq2SeqTrainer, for
+ * sequence-to-sequence models (T5): AdamW (torch's or transformers') or
+ * Adafactor with HF's parameter groups, the linear schedule with warmup,
+ * gradient accumulation and clipping, evaluation (eval_loss and
+ * perplexity; with predict_with_generate, generate() and
+ * run_summarization.py's ROUGE), logging, and checkpoints in HF's layout
+ * that resume bit-identically.
  *
  * A trainer works on a model (borrowed and modified in place), a collator
  * and a train dataset (and optionally an eval dataset), all borrowed: they
  * must outlive the trainer and must not be changed while it runs. The
  * datasets need an "input_ids" SEQUENCE column (what mlm_dataset_tokenize or
- * mlm_dataset_group_texts make); the collator makes the batches.
+ * mlm_dataset_group_texts make); the collator makes the batches: a masking
+ * collator (mlm_collator_new) for an encoder model, a seq2seq one
+ * (mlm_collator_new_seq2seq, over a dataset with "labels") for an
+ * encoder-decoder. A batch of the other kind is MLM_ERR_INVALID_ARGUMENT.
  *
  * Not thread-safe: one thread at a time per trainer.
  *
@@ -110,6 +115,34 @@ MLM_API void mlm_trainer_free(mlm_trainer *tr);
  *                                batch together), as run_mlm.py's
  *                                preprocess_logits_for_metrics + "accuracy"
  *                                metric compute it
+ * Seq2SeqTrainingArguments' additions, for encoder-decoder models only
+ * (MLM_ERR_INVALID_ARGUMENT on an encoder model):
+ *   predict_with_generate        true | false                      (false)
+ *                                evaluations also generate from each eval
+ *                                batch's inputs and score the decoded texts
+ *                                against the decoded labels as
+ *                                run_summarization.py's compute_metrics:
+ *                                eval_rouge1, eval_rouge2, eval_rougeL,
+ *                                eval_rougeLsum (F x 100 rounded to 4
+ *                                places, with the stemmer) and eval_gen_len
+ *                                (the mean count of non-pad ids of the
+ *                                generated rows). Needs the tokenizer
+ *                                (mlm_trainer_set_tokenizer). Two
+ *                                differences: no Punkt sentence splitting
+ *                                (rougeLsum scores each text as one
+ *                                sentence; nltk's punkt model is not in
+ *                                Debian), and the plain mean over the pairs
+ *                                where evaluate reports a bootstrap mid
+ *   generation_max_length        >= 1, or null: the model's        (null)
+ *   generation_num_beams         >= 1, or null: the model's        (null)
+ *                                the max_length and num_beams of those
+ *                                generations (Seq2SeqTrainer's gen_kwargs)
+ *   generation_config            a generation_config.json or its folder,
+ *                                or null                           (null)
+ *                                its members over the model's generation
+ *                                defaults
+ * A seq2seq trainer's log records of evaluations carry those metrics and
+ * no perplexity (run_mlm.py's addition).
  * Booleans take transformers' spellings in any case (true/false, yes/no,
  * t/f, y/n, 1/0) as text, and true/false in JSON. Anything else — an
  * unknown name, a value of the wrong kind or out of range — is
