@@ -501,6 +501,9 @@ Suite *seq2seq_trainer_suite(void)
 {
     Suite *s = suite_create("seq2seq_trainer");
     TCase *tc = tcase_create("learning");
+    /* .ci/run: once per forced CPU path (the learning test and the loop's
+     * PyTorch parity must hold on every kernel set) */
+    tcase_set_tags(tc, "numerics");
     tcase_add_test(tc, tiny_t5_learns_a_mapping);
     tcase_add_loop_test(tc, resume_is_bit_identical, 0, 2);
     tcase_add_test(tc, seq2seq_options_need_an_encoder_decoder);
