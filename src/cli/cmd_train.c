@@ -116,10 +116,10 @@ static int make_trainer(train_run *r)
     int rc = run_make_trainer(r, r->do_train ? r->train : r->eval, r->do_eval ? r->eval : NULL);
     /* run_mlm.py hands Trainer its compute_metrics (accuracy) whenever
      * do_eval */
-    mlm_status st;
-    if (rc == 0 && r->do_eval && (st = mlm_trainer_set(r->tr, "compute_accuracy", "true")) != MLM_OK)
-        rc = cli_fail("trainer", st);
-    return rc;
+    if (rc != 0 || !r->do_eval)
+        return rc;
+    mlm_status st = mlm_trainer_set(r->tr, "compute_accuracy", "true");
+    return st == MLM_OK ? 0 : cli_fail("trainer", st);
 }
 
 /* run_mlm.py's evaluation: trainer.evaluate(), eval_samples and perplexity

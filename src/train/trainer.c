@@ -654,7 +654,8 @@ static cJSON *loop_metrics_json(const mlm_trainer *tr, const char *prefix, const
     snprintf(key, sizeof key, "%s_accuracy", prefix);
     if (ok && tr->a.compute_accuracy)
         ok = add_num(m, key, r->accuracy);
-    if (ok && add_gen_metrics(m, r->gen) && add_speed(m, prefix, r->runtime, r->samples, r->steps) &&
+    if (ok && add_gen_metrics(m, r->gen) &&
+        add_speed(m, prefix, r->runtime, r->samples, r->steps) &&
         (!with_epoch || !tr->started || add_num(m, "epoch", tr->epoch)))
         return m;
     cJSON_Delete(m);
