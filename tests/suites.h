@@ -51,5 +51,6 @@ Suite *t5_train_suite(void);
 Suite *seq2seq_trainer_suite(void);
 Suite *seq2seq_data_suite(void);
 Suite *cli_seq2seq_suite(void);
+Suite *cli_train_summarization_suite(void);
 
 #endif

@@ -418,6 +418,56 @@ MLM_API double mlm_trainer_last_eval_accuracy(const mlm_trainer *tr);
 MLM_API mlm_status mlm_trainer_eval_metrics_json(const mlm_trainer *tr, char *buf, size_t cap,
                                                  size_t *needed);
 
+/* What mlm_trainer_predict returns (transformers' PredictionOutput): the
+ * metrics and, with predict_with_generate, the generated ids of every row. */
+typedef struct mlm_prediction mlm_prediction;
+
+/* transformers' trainer.predict(test_dataset, metric_key_prefix=prefix)
+ * (Seq2SeqTrainer's on an encoder-decoder): the evaluation loop of
+ * mlm_trainer_evaluate — batches of per_device_eval_batch_size rows in
+ * order, eval mode, the same loss, accuracy and generation — over `test`
+ * (borrowed, only during the call: a dataset of the trainer's kind, with
+ * labels) instead of the eval dataset, with every key under the prefix
+ * (NULL: HF's default "test"): {prefix}_loss, {prefix}_accuracy (with
+ * compute_accuracy), with predict_with_generate on an encoder-decoder
+ * {prefix}_rouge1, _rouge2, _rougeL, _rougeLsum and _gen_len (as
+ * run_summarization.py's compute_metrics: see mlm_trainer_evaluate), then
+ * {prefix}_runtime, _samples_per_second and _steps_per_second (HF's
+ * speed_metrics: the rows of test, its batches). No "epoch" (predict does
+ * not log), nothing appended to the log history, the trainer's last eval
+ * metrics unchanged. On a terminal a bar counts the batches, as for
+ * evaluate. The prefix is at most 200 bytes of [A-Za-z0-9_]. Errors:
+ * MLM_ERR_INVALID_ARGUMENT for a NULL or empty dataset or a bad prefix,
+ * MLM_ERR_STATE for predict_with_generate without a tokenizer, and those
+ * of the collator, the forward and generate (prefixed "predict: "). On
+ * failure *out is NULL. */
+MLM_API mlm_status mlm_trainer_predict(mlm_trainer *tr, const mlm_dataset *test,
+                                       const char *metric_key_prefix, mlm_prediction **out);
+
+/* Accepts NULL. */
+MLM_API void mlm_prediction_free(mlm_prediction *p);
+
+/* PredictionOutput.metrics as a JSON object (the keys above). Two-call
+ * sizing as mlm_trainer_args_json. */
+MLM_API mlm_status mlm_prediction_metrics_json(const mlm_prediction *p, char *buf, size_t cap,
+                                               size_t *needed);
+
+/* Rows with generated ids: the test set's rows with predict_with_generate on
+ * an encoder-decoder, else 0 (libmlm keeps no logits: HF's predictions are
+ * then the logits). */
+MLM_API size_t mlm_prediction_num_rows(const mlm_prediction *p);
+
+/* Row i of the predictions, in the test set's order: the first sequence
+ * generate returned for that row (decoder start token first, padded to the
+ * longest of its batch with the generation's pad, as
+ * mlm_generation_sequences), owned by p; *len its length. NULL (and *len 0)
+ * when i is out of range. HF's PredictionOutput.predictions pads those rows
+ * further, to the generation config's max_length with the tokenizer's pad
+ * and across batches with -100: ids that decoding with skip_special_tokens
+ * (after -100 is replaced by the pad, as run_summarization.py does) drops,
+ * so generated_predictions.txt is the same. */
+MLM_API const int32_t *mlm_prediction_ids(const mlm_prediction *p, size_t i, size_t *len);
+
 /* The checkpoint-N folder with the largest N in output_dir (transformers'
  * get_last_checkpoint: folders named exactly checkpoint-<digits>, so never a
  * temporary one), as "output_dir/checkpoint-N". Two-call sizing as

@@ -1,8 +1,8 @@
 /* mlm train / mlm eval: transformers' examples/pytorch/language-modeling/
  * run_mlm.py on the public API. The same arguments (train_args.h), the same
- * data preparation (train_data.h), the same Trainer run, and the same files
- * in output_dir (the trainer's save_metrics and save_state), so that an HF user's command line
- * translates word for word:
+ * data preparation (train_data.h), the same Trainer run (train_run.h), and
+ * the same files in output_dir (the trainer's save_metrics and save_state),
+ * so that an HF user's command line translates word for word:
  *
  *   python run_mlm.py --model_name_or_path M --train_file t.txt --do_train ...
  *   mlm train         --model_name_or_path M --train_file t.txt --do_train ...
@@ -11,83 +11,26 @@
  * --do_eval; `mlm eval` only evaluates. */
 #include <mlm.h>
 
-#include <cjson/cJSON.h>
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "commands.h"
-#include "cli_file.h"
 #include "train_args.h"
 #include "train_data.h"
+#include "train_run.h"
 
 /* run_mlm.py: max_seq_length defaults to the tokenizer's model_max_length,
  * capped at 1024. */
 #define DEFAULT_MAX_SEQ 1024
 
-typedef struct run {
-    train_args a;
-    int do_train, do_eval;
-    const char *out_dir, *model_dir, *config_path, *tok_path;
-    char *resume;          /* the checkpoint to resume from, or NULL */
-    long long seed;
-    int64_t max_seq;
-    mlm_tokenizer *tok;
-    mlm_tokenizer *save_tok; /* as loaded, without the data's truncation: for checkpoints */
-    mlm_model *model;
-    mlm_collator *col;
-    mlm_dataset *train, *eval;
-    mlm_trainer *tr;
-    int print_records;     /* as JSON lines on stdout */
-} run;
-
-static int usage_fail(const char *msg)
-{
-    fprintf(stderr, "mlm: %s\n", msg);
-    return EXIT_USAGE;
-}
-
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char *p = strdup(path);
-    int rc = p ? 0 : -1;
-    for (char *s = p ? p + 1 : NULL; rc == 0 && s && *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST)
-            rc = -1;
-        *s = '/';
-    }
-    if (rc == 0 && mkdir(path, 0777) != 0 && errno != EEXIST)
-        rc = -1;
-    if (rc != 0)
-        fprintf(stderr, "mlm: --output_dir %s: cannot create: %s\n", path, strerror(errno));
-    free(p);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- arguments */
-
 /* do_train / do_eval, the model, config and tokenizer sources, the files. */
-static int resolve(run *r, int eval_only)
+static int resolve(train_run *r, int eval_only)
 {
     const train_args *a = &r->a;
     if (eval_only) {
         if (ta_bool(a, F_DO_TRAIN, 0))
-            return usage_fail("--do_train: mlm eval does not train (use mlm train --do_eval)");
+            return run_usage_fail("--do_train: mlm eval does not train (use mlm train --do_eval)");
         r->do_train = 0;
         r->do_eval = 1;
     } else {
@@ -98,165 +41,42 @@ static int resolve(run *r, int eval_only)
     const char *es = ta_str(a, F_EVAL_STRATEGY);
     if (es && strcmp(es, "no") != 0)
         r->do_eval = 1;
-    r->out_dir = ta_str(a, F_OUTPUT_DIR) ? ta_str(a, F_OUTPUT_DIR) : "trainer_output";
-    r->model_dir = ta_str(a, F_MODEL_NAME_OR_PATH);
-    r->config_path = ta_str(a, F_CONFIG_NAME);
-    r->tok_path = ta_str(a, F_TOKENIZER_NAME) ? ta_str(a, F_TOKENIZER_NAME) : r->model_dir;
-    r->seed = ta_int(a, F_SEED, 42);
-    if (r->model_dir && r->config_path)
-        return usage_fail("--config_name with --model_name_or_path: libmlm loads the model "
-                          "folder's own config.json; give one of them");
-    if (!r->model_dir && !r->config_path)
-        return usage_fail(ta_str(a, F_MODEL_TYPE)
-                              ? "--model_type alone: libmlm has no built-in default configs; "
-                                "pass --config_name CONFIG.json (training from scratch)"
-                              : "need --model_name_or_path (a model folder) or --config_name "
-                                "(a config.json, to train from scratch)");
-    if (!r->tok_path)
-        return usage_fail("--tokenizer_name: training a new tokenizer is not part of this "
-                          "command; pass a tokenizer folder or tokenizer.json");
+    int rc = run_resolve_model(r);
+    if (rc != 0)
+        return rc;
     const char *tf = ta_str(a, F_TRAIN_FILE), *vf = ta_str(a, F_VALIDATION_FILE);
     if (r->do_train && !tf)
-        return usage_fail("--do_train requires a train dataset: pass --train_file");
+        return run_usage_fail("--do_train requires a train dataset: pass --train_file");
     if (r->do_eval && !tf && !vf)
-        return usage_fail("--do_eval requires a validation dataset: pass --validation_file "
-                          "(or --train_file to split)");
+        return run_usage_fail("--do_eval requires a validation dataset: pass --validation_file "
+                              "(or --train_file to split)");
     if ((tf && data_check_extension("train_file", tf) != 0) ||
         (vf && data_check_extension("validation_file", vf) != 0))
         return EXIT_USAGE;
     long long pct = ta_int(a, F_VALIDATION_SPLIT_PERCENTAGE, 5);
     if (pct < 0 || pct > 100)
-        return usage_fail("--validation_split_percentage: expected 0 to 100");
+        return run_usage_fail("--validation_split_percentage: expected 0 to 100");
     if (ta_int(a, F_MAX_SEQ_LENGTH, 1) < 1)
-        return usage_fail("--max_seq_length: expected at least 1");
+        return run_usage_fail("--max_seq_length: expected at least 1");
     long long workers = ta_int(a, F_PREPROCESSING_NUM_WORKERS, 1);
     if (workers < 1 || workers > 256)
-        return usage_fail("--preprocessing_num_workers: expected 1 to 256");
-    return 0;
-}
-
-/* transformers' get_last_checkpoint (the library's: it never picks a
- * temporary folder of an interrupted checkpoint), or NULL. */
-static char *last_checkpoint(const char *dir)
-{
-    size_t need = 0;
-    if (mlm_trainer_last_checkpoint(dir, NULL, 0, &need) != MLM_OK)
-        return NULL;
-    char *path = malloc(need);
-    if (path && mlm_trainer_last_checkpoint(dir, path, need, &need) != MLM_OK) {
-        free(path);
-        path = NULL;
-    }
-    return path;
-}
-
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 1;
-    struct dirent *e;
-    int empty = 1;
-    while (empty && (e = readdir(d)) != NULL)
-        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-    closedir(d);
-    return empty;
-}
-
-/* run_mlm.py's "Detecting last checkpoint": a non-empty output_dir is refused
- * unless it holds a checkpoint (then training resumes from the last one) or
- * --overwrite_output_dir is given. */
-static int check_output_dir(run *r)
-{
-    struct stat sb;
-    if (stat(r->out_dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "mlm: --output_dir %s: exists and is not a folder\n", r->out_dir);
-        return EXIT_RUNTIME;
-    }
-    const char *resume = ta_str(&r->a, F_RESUME_FROM_CHECKPOINT);
-    if (resume && !(r->resume = strdup(resume)))
-        return cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
-    if (!r->do_train || !is_dir(r->out_dir) || ta_bool(&r->a, F_OVERWRITE_OUTPUT_DIR, 0))
-        return 0;
-    char *last = last_checkpoint(r->out_dir);
-    if (!last && !dir_is_empty(r->out_dir)) {
-        fprintf(stderr, "mlm: Output directory (%s) already exists and is not empty. Use "
-                        "--overwrite_output_dir to overcome.\n", r->out_dir);
-        return EXIT_RUNTIME;
-    }
-    if (last && !r->resume) {
-        printf("Checkpoint detected, resuming training at %s. To avoid this behavior, change "
-               "the `--output_dir` or add `--overwrite_output_dir` to train from scratch.\n",
-               last);
-        r->resume = last;
-        last = NULL;
-    }
-    free(last);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- model */
-
-/* AutoConfig.from_pretrained(config_name): a folder's config.json or a file. */
-static char *read_config(const char *path, size_t *len)
-{
-    char buf[4096];
-    if (is_dir(path)) {
-        snprintf(buf, sizeof buf, "%s/config.json", path);
-        path = buf;
-    }
-    char *text = cli_read_file(path, len);
-    if (!text)
-        fprintf(stderr, "mlm: --config_name %s: cannot read: %s\n", path, strerror(errno));
-    return text;
-}
-
-static int load_model(run *r)
-{
-    mlm_status st = mlm_tokenizer_load(r->tok_path, &r->tok);
-    if (st != MLM_OK)
-        return cli_fail(r->tok_path, st);
-    if (r->model_dir) {
-        st = mlm_model_load(r->model_dir, &r->model);
-        if (st != MLM_OK)
-            return cli_fail(r->model_dir, st);
-    } else {
-        size_t len;
-        char *cfg = read_config(r->config_path, &len);
-        if (!cfg)
-            return EXIT_RUNTIME;
-        /* set_seed(seed) comes before the model's random initialisation */
-        st = mlm_model_new(cfg, len, (uint64_t)r->seed, &r->model);
-        free(cfg);
-        if (st != MLM_OK)
-            return cli_fail(r->config_path, st);
-    }
-    for (size_t i = 0; i < mlm_model_n_warnings(r->model); i++)
-        fprintf(stderr, "mlm: warning: %s\n", mlm_model_warning(r->model, i));
-    int32_t nt = mlm_tokenizer_vocab_size(r->tok), nm = mlm_model_vocab_size(r->model);
-    if (nt > nm) {
-        fprintf(stderr, "mlm: %s: the tokenizer has %d tokens but the model's embeddings only "
-                        "%d rows; libmlm does not resize_token_embeddings: use a model (or "
-                        "config vocab_size) of at least %d\n", r->tok_path, (int)nt, (int)nm,
-                (int)nt);
-        return EXIT_RUNTIME;
-    }
+        return run_usage_fail("--preprocessing_num_workers: expected 1 to 256");
     return 0;
 }
 
 /* run_mlm.py's max_seq_length, and a check HF leaves to an index error:
  * the model must have that many positions. */
-static int resolve_max_seq(run *r)
+static int resolve_max_seq(const train_run *r, int64_t *max_seq)
 {
     int64_t mml = mlm_tokenizer_model_max_length(r->tok);
     const char *given = ta_str(&r->a, F_MAX_SEQ_LENGTH);
     if (!given) {
-        r->max_seq = mml;
+        *max_seq = mml;
         if (mml > DEFAULT_MAX_SEQ) {
             fprintf(stderr, "mlm: warning: the tokenizer's model_max_length is very large (%lld): "
                             "picking %d. Change it with --max_seq_length.\n",
                     (long long)mml, DEFAULT_MAX_SEQ);
-            r->max_seq = DEFAULT_MAX_SEQ;
+            *max_seq = DEFAULT_MAX_SEQ;
         }
     } else {
         long long v = ta_int(&r->a, F_MAX_SEQ_LENGTH, DEFAULT_MAX_SEQ);
@@ -264,24 +84,24 @@ static int resolve_max_seq(run *r)
             fprintf(stderr, "mlm: warning: --max_seq_length %lld is longer than the tokenizer's "
                             "model_max_length (%lld): using %lld\n", v, (long long)mml,
                     (long long)mml);
-        r->max_seq = v < mml ? v : mml;
+        *max_seq = v < mml ? v : mml;
     }
     int32_t positions = mlm_model_max_length(r->model);
-    if (r->max_seq < 1) {
+    if (*max_seq < 1) {
         fprintf(stderr, "mlm: %s: model_max_length is %lld: pass --max_seq_length\n", r->tok_path,
-                (long long)r->max_seq);
+                (long long)*max_seq);
         return EXIT_RUNTIME;
     }
-    if (r->max_seq > positions) {
+    if (*max_seq > positions) {
         fprintf(stderr, "mlm: --max_seq_length: %lld tokens do not fit the model's %d positions; "
-                        "pass --max_seq_length %d or less\n", (long long)r->max_seq, (int)positions,
+                        "pass --max_seq_length %d or less\n", (long long)*max_seq, (int)positions,
                 (int)positions);
         return EXIT_RUNTIME;
     }
     return 0;
 }
 
-static int make_collator(run *r)
+static int make_collator(train_run *r)
 {
     char opts[128];
     snprintf(opts, sizeof opts, "{\"mlm_probability\": %.17g, \"seed\": %lld}",
@@ -290,311 +110,22 @@ static int make_collator(run *r)
     return st == MLM_OK ? 0 : cli_fail("--mlm_probability", st);
 }
 
-/* ---------------------------------------------------------------- trainer */
-
-/* One of the trainer's JSON documents (two-call sizing) as text, malloc'ed;
- * NULL after printing why. */
-typedef mlm_status (*trainer_json_fn)(const mlm_trainer *, char *, size_t, size_t *);
-
-static char *trainer_text(const mlm_trainer *tr, trainer_json_fn fn)
+/* The trainer over the train set (the eval set when only evaluating). */
+static int make_trainer(train_run *r)
 {
-    size_t need = 0;
-    mlm_status st = fn(tr, NULL, 0, &need);
-    char *buf = st == MLM_OK ? malloc(need) : NULL;
-    if (st == MLM_OK && !buf)
-        st = MLM_ERR_OUT_OF_MEMORY;
-    if (st == MLM_OK)
-        st = fn(tr, buf, need, &need);
-    if (st != MLM_OK) {
-        free(buf);
-        cli_fail("trainer", st);
-        return NULL;
-    }
-    return buf;
-}
-
-/* The same, parsed (for the few integers the tool reads from it). */
-static cJSON *trainer_json(const mlm_trainer *tr, trainer_json_fn fn)
-{
-    char *text = trainer_text(tr, fn);
-    cJSON *o = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    return o;
-}
-
-/* json (a JSON object, malloc'ed; taken) with "key": v added, as the
- * scripts add to the trainer's metrics. The number is written so that it
- * reads back exactly (17 digits; 1e999 for an infinity, which Python's
- * json writes as Infinity and reads back the same). NULL when out of
- * memory. */
-static char *with_number(char *json, const char *key, double v)
-{
-    char num[40];
-    if (isinf(v))
-        snprintf(num, sizeof num, "%s", v < 0 ? "-1e999" : "1e999");
-    else if (isnan(v))
-        snprintf(num, sizeof num, "null");
-    else
-        snprintf(num, sizeof num, "%.17g", v);
-    char *end = json ? strrchr(json, '}') : NULL;
-    if (!end) {
-        free(json);
-        return NULL;
-    }
-    int empty = end[-1] == '{';
-    size_t at = (size_t)(end - json), n = at + strlen(key) + strlen(num) + 8;
-    char *out = realloc(json, n);
-    if (!out) {
-        free(json);
-        return NULL;
-    }
-    snprintf(out + at, n - at, "%s\"%s\":%s}", empty ? "" : ",", key, num);
-    return out;
-}
-
-/* run_mlm.py's trainer.log_metrics, save_metrics (and, after training,
- * save_state) of the metrics in json. */
-static int report(const run *r, const char *split, const char *json)
-{
-    size_t need = 0;
-    mlm_status st = mlm_trainer_format_metrics(split, json, NULL, 0, &need);
-    char *text = st == MLM_OK ? malloc(need) : NULL;
-    if (st == MLM_OK && !text)
-        st = MLM_ERR_OUT_OF_MEMORY;
-    if (st == MLM_OK && (st = mlm_trainer_format_metrics(split, json, text, need, &need)) == MLM_OK) {
-        fputs(text, stdout);
-        fflush(stdout);
-    }
-    free(text);
-    if (st == MLM_OK)
-        st = mlm_trainer_save_metrics(r->tr, split, json);
-    if (st == MLM_OK && strcmp(split, "train") == 0)
-        st = mlm_trainer_save_state(r->tr);
-    return st == MLM_OK ? 0 : cli_fail(r->out_dir, st);
-}
-
-/* An integer field of the trainer's state (mlm_trainer_state_json): the
- * run's plan before it trains (max_steps, num_train_epochs...). 0 when it
- * cannot be read. */
-static long long trainer_state_int(const mlm_trainer *tr, const char *key)
-{
-    cJSON *state = trainer_json(tr, mlm_trainer_state_json);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(state, key);
-    long long n = cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
-    cJSON_Delete(state);
-    return n;
-}
-
-/* Hand the TrainingArguments to the trainer. logging/eval/save_steps below 1
- * are ratios of the total steps (HF: math.ceil(max_steps * ratio)); steps is
- * 0 when the total is not known yet (they are set to 1 then). Returns 0 or
- * EXIT_USAGE after naming the flag. */
-static int set_options(const run *r, mlm_trainer *tr, long long steps)
-{
-    for (int f = 0; f < F_COUNT; f++) {
-        const char *opt = ta_trainer_option(f), *v = ta_str(&r->a, f);
-        if (!opt || !v)
-            continue;
-        char buf[32];
-        double x = ta_float(&r->a, f, 0);
-        if ((f == F_LOGGING_STEPS || f == F_EVAL_STEPS || f == F_SAVE_STEPS) && x > 0 && x < 1) {
-            long long k = steps ? (long long)ceil((double)steps * x) : 1;
-            snprintf(buf, sizeof buf, "%lld", k);
-            v = buf;
-        }
-        mlm_status st = mlm_trainer_set(tr, opt, v);
-        if (st != MLM_OK) {
-            fprintf(stderr, "mlm: --%s: %s\n", ta_name(f), mlm_last_error());
-            return EXIT_USAGE;
-        }
-    }
-    /* The tool's default, not the library's (1): every mlm command computes
-     * on the CPUs this process may use unless told otherwise. */
-    if (!ta_str(&r->a, F_NUM_THREADS)) {
-        char n[16];
-        int t = mlm_default_threads();
-        snprintf(n, sizeof n, "%d", t < 1024 ? t : 1024); /* the trainer's most */
-        mlm_status st = mlm_trainer_set(tr, "num_threads", n);
-        if (st != MLM_OK)
-            return cli_fail("num_threads", st);
-    }
-    if (r->resume && mlm_trainer_set(tr, "resume_from_checkpoint", r->resume) != MLM_OK) {
-        fprintf(stderr, "mlm: --resume_from_checkpoint: %s\n", mlm_last_error());
-        return EXIT_USAGE;
-    }
-    mlm_status st = mlm_trainer_set(tr, "output_dir", r->out_dir);
-    return st == MLM_OK ? 0 : cli_fail("trainer", st);
-}
-
-/* Check every trainer option before the data is prepared (which may take
- * long), on a trainer over a one-row stand-in dataset. */
-static int check_options(const run *r)
-{
-    mlm_dataset *ds = NULL;
-    mlm_trainer *tr = NULL;
-    const int32_t one = 0, *rows[1] = {&one};
-    size_t len = 1;
-    mlm_status st = mlm_dataset_new(&ds);
-    if (st == MLM_OK)
-        st = mlm_dataset_add_sequence_column(ds, "input_ids", rows, &len, 1);
-    if (st == MLM_OK)
-        st = mlm_trainer_new(r->model, r->col, ds, NULL, &tr);
-    int rc = st == MLM_OK ? set_options(r, tr, 0) : cli_fail("trainer", st);
-    mlm_trainer_free(tr);
-    mlm_dataset_free(ds);
-    return rc;
-}
-
-/* Whether the records go to stdout as JSON lines: unless the trainer's bar
- * shows them on the terminal stdout is on (HF prints each record once), so
- * that a pipe or a file always gets them. */
-static int records_on_stdout(const run *r)
-{
-    int disable = ta_bool(&r->a, F_DISABLE_TQDM, -1);
-    int bar = disable < 0 ? isatty(STDERR_FILENO) : !disable;
-    return !bar || !isatty(STDOUT_FILENO);
-}
-
-/* Log records: printed as JSON lines (see records_on_stdout). */
-static int on_log(const char *record, void *user)
-{
-    run *r = user;
-    if (r->print_records) {
-        printf("%s\n", record);
-        fflush(stdout);
-    }
-    return 0;
-}
-
-static int make_trainer(run *r)
-{
-    const mlm_dataset *train = r->do_train ? r->train : r->eval;
-    mlm_status st = mlm_trainer_new(r->model, r->col, train, r->do_eval ? r->eval : NULL, &r->tr);
-    if (st != MLM_OK)
-        return cli_fail("trainer", st);
-    /* the options once to learn the run's total steps, then again with the
-     * ratios resolved against it */
-    int rc = set_options(r, r->tr, 0);
-    if (rc == 0)
-        rc = set_options(r, r->tr, trainer_state_int(r->tr, "max_steps"));
-    if (rc != 0)
-        return rc;
+    int rc = run_make_trainer(r, r->do_train ? r->train : r->eval, r->do_eval ? r->eval : NULL);
     /* run_mlm.py hands Trainer its compute_metrics (accuracy) whenever
      * do_eval */
-    if (r->do_eval && (st = mlm_trainer_set(r->tr, "compute_accuracy", "true")) != MLM_OK)
-        return cli_fail("trainer", st);
-    r->print_records = records_on_stdout(r);
-    mlm_trainer_set_callback(r->tr, on_log, r);
-    /* Checkpoints get the tokenizer files, as HF's Trainer given the
-     * tokenizer writes them; loaded afresh, without the truncation and
-     * padding set for the data. */
-    if ((st = mlm_tokenizer_load(r->tok_path, &r->save_tok)) != MLM_OK ||
-        (st = mlm_trainer_set_tokenizer(r->tr, r->save_tok)) != MLM_OK)
-        return cli_fail(r->tok_path, st);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- outputs */
-
-/* Copy a tokenizer side file (tokenizer_config.json: model_max_length and
- * the special tokens) into output_dir when the source has one. */
-static int copy_side_file(const char *src_dir, const char *out_dir, const char *name)
-{
-    char src[4096], dst[4096];
-    snprintf(src, sizeof src, "%s/%s", src_dir, name);
-    snprintf(dst, sizeof dst, "%s/%s", out_dir, name);
-    size_t len;
-    char *data = cli_read_file(src, &len);
-    if (!data)
-        return errno == ENOENT ? 0 : -1;
-    int rc = cli_write_atomic(dst, data, len);
-    free(data);
-    return rc;
-}
-
-/* trainer.save_model() saves the tokenizer too. It is loaded afresh so the
- * file holds the tokenizer's own settings, not the truncation and padding
- * set for the data preparation. */
-static int save_tokenizer(const run *r)
-{
-    mlm_tokenizer *tok = NULL;
-    mlm_status st = mlm_tokenizer_load(r->tok_path, &tok);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer.json", r->out_dir);
-    if (st == MLM_OK)
-        st = mlm_tokenizer_save(tok, path);
-    mlm_tokenizer_free(tok);
-    if (st != MLM_OK)
-        return cli_fail(path, st);
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", r->tok_path);
-    if (!is_dir(dir)) {
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            strcpy(dir, ".");
-    }
-    if (copy_side_file(dir, r->out_dir, "tokenizer_config.json") != 0 ||
-        copy_side_file(dir, r->out_dir, "special_tokens_map.json") != 0)
-        return EXIT_RUNTIME;
-    return 0;
-}
-
-/* ---------------------------------------------------------------- train, eval */
-
-static void print_train_header(const run *r)
-{
-    cJSON *state = trainer_json(r->tr, mlm_trainer_state_json);
-    cJSON *args = trainer_json(r->tr, mlm_trainer_args_json);
-    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(state, "train_batch_size");
-    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(args, "gradient_accumulation_steps");
-    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(state, "num_train_epochs");
-    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(state, "max_steps");
-    long long b = cJSON_IsNumber(bs) ? (long long)bs->valuedouble : 0;
-    long long k = cJSON_IsNumber(acc) ? (long long)acc->valuedouble : 0;
-    printf("***** Running training *****\n"
-           "  Num examples = %lld\n"
-           "  Num Epochs = %lld\n"
-           "  Instantaneous batch size per device = %lld\n"
-           "  Total train batch size (w. parallel, distributed & accumulation) = %lld\n"
-           "  Gradient Accumulation steps = %lld\n"
-           "  Total optimization steps = %lld\n"
-           "  Number of trainable parameters = %lld\n",
-           (long long)mlm_dataset_num_rows(r->train),
-           cJSON_IsNumber(ep) ? (long long)ep->valuedouble : 0, b, b * k, k,
-           cJSON_IsNumber(steps) ? (long long)steps->valuedouble : 0,
-           (long long)mlm_model_num_parameters(r->model));
-    fflush(stdout);
-    cJSON_Delete(args);
-    cJSON_Delete(state);
-}
-
-/* run_mlm.py after trainer.train(): the model and tokenizer saved (the
- * trainer did), train_samples added to the metrics, then log_metrics,
- * save_metrics and save_state. */
-static int do_train(run *r)
-{
-    print_train_header(r);
-    int rc = make_dirs(r->out_dir) == 0 ? 0 : EXIT_RUNTIME;
-    mlm_status st = rc == 0 ? mlm_trainer_train(r->tr) : MLM_OK;
-    if (rc == 0 && st != MLM_OK)
-        rc = cli_fail("training", st);
-    if (rc == 0)
-        rc = save_tokenizer(r);
-    char *m = rc == 0 ? trainer_text(r->tr, mlm_trainer_train_metrics_json) : NULL;
-    if (m && !(m = with_number(m, "train_samples", (double)mlm_dataset_num_rows(r->train))))
-        cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
-    if (rc == 0)
-        rc = m ? report(r, "train", m) : EXIT_RUNTIME;
-    free(m);
-    return rc;
+    if (rc != 0 || !r->do_eval)
+        return rc;
+    mlm_status st = mlm_trainer_set(r->tr, "compute_accuracy", "true");
+    return st == MLM_OK ? 0 : cli_fail("trainer", st);
 }
 
 /* run_mlm.py's evaluation: trainer.evaluate(), eval_samples and perplexity
  * added (math.exp(eval_loss), inf on OverflowError), log_metrics and
  * save_metrics. */
-static int do_eval(run *r)
+static int do_eval(train_run *r)
 {
     printf("*** Evaluate ***\n");
     fflush(stdout);
@@ -602,41 +133,34 @@ static int do_eval(run *r)
     mlm_status st = mlm_trainer_evaluate(r->tr, &loss, NULL);
     if (st != MLM_OK)
         return cli_fail("evaluation", st);
-    char *m = trainer_text(r->tr, mlm_trainer_eval_metrics_json);
-    if (m && (!(m = with_number(m, "eval_samples", (double)mlm_dataset_num_rows(r->eval))) ||
-              !(m = with_number(m, "perplexity", exp(loss)))))
+    char *m = run_trainer_text(r->tr, mlm_trainer_eval_metrics_json);
+    if (m && (!(m = run_with_number(m, "eval_samples", (double)mlm_dataset_num_rows(r->eval))) ||
+              !(m = run_with_number(m, "perplexity", exp(loss)))))
         cli_fail("mlm", MLM_ERR_OUT_OF_MEMORY);
     int rc = m ? 0 : EXIT_RUNTIME;
-    if (rc == 0 && make_dirs(r->out_dir) != 0)
+    if (rc == 0 && run_make_dirs(r->out_dir) != 0)
         rc = EXIT_RUNTIME;
     if (rc == 0)
-        rc = report(r, "eval", m);
+        rc = run_report(r, "eval", m);
     free(m);
     return rc;
 }
 
-static void run_free(run *r)
-{
-    mlm_trainer_free(r->tr);
-    mlm_dataset_free(r->train);
-    mlm_dataset_free(r->eval);
-    mlm_collator_free(r->col);
-    mlm_model_free(r->model);
-    mlm_tokenizer_free(r->tok);
-    mlm_tokenizer_free(r->save_tok);
-    free(r->resume);
-    train_args_free(&r->a);
-}
+static const char INTRO[] = "run_mlm.py's arguments";
+static const char OUTPUTS[] =
+    "Outputs in output_dir, as run_mlm.py + Trainer: the model (config.json,\n"
+    "model.safetensors) and tokenizer files, checkpoint-N/, train_results.json,\n"
+    "eval_results.json (with perplexity), all_results.json, trainer_state.json.\n";
 
 static int run_command(int argc, char **argv, int eval_only)
 {
     const char *name = eval_only ? "eval" : "train";
-    run r;
+    train_run r;
     memset(&r, 0, sizeof r);
-    int p = train_args_parse(&r.a, argc, argv, 2);
+    int p = train_args_parse(&r.a, argc, argv, 2, SCRIPT_MLM, name);
     if (p != 0) {
         if (p > 0)
-            train_args_help(stdout, name);
+            train_args_help(stdout, name, SCRIPT_MLM, INTRO, OUTPUTS);
         else
             fprintf(stderr, "usage: mlm %s [--config FILE.json] [--FLAG VALUE ...] "
                             "(mlm help %s lists the flags)\n", name, name);
@@ -645,19 +169,20 @@ static int run_command(int argc, char **argv, int eval_only)
     }
     train_args_notes(&r.a);
     int rc = resolve(&r, eval_only);
+    int64_t max_seq = 0;
     if (rc == 0 && !r.do_train && !r.do_eval)
         printf("mlm: nothing to do: --do_train false and no --do_eval\n");
     else {
         if (rc == 0)
-            rc = check_output_dir(&r);
+            rc = run_check_output_dir(&r);
         if (rc == 0)
-            rc = load_model(&r);
+            rc = run_load_model(&r);
         if (rc == 0)
-            rc = resolve_max_seq(&r);
+            rc = resolve_max_seq(&r, &max_seq);
         if (rc == 0)
             rc = make_collator(&r);
         if (rc == 0)
-            rc = check_options(&r);
+            rc = run_check_options(&r);
         if (rc == 0) {
             int threads = (int)ta_int(&r.a, F_NUM_THREADS, mlm_default_threads());
             data_opts o = {
@@ -666,7 +191,7 @@ static int run_command(int argc, char **argv, int eval_only)
                 .want_train = r.do_train,
                 .want_eval = r.do_eval,
                 .split_pct = ta_int(&r.a, F_VALIDATION_SPLIT_PERCENTAGE, 5),
-                .max_seq_length = r.max_seq,
+                .max_seq_length = max_seq,
                 .line_by_line = ta_bool(&r.a, F_LINE_BY_LINE, 0),
                 .pad_to_max_length = ta_bool(&r.a, F_PAD_TO_MAX_LENGTH, 0),
                 .num_proc = (int)ta_int(&r.a, F_PREPROCESSING_NUM_WORKERS, threads),
@@ -678,11 +203,11 @@ static int run_command(int argc, char **argv, int eval_only)
         if (rc == 0)
             rc = make_trainer(&r);
         if (rc == 0 && r.do_train)
-            rc = do_train(&r);
+            rc = run_do_train(&r);
         if (rc == 0 && r.do_eval)
             rc = do_eval(&r);
     }
-    run_free(&r);
+    train_run_free(&r);
     return rc;
 }
 
@@ -690,6 +215,6 @@ int cmd_train(int argc, char **argv) { return run_command(argc, argv, 0); }
 
 int cmd_eval(int argc, char **argv) { return run_command(argc, argv, 1); }
 
-void cmd_train_help(FILE *out) { train_args_help(out, "train"); }
+void cmd_train_help(FILE *out) { train_args_help(out, "train", SCRIPT_MLM, INTRO, OUTPUTS); }
 
-void cmd_eval_help(FILE *out) { train_args_help(out, "eval"); }
+void cmd_eval_help(FILE *out) { train_args_help(out, "eval", SCRIPT_MLM, INTRO, OUTPUTS); }

@@ -22,12 +22,14 @@ int cmd_dataset(int argc, char **argv);
 int cmd_collate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_train_summarization(int argc, char **argv);
 int cmd_train_tokenizer(int argc, char **argv);
 int cmd_rouge(int argc, char **argv);
 
 /* The full flag lists of mlm train / mlm eval (mlm help train). */
 void cmd_train_help(FILE *out);
 void cmd_eval_help(FILE *out);
+void cmd_train_summarization_help(FILE *out);
 
 /* Read one line (without its newline) of any length from f into *buf
  * (realloc'ed, *cap updated); returns its length, or -1 at end of input. */

@@ -177,6 +177,10 @@ static const command commands[] = {
     {"eval", "mlm eval [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
      "evaluate a model's perplexity as run_mlm.py --do_eval does", NULL, 0,
      cmd_eval, cmd_eval_help},
+    {"train-summarization",
+     "mlm train-summarization [--config FILE.json | FILE.json] [--FLAG VALUE ...]",
+     "fine-tune and evaluate a T5 summarizer as run_summarization.py does (same flags, same "
+     "output files)", NULL, 0, cmd_train_summarization, cmd_train_summarization_help},
     {"rouge",
      "mlm rouge (--predictions FILE --references FILE | --input-jsonl FILE) [--use-stemmer]\n"
      "          [--rouge-types LIST] [--per-pair] [--json] [--threads N]",
@@ -211,7 +215,7 @@ static void print_usage(FILE *out)
 {
     fprintf(out, "usage: mlm COMMAND [OPTIONS]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-19s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`mlm COMMAND --help` shows a command's options. Long options accept dashes and\n"
                  "underscores alike (--train-file = --train_file).\n");
 }

@@ -25,136 +25,216 @@ typedef struct flag_def {
     unsigned char kind, route;
     const char *only; /* "a|b": the values libmlm supports; NULL: any */
     const char *help;
+    unsigned char scripts; /* SCRIPT_* bits of the scripts that take it; 0: every one */
 } flag_def;
+
+/* The scripts of a flag in the table. */
+#define ALL_SCRIPTS 0
+#define MLM_ONLY SCRIPT_MLM
+#define S2S_ONLY SCRIPT_SUMMARIZATION
 
 static const flag_def defs[F_COUNT] = {
     [F_MODEL_NAME_OR_PATH] = {"model_name_or_path", K_STR, R_USE, NULL,
-                              "model folder (config.json + model.safetensors) to start from"},
+                              "model folder (config.json + model.safetensors) to start from",
+                              ALL_SCRIPTS},
     [F_CONFIG_NAME] = {"config_name", K_STR, R_USE, NULL,
-                       "config.json (or its folder) of a model trained from scratch"},
+                       "config.json (or its folder) of a model trained from scratch (without "
+                       "model_name_or_path)", ALL_SCRIPTS},
     [F_TOKENIZER_NAME] = {"tokenizer_name", K_STR, R_USE, NULL,
-                          "tokenizer folder or tokenizer.json (default: model_name_or_path)"},
+                          "tokenizer folder or tokenizer.json (default: model_name_or_path)",
+                          ALL_SCRIPTS},
     [F_MODEL_TYPE] = {"model_type", K_STR, R_USE, NULL,
                       "ignored beside a model or config; alone it is not supported "
-                      "(no built-in default configs): pass --config_name"},
+                      "(no built-in default configs): pass --config_name", MLM_ONLY},
     [F_CONFIG_OVERRIDES] = {"config_overrides", K_STR, R_REJECT, NULL,
-                            "not supported: edit the config.json given to --config_name"},
+                            "not supported: edit the config.json given to --config_name",
+                            MLM_ONLY},
     [F_CACHE_DIR] = {"cache_dir", K_STR, R_IGNORE, NULL,
-                     "ignored: libmlm reads local folders, nothing is downloaded"},
+                     "ignored: libmlm reads local folders, nothing is downloaded", ALL_SCRIPTS},
     [F_USE_FAST_TOKENIZER] = {"use_fast_tokenizer", K_BOOL, R_USE, "true",
-                              "libmlm's tokenizers are the fast (HF tokenizers) ones: true only"},
+                              "libmlm's tokenizers are the fast (HF tokenizers) ones: true only",
+                              ALL_SCRIPTS},
     [F_MODEL_REVISION] = {"model_revision", K_STR, R_IGNORE, NULL,
-                          "ignored: a Hub option; local folders have one revision"},
-    [F_TOKEN] = {"token", K_STR, R_IGNORE, NULL, "ignored: a Hub option"},
-    [F_USE_AUTH_TOKEN] = {"use_auth_token", K_BOOL, R_IGNORE, NULL, "ignored: a Hub option"},
+                          "ignored: a Hub option; local folders have one revision", ALL_SCRIPTS},
+    [F_TOKEN] = {"token", K_STR, R_IGNORE, NULL, "ignored: a Hub option", ALL_SCRIPTS},
+    [F_USE_AUTH_TOKEN] = {"use_auth_token", K_BOOL, R_IGNORE, NULL, "ignored: a Hub option",
+                          MLM_ONLY},
     [F_TRUST_REMOTE_CODE] = {"trust_remote_code", K_BOOL, R_IGNORE, NULL,
-                             "ignored: no Python code is ever run"},
+                             "ignored: no Python code is ever run", ALL_SCRIPTS},
     [F_TORCH_DTYPE] = {"torch_dtype", K_STR, R_USE, "auto|float32",
-                       "libmlm trains in float32: auto or float32 only"},
+                       "libmlm trains in float32: auto or float32 only", MLM_ONLY},
     [F_LOW_CPU_MEM_USAGE] = {"low_cpu_mem_usage", K_BOOL, R_IGNORE, NULL,
-                             "ignored: checkpoints are memory-mapped anyway"},
+                             "ignored: checkpoints are memory-mapped anyway", MLM_ONLY},
+    [F_RESIZE_POSITION_EMBEDDINGS] = {"resize_position_embeddings", K_BOOL, R_IGNORE, NULL,
+                                      "ignored: T5 has relative positions, no position "
+                                      "embeddings to resize", S2S_ONLY},
+
+    [F_LANG] = {"lang", K_STR, R_IGNORE, NULL,
+                "ignored: only multilingual (mBART) tokenizers use it", S2S_ONLY},
 
     [F_DATASET_NAME] = {"dataset_name", K_STR, R_REJECT, NULL,
-                        "not supported (no Hub download): pass --train_file"},
+                        "not supported (no Hub download): pass --train_file", ALL_SCRIPTS},
     [F_DATASET_CONFIG_NAME] = {"dataset_config_name", K_STR, R_REJECT, NULL,
-                               "not supported (no Hub download)"},
+                               "not supported (no Hub download)", ALL_SCRIPTS},
+    [F_TEXT_COLUMN] = {"text_column", K_STR, R_USE, NULL,
+                       "the column of the full texts (the file's first column)", S2S_ONLY},
+    [F_SUMMARY_COLUMN] = {"summary_column", K_STR, R_USE, NULL,
+                          "the column of the summaries (the file's second column)", S2S_ONLY},
     [F_TRAIN_FILE] = {"train_file", K_STR, R_USE, NULL,
-                      "training data: .txt (a row per line), .csv, .json or .jsonl"},
+                      "training data: .csv, .json or .jsonl (JSON Lines); mlm train: .txt too "
+                      "(a row per line)", ALL_SCRIPTS},
     [F_VALIDATION_FILE] = {"validation_file", K_STR, R_USE, NULL,
-                           "evaluation data (default: the head of train_file)"},
+                           "evaluation data (mlm train's default: the head of train_file)",
+                           ALL_SCRIPTS},
+    [F_TEST_FILE] = {"test_file", K_STR, R_USE, NULL,
+                     "prediction data (do_predict): .csv, .json or .jsonl", S2S_ONLY},
     [F_OVERWRITE_CACHE] = {"overwrite_cache", K_BOOL, R_IGNORE, NULL,
-                           "ignored: libmlm keeps no dataset cache"},
+                           "ignored: libmlm keeps no dataset cache", ALL_SCRIPTS},
     [F_VALIDATION_SPLIT_PERCENTAGE] = {"validation_split_percentage", K_INT, R_USE, NULL,
                                        "without validation_file: train[:N%] evaluates, "
-                                       "train[N%:] trains (5)"},
+                                       "train[N%:] trains (5)", MLM_ONLY},
     [F_MAX_SEQ_LENGTH] = {"max_seq_length", K_INT, R_USE, NULL,
                           "block / truncation length (tokenizer's model_max_length, at most "
-                          "1024)"},
+                          "1024)", MLM_ONLY},
     [F_PREPROCESSING_NUM_WORKERS] = {"preprocessing_num_workers", K_INT, R_USE, NULL,
                                      "tokenizer threads (default: num_threads); the result "
-                                     "does not depend on it"},
+                                     "does not depend on it", ALL_SCRIPTS},
     [F_MLM_PROBABILITY] = {"mlm_probability", K_FLOAT, R_USE, NULL,
-                           "share of tokens masked (0.15)"},
+                           "share of tokens masked (0.15)", MLM_ONLY},
     [F_LINE_BY_LINE] = {"line_by_line", K_BOOL, R_USE, NULL,
-                        "one sample per non-blank line instead of grouped blocks (false)"},
+                        "one sample per non-blank line instead of grouped blocks (false)",
+                        MLM_ONLY},
     [F_PAD_TO_MAX_LENGTH] = {"pad_to_max_length", K_BOOL, R_USE, NULL,
-                             "line_by_line: pad every sample to max_seq_length (false)"},
+                             "pad every sample to the maximum length instead of each batch's "
+                             "longest (false): mlm train with line_by_line, max_seq_length; "
+                             "train-summarization, max_source_length and the target's",
+                             ALL_SCRIPTS},
+    [F_MAX_SOURCE_LENGTH] = {"max_source_length", K_INT, R_USE, NULL,
+                             "truncate the texts (prefix included) to N tokens (1024)",
+                             S2S_ONLY},
+    [F_MAX_TARGET_LENGTH] = {"max_target_length", K_INT, R_USE, NULL,
+                             "truncate the training summaries to N tokens (128)", S2S_ONLY},
+    [F_VAL_MAX_TARGET_LENGTH] = {"val_max_target_length", K_INT, R_USE, NULL,
+                                 "the same for validation and test summaries, and generate()'s "
+                                 "max_length (max_target_length)", S2S_ONLY},
     [F_MAX_TRAIN_SAMPLES] = {"max_train_samples", K_INT, R_USE, NULL,
-                             "keep the first N training samples"},
+                             "keep the first N training samples", ALL_SCRIPTS},
     [F_MAX_EVAL_SAMPLES] = {"max_eval_samples", K_INT, R_USE, NULL,
-                            "keep the first N evaluation samples"},
-    [F_STREAMING] = {"streaming", K_BOOL, R_USE, "false", "streaming datasets: false only"},
+                            "keep the first N evaluation samples", ALL_SCRIPTS},
+    [F_MAX_PREDICT_SAMPLES] = {"max_predict_samples", K_INT, R_USE, NULL,
+                               "keep the first N test samples", S2S_ONLY},
+    [F_NUM_BEAMS] = {"num_beams", K_INT, R_USE, NULL,
+                     "beams of generate() in evaluate and predict (1); null in a JSON file: "
+                     "generation_num_beams", S2S_ONLY},
+    [F_IGNORE_PAD_TOKEN_FOR_LOSS] = {"ignore_pad_token_for_loss", K_BOOL, R_USE, NULL,
+                                     "padded label positions are -100, out of the loss (true)",
+                                     S2S_ONLY},
+    [F_SOURCE_PREFIX] = {"source_prefix", K_STR, R_USE, NULL,
+                         "put in front of every text (\"summarize: \" for T5) (none)",
+                         S2S_ONLY},
+    [F_FORCED_BOS_TOKEN] = {"forced_bos_token", K_STR, R_IGNORE, NULL,
+                            "ignored: only multilingual (mBART) tokenizers use it", S2S_ONLY},
+    [F_STREAMING] = {"streaming", K_BOOL, R_USE, "false", "streaming datasets: false only",
+                     MLM_ONLY},
 
     [F_OUTPUT_DIR] = {"output_dir", K_STR, R_TRAINER, NULL,
-                      "where the model, checkpoints and results go (trainer_output)"},
+                      "where the model, checkpoints and results go (trainer_output)", ALL_SCRIPTS},
     [F_OVERWRITE_OUTPUT_DIR] = {"overwrite_output_dir", K_BOOL, R_USE, NULL,
-                                "train into a non-empty output_dir without resuming (false)"},
-    [F_DO_TRAIN] = {"do_train", K_BOOL, R_USE, NULL, "train (mlm train: true)"},
+                                "train into a non-empty output_dir without resuming (false)",
+                                ALL_SCRIPTS},
+    [F_DO_TRAIN] = {"do_train", K_BOOL, R_USE, NULL, "train (false; mlm train: true)", ALL_SCRIPTS},
     [F_DO_EVAL] = {"do_eval", K_BOOL, R_USE, NULL,
-                   "evaluate at the end (false; mlm eval: true)"},
-    [F_DO_PREDICT] = {"do_predict", K_BOOL, R_IGNORE, NULL, "ignored, as run_mlm.py does"},
+                   "evaluate at the end (false; mlm eval: true)", ALL_SCRIPTS},
+    [F_DO_PREDICT] = {"do_predict", K_BOOL, R_USE, NULL,
+                      "predict on test_file: predict_results.json, generated_predictions.txt "
+                      "(false)", S2S_ONLY},
+    [F_MLM_DO_PREDICT] = {"do_predict", K_BOOL, R_IGNORE, NULL, "ignored, as run_mlm.py does",
+                          MLM_ONLY},
     [F_EVAL_STRATEGY] = {"eval_strategy", K_STR, R_TRAINER, "no|steps|epoch",
-                         "no | steps | epoch (no); alias evaluation_strategy"},
+                         "no | steps | epoch (no); alias evaluation_strategy", ALL_SCRIPTS},
     [F_EVAL_STEPS] = {"eval_steps", K_FLOAT, R_TRAINER, NULL,
-                      "steps between evaluations, or a ratio of the total (logging_steps)"},
-    [F_LEARNING_RATE] = {"learning_rate", K_FLOAT, R_TRAINER, NULL, "the optimizer's rate (5e-05)"},
-    [F_NUM_TRAIN_EPOCHS] = {"num_train_epochs", K_FLOAT, R_TRAINER, NULL, "epochs (3.0)"},
+                      "steps between evaluations, or a ratio of the total (logging_steps)",
+                      ALL_SCRIPTS},
+    [F_LEARNING_RATE] = {"learning_rate", K_FLOAT, R_TRAINER, NULL, "the optimizer's rate (5e-05)",
+                         ALL_SCRIPTS},
+    [F_NUM_TRAIN_EPOCHS] = {"num_train_epochs", K_FLOAT, R_TRAINER, NULL, "epochs (3.0)",
+                            ALL_SCRIPTS},
     [F_MAX_STEPS] = {"max_steps", K_INT, R_TRAINER, NULL,
-                     "optimizer steps; overrides num_train_epochs (-1)"},
-    [F_TRAIN_BATCH_SIZE] = {"per_device_train_batch_size", K_INT, R_TRAINER, NULL, "(8)"},
-    [F_EVAL_BATCH_SIZE] = {"per_device_eval_batch_size", K_INT, R_TRAINER, NULL, "(8)"},
+                     "optimizer steps; overrides num_train_epochs (-1)", ALL_SCRIPTS},
+    [F_TRAIN_BATCH_SIZE] = {"per_device_train_batch_size", K_INT, R_TRAINER, NULL, "(8)",
+                            ALL_SCRIPTS},
+    [F_EVAL_BATCH_SIZE] = {"per_device_eval_batch_size", K_INT, R_TRAINER, NULL, "(8)",
+                           ALL_SCRIPTS},
     [F_GRADIENT_ACCUMULATION_STEPS] = {"gradient_accumulation_steps", K_INT, R_TRAINER, NULL,
-                                       "(1)"},
-    [F_WEIGHT_DECAY] = {"weight_decay", K_FLOAT, R_TRAINER, NULL, "(0.0)"},
-    [F_WARMUP_STEPS] = {"warmup_steps", K_INT, R_TRAINER, NULL, "(0)"},
-    [F_WARMUP_RATIO] = {"warmup_ratio", K_FLOAT, R_TRAINER, NULL, "(0.0)"},
-    [F_MAX_GRAD_NORM] = {"max_grad_norm", K_FLOAT, R_TRAINER, NULL, "(1.0)"},
-    [F_ADAM_BETA1] = {"adam_beta1", K_FLOAT, R_TRAINER, NULL, "(0.9)"},
-    [F_ADAM_BETA2] = {"adam_beta2", K_FLOAT, R_TRAINER, NULL, "(0.999)"},
-    [F_ADAM_EPSILON] = {"adam_epsilon", K_FLOAT, R_TRAINER, NULL, "(1e-08)"},
-    [F_LR_SCHEDULER_TYPE] = {"lr_scheduler_type", K_STR, R_USE, "linear", "linear only"},
+                                       "(1)", ALL_SCRIPTS},
+    [F_WEIGHT_DECAY] = {"weight_decay", K_FLOAT, R_TRAINER, NULL, "(0.0)", ALL_SCRIPTS},
+    [F_WARMUP_STEPS] = {"warmup_steps", K_INT, R_TRAINER, NULL, "(0)", ALL_SCRIPTS},
+    [F_WARMUP_RATIO] = {"warmup_ratio", K_FLOAT, R_TRAINER, NULL, "(0.0)", ALL_SCRIPTS},
+    [F_MAX_GRAD_NORM] = {"max_grad_norm", K_FLOAT, R_TRAINER, NULL, "(1.0)", ALL_SCRIPTS},
+    [F_ADAM_BETA1] = {"adam_beta1", K_FLOAT, R_TRAINER, NULL, "(0.9)", ALL_SCRIPTS},
+    [F_ADAM_BETA2] = {"adam_beta2", K_FLOAT, R_TRAINER, NULL, "(0.999)", ALL_SCRIPTS},
+    [F_ADAM_EPSILON] = {"adam_epsilon", K_FLOAT, R_TRAINER, NULL, "(1e-08)", ALL_SCRIPTS},
+    [F_LR_SCHEDULER_TYPE] = {"lr_scheduler_type", K_STR, R_USE, "linear", "linear only",
+                             ALL_SCRIPTS},
     [F_OPTIM] = {"optim", K_STR, R_TRAINER, NULL,
                  "adamw_torch | adamw_hf (the seed's transformers.AdamW) | adafactor "
-                 "(adamw_torch)"},
-    [F_LOGGING_STRATEGY] = {"logging_strategy", K_STR, R_USE, "steps", "steps only"},
+                 "(adamw_torch)", ALL_SCRIPTS},
+    [F_LOGGING_STRATEGY] = {"logging_strategy", K_STR, R_USE, "steps", "steps only", ALL_SCRIPTS},
     [F_LOGGING_STEPS] = {"logging_steps", K_FLOAT, R_TRAINER, NULL,
-                         "steps between log records, or a ratio of the total (500)"},
+                         "steps between log records, or a ratio of the total (500)", ALL_SCRIPTS},
     [F_SAVE_STRATEGY] = {"save_strategy", K_STR, R_TRAINER, "no|steps|epoch",
-                         "no | steps | epoch (steps)"},
+                         "no | steps | epoch (steps)", ALL_SCRIPTS},
     [F_SAVE_STEPS] = {"save_steps", K_FLOAT, R_TRAINER, NULL,
-                      "steps between checkpoints, or a ratio of the total (500)"},
+                      "steps between checkpoints, or a ratio of the total (500)", ALL_SCRIPTS},
     [F_SAVE_TOTAL_LIMIT] = {"save_total_limit", K_INT, R_TRAINER, NULL,
-                            "checkpoints kept (all)"},
+                            "checkpoints kept (all)", ALL_SCRIPTS},
     [F_SAVE_SAFETENSORS] = {"save_safetensors", K_BOOL, R_USE, "true",
-                            "checkpoints are safetensors: true only"},
+                            "checkpoints are safetensors: true only", ALL_SCRIPTS},
     [F_SEED] = {"seed", K_INT, R_TRAINER, NULL,
-                "model initialisation, shuffling, masks and dropout (42)"},
+                "model initialisation, shuffling, masks and dropout (42)", ALL_SCRIPTS},
     [F_DATA_SEED] = {"data_seed", K_INT, R_REJECT, NULL,
-                     "not supported: the sampler follows seed"},
+                     "not supported: the sampler follows seed", ALL_SCRIPTS},
     [F_NUM_THREADS] = {"num_threads", K_INT, R_TRAINER, NULL,
                        "libmlm's compute threads (the CPUs this process may use); alias "
-                       "threads; HF has no such flag"},
+                       "threads; HF has no such flag", ALL_SCRIPTS},
     [F_RESUME_FROM_CHECKPOINT] = {"resume_from_checkpoint", K_STR, R_TRAINER, NULL,
-                                  "a checkpoint folder of an earlier libmlm run"},
-    [F_FP16] = {"fp16", K_BOOL, R_USE, "false", "false only (float32 training)"},
-    [F_BF16] = {"bf16", K_BOOL, R_USE, "false", "false only (float32 training)"},
-    [F_PUSH_TO_HUB] = {"push_to_hub", K_BOOL, R_USE, "false", "false only (no network)"},
+                                  "a checkpoint folder of an earlier libmlm run", ALL_SCRIPTS},
+    [F_FP16] = {"fp16", K_BOOL, R_USE, "false", "false only (float32 training)", ALL_SCRIPTS},
+    [F_BF16] = {"bf16", K_BOOL, R_USE, "false", "false only (float32 training)", ALL_SCRIPTS},
+    [F_PUSH_TO_HUB] = {"push_to_hub", K_BOOL, R_USE, "false", "false only (no network)",
+                       ALL_SCRIPTS},
     [F_LOAD_BEST_MODEL_AT_END] = {"load_best_model_at_end", K_BOOL, R_USE, "false",
-                                  "false only"},
+                                  "false only", ALL_SCRIPTS},
     [F_REPORT_TO] = {"report_to", K_STR, R_IGNORE, NULL,
                      "ignored: no tracker integrations; logs go to stdout and "
-                     "trainer_state.json"},
+                     "trainer_state.json", ALL_SCRIPTS},
     [F_LOGGING_DIR] = {"logging_dir", K_STR, R_IGNORE, NULL,
-                       "ignored: no TensorBoard files are written"},
-    [F_RUN_NAME] = {"run_name", K_STR, R_IGNORE, NULL, "ignored: a tracker option"},
+                       "ignored: no TensorBoard files are written", ALL_SCRIPTS},
+    [F_RUN_NAME] = {"run_name", K_STR, R_IGNORE, NULL, "ignored: a tracker option", ALL_SCRIPTS},
     [F_DISABLE_TQDM] = {"disable_tqdm", K_BOOL, R_TRAINER, NULL,
                         "progress bars on stderr: true never, false always (unset: when "
-                        "stderr is a terminal)"},
-    [F_LOG_LEVEL] = {"log_level", K_STR, R_IGNORE, NULL, "ignored"},
-    [F_USE_CPU] = {"use_cpu", K_BOOL, R_IGNORE, NULL, "ignored: libmlm runs on the CPU"},
-    [F_NO_CUDA] = {"no_cuda", K_BOOL, R_IGNORE, NULL, "ignored: libmlm runs on the CPU"},
+                        "stderr is a terminal)", ALL_SCRIPTS},
+    [F_LOG_LEVEL] = {"log_level", K_STR, R_IGNORE, NULL, "ignored", ALL_SCRIPTS},
+    [F_USE_CPU] = {"use_cpu", K_BOOL, R_IGNORE, NULL, "ignored: libmlm runs on the CPU",
+                   ALL_SCRIPTS},
+    [F_NO_CUDA] = {"no_cuda", K_BOOL, R_IGNORE, NULL, "ignored: libmlm runs on the CPU",
+                   ALL_SCRIPTS},
     [F_DATALOADER_NUM_WORKERS] = {"dataloader_num_workers", K_INT, R_IGNORE, NULL,
-                                  "ignored: batches are made on the training thread"},
+                                  "ignored: batches are made on the training thread", ALL_SCRIPTS},
+
+    [F_SORTISH_SAMPLE] = {"sortish_sample", K_BOOL, R_USE, "false",
+                          "false only (the sampler is the Trainer's random one)", S2S_ONLY},
+    [F_PREDICT_WITH_GENERATE] = {"predict_with_generate", K_BOOL, R_TRAINER, NULL,
+                                 "evaluate and predict with generate(): ROUGE, gen_len and "
+                                 "generated_predictions.txt (false)", S2S_ONLY},
+    [F_GENERATION_MAX_LENGTH] = {"generation_max_length", K_INT, R_USE, NULL,
+                                 "generate()'s max_length (val_max_target_length)", S2S_ONLY},
+    [F_GENERATION_NUM_BEAMS] = {"generation_num_beams", K_INT, R_USE, NULL,
+                                "generate()'s num_beams when num_beams is null (the model's)",
+                                S2S_ONLY},
+    [F_GENERATION_CONFIG] = {"generation_config", K_STR, R_TRAINER, NULL,
+                             "a generation_config.json (or its folder) under the options above",
+                             S2S_ONLY},
 };
 
 /* Older TrainingArguments spellings, still in many command lines. */
@@ -182,10 +262,14 @@ static int name_is(const char *typed, size_t len, const char *canon)
     return i == len && canon[i] == '\0';
 }
 
-static int find_flag(const char *typed, size_t len)
+/* Whether script takes flag f. */
+static int takes(int script, int f) { return !defs[f].scripts || (defs[f].scripts & script); }
+
+/* The flag of script spelled typed (len bytes), or -1. */
+static int find_flag(const char *typed, size_t len, int script)
 {
     for (int f = 0; f < F_COUNT; f++)
-        if (name_is(typed, len, defs[f].name))
+        if (takes(script, f) && name_is(typed, len, defs[f].name))
             return f;
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
         if (name_is(typed, len, aliases[i].name))
@@ -270,6 +354,7 @@ static int set_value(train_args *a, int f, const char *v, const char *where, int
     free(a->val[f]);
     a->val[f] = copy;
     a->from_cli[f] = (unsigned char)from_cli;
+    a->is_null[f] = 0;
     return 0;
 }
 
@@ -324,11 +409,11 @@ static int apply_config(train_args *a, const char *path)
     if (where)
         snprintf(where, wn, "%s: ", path);
     for (const cJSON *it = doc->child; rc == 0 && it; it = it->next) {
-        int f = find_flag(it->string, strlen(it->string));
+        int f = find_flag(it->string, strlen(it->string), a->script);
         if (f < 0) {
             /* HfArgumentParser.parse_json_file refuses unused keys too */
-            fprintf(stderr, "mlm: %s: unknown argument \"%s\" (see mlm help train)\n", path,
-                    it->string);
+            fprintf(stderr, "mlm: %s: unknown argument \"%s\" (see mlm help %s)\n", path,
+                    it->string, a->command);
             rc = -1;
             break;
         }
@@ -346,6 +431,7 @@ static int apply_config(train_args *a, const char *path)
         } else {
             free(a->val[f]);
             a->val[f] = NULL;
+            a->is_null[f] = 1;
         }
         cJSON_free(owned);
     }
@@ -374,9 +460,12 @@ static int set_config_path(train_args *a, const char *path)
     return 0;
 }
 
-int train_args_parse(train_args *a, int argc, char **argv, int first)
+int train_args_parse(train_args *a, int argc, char **argv, int first, int script,
+                     const char *command)
 {
     memset(a, 0, sizeof *a);
+    a->script = script;
+    a->command = command;
     for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
@@ -402,9 +491,10 @@ int train_args_parse(train_args *a, int argc, char **argv, int first)
                 return -1;
             continue;
         }
-        int f = find_flag(name, len);
+        int f = find_flag(name, len, script);
         if (f < 0) {
-            fprintf(stderr, "mlm: unknown flag '--%.*s' (see mlm help train)\n", (int)len, name);
+            fprintf(stderr, "mlm: unknown flag '--%.*s' (see mlm help %s)\n", (int)len, name,
+                    command);
             return -1;
         }
         const char *v;
@@ -434,6 +524,8 @@ void train_args_free(train_args *a)
 }
 
 const char *ta_str(const train_args *a, int f) { return a->val[f]; }
+
+int ta_is_null(const train_args *a, int f) { return a->is_null[f]; }
 
 long long ta_int(const train_args *a, int f, long long dflt)
 {
@@ -465,34 +557,44 @@ static int asks_nothing(const flag_def *d, const char *v)
 void train_args_notes(const train_args *a)
 {
     for (int f = 0; f < F_COUNT; f++)
-        if (a->val[f] && defs[f].route == R_IGNORE && !asks_nothing(&defs[f], a->val[f]))
+        if (a->val[f] && takes(a->script, f) && defs[f].route == R_IGNORE &&
+            !asks_nothing(&defs[f], a->val[f]))
             fprintf(stderr, "mlm: note: --%s %s: %s\n", defs[f].name, a->val[f], defs[f].help);
 }
 
-void train_args_help(FILE *out, const char *command)
+void train_args_help(FILE *out, const char *command, int script, const char *intro,
+                     const char *outputs)
 {
     static const char *const kinds[] = {"STR", "INT", "NUM", "[BOOL]"};
     fprintf(out,
             "usage: mlm %s [--config FILE.json | FILE.json] [--FLAG VALUE ...]\n\n"
-            "run_mlm.py's arguments, by their Hugging Face names (--name value, --name=value;\n"
+            "%s, by their Hugging Face names (--name value, --name=value;\n"
             "booleans bare or with true/false; dashes or underscores). A JSON file of the same\n"
             "names is applied first; flags on the command line override it.\n",
-            command);
+            command, intro);
+    /* the dataclasses, in the enum's order */
+    static const struct {
+        int first;
+        const char *title;
+    } sections[] = {{F_MODEL_NAME_OR_PATH, "model"},
+                    {F_LANG, "data"},
+                    {F_OUTPUT_DIR, "training (TrainingArguments)"},
+                    {F_SORTISH_SAMPLE, "Seq2SeqTrainingArguments"}};
+    int shown = -1;
     for (int f = 0; f < F_COUNT; f++) {
-        if (f == F_MODEL_NAME_OR_PATH)
-            fprintf(out, "\nmodel:\n");
-        else if (f == F_DATASET_NAME)
-            fprintf(out, "\ndata:\n");
-        else if (f == F_OUTPUT_DIR)
-            fprintf(out, "\ntraining (TrainingArguments):\n");
+        if (!takes(script, f))
+            continue;
+        int sec = 0;
+        while (sec + 1 < 4 && f >= sections[sec + 1].first)
+            sec++;
+        if (sec != shown)
+            fprintf(out, "\n%s:\n", sections[sec].title);
+        shown = sec;
         const flag_def *d = &defs[f];
         char left[64];
         snprintf(left, sizeof left, "--%s %s", d->name, kinds[d->kind]);
         fprintf(out, "  %-38s %s%s\n", left,
                 d->route == R_REJECT ? "rejected: " : "", d->help);
     }
-    fprintf(out, "\nOutputs in output_dir, as run_mlm.py + Trainer: the model (config.json,\n"
-                 "model.safetensors) and tokenizer files, checkpoint-N/, train_results.json,\n"
-                 "eval_results.json (with perplexity), all_results.json, trainer_state.json.\n"
-                 "Exit status: 0 done, 1 runtime error, 2 bad arguments.\n");
+    fprintf(out, "\n%sExit status: 0 done, 1 runtime error, 2 bad arguments.\n", outputs);
 }

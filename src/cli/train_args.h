@@ -1,6 +1,8 @@
-/* The arguments of `mlm train` / `mlm eval`: run_mlm.py's ModelArguments,
- * DataTrainingArguments and the TrainingArguments the Trainer supports, by
- * their Hugging Face names, as HfArgumentParser takes them: --name value,
+/* The arguments of `mlm train` / `mlm eval` (run_mlm.py's ModelArguments,
+ * DataTrainingArguments and the TrainingArguments the Trainer supports) and
+ * of `mlm train-summarization` (run_summarization.py's, with
+ * Seq2SeqTrainingArguments), by their Hugging Face names: one table of
+ * flags, each marked with the scripts that take it, as HfArgumentParser takes them: --name value,
  * --name=value, booleans bare (--do_train) or with a value (--do_train false),
  * dashes or underscores; or one JSON file (--config FILE, or a lone FILE.json
  * argument as `python run_mlm.py args.json`) whose keys are the same names.
@@ -30,11 +32,16 @@ enum train_flag {
     F_TRUST_REMOTE_CODE,
     F_TORCH_DTYPE,
     F_LOW_CPU_MEM_USAGE,
+    F_RESIZE_POSITION_EMBEDDINGS,
     /* DataTrainingArguments */
+    F_LANG,
     F_DATASET_NAME,
     F_DATASET_CONFIG_NAME,
+    F_TEXT_COLUMN,
+    F_SUMMARY_COLUMN,
     F_TRAIN_FILE,
     F_VALIDATION_FILE,
+    F_TEST_FILE,
     F_OVERWRITE_CACHE,
     F_VALIDATION_SPLIT_PERCENTAGE,
     F_MAX_SEQ_LENGTH,
@@ -42,15 +49,24 @@ enum train_flag {
     F_MLM_PROBABILITY,
     F_LINE_BY_LINE,
     F_PAD_TO_MAX_LENGTH,
+    F_MAX_SOURCE_LENGTH,
+    F_MAX_TARGET_LENGTH,
+    F_VAL_MAX_TARGET_LENGTH,
     F_MAX_TRAIN_SAMPLES,
     F_MAX_EVAL_SAMPLES,
+    F_MAX_PREDICT_SAMPLES,
+    F_NUM_BEAMS,
+    F_IGNORE_PAD_TOKEN_FOR_LOSS,
+    F_SOURCE_PREFIX,
+    F_FORCED_BOS_TOKEN,
     F_STREAMING,
     /* TrainingArguments */
     F_OUTPUT_DIR,
     F_OVERWRITE_OUTPUT_DIR,
     F_DO_TRAIN,
     F_DO_EVAL,
-    F_DO_PREDICT,
+    F_DO_PREDICT,     /* run_summarization.py's */
+    F_MLM_DO_PREDICT, /* run_mlm.py's: accepted and ignored */
     F_EVAL_STRATEGY,
     F_EVAL_STEPS,
     F_LEARNING_RATE,
@@ -90,20 +106,35 @@ enum train_flag {
     F_USE_CPU,
     F_NO_CUDA,
     F_DATALOADER_NUM_WORKERS,
+    /* Seq2SeqTrainingArguments */
+    F_SORTISH_SAMPLE,
+    F_PREDICT_WITH_GENERATE,
+    F_GENERATION_MAX_LENGTH,
+    F_GENERATION_NUM_BEAMS,
+    F_GENERATION_CONFIG,
     F_COUNT
 };
 
+/* The scripts whose flags a command takes. */
+enum train_script { SCRIPT_MLM = 1, SCRIPT_SUMMARIZATION = 2 };
+
 typedef struct train_args {
-    char *val[F_COUNT];           /* NULL: not given */
+    int script;                   /* SCRIPT_MLM or SCRIPT_SUMMARIZATION */
+    const char *command;          /* "train": for "see mlm help train" */
+    char *val[F_COUNT];           /* NULL: not given (or null in the JSON file) */
     unsigned char from_cli[F_COUNT];
+    unsigned char is_null[F_COUNT]; /* null in the JSON file: Python's None */
     char *config_path;            /* the JSON file, or NULL */
 } train_args;
 
-/* Parse argv[first..argc) (and the JSON file it names). Returns 0, 1 when
- * --help/-h was asked for (nothing else is checked), or -1 after printing
- * the error ("mlm: --learning_rate: ...") to stderr. Free with
- * train_args_free whatever the result. */
-int train_args_parse(train_args *a, int argc, char **argv, int first);
+/* Parse argv[first..argc) (and the JSON file it names) against the flags of
+ * script, for `mlm <command>`. Returns 0, 1 when --help/-h was asked for
+ * (nothing else is checked), or -1 after printing the error ("mlm:
+ * --learning_rate: ...") to stderr; a flag of another script is an unknown
+ * flag, as HfArgumentParser has it. Free with train_args_free whatever the
+ * result. */
+int train_args_parse(train_args *a, int argc, char **argv, int first, int script,
+                     const char *command);
 void train_args_free(train_args *a);
 
 /* The value of a flag: NULL / the default when not given. The value was
@@ -122,7 +153,13 @@ const char *ta_trainer_option(int f);
 /* One stderr note per flag given that libmlm accepts and ignores (and why). */
 void train_args_notes(const train_args *a);
 
-/* The flag list of `mlm help train` / `mlm train --help`. */
-void train_args_help(FILE *out, const char *command);
+/* The flag was given as null in the JSON file (None, where the script
+ * tells None from its default). */
+int ta_is_null(const train_args *a, int f);
+
+/* The flag list of `mlm help train` / `mlm train --help` (script's flags;
+ * intro: what the arguments are, outputs: what the run leaves). */
+void train_args_help(FILE *out, const char *command, int script, const char *intro,
+                     const char *outputs);
 
 #endif

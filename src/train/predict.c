@@ -34,6 +34,7 @@
 #include "core/utf8.h"
 #include "io/file.h"
 #include "io/json.h"
+#include "io/strbuf.h"
 #include "mlm/generation.h"
 #include "mlm/metrics.h"
 #include "text/decoder.h"
@@ -94,7 +95,7 @@ mlm_status predict_begin(const mlm_trainer *tr, predict_state *ps)
     return gen_config_of(tr, &ps->gen);
 }
 
-/* Room for one more prediction and reference. */
+/* Room for one more prediction and reference (and generated row). */
 static mlm_status reserve(predict_state *ps)
 {
     if (ps->n < ps->cap)
@@ -108,6 +109,16 @@ static mlm_status reserve(predict_state *ps)
         ps->refs = r;
     if (!p || !r)
         return err_oom();
+    if (ps->keep_ids) {
+        int32_t **ids = mem_realloc(ps->ids, nc * sizeof *ids);
+        if (ids)
+            ps->ids = ids;
+        size_t *lens = ids ? mem_realloc(ps->ids_len, nc * sizeof *lens) : NULL;
+        if (lens)
+            ps->ids_len = lens;
+        if (!ids || !lens)
+            return err_oom();
+    }
     ps->cap = nc;
     return MLM_OK;
 }
@@ -150,14 +161,27 @@ mlm_status predict_batch(const mlm_trainer *tr, predict_state *ps, const mlm_bat
         for (size_t t = 0; t < L; t++)
             ps->gen_tokens += row[t] != ps->pad_id;
         char *pred = NULL, *ref = NULL;
+        int32_t *kept = NULL;
         st = reserve(ps);
         if (st == MLM_OK)
             st = decode_row(tr, ps, row, L, scratch, &pred);
         if (st == MLM_OK)
             st = decode_row(tr, ps, labels + i * T, T, scratch, &ref);
+        if (st == MLM_OK && ps->keep_ids) {
+            kept = mem_alloc((L ? L : 1) * sizeof *kept);
+            if (kept)
+                memcpy(kept, row, L * sizeof *kept);
+            else
+                st = err_oom();
+        }
         if (st != MLM_OK) {
             mem_free(pred);
+            mem_free(ref);
             break;
+        }
+        if (ps->keep_ids) {
+            ps->ids[ps->n] = kept;
+            ps->ids_len[ps->n] = L;
         }
         ps->preds[ps->n] = pred;
         ps->refs[ps->n++] = ref;
@@ -167,7 +191,8 @@ mlm_status predict_batch(const mlm_trainer *tr, predict_state *ps, const mlm_bat
     return st;
 }
 
-mlm_status predict_metrics(const mlm_trainer *tr, predict_state *ps, cJSON *metrics)
+mlm_status predict_metrics(const mlm_trainer *tr, predict_state *ps, const char *prefix,
+                           cJSON *metrics)
 {
     mlm_rouge *r = NULL;
     mlm_rouge_result *res = NULL;
@@ -178,14 +203,16 @@ mlm_status predict_metrics(const mlm_trainer *tr, predict_state *ps, cJSON *metr
         st = mlm_rouge_score_batch(r, (const char *const *)ps->preds, NULL,
                                    (const char *const *)ps->refs, NULL, ps->n, &res);
     for (size_t t = 0; st == MLM_OK && t < mlm_rouge_result_num_types(res); t++) {
-        char key[32];
-        snprintf(key, sizeof key, "eval_%s", mlm_rouge_result_type_name(res, t));
+        char key[256];
+        snprintf(key, sizeof key, "%s_%s", prefix, mlm_rouge_result_type_name(res, t));
         double f = mlm_rouge_result_mean(res, t, MLM_ROUGE_FMEASURE);
         if (!add_num(metrics, key, json_py_round(f * 100.0, 4)))
             st = err_oom();
     }
     double gen_len = ps->n ? (double)ps->gen_tokens / (double)ps->n : NAN;
-    if (st == MLM_OK && !add_num(metrics, "eval_gen_len", gen_len))
+    char key[256];
+    snprintf(key, sizeof key, "%s_gen_len", prefix);
+    if (st == MLM_OK && !add_num(metrics, key, gen_len))
         st = err_oom();
     mlm_rouge_result_free(res);
     mlm_rouge_free(r);
@@ -197,9 +224,78 @@ void predict_end(predict_state *ps)
     for (size_t i = 0; i < ps->n; i++) {
         mem_free(ps->preds[i]);
         mem_free(ps->refs[i]);
+        if (ps->ids)
+            mem_free(ps->ids[i]);
     }
     mem_free(ps->preds);
     mem_free(ps->refs);
+    mem_free(ps->ids);
+    mem_free(ps->ids_len);
     mlm_generation_config_free(ps->gen);
     memset(ps, 0, sizeof *ps);
+}
+
+/* ---------------------------------------------------------------- mlm_prediction */
+
+struct mlm_prediction {
+    cJSON *metrics;
+    int32_t **ids; /* n rows, or NULL without generation */
+    size_t *ids_len;
+    size_t n;
+};
+
+mlm_prediction *prediction_new(predict_state *ps, cJSON *metrics)
+{
+    mlm_prediction *p = mem_calloc(1, sizeof *p);
+    if (!p) {
+        cJSON_Delete(metrics);
+        return NULL;
+    }
+    p->metrics = metrics;
+    if (ps && ps->keep_ids && ps->ids) {
+        p->ids = ps->ids;
+        p->ids_len = ps->ids_len;
+        p->n = ps->n;
+        ps->ids = NULL;
+        ps->ids_len = NULL;
+    }
+    return p;
+}
+
+void mlm_prediction_free(mlm_prediction *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        mem_free(p->ids[i]);
+    mem_free(p->ids);
+    mem_free(p->ids_len);
+    cJSON_Delete(p->metrics);
+    mem_free(p);
+}
+
+mlm_status mlm_prediction_metrics_json(const mlm_prediction *p, char *buf, size_t cap,
+                                       size_t *needed)
+{
+    if (!p || !needed || (cap && !buf))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_prediction_metrics_json: bad arguments");
+    char *s = json_print_exact(p->metrics);
+    if (!s)
+        return err_oom();
+    out_copy(s, strlen(s), buf, cap, needed);
+    cJSON_free(s);
+    return MLM_OK;
+}
+
+size_t mlm_prediction_num_rows(const mlm_prediction *p) { return p ? p->n : 0; }
+
+const int32_t *mlm_prediction_ids(const mlm_prediction *p, size_t i, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!p || i >= p->n)
+        return NULL;
+    if (len)
+        *len = p->ids_len[i];
+    return p->ids[i];
 }

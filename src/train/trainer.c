@@ -549,10 +549,6 @@ static int add_speed(cJSON *m, const char *split, double runtime, double samples
     return ok && add_num(m, k, json_py_round(steps / runtime, 3));
 }
 
-/* trainer.evaluate()'s metrics: eval_loss, eval_accuracy (with
- * compute_accuracy), speed_metrics over the eval set (steps: its batches),
- * and the epoch once training has run (Trainer.log adds state.epoch when
- * there is one). */
 /* A copy of every member of gen (NULL: none) added to m. */
 static int add_gen_metrics(cJSON *m, const cJSON *gen)
 {
@@ -562,50 +558,39 @@ static int add_gen_metrics(cJSON *m, const cJSON *gen)
     return 1;
 }
 
-static cJSON *eval_metrics_json(const mlm_trainer *tr, double loss, double runtime,
-                                double samples, double steps)
-{
-    cJSON *m = cJSON_CreateObject();
-    if (m && add_num(m, "eval_loss", loss) &&
-        (!tr->a.compute_accuracy || add_num(m, "eval_accuracy", tr->eval_accuracy)) &&
-        add_gen_metrics(m, tr->gen_metrics) &&
-        add_speed(m, "eval", runtime, samples, steps) &&
-        (!tr->started || add_num(m, "epoch", tr->epoch)))
-        return m;
-    cJSON_Delete(m);
-    return NULL;
-}
+/* What one pass of the evaluation loop measured. */
+typedef struct loop_result {
+    double loss;     /* mean over rows of their batch's mean loss; NaN: no labelled batch */
+    double accuracy; /* correct / labelled (compute_accuracy); NaN when not computed */
+    cJSON *gen;      /* {prefix}_rouge*, {prefix}_gen_len (predict_with_generate), or NULL */
+    double runtime, samples, steps;
+} loop_result;
 
-mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity)
+/* transformers' evaluation_loop, shared by evaluate and predict: the rows
+ * of ds in order, in batches of per_device_eval_batch_size, eval mode;
+ * with ps (begun by the caller) each batch is also generated on and
+ * decoded, and ROUGE and gen_len computed at the end. Masks come from
+ * batch indices apart from training's (EVAL_BATCH_BASE), so the result is
+ * deterministic. On a terminal a bar counts the batches. res->gen is the
+ * caller's to free. */
+static mlm_status eval_loop(mlm_trainer *tr, const mlm_dataset *ds, const char *prefix,
+                            predict_state *ps, loop_result *res)
 {
-    if (!tr)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_evaluate: trainer is NULL");
-    if (!tr->eval)
-        return err_set(MLM_ERR_STATE, "mlm_trainer_evaluate: the trainer has no eval dataset");
-    tr->eval_accuracy = NAN;
-    cJSON_Delete(tr->eval_metrics);
-    tr->eval_metrics = NULL;
-    cJSON_Delete(tr->gen_metrics);
-    tr->gen_metrics = NULL;
-    predict_state ps = {0};
-    const int predict = trainer_is_seq2seq(tr) && tr->a.predict_with_generate;
-    mlm_status st = predict ? predict_begin(tr, &ps) : MLM_OK;
-    if (st != MLM_OK)
-        return err_prefix(st, "evaluate: ");
+    memset(res, 0, sizeof *res);
+    res->loss = res->accuracy = NAN;
     const double t0 = now_seconds();
-    size_t N = mlm_dataset_num_rows(tr->eval);
+    size_t N = mlm_dataset_num_rows(ds);
     size_t bs = (size_t)tr->a.eval_batch_size;
     size_t *rows = mem_alloc(bs * sizeof *rows);
-    if (!rows) {
-        predict_end(&ps);
+    if (!rows)
         return err_oom();
-    }
     /* the bar redraws in place: on a terminal only, never into a log file */
     const int show_bar = isatty(STDERR_FILENO) && bar_wanted(tr);
     const int64_t n_batches = (int64_t)((N + bs - 1) / bs);
     progress_bar eb = {0};
     double sum = 0.0;
     size_t count = 0, labelled_total = 0, correct = 0;
+    mlm_status st = MLM_OK;
     par_pool *before = enter_pool(tr);
     for (size_t i = 0, k = 0; i < N && st == MLM_OK; i += bs, k++) {
         size_t n = N - i < bs ? N - i : bs;
@@ -614,10 +599,9 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
         mlm_batch *b = NULL;
         float loss;
         size_t labelled;
-        st = forward_rows(tr, tr->eval, rows, n, EVAL_BATCH_BASE + k, 0, 0, &b, &loss,
-                          &labelled);
-        if (st == MLM_OK && predict)
-            st = predict_batch(tr, &ps, b);
+        st = forward_rows(tr, ds, rows, n, EVAL_BATCH_BASE + k, 0, 0, &b, &loss, &labelled);
+        if (st == MLM_OK && ps)
+            st = predict_batch(tr, ps, b);
         mlm_batch_free(b);
         if (st == MLM_OK && labelled > 0) {
             sum += (double)loss * (double)n; /* HF: loss.repeat(batch_size) */
@@ -635,25 +619,137 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
     eval_bar_end(tr, &eb);
     par_pool_leave(before);
     mem_free(rows);
-    if (st == MLM_OK && predict) {
-        tr->gen_metrics = cJSON_CreateObject();
-        st = tr->gen_metrics ? predict_metrics(tr, &ps, tr->gen_metrics) : err_oom();
+    if (st == MLM_OK && ps) {
+        res->gen = cJSON_CreateObject();
+        st = res->gen ? predict_metrics(tr, ps, prefix, res->gen) : err_oom();
     }
-    predict_end(&ps);
-    if (st != MLM_OK)
-        return err_prefix(st, "evaluate");
-    double l = count ? sum / (double)count : NAN;
-    if (eval_loss)
-        *eval_loss = l;
-    if (perplexity)
-        *perplexity = exp(l); /* +inf on overflow, as HF's except OverflowError */
+    if (st != MLM_OK) {
+        cJSON_Delete(res->gen);
+        res->gen = NULL;
+        return st;
+    }
+    res->loss = count ? sum / (double)count : NAN;
     /* pooled over the whole set (a micro average), as compute_metrics sees
      * every batch's predictions at once */
     if (tr->a.compute_accuracy && labelled_total)
-        tr->eval_accuracy = (double)correct / (double)labelled_total;
-    tr->eval_metrics = eval_metrics_json(tr, l, now_seconds() - t0, (double)N,
-                                         (double)n_batches);
+        res->accuracy = (double)correct / (double)labelled_total;
+    res->runtime = now_seconds() - t0;
+    res->samples = (double)N;
+    res->steps = (double)n_batches;
+    return MLM_OK;
+}
+
+/* The loop's metrics as evaluation_loop + evaluate/predict name them:
+ * {prefix}_loss, {prefix}_accuracy (with compute_accuracy), the
+ * generation's, speed_metrics over the set (steps: its batches), and, for
+ * evaluate, the epoch once training has run (Trainer.log adds state.epoch
+ * to the same dict when there is one; predict does not log). */
+static cJSON *loop_metrics_json(const mlm_trainer *tr, const char *prefix, const loop_result *r,
+                                int with_epoch)
+{
+    char key[256];
+    cJSON *m = cJSON_CreateObject();
+    snprintf(key, sizeof key, "%s_loss", prefix);
+    int ok = m && add_num(m, key, r->loss);
+    snprintf(key, sizeof key, "%s_accuracy", prefix);
+    if (ok && tr->a.compute_accuracy)
+        ok = add_num(m, key, r->accuracy);
+    if (ok && add_gen_metrics(m, r->gen) &&
+        add_speed(m, prefix, r->runtime, r->samples, r->steps) &&
+        (!with_epoch || !tr->started || add_num(m, "epoch", tr->epoch)))
+        return m;
+    cJSON_Delete(m);
+    return NULL;
+}
+
+/* The generation of an evaluation or prediction: predict_with_generate on
+ * an encoder-decoder (*on set), begun into ps. */
+static mlm_status generation_begin(const mlm_trainer *tr, predict_state *ps, int keep_ids,
+                                   int *on)
+{
+    memset(ps, 0, sizeof *ps);
+    *on = trainer_is_seq2seq(tr) && tr->a.predict_with_generate;
+    mlm_status st = *on ? predict_begin(tr, ps) : MLM_OK;
+    ps->keep_ids = keep_ids;
+    return st;
+}
+
+mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perplexity)
+{
+    if (!tr)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_evaluate: trainer is NULL");
+    if (!tr->eval)
+        return err_set(MLM_ERR_STATE, "mlm_trainer_evaluate: the trainer has no eval dataset");
+    tr->eval_accuracy = NAN;
+    cJSON_Delete(tr->eval_metrics);
+    tr->eval_metrics = NULL;
+    cJSON_Delete(tr->gen_metrics);
+    tr->gen_metrics = NULL;
+    predict_state ps;
+    int generate;
+    loop_result r;
+    mlm_status st = generation_begin(tr, &ps, 0, &generate);
+    if (st == MLM_OK)
+        st = eval_loop(tr, tr->eval, "eval", generate ? &ps : NULL, &r);
+    predict_end(&ps);
+    if (st != MLM_OK)
+        return err_prefix(st, "evaluate: ");
+    tr->gen_metrics = r.gen;
+    if (eval_loss)
+        *eval_loss = r.loss;
+    if (perplexity)
+        *perplexity = exp(r.loss); /* +inf on overflow, as HF's except OverflowError */
+    tr->eval_accuracy = r.accuracy;
+    tr->eval_metrics = loop_metrics_json(tr, "eval", &r, 1);
     return tr->eval_metrics ? MLM_OK : err_oom();
+}
+
+/* A metric_key_prefix that makes keys as HF's: a word, short enough for
+ * the key buffers. */
+static int prefix_ok(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || n > 200)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+mlm_status mlm_trainer_predict(mlm_trainer *tr, const mlm_dataset *test,
+                               const char *metric_key_prefix, mlm_prediction **out)
+{
+    if (!out)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_predict: out is NULL");
+    *out = NULL;
+    if (!tr || !test)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "mlm_trainer_predict: the trainer and the test dataset are required");
+    const char *prefix = metric_key_prefix ? metric_key_prefix : "test";
+    if (!prefix_ok(prefix))
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "mlm_trainer_predict: metric_key_prefix '%s' is not a word of 1 to 200 "
+                       "letters, digits or '_'", prefix);
+    if (mlm_dataset_num_rows(test) == 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_predict: the test dataset is empty");
+    predict_state ps;
+    int generate;
+    loop_result r;
+    mlm_status st = generation_begin(tr, &ps, 1, &generate);
+    if (st == MLM_OK)
+        st = eval_loop(tr, test, prefix, generate ? &ps : NULL, &r);
+    cJSON *metrics = st == MLM_OK ? loop_metrics_json(tr, prefix, &r, 0) : NULL;
+    if (st == MLM_OK) {
+        cJSON_Delete(r.gen);
+        if (!metrics || !(*out = prediction_new(generate ? &ps : NULL, metrics)))
+            st = err_oom();
+    }
+    predict_end(&ps);
+    return st == MLM_OK ? MLM_OK : err_prefix(st, "predict: ");
 }
 
 mlm_status mlm_trainer_eval_metrics_json(const mlm_trainer *tr, char *buf, size_t cap,
