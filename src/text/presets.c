@@ -229,9 +229,13 @@ int preset_template_add_special(cJSON *template_processing, const char *s, int32
         if (strcmp(it->string, s) > 0) break;
         at++;
     }
+    int after = cJSON_GetArraySize(sp) - at;
     if (!add_special(sp, s, id)) return 0;
-    cJSON *e = cJSON_DetachItemViaPointer(sp, cJSON_GetObjectItemCaseSensitive(sp, s));
-    return cJSON_InsertItemInArray(sp, at, e);
+    /* the entries after it go behind it (cJSON 1.7.15's InsertItemInArray
+     * refuses some positions of an object) */
+    for (int k = 0; k < after; k++)
+        if (!cJSON_AddItemToArray(sp, cJSON_DetachItemFromArray(sp, at))) return 0;
+    return 1;
 }
 
 /* [token, id]. */
