@@ -2,9 +2,9 @@
  * (the member order is the Rust structs'); see presets.h. */
 #include "text/presets.h"
 
-#include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 static cJSON *typed(const char *type)
@@ -144,12 +144,12 @@ static int template_piece(cJSON *arr, const char *s, size_t len, int has_type, u
         if (has_type) t = type_id;
         return add_piece(arr, 0, id, (int)t) ? 0 : -2;
     }
-    char *name = malloc(len + 1);
+    char *name = mem_alloc(len + 1);
     if (!name) return -2;
     memcpy(name, s, len);
     name[len] = '\0';
     int ok = add_piece(arr, 1, name, has_type ? (int)type_id : 0);
-    free(name);
+    mem_free(name);
     return ok ? 0 : -2;
 }
 
