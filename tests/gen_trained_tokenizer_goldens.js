@@ -3,7 +3,7 @@
 // Face `tokenizers` (Rust) through its Node binding (tests/package.json).
 // Never part of `make check`'s required path.
 //
-//   cd tests && npm ci && cd .. && node tests/gen_trained_tokenizer_goldens.js
+//   cd tests && npm ci && cd .. && node tests/gen_trained_tokenizer_goldens.js [--t5]
 //
 // HF trains two tokenizers on WikiText-2 valid with its own trainers (the
 // binding's Tokenizer.train(files): the model's default trainer, i.e. vocab
@@ -25,6 +25,23 @@
 // produces a tokenizer whose encodings equal hf-bytebpe.jsonl (BPE training
 // is deterministic in HF; WordPiece is not, see gen_bpe_trainer_goldens.js),
 // and (b) that both HF files load in libmlm and encode like HF.
+//
+// Also (alone with --t5, leaving the others as they are) T5's conventions on a
+// trained byte-level BPE, as a Python user builds them:
+//   tokenizer = Tokenizer(BPE()); tokenizer.pre_tokenizer = ByteLevel(add_prefix_space=False)
+//   tokenizer.train(files, BpeTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
+//   tokenizer.post_processor = TemplateProcessing(single="$A </s>",
+//       pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
+// on KorSTS (Korean) and the CNN/DailyMail sample (English). The binding's
+// train() takes no special tokens, so HF trains without them and the
+// special tokens are put first, every other id moving up by 3: what
+// BpeTrainer::do_train does with them (step 1 "Add all special tokens to
+// the vocabulary", then the alphabet and the merges, which special tokens
+// never take part in), with vocab_size grown by 3 (the C test sets it so).
+// The post-processor is the binding's own templateProcessing(), set with
+// setPostProcessor and serialized by HF:
+//   hf-t5bpe.json, hf-t5bpe.jsonl   the tokenizer and its encodings (pairs
+//                                   use the pair template)
 //
 // Second mode, used by the C suite when node and tests/node_modules exist:
 //   node tests/gen_trained_tokenizer_goldens.js --encode tokenizer.json out.jsonl
@@ -130,8 +147,55 @@ async function goldens(t, name, note) {
   return lines.join('\n') + '\n';
 }
 
+const t5Corpora = [
+  path.resolve(root, 'tests', 'data', 'corpora', 'korsts', 'sts-train.tsv'),
+  path.resolve(root, 'tests', 'data', 'corpora', 'cnn-dailymail-sample', 'train_sample.csv'),
+];
+
+// T5's conventions (see the top); returns its README lines.
+async function t5Convention() {
+  const spec = JSON.parse(JSON.stringify(pipelines.bytebpe));
+  const t = tk.Tokenizer.fromString(JSON.stringify(spec));
+  t.train(t5Corpora);
+  const tmp = path.join(outDir, 'hf-t5bpe.json.tmp');
+  t.save(tmp, false);
+  const trained = JSON.parse(fs.readFileSync(tmp, 'utf8'));
+  const specials = ['<pad>', '</s>', '<unk>'];
+  const vocab = {};
+  specials.forEach((s, i) => { vocab[s] = i; });
+  for (const [tok, id] of Object.entries(trained.model.vocab)) {
+    if (tok in vocab) throw new Error(`special token ${tok} was trained as a word`);
+    vocab[tok] = id + specials.length;
+  }
+  trained.model.vocab = vocab;
+  trained.added_tokens = specials.map((s, i) => ({
+    id: i, content: s, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+  }));
+  const t5 = tk.Tokenizer.fromString(JSON.stringify(trained));
+  t5.setPostProcessor(tk.templateProcessing('$A </s>', '$A </s> $B </s>', [['</s>', 1]]));
+  t5.save(tmp, false);
+  const json = fs.readFileSync(tmp);
+  fs.unlinkSync(tmp);
+  fs.writeFileSync(path.join(outDir, 'hf-t5bpe.json'), json);
+  const loaded = tk.Tokenizer.fromString(json.toString('utf8'));
+  const note = 'T5 conventions on an HF-trained byte-level BPE (hf-t5bpe.json)';
+  fs.writeFileSync(path.join(outDir, 'hf-t5bpe.jsonl'), await goldens(loaded, 'hf-t5bpe', note));
+  return [
+    `t5 corpus: ${t5Corpora.map((f) => `${path.relative(root, f)} (${fs.statSync(f).size} bytes)`).join(', ')}`,
+    `hf-t5bpe.json: ${loaded.getVocabSize(true)} tokens, ${json.length} bytes of JSON`,
+  ];
+}
+
 async function main() {
   const args = process.argv.slice(2);
+  if (args[0] === '--t5') {
+    const readme = path.join(outDir, 'README.txt');
+    const kept = fs.readFileSync(readme, 'utf8').split('\n').filter((l) => l && !/^(t5 corpus|hf-t5bpe)/.test(l));
+    const lines = kept.concat(await t5Convention());
+    fs.writeFileSync(readme, lines.join('\n') + '\n');
+    console.log(lines.join('\n'));
+    return;
+  }
   if (args[0] === '--encode') {
     if (args.length !== 3) throw new Error('usage: --encode tokenizer.json out.jsonl');
     const t = tk.Tokenizer.fromFile(args[1]);
@@ -165,6 +229,7 @@ async function main() {
     fs.writeFileSync(path.join(outDir, `hf-${name}.jsonl`), await goldens(loaded, `hf-${name}`, note));
     readme.push(`${file}: ${loaded.getVocabSize(true)} tokens, ${json.length} bytes of JSON`);
   }
+  readme.push(...(await t5Convention()));
   fs.writeFileSync(path.join(outDir, 'README.txt'), readme.join('\n') + '\n');
   console.log(readme.join('\n'));
 }

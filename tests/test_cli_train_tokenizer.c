@@ -5,7 +5,8 @@
  * own), (b) a save_pretrained folder (tokenizer_config.json with the class
  * and the special tokens) that mlm_tokenizer_load reads, and (c) loaded by
  * HF tokenizers, which encodes tests/data/tokenizer_parity's texts (Korean
- * among them) exactly as libmlm does. */
+ * among them) exactly as libmlm does. T5's conventions (--special-tokens
+ * '<pad>,</s>,<unk>' --template-single '$A </s>') likewise. */
 #include "suites.h"
 #include "testutil.h"
 
@@ -193,6 +194,65 @@ START_TEST(bpe_on_text_files)
 }
 END_TEST
 
+/* T5's conventions from the command line: <pad> 0, </s> 1, <unk> 2 and a
+ * final </s> on every sequence, as the API trains it. */
+START_TEST(bpe_with_t5_conventions)
+{
+    char kbuf[4096], args[16384];
+    REQUIRE_TEST_DATA(korsts, KORSTS, kbuf);
+    char *tmp = test_tmpdir(), dir[4096];
+    snprintf(dir, sizeof dir, "%s/t5", tmp);
+    snprintf(args, sizeof args,
+             "train-tokenizer --model bpe --vocab-size 1200 --special-tokens '<pad>,</s>,<unk>' "
+             "--template-single '$A </s>' --template-pair '$A </s> $B </s>' '%s' --out '%s'",
+             korsts, dir);
+    int status;
+    char *out = run_mlm(args, &status);
+    ck_assert_msg(status == 0, "%s", out);
+    free(out);
+    mlm_tokenizer_trainer *tr = NULL;
+    ck_assert_int_eq(mlm_tokenizer_trainer_new(MLM_TOKENIZER_BYTE_BPE, &tr), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "vocab_size", "1200"), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "special_tokens",
+                                               "[\"<pad>\", \"</s>\", \"<unk>\"]"),
+                     MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "template_single", "$A </s>"), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "template_pair", "$A </s> $B </s>"), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_feed_file(tr, korsts), MLM_OK);
+    check_same_as_api(dir, tr);
+    mlm_tokenizer *tok = check_loads(dir, 1200, "mlm train-tokenizer t5 conventions (in HF)");
+    ck_assert_int_eq(mlm_tokenizer_special_id(tok, MLM_TOKEN_PAD), 0);
+    ck_assert_int_eq(mlm_tokenizer_special_id(tok, MLM_TOKEN_EOS), 1);
+    ck_assert_int_eq(mlm_tokenizer_special_id(tok, MLM_TOKEN_UNK), 2);
+    const char *text = "한 남자가 피자에 치즈를 뿌려놓고 있다.";
+    mlm_encoding *enc = NULL;
+    ck_assert_int_eq(mlm_tokenizer_encode(tok, text, strlen(text), NULL, 0, 1, &enc), MLM_OK);
+    ck_assert_int_eq(mlm_encoding_ids(enc)[mlm_encoding_length(enc) - 1], 1);
+    mlm_encoding_free(enc);
+    mlm_tokenizer_free(tok);
+    /* a template HF cannot build is a usage error naming the flag; a
+     * special token missing from the vocabulary a runtime error naming it */
+    snprintf(args, sizeof args,
+             "train-tokenizer --model bpe --vocab-size 300 --template-pair '$A </s>' '%s' "
+             "--out '%s/bad'",
+             korsts, tmp);
+    out = run_mlm(args, &status);
+    ck_assert_int_eq(status, 2);
+    ck_assert_msg(strstr(out, "--template-pair") != NULL, "%s", out);
+    free(out);
+    snprintf(args, sizeof args,
+             "train-tokenizer --model bpe --vocab-size 300 --template-single '$A <eos>' '%s' "
+             "--out '%s/bad'",
+             korsts, tmp);
+    out = run_mlm(args, &status);
+    ck_assert_int_eq(status, 1);
+    ck_assert_msg(strstr(out, "<eos>") != NULL, "%s", out);
+    free(out);
+    test_rmtree(tmp);
+    free(tmp);
+}
+END_TEST
+
 START_TEST(train_tokenizer_errors)
 {
     char wbuf[4096], args[16384];
@@ -238,6 +298,7 @@ Suite *cli_train_tokenizer_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, wordpiece_on_a_korean_column);
     tcase_add_test(tc, bpe_on_text_files);
+    tcase_add_test(tc, bpe_with_t5_conventions);
     tcase_add_test(tc, train_tokenizer_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -12,6 +12,11 @@
  *   RobertaProcessing / BertProcessing) are saved and, when node and
  *   tests/node_modules are there, loaded by HF, whose encodings must equal
  *   ours (skipped with a message otherwise);
+ * - T5's conventions on a byte-level BPE (special tokens <pad> </s> <unk>,
+ *   TemplateProcessing "$A </s>" / "$A </s> $B </s>"), trained on KorSTS and
+ *   the CNN/DailyMail sample, equal HF's: vocabulary, merges, added tokens,
+ *   the post-processor's JSON, and the encodings (Korean and pairs
+ *   included) of texts.jsonl (hf-t5bpe.*, gen_trained_tokenizer_goldens.js);
  * - WordPiece: properties (size, special tokens first, no [UNK] on the
  *   training text) and >= 98% of HF's WordPiece vocabulary; Korean (KorSTS);
  * - settings, errors, streaming of files, allocation failure.
@@ -33,6 +38,7 @@
 
 #define WIKI "corpora/wikitext-2-raw/wiki.valid.raw"
 #define KORSTS "corpora/korsts/sts-train.tsv"
+#define CNN "corpora/cnn-dailymail-sample/train_sample.csv"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -276,6 +282,100 @@ START_TEST(default_pipelines_round_trip_through_hf)
 }
 END_TEST
 
+/* A member of a JSON document read from a file (the caller frees *doc). */
+static cJSON *json_file(const char *path, cJSON **doc)
+{
+    size_t len;
+    char *text = test_read_file(path, &len);
+    ck_assert_msg(text != NULL, "cannot read %s", path);
+    *doc = cJSON_ParseWithLength(text, len);
+    free(text);
+    ck_assert_msg(*doc != NULL, "%s is not JSON", path);
+    return *doc;
+}
+
+/* T5's conventions, as HF's Python users build them on a trained byte-level
+ * BPE (see gen_trained_tokenizer_goldens.js): ours equal HF's file member for
+ * member (vocabulary, merges, added tokens, post-processor) and encode
+ * texts.jsonl (67 Korean texts, 45 pairs) as HF does, before and after a
+ * save, and in HF itself when node is there. */
+START_TEST(t5_conventions_match_hf)
+{
+    char sbuf[4096], cbuf[4096], hf_path[4096];
+    REQUIRE_TEST_DATA(korsts, KORSTS, sbuf);
+    REQUIRE_TEST_DATA(cnn, CNN, cbuf);
+    cJSON *hf_doc;
+    json_file(trained_path("hf-t5bpe.json", hf_path, sizeof hf_path), &hf_doc);
+    const cJSON *hf_model = cJSON_GetObjectItemCaseSensitive(hf_doc, "model");
+    int hf_vocab = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(hf_model, "vocab"));
+    /* BpeTrainer(vocab_size=N, special_tokens=[...]) with HF's N */
+    char vocab_size[32];
+    snprintf(vocab_size, sizeof vocab_size, "%d", hf_vocab);
+    const char *const settings[] = {"vocab_size", vocab_size, "min_frequency", "0",
+                                    "initial_alphabet", "[]",
+                                    "special_tokens", "[\"<pad>\", \"</s>\", \"<unk>\"]",
+                                    "template_single", "$A </s>",
+                                    "template_pair", "$A </s> $B </s>", "threads", "2", NULL};
+    mlm_tokenizer_trainer *tr = trainer(MLM_TOKENIZER_BYTE_BPE, settings);
+    ck_assert_msg(mlm_tokenizer_trainer_feed_file(tr, korsts) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_msg(mlm_tokenizer_trainer_feed_file(tr, cnn) == MLM_OK, "%s", mlm_last_error());
+    mlm_tokenizer *tok = NULL;
+    ck_assert_msg(mlm_tokenizer_trainer_finish(tr, &tok) == MLM_OK, "%s", mlm_last_error());
+    mlm_tokenizer_trainer_free(tr);
+    ck_assert_int_eq(mlm_tokenizer_special_id(tok, MLM_TOKEN_PAD), 0);
+    ck_assert_int_eq(mlm_tokenizer_special_id(tok, MLM_TOKEN_EOS), 1);
+    ck_assert_int_eq(mlm_tokenizer_special_id(tok, MLM_TOKEN_UNK), 2);
+
+    char *dir = test_tmpdir(), path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    ck_assert_int_eq(mlm_tokenizer_save(tok, path), MLM_OK);
+    cJSON *doc;
+    json_file(path, &doc);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(doc, "model");
+    static const char *const same[] = {"vocab", "merges"};
+    for (size_t k = 0; k < 2; k++)
+        ck_assert_msg(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(model, same[k]),
+                                    cJSON_GetObjectItemCaseSensitive(hf_model, same[k]), 1),
+                      "model.%s differs from HF's", same[k]);
+    static const char *const members[] = {"added_tokens", "post_processor", "pre_tokenizer",
+                                          "decoder"};
+    for (size_t k = 0; k < 4; k++)
+        ck_assert_msg(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(doc, members[k]),
+                                    cJSON_GetObjectItemCaseSensitive(hf_doc, members[k]), 1),
+                      "%s differs from HF's", members[k]);
+    cJSON_Delete(doc);
+    cJSON_Delete(hf_doc);
+
+    /* a Korean text and a pair: </s> after each sequence, type ids 0 */
+    mlm_encoding *enc = NULL;
+    const char *ko = "비행기가 이륙하고 있다.";
+    ck_assert_int_eq(mlm_tokenizer_encode(tok, ko, strlen(ko), "yes", 3, 1, &enc), MLM_OK);
+    size_t n = mlm_encoding_length(enc), eos = 0;
+    for (size_t i = 0; i < n; i++) {
+        eos += mlm_encoding_ids(enc)[i] == 1;
+        ck_assert_int_eq(mlm_encoding_type_ids(enc)[i], 0);
+    }
+    ck_assert_uint_eq(eos, 2);
+    ck_assert_int_eq(mlm_encoding_ids(enc)[n - 1], 1);
+    mlm_encoding_free(enc);
+
+    char golden[4096];
+    trained_path("hf-t5bpe.jsonl", golden, sizeof golden);
+    ck_assert_int_eq(tokenizer_golden_check(tok, golden, "t5 conventions (ours)"), 0);
+    mlm_tokenizer *again = NULL;
+    ck_assert_msg(mlm_tokenizer_load(path, &again) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_int_eq(tokenizer_golden_check(again, golden, "t5 conventions (ours, saved)"), 0);
+    mlm_tokenizer_free(again);
+    char hf_out[4096];
+    snprintf(hf_out, sizeof hf_out, "%s/hf.jsonl", dir);
+    if (hf_encode(path, hf_out))
+        ck_assert_int_eq(tokenizer_golden_check(tok, hf_out, "t5 conventions (ours, in HF)"), 0);
+    mlm_tokenizer_free(tok);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ (c) WordPiece */
 
 static void assert_no_unk(const mlm_tokenizer *tok, char **lines, size_t n, const char *what)
@@ -482,6 +582,85 @@ START_TEST(settings_and_errors)
 }
 END_TEST
 
+/* TemplateProcessing's string form, as HF's Piece::try_from reads it, and
+ * its errors. */
+START_TEST(template_settings)
+{
+    mlm_tokenizer_trainer *tr = trainer(MLM_TOKENIZER_BYTE_BPE, NULL);
+    expect_set_error(tr, "template_single", "$C", MLM_ERR_INVALID_ARGUMENT, "\"$C\"");
+    expect_set_error(tr, "template_single", "$A:x", MLM_ERR_INVALID_ARGUMENT, "template_single");
+    expect_set_error(tr, "template_single", "$A:1:2", MLM_ERR_INVALID_ARGUMENT, "$A:1:2");
+    expect_set_error(tr, "template_pair", "$A </s>", MLM_ERR_INVALID_ARGUMENT, "both");
+    expect_set_error(tr, "template_single", "\xff", MLM_ERR_INVALID_ARGUMENT, "UTF-8");
+    /* "<s>:1 $:1 </s>:1" and "$1 $B:2 <x>": type ids; <x> is not a token */
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "template_single", "<s>:1 $:1 </s>:1"), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "template_pair", "$1 $B:2 <x>"), MLM_OK);
+    const char *text = "안녕 hello 안녕 hello\n";
+    ck_assert_int_eq(mlm_tokenizer_trainer_feed(tr, text, strlen(text)), MLM_OK);
+    mlm_tokenizer *tok = NULL;
+    ck_assert_int_eq(mlm_tokenizer_trainer_finish(tr, &tok), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(tok);
+    ck_assert_msg(strstr(mlm_last_error(), "\"<x>\"") && strstr(mlm_last_error(), "template_pair"),
+                  "%s", mlm_last_error());
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "template_pair", "$1 $B:2 <mask>"), MLM_OK);
+    ck_assert_msg(mlm_tokenizer_trainer_finish(tr, &tok) == MLM_OK, "%s", mlm_last_error());
+    /* special_tokens sorted by name, as HF writes the map (ordered_map) */
+    char *dir = test_tmpdir(), path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    ck_assert_int_eq(mlm_tokenizer_save(tok, path), MLM_OK);
+    cJSON *doc;
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(json_file(path, &doc), "post_processor"),
+        "special_tokens");
+    static const char *const sorted[] = {"</s>", "<mask>", "<s>"};
+    ck_assert_int_eq(cJSON_GetArraySize(sp), 3);
+    for (int k = 0; k < 3; k++)
+        ck_assert_str_eq(cJSON_GetArrayItem(sp, k)->string, sorted[k]);
+    cJSON_Delete(doc);
+    test_rmtree(dir);
+    free(dir);
+    mlm_encoding *enc = NULL;
+    ck_assert_int_eq(mlm_tokenizer_encode(tok, "안녕", strlen("안녕"), "hello", 5, 1, &enc), MLM_OK);
+    size_t n = mlm_encoding_length(enc);
+    ck_assert_int_eq(mlm_encoding_ids(enc)[n - 1], 4); /* <mask> */
+    ck_assert_int_eq(mlm_encoding_type_ids(enc)[0], 1);
+    ck_assert_int_eq(mlm_encoding_type_ids(enc)[n - 2], 2);
+    mlm_encoding_free(enc);
+    ck_assert_int_eq(mlm_tokenizer_encode(tok, "안녕", strlen("안녕"), NULL, 0, 1, &enc), MLM_OK);
+    n = mlm_encoding_length(enc);
+    ck_assert_int_eq(mlm_encoding_ids(enc)[0], 0); /* <s> */
+    ck_assert_int_eq(mlm_encoding_ids(enc)[n - 1], 2); /* </s> */
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(mlm_encoding_type_ids(enc)[i], 1);
+    mlm_encoding_free(enc);
+    mlm_tokenizer_free(tok);
+    /* "" unsets both: RoBERTa's post-processor again */
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "template_single", ""), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "template_pair", ""), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_finish(tr, &tok), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_encode(tok, "hello", 5, "hello", 5, 1, &enc), MLM_OK);
+    n = mlm_encoding_length(enc); /* RobertaProcessing: <s> hello </s> </s> hello </s> */
+    size_t specials[5] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (mlm_encoding_ids(enc)[i] < 5) specials[mlm_encoding_ids(enc)[i]]++;
+    ck_assert_int_eq(mlm_encoding_ids(enc)[0], 0);
+    ck_assert_int_eq(mlm_encoding_ids(enc)[n - 1], 2);
+    ck_assert_uint_eq(specials[0], 1);
+    ck_assert_uint_eq(specials[2], 3);
+    mlm_encoding_free(enc);
+    mlm_tokenizer_free(tok);
+    /* only a pair template: single is HF's default "$0", no special token */
+    ck_assert_int_eq(mlm_tokenizer_trainer_set(tr, "template_pair", "$A </s> $B"), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_trainer_finish(tr, &tok), MLM_OK);
+    ck_assert_int_eq(mlm_tokenizer_encode(tok, "hello", 5, NULL, 0, 1, &enc), MLM_OK);
+    for (size_t i = 0; i < mlm_encoding_length(enc); i++)
+        ck_assert_int_ge(mlm_encoding_ids(enc)[i], 5);
+    mlm_encoding_free(enc);
+    mlm_tokenizer_free(tok);
+    mlm_tokenizer_trainer_free(tr);
+}
+END_TEST
+
 /* A file is read as lines with their endings, across buffer refills,
  * the last line without one: the same as feeding each line. */
 START_TEST(feed_file_equals_feeding_lines)
@@ -555,6 +734,7 @@ START_TEST(allocation_failures)
             mlm_status st = mlm_tokenizer_trainer_new((mlm_tokenizer_model_kind)kind, &tr);
             if (!st) st = mlm_tokenizer_trainer_set(tr, "special_tokens", "[\"[UNK]\", \"<s>\"]");
             if (!st) st = mlm_tokenizer_trainer_set(tr, "threads", "2");
+            if (!st && kind == 1) st = mlm_tokenizer_trainer_set(tr, "template_single", "<s> $A");
             if (!st) st = mlm_tokenizer_trainer_feed(tr, text, strlen(text));
             if (!st) st = mlm_tokenizer_trainer_finish(tr, &tok);
             mem_fail_after(-1);
@@ -582,6 +762,8 @@ Suite *tokenizer_trainer_suite(void)
     tcase_add_test(tc, default_pipelines_round_trip_through_hf);
     tcase_add_test(tc, wordpiece_properties_and_hf_overlap);
     tcase_add_test(tc, korean_corpus);
+    tcase_add_test(tc, t5_conventions_match_hf);
+    tcase_add_test(tc, template_settings);
     suite_add_tcase(s, tc);
     return s;
 }

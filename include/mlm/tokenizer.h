@@ -268,6 +268,27 @@ MLM_API void mlm_tokenizer_trainer_free(mlm_tokenizer_trainer *tr);
  *                                   clears the kind's default)
  *   "threads"                       1..256 threads counting fed files
  *                                   (default 1; the result is the same)
+ *   "template_single", "template_pair"
+ *                                   TemplateProcessing(single=..., pair=...)
+ *                                   as the result's post-processor, in HF's
+ *                                   string form: pieces separated by ' ',
+ *                                   $A / $B (or $<type_id>: A) for the
+ *                                   sequences, any other piece a special
+ *                                   token, each with an optional
+ *                                   :<type_id>; e.g. T5's "$A </s>" and
+ *                                   "$A </s> $B </s>". Setting either
+ *                                   replaces the kind's post-processor (an
+ *                                   unset one is HF's default: "$0" single,
+ *                                   "$A:0 $B:1" pair; "" unsets); the pair
+ *                                   template must use $A and $B. A special
+ *                                   token named there gets its id in the
+ *                                   trained vocabulary
+ *                                   (tokenizer.token_to_id), so list it in
+ *                                   "special_tokens": finish fails otherwise.
+ *                                   With "special_tokens" ["<pad>", "</s>",
+ *                                   "<unk>"] and "$A </s>" a byte-level BPE
+ *                                   tokenizer follows T5's conventions
+ *                                   (<pad> 0, </s> 1, <unk> 2, a final </s>).
  * "lowercase", "add_prefix_space" and "threads" must be set before the first
  * feed (MLM_ERR_STATE after). An unknown name or a bad value is
  * MLM_ERR_INVALID_ARGUMENT naming it. */
@@ -288,7 +309,8 @@ MLM_API mlm_status mlm_tokenizer_trainer_feed(mlm_tokenizer_trainer *tr, const c
  * full pipeline: BertProcessing [CLS]/[SEP] or RobertaProcessing <s>/</s>
  * when those are special tokens, none (WordPiece) or a ByteLevel
  * post-processor otherwise); mlm_tokenizer_save writes it as a
- * tokenizer.json that HF loads. The trainer may be freed afterwards, or fed
+ * tokenizer.json that HF loads. With "template_single" or "template_pair",
+ * TemplateProcessing instead. The trainer may be freed afterwards, or fed
  * more and finished again. */
 MLM_API mlm_status mlm_tokenizer_trainer_finish(mlm_tokenizer_trainer *tr, mlm_tokenizer **out);
 

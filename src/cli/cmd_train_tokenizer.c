@@ -17,7 +17,7 @@
 #include "args.h"
 #include "commands.h"
 
-enum { MODEL, VOCAB, MINFREQ, SPECIAL, LOWER, COLUMN, QUOTING, THREADS, OUT, NOPTS };
+enum { MODEL, VOCAB, MINFREQ, SPECIAL, LOWER, TSINGLE, TPAIR, COLUMN, QUOTING, THREADS, OUT, NOPTS };
 
 /* "[PAD],[UNK]" (or a JSON array as the library takes it) → a JSON array. */
 static char *special_tokens_json(const char *list)
@@ -42,7 +42,9 @@ static int configure(mlm_tokenizer_trainer *tr, const cli_option *opts, int thre
     static const struct {
         int opt;
         const char *name;
-    } map[] = {{VOCAB, "vocab_size"}, {MINFREQ, "min_frequency"}, {LOWER, "lowercase"}};
+    } map[] = {{VOCAB, "vocab_size"},         {MINFREQ, "min_frequency"},
+               {LOWER, "lowercase"},          {TSINGLE, "template_single"},
+               {TPAIR, "template_pair"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         const char *v = opts[map[i].opt].value;
         if (v && mlm_tokenizer_trainer_set(tr, map[i].name, v) != MLM_OK) {
@@ -105,6 +107,8 @@ int cmd_train_tokenizer(int argc, char **argv)
         [MINFREQ] = {"min-frequency", ARG_VALUE, NULL},
         [SPECIAL] = {"special-tokens", ARG_VALUE, NULL},
         [LOWER] = {"lowercase", ARG_VALUE, NULL},
+        [TSINGLE] = {"template-single", ARG_VALUE, NULL},
+        [TPAIR] = {"template-pair", ARG_VALUE, NULL},
         [COLUMN] = {"text-column", ARG_VALUE, NULL},
         [QUOTING] = {"quoting", ARG_VALUE, NULL},
         [THREADS] = {"threads", ARG_VALUE, NULL},

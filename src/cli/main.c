@@ -156,7 +156,8 @@ static const command commands[] = {
      0, cmd_collate, NULL},
     {"train-tokenizer",
      "mlm train-tokenizer --model bpe|wordpiece --vocab-size N [--min-frequency N]\n"
-     "                    [--special-tokens T1,T2,...] [--text-column C [--quoting none]]\n"
+     "                    [--special-tokens T1,T2,...] [--template-single T [--template-pair T]]\n"
+     "                    [--text-column C [--quoting none]]\n"
      "                    [--threads N] FILES... --out DIR",
      "train a tokenizer as HF tokenizers' train() does, saved as save_pretrained saves it",
      "  --model bpe          byte-level BPE, RoBERTa's pipeline (<s> <pad> </s> <unk> <mask>)\n"
@@ -165,6 +166,9 @@ static const command commands[] = {
      "  --min-frequency N    pairs seen fewer times are not merged (2)\n"
      "  --special-tokens L   comma-separated, ids 0.. in order (default: the model's above)\n"
      "  --lowercase B        wordpiece: true or false (true)\n"
+     "  --template-single T  the post-processor: HF's TemplateProcessing(single=T), e.g. T5's\n"
+     "                       \"$A </s>\" with --special-tokens '<pad>,</s>,<unk>'\n"
+     "  --template-pair T    and its pair=T, e.g. \"$A </s> $B </s>\"\n"
      "  --text-column C      the text of JSON, JSON Lines or CSV files (else each line of a\n"
      "                       file is an example)\n"
      "  --quoting none       CSV/TSV quotes are text (csv.QUOTE_NONE; KorSTS needs it)\n"

@@ -2,6 +2,9 @@
 
 int utf8_valid(const char *s, size_t len, size_t *bad)
 {
+    size_t unused;
+    if (!bad) /* callers that only ask yes or no */
+        bad = &unused;
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {

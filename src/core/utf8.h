@@ -9,7 +9,7 @@
 
 /* Nonzero when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF); otherwise 0 with *bad the offset of the first
- * byte of the first ill-formed sequence. */
+ * byte of the first ill-formed sequence (bad may be NULL). */
 int utf8_valid(const char *s, size_t len, size_t *bad);
 
 /* Strict: one code point of s[0..len) into *cp; its byte length, or 0 when

@@ -10,6 +10,8 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+#include "mlm/core.h"
+
 /* An "added_tokens" entry of a special token (single_word, rstrip false). */
 cJSON *preset_added_token(int32_t id, const char *content, int lstrip, int normalized);
 
@@ -29,6 +31,28 @@ cJSON *preset_wordpiece_decoder(const char *prefix);
 /* Post-processors. TemplateProcessing of BERT ("[CLS] $A [SEP]", pair
  * "[CLS] $A [SEP] $B:1 [SEP]:1"), as BertConverter writes it. */
 cJSON *preset_bert_template(const char *cls, int32_t cls_id, const char *sep, int32_t sep_id);
+
+/* HF's Template::try_from(&str), the string form of TemplateProcessing's
+ * single and pair ("$A </s>", "[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1"): pieces
+ * split at each ' '; "$", "$A"/"$a", "$B"/"$b" or "$<type_id>" (sequence A)
+ * a sequence, anything else a special token, each optionally followed by
+ * ":<type_id>". *pieces receives the serialized list ({"Sequence": {"id",
+ * "type_id"}} / {"SpecialToken": {...}}); a piece HF cannot build ("Cannot
+ * build Piece from string") is MLM_ERR_INVALID_ARGUMENT naming `what`. */
+mlm_status preset_template_parse(const char *text, const char *what, cJSON **pieces);
+
+/* Whether a parsed template has a piece of sequence B (0 or 1). */
+int preset_template_has_b(const cJSON *pieces);
+
+/* TemplateProcessing over parsed single and pair templates (both taken,
+ * also on failure), with special_tokens {} to fill with
+ * preset_template_add_special. */
+cJSON *preset_template(cJSON *single, cJSON *pair);
+
+/* special_tokens' entry {"id": s, "ids": [id], "tokens": [s]} of a
+ * TemplateProcessing (nothing when s is there already). 1, or 0 when out of
+ * memory. */
+int preset_template_add_special(cJSON *template_processing, const char *s, int32_t id);
 
 /* BertProcessing, or RobertaProcessing (with trim_offsets on). */
 cJSON *preset_bert_processing(const char *cls, int32_t cls_id, const char *sep, int32_t sep_id);

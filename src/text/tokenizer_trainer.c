@@ -70,6 +70,9 @@ struct mlm_tokenizer_trainer {
     size_t n_specials;
     uint32_t *alphabet;
     size_t n_alphabet;
+    /* TemplateProcessing's single and pair, parsed (NULL: unset); either
+     * set replaces the kind's post-processor */
+    cJSON *template_single, *template_pair;
     int threads;
     /* counting, built on the first feed */
     normalizer *norm;
@@ -122,6 +125,8 @@ MLM_API void mlm_tokenizer_trainer_free(mlm_tokenizer_trainer *tr)
     normalizer_free(tr->norm);
     pretokenizer_free(tr->pre);
     specials_free(tr);
+    cJSON_Delete(tr->template_single);
+    cJSON_Delete(tr->template_pair);
     mem_free(tr->alphabet);
     mem_free(tr->prefix);
     mem_free(tr);
@@ -334,6 +339,23 @@ MLM_API mlm_status mlm_tokenizer_trainer_set(mlm_tokenizer_trainer *tr, const ch
         mem_free(list);
         cJSON_Delete(a);
         return st;
+    } else if (!strcmp(name, "template_single") || !strcmp(name, "template_pair")) {
+        int single = !strcmp(name, "template_single");
+        cJSON **slot = single ? &tr->template_single : &tr->template_pair, *t = NULL;
+        if (!utf8_valid(value, strlen(value), NULL)) return bad_value(name, value, "UTF-8 text");
+        char what[64];
+        snprintf(what, sizeof what, "trainer setting \"%s\"", name);
+        mlm_status st = *value ? preset_template_parse(value, what, &t) : MLM_OK;
+        if (st) return st;
+        if (t && !single && !preset_template_has_b(t)) { /* HF's builder validation */
+            cJSON_Delete(t);
+            return err_set(MLM_ERR_INVALID_ARGUMENT,
+                           "trainer setting \"template_pair\": the template \"%s\" must use both "
+                           "sequences ($A and $B)",
+                           value);
+        }
+        cJSON_Delete(*slot);
+        *slot = t;
     } else if (!strcmp(name, "initial_alphabet")) {
         cJSON *a;
         size_t n;
@@ -574,6 +596,60 @@ static int32_t special_id(const bpe_trained *m, size_t n_specials, const char *s
     return -1;
 }
 
+/* The id of any token of the result, or -1 (tokenizer.token_to_id). */
+static int32_t token_id(const bpe_trained *m, const char *s)
+{
+    for (size_t i = 0; i < m->n_tokens; i++)
+        if (!strcmp(m->tokens[i], s)) return (int32_t)i;
+    return -1;
+}
+
+/* The special tokens a template names, with their ids in the result, into
+ * tp's special_tokens (TemplateProcessing(special_tokens=[(t,
+ * tokenizer.token_to_id(t)), ...]) as HF's users write it). */
+static mlm_status template_specials(cJSON *tp, const cJSON *pieces, const char *setting,
+                                    const bpe_trained *m)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, pieces)
+    {
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(it, "SpecialToken");
+        if (!sp) continue;
+        const char *s = cJSON_GetObjectItemCaseSensitive(sp, "id")->valuestring;
+        int32_t id = token_id(m, s);
+        if (id < 0)
+            return err_set(MLM_ERR_INVALID_ARGUMENT,
+                           "trainer setting \"%s\": \"%s\" is not a token of the trained "
+                           "vocabulary (list it in special_tokens)",
+                           setting, s);
+        if (!preset_template_add_special(tp, s, id)) return err_oom();
+    }
+    return MLM_OK;
+}
+
+/* TemplateProcessing from the settings; an unset template is the builder's
+ * default ("$0" single, "$A:0 $B:1" pair). */
+static mlm_status template_json(const mlm_tokenizer_trainer *tr, const bpe_trained *m, cJSON **out)
+{
+    cJSON *single = tr->template_single ? cJSON_Duplicate(tr->template_single, 1) : NULL;
+    cJSON *pair = tr->template_pair ? cJSON_Duplicate(tr->template_pair, 1) : NULL;
+    mlm_status st = MLM_OK;
+    if (!single && !tr->template_single) st = preset_template_parse("$0", "single", &single);
+    if (!st && !pair && !tr->template_pair) st = preset_template_parse("$A:0 $B:1", "pair", &pair);
+    cJSON *tp = preset_template(single, pair); /* takes both */
+    if (!st && !tp) st = err_oom();
+    if (!st) st = template_specials(tp, cJSON_GetObjectItemCaseSensitive(tp, "single"),
+                                    "template_single", m);
+    if (!st) st = template_specials(tp, cJSON_GetObjectItemCaseSensitive(tp, "pair"),
+                                    "template_pair", m);
+    if (st) {
+        cJSON_Delete(tp);
+        return st;
+    }
+    *out = tp;
+    return MLM_OK;
+}
+
 static cJSON *post_processor_json(const mlm_tokenizer_trainer *tr, const bpe_trained *m)
 {
     int wp = tr->kind == MLM_TOKENIZER_WORDPIECE;
@@ -665,8 +741,17 @@ static mlm_status build_json(const mlm_tokenizer_trainer *tr, const bpe_trained 
         ok &= t != NULL;
         if (t) cJSON_AddItemToArray(added, t);
     }
-    cJSON *parts[4] = {normalizer_json(tr), pretokenizer_json(tr), post_processor_json(tr, m),
-                       decoder_json(tr)};
+    cJSON *post = NULL;
+    if (tr->template_single || tr->template_pair) {
+        mlm_status st = template_json(tr, m, &post);
+        if (st) {
+            cJSON_Delete(doc);
+            return st;
+        }
+    } else {
+        post = post_processor_json(tr, m);
+    }
+    cJSON *parts[4] = {normalizer_json(tr), pretokenizer_json(tr), post, decoder_json(tr)};
     static const char *const keys[4] = {"normalizer", "pre_tokenizer", "post_processor",
                                         "decoder"};
     ok = preset_add_all(doc, keys, parts, 4) && ok;
