@@ -28,6 +28,22 @@ def load1(r):
     return r.get("loadavg", [None])[0] if r else None
 
 
+def spin_notes(ours, peers):
+    """Multi-thread medians whose CPU time a step exceeds 1.5x the 1-thread
+    median's of the same side (libmlm, PyTorch fp32, PyTorch bf16)."""
+    notes = []
+    for name, rows in (("libmlm", ours),
+                       ("PyTorch fp32", [r for r in peers if r["config"]["autocast"] == "none"]),
+                       ("PyTorch bf16", [r for r in peers if r["config"]["autocast"] == "bf16"])):
+        one = median_run([r for r in rows if r["config"]["threads"] == 1])
+        for n in sorted({r["config"]["threads"] for r in rows} - {1}):
+            r = median_run([x for x in rows if x["config"]["threads"] == n])
+            if one and r["cpu_s"] > 1.5 * one["cpu_s"]:
+                notes.append(f"{name} {n} thr {r['cpu_s']:.2f} s CPU a step against "
+                             f"{one['cpu_s']:.2f} s at 1 thread")
+    return notes
+
+
 def main():
     d = sys.argv[1]
     ours = lines(os.path.join(d, "libmlm.jsonl"))
@@ -76,7 +92,7 @@ def main():
         loads = [load1(r) for r in rows if load1(r) is not None]
         print(f"{flag}{n:>2}{o['tokens_per_s']:>9.1f}{fmt(fp32 and fp32['tokens_per_s'], '10.1f'):>10}"
               f"{fmt(bf16 and bf16['tokens_per_s'], '10.1f'):>10}{fmt(ratio, '7.2f'):>7}   "
-              f"{100 * o['mfu']:>5.1f}%{fmt(pmfu and 100 * pmfu, '7.1f'):>7}%   "
+              f"{100 * o['mfu']:>5.1f}%{fmt(pmfu and 100 * pmfu, '7.1f') + ('%' if pmfu else ' '):>8}   "
               f"{o['peak_rss_mb']:>7.0f}{fmt(best and best['peak_rss_mb'], '8.0f'):>8}"
               f"{fmt(rss_ratio, '6.2f'):>6}   {fmt(max(loads) if loads else None, '5.2f'):>5}   "
               f"{spread(o)} | {spread(best) if best else '-'}")
@@ -109,6 +125,12 @@ def main():
                   f"{r['impl']} {r['config']['threads']} thr{' ' + r['config'].get('autocast', '') if r['impl'] == 'pytorch' else ''}"
                   f" ({r['step_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU a step)" for r in flagged)
               + ". Rerun on an idle machine.")
+    spinning = spin_notes(ours, peers)
+    if spinning:
+        print()
+        print("NOTE: multi-thread runs that spent far more CPU time a step than the same side at 1 "
+              "thread (threads spinning at barriers, waiting on each other or on other load; "
+              "their wall time is the load's as much as the code's): " + "; ".join(spinning))
     print()
     print("libmlm RSS: runtime alone " + ", ".join(sorted({f"{o['runtime_rss_mb']:.0f} MB" for o in ours}))
           + "; after model + data " + ", ".join(sorted({f"{o['model_rss_mb']:.0f} MB" for o in ours})))
