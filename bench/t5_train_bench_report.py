@@ -28,6 +28,23 @@ def load1(r):
     return r.get("loadavg", [None])[0] if r else None
 
 
+def one_thread_cpu(ours, peers):
+    """At 1 thread the CPU time a step is what an idle machine's wall time
+    would be (other load takes turns on the core, it does not add CPU time
+    to ours): the ratio of CPU times is the figure least touched by load."""
+    o = median_run([r for r in ours if r["config"]["threads"] == 1])
+    if not o:
+        return ""
+    parts = [f"libmlm {o['cpu_s']:.3f} s"]
+    for name, cast in (("PyTorch fp32", "none"), ("PyTorch bf16", "bf16")):
+        p = median_run([r for r in peers if r["config"]["threads"] == 1
+                        and r["config"]["autocast"] == cast])
+        if p:
+            parts.append(f"{name} {p['cpu_s']:.3f} s (ratio {p['cpu_s'] / o['cpu_s']:.2f}x)")
+    return ("1 thread, CPU time a step (the load-robust comparison; ratio = PyTorch's / "
+            "libmlm's): " + ", ".join(parts))
+
+
 def spin_notes(ours, peers):
     """Multi-thread medians whose CPU time a step exceeds 1.5x the 1-thread
     median's of the same side (libmlm, PyTorch fp32, PyTorch bf16)."""
@@ -125,6 +142,10 @@ def main():
                   f"{r['impl']} {r['config']['threads']} thr{' ' + r['config'].get('autocast', '') if r['impl'] == 'pytorch' else ''}"
                   f" ({r['step_s']:.2f} s wall, {r['cpu_s']:.2f} s CPU a step)" for r in flagged)
               + ". Rerun on an idle machine.")
+    cpu_line = one_thread_cpu(ours, peers)
+    if cpu_line:
+        print()
+        print(cpu_line)
     spinning = spin_notes(ours, peers)
     if spinning:
         print()
