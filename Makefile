@@ -14,6 +14,8 @@
 #   make bench-t5        summarization (T5 generate) throughput, libmlm vs PyTorch
 #   make bench-train     training throughput, MFU and peak RSS, libmlm vs PyTorch
 #                        (bench/run_train_bench.sh; ~3 minutes, STEPS=2 WARMUP=1 less)
+#   make bench-t5-train  seq2seq (T5) training throughput and peak RSS, libmlm vs
+#                        PyTorch fp32 and bf16 autocast (bench/run_t5_train_bench.sh)
 #   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
@@ -118,7 +120,8 @@ TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
-        fuzz bench bench-tokenize bench-model bench-dataset bench-train bench-t5 abi-dump \
+        fuzz bench bench-tokenize bench-model bench-dataset bench-train bench-t5 \
+        bench-t5-train abi-dump \
         abi-check \
         check-cli-compat
 
@@ -364,6 +367,16 @@ bench-train: deps-ok
 bench-t5: deps-ok
 	@$(MAKE) --no-print-directory build/bench/t5_bench
 	@sh bench/run_t5_bench.sh
+
+# Seq2seq training: tokens/s (source + target), MFU and peak RSS of T5
+# training steps (fwd + bwd + clip + AdamW) at the t5-small shape, batch 8 x
+# (128 + 32), 1 and 2 threads, against PyTorch's best BLIS configuration in
+# fp32 and, where the CPU has AVX512-BF16 or AMX, bf16 autocast (needs
+# /usr/bin/python3 with Debian's torch; SKIP_PEERS=1 runs libmlm's side
+# only). THREADS, REPS, STEPS, WARMUP, TORCH_ARCHS, BF16: see the script.
+bench-t5-train: deps-ok
+	@$(MAKE) --no-print-directory build/bench/t5_train_bench
+	@sh bench/run_t5_train_bench.sh
 
 clean:
 	rm -rf build lib bin

@@ -33,6 +33,7 @@ TORCH_ARCHS=${TORCH_ARCHS:-"zen3 haswell skx generic"}
 TORCH_SEARCH=${TORCH_SEARCH:-probe}
 PY=/usr/bin/python3
 OUT=$(mktemp -d /tmp/mlm-bench-train.XXXXXX)
+. bench/bench_lib.sh
 
 steps_args() {
     a=""
@@ -58,9 +59,7 @@ shape_batch() {
 }
 
 uptime > "$OUT/load_before"
-if [ -z "${SKIP_PEERS:-}" ]; then
-    $PY bench/torch_train_peer.py --arch-ids "$TORCH_ARCHS" > "$OUT/arch_ids.json"
-fi
+[ -z "${SKIP_PEERS:-}" ] && arch_ids "$TORCH_ARCHS"
 
 # peer SHAPE N ARCH_NAME ARCH_ID MODE: one PyTorch process (MODE probe|train)
 peer() {
@@ -78,50 +77,32 @@ peer() {
     fi
 }
 
-arch_id() {
-    $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["ids"].get(sys.argv[2], ""))' \
-        "$OUT/arch_ids.json" "$1"
-}
-
 for shape in $SHAPES; do
     for n in $THREADS; do
         echo "== libmlm: $shape, $n thread(s)"
         build/bench/train_bench --shape "$shape" --threads "$n" --json $(steps_args) \
             | tee -a "$OUT/libmlm.jsonl" | cut -c1-160
         [ -n "${SKIP_PEERS:-}" ] && continue
-        best=""
-        best_id=""
-        best_v=0
-        for arch in $TORCH_ARCHS; do
-            id=$(arch_id "$arch")
-            if [ -z "$id" ]; then
-                echo "   (BLIS has no sub-configuration $arch: skipped)"
-                continue
-            fi
-            if [ "$TORCH_SEARCH" = full ]; then
+        if [ "$TORCH_SEARCH" = full ]; then
+            for arch in $TORCH_ARCHS; do
+                id=$(arch_id "$arch")
+                if [ -z "$id" ]; then
+                    echo "   (BLIS has no sub-configuration $arch: skipped)"
+                    continue
+                fi
                 echo "== pytorch: $shape, $n thread(s), BLIS $arch (id $id), full steps"
-                peer "$shape" "$n" "$arch" "$id" train | tee -a "$OUT/pytorch_all.jsonl" > "$OUT/last"
-                v=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["tokens_per_s"])' "$OUT/last")
-            else
-                peer "$shape" "$n" "$arch" "$id" probe | tee -a "$OUT/probe.jsonl" > "$OUT/last"
-                v=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["gflops"])' "$OUT/last")
-                echo "   probe $shape, $n thread(s), BLIS $arch: $v GFLOP/s"
-            fi
-            if $PY -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "$v" "$best_v"; then
-                best=$arch
-                best_id=$id
-                best_v=$v
-            fi
-        done
-        if [ "$TORCH_SEARCH" = full ] && [ -n "$best" ]; then
+                peer "$shape" "$n" "$arch" "$id" train >> "$OUT/pytorch_all.jsonl"
+            done
             $PY -c 'import json,sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 r = max((r for r in rows if r["label"] == sys.argv[2] and r["config"]["threads"] == int(sys.argv[3])),
         key=lambda r: r["tokens_per_s"])
 print(json.dumps(r))' "$OUT/pytorch_all.jsonl" "$shape" "$n" >> "$OUT/pytorch.jsonl"
         else
-            echo "== pytorch: $shape, $n thread(s), BLIS ${best:-default}"
-            peer "$shape" "$n" "$best" "$best_id" train | tee -a "$OUT/pytorch.jsonl" | cut -c1-160
+            probe_fn() { peer "$shape" "$n" "$1" "$2" probe; }
+            blis_search "$shape, $n thread(s)" probe_fn "$TORCH_ARCHS"
+            echo "== pytorch: $shape, $n thread(s), BLIS ${BEST:-default}"
+            peer "$shape" "$n" "$BEST" "$BEST_ID" train | tee -a "$OUT/pytorch.jsonl" | cut -c1-160
         fi
     done
 done

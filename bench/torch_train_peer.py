@@ -28,48 +28,19 @@ Prints one JSON line:
 Run with /usr/bin/python3 (Debian's torch 1.13)."""
 
 import argparse
-import ctypes
 import json
 import os
-import resource
 import statistics
 import sys
-import sysconfig
-import tempfile
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import torch_bench_common as tbc  # noqa: E402  (before torch: see its docstring)
 
-def blis_debug_start():
-    """BLIS 0.9 prints the sub-configuration it selects on stderr when
-    BLIS_ARCH_DEBUG=1: send fd 2 to a file until torch's BLIS has run once,
-    so the result can name the kernels every figure used."""
-    os.environ["BLIS_ARCH_DEBUG"] = "1"
-    f = tempfile.TemporaryFile()
-    saved = os.dup(2)
-    os.dup2(f.fileno(), 2)
-    return f, saved
-
-
-def blis_debug_end(state):
-    f, saved = state
-    torch.ones(8, 8).matmul(torch.ones(8, 8))   # BLIS initialises on first use
-    sys.stderr.flush()
-    os.dup2(saved, 2)
-    os.close(saved)
-    f.seek(0)
-    text = f.read().decode(errors="replace")
-    f.close()
-    for line in text.splitlines():
-        if "selecting sub-configuration" in line:
-            return line.split("'")[1] if "'" in line else line.strip()
-        sys.stderr.write(line + "\n")
-    return "unknown (not BLIS, or BLIS_ARCH_DEBUG unsupported)"
-
-
-_BLIS_DEBUG = blis_debug_start() if "--arch-ids" not in sys.argv else None
+_BLIS_DEBUG = tbc.blis_debug_start() if "--arch-ids" not in sys.argv else None
 import torch  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 import hf_models  # noqa: E402
 
@@ -77,10 +48,6 @@ MLM_PROBABILITY = 0.15
 LEARNING_RATE = 5e-5
 WEIGHT_DECAY = 0.01
 MAX_GRAD_NORM = 1.0
-
-
-def maxrss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def config_of(a):
@@ -114,54 +81,10 @@ def mask_tokens(inputs, special, mask_id, vocab, g):
     return inputs, labels
 
 
-def arch_ids(names):
-    """BLIS 0.9.0 reads BLIS_ARCH_TYPE as a number (its arch_t id): a name
-    such as "zen3" parses as 0, which is skx. Map names to ids with the
-    bli_arch_string of the BLIS that torch's libblas.so.3 belongs to."""
-    multiarch = sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu"
-    real = os.path.realpath(f"/usr/lib/{multiarch}/libblas.so.3")
-    lib = os.path.join(os.path.dirname(real), "libblis.so.4")
-    out = {}
-    try:
-        blis = ctypes.CDLL(lib)
-        blis.bli_arch_string.restype = ctypes.c_char_p
-        blis.bli_arch_string.argtypes = [ctypes.c_int]
-        ids = {blis.bli_arch_string(i).decode(): i for i in range(64)
-               if blis.bli_arch_string(i) not in (None, b"")}
-    except (OSError, AttributeError):
-        return {"blas": real, "ids": {}}
-    for n in names:
-        if n in ids:
-            out[n] = ids[n]
-    return {"blas": real, "ids": out}
-
-
-def probe(a, cfg, reps=7):
-    """GFLOP/s of the products a training step at this shape is made of:
-    the FFN's x·W1ᵀ and the two products of its backward, and attention's
-    batched q·kᵀ, through torch. Only ranks BLIS configurations cheaply (the
-    rest of a step does not depend on BLIS). The best repetition, not the
-    median: other load on the machine only ever slows a repetition down."""
-    torch.manual_seed(0)
-    C, I, H = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_attention_heads"]
-    N, T = a.batch * a.seq, a.seq
-    x, w, dy = torch.randn(N, C), torch.randn(I, C), torch.randn(N, I)
-    q = torch.randn(a.batch * H, T, C // H)
-
-    def run():
-        x.matmul(w.t())
-        dy.matmul(w)
-        dy.t().matmul(x)
-        q.bmm(q.transpose(1, 2))
-
-    run()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    flop = 3 * 2.0 * N * C * I + 2.0 * a.batch * H * T * T * (C // H)
-    return flop / min(times) * 1e-9
+def probe(a, cfg):
+    """GFLOP/s of the shape's FFN and attention products (tbc.gemm_probe)."""
+    return tbc.gemm_probe(a.batch * a.seq, cfg["hidden_size"], cfg["intermediate_size"],
+                          cfg["num_attention_heads"], a.seq, a.batch)
 
 
 def main():
@@ -179,9 +102,9 @@ def main():
     ap.add_argument("--label", default="")
     a = ap.parse_args()
     if a.arch_ids is not None:
-        print(json.dumps(arch_ids(a.arch_ids.split())))
+        print(json.dumps(tbc.arch_ids(a.arch_ids.split())))
         return
-    selected = blis_debug_end(_BLIS_DEBUG)
+    selected = tbc.blis_debug_end(_BLIS_DEBUG)
     torch.set_num_threads(a.threads)
     cfg_run = {"threads": a.threads, "blis_threads": os.environ.get("BLIS_NUM_THREADS", "unset"),
                "blis_arch_type": os.environ.get("BLIS_ARCH_TYPE", "unset"),
@@ -193,7 +116,7 @@ def main():
         print(json.dumps({"impl": "pytorch-probe", "label": a.label, "config": cfg_run,
                           "gflops": probe(a, cfg)}), flush=True)
         return
-    runtime_rss = maxrss_mb()
+    runtime_rss = tbc.maxrss_mb()
     model = hf_models.new_model(cfg, a.seed, perturb=False)
     model.train()
     total = a.warmup + a.steps
@@ -204,7 +127,7 @@ def main():
     bos, eos, pad = c.get("bos_token_id", 0), c.get("eos_token_id", 2), c.pad_token_id
     g = torch.Generator().manual_seed(a.seed)
     times, cpu, losses, labelled = [], [], [], []
-    model_rss = maxrss_mb()
+    model_rss = tbc.maxrss_mb()
     for step in range(total):
         t, c0 = time.perf_counter(), time.process_time()
         ids = block(g, a.batch, a.seq, vocab, bos, eos)
@@ -226,7 +149,7 @@ def main():
         "labelled_mean": statistics.mean(labelled),
         "losses": losses,
         "params": sum(p.numel() for p in model.parameters()),
-        "peak_rss_mb": maxrss_mb(), "runtime_rss_mb": runtime_rss,
+        "peak_rss_mb": tbc.maxrss_mb(), "runtime_rss_mb": runtime_rss,
         "model_rss_mb": model_rss,
     }
     print(json.dumps(res), flush=True)

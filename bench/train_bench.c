@@ -45,10 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "fma_peak.h"
 
 typedef struct shape {
@@ -75,38 +74,6 @@ static void config_json(const shape *s, char *buf, size_t cap)
              "\"type_vocab_size\":1,\"initializer_range\":0.02,\"layer_norm_eps\":1e-05,"
              "\"pad_token_id\":%d,\"bos_token_id\":%d,\"eos_token_id\":%d}",
              s->V, s->C, s->L, s->H, s->I, PAD, BOS, EOS);
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-    double *c = malloc((size_t)n * sizeof *c);
-    if (!c)
-        return 0;
-    memcpy(c, v, (size_t)n * sizeof *c);
-    qsort(c, (size_t)n, sizeof *c, cmp_double);
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-    free(c);
-    return m;
-}
-
-static double peak_rss_mb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
 }
 
 static int fail(const char *what)
@@ -196,60 +163,12 @@ static double mean_labelled(const mlm_collator *col, const mlm_dataset *ds, cons
 
 /* ---------------------------------------------------------------- timing */
 
-/* CPU time of the whole process (every thread): at 1 thread it is the wall
- * time a quiet machine would show, whatever else runs beside us. */
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-typedef struct clock_log {
-    double *t, *cpu; /* wall and CPU time at the end of each step */
-    int n, cap;
-    double loss_last;
-} clock_log;
-
-/* Called after each optimizer step (logging_steps 1); stops the run after
- * the last one, before the trainer would save the model. */
-static int on_log(const char *rec, void *user)
-{
-    clock_log *c = user;
-    if (!strstr(rec, "\"grad_norm\""))
-        return 0;
-    const char *l = strstr(rec, "\"loss\":");
-    if (l)
-        c->loss_last = atof(l + 7);
-    if (c->n < c->cap) {
-        c->cpu[c->n] = cpu_now();
-        c->t[c->n++] = now();
-    }
-    return c->n >= c->cap;
-}
-
 static const shape *shape_named(const char *name)
 {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (!strcmp(shapes[i].name, name))
             return &shapes[i];
     return NULL;
-}
-
-static void cpu_model(char *out, size_t cap)
-{
-    char line[256];
-    snprintf(out, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            snprintf(out, cap, "%s", c ? c + 2 : line);
-            out[strcspn(out, "\n")] = '\0';
-            break;
-        }
-    if (f)
-        fclose(f);
 }
 
 int main(int argc, char **argv)
@@ -285,7 +204,7 @@ int main(int argc, char **argv)
         warmup = s->warmup;
     if (threads < 1 || threads > 8)
         threads = 1;
-    double runtime_rss = peak_rss_mb();
+    double runtime_rss = bench_peak_rss_mb();
 
     double p512, p256;
     double peak = fma_peak_gflops(threads, &p512, &p256);
@@ -308,7 +227,7 @@ int main(int argc, char **argv)
     if (mlm_collator_new_ids(copts, &col) != MLM_OK)
         return fail("mlm_collator_new_ids");
     double labelled = mean_labelled(col, ds, s, warmup + steps);
-    double model_rss = peak_rss_mb();
+    double model_rss = bench_peak_rss_mb();
 
     mlm_trainer *tr = NULL;
     if (mlm_trainer_new(model, col, ds, NULL, &tr) != MLM_OK)
@@ -323,12 +242,12 @@ int main(int argc, char **argv)
     if (mlm_trainer_set_json(tr, topts) != MLM_OK)
         return fail("mlm_trainer_set_json");
     double t_end[64 + 1], cpu_end[64 + 1];
-    clock_log log = {t_end + 1, cpu_end + 1, 0, warmup + steps, 0};
+    bench_clock log = {t_end + 1, cpu_end + 1, 0, warmup + steps, 0};
     if (log.cap > 64)
         return fprintf(stderr, "train_bench: at most 64 steps\n"), 2;
-    mlm_trainer_set_callback(tr, on_log, &log);
-    cpu_end[0] = cpu_now();
-    t_end[0] = now();
+    mlm_trainer_set_callback(tr, bench_clock_on_log, &log);
+    cpu_end[0] = bench_cpu_now();
+    t_end[0] = bench_now();
     mlm_status st = mlm_trainer_train(tr);
     if (st != MLM_ERR_CANCELLED && st != MLM_OK)
         return fail("mlm_trainer_train");
@@ -340,14 +259,14 @@ int main(int argc, char **argv)
         dt[k] = t_end[k + 1] - t_end[k];
         dcpu[k] = cpu_end[k + 1] - cpu_end[k];
     }
-    double step_s = median(dt + warmup, steps), cpu_s = median(dcpu + warmup, steps);
+    double step_s = bench_median(dt + warmup, steps), cpu_s = bench_median(dcpu + warmup, steps);
     double tps = (double)s->B * s->T / step_s;
     flops f = step_flops(s, labelled);
     double mfu = f.model / step_s * 1e-9 / peak, ufu = f.useful / step_s * 1e-9 / peak;
-    double rss = peak_rss_mb();
+    double rss = bench_peak_rss_mb();
     long long params = (long long)mlm_model_num_parameters(model);
     char cpu[256];
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) < 0)
         load[0] = -1;

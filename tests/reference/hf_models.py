@@ -12,6 +12,7 @@ parameter names (`bert.encoder.layer.0.attention.self.query.weight`, ...).
 Run with Debian's torch: /usr/bin/python3.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -777,11 +778,15 @@ def make_scheduler(optimizer, num_warmup_steps, num_training_steps):
         optimizer, linear_schedule_lambda(num_warmup_steps, num_training_steps))
 
 
-def train_step(model, batch, optimizer, scheduler, max_grad_norm=1.0, on_grads=None):
+def train_step(model, batch, optimizer, scheduler, max_grad_norm=1.0, on_grads=None,
+               autocast=None):
     """One Trainer step: forward, backward, clip_grad_norm_, step, schedule,
-    zero_grad. Returns (loss, total_norm_before_clipping, lr_used)."""
+    zero_grad. Returns (loss, total_norm_before_clipping, lr_used).
+    autocast: a context (torch.autocast(...)) the forward and loss run in,
+    as the Trainer's bf16/fp16 wrap compute_loss; the backward runs outside."""
     model.train()
-    out = model(**batch)
+    with autocast if autocast is not None else contextlib.nullcontext():
+        out = model(**batch)
     loss = out["loss"]
     loss.backward()
     if on_grads is not None:

@@ -1,5 +1,9 @@
 """PyTorch reference for Hugging Face's T5ForConditionalGeneration (T5 v1.0
-/ t5-small style and v1.1 / mT5 / FLAN style), eager attention, inference.
+/ t5-small style and v1.1 / mT5 / FLAN style), eager attention. Dropout
+(config.dropout_rate) sits where modeling_t5.py puts it — after each stack's
+embedding lookup and final norm, on the attention probabilities, inside the
+FFN after the activation, on each sublayer's output — and acts only in
+train mode: the eval forward (every golden) is unchanged by it.
 
 Written from the semantics of transformers' models/t5/modeling_t5.py and
 configuration_t5.py (4.56), activations.py (gelu_new) and the tied-weight
@@ -131,10 +135,11 @@ class T5DenseActDense(nn.Module):
         super().__init__()
         self.wi = nn.Linear(c.d_model, c.d_ff, bias=False)
         self.wo = nn.Linear(c.d_ff, c.d_model, bias=False)
+        self.dropout = nn.Dropout(c.dropout_rate)
         self.act = ACTIVATIONS[c.dense_act_fn]
 
     def forward(self, x):
-        return self.wo(self.act(self.wi(x)))
+        return self.wo(self.dropout(self.act(self.wi(x))))
 
 
 class T5DenseGatedActDense(nn.Module):
@@ -143,10 +148,11 @@ class T5DenseGatedActDense(nn.Module):
         self.wi_0 = nn.Linear(c.d_model, c.d_ff, bias=False)
         self.wi_1 = nn.Linear(c.d_model, c.d_ff, bias=False)
         self.wo = nn.Linear(c.d_ff, c.d_model, bias=False)
+        self.dropout = nn.Dropout(c.dropout_rate)
         self.act = ACTIVATIONS[c.dense_act_fn]
 
     def forward(self, x):
-        return self.wo(self.act(self.wi_0(x)) * self.wi_1(x))
+        return self.wo(self.dropout(self.act(self.wi_0(x)) * self.wi_1(x)))
 
 
 class T5LayerFF(nn.Module):
@@ -154,9 +160,10 @@ class T5LayerFF(nn.Module):
         super().__init__()
         self.DenseReluDense = T5DenseGatedActDense(c) if c.is_gated_act else T5DenseActDense(c)
         self.layer_norm = T5LayerNorm(c.d_model, eps=c.layer_norm_epsilon)
+        self.dropout = nn.Dropout(c.dropout_rate)
 
     def forward(self, h):
-        return h + self.DenseReluDense(self.layer_norm(h))
+        return h + self.dropout(self.DenseReluDense(self.layer_norm(h)))
 
 
 def relative_position_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
@@ -197,6 +204,7 @@ class T5Attention(nn.Module):
         self.num_buckets = c.relative_attention_num_buckets
         self.max_distance = c.relative_attention_max_distance
         self.n_heads, self.d_kv = c.num_heads, c.d_kv
+        self.dropout = c.dropout_rate
         self.inner_dim = c.num_heads * c.d_kv
         self.q = nn.Linear(c.d_model, self.inner_dim, bias=False)
         self.k = nn.Linear(c.d_model, self.inner_dim, bias=False)
@@ -245,6 +253,7 @@ class T5Attention(nn.Module):
         scores = scores + position_bias
         sd = torch.float64 if scores.dtype == torch.float64 else torch.float32
         w = nn.functional.softmax(scores.to(sd), dim=-1).type_as(scores)
+        w = nn.functional.dropout(w, p=self.dropout, training=self.training)
         out = torch.matmul(w, v).transpose(1, 2).contiguous()
         return self.o(out.view(out.shape[0], -1, self.inner_dim))
 
@@ -254,9 +263,11 @@ class T5LayerSelfAttention(nn.Module):
         super().__init__()
         self.SelfAttention = T5Attention(c, is_decoder, has_relative_attention_bias)
         self.layer_norm = T5LayerNorm(c.d_model, eps=c.layer_norm_epsilon)
+        self.dropout = nn.Dropout(c.dropout_rate)
 
     def forward(self, h, position_bias, cache=None, layer_idx=None):
-        return h + self.SelfAttention(self.layer_norm(h), position_bias, cache=cache, layer_idx=layer_idx)
+        return h + self.dropout(self.SelfAttention(self.layer_norm(h), position_bias, cache=cache,
+                                                   layer_idx=layer_idx))
 
 
 class T5LayerCrossAttention(nn.Module):
@@ -264,10 +275,12 @@ class T5LayerCrossAttention(nn.Module):
         super().__init__()
         self.EncDecAttention = T5Attention(c, True, has_relative_attention_bias=False)
         self.layer_norm = T5LayerNorm(c.d_model, eps=c.layer_norm_epsilon)
+        self.dropout = nn.Dropout(c.dropout_rate)
 
     def forward(self, h, enc, position_bias, cache=None, layer_idx=None):
-        return h + self.EncDecAttention(self.layer_norm(h), position_bias, kv_states=enc,
-                                        cache=cache, layer_idx=layer_idx)
+        return h + self.dropout(self.EncDecAttention(self.layer_norm(h), position_bias,
+                                                     kv_states=enc, cache=cache,
+                                                     layer_idx=layer_idx))
 
 
 class T5Block(nn.Module):
@@ -337,6 +350,7 @@ class T5Stack(nn.Module):
         n = c.num_decoder_layers if is_decoder else c.num_layers
         self.block = nn.ModuleList([T5Block(c, is_decoder, i == 0) for i in range(n)])
         self.final_layer_norm = T5LayerNorm(c.d_model, eps=c.layer_norm_epsilon)
+        self.dropout = nn.Dropout(c.dropout_rate)
 
     def forward(self, input_ids, attention_mask=None, encoder_hidden_states=None,
                 encoder_attention_mask=None, cache=None, output_hidden_states=False):
@@ -344,7 +358,7 @@ class T5Stack(nn.Module):
         the additive mask) once and every block reuses it; for the decoder the
         same holds for the cross-attention "bias" (zeros plus the encoder
         mask). With a cache the queries sit at positions past..past+T-1."""
-        h = self.embed_tokens(input_ids)
+        h = self.dropout(self.embed_tokens(input_ids))
         B, T = input_ids.shape
         dtype = h.dtype
         past = cache.seq_length() if cache is not None else 0
@@ -374,7 +388,7 @@ class T5Stack(nn.Module):
                 h = blk.layer[1](h, encoder_hidden_states, cross_bias, cache=cache, layer_idx=i)
             h = blk.layer[-1](h)
         pre_norm = h
-        h = self.final_layer_norm(h)
+        h = self.dropout(self.final_layer_norm(h))
         if output_hidden_states:
             hs.append(h)
         # hidden_states as HF returns them: the input of every block, then the

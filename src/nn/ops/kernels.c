@@ -707,6 +707,10 @@ static VEC_INLINE void dropout_range(const job *j, size_t begin, size_t end, int
                                      int mask_in, int mask_out, int residual)
 {
     const float p = j->f, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    /* rng_to_uniform(w) >= p, in integers: (w >> 8)·2^-24 and p·2^24 are
+     * exact, so the test is (w >> 8) >= ceil(p·2^24), the same decisions
+     * without a conversion per element (p = 1: 2^24, never kept). */
+    const uint32_t keep_from = (uint32_t)ceilf(p * 0x1p24f);
     const float *a = j->a, *res = j->b; /* either may be out itself */
     float *out = j->out;
     /* The masks are bytes, which may alias anything: restrict says they do
@@ -720,7 +724,7 @@ static VEC_INLINE void dropout_range(const job *j, size_t begin, size_t end, int
         if (!mask_in)
             rng_block_lanes(seed, stream, g / 4, w);
         for (size_t i = lo; i < hi; i++) {
-            int keep = mask_in ? min[i] != 0 : rng_to_uniform(w[i - g]) >= p;
+            int keep = mask_in ? min[i] != 0 : w[i - g] >> 8 >= keep_from;
             float x = a[i], y = keep ? x * scale : 0.0f;
             if (backward)
                 out[i] += y;
