@@ -121,7 +121,7 @@ VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
         fuzz bench bench-tokenize bench-model bench-dataset bench-train bench-t5 \
-        bench-t5-train abi-dump \
+        bench-t5-train bench-bf16 abi-dump \
         abi-check \
         check-cli-compat
 
@@ -142,6 +142,8 @@ $(B)/%.o: %.c
 CC_IS_CLANG := $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1))
 KERNEL_CFLAGS := -O3 -fno-trapping-math $(if $(CC_IS_CLANG),,-fno-tree-pre -fno-tree-sink)
 $(B)/src/nn/ops/kernels.o $(B)/src/nn/ops/loss.o: LIB_CFLAGS += $(KERNEL_CFLAGS)
+# fmaf inline (one instruction where the portable bf16 path has FMA units)
+$(B)/src/nn/ops/gemm_bf16.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
 # The optimizers' updates are such loops too (nn/ops/vec.h); their sqrtf never
 # sees a negative, and without errno it is one instruction the loop can
 # vectorize.
@@ -318,12 +320,21 @@ fuzz: deps-fuzz
 fuzz-build: $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------- benchmarks
-BENCH_SRC := $(wildcard bench/*.c)
+# bf16_gemm_bench links oneDNN (libdnnl-dev), which only it needs: make bench-bf16.
+BENCH_SRC := $(filter-out bench/bf16_gemm_bench.c,$(wildcard bench/*.c))
 BENCH_BIN := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 
 build/bench/%: bench/%.c $(STLIB) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -O3 -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS) -o $@ $< $(STLIB) $(SYS_LIBS)
+	$(CC) $(CFLAGS_BASE) -O3 -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS) -o $@ $< $(STLIB) $(SYS_LIBS) \
+	    $(BENCH_LIBS)
+
+# bf16 products: libmlm's fp32, its bf16 kernel and oneDNN's bf16 matmul, 1 and 2
+# threads (docs/architecture.md, "Reduced precision kernels").
+build/bench/bf16_gemm_bench: BENCH_LIBS = -ldnnl -lgomp
+bench-bf16: deps-ok
+	@$(MAKE) --no-print-directory build/bench/bf16_gemm_bench
+	OMP_WAIT_POLICY=passive build/bench/bf16_gemm_bench
 
 bench: deps-ok
 	@$(MAKE) --no-print-directory $(BENCH_BIN)

@@ -15,6 +15,24 @@ static unsigned long long xgetbv0(void)
 }
 #endif
 
+void cpu_decode_reduced(cpu_features *f, unsigned long long xcr0, unsigned leaf7_ecx,
+                        unsigned leaf7_edx, unsigned leaf7_1_eax)
+{
+    /* XCR0: 1-2 SSE/AVX state, 5-7 opmask and the upper zmm halves, 17-18
+     * the tile configuration and data. */
+    int ymm_ok = (xcr0 & 0x6) == 0x6;
+    int zmm_ok = (xcr0 & 0xe6) == 0xe6;
+    int tile_ok = (xcr0 & 0x60000) == 0x60000;
+    f->avx512_vnni = zmm_ok && ((leaf7_ecx >> 11) & 1);
+    f->amx_bf16 = tile_ok && ((leaf7_edx >> 22) & 1);
+    f->amx_tile = tile_ok && ((leaf7_edx >> 24) & 1);
+    f->amx_int8 = tile_ok && ((leaf7_edx >> 25) & 1);
+    f->avx_vnni = ymm_ok && ((leaf7_1_eax >> 4) & 1);
+    f->avx512_bf16 = zmm_ok && ((leaf7_1_eax >> 5) & 1);
+    if (!f->amx_tile)   /* the bf16 and int8 tile operations need the tiles */
+        f->amx_bf16 = f->amx_int8 = 0;
+}
+
 static cpu_features features;
 static char description[200];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -56,6 +74,12 @@ static void detect(void)
         features.avx512cd = zmm_ok && ((b >> 28) & 1);
         features.avx512bw = zmm_ok && ((b >> 30) & 1);
         features.avx512vl = zmm_ok && ((b >> 31) & 1);
+        unsigned ecx7 = c, edx7 = d, eax7_1 = 0;
+        if (a >= 1) {   /* eax of subleaf 0: the highest subleaf */
+            __get_cpuid_count(7, 1, &a, &b, &c, &d);
+            eax7_1 = a;
+        }
+        cpu_decode_reduced(&features, xcr0, ecx7, edx7, eax7_1);
     }
 describe:
 #endif
@@ -313,8 +337,69 @@ int cpu_gemm_force(cpu_gemm_kernel small_m, cpu_gemm_kernel large_m)
     return 0;
 }
 
+/* ---------------------------------------------------------------- reduced precision */
+
+static _Atomic int bf16_forced = 1, bf16_cap = 1;
+
+int cpu_bf16_runs(const cpu_features *f)
+{
+    return f->avx512_bf16 && cpu_vec_runs(f, CPU_VEC_AVX512);
+}
+
+int cpu_bf16_level(void)
+{
+    return bf16_forced && bf16_cap && cpu_bf16_runs(cpu_get()) &&
+           cpu_vec_level() >= CPU_VEC_AVX512;
+}
+
+int cpu_bf16_limit(int on)
+{
+    int old = bf16_cap;
+    bf16_cap = on != 0;
+    return old;
+}
+
+void cpu_bf16_force(int on) { bf16_forced = on != 0; }
+
+const char *cpu_reduced_describe(const cpu_features *f, char *buf, unsigned size)
+{
+    snprintf(buf, size, "avx512_bf16 %s, avx512_vnni %s, avx_vnni %s, amx_bf16 %s, amx_int8 %s",
+             f->avx512_bf16 ? "yes" : "no", f->avx512_vnni ? "yes" : "no",
+             f->avx_vnni ? "yes" : "no", f->amx_bf16 ? "yes" : "no",
+             f->amx_int8 ? "yes" : "no");
+    return buf;
+}
+
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#define ARCH_REQ_XCOMP_PERM 0x1023  /* asm/prctl.h, Linux 5.16 */
+#define XFEATURE_XTILEDATA 18
+#endif
+
+static int amx_granted = -1;
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+static void amx_request_once(void)
+{
+    amx_granted = 0;
+#if defined(__linux__) && defined(__x86_64__)
+    /* Linux enables the 8 KB tile data state per process, on request, so
+     * that processes that never use AMX keep small signal frames. */
+    if (cpu_get()->amx_tile)
+        amx_granted = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#endif
+}
+
+int cpu_amx_request(void)
+{
+    pthread_once(&amx_once, amx_request_once);
+    return amx_granted ? 0 : -1;
+}
+
 void cpu_force_off(void)
 {
+    bf16_forced = 1;
     vec_forced = CPU_VEC_AVX512;
     gemm_forced_small = gemm_forced_large = -1;
 }

@@ -5,11 +5,26 @@
 
 typedef struct cpu_features {
     int ssse3, avx, avx2, fma, bmi2, avx512f, avx512dq, avx512bw, avx512vl, avx512cd;
+    /* Reduced-precision units (issue #15); each 1 only when the OS saves
+     * the registers it uses (XCR0): AVX-512 state for the avx512 ones, YMM
+     * for avx_vnni, the tile state (XCR0 bits 17-18) for AMX. AMX also
+     * needs the tile data permission per process: cpu_amx_request(). */
+    int avx512_bf16;    /* vdpbf16ps, vcvtneps2bf16 (Cooper Lake, Zen 4/5, SPR) */
+    int avx512_vnni;    /* vpdpbusd on zmm (Cascade Lake, Ice Lake, Zen 4/5) */
+    int avx_vnni;       /* vpdpbusd on ymm, VEX-encoded (Alder Lake, SPR) */
+    int amx_tile, amx_bf16, amx_int8;   /* Sapphire Rapids and later */
     int amd;        /* vendor AuthenticAMD */
     int intel;      /* vendor GenuineIntel */
     int family;     /* display family (base + extended) */
     int model;      /* display model */
 } cpu_features;
+
+/* The reduced-precision fields of f from cpuid leaf 7's registers
+ * (subleaf 0: ecx and edx; subleaf 1: eax; 0 where the leaf is absent) and
+ * XCR0 (0 without OSXSAVE). A pure function, so that tests can feed it any
+ * CPU's registers; cpu_get() calls it with this CPU's. */
+void cpu_decode_reduced(cpu_features *f, unsigned long long xcr0, unsigned leaf7_ecx,
+                        unsigned leaf7_edx, unsigned leaf7_1_eax);
 
 /* Detected once (thread-safe), then cached. */
 const cpu_features *cpu_get(void);
@@ -75,6 +90,32 @@ const char *cpu_gemm_kernel_name(cpu_gemm_kernel k);
  * Thread-safe. */
 void cpu_gemm_choice(cpu_gemm_kernel *small_m, cpu_gemm_kernel *large_m);
 
+/* Whether a CPU with features f can run the AVX512-BF16 GEMM kernel
+ * (nn/ops/gemm_bf16.c): AVX512-BF16 on top of the AVX-512 vector level. */
+int cpu_bf16_runs(const cpu_features *f);
+
+/* Whether ops_gemm_bf16w uses the AVX512-BF16 kernel now: this CPU can
+ * (cpu_bf16_runs), the vector level is AVX-512 (a CPU forced to AVX2 has
+ * no AVX-512 units at all), and neither cpu_bf16_limit nor cpu_bf16_force
+ * turned it off. Thread-safe. */
+int cpu_bf16_level(void);
+
+/* Tests: 0 turns the AVX512-BF16 kernel off (the portable path computes
+ * the same floats), 1 allows it again; returns the previous setting. Not
+ * for use while kernels run on other threads. */
+int cpu_bf16_limit(int on);
+
+/* "avx512_bf16 yes, avx512_vnni yes, avx_vnni no, amx_bf16 no, amx_int8
+ * no" for f. */
+const char *cpu_reduced_describe(const cpu_features *f, char *buf, unsigned size);
+
+/* Asks Linux for the AMX tile data state (arch_prctl ARCH_REQ_XCOMP_PERM,
+ * XFEATURE_XTILEDATA), which a process needs before its first tile
+ * instruction (else SIGILL). Once per process; thread-safe. Returns 0 when
+ * granted, -1 when this CPU has no AMX or the kernel refused. Only an AMX
+ * code path calls it (none exists yet): on other CPUs it is never called. */
+int cpu_amx_request(void);
+
 /* Test-only overrides, so that one machine exercises the arithmetic of the
  * CPUs it is not: tests/check_main.c calls them before any suite runs (the
  * library never reads the environment). Not for use while kernels run on
@@ -87,6 +128,9 @@ void cpu_gemm_choice(cpu_gemm_kernel *small_m, cpu_gemm_kernel *large_m);
  * one of them: a forced path must be skipped there, never run into SIGILL.
  * cpu_force_off: back to this CPU's own paths. */
 int cpu_vec_force(cpu_vec max);
+/* cpu_bf16_force: off (0) turns the AVX512-BF16 kernel off until
+ * cpu_force_off, a ceiling cpu_bf16_limit cannot lift. */
+void cpu_bf16_force(int on);
 int cpu_gemm_force(cpu_gemm_kernel small_m, cpu_gemm_kernel large_m);
 void cpu_force_off(void);
 

@@ -1,5 +1,5 @@
 /* mlm_system_info(): what the ops layer found and chose on this machine
- * (the CPU's features, the GEMM kernel plan), for `mlm version --verbose`
+ * (the CPU's features, the GEMM kernel plan, the reduced-precision units), for `mlm version --verbose`
  * and bug reports. */
 #include "mlm/core.h"
 
@@ -9,13 +9,16 @@
 #include "nn/ops/cpu.h"
 #include "nn/ops/gemm.h"
 
-static char system_info[384];
+static char system_info[640];
 static pthread_once_t system_info_once = PTHREAD_ONCE_INIT;
 
 static void system_info_init(void)
 {
-    snprintf(system_info, sizeof system_info, "cpu: %s; gemm: %s", cpu_describe(),
-             gemm_describe());
+    char reduced[160];
+    snprintf(system_info, sizeof system_info,
+             "cpu: %s; gemm: %s; reduced-precision paths: %s; bf16 gemm: %s", cpu_describe(),
+             gemm_describe(), cpu_reduced_describe(cpu_get(), reduced, sizeof reduced),
+             cpu_bf16_level() ? "avx512_bf16 (vdpbf16ps)" : "fp32 FMA on bf16 operands");
 }
 
 const char *mlm_system_info(void)

@@ -1,0 +1,50 @@
+/* Products against bf16 weights, as torch.autocast("cpu", bfloat16) runs a
+ * Linear: C (M×N) = bf16(A) · Wᵀ (+ beta·C), the activations A rounded to
+ * bf16 per element on the way in, fp32 accumulation, fp32 out. The weight
+ * is converted (and laid out for the kernel) once, at load. */
+#ifndef MLM_OPS_GEMM_BF16_H
+#define MLM_OPS_GEMM_BF16_H
+
+#include <stdint.h>
+
+#include "mlm/core.h"
+
+struct ops_ctx;
+
+/* A weight of N output rows and K inputs (torch's (out, in) layout) in
+ * bf16, held as the kernel reads it: panels of 64 rows of W, within a panel
+ * the k pairs (2p, 2p+1) of each row side by side, K padded to even and N
+ * to 64 with zeros. Plain data; free with ops_bf16w_free. */
+typedef struct ops_bf16w {
+    int N, K;
+    uint16_t *panels;   /* ceil(N/64) panels of (K+1)/2 pairs × 64 rows × 2 */
+} ops_bf16w;
+
+/* w from an fp32 (N, K) matrix W with rows ldw floats apart, each element
+ * rounded by bf16_from_f32 (nn/ops/bf16.h). N, K >= 0 (an empty weight has
+ * no panels). Errors: MLM_ERR_INVALID_ARGUMENT (negative size, ldw < K,
+ * NULL W with N·K > 0), MLM_ERR_NOMEM; on error *w is left empty. */
+mlm_status ops_bf16w_from_f32(ops_bf16w *w, const float *W, int N, int K, int ldw);
+
+/* The same from bf16 bits (a BF16 checkpoint's tensor), kept as they are
+ * except denormals, flushed to signed zero as the hardware would read them. */
+mlm_status ops_bf16w_from_bf16(ops_bf16w *w, const uint16_t *W, int N, int K, int ldw);
+
+/* Element (n, k) of w as fp32 (tests and checks). */
+float ops_bf16w_at(const ops_bf16w *w, int n, int k);
+
+/* Frees the panels; accepts NULL and an empty weight. */
+void ops_bf16w_free(ops_bf16w *w);
+
+/* C[m][n] = Σ_k bf16(A[m][k])·W[n][k] (+ beta·C[m][n]; beta = 0 overwrites C,
+ * NaN included), m < M, n < w->N, k < w->K, A's rows lda floats apart and
+ * C's ldc. Each element is the same serial sum whatever the CPU, M, the
+ * row's neighbours or ctx->nthreads: per k pair, acc = fma(a[2p+1],
+ * w[2p+1], acc) then fma(a[2p], w[2p], acc), each result flushed to zero
+ * when denormal — what vdpbf16ps does, which the AVX512-BF16 kernel uses
+ * and the portable path reproduces. Errors: MLM_ERR_INVALID_ARGUMENT (M <
+ * 0, lda < K, ldc < N, NULL pointers that would be read), MLM_ERR_NOMEM. */
+mlm_status ops_gemm_bf16w(const struct ops_ctx *ctx, int M, const float *A, int lda,
+                          const ops_bf16w *w, float beta, float *C, int ldc);
+
+#endif
