@@ -7,7 +7,10 @@
  * for products of fewer and of at least 64 rows (skx, haswell, zen3, zen2,
  * zen, generic; LARGE defaults to SMALL; VEC may be empty). Only this runner
  * reads the variable; the library never reads the environment. A path this
- * CPU cannot execute is skipped: a message, and exit status 0. */
+ * CPU cannot execute is skipped: a message, and exit status 0.
+ *
+ * MLM_TEST_BF16=off turns the AVX512-BF16 kernel off (cpu_bf16_force), so
+ * that the bf16 products run the portable path a CPU without it runs. */
 #include "suites.h"
 
 #include <stdio.h>
@@ -74,6 +77,11 @@ static int force_path(const char *spec)
 
 int main(void)
 {
+    const char *bf16 = getenv("MLM_TEST_BF16");
+    if (bf16 && strcmp(bf16, "off") == 0) {
+        cpu_bf16_force(0);
+        printf("forced MLM_TEST_BF16=off: bf16 products on the portable path\n");
+    }
     const char *spec = getenv("MLM_TEST_CPU_PATH");
     if (spec && *spec) {
         int r = force_path(spec);

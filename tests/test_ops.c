@@ -17,6 +17,7 @@
  * sums of ≤ ~100 terms is off by ≲ 100·u = 6e-6, a wrong formula by O(1). */
 #include "suites.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -31,7 +32,9 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/threads.h"
+#include "nn/ops/bf16.h"
 #include "nn/ops/cpu.h"
+#include "nn/ops/gemm_bf16.h"
 #include "nn/ops/ops.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -1611,6 +1614,333 @@ START_TEST(gemm_forced_kernel_sets)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------- bf16 */
+
+/* bf16 tests. The conversion is exact bit arithmetic: compared bit for bit
+ * with an independent reference (the two bf16 neighbours of x, the nearer
+ * by a double subtraction, ties to the even mantissa) and, where the CPU
+ * has it, with vcvtneps2bf16 itself. The product sums exact products of
+ * bf16 numbers (8-bit significands: 16 bits, exact in fp32 away from
+ * under/overflow) in fp32, one rounding per fused step: for K terms the
+ * classical recursive-summation bound |C - Σ| <= γ_K Σ|a_k w_k|, γ_K =
+ * K·u/(1 - K·u), u = 2^-24, plus 2u(|Σ| + |beta·c|) for the beta step,
+ * against a double reference on the same bf16-rounded operands (its own
+ * error, K·2^-53, is negligible). The AVX512-BF16 kernel and the portable
+ * path (every vector level) must agree bit for bit, at 1 and 2 threads. */
+
+static uint32_t f32_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static float f32_of(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* The reference rounding, written differently from bf16_from_f32. */
+static uint16_t bf16_reference(float x)
+{
+    uint32_t u = f32_bits(x);
+    if (isnan(x))
+        return (uint16_t)((u >> 16) | 0x40);
+    if (fpclassify(x) == FP_SUBNORMAL || x == 0.0f)
+        return (uint16_t)((u >> 16) & 0x8000);
+    if (isinf(x))
+        return (uint16_t)(u >> 16);
+    uint16_t lo = (uint16_t)(u >> 16), hi = (uint16_t)(lo + 1); /* |hi| > |lo| */
+    double dlo = fabs((double)x - (double)f32_of((uint32_t)lo << 16));
+    double dhi = fabs((double)f32_of((uint32_t)hi << 16) - (double)x);
+    if ((hi & 0x7fff) == 0x7f80)   /* rounding up reaches inf: 2^128 */
+        dhi = fabs(ldexp(1.0, 128) - fabs((double)x));
+    if (dlo < dhi)
+        return lo;
+    if (dhi < dlo)
+        return hi;
+    return (lo & 1) ? hi : lo;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void
+hw_bf16(const float *x, uint16_t *out)
+{
+    _mm256_storeu_si256((__m256i *)out, (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x)));
+}
+#endif
+
+START_TEST(bf16_conversion_matches_reference)
+{
+    static const uint32_t special[] = {
+        0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007fffff, 0x807fffff, 0x00400000,
+        0x00800000, 0x80800000, 0x00807fff, 0x00808000, 0x00818000, 0x3f800000, 0x3f808000,
+        0x3f818000, 0x3f807fff, 0x3f808001, 0x7f7fffff, 0xff7fffff, 0x7f7f8000, 0x7f7f7fff,
+        0x7f800000, 0xff800000, 0x7f800001, 0xff800001, 0x7fc00000, 0xffc00000, 0x7fbfffff,
+        0x7f812345, 0x7fffffff};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
+        float x = f32_of(special[i]);
+        ck_assert_msg(bf16_from_f32(x) == bf16_reference(x), "%08x: %04x, reference %04x",
+                      special[i], bf16_from_f32(x), bf16_reference(x));
+    }
+    /* NaN stays NaN (quiet), inf stays inf, the largest floats round to inf. */
+    ck_assert(isnan(bf16_to_f32(bf16_from_f32(f32_of(0x7f800001)))));
+    ck_assert_int_eq(bf16_from_f32(f32_of(0x7f800001)) & 0x40, 0x40);
+    ck_assert(isinf(bf16_to_f32(bf16_from_f32(FLT_MAX))));
+    /* Every tie (low half 0x8000) and its neighbours, over every high half,
+     * then a stride over all bit patterns. */
+    size_t n = 0, cap = 4 * 65536 + (1ull << 32) / 65521 + 16;
+    float *xs = malloc(cap * sizeof *xs);
+    uint16_t *got = malloc(cap * sizeof *got);
+    for (uint32_t hi = 0; hi < 65536; hi++)
+        for (uint32_t lo = 0x7fff; lo <= 0x8001; lo++)
+            xs[n++] = f32_of(hi << 16 | lo);
+    for (uint64_t u = 0; u < (1ull << 32); u += 65521)
+        xs[n++] = f32_of((uint32_t)u);
+    while (n % 16)
+        xs[n++] = 0.0f;
+    bf16_from_f32_n(got, xs, n);
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != bf16_reference(xs[i]))
+            ck_abort_msg("%08x: %04x, reference %04x", f32_bits(xs[i]), got[i],
+                         bf16_reference(xs[i]));
+    for (size_t i = 0; i < n; i++)
+        ck_assert(f32_bits(bf16_to_f32(got[i])) == (uint32_t)got[i] << 16);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_bf16_runs(cpu_get())) {
+        uint16_t hw[16];
+        for (size_t i = 0; i < n; i += 16) {
+            hw_bf16(xs + i, hw);
+            for (int k = 0; k < 16; k++)
+                if (hw[k] != got[i + (size_t)k])
+                    ck_abort_msg("%08x: vcvtneps2bf16 %04x, bf16_from_f32 %04x",
+                                 f32_bits(xs[i + (size_t)k]), hw[k], got[i + (size_t)k]);
+        }
+    } else {
+        printf("ops: no AVX512-BF16 on this CPU (%s): vcvtneps2bf16 comparison skipped\n",
+               cpu_describe());
+    }
+#endif
+    free(xs);
+    free(got);
+}
+END_TEST
+
+/* C (M×N, ldc) from the kernel under the current path settings. */
+static void bf16w_run(int nthreads, int M, const float *A, int lda, const ops_bf16w *w,
+                      float beta, float *C, int ldc)
+{
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, nthreads);
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, M, A, lda, w, beta, C, ldc), MLM_OK);
+}
+
+START_TEST(gemm_bf16w_matches_reference)
+{
+    static const int shapes[][3] = {
+        {1, 1, 1},   {1, 17, 3},   {5, 63, 33},  {6, 64, 64},   {7, 65, 31},
+        {13, 130, 257}, {1, 768, 768}, {12, 100, 768}, {64, 96, 512}, {3, 2, 2049},
+    };
+    const float sentinel = -777.0f;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int b = 0; b < 2; b++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            int lda = K + 3, ldc = N + 2;
+            float beta = b ? 0.5f : 0.0f;
+            float *A = frandv((size_t)M * lda, -2.0f, 2.0f), *W = frandv((size_t)N * K, -1.0f, 1.0f);
+            float *C0 = frandv((size_t)M * ldc, -1.0f, 1.0f);
+            for (int m = 0; m < M; m++)
+                for (int n = N; n < ldc; n++)
+                    C0[(size_t)m * ldc + n] = sentinel;
+            ops_bf16w w;
+            ck_assert_int_eq(ops_bf16w_from_f32(&w, W, N, K, K), MLM_OK);
+            float *C = malloc((size_t)M * ldc * sizeof *C);
+            memcpy(C, C0, (size_t)M * ldc * sizeof *C);
+            bf16w_run(2, M, A, lda, &w, beta, C, ldc);
+            double gamma = K * 0x1p-24 / (1.0 - K * 0x1p-24);
+            for (int m = 0; m < M; m++) {
+                for (int n = 0; n < N; n++) {
+                    double sum = 0, abs_sum = 0;
+                    for (int k = 0; k < K; k++) {
+                        double p = (double)bf16_to_f32(bf16_from_f32(A[(size_t)m * lda + k])) *
+                                   ops_bf16w_at(&w, n, k);
+                        ck_assert(ops_bf16w_at(&w, n, k) ==
+                                  bf16_to_f32(bf16_from_f32(W[(size_t)n * K + k])));
+                        sum += p;
+                        abs_sum += fabs(p);
+                    }
+                    double c0 = C0[(size_t)m * ldc + n], ref = sum + beta * c0;
+                    double bound = gamma * abs_sum + 2 * 0x1p-24 * (fabs(sum) + fabs(beta * c0));
+                    double got = C[(size_t)m * ldc + n];
+                    ck_assert_msg(fabs(got - ref) <= bound,
+                                  "%dx%dx%d beta %g (%d,%d): %.9g vs %.9g, bound %.3g", M, N, K,
+                                  beta, m, n, got, ref, bound);
+                }
+                for (int n = N; n < ldc; n++)
+                    ck_assert(C[(size_t)m * ldc + n] == sentinel);
+            }
+            ops_bf16w_free(&w);
+            free(A);
+            free(W);
+            free(C0);
+            free(C);
+        }
+}
+END_TEST
+
+/* Every path (AVX512-BF16 where present, the portable one at each vector
+ * level) and 1 or 2 threads give the same bits, on ordinary operands and on
+ * operands whose products and sums reach the denormal range (where the
+ * flush and the fused rounding matter). */
+START_TEST(gemm_bf16w_paths_bitwise_identical)
+{
+    static const int shapes[][3] = {{1, 33, 7}, {7, 130, 65}, {13, 64, 300}, {70, 200, 96}};
+    static const struct { int threads, bf16; cpu_vec vec; } run[] = {
+        {1, 1, CPU_VEC_AVX512}, {2, 1, CPU_VEC_AVX512}, {1, 0, CPU_VEC_AVX512},
+        {2, 0, CPU_VEC_AVX2},   {1, 0, CPU_VEC_BASE},
+    };
+    int nrun = (int)(sizeof run / sizeof run[0]);
+    if (!cpu_bf16_level())
+        printf("ops: AVX512-BF16 kernel not available here (%s): only the portable path's "
+               "vector levels and thread counts are compared\n", cpu_describe());
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tiny = 0; tiny < 2; tiny++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            float *A = frandv((size_t)M * K, -1.0f, 1.0f), *W = frandv((size_t)N * K, -1.0f, 1.0f);
+            if (tiny) /* products near 2^-126 ± a few octaves, sums that cancel */
+                for (size_t i = 0; i < (size_t)M * K; i++)
+                    A[i] = ldexpf(A[i], -60 - (int)(i % 9)), W[(i * 7) % ((size_t)N * K)] =
+                        ldexpf(W[(i * 7) % ((size_t)N * K)], -60);
+            ops_bf16w w;
+            ck_assert_int_eq(ops_bf16w_from_f32(&w, W, N, K, K), MLM_OK);
+            float *first = NULL;
+            for (int r = 0; r < nrun; r++) {
+                cpu_vec_limit(run[r].vec);
+                cpu_bf16_limit(run[r].bf16);
+                float *C = calloc((size_t)M * N, sizeof *C);
+                bf16w_run(run[r].threads, M, A, K, &w, 0.0f, C, N);
+                if (!first) {
+                    first = C;
+                    continue;
+                }
+                for (size_t i = 0; i < (size_t)M * N; i++)
+                    ck_assert_msg(f32_bits(C[i]) == f32_bits(first[i]),
+                                  "%dx%dx%d tiny %d run %d (threads %d, bf16 %d, %s) [%zu]: %a vs %a",
+                                  M, N, K, tiny, r, run[r].threads, run[r].bf16,
+                                  cpu_vec_name(cpu_vec_level()), i, C[i], first[i]);
+                free(C);
+            }
+            cpu_vec_limit(CPU_VEC_AVX512);
+            cpu_bf16_limit(1);
+            free(first);
+            ops_bf16w_free(&w);
+            free(A);
+            free(W);
+        }
+}
+END_TEST
+
+START_TEST(gemm_bf16w_edges)
+{
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, 2);
+    float W[6] = {1, 2, 3, 4, 5, 6}, A[6] = {1, 1, 1, 1, 1, 1}, C[4] = {9, 9, 9, 9};
+    ops_bf16w w, empty;
+    /* K = 0: C = beta·C (0 for beta = 0, even over NaN). */
+    ck_assert_int_eq(ops_bf16w_from_f32(&empty, NULL, 2, 0, 0), MLM_OK);
+    C[1] = NAN;
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 2, A, 0, &empty, 0.0f, C, 2), MLM_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert(C[i] == 0.0f);
+    C[0] = 4.0f;
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 1, A, 0, &empty, 0.5f, C, 2), MLM_OK);
+    ck_assert(C[0] == 2.0f);
+    ops_bf16w_free(&empty);
+    /* M = 0 and N = 0 touch nothing. */
+    ck_assert_int_eq(ops_bf16w_from_f32(&w, W, 2, 3, 3), MLM_OK);
+    C[0] = 9.0f;
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 0, NULL, 3, &w, 0.0f, C, 2), MLM_OK);
+    ck_assert(C[0] == 9.0f);
+    ck_assert_int_eq(ops_bf16w_from_f32(&empty, NULL, 0, 3, 3), MLM_OK);
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 2, A, 3, &empty, 0.0f, C, 0), MLM_OK);
+    ck_assert(C[0] == 9.0f);
+    ops_bf16w_free(&empty);
+    /* Small integers are exact: [1 1 1]·Wᵀ = 6, 15; beta = 0 overwrites NaN. */
+    C[0] = C[1] = NAN;
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 1, A, 3, &w, 0.0f, C, 2), MLM_OK);
+    ck_assert(C[0] == 6.0f && C[1] == 15.0f);
+    /* Bad arguments, by name. */
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 1, A, 2, &w, 0.0f, C, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 1, A, 3, &w, 0.0f, C, 1), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, -1, A, 3, &w, 0.0f, C, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 1, NULL, 3, &w, 0.0f, C, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 1, A, 3, NULL, 0.0f, C, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "gemm_bf16w"));
+    ck_assert_int_eq(ops_bf16w_from_f32(&empty, W, 2, 3, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_bf16w_from_f32(&empty, NULL, 2, 3, 3), MLM_ERR_INVALID_ARGUMENT);
+    ops_bf16w_free(&w);
+    ops_bf16w_free(NULL);
+    /* From bf16 bits: kept, denormals read as signed zero. */
+    uint16_t raw[4] = {0x3f80, 0x8001, 0x0040, 0xc000};
+    ck_assert_int_eq(ops_bf16w_from_bf16(&w, raw, 2, 2, 2), MLM_OK);
+    ck_assert(ops_bf16w_at(&w, 0, 0) == 1.0f && ops_bf16w_at(&w, 1, 1) == -2.0f);
+    ck_assert(ops_bf16w_at(&w, 0, 1) == 0.0f && signbit(ops_bf16w_at(&w, 0, 1)));
+    ck_assert(ops_bf16w_at(&w, 1, 0) == 0.0f && !signbit(ops_bf16w_at(&w, 1, 0)));
+    ops_bf16w_free(&w);
+    /* Out of memory: an error, nothing leaked. */
+    mem_fail_after(0);
+    ck_assert_int_eq(ops_bf16w_from_f32(&w, W, 2, 3, 3), MLM_ERR_OUT_OF_MEMORY);
+    mem_fail_after(-1);
+    ck_assert_int_eq(ops_bf16w_from_f32(&w, W, 2, 3, 3), MLM_OK);
+    mem_fail_after(0);
+    ck_assert_int_eq(ops_gemm_bf16w(&ctx, 1, A, 3, &w, 0.0f, C, 2), MLM_ERR_OUT_OF_MEMORY);
+    mem_fail_after(-1);
+    ops_bf16w_free(&w);
+}
+END_TEST
+
+/* The reduced-precision features from cpuid registers: this Zen 4's own
+ * (leaf 7.0 ecx 0x405fc6 edx 0x10, leaf 7.1 eax 0x20, XCR0 0xe7), a
+ * Sapphire Rapids (AMX and AVX-VNNI bits), and the same parts with the OS
+ * (or a hypervisor) not saving the zmm or tile state. */
+START_TEST(cpu_reduced_precision_features)
+{
+    cpu_features f = {0};
+    cpu_decode_reduced(&f, 0xe7, 0x405fc6, 0x10, 0x20);
+    ck_assert(f.avx512_bf16 && f.avx512_vnni && !f.avx_vnni);
+    ck_assert(!f.amx_tile && !f.amx_bf16 && !f.amx_int8);
+    char buf[160];
+    ck_assert_str_eq(cpu_reduced_describe(&f, buf, sizeof buf),
+                     "avx512_bf16 yes, avx512_vnni yes, avx_vnni no, amx_bf16 no, amx_int8 no");
+    unsigned spr_ecx = 1u << 11, spr_edx = (1u << 22) | (1u << 24) | (1u << 25);
+    unsigned spr_eax1 = (1u << 4) | (1u << 5);
+    cpu_decode_reduced(&f, 0x600e7, spr_ecx, spr_edx, spr_eax1);
+    ck_assert(f.avx512_bf16 && f.avx512_vnni && f.avx_vnni);
+    ck_assert(f.amx_tile && f.amx_bf16 && f.amx_int8);
+    cpu_decode_reduced(&f, 0xe7, spr_ecx, spr_edx, spr_eax1);   /* no tile state */
+    ck_assert(!f.amx_tile && !f.amx_bf16 && !f.amx_int8 && f.avx512_bf16);
+    cpu_decode_reduced(&f, 0x7, spr_ecx, spr_edx, spr_eax1);    /* no zmm state */
+    ck_assert(!f.avx512_bf16 && !f.avx512_vnni && f.avx_vnni);
+    cpu_decode_reduced(&f, 0x600e7, spr_ecx, 1u << 22, spr_eax1); /* amx_bf16 without tiles */
+    ck_assert(!f.amx_bf16 && !f.amx_tile);
+    /* The kernel needs the AVX-512 level too. */
+    cpu_features g = {.avx512f = 1, .avx512bw = 1, .avx512dq = 1, .avx512vl = 1};
+    cpu_decode_reduced(&g, 0xe7, 0, 0, 0x20);
+    ck_assert(cpu_bf16_runs(&g));
+    g.avx512vl = 0;
+    ck_assert(!cpu_bf16_runs(&g));
+    /* This machine: the system info names the paths; AMX is requested only
+     * where it exists. */
+    ck_assert_ptr_nonnull(strstr(mlm_system_info(), "reduced-precision paths: avx512_bf16 "));
+    if (!cpu_get()->amx_tile)
+        ck_assert_int_eq(cpu_amx_request(), -1);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -1644,6 +1974,11 @@ Suite *ops_suite(void)
     tcase_add_test(tc, concurrent_contexts);
     tcase_add_test(tc, gemm_kernel_rule);
     tcase_add_test(tc, gemm_forced_kernel_sets);
+    tcase_add_test(tc, bf16_conversion_matches_reference);
+    tcase_add_test(tc, gemm_bf16w_matches_reference);
+    tcase_add_test(tc, gemm_bf16w_paths_bitwise_identical);
+    tcase_add_test(tc, gemm_bf16w_edges);
+    tcase_add_test(tc, cpu_reduced_precision_features);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -23,7 +23,7 @@ typedef struct ops_bf16w {
 /* w from an fp32 (N, K) matrix W with rows ldw floats apart, each element
  * rounded by bf16_from_f32 (nn/ops/bf16.h). N, K >= 0 (an empty weight has
  * no panels). Errors: MLM_ERR_INVALID_ARGUMENT (negative size, ldw < K,
- * NULL W with N·K > 0), MLM_ERR_NOMEM; on error *w is left empty. */
+ * NULL W with N·K > 0), MLM_ERR_OUT_OF_MEMORY; on error *w is left empty. */
 mlm_status ops_bf16w_from_f32(ops_bf16w *w, const float *W, int N, int K, int ldw);
 
 /* The same from bf16 bits (a BF16 checkpoint's tensor), kept as they are
@@ -43,7 +43,7 @@ void ops_bf16w_free(ops_bf16w *w);
  * w[2p+1], acc) then fma(a[2p], w[2p], acc), each result flushed to zero
  * when denormal — what vdpbf16ps does, which the AVX512-BF16 kernel uses
  * and the portable path reproduces. Errors: MLM_ERR_INVALID_ARGUMENT (M <
- * 0, lda < K, ldc < N, NULL pointers that would be read), MLM_ERR_NOMEM. */
+ * 0, lda < K, ldc < N, NULL pointers that would be read), MLM_ERR_OUT_OF_MEMORY. */
 mlm_status ops_gemm_bf16w(const struct ops_ctx *ctx, int M, const float *A, int lda,
                           const ops_bf16w *w, float beta, float *C, int ldc);
 
