@@ -20,9 +20,9 @@
  * accumulators; per k pair it loads the panel's 4 vectors (64 rows of W, a
  * pair each) and broadcasts each A row's pair. W is laid out once, at load,
  * as those panels (ops_bf16w); A is rounded to bf16 per call into a copy
- * padded to even K. On Zen 4 (1 thread) it runs the T5 and distilroberta
- * training shapes at 1.5-1.9x libmlm's fp32 BLIS products (figures in
- * docs/architecture.md, "Reduced precision kernels"). */
+ * padded to even K. On Zen 4 (1 thread) it runs the distilroberta, fill-mask
+ * and T5 products at 2.1-2.9x libmlm's fp32 ones and 1.0-1.2x oneDNN's bf16
+ * matmul (figures in docs/architecture.md, "Reduced precision kernels"). */
 #include "nn/ops/gemm_bf16.h"
 
 #include <math.h>
