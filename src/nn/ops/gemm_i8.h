@@ -1,0 +1,53 @@
+/* Products against int8 weights, as ONNX Runtime's dynamic quantization
+ * runs a MatMul (DynamicQuantizeLinear + MatMulInteger), per row instead of
+ * per tensor:
+ *
+ *   W[n][k] ≈ sw[n]·q[n][k],  q int8 in [-127, 127], sw[n] = max_k |W[n][k]| / 127
+ *                              (per output channel, symmetric; set once, at load)
+ *   A[m][k] ≈ sa[m]·(u[m][k] − z[m]),  u uint8, per row at each call
+ *   C[m][n] = sa[m]·sw[n]·(Σ_k u[m][k]·q[n][k] − z[m]·Σ_k q[n][k])  (+ beta·C)
+ *
+ * The integer sums are exact, so every kernel (AVX512-VNNI vpdpbusd, the
+ * portable loop) gives the same floats. The exact quantization rule of the
+ * activations (asymmetric per row as above, or another measured to be as
+ * accurate and faster) is documented in gemm_i8.c. */
+#ifndef MLM_OPS_GEMM_I8_H
+#define MLM_OPS_GEMM_I8_H
+
+#include <stdint.h>
+
+#include "mlm/core.h"
+
+struct ops_ctx;
+
+/* A weight of N output rows and K inputs (torch's (out, in) layout),
+ * quantized per row; laid out as the kernel reads it. Plain data; free with
+ * ops_i8w_free. */
+typedef struct ops_i8w {
+    int N, K;
+    int8_t *panels;     /* the kernel's layout (gemm_i8.c) */
+    float *scale;       /* N: sw[n] */
+    int32_t *rowsum;    /* N: Σ_k q[n][k] */
+} ops_i8w;
+
+/* w from an fp32 (N, K) matrix W with rows ldw floats apart. N, K >= 0.
+ * Errors: MLM_ERR_INVALID_ARGUMENT (negative size, ldw < K, NULL W with
+ * N·K > 0, a non-finite element), MLM_ERR_OUT_OF_MEMORY; on error *w is
+ * left empty. */
+mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw);
+
+/* Element (n, k) of w dequantized: sw[n]·q[n][k]. */
+float ops_i8w_at(const ops_i8w *w, int n, int k);
+
+/* Frees w's arrays; accepts NULL and an empty weight. */
+void ops_i8w_free(ops_i8w *w);
+
+/* C[m][n] = the formula above (+ beta·C[m][n]; beta = 0 overwrites C, NaN
+ * included), m < M, n < w->N; A's rows lda floats apart, C's ldc. Results
+ * depend neither on the CPU path nor on ctx->nthreads nor on M. Errors:
+ * MLM_ERR_INVALID_ARGUMENT (M < 0, lda < K, ldc < N, NULL pointers that
+ * would be read), MLM_ERR_OUT_OF_MEMORY. */
+mlm_status ops_gemm_i8w(const struct ops_ctx *ctx, int M, const float *A, int lda,
+                        const ops_i8w *w, float beta, float *C, int ldc);
+
+#endif
