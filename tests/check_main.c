@@ -138,6 +138,7 @@ int main(void)
         seq2seq_data_suite,
         cli_seq2seq_suite,
         cli_train_summarization_suite,
+        dtype_suite,
     };
     SRunner *sr = srunner_create(suites[0]());
     for (size_t i = 1; i < sizeof suites / sizeof suites[0]; i++)

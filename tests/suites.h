@@ -52,5 +52,6 @@ Suite *seq2seq_trainer_suite(void);
 Suite *seq2seq_data_suite(void);
 Suite *cli_seq2seq_suite(void);
 Suite *cli_train_summarization_suite(void);
+Suite *dtype_suite(void);
 
 #endif

@@ -45,6 +45,45 @@ typedef enum mlm_family {
  * generation's defaults (mlm/generation.h). */
 MLM_API mlm_status mlm_model_load(const char *dir, mlm_model **out);
 
+/* How a model holds its matrices. Values are part of the ABI. */
+typedef enum mlm_dtype {
+    MLM_DTYPE_F32 = 0,  /* float32: training, and exact parity with PyTorch fp32 */
+    MLM_DTYPE_BF16 = 1, /* bfloat16 weights: half the memory; products take bf16
+                         * inputs with float32 sums (torch.autocast's Linear) */
+    MLM_DTYPE_INT8 = 2  /* int8 weights per output channel, activations quantized
+                         * per row at each product (ONNX Runtime's dynamic
+                         * quantization): a quarter of the memory */
+} mlm_dtype;
+
+/* mlm_model_load, then mlm_model_set_dtype(dtype), without the float32
+ * copy of a converted matrix staying in memory. */
+MLM_API mlm_status mlm_model_load_dtype(const char *dir, mlm_dtype dtype, mlm_model **out);
+
+/* Converts a float32 model's matrices — every Linear's weight and the word
+ * embeddings (T5: shared, lm_head) — to dtype, as model.to(torch.bfloat16)
+ * or quantize_dynamic would; biases, norms, position tables, softmax, the
+ * activations and the residual stream stay float32, and so do products
+ * between activations (attention). Inference only: the trainer and the
+ * optimizers need a float32 model. MLM_DTYPE_F32 on a float32 model does
+ * nothing; a reduced model cannot be converted again (reload it).
+ * mlm_model_save writes a bf16 model as BF16 safetensors (every tensor,
+ * as save_pretrained does after .to(torch.bfloat16)); an int8 model cannot
+ * be saved. Not while other threads use the model. Errors:
+ * MLM_ERR_INVALID_ARGUMENT (an unknown dtype, a non-finite weight for
+ * int8), MLM_ERR_UNSUPPORTED (a reduced model), MLM_ERR_OUT_OF_MEMORY; on
+ * error the model is unchanged. */
+MLM_API mlm_status mlm_model_set_dtype(mlm_model *model, mlm_dtype dtype);
+
+/* The model's dtype (MLM_DTYPE_F32 for NULL). */
+MLM_API mlm_dtype mlm_model_dtype(const mlm_model *model);
+
+/* "fp32", "bf16", "int8" ("?" for another value). */
+MLM_API const char *mlm_dtype_name(mlm_dtype dtype);
+
+/* The dtype a name means: "fp32"/"float32", "bf16"/"bfloat16", "int8"
+ * (MLM_ERR_INVALID_ARGUMENT naming it otherwise). */
+MLM_API mlm_status mlm_dtype_from_name(const char *name, mlm_dtype *out);
+
 /* A new model from the text of a config.json (len bytes), initialised as HF
  * initialises: normal(0, initializer_range) weights, zero biases, LayerNorm
  * ones and zeros, the padding row zero; deterministic for a seed.

@@ -35,6 +35,12 @@ typedef struct mlm_fill_result mlm_fill_result;
 /* Model and tokenizer from one Hugging Face model directory. */
 MLM_API mlm_status mlm_pipeline_load(const char *dir, mlm_pipeline **out);
 
+/* The same with the model's matrices in dtype (mlm_model_set_dtype):
+ * MLM_DTYPE_BF16 halves the memory and, on CPUs with AVX512-BF16 or AMX,
+ * the time; MLM_DTYPE_INT8 quarters the memory. Predictions may differ
+ * from float32's where two scores are close (docs/reduced-precision.md). */
+MLM_API mlm_status mlm_pipeline_load_dtype(const char *dir, mlm_dtype dtype, mlm_pipeline **out);
+
 /* A pipeline over a model and tokenizer the caller keeps alive (borrowed,
  * not freed by mlm_pipeline_free). Fails when the tokenizer has ids the
  * model's vocabulary cannot score, or no mask token. */
@@ -137,6 +143,10 @@ typedef struct mlm_summary mlm_summary;
 
 /* Model (an encoder-decoder) and tokenizer from one model directory. */
 MLM_API mlm_status mlm_summarizer_load(const char *dir, mlm_summarizer **out);
+
+/* The same with the model's matrices in dtype (mlm_model_set_dtype). */
+MLM_API mlm_status mlm_summarizer_load_dtype(const char *dir, mlm_dtype dtype,
+                                             mlm_summarizer **out);
 
 /* A summarizer over a model and tokenizer the caller keeps alive (borrowed).
  * Fails with MLM_ERR_UNSUPPORTED for a model that is not an encoder-decoder,

@@ -77,7 +77,8 @@ int cmd_fill_mask(int argc, char **argv)
 {
     cli_option opts[] = {{"model", ARG_VALUE, NULL},   {"top-k", ARG_VALUE, NULL},
                          {"targets", ARG_VALUE, NULL}, {"json", ARG_FLAG, NULL},
-                         {"threads", ARG_VALUE, NULL}, {"truncation", ARG_FLAG, NULL}};
+                         {"threads", ARG_VALUE, NULL}, {"truncation", ARG_FLAG, NULL},
+                         {"dtype", ARG_VALUE, NULL}};
     const char *pos[1];
     size_t npos = 1;
     long top_k = 5;
@@ -86,8 +87,11 @@ int cmd_fill_mask(int argc, char **argv)
         !opts[0].value || (opts[1].value && cli_parse_long(opts[1].value, 1, 1 << 20, &top_k)) ||
         cli_parse_threads(opts[4].value, &threads) != 0)
         return cli_usage_error("fill-mask");
+    mlm_dtype dtype = MLM_DTYPE_F32;
+    if (opts[6].value && mlm_dtype_from_name(opts[6].value, &dtype) != MLM_OK)
+        return cli_fail("--dtype", MLM_ERR_INVALID_ARGUMENT);
     mlm_pipeline *p = NULL;
-    mlm_status st = mlm_pipeline_load(opts[0].value, &p);
+    mlm_status st = mlm_pipeline_load_dtype(opts[0].value, dtype, &p);
     if (st != MLM_OK)
         return cli_fail(opts[0].value, st);
     mlm_pipeline_set_threads(p, threads);

@@ -37,7 +37,7 @@ static const struct {
 };
 #define NMAPPED (sizeof mapped / sizeof mapped[0])
 
-enum { MODEL = NMAPPED, JSON, JSONL, THREADS, BATCH, NOPTS };
+enum { MODEL = NMAPPED, JSON, JSONL, THREADS, BATCH, DTYPE, NOPTS };
 
 static int print_summary(const mlm_summary *r, int as_json)
 {
@@ -141,6 +141,7 @@ int cmd_summarize(int argc, char **argv)
     opts[JSONL] = (cli_option){"input-jsonl", ARG_FLAG, NULL};
     opts[THREADS] = (cli_option){"threads", ARG_VALUE, NULL};
     opts[BATCH] = (cli_option){"batch-size", ARG_VALUE, NULL};
+    opts[DTYPE] = (cli_option){"dtype", ARG_VALUE, NULL};
     const char *pos[1];
     size_t npos = 1;
     int threads;
@@ -150,8 +151,11 @@ int cmd_summarize(int argc, char **argv)
         (opts[BATCH].value && cli_parse_long(opts[BATCH].value, 1, 4096, &batch) != 0) ||
         (npos == 1 && opts[JSONL].value))
         return cli_usage_error("summarize");
+    mlm_dtype dtype = MLM_DTYPE_F32;
+    if (opts[DTYPE].value && mlm_dtype_from_name(opts[DTYPE].value, &dtype) != MLM_OK)
+        return cli_fail("--dtype", MLM_ERR_INVALID_ARGUMENT);
     mlm_summarizer *s = NULL;
-    mlm_status st = mlm_summarizer_load(opts[MODEL].value, &s);
+    mlm_status st = mlm_summarizer_load_dtype(opts[MODEL].value, dtype, &s);
     if (st != MLM_OK)
         return cli_fail(opts[MODEL].value, st);
     mlm_summarizer_set_threads(s, threads);

@@ -57,13 +57,14 @@ static const command commands[] = {
      0, cmd_detokenize, NULL},
     {"fill-mask",
      "mlm fill-mask --model DIR [--top-k N] [--targets w1,w2] [--json] [--threads N]\n"
-     "              [--truncation] [TEXT]",
+     "              [--truncation] [--dtype fp32|bf16|int8] [TEXT]",
      "predict masked tokens (one TEXT, or one text per line of stdin)",
      "  --model DIR          a model directory (config.json, model.safetensors, tokenizer)\n"
      "  --top-k N            predictions per mask (5)\n"
      "  --targets w1,w2      score these words only\n"
      "  --json               the pipeline's output as JSON\n"
-     "  --truncation         truncate texts longer than the model's maximum\n",
+     "  --truncation         truncate texts longer than the model's maximum\n"
+     "  --dtype D            the model's matrices in fp32 (default), bf16 or int8\n",
      1, cmd_fill_mask, NULL},
     {"summarize",
      "mlm summarize --model DIR [--num-beams N] [--max-new-tokens M] [--min-new-tokens M]\n"
@@ -72,7 +73,7 @@ static const command commands[] = {
      "              [--repetition-penalty X] [--num-return-sequences K]\n"
      "              [--do-sample --seed S --temperature T --top-k K --top-p P] [--truncation]\n"
      "              [--return-tensors] [--json] [--input-jsonl] [--batch-size N] [--threads N]\n"
-     "              [TEXT]",
+     "              [--dtype fp32|bf16|int8] [TEXT]",
      "summarize texts with an encoder-decoder (T5), as pipeline(\"summarization\") does",
      "  --model DIR          a T5 model directory (config.json, model.safetensors, tokenizer;\n"
      "                       config.json's task_specific_params[\"summarization\"] are the\n"
@@ -93,7 +94,8 @@ static const command commands[] = {
      "  --return-tensors     print the generated ids instead of the text\n"
      "  --json               the pipeline's output as JSON, one list per text\n"
      "  --input-jsonl        each line of stdin is a JSON string or {\"text\": s}\n"
-     "  --batch-size N       texts of stdin summarized together (1)\n",
+     "  --batch-size N       texts of stdin summarized together (1)\n"
+     "  --dtype D            the model's matrices in fp32 (default), bf16 or int8\n",
      1, cmd_summarize, NULL},
     {"dataset",
      "mlm dataset --tokenizer PATH --train-file FILE [--validation-file FILE]\n"

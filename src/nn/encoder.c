@@ -40,12 +40,20 @@ size_t encoder_workspace_floats(const model_dims *d, int B, int T)
 mlm_status encoder_linear(const ops_ctx *ctx, float *out, const float *inp, const float *W,
                           const float *b, const float *residual, int N, int C, int OC)
 {
+    return encoder_linear_q(ctx, out, inp, W, NULL, b, residual, N, C, OC);
+}
+
+mlm_status encoder_linear_q(const ops_ctx *ctx, float *out, const float *inp, const float *W,
+                            const ops_qw *qw, const float *b, const float *residual, int N, int C,
+                            int OC)
+{
     float beta = 0.0f;
     if (residual) {
         memcpy(out, residual, (size_t)N * OC * sizeof *out);
         beta = 1.0f;
     }
-    mlm_status st = ops_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, C, W, C, beta, out, OC);
+    mlm_status st = qw ? ops_qw_gemm(ctx, N, inp, C, qw, beta, out, OC)
+                       : ops_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, C, W, C, beta, out, OC);
     if (st != MLM_OK)
         return st;
     if (b)
@@ -108,7 +116,8 @@ static mlm_status embeddings(const mlm_model *m, const ops_ctx *ctx, const int32
     int N = B * T;
     mlm_status st = model_position_ids(d, ids, B, T, pos);
     if (st == MLM_OK)
-        st = ops_embedding_forward(ctx, tmp, ids, m->w.word_emb, N, d->V, d->C, 0);
+        st = m->w.qw_word ? ops_qw_embedding_forward(ctx, tmp, ids, m->w.qw_word, N, 0)
+                          : ops_embedding_forward(ctx, tmp, ids, m->w.word_emb, N, d->V, d->C, 0);
     if (st == MLM_OK)
         st = ops_embedding_forward(ctx, tmp, pos, m->w.pos_emb, N, d->P, d->C, 1);
     if (st == MLM_OK && m->w.type_emb) {
@@ -132,11 +141,11 @@ static mlm_status attention(const mlm_model *m, const ops_ctx *ctx, const layer_
 {
     const model_dims *d = &m->d;
     int N = B * T, C = d->C, H = d->H, D = C / H;
-    mlm_status st = encoder_linear(ctx, q, x, lw->q_w, lw->q_b, NULL, N, C, C);
+    mlm_status st = encoder_linear_q(ctx, q, x, lw->q_w, lw->qw_q, lw->q_b, NULL, N, C, C);
     if (st == MLM_OK)
-        st = encoder_linear(ctx, k, x, lw->k_w, lw->k_b, NULL, N, C, C);
+        st = encoder_linear_q(ctx, k, x, lw->k_w, lw->qw_k, lw->k_b, NULL, N, C, C);
     if (st == MLM_OK)
-        st = encoder_linear(ctx, v, x, lw->v_w, lw->v_b, NULL, N, C, C);
+        st = encoder_linear_q(ctx, v, x, lw->v_w, lw->qw_v, lw->v_b, NULL, N, C, C);
     if (st != MLM_OK)
         return st;
     /* scores (B, H, T, T) = q·kᵀ per (batch, head), read in place from the
@@ -162,16 +171,16 @@ static mlm_status layer_full(const mlm_model *m, const ops_ctx *ctx, const layer
     float *mean = probs + (size_t)B * d->H * T * T + N, *rstd = mean + N;
     mlm_status st = attention(m, ctx, lw, x, maskp, B, T, q, k, v, probs, att);
     if (st == MLM_OK)
-        st = encoder_linear(ctx, sum, att, lw->o_w, lw->o_b, x, (int)N, d->C, d->C);
+        st = encoder_linear_q(ctx, sum, att, lw->o_w, lw->qw_o, lw->o_b, x, (int)N, d->C, d->C);
     if (st != MLM_OK)
         return st;
     ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, (int)N, d->C,
                           d->ln_eps);
-    st = encoder_linear(ctx, ffn, x1, lw->ff1_w, lw->ff1_b, NULL, (int)N, d->C, d->I);
+    st = encoder_linear_q(ctx, ffn, x1, lw->ff1_w, lw->qw_ff1, lw->ff1_b, NULL, (int)N, d->C, d->I);
     if (st != MLM_OK)
         return st;
     encoder_activate(ctx, d->act, ffn, ffn, N * (size_t)d->I);
-    st = encoder_linear(ctx, sum, ffn, lw->ff2_w, lw->ff2_b, x1, (int)N, d->I, d->C);
+    st = encoder_linear_q(ctx, sum, ffn, lw->ff2_w, lw->qw_ff2, lw->ff2_b, x1, (int)N, d->I, d->C);
     if (st == MLM_OK)
         ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, (int)N, d->C,
                               d->ln_eps);
@@ -247,28 +256,29 @@ static mlm_status layer_rows(const mlm_model *m, const ops_ctx *ctx, const layer
     float *sum = x1 + N * C, *ffn = sum + N * C, *probs = ffn + N * (size_t)d->I;
     float *mean = probs + (size_t)B * d->H * T * T + N, *rstd = mean + N;
     float *xs = x1;
-    mlm_status st = encoder_linear(ctx, k, x, lw->k_w, lw->k_b, NULL, (int)N, d->C, d->C);
+    mlm_status st =
+        encoder_linear_q(ctx, k, x, lw->k_w, lw->qw_k, lw->k_b, NULL, (int)N, d->C, d->C);
     if (st == MLM_OK)
-        st = encoder_linear(ctx, v, x, lw->v_w, lw->v_b, NULL, (int)N, d->C, d->C);
+        st = encoder_linear_q(ctx, v, x, lw->v_w, lw->qw_v, lw->v_b, NULL, (int)N, d->C, d->C);
     for (int r = 0; r < n; r++)
         memcpy(xs + r * C, x + (size_t)rows[r] * C, C * sizeof *xs);
     if (st == MLM_OK)
-        st = encoder_linear(ctx, q, xs, lw->q_w, lw->q_b, NULL, n, d->C, d->C);
+        st = encoder_linear_q(ctx, q, xs, lw->q_w, lw->qw_q, lw->q_b, NULL, n, d->C, d->C);
     int nruns = encoder_row_runs(rows, n, T, runs);
     if (st == MLM_OK)
         st = encoder_rows_probs(ctx, d, q, k, maskp, T, runs, nruns, probs);
     if (st == MLM_OK)
         st = encoder_rows_context(ctx, d, probs, v, T, runs, nruns, att);
     if (st == MLM_OK)
-        st = encoder_linear(ctx, sum, att, lw->o_w, lw->o_b, xs, n, d->C, d->C);
+        st = encoder_linear_q(ctx, sum, att, lw->o_w, lw->qw_o, lw->o_b, xs, n, d->C, d->C);
     if (st != MLM_OK)
         return st;
     ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, n, d->C, d->ln_eps);
-    st = encoder_linear(ctx, ffn, x1, lw->ff1_w, lw->ff1_b, NULL, n, d->C, d->I);
+    st = encoder_linear_q(ctx, ffn, x1, lw->ff1_w, lw->qw_ff1, lw->ff1_b, NULL, n, d->C, d->I);
     if (st != MLM_OK)
         return st;
     encoder_activate(ctx, d->act, ffn, ffn, (size_t)n * d->I);
-    st = encoder_linear(ctx, sum, ffn, lw->ff2_w, lw->ff2_b, x1, n, d->I, d->C);
+    st = encoder_linear_q(ctx, sum, ffn, lw->ff2_w, lw->qw_ff2, lw->ff2_b, x1, n, d->I, d->C);
     if (st == MLM_OK)
         ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, n, d->C,
                               d->ln_eps);
@@ -326,11 +336,13 @@ mlm_status head_forward(const mlm_model *m, const ops_ctx *ctx, const float *row
     const model_dims *d = &m->d;
     float *t = ws, *u = ws + (size_t)n * d->C;
     float *mean = u + (size_t)n * d->C, *rstd = mean + n;
-    mlm_status st = encoder_linear(ctx, t, rows, m->w.head_w, m->w.head_b, NULL, n, d->C, d->C);
+    mlm_status st =
+        encoder_linear_q(ctx, t, rows, m->w.head_w, m->w.qw_head, m->w.head_b, NULL, n, d->C, d->C);
     if (st != MLM_OK)
         return st;
     encoder_activate(ctx, d->head_act, t, t, (size_t)n * d->C);
     ops_layernorm_forward(ctx, u, mean, rstd, t, m->w.head_ln_w, m->w.head_ln_b, n, d->C,
                           d->ln_eps);
-    return encoder_linear(ctx, logits, u, m->w.word_emb, m->w.decoder_b, NULL, n, d->C, d->V);
+    return encoder_linear_q(ctx, logits, u, m->w.word_emb, m->w.qw_word, m->w.decoder_b, NULL, n,
+                            d->C, d->V);
 }

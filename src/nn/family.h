@@ -67,6 +67,9 @@ typedef struct model_family {
     const struct param_desc *(*params)(const mlm_model *m, size_t *n);
     float *(*owned)(const mlm_model *m);
     mlm_status (*own)(mlm_model *m);
+    /* params_compact on the family's storage, after model_set_dtype
+     * converted its matrices (and any tied copy re-pointed). */
+    mlm_status (*compact)(mlm_model *m);
     void (*destroy)(mlm_model *m); /* frees the family's state, not m itself */
     const s2s_ops *s2s;            /* NULL unless an encoder-decoder */
 } model_family;

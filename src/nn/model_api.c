@@ -30,6 +30,11 @@ static mlm_status enc_own(mlm_model *m)
     return params_own(m->params, m->n_params, &m->owned, &m->source, &m->source_close);
 }
 
+static mlm_status enc_compact(mlm_model *m)
+{
+    return params_compact(m->params, m->n_params, &m->owned, &m->source, &m->source_close);
+}
+
 static int32_t enc_max_length(const mlm_model *m)
 {
     /* RoBERTa spends positions 0..padding_idx on padding (514 → 512). */
@@ -51,6 +56,7 @@ const model_family encoder_mlm_family = {
     .params = enc_params,
     .owned = enc_owned,
     .own = enc_own,
+    .compact = enc_compact,
     .destroy = encoder_model_destroy,
     .s2s = NULL,
 };

@@ -19,6 +19,7 @@
 #include "mlm/model.h"
 #include "nn/family.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/qweight.h"
 
 typedef enum model_arch { ARCH_BERT, ARCH_ROBERTA, ARCH_DISTILBERT } model_arch;
 
@@ -45,6 +46,9 @@ typedef struct layer_weights {
     const float *ff1_w, *ff1_b;                     /* (I, C), (I) */
     const float *ff2_w, *ff2_b;                     /* (C, I), (C) */
     const float *ln2_w, *ln2_b;                     /* after the FFN (C) */
+    /* The same products' weights in bf16 or int8 once the model's dtype
+     * is set (nn/dtype.c); NULL in fp32, and then the float ones are used. */
+    const ops_qw *qw_q, *qw_k, *qw_v, *qw_o, *qw_ff1, *qw_ff2;
 } layer_weights;
 
 typedef struct model_weights {
@@ -56,6 +60,7 @@ typedef struct model_weights {
     const float *head_w, *head_b;       /* transform dense (C, C), (C) */
     const float *head_ln_w, *head_ln_b; /* (C) */
     const float *decoder_b;             /* (V) */
+    const ops_qw *qw_word, *qw_head;    /* reduced word_emb (also the decoder), head_w */
 } model_weights;
 
 /* How a parameter is initialised, as HF's _init_weights does. */
@@ -73,6 +78,10 @@ typedef struct param_desc {
     int is_layernorm;
     int padding_row;      /* nn.Embedding's padding_idx: zero at init, no gradient; or -1 */
     const float **slot;   /* where model_weights points to it */
+    /* A matrix a reduced dtype converts (the Linears' weights and the word
+     * embeddings): where the weights struct points to its ops_qw; NULL for
+     * what stays fp32 (biases, norms, position tables). */
+    const ops_qw **qslot;
 } param_desc;
 
 /* Fills one entry of a family's parameter table: the name from fmt/ap, the
@@ -96,6 +105,11 @@ struct mlm_model {
     void (*source_close)(void *);
     char **warnings;
     size_t n_warnings;
+    /* Any family: the dtype of the matrices (nn/dtype.c) and, once reduced,
+     * their converted weights, one per entry of the parameter table
+     * (model_param_table; empty for those without a qslot). */
+    mlm_dtype dtype;
+    ops_qw *qw;
 };
 
 /* The encoder family's save (config.json, model.safetensors into an existing
@@ -112,9 +126,11 @@ const struct st_tensor *weights_find(const weights_source *s, const char *name);
 void weights_close(void *s); /* a weights_source; accepts NULL */
 /* A tensor's dtype (F32, F16, BF16) and shape against p's. */
 mlm_status weights_check(const param_desc *p, const struct st_tensor *t);
-/* dir/model.safetensors with the n parameters of the table, F32, under
- * their HF names and save_pretrained's metadata ({"format": "pt"}). */
-mlm_status weights_save(const param_desc *params, size_t n, const char *dir);
+/* dir/model.safetensors with the n parameters of m's table under their HF
+ * names and save_pretrained's metadata ({"format": "pt"}): F32, or BF16
+ * for a bf16 model (every tensor, as after .to(torch.bfloat16)); an int8
+ * model is MLM_ERR_UNSUPPORTED. */
+mlm_status weights_save(const mlm_model *m, const param_desc *params, size_t n, const char *dir);
 
 /* Build the table for d (allocates m->params); pointers stay NULL. */
 mlm_status model_build_params(mlm_model *m);
@@ -142,6 +158,25 @@ size_t model_numel(const mlm_model *m);
 float *model_owned(const mlm_model *m);
 mlm_status model_own_params(mlm_model *m);
 
+/* The parameter storage of a table whose qslot matrices were converted:
+ * the other parameters move into one new allocation (as params_own lays
+ * them out, in table order), the converted ones' slots become NULL, and the
+ * old allocation (*owned) or mapped checkpoint (*source) is released. On
+ * failure (out of memory) nothing changes. */
+mlm_status params_compact(param_desc *p, size_t n, float **owned, void **source,
+                          void (**source_close)(void *));
+
+/* Converts m's matrices to dtype (MLM_DTYPE_BF16 or MLM_DTYPE_INT8) from
+ * fp32, as mlm_model_set_dtype documents; on failure m is unchanged. */
+mlm_status model_set_dtype(mlm_model *m, mlm_dtype dtype);
+
+/* Frees m's converted matrices (mlm_model_free, before the family's state). */
+void model_free_reduced(mlm_model *m);
+
+/* MLM_OK when m's weights are fp32; else MLM_ERR_UNSUPPORTED naming fn and
+ * the dtype (training and the optimizers need fp32 weights). */
+mlm_status model_require_fp32(const mlm_model *m, const char *fn);
+
 /* The encoder family's params_alloc on m. */
 mlm_status model_alloc_params(mlm_model *m);
 
@@ -154,6 +189,11 @@ mlm_status model_warn(mlm_model *m, const char *fmt, ...) __attribute__((format(
  * same floats. */
 mlm_status encoder_linear(const ops_ctx *ctx, float *out, const float *inp, const float *W,
                           const float *b, const float *residual, int N, int C, int OC);
+/* The same with W's reduced form qw, used instead of W when not NULL (the
+ * inference forward; training's weights are fp32). */
+mlm_status encoder_linear_q(const ops_ctx *ctx, float *out, const float *inp, const float *W,
+                            const ops_qw *qw, const float *b, const float *residual, int N, int C,
+                            int OC);
 
 /* out = act(inp) for the activations a model may have (out may be inp). */
 void encoder_activate(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n);

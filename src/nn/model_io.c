@@ -13,6 +13,7 @@
 #include "io/file.h"
 #include "io/safetensors.h"
 #include "nn/model_impl.h"
+#include "nn/ops/bf16.h"
 
 mlm_status model_warn(mlm_model *m, const char *fmt, ...)
 {
@@ -35,6 +36,7 @@ void mlm_model_free(mlm_model *m)
 {
     if (!m)
         return;
+    model_free_reduced(m);
     m->family->destroy(m);
     for (size_t i = 0; i < m->n_warnings; i++)
         mem_free(m->warnings[i]);
@@ -452,27 +454,73 @@ mlm_status encoder_model_save(const mlm_model *m, const char *dir)
     if (st != MLM_OK)
         return st;
     /* the tied decoder weight is not in the table, so not written */
-    return weights_save(m->params, m->n_params, dir);
+    return weights_save(m, m->params, m->n_params, dir);
 }
 
-mlm_status weights_save(const param_desc *params, size_t n, const char *dir)
+/* Parameter i of m in bf16 (numel values): a converted matrix's own bf16
+ * values, else the fp32 ones rounded as the hardware rounds. */
+static void param_bf16(const mlm_model *m, const param_desc *p, size_t i, uint16_t *out,
+                       float *row)
 {
+    if (!p->qslot) {
+        bf16_from_f32_n(out, *p->slot, p->numel);
+        return;
+    }
+    const ops_qw *w = &m->qw[i];
+    for (int r = 0; r < w->N; r++) {
+        ops_qw_row(w, r, row);
+        bf16_from_f32_n(out + (size_t)r * (size_t)w->K, row, (size_t)w->K);
+    }
+}
+
+mlm_status weights_save(const mlm_model *m, const param_desc *params, size_t n, const char *dir)
+{
+    if (m->dtype == MLM_DTYPE_INT8)
+        return err_set(MLM_ERR_UNSUPPORTED,
+                       "%s: an int8 model cannot be saved (safetensors has no per-channel "
+                       "quantized form transformers reads); save the fp32 or bf16 model",
+                       dir);
+    int bf16 = m->dtype == MLM_DTYPE_BF16;
     char path[4096];
     mlm_status st = path_join(path, sizeof path, dir, "model.safetensors");
     if (st != MLM_OK)
         return st;
+    uint16_t *half = NULL;
+    float *row = NULL;
+    if (bf16) { /* the writer keeps pointers until it saves: one buffer for all */
+        size_t widest = 1;
+        for (size_t i = 0; i < n; i++)
+            widest = params[i].ndim == 2 && (size_t)params[i].shape[1] > widest
+                         ? (size_t)params[i].shape[1]
+                         : widest;
+        half = mem_alloc((params_numel(params, n) + 1) * sizeof *half);
+        row = mem_alloc(widest * sizeof *row);
+        if (!half || !row) {
+            mem_free(half);
+            mem_free(row);
+            return err_oom();
+        }
+    }
     st_writer *w = NULL;
     st = st_writer_new(&w);
-    if (st != MLM_OK)
-        return st;
-    st = st_writer_add_metadata(w, "format", "pt"); /* save_pretrained's metadata */
+    if (st == MLM_OK)
+        st = st_writer_add_metadata(w, "format", "pt"); /* save_pretrained's metadata */
+    uint16_t *at = half;
     for (size_t i = 0; st == MLM_OK && i < n; i++) {
         const param_desc *p = &params[i];
         uint64_t shape[2] = {(uint64_t)p->shape[0], (uint64_t)p->shape[1]};
-        st = st_writer_add(w, p->name, ST_F32, (size_t)p->ndim, shape, *p->slot);
+        if (bf16) {
+            param_bf16(m, p, i, at, row);
+            st = st_writer_add(w, p->name, ST_BF16, (size_t)p->ndim, shape, at);
+            at += p->numel;
+        } else {
+            st = st_writer_add(w, p->name, ST_F32, (size_t)p->ndim, shape, *p->slot);
+        }
     }
     if (st == MLM_OK)
         st = st_writer_save(w, path);
     st_writer_free(w);
+    mem_free(half);
+    mem_free(row);
     return st;
 }

@@ -45,10 +45,13 @@ static void add(table *t, const float **slot, param_init init, int64_t rows, int
     va_end(ap);
 }
 
-/* A Linear: weight (out, in) normal, bias zero. */
-static void linear(table *t, const float **w, const float **b, int out, int in, const char *name)
+/* A Linear: weight (out, in) normal, bias zero; qw: where its reduced
+ * weight goes (param_desc.qslot). */
+static void linear(table *t, const float **w, const ops_qw **qw, const float **b, int out, int in,
+                   const char *name)
 {
     add(t, w, INIT_NORMAL, out, in, "%s.weight", name);
+    t->p[t->n - 1].qslot = qw;
     add(t, b, INIT_ZERO, out, 0, "%s.bias", name);
 }
 
@@ -64,13 +67,13 @@ static void bert_layer(table *t, layer_weights *lw, const model_dims *d, const c
 {
     char n[96];
 #define NAME(s) (snprintf(n, sizeof n, "%s.encoder.layer.%d.%s", pre, l, s), n)
-    linear(t, &lw->q_w, &lw->q_b, d->C, d->C, NAME("attention.self.query"));
-    linear(t, &lw->k_w, &lw->k_b, d->C, d->C, NAME("attention.self.key"));
-    linear(t, &lw->v_w, &lw->v_b, d->C, d->C, NAME("attention.self.value"));
-    linear(t, &lw->o_w, &lw->o_b, d->C, d->C, NAME("attention.output.dense"));
+    linear(t, &lw->q_w, &lw->qw_q, &lw->q_b, d->C, d->C, NAME("attention.self.query"));
+    linear(t, &lw->k_w, &lw->qw_k, &lw->k_b, d->C, d->C, NAME("attention.self.key"));
+    linear(t, &lw->v_w, &lw->qw_v, &lw->v_b, d->C, d->C, NAME("attention.self.value"));
+    linear(t, &lw->o_w, &lw->qw_o, &lw->o_b, d->C, d->C, NAME("attention.output.dense"));
     layernorm(t, &lw->ln1_w, &lw->ln1_b, d->C, NAME("attention.output.LayerNorm"));
-    linear(t, &lw->ff1_w, &lw->ff1_b, d->I, d->C, NAME("intermediate.dense"));
-    linear(t, &lw->ff2_w, &lw->ff2_b, d->C, d->I, NAME("output.dense"));
+    linear(t, &lw->ff1_w, &lw->qw_ff1, &lw->ff1_b, d->I, d->C, NAME("intermediate.dense"));
+    linear(t, &lw->ff2_w, &lw->qw_ff2, &lw->ff2_b, d->C, d->I, NAME("output.dense"));
     layernorm(t, &lw->ln2_w, &lw->ln2_b, d->C, NAME("output.LayerNorm"));
 #undef NAME
 }
@@ -79,13 +82,13 @@ static void distilbert_layer(table *t, layer_weights *lw, const model_dims *d, i
 {
     char n[96];
 #define NAME(s) (snprintf(n, sizeof n, "distilbert.transformer.layer.%d.%s", l, s), n)
-    linear(t, &lw->q_w, &lw->q_b, d->C, d->C, NAME("attention.q_lin"));
-    linear(t, &lw->k_w, &lw->k_b, d->C, d->C, NAME("attention.k_lin"));
-    linear(t, &lw->v_w, &lw->v_b, d->C, d->C, NAME("attention.v_lin"));
-    linear(t, &lw->o_w, &lw->o_b, d->C, d->C, NAME("attention.out_lin"));
+    linear(t, &lw->q_w, &lw->qw_q, &lw->q_b, d->C, d->C, NAME("attention.q_lin"));
+    linear(t, &lw->k_w, &lw->qw_k, &lw->k_b, d->C, d->C, NAME("attention.k_lin"));
+    linear(t, &lw->v_w, &lw->qw_v, &lw->v_b, d->C, d->C, NAME("attention.v_lin"));
+    linear(t, &lw->o_w, &lw->qw_o, &lw->o_b, d->C, d->C, NAME("attention.out_lin"));
     layernorm(t, &lw->ln1_w, &lw->ln1_b, d->C, NAME("sa_layer_norm"));
-    linear(t, &lw->ff1_w, &lw->ff1_b, d->I, d->C, NAME("ffn.lin1"));
-    linear(t, &lw->ff2_w, &lw->ff2_b, d->C, d->I, NAME("ffn.lin2"));
+    linear(t, &lw->ff1_w, &lw->qw_ff1, &lw->ff1_b, d->I, d->C, NAME("ffn.lin1"));
+    linear(t, &lw->ff2_w, &lw->qw_ff2, &lw->ff2_b, d->C, d->I, NAME("ffn.lin2"));
     layernorm(t, &lw->ln2_w, &lw->ln2_b, d->C, NAME("output_layer_norm"));
 #undef NAME
 }
@@ -98,6 +101,7 @@ static void bert_like(table *t, mlm_model *m, const char *pre)
 #define NAME(s) (snprintf(n, sizeof n, "%s.%s", pre, s), n)
     add(t, &w->word_emb, INIT_NORMAL, d->V, d->C, "%s", NAME("embeddings.word_embeddings.weight"));
     t->p[t->n - 1].padding_row = d->pad_id;
+    t->p[t->n - 1].qslot = &w->qw_word;
     add(t, &w->pos_emb, INIT_NORMAL, d->P, d->C, "%s",
         NAME("embeddings.position_embeddings.weight"));
     /* RoBERTa's position table has padding_idx too (RobertaEmbeddings). */
@@ -110,11 +114,12 @@ static void bert_like(table *t, mlm_model *m, const char *pre)
     for (int l = 0; l < d->L; l++)
         bert_layer(t, &w->layer[l], d, pre, l);
     if (d->arch == ARCH_BERT) {
-        linear(t, &w->head_w, &w->head_b, d->C, d->C, "cls.predictions.transform.dense");
+        linear(t, &w->head_w, &w->qw_head, &w->head_b, d->C, d->C,
+               "cls.predictions.transform.dense");
         layernorm(t, &w->head_ln_w, &w->head_ln_b, d->C, "cls.predictions.transform.LayerNorm");
         add(t, &w->decoder_b, INIT_ZERO, d->V, 0, "cls.predictions.bias");
     } else {
-        linear(t, &w->head_w, &w->head_b, d->C, d->C, "lm_head.dense");
+        linear(t, &w->head_w, &w->qw_head, &w->head_b, d->C, d->C, "lm_head.dense");
         layernorm(t, &w->head_ln_w, &w->head_ln_b, d->C, "lm_head.layer_norm");
         add(t, &w->decoder_b, INIT_ZERO, d->V, 0, "lm_head.bias");
     }
@@ -126,12 +131,13 @@ static void distilbert(table *t, mlm_model *m)
     model_weights *w = &m->w;
     add(t, &w->word_emb, INIT_NORMAL, d->V, d->C, "distilbert.embeddings.word_embeddings.weight");
     t->p[t->n - 1].padding_row = d->pad_id;
+    t->p[t->n - 1].qslot = &w->qw_word;
     add(t, &w->pos_emb, INIT_NORMAL, d->P, d->C,
         "distilbert.embeddings.position_embeddings.weight");
     layernorm(t, &w->emb_ln_w, &w->emb_ln_b, d->C, "distilbert.embeddings.LayerNorm");
     for (int l = 0; l < d->L; l++)
         distilbert_layer(t, &w->layer[l], d, l);
-    linear(t, &w->head_w, &w->head_b, d->C, d->C, "vocab_transform");
+    linear(t, &w->head_w, &w->qw_head, &w->head_b, d->C, d->C, "vocab_transform");
     layernorm(t, &w->head_ln_w, &w->head_ln_b, d->C, "vocab_layer_norm");
     add(t, &w->decoder_b, INIT_ZERO, d->V, 0, "vocab_projector.bias");
 }
@@ -208,6 +214,35 @@ mlm_status params_own(param_desc *p, size_t n, float **owned, void **source,
     return MLM_OK;
 }
 
+mlm_status params_compact(param_desc *p, size_t n, float **owned, void **source,
+                          void (**source_close)(void *))
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += p[i].qslot ? 0 : p[i].numel;
+    float *buf = mem_alloc((total ? total : 1) * sizeof *buf);
+    if (!buf)
+        return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
+                       total * sizeof(float) >> 20);
+    float *at = buf;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].qslot) {
+            *p[i].slot = NULL;
+            continue;
+        }
+        memcpy(at, *p[i].slot, p[i].numel * sizeof *at);
+        *p[i].slot = at;
+        at += p[i].numel;
+    }
+    mem_free(*owned);
+    *owned = buf;
+    if (*source_close)
+        (*source_close)(*source);
+    *source = NULL;
+    *source_close = NULL;
+    return MLM_OK;
+}
+
 const param_desc *model_param_table(const mlm_model *m, size_t *n)
 {
     return m->family->params(m, n);
@@ -222,7 +257,11 @@ size_t model_numel(const mlm_model *m)
 
 float *model_owned(const mlm_model *m) { return m->family->owned(m); }
 
-mlm_status model_own_params(mlm_model *m) { return m->family->own(m); }
+mlm_status model_own_params(mlm_model *m)
+{
+    mlm_status st = model_require_fp32(m, "training");
+    return st == MLM_OK ? m->family->own(m) : st;
+}
 
 mlm_status model_alloc_params(mlm_model *m)
 {

@@ -28,21 +28,37 @@ mlm_status t5_linear(const ops_ctx *ctx, float *out, const float *inp, const flo
                     OC);
 }
 
+mlm_status t5_linear_q(const ops_ctx *ctx, float *out, const float *inp, const float *W,
+                       const ops_qw *qw, int N, int IC, int OC, int accumulate)
+{
+    if (qw)
+        return ops_qw_gemm(ctx, N, inp, IC, qw, accumulate ? 1.0f : 0.0f, out, OC);
+    return t5_linear(ctx, out, inp, W, N, IC, OC, accumulate);
+}
+
+/* x (N, C) = shared[ids], from the reduced table when there is one. */
+static mlm_status embed(const t5_model *tm, const ops_ctx *ctx, float *x, const int32_t *ids, int N)
+{
+    if (tm->w.qw_shared)
+        return ops_qw_embedding_forward(ctx, x, ids, tm->w.qw_shared, N, 0);
+    return ops_embedding_forward(ctx, x, ids, tm->w.shared, N, tm->d.V, tm->d.C, 0);
+}
+
 /* x (N, C) += FFN(RMS(x)); n (N, C), h (N, F) and, gated, h1 (N, F) scratch. */
 static mlm_status ffn_block(const t5_dims *d, const ops_ctx *ctx, const t5_block_w *b, float *x,
                             float *n, float *h, float *h1, int N)
 {
     ops_rmsnorm_forward(ctx, n, x, b->ln_ff, N, d->C, d->eps);
-    mlm_status st = t5_linear(ctx, h, n, b->wi, N, d->C, d->F, 0);
+    mlm_status st = t5_linear_q(ctx, h, n, b->wi, b->qw_wi, N, d->C, d->F, 0);
     if (st != MLM_OK)
         return st;
     encoder_activate(ctx, d->act, h, h, (size_t)N * d->F);
     if (d->gated) {
-        if ((st = t5_linear(ctx, h1, n, b->wi1, N, d->C, d->F, 0)) != MLM_OK)
+        if ((st = t5_linear_q(ctx, h1, n, b->wi1, b->qw_wi1, N, d->C, d->F, 0)) != MLM_OK)
             return st;
         ops_mul_forward(ctx, h, h, h1, (size_t)N * d->F);
     }
-    return t5_linear(ctx, x, h, b->wo, N, d->F, d->C, 1);
+    return t5_linear_q(ctx, x, h, b->wo, b->qw_wo, N, d->F, d->C, 1);
 }
 
 void t5_position_bias(const t5_dims *d, const float *rel, int bidirectional, int q0, int nq,
@@ -89,7 +105,7 @@ mlm_status t5_encode_forward(const t5_model *tm, const ops_ctx *ctx, const int32
     float *bias = h + N * d->F * (d->gated ? 2 : 1), *madd = bias + HSS;
     const float *maskp = additive_mask(mask, N, madd);
     /* x (N, C) = shared[ids] */
-    mlm_status st = ops_embedding_forward(ctx, x, ids, tm->w.shared, (int)N, d->V, d->C, 0);
+    mlm_status st = embed(tm, ctx, x, ids, (int)N);
     if (st != MLM_OK)
         return st;
     /* bias (H, S, S): computed once, shared by every block */
@@ -100,11 +116,11 @@ mlm_status t5_encode_forward(const t5_model *tm, const ops_ctx *ctx, const int32
         const t5_block_w *b = &tm->w.enc[l];
         /* x += SelfAttn(RMS(x)) */
         ops_rmsnorm_forward(ctx, n, x, b->ln_sa, (int)N, d->C, d->eps);
-        st = t5_linear(ctx, q, n, b->sa.q, (int)N, d->C, d->HD, 0);
+        st = t5_linear_q(ctx, q, n, b->sa.q, b->sa.qw_q, (int)N, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = t5_linear(ctx, k, n, b->sa.k, (int)N, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, k, n, b->sa.k, b->sa.qw_k, (int)N, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = t5_linear(ctx, v, n, b->sa.v, (int)N, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, v, n, b->sa.v, b->sa.qw_v, (int)N, d->C, d->HD, 0);
         /* scores (B, H, S, S) = q·kᵀ per (input, head), no 1/√d_kv */
         if (st == MLM_OK)
             st = ops_gemm_batched(ctx, 0, 1, S, S, d->D, 1.0f, q, (int)HD, k, (int)HD, 0.0f,
@@ -121,7 +137,7 @@ mlm_status t5_encode_forward(const t5_model *tm, const ops_ctx *ctx, const int32
         st = ops_gemm_batched(ctx, 0, 0, S, d->D, S, 1.0f, scores, S, v, (int)HD, 0.0f, att,
                               (int)HD, &pv);
         if (st == MLM_OK)
-            st = t5_linear(ctx, x, att, b->sa.o, (int)N, d->HD, d->C, 1);
+            st = t5_linear_q(ctx, x, att, b->sa.o, b->sa.qw_o, (int)N, d->HD, d->C, 1);
         /* x += FFN(RMS(x)) */
         if (st == MLM_OK)
             st = ffn_block(d, ctx, b, x, n, h, h1, (int)N);
@@ -152,7 +168,8 @@ static mlm_status lm_head(const t5_model *tm, const ops_ctx *ctx, float *y, int 
     ops_rmsnorm_forward(ctx, y, y, tm->w.dec_ln, N, d->C, d->eps);
     if (d->tied) /* HF: sequence_output * (self.model_dim ** -0.5), a float32 product */
         ops_scale_forward(ctx, y, y, (float)pow((double)d->C, -0.5), (size_t)N * d->C);
-    return t5_linear(ctx, logits, y, tm->w.lm_head, N, d->C, d->V, 0);
+    return t5_linear_q(ctx, logits, y, tm->w.lm_head, d->tied ? tm->w.qw_shared : tm->w.qw_lm_head,
+                       N, d->C, d->V, 0);
 }
 
 /* ---------------------------------------------------------------- teacher-forced decoder */
@@ -176,7 +193,7 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
     float *dadd = bias + (size_t)d->H * T * T, *eadd = dadd + N, *scratch = eadd + NS;
     const float *dmaskp = additive_mask(dec_mask, N, dadd);
     const float *emaskp = additive_mask(enc_mask, NS, eadd);
-    mlm_status st = ops_embedding_forward(ctx, y, dec_ids, tm->w.shared, (int)N, d->V, d->C, 0);
+    mlm_status st = embed(tm, ctx, y, dec_ids, (int)N);
     /* bias (H, T, T) causal, computed once for the stack */
     t5_position_bias(d, tm->w.dec_rel, 0, 0, T, T, (long)T * T, bias);
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
@@ -184,11 +201,11 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
         /* y += CausalSelfAttn(RMS(y)): query i of every input against keys
          * 0..i (a key past i would get finfo.min, i.e. probability 0) */
         ops_rmsnorm_forward(ctx, n, y, b->ln_sa, (int)N, d->C, d->eps);
-        st = t5_linear(ctx, q, n, b->sa.q, (int)N, d->C, d->HD, 0);
+        st = t5_linear_q(ctx, q, n, b->sa.q, b->sa.qw_q, (int)N, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = t5_linear(ctx, k, n, b->sa.k, (int)N, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, k, n, b->sa.k, b->sa.qw_k, (int)N, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = t5_linear(ctx, v, n, b->sa.v, (int)N, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, v, n, b->sa.v, b->sa.qw_v, (int)N, d->C, d->HD, 0);
         if (st != MLM_OK)
             break;
         for (int i = 0; i < T; i++) {
@@ -201,17 +218,17 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
                                .scratch = scratch};
             ops_attention_rows(ctx, &a);
         }
-        st = t5_linear(ctx, y, att, b->sa.o, (int)N, d->HD, d->C, 1);
+        st = t5_linear_q(ctx, y, att, b->sa.o, b->sa.qw_o, (int)N, d->HD, d->C, 1);
         /* y += CrossAttn(RMS(y), enc): keys and values from the encoder's
          * output, its mask, no position bias */
         if (st == MLM_OK) {
             ops_rmsnorm_forward(ctx, n, y, b->ln_ca, (int)N, d->C, d->eps);
-            st = t5_linear(ctx, q, n, b->ca.q, (int)N, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, q, n, b->ca.q, b->ca.qw_q, (int)N, d->C, d->HD, 0);
         }
         if (st == MLM_OK)
-            st = t5_linear(ctx, ck, enc, b->ca.k, (int)NS, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, ck, enc, b->ca.k, b->ca.qw_k, (int)NS, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = t5_linear(ctx, cv, enc, b->ca.v, (int)NS, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, cv, enc, b->ca.v, b->ca.qw_v, (int)NS, d->C, d->HD, 0);
         if (st != MLM_OK)
             break;
         ops_attention ca = {.rows = (int)N, .H = d->H, .D = d->D, .nk = S, .rows_per_kv = T,
@@ -220,7 +237,7 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
                             .mask = emaskp, .mask_ld = S, .out = att, .out_ld = (long)HD,
                             .scratch = scratch};
         ops_attention_rows(ctx, &ca);
-        st = t5_linear(ctx, y, att, b->ca.o, (int)N, d->HD, d->C, 1);
+        st = t5_linear_q(ctx, y, att, b->ca.o, b->ca.qw_o, (int)N, d->HD, d->C, 1);
         /* y += FFN(RMS(y)) */
         if (st == MLM_OK)
             st = ffn_block(d, ctx, b, y, n, h, h1, (int)N);
@@ -311,11 +328,11 @@ static mlm_status s2s_state_new(const mlm_model *m, const ops_ctx *ctx, const fl
     /* Cross-attention keys and values, once per input (its rows share them). */
     mlm_status st = MLM_OK;
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
-        st = t5_linear(ctx, s->ck + (size_t)l * NS * HD, enc, tm->w.dec[l].ca.k, (int)NS, d->C,
-                    d->HD, 0);
+        st = t5_linear_q(ctx, s->ck + (size_t)l * NS * HD, enc, tm->w.dec[l].ca.k,
+                         tm->w.dec[l].ca.qw_k, (int)NS, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = t5_linear(ctx, s->cv + (size_t)l * NS * HD, enc, tm->w.dec[l].ca.v, (int)NS, d->C,
-                        d->HD, 0);
+            st = t5_linear_q(ctx, s->cv + (size_t)l * NS * HD, enc, tm->w.dec[l].ca.v,
+                             tm->w.dec[l].ca.qw_v, (int)NS, d->C, d->HD, 0);
     }
     if (st != MLM_OK) {
         s2s_state_free(s);
@@ -335,7 +352,7 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
     size_t slot_floats = (size_t)s->max_steps * HD, layer_floats = (size_t)R * slot_floats;
     if (t >= s->max_steps)
         return err_set(MLM_ERR_STATE, "decoder state: all %d steps are used", s->max_steps);
-    mlm_status st = ops_embedding_forward(ctx, s->x, tokens, tm->w.shared, R, d->V, d->C, 0);
+    mlm_status st = embed(tm, ctx, s->x, tokens, R);
     /* bias (H, t + 1): query position t against keys 0..t, causal buckets */
     t5_position_bias(d, tm->w.dec_rel, 0, t, 1, t + 1, (long)(t + 1), s->bias);
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
@@ -343,11 +360,11 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
         float *sk = s->sk + (size_t)l * layer_floats, *sv = s->sv + (size_t)l * layer_floats;
         /* y += SelfAttn(RMS(y)) over the cache and this step's key and value */
         ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_sa, R, d->C, d->eps);
-        st = t5_linear(ctx, s->q, s->n, b->sa.q, R, d->C, d->HD, 0);
+        st = t5_linear_q(ctx, s->q, s->n, b->sa.q, b->sa.qw_q, R, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = t5_linear(ctx, s->kn, s->n, b->sa.k, R, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, s->kn, s->n, b->sa.k, b->sa.qw_k, R, d->C, d->HD, 0);
         if (st == MLM_OK)
-            st = t5_linear(ctx, s->vn, s->n, b->sa.v, R, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, s->vn, s->n, b->sa.v, b->sa.qw_v, R, d->C, d->HD, 0);
         if (st != MLM_OK)
             break;
         for (int r = 0; r < R; r++) {
@@ -361,11 +378,11 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
                            .add_ld = t + 1, .out = s->att, .out_ld = (long)HD,
                            .scratch = s->scratch};
         ops_attention_rows(ctx, &a);
-        st = t5_linear(ctx, s->x, s->att, b->sa.o, R, d->HD, d->C, 1);
+        st = t5_linear_q(ctx, s->x, s->att, b->sa.o, b->sa.qw_o, R, d->HD, d->C, 1);
         /* y += CrossAttn(RMS(y)) against the input's keys and values */
         if (st == MLM_OK) {
             ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_ca, R, d->C, d->eps);
-            st = t5_linear(ctx, s->q, s->n, b->ca.q, R, d->C, d->HD, 0);
+            st = t5_linear_q(ctx, s->q, s->n, b->ca.q, b->ca.qw_q, R, d->C, d->HD, 0);
         }
         if (st != MLM_OK)
             break;
@@ -375,7 +392,7 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
                             .kv_ld = (long)HD, .mask = s->eadd, .mask_ld = s->S, .out = s->att,
                             .out_ld = (long)HD, .scratch = s->scratch};
         ops_attention_rows(ctx, &ca);
-        st = t5_linear(ctx, s->x, s->att, b->ca.o, R, d->HD, d->C, 1);
+        st = t5_linear_q(ctx, s->x, s->att, b->ca.o, b->ca.qw_o, R, d->HD, d->C, 1);
         if (st == MLM_OK)
             st = ffn_block(d, ctx, b, s->x, s->n, s->h, s->h1, R);
     }

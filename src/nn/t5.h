@@ -46,12 +46,14 @@ typedef struct t5_dims {
 typedef struct t5_attn_w {
     const float *q, *k, *v; /* (HD, C) */
     const float *o;         /* (C, HD) */
+    const ops_qw *qw_q, *qw_k, *qw_v, *qw_o; /* reduced forms (nn/dtype.c), or NULL */
 } t5_attn_w;
 
 typedef struct t5_block_w {
     t5_attn_w sa, ca;            /* ca: decoder blocks only */
     const float *wi, *wi1, *wo;  /* wi (F, C) (wi_0 when gated), wi1 (F, C) gated only, wo (C, F) */
     const float *ln_sa, *ln_ca, *ln_ff; /* (C) */
+    const ops_qw *qw_wi, *qw_wi1, *qw_wo;
 } t5_block_w;
 
 typedef struct t5_weights {
@@ -60,6 +62,7 @@ typedef struct t5_weights {
     t5_block_w *enc, *dec;
     const float *enc_ln, *dec_ln;   /* final layer norms (C) */
     const float *lm_head;           /* (V, C): shared when tied */
+    const ops_qw *qw_shared, *qw_lm_head; /* reduced forms; when tied the head reads qw_shared */
 } t5_weights;
 
 typedef struct t5_model {
@@ -92,6 +95,9 @@ mlm_status t5_build_params(t5_model *tm);
  * they compute the same floats. */
 mlm_status t5_linear(const ops_ctx *ctx, float *out, const float *inp, const float *W, int N,
                      int IC, int OC, int accumulate);
+/* The same with W's reduced form qw used instead when not NULL (inference). */
+mlm_status t5_linear_q(const ops_ctx *ctx, float *out, const float *inp, const float *W,
+                       const ops_qw *qw, int N, int IC, int OC, int accumulate);
 
 /* Make the T5 model m own its parameters, as model_own_params does for the
  * encoder family: one allocation (tm->owned) in table order, the mapped

@@ -333,9 +333,13 @@ static void attention(table *t, t5_attn_w *a, const t5_dims *d, const char *pre)
     float f = d->init_factor;
     add(t, &a->q, INIT_NORMAL, f / sqrtf((float)d->C * (float)d->D), d->HD, d->C, "%s.q.weight",
         pre);
+    t->p[t->n - 1].qslot = &a->qw_q;
     add(t, &a->k, INIT_NORMAL, f / sqrtf((float)d->C), d->HD, d->C, "%s.k.weight", pre);
+    t->p[t->n - 1].qslot = &a->qw_k;
     add(t, &a->v, INIT_NORMAL, f / sqrtf((float)d->C), d->HD, d->C, "%s.v.weight", pre);
+    t->p[t->n - 1].qslot = &a->qw_v;
     add(t, &a->o, INIT_NORMAL, f / sqrtf((float)d->HD), d->C, d->HD, "%s.o.weight", pre);
+    t->p[t->n - 1].qslot = &a->qw_o;
 }
 
 static void ffn(table *t, t5_block_w *b, const t5_dims *d, const char *pre)
@@ -344,14 +348,18 @@ static void ffn(table *t, t5_block_w *b, const t5_dims *d, const char *pre)
     if (d->gated) {
         add(t, &b->wi, INIT_NORMAL, f / sqrtf((float)d->C), d->F, d->C,
             "%s.DenseReluDense.wi_0.weight", pre);
+        t->p[t->n - 1].qslot = &b->qw_wi;
         add(t, &b->wi1, INIT_NORMAL, f / sqrtf((float)d->C), d->F, d->C,
             "%s.DenseReluDense.wi_1.weight", pre);
+        t->p[t->n - 1].qslot = &b->qw_wi1;
     } else {
         add(t, &b->wi, INIT_NORMAL, f / sqrtf((float)d->C), d->F, d->C,
             "%s.DenseReluDense.wi.weight", pre);
+        t->p[t->n - 1].qslot = &b->qw_wi;
     }
     add(t, &b->wo, INIT_NORMAL, f / sqrtf((float)d->F), d->C, d->F, "%s.DenseReluDense.wo.weight",
         pre);
+    t->p[t->n - 1].qslot = &b->qw_wo;
 }
 
 static void stack(table *t, t5_weights *w, const t5_dims *d, int decoder)
@@ -404,10 +412,13 @@ mlm_status t5_build_params(t5_model *tm)
     }
     float f = d->init_factor;
     add(&t, &tm->w.shared, INIT_NORMAL, f, d->V, d->C, "shared.weight");
+    t.p[t.n - 1].qslot = &tm->w.qw_shared;
     stack(&t, &tm->w, d, 0);
     stack(&t, &tm->w, d, 1);
     if (!d->tied)
         add(&t, &tm->w.lm_head, INIT_NORMAL, f, d->V, d->C, "lm_head.weight");
+    if (!d->tied)
+        t.p[t.n - 1].qslot = &tm->w.qw_lm_head;
     tm->params = t.p;
     tm->n_params = t.n;
     return MLM_OK;

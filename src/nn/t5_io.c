@@ -63,6 +63,17 @@ static void t5_destroy(mlm_model *m)
 
 static mlm_status t5_save(const mlm_model *m, const char *dir);
 
+static void tie(t5_model *tm);
+
+static mlm_status t5_compact(mlm_model *m)
+{
+    t5_model *tm = m->impl;
+    mlm_status st = params_compact(tm->params, tm->n_params, &tm->owned, &tm->source,
+                                   &tm->source_close);
+    tie(tm); /* NULL too; the forward reads qw_shared when tied */
+    return st;
+}
+
 const model_family t5_family = {
     .id = MLM_FAMILY_ENCODER_DECODER,
     .what = "an encoder-decoder model (t5, mt5)",
@@ -76,6 +87,7 @@ const model_family t5_family = {
     .params = t5_params,
     .owned = t5_owned,
     .own = t5_own_params,
+    .compact = t5_compact,
     .destroy = t5_destroy,
     .s2s = &t5_s2s_ops,
 };
@@ -353,7 +365,7 @@ static mlm_status t5_save(const mlm_model *m, const char *dir)
         return st;
     /* the tied head and the stacks' embed_tokens are shared.weight, which
      * the table holds once */
-    return weights_save(tm->params, tm->n_params, dir);
+    return weights_save(m, tm->params, tm->n_params, dir);
 }
 
 /* ---------------------------------------------------------------- public functions */

@@ -94,12 +94,18 @@ mlm_status mlm_pipeline_new(const mlm_model *model, const mlm_tokenizer *tok, ml
 
 mlm_status mlm_pipeline_load(const char *dir, mlm_pipeline **out)
 {
+    return mlm_pipeline_load_dtype(dir, MLM_DTYPE_F32, out);
+}
+
+mlm_status mlm_pipeline_load_dtype(const char *dir, mlm_dtype dtype, mlm_pipeline **out)
+{
     if (!out || !dir)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_pipeline_load: NULL argument");
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_pipeline_load_dtype: NULL argument");
     *out = NULL;
     mlm_model *model = NULL;
     mlm_tokenizer *tok = NULL;
-    mlm_status st = pipeline_load_parts(dir, MLM_FAMILY_ENCODER_MLM, "fill-mask", &model, &tok);
+    mlm_status st =
+        pipeline_load_parts(dir, MLM_FAMILY_ENCODER_MLM, dtype, "fill-mask", &model, &tok);
     if (st == MLM_OK)
         st = mlm_pipeline_new(model, tok, out);
     if (st != MLM_OK) {

@@ -9,9 +9,9 @@
 #include "nn/family.h"
 
 /* The model of dir (its family checked first, so that a folder of the wrong
- * kind fails as such, naming task) and its tokenizer. On failure neither is
- * returned. */
-mlm_status pipeline_load_parts(const char *dir, mlm_family family, const char *task,
-                               mlm_model **model, mlm_tokenizer **tok);
+ * kind fails as such, naming task; then converted to dtype) and its
+ * tokenizer. On failure neither is returned. */
+mlm_status pipeline_load_parts(const char *dir, mlm_family family, mlm_dtype dtype,
+                               const char *task, mlm_model **model, mlm_tokenizer **tok);
 
 #endif

@@ -121,13 +121,18 @@ mlm_status mlm_summarizer_new(const mlm_model *model, const mlm_tokenizer *tok,
 
 mlm_status mlm_summarizer_load(const char *dir, mlm_summarizer **out)
 {
+    return mlm_summarizer_load_dtype(dir, MLM_DTYPE_F32, out);
+}
+
+mlm_status mlm_summarizer_load_dtype(const char *dir, mlm_dtype dtype, mlm_summarizer **out)
+{
     if (!out || !dir)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_summarizer_load: NULL argument");
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_summarizer_load_dtype: NULL argument");
     *out = NULL;
     mlm_model *model = NULL;
     mlm_tokenizer *tok = NULL;
     mlm_status st =
-        pipeline_load_parts(dir, MLM_FAMILY_ENCODER_DECODER, "summarization", &model, &tok);
+        pipeline_load_parts(dir, MLM_FAMILY_ENCODER_DECODER, dtype, "summarization", &model, &tok);
     if (st == MLM_OK)
         st = mlm_summarizer_new(model, tok, out);
     if (st != MLM_OK) {

@@ -1,0 +1,139 @@
+/* A model's dtype: converting its matrices to bf16 or int8 for inference
+ * (issue #15). Any family: the parameter table marks the matrices a
+ * reduced dtype converts (param_desc.qslot — every Linear's weight and the
+ * word embeddings), the family compacts what stays fp32 into one
+ * allocation, and its forward passes use the ops_qw wherever the qslot is
+ * set. The fp32 copy of a converted matrix is released (mapped pages
+ * unmapped, owned ones freed), which is what halves the memory. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "nn/family.h"
+#include "nn/model_impl.h"
+
+const char *mlm_dtype_name(mlm_dtype dtype)
+{
+    switch (dtype) {
+    case MLM_DTYPE_F32: return "fp32";
+    case MLM_DTYPE_BF16: return "bf16";
+    case MLM_DTYPE_INT8: return "int8";
+    }
+    return "?";
+}
+
+mlm_status mlm_dtype_from_name(const char *name, mlm_dtype *out)
+{
+    static const struct {
+        const char *name;
+        mlm_dtype dtype;
+    } names[] = {{"fp32", MLM_DTYPE_F32},   {"float32", MLM_DTYPE_F32},
+                 {"bf16", MLM_DTYPE_BF16},  {"bfloat16", MLM_DTYPE_BF16},
+                 {"int8", MLM_DTYPE_INT8}};
+    if (!name || !out)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_dtype_from_name: NULL argument");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].dtype;
+            return MLM_OK;
+        }
+    return err_set(MLM_ERR_INVALID_ARGUMENT,
+                   "dtype '%s' unknown: fp32 (float32), bf16 (bfloat16) or int8", name);
+}
+
+mlm_dtype mlm_model_dtype(const mlm_model *m) { return m ? m->dtype : MLM_DTYPE_F32; }
+
+static ops_dtype ops_dtype_of(mlm_dtype dt)
+{
+    return dt == MLM_DTYPE_BF16 ? OPS_BF16 : dt == MLM_DTYPE_INT8 ? OPS_INT8 : OPS_F32;
+}
+
+static void free_qw(ops_qw *qw, size_t n)
+{
+    for (size_t i = 0; qw && i < n; i++)
+        ops_qw_free(&qw[i]);
+    mem_free(qw);
+}
+
+void model_free_reduced(mlm_model *m)
+{
+    if (!m->qw)
+        return;
+    size_t n;
+    model_param_table(m, &n);
+    free_qw(m->qw, n);
+    m->qw = NULL;
+}
+
+mlm_status model_require_fp32(const mlm_model *m, const char *fn)
+{
+    if (m->dtype == MLM_DTYPE_F32)
+        return MLM_OK;
+    return err_set(MLM_ERR_UNSUPPORTED,
+                   "%s: the model's weights are %s; training needs fp32 weights (load the "
+                   "checkpoint without a dtype)",
+                   fn, mlm_dtype_name(m->dtype));
+}
+
+mlm_status model_set_dtype(mlm_model *m, mlm_dtype dtype)
+{
+    if (dtype == m->dtype)
+        return MLM_OK;
+    if (dtype != MLM_DTYPE_BF16 && dtype != MLM_DTYPE_INT8 && dtype != MLM_DTYPE_F32)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_model_set_dtype: unknown dtype %d",
+                       (int)dtype);
+    if (m->dtype != MLM_DTYPE_F32)
+        return err_set(MLM_ERR_UNSUPPORTED,
+                       "mlm_model_set_dtype: the model is already %s; reload it to convert to %s",
+                       mlm_dtype_name(m->dtype), mlm_dtype_name(dtype));
+    size_t n;
+    const param_desc *p = model_param_table(m, &n);
+    ops_qw *qw = mem_calloc(n ? n : 1, sizeof *qw);
+    if (!qw)
+        return err_oom();
+    mlm_status st = MLM_OK;
+    for (size_t i = 0; st == MLM_OK && i < n; i++) {
+        if (!p[i].qslot)
+            continue;
+        st = ops_qw_from_f32(&qw[i], ops_dtype_of(dtype), *p[i].slot, (int)p[i].shape[0],
+                             (int)p[i].shape[1]);
+        if (st != MLM_OK)
+            st = err_prefix(st, "%s: ", p[i].name);
+    }
+    if (st == MLM_OK)
+        st = m->family->compact(m); /* the fp32 copies go; nothing changes on failure */
+    if (st != MLM_OK) {
+        free_qw(qw, n);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i].qslot)
+            *p[i].qslot = &qw[i];
+    m->qw = qw;
+    m->dtype = dtype;
+    return MLM_OK;
+}
+
+mlm_status mlm_model_set_dtype(mlm_model *m, mlm_dtype dtype)
+{
+    if (!m)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_model_set_dtype: NULL model");
+    return model_set_dtype(m, dtype);
+}
+
+mlm_status mlm_model_load_dtype(const char *dir, mlm_dtype dtype, mlm_model **out)
+{
+    if (!out || !dir)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_model_load_dtype: NULL argument");
+    *out = NULL;
+    mlm_model *m = NULL;
+    mlm_status st = mlm_model_load(dir, &m);
+    if (st == MLM_OK)
+        st = model_set_dtype(m, dtype);
+    if (st != MLM_OK) {
+        mlm_model_free(m);
+        return st;
+    }
+    *out = m;
+    return MLM_OK;
+}

@@ -1,0 +1,115 @@
+/* Reduced-precision weights: dispatch over the bf16 and int8 formats
+ * (contract in nn/ops/qweight.h). */
+#include "nn/ops/qweight.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/threads.h"
+#include "nn/ops/ops.h"
+
+const char *ops_dtype_name(ops_dtype dt)
+{
+    switch (dt) {
+    case OPS_F32: return "fp32";
+    case OPS_BF16: return "bf16";
+    case OPS_INT8: return "int8";
+    }
+    return "?";
+}
+
+mlm_status ops_qw_from_f32(ops_qw *w, ops_dtype dtype, const float *W, int N, int K)
+{
+    memset(w, 0, sizeof *w);
+    mlm_status st;
+    if (dtype == OPS_BF16)
+        st = ops_bf16w_from_f32(&w->bf16, W, N, K, K);
+    else if (dtype == OPS_INT8)
+        st = ops_i8w_from_f32(&w->i8, W, N, K, K);
+    else
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "reduced weight: dtype %s is not reduced",
+                       ops_dtype_name(dtype));
+    if (st != MLM_OK)
+        return st;
+    w->dtype = dtype;
+    w->N = N;
+    w->K = K;
+    return MLM_OK;
+}
+
+void ops_qw_free(ops_qw *w)
+{
+    if (!w)
+        return;
+    ops_bf16w_free(&w->bf16);
+    ops_i8w_free(&w->i8);
+    memset(w, 0, sizeof *w);
+}
+
+typedef struct embed_job {
+    float *out;
+    const int32_t *ids;
+    const ops_qw *w;
+    int accumulate;
+} embed_job;
+
+static void embed_rows(void *arg, size_t begin, size_t end);
+
+size_t ops_qw_bytes(const ops_qw *w)
+{
+    size_t N = (size_t)w->N, K = (size_t)w->K;
+    if (w->dtype == OPS_BF16) /* panels of 64 rows, K padded to even */
+        return (N + 63) / 64 * 64 * ((K + 1) / 2) * 2 * sizeof(uint16_t);
+    if (w->dtype == OPS_INT8)
+        return N * K + N * (sizeof(float) + sizeof(int32_t));
+    return 0;
+}
+
+void ops_qw_row(const ops_qw *w, int n, float *out)
+{
+    int32_t id = n;
+    embed_job j = {out, &id, w, 0};
+    embed_rows(&j, 0, 1);
+}
+
+mlm_status ops_qw_gemm(const ops_ctx *ctx, int M, const float *A, int lda, const ops_qw *w,
+                       float beta, float *C, int ldc)
+{
+    if (w->dtype == OPS_BF16)
+        return ops_gemm_bf16w(ctx, M, A, lda, &w->bf16, beta, C, ldc);
+    if (w->dtype == OPS_INT8)
+        return ops_gemm_i8w(ctx, M, A, lda, &w->i8, beta, C, ldc);
+    return err_set(MLM_ERR_INVALID_ARGUMENT, "reduced weight: not converted");
+}
+
+/* Rows [begin, end) of out; a row is read element by element out of the
+ * kernel's layout, which costs little next to the forward that follows. */
+static void embed_rows(void *arg, size_t begin, size_t end)
+{
+    const embed_job *j = arg;
+    const ops_qw *w = j->w;
+    for (size_t i = begin; i < end; i++) {
+        float *o = j->out + i * (size_t)w->K;
+        int n = j->ids[i];
+        for (int k = 0; k < w->K; k++) {
+            float v =
+                w->dtype == OPS_BF16 ? ops_bf16w_at(&w->bf16, n, k) : ops_i8w_at(&w->i8, n, k);
+            o[k] = j->accumulate ? o[k] + v : v;
+        }
+    }
+}
+
+mlm_status ops_qw_embedding_forward(const ops_ctx *ctx, float *out, const int32_t *ids,
+                                    const ops_qw *w, int n, int accumulate)
+{
+    if (n < 0 || (n > 0 && (!out || !ids)))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "embedding: bad arguments");
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= w->N)
+            return err_set(MLM_ERR_RANGE, "embedding: id %ld at position %d outside [0, %d)",
+                           (long)ids[i], i, w->N);
+    embed_job j = {out, ids, w, accumulate};
+    par_for(ctx->nthreads, (size_t)n, 16, embed_rows, &j);
+    return MLM_OK;
+}
