@@ -10,10 +10,19 @@
  * (the first line gives the sentence's ids for the peers).
  *
  *   fill_mask_bench [DIR] [--json] [--threads 1,2] [--reps 9] [--no-batch]
+ *                   [--dtype fp32|bf16|int8]
+ *
+ * --dtype loads the model with mlm_model_load_dtype / mlm_pipeline_load_dtype
+ * (issue #15); the JSON lines then carry "dtype" and the bytes of weights
+ * one forward reads ("weight_bytes", the matrices at the dtype's width plus
+ * the fp32 rest), and, with --bandwidth, a read-bandwidth probe's GB/s per
+ * thread count, so the report can print each dtype's memory floor.
  *
  * Without a model directory (default /tmp/mlm-bench-droberta) it says so and
  * exits 0, so that `make bench` runs without the checkpoint. */
 #include <mlm.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +62,60 @@ static double peak_rss_mb(void)
     return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
 }
 
+/* Read bandwidth with n threads: each sums its slice of a 512 MiB buffer;
+ * the median of 5 passes, GB/s. What a batch-1 forward that reads every
+ * weight once cannot beat: its memory floor is weight bytes / this. */
+typedef struct bw_job {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+} bw_job;
+
+static void *bw_read(void *arg)
+{
+    bw_job *j = arg;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= j->n; i += 4) {
+        s0 += j->p[i];
+        s1 += j->p[i + 1];
+        s2 += j->p[i + 2];
+        s3 += j->p[i + 3];
+    }
+    j->sum = s0 + s1 + s2 + s3;
+    return NULL;
+}
+
+static double bandwidth_gbs(int threads)
+{
+    size_t words = (512u << 20) / sizeof(uint64_t);
+    uint64_t *buf = malloc(words * sizeof *buf);
+    if (!buf || threads < 1 || threads > 64)
+        return 0;
+    for (size_t i = 0; i < words; i++)
+        buf[i] = i;
+    double t[5];
+    uint64_t sink = 0;
+    for (int r = 0; r < 5; r++) {
+        pthread_t th[64];
+        bw_job jobs[64];
+        size_t per = words / (size_t)threads;
+        double t0 = now_ms();
+        for (int k = 0; k < threads; k++) {
+            jobs[k] = (bw_job){buf + (size_t)k * per, per, 0};
+            pthread_create(&th[k], NULL, bw_read, &jobs[k]);
+        }
+        for (int k = 0; k < threads; k++) {
+            pthread_join(th[k], NULL);
+            sink += jobs[k].sum;
+        }
+        t[r] = now_ms() - t0;
+    }
+    free(buf);
+    if (sink == 42) /* keeps the sums alive */
+        printf(" ");
+    return (double)(words * sizeof *buf) / (median(t, 5) * 1e-3) / 1e9;
+}
+
 static int fail(const char *what)
 {
     fprintf(stderr, "fill_mask_bench: %s: %s\n", what, mlm_last_error());
@@ -63,10 +126,17 @@ int main(int argc, char **argv)
 {
     const char *dir = "/tmp/mlm-bench-droberta";
     const char *threads_arg = "1,2";
-    int json = 0, reps = 9, no_batch = 0;
+    int json = 0, reps = 9, no_batch = 0, bandwidth = 0;
+    mlm_dtype dtype = MLM_DTYPE_F32;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--bandwidth"))
+            bandwidth = 1;
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
+            if (mlm_dtype_from_name(argv[++i], &dtype) != MLM_OK)
+                return fail("--dtype");
+        }
         else if (!strcmp(argv[i], "--no-batch"))
             no_batch = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -96,13 +166,13 @@ int main(int argc, char **argv)
     mlm_fill_result *res;
     for (int r = -1; r < reps; r++) {
         double t0 = now_ms();
-        if (mlm_model_load(dir, &model))
-            return fail("mlm_model_load");
+        if (mlm_model_load_dtype(dir, dtype, &model))
+            return fail("mlm_model_load_dtype");
         double t1 = now_ms();
         mlm_model_free(model);
         double t2 = now_ms();
-        if (mlm_pipeline_load(dir, &pipe))
-            return fail("mlm_pipeline_load");
+        if (mlm_pipeline_load_dtype(dir, dtype, &pipe))
+            return fail("mlm_pipeline_load_dtype");
         double t3 = now_ms();
         if (mlm_fill_mask(pipe, SENTENCE, TOPK, &res))
             return fail("mlm_fill_mask");
@@ -123,8 +193,8 @@ int main(int argc, char **argv)
     char path2[4096];
     snprintf(path2, sizeof path2, "%s/tokenizer.json", dir);
     mlm_tokenizer *tok;
-    if (mlm_model_load(dir, &model))
-        return fail("mlm_model_load");
+    if (mlm_model_load_dtype(dir, dtype, &model))
+        return fail("mlm_model_load_dtype");
     if (mlm_tokenizer_load(path2, &tok))
         return fail("mlm_tokenizer_load");
     if (mlm_pipeline_new(model, tok, &pipe))
@@ -147,8 +217,9 @@ int main(int argc, char **argv)
 
     if (json) {
         printf("{\"sentence\": \"%s\", \"mask_pos\": %d, \"weights_mb\": %.1f, \"system\": \"%s\", "
-               "\"ids\": [",
-               SENTENCE, (int)mask_pos, weights_mb, mlm_system_info());
+               "\"dtype\": \"%s\", \"weight_bytes\": %.0f, \"ids\": [",
+               SENTENCE, (int)mask_pos, weights_mb, mlm_system_info(), mlm_dtype_name(dtype),
+               (double)mlm_model_weight_bytes(model));
         for (size_t t = 0; t < T; t++)
             printf("%s%d", t ? "," : "", (int)ids[t]);
         printf("]}\n");
@@ -218,13 +289,14 @@ int main(int argc, char **argv)
                    "\"load_ms\": %.3f, \"load_pipeline_ms\": %.3f, \"first_fill_ms\": %.3f, "
                    "\"fill_ms_e2e\": %.3f, "
                    "\"fill_ms_masked_head\": %.3f, \"batch_ms\": %.3f, \"peak_rss_mb\": %.1f, "
-                   "\"runtime_rss_mb\": 0}\n",
-                   n, mlm_system_info(), load_model, load_pipe, first_fill, fill, fwd, batch, rss_after_fill);
+                   "\"runtime_rss_mb\": 0, \"dtype\": \"%s\", \"bandwidth_gbs\": %.2f}\n",
+                   n, mlm_system_info(), load_model, load_pipe, first_fill, fill, fwd, batch,
+                   rss_after_fill, mlm_dtype_name(dtype), bandwidth ? bandwidth_gbs(n) : 0.0);
         else
-            printf("threads %d: fill-mask %.2f ms, forward at the mask %.2f ms, 8x128 batch "
+            printf("threads %d, %s: fill-mask %.2f ms, forward at the mask %.2f ms, 8x128 batch "
                    "%.1f ms (%.0f tokens/s); peak RSS after load + fill %.1f MB (%.2fx weights)\n",
-                   n, fill, fwd, batch, BATCH * SEQ / batch * 1e3, rss_after_fill,
-                   rss_after_fill / weights_mb);
+                   n, mlm_dtype_name(dtype), fill, fwd, batch, BATCH * SEQ / batch * 1e3,
+                   rss_after_fill, rss_after_fill / weights_mb);
         fflush(stdout);
     }
     free(big);

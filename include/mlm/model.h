@@ -74,6 +74,11 @@ MLM_API mlm_status mlm_model_load_dtype(const char *dir, mlm_dtype dtype, mlm_mo
  * error the model is unchanged. */
 MLM_API mlm_status mlm_model_set_dtype(mlm_model *model, mlm_dtype dtype);
 
+/* Bytes of memory the model's weights occupy at its dtype (converted
+ * matrices in their reduced form with their scales, the rest float32; tied
+ * weights once); 0 for NULL. A batch-1 forward reads each of them once. */
+MLM_API int64_t mlm_model_weight_bytes(const mlm_model *model);
+
 /* The model's dtype (MLM_DTYPE_F32 for NULL). */
 MLM_API mlm_dtype mlm_model_dtype(const mlm_model *model);
 

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -98,6 +99,17 @@ void file_unmap(mapped_file *m)
         munmap((void *)m->data, m->size);
     m->data = NULL;
     m->size = 0;
+}
+
+void file_map_release(const void *p, size_t n)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || !p)
+        return;
+    uintptr_t begin = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t end = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
+    if (end > begin)
+        madvise((void *)begin, end - begin, MADV_DONTNEED); /* advice: a failure changes nothing */
 }
 
 mlm_status file_read_all(const char *path, size_t max_size, char **out, size_t *len)

@@ -23,6 +23,14 @@ mlm_status file_map(const char *path, mapped_file *out);
 /* Accepts a zeroed or already unmapped struct. */
 void file_unmap(mapped_file *m);
 
+/* Drops the resident pages wholly inside [p, p + n) of a file_map mapping
+ * (madvise DONTNEED): the data stays readable, reread from the page cache
+ * on the next access. For a caller done with part of a large mapping (a
+ * model converting its weights), so that its memory does not hold both
+ * forms at once. Only for file_map's read-only mappings — never for
+ * allocated memory, which DONTNEED would zero. */
+void file_map_release(const void *p, size_t n);
+
 /* The whole file in a mem_alloc'ed, NUL-terminated buffer (the NUL is not
  * counted in *len). Files over `max_size` bytes fail with MLM_ERR_RANGE, so
  * a config reader cannot be made to allocate gigabytes. */

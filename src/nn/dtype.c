@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "io/file.h"
 #include "nn/family.h"
 #include "nn/model_impl.h"
 
@@ -42,6 +43,17 @@ mlm_status mlm_dtype_from_name(const char *name, mlm_dtype *out)
 }
 
 mlm_dtype mlm_model_dtype(const mlm_model *m) { return m ? m->dtype : MLM_DTYPE_F32; }
+
+int64_t mlm_model_weight_bytes(const mlm_model *m)
+{
+    if (!m)
+        return 0;
+    size_t n, bytes = 0;
+    const param_desc *p = model_param_table(m, &n);
+    for (size_t i = 0; i < n; i++)
+        bytes += m->qw && p[i].qslot ? ops_qw_bytes(&m->qw[i]) : p[i].numel * sizeof(float);
+    return (int64_t)bytes;
+}
 
 static ops_dtype ops_dtype_of(mlm_dtype dt)
 {
@@ -91,6 +103,9 @@ mlm_status model_set_dtype(mlm_model *m, mlm_dtype dtype)
     ops_qw *qw = mem_calloc(n ? n : 1, sizeof *qw);
     if (!qw)
         return err_oom();
+    /* A model loaded zero-copy owns nothing: its parameters are the mapped
+     * checkpoint's pages (model_impl.h). */
+    int mapped = model_owned(m) == NULL;
     mlm_status st = MLM_OK;
     for (size_t i = 0; st == MLM_OK && i < n; i++) {
         if (!p[i].qslot)
@@ -99,6 +114,8 @@ mlm_status model_set_dtype(mlm_model *m, mlm_dtype dtype)
                              (int)p[i].shape[1]);
         if (st != MLM_OK)
             st = err_prefix(st, "%s: ", p[i].name);
+        else if (mapped) /* peak memory: never the whole checkpoint and its conversion */
+            file_map_release(*p[i].slot, p[i].numel * sizeof(float));
     }
     if (st == MLM_OK)
         st = m->family->compact(m); /* the fp32 copies go; nothing changes on failure */
