@@ -121,7 +121,7 @@ VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
         fuzz bench bench-tokenize bench-model bench-dataset bench-train bench-t5 \
-        bench-t5-train bench-bf16 abi-dump \
+        bench-t5-train bench-bf16 bench-dtype bench-dtype-accuracy abi-dump \
         abi-check \
         check-cli-compat
 
@@ -388,6 +388,20 @@ bench-t5: deps-ok
 bench-t5-train: deps-ok
 	@$(MAKE) --no-print-directory build/bench/t5_train_bench
 	@sh bench/run_t5_train_bench.sh
+
+# Reduced precision (issue #15): fill-mask and the 8x128 forward with fp32,
+# bf16 and int8 weights against ONNX Runtime fp32 and int8 (dynamic
+# quantization), PyTorch fp32 and bf16 autocast, with each dtype's memory
+# floor from a bandwidth probe in the same run. REPS, THREADS, SKIP_PEERS:
+# see the script. bench-dtype-accuracy: top-1/top-5 agreement of bf16 and
+# int8 with fp32 on a model trained here (the script trains it once).
+bench-dtype: deps-ok
+	@$(MAKE) --no-print-directory build/bench/fill_mask_bench
+	@sh bench/run_dtype_bench.sh
+
+bench-dtype-accuracy: deps-ok
+	@$(MAKE) --no-print-directory all build/bench/dtype_accuracy
+	@sh bench/run_dtype_accuracy.sh
 
 clean:
 	rm -rf build lib bin

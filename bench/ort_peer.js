@@ -7,10 +7,12 @@
 // tensor as fetches lets ORT write into it directly (no copy): that is the
 // figure compared (`batch_ms`); `batch_ms_with_copy` is the plain run().
 //
-//   node ort_peer.js PREFIX --threads N --ids 0,...,2 --mask-pos K [--reps R]
+//   node ort_peer.js PREFIX --threads N --ids 0,...,2 --mask-pos K [--reps R] [--int8]
 //
 // PREFIX-masked.onnx: encoder + head at the given positions (fill-mask);
 // PREFIX-full.onnx: every position's logits (the batch). Prints one JSON line.
+// --int8: PREFIX-masked-int8.onnx (bench/onnx_quantize.py: dynamic int8
+// quantization) for fill-mask only.
 'use strict';
 const ort = require('onnxruntime-node');
 
@@ -63,6 +65,7 @@ async function main() {
   const ids = arg('--ids', '').split(',').map(Number);
   const maskPos = Number(arg('--mask-pos', '0'));
   const B = 8, T = 128, V = Number(arg('--vocab', '50265'));
+  const int8 = process.argv.includes('--int8');
   const opts = {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
     graphOptimizationLevel: 'all', executionProviders: ['cpu'],
@@ -73,7 +76,7 @@ async function main() {
   for (let i = 0; i < 3; i++) {
     if (masked) await masked.release();
     const t0 = nowMs();
-    masked = await ort.InferenceSession.create(prefix + '-masked.onnx', opts);
+    masked = await ort.InferenceSession.create(prefix + (int8 ? '-masked-int8.onnx' : '-masked.onnx'), opts);
     loads.push(nowMs() - t0);
   }
   const feeds = {
@@ -82,7 +85,7 @@ async function main() {
     positions: i64([maskPos], [1]),
   };
   const res = {
-    impl: 'onnxruntime', load_ms: median(loads),
+    impl: int8 ? 'onnxruntime-int8' : 'onnxruntime', load_ms: median(loads),
     config: { threads, ort: require('onnxruntime-node/package.json').version, graphOptimizationLevel: 'all',
               intraOpNumThreads: threads, interOpNumThreads: 1 },
   };
@@ -93,6 +96,10 @@ async function main() {
   res.peak_rss_mb = rssMb();
   res.runtime_rss_mb = runtimeRss;
   await masked.release();
+  if (int8) {
+    console.log(JSON.stringify(res));
+    return;
+  }
 
   const full = await ort.InferenceSession.create(prefix + '-full.onnx', opts);
   const small = { input_ids: feeds.input_ids, attention_mask: feeds.attention_mask };

@@ -7,9 +7,16 @@ them in the environment of each run. Prints JSON lines.
     torch_peer.py MODEL_DIR --threads N --ids 0,713,...,2 --mask-pos K [--reps R]
     torch_peer.py MODEL_DIR --export OUT_PREFIX    # OUT_PREFIX{-full,-masked}.onnx
 
+--autocast bf16 runs every call inside torch.autocast("cpu", dtype=torch.bfloat16),
+PyTorch's bf16 inference on CPUs with AVX512-BF16 or AMX (the weights stay
+fp32 and are cast per call). torch 1.13's CPU autocast has no layer_norm
+kernel for bf16 input, so LayerNorm casts its input to fp32 first (what
+autocast's fp32 policy does for the ops it lists).
+
 Run with /usr/bin/python3 (Debian's torch 1.13)."""
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -97,7 +104,11 @@ def main():
     ap.add_argument("--batch-reps", type=int, default=5)
     ap.add_argument("--export")
     ap.add_argument("--arch-name", default="")
+    ap.add_argument("--autocast", choices=("none", "bf16"), default="none")
     a = ap.parse_args()
+    if a.autocast == "bf16":
+        ln = torch.nn.LayerNorm.forward
+        torch.nn.LayerNorm.forward = lambda self, x: ln(self, x.float())
     torch.set_num_threads(a.threads)
     torch.set_grad_enabled(False)
     base_rss = maxrss_mb()
@@ -112,28 +123,37 @@ def main():
     cfg = {"threads": a.threads, "blis_threads": os.environ.get("BLIS_NUM_THREADS", "unset"),
            "blis_arch": a.arch_name or os.environ.get("BLIS_ARCH_TYPE", "default"),
            "blis_arch_type": os.environ.get("BLIS_ARCH_TYPE", "unset"), "torch": torch.__version__}
+    cfg["autocast"] = a.autocast
     res = {"impl": "pytorch", "config": cfg, "load_ms": load_ms}
+    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.autocast == "bf16" else \
+        contextlib.nullcontext
 
     ids = torch.tensor([[int(x) for x in a.ids.split(",")]], dtype=torch.int64)
     mask = torch.ones_like(ids)
     pos = torch.tensor([a.mask_pos], dtype=torch.int64)
     masked, full = Masked(model), Full(model)
+    big = batch_ids(model.config.vocab_size)
+    bmask = torch.ones_like(big)
 
     def fill_masked():
-        logits = masked(ids, mask, pos)
-        return torch.softmax(logits, -1).topk(5)
+        with ctx():
+            logits = masked(ids, mask, pos)
+        return torch.softmax(logits.float(), -1).topk(5)
 
     def fill_full():  # what HF's pipeline does: every position's logits
-        logits = full(ids, mask)[0, a.mask_pos]
-        return torch.softmax(logits, -1).topk(5)
+        with ctx():
+            logits = full(ids, mask)[0, a.mask_pos]
+        return torch.softmax(logits.float(), -1).topk(5)
+
+    def batch():
+        with ctx():
+            return full(big, bmask)
 
     res["fill_ms_masked_head"] = timed(fill_masked, a.reps, 3)
     res["fill_ms_all_logits"] = timed(fill_full, a.reps, 1)
     res["peak_rss_mb"] = maxrss_mb()
     res["runtime_rss_mb"] = base_rss
-    big = batch_ids(model.config.vocab_size)
-    bmask = torch.ones_like(big)
-    res["batch_ms"] = timed(lambda: full(big, bmask), a.batch_reps, 1)
+    res["batch_ms"] = timed(batch, a.batch_reps, 1)
     print(json.dumps(res), flush=True)
 
 
