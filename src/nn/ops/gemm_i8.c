@@ -9,12 +9,16 @@
  *
  * - weights, once, per output row n (ORT's symmetric per-channel rule):
  *   sw = max_k |W[n][k]| / 127, or 1 when that is below FLT_MIN (a zero or
- *   denormal-only row: ORT's tools do the same); q = clamp(round(W / sw),
- *   -127, 127). A non-finite element is rejected.
+ *   denormal-only row, whose q are then all 0; ORT's quantization tools
+ *   also fall back to 1 below the smallest normal float, as we recall
+ *   quant_utils, not checked here); q = clamp(round(W / sw), -127, 127). A
+ *   non-finite element is rejected.
  * - activations, per call, per row m (ORT's DynamicQuantizeLinear, per row
  *   instead of per tensor): lo = min(0, min_k A), hi = max(0, max_k A);
  *   sa = (hi − lo) / 255, or 1 when that is below FLT_MIN (an all-zero row,
- *   or one whose range is too small to resolve: it quantizes to zeros);
+ *   or one whose range is too small to resolve: it quantizes to zeros; ORT
+ *   takes 1 only when hi = lo, and would divide by a zero sa when the
+ *   division underflows);
  *   z = round(clamp(0 − lo / sa, 0, 255)); u = clamp(round(A / sa) + z, 0,
  *   255) (the round, then the add of (float)z, then the clamp, in fp32). A
  *   row holding inf or NaN, or whose range hi − lo overflows, has sa = NaN:

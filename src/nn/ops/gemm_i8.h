@@ -30,8 +30,8 @@ struct ops_ctx;
 typedef struct ops_i8w {
     int N, K;
     int8_t *panels;     /* the kernel's layout (gemm_i8.c) */
-    float *scale;       /* N: sw[n] */
-    int32_t *rowsum;    /* N: Σ_k q[n][k] */
+    float *scale;       /* N: sw[n] (zeros after N, to whole panels of 64) */
+    int32_t *rowsum;    /* N: Σ_k q[n][k] (likewise) */
 } ops_i8w;
 
 /* w from an fp32 (N, K) matrix W with rows ldw floats apart. N, K >= 0.
