@@ -10,9 +10,10 @@
  * - weights, once, per output row n (ORT's symmetric per-channel rule):
  *   sw = max_k |W[n][k]| / 127, or 1 when that is below FLT_MIN (a zero or
  *   denormal-only row, whose q are then all 0; ORT's quantization tools
- *   also fall back to 1 below the smallest normal float, as we recall
- *   quant_utils, not checked here); q = clamp(round(W / sw), -127, 127). A
- *   non-finite element is rejected.
+ *   give 1 for a zero range, per their test of compute_scale_zp(0, 0,
+ *   -127, 127, symmetric), and we extend that to scales that would be
+ *   denormal); q = clamp(round(W / sw), -127, 127). A non-finite element
+ *   is rejected.
  * - activations, per call, per row m (ORT's DynamicQuantizeLinear, per row
  *   instead of per tensor): lo = min(0, min_k A), hi = max(0, max_k A);
  *   sa = (hi − lo) / 255, or 1 when that is below FLT_MIN (an all-zero row,
