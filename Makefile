@@ -144,6 +144,8 @@ KERNEL_CFLAGS := -O3 -fno-trapping-math $(if $(CC_IS_CLANG),,-fno-tree-pre -fno-
 $(B)/src/nn/ops/kernels.o $(B)/src/nn/ops/loss.o: LIB_CFLAGS += $(KERNEL_CFLAGS)
 # fmaf inline (one instruction where the portable bf16 path has FMA units)
 $(B)/src/nn/ops/gemm_bf16.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
+# the int8 path's quantization and portable int32 loops, written for the vectorizer
+$(B)/src/nn/ops/gemm_i8.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
 # The optimizers' updates are such loops too (nn/ops/vec.h); their sqrtf never
 # sees a negative, and without errno it is one instruction the loop can
 # vectorize.

@@ -10,7 +10,9 @@
  * CPU cannot execute is skipped: a message, and exit status 0.
  *
  * MLM_TEST_BF16=off turns the AVX512-BF16 kernel off (cpu_bf16_force), so
- * that the bf16 products run the portable path a CPU without it runs. */
+ * that the bf16 products run the portable path a CPU without it runs.
+ * MLM_TEST_VNNI=off does the same for the AVX512-VNNI int8 kernel
+ * (cpu_vnni_force). */
 #include "suites.h"
 
 #include <stdio.h>
@@ -81,6 +83,11 @@ int main(void)
     if (bf16 && strcmp(bf16, "off") == 0) {
         cpu_bf16_force(0);
         printf("forced MLM_TEST_BF16=off: bf16 products on the portable path\n");
+    }
+    const char *vnni = getenv("MLM_TEST_VNNI");
+    if (vnni && strcmp(vnni, "off") == 0) {
+        cpu_vnni_force(0);
+        printf("forced MLM_TEST_VNNI=off: int8 products on the portable path\n");
     }
     const char *spec = getenv("MLM_TEST_CPU_PATH");
     if (spec && *spec) {

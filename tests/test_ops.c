@@ -35,6 +35,7 @@
 #include "nn/ops/bf16.h"
 #include "nn/ops/cpu.h"
 #include "nn/ops/gemm_bf16.h"
+#include "nn/ops/gemm_i8.h"
 #include "nn/ops/ops.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -1903,6 +1904,363 @@ START_TEST(gemm_bf16w_edges)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- int8 */
+
+/* int8 tests (nn/ops/gemm_i8.c). The integer sums are exact, so the kernel
+ * is compared bit for bit with a scalar reference written here: it
+ * recomputes sw, q, sa, z and u from the rules (fminf/fmaxf and rintf where
+ * the library uses compares and nearbyintf: the same values under the
+ * default rounding mode), sums u·q in int64, and applies the epilogue in
+ * the stated order, (sa·sw)·(float)d, then + beta·C.
+ *
+ * Accuracy against the fp32 product (double reference, error 2^-53
+ * relative, negligible): with a = sa·(u − z) + ea and w = sw·q + ew,
+ * a·w − (sa(u−z))·(sw·q) = ea·w + a·ew − ea·ew, so per element
+ *   |C − Σ a·w| ≤ Σ_k (|w|·sa·h + |a|·sw·h + sa·sw·h²) + 8u·(|Ĉ| + |beta·c|)
+ * where h bounds |x/scale − integer| and Ĉ is the exactly quantized
+ * product. h = 1/2 + 2^-10: round to nearest gives 1/2, the division
+ * fl(x/s) adds ≤ 256·2^-24, and the clamps at 0, 255 and ±127 add at most
+ * the rounding of the scales (hi − lo)/255 and max|w|/127 (≤ 2·2^-24
+ * relative, so x/s overshoots 255 or 127 by ≤ 2^-15) and of the zero point
+ * (≤ 256·2^-24): all below 2^-10. The epilogue's float steps (s = sa·sw,
+ * (float)d, s·d, beta·c, the add) cost ≤ 5 roundings: 8u with u = 2^-24. */
+
+static float i8_ref_weight_scale(const float *w, int K)
+{
+    float amax = 0.0f;
+    for (int k = 0; k < K; k++)
+        amax = fmaxf(amax, fabsf(w[k]));
+    float s = amax / 127.0f;
+    return s < FLT_MIN ? 1.0f : s;
+}
+
+static int32_t i8_ref_weight_q(float x, float sw)
+{
+    return (int32_t)fmaxf(-127.0f, fminf(127.0f, rintf(x / sw)));
+}
+
+/* sa, z and u of a row of K; 0 (sa NaN) for a row whose outputs are NaN. */
+static int i8_ref_act(const float *x, int K, float *sa, int32_t *z, int32_t *u)
+{
+    float lo = 0.0f, hi = 0.0f;
+    int finite = 1;
+    for (int k = 0; k < K; k++) {
+        finite = finite && isfinite(x[k]);
+        lo = fminf(lo, x[k]);
+        hi = fmaxf(hi, x[k]);
+    }
+    float range = hi - lo;
+    *sa = NAN;
+    *z = 0;
+    memset(u, 0, (size_t)K * sizeof *u);
+    if (!finite || isinf(range))
+        return 0;
+    float s = range / 255.0f;
+    if (s < FLT_MIN)
+        s = 1.0f;
+    *z = (int32_t)rintf(fminf(255.0f, fmaxf(0.0f, 0.0f - lo / s)));
+    for (int k = 0; k < K; k++)
+        u[k] = (int32_t)fminf(255.0f, fmaxf(0.0f, rintf(x[k] / s) + (float)*z));
+    *sa = s;
+    return 1;
+}
+
+/* C (M×N, ldc) from the int8 kernel under the current path settings. */
+static void i8w_run(int nthreads, int M, const float *A, int lda, const ops_i8w *w, float beta,
+                    float *C, int ldc)
+{
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, nthreads);
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, M, A, lda, w, beta, C, ldc), MLM_OK);
+}
+
+/* Checks C against the scalar reference (bit for bit) and the fp32
+ * product (the bound above); C0 is C before the call. */
+static void i8_check(int M, int N, int K, const float *A, int lda, const float *W,
+                     const ops_i8w *w, float beta, const float *C0, const float *C, int ldc)
+{
+    float *sw = malloc((size_t)N * sizeof *sw);
+    int32_t *q = malloc(((size_t)N * K + 1) * sizeof *q), *u = malloc(((size_t)K + 1) * sizeof *u);
+    const double h = 0.5 + 0x1p-10, ulp = 0x1p-24;
+    for (int n = 0; n < N; n++) {
+        sw[n] = i8_ref_weight_scale(W + (size_t)n * K, K);
+        int64_t rowsum = 0;
+        for (int k = 0; k < K; k++) {
+            int32_t qk = i8_ref_weight_q(W[(size_t)n * K + k], sw[n]);
+            ck_assert(qk >= -127 && qk <= 127);
+            q[(size_t)n * K + k] = qk;
+            rowsum += qk;
+            ck_assert(ops_i8w_at(w, n, k) == sw[n] * (float)qk);
+        }
+        ck_assert(w->scale[n] == sw[n]);
+        ck_assert(w->rowsum[n] == rowsum);
+    }
+    for (int m = 0; m < M; m++) {
+        const float *a = A + (size_t)m * lda;
+        float sa;
+        int32_t z;
+        int ok = i8_ref_act(a, K, &sa, &z, u);
+        for (int n = 0; n < N; n++) {
+            int64_t d = 0;
+            double err = 0, exact = 0;
+            for (int k = 0; k < K; k++) {
+                int32_t qk = q[(size_t)n * K + k];
+                d += (int64_t)u[k] * qk - (int64_t)z * qk;
+                double wk = W[(size_t)n * K + k];
+                exact += (double)a[k] * wk;
+                err += fabs(wk) * sa * h + fabs((double)a[k]) * sw[n] * h + (double)sa * sw[n] * h * h;
+            }
+            ck_assert(d >= INT32_MIN && d <= INT32_MAX);
+            float s = sa * sw[n], c0 = C0[(size_t)m * ldc + n];
+            float ref = s * (float)d;
+            if (beta != 0.0f)
+                ref = ref + beta * c0;
+            float got = C[(size_t)m * ldc + n];
+            if (!ok) {
+                ck_assert_msg(isnan(got), "%dx%dx%d (%d,%d): %g, expected NaN", M, N, K, m, n,
+                              (double)got);
+                continue;
+            }
+            ck_assert_msg(f32_bits(got) == f32_bits(ref),
+                          "%dx%dx%d beta %g (%d,%d): %a, reference %a (d %lld)", M, N, K,
+                          (double)beta, m, n, got, ref, (long long)d);
+            double quant = (double)sa * sw[n] * (double)d;
+            double bound = err + 8 * ulp * (fabs(quant) + fabs((double)beta * c0));
+            double want = exact + (double)beta * c0;
+            ck_assert_msg(fabs(got - want) <= bound,
+                          "%dx%dx%d beta %g (%d,%d): %.9g vs fp32 %.9g, bound %.3g", M, N, K,
+                          (double)beta, m, n, (double)got, want, bound);
+        }
+    }
+    free(sw);
+    free(q);
+    free(u);
+}
+
+/* Rows of A of several kinds (m % 6): random, negative only, one value,
+ * all zero, positive with an outlier, extremes only (u ∈ {0, 255}). */
+static float *i8_activations(int M, int K, int lda)
+{
+    float *A = frandv((size_t)M * lda, -2.0f, 2.0f);
+    for (int m = 0; m < M; m++)
+        for (int k = 0; k < K; k++) {
+            float *x = A + (size_t)m * lda + k;
+            switch (m % 6) {
+            case 1: *x = -0.1f - 3.0f * fabsf(*x); break;
+            case 2: *x = 1.7f; break;
+            case 3: *x = 0.0f; break;
+            case 4: *x = k == K / 2 ? 50.0f : fabsf(*x); break;
+            case 5: *x = k % 2 ? -1.5f : 2.5f; break;
+            default: break;
+            }
+        }
+    return A;
+}
+
+/* Rows of W: random, with row 1 zero, row 2 at ±max only (q = ±127), row 3
+ * spanning 2^-20 to 1. */
+static float *i8_weights(int N, int K)
+{
+    float *W = frandv((size_t)N * K, -1.0f, 1.0f);
+    for (int n = 1; n < N && n < 4; n++)
+        for (int k = 0; k < K; k++) {
+            float *x = W + (size_t)n * K + k;
+            *x = n == 1 ? 0.0f : n == 2 ? (k % 3 ? 0.75f : -0.75f) : ldexpf(*x, -(k % 21));
+        }
+    return W;
+}
+
+START_TEST(i8_quantization_special_cases)
+{
+    ops_i8w w;
+    /* Exact cases: amax 127 gives sw 1, ties round to even. */
+    float W[] = {127, -127, 63.5f, 0.5f, -1.5f, 2.5f,   /* row 0 */
+                 0, 0, 0, 0, 0, 0,                      /* row 1: zero */
+                 1e-45f, 0, 0, 0, 0, -1e-45f,           /* row 2: denormal only */
+                 -3, 1, 0, 0, 0, 0};                    /* row 3: -3 -> -127 */
+    ck_assert_int_eq(ops_i8w_from_f32(&w, W, 4, 6, 6), MLM_OK);
+    static const int q0[] = {127, -127, 64, 0, -2, 2};
+    for (int k = 0; k < 6; k++)
+        ck_assert(ops_i8w_at(&w, 0, k) == (float)q0[k]);
+    ck_assert(w.scale[0] == 1.0f && w.rowsum[0] == 64);
+    ck_assert(w.scale[1] == 1.0f && w.rowsum[1] == 0 && w.scale[2] == 1.0f && w.rowsum[2] == 0);
+    ck_assert(w.scale[3] == 3.0f / 127.0f && w.rowsum[3] == -127 + 42);
+    ck_assert(ops_i8w_at(&w, 3, 0) == -127.0f * (3.0f / 127.0f));
+    /* Activations: a zero row gives exact zeros; one value, negative only,
+     * a row holding inf or NaN (NaN outputs, its neighbours untouched). */
+    float A[5][6] = {{0, 0, 0, 0, 0, 0},
+                     {2, 2, 2, 2, 2, 2},
+                     {-3, -1, -2, -0.5f, -3, -1},
+                     {1, INFINITY, 0, 0, 0, 0},
+                     {1, 0, NAN, 0, 0, 0}};
+    float C[5][4], C0[5][4] = {{0}};
+    i8w_run(1, 5, &A[0][0], 6, &w, 0.0f, &C[0][0], 4);
+    for (int n = 0; n < 4; n++)
+        ck_assert(C[0][n] == 0.0f && isnan(C[3][n]) && isnan(C[4][n]));
+    i8_check(5, 4, 6, &A[0][0], 6, W, &w, 0.0f, &C0[0][0], &C[0][0], 4);
+    /* One value: lo 0, hi 2, u = 255; negative only: z = 255. */
+    float sa;
+    int32_t z, u[6];
+    ck_assert(i8_ref_act(A[1], 6, &sa, &z, u) && z == 0 && u[0] == 255);
+    ck_assert(i8_ref_act(A[2], 6, &sa, &z, u) && z == 255 && u[0] == 0);
+    ops_i8w_free(&w);
+    /* A non-finite weight is refused, by position. */
+    W[8] = NAN;
+    ck_assert_int_eq(ops_i8w_from_f32(&w, W, 4, 6, 6), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "element (1, 2) is not finite"));
+    ck_assert_ptr_null(w.panels);
+    W[8] = -INFINITY;
+    ck_assert_int_eq(ops_i8w_from_f32(&w, W, 4, 6, 6), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "i8 weight"));
+}
+END_TEST
+
+START_TEST(gemm_i8w_matches_reference)
+{
+    static const int Ms[] = {1, 7}, Ns[] = {1, 65, 100}, Ks[] = {1, 3, 5, 770};
+    static const int more[][3] = {{13, 130, 257}, {12, 768, 768}, {64, 96, 512}};
+    const float sentinel = -777.0f;
+    int nshape = 2 * 3 * 4 + 3;
+    for (int s = 0; s < nshape; s++)
+        for (int b = 0; b < 2; b++) {
+            int M, N, K;
+            if (s < 24) {
+                M = Ms[s / 12], N = Ns[(s / 4) % 3], K = Ks[s % 4];
+            } else {
+                M = more[s - 24][0], N = more[s - 24][1], K = more[s - 24][2];
+            }
+            int lda = K + 3, ldc = N + 2;
+            float beta = b ? 0.5f : 0.0f;
+            float *A = i8_activations(M, K, lda), *W = i8_weights(N, K);
+            float *C0 = frandv((size_t)M * ldc, -1.0f, 1.0f);
+            for (int m = 0; m < M; m++)
+                for (int n = N; n < ldc; n++)
+                    C0[(size_t)m * ldc + n] = sentinel;
+            ops_i8w w;
+            ck_assert_int_eq(ops_i8w_from_f32(&w, W, N, K, K), MLM_OK);
+            float *C = malloc((size_t)M * ldc * sizeof *C);
+            memcpy(C, C0, (size_t)M * ldc * sizeof *C);
+            i8w_run(2, M, A, lda, &w, beta, C, ldc);
+            i8_check(M, N, K, A, lda, W, &w, beta, C0, C, ldc);
+            for (int m = 0; m < M; m++)
+                for (int n = N; n < ldc; n++)
+                    ck_assert(C[(size_t)m * ldc + n] == sentinel);
+            ops_i8w_free(&w);
+            free(A);
+            free(W);
+            free(C0);
+            free(C);
+        }
+}
+END_TEST
+
+/* Every path (AVX512-VNNI where present, the portable one at each vector
+ * level) and 1 or 2 threads give the same bits. */
+START_TEST(gemm_i8w_paths_bitwise_identical)
+{
+    static const int shapes[][3] = {{1, 33, 7}, {7, 130, 65}, {13, 64, 300}, {70, 200, 96},
+                                    {3, 100, 770}};
+    static const struct { int threads, vnni; cpu_vec vec; } run[] = {
+        {1, 1, CPU_VEC_AVX512}, {2, 1, CPU_VEC_AVX512}, {1, 0, CPU_VEC_AVX512},
+        {2, 0, CPU_VEC_AVX2},   {1, 0, CPU_VEC_BASE},
+    };
+    int nrun = (int)(sizeof run / sizeof run[0]);
+    if (!cpu_vnni_level())
+        printf("ops: AVX512-VNNI kernel not available here (%s): only the portable path's "
+               "vector levels and thread counts are compared\n", cpu_describe());
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = i8_activations(M, K, K), *W = i8_weights(N, K);
+        ops_i8w w;
+        ck_assert_int_eq(ops_i8w_from_f32(&w, W, N, K, K), MLM_OK);
+        float *first = NULL;
+        for (int r = 0; r < nrun; r++) {
+            cpu_vec_limit(run[r].vec);
+            cpu_vnni_limit(run[r].vnni);
+            float *C = calloc((size_t)M * N, sizeof *C);
+            i8w_run(run[r].threads, M, A, K, &w, 0.0f, C, N);
+            if (!first) {
+                first = C;
+                continue;
+            }
+            for (size_t i = 0; i < (size_t)M * N; i++)
+                ck_assert_msg(f32_bits(C[i]) == f32_bits(first[i]),
+                              "%dx%dx%d run %d (threads %d, vnni %d, %s) [%zu]: %a vs %a", M, N,
+                              K, r, run[r].threads, run[r].vnni, cpu_vec_name(cpu_vec_level()), i,
+                              C[i], first[i]);
+            free(C);
+        }
+        cpu_vec_limit(CPU_VEC_AVX512);
+        cpu_vnni_limit(1);
+        free(first);
+        ops_i8w_free(&w);
+        free(A);
+        free(W);
+    }
+}
+END_TEST
+
+START_TEST(gemm_i8w_edges)
+{
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, 2);
+    float W[6] = {1, 2, 3, 4, 5, 6}, A[6] = {1, 1, 1, 1, 1, 1}, C[4] = {9, 9, 9, 9};
+    ops_i8w w, empty;
+    /* K = 0: C = beta·C (0 for beta = 0, even over NaN). */
+    ck_assert_int_eq(ops_i8w_from_f32(&empty, NULL, 2, 0, 0), MLM_OK);
+    C[1] = NAN;
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 2, A, 0, &empty, 0.0f, C, 2), MLM_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert(C[i] == 0.0f);
+    C[0] = 4.0f;
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 1, A, 0, &empty, 0.5f, C, 2), MLM_OK);
+    ck_assert(C[0] == 2.0f);
+    ops_i8w_free(&empty);
+    /* M = 0 and N = 0 touch nothing. */
+    ck_assert_int_eq(ops_i8w_from_f32(&w, W, 2, 3, 3), MLM_OK);
+    C[0] = 9.0f;
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 0, NULL, 3, &w, 0.0f, C, 2), MLM_OK);
+    ck_assert(C[0] == 9.0f);
+    ck_assert_int_eq(ops_i8w_from_f32(&empty, NULL, 0, 3, 3), MLM_OK);
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 2, A, 3, &empty, 0.0f, C, 0), MLM_OK);
+    ck_assert(C[0] == 9.0f);
+    ops_i8w_free(&empty);
+    /* beta = 0 overwrites NaN. */
+    C[0] = C[1] = NAN;
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 1, A, 3, &w, 0.0f, C, 2), MLM_OK);
+    ck_assert(isfinite(C[0]) && isfinite(C[1]));
+    /* Bad arguments, by name. */
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 1, A, 2, &w, 0.0f, C, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 1, A, 3, &w, 0.0f, C, 1), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, -1, A, 3, &w, 0.0f, C, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 1, NULL, 3, &w, 0.0f, C, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 1, A, 3, &w, 0.0f, NULL, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 1, A, 3, NULL, 0.0f, C, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "gemm_i8w"));
+    ck_assert_int_eq(ops_i8w_from_f32(&empty, W, 2, 3, 2), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_i8w_from_f32(&empty, NULL, 2, 3, 3), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_i8w_from_f32(&empty, W, -1, 3, 3), MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_i8w_from_f32(&empty, NULL, 1, OPS_I8_K_MAX + 1, OPS_I8_K_MAX + 1),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "K 66312"));
+    ops_i8w_free(&w);
+    ops_i8w_free(NULL);
+    /* Out of memory: an error, nothing leaked, the weight left empty. */
+    for (int fail = 0; fail < 3; fail++) {
+        mem_fail_after(fail);
+        ck_assert_int_eq(ops_i8w_from_f32(&w, W, 2, 3, 3), MLM_ERR_OUT_OF_MEMORY);
+        mem_fail_after(-1);
+        ck_assert_ptr_null(w.panels);
+        ck_assert_ptr_null(w.scale);
+    }
+    ck_assert_int_eq(ops_i8w_from_f32(&w, W, 2, 3, 3), MLM_OK);
+    mem_fail_after(0);
+    ck_assert_int_eq(ops_gemm_i8w(&ctx, 1, A, 3, &w, 0.0f, C, 2), MLM_ERR_OUT_OF_MEMORY);
+    mem_fail_after(-1);
+    ops_i8w_free(&w);
+}
+END_TEST
+
 /* The reduced-precision features from cpuid registers: this Zen 4's own
  * (leaf 7.0 ecx 0x405fc6 edx 0x10, leaf 7.1 eax 0x20, XCR0 0xe7), a
  * Sapphire Rapids (AMX and AVX-VNNI bits), and the same parts with the OS
@@ -1931,8 +2289,11 @@ START_TEST(cpu_reduced_precision_features)
     cpu_features g = {.avx512f = 1, .avx512bw = 1, .avx512dq = 1, .avx512vl = 1};
     cpu_decode_reduced(&g, 0xe7, 0, 0, 0x20);
     ck_assert(cpu_bf16_runs(&g));
+    ck_assert(!cpu_vnni_runs(&g));
+    cpu_decode_reduced(&g, 0xe7, 1u << 11, 0, 0x20);
+    ck_assert(cpu_vnni_runs(&g));
     g.avx512vl = 0;
-    ck_assert(!cpu_bf16_runs(&g));
+    ck_assert(!cpu_bf16_runs(&g) && !cpu_vnni_runs(&g));
     /* This machine: the system info names the paths; AMX is requested only
      * where it exists. */
     ck_assert_ptr_nonnull(strstr(mlm_system_info(), "reduced-precision paths: avx512_bf16 "));
@@ -1978,6 +2339,10 @@ Suite *ops_suite(void)
     tcase_add_test(tc, gemm_bf16w_matches_reference);
     tcase_add_test(tc, gemm_bf16w_paths_bitwise_identical);
     tcase_add_test(tc, gemm_bf16w_edges);
+    tcase_add_test(tc, i8_quantization_special_cases);
+    tcase_add_test(tc, gemm_i8w_matches_reference);
+    tcase_add_test(tc, gemm_i8w_paths_bitwise_identical);
+    tcase_add_test(tc, gemm_i8w_edges);
     tcase_add_test(tc, cpu_reduced_precision_features);
     suite_add_tcase(s, tc);
     return s;

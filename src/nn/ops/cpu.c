@@ -361,6 +361,28 @@ int cpu_bf16_limit(int on)
 
 void cpu_bf16_force(int on) { bf16_forced = on != 0; }
 
+static _Atomic int vnni_forced = 1, vnni_cap = 1;
+
+int cpu_vnni_runs(const cpu_features *f)
+{
+    return f->avx512_vnni && cpu_vec_runs(f, CPU_VEC_AVX512);
+}
+
+int cpu_vnni_level(void)
+{
+    return vnni_forced && vnni_cap && cpu_vnni_runs(cpu_get()) &&
+           cpu_vec_level() >= CPU_VEC_AVX512;
+}
+
+int cpu_vnni_limit(int on)
+{
+    int old = vnni_cap;
+    vnni_cap = on != 0;
+    return old;
+}
+
+void cpu_vnni_force(int on) { vnni_forced = on != 0; }
+
 const char *cpu_reduced_describe(const cpu_features *f, char *buf, unsigned size)
 {
     snprintf(buf, size, "avx512_bf16 %s, avx512_vnni %s, avx_vnni %s, amx_bf16 %s, amx_int8 %s",
@@ -400,6 +422,7 @@ int cpu_amx_request(void)
 void cpu_force_off(void)
 {
     bf16_forced = 1;
+    vnni_forced = 1;
     vec_forced = CPU_VEC_AVX512;
     gemm_forced_small = gemm_forced_large = -1;
 }

@@ -105,6 +105,20 @@ int cpu_bf16_level(void);
  * for use while kernels run on other threads. */
 int cpu_bf16_limit(int on);
 
+/* Whether a CPU with features f can run the AVX512-VNNI int8 GEMM kernel
+ * (nn/ops/gemm_i8.c): AVX512-VNNI on top of the AVX-512 vector level. */
+int cpu_vnni_runs(const cpu_features *f);
+
+/* Whether ops_gemm_i8w uses the AVX512-VNNI kernel now: this CPU can
+ * (cpu_vnni_runs), the vector level is AVX-512, and neither cpu_vnni_limit
+ * nor cpu_vnni_force turned it off. Thread-safe. */
+int cpu_vnni_level(void);
+
+/* Tests: 0 turns the AVX512-VNNI kernel off (the portable path computes
+ * the same floats), 1 allows it again; returns the previous setting. Not
+ * for use while kernels run on other threads. */
+int cpu_vnni_limit(int on);
+
 /* "avx512_bf16 yes, avx512_vnni yes, avx_vnni no, amx_bf16 no, amx_int8
  * no" for f. */
 const char *cpu_reduced_describe(const cpu_features *f, char *buf, unsigned size);
@@ -131,6 +145,8 @@ int cpu_vec_force(cpu_vec max);
 /* cpu_bf16_force: off (0) turns the AVX512-BF16 kernel off until
  * cpu_force_off, a ceiling cpu_bf16_limit cannot lift. */
 void cpu_bf16_force(int on);
+/* cpu_vnni_force: the same for the AVX512-VNNI kernel. */
+void cpu_vnni_force(int on);
 int cpu_gemm_force(cpu_gemm_kernel small_m, cpu_gemm_kernel large_m);
 void cpu_force_off(void);
 

@@ -8,9 +8,10 @@
  *   C[m][n] = sa[m]·sw[n]·(Σ_k u[m][k]·q[n][k] − z[m]·Σ_k q[n][k])  (+ beta·C)
  *
  * The integer sums are exact, so every kernel (AVX512-VNNI vpdpbusd, the
- * portable loop) gives the same floats. The exact quantization rule of the
- * activations (asymmetric per row as above, or another measured to be as
- * accurate and faster) is documented in gemm_i8.c. */
+ * portable loop) gives the same floats. The exact rules (ORT's: divisions,
+ * rounding to nearest even, sw = 1 for a zero row, sa = 1 for a zero row
+ * of A, NaN outputs for a row of A holding inf or NaN) and the epilogue's
+ * float order ((sa·sw)·(float)d, then + beta·C unfused) are in gemm_i8.c. */
 #ifndef MLM_OPS_GEMM_I8_H
 #define MLM_OPS_GEMM_I8_H
 
@@ -20,20 +21,23 @@
 
 struct ops_ctx;
 
+/* The largest K: 255·127·K < 2^31, so that the int32 sums never overflow. */
+#define OPS_I8_K_MAX 66311
+
 /* A weight of N output rows and K inputs (torch's (out, in) layout),
  * quantized per row; laid out as the kernel reads it. Plain data; free with
  * ops_i8w_free. */
 typedef struct ops_i8w {
     int N, K;
     int8_t *panels;     /* the kernel's layout (gemm_i8.c) */
-    float *scale;       /* N: sw[n] */
-    int32_t *rowsum;    /* N: Σ_k q[n][k] */
+    float *scale;       /* N: sw[n] (zeros after N, to whole panels of 64) */
+    int32_t *rowsum;    /* N: Σ_k q[n][k] (likewise) */
 } ops_i8w;
 
 /* w from an fp32 (N, K) matrix W with rows ldw floats apart. N, K >= 0.
- * Errors: MLM_ERR_INVALID_ARGUMENT (negative size, ldw < K, NULL W with
- * N·K > 0, a non-finite element), MLM_ERR_OUT_OF_MEMORY; on error *w is
- * left empty. */
+ * Errors: MLM_ERR_INVALID_ARGUMENT (negative size, ldw < K, K >
+ * OPS_I8_K_MAX, NULL W with N·K > 0, a non-finite element: the message
+ * names it), MLM_ERR_OUT_OF_MEMORY; on error *w is left empty. */
 mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw);
 
 /* Element (n, k) of w dequantized: sw[n]·q[n][k]. */

@@ -1,0 +1,485 @@
+/* Products against int8 weights (contract in nn/ops/gemm_i8.h), ONNX
+ * Runtime's dynamic quantization of a MatMul with per-row scales:
+ *
+ *   C[m][n] = sa[m]·sw[n]·(Σ_k u[m][k]·q[n][k] − z[m]·Σ_k q[n][k])  (+ beta·C)
+ *
+ * The rules, in fp32 with every division a true division (never a multiply
+ * by a reciprocal) and every rounding to nearest, ties to even (nearbyintf
+ * under the default rounding mode, which vrndscaleps and vcvtps2dq match):
+ *
+ * - weights, once, per output row n (ORT's symmetric per-channel rule):
+ *   sw = max_k |W[n][k]| / 127, or 1 when that is below FLT_MIN (a zero or
+ *   denormal-only row, whose q are then all 0; ORT's quantization tools
+ *   give 1 for a zero range, per their test of compute_scale_zp(0, 0,
+ *   -127, 127, symmetric), and we extend that to scales that would be
+ *   denormal); q = clamp(round(W / sw), -127, 127). A non-finite element
+ *   is rejected.
+ * - activations, per call, per row m (ORT's DynamicQuantizeLinear, per row
+ *   instead of per tensor): lo = min(0, min_k A), hi = max(0, max_k A);
+ *   sa = (hi − lo) / 255, or 1 when that is below FLT_MIN (an all-zero row,
+ *   or one whose range is too small to resolve: it quantizes to zeros; ORT
+ *   takes 1 only when hi = lo, and would divide by a zero sa when the
+ *   division underflows);
+ *   z = round(clamp(0 − lo / sa, 0, 255)); u = clamp(round(A / sa) + z, 0,
+ *   255) (the round, then the add of (float)z, then the clamp, in fp32). A
+ *   row holding inf or NaN, or whose range hi − lo overflows, has sa = NaN:
+ *   its outputs are NaN.
+ * - epilogue, per element: d = isum − z·rowsum (int32, exact), then
+ *   c = (sa·sw)·(float)d, two fp32 multiplies in that order, then, when
+ *   beta ≠ 0, c + beta·C (multiply, then add; not fused).
+ *
+ * The integer sums are exact (255·127·K < 2^31 for K ≤ OPS_I8_K_MAX), the
+ * float steps the same operations in the same order in every path, so
+ * every CPU computes the same floats, whatever M, the other rows or the
+ * thread count (threads split W's panels).
+ *
+ * The kernel (AVX512-VNNI: Zen 4/5, Cascade Lake, Ice Lake, Sapphire
+ * Rapids): vpdpbusd multiplies 4 unsigned bytes of A by 4 signed bytes of
+ * W per int32 lane and adds the four products to the lane, without
+ * saturation (vpdpbusds would saturate, vpmaddubsw saturates at int16: no
+ * exact sums). A tile of 6 rows of A × 64 rows of W lives in 24 zmm
+ * accumulators; per group of 4 k it loads the panel's 4 vectors and
+ * broadcasts each A row's 4 bytes. K is padded to a multiple of 4 with
+ * zero weights, so the activations' pad (zero) adds nothing and the
+ * rowsum, taken over the real K, needs no correction. The portable path is
+ * the same sum in plain int32 loops. AVX-VNNI (ymm, Alder Lake) and
+ * AMX-INT8 paths are not written: no CPU here to test them on. */
+#include "nn/ops/gemm_i8.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/threads.h"
+#include "nn/ops/cpu.h"
+#include "nn/ops/ops.h"
+
+#define NP 64   /* rows of W per panel */
+#define MR 6    /* rows of A per tile */
+#define QK 4    /* k per int32 lane (vpdpbusd's group) */
+
+/* Where group g (k = 4g .. 4g+3) of row j of panel p starts. */
+static size_t panel_at(int KQ, int p, int g, int j)
+{
+    return (((size_t)p * (size_t)KQ + (size_t)g) * NP + (size_t)j) * QK;
+}
+
+/* ---------------------------------------------------------------- weights */
+
+/* sw for a row of K finite floats: max |w| / 127, or 1 below FLT_MIN. */
+static float weight_scale(const float *w, int K)
+{
+    float amax = 0.0f;
+    for (int k = 0; k < K; k++)
+        amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
+    float s = amax / 127.0f;
+    return s < FLT_MIN ? 1.0f : s;
+}
+
+/* clamp(round(x / sw), -127, 127). */
+static int8_t weight_quantize(float x, float sw)
+{
+    float q = nearbyintf(x / sw);
+    q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q;
+    return (int8_t)q;
+}
+
+/* Checks the arguments and that every element is finite, before anything
+ * is allocated. */
+static mlm_status i8w_check(const float *W, int N, int K, int ldw)
+{
+    if (N < 0 || K < 0 || ldw < K)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: bad shape (%d, %d), ldw %d", N, K,
+                       ldw);
+    if (K > OPS_I8_K_MAX)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "i8 weight: K %d above %d (the int32 sums could overflow)", K, OPS_I8_K_MAX);
+    if (!W && (size_t)N * (size_t)K > 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: NULL matrix");
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            if (!isfinite(W[(size_t)n * (size_t)ldw + (size_t)k]))
+                return err_set(MLM_ERR_INVALID_ARGUMENT,
+                               "i8 weight: element (%d, %d) is not finite (%g)", n, k,
+                               (double)W[(size_t)n * (size_t)ldw + (size_t)k]);
+    return MLM_OK;
+}
+
+mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw)
+{
+    memset(w, 0, sizeof *w);
+    mlm_status st = i8w_check(W, N, K, ldw);
+    if (st != MLM_OK)
+        return st;
+    int KQ = (K + QK - 1) / QK;
+    size_t panels = ((size_t)N + NP - 1) / NP;
+    /* scale and rowsum padded to whole panels (zeros), so that the kernel
+     * loads them 16 at a time */
+    if (panels > 0) {
+        w->scale = mem_calloc(panels * NP, sizeof *w->scale);
+        w->rowsum = mem_calloc(panels * NP, sizeof *w->rowsum);
+        if (panels * (size_t)KQ > 0)
+            w->panels = mem_calloc(panels * (size_t)KQ * NP * QK, sizeof *w->panels);
+        if (!w->scale || !w->rowsum || (panels * (size_t)KQ > 0 && !w->panels)) {
+            ops_i8w_free(w);
+            return err_oom();
+        }
+    }
+    for (int n = 0; n < N; n++) {
+        const float *row = W + (size_t)n * (size_t)ldw;
+        float sw = weight_scale(row, K);
+        int32_t sum = 0;
+        for (int k = 0; k < K; k++) {
+            int8_t q = weight_quantize(row[k], sw);
+            w->panels[panel_at(KQ, n / NP, k / QK, n % NP) + (size_t)(k % QK)] = q;
+            sum += q;
+        }
+        w->scale[n] = sw;
+        w->rowsum[n] = sum;
+    }
+    w->N = N;
+    w->K = K;
+    return MLM_OK;
+}
+
+float ops_i8w_at(const ops_i8w *w, int n, int k)
+{
+    int KQ = (w->K + QK - 1) / QK;
+    return w->scale[n] * (float)w->panels[panel_at(KQ, n / NP, k / QK, n % NP) + (size_t)(k % QK)];
+}
+
+void ops_i8w_free(ops_i8w *w)
+{
+    if (!w)
+        return;
+    mem_free(w->panels);
+    mem_free(w->scale);
+    mem_free(w->rowsum);
+    memset(w, 0, sizeof *w);
+}
+
+/* ---------------------------------------------------------------- activations */
+
+/* sa and z of a row from its range, as the file's opening comment says;
+ * returns 0 for a row whose outputs are NaN (sa = NaN, z = 0). The same
+ * scalar code serves every path. */
+static int act_params(float lo, float hi, int finite, float *sa, int32_t *z)
+{
+    float range = hi - lo;
+    if (!finite || !(range <= FLT_MAX)) {
+        *sa = NAN;
+        *z = 0;
+        return 0;
+    }
+    float s = range / 255.0f;
+    if (s < FLT_MIN)
+        s = 1.0f;
+    float z0 = 0.0f - lo / s;
+    z0 = z0 < 0.0f ? 0.0f : z0 > 255.0f ? 255.0f : z0;
+    *sa = s;
+    *z = (int32_t)nearbyintf(z0);
+    return 1;
+}
+
+#define RL 16   /* lanes of the range loop */
+
+/* The range of row x (K floats) with 0: *lo = min(0, min x), *hi =
+ * max(0, max x); returns whether every element is finite. In RL
+ * independent lanes, then across them, so that the vectorizer makes it
+ * compares and blends (a plain running min is a serial chain, ~3 cycles an
+ * element, a quarter of the time of a 1024×768×768 product). The order
+ * cannot change the result: min and max are exact, a NaN makes the row's
+ * outputs NaN whatever lo and hi are, and a zero's sign changes neither
+ * hi − lo nor 0 − lo / s. */
+static inline int row_range(const float *x, int K, float *lo, float *hi)
+{
+    float l[RL] = {0}, h[RL] = {0};
+    int fin[RL];
+    for (int r = 0; r < RL; r++)
+        fin[r] = 1;
+    int k = 0;
+    for (; k + RL <= K; k += RL)
+        for (int r = 0; r < RL; r++) {
+            float v = x[k + r];
+            fin[r] &= fabsf(v) <= FLT_MAX;
+            l[r] = v < l[r] ? v : l[r];
+            h[r] = v > h[r] ? v : h[r];
+        }
+    for (int r = 0; k < K; k++, r++) {
+        float v = x[k];
+        fin[r] &= fabsf(v) <= FLT_MAX;
+        l[r] = v < l[r] ? v : l[r];
+        h[r] = v > h[r] ? v : h[r];
+    }
+    int finite = 1;
+    *lo = *hi = 0.0f;
+    for (int r = 0; r < RL; r++) {
+        finite &= fin[r];
+        *lo = l[r] < *lo ? l[r] : *lo;
+        *hi = h[r] > *hi ? h[r] : *hi;
+    }
+    return finite;
+}
+
+/* Rows of A quantized into a (rows of 4·KQ bytes, the pad zero), sa and z.
+ * Plain loops, compiled once per instruction set below: every element is
+ * the same IEEE operations (a division, nearbyintf, an add, two compares),
+ * so every compilation gives the same bytes. */
+static inline void quantize_rows_body(int M, int K, const float *A, int lda, uint8_t *a,
+                                      int KQ, float *sa, int32_t *z)
+{
+    for (int m = 0; m < M; m++) {
+        const float *x = A + (size_t)m * (size_t)lda;
+        uint8_t *u = a + (size_t)m * QK * (size_t)KQ;
+        float lo, hi;
+        int finite = row_range(x, K, &lo, &hi);
+        memset(u + K, 0, (size_t)(QK * KQ - K));
+        if (!act_params(lo, hi, finite, &sa[m], &z[m])) {
+            memset(u, 0, (size_t)K);
+            continue;
+        }
+        float s = sa[m], zf = (float)z[m];
+        for (int k = 0; k < K; k++) {
+            float f = nearbyintf(x[k] / s) + zf;
+            f = f < 0.0f ? 0.0f : f;
+            f = f > 255.0f ? 255.0f : f;
+            u[k] = (uint8_t)(int32_t)f;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- the job */
+
+typedef struct job {
+    int M, N, KQ, ldc;
+    float beta;
+    const uint8_t *a;       /* M rows of 4·KQ bytes */
+    const float *sa;        /* M */
+    const int32_t *z;       /* M */
+    const int8_t *panels;
+    const float *sw;        /* N padded to panels */
+    const int32_t *rowsum;  /* N padded to panels */
+    float *C;
+} job;
+
+/* ---------------------------------------------------------------- portable path */
+
+/* Row m of C against panel p from the exact integer sums acc. */
+static inline void row_epilogue(const job *j, int m, int p, const int32_t *acc)
+{
+    int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
+    float sa = j->sa[m];
+    int32_t z = j->z[m];
+    float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)n0;
+    for (int r = 0; r < cols; r++) {
+        int32_t d = acc[r] - z * j->rowsum[n0 + r];
+        float v = (sa * j->sw[n0 + r]) * (float)d;
+        c[r] = j->beta == 0.0f ? v : v + j->beta * c[r];
+    }
+}
+
+/* acc[r] = Σ_k u[k]·q[r][k] over panel p: int32, exact. */
+static inline void row_panel(const job *j, int m, int p)
+{
+    const uint8_t *a = j->a + (size_t)m * QK * (size_t)j->KQ;
+    const int8_t *w = j->panels + panel_at(j->KQ, p, 0, 0);
+    int32_t acc[NP] = {0};
+    for (int g = 0; g < j->KQ; g++, w += QK * NP) {
+        int32_t a0 = a[QK * g], a1 = a[QK * g + 1], a2 = a[QK * g + 2], a3 = a[QK * g + 3];
+        for (int r = 0; r < NP; r++)
+            acc[r] += a0 * w[QK * r] + a1 * w[QK * r + 1] + a2 * w[QK * r + 2] +
+                      a3 * w[QK * r + 3];
+    }
+    row_epilogue(j, m, p, acc);
+}
+
+static inline void panels_portable_body(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t p = begin; p < end; p++)
+        for (int m = 0; m < j->M; m++)
+            row_panel(j, m, (int)p);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same loops for AVX2 (vpmaddwd and friends, exact on int32 lanes) and,
+ * for the quantization, vroundps instead of libm's nearbyintf. */
+#define AVX2 __attribute__((target("avx2,fma")))
+
+static AVX2 void panels_portable_avx2(void *arg, size_t begin, size_t end)
+{
+    panels_portable_body(arg, begin, end);
+}
+
+static AVX2 void quantize_rows_avx2(int M, int K, const float *A, int lda, uint8_t *a, int KQ,
+                                    float *sa, int32_t *z)
+{
+    quantize_rows_body(M, K, A, lda, a, KQ, sa, z);
+}
+#endif
+
+static void panels_portable(void *arg, size_t begin, size_t end)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_vec_level() >= CPU_VEC_AVX2) {
+        panels_portable_avx2(arg, begin, end);
+        return;
+    }
+#endif
+    panels_portable_body(arg, begin, end);
+}
+
+/* ---------------------------------------------------------------- AVX512-VNNI */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#define INLINE __attribute__((always_inline)) inline
+
+/* Rows [m, m + mr) of C against panel p from their exact sums acc, as
+ * row_epilogue computes them. */
+static VNNI INLINE void tile_store(const job *j, int mr, int m, int p, __m512i acc[][4])
+{
+    int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
+    __m512 beta = _mm512_set1_ps(j->beta);
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++) {
+        float *c = j->C + (size_t)(m + i) * (size_t)j->ldc + (size_t)n0;
+        __m512 sa = _mm512_set1_ps(j->sa[m + i]);
+        __m512i z = _mm512_set1_epi32(j->z[m + i]);
+        for (int v = 0; v < 4; v++) {
+            int left = cols - 16 * v;
+            if (left <= 0)
+                break;
+            __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            __m512i rs = _mm512_loadu_si512(j->rowsum + n0 + 16 * v);
+            __m512i d = _mm512_sub_epi32(acc[i][v], _mm512_mullo_epi32(z, rs));
+            __m512 s = _mm512_mul_ps(sa, _mm512_loadu_ps(j->sw + n0 + 16 * v));
+            __m512 r = _mm512_mul_ps(s, _mm512_cvtepi32_ps(d));
+            if (j->beta != 0.0f)   /* r + beta·C, not fused: as the portable path */
+                r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mask, c + 16 * v)));
+            _mm512_mask_storeu_ps(c + 16 * v, mask, r);
+        }
+    }
+}
+
+/* Rows [m, m + mr) of C against panel p; mr is a constant after inlining,
+ * so the 4·mr accumulators live in registers. */
+static VNNI INLINE void tile(const job *j, int mr, int m, int p)
+{
+    __m512i acc[MR][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++)
+        for (int v = 0; v < 4; v++)
+            acc[i][v] = _mm512_setzero_si512();
+    const int8_t *w = j->panels + panel_at(j->KQ, p, 0, 0);
+    size_t lda = QK * (size_t)j->KQ;
+    const uint8_t *a = j->a + (size_t)m * lda;
+    for (int g = 0; g < j->KQ; g++, w += QK * NP) {
+        __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
+        __m512i w2 = _mm512_loadu_si512(w + 128), w3 = _mm512_loadu_si512(w + 192);
+#pragma GCC unroll 6
+        for (int i = 0; i < mr; i++) {
+            int32_t quad;
+            memcpy(&quad, a + (size_t)i * lda + QK * (size_t)g, sizeof quad);
+            __m512i ai = _mm512_set1_epi32(quad);
+            acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], ai, w0);
+            acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], ai, w1);
+            acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], ai, w2);
+            acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], ai, w3);
+        }
+    }
+    tile_store(j, mr, m, p, acc);
+}
+
+static VNNI void panels_vnni(void *arg, size_t begin, size_t end)
+{
+    const job *j = arg;
+    for (size_t p = begin; p < end; p++) {
+        int m = 0;
+        for (; m + MR <= j->M; m += MR)
+            tile(j, MR, m, (int)p);
+        switch (j->M - m) {
+        case 5: tile(j, 5, m, (int)p); break;
+        case 4: tile(j, 4, m, (int)p); break;
+        case 3: tile(j, 3, m, (int)p); break;
+        case 2: tile(j, 2, m, (int)p); break;
+        case 1: tile(j, 1, m, (int)p); break;
+        default: break;
+        }
+    }
+}
+
+static VNNI void quantize_rows_avx512(int M, int K, const float *A, int lda, uint8_t *a, int KQ,
+                                      float *sa, int32_t *z)
+{
+    quantize_rows_body(M, K, A, lda, a, KQ, sa, z);
+}
+#endif
+
+/* Quantizes A with the widest loop this CPU runs (the same bytes at every
+ * level). */
+static void quantize_rows(int fast, int M, int K, const float *A, int lda, uint8_t *a, int KQ,
+                          float *sa, int32_t *z)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (fast) {
+        quantize_rows_avx512(M, K, A, lda, a, KQ, sa, z);
+        return;
+    }
+    if (cpu_vec_level() >= CPU_VEC_AVX2) {
+        quantize_rows_avx2(M, K, A, lda, a, KQ, sa, z);
+        return;
+    }
+#endif
+    (void)fast;
+    quantize_rows_body(M, K, A, lda, a, KQ, sa, z);
+}
+
+mlm_status ops_gemm_i8w(const ops_ctx *ctx, int M, const float *A, int lda, const ops_i8w *w,
+                        float beta, float *C, int ldc)
+{
+    if (!w || M < 0 || lda < w->K || ldc < w->N)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: bad arguments (M %d, lda %d, ldc %d)",
+                       M, lda, ldc);
+    int N = w->N, K = w->K, KQ = (K + QK - 1) / QK;
+    if (M == 0 || N == 0)
+        return MLM_OK;
+    if (!C || (K > 0 && (!A || !w->panels)))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: NULL matrix");
+    if (K == 0) {   /* an empty sum: C = 0 + beta·C */
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                float *c = C + (size_t)m * (size_t)ldc + (size_t)n;
+                *c = beta == 0.0f ? 0.0f : 0.0f + beta * *c;
+            }
+        return MLM_OK;
+    }
+    /* One block: sa and z (M each), then the quantized rows. */
+    size_t head = (size_t)M * (sizeof(float) + sizeof(int32_t));
+    char *buf = mem_alloc(head + (size_t)M * QK * (size_t)KQ);
+    if (!buf)
+        return err_oom();
+    float *sa = (float *)buf;
+    int32_t *z = (int32_t *)(buf + (size_t)M * sizeof(float));
+    uint8_t *a = (uint8_t *)(buf + head);
+    int fast = cpu_vnni_level();
+    quantize_rows(fast, M, K, A, lda, a, KQ, sa, z);
+    job j = {M, N, KQ, ldc, beta, a, sa, z, w->panels, w->scale, w->rowsum, C};
+    size_t panels = ((size_t)N + NP - 1) / NP;
+    /* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
+    int t = (double)M * N * K >= (double)(1 << 20) ? ctx->nthreads : 1;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (fast) {
+        par_for(t, panels, 1, panels_vnni, &j);
+        mem_free(buf);
+        return MLM_OK;
+    }
+#endif
+    par_for(t, panels, 1, panels_portable, &j);
+    mem_free(buf);
+    return MLM_OK;
+}
