@@ -373,54 +373,83 @@ typedef struct product {
     float *C;
 } product;
 
-/* Scratch for a product: the rounded A, the packed op(B), a row of either. */
+/* Rows of A (stored K×M) converted together before their transposition:
+ * each row m of op(A) then gets TB consecutive k, one cache line, per
+ * block, instead of one scattered 2-byte store per element. */
+#define TB 32
+
+/* Elements of the conversion buffer: TB rows of A or two of B (K×N
+ * layout), or the 64 rows of a panel of B (N×K layout) padded to even. */
+static size_t rows_size(int M, int N, int K)
+{
+    size_t mn = (size_t)(M > N ? M : N), KP = ((size_t)K + 1) / 2;
+    size_t a = TB * mn, b = (size_t)NP * 2 * KP;
+    return a > b ? a : b;
+}
+
+/* Scratch for a product: the rounded A, the packed op(B), the rows. */
 static size_t scratch_size(int M, int N, int K)
 {
     size_t KP = ((size_t)K + 1) / 2, panels = ((size_t)N + NP - 1) / NP;
-    size_t row = (size_t)(M > N ? M : N) + (size_t)K + 2;
-    return ((size_t)M * 2 * KP + panels * KP * NP * 2 + 2 * row) * sizeof(uint16_t);
+    return ((size_t)M * 2 * KP + panels * KP * NP * 2 + rows_size(M, N, K)) * sizeof(uint16_t);
 }
 
 /* Row m of op(A) into a (rows of 2·KP bf16, the pad zero). A stored K×M
- * (transa) is read by its rows, converted, and scattered into a's columns. */
-static void round_op_a(int fast, const product *p, uint16_t *a, int KP, uint16_t *row)
+ * (transa) is converted TB rows at a time into rows, then transposed. */
+static void round_op_a(int fast, const product *p, uint16_t *a, int KP, uint16_t *rows)
 {
     if (!p->transa) {
         round_rows(fast, p->M, p->K, p->A, p->lda, a, KP);
         return;
     }
-    size_t lda2 = 2 * (size_t)KP;
-    for (int k = 0; k < p->K; k++) {
-        to_bf16(fast, row, p->A + (size_t)k * (size_t)p->lda, p->M);
-        for (int m = 0; m < p->M; m++)
-            a[(size_t)m * lda2 + (size_t)k] = row[m];
+    const int M = p->M, K = p->K;
+    const size_t lda2 = 2 * (size_t)KP;
+    for (int k0 = 0; k0 < K; k0 += TB) {
+        int kb = K - k0 < TB ? K - k0 : TB;
+        for (int i = 0; i < kb; i++)
+            to_bf16(fast, rows + (size_t)i * (size_t)M, p->A + (size_t)(k0 + i) * (size_t)p->lda,
+                    M);
+        for (int m = 0; m < M; m++) {
+            uint16_t *dst = a + (size_t)m * lda2 + (size_t)k0;
+            for (int i = 0; i < kb; i++)
+                dst[i] = rows[(size_t)i * (size_t)M + (size_t)m];
+        }
     }
-    if (p->K & 1)
-        for (int m = 0; m < p->M; m++)
-            a[(size_t)m * lda2 + (size_t)p->K] = 0;
+    if (K & 1)
+        for (int m = 0; m < M; m++)
+            a[(size_t)m * lda2 + (size_t)K] = 0;
 }
 
 /* op(B) (K×N) into the panel layout of ops_bf16w (column n of op(B) is
- * row n of the weight), K padded to even and N to 64 with zeros. Pairs are
- * written as one uint32 each (k even in the low half: little-endian, as
- * the kernel loads them). */
-static void pack_op_b(int fast, const product *p, uint16_t *panels, int KP, uint16_t *row)
+ * row n of the weight), K padded to even and N to 64 with zeros: within a
+ * panel, pair q of its 64 columns side by side. */
+static void pack_op_b(int fast, const product *p, uint16_t *panels, int KP, uint16_t *rows)
 {
-    int N = p->N, K = p->K, npanels = (N + NP - 1) / NP;
-    if (p->transb) {   /* B stored N×K: row n holds its pairs side by side */
-        for (int n = 0; n < npanels * NP; n++) {
-            if (n < N)
-                to_bf16(fast, row, p->B + (size_t)n * (size_t)p->ldb, K);
-            else
-                memset(row, 0, (size_t)K * sizeof *row);
-            row[K] = 0;
-            for (int q = 0; q < KP; q++)
-                memcpy(panels + panel_at(KP, n / NP, q, n % NP), row + 2 * q, 2 * sizeof *row);
+    const int N = p->N, K = p->K, npanels = (N + NP - 1) / NP;
+    const size_t lr = 2 * (size_t)KP;
+    if (p->transb) {   /* B stored N×K: a panel's 64 rows converted, then transposed */
+        for (int pn = 0; pn < npanels; pn++) {
+            int n0 = pn * NP, cols = N - n0 < NP ? N - n0 : NP;
+            for (int r = 0; r < cols; r++) {
+                uint16_t *row = rows + (size_t)r * lr;
+                to_bf16(fast, row, p->B + (size_t)(n0 + r) * (size_t)p->ldb, K);
+                if (K & 1)
+                    row[K] = 0;
+            }
+            for (int q = 0; q < KP; q++) {
+                uint16_t *dst = panels + panel_at(KP, pn, q, 0);
+                for (int r = 0; r < cols; r++) {
+                    dst[2 * r] = rows[(size_t)r * lr + 2 * (size_t)q];
+                    dst[2 * r + 1] = rows[(size_t)r * lr + 2 * (size_t)q + 1];
+                }
+                for (int r = cols; r < NP; r++)
+                    dst[2 * r] = dst[2 * r + 1] = 0;
+            }
         }
         return;
     }
     /* B stored K×N: rows k and k+1 give the pairs of a whole row of panels. */
-    uint16_t *r0 = row, *r1 = row + N;
+    uint16_t *r0 = rows, *r1 = rows + N;
     for (int q = 0; q < KP; q++) {
         to_bf16(fast, r0, p->B + (size_t)(2 * q) * (size_t)p->ldb, N);
         if (2 * q + 1 < K)
@@ -428,12 +457,14 @@ static void pack_op_b(int fast, const product *p, uint16_t *panels, int KP, uint
         else
             memset(r1, 0, (size_t)N * sizeof *r1);
         for (int pn = 0; pn < npanels; pn++) {
+            int n0 = pn * NP, cols = N - n0 < NP ? N - n0 : NP;
             uint16_t *dst = panels + panel_at(KP, pn, q, 0);
-            for (int jr = 0; jr < NP; jr++) {
-                int n = pn * NP + jr;
-                dst[2 * jr] = n < N ? r0[n] : 0;
-                dst[2 * jr + 1] = n < N ? r1[n] : 0;
+            for (int r = 0; r < cols; r++) {
+                dst[2 * r] = r0[n0 + r];
+                dst[2 * r + 1] = r1[n0 + r];
             }
+            for (int r = cols; r < NP; r++)
+                dst[2 * r] = dst[2 * r + 1] = 0;
         }
     }
 }
