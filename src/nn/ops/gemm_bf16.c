@@ -22,7 +22,12 @@
  * as those panels (ops_bf16w); A is rounded to bf16 per call into a copy
  * padded to even K. On Zen 4 (1 thread) it runs the distilroberta, fill-mask
  * and T5 products at 2.1-2.9x libmlm's fp32 ones and 1.0-1.2x oneDNN's bf16
- * matmul (figures in docs/architecture.md, "Reduced precision kernels"). */
+ * matmul (figures in docs/architecture.md, "Reduced precision kernels").
+ *
+ * ops_gemm_bf16 (autocast's general product, both operands fp32) packs
+ * op(B) into the same panels and rounds op(A)'s rows on every call, then
+ * runs the same kernel or portable path; it also splits M when there are
+ * too few panels for the threads (a weight gradient of 256 columns). */
 #include "nn/ops/gemm_bf16.h"
 
 #include <math.h>

@@ -1,7 +1,11 @@
-/* Products against bf16 weights, as torch.autocast("cpu", bfloat16) runs a
- * Linear: C (M×N) = bf16(A) · Wᵀ (+ beta·C), the activations A rounded to
- * bf16 per element on the way in, fp32 accumulation, fp32 out. The weight
- * is converted (and laid out for the kernel) once, at load. */
+/* bf16 products, as torch.autocast("cpu", bfloat16) runs a Linear, mm or
+ * bmm: operands rounded to bf16 per element on the way in, fp32
+ * accumulation, fp32 out. Two entry points share one kernel:
+ * - ops_gemm_bf16w, against a weight converted (and laid out for the
+ *   kernel) once, at load: C (M×N) = bf16(A) · Wᵀ (+ beta·C);
+ * - ops_gemm_bf16 / ops_gemm_bf16_batched, ops_gemm's general product with
+ *   both operands fp32, packed per call: what ops_gemm runs when the
+ *   context's autocast_bf16 is set (bf16 mixed-precision training). */
 #ifndef MLM_OPS_GEMM_BF16_H
 #define MLM_OPS_GEMM_BF16_H
 
