@@ -210,7 +210,8 @@ static mlm_status set_bool(int *slot, const char *name, const char *value, int n
             return MLM_OK;
         }
     }
-    return bad_value(name, value, nullable ? "expected true, false or null" : "expected true or false");
+    return bad_value(name, value,
+                     nullable ? "expected true, false or null" : "expected true or false");
 }
 
 mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value)
