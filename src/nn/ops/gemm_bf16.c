@@ -399,18 +399,21 @@ static size_t scratch_size(int M, int N, int K)
     return ((size_t)M * 2 * KP + panels * KP * NP * 2 + rows_size(M, N, K)) * sizeof(uint16_t);
 }
 
-/* Row m of op(A) into a (rows of 2·KP bf16, the pad zero). A stored K×M
- * (transa) is converted TB rows at a time into rows, then transposed. */
-static void round_op_a(int fast, const product *p, uint16_t *a, int KP, uint16_t *rows)
+/* Items [begin, end) of op(A)'s rounding into a (rows of 2·KP bf16, the
+ * pad zero): rows of op(A) when A is stored M×K; blocks of TB rows of A
+ * stored K×M (transa), converted into rows (TB·M elements) and transposed. */
+static void round_a_items(int fast, const product *p, uint16_t *a, int KP, uint16_t *rows,
+                          size_t begin, size_t end)
 {
-    if (!p->transa) {
-        round_rows(fast, p->M, p->K, p->A, p->lda, a, KP);
-        return;
-    }
     const int M = p->M, K = p->K;
     const size_t lda2 = 2 * (size_t)KP;
-    for (int k0 = 0; k0 < K; k0 += TB) {
-        int kb = K - k0 < TB ? K - k0 : TB;
+    if (!p->transa) {
+        round_rows(fast, (int)(end - begin), K, p->A + begin * (size_t)p->lda, p->lda,
+                   a + begin * lda2, KP);
+        return;
+    }
+    for (size_t blk = begin; blk < end; blk++) {
+        int k0 = (int)blk * TB, kb = K - k0 < TB ? K - k0 : TB;
         for (int i = 0; i < kb; i++)
             to_bf16(fast, rows + (size_t)i * (size_t)M, p->A + (size_t)(k0 + i) * (size_t)p->lda,
                     M);
@@ -418,23 +421,31 @@ static void round_op_a(int fast, const product *p, uint16_t *a, int KP, uint16_t
             uint16_t *dst = a + (size_t)m * lda2 + (size_t)k0;
             for (int i = 0; i < kb; i++)
                 dst[i] = rows[(size_t)i * (size_t)M + (size_t)m];
+            if (k0 + kb == K && (K & 1))   /* the last block pads */
+                dst[kb] = 0;
         }
     }
-    if (K & 1)
-        for (int m = 0; m < M; m++)
-            a[(size_t)m * lda2 + (size_t)K] = 0;
 }
 
-/* op(B) (K×N) into the panel layout of ops_bf16w (column n of op(B) is
- * row n of the weight), K padded to even and N to 64 with zeros: within a
- * panel, pair q of its 64 columns side by side. */
-static void pack_op_b(int fast, const product *p, uint16_t *panels, int KP, uint16_t *rows)
+static size_t a_items(const product *p)
+{
+    return p->transa ? ((size_t)p->K + TB - 1) / TB : (size_t)p->M;
+}
+
+/* Items [begin, end) of op(B)'s packing into the panel layout of ops_bf16w
+ * (column n of op(B) is row n of the weight), K padded to even and N to 64
+ * with zeros: within a panel, pair q of its 64 columns side by side. B
+ * stored N×K (transb): an item is a panel, its 64 rows converted into rows,
+ * then transposed; B stored K×N: an item is a pair q, rows 2q and 2q+1
+ * giving the pairs of a whole row of panels. */
+static void pack_b_items(int fast, const product *p, uint16_t *panels, int KP, uint16_t *rows,
+                         size_t begin, size_t end)
 {
     const int N = p->N, K = p->K, npanels = (N + NP - 1) / NP;
     const size_t lr = 2 * (size_t)KP;
-    if (p->transb) {   /* B stored N×K: a panel's 64 rows converted, then transposed */
-        for (int pn = 0; pn < npanels; pn++) {
-            int n0 = pn * NP, cols = N - n0 < NP ? N - n0 : NP;
+    if (p->transb) {
+        for (size_t it = begin; it < end; it++) {
+            int pn = (int)it, n0 = pn * NP, cols = N - n0 < NP ? N - n0 : NP;
             for (int r = 0; r < cols; r++) {
                 uint16_t *row = rows + (size_t)r * lr;
                 to_bf16(fast, row, p->B + (size_t)(n0 + r) * (size_t)p->ldb, K);
@@ -453,9 +464,9 @@ static void pack_op_b(int fast, const product *p, uint16_t *panels, int KP, uint
         }
         return;
     }
-    /* B stored K×N: rows k and k+1 give the pairs of a whole row of panels. */
     uint16_t *r0 = rows, *r1 = rows + N;
-    for (int q = 0; q < KP; q++) {
+    for (size_t it = begin; it < end; it++) {
+        int q = (int)it;
         to_bf16(fast, r0, p->B + (size_t)(2 * q) * (size_t)p->ldb, N);
         if (2 * q + 1 < K)
             to_bf16(fast, r1, p->B + (size_t)(2 * q + 1) * (size_t)p->ldb, N);
@@ -474,17 +485,57 @@ static void pack_op_b(int fast, const product *p, uint16_t *panels, int KP, uint
     }
 }
 
-/* Runs p on t threads with the scratch of scratch_size. Few panels and
- * many rows (a weight gradient of 256 columns over 2048 tokens) split the
- * rows too, so that every thread has work. */
-static void product_run(const product *p, int t, uint16_t *scratch)
+static size_t b_items(const product *p)
+{
+    return p->transb ? ((size_t)p->N + NP - 1) / NP : ((size_t)p->K + 1) / 2;
+}
+
+/* The packing split over threads: each chunk converts through its own
+ * rows buffer (the packed bits do not depend on the split). */
+typedef struct pack_job {
+    const product *p;
+    int fast, KP, which;    /* which: 0 op(A), 1 op(B) */
+    uint16_t *a, *panels;
+    _Atomic int failed;     /* a chunk could not get its buffer */
+} pack_job;
+
+static void pack_range(void *arg, size_t begin, size_t end)
+{
+    pack_job *j = arg;
+    uint16_t *rows = mem_alloc(rows_size(j->p->M, j->p->N, j->p->K) * sizeof *rows);
+    if (!rows) {
+        j->failed = 1;
+        return;
+    }
+    if (j->which == 0)
+        round_a_items(j->fast, j->p, j->a, j->KP, rows, begin, end);
+    else
+        pack_b_items(j->fast, j->p, j->panels, j->KP, rows, begin, end);
+    mem_free(rows);
+}
+
+/* Runs p on t threads with the scratch of scratch_size; -1 when a thread
+ * could not get its packing buffer. The packing is O(NK + MK) against the
+ * product's O(MNK), but on one thread it would be a tenth of a training
+ * step: with t > 1 the threads split it too. Few panels and many rows (a
+ * weight gradient of 256 columns over 2048 tokens) split the product's
+ * rows as well as its panels, so that every thread has work. */
+static int product_run(const product *p, int t, uint16_t *scratch)
 {
     int fast = cpu_bf16_level();
     int KP = (p->K + 1) / 2, npanels = (p->N + NP - 1) / NP;
     uint16_t *a = scratch, *panels = a + (size_t)p->M * 2 * (size_t)KP;
-    uint16_t *row = panels + (size_t)npanels * (size_t)KP * NP * 2;
-    round_op_a(fast, p, a, KP, row);
-    pack_op_b(fast, p, panels, KP, row);
+    uint16_t *rows = panels + (size_t)npanels * (size_t)KP * NP * 2;
+    if (t > 1) {
+        pack_job pa = {p, fast, KP, 0, a, panels, 0}, pb = {p, fast, KP, 1, a, panels, 0};
+        par_for(t, a_items(p), 1, pack_range, &pa);
+        par_for(t, b_items(p), 1, pack_range, &pb);
+        if (pa.failed || pb.failed)
+            return -1;
+    } else {
+        round_a_items(fast, p, a, KP, rows, 0, a_items(p));
+        pack_b_items(fast, p, panels, KP, rows, 0, b_items(p));
+    }
     int mb = p->M;
     if (t > 1 && npanels < 4 * t) {   /* rows per item: a multiple of MR, >= 8 tiles */
         int blocks = (4 * t + npanels - 1) / npanels;
@@ -495,6 +546,7 @@ static void product_run(const product *p, int t, uint16_t *scratch)
     }
     job j = {p->M, p->N, KP, p->lda, p->ldc, p->alpha, p->beta, a, panels, p->C, mb, npanels};
     run_job(&j, fast, t);
+    return 0;
 }
 
 /* C = beta·C (beta = 0 overwrites, NaN included), as ops_gemm does when
@@ -539,9 +591,9 @@ mlm_status ops_gemm_bf16(const ops_ctx *ctx, int transa, int transb, int M, int 
     if (!scratch)
         return err_oom();
     product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
-    product_run(&p, threads_for(ctx->nthreads, M, N, K), scratch);
+    int rc = product_run(&p, threads_for(ctx->nthreads, M, N, K), scratch);
     mem_free(scratch);
-    return MLM_OK;
+    return rc == 0 ? MLM_OK : err_oom();
 }
 
 typedef struct batch_job {
@@ -566,7 +618,8 @@ static void batch_range(void *arg, size_t begin, size_t end)
         p.A += o * b->a_outer + h * b->a_inner;
         p.B += o * b->b_outer + h * b->b_inner;
         p.C += o * b->c_outer + h * b->c_inner;
-        product_run(&p, j->nthreads, scratch);
+        if (product_run(&p, j->nthreads, scratch) != 0)
+            j->failed = 1;
     }
     mem_free(scratch);
 }
