@@ -25,7 +25,8 @@
 # Environment: THREADS ("1 2"), REPS (1), STEPS / WARMUP (timed and
 # warm-up steps per process; 4 + 1), TORCH_ARCHS ("zen3 haswell skx
 # generic"), BF16 (auto | 0 | 1: time PyTorch's autocast; auto = when the
-# CPU has it), SKIP_PEERS=1 (libmlm only). About 3 minutes on a 2-core
+# CPU has it), MLM_BF16=1 (libmlm trains with its "bf16" option),
+# SKIP_PEERS=1 (libmlm only). About 3 minutes on a 2-core
 # Zen 4 with the defaults. Never part of make check.
 set -eu
 cd "$(dirname "$0")/.."
@@ -67,6 +68,7 @@ for n in $THREADS; do
     while [ "$rep" -le "$REPS" ]; do
         echo "== libmlm: t5-small, $n thread(s), run $rep of $REPS"
         build/bench/t5_train_bench --threads "$n" --steps "$STEPS" --warmup "$WARMUP" --json \
+            $([ "${MLM_BF16:-0}" = 1 ] && echo --bf16) \
             | tee -a "$OUT/libmlm.jsonl" | cut -c1-120
         if [ -z "${SKIP_PEERS:-}" ]; then
             for cast in none $([ "$BF16" = 1 ] && echo bf16); do

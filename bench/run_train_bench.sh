@@ -22,7 +22,9 @@
 # Environment: SHAPES (default "small distilroberta"), THREADS ("1 2"),
 # STEPS / WARMUP (timed and warm-up steps; default per shape: small 8 + 2,
 # distilroberta 4 + 1), TORCH_ARCHS ("zen3 haswell skx generic"),
-# TORCH_SEARCH (probe | full), SKIP_PEERS=1 (libmlm only).
+# TORCH_SEARCH (probe | full), SKIP_PEERS=1 (libmlm only), MLM_BF16=1
+# (libmlm trains with its "bf16" option: autocast's bf16 products; the
+# PyTorch peer stays fp32).
 # About 3 minutes on a 2-core Zen 4 with the defaults; STEPS=2
 # WARMUP=1 about halves it. Never part of make check.
 set -eu
@@ -81,6 +83,7 @@ for shape in $SHAPES; do
     for n in $THREADS; do
         echo "== libmlm: $shape, $n thread(s)"
         build/bench/train_bench --shape "$shape" --threads "$n" --json $(steps_args) \
+            $([ "${MLM_BF16:-0}" = 1 ] && echo --bf16) \
             | tee -a "$OUT/libmlm.jsonl" | cut -c1-160
         [ -n "${SKIP_PEERS:-}" ] && continue
         if [ "$TORCH_SEARCH" = full ]; then

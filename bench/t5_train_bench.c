@@ -34,7 +34,8 @@
  * token has a label here, so libmlm's head (labelled rows only) does this
  * work too: no separate "useful" count.
  *
- *   t5_train_bench [--threads N] [--steps S] [--warmup W] [--json]
+ *   t5_train_bench [--threads N] [--steps S] [--warmup W] [--bf16] [--json]
+ * --bf16: the trainer's "bf16" option (autocast's bf16 products).
  *   t5_train_bench --config       # the config JSON, for the PyTorch peer
  */
 #include <mlm.h>
@@ -123,10 +124,12 @@ out:
 
 int main(int argc, char **argv)
 {
-    int threads = 1, steps = 4, warmup = 1, json = 0;
+    int threads = 1, steps = 4, warmup = 1, json = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--bf16"))
+            bf16 = 1;
         else if (!strcmp(argv[i], "--config"))
             return printf("%s\n", config), 0;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -137,7 +140,7 @@ int main(int argc, char **argv)
             warmup = atoi(argv[++i]);
         else
             return fprintf(stderr, "usage: t5_train_bench [--threads N] [--steps S] "
-                                   "[--warmup W] [--json] | --config\n"), 2;
+                                   "[--warmup W] [--bf16] [--json] | --config\n"), 2;
     }
     if (steps < 1 || warmup < 0 || warmup + steps > MAX_STEPS)
         return fprintf(stderr, "t5_train_bench: 1 to %d steps in all\n", MAX_STEPS), 2;
@@ -169,8 +172,8 @@ int main(int argc, char **argv)
              "\"learning_rate\":5e-5,\"weight_decay\":0.01,\"max_grad_norm\":1.0,"
              "\"warmup_steps\":0,\"per_device_train_batch_size\":%d,\"max_steps\":%d,"
              "\"logging_steps\":1,\"save_strategy\":\"no\",\"seed\":42,\"num_threads\":%d,"
-             "\"disable_tqdm\":true}",
-             BATCH, warmup + steps, threads);
+             "\"disable_tqdm\":true,\"bf16\":%s}",
+             BATCH, warmup + steps, threads, bf16 ? "true" : "false");
     if (mlm_trainer_set_json(tr, topts) != MLM_OK)
         return fail("mlm_trainer_set_json");
     double t_end[MAX_STEPS + 1], cpu_end[MAX_STEPS + 1];
@@ -202,9 +205,10 @@ int main(int argc, char **argv)
 
     if (json) {
         printf("{\"impl\":\"libmlm\",\"shape\":\"t5-small\",\"model_config\":%s,\"batch\":%d,"
-               "\"source\":%d,\"target\":%d,\"config\":{\"threads\":%d,\"system\":\"%s\"},"
+               "\"source\":%d,\"target\":%d,\"config\":{\"threads\":%d,\"bf16\":%s,\"system\":\"%s\"},"
                "\"steps\":%d,\"warmup\":%d,\"step_s\":%.6f,\"step_s_all\":[",
-               config, BATCH, SRC, TGT, threads, mlm_system_info(), steps, warmup, step_s);
+               config, BATCH, SRC, TGT, threads, bf16 ? "true" : "false", mlm_system_info(),
+               steps, warmup, step_s);
         for (int k = 0; k < log.n; k++)
             printf("%s%.6f", k ? "," : "", dt[k]);
         printf("],\"cpu_s\":%.6f,\"tokens_per_s\":%.3f,\"params\":%lld,"
@@ -215,8 +219,9 @@ int main(int argc, char **argv)
                cpu_s, tps, params, flops, peak, p512, p256, mfu, rss, runtime_rss, model_rss,
                log.loss_last, cpu, sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
     } else {
-        printf("t5-small v1.0 (%lld parameters), batch %d x (%d + %d), %d thread%s, %s\n", params,
-               BATCH, SRC, TGT, threads, threads > 1 ? "s" : "", mlm_system_info());
+        printf("t5-small v1.0 (%lld parameters), batch %d x (%d + %d), %d thread%s, %s, %s\n",
+               params, BATCH, SRC, TGT, threads, threads > 1 ? "s" : "",
+               bf16 ? "bf16 autocast" : "fp32", mlm_system_info());
         printf("  step %.3f s (median of %d after %d warm-up; all:", step_s, steps, warmup);
         for (int k = 0; k < log.n; k++)
             printf(" %.3f", dt[k]);

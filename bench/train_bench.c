@@ -38,7 +38,10 @@
  * (tokens − labelled)·(6·(2C² + 2·C·I) + 12·C·T).
  *
  *   train_bench --shape small|distilroberta [--threads N] [--steps S]
- *               [--warmup W] [--json]
+ *               [--warmup W] [--bf16] [--json]
+ * --bf16: the trainer's "bf16" option (autocast's bf16 products, fp32
+ * everything else); the FLOP counts and the fp32 peak are unchanged, so MFU
+ * is then against the fp32 peak.
  *   train_bench --config small|distilroberta   # the config JSON, for the peer
  */
 #include <mlm.h>
@@ -174,10 +177,12 @@ static const shape *shape_named(const char *name)
 int main(int argc, char **argv)
 {
     const shape *s = &shapes[0];
-    int threads = 1, steps = -1, warmup = -1, json = 0;
+    int threads = 1, steps = -1, warmup = -1, json = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--bf16"))
+            bf16 = 1;
         else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
             char cfg[1024];
             if (!(s = shape_named(argv[++i])))
@@ -196,7 +201,7 @@ int main(int argc, char **argv)
             warmup = atoi(argv[++i]);
         else
             return fprintf(stderr, "usage: train_bench --shape small|distilroberta "
-                                   "[--threads N] [--steps S] [--warmup W] [--json]\n"), 2;
+                                   "[--threads N] [--steps S] [--warmup W] [--bf16] [--json]\n"), 2;
     }
     if (steps < 1)
         steps = s->steps;
@@ -237,8 +242,8 @@ int main(int argc, char **argv)
              "{\"output_dir\":\"/tmp/mlm-train-bench-unused\",\"learning_rate\":5e-5,"
              "\"weight_decay\":0.01,\"max_grad_norm\":1.0,\"warmup_steps\":0,"
              "\"per_device_train_batch_size\":%d,\"max_steps\":%d,\"logging_steps\":1,"
-             "\"save_strategy\":\"no\",\"seed\":42,\"num_threads\":%d}",
-             s->B, warmup + steps, threads);
+             "\"save_strategy\":\"no\",\"seed\":42,\"num_threads\":%d,\"bf16\":%s}",
+             s->B, warmup + steps, threads, bf16 ? "true" : "false");
     if (mlm_trainer_set_json(tr, topts) != MLM_OK)
         return fail("mlm_trainer_set_json");
     double t_end[64 + 1], cpu_end[64 + 1];
@@ -273,9 +278,10 @@ int main(int argc, char **argv)
 
     if (json) {
         printf("{\"impl\":\"libmlm\",\"shape\":\"%s\",\"model_config\":%s,\"batch\":%d,\"seq\":%d,"
-               "\"config\":{\"threads\":%d,\"system\":\"%s\"},\"steps\":%d,\"warmup\":%d,"
+               "\"config\":{\"threads\":%d,\"bf16\":%s,\"system\":\"%s\"},\"steps\":%d,\"warmup\":%d,"
                "\"step_s\":%.6f,\"step_s_all\":[",
-               s->name, cfg, s->B, s->T, threads, mlm_system_info(), steps, warmup, step_s);
+               s->name, cfg, s->B, s->T, threads, bf16 ? "true" : "false", mlm_system_info(),
+               steps, warmup, step_s);
         for (int k = 0; k < log.n; k++)
             printf("%s%.6f", k ? "," : "", dt[k]);
         printf("],\"cpu_s\":%.6f,\"tokens_per_s\":%.3f,\"labelled_mean\":%.2f,\"params\":%lld,"
@@ -288,8 +294,9 @@ int main(int argc, char **argv)
                runtime_rss, model_rss, log.loss_last, cpu, sysconf(_SC_NPROCESSORS_ONLN),
                load[0], load[1], load[2]);
     } else {
-        printf("%s (%lld parameters), batch %d x %d, %d thread%s, %s\n", s->name, params, s->B,
-               s->T, threads, threads > 1 ? "s" : "", mlm_system_info());
+        printf("%s (%lld parameters), batch %d x %d, %d thread%s, %s, %s\n", s->name, params,
+               s->B, s->T, threads, threads > 1 ? "s" : "", bf16 ? "bf16 autocast" : "fp32",
+               mlm_system_info());
         printf("  step %.3f s (median of %d after %d warm-up; all:", step_s, steps, warmup);
         for (int k = 0; k < log.n; k++)
             printf(" %.3f", dt[k]);

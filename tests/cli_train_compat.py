@@ -32,6 +32,9 @@ was meant to make are checked exactly, not ignored:
      metadata "optim" ("adamw_torch") and "param_groups" and a "<parameter>.step"
      scalar per parameter equal to the metadata's "step"; every tensor and
      metadata entry the old file has must be there, byte for byte.
+  5. bf16 mixed precision became a trainer option (issue #15):
+     training_args.json gains "bf16", which must be false (these runs are
+     fp32).
 
 Exits 0 when everything matches, 1 with the first differences otherwise.
 """
@@ -257,6 +260,8 @@ def compare(name, old_files, new_files, old_out, new_out, how, problems):
         base, top_level = os.path.basename(path), os.path.dirname(path) in ("out", "evalout")
         if base == "training_args.json" and new.pop("optim", None) != "adamw_torch":  # 4.
             problems.append(f"{name}: {path}: no optim \"adamw_torch\"")
+        if base == "training_args.json" and "bf16" not in old and new.pop("bf16", None) is not False:  # 5.
+            problems.append(f"{name}: {path}: no bf16 false")
         if top_level and base == "trainer_state.json":  # 1.
             got = new.pop("stateful_callbacks", None)
             ckpt = last_checkpoint_state(new_files)

@@ -471,6 +471,21 @@ START_TEST(line_by_line_and_grouped_samples)
     ck_assert_double_eq(num(all, "total_flos"), expected_flos(d, ltrain, 5, 2, 8, fx.vocab));
     cJSON_Delete(all);
 
+    /* --bf16 (bare: true) trains with autocast's bf16 products, and the
+     * checkpoint's training_args.json says so, as HF's does */
+    out = run_mlm(fx.dir,
+                  "train --config_name cfg.json --tokenizer_name tok --train_file corpus.txt "
+                  "--line_by_line --max_seq_length 8 --max_steps 2 --save_steps 2 --bf16 "
+                  "--output_dir B",
+                  &status);
+    ck_assert_msg(status == 0, "%s", out);
+    free(out);
+    snprintf(d, sizeof d, "%s/B/checkpoint-2/training_args.json", fx.dir);
+    char *targs = test_read_file(d, NULL);
+    ck_assert_ptr_nonnull(targs);
+    ck_assert_msg(strstr(targs, "\"bf16\":\ttrue"), "%s", targs);
+    free(targs);
+
     /* grouped: every line (blank ones give [CLS] [SEP]) in blocks of 8 */
     out = run_mlm(fx.dir,
                   "train --config_name cfg.json --tokenizer_name tok --train_file corpus.txt "
@@ -574,6 +589,7 @@ START_TEST(errors_name_the_flag)
     expect_error(&fx, "train --max_steps 2.5", 2, "--max_steps: invalid value '2.5'");
     expect_error(&fx, "train --do_train peut-être", 2, "--do_train: invalid value");
     expect_error(&fx, "train --fp16", 2, "--fp16");
+    expect_error(&fx, "train --bf16 bfloat16", 2, "--bf16: invalid value");
     expect_error(&fx, "train --dataset_name wikitext", 2, "--dataset_name");
     expect_error(&fx, "train 남는-인자", 2, "남는-인자");
     snprintf(args, sizeof args, "%s --learning_rate -1", base);

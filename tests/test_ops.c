@@ -1904,6 +1904,226 @@ START_TEST(gemm_bf16w_edges)
 }
 END_TEST
 
+/* ops_gemm_bf16 (autocast's products): op(A) and op(B) each rounded to
+ * bf16, the exact products summed in fp32 as ops_gemm_bf16w sums them.
+ * Against a double reference on the same rounded operands, the error
+ * model of the bf16w test above, with alpha's multiply (one more rounding,
+ * u·|alpha·Σ|, which also scales the sum's own error by 1 + u):
+ *   |C - ref| <= |alpha|·γ_K·Σ|a_k b_k|·(1 + 2u) + 3u·(|alpha·Σ| + |beta·c|).
+ * Every transpose combination, odd shapes, padded leading dimensions,
+ * alpha and beta; the padding columns of C untouched. */
+static float bf16r(float x) { return bf16_to_f32(bf16_from_f32(x)); }
+
+/* Element (r, c) of op(X) for X stored with rows ld floats apart. */
+static float op_at(const float *X, int ld, int trans, int r, int c)
+{
+    return trans ? X[(size_t)c * (size_t)ld + (size_t)r] : X[(size_t)r * (size_t)ld + (size_t)c];
+}
+
+START_TEST(gemm_bf16_matches_reference)
+{
+    static const int shapes[][3] = {
+        {1, 1, 1}, {1, 17, 3}, {5, 63, 33}, {7, 65, 31}, {13, 130, 257}, {64, 96, 512},
+        {300, 100, 64}, {3, 2, 2049}, {128, 128, 64},
+    };
+    static const float alphas[] = {1.0f, -0.375f}, betas[] = {0.0f, 0.5f};
+    const float sentinel = -777.0f;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tr = 0; tr < 4; tr++)
+            for (int ab = 0; ab < 4; ab++) {
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                int ta = tr & 1, tb = tr >> 1;
+                float alpha = alphas[ab & 1], beta = betas[ab >> 1];
+                int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+                float *A = frandv((size_t)(ta ? K : M) * lda, -2.0f, 2.0f);
+                float *B = frandv((size_t)(tb ? N : K) * ldb, -1.0f, 1.0f);
+                float *C0 = frandv((size_t)M * ldc, -1.0f, 1.0f);
+                for (int m = 0; m < M; m++)
+                    for (int n = N; n < ldc; n++)
+                        C0[(size_t)m * ldc + n] = sentinel;
+                float *C = malloc((size_t)M * ldc * sizeof *C);
+                memcpy(C, C0, (size_t)M * ldc * sizeof *C);
+                ops_ctx ctx = ctx_n(2);
+                ck_assert_int_eq(ops_gemm_bf16(&ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
+                                               C, ldc),
+                                 MLM_OK);
+                double u = 0x1p-24, gamma = K * u / (1.0 - K * u);
+                for (int m = 0; m < M; m++) {
+                    for (int n = 0; n < N; n++) {
+                        double sum = 0, abs_sum = 0;
+                        for (int k = 0; k < K; k++) {
+                            double p = (double)bf16r(op_at(A, lda, ta, m, k)) *
+                                       bf16r(op_at(B, ldb, tb, k, n));
+                            sum += p;
+                            abs_sum += fabs(p);
+                        }
+                        double c0 = C0[(size_t)m * ldc + n], ref = alpha * sum + beta * c0;
+                        double bound = fabs(alpha) * gamma * abs_sum * (1 + 2 * u) +
+                                       3 * u * (fabs(alpha * sum) + fabs(beta * c0));
+                        double got = C[(size_t)m * ldc + n];
+                        ck_assert_msg(fabs(got - ref) <= bound,
+                                      "%dx%dx%d trans %d%d alpha %g beta %g (%d,%d): %.9g vs "
+                                      "%.9g, bound %.3g",
+                                      M, N, K, ta, tb, alpha, beta, m, n, got, ref, bound);
+                    }
+                    for (int n = N; n < ldc; n++)
+                        ck_assert(C[(size_t)m * ldc + n] == sentinel);
+                }
+                free(A);
+                free(B);
+                free(C0);
+                free(C);
+            }
+}
+END_TEST
+
+/* The same bits from every path (AVX512-BF16 where present, the portable
+ * one at each vector level), 1 or 2 threads, ops_gemm and ops_gemm_batched
+ * under the context's autocast flag, and a batch against its products one
+ * by one; with the flag off, ops_gemm is the fp32 product it always was
+ * (its own tests above run with the flag off). */
+START_TEST(gemm_bf16_paths_bitwise_identical)
+{
+    static const int shapes[][3] = {{1, 33, 7}, {7, 130, 65}, {70, 200, 96}, {300, 100, 64}};
+    static const struct { int threads, bf16; cpu_vec vec; } run[] = {
+        {1, 1, CPU_VEC_AVX512}, {2, 1, CPU_VEC_AVX512}, {1, 0, CPU_VEC_AVX512},
+        {2, 0, CPU_VEC_AVX2},   {1, 0, CPU_VEC_BASE},
+    };
+    int nrun = (int)(sizeof run / sizeof run[0]);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tr = 0; tr < 4; tr++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ta = tr & 1, tb = tr >> 1;
+            int lda = ta ? M : K, ldb = tb ? K : N;
+            float *A = frandv((size_t)M * K, -1.0f, 1.0f), *B = frandv((size_t)N * K, -1.0f, 1.0f);
+            float *C0 = frandv((size_t)M * N, -1.0f, 1.0f);
+            float *first = NULL;
+            for (int r = 0; r < nrun; r++)
+                for (int via = 0; via < 2; via++) {   /* ops_gemm_bf16, ops_gemm + flag */
+                    cpu_vec_limit(run[r].vec);
+                    cpu_bf16_limit(run[r].bf16);
+                    float *C = malloc((size_t)M * N * sizeof *C);
+                    memcpy(C, C0, (size_t)M * N * sizeof *C);
+                    ops_ctx ctx = ctx_n(run[r].threads);
+                    ctx.autocast_bf16 = via;
+                    mlm_status st =
+                        via ? ops_gemm(&ctx, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 0.25f, C, N)
+                            : ops_gemm_bf16(&ctx, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 0.25f,
+                                            C, N);
+                    ck_assert_int_eq(st, MLM_OK);
+                    if (!first) {
+                        first = C;
+                        continue;
+                    }
+                    for (size_t i = 0; i < (size_t)M * N; i++)
+                        ck_assert_msg(f32_bits(C[i]) == f32_bits(first[i]),
+                                      "%dx%dx%d trans %d%d run %d via %d [%zu]: %a vs %a", M, N,
+                                      K, ta, tb, r, via, i, C[i], first[i]);
+                    free(C);
+                }
+            cpu_vec_limit(CPU_VEC_AVX512);
+            cpu_bf16_limit(1);
+            /* With the flag off the product is fp32 again, not the bf16 one
+             * (operands of full fp32 precision: they differ somewhere). */
+            float *C = malloc((size_t)M * N * sizeof *C);
+            memcpy(C, C0, (size_t)M * N * sizeof *C);
+            ops_ctx off = ctx_n(2);
+            ck_assert_int_eq(
+                ops_gemm(&off, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 0.25f, C, N), MLM_OK);
+            int differ = 0;
+            for (size_t i = 0; i < (size_t)M * N; i++)
+                differ |= f32_bits(C[i]) != f32_bits(first[i]);
+            ck_assert(differ || M * N * K < 64);
+            free(C);
+            free(first);
+            free(A);
+            free(B);
+            free(C0);
+        }
+    /* A batch of attention products (B = 2, H = 4 heads of D = 32 over T =
+     * 64 tokens, Q/K/V as (B, T, H·D)): S = Q·Kᵀ and O = S·V, batched at 1
+     * and 2 threads (2^20 multiply-adds: split by products) against one
+     * ops_gemm_bf16 per head. */
+    int Bn = 2, T = 64, H = 4, D = 32, HD = H * D;
+    float *Q = frandv((size_t)Bn * T * HD, -1, 1), *Kx = frandv((size_t)Bn * T * HD, -1, 1);
+    size_t ns = (size_t)Bn * H * T * T;
+    float *S1 = malloc(ns * sizeof *S1), *S2 = malloc(ns * sizeof *S2);
+    float *O1 = calloc((size_t)Bn * T * HD, sizeof *O1), *O2 = calloc((size_t)Bn * T * HD, sizeof *O2);
+    ops_batch qk = {Bn, H, (long)T * HD, D, (long)T * HD, D, (long)H * T * T, (long)T * T};
+    ops_batch sv = {Bn, H, (long)H * T * T, (long)T * T, (long)T * HD, D, (long)T * HD, D};
+    for (int threads = 1; threads <= 2; threads++) {
+        ops_ctx ctx = ctx_n(threads);
+        ctx.autocast_bf16 = 1;
+        ck_assert_int_eq(ops_gemm_batched(&ctx, 0, 1, T, T, D, 0.25f, Q, HD, Kx, HD, 0.0f, S1, T,
+                                          &qk),
+                         MLM_OK);
+        ck_assert_int_eq(ops_gemm_batched(&ctx, 0, 0, T, D, T, 1.0f, S1, T, Kx, HD, 0.0f, O1, HD,
+                                          &sv),
+                         MLM_OK);
+        ops_ctx one = ctx_n(1);
+        for (int b = 0; b < Bn; b++)
+            for (int h = 0; h < H; h++) {
+                size_t qo = (size_t)b * T * HD + (size_t)h * D, so = ((size_t)b * H + h) * T * T;
+                ck_assert_int_eq(ops_gemm_bf16(&one, 0, 1, T, T, D, 0.25f, Q + qo, HD, Kx + qo,
+                                               HD, 0.0f, S2 + so, T),
+                                 MLM_OK);
+                ck_assert_int_eq(ops_gemm_bf16(&one, 0, 0, T, D, T, 1.0f, S2 + so, T, Kx + qo,
+                                               HD, 0.0f, O2 + qo, HD),
+                                 MLM_OK);
+            }
+        ck_assert_mem_eq(S1, S2, ns * sizeof *S1);
+        ck_assert_mem_eq(O1, O2, (size_t)Bn * T * HD * sizeof *O1);
+    }
+    free(Q);
+    free(Kx);
+    free(S1);
+    free(S2);
+    free(O1);
+    free(O2);
+}
+END_TEST
+
+/* Edges: empty sizes, K = 0 and alpha = 0 give beta·C, bad arguments are
+ * named, out of memory is an error. */
+START_TEST(gemm_bf16_edges)
+{
+    ops_ctx ctx = ctx_n(2);
+    float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 1, 1, 1, 1, 1}, C[4] = {NAN, 8, 9, 9};
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 0, 0, 2, 2, 0, 1.0f, A, 1, B, 2, 0.0f, C, 2), MLM_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert(C[i] == 0.0f);
+    C[0] = 4.0f;
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 0, 0, 1, 2, 3, 0.0f, A, 3, B, 2, 0.5f, C, 2), MLM_OK);
+    ck_assert(C[0] == 2.0f);
+    C[0] = 9.0f;
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 0, 0, 0, 2, 3, 1.0f, NULL, 3, B, 2, 0.0f, C, 2), MLM_OK);
+    ck_assert(C[0] == 9.0f);
+    /* Small integers are exact: (2×3)·(3×2) of ones = row sums. */
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2), MLM_OK);
+    ck_assert(C[0] == 6.0f && C[1] == 6.0f && C[2] == 15.0f && C[3] == 15.0f);
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 1, 0, 2, 2, 3, 1.0f, A, 2, B, 2, 0.0f, C, 2), MLM_OK);
+    ck_assert(C[0] == 9.0f && C[2] == 12.0f);   /* Aᵀ (2×3) of A stored 3×2 */
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 0, 0, 2, 2, 3, 1.0f, A, 2, B, 2, 0.0f, C, 2),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "gemm_bf16"));
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 0, 0, -1, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 0, 0, 2, 2, 3, 1.0f, A, 3, NULL, 2, 0.0f, C, 2),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_bf16_batched(&ctx, 0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2,
+                                           NULL),
+                     MLM_ERR_INVALID_ARGUMENT);
+    mem_fail_after(0);
+    ck_assert_int_eq(ops_gemm_bf16(&ctx, 0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2),
+                     MLM_ERR_OUT_OF_MEMORY);
+    ops_batch one = {1, 1, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(ops_gemm_bf16_batched(&ctx, 0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 0.0f, C, 2,
+                                           &one),
+                     MLM_ERR_OUT_OF_MEMORY);
+    mem_fail_after(-1);
+}
+END_TEST
+
+
 /* ---------------------------------------------------------------- int8 */
 
 /* int8 tests (nn/ops/gemm_i8.c). The integer sums are exact, so the kernel
@@ -2339,6 +2559,9 @@ Suite *ops_suite(void)
     tcase_add_test(tc, gemm_bf16w_matches_reference);
     tcase_add_test(tc, gemm_bf16w_paths_bitwise_identical);
     tcase_add_test(tc, gemm_bf16w_edges);
+    tcase_add_test(tc, gemm_bf16_matches_reference);
+    tcase_add_test(tc, gemm_bf16_paths_bitwise_identical);
+    tcase_add_test(tc, gemm_bf16_edges);
     tcase_add_test(tc, i8_quantization_special_cases);
     tcase_add_test(tc, gemm_i8w_matches_reference);
     tcase_add_test(tc, gemm_i8w_paths_bitwise_identical);

@@ -239,6 +239,73 @@ START_TEST(gradients_and_adamw_match_reference)
 }
 END_TEST
 
+/* bf16 mixed precision (ops_ctx.autocast_bf16) against torch.autocast on
+ * the same checkpoint, batch and three constant-lr AdamW steps
+ * (tests/reference/make_bf16_train_goldens.py: train_bf16.json). Both round
+ * the same operands of the same products to bf16; autocast also rounds
+ * every product's output and what then runs on it in bf16 (the FFN's
+ * activation and, gated, its product). Error model (loose, first order, as
+ * tests/test_train.c's bf16_steps_match_autocast): along the deepest chain
+ * per encoder layer at most 8 such roundings (q/k/v, scores, context, o,
+ * wi_0/wi_1, activation, product, wo), per decoder layer 12 (self and cross
+ * attention's 4 each, the FFN's 4), the head and the loss 2:
+ * D = 8·Le + 12·Ld + 2, each relative 2^-9, so on the same parameters the
+ * loss moves by at most D·2^-9 of itself; each update before step s was
+ * made from gradients that differ by as much and adds at most another
+ * D·2^-9·|L| (lr constant):  |L_s - L_ref,s| <= s·D·2^-9·|L_ref,s|. */
+START_TEST(bf16_steps_match_autocast)
+{
+    const char *name = styles[_i];
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/tests/data/goldens/%s", test_root(), name);
+    snprintf(path, sizeof path, "%s/train_bf16.json", dir);
+    cJSON *gj = read_json(path);
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(gj, "settings");
+    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(gj, "losses_autocast_bf16");
+    const cJSON *ref32 = cJSON_GetObjectItemCaseSensitive(gj, "losses_float32");
+    ck_assert(settings && ref && ref32);
+    golden_batch gb;
+    batch_open(&gb, dir);
+    mlm_model *m = load_at(dir);
+    t5_train *tc = NULL;
+    ck_assert_msg(t5_train_new(m, gb.b.B, gb.b.S, gb.b.T, 1, &tc) == MLM_OK, "%s",
+                  mlm_last_error());
+    t5_train_set_mode(tc, 0);
+    tc->ops.autocast_bf16 = 1;
+    const t5_model *tm = tc->tm;
+    double lr = cJSON_GetObjectItemCaseSensitive(settings, "learning_rate")->valuedouble;
+    adamw opt;
+    ck_assert_int_eq(
+        adamw_init(&opt, tm->params, tm->n_params,
+                   cJSON_GetObjectItemCaseSensitive(settings, "adam_beta1")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(settings, "adam_beta2")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(settings, "adam_epsilon")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(settings, "weight_decay")->valuedouble, 1),
+        MLM_OK);
+    const double D = 8.0 * tm->d.Le + 12.0 * tm->d.Ld + 2.0;
+    for (int s = 1; s <= 3; s++) {
+        float loss;
+        t5_train_zero_grad(tc);
+        ck_assert_int_eq(t5_train_forward(tc, &gb.b, 1, (uint64_t)s, &loss), MLM_OK);
+        double want = num_at(ref, s - 1), want32 = num_at(ref32, s - 1);
+        double bound = s * D * 0x1p-9 * fabs(want);
+        fprintf(stderr, "t5 bf16 vs autocast %s step %d: loss %.7f, autocast %.7f (rel %.2e, "
+                        "bound %.2e), fp32 %.7f\n",
+                name, s, (double)loss, want, rel(loss, want), bound / fabs(want), want32);
+        ck_assert_msg(fabs(loss - want) <= bound, "%s step %d: loss %.9g vs autocast %.9g", name,
+                      s, (double)loss, want);
+        ck_assert_msg((double)loss != want32, "%s step %d: bf16 loss equals fp32's", name, s);
+        ck_assert_int_eq(t5_train_backward(tc, 1.0f), MLM_OK);
+        adamw_step(&opt, tc->tm->owned, tc->grad, lr);
+    }
+    adamw_free(&opt);
+    t5_train_free(tc);
+    mlm_model_free(m);
+    batch_close(&gb);
+    cJSON_Delete(gj);
+}
+END_TEST
+
 /* decoder_input_ids given (the golden's, made by the reference's
  * _shift_right) compute what the labels shifted by the model compute, bit
  * for bit; with dropout on too (the masks depend on (seed, step) only). */
@@ -758,6 +825,7 @@ Suite *t5_train_suite(void)
     tcase_set_tags(tc, "numerics"); /* .ci/run: once per forced CPU path */
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, gradients_and_adamw_match_reference, 0, 2);
+    tcase_add_loop_test(tc, bf16_steps_match_autocast, 0, 2);
     tcase_add_loop_test(tc, explicit_decoder_ids_equal_shifted_labels, 0, 2);
     tcase_add_loop_test(tc, backward_matches_finite_differences, 0, 2);
     tcase_add_loop_test(tc, backward_with_dropout_matches_finite_differences, 0, 2);

@@ -366,6 +366,84 @@ START_TEST(gradients_and_adamw_match_reference)
 }
 END_TEST
 
+/* bf16 mixed precision (ops_ctx.autocast_bf16) against PyTorch's
+ * torch.autocast("cpu", bfloat16) on the same checkpoint, batch and three
+ * AdamW steps (tests/reference/make_bf16_train_goldens.py:
+ * train_bf16.json). Both round the same operands of the same products to
+ * bf16; what differs is what autocast rounds besides: the output of every
+ * product, and of every op that then runs on a bf16 input (GELU). Error
+ * model (loose, first order): along the deepest chain per layer 7 such
+ * roundings (q/k/v, scores, context, attention output, FFN in, GELU, FFN
+ * out), in the head 3 (dense, GELU, decoder): D = 7·L + 3, each relative
+ * 2^-9 and carried to the logits' scale by the LayerNorms, so the loss
+ * moves by at most D·2^-9 of itself on the same parameters (steps 1 and 2:
+ * lr 0 at step 1); at step 3 the parameters differ by an update made from
+ * gradients that differ by as much, which moves the loss by at most that
+ * fraction of the step's own change (< the loss): a second D·2^-9·|L|.
+ *   steps 1, 2: |L - L_ref| <= D·2^-9·|L_ref|;  step 3: 2·D·2^-9·|L_ref|.
+ * The run must also differ from the fp32 one (the flag took effect). */
+START_TEST(bf16_steps_match_autocast)
+{
+    const char *name = parity_models[_i];
+    char mdir[1024], gdir[1024];
+    snprintf(mdir, sizeof mdir, "%s/tests/data/models/%s", test_root(), name);
+    snprintf(gdir, sizeof gdir, "%s/tests/data/goldens/%s", test_root(), name);
+    golden_batch gb;
+    batch_open(&gb, gdir);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/train_bf16.json", gdir);
+    size_t len;
+    char *text = test_read_file(path, &len);
+    ck_assert_ptr_nonnull(text);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    ck_assert_ptr_nonnull(root);
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(root, "settings");
+    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(root, "steps_autocast_bf16");
+    const cJSON *ref32 = cJSON_GetObjectItemCaseSensitive(root, "steps_float32");
+    ck_assert(settings && ref && ref32);
+
+    mlm_model *m = load_model_at(mdir);
+    train_ctx *tc = NULL;
+    ck_assert_msg(train_ctx_new(m, gb.b.B, gb.b.T, 1, &tc) == MLM_OK, "%s", mlm_last_error());
+    tc->hidden_dropout = tc->attn_dropout = 0.0f;
+    tc->ops.autocast_bf16 = 1;
+    adamw opt;
+    ck_assert_int_eq(adamw_init(&opt, m->params, m->n_params, json_num(settings, "adam_beta1"),
+                                json_num(settings, "adam_beta2"),
+                                json_num(settings, "adam_epsilon"),
+                                json_num(settings, "weight_decay"), 1),
+                     MLM_OK);
+    double lr0 = json_num(settings, "learning_rate"), max_norm = json_num(settings, "max_grad_norm");
+    int warmup = (int)json_num(settings, "warmup_steps");
+    int total = (int)json_num(settings, "num_training_steps");
+    const double D = 7.0 * m->d.L + 3.0;
+    for (int s = 1; s <= 3; s++) {
+        double want = json_num(cJSON_GetArrayItem(ref, s - 1), "loss");
+        double want32 = json_num(cJSON_GetArrayItem(ref32, s - 1), "loss");
+        float loss;
+        train_zero_grad(tc);
+        ck_assert_int_eq(train_forward(tc, &gb.b, 1, (uint64_t)s, &loss), MLM_OK);
+        double bound = (s < 3 ? 1 : 2) * D * 0x1p-9 * fabs(want);
+        fprintf(stderr, "bf16 vs autocast %s step %d: loss %.7f, autocast %.7f (rel %.2e, "
+                        "bound %.2e), fp32 %.7f\n",
+                name, s, (double)loss, want, rel(loss, want), bound / fabs(want), want32);
+        ck_assert_msg(fabs(loss - want) <= bound, "%s step %d: loss %.9g vs autocast %.9g", name,
+                      s, (double)loss, want);
+        ck_assert_msg((double)loss != want32, "%s step %d: bf16 loss equals fp32's", name, s);
+        ck_assert_int_eq(train_backward(tc, 1.0f), MLM_OK);
+        double norm = grad_global_norm(&opt.g, tc->grad);
+        grad_clip(tc->grad, opt.n, norm, max_norm);
+        adamw_step(&opt, m->owned, tc->grad, lr0 * lr_linear_warmup(s - 1, warmup, total));
+    }
+    adamw_free(&opt);
+    train_ctx_free(tc);
+    mlm_model_free(m);
+    cJSON_Delete(root);
+    batch_close(&gb);
+}
+END_TEST
+
 /* Small checkpoints (4 layers, hidden 256, FFN 1024, vocabulary 8003, a
  * batch of 64 + 47 + 21 tokens): made at test time with their goldens by the
  * reference (~3 s each; too large to commit), so this needs /usr/bin/python3
@@ -1052,6 +1130,7 @@ Suite *train_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, gradients_and_adamw_match_reference, 0, 6);
     tcase_add_loop_test(tc, small_models_match_reference, 0, 3);
+    tcase_add_loop_test(tc, bf16_steps_match_autocast, 0, 3);
     tcase_add_loop_test(tc, backward_matches_finite_differences, 0, 6);
     tcase_add_loop_test(tc, backward_with_dropout_matches_finite_differences, 0, 6);
     tcase_add_loop_test(tc, dropout_is_deterministic_and_seeded, 0, 3);

@@ -100,6 +100,28 @@ MLM_API void mlm_trainer_free(mlm_trainer *tr);
  *   save_steps                   >= 1                              (500)
  *   save_total_limit             >= 1, or null: keep all           (null)
  *   seed                         >= 0: shuffling and dropout       (42)
+ *   bf16                         true | false                      (false)
+ *                                mixed precision as the Trainer's bf16=True
+ *                                runs it on a CPU (torch.autocast("cpu",
+ *                                torch.bfloat16) around the loss of every
+ *                                training step and every evaluation or
+ *                                prediction batch): matrix products (linear,
+ *                                mm, bmm: attention and the LM head too)
+ *                                take bf16-rounded operands with fp32
+ *                                accumulation; embeddings, LayerNorm/RMS
+ *                                norm, softmax, activations, the loss, the
+ *                                parameters, gradients and optimizer state
+ *                                stay fp32. Unlike autocast the products'
+ *                                outputs are not rounded to bf16 (slightly
+ *                                more accurate, never less). Generation
+ *                                (predict_with_generate) stays fp32, as
+ *                                Seq2SeqTrainer calls generate outside
+ *                                autocast. Saved in training_args.json; a
+ *                                resumed run must set it as the first did
+ *                                for the same results. The same floats on
+ *                                every CPU (AVX512-BF16 or not), any
+ *                                num_threads. Anything but a boolean (or
+ *                                its string spellings): MLM_ERR_INVALID_ARGUMENT
  *   resume_from_checkpoint       a checkpoint folder, or null      (null)
  *   disable_tqdm                 true | false | null (see mlm_trainer_set_callback)  (null)
  *   num_threads                  >= 1 (libmlm's; HF has none)      (1)

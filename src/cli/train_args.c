@@ -200,7 +200,10 @@ static const flag_def defs[F_COUNT] = {
     [F_RESUME_FROM_CHECKPOINT] = {"resume_from_checkpoint", K_STR, R_TRAINER, NULL,
                                   "a checkpoint folder of an earlier libmlm run", ALL_SCRIPTS},
     [F_FP16] = {"fp16", K_BOOL, R_USE, "false", "false only (float32 training)", ALL_SCRIPTS},
-    [F_BF16] = {"bf16", K_BOOL, R_USE, "false", "false only (float32 training)", ALL_SCRIPTS},
+    [F_BF16] = {"bf16", K_BOOL, R_TRAINER, NULL,
+                "bf16 mixed precision as torch.autocast on a CPU: products take bf16 "
+                "operands with fp32 sums, parameters, gradients, optimizer and loss stay "
+                "fp32; training and evaluation (false)", ALL_SCRIPTS},
     [F_PUSH_TO_HUB] = {"push_to_hub", K_BOOL, R_USE, "false", "false only (no network)",
                        ALL_SCRIPTS},
     [F_LOAD_BEST_MODEL_AT_END] = {"load_best_model_at_end", K_BOOL, R_USE, "false",

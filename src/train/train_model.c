@@ -22,6 +22,7 @@ typedef struct train_family {
 struct train_model {
     mlm_model *m;
     int nthreads;
+    int autocast_bf16; /* given to the family's ops context at each forward */
     const train_family *f;
     void *ctx; /* the family's training context, made by the first forward */
 };
@@ -93,6 +94,7 @@ static mlm_status enc_forward(train_model *t, const mlm_batch *b, int train_mode
     if (st != MLM_OK)
         return st;
     train_ctx *tc = t->ctx;
+    tc->ops.autocast_bf16 = t->autocast_bf16;
     train_batch tb = {
         .ids = mlm_batch_input_ids(b),
         .attn_mask = mlm_batch_attention_mask(b),
@@ -177,6 +179,7 @@ static mlm_status t5_forward(train_model *t, const mlm_batch *b, int train_mode,
     if (st != MLM_OK)
         return st;
     t5_train *tc = t->ctx;
+    tc->ops.autocast_bf16 = t->autocast_bf16;
     t5_train_batch tb = {
         .ids = mlm_batch_input_ids(b),
         .mask = mlm_batch_attention_mask(b),
@@ -252,6 +255,8 @@ void train_model_free(train_model *t)
         t->f->free_ctx(t);
     mem_free(t);
 }
+
+void train_model_set_autocast_bf16(train_model *t, int on) { t->autocast_bf16 = on != 0; }
 
 mlm_status train_model_forward(train_model *t, const mlm_batch *b, int train_mode, uint64_t seed,
                                uint64_t step, float *loss, size_t *labelled)

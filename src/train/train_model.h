@@ -30,6 +30,12 @@ void train_model_free(train_model *t); /* accepts NULL */
 mlm_status train_model_forward(train_model *t, const mlm_batch *b, int train_mode, uint64_t seed,
                                uint64_t step, float *loss, size_t *labelled);
 
+/* torch.autocast("cpu", bfloat16) around the forwards that follow and
+ * their backwards (on: products with bf16-rounded operands and fp32 sums,
+ * ops_ctx.autocast_bf16; everything else, the parameters, the gradients
+ * and the loss stay fp32). Off when made. */
+void train_model_set_autocast_bf16(train_model *t, int on);
+
 /* Backward of the last forward, adding dloss·∂loss/∂θ to the gradients. */
 mlm_status train_model_backward(train_model *t, float dloss);
 

@@ -68,6 +68,7 @@ static const opt_def opt_defs[] = {
     {"save_steps", OPT_INT, OFF(save_steps), 1, 1e15, 0, 0, 0},
     {"save_total_limit", OPT_INT, OFF(save_total_limit), 1, 1e9, 1, 0, 0},
     {"seed", OPT_INT, OFF(seed), 0, 9007199254740992.0, 0, 0, 0},
+    {"bf16", OPT_BOOL, OFF(bf16), 0, 0, 0, 0, 0},
     {"resume_from_checkpoint", OPT_STR, OFF(resume_from_checkpoint), 0, 0, 1, 0, 0},
     {"disable_tqdm", OPT_BOOL, OFF(disable_tqdm), 0, 0, 1, 0, 0},
     {"num_threads", OPT_INT, OFF(num_threads), 1, 1024, 0, 0, 0},
@@ -189,8 +190,9 @@ static mlm_status bad_value(const char *name, const char *value, const char *why
                    value, why);
 }
 
-/* transformers' string_to_bool spellings, any case; "null" is -1. */
-static mlm_status set_bool(int *slot, const char *name, const char *value)
+/* transformers' string_to_bool spellings, any case; "null" is -1 (the
+ * caller has rejected it where the option may not be null). */
+static mlm_status set_bool(int *slot, const char *name, const char *value, int nullable)
 {
     static const char *const yes[] = {"true", "yes", "t", "y", "1"};
     static const char *const no[] = {"false", "no", "f", "n", "0"};
@@ -208,7 +210,8 @@ static mlm_status set_bool(int *slot, const char *name, const char *value)
             return MLM_OK;
         }
     }
-    return bad_value(name, value, "expected true, false or null");
+    return bad_value(name, value,
+                     nullable ? "expected true, false or null" : "expected true or false");
 }
 
 mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value)
@@ -249,7 +252,7 @@ mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value)
         return MLM_OK;
     }
     case OPT_BOOL:
-        return set_bool((int *)(void *)field, name, value);
+        return set_bool((int *)(void *)field, name, value, d->nullable);
     case OPT_STRATEGY:
         for (int k = 0; k < 3; k++)
             if (strcmp(value, strategy_names[k]) == 0) {
@@ -495,6 +498,10 @@ static mlm_status forward_rows(mlm_trainer *tr, const mlm_dataset *ds, const siz
         return st;
     if (!tr->tm)
         st = train_model_new(tr->m, (int)tr->a.num_threads, &tr->tm);
+    /* HF's Trainer runs compute_loss under autocast in training_step and
+     * prediction_step alike when bf16 is on: this forward and its backward */
+    if (st == MLM_OK)
+        train_model_set_autocast_bf16(tr->tm, tr->a.bf16 == 1);
     if (st == MLM_OK)
         st = train_model_forward(tr->tm, b, train_mode, (uint64_t)tr->a.seed, step, loss, n_rows);
     if (st != MLM_OK) {

@@ -42,6 +42,7 @@ typedef struct targs {
     int disable_tqdm;             /* -1: null (a bar when stderr is a terminal) */
     int64_t num_threads;
     int compute_accuracy;         /* run_mlm.py's compute_metrics: eval_accuracy */
+    int bf16;                     /* autocast's bf16 products in training and evaluation */
     /* Seq2SeqTrainingArguments (encoder-decoder models only) */
     int predict_with_generate;
     int64_t generation_max_length; /* 0: null */

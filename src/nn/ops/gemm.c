@@ -18,12 +18,17 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "nn/ops/cpu.h"
+#include "nn/ops/gemm_bf16.h"
 #include "nn/ops/gemm_small.h"
 #include "nn/ops/gemm_tile.h"
 #include "nn/ops/kernels.h"
 #include "nn/ops/ops.h"
 
-void ops_ctx_init(ops_ctx *ctx, int nthreads) { ctx->nthreads = nthreads < 1 ? 1 : nthreads; }
+void ops_ctx_init(ops_ctx *ctx, int nthreads)
+{
+    ctx->nthreads = nthreads < 1 ? 1 : nthreads;
+    ctx->autocast_bf16 = 0;
+}
 
 /* ---------------------------------------------------------------- kernel choice */
 
@@ -338,6 +343,8 @@ mlm_status ops_gemm(const ops_ctx *ctx, int transa, int transb, int M, int N, in
                     const float *A, int lda, const float *B, int ldb, float beta, float *C,
                     int ldc)
 {
+    if (ctx->autocast_bf16)
+        return ops_gemm_bf16(ctx, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     mlm_status st = check_gemm(transa, transb, M, N, K, A, lda, B, ldb, C, ldc);
     if (st != MLM_OK)
         return st;
@@ -372,6 +379,9 @@ mlm_status ops_gemm_batched(const ops_ctx *ctx, int transa, int transb, int M, i
                             float alpha, const float *A, int lda, const float *B, int ldb,
                             float beta, float *C, int ldc, const ops_batch *batch)
 {
+    if (ctx->autocast_bf16)
+        return ops_gemm_bf16_batched(ctx, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta,
+                                     C, ldc, batch);
     if (!batch || batch->outer < 0 || batch->inner < 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_batched: bad batch layout");
     mlm_status st = check_gemm(transa, transb, M, N, K, A, lda, B, ldb, C, ldc);

@@ -22,7 +22,12 @@
  * as those panels (ops_bf16w); A is rounded to bf16 per call into a copy
  * padded to even K. On Zen 4 (1 thread) it runs the distilroberta, fill-mask
  * and T5 products at 2.1-2.9x libmlm's fp32 ones and 1.0-1.2x oneDNN's bf16
- * matmul (figures in docs/architecture.md, "Reduced precision kernels"). */
+ * matmul (figures in docs/architecture.md, "Reduced precision kernels").
+ *
+ * ops_gemm_bf16 (autocast's general product, both operands fp32) packs
+ * op(B) into the same panels and rounds op(A)'s rows on every call, then
+ * runs the same kernel or portable path; it also splits M when there are
+ * too few panels for the threads (a weight gradient of 256 columns). */
 #include "nn/ops/gemm_bf16.h"
 
 #include <math.h>
@@ -108,13 +113,25 @@ void ops_bf16w_free(ops_bf16w *w)
 
 /* ---------------------------------------------------------------- the job */
 
+/* Work item i of a job: rows [mb·(i / npanels), +mb) of C against panel
+ * i % npanels. Splitting M as well as the panels changes no result (each
+ * element of C is its own serial sum). */
 typedef struct job {
     int M, N, KP, lda, ldc;
-    float beta;
+    float alpha, beta;
     const uint16_t *a;      /* M rows of 2·KP bf16 */
     const uint16_t *panels;
     float *C;
+    int mb, npanels;        /* rows per item, panels of W */
 } job;
+
+/* alpha·acc + beta·c, in that order of roundings on every path (alpha = 1
+ * leaves acc exact, so ops_gemm_bf16w's results do not change). */
+static inline float scale_out(const job *j, float acc, float c)
+{
+    float r = j->alpha == 1.0f ? acc : j->alpha * acc;
+    return j->beta == 0.0f ? r : r + j->beta * c;
+}
 
 /* ---------------------------------------------------------------- portable path */
 
@@ -143,15 +160,26 @@ static inline void row_panel(const job *j, int m, int p)
     int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
     float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)n0;
     for (int r = 0; r < cols; r++)
-        c[r] = j->beta == 0.0f ? acc[r] : acc[r] + j->beta * c[r];
+        c[r] = scale_out(j, acc[r], c[r]);
+}
+
+/* The rows [*m0, *m1) and panel *p of work item i. */
+static inline void item(const job *j, size_t i, int *p, int *m0, int *m1)
+{
+    *p = (int)(i % (size_t)j->npanels);
+    *m0 = (int)(i / (size_t)j->npanels) * j->mb;
+    *m1 = j->M - *m0 < j->mb ? j->M : *m0 + j->mb;
 }
 
 static inline void panels_portable_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
-    for (size_t p = begin; p < end; p++)
-        for (int m = 0; m < j->M; m++)
-            row_panel(j, m, (int)p);
+    for (size_t i = begin; i < end; i++) {
+        int p, m0, m1;
+        item(j, i, &p, &m0, &m1);
+        for (int m = m0; m < m1; m++)
+            row_panel(j, m, p);
+    }
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -211,7 +239,7 @@ static BF16 INLINE void tile(const job *j, int mr, int m, int p)
         }
     }
     int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
-    __m512 beta = _mm512_set1_ps(j->beta);
+    __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
 #pragma GCC unroll 6
     for (int i = 0; i < mr; i++) {
         float *c = j->C + (size_t)(m + i) * (size_t)j->ldc + (size_t)n0;
@@ -221,6 +249,8 @@ static BF16 INLINE void tile(const job *j, int mr, int m, int p)
                 break;
             __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
             __m512 r = acc[i][v];
+            if (j->alpha != 1.0f)   /* as scale_out */
+                r = _mm512_mul_ps(alpha, r);
             if (j->beta != 0.0f)   /* acc + beta·C, not fused: as the portable path */
                 r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mask, c + 16 * v)));
             _mm512_mask_storeu_ps(c + 16 * v, mask, r);
@@ -231,48 +261,79 @@ static BF16 INLINE void tile(const job *j, int mr, int m, int p)
 static BF16 void panels_bf16(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
-    for (size_t p = begin; p < end; p++) {
-        int m = 0;
-        for (; m + MR <= j->M; m += MR)
-            tile(j, MR, m, (int)p);
-        switch (j->M - m) {
-        case 5: tile(j, 5, m, (int)p); break;
-        case 4: tile(j, 4, m, (int)p); break;
-        case 3: tile(j, 3, m, (int)p); break;
-        case 2: tile(j, 2, m, (int)p); break;
-        case 1: tile(j, 1, m, (int)p); break;
+    for (size_t it = begin; it < end; it++) {
+        int p, m, m1;
+        item(j, it, &p, &m, &m1);
+        for (; m + MR <= m1; m += MR)
+            tile(j, MR, m, p);
+        switch (m1 - m) {
+        case 5: tile(j, 5, m, p); break;
+        case 4: tile(j, 4, m, p); break;
+        case 3: tile(j, 3, m, p); break;
+        case 2: tile(j, 2, m, p); break;
+        case 1: tile(j, 1, m, p); break;
         default: break;
         }
     }
 }
 
-/* Rounds A's rows into a (rows of 2·KP, the pad zero) with vcvtneps2bf16,
- * which bf16_from_f32 matches bit for bit. */
-static BF16 void round_rows_bf16(int M, int K, const float *A, int lda, uint16_t *a, int KP)
+/* dst[i] = bf16(src[i]), i < n, with vcvtneps2bf16, which bf16_from_f32
+ * matches bit for bit. */
+static BF16 void to_bf16_hw(uint16_t *dst, const float *src, int n)
+{
+    int k = 0;
+    for (; k + 16 <= n; k += 16)
+        _mm256_storeu_si256((__m256i *)(dst + k),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + k)));
+    for (; k < n; k++)
+        dst[k] = bf16_from_f32(src[k]);
+}
+#endif
+
+/* A row of n floats to bf16: the instruction where the kernel runs (fast),
+ * bf16_from_f32 elsewhere; the same bits either way. */
+static void to_bf16(int fast, uint16_t *dst, const float *src, int n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (fast) {
+        to_bf16_hw(dst, src, n);
+        return;
+    }
+#endif
+    (void)fast;
+    bf16_from_f32_n(dst, src, (size_t)n);
+}
+
+/* Rounds A's rows into a (rows of 2·KP, the pad zero). */
+static void round_rows(int fast, int M, int K, const float *A, int lda, uint16_t *a, int KP)
 {
     for (int m = 0; m < M; m++) {
-        const float *src = A + (size_t)m * (size_t)lda;
         uint16_t *dst = a + (size_t)m * 2 * (size_t)KP;
-        int k = 0;
-        for (; k + 16 <= K; k += 16)
-            _mm256_storeu_si256((__m256i *)(dst + k),
-                                (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + k)));
-        for (; k < K; k++)
-            dst[k] = bf16_from_f32(src[k]);
+        to_bf16(fast, dst, A + (size_t)m * (size_t)lda, K);
         if (K & 1)
             dst[K] = 0;
     }
 }
-#endif
 
-static void round_rows(int M, int K, const float *A, int lda, uint16_t *a, int KP)
+/* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
+static int threads_for(int nthreads, int M, int N, int K)
 {
-    for (int m = 0; m < M; m++) {
-        uint16_t *dst = a + (size_t)m * 2 * (size_t)KP;
-        bf16_from_f32_n(dst, A + (size_t)m * (size_t)lda, (size_t)K);
-        if (K & 1)
-            dst[K] = 0;
+    return (double)M * N * K >= (double)(1 << 20) ? nthreads : 1;
+}
+
+/* Runs every item of j on t threads, on the kernel's path or the portable
+ * one (the same bits). */
+static void run_job(const job *j, int fast, int t)
+{
+    size_t items = (size_t)j->npanels * (((size_t)j->M + (size_t)j->mb - 1) / (size_t)j->mb);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (fast) {
+        par_for(t, items, 1, panels_bf16, (void *)j);
+        return;
     }
+#endif
+    (void)fast;
+    par_for(t, items, 1, panels_portable, (void *)j);
 }
 
 mlm_status ops_gemm_bf16w(const ops_ctx *ctx, int M, const float *A, int lda,
@@ -298,24 +359,302 @@ mlm_status ops_gemm_bf16w(const ops_ctx *ctx, int M, const float *A, int lda,
     if (!a)
         return err_oom();
     int fast = cpu_bf16_level();
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (fast)
-        round_rows_bf16(M, K, A, lda, a, KP);
-    else
-#endif
-        round_rows(M, K, A, lda, a, KP);
-    job j = {M, N, KP, lda, ldc, beta, a, w->panels, C};
-    size_t panels = ((size_t)N + NP - 1) / NP;
-    /* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
-    int t = (double)M * N * K >= (double)(1 << 20) ? ctx->nthreads : 1;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (fast) {
-        par_for(t, panels, 1, panels_bf16, &j);
-        mem_free(a);
-        return MLM_OK;
-    }
-#endif
-    par_for(t, panels, 1, panels_portable, &j);
+    round_rows(fast, M, K, A, lda, a, KP);
+    int panels = (N + NP - 1) / NP;
+    job j = {M, N, KP, lda, ldc, 1.0f, beta, a, w->panels, C, M, panels};
+    run_job(&j, fast, threads_for(ctx->nthreads, M, N, K));
     mem_free(a);
     return MLM_OK;
+}
+
+/* ---------------------------------------------------------------- general product */
+
+/* One product of ops_gemm_bf16 with validated arguments, M, N, K > 0 and
+ * alpha != 0. */
+typedef struct product {
+    int transa, transb, M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} product;
+
+/* Rows of A (stored K×M) converted together before their transposition:
+ * each row m of op(A) then gets TB consecutive k, one cache line, per
+ * block, instead of one scattered 2-byte store per element. */
+#define TB 32
+
+/* Elements of the conversion buffer: TB rows of A or two of B (K×N
+ * layout), or the 64 rows of a panel of B (N×K layout) padded to even. */
+static size_t rows_size(int M, int N, int K)
+{
+    size_t mn = (size_t)(M > N ? M : N), KP = ((size_t)K + 1) / 2;
+    size_t a = TB * mn, b = (size_t)NP * 2 * KP;
+    return a > b ? a : b;
+}
+
+/* Scratch for a product: the rounded A, the packed op(B), the rows. */
+static size_t scratch_size(int M, int N, int K)
+{
+    size_t KP = ((size_t)K + 1) / 2, panels = ((size_t)N + NP - 1) / NP;
+    return ((size_t)M * 2 * KP + panels * KP * NP * 2 + rows_size(M, N, K)) * sizeof(uint16_t);
+}
+
+/* Items [begin, end) of op(A)'s rounding into a (rows of 2·KP bf16, the
+ * pad zero): rows of op(A) when A is stored M×K; blocks of TB rows of A
+ * stored K×M (transa), converted into rows (TB·M elements) and transposed. */
+static void round_a_items(int fast, const product *p, uint16_t *a, int KP, uint16_t *rows,
+                          size_t begin, size_t end)
+{
+    const int M = p->M, K = p->K;
+    const size_t lda2 = 2 * (size_t)KP;
+    if (!p->transa) {
+        round_rows(fast, (int)(end - begin), K, p->A + begin * (size_t)p->lda, p->lda,
+                   a + begin * lda2, KP);
+        return;
+    }
+    for (size_t blk = begin; blk < end; blk++) {
+        int k0 = (int)blk * TB, kb = K - k0 < TB ? K - k0 : TB;
+        for (int i = 0; i < kb; i++)
+            to_bf16(fast, rows + (size_t)i * (size_t)M, p->A + (size_t)(k0 + i) * (size_t)p->lda,
+                    M);
+        for (int m = 0; m < M; m++) {
+            uint16_t *dst = a + (size_t)m * lda2 + (size_t)k0;
+            for (int i = 0; i < kb; i++)
+                dst[i] = rows[(size_t)i * (size_t)M + (size_t)m];
+            if (k0 + kb == K && (K & 1))   /* the last block pads */
+                dst[kb] = 0;
+        }
+    }
+}
+
+static size_t a_items(const product *p)
+{
+    return p->transa ? ((size_t)p->K + TB - 1) / TB : (size_t)p->M;
+}
+
+/* Items [begin, end) of op(B)'s packing into the panel layout of ops_bf16w
+ * (column n of op(B) is row n of the weight), K padded to even and N to 64
+ * with zeros: within a panel, pair q of its 64 columns side by side. B
+ * stored N×K (transb): an item is a panel, its 64 rows converted into rows,
+ * then transposed; B stored K×N: an item is a pair q, rows 2q and 2q+1
+ * giving the pairs of a whole row of panels. */
+static void pack_b_items(int fast, const product *p, uint16_t *panels, int KP, uint16_t *rows,
+                         size_t begin, size_t end)
+{
+    const int N = p->N, K = p->K, npanels = (N + NP - 1) / NP;
+    const size_t lr = 2 * (size_t)KP;
+    if (p->transb) {
+        for (size_t it = begin; it < end; it++) {
+            int pn = (int)it, n0 = pn * NP, cols = N - n0 < NP ? N - n0 : NP;
+            for (int r = 0; r < cols; r++) {
+                uint16_t *row = rows + (size_t)r * lr;
+                to_bf16(fast, row, p->B + (size_t)(n0 + r) * (size_t)p->ldb, K);
+                if (K & 1)
+                    row[K] = 0;
+            }
+            for (int q = 0; q < KP; q++) {
+                uint16_t *dst = panels + panel_at(KP, pn, q, 0);
+                for (int r = 0; r < cols; r++) {
+                    dst[2 * r] = rows[(size_t)r * lr + 2 * (size_t)q];
+                    dst[2 * r + 1] = rows[(size_t)r * lr + 2 * (size_t)q + 1];
+                }
+                for (int r = cols; r < NP; r++)
+                    dst[2 * r] = dst[2 * r + 1] = 0;
+            }
+        }
+        return;
+    }
+    uint16_t *r0 = rows, *r1 = rows + N;
+    for (size_t it = begin; it < end; it++) {
+        int q = (int)it;
+        to_bf16(fast, r0, p->B + (size_t)(2 * q) * (size_t)p->ldb, N);
+        if (2 * q + 1 < K)
+            to_bf16(fast, r1, p->B + (size_t)(2 * q + 1) * (size_t)p->ldb, N);
+        else
+            memset(r1, 0, (size_t)N * sizeof *r1);
+        for (int pn = 0; pn < npanels; pn++) {
+            int n0 = pn * NP, cols = N - n0 < NP ? N - n0 : NP;
+            uint16_t *dst = panels + panel_at(KP, pn, q, 0);
+            for (int r = 0; r < cols; r++) {
+                dst[2 * r] = r0[n0 + r];
+                dst[2 * r + 1] = r1[n0 + r];
+            }
+            for (int r = cols; r < NP; r++)
+                dst[2 * r] = dst[2 * r + 1] = 0;
+        }
+    }
+}
+
+static size_t b_items(const product *p)
+{
+    return p->transb ? ((size_t)p->N + NP - 1) / NP : ((size_t)p->K + 1) / 2;
+}
+
+/* The packing split over threads: each chunk converts through its own
+ * rows buffer (the packed bits do not depend on the split). */
+typedef struct pack_job {
+    const product *p;
+    int fast, KP, which;    /* which: 0 op(A), 1 op(B) */
+    uint16_t *a, *panels;
+    _Atomic int failed;     /* a chunk could not get its buffer */
+} pack_job;
+
+static void pack_range(void *arg, size_t begin, size_t end)
+{
+    pack_job *j = arg;
+    uint16_t *rows = mem_alloc(rows_size(j->p->M, j->p->N, j->p->K) * sizeof *rows);
+    if (!rows) {
+        j->failed = 1;
+        return;
+    }
+    if (j->which == 0)
+        round_a_items(j->fast, j->p, j->a, j->KP, rows, begin, end);
+    else
+        pack_b_items(j->fast, j->p, j->panels, j->KP, rows, begin, end);
+    mem_free(rows);
+}
+
+/* Runs p on t threads with the scratch of scratch_size; -1 when a thread
+ * could not get its packing buffer. The packing is O(NK + MK) against the
+ * product's O(MNK), but on one thread it would be a tenth of a training
+ * step: with t > 1 the threads split it too. Few panels and many rows (a
+ * weight gradient of 256 columns over 2048 tokens) split the product's
+ * rows as well as its panels, so that every thread has work. */
+static int product_run(const product *p, int t, uint16_t *scratch)
+{
+    int fast = cpu_bf16_level();
+    int KP = (p->K + 1) / 2, npanels = (p->N + NP - 1) / NP;
+    uint16_t *a = scratch, *panels = a + (size_t)p->M * 2 * (size_t)KP;
+    uint16_t *rows = panels + (size_t)npanels * (size_t)KP * NP * 2;
+    if (t > 1) {
+        pack_job pa = {p, fast, KP, 0, a, panels, 0}, pb = {p, fast, KP, 1, a, panels, 0};
+        par_for(t, a_items(p), 1, pack_range, &pa);
+        par_for(t, b_items(p), 1, pack_range, &pb);
+        if (pa.failed || pb.failed)
+            return -1;
+    } else {
+        round_a_items(fast, p, a, KP, rows, 0, a_items(p));
+        pack_b_items(fast, p, panels, KP, rows, 0, b_items(p));
+    }
+    int mb = p->M;
+    if (t > 1 && npanels < 4 * t) {   /* rows per item: a multiple of MR, >= 8 tiles */
+        int blocks = (4 * t + npanels - 1) / npanels;
+        mb = (p->M + blocks - 1) / blocks;
+        mb = (mb + MR - 1) / MR * MR;
+        if (mb < 8 * MR)
+            mb = 8 * MR;
+    }
+    job j = {p->M, p->N, KP, p->lda, p->ldc, p->alpha, p->beta, a, panels, p->C, mb, npanels};
+    run_job(&j, fast, t);
+    return 0;
+}
+
+/* C = beta·C (beta = 0 overwrites, NaN included), as ops_gemm does when
+ * there is nothing to add (K = 0 or alpha = 0). */
+static void scale_only(int M, int N, float beta, float *C, int ldc)
+{
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            float *c = C + (size_t)m * (size_t)ldc + (size_t)n;
+            *c = beta == 0.0f ? 0.0f : beta * *c;
+        }
+}
+
+static mlm_status check_args(const char *who, int transa, int transb, int M, int N, int K,
+                             const float *A, int lda, const float *B, int ldb, const float *C,
+                             int ldc)
+{
+    if (M < 0 || N < 0 || K < 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "%s: negative size %dx%dx%d", who, M, N, K);
+    int acols = transa ? M : K, bcols = transb ? K : N;
+    if (lda < 1 || lda < acols || ldb < 1 || ldb < bcols || ldc < 1 || ldc < N)
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "%s: leading dimension too small (lda %d < %d, ldb %d < %d or ldc %d < %d)",
+                       who, lda, acols, ldb, bcols, ldc, N);
+    if ((M > 0 && N > 0 && !C) || (M > 0 && K > 0 && !A) || (N > 0 && K > 0 && !B))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "%s: NULL matrix", who);
+    return MLM_OK;
+}
+
+mlm_status ops_gemm_bf16(const ops_ctx *ctx, int transa, int transb, int M, int N, int K,
+                         float alpha, const float *A, int lda, const float *B, int ldb,
+                         float beta, float *C, int ldc)
+{
+    mlm_status st = check_args("gemm_bf16", transa, transb, M, N, K, A, lda, B, ldb, C, ldc);
+    if (st != MLM_OK || M == 0 || N == 0)
+        return st;
+    if (K == 0 || alpha == 0.0f) {
+        scale_only(M, N, beta, C, ldc);
+        return MLM_OK;
+    }
+    uint16_t *scratch = mem_alloc(scratch_size(M, N, K));
+    if (!scratch)
+        return err_oom();
+    product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    int rc = product_run(&p, threads_for(ctx->nthreads, M, N, K), scratch);
+    mem_free(scratch);
+    return rc == 0 ? MLM_OK : err_oom();
+}
+
+typedef struct batch_job {
+    product p;              /* the first product; the others are offsets from it */
+    const ops_batch *batch;
+    int nthreads;           /* per product */
+    _Atomic int failed;     /* a chunk could not get its scratch */
+} batch_job;
+
+static void batch_range(void *arg, size_t begin, size_t end)
+{
+    batch_job *j = arg;
+    const ops_batch *b = j->batch;
+    uint16_t *scratch = mem_alloc(scratch_size(j->p.M, j->p.N, j->p.K));
+    if (!scratch) {
+        j->failed = 1;
+        return;
+    }
+    for (size_t i = begin; i < end; i++) {
+        long o = (long)i / b->inner, h = (long)i % b->inner;
+        product p = j->p;
+        p.A += o * b->a_outer + h * b->a_inner;
+        p.B += o * b->b_outer + h * b->b_inner;
+        p.C += o * b->c_outer + h * b->c_inner;
+        if (product_run(&p, j->nthreads, scratch) != 0)
+            j->failed = 1;
+    }
+    mem_free(scratch);
+}
+
+mlm_status ops_gemm_bf16_batched(const ops_ctx *ctx, int transa, int transb, int M, int N, int K,
+                                 float alpha, const float *A, int lda, const float *B, int ldb,
+                                 float beta, float *C, int ldc, const ops_batch *batch)
+{
+    if (!batch || batch->outer < 0 || batch->inner < 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_bf16_batched: bad batch layout");
+    mlm_status st =
+        check_args("gemm_bf16_batched", transa, transb, M, N, K, A, lda, B, ldb, C, ldc);
+    size_t count = (size_t)batch->outer * (size_t)batch->inner;
+    if (st != MLM_OK || count == 0 || M == 0 || N == 0)
+        return st;
+    if (K == 0 || alpha == 0.0f) {
+        for (size_t i = 0; i < count; i++) {
+            long o = (long)i / batch->inner, h = (long)i % batch->inner;
+            scale_only(M, N, beta, C + o * batch->c_outer + h * batch->c_inner, ldc);
+        }
+        return MLM_OK;
+    }
+    batch_job j = {{transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C}, batch,
+                   ctx->nthreads, 0};
+    /* Attention's products (128×128×64 per head) are too small to split:
+     * each thread takes whole products, when there are enough of them and
+     * the batch is worth a thread start; a few large ones split inside. */
+    double flops = (double)M * N * K;
+    if (ctx->nthreads > 1 && flops < (double)(1 << 21) && count >= (size_t)ctx->nthreads &&
+        flops * (double)count >= (double)(1 << 20)) {
+        j.nthreads = 1;
+        par_for(ctx->nthreads, count, 1, batch_range, &j);
+    } else {
+        j.nthreads = threads_for(ctx->nthreads, M, N, K);
+        batch_range(&j, 0, count);
+    }
+    return j.failed ? err_oom() : MLM_OK;
 }

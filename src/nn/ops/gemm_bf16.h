@@ -1,13 +1,18 @@
-/* Products against bf16 weights, as torch.autocast("cpu", bfloat16) runs a
- * Linear: C (M×N) = bf16(A) · Wᵀ (+ beta·C), the activations A rounded to
- * bf16 per element on the way in, fp32 accumulation, fp32 out. The weight
- * is converted (and laid out for the kernel) once, at load. */
+/* bf16 products, as torch.autocast("cpu", bfloat16) runs a Linear, mm or
+ * bmm: operands rounded to bf16 per element on the way in, fp32
+ * accumulation, fp32 out. Two entry points share one kernel:
+ * - ops_gemm_bf16w, against a weight converted (and laid out for the
+ *   kernel) once, at load: C (M×N) = bf16(A) · Wᵀ (+ beta·C);
+ * - ops_gemm_bf16 / ops_gemm_bf16_batched, ops_gemm's general product with
+ *   both operands fp32, packed per call: what ops_gemm runs when the
+ *   context's autocast_bf16 is set (bf16 mixed-precision training). */
 #ifndef MLM_OPS_GEMM_BF16_H
 #define MLM_OPS_GEMM_BF16_H
 
 #include <stdint.h>
 
 #include "mlm/core.h"
+#include "nn/ops/gemm.h"
 
 struct ops_ctx;
 
@@ -46,5 +51,28 @@ void ops_bf16w_free(ops_bf16w *w);
  * 0, lda < K, ldc < N, NULL pointers that would be read), MLM_ERR_OUT_OF_MEMORY. */
 mlm_status ops_gemm_bf16w(const struct ops_ctx *ctx, int M, const float *A, int lda,
                           const ops_bf16w *w, float beta, float *C, int ldc);
+
+/* C = alpha·bf16(op(A))·bf16(op(B)) + beta·C, with ops_gemm's arguments
+ * and conventions (nn/ops/gemm.h): what torch.autocast("cpu", bfloat16)
+ * does to mm, bmm and linear, each operand rounded to bf16 (bf16_from_f32)
+ * on the way in, the products summed in fp32 exactly as ops_gemm_bf16w sums
+ * them (the same kernel and portable path: the same bits on every CPU, for
+ * any thread count), then alpha·sum, then + beta·C (not fused). Unlike
+ * autocast, the result is NOT rounded to bf16: it stays fp32, which only
+ * makes it more accurate. op(B) is packed into the kernel's panels per
+ * call and op(A)'s rows rounded per call: O(NK + MK) against the O(MNK)
+ * product. K = 0 or alpha = 0 give beta·C. Errors: as ops_gemm's, and
+ * MLM_ERR_OUT_OF_MEMORY for the scratch. */
+mlm_status ops_gemm_bf16(const struct ops_ctx *ctx, int transa, int transb, int M, int N, int K,
+                         float alpha, const float *A, int lda, const float *B, int ldb,
+                         float beta, float *C, int ldc);
+
+/* ops_gemm_batched's products (the layout of ops_batch) through
+ * ops_gemm_bf16. Many small products (attention's, per head) are split
+ * over the threads a product at a time; each product's bits are the same
+ * whichever way. */
+mlm_status ops_gemm_bf16_batched(const struct ops_ctx *ctx, int transa, int transb, int M, int N,
+                                 int K, float alpha, const float *A, int lda, const float *B,
+                                 int ldb, float beta, float *C, int ldc, const ops_batch *batch);
 
 #endif

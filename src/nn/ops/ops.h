@@ -21,9 +21,16 @@
  * one; it is read, never written, by the kernels. */
 typedef struct ops_ctx {
     int nthreads;   /* threads per kernel call, >= 1 */
+    /* Products take bf16-rounded inputs with fp32 accumulation, as
+     * torch.autocast("cpu", torch.bfloat16) runs mm/bmm/linear; everything
+     * else stays fp32. When set, ops_gemm and ops_gemm_batched (and so
+     * ops_linear_forward/backward) run ops_gemm_bf16 (nn/ops/gemm_bf16.h).
+     * Set by the Trainer for bf16 mixed-precision training only; inference
+     * contexts never set it. */
+    int autocast_bf16;
 } ops_ctx;
 
-/* nthreads < 1 becomes 1. The environment (OMP_NUM_THREADS,
+/* nthreads < 1 becomes 1; autocast_bf16 off. The environment (OMP_NUM_THREADS,
  * BLIS_NUM_THREADS) is never read: the count is the caller's choice. */
 void ops_ctx_init(ops_ctx *ctx, int nthreads);
 
