@@ -2,10 +2,12 @@
 # What bf16 and int8 weights cost in accuracy (make bench-dtype-accuracy,
 # issue #15): a small RoBERTa (4 layers, 256 wide, 8k byte-level BPE)
 # trained here with `mlm train` on the first 90% of WikiText-2's lines
-# (../shared/data: the raw validation split), then fill-mask predictions at
-# held-out mask positions of the last 10%, fp32 against bf16 and int8
-# (build/bench/dtype_accuracy). Training runs once per folder (~10 min on 2
-# threads); the model stays in $DIR for later runs.
+# (../shared/data: the raw validation split) plus the English corpora of
+# ../shared/data (ELI5 answers, CNN/DailyMail articles, Tiny Shakespeare:
+# WikiText alone, 0.25 M tokens, leaves the model at the unigram plateau),
+# then fill-mask predictions at held-out mask positions of WikiText's last
+# 10%, fp32 against bf16 and int8 (build/bench/dtype_accuracy). Training
+# runs once per folder; the model stays in $DIR for later runs.
 #
 # Environment: DIR (default /tmp/mlm-dtype-accuracy), STEPS (2500),
 # THREADS (2), POSITIONS (2000).
@@ -21,6 +23,18 @@ mkdir -p "$DIR"
 N=$(wc -l < "$WIKI")
 head -n $((N * 9 / 10)) "$WIKI" > "$DIR/train.txt"
 tail -n +$((N * 9 / 10 + 1)) "$WIKI" > "$DIR/heldout.txt"
+python3 - "$DIR/train.txt" <<'PY'
+import csv, gzip, json, sys
+D = "../shared/data/corpora/"
+with open(sys.argv[1], "a") as out:
+    for q in json.load(gzip.open(D + "eli5-category/eli5-category-validation-2.json.gz")):
+        for t in q["answers"]["text"]:
+            out.write(" ".join(t.split()) + "\n")
+    csv.field_size_limit(1 << 24)
+    for row in csv.DictReader(open(D + "cnn-dailymail-sample/train_sample.csv")):
+        out.write(row["article"] + "\n")
+    out.write(open(D + "tiny-shakespeare/input.txt").read())
+PY
 if [ ! -f "$DIR/model/model.safetensors" ]; then
     bin/mlm train-tokenizer --model bpe --vocab-size 8000 --threads "$THREADS" \
         "$DIR/train.txt" --out "$DIR/tok" > /dev/null

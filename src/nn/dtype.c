@@ -110,12 +110,12 @@ mlm_status model_set_dtype(mlm_model *m, mlm_dtype dtype)
     for (size_t i = 0; st == MLM_OK && i < n; i++) {
         if (!p[i].qslot)
             continue;
+        /* a mapped checkpoint's pages go as their rows are converted: the
+         * peak is the converted model plus a few rows, not both forms */
         st = ops_qw_from_f32(&qw[i], ops_dtype_of(dtype), *p[i].slot, (int)p[i].shape[0],
-                             (int)p[i].shape[1]);
+                             (int)p[i].shape[1], mapped ? file_map_release : NULL);
         if (st != MLM_OK)
             st = err_prefix(st, "%s: ", p[i].name);
-        else if (mapped) /* peak memory: never the whole checkpoint and its conversion */
-            file_map_release(*p[i].slot, p[i].numel * sizeof(float));
     }
     if (st == MLM_OK)
         st = m->family->compact(m); /* the fp32 copies go; nothing changes on failure */

@@ -68,17 +68,42 @@ static mlm_status bf16w_alloc(ops_bf16w *w, int N, int K, int ldw, const void *W
     return MLM_OK;
 }
 
+mlm_status ops_bf16w_alloc(ops_bf16w *w, int N, int K)
+{
+    return bf16w_alloc(w, N, K, K, w); /* no matrix is read: any non-NULL one */
+}
+
+static void to_bf16(int fast, uint16_t *dst, const float *src, int n);
+
+mlm_status ops_bf16w_set_rows(ops_bf16w *w, const float *W, int ldw, int r0, int r1)
+{
+    if (r0 < 0 || r1 > w->N || r0 > r1 || ldw < w->K || (r1 > r0 && w->K > 0 && !W))
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "bf16 weight: rows [%d, %d) of %d, ldw %d",
+                       r0, r1, w->N, ldw);
+    int K = w->K, KP = (K + 1) / 2, fast = cpu_bf16_level();
+    uint16_t *row = mem_alloc(((size_t)KP * 2 + 1) * sizeof *row);
+    if (!row)
+        return err_oom();
+    /* a row at a time: rounded with the instruction where there is one,
+     * then its pairs laid into the panel as 32-bit words */
+    for (int n = r0; n < r1; n++) {
+        to_bf16(fast, row, W + (size_t)n * (size_t)ldw, K);
+        row[K] = 0; /* the pad of an odd K */
+        for (int q = 0; q < KP; q++)
+            memcpy(w->panels + panel_at(KP, n / NP, q, n % NP), row + 2 * q, 2 * sizeof *row);
+    }
+    mem_free(row);
+    return MLM_OK;
+}
+
 mlm_status ops_bf16w_from_f32(ops_bf16w *w, const float *W, int N, int K, int ldw)
 {
     mlm_status st = bf16w_alloc(w, N, K, ldw, W);
+    if (st == MLM_OK)
+        st = ops_bf16w_set_rows(w, W, ldw, 0, N);
     if (st != MLM_OK)
-        return st;
-    int KP = (K + 1) / 2;
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < K; k++)
-            w->panels[panel_at(KP, n / NP, k / 2, n % NP) + (size_t)(k & 1)] =
-                bf16_from_f32(W[(size_t)n * (size_t)ldw + (size_t)k]);
-    return MLM_OK;
+        ops_bf16w_free(w);
+    return st;
 }
 
 mlm_status ops_bf16w_from_bf16(ops_bf16w *w, const uint16_t *W, int N, int K, int ldw)

@@ -31,6 +31,14 @@ typedef struct ops_bf16w {
  * NULL W with N·K > 0), MLM_ERR_OUT_OF_MEMORY; on error *w is left empty. */
 mlm_status ops_bf16w_from_f32(ops_bf16w *w, const float *W, int N, int K, int ldw);
 
+/* The same in two steps, so that a caller converting a large matrix can
+ * release its fp32 rows as it goes: ops_bf16w_alloc gives a zeroed weight
+ * of N rows of K (errors as above), ops_bf16w_set_rows fills its rows [r0,
+ * r1) from W's rows of the same index (W points at row 0, rows ldw floats
+ * apart). MLM_ERR_INVALID_ARGUMENT for a range outside [0, N). */
+mlm_status ops_bf16w_alloc(ops_bf16w *w, int N, int K);
+mlm_status ops_bf16w_set_rows(ops_bf16w *w, const float *W, int ldw, int r0, int r1);
+
 /* The same from bf16 bits (a BF16 checkpoint's tensor), kept as they are
  * except denormals, flushed to signed zero as the hardware would read them. */
 mlm_status ops_bf16w_from_bf16(ops_bf16w *w, const uint16_t *W, int N, int K, int ldw);

@@ -86,9 +86,8 @@ static int8_t weight_quantize(float x, float sw)
     return (int8_t)q;
 }
 
-/* Checks the arguments and that every element is finite, before anything
- * is allocated. */
-static mlm_status i8w_check(const float *W, int N, int K, int ldw)
+/* Checks the shape arguments. */
+static mlm_status i8w_check_shape(int N, int K, int ldw)
 {
     if (N < 0 || K < 0 || ldw < K)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: bad shape (%d, %d), ldw %d", N, K,
@@ -96,9 +95,15 @@ static mlm_status i8w_check(const float *W, int N, int K, int ldw)
     if (K > OPS_I8_K_MAX)
         return err_set(MLM_ERR_INVALID_ARGUMENT,
                        "i8 weight: K %d above %d (the int32 sums could overflow)", K, OPS_I8_K_MAX);
-    if (!W && (size_t)N * (size_t)K > 0)
+    return MLM_OK;
+}
+
+/* That rows [r0, r1) of W are there and finite, before any is used. */
+static mlm_status i8w_check_rows(const float *W, int r0, int r1, int K, int ldw)
+{
+    if (!W && (size_t)(r1 - r0) * (size_t)K > 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: NULL matrix");
-    for (int n = 0; n < N; n++)
+    for (int n = r0; n < r1; n++)
         for (int k = 0; k < K; k++)
             if (!isfinite(W[(size_t)n * (size_t)ldw + (size_t)k]))
                 return err_set(MLM_ERR_INVALID_ARGUMENT,
@@ -107,10 +112,10 @@ static mlm_status i8w_check(const float *W, int N, int K, int ldw)
     return MLM_OK;
 }
 
-mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw)
+mlm_status ops_i8w_alloc(ops_i8w *w, int N, int K)
 {
     memset(w, 0, sizeof *w);
-    mlm_status st = i8w_check(W, N, K, ldw);
+    mlm_status st = i8w_check_shape(N, K, K);
     if (st != MLM_OK)
         return st;
     int KQ = (K + QK - 1) / QK;
@@ -127,7 +132,21 @@ mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw)
             return err_oom();
         }
     }
-    for (int n = 0; n < N; n++) {
+    w->N = N;
+    w->K = K;
+    return MLM_OK;
+}
+
+mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1)
+{
+    int K = w->K, KQ = (K + QK - 1) / QK;
+    if (r0 < 0 || r1 > w->N || r0 > r1 || ldw < K)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: rows [%d, %d) of %d, ldw %d", r0,
+                       r1, w->N, ldw);
+    mlm_status st = i8w_check_rows(W, r0, r1, K, ldw);
+    if (st != MLM_OK)
+        return st;
+    for (int n = r0; n < r1; n++) {
         const float *row = W + (size_t)n * (size_t)ldw;
         float sw = weight_scale(row, K);
         int32_t sum = 0;
@@ -139,9 +158,23 @@ mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw)
         w->scale[n] = sw;
         w->rowsum[n] = sum;
     }
-    w->N = N;
-    w->K = K;
     return MLM_OK;
+}
+
+mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw)
+{
+    memset(w, 0, sizeof *w);
+    /* every check before anything is allocated */
+    mlm_status st = i8w_check_shape(N, K, ldw);
+    if (st == MLM_OK)
+        st = i8w_check_rows(W, 0, N, K, ldw);
+    if (st == MLM_OK)
+        st = ops_i8w_alloc(w, N, K);
+    if (st == MLM_OK)
+        st = ops_i8w_set_rows(w, W, ldw, 0, N);
+    if (st != MLM_OK)
+        ops_i8w_free(w);
+    return st;
 }
 
 float ops_i8w_at(const ops_i8w *w, int n, int k)

@@ -40,6 +40,13 @@ typedef struct ops_i8w {
  * names it), MLM_ERR_OUT_OF_MEMORY; on error *w is left empty. */
 mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw);
 
+/* The same in two steps (as ops_bf16w_alloc / ops_bf16w_set_rows): a zeroed
+ * weight of N rows of K, then rows [r0, r1) quantized from W's rows of the
+ * same index (W points at row 0). A non-finite element is
+ * MLM_ERR_INVALID_ARGUMENT naming it, the rows before it set. */
+mlm_status ops_i8w_alloc(ops_i8w *w, int N, int K);
+mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1);
+
 /* Element (n, k) of w dequantized: sw[n]·q[n][k]. */
 float ops_i8w_at(const ops_i8w *w, int n, int k);
 

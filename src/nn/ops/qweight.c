@@ -19,19 +19,32 @@ const char *ops_dtype_name(ops_dtype dt)
     return "?";
 }
 
-mlm_status ops_qw_from_f32(ops_qw *w, ops_dtype dtype, const float *W, int N, int K)
+/* Rows converted between two calls of the caller's release. */
+#define CHUNK_ROWS 2048
+
+mlm_status ops_qw_from_f32(ops_qw *w, ops_dtype dtype, const float *W, int N, int K,
+                           void (*release)(const void *rows, size_t bytes))
 {
     memset(w, 0, sizeof *w);
     mlm_status st;
     if (dtype == OPS_BF16)
-        st = ops_bf16w_from_f32(&w->bf16, W, N, K, K);
+        st = ops_bf16w_alloc(&w->bf16, N, K);
     else if (dtype == OPS_INT8)
-        st = ops_i8w_from_f32(&w->i8, W, N, K, K);
+        st = ops_i8w_alloc(&w->i8, N, K);
     else
         return err_set(MLM_ERR_INVALID_ARGUMENT, "reduced weight: dtype %s is not reduced",
                        ops_dtype_name(dtype));
-    if (st != MLM_OK)
+    for (int r0 = 0; st == MLM_OK && r0 < N; r0 += CHUNK_ROWS) {
+        int r1 = N - r0 < CHUNK_ROWS ? N : r0 + CHUNK_ROWS;
+        st = dtype == OPS_BF16 ? ops_bf16w_set_rows(&w->bf16, W, K, r0, r1)
+                               : ops_i8w_set_rows(&w->i8, W, K, r0, r1);
+        if (st == MLM_OK && release)
+            release(W + (size_t)r0 * (size_t)K, (size_t)(r1 - r0) * (size_t)K * sizeof *W);
+    }
+    if (st != MLM_OK) {
+        ops_qw_free(w);
         return st;
+    }
     w->dtype = dtype;
     w->N = N;
     w->K = K;

@@ -31,9 +31,13 @@ typedef struct ops_qw {
 } ops_qw;
 
 /* w from the fp32 (N, K) matrix W (contiguous rows) in dtype (OPS_BF16 or
- * OPS_INT8). Errors: MLM_ERR_INVALID_ARGUMENT (another dtype, a bad shape,
- * a non-finite weight for int8), MLM_ERR_OUT_OF_MEMORY; *w left empty. */
-mlm_status ops_qw_from_f32(ops_qw *w, ops_dtype dtype, const float *W, int N, int K);
+ * OPS_INT8). release, when not NULL, is called on each span of W's rows
+ * once converted (the caller drops their pages: a model converting a mapped
+ * checkpoint then never holds a whole matrix in both forms). Errors:
+ * MLM_ERR_INVALID_ARGUMENT (another dtype, a bad shape, a non-finite weight
+ * for int8), MLM_ERR_OUT_OF_MEMORY; *w left empty. */
+mlm_status ops_qw_from_f32(ops_qw *w, ops_dtype dtype, const float *W, int N, int K,
+                           void (*release)(const void *rows, size_t bytes));
 
 /* Frees w's storage; accepts NULL and an empty weight. */
 void ops_qw_free(ops_qw *w);
