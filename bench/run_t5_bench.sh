@@ -10,7 +10,8 @@
 # Environment: MLM_BENCH_T5 (checkpoint folder, made if absent; default
 # /tmp/mlm-bench-t5-small), STYLE (v1.0 or v1.1, for a new checkpoint),
 # REPS (default 3), THREADS (default "1 2"), BATCHES (default "1 8"),
-# MODES (default "greedy beam4"), TORCH_ARCH (default zen3: the BLIS
+# MODES (default "greedy beam4"), DTYPES (default "fp32": libmlm's weights,
+# fp32 bf16 int8; the peer runs fp32), TORCH_ARCH (default zen3: the BLIS
 # sub-configuration torch runs, as bench/run_model_bench.sh names them),
 # SKIP_PEERS=1.
 set -eu
@@ -20,6 +21,7 @@ REPS=${REPS:-3}
 THREADS=${THREADS:-"1 2"}
 BATCHES=${BATCHES:-"1 8"}
 MODES=${MODES:-"greedy beam4"}
+DTYPES=${DTYPES:-fp32}
 TORCH_ARCH=${TORCH_ARCH:-zen3}
 PY=/usr/bin/python3
 OUT=$(mktemp -d /tmp/mlm-bench-t5.XXXXXX)
@@ -36,14 +38,16 @@ if [ -z "${SKIP_PEERS:-}" ]; then
         "$OUT/arch_ids.json" "$TORCH_ARCH")
 fi
 uptime > "$OUT/load_before"
+for dt in $DTYPES; do
 for mode in $MODES; do
     for b in $BATCHES; do
         for n in $THREADS; do
-            echo "== libmlm: $mode, batch $b, $n threads"
+            echo "== libmlm $dt: $mode, batch $b, $n threads"
             MLM_ROOT=. build/bench/t5_bench "$MODEL" --mode "$mode" --batch "$b" --threads "$n" \
-                --reps "$REPS" >> "$OUT/libmlm.jsonl"
+                --reps "$REPS" --dtype "$dt" >> "$OUT/libmlm.jsonl"
         done
     done
+done
 done
 if [ -z "${SKIP_PEERS:-}" ]; then
     for n in $THREADS; do

@@ -14,6 +14,9 @@
  *   cross-attention keys and values at the end of the run), peak_rss_mb.
  *
  *   t5_bench [MODEL_DIR] --mode greedy|beam4 --batch N --threads N [--reps R]
+ *            [--dtype fp32|bf16|int8]
+ * (--dtype: the model's matrices converted at load, mlm_model_load_dtype;
+ * the floor then counts them at the dtype's width.)
  * (MODEL_DIR defaults to /tmp/mlm-bench-t5-small; absent, the run is
  * skipped with a message.)
  */
@@ -132,8 +135,14 @@ int main(int argc, char **argv)
 {
     const char *dir = "/tmp/mlm-bench-t5-small", *mode = "greedy", *root = getenv("MLM_ROOT");
     int batch = 1, threads = 1, reps = 3;
+    mlm_dtype dtype = MLM_DTYPE_F32;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+        if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
+            if (mlm_dtype_from_name(argv[++i], &dtype) != MLM_OK) {
+                fprintf(stderr, "t5_bench: %s\n", mlm_last_error());
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
             mode = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = atoi(argv[++i]);
@@ -168,7 +177,7 @@ int main(int argc, char **argv)
     for (int b = 0; b < batch; b++)
         memcpy(ids + (size_t)b * S, one, S * sizeof *ids);
     mlm_model *m = NULL;
-    if (mlm_model_load(dir, &m) != MLM_OK) {
+    if (mlm_model_load_dtype(dir, dtype, &m) != MLM_OK) {
         fprintf(stderr, "%s: %s\n", dir, mlm_last_error());
         return 1;
     }
@@ -194,7 +203,7 @@ int main(int argc, char **argv)
     /* what a decode step reads: every decoder weight and the head */
     const t5_model *tm = t5_of(m);
     const t5_dims *d = &tm->d;
-    double dec = 0, all = (double)mlm_model_num_parameters(m);
+    double dec = 0;
     for (size_t i = 0; i < tm->n_params; i++)
         if (!strncmp(tm->params[i].name, "decoder.", 8) || !strcmp(tm->params[i].name, "lm_head.weight"))
             dec += (double)tm->params[i].numel;
@@ -205,15 +214,19 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     double bw = read_bandwidth();
     double rows = (double)batch * beams, steps = NEW_TOKENS;
+    /* bytes per decoder weight: the matrices at the dtype's width (their
+     * scales and the fp32 norms are a rounding error at this size) */
+    double width = dtype == MLM_DTYPE_BF16 ? 2.0 : dtype == MLM_DTYPE_INT8 ? 1.0 : 4.0;
     double cache = (double)d->Ld * d->HD * 4.0 * 2 * (rows * steps + (double)batch * S);
-    printf("{\"impl\": \"libmlm\", \"mode\": \"%s\", \"batch\": %d, \"threads\": %d, "
+    printf("{\"impl\": \"libmlm\", \"dtype\": \"%s\", \"mode\": \"%s\", \"batch\": %d, \"threads\": %d, "
            "\"input_tokens\": %zu, \"new_tokens\": %d, \"seconds\": %.4f, "
            "\"tokens_per_s\": %.2f, \"ms_per_token\": %.3f, \"decode_ms_per_token\": %.3f, "
            "\"floor_ms_per_token\": %.3f, \"read_gb_per_s\": %.1f, \"weights_mb\": %.1f, "
            "\"cache_mb\": %.1f, \"peak_rss_mb\": %.1f}\n",
-           mode, batch, threads, S, NEW_TOKENS, t, batch * NEW_TOKENS / t, t / steps * 1e3,
-           (t - first) / (steps - 1) * 1e3, bw > 0 ? dec * 4 / bw * 1e3 : 0, bw / 1e9,
-           all * 4 / 1048576.0, cache / 1048576.0, ru.ru_maxrss / 1024.0);
+           mlm_dtype_name(dtype), mode, batch, threads, S, NEW_TOKENS, t, batch * NEW_TOKENS / t,
+           t / steps * 1e3, (t - first) / (steps - 1) * 1e3, bw > 0 ? dec * width / bw * 1e3 : 0,
+           bw / 1e9, (double)mlm_model_weight_bytes(m) / 1048576.0, cache / 1048576.0,
+           ru.ru_maxrss / 1024.0);
     mlm_generation_config_free(g);
     mlm_model_free(m);
     free(ids);
