@@ -1,7 +1,8 @@
-/* Reduced-precision models (mlm_model_set_dtype, issue #15): the bf16
- * model's logits against the PyTorch reference run with transformers'
- * semantics and bf16 Linear inputs (tests/reference/make_reduced.py), its
- * BF16 checkpoint, and the API's errors.
+/* Reduced-precision models (mlm_model_set_dtype, issue #15): the bf16 and
+ * int8 models' logits against the PyTorch reference run with transformers'
+ * semantics and bf16 Linear inputs, or ONNX Runtime's dynamic int8
+ * quantization of every Linear (tests/reference/make_reduced.py), the BF16
+ * checkpoint, and the API's errors.
  *
  * Error model of the bf16 comparison. libmlm and the reference round the
  * same values to bf16 and multiply exactly, so they differ by float32
@@ -21,6 +22,8 @@
  *     rows of unflipped sequences within LOGIT_TOL), while a model that
  *     skipped or changed the rounding sits near 1 — the fp32 model itself is
  *     run through the same measure and must come out above 0.9.
+ * int8 is held to the same rule, its "rounding" the quantization (a flip:
+ * an activation on the other side of a quantization step, one step off).
  * The kernels themselves are exact against a scalar reference (ops suite). */
 #include "testutil.h"
 #include "golden.h"
@@ -63,19 +66,19 @@ static double rms_ratio(const char *what, const float *ours, const float *ref_bf
     double ratio = s2 > 0 ? sqrt(e2 / s2) : INFINITY;
     *worst_out = worst;
     *scale_out = scale;
-    fprintf(stderr, "%s: vs the bf16 reference: RMS ratio %.3g, worst %.3g (bf16 vs fp32 up to "
+    fprintf(stderr, "%s: vs the reference: RMS ratio %.3g, worst %.3g (reduced vs fp32 up to "
                     "%.3g), %zu of %zu rows within %g\n",
             what, ratio, worst, scale, exact, rows, LOGIT_TOL);
     return ratio;
 }
 
-static void check_bf16(const char *what, const float *ours, const float *ref_bf16,
+static void check_reduced(const char *what, const float *ours, const float *ref_bf16,
                        const float *ref_f32, size_t rows, size_t V)
 {
     double worst = 0, scale = 0;
     double ratio = rms_ratio(what, ours, ref_bf16, ref_f32, rows, V, &worst, &scale);
     ck_assert_msg(ratio <= 0.5, "%s: RMS ratio %g > 0.5", what, ratio);
-    ck_assert_msg(worst <= scale, "%s: an element differs by %g, more than bf16 rounding's %g",
+    ck_assert_msg(worst <= scale, "%s: an element differs by %g, more than the rounding's %g",
                   what, worst, scale);
 }
 
@@ -85,36 +88,45 @@ static int32_t *golden_ids(const st_file *f, const char *name, size_t *n)
 }
 
 static const char *const encoders[] = {"tiny-roberta", "tiny-bert", "tiny-distilbert"};
+#define N_ENCODERS 3
 
-START_TEST(encoder_bf16_matches_reference)
+/* The reduced dtypes under test and the suffix of their goldens. */
+static const struct {
+    mlm_dtype dtype;
+    const char *golden;
+} reduced[] = {{MLM_DTYPE_BF16, "forward_bf16"}, {MLM_DTYPE_INT8, "forward_int8"}};
+
+START_TEST(encoder_reduced_matches_reference)
 {
-    char path[2048], model_dir[2048];
+    const char *name = encoders[_i % N_ENCODERS];
+    mlm_dtype dtype = reduced[_i / N_ENCODERS].dtype;
+    char path[2048], model_dir[2048], what[96];
+    snprintf(what, sizeof what, "%s %s", name, mlm_dtype_name(dtype));
     snprintf(path, sizeof path, "%s/tests/data/goldens/%s/forward.safetensors", test_root(),
-             encoders[_i]);
+             name);
     st_file *g = NULL, *r = NULL;
     ck_assert_msg(st_open(path, &g) == MLM_OK, "%s", mlm_last_error());
-    snprintf(path, sizeof path, "%s/tests/data/goldens/%s/forward_bf16.safetensors", test_root(),
-             encoders[_i]);
+    snprintf(path, sizeof path, "%s/tests/data/goldens/%s/%s.safetensors", test_root(), name,
+             reduced[_i / N_ENCODERS].golden);
     ck_assert_msg(st_open(path, &r) == MLM_OK, "%s", mlm_last_error());
     const st_tensor *lt = st_find(g, "logits");
     size_t B = lt->shape[0], T = lt->shape[1], V = lt->shape[2];
     int32_t *ids = golden_ids(g, "input_ids", NULL), *mask = golden_ids(g, "attention_mask", NULL);
     int32_t *types = golden_ids(g, "token_type_ids", NULL);
-    snprintf(model_dir, sizeof model_dir, "%s/tests/data/models/%s", test_root(), encoders[_i]);
+    snprintf(model_dir, sizeof model_dir, "%s/tests/data/models/%s", test_root(), name);
     mlm_model *m = NULL;
-    ck_assert_msg(mlm_model_load_dtype(model_dir, MLM_DTYPE_BF16, &m) == MLM_OK, "%s",
-                  mlm_last_error());
-    ck_assert_int_eq(mlm_model_dtype(m), MLM_DTYPE_BF16);
+    ck_assert_msg(mlm_model_load_dtype(model_dir, dtype, &m) == MLM_OK, "%s", mlm_last_error());
+    ck_assert_int_eq(mlm_model_dtype(m), dtype);
     float *logits = malloc(B * T * V * sizeof *logits);
     ck_assert_int_eq(mlm_model_forward(m, 2, ids, mask, types, B, T, NULL, 0, logits), MLM_OK);
     const float *ref = golden_f32(r, "logits", B * T * V, NULL);
     const float *ref32 = golden_f32(g, "logits", B * T * V, NULL);
-    check_bf16(encoders[_i], logits, ref, ref32, B * T, V);
-    /* one thread gives the same floats (the bf16 products split panels) */
+    check_reduced(what, logits, ref, ref32, B * T, V);
+    /* one thread gives the same floats (the reduced products split panels) */
     float *one = malloc(B * T * V * sizeof *one);
     ck_assert_int_eq(mlm_model_forward(m, 1, ids, mask, types, B, T, NULL, 0, one), MLM_OK);
     ck_assert_int_eq(memcmp(one, logits, B * T * V * sizeof *one), 0);
-    /* the measure tells the fp32 model from the bf16 one */
+    /* the measure tells the fp32 model from the reduced one */
     mlm_model *f32 = NULL;
     ck_assert_int_eq(mlm_model_load(model_dir, &f32), MLM_OK);
     ck_assert_int_eq(mlm_model_forward(f32, 1, ids, mask, types, B, T, NULL, 0, one), MLM_OK);
@@ -134,11 +146,13 @@ END_TEST
 
 /* T5 (both styles: tied v1.0, untied gated v1.1): the checkpoint the
  * committed goldens were made from (make_t5.py, deterministic), loaded in
- * bf16; logits per decoder position under the rule above. */
+ * bf16 and int8; encoder states and logits under the rule above. */
 static const char *const t5_styles[] = {"v1.0", "v1.1"};
 
-START_TEST(t5_bf16_matches_reference)
+START_TEST(t5_reduced_matches_reference)
 {
+    const char *style = t5_styles[_i % 2];
+    mlm_dtype dtype = reduced[_i / 2].dtype;
     if (!have_torch()) {
         fprintf(stderr, "skip %s: python3-torch is not installed (/usr/bin/python3 cannot "
                         "import torch; make deps-golden installs it)\n", __func__);
@@ -148,16 +162,16 @@ START_TEST(t5_bf16_matches_reference)
     snprintf(cmd, sizeof cmd,
              "cd '%s' && /usr/bin/python3 tests/reference/make_t5.py checkpoint %s tiny '%s/m' "
              ">/dev/null 2>&1",
-             test_root(), t5_styles[_i], dir);
+             test_root(), style, dir);
     int status = 0;
     free(test_run(cmd, &status));
     ck_assert_int_eq(status, 0);
     snprintf(path, sizeof path, "%s/tests/data/goldens/t5-tiny-%s/forward.safetensors",
-             test_root(), t5_styles[_i]);
+             test_root(), style);
     st_file *g = NULL, *r = NULL;
     ck_assert_msg(st_open(path, &g) == MLM_OK, "%s", mlm_last_error());
-    snprintf(path, sizeof path, "%s/tests/data/goldens/t5-tiny-%s/forward_bf16.safetensors",
-             test_root(), t5_styles[_i]);
+    snprintf(path, sizeof path, "%s/tests/data/goldens/t5-tiny-%s/%s.safetensors", test_root(),
+             style, reduced[_i / 2].golden);
     ck_assert_msg(st_open(path, &r) == MLM_OK, "%s", mlm_last_error());
     const st_tensor *lt = st_find(g, "logits");
     size_t B = lt->shape[0], T = lt->shape[1], V = lt->shape[2];
@@ -167,19 +181,18 @@ START_TEST(t5_bf16_matches_reference)
     int32_t *dm = golden_ids(g, "decoder_attention_mask", NULL);
     snprintf(path, sizeof path, "%s/m", dir);
     mlm_model *m = NULL;
-    ck_assert_msg(mlm_model_load_dtype(path, MLM_DTYPE_BF16, &m) == MLM_OK, "%s",
-                  mlm_last_error());
+    ck_assert_msg(mlm_model_load_dtype(path, dtype, &m) == MLM_OK, "%s", mlm_last_error());
     size_t C = (size_t)mlm_model_hidden_size(m);
     float *logits = malloc(B * T * V * sizeof *logits), *enc = malloc(B * S * C * sizeof *enc);
     ck_assert_msg(mlm_model_seq2seq_forward(m, 2, ids, am, B, S, dec, dm, T, enc, logits) ==
                       MLM_OK,
                   "%s", mlm_last_error());
-    char what[64];
-    snprintf(what, sizeof what, "t5 %s encoder", t5_styles[_i]);
-    check_bf16(what, enc, golden_f32(r, "encoder_last_hidden_state", B * S * C, NULL),
+    char what[96];
+    snprintf(what, sizeof what, "t5 %s %s encoder", style, mlm_dtype_name(dtype));
+    check_reduced(what, enc, golden_f32(r, "encoder_last_hidden_state", B * S * C, NULL),
                golden_f32(g, "encoder_last_hidden_state", B * S * C, NULL), B * S, C);
-    snprintf(what, sizeof what, "t5 %s logits", t5_styles[_i]);
-    check_bf16(what, logits, golden_f32(r, "logits", B * T * V, NULL),
+    snprintf(what, sizeof what, "t5 %s %s logits", style, mlm_dtype_name(dtype));
+    check_reduced(what, logits, golden_f32(r, "logits", B * T * V, NULL),
                golden_f32(g, "logits", B * T * V, NULL), B * T, V);
     free(logits);
     free(enc);
@@ -325,12 +338,11 @@ END_TEST
 Suite *dtype_suite(void)
 {
     Suite *s = suite_create("dtype");
-    TCase *tc = tcase_create("bf16");
+    TCase *tc = tcase_create("reference");
     tcase_set_timeout(tc, 300);
     tcase_set_tags(tc, "numerics"); /* .ci/run: once per forced CPU path */
-    tcase_add_loop_test(tc, encoder_bf16_matches_reference, 0,
-                        sizeof encoders / sizeof encoders[0]);
-    tcase_add_loop_test(tc, t5_bf16_matches_reference, 0, 2);
+    tcase_add_loop_test(tc, encoder_reduced_matches_reference, 0, 2 * N_ENCODERS);
+    tcase_add_loop_test(tc, t5_reduced_matches_reference, 0, 4);
     suite_add_tcase(s, tc);
     TCase *api = tcase_create("api");
     tcase_set_timeout(api, 120);
