@@ -403,7 +403,31 @@ START_TEST(train_writes_run_mlm_outputs)
     ck_assert_double_eq(num(all, "eval_accuracy"), num(ev, "eval_accuracy"));
     ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(all, "train_loss"));
     cJSON_Delete(all);
+    double fp32_loss = num(ev, "eval_loss");
     cJSON_Delete(ev);
+
+    /* mlm eval --dtype: the same evaluation on the model's int8 and bf16
+     * forms (the Trainer's inference-forward path; its exact loss is
+     * checked in the dtype suite): results written, a loss of the same
+     * model's order; training refuses it */
+    static const char *const dtypes[] = {"int8", "bf16"};
+    for (int d = 0; d < 2; d++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "eval --model_name_or_path A --validation_file valid.csv --output_dir Q%d "
+                 "--max_eval_samples 1 --dtype %s",
+                 d, dtypes[d]);
+        out = run_mlm(fx.dir, cmd, &status);
+        ck_assert_msg(status == 0, "%s", out);
+        free(out);
+        char q[4200];
+        snprintf(q, sizeof q, "%s/Q%d", fx.dir, d);
+        ev = read_json(q, "eval_results.json", NULL);
+        ck_assert(isfinite(num(ev, "eval_loss")) && num(ev, "eval_loss") > 0);
+        ck_assert_double_eq(num(ev, "perplexity"), exp(num(ev, "eval_loss")));
+        ck_assert_double_ne(num(ev, "eval_loss"), fp32_loss); /* another model's arithmetic */
+        cJSON_Delete(ev);
+    }
     fixture_free(&fx);
 }
 END_TEST
@@ -590,10 +614,13 @@ START_TEST(errors_name_the_flag)
     expect_error(&fx, "train --do_train peut-être", 2, "--do_train: invalid value");
     expect_error(&fx, "train --fp16", 2, "--fp16");
     expect_error(&fx, "train --bf16 bfloat16", 2, "--bf16: invalid value");
+    expect_error(&fx, "eval --dtype fp16", 2, "--dtype: 'fp16' is not supported");
     expect_error(&fx, "train --dataset_name wikitext", 2, "--dataset_name");
     expect_error(&fx, "train 남는-인자", 2, "남는-인자");
     snprintf(args, sizeof args, "%s --learning_rate -1", base);
     expect_error(&fx, args, 2, "--learning_rate: trainer option learning_rate");
+    snprintf(args, sizeof args, "%s --dtype int8", base);
+    expect_error(&fx, args, 2, "--dtype: training needs fp32 weights");
     snprintf(args, sizeof args, "%s --eval_strategy 가끔", base);
     expect_error(&fx, args, 2, "--eval_strategy: '가끔'");
     /* without tokenizer_config.json: 1024 (run_mlm's cap) > the model's 32 positions */

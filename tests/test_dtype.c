@@ -37,6 +37,7 @@
 #include "io/safetensors.h"
 #include "nn/ops/bf16.h"
 #include "suites.h"
+#include "trainer_world.h"
 
 #define LOGIT_TOL 1e-4
 
@@ -335,6 +336,72 @@ START_TEST(reduced_models_run_every_family)
 }
 END_TEST
 
+/* The Trainer evaluates a reduced model (mlm eval --dtype) through the
+ * inference forward: its eval_loss must be, batch for batch, the mean
+ * cross-entropy of mlm_model_forward's logits at the collator's labelled
+ * positions — recomputed here from the public API (the same masks: the
+ * collator's seeded batches at the eval indices, 2^62 + k) in double, HF's
+ * loss.repeat(batch_size) average. Training a reduced model is refused. */
+START_TEST(trainer_evaluates_reduced_models)
+{
+    world w;
+    world_make(&w, 32, 2, 0.0);
+    mlm_model *m = new_model(&w);
+    ck_assert_int_eq(mlm_model_set_dtype(m, _i ? MLM_DTYPE_INT8 : MLM_DTYPE_BF16), MLM_OK);
+    char *dir = test_tmpdir(), opts[4400];
+    snprintf(opts, sizeof opts, "{\"output_dir\": \"%s\", \"per_device_eval_batch_size\": 3}",
+             dir);
+    mlm_trainer *tr = new_trainer(&w, m, opts);
+    double loss = 0, ppl = 0;
+    ck_assert_msg(mlm_trainer_evaluate(tr, &loss, &ppl) == MLM_OK, "%s", mlm_last_error());
+    size_t N = mlm_dataset_num_rows(w.eval), V = (size_t)mlm_model_vocab_size(m);
+    double sum = 0;
+    size_t count = 0;
+    for (size_t i = 0, k = 0; i < N; i += 3, k++) {
+        size_t n = N - i < 3 ? N - i : 3, rows[3] = {i, i + 1, i + 2};
+        mlm_batch *b = NULL;
+        ck_assert_int_eq(mlm_collator_collate(w.col, w.eval, rows, n, (UINT64_C(1) << 62) + k, &b),
+                         MLM_OK);
+        size_t T = mlm_batch_seq_len(b), np = 0;
+        const int32_t *lab = mlm_batch_labels(b);
+        int32_t *pos = malloc(n * T * sizeof *pos);
+        for (size_t t = 0; t < n * T; t++)
+            if (lab[t] != -100)
+                pos[np++] = (int32_t)t;
+        float *logits = malloc((np ? np : 1) * V * sizeof *logits);
+        ck_assert_int_eq(mlm_model_forward(m, 1, mlm_batch_input_ids(b),
+                                           mlm_batch_attention_mask(b),
+                                           mlm_batch_token_type_ids(b), n, T, pos, np, logits),
+                         MLM_OK);
+        double ce = 0;
+        for (size_t r = 0; r < np; r++) {
+            const float *x = logits + r * V;
+            double mx = -INFINITY, se = 0;
+            for (size_t v = 0; v < V; v++)
+                mx = fmax(mx, x[v]);
+            for (size_t v = 0; v < V; v++)
+                se += exp((double)x[v] - mx);
+            ce += mx + log(se) - (double)x[lab[pos[r]]];
+        }
+        if (np) {
+            sum += (float)(ce / (double)np) * (double)n; /* the trainer's loss is a float */
+            count += n;
+        }
+        free(pos);
+        free(logits);
+        mlm_batch_free(b);
+    }
+    /* the trainer's cross-entropy sums in double too, in the same row order:
+     * the float loss per batch may differ by its last bit */
+    ck_assert_msg(fabs(loss - sum / (double)count) <= 1e-6 * fabs(loss), "eval_loss %.9g vs %.9g",
+                  loss, sum / (double)count);
+    ck_assert_int_eq(mlm_trainer_train(tr), MLM_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(mlm_last_error(), "fp32"));
+    end_run(tr, m, dir);
+    world_free(&w);
+}
+END_TEST
+
 Suite *dtype_suite(void)
 {
     Suite *s = suite_create("dtype");
@@ -349,6 +416,7 @@ Suite *dtype_suite(void)
     tcase_add_test(api, bf16_saves_as_bf16_safetensors);
     tcase_add_test(api, dtype_api_errors);
     tcase_add_test(api, reduced_models_run_every_family);
+    tcase_add_loop_test(api, trainer_evaluates_reduced_models, 0, 2);
     suite_add_tcase(s, api);
     return s;
 }

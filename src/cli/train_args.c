@@ -197,6 +197,9 @@ static const flag_def defs[F_COUNT] = {
     [F_NUM_THREADS] = {"num_threads", K_INT, R_TRAINER, NULL,
                        "libmlm's compute threads (the CPUs this process may use); alias "
                        "threads; HF has no such flag", ALL_SCRIPTS},
+    [F_DTYPE] = {"dtype", K_STR, R_USE, "fp32|bf16|int8",
+                 "mlm eval: the model's matrices in fp32, bf16 or int8 (mlm_model_set_dtype; "
+                 "training needs fp32); HF has no such flag", MLM_ONLY},
     [F_RESUME_FROM_CHECKPOINT] = {"resume_from_checkpoint", K_STR, R_TRAINER, NULL,
                                   "a checkpoint folder of an earlier libmlm run", ALL_SCRIPTS},
     [F_FP16] = {"fp16", K_BOOL, R_USE, "false", "false only (float32 training)", ALL_SCRIPTS},

@@ -93,6 +93,7 @@ enum train_flag {
     F_SEED,
     F_DATA_SEED,
     F_NUM_THREADS,
+    F_DTYPE,
     F_RESUME_FROM_CHECKPOINT,
     F_FP16,
     F_BF16,

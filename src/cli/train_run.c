@@ -184,6 +184,15 @@ int run_load_model(train_run *r)
     }
     for (size_t i = 0; i < mlm_model_n_warnings(r->model); i++)
         fprintf(stderr, "mlm: warning: %s\n", mlm_model_warning(r->model, i));
+    const char *dt = ta_str(&r->a, F_DTYPE);
+    mlm_dtype dtype = MLM_DTYPE_F32;
+    if (dt && mlm_dtype_from_name(dt, &dtype) != MLM_OK)
+        return cli_fail("--dtype", MLM_ERR_INVALID_ARGUMENT);
+    if (dtype != MLM_DTYPE_F32 && r->do_train)
+        return run_usage_fail("--dtype: training needs fp32 weights (mlm train --bf16 trains with "
+                              "bf16 products); --dtype is for mlm eval");
+    if (dtype != MLM_DTYPE_F32 && (st = mlm_model_set_dtype(r->model, dtype)) != MLM_OK)
+        return cli_fail("--dtype", st);
     int32_t nt = mlm_tokenizer_vocab_size(r->tok), nm = mlm_model_vocab_size(r->model);
     if (nt > nm) {
         fprintf(stderr, "mlm: %s: the tokenizer has %d tokens but the model's embeddings only "

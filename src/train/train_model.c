@@ -222,6 +222,120 @@ static const train_family t5_training = {
     .free_ctx = t5_free,
 };
 
+/* ---------------------------------------------------------------- reduced models */
+
+/* Evaluating a model whose matrices are bf16 or int8 (mlm_model_set_dtype):
+ * the inference forward (mlm_model_forward, logits at the labelled
+ * positions only, as the training head computes them) and the same
+ * cross-entropy; no training. Encoder masked-LMs: what mlm eval --dtype
+ * runs. */
+typedef struct reduced_ctx {
+    int32_t *pos, *labels;  /* the labelled positions, their labels */
+    float *logits;          /* (n, V) */
+    size_t n, cap;
+} reduced_ctx;
+
+static void reduced_free(train_model *t)
+{
+    reduced_ctx *c = t->ctx;
+    mem_free(c->pos);
+    mem_free(c->labels);
+    mem_free(c->logits);
+    mem_free(c);
+}
+
+static mlm_status reduced_fit(reduced_ctx *c, size_t n, size_t V)
+{
+    if (n <= c->cap)
+        return MLM_OK;
+    int32_t *pos = mem_realloc(c->pos, n * sizeof *pos);
+    if (pos)
+        c->pos = pos;
+    int32_t *labels = mem_realloc(c->labels, n * sizeof *labels);
+    if (labels)
+        c->labels = labels;
+    float *logits = mem_realloc(c->logits, n * V * sizeof *logits);
+    if (logits)
+        c->logits = logits;
+    if (!pos || !labels || !logits)
+        return err_oom();
+    c->cap = n;
+    return MLM_OK;
+}
+
+static mlm_status reduced_forward(train_model *t, const mlm_batch *b, int train_mode,
+                                  uint64_t seed, uint64_t step, float *loss, size_t *labelled)
+{
+    (void)seed;
+    (void)step;
+    if (train_mode)
+        return model_require_fp32(t->m, "training");
+    if (!t->ctx && !(t->ctx = mem_calloc(1, sizeof(reduced_ctx))))
+        return err_oom();
+    reduced_ctx *c = t->ctx;
+    const int32_t *lab = mlm_batch_labels(b);
+    if (!lab || mlm_batch_label_len(b) != mlm_batch_seq_len(b) || mlm_batch_decoder_input_ids(b))
+        return err_set(MLM_ERR_INVALID_ARGUMENT,
+                       "evaluating '%s': expected a masking collator's batch",
+                       t->m->family->type(t->m));
+    size_t B = mlm_batch_rows(b), T = mlm_batch_seq_len(b), V = (size_t)mlm_model_vocab_size(t->m);
+    size_t n = 0;
+    for (size_t i = 0; i < B * T; i++)
+        n += lab[i] != OPS_IGNORE_INDEX;
+    mlm_status st = reduced_fit(c, n ? n : 1, V);
+    if (st != MLM_OK)
+        return st;
+    c->n = 0;
+    for (size_t i = 0; i < B * T; i++)
+        if (lab[i] != OPS_IGNORE_INDEX) {
+            c->pos[c->n] = (int32_t)i;
+            c->labels[c->n++] = lab[i];
+        }
+    *labelled = n;
+    if (n == 0) {   /* torch's mean over nothing */
+        *loss = NAN;
+        return MLM_OK;
+    }
+    st = mlm_model_forward(t->m, t->nthreads, mlm_batch_input_ids(b),
+                           mlm_batch_attention_mask(b), mlm_batch_token_type_ids(b), B, T,
+                           c->pos, n, c->logits);
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, t->nthreads);
+    if (st == MLM_OK)
+        st = ops_cross_entropy_forward(&ctx, loss, NULL, NULL, c->logits, c->labels, (int)n,
+                                       (int)V);
+    return st;
+}
+
+static mlm_status reduced_backward(train_model *t, float dloss)
+{
+    (void)dloss;
+    return model_require_fp32(t->m, "training");
+}
+
+static void reduced_zero_grad(train_model *t) { (void)t; }
+static float *reduced_grad(train_model *t) { (void)t; return NULL; }
+
+static mlm_status reduced_correct(const train_model *t, size_t *correct)
+{
+    const reduced_ctx *c = t->ctx;
+    const int32_t V = mlm_model_vocab_size(t->m);
+    size_t right = 0;
+    for (size_t r = 0; r < c->n; r++)
+        right += row_argmax(c->logits + r * (size_t)V, V) == c->labels[r];
+    *correct = right;
+    return MLM_OK;
+}
+
+static const train_family reduced_eval = {
+    .forward = reduced_forward,
+    .backward = reduced_backward,
+    .zero_grad = reduced_zero_grad,
+    .grad = reduced_grad,
+    .correct = reduced_correct,
+    .free_ctx = reduced_free,
+};
+
 /* ---------------------------------------------------------------- the view */
 
 mlm_status train_model_new(mlm_model *m, int nthreads, train_model **out)
@@ -235,7 +349,14 @@ mlm_status train_model_new(mlm_model *m, int nthreads, train_model **out)
     if (!f)
         return err_set(MLM_ERR_UNSUPPORTED, "training '%s' (%s) is not supported",
                        m->family->type(m), m->family->what);
-    if (!model_owned(m))
+    if (m->dtype != MLM_DTYPE_F32) {
+        if (f != &encoder_training)
+            return err_set(MLM_ERR_UNSUPPORTED,
+                           "evaluating a %s '%s' model is not supported (encoder masked-LMs "
+                           "only; load it in fp32)",
+                           mlm_dtype_name(m->dtype), m->family->type(m));
+        f = &reduced_eval;
+    } else if (!model_owned(m))
         return err_set(MLM_ERR_STATE, "training: the model does not own its parameters");
     train_model *t = mem_calloc(1, sizeof *t);
     if (!t)

@@ -119,8 +119,9 @@ mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collator,
     mlm_status st = MLM_OK;
     if (mlm_dataset_num_rows(train) == 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_new: the train dataset is empty");
-    st = model_own_params(model);
-    if (st != MLM_OK)
+    /* A reduced model (mlm_model_set_dtype) is evaluated as it is: only
+     * training needs owned fp32 parameters (mlm_trainer_train says so). */
+    if (mlm_model_dtype(model) == MLM_DTYPE_F32 && (st = model_own_params(model)) != MLM_OK)
         return st;
     mlm_trainer *tr = mem_calloc(1, sizeof *tr);
     if (!tr)
@@ -1039,6 +1040,9 @@ mlm_status mlm_trainer_train(mlm_trainer *tr)
                                       "make a new one (and resume from a checkpoint)");
     tr->started = 1;
     const targs *a = &tr->a;
+    mlm_status fp32 = model_require_fp32(tr->m, "mlm_trainer_train");
+    if (fp32 != MLM_OK)
+        return fp32;
     if (a->eval_strategy != STRAT_NO && !tr->eval)
         return err_set(MLM_ERR_INVALID_ARGUMENT,
                        "trainer option eval_strategy: \"%s\" needs an eval dataset",
