@@ -16,6 +16,9 @@
 #                        (bench/run_train_bench.sh; ~3 minutes, STEPS=2 WARMUP=1 less)
 #   make bench-t5-train  seq2seq (T5) training throughput and peak RSS, libmlm vs
 #                        PyTorch fp32 and bf16 autocast (bench/run_t5_train_bench.sh)
+#   make bench-dtype     fill-mask and 8x128 forward with fp32/bf16/int8 weights vs
+#                        ONNX Runtime fp32/int8 and PyTorch fp32/bf16 autocast
+#   make bench-dtype-accuracy  bf16/int8 vs fp32 predictions on a model trained here
 #   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 

@@ -22,9 +22,9 @@
 # Environment: SHAPES (default "small distilroberta"), THREADS ("1 2"),
 # STEPS / WARMUP (timed and warm-up steps; default per shape: small 8 + 2,
 # distilroberta 4 + 1), TORCH_ARCHS ("zen3 haswell skx generic"),
-# TORCH_SEARCH (probe | full), SKIP_PEERS=1 (libmlm only), MLM_BF16=1
-# (libmlm trains with its "bf16" option: autocast's bf16 products; the
-# PyTorch peer stays fp32).
+# TORCH_SEARCH (probe | full), SKIP_PEERS=1 (libmlm only), MLM_BF16=1 (libmlm's
+# "bf16" option timed too, beside PyTorch's bf16 autocast where the CPU has
+# AVX512-BF16 or AMX: bench/train_bf16_report.py's table)
 # About 3 minutes on a 2-core Zen 4 with the defaults; STEPS=2
 # WARMUP=1 about halves it. Never part of make check.
 set -eu
@@ -62,6 +62,8 @@ shape_batch() {
 
 uptime > "$OUT/load_before"
 [ -z "${SKIP_PEERS:-}" ] && arch_ids "$TORCH_ARCHS"
+# PyTorch's bf16 autocast is timed where the CPU has AVX512-BF16 or AMX
+CPU_BF16=$($PY bench/torch_t5_train_peer.py --cpu-bf16 2>/dev/null || echo 0)
 
 # peer SHAPE N ARCH_NAME ARCH_ID MODE: one PyTorch process (MODE probe|train)
 peer() {
@@ -71,11 +73,12 @@ peer() {
     if [ -n "$4" ]; then
         env BLIS_NUM_THREADS="$2" OMP_NUM_THREADS="$2" BLIS_ARCH_TYPE="$4" \
             $PY bench/torch_train_peer.py $flag --config "$cfg" $(shape_batch "$1") \
-            $(shape_steps "$1") --threads "$2" --arch-name "$3" --label "$1"
+            $(shape_steps "$1") --threads "$2" --arch-name "$3" --label "$1" \
+            --autocast "${AUTOCAST:-none}"
     else
         env BLIS_NUM_THREADS="$2" OMP_NUM_THREADS="$2" \
             $PY bench/torch_train_peer.py $flag --config "$cfg" $(shape_batch "$1") \
-            $(shape_steps "$1") --threads "$2" --label "$1"
+            $(shape_steps "$1") --threads "$2" --label "$1" --autocast "${AUTOCAST:-none}"
     fi
 }
 
@@ -83,8 +86,12 @@ for shape in $SHAPES; do
     for n in $THREADS; do
         echo "== libmlm: $shape, $n thread(s)"
         build/bench/train_bench --shape "$shape" --threads "$n" --json $(steps_args) \
-            $([ "${MLM_BF16:-0}" = 1 ] && echo --bf16) \
             | tee -a "$OUT/libmlm.jsonl" | cut -c1-160
+        if [ "${MLM_BF16:-0}" = 1 ]; then
+            echo "== libmlm bf16: $shape, $n thread(s)"
+            build/bench/train_bench --shape "$shape" --threads "$n" --json $(steps_args) --bf16 \
+                | tee -a "$OUT/libmlm_bf16.jsonl" | cut -c1-160
+        fi
         [ -n "${SKIP_PEERS:-}" ] && continue
         if [ "$TORCH_SEARCH" = full ]; then
             for arch in $TORCH_ARCHS; do
@@ -106,9 +113,15 @@ print(json.dumps(r))' "$OUT/pytorch_all.jsonl" "$shape" "$n" >> "$OUT/pytorch.js
             blis_search "$shape, $n thread(s)" probe_fn "$TORCH_ARCHS"
             echo "== pytorch: $shape, $n thread(s), BLIS ${BEST:-default}"
             peer "$shape" "$n" "$BEST" "$BEST_ID" train | tee -a "$OUT/pytorch.jsonl" | cut -c1-160
+            if [ "$CPU_BF16" = 1 ]; then
+                echo "== pytorch bf16 autocast: $shape, $n thread(s), BLIS ${BEST:-default}"
+                AUTOCAST=bf16 peer "$shape" "$n" "$BEST" "$BEST_ID" train \
+                    | tee -a "$OUT/pytorch_bf16.jsonl" | cut -c1-160
+            fi
         fi
     done
 done
 uptime > "$OUT/load_after"
 $PY bench/train_bench_report.py "$OUT"
+[ -f "$OUT/libmlm_bf16.jsonl" ] && $PY bench/train_bf16_report.py "$OUT"
 echo "(raw results in $OUT)"

@@ -7,7 +7,9 @@ it, so this script sets it (unless already set) before importing torch.
 Prints one JSON line per row.
 
     /usr/bin/python3 bench/t5_generate_ref.py MODEL_DIR --threads N
-        [--modes greedy,beam4] [--batches 1,8] [--new 32] [--reps 3]
+        [--modes greedy,beam4] [--batches 1,8] [--new 32] [--reps 3] [--autocast bf16]
+    (--autocast bf16: generate() inside torch.autocast("cpu", bfloat16), PyTorch's
+    bf16 inference on CPUs with AVX512-BF16 or AMX)
 
 MODEL_DIR: a T5 folder, e.g. from
     /usr/bin/python3 tests/reference/make_t5.py checkpoint v1.0 t5-small DIR
@@ -32,6 +34,7 @@ def main():
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--new", type=int, default=32)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--autocast", choices=("none", "bf16"), default="none")
     args = ap.parse_args()
     os.environ.setdefault("BLIS_NUM_THREADS", str(args.threads))
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -56,6 +59,10 @@ def main():
             opts = dict(max_new_tokens=args.new, min_new_tokens=args.new, num_beams=nb)
 
             def run():
+                if args.autocast == "bf16":   # PyTorch's bf16 inference on CPU
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        return tg.generate(model, ids, am, generation_config=gc,
+                                           **opts)["sequences"]
                 return tg.generate(model, ids, am, generation_config=gc, **opts)["sequences"]
 
             out = run()                       # warm-up
@@ -66,7 +73,7 @@ def main():
                 times.append(time.perf_counter() - t0)
             ms = statistics.median(times) * 1e3
             print(json.dumps({
-                "impl": "pytorch-reference", "torch": torch.__version__, "model": os.path.basename(
+                "impl": "pytorch-reference", "torch": torch.__version__, "autocast": args.autocast, "model": os.path.basename(
                     os.path.abspath(args.model)), "mode": mode, "batch": B, "threads": args.threads,
                 "input_tokens": ids.shape[1], "new_tokens": int(out.shape[1] - 1), "reps": args.reps,
                 "median_ms": round(ms, 2), "tokens_per_s": round(B * args.new / (ms / 1e3), 1)}),

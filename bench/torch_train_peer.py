@@ -21,7 +21,9 @@ when torch loads it, so the driver sets them in the environment of each run.
 Prints one JSON line:
 
     torch_train_peer.py --config JSON --batch B --seq T --threads N
-                        [--steps S] [--warmup W] [--seed 42]
+                        [--steps S] [--warmup W] [--seed 42] [--autocast none|bf16]
+    (--autocast bf16: torch.autocast("cpu", bfloat16) around the forward and loss,
+    as the Trainer does with bf16=True; the backward runs outside it)
     torch_train_peer.py --probe (same arguments)  # GEMM probe for the BLIS search
     torch_train_peer.py --arch-ids "zen3 skx ..."  # BLIS_ARCH_TYPE ids for the names
 
@@ -100,7 +102,14 @@ def main():
     ap.add_argument("--arch-ids")
     ap.add_argument("--arch-name", default="")
     ap.add_argument("--label", default="")
+    ap.add_argument("--autocast", choices=("none", "bf16"), default="none")
     a = ap.parse_args()
+    if a.autocast == "bf16":
+        # torch 1.13's CPU autocast has no layer_norm rule and refuses a bf16
+        # input beside fp32 weights: fed fp32, as newer autocast lists do
+        # (tests/reference/make_bf16_train_goldens.py does the same)
+        ln = torch.nn.LayerNorm.forward
+        torch.nn.LayerNorm.forward = lambda self, x: ln(self, x.float())
     if a.arch_ids is not None:
         print(json.dumps(tbc.arch_ids(a.arch_ids.split())))
         return
@@ -110,7 +119,8 @@ def main():
                "blis_arch_type": os.environ.get("BLIS_ARCH_TYPE", "unset"),
                "blis_arch_asked": a.arch_name or "default", "blis_selected": selected,
                "omp_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
-               "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+               "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+               "autocast": a.autocast}
     cfg = config_of(a)
     if a.probe:
         print(json.dumps({"impl": "pytorch-probe", "label": a.label, "config": cfg_run,
@@ -134,7 +144,8 @@ def main():
         special = (ids == bos) | (ids == eos) | (ids == pad)
         ids, labels = mask_tokens(ids, special, mask_id, vocab, g)
         batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
-        loss, _, _ = hf_models.train_step(model, batch, opt, sched, MAX_GRAD_NORM)
+        cast = torch.autocast("cpu", dtype=torch.bfloat16) if a.autocast == "bf16" else None
+        loss, _, _ = hf_models.train_step(model, batch, opt, sched, MAX_GRAD_NORM, autocast=cast)
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c0)
         losses.append(float(loss))

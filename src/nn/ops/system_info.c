@@ -16,9 +16,12 @@ static void system_info_init(void)
 {
     char reduced[160];
     snprintf(system_info, sizeof system_info,
-             "cpu: %s; gemm: %s; reduced-precision paths: %s; bf16 gemm: %s", cpu_describe(),
-             gemm_describe(), cpu_reduced_describe(cpu_get(), reduced, sizeof reduced),
-             cpu_bf16_level() ? "avx512_bf16 (vdpbf16ps)" : "fp32 FMA on bf16 operands");
+             "cpu: %s; gemm: %s; reduced-precision paths: %s; bf16 gemm: %s; int8 gemm: %s",
+             cpu_describe(), gemm_describe(),
+             cpu_reduced_describe(cpu_get(), reduced, sizeof reduced),
+             cpu_bf16_level() ? "avx512_bf16 (vdpbf16ps)" : "fp32 FMA on bf16 operands",
+             cpu_vnni_level() ? "avx512_vnni (vpdpbusd)"
+                              : "portable int32 (slower than fp32: prefer bf16 here)");
 }
 
 const char *mlm_system_info(void)
