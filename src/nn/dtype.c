@@ -13,14 +13,13 @@
 #include "nn/family.h"
 #include "nn/model_impl.h"
 
+/* The public enum and the ops layer's have the same values (one name each,
+ * in nn/ops/qweight.c). */
 const char *mlm_dtype_name(mlm_dtype dtype)
 {
-    switch (dtype) {
-    case MLM_DTYPE_F32: return "fp32";
-    case MLM_DTYPE_BF16: return "bf16";
-    case MLM_DTYPE_INT8: return "int8";
-    }
-    return "?";
+    if (dtype != MLM_DTYPE_F32 && dtype != MLM_DTYPE_BF16 && dtype != MLM_DTYPE_INT8)
+        return "?";
+    return ops_dtype_name((ops_dtype)dtype);
 }
 
 mlm_status mlm_dtype_from_name(const char *name, mlm_dtype *out)
@@ -57,7 +56,10 @@ int64_t mlm_model_weight_bytes(const mlm_model *m)
 
 static ops_dtype ops_dtype_of(mlm_dtype dt)
 {
-    return dt == MLM_DTYPE_BF16 ? OPS_BF16 : dt == MLM_DTYPE_INT8 ? OPS_INT8 : OPS_F32;
+    _Static_assert((int)MLM_DTYPE_F32 == (int)OPS_F32 && (int)MLM_DTYPE_BF16 == (int)OPS_BF16 &&
+                       (int)MLM_DTYPE_INT8 == (int)OPS_INT8,
+                   "mlm_dtype and ops_dtype share their values");
+    return (ops_dtype)dt;
 }
 
 static void free_qw(ops_qw *qw, size_t n)

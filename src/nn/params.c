@@ -190,43 +190,22 @@ mlm_status params_alloc(param_desc *p, size_t n, float **owned)
     return MLM_OK;
 }
 
-mlm_status params_own(param_desc *p, size_t n, float **owned, void **source,
-                      void (**source_close)(void *))
-{
-    if (*owned)
-        return MLM_OK;
-    size_t total = params_numel(p, n);
-    float *buf = mem_alloc((total ? total : 1) * sizeof *buf);
-    if (!buf)
-        return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
-                       total * sizeof(float) >> 20);
-    float *at = buf;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(at, *p[i].slot, p[i].numel * sizeof *at);
-        *p[i].slot = at;
-        at += p[i].numel;
-    }
-    *owned = buf;
-    if (*source_close)
-        (*source_close)(*source);
-    *source = NULL;
-    *source_close = NULL;
-    return MLM_OK;
-}
-
-mlm_status params_compact(param_desc *p, size_t n, float **owned, void **source,
-                          void (**source_close)(void *))
+/* The parameters of the table (all, or with `skip_reduced` those without a
+ * qslot, the others' slots set to NULL) copied in table order into one new
+ * allocation that replaces *owned (freed) and *source (closed). */
+static mlm_status move_params(param_desc *p, size_t n, int skip_reduced, float **owned,
+                              void **source, void (**source_close)(void *))
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
-        total += p[i].qslot ? 0 : p[i].numel;
+        total += skip_reduced && p[i].qslot ? 0 : p[i].numel;
     float *buf = mem_alloc((total ? total : 1) * sizeof *buf);
     if (!buf)
         return err_set(MLM_ERR_OUT_OF_MEMORY, "cannot allocate %zu parameters (%zu MB)", total,
                        total * sizeof(float) >> 20);
     float *at = buf;
     for (size_t i = 0; i < n; i++) {
-        if (p[i].qslot) {
+        if (skip_reduced && p[i].qslot) {
             *p[i].slot = NULL;
             continue;
         }
@@ -241,6 +220,18 @@ mlm_status params_compact(param_desc *p, size_t n, float **owned, void **source,
     *source = NULL;
     *source_close = NULL;
     return MLM_OK;
+}
+
+mlm_status params_own(param_desc *p, size_t n, float **owned, void **source,
+                      void (**source_close)(void *))
+{
+    return *owned ? MLM_OK : move_params(p, n, 0, owned, source, source_close);
+}
+
+mlm_status params_compact(param_desc *p, size_t n, float **owned, void **source,
+                          void (**source_close)(void *))
+{
+    return move_params(p, n, 1, owned, source, source_close);
 }
 
 const param_desc *model_param_table(const mlm_model *m, size_t *n)
