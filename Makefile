@@ -44,7 +44,8 @@ endif
 # ---------------------------------------------------------------- dependencies
 # Debian packages: what the build and `make check` need.
 DEB_PACKAGES := gcc make pkg-config binutils libblis-pthread-dev libcjson-dev \
-                libutf8proc-dev libonig-dev zlib1g-dev check abigail-tools
+                libutf8proc-dev libonig-dev zlib1g-dev check abigail-tools \
+                libopenmpi-dev openmpi-bin
 # What `make fuzz` needs on top.
 DEB_PACKAGES_FUZZ := clang libclang-rt-14-dev
 # What regenerating the goldens under tests/ needs (never make check).
@@ -73,6 +74,16 @@ CLI_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
+# OpenMPI for data-parallel training (docs/distributed.md), when its
+# pkg-config file is there; MPI=0 builds a libmlm without it (the single
+# process only), MPI=1 insists. Only src/train/dist.c sees mpi.h.
+MPI ?= $(if $(shell pkg-config --exists ompi-c 2>/dev/null && echo y),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c) -DMLM_HAVE_MPI
+MPI_LIBS := $(shell pkg-config --libs ompi-c)
+MPI_PC := ompi-c
+endif
+
 # ---------------------------------------------------------------- flags
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT ?= -O2
@@ -82,7 +93,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -fPIC $(WARN) $(if $(filter 1,$(
 # (nn/ops/vec.h) then compute the same floats on every CPU.
 LIB_CFLAGS := $(CFLAGS_BASE) -ffp-contract=off -fvisibility=hidden -DMLM_BUILDING_LIBRARY \
               -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS)
-SYS_LIBS := $(BLIS_A) $(PKG_LIBS) $(BLIS_OPENMP) -lpthread -lm
+SYS_LIBS := $(BLIS_A) $(PKG_LIBS) $(MPI_LIBS) $(BLIS_OPENMP) -lpthread -lm
 
 # Build variants keep their objects apart; B/OUTLIB/OUTBIN may be set on the
 # command line (CI builds with clang into build/clang, for instance).
@@ -153,6 +164,14 @@ $(B)/src/nn/ops/gemm_i8.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
 # sees a negative, and without errno it is one instruction the loop can
 # vectorize.
 $(B)/src/train/adamw.o $(B)/src/train/adafactor.o: LIB_CFLAGS += $(KERNEL_CFLAGS) -fno-math-errno
+# the one file that calls MPI; a stamp of MPI's setting rebuilds it when
+# that changes (make MPI=0 after make, say)
+$(B)/src/train/dist.o: LIB_CFLAGS += $(MPI_CFLAGS)
+$(B)/src/train/dist.o: $(B)/mpi-$(MPI).stamp
+$(B)/mpi-$(MPI).stamp:
+	@mkdir -p $(dir $@)
+	@rm -f $(B)/mpi-*.stamp
+	@touch $@
 
 $(SHLIB): $(LIB_OBJ) $(VERSION_SCRIPT)
 	@mkdir -p $(dir $@)
@@ -185,7 +204,8 @@ $(OUTBIN)/examples/%: examples/%.c $(SHLIB) include/mlm.h
 # in $(OUTLIB) was made by an earlier `make` that may have had another.
 PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))|g' \
 	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)%,$${prefix}%,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@BLIS_A@|$(BLIS_A)|g' -e 's|@BLIS_OPENMP@|$(BLIS_OPENMP)|g' pkgconfig/mlm.pc.in
+	    -e 's|@BLIS_A@|$(BLIS_A)|g' -e 's|@BLIS_OPENMP@|$(BLIS_OPENMP)|g' \
+	    -e 's|@MPI_PC@|$(MPI_PC)|g' pkgconfig/mlm.pc.in
 
 $(OUTLIB)/pkgconfig/mlm.pc: pkgconfig/mlm.pc.in Makefile
 	@mkdir -p $(dir $@)

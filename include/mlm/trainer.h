@@ -54,6 +54,24 @@ MLM_API mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collato
 /* Accepts NULL. */
 MLM_API void mlm_trainer_free(mlm_trainer *tr);
 
+/* Data-parallel training in a host application that runs MPI itself: the
+ * trainer's processes are those of the communicator *comm points to (an
+ * MPI_Comm, passed by address so that this header needs no mpi.h; the
+ * trainer works on its own duplicate). MPI must be initialised by the host
+ * (MPI_THREAD_SERIALIZED or better when other threads call MPI too), and
+ * every process of comm must train with the same options and datasets.
+ * Before train or evaluate (MLM_ERR_STATE after); MLM_ERR_UNSUPPORTED in a
+ * libmlm built without MPI. Without it, the trainer option ddp_backend
+ * decides (MPI_COMM_WORLD under mpirun). */
+MLM_API mlm_status mlm_trainer_set_mpi_comm(mlm_trainer *tr, const void *comm);
+
+/* This process's index and the number of processes of the run
+ * (TrainingArguments.process_index and world_size; 0 and 1 alone): the
+ * processes are set up now if they were not (ddp_backend), so a program
+ * can tell whether it is the world process zero, the one that prints and
+ * saves, before it trains. Either pointer may be NULL. */
+MLM_API mlm_status mlm_trainer_world(mlm_trainer *tr, int *process_index, int *world_size);
+
 /*
  * Options. Their names are HF TrainingArguments names, set as strings with
  * mlm_trainer_set or as one JSON object with mlm_trainer_set_json:
@@ -137,6 +155,43 @@ MLM_API void mlm_trainer_free(mlm_trainer *tr);
  *                                batch together), as run_mlm.py's
  *                                preprocess_logits_for_metrics + "accuracy"
  *                                metric compute it
+ *   ddp_backend                  null | "mpi" | "none"             (null)
+ *                                data-parallel training over several
+ *                                processes (docs/distributed.md), as
+ *                                transformers' Trainer under torch DDP:
+ *                                null finds them as HF does, from the
+ *                                launcher (mpirun's environment: several
+ *                                processes there mean MPI, else the single
+ *                                process); "mpi" uses MPI_COMM_WORLD even
+ *                                for one process; "none" trains alone
+ *                                whatever launched it. A libmlm built
+ *                                without MPI refuses "mpi", and refuses to
+ *                                start as one of several mpirun processes
+ *                                (MLM_ERR_UNSUPPORTED). Per rank:
+ *                                per_device_train_batch_size rows, this
+ *                                rank's share of each epoch's order
+ *                                (DistributedSampler: padded by repetition
+ *                                to a multiple of the world, rank r taking
+ *                                every world-th row from r); steps,
+ *                                epochs, the schedule and the logs count
+ *                                global steps; the gradients are averaged
+ *                                in buckets during backward; the logged
+ *                                loss is the ranks' mean; evaluation is
+ *                                shared (batch k on rank k mod world) and
+ *                                its eval_loss is the single process's to
+ *                                the bit; every rank keeps the same
+ *                                parameters (checked at each save) and
+ *                                history; rank 0 alone prints and writes
+ *                                checkpoints (with every rank's
+ *                                rng_state_{r}.json). A failure on one rank
+ *                                ends the run on all of them at the same
+ *                                step (MLM_ERR_CANCELLED on the others). Set
+ *                                before anything that asks for the
+ *                                processes (mlm_trainer_world, train,
+ *                                evaluate), else MLM_ERR_STATE
+ *   ddp_bucket_cap_mb            >= 1, or null: 25 (torch DDP's)   (null)
+ *                                the size of a gradient bucket (the first
+ *                                one is 1 MB, as DDP's)
  * Seq2SeqTrainingArguments' additions, for encoder-decoder models only
  * (MLM_ERR_INVALID_ARGUMENT on an encoder model):
  *   predict_with_generate        true | false                      (false)

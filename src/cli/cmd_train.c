@@ -127,8 +127,10 @@ static int make_trainer(train_run *r)
  * save_metrics. */
 static int do_eval(train_run *r)
 {
-    printf("*** Evaluate ***\n");
-    fflush(stdout);
+    if (r->rank == 0) {
+        printf("*** Evaluate ***\n");
+        fflush(stdout);
+    }
     double loss = NAN;
     mlm_status st = mlm_trainer_evaluate(r->tr, &loss, NULL);
     if (st != MLM_OK)

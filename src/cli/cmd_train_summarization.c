@@ -217,8 +217,10 @@ static void generation_options(train_run *r, int64_t val_max_target)
  * log_metrics and save_metrics. */
 static int do_eval(train_run *r)
 {
-    printf("*** Evaluate ***\n");
-    fflush(stdout);
+    if (r->rank == 0) {
+        printf("*** Evaluate ***\n");
+        fflush(stdout);
+    }
     mlm_status st = mlm_trainer_evaluate(r->tr, NULL, NULL);
     if (st != MLM_OK)
         return cli_fail("evaluation", st);
@@ -286,8 +288,10 @@ static int write_predictions(const train_run *r, const mlm_prediction *p)
  * predict_samples added, log_metrics, save_metrics, and the predictions. */
 static int do_predict(train_run *r)
 {
-    printf("*** Predict ***\n");
-    fflush(stdout);
+    if (r->rank == 0) {
+        printf("*** Predict ***\n");
+        fflush(stdout);
+    }
     mlm_prediction *p = NULL;
     mlm_status st = mlm_trainer_predict(r->tr, r->test, "predict", &p);
     if (st != MLM_OK)
@@ -306,7 +310,7 @@ static int do_predict(train_run *r)
         rc = EXIT_RUNTIME;
     if (rc == 0)
         rc = run_report(r, "predict", m);
-    if (rc == 0 && ta_bool(&r->a, F_PREDICT_WITH_GENERATE, 0))
+    if (rc == 0 && r->rank == 0 && ta_bool(&r->a, F_PREDICT_WITH_GENERATE, 0))
         rc = write_predictions(r, p);
     free(m);
     mlm_prediction_free(p);

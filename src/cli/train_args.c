@@ -207,6 +207,12 @@ static const flag_def defs[F_COUNT] = {
                 "bf16 mixed precision as torch.autocast on a CPU: products take bf16 "
                 "operands with fp32 sums, parameters, gradients, optimizer and loss stay "
                 "fp32; training and evaluation (false)", ALL_SCRIPTS},
+    [F_DDP_BACKEND] = {"ddp_backend", K_STR, R_TRAINER, NULL,
+                       "mpi | none: data-parallel training over the processes of mpirun -np N "
+                       "(found from mpirun's environment when not given; docs/distributed.md)",
+                       ALL_SCRIPTS},
+    [F_DDP_BUCKET_CAP_MB] = {"ddp_bucket_cap_mb", K_INT, R_TRAINER, NULL,
+                             "megabytes of gradients per allreduce bucket (25)", ALL_SCRIPTS},
     [F_PUSH_TO_HUB] = {"push_to_hub", K_BOOL, R_USE, "false", "false only (no network)",
                        ALL_SCRIPTS},
     [F_LOAD_BEST_MODEL_AT_END] = {"load_best_model_at_end", K_BOOL, R_USE, "false",

@@ -97,6 +97,8 @@ enum train_flag {
     F_RESUME_FROM_CHECKPOINT,
     F_FP16,
     F_BF16,
+    F_DDP_BACKEND,
+    F_DDP_BUCKET_CAP_MB,
     F_PUSH_TO_HUB,
     F_LOAD_BEST_MODEL_AT_END,
     F_REPORT_TO,

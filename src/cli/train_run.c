@@ -120,10 +120,8 @@ int run_check_output_dir(train_run *r)
         return EXIT_RUNTIME;
     }
     if (last && !r->resume) {
-        printf("Checkpoint detected, resuming training at %s. To avoid this behavior, change "
-               "the `--output_dir` or add `--overwrite_output_dir` to train from scratch.\n",
-               last);
-        r->resume = last;
+        r->resume = last; /* said by run_make_trainer, on rank 0 alone */
+        r->detected = 1;
         last = NULL;
     }
     free(last);
@@ -266,6 +264,8 @@ char *run_with_number(char *json, const char *key, double v)
  * save_state) of the metrics in json. */
 int run_report(const train_run *r, const char *split, const char *json)
 {
+    if (r->rank != 0) /* log_metrics, save_metrics, save_state: world process zero */
+        return 0;
     size_t need = 0;
     mlm_status st = mlm_trainer_format_metrics(split, json, NULL, 0, &need);
     char *text = st == MLM_OK ? malloc(need) : NULL;
@@ -386,14 +386,20 @@ int run_make_trainer(train_run *r, const mlm_dataset *train, const mlm_dataset *
     mlm_status st = mlm_trainer_new(r->model, r->col, train, eval, &r->tr);
     if (st != MLM_OK)
         return cli_fail("trainer", st);
-    /* the options once to learn the run's total steps, then again with the
-     * ratios resolved against it */
+    /* the options once to learn the run's total steps (which the processes
+     * divide), then again with the ratios resolved against it */
     int rc = set_options(r, r->tr, 0);
+    if (rc == 0 && (st = mlm_trainer_world(r->tr, &r->rank, &r->world)) != MLM_OK)
+        rc = cli_fail("trainer", st);
     if (rc == 0)
         rc = set_options(r, r->tr, trainer_state_int(r->tr, "max_steps"));
     if (rc != 0)
         return rc;
-    r->print_records = records_on_stdout(r);
+    r->print_records = r->rank == 0 && records_on_stdout(r);
+    if (r->detected && r->rank == 0)
+        printf("Checkpoint detected, resuming training at %s. To avoid this behavior, change "
+               "the `--output_dir` or add `--overwrite_output_dir` to train from scratch.\n",
+               r->resume);
     mlm_trainer_set_callback(r->tr, on_log, r);
     /* Checkpoints get the tokenizer files, as HF's Trainer given the
      * tokenizer writes them; loaded afresh, without the truncation and
@@ -455,6 +461,8 @@ static int save_tokenizer(const train_run *r)
 
 static void print_train_header(const train_run *r)
 {
+    if (r->rank != 0)
+        return;
     cJSON *state = trainer_json(r->tr, mlm_trainer_state_json);
     cJSON *args = trainer_json(r->tr, mlm_trainer_args_json);
     const cJSON *bs = cJSON_GetObjectItemCaseSensitive(state, "train_batch_size");
@@ -472,7 +480,7 @@ static void print_train_header(const train_run *r)
            "  Total optimization steps = %lld\n"
            "  Number of trainable parameters = %lld\n",
            (long long)mlm_dataset_num_rows(r->train),
-           cJSON_IsNumber(ep) ? (long long)ep->valuedouble : 0, b, b * k, k,
+           cJSON_IsNumber(ep) ? (long long)ep->valuedouble : 0, b, b * k * r->world, k,
            cJSON_IsNumber(steps) ? (long long)steps->valuedouble : 0,
            (long long)mlm_model_num_parameters(r->model));
     fflush(stdout);
@@ -490,7 +498,7 @@ int run_do_train(train_run *r)
     mlm_status st = rc == 0 ? mlm_trainer_train(r->tr) : MLM_OK;
     if (rc == 0 && st != MLM_OK)
         rc = cli_fail("training", st);
-    if (rc == 0)
+    if (rc == 0 && r->rank == 0) /* save_model: should_save */
         rc = save_tokenizer(r);
     char *m = rc == 0 ? run_trainer_text(r->tr, mlm_trainer_train_metrics_json) : NULL;
     if (m && !(m = run_with_number(m, "train_samples", (double)mlm_dataset_num_rows(r->train))))

@@ -32,6 +32,7 @@ typedef struct train_run {
     int do_train, do_eval, do_predict;
     const char *out_dir, *model_dir, *config_path, *tok_path;
     char *resume;            /* the checkpoint to resume from, or NULL */
+    int detected;            /* resume is the last checkpoint of output_dir */
     long long seed;
     mlm_tokenizer *tok;      /* set up for the data preparation */
     mlm_tokenizer *save_tok; /* as loaded, without the data's truncation: for checkpoints */
@@ -40,6 +41,8 @@ typedef struct train_run {
     mlm_dataset *train, *eval, *test;
     mlm_trainer *tr;
     int print_records;       /* log records as JSON lines on stdout */
+    int rank, world;         /* the trainer's processes (mpirun -np world); rank 0 prints
+                              * and writes, as HF's is_world_process_zero() */
     run_option extra[4];     /* computed trainer options, set after the flags' */
     int n_extra;
 } train_run;

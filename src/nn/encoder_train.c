@@ -837,6 +837,10 @@ mlm_status train_backward(train_ctx *tc, float dloss)
     for (int l = d->L - 1; st == MLM_OK && l >= 0; l--) {
         const float *x = l > 0 ? a->layer[l - 1].out : a->x0;
         st = layer_backward(tc, l, x, dout, din, B, T, tc->selected && l == d->L - 1);
+        /* layers l.. and the head are done (the tied decoder is the word
+         * table, first in the buffer): the q weight begins layer l */
+        if (st == MLM_OK)
+            st = grad_hook_tell(&tc->hook, tc->grad, tc->g.layer[l].q_w);
         float *t = dout;
         dout = din;
         din = t;

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/grad_hook.h"
 #include "nn/model_impl.h"
 
 /* A padded batch. labels: the token to predict, or OPS_IGNORE_INDEX. */
@@ -125,6 +126,7 @@ typedef struct train_ctx {
 
     float *grad;               /* model_numel(m) floats, the parameters' layout */
     model_grads g;
+    grad_hook hook;            /* told after each layer of a backward */
 
     float *acts_mem;
     train_acts a;

@@ -392,6 +392,10 @@ static mlm_status stack_backward(t5_train *tc, int decoder, const int32_t *ids, 
         if (st == MLM_OK)
             st = t5_attn_backward(tc, &bw[l].sa, bw[l].ln_sa, &bg[l].sa, bg[l].ln_sa, &a->sa,
                                   &self, dy, NULL);
+        /* blocks l.. of this stack and all above it are done; block 0
+         * holds the relative bias, whose gradient comes after the loop */
+        if (st == MLM_OK && l > 0)
+            st = grad_hook_tell(&tc->hook, tc->grad, bg[l].sa.q);
     }
     if (st != MLM_OK)
         return st;

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/grad_hook.h"
 #include "nn/t5.h"
 
 /* A padded batch: B inputs of S source tokens and T target tokens. */
@@ -112,6 +113,7 @@ typedef struct t5_train {
     int start_id, pad_id;          /* decoder_start_token_id, pad_token_id (-1: none) */
 
     float *grad;                   /* the table's floats, tm->owned's layout */
+    grad_hook hook;                /* told after each block of a backward */
     t5_grads g;
 
     float *acts_mem;

@@ -266,11 +266,12 @@ static cJSON *scheduler_json(const mlm_trainer *tr)
     return NULL;
 }
 
-/* rng_state.json: transformers keeps the generators' states (rng_state.pth);
- * libmlm's randomness is a pure function of the seed and a position in the
- * run, so the state is the seed and the position, with the layout of the
- * streams for a reader. */
-static cJSON *rng_state_json(const mlm_trainer *tr)
+/* rng_state.json: transformers keeps the generators' states (rng_state.pth;
+ * rng_state_{rank}.pth for each rank of a distributed run); libmlm's
+ * randomness is a pure function of the seed and a position in the run, so
+ * the state is the seed and the position, with the layout of the streams
+ * for a reader. Rank 0 can thus write every rank's. */
+static cJSON *rng_state_json(const mlm_trainer *tr, int rank)
 {
     char shuffle[160];
     snprintf(shuffle, sizeof shuffle,
@@ -281,8 +282,10 @@ static cJSON *rng_state_json(const mlm_trainer *tr)
     if (o && cJSON_AddStringToObject(o, "generator", GENERATOR) &&
         add_exact(o, "seed", (double)tr->a.seed) &&
         add_exact(o, "global_step", (double)tr->global_step) &&
-        add_exact(o, "micro_batch", (double)trainer_micro_batch(tr, tr->global_step)) &&
+        add_exact(o, "micro_batch", (double)trainer_micro_batch(tr, tr->global_step, rank)) &&
         add_exact(o, "micro_batches_per_epoch", (double)tr->len_dl) &&
+        (tr->world == 1 || (add_exact(o, "process_index", rank) &&
+                            add_exact(o, "world_size", tr->world))) &&
         (streams = cJSON_AddObjectToObject(o, "streams")) != NULL &&
         cJSON_AddStringToObject(streams, "shuffle", shuffle) &&
         cJSON_AddStringToObject(streams, "dropout", "stream (micro_batch << 32) + site of seed") &&
@@ -442,6 +445,30 @@ static mlm_status list_checkpoints(const char *dir, long long **out, size_t *cou
 /* save_total_limit: remove the oldest checkpoint-N folders, each renamed to
  * tmp-checkpoint-N first so that a crash mid-removal leaves no partial
  * folder under a checkpoint's name. */
+/* What rank's RNG state is called: HF's names with .json. */
+static void rng_state_name(const mlm_trainer *tr, int rank, char *buf, size_t cap)
+{
+    if (tr->world == 1)
+        snprintf(buf, cap, "rng_state.json");
+    else
+        snprintf(buf, cap, "rng_state_%d.json", rank);
+}
+
+/* A hash of the parameters' bits (64-bit words, FNV-1a's multiplier over
+ * xor): the ranks compare theirs before a save. */
+static unsigned long long params_hash(const mlm_trainer *tr)
+{
+    const float *p = model_owned(tr->m);
+    size_t n = model_numel(tr->m);
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t w;
+        memcpy(&w, p + i, sizeof w);
+        h = (h ^ w) * UINT64_C(0x100000001b3);
+    }
+    return (unsigned long long)h;
+}
+
 static mlm_status rotate_checkpoints(const mlm_trainer *tr)
 {
     if (tr->a.save_total_limit <= 0)
@@ -476,8 +503,11 @@ static mlm_status write_checkpoint_files(mlm_trainer *tr, const char *tmp)
         st = save_optimizer(tr, tmp);
     if (st == MLM_OK)
         st = write_json_file(tmp, "scheduler.json", scheduler_json(tr));
-    if (st == MLM_OK)
-        st = write_json_file(tmp, "rng_state.json", rng_state_json(tr));
+    for (int r = 0; st == MLM_OK && r < tr->world; r++) {
+        char name[64];
+        rng_state_name(tr, r, name, sizeof name);
+        st = write_json_file(tmp, name, rng_state_json(tr, r));
+    }
     if (st == MLM_OK)
     {
         trainer_plan p = trainer_plan_of(tr);
@@ -522,11 +552,18 @@ mlm_status checkpoint_save(mlm_trainer *tr)
     if (a < 0 || (size_t)a >= sizeof tmp - 4)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "trainer option output_dir: path too long");
     /* as Trainer._save_checkpoint: the flos counted so far go into the
-     * state, which then records this save */
-    trainer_store_flos(tr);
+     * state, which then records this save (every rank: collective) */
+    mlm_status st = trainer_store_flos(tr);
+    /* the ranks must hold the same parameters, whatever MPI's sums did */
+    if (st == MLM_OK)
+        st = dist_check_same(tr->dist, params_hash(tr), "the parameters' hash");
+    if (st != MLM_OK)
+        return err_prefix(st, "checkpoint %lld: ", step);
     int64_t saved_before = tr->saved_step;
     tr->saved_step = tr->global_step;
-    mlm_status st = make_dir(out);
+    if (tr->rank != 0) /* should_save: the world process zero alone writes */
+        return MLM_OK;
+    st = make_dir(out);
     if (st == MLM_OK)
         st = remove_flat_dir(tmp);
     if (st == MLM_OK)
@@ -758,10 +795,18 @@ static mlm_status expect_num(const cJSON *o, const char *file, const char *k, do
 static mlm_status check_rng_state(const mlm_trainer *tr, const char *dir, int64_t *step)
 {
     cJSON *o = NULL;
-    mlm_status st = read_json(dir, "rng_state.json", &o);
+    char f[64], path[4096];
+    rng_state_name(tr, tr->rank, f, sizeof f);
+    mlm_status st = path_join(path, sizeof path, dir, f);
+    if (st == MLM_OK && access(path, F_OK) != 0)
+        return err_set(MLM_ERR_NOT_FOUND,
+                       "%s: not there (a checkpoint of a run of another number of processes "
+                       "than this one's %d? resume with the same mpirun -np)",
+                       path, tr->world);
+    if (st == MLM_OK)
+        st = read_json(dir, f, &o);
     if (st != MLM_OK)
         return st;
-    const char *f = "rng_state.json";
     const cJSON *g = field(o, "generator"), *gs = field(o, "global_step");
     if (!cJSON_IsString(g) || strcmp(g->valuestring, GENERATOR) != 0)
         st = err_set(MLM_ERR_FORMAT, "%s: \"generator\" is not \"%s\"", f, GENERATOR);
@@ -777,7 +822,7 @@ static mlm_status check_rng_state(const mlm_trainer *tr, const char *dir, int64_
         st = expect_num(o, f, "micro_batches_per_epoch", (double)tr->len_dl,
                         "per_device_train_batch_size or the train dataset differ");
     if (st == MLM_OK)
-        st = expect_num(o, f, "micro_batch", (double)trainer_micro_batch(tr, *step),
+        st = expect_num(o, f, "micro_batch", (double)trainer_micro_batch(tr, *step, tr->rank),
                         "gradient_accumulation_steps differs");
     cJSON_Delete(o);
     return st;

@@ -23,6 +23,7 @@ struct train_model {
     mlm_model *m;
     int nthreads;
     int autocast_bf16; /* given to the family's ops context at each forward */
+    grad_hook hook;    /* given to the family's context at each backward */
     const train_family *f;
     void *ctx; /* the family's training context, made by the first forward */
 };
@@ -109,7 +110,12 @@ static mlm_status enc_forward(train_model *t, const mlm_batch *b, int train_mode
     return st;
 }
 
-static mlm_status enc_backward(train_model *t, float dloss) { return train_backward(t->ctx, dloss); }
+static mlm_status enc_backward(train_model *t, float dloss)
+{
+    train_ctx *tc = t->ctx;
+    tc->hook = t->hook;
+    return train_backward(tc, dloss);
+}
 static void enc_zero_grad(train_model *t) { train_zero_grad(t->ctx); }
 static float *enc_grad(train_model *t) { return ((train_ctx *)t->ctx)->grad; }
 static void enc_free(train_model *t) { train_ctx_free(t->ctx); }
@@ -195,7 +201,12 @@ static mlm_status t5_forward(train_model *t, const mlm_batch *b, int train_mode,
     return st;
 }
 
-static mlm_status t5_backward(train_model *t, float dloss) { return t5_train_backward(t->ctx, dloss); }
+static mlm_status t5_backward(train_model *t, float dloss)
+{
+    t5_train *tc = t->ctx;
+    tc->hook = t->hook;
+    return t5_train_backward(tc, dloss);
+}
 static void t5_zero_grad(train_model *t) { t5_train_zero_grad(t->ctx); }
 static float *t5_grad(train_model *t) { return t5_train_grad(t->ctx); }
 static void t5_free(train_model *t) { t5_train_free(t->ctx); }
@@ -378,6 +389,8 @@ void train_model_free(train_model *t)
 }
 
 void train_model_set_autocast_bf16(train_model *t, int on) { t->autocast_bf16 = on != 0; }
+
+void train_model_set_grad_hook(train_model *t, grad_hook h) { t->hook = h; }
 
 mlm_status train_model_forward(train_model *t, const mlm_batch *b, int train_mode, uint64_t seed,
                                uint64_t step, float *loss, size_t *labelled)

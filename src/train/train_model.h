@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "mlm/collator.h"
+#include "nn/grad_hook.h"
 #include "nn/model_impl.h"
 
 typedef struct train_model train_model;
@@ -38,6 +39,10 @@ void train_model_set_autocast_bf16(train_model *t, int on);
 
 /* Backward of the last forward, adding dloss·∂loss/∂θ to the gradients. */
 mlm_status train_model_backward(train_model *t, float dloss);
+
+/* Whom the backwards that follow tell, layer by layer, which gradients are
+ * final (nn/grad_hook.h); {NULL}: nobody. */
+void train_model_set_grad_hook(train_model *t, grad_hook h);
 
 /* Gradients to zero; they have model_numel() floats (NULL before the first
  * forward has made the context). */

@@ -32,7 +32,12 @@
 
 static const char *const strategy_names[] = {"no", "steps", "epoch"};
 
-typedef enum opt_kind { OPT_INT, OPT_FLOAT, OPT_STR, OPT_STRATEGY, OPT_BOOL, OPT_OPTIM } opt_kind;
+typedef enum opt_kind {
+    OPT_INT, OPT_FLOAT, OPT_STR, OPT_STRATEGY, OPT_BOOL, OPT_OPTIM, OPT_BACKEND
+} opt_kind;
+
+/* ddp_backend's values, by dist_backend: null, "mpi", "none". */
+static const char *const backend_names[] = {NULL, "mpi", "none"};
 
 typedef struct opt_def {
     const char *name;
@@ -77,6 +82,8 @@ static const opt_def opt_defs[] = {
     {"generation_max_length", OPT_INT, OFF(generation_max_length), 1, 1 << 20, 1, 0, 1},
     {"generation_num_beams", OPT_INT, OFF(generation_num_beams), 1, 1 << 10, 1, 0, 1},
     {"generation_config", OPT_STR, OFF(generation_config), 0, 0, 1, 0, 1},
+    {"ddp_backend", OPT_BACKEND, OFF(ddp_backend), 0, 0, 1, 0, 0},
+    {"ddp_bucket_cap_mb", OPT_INT, OFF(ddp_bucket_cap_mb), 1, 1 << 20, 1, 0, 0},
 };
 #undef OFF
 #define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
@@ -134,6 +141,7 @@ mlm_status mlm_trainer_new(mlm_model *model, const mlm_collator *collator,
         return err_oom();
     }
     tr->eval_accuracy = NAN;
+    tr->world = 1;
     tr->m = model;
     tr->col = collator;
     tr->train = train;
@@ -151,6 +159,8 @@ void mlm_trainer_free(mlm_trainer *tr)
     mem_free(tr->a.generation_config);
     train_model_free(tr->tm);
     par_pool_free(tr->pool);
+    grad_sync_free(tr->gsync);
+    dist_close(tr->dist);
     if (tr->opt_ready)
         optimizer_free(&tr->opt);
     cJSON_Delete(tr->log_history);
@@ -261,6 +271,18 @@ mlm_status mlm_trainer_set(mlm_trainer *tr, const char *name, const char *value)
                 return MLM_OK;
             }
         return bad_value(name, value, "expected \"no\", \"steps\" or \"epoch\"");
+    case OPT_BACKEND:
+        for (int k = 0; k < 3; k++)
+            if (is_null ? k == DIST_AUTO
+                        : (backend_names[k] && strcmp(value, backend_names[k]) == 0)) {
+                /* once the processes are set up, only their own value again */
+                if (tr->dist_ready && k != *(int *)(void *)field)
+                    return err_set(MLM_ERR_STATE, "trainer option %s: the trainer's processes "
+                                                  "are already set up", name);
+                *(int *)(void *)field = k;
+                return MLM_OK;
+            }
+        return bad_value(name, value, "expected null, \"mpi\" or \"none\"");
     case OPT_OPTIM: {
         optim_kind k;
         if (optim_kind_of(value, &k) != 0)
@@ -354,6 +376,11 @@ cJSON *trainer_args_json(const targs *a, int seq2seq)
         case OPT_OPTIM:
             v = cJSON_CreateString(optim_kind_name((optim_kind) * (const int *)(const void *)field));
             break;
+        case OPT_BACKEND: {
+            const char *b = backend_names[*(const int *)(const void *)field];
+            v = b ? cJSON_CreateString(b) : cJSON_CreateNull();
+            break;
+        }
         case OPT_BOOL: {
             int b = *(const int *)(const void *)field;
             v = b < 0 ? cJSON_CreateNull() : cJSON_CreateBool(b);
@@ -435,7 +462,7 @@ static int bar_wanted(const mlm_trainer *tr)
 
 static void output_begin(mlm_trainer *tr)
 {
-    tr->show_bar = bar_wanted(tr);
+    tr->show_bar = tr->rank == 0 && bar_wanted(tr); /* is_world_process_zero */
     if (tr->show_bar)
         progress_open(&tr->bar, stderr, PROGRESS_TERMINAL_WIDTH, progress_ascii_locale(),
                       tr->global_step, tr->total_steps, now_seconds());
@@ -445,7 +472,9 @@ static void output_end(mlm_trainer *tr) { progress_close(&tr->bar, now_seconds()
 
 /* Append rec to log_history and hand it on: to the callback, above the
  * bar (after the callback, as transformers calls the ProgressCallback
- * after the user's), or as a JSON line on stderr when neither. Takes rec. */
+ * after the user's), or as a JSON line on stderr when neither. Every rank
+ * keeps the same history and calls its callback (HF calls on_log on every
+ * process); only rank 0 prints. Takes rec. */
 static mlm_status emit(mlm_trainer *tr, cJSON *rec)
 {
     if (!rec)
@@ -468,10 +497,104 @@ static mlm_status emit(mlm_trainer *tr, cJSON *rec)
         tr->stop = 1;
     if (tr->show_bar)
         progress_write(&tr->bar, line.data, now_seconds());
-    else if (!tr->fn)
+    else if (!tr->fn && tr->rank == 0)
         fprintf(stderr, "%s\n", json);
     cJSON_free(json);
     sb_free(&line);
+    return MLM_OK;
+}
+
+/* ---------------------------------------------------------------- processes */
+
+mlm_status trainer_dist(mlm_trainer *tr)
+{
+    if (tr->dist_ready)
+        return MLM_OK;
+    mlm_status st = dist_open((dist_backend)tr->a.ddp_backend, NULL, &tr->dist);
+    if (st != MLM_OK)
+        return err_prefix(st, "trainer option ddp_backend: ");
+    tr->dist_ready = 1;
+    tr->rank = dist_rank(tr->dist);
+    tr->world = dist_size(tr->dist);
+    return MLM_OK;
+}
+
+mlm_status mlm_trainer_set_mpi_comm(mlm_trainer *tr, const void *comm)
+{
+    if (!tr || !comm)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_set_mpi_comm: NULL argument");
+    if (tr->started || tr->dist_ready)
+        return err_set(MLM_ERR_STATE, "mlm_trainer_set_mpi_comm: the trainer's processes are "
+                                      "already set up");
+    mlm_status st = dist_open(DIST_MPI, comm, &tr->dist);
+    if (st != MLM_OK)
+        return err_prefix(st, "mlm_trainer_set_mpi_comm: ");
+    tr->a.ddp_backend = DIST_MPI;
+    tr->dist_ready = 1;
+    tr->rank = dist_rank(tr->dist);
+    tr->world = dist_size(tr->dist);
+    return MLM_OK;
+}
+
+mlm_status mlm_trainer_world(mlm_trainer *tr, int *process_index, int *world_size)
+{
+    if (!tr)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_world: trainer is NULL");
+    mlm_status st = trainer_dist(tr);
+    if (st != MLM_OK)
+        return st;
+    if (process_index)
+        *process_index = tr->rank;
+    if (world_size)
+        *world_size = tr->world;
+    return MLM_OK;
+}
+
+/* A point every rank reaches: each says whether it failed and whether its
+ * callback asked to stop, and adds *sum (NULL: nothing) to the others', in
+ * rank order (the same bits on every rank). st when this rank failed; an
+ * error naming the first rank that did when another one did, so that every
+ * rank leaves the run at the same point. The single process: st. */
+static mlm_status agree(mlm_trainer *tr, mlm_status st, double *sum)
+{
+    if (tr->world == 1)
+        return st;
+    double mine[3] = {sum ? *sum : 0.0, st != MLM_OK, tr->stop};
+    double *all = mem_alloc((size_t)tr->world * 3 * sizeof *all);
+    if (!all)
+        return st != MLM_OK ? st : err_oom();
+    mlm_status cs = dist_allgather_f64(tr->dist, mine, 3, all);
+    double total = 0.0;
+    int bad = -1;
+    for (int r = 0; cs == MLM_OK && r < tr->world; r++) {
+        total += all[3 * r];
+        if (all[3 * r + 1] != 0 && bad < 0)
+            bad = r;
+        if (all[3 * r + 2] != 0)
+            tr->stop = 1;
+    }
+    mem_free(all);
+    if (st != MLM_OK)
+        return st;
+    if (cs != MLM_OK)
+        return cs;
+    if (sum)
+        *sum = total;
+    if (bad >= 0)
+        return err_set(MLM_ERR_CANCELLED, "stopped on rank %d of %d: rank %d failed (its error "
+                                          "is in its own output)",
+                       tr->rank, tr->world, bad);
+    return MLM_OK;
+}
+
+mlm_status trainer_store_flos(mlm_trainer *tr)
+{
+    double f = tr->current_flos;
+    mlm_status st = agree(tr, MLM_OK, &f);
+    if (st != MLM_OK)
+        return st;
+    tr->total_flos += f;
+    tr->current_flos = 0.0;
     return MLM_OK;
 }
 
@@ -574,6 +697,20 @@ typedef struct loop_result {
     double runtime, samples, steps;
 } loop_result;
 
+/* A batch's part in the evaluation's totals: its mean loss once per row
+ * (HF: loss.repeat(batch_size)), and its labelled and correct tokens. */
+static void eval_add(float loss, size_t n, size_t labelled, size_t right, double *sum,
+                     size_t *count, size_t *labelled_total, size_t *correct)
+{
+    *sum += (double)loss * (double)n;
+    *count += n;
+    *correct += right;
+    *labelled_total += labelled;
+}
+
+/* Per batch in a shared evaluation: loss, rows, labelled, correct. */
+#define EVAL_SLOTS 4
+
 /* transformers' evaluation_loop, shared by evaluate and predict: the rows
  * of ds in order, in batches of per_device_eval_batch_size, eval mode;
  * with ps (begun by the caller) each batch is also generated on and
@@ -593,14 +730,28 @@ static mlm_status eval_loop(mlm_trainer *tr, const mlm_dataset *ds, const char *
     if (!rows)
         return err_oom();
     /* the bar redraws in place: on a terminal only, never into a log file */
-    const int show_bar = isatty(STDERR_FILENO) && bar_wanted(tr);
+    const int show_bar = tr->rank == 0 && isatty(STDERR_FILENO) && bar_wanted(tr);
     const int64_t n_batches = (int64_t)((N + bs - 1) / bs);
     progress_bar eb = {0};
     double sum = 0.0;
     size_t count = 0, labelled_total = 0, correct = 0;
+    /* Several ranks share the batches as accelerate shards an evaluation
+     * (batch k on rank k mod world); each fills its batches' slots of
+     * `part`, the sum over the ranks fills them all (one rank each: exact),
+     * and the totals are then summed in batch order as one process sums
+     * them, to the same bits. Generation is not shared: every rank
+     * generates on every batch. */
+    const int shard = tr->world > 1 && !ps;
+    double *part = NULL;
+    if (shard && !(part = mem_calloc((size_t)n_batches * EVAL_SLOTS + 1, sizeof *part))) {
+        mem_free(rows);
+        return agree(tr, err_oom(), NULL);
+    }
     mlm_status st = MLM_OK;
     par_pool *before = enter_pool(tr);
     for (size_t i = 0, k = 0; i < N && st == MLM_OK; i += bs, k++) {
+        if (shard && (int)(k % (size_t)tr->world) != tr->rank)
+            continue;
         size_t n = N - i < bs ? N - i : bs;
         for (size_t j = 0; j < n; j++)
             rows[j] = i + j;
@@ -612,14 +763,18 @@ static mlm_status eval_loop(mlm_trainer *tr, const mlm_dataset *ds, const char *
             st = predict_batch(tr, ps, b);
         mlm_batch_free(b);
         if (st == MLM_OK && labelled > 0) {
-            sum += (double)loss * (double)n; /* HF: loss.repeat(batch_size) */
-            count += n;
             /* before the next forward overwrites the head's logits */
             size_t right = 0;
-            if (tr->a.compute_accuracy && (st = train_model_correct(tr->tm, &right)) == MLM_OK) {
-                correct += right;
-                labelled_total += labelled;
-            }
+            if (tr->a.compute_accuracy)
+                st = train_model_correct(tr->tm, &right);
+            if (shard) {
+                double *slot = part + k * EVAL_SLOTS;
+                slot[0] = loss;
+                slot[1] = (double)n;
+                slot[2] = (double)labelled;
+                slot[3] = (double)right;
+            } else
+                eval_add(loss, n, labelled, right, &sum, &count, &labelled_total, &correct);
         }
         if (st == MLM_OK && show_bar)
             eval_bar_step(tr, &eb, (int64_t)k + 1, n_batches);
@@ -627,6 +782,23 @@ static mlm_status eval_loop(mlm_trainer *tr, const mlm_dataset *ds, const char *
     eval_bar_end(tr, &eb);
     par_pool_leave(before);
     mem_free(rows);
+    if (shard) {
+        part[(size_t)n_batches * EVAL_SLOTS] = st != MLM_OK; /* failures */
+        mlm_status rs = dist_allreduce_f64(tr->dist, part, (size_t)n_batches * EVAL_SLOTS + 1);
+        if (st == MLM_OK)
+            st = rs;
+        if (st == MLM_OK && part[(size_t)n_batches * EVAL_SLOTS] != 0)
+            st = err_set(MLM_ERR_CANCELLED, "evaluation stopped on rank %d of %d: another rank "
+                                            "failed (its error is in its own output)",
+                         tr->rank, tr->world);
+        for (int64_t k = 0; st == MLM_OK && k < n_batches; k++) {
+            const double *slot = part + (size_t)k * EVAL_SLOTS;
+            if (slot[2] > 0)
+                eval_add((float)slot[0], (size_t)slot[1], (size_t)slot[2], (size_t)slot[3], &sum,
+                         &count, &labelled_total, &correct);
+        }
+        mem_free(part);
+    }
     if (st == MLM_OK && ps) {
         res->gen = cJSON_CreateObject();
         st = res->gen ? predict_metrics(tr, ps, prefix, res->gen) : err_oom();
@@ -693,10 +865,12 @@ mlm_status mlm_trainer_evaluate(mlm_trainer *tr, double *eval_loss, double *perp
     tr->eval_metrics = NULL;
     cJSON_Delete(tr->gen_metrics);
     tr->gen_metrics = NULL;
-    predict_state ps;
+    predict_state ps = {0};
     int generate;
     loop_result r;
-    mlm_status st = generation_begin(tr, &ps, 0, &generate);
+    mlm_status st = trainer_dist(tr);
+    if (st == MLM_OK)
+        st = generation_begin(tr, &ps, 0, &generate);
     if (st == MLM_OK)
         st = eval_loop(tr, tr->eval, "eval", generate ? &ps : NULL, &r);
     predict_end(&ps);
@@ -744,10 +918,12 @@ mlm_status mlm_trainer_predict(mlm_trainer *tr, const mlm_dataset *test,
                        "letters, digits or '_'", prefix);
     if (mlm_dataset_num_rows(test) == 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_predict: the test dataset is empty");
-    predict_state ps;
+    predict_state ps = {0};
     int generate;
     loop_result r;
-    mlm_status st = generation_begin(tr, &ps, 1, &generate);
+    mlm_status st = trainer_dist(tr);
+    if (st == MLM_OK)
+        st = generation_begin(tr, &ps, 1, &generate);
     if (st == MLM_OK)
         st = eval_loop(tr, test, prefix, generate ? &ps : NULL, &r);
     cJSON *metrics = st == MLM_OK ? loop_metrics_json(tr, prefix, &r, 0) : NULL;
@@ -799,24 +975,36 @@ static mlm_status log_eval(mlm_trainer *tr)
     return emit(tr, rec);
 }
 
-/* One optimizer step: micro-batches [mb0, mb1) of epoch e. */
-static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int64_t e,
-                             int64_t mb0, int64_t mb1, double *step_loss, double *gnorm)
+static mlm_status sync_ready(void *user, size_t from) { return grad_sync_ready(user, from); }
+
+/* Forward and backward of this rank's micro-batches [mb0, mb1) of epoch e,
+ * rows[0..N) being its share of the epoch. Each loss counts 1/(group ·
+ * world) in the gradient (HF divides by the accumulation, DDP averages over
+ * the ranks); the last backward hands its layers' gradients to the sums
+ * over the ranks as it finishes them, as DDP's hooks do (the earlier ones
+ * only accumulate: no_sync). *sl: Σ loss / group, this rank's step loss. */
+static mlm_status micro_batches(mlm_trainer *tr, const size_t *rows, size_t N, int64_t e,
+                                int64_t mb0, int64_t mb1, double *sl)
 {
     const size_t bs = (size_t)tr->a.train_batch_size;
     const int64_t group = mb1 - mb0;
-    if (tr->tm)
-        train_model_zero_grad(tr->tm);
-    double sl = 0.0;
+    const float dloss = 1.0f / (float)(group * tr->world);
     for (int64_t mb = mb0; mb < mb1; mb++) {
         size_t first = (size_t)mb * bs;
         size_t n = N - first < bs ? N - first : bs;
-        uint64_t index = (uint64_t)(e * tr->len_dl + mb);
+        uint64_t index = trainer_batch_index(tr, e * tr->len_dl + mb, tr->rank);
         mlm_batch *b = NULL;
         float loss;
         size_t labelled;
-        mlm_status st = forward_rows(tr, tr->train, perm + first, n, index, 1, index, &b, &loss,
+        mlm_status st = forward_rows(tr, tr->train, rows + first, n, index, 1, index, &b, &loss,
                                      &labelled);
+        if (st == MLM_OK && tr->gsync) {
+            const int last = mb == mb1 - 1;
+            if (last)
+                grad_sync_begin(tr->gsync, train_model_grad(tr->tm));
+            train_model_set_grad_hook(tr->tm, last ? (grad_hook){sync_ready, tr->gsync}
+                                                   : (grad_hook){NULL, NULL});
+        }
         if (st == MLM_OK) /* HF's floating_point_ops: every input id, padding too */
             tr->current_flos +=
                 tr->flos_per_token * (double)(mlm_batch_rows(b) * mlm_batch_seq_len(b));
@@ -828,13 +1016,36 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
                              (long long)tr->global_step + 1, (long long)e, (long long)mb,
                              (double)loss, tr->a.learning_rate);
             else
-                st = train_model_backward(tr->tm, 1.0f / (float)group);
-            sl += (double)loss / (double)group;
+                st = train_model_backward(tr->tm, dloss);
+            *sl += (double)loss / (double)group;
         }
         mlm_batch_free(b);
         if (st != MLM_OK)
             return st;
     }
+    return MLM_OK;
+}
+
+/* One optimizer step: this rank's micro-batches [mb0, mb1) of epoch e, the
+ * gradients summed over the ranks, *step_loss the ranks' mean. */
+static mlm_status train_step(mlm_trainer *tr, const size_t *rows, size_t N, int64_t e,
+                             int64_t mb0, int64_t mb1, double *step_loss, double *gnorm)
+{
+    if (tr->tm)
+        train_model_zero_grad(tr->tm);
+    double sl = 0.0;
+    mlm_status st = micro_batches(tr, rows, N, e, mb0, mb1, &sl);
+    if (tr->gsync) {
+        mlm_status gs = st == MLM_OK ? grad_sync_finish(tr->gsync) : grad_sync_abandon(tr->gsync);
+        if (st == MLM_OK)
+            st = gs;
+        tr->comm_wait += grad_sync_wait_seconds(tr->gsync);
+    }
+    /* HF logs the ranks' mean loss (_nested_gather(tr_loss).mean()) */
+    st = agree(tr, st, &sl);
+    if (st != MLM_OK)
+        return st;
+    sl /= (double)tr->world;
     double norm = grad_global_norm(optimizer_groups(&tr->opt), train_model_grad(tr->tm));
     if (!isfinite(norm))
         return err_set(MLM_ERR_NUMERIC,
@@ -853,7 +1064,10 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *perm, size_t N, int6
 /* The record of every logging_steps steps. */
 static mlm_status log_loss(mlm_trainer *tr, double norm)
 {
-    trainer_store_flos(tr); /* _maybe_log_save_evaluate stores them before the log */
+    /* _maybe_log_save_evaluate stores them before the log */
+    mlm_status st = trainer_store_flos(tr);
+    if (st != MLM_OK)
+        return st;
     cJSON *rec = cJSON_CreateObject();
     double loss = tr->loss_since_log / (double)tr->steps_since_log;
     if (rec && !(add_num(rec, "loss", json_py_round(loss, 4)) &&
@@ -877,16 +1091,26 @@ static mlm_status after_step(mlm_trainer *tr, int epoch_end, double norm)
     const targs *a = &tr->a;
     const int64_t gs = tr->global_step;
     const int64_t eval_every = a->eval_steps ? a->eval_steps : a->logging_steps;
+    const int log = gs % a->logging_steps == 0;
+    const int eval = (a->eval_strategy == STRAT_STEPS && gs % eval_every == 0) ||
+                     (a->eval_strategy == STRAT_EPOCH && epoch_end);
+    const int save = (a->save_strategy == STRAT_STEPS && gs % a->save_steps == 0) ||
+                     (a->save_strategy == STRAT_EPOCH && epoch_end) ||
+                     (a->save_strategy != STRAT_NO && gs == tr->total_steps);
     mlm_status st = MLM_OK;
-    if (gs % a->logging_steps == 0)
+    if (log)
         st = log_loss(tr, norm);
-    if (st == MLM_OK && ((a->eval_strategy == STRAT_STEPS && gs % eval_every == 0) ||
-                         (a->eval_strategy == STRAT_EPOCH && epoch_end)))
-        st = log_eval(tr);
-    if (st == MLM_OK && ((a->save_strategy == STRAT_STEPS && gs % a->save_steps == 0) ||
-                         (a->save_strategy == STRAT_EPOCH && epoch_end) ||
-                         (a->save_strategy != STRAT_NO && gs == tr->total_steps)))
-        st = checkpoint_save(tr);
+    /* the evaluation is collective: every rank runs it, whatever its log did */
+    if (eval) {
+        mlm_status es = log_eval(tr);
+        if (st == MLM_OK)
+            st = es;
+    }
+    /* the ranks leave together, and save only when all are well */
+    if (log || eval || save)
+        st = agree(tr, st, NULL);
+    if (st == MLM_OK && save)
+        st = agree(tr, checkpoint_save(tr), NULL);
     if (st == MLM_OK && tr->stop)
         st = err_set(MLM_ERR_CANCELLED, "training cancelled by the log callback at step %lld",
                      (long long)gs);
@@ -899,10 +1123,12 @@ static mlm_status after_step(mlm_trainer *tr, int epoch_end, double norm)
 static cJSON *train_metrics_json(mlm_trainer *tr, double runtime)
 {
     const targs *a = &tr->a;
-    double samples = a->max_steps > 0
-                         ? (double)a->max_steps * (double)a->train_batch_size * (double)a->accum
-                         : (double)mlm_dataset_num_rows(tr->train) * a->num_train_epochs;
-    trainer_store_flos(tr);
+    /* total_train_batch_size: per device x accumulation x world */
+    double samples = a->max_steps > 0 ? (double)a->max_steps * (double)a->train_batch_size *
+                                            (double)a->accum * (double)tr->world
+                                      : (double)mlm_dataset_num_rows(tr->train) * a->num_train_epochs;
+    if (trainer_store_flos(tr) != MLM_OK)
+        return NULL;
     cJSON *m = cJSON_CreateObject();
     if (m && add_speed(m, "train", runtime, samples, (double)tr->total_steps) &&
         add_num(m, "total_flos", tr->total_flos) &&
@@ -913,7 +1139,18 @@ static cJSON *train_metrics_json(mlm_trainer *tr, double runtime)
     return NULL;
 }
 
-static mlm_status run(mlm_trainer *tr, size_t *perm)
+/* This rank's rows of an epoch's order, as torch's DistributedSampler
+ * splits it: the order padded to a multiple of the world by repeating it
+ * from its start, and rank r taking every world-th entry from r. */
+static size_t rank_rows(const mlm_trainer *tr, const size_t *perm, size_t N, size_t *mine)
+{
+    size_t n = (N + (size_t)tr->world - 1) / (size_t)tr->world;
+    for (size_t i = 0; i < n; i++)
+        mine[i] = perm[((size_t)tr->rank + i * (size_t)tr->world) % N];
+    return n;
+}
+
+static mlm_status run(mlm_trainer *tr, size_t *perm, size_t *mine)
 {
     const targs *a = &tr->a;
     const double t0 = now_seconds();
@@ -927,12 +1164,18 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
         st = mlm_dataset_epoch_order(N, (uint64_t)a->seed, (uint64_t)e, perm);
         if (st != MLM_OK)
             return st;
+        const size_t *rows = perm;
+        size_t n_rows = N;
+        if (tr->world > 1) {
+            n_rows = rank_rows(tr, perm, N, mine);
+            rows = mine;
+        }
         for (int64_t s = tr->global_step - e * tr->per_epoch;
              s < tr->per_epoch && tr->global_step < tr->total_steps; s++) {
             int64_t mb0 = s * a->accum;
             int64_t mb1 = mb0 + a->accum < tr->len_dl ? mb0 + a->accum : tr->len_dl;
             double step_loss = 0.0, norm = 0.0;
-            st = train_step(tr, perm, N, e, mb0, mb1, &step_loss, &norm);
+            st = train_step(tr, rows, n_rows, e, mb0, mb1, &step_loss, &norm);
             if (st != MLM_OK)
                 return st;
             tr->global_step++;
@@ -958,8 +1201,9 @@ static mlm_status run(mlm_trainer *tr, size_t *perm)
     }
     st = emit(tr, rec);
     output_end(tr);
-    if (st == MLM_OK)
+    if (st == MLM_OK && tr->rank == 0)
         st = checkpoint_save_final(tr);
+    st = agree(tr, st, NULL);
     if (st == MLM_OK && tr->stop)
         st = err_set(MLM_ERR_CANCELLED, "training cancelled by the log callback at the end");
     return st;
@@ -994,7 +1238,8 @@ static double non_embedding_params(const mlm_model *m)
 trainer_plan trainer_plan_of(const mlm_trainer *tr)
 {
     const targs *a = &tr->a;
-    const size_t N = mlm_dataset_num_rows(tr->train);
+    /* each rank's share of the rows (DistributedSampler's num_samples) */
+    const size_t N = (mlm_dataset_num_rows(tr->train) + (size_t)tr->world - 1) / (size_t)tr->world;
     trainer_plan p;
     p.len_dl = (int64_t)((N + (size_t)a->train_batch_size - 1) / (size_t)a->train_batch_size);
     p.per_epoch = (p.len_dl + a->accum - 1) / a->accum;
@@ -1043,14 +1288,20 @@ mlm_status mlm_trainer_train(mlm_trainer *tr)
     mlm_status fp32 = model_require_fp32(tr->m, "mlm_trainer_train");
     if (fp32 != MLM_OK)
         return fp32;
+    mlm_status ds = trainer_dist(tr);
+    if (ds != MLM_OK)
+        return ds;
     if (a->eval_strategy != STRAT_NO && !tr->eval)
         return err_set(MLM_ERR_INVALID_ARGUMENT,
                        "trainer option eval_strategy: \"%s\" needs an eval dataset",
                        strategy_names[a->eval_strategy]);
     plan(tr);
-    mlm_status st = checkpoint_prepare_output_dir(a->output_dir);
+    /* rank 0 owns the output folder; the others wait for its word */
+    mlm_status st = tr->rank == 0 ? checkpoint_prepare_output_dir(a->output_dir) : MLM_OK;
     if (st != MLM_OK)
-        return err_prefix(st, "trainer option output_dir: ");
+        st = err_prefix(st, "trainer option output_dir: ");
+    if ((st = agree(tr, st, NULL)) != MLM_OK)
+        return st;
     optim_hparams h = {a->adam_beta1, a->adam_beta2, a->adam_epsilon, a->weight_decay, 0};
     size_t np;
     const param_desc *params = model_param_table(tr->m, &np);
@@ -1058,17 +1309,30 @@ mlm_status mlm_trainer_train(mlm_trainer *tr)
     if (st != MLM_OK)
         return st;
     tr->opt_ready = 1;
-    if (a->resume_from_checkpoint && (st = resume_from(tr, a->resume_from_checkpoint)) != MLM_OK)
+    if (tr->world > 1) {
+        int64_t mb = a->ddp_bucket_cap_mb ? a->ddp_bucket_cap_mb : 25; /* DDP's bucket_cap_mb */
+        st = grad_sync_new(tr->dist, model_numel(tr->m), (size_t)mb << 20, &tr->gsync);
+    }
+    /* every rank reads the checkpoint (a folder all of them see) */
+    if (st == MLM_OK && a->resume_from_checkpoint)
+        st = resume_from(tr, a->resume_from_checkpoint);
+    if ((st = agree(tr, st, NULL)) != MLM_OK)
         return st;
-    size_t *perm = mem_alloc(mlm_dataset_num_rows(tr->train) * sizeof *perm);
-    if (!perm)
-        return err_oom();
+    const size_t N = mlm_dataset_num_rows(tr->train);
+    size_t *perm = mem_alloc(N * sizeof *perm);
+    size_t *mine = tr->world > 1 ? mem_alloc(N * sizeof *mine) : NULL;
+    if (!perm || (tr->world > 1 && !mine)) {
+        mem_free(perm);
+        mem_free(mine);
+        return agree(tr, err_oom(), NULL);
+    }
     output_begin(tr);
     par_pool *before = enter_pool(tr);
-    st = run(tr, perm);
+    st = run(tr, perm, mine);
     par_pool_leave(before);
     output_end(tr);
     mem_free(perm);
+    mem_free(mine);
     return st;
 }
 

@@ -10,6 +10,8 @@
 #include "mlm/trainer.h"
 #include "core/threads.h"
 #include "nn/model_impl.h"
+#include "train/dist.h"
+#include "train/grad_sync.h"
 #include "train/train_model.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -48,6 +50,9 @@ typedef struct targs {
     int64_t generation_max_length; /* 0: null */
     int64_t generation_num_beams;  /* 0: null */
     char *generation_config;       /* a generation_config.json or its folder; NULL: null */
+    /* data parallelism (docs/distributed.md) */
+    int ddp_backend;               /* dist_backend: null (auto), "mpi", "none" */
+    int64_t ddp_bucket_cap_mb;     /* 0: null (DDP's 25) */
 } targs;
 
 /* Eval batches draw their masks from collator streams far from any training
@@ -74,6 +79,15 @@ struct mlm_trainer {
      * makes ~250 parallel calls, each of which would otherwise start and
      * join a thread (~40 us). */
     par_pool *pool;
+
+    /* The processes of the run: rank `rank` of `world` (0 of 1 alone).
+     * Every rank holds the same parameters, optimizer state, counters and
+     * log history; rank 0 alone prints and writes. */
+    dist *dist;
+    int dist_ready;          /* dist opened (or found to be the single process) */
+    int rank, world;
+    grad_sync *gsync;        /* the gradients' sums over the ranks (world > 1) */
+    double comm_wait;        /* seconds waited on gradient sums, this run */
 
     /* progress */
     int64_t global_step;
@@ -116,7 +130,7 @@ static inline int trainer_is_seq2seq(const mlm_trainer *tr)
 /* The run's schedule for the trainer's options and train set, as HF's
  * _inner_training_loop sizes it. */
 typedef struct trainer_plan {
-    int64_t len_dl;       /* micro-batches per epoch */
+    int64_t len_dl;       /* micro-batches per epoch (each rank's) */
     int64_t per_epoch;    /* optimizer steps per epoch */
     int64_t total_steps;  /* TrainerState.max_steps */
     int64_t warmup;       /* warmup steps */
@@ -133,14 +147,15 @@ static inline int add_num(cJSON *o, const char *k, double v)
     return cJSON_AddNumberToObject(o, k, v) != NULL;
 }
 
-/* Trainer.store_flos: the flos counted since the last fold go into the
- * state's total (at each log record, checkpoint and the end of a run, in
- * that order of addition, so total_flos is HF's to the last bit). */
-static inline void trainer_store_flos(mlm_trainer *tr)
-{
-    tr->total_flos += tr->current_flos;
-    tr->current_flos = 0.0;
-}
+/* Trainer.store_flos: the flos counted since the last fold, summed over the
+ * ranks (distributed_concat(...).sum()), go into the state's total (at each
+ * log record, checkpoint and the end of a run, in that order of addition,
+ * so total_flos is HF's to the last bit). Collective: every rank calls it. */
+mlm_status trainer_store_flos(mlm_trainer *tr);
+
+/* The processes of the run, opened on first use from ddp_backend (or the
+ * communicator mlm_trainer_set_mpi_comm gave). */
+mlm_status trainer_dist(mlm_trainer *tr);
 
 /* The learning rate of the update after `step` updates. */
 static inline double trainer_lr(const mlm_trainer *tr, int64_t step)
@@ -148,13 +163,22 @@ static inline double trainer_lr(const mlm_trainer *tr, int64_t step)
     return tr->a.learning_rate * lr_linear_warmup(step, tr->warmup, tr->total_steps);
 }
 
-/* The batch index (collator masks, dropout) of the first micro-batch of the
- * update after `step` updates: micro-batches are numbered across the run,
- * each epoch taking len_dl of them. */
-static inline uint64_t trainer_micro_batch(const mlm_trainer *tr, int64_t step)
+/* The batch index (collator masks, dropout) of rank's k-th micro-batch of
+ * the run: micro-batches are numbered across the run, each epoch taking
+ * len_dl of them on every rank, and the ranks' k-th ones side by side (one
+ * process with world x the accumulation numbers the same micro-batches
+ * alike when per-device batches are one row). */
+static inline uint64_t trainer_batch_index(const mlm_trainer *tr, int64_t k, int rank)
+{
+    return (uint64_t)k * (uint64_t)tr->world + (uint64_t)rank;
+}
+
+/* rank's first micro-batch of the update after `step` updates. */
+static inline uint64_t trainer_micro_batch(const mlm_trainer *tr, int64_t step, int rank)
 {
     int64_t e = step / tr->per_epoch;
-    return (uint64_t)(e * tr->len_dl + (step - e * tr->per_epoch) * tr->a.accum);
+    return trainer_batch_index(tr, e * tr->len_dl + (step - e * tr->per_epoch) * tr->a.accum,
+                               rank);
 }
 
 #endif
