@@ -127,6 +127,7 @@ int main(void)
         data_tokenize_suite,
         cli_data_suite,
         cli_train_suite,
+        distributed_suite,
         tokenizer_suite,
         tokenizer_parity_suite,
         tokenizer_trainer_suite,

@@ -40,6 +40,7 @@ int tokenizer_golden_check(const struct mlm_tokenizer *tok, const char *path, co
 Suite *data_tokenize_suite(void);
 Suite *cli_data_suite(void);
 Suite *cli_train_suite(void);
+Suite *distributed_suite(void);
 Suite *pipeline_suite(void);
 Suite *rouge_suite(void);
 Suite *cli_rouge_suite(void);
