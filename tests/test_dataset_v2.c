@@ -176,6 +176,19 @@ START_TEST(v1_file_reads)
 }
 END_TEST
 
+/* map's function: the batch itself (a view of the mapped file's rows). */
+static mlm_status same_batch(const mlm_dataset *batch, void *user, mlm_dataset **result)
+{
+    (void)user;
+    size_t n = mlm_dataset_num_rows(batch);
+    size_t *all = malloc((n ? n : 1) * sizeof *all);
+    for (size_t i = 0; i < n; i++)
+        all[i] = i;
+    mlm_status st = mlm_dataset_select(batch, all, n, result);
+    free(all);
+    return st;
+}
+
 /* A column whose values span [lo, hi] gets the narrowest width holding
  * them, through save and through the streaming writer, and reads back. */
 START_TEST(widths_and_boundaries)
@@ -237,6 +250,13 @@ START_TEST(widths_and_boundaries)
         ck_assert_int_eq(mlm_dataset_open(path2, &streamed), MLM_OK);
         expect_same_sequences(ds, streamed);
         mlm_dataset_free(streamed);
+        /* map concatenates its batches' cells: widened into int32 storage */
+        mlm_dataset *mapped;
+        ck_assert_int_eq(mlm_dataset_map(back, same_batch, NULL,
+                                         "{\"batched\": true, \"batch_size\": 2}", &mapped),
+                         MLM_OK);
+        expect_same_sequences(ds, mapped);
+        mlm_dataset_free(mapped);
         /* a shuffled view of the narrow file, saved and read back */
         ck_assert_int_eq(mlm_dataset_shuffle(back, 5, &sh), MLM_OK);
         ck_assert_int_eq(mlm_dataset_save(sh, path2), MLM_OK);
