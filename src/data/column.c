@@ -97,6 +97,8 @@ mlm_status store_seq(const colstore *cs, const char *name, uint64_t row, uint64_
  * width 4). */
 void store_seq_read(const colstore *cs, uint64_t first, size_t n, int32_t *dst)
 {
+    if (n == 0)
+        return; /* dst may be NULL (a length query) */
     switch (cs->width) {
     case 1: {
         const uint8_t *v = (const uint8_t *)cs->vals + first;
