@@ -146,9 +146,8 @@ static result run_child(const char *corpus, int threads, int streaming)
                     mlm_dataset_group_texts(t, BLOCK, &g) == MLM_OK && stat(corpus, &st) == 0) {
                     unsigned long long tokens = 0;
                     for (size_t i = 0; i < mlm_dataset_num_rows(t); i++) {
-                        const int32_t *d;
-                        size_t len;
-                        mlm_dataset_get_sequence(t, "input_ids", i, &d, &len);
+                        size_t len; /* a length query: no column widened */
+                        mlm_dataset_copy_sequence(t, "input_ids", i, NULL, 0, &len);
                         tokens += len;
                     }
                     c = (result){now() - t0, (unsigned long long)st.st_size, tokens,

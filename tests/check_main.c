@@ -123,6 +123,7 @@ int main(void)
         safetensors_suite,
         config_suite,
         dataset_suite,
+        dataset_v2_suite,
         collator_suite,
         data_tokenize_suite,
         cli_data_suite,

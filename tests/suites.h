@@ -25,6 +25,7 @@ Suite *json_suite(void);
 Suite *safetensors_suite(void);
 Suite *config_suite(void);
 Suite *dataset_suite(void);
+Suite *dataset_v2_suite(void);
 Suite *collator_suite(void);
 Suite *tokenizer_suite(void);
 Suite *tokenizer_trainer_suite(void);

@@ -171,8 +171,24 @@ MLM_API mlm_status mlm_dataset_get_int(const mlm_dataset *ds, const char *column
                                        int64_t *value);
 MLM_API mlm_status mlm_dataset_get_float(const mlm_dataset *ds, const char *column, size_t row,
                                          double *value);
+/* A sequence cell as int32 values. A column read from a file may store its
+ * values narrower (docs/dataset-format.md: 1 or 2 bytes each); the first
+ * call on such a column widens the whole column into memory owned by its
+ * storage (4 bytes a value, kept until the storage is freed), so the
+ * pointer's lifetime is the one above. mlm_dataset_copy_sequence reads a
+ * row without that copy. */
 MLM_API mlm_status mlm_dataset_get_sequence(const mlm_dataset *ds, const char *column,
                                             size_t row, const int32_t **data, size_t *len);
+
+/* Copy a sequence cell into buf: *len gets its number of values, and the
+ * first min(*len, cap) of them are written to buf[0..) as int32 (widened
+ * when the column is stored narrower), as snprintf does: the row is whole
+ * when *len <= cap, and buf may be NULL when cap is 0 (a length query).
+ * Nothing is allocated. Errors as the accessors above; a NULL buf with cap
+ * > 0 is MLM_ERR_INVALID_ARGUMENT. */
+MLM_API mlm_status mlm_dataset_copy_sequence(const mlm_dataset *ds, const char *column,
+                                             size_t row, int32_t *buf, size_t cap,
+                                             size_t *len);
 
 /* ------------------------------------------------------------ transforms */
 

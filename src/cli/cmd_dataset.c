@@ -149,9 +149,8 @@ static unsigned long long count_tokens(const mlm_dataset *ds)
 {
     unsigned long long n = 0;
     for (size_t r = 0; r < mlm_dataset_num_rows(ds); r++) {
-        const int32_t *d;
-        size_t len;
-        if (mlm_dataset_get_sequence(ds, "input_ids", r, &d, &len) == MLM_OK)
+        size_t len; /* a length query: nothing widened or copied */
+        if (mlm_dataset_copy_sequence(ds, "input_ids", r, NULL, 0, &len) == MLM_OK)
             n += len;
     }
     return n;

@@ -263,10 +263,12 @@ static mlm_status opt_col(const mlm_dataset *ds, const char *name, const dcol **
     return MLM_OK;
 }
 
-static mlm_status row_seq(const dcol *c, uint64_t row, size_t want, const int32_t **d)
+/* A row of `want` values as int32: a narrow column's widened into scratch. */
+static mlm_status row_seq(const dcol *c, uint64_t row, size_t want, strbuf *scratch,
+                          const int32_t **d)
 {
     size_t len;
-    mlm_status st = store_seq(c->cs, c->name, dcol_phys(c, row), d, &len);
+    mlm_status st = store_seq_row(c->cs, c->name, dcol_phys(c, row), scratch, d, &len);
     if (st)
         return st;
     if (len != want)
@@ -354,9 +356,9 @@ mlm_status mlm_collator_collate(const mlm_collator *c, const mlm_dataset *ds,
         if (rows[i] >= ds->nrows)
             return err_set(MLM_ERR_RANGE, "collate: row %zu out of range (%" PRIu64 " rows)",
                            rows[i], ds->nrows);
-        const int32_t *d;
+        uint64_t first;
         size_t len;
-        if ((st = store_seq(rc.ids->cs, rc.ids->name, dcol_phys(rc.ids, rows[i]), &d, &len)))
+        if ((st = store_seq(rc.ids->cs, rc.ids->name, dcol_phys(rc.ids, rows[i]), &first, &len)))
             return st;
         if (len > maxlen)
             maxlen = len;
@@ -395,16 +397,18 @@ mlm_status mlm_collator_collate(const mlm_collator *c, const mlm_dataset *ds,
             b->tti[k] = 0;
     }
     uint8_t *pad = flags, *special = flags + scratch, *sel = flags + 2 * scratch;
+    strbuf wide[5] = {{0}}; /* rows of narrow columns, widened: ids, attn, stm, tti, wid */
     for (size_t i = 0; i < n && !st; i++) {
         uint64_t row = rows[i];
         const int32_t *ids, *attn = NULL, *stm = NULL, *tti = NULL, *wid = NULL;
         size_t len;
-        if ((st = store_seq(rc.ids->cs, rc.ids->name, dcol_phys(rc.ids, row), &ids, &len)))
+        if ((st = store_seq_row(rc.ids->cs, rc.ids->name, dcol_phys(rc.ids, row), &wide[0], &ids,
+                                &len)))
             break;
-        if ((rc.attn && (st = row_seq(rc.attn, row, len, &attn))) ||
-            (rc.stm && (st = row_seq(rc.stm, row, len, &stm))) ||
-            (rc.tti && (st = row_seq(rc.tti, row, len, &tti))) ||
-            (rc.wid && (st = row_seq(rc.wid, row, len, &wid))))
+        if ((rc.attn && (st = row_seq(rc.attn, row, len, &wide[1], &attn))) ||
+            (rc.stm && (st = row_seq(rc.stm, row, len, &wide[2], &stm))) ||
+            (rc.tti && (st = row_seq(rc.tti, row, len, &wide[3], &tti))) ||
+            (rc.wid && (st = row_seq(rc.wid, row, len, &wide[4], &wid))))
             break;
         size_t off = c->left ? L - len : 0;
         int32_t *oid = b->ids + i * L + off, *oat = b->attn + i * L + off;
@@ -446,6 +450,8 @@ mlm_status mlm_collator_collate(const mlm_collator *c, const mlm_dataset *ds,
     }
     mem_free(flags);
     mem_free(starts);
+    for (int k = 0; k < 5; k++)
+        sb_free(&wide[k]);
     if (st) {
         mlm_batch_free(b);
         return st;

@@ -167,9 +167,13 @@ static mlm_status seq_col(const mlm_dataset *ds, const char *name, const dcol **
     return MLM_OK;
 }
 
-static mlm_status cell(const dcol *c, uint64_t row, const int32_t **d, size_t *len)
+/* A row as int32 values; a narrow column's is widened into `scratch`, so
+ * *d is good until the next call (the callers use each row before the
+ * next). */
+static mlm_status cell(const dcol *c, uint64_t row, strbuf *scratch, const int32_t **d,
+                       size_t *len)
 {
-    return store_seq(c->cs, c->name, dcol_phys(c, row), d, len);
+    return store_seq_row(c->cs, c->name, dcol_phys(c, row), scratch, d, len);
 }
 
 /* HF's padded length: `target` rounded up to a multiple. */
@@ -248,13 +252,13 @@ static void shift_right(int32_t *out, const int32_t *labels, size_t T, int32_t s
 }
 
 static mlm_status lengths(const mlm_collator *c, const s2scols *k, const size_t *rows, size_t n,
-                          size_t *ilen, size_t *llen)
+                          strbuf *scratch, size_t *ilen, size_t *llen)
 {
     mlm_status st;
     for (size_t i = 0; i < n; i++) {
         const int32_t *d;
         size_t len;
-        if ((st = cell(k->ids, rows[i], &d, &len)) ||
+        if ((st = cell(k->ids, rows[i], scratch, &d, &len)) ||
             (st = check_ids(c, d, len, 0, rows[i])))
             return st;
         ilen[i] = len;
@@ -262,7 +266,7 @@ static mlm_status lengths(const mlm_collator *c, const s2scols *k, const size_t 
             const dcol *o[2] = {k->attn, k->tti};
             for (int m = 0; m < 2; m++) {
                 size_t l2;
-                if (o[m] && (st = cell(o[m], rows[i], &d, &l2)))
+                if (o[m] && (st = cell(o[m], rows[i], scratch, &d, &l2)))
                     return st;
                 if (o[m] && l2 != len)
                     return err_set(MLM_ERR_FORMAT, "collate: row %zu: column '%s' has %zu "
@@ -271,7 +275,7 @@ static mlm_status lengths(const mlm_collator *c, const s2scols *k, const size_t 
         }
         if (!k->labels)
             continue;
-        if ((st = cell(k->labels, rows[i], &d, &len)))
+        if ((st = cell(k->labels, rows[i], scratch, &d, &len)))
             return st;
         /* a missing value is stored as an empty list: HF's feature["labels"]
          * would be None, which it cannot pad */
@@ -314,7 +318,8 @@ mlm_status collate_seq2seq(const mlm_collator *c, const mlm_dataset *ds, const s
             tmp.padding = DATA_PAD_NONE;
     }
     size_t L = 0, T = 0;
-    if (!(st = lengths(c, &k, rows, n, ilen, llen)) &&
+    strbuf sc = {0}, *scratch = &sc; /* a narrow column's row, widened */
+    if (!(st = lengths(c, &k, rows, n, scratch, ilen, llen)) &&
         !(st = padded_len(&tmp, "input_ids", ilen, rows, n,
                           c->padding == DATA_PAD_MAX_LENGTH ? fixed : -1, &L)) &&
         k.labels)
@@ -323,11 +328,13 @@ mlm_status collate_seq2seq(const mlm_collator *c, const mlm_dataset *ds, const s
                         c->padding == DATA_PAD_MAX_LENGTH ? c->max_length : -1, &T);
     if (st) {
         mem_free(ilen);
+        sb_free(scratch);
         return st;
     }
     size_t in_arrays = k.tti ? 3 : 2, lab_arrays = !k.labels ? 0 : c->model ? 2 : 1;
     if ((L && n > SIZE_MAX / L / 8) || (T && n > SIZE_MAX / T / 8)) {
         mem_free(ilen);
+        sb_free(scratch);
         return err_oom();
     }
     size_t cells = n * L, lcells = n * T, total = in_arrays * cells + lab_arrays * lcells;
@@ -337,6 +344,7 @@ mlm_status collate_seq2seq(const mlm_collator *c, const mlm_dataset *ds, const s
         mem_free(b);
         mem_free(mem);
         mem_free(ilen);
+        sb_free(scratch);
         return err_oom();
     }
     b->rows = n;
@@ -359,27 +367,28 @@ mlm_status collate_seq2seq(const mlm_collator *c, const mlm_dataset *ds, const s
         const int32_t *d;
         size_t len;
         uint64_t row = rows[i];
-        if ((st = cell(k.ids, row, &d, &len)))
+        if ((st = cell(k.ids, row, scratch, &d, &len)))
             break;
         put_row(b->ids + i * L, L, d, len, c->left);
-        if (k.attn && (st = cell(k.attn, row, &d, &len)))
+        if (k.attn && (st = cell(k.attn, row, scratch, &d, &len)))
             break;
         if (k.attn)
             put_row(b->attn + i * L, L, d, len, c->left);
         else /* tokenizer.pad's return_attention_mask: ones over the row */
             for (size_t j = 0; j < len; j++)
                 b->attn[i * L + (c->left ? L - len : 0) + j] = 1;
-        if (k.tti && !(st = cell(k.tti, row, &d, &len)))
+        if (k.tti && !(st = cell(k.tti, row, scratch, &d, &len)))
             put_row(b->tti + i * L, L, d, len, c->left);
         if (st || !k.labels)
             continue;
-        if ((st = cell(k.labels, row, &d, &len)))
+        if ((st = cell(k.labels, row, scratch, &d, &len)))
             break;
         put_row(b->labels + i * T, T, d, len, c->left);
         if (b->dec)
             shift_right(b->dec + i * T, b->labels + i * T, T, c->decoder_start, c->model_pad);
     }
     mem_free(ilen);
+    sb_free(scratch);
     if (st) {
         mlm_batch_free(b);
         return st;

@@ -32,6 +32,7 @@ void colstore_release(colstore *cs)
         return;
     for (int i = 0; i < 3; i++)
         mem_free(cs->own[i]);
+    mem_free(atomic_load(&cs->wide));
     dmap_release(cs->map);
     mem_free(cs);
 }
@@ -77,7 +78,7 @@ mlm_status store_list(const colstore *cs, const char *name, uint64_t row, uint64
     return MLM_OK;
 }
 
-mlm_status store_seq(const colstore *cs, const char *name, uint64_t row, const int32_t **data,
+mlm_status store_seq(const colstore *cs, const char *name, uint64_t row, uint64_t *first,
                      size_t *len)
 {
     if (row >= cs->nrows)
@@ -86,9 +87,75 @@ mlm_status store_seq(const colstore *cs, const char *name, uint64_t row, const i
     if (a > b || b > cs->nvals)
         return err_set(MLM_ERR_FORMAT, "column '%s': bad sequence offsets at row %" PRIu64,
                        name, row);
-    *data = cs->i32 + a;
+    *first = a;
     *len = (size_t)(b - a);
     return MLM_OK;
+}
+
+/* dst[i] = vals[first + i], zero-extended from uint8 / uint16 (the widths
+ * below 4 are unsigned: the writer gives a column with a negative value
+ * width 4). */
+void store_seq_read(const colstore *cs, uint64_t first, size_t n, int32_t *dst)
+{
+    if (n == 0)
+        return; /* dst may be NULL (a length query) */
+    switch (cs->width) {
+    case 1: {
+        const uint8_t *v = (const uint8_t *)cs->vals + first;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = v[i];
+        return;
+    }
+    case 2: {
+        const uint16_t *v = (const uint16_t *)cs->vals + first;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = v[i];
+        return;
+    }
+    default:
+        memcpy(dst, (const int32_t *)cs->vals + first, n * sizeof *dst);
+    }
+}
+
+mlm_status store_seq_row(const colstore *cs, const char *name, uint64_t row, strbuf *scratch,
+                         const int32_t **data, size_t *len)
+{
+    uint64_t first = 0;
+    mlm_status st = store_seq(cs, name, row, &first, len);
+    if (st)
+        return st;
+    if (cs->width == 4) {
+        *data = (const int32_t *)cs->vals + first;
+        return MLM_OK;
+    }
+    scratch->len = 0;
+    if (sb_reserve(scratch, *len * sizeof(int32_t)))
+        return err_oom();
+    store_seq_read(cs, first, *len, (int32_t *)scratch->data);
+    *data = (const int32_t *)scratch->data;
+    return MLM_OK;
+}
+
+const int32_t *store_seq_wide(colstore *cs)
+{
+    if (cs->width == 4)
+        return cs->vals;
+    int32_t *w = atomic_load(&cs->wide);
+    if (w)
+        return w;
+    w = mem_alloc(cs->nvals ? (size_t)cs->nvals * sizeof *w : sizeof *w);
+    if (!w) {
+        err_oom();
+        return NULL;
+    }
+    store_seq_read(cs, 0, (size_t)cs->nvals, w);
+    /* Two threads may both widen; the first to publish wins. */
+    int32_t *expect = NULL;
+    if (!atomic_compare_exchange_strong(&cs->wide, &expect, w)) {
+        mem_free(w);
+        return expect;
+    }
+    return w;
 }
 
 /* ------------------------------------------------------------ typed builder */
@@ -218,10 +285,16 @@ mlm_status store_add_from(storebuild *sb, const colstore *cs, const char *name, 
             return err_set(MLM_ERR_RANGE, "column '%s': row out of range", name);
         return store_add_float(sb, cs->f64[row]);
     case MLM_COLUMN_SEQUENCE: {
-        const int32_t *d;
-        if ((st = store_seq(cs, name, row, &d, &len)))
+        /* widened straight into the builder's int32 values */
+        uint64_t at;
+        if ((st = store_seq(cs, name, row, &at, &len)) || (st = store_first_offset(sb)))
             return st;
-        return store_add_seq(sb, d, len);
+        SB_TRY(sb_reserve(&sb->vals, len * 4) || sb_reserve(&sb->off, 8));
+        store_seq_read(cs, at, len, (int32_t *)(sb->vals.data + sb->vals.len));
+        sb->vals.len += len * 4;
+        sb_put_u64(&sb->off, sb->vals.len / 4);
+        sb->nrows++;
+        return MLM_OK;
     }
     }
     return err_set(MLM_ERR_INTERNAL, "column '%s': unknown type", name);
@@ -264,7 +337,8 @@ mlm_status store_finish(storebuild *sb, colstore **out)
         a = sb_detach(&sb->off);
         b = sb_detach(&sb->vals);
         cs->off = a;
-        cs->i32 = b;
+        cs->vals = b;
+        cs->width = 4;
         break;
     case MLM_COLUMN_INT:
         a = sb_detach(&sb->vals);

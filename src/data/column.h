@@ -5,7 +5,9 @@
  * is the file format's (docs/dataset-format.md):
  *   STRING       off[nrows+1] into bytes; each string NUL-terminated
  *   STRING_LIST  off[nrows+1] into items; ioff[nitems+1] into bytes
- *   SEQUENCE     off[nrows+1] into i32[nvals]
+ *   SEQUENCE     off[nrows+1] into vals[nvals], each value `width` bytes:
+ *                uint8 (1), uint16 (2) or int32 (4); builders make int32,
+ *                files (version 2) the narrowest width that holds the column
  *   INT          i64[nrows];  FLOAT  f64[nrows]
  * Offsets from a file are only trusted after the per-cell checks below. */
 #ifndef MLM_DATA_COLUMN_H
@@ -35,7 +37,9 @@ typedef struct colstore {
     uint64_t nrows, nitems, nbytes, nvals;
     const uint64_t *off, *ioff;
     const char *bytes;
-    const int32_t *i32;
+    const void *vals;    /* SEQUENCE values, `width` bytes each */
+    int width;           /* 1, 2 or 4 */
+    _Atomic(int32_t *) wide; /* vals widened once, for mlm_dataset_get_sequence */
     const int64_t *i64;
     const double *f64;
     void *own[3];
@@ -53,8 +57,21 @@ mlm_status store_list(const colstore *cs, const char *name, uint64_t row, uint64
                       size_t *count);
 mlm_status store_item(const colstore *cs, const char *name, uint64_t item, const char **s,
                       size_t *len);
-mlm_status store_seq(const colstore *cs, const char *name, uint64_t row, const int32_t **data,
+/* Row `row` of a sequence column: values [*first, *first + *len) of it. */
+mlm_status store_seq(const colstore *cs, const char *name, uint64_t row, uint64_t *first,
                      size_t *len);
+/* Values [first, first + n) (in range: from store_seq) widened into dst. */
+void store_seq_read(const colstore *cs, uint64_t first, size_t n, int32_t *dst);
+/* Row `row` as int32 values: *data points into the storage when it is int32,
+ * else into `scratch` (grown as needed; the caller sb_free()s it), where the
+ * row is widened: a copy of one row, never of the column. Valid until the
+ * next call with the same scratch. */
+mlm_status store_seq_row(const colstore *cs, const char *name, uint64_t row, strbuf *scratch,
+                         const int32_t **data, size_t *len);
+/* All values as int32: the storage itself when it is int32, else a copy
+ * made on the first call and kept (4 bytes a value) until the storage is
+ * released; NULL when that allocation fails (error set). Thread-safe. */
+const int32_t *store_seq_wide(colstore *cs);
 
 /* A builder of one column of a known type, row by row. */
 typedef struct storebuild {

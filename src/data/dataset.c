@@ -455,5 +455,30 @@ mlm_status mlm_dataset_get_sequence(const mlm_dataset *ds, const char *column, s
     const dcol *c = NULL;
     uint64_t p = 0;
     mlm_status st = cell(ds, column, row, MLM_COLUMN_SEQUENCE, data, len, &c, &p);
-    return st ? st : store_seq(c->cs, c->name, p, data, len);
+    uint64_t first;
+    if (st || (st = store_seq(c->cs, c->name, p, &first, len)))
+        return st;
+    /* A narrow column (a file's uint8 / uint16 values) is widened whole,
+     * once, so the pointer lives as long as the storage (the documented
+     * lifetime); mlm_dataset_copy_sequence avoids that copy. */
+    const int32_t *all = store_seq_wide(c->cs);
+    if (!all)
+        return err_prefix(MLM_ERR_OUT_OF_MEMORY, "column '%s': widening its values: ", c->name);
+    *data = all + first;
+    return MLM_OK;
+}
+
+mlm_status mlm_dataset_copy_sequence(const mlm_dataset *ds, const char *column, size_t row,
+                                     int32_t *buf, size_t cap, size_t *len)
+{
+    const dcol *c = NULL;
+    uint64_t p = 0, first;
+    mlm_status st = cell(ds, column, row, MLM_COLUMN_SEQUENCE, len, len, &c, &p);
+    if (st || (st = store_seq(c->cs, c->name, p, &first, len)))
+        return st;
+    if (cap && !buf)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "column '%s': buf is NULL with cap %zu",
+                       column, cap);
+    store_seq_read(c->cs, first, *len < cap ? *len : cap, buf);
+    return MLM_OK;
 }

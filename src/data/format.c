@@ -58,13 +58,45 @@ uint64_t dsfile_buffer_len(const colshape *c, uint64_t nrows, int k, int *ok)
     case MLM_COLUMN_FLOAT:
         return mul_ok(nrows, 8, ok);
     case MLM_COLUMN_SEQUENCE:
-        return k == 0 ? mul_ok(plus1(nrows, ok), 8, ok) : mul_ok(c->nvals, 4, ok);
+        return k == 0 ? mul_ok(plus1(nrows, ok), 8, ok) : mul_ok(c->nvals, (uint64_t)c->width, ok);
     }
     *ok = 0;
     return 0;
 }
 
 static uint64_t align8(uint64_t x) { return (x + 7) & ~(uint64_t)7; }
+
+int dsfile_width(int32_t lo, int32_t hi)
+{
+    if (lo < 0)
+        return 4;
+    return hi <= UINT8_MAX ? 1 : hi <= UINT16_MAX ? 2 : 4;
+}
+
+mlm_status dsfile_write_values(atomic_writer *w, const int32_t *v, size_t n, int width)
+{
+    if (width == 4)
+        return atomic_writer_write(w, v, n * sizeof *v);
+    /* out[i] = (uint8_t or uint16_t)v[i], through a chunk on the stack */
+    union {
+        uint8_t u8[4096];
+        uint16_t u16[2048];
+    } chunk;
+    size_t per = sizeof chunk / (size_t)width;
+    for (size_t i = 0; i < n; i += per) {
+        size_t m = n - i < per ? n - i : per;
+        for (size_t j = 0; j < m; j++) {
+            if (width == 1)
+                chunk.u8[j] = (uint8_t)v[i + j];
+            else
+                chunk.u16[j] = (uint16_t)v[i + j];
+        }
+        mlm_status st = atomic_writer_write(w, chunk.u8, m * (size_t)width);
+        if (st)
+            return st;
+    }
+    return MLM_OK;
+}
 
 mlm_status dsfile_header(const colshape *cols, size_t ncols, uint64_t nrows, char **hdr,
                          size_t *len)
@@ -90,6 +122,8 @@ mlm_status dsfile_header(const colshape *cols, size_t ncols, uint64_t nrows, cha
              cJSON_AddNumberToObject(c, "num_items", (double)cols[i].nitems) &&
              cJSON_AddNumberToObject(c, "num_bytes", (double)cols[i].nbytes) &&
              cJSON_AddNumberToObject(c, "num_values", (double)cols[i].nvals) &&
+             (cols[i].type != MLM_COLUMN_SEQUENCE ||
+              cJSON_AddNumberToObject(c, "width", cols[i].width)) &&
              (bufs = cJSON_AddArrayToObject(c, "buffers"));
         for (int k = 0; ok && k < dsfile_nbuffers(cols[i].type); k++) {
             int lok = 1;
@@ -131,11 +165,14 @@ mlm_status ds_pad8(atomic_writer *w, uint64_t written)
 
 /* ------------------------------------------------------------------ save */
 
-static mlm_status column_shape(const dcol *c, uint64_t nrows, colshape *sh)
+/* The header's view of a column: its counts, and for a sequence column the
+ * narrowest width of its values (the first pass reads every value). */
+static mlm_status column_shape(const dcol *c, uint64_t nrows, strbuf *scratch, colshape *sh)
 {
     memset(sh, 0, sizeof *sh);
     sh->name = c->name;
     sh->type = c->cs->type;
+    int32_t lo = 0, hi = 0;
     for (uint64_t r = 0; r < nrows; r++) {
         uint64_t p = dcol_phys(c, r), first;
         const char *s;
@@ -156,8 +193,13 @@ static mlm_status column_shape(const dcol *c, uint64_t nrows, colshape *sh)
                     sh->nbytes += len + 1;
             break;
         case MLM_COLUMN_SEQUENCE:
-            if (!(st = store_seq(c->cs, c->name, p, &d, &len)))
-                sh->nvals += len;
+            if ((st = store_seq_row(c->cs, c->name, p, scratch, &d, &len)))
+                break;
+            sh->nvals += len;
+            for (size_t i = 0; i < len; i++) {
+                lo = d[i] < lo ? d[i] : lo;
+                hi = d[i] > hi ? d[i] : hi;
+            }
             break;
         default:
             break;
@@ -165,10 +207,12 @@ static mlm_status column_shape(const dcol *c, uint64_t nrows, colshape *sh)
         if (st)
             return st;
     }
+    sh->width = dsfile_width(lo, hi);
     return MLM_OK;
 }
 
-static mlm_status write_column(atomic_writer *af, const dcol *c, const colshape *sh, uint64_t nrows)
+static mlm_status write_column(atomic_writer *af, const dcol *c, const colshape *sh,
+                               uint64_t nrows, strbuf *scratch)
 {
     mlm_status st = MLM_OK;
     const char *s;
@@ -230,19 +274,18 @@ static mlm_status write_column(atomic_writer *af, const dcol *c, const colshape 
         const int32_t *d;
         st = atomic_writer_write(af, &acc, 8);
         for (uint64_t r = 0; r < nrows && !st; r++)
-            if (!(st = store_seq(c->cs, c->name, dcol_phys(c, r), &d, &len))) {
+            if (!(st = store_seq(c->cs, c->name, dcol_phys(c, r), &first, &len))) {
                 acc += len;
                 st = atomic_writer_write(af, &acc, 8);
             }
         for (uint64_t r = 0; r < nrows && !st; r++)
-            if (!(st = store_seq(c->cs, c->name, dcol_phys(c, r), &d, &len))) {
-                st = atomic_writer_write(af, d, len * 4);
-                written += len * 4;
+            if (!(st = store_seq_row(c->cs, c->name, dcol_phys(c, r), scratch, &d, &len))) {
+                st = dsfile_write_values(af, d, len, sh->width);
+                written += (uint64_t)len * (uint64_t)sh->width;
             }
         return st ? st : ds_pad8(af, written);
     }
     }
-    (void)sh;
     return err_set(MLM_ERR_INTERNAL, "column '%s': unknown type", c->name);
 }
 
@@ -262,18 +305,20 @@ mlm_status mlm_dataset_save(const mlm_dataset *ds, const char *path)
     if (!sh)
         return err_oom();
     mlm_status st = MLM_OK;
+    strbuf scratch = {0}; /* one row of a narrow column, widened */
     for (size_t i = 0; i < ds->ncols && !st; i++)
-        st = column_shape(&ds->cols[i], ds->nrows, &sh[i]);
+        st = column_shape(&ds->cols[i], ds->nrows, &scratch, &sh[i]);
     char *hdr = NULL;
     size_t hlen = 0;
     if (!st)
         st = dsfile_header(sh, ds->ncols, ds->nrows, &hdr, &hlen);
-    mem_free(sh);
     if (st)
-        return err_prefix(st, "%s: ", path);
+        st = err_prefix(st, "%s: ", path);
     atomic_writer *af = NULL;
-    if ((st = atomic_writer_open(path, &af))) {
+    if (st || (st = atomic_writer_open(path, &af))) {
         mem_free(hdr);
+        mem_free(sh);
+        sb_free(&scratch);
         return st;
     }
     uint64_t h64 = hlen;
@@ -284,7 +329,9 @@ mlm_status mlm_dataset_save(const mlm_dataset *ds, const char *path)
         st = atomic_writer_write(af, hdr, hlen);
     mem_free(hdr);
     for (size_t i = 0; i < ds->ncols && !st; i++)
-        st = write_column(af, &ds->cols[i], NULL, ds->nrows);
+        st = write_column(af, &ds->cols[i], &sh[i], ds->nrows, &scratch);
+    mem_free(sh);
+    sb_free(&scratch);
     if (st) {
         atomic_writer_abort(af);
         return st;
@@ -323,6 +370,29 @@ static mlm_status parse_type(const char *s, mlm_column_type *t)
             return MLM_OK;
         }
     return MLM_ERR_UNSUPPORTED;
+}
+
+/* A sequence column's value width: 4 in version 1 (int32 only); version 2
+ * requires "width" on sequence columns, 1, 2 or 4. A width that is an
+ * integer but not one of those is MLM_ERR_UNSUPPORTED, as an unknown type
+ * is: a later version may add it (say 8), and this reader cannot read it;
+ * a missing or non-integer width is a broken file, MLM_ERR_FORMAT. */
+static mlm_status seq_width(const cJSON *c, uint64_t version, const char *what, colshape *sh)
+{
+    if (sh->type != MLM_COLUMN_SEQUENCE)
+        return MLM_OK;
+    sh->width = 4;
+    if (version == 1)
+        return MLM_OK;
+    uint64_t w;
+    if (!get_count(c, "width", &w))
+        return err_set(MLM_ERR_FORMAT, "%s: column '%s': \"width\" is missing or not an "
+                       "integer", what, sh->name);
+    if (w != 1 && w != 2 && w != 4)
+        return err_set(MLM_ERR_UNSUPPORTED, "%s: column '%s': value width %" PRIu64
+                       " (this libmlm reads 1, 2 and 4)", what, sh->name, w);
+    sh->width = (int)w;
+    return MLM_OK;
 }
 
 mlm_status dsfile_open_mem(const void *p, size_t len, dmap *map, const char *what,
@@ -364,9 +434,9 @@ mlm_status dsfile_open_mem(const void *p, size_t len, dmap *map, const char *wha
         st = err_set(MLM_ERR_FORMAT, "%s: header has no valid \"version\"", what);
         goto done;
     }
-    if (version != DSFILE_VERSION) {
-        st = err_set(MLM_ERR_UNSUPPORTED, "%s: format version %" PRIu64 " (this libmlm reads %d)",
-                     what, version, DSFILE_VERSION);
+    if (version != 1 && version != DSFILE_VERSION) {
+        st = err_set(MLM_ERR_UNSUPPORTED, "%s: format version %" PRIu64 " (this libmlm reads "
+                     "1 to %d)", what, version, DSFILE_VERSION);
         goto done;
     }
     if (!get_count(root, "num_rows", &nrows)) {
@@ -409,6 +479,8 @@ mlm_status dsfile_open_mem(const void *p, size_t len, dmap *map, const char *wha
                          sh.name, ty->valuestring);
             goto done;
         }
+        if ((st = seq_width(c, version, what, &sh)))
+            goto done;
         int nb = dsfile_nbuffers(sh.type);
         if (cJSON_GetArraySize(bufs) != nb) {
             st = err_set(MLM_ERR_FORMAT, "%s: column '%s': %d buffers expected", what, sh.name,
@@ -487,7 +559,8 @@ mlm_status dsfile_open_mem(const void *p, size_t len, dmap *map, const char *wha
             break;
         case MLM_COLUMN_SEQUENCE:
             cs->off = ptr[0];
-            cs->i32 = ptr[1];
+            cs->vals = ptr[1];
+            cs->width = sh.width;
             break;
         case MLM_COLUMN_INT:
             cs->i64 = ptr[0];

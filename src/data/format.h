@@ -9,7 +9,7 @@
 #include "io/file.h"
 
 #define DSFILE_MAGIC "MLMDSET\0"
-#define DSFILE_VERSION 1
+#define DSFILE_VERSION 2 /* written; 1 and 2 are read */
 #define DSFILE_MAX_HEADER (16u << 20)
 #define DSFILE_MAX_COLUMNS 100000
 
@@ -18,7 +18,17 @@ typedef struct colshape {
     const char *name;
     mlm_column_type type;
     uint64_t nitems, nbytes, nvals;
+    int width; /* SEQUENCE: bytes a value, 1, 2 or 4 */
 } colshape;
+
+/* The narrowest value width that holds every value in [lo, hi] (lo <= 0 <=
+ * hi: ranges start at 0, which every width holds): 1 (uint8), 2 (uint16),
+ * else 4 (int32; any negative value). */
+int dsfile_width(int32_t lo, int32_t hi);
+
+/* Values v[0..n) written at `width` bytes each, little-endian; each must be
+ * in the width's range (dsfile_width of a range holding them). */
+mlm_status dsfile_write_values(atomic_writer *w, const int32_t *v, size_t n, int width);
 
 /* Number of buffers of a type and the byte length of buffer k, or 0 on
  * overflow (*ok cleared). */

@@ -14,13 +14,16 @@ static mlm_status group_range(const mlm_dataset *ds, const size_t *seqcols, size
         const dcol *c = &ds->cols[seqcols[k]];
         tmp->len = 0;
         for (uint64_t r = r0; r < r1; r++) {
-            const int32_t *d;
+            uint64_t first;
             size_t len;
-            mlm_status st = store_seq(c->cs, c->name, dcol_phys(c, r), &d, &len);
+            mlm_status st = store_seq(c->cs, c->name, dcol_phys(c, r), &first, &len);
             if (st)
                 return st;
-            if (sb_append(tmp, d, len * sizeof *d))
+            if (sb_reserve(tmp, len * sizeof(int32_t)))
                 return err_oom();
+            /* widened straight onto the concatenation */
+            store_seq_read(c->cs, first, len, (int32_t *)(tmp->data + tmp->len));
+            tmp->len += len * sizeof(int32_t);
         }
         uint64_t total = tmp->len / sizeof(int32_t);
         if (k == 0)

@@ -14,6 +14,7 @@ typedef struct wcol {
     mlm_column_type type;
     FILE *spill[3];
     uint64_t nitems, nbytes, nvals;
+    int32_t lo, hi;    /* the range of a sequence column's values (from 0) */
     strbuf cell;       /* the current row's cell, serialized */
     uint64_t cell_n; /* items (list) in the cell */
     int set;
@@ -240,6 +241,18 @@ mlm_status mlm_dataset_writer_set_sequence(mlm_dataset_writer *w, size_t column,
     return MLM_OK;
 }
 
+/* Widen the column's value range by the row in its cell: close() writes
+ * the values at the narrowest width that holds them. */
+static void seq_range(wcol *c)
+{
+    const int32_t *v = (const int32_t *)c->cell.data;
+    size_t n = c->cell.len / sizeof *v;
+    for (size_t i = 0; i < n; i++) {
+        c->lo = v[i] < c->lo ? v[i] : c->lo;
+        c->hi = v[i] > c->hi ? v[i] : c->hi;
+    }
+}
+
 mlm_status mlm_dataset_writer_end_row(mlm_dataset_writer *w)
 {
     if (!w)
@@ -266,6 +279,7 @@ mlm_status mlm_dataset_writer_end_row(mlm_dataset_writer *w)
                 st = spill_put(w, c->spill[0], &o, 8);
             break;
         case MLM_COLUMN_SEQUENCE:
+            seq_range(c);
             c->nvals += c->cell.len / 4;
             o = c->nvals;
             if (!(st = spill_put(w, c->spill[1], c->cell.data, c->cell.len)))
@@ -316,6 +330,7 @@ mlm_status mlm_dataset_writer_append_dataset(mlm_dataset_writer *w, const mlm_da
         st = ds_column(ds, w->cols[i].name, (int)w->cols[i].type, &src[i]);
     const char **items = NULL;
     size_t *lens = NULL, cap = 0;
+    strbuf scratch = {0}; /* a row of a narrow sequence column, widened */
     for (uint64_t r = 0; r < ds->nrows && !st; r++) {
         for (size_t i = 0; i < w->ncols && !st; i++) {
             const dcol *c = src[i];
@@ -335,7 +350,7 @@ mlm_status mlm_dataset_writer_append_dataset(mlm_dataset_writer *w, const mlm_da
                 st = mlm_dataset_writer_set_float(w, i, c->cs->f64[p]);
                 break;
             case MLM_COLUMN_SEQUENCE:
-                if (!(st = store_seq(c->cs, c->name, p, &d, &len)))
+                if (!(st = store_seq_row(c->cs, c->name, p, &scratch, &d, &len)))
                     st = mlm_dataset_writer_set_sequence(w, i, d, len);
                 break;
             case MLM_COLUMN_STRING_LIST:
@@ -366,26 +381,37 @@ mlm_status mlm_dataset_writer_append_dataset(mlm_dataset_writer *w, const mlm_da
     mem_free(items);
     mem_free(lens);
     mem_free(src);
+    sb_free(&scratch);
     return st;
 }
 
-static mlm_status copy_spill(mlm_dataset_writer *w, FILE *f, atomic_writer *af, uint64_t expect)
+/* A spill into the file: bytes as they are (width 0), or int32 values
+ * (a sequence column's) narrowed to `width` bytes each. `expect` is the
+ * spill's length. */
+static mlm_status copy_spill(mlm_dataset_writer *w, FILE *f, atomic_writer *af, uint64_t expect,
+                             int width)
 {
     if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
         return err_set(MLM_ERR_IO, "%s: reading a temporary file failed: %s", w->path,
                        strerror(errno));
-    char buf[1 << 16];
-    uint64_t total = 0;
+    int32_t buf[1 << 14];
+    uint64_t total = 0, written = 0;
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        mlm_status st = atomic_writer_write(af, buf, n);
+        /* a regular file reads whole chunks but the last, and a values
+         * spill holds whole int32s: a torn one is a short file */
+        if (width && n % sizeof *buf)
+            return err_set(MLM_ERR_IO, "%s: a temporary file is short", w->path);
+        mlm_status st = width ? dsfile_write_values(af, buf, n / sizeof *buf, width)
+                              : atomic_writer_write(af, buf, n);
         if (st)
             return st;
         total += n;
+        written += width ? n / sizeof *buf * (uint64_t)width : n;
     }
     if (ferror(f) || total != expect)
         return err_set(MLM_ERR_IO, "%s: a temporary file is short", w->path);
-    return ds_pad8(af, total);
+    return ds_pad8(af, written);
 }
 
 mlm_status mlm_dataset_writer_close(mlm_dataset_writer *w)
@@ -404,6 +430,7 @@ mlm_status mlm_dataset_writer_close(mlm_dataset_writer *w)
         sh[i].nitems = w->cols[i].nitems;
         sh[i].nbytes = w->cols[i].nbytes;
         sh[i].nvals = w->cols[i].nvals;
+        sh[i].width = dsfile_width(w->cols[i].lo, w->cols[i].hi);
     }
     char *hdr = NULL;
     size_t hlen = 0;
@@ -421,9 +448,10 @@ mlm_status mlm_dataset_writer_close(mlm_dataset_writer *w)
             st = atomic_writer_write(af, hdr, hlen);
         for (size_t i = 0; i < w->ncols && !st; i++)
             for (int k = 0; k < dsfile_nbuffers(sh[i].type) && !st; k++) {
-                int ok = 1;
-                uint64_t len = dsfile_buffer_len(&sh[i], w->nrows, k, &ok);
-                st = copy_spill(w, w->cols[i].spill[k], af, len);
+                int ok = 1, values = sh[i].type == MLM_COLUMN_SEQUENCE && k == 1;
+                uint64_t len = values ? sh[i].nvals * 4
+                                      : dsfile_buffer_len(&sh[i], w->nrows, k, &ok);
+                st = copy_spill(w, w->cols[i].spill[k], af, len, values ? sh[i].width : 0);
             }
         if (st)
             atomic_writer_abort(af);

@@ -43,6 +43,11 @@ static inline void fuzz_read_all(const mlm_dataset *ds)
             case MLM_COLUMN_SEQUENCE:
                 if (mlm_dataset_get_sequence(ds, name, r, &d, &len) == MLM_OK && len)
                     sink += (size_t)d[len - 1];
+                {
+                    int32_t head[8]; /* copy-out: widened from a narrow column */
+                    if (mlm_dataset_copy_sequence(ds, name, r, head, 8, &len) == MLM_OK && len)
+                        sink += (size_t)head[0];
+                }
                 break;
             }
             (void)sink;
