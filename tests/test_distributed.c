@@ -124,17 +124,24 @@ static char *fixture(void)
     return dir;
 }
 
+/* Under the sanitizer build (make check SANITIZE=1), OpenMPI's allocations
+ * that it keeps to the end of the process are not libmlm's leaks: its
+ * components stay loaded (no dlclose) and malloc stacks are unwound in
+ * full through its frame-pointer-less code, so tests/lsan-mpi.supp can
+ * name its libraries. The variables mean nothing to other builds. */
+#define MPI_SAN_FLAGS                                                                           \
+    "--mca mca_base_component_disable_dlclose 1 -x ASAN_OPTIONS=fast_unwind_on_malloc=0 "     \
+    "-x LSAN_OPTIONS=suppressions=%s/tests/lsan-mpi.supp:print_suppressions=0 "
+
 /* `mlm args` in dir: alone (transport < 0) or as 2 mpirun ranks over the
- * transport; stdout + stderr. Under the sanitizer build, OpenMPI's own
- * allocations that it keeps to the end are not reported as leaks. */
+ * transport; stdout + stderr. */
 static char *run(const char *dir, int transport, const char *args, int *status)
 {
     char launch[1024] = "";
     if (transport >= 0)
         snprintf(launch, sizeof launch,
                  "mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 --mca btl %s "
-                 "-x LSAN_OPTIONS=suppressions=%s/tests/lsan-mpi.supp:print_suppressions=0 ",
-                 TRANSPORT[transport], test_root());
+                 MPI_SAN_FLAGS, TRANSPORT[transport], test_root());
     size_t n = strlen(dir) + strlen(launch) + strlen(test_root()) + strlen(args) + 256;
     char *cmd = malloc(n);
     ck_assert_ptr_nonnull(cmd);
@@ -210,6 +217,35 @@ static int count(const char *out, const char *needle)
     return k;
 }
 
+/* The log records of a run's trainer_state.json against another's: step 1's
+ * loss the same, every gradient norm within 2 s rho (the error model
+ * above). */
+static void same_curve(const char *dir_a, const char *dir_b, int steps)
+{
+    cJSON *sa = read_json(dir_a, "trainer_state.json"), *sb = read_json(dir_b, "trainer_state.json");
+    const cJSON *ha = cJSON_GetObjectItemCaseSensitive(sa, "log_history");
+    const cJSON *hb = cJSON_GetObjectItemCaseSensitive(sb, "log_history");
+    const double rho = (TERMS - 1) * ldexp(1.0, -24) * KAPPA;
+    for (int s = 1; s <= steps; s++) {
+        const cJSON *a = cJSON_GetArrayItem(ha, s - 1), *b = cJSON_GetArrayItem(hb, s - 1);
+        ck_assert_int_eq((int)num(a, "step"), s);
+        ck_assert_int_eq((int)num(b, "step"), s);
+        double ga = num(a, "grad_norm"), gb = num(b, "grad_norm");
+        ck_assert_msg(fabs(ga - gb) <= 2.0 * s * rho * ga, "step %d: grad_norm %.17g vs %.17g",
+                      s, gb, ga);
+        if (s == 1) /* the same micro-batches from the same parameters */
+            ck_assert_msg(num(a, "loss") == num(b, "loss"), "step 1 loss %g vs %g",
+                          num(b, "loss"), num(a, "loss"));
+        else /* logged to 4 decimals; the losses move by ~rho */
+            ck_assert_msg(fabs(num(a, "loss") - num(b, "loss")) <= 1e-4 + 2.0 * s * rho * 10,
+                          "step %d: loss %g vs %g", s, num(b, "loss"), num(a, "loss"));
+        ck_assert_double_eq(num(a, "learning_rate"), num(b, "learning_rate"));
+    }
+    ck_assert_double_eq(num(sa, "global_step"), num(sb, "global_step"));
+    cJSON_Delete(sa);
+    cJSON_Delete(sb);
+}
+
 /* 2 ranks x 1 row = 1 process x 2 micro-batches of 1 row: the log's loss
  * and gradient norm at every step, the parameters at the end, the files
  * rank 0 alone writes. */
@@ -220,14 +256,14 @@ START_TEST(ddp_equals_accumulation)
     char *dir = fixture();
     int status;
     char *out = run(dir, -1, TRAIN_ARGS "--gradient_accumulation_steps 2 --output_dir S", &status);
-    ck_assert_msg(status == 0, "single process:\n%s", out);
+    ck_assert_msg(status == 0, "single process:\n%.3000s", out);
     free(out);
     /* the starting point: a run that does not move (lr 0) */
     out = run(dir, -1, TRAIN_ARGS "--learning_rate 0 --max_steps 1 --output_dir Z", &status);
-    ck_assert_msg(status == 0, "lr 0:\n%s", out);
+    ck_assert_msg(status == 0, "lr 0:\n%.3000s", out);
     free(out);
     out = run(dir, _i, TRAIN_ARGS "--output_dir D", &status);
-    ck_assert_msg(status == 0, "mpirun over %s:\n%s", TRANSPORT[_i], out);
+    ck_assert_msg(status == 0, "mpirun over %s:\n%.3000s", TRANSPORT[_i], out);
     ck_assert_int_eq(count(out, "\"step\":1}"), 1);
     ck_assert_int_eq(count(out, "***** train metrics *****"), 1);
     ck_assert_ptr_nonnull(strstr(out, "Total train batch size (w. parallel, distributed & "
@@ -237,29 +273,8 @@ START_TEST(ddp_equals_accumulation)
     char sd[4096], dd[4096];
     snprintf(sd, sizeof sd, "%s/S", dir);
     snprintf(dd, sizeof dd, "%s/D", dir);
-    cJSON *ss = read_json(sd, "trainer_state.json"), *ds = read_json(dd, "trainer_state.json");
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(ss, "log_history");
-    const cJSON *dh = cJSON_GetObjectItemCaseSensitive(ds, "log_history");
-    ck_assert_int_eq(cJSON_GetArraySize(sh), cJSON_GetArraySize(dh));
+    same_curve(sd, dd, STEPS);
     const double rho = (TERMS - 1) * ldexp(1.0, -24) * KAPPA;
-    for (int s = 1; s <= STEPS; s++) {
-        const cJSON *a = cJSON_GetArrayItem(sh, s - 1), *b = cJSON_GetArrayItem(dh, s - 1);
-        ck_assert_int_eq((int)num(a, "step"), s);
-        ck_assert_int_eq((int)num(b, "step"), s);
-        double ga = num(a, "grad_norm"), gb = num(b, "grad_norm");
-        ck_assert_msg(fabs(ga - gb) <= 2.0 * s * rho * ga, "step %d: grad_norm %.17g vs %.17g",
-                      s, gb, ga);
-        if (s == 1) /* the same micro-batches from the same parameters */
-            ck_assert_msg(num(a, "loss") == num(b, "loss"), "step 1 loss %g vs %g",
-                          num(b, "loss"), num(a, "loss"));
-        else /* 4 decimals logged; the losses move by ~rho */
-            ck_assert_msg(fabs(num(a, "loss") - num(b, "loss")) <= 1e-4 + 2.0 * s * rho * 10,
-                          "step %d: loss %g vs %g", s, num(b, "loss"), num(a, "loss"));
-        ck_assert_double_eq(num(a, "learning_rate"), num(b, "learning_rate"));
-    }
-    ck_assert_double_eq(num(ss, "global_step"), num(ds, "global_step"));
-    cJSON_Delete(ss);
-    cJSON_Delete(ds);
 
     char z[4096];
     snprintf(z, sizeof z, "%s/Z", dir);
@@ -294,6 +309,62 @@ START_TEST(ddp_equals_accumulation)
 }
 END_TEST
 
+/* The same for T5 (mpirun -np 2 mlm train-summarization, dropout on): 2
+ * ranks x 1 article against 1 process x 2 micro-batches; Korean articles
+ * among them. */
+START_TEST(ddp_seq2seq_equals_accumulation)
+{
+    if (!mpi_ready())
+        return;
+    char *dir = fixture();
+    char path[8192];
+    snprintf(path, sizeof path, "%s/train.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    static const char *const rows[][2] = {
+        {"The first human went into space on April 12, 1961.", "First human in space."},
+        {"서울에서 열린 회의는 오늘 끝났다.", "회의 종료"},
+        {"Paris is the capital of France and Berlin of Germany.", "Two capitals."},
+        {"부산은 대한민국의 항구 도시이다.", "부산 항구"},
+        {"The library opens a new reading room on Monday.", "New reading room."},
+    };
+    for (int i = 0; i < 20; i++)
+        fprintf(f, "{\"article\": \"%s (%d)\", \"summary\": \"%s\"}\n", rows[i % 5][0], i,
+                rows[i % 5][1]);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/t5.json", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"model_type\": \"t5\", \"vocab_size\": 32128, \"d_model\": 16, \"d_kv\": 4, "
+          "\"num_heads\": 2, \"d_ff\": 32, \"num_layers\": 2, "
+          "\"relative_attention_num_buckets\": 8, \"dropout_rate\": 0.1, \"pad_token_id\": 0, "
+          "\"eos_token_id\": 1, \"decoder_start_token_id\": 0}", f);
+    fclose(f);
+    char tok[1024], args[4096];
+    test_data_path("tokenizers/t5-small", tok, sizeof tok);
+    const char *fmt = "train-summarization --config_name t5.json --tokenizer_name '%s' "
+                      "--train_file train.jsonl --do_train --source_prefix 'summarize: ' "
+                      "--max_source_length 24 --max_target_length 8 --max_steps 4 "
+                      "--logging_steps 1 --save_strategy no --learning_rate 1e-3 --seed 3 "
+                      "--num_threads 1 --per_device_train_batch_size 1 %s";
+    int status;
+    snprintf(args, sizeof args, fmt, tok, "--gradient_accumulation_steps 2 --output_dir S");
+    char *out = run(dir, -1, args, &status);
+    ck_assert_msg(status == 0, "%.3000s", out);
+    free(out);
+    snprintf(args, sizeof args, fmt, tok, "--output_dir D");
+    out = run(dir, 0, args, &status);
+    ck_assert_msg(status == 0, "%.3000s", out);
+    free(out);
+    char a[8192], b[8192];
+    snprintf(a, sizeof a, "%s/S", dir);
+    snprintf(b, sizeof b, "%s/D", dir);
+    same_curve(a, b, 4);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* Checkpoint at step 3 over one transport, resumed over the other: the
  * same files at step 6 as the run that never stopped, to the bit; a resume
  * with another number of processes is refused, naming why. */
@@ -304,11 +375,11 @@ START_TEST(ddp_resume_bit_identical)
     char *dir = fixture();
     int status;
     char *out = run(dir, _i, TRAIN_ARGS "--output_dir D", &status);
-    ck_assert_msg(status == 0, "%s", out);
+    ck_assert_msg(status == 0, "%.3000s", out);
     free(out);
     out = run(dir, 1 - _i, TRAIN_ARGS "--output_dir R --resume_from_checkpoint D/checkpoint-3",
               &status);
-    ck_assert_msg(status == 0, "%s", out);
+    ck_assert_msg(status == 0, "%.3000s", out);
     free(out);
     static const char *const files[] = {"model.safetensors", "optimizer.safetensors",
                                         "rng_state_0.json", "rng_state_1.json",
@@ -323,7 +394,7 @@ START_TEST(ddp_resume_bit_identical)
               &status);
     ck_assert_int_ne(status, 0);
     ck_assert_msg(strstr(out, "rng_state.json: not there (a checkpoint of a run of another "
-                              "number of processes"), "%s", out);
+                              "number of processes"), "%.3000s", out);
     free(out);
     test_rmtree(dir);
     free(dir);
@@ -340,7 +411,7 @@ START_TEST(ddp_eval_equals_single)
     char *dir = fixture();
     int status;
     char *out = run(dir, -1, TRAIN_ARGS "--output_dir M", &status);
-    ck_assert_msg(status == 0, "%s", out);
+    ck_assert_msg(status == 0, "%.3000s", out);
     free(out);
     const char *eval = "eval --model_name_or_path M --train_file corpus.txt --seed 7 "
                        "--num_threads 1 --per_device_eval_batch_size 3 "
@@ -348,11 +419,11 @@ START_TEST(ddp_eval_equals_single)
     char args[1024];
     snprintf(args, sizeof args, "%sE1", eval);
     out = run(dir, -1, args, &status);
-    ck_assert_msg(status == 0, "%s", out);
+    ck_assert_msg(status == 0, "%.3000s", out);
     free(out);
     snprintf(args, sizeof args, "%sE2", eval);
     out = run(dir, _i, args, &status);
-    ck_assert_msg(status == 0, "%s", out);
+    ck_assert_msg(status == 0, "%.3000s", out);
     ck_assert_int_eq(count(out, "***** eval metrics *****"), 1);
     free(out);
     char e1[4200], e2[4200];
@@ -423,8 +494,7 @@ START_TEST(ddp_rank_killed)
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "cd '%s' && exec mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "
-             "--mca btl %s -x LSAN_OPTIONS=suppressions=%s/tests/lsan-mpi.supp "
-             "'%s/%s' train --config_name cfg.json --tokenizer_name tok --train_file corpus.txt "
+             "--mca btl %s " MPI_SAN_FLAGS "'%s/%s' train --config_name cfg.json --tokenizer_name tok --train_file corpus.txt "
              "--do_train --max_steps 1000000 --logging_steps 100 --save_steps 20 "
              "--learning_rate 1e-3 --seed 7 --num_threads 1 --per_device_train_batch_size 1 "
              "--output_dir K >K.log 2>&1",
@@ -479,10 +549,10 @@ START_TEST(ddp_rank_killed)
              last + 2, last);
     int status;
     char *out = run(dir, _i, args, &status);
-    ck_assert_msg(status == 0, "resume from checkpoint-%ld:\n%s", last, out);
+    ck_assert_msg(status == 0, "resume from checkpoint-%ld:\n%.3000s", last, out);
     char step[64];
     snprintf(step, sizeof step, "\"step\":%ld}", last + 2);
-    ck_assert_msg(strstr(out, step), "%s", out);
+    ck_assert_msg(strstr(out, step), "%.3000s", out);
     free(out);
     test_rmtree(dir);
     free(dir);
@@ -551,6 +621,7 @@ Suite *distributed_suite(void)
     tcase_add_loop_test(tc, ddp_resume_bit_identical, 0, 2);
     tcase_add_loop_test(tc, ddp_eval_equals_single, 0, 2);
     tcase_add_loop_test(tc, ddp_rank_killed, 0, 2);
+    tcase_add_test(tc, ddp_seq2seq_equals_accumulation);
     tcase_add_test(tc, ddp_options);
     suite_add_tcase(s, tc);
     return s;
