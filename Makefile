@@ -19,6 +19,8 @@
 #   make bench-dtype     fill-mask and 8x128 forward with fp32/bf16/int8 weights vs
 #                        ONNX Runtime fp32/int8 and PyTorch fp32/bf16 autocast
 #   make bench-dtype-accuracy  bf16/int8 vs fp32 predictions on a model trained here
+#   make bench-distributed  mpirun -np 2 training vs one process, MPI_Allreduce
+#                        alone, and the multi-node scaling model (~6 minutes)
 #   make check-valgrind  the suites under valgrind (slow; CK_RUN_SUITE=name for one)
 #   make abi-dump / abi-check   the ABI baseline under abi/
 
@@ -135,7 +137,7 @@ VERSION_SCRIPT := src/libmlm.map
 
 .PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
         fuzz bench bench-tokenize bench-model bench-dataset bench-train bench-t5 \
-        bench-t5-train bench-bf16 bench-dtype bench-dtype-accuracy abi-dump \
+        bench-t5-train bench-bf16 bench-dtype bench-dtype-accuracy bench-distributed abi-dump \
         abi-check \
         check-cli-compat
 
@@ -346,13 +348,17 @@ fuzz-build: $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------- benchmarks
 # bf16_gemm_bench links oneDNN (libdnnl-dev), which only it needs: make bench-bf16.
-BENCH_SRC := $(filter-out bench/bf16_gemm_bench.c,$(wildcard bench/*.c))
+BENCH_SRC := $(filter-out bench/bf16_gemm_bench.c $(if $(MPI_PC),,bench/allreduce_bench.c),\
+                $(wildcard bench/*.c))
 BENCH_BIN := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 
 build/bench/%: bench/%.c $(STLIB) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -O3 -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS) -o $@ $< $(STLIB) $(SYS_LIBS) \
-	    $(BENCH_LIBS)
+	$(CC) $(CFLAGS_BASE) -O3 -Iinclude -Isrc -I$(BLIS_INC) $(PKG_CFLAGS) $(BENCH_CFLAGS) -o $@ $< \
+	    $(STLIB) $(SYS_LIBS) $(BENCH_LIBS)
+
+# MPI's own allreduce, timed (make bench-distributed)
+build/bench/allreduce_bench: BENCH_CFLAGS = $(MPI_CFLAGS)
 
 # bf16 products: libmlm's fp32, its bf16 kernel and oneDNN's bf16 matmul, 1 and 2
 # threads (docs/architecture.md, "Reduced precision kernels").
@@ -394,6 +400,14 @@ bench-dataset: deps-ok
 bench-train: deps-ok
 	@$(MAKE) --no-print-directory build/bench/train_bench
 	@sh bench/run_train_bench.sh
+
+# Data-parallel training: mpirun -np 2 against one process (1 and 2
+# threads), shared memory and TCP, with and without overlap, MPI_Allreduce
+# alone, and the scaling model (bench/run_dist_bench.sh; docs/distributed.md)
+bench-distributed: deps-ok
+	@$(MAKE) --no-print-directory build/bench/train_bench build/bench/t5_train_bench \
+	    build/bench/allreduce_bench
+	@sh bench/run_dist_bench.sh
 
 # Summarization: libmlm's generate() vs the PyTorch reference's on a
 # t5-small-shaped T5, 128 tokens into 32, greedy and beam 4, batch 1 and 8,

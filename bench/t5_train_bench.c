@@ -124,7 +124,7 @@ out:
 
 int main(int argc, char **argv)
 {
-    int threads = 1, steps = 4, warmup = 1, json = 0, bf16 = 0;
+    int threads = 1, steps = 4, warmup = 1, json = 0, bf16 = 0, bucket_mb = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
@@ -138,9 +138,11 @@ int main(int argc, char **argv)
             steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
             warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--bucket-mb") && i + 1 < argc)
+            bucket_mb = atoi(argv[++i]);
         else
             return fprintf(stderr, "usage: t5_train_bench [--threads N] [--steps S] "
-                                   "[--warmup W] [--bf16] [--json] | --config\n"), 2;
+                                   "[--warmup W] [--bf16] [--bucket-mb M] [--json] | --config\n"), 2;
     }
     if (steps < 1 || warmup < 0 || warmup + steps > MAX_STEPS)
         return fprintf(stderr, "t5_train_bench: 1 to %d steps in all\n", MAX_STEPS), 2;
@@ -176,6 +178,15 @@ int main(int argc, char **argv)
              BATCH, warmup + steps, threads, bf16 ? "true" : "false");
     if (mlm_trainer_set_json(tr, topts) != MLM_OK)
         return fail("mlm_trainer_set_json");
+    /* under mpirun: one rank of a data-parallel run (ddp_backend null finds
+     * it); tokens/s counts every rank's batch, rank 0 prints */
+    int rank = 0, world = 1;
+    char bucket[32];
+    snprintf(bucket, sizeof bucket, "%d", bucket_mb);
+    if (bucket_mb > 0 && mlm_trainer_set(tr, "ddp_bucket_cap_mb", bucket) != MLM_OK)
+        return fail("ddp_bucket_cap_mb");
+    if (mlm_trainer_world(tr, &rank, &world) != MLM_OK)
+        return fail("mlm_trainer_world");
     double t_end[MAX_STEPS + 1], cpu_end[MAX_STEPS + 1];
     bench_clock log = {t_end + 1, cpu_end + 1, 0, warmup + steps, 0};
     mlm_trainer_set_callback(tr, bench_clock_on_log, &log);
@@ -193,7 +204,7 @@ int main(int argc, char **argv)
         dcpu[k] = cpu_end[k + 1] - cpu_end[k];
     }
     double step_s = bench_median(dt + warmup, steps), cpu_s = bench_median(dcpu + warmup, steps);
-    double tokens = (double)BATCH * (SRC + TGT), tps = tokens / step_s;
+    double tokens = (double)world * BATCH * (SRC + TGT), tps = tokens / step_s;
     double flops = step_flops(), mfu = flops / step_s * 1e-9 / peak;
     double rss = bench_peak_rss_mb();
     long long params = (long long)mlm_model_num_parameters(model);
@@ -203,11 +214,18 @@ int main(int argc, char **argv)
     if (getloadavg(load, 3) < 0)
         load[0] = -1;
 
+    if (rank != 0) { /* rank 0 speaks for the run */
+        mlm_trainer_free(tr);
+        mlm_collator_free(col);
+        mlm_dataset_free(ds);
+        mlm_model_free(model);
+        return 0;
+    }
     if (json) {
         printf("{\"impl\":\"libmlm\",\"shape\":\"t5-small\",\"model_config\":%s,\"batch\":%d,"
-               "\"source\":%d,\"target\":%d,\"config\":{\"threads\":%d,\"bf16\":%s,\"system\":\"%s\"},"
+               "\"source\":%d,\"target\":%d,\"config\":{\"threads\":%d,\"bf16\":%s,\"world\":%d,\"bucket_mb\":%d,\"system\":\"%s\"},"
                "\"steps\":%d,\"warmup\":%d,\"step_s\":%.6f,\"step_s_all\":[",
-               config, BATCH, SRC, TGT, threads, bf16 ? "true" : "false", mlm_system_info(),
+               config, BATCH, SRC, TGT, threads, bf16 ? "true" : "false", world, bucket_mb, mlm_system_info(),
                steps, warmup, step_s);
         for (int k = 0; k < log.n; k++)
             printf("%s%.6f", k ? "," : "", dt[k]);

@@ -66,7 +66,7 @@ static mlm_status mpi_init_once(void)
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
     if (fin)
-        return err_set(MLM_ERR_STATE, "ddp_backend mpi: MPI has been finalised in this process");
+        return err_set(MLM_ERR_STATE, "MPI has been finalised in this process");
     if (init)
         return MLM_OK;
     /* SERIALIZED: the trainer's calls come from whichever thread trains,
@@ -204,14 +204,14 @@ mlm_status dist_open(dist_backend backend, const void *comm, dist **out)
     if (backend == DIST_NONE)
         return MLM_OK;
     if (backend == DIST_MPI || comm)
-        return err_set(MLM_ERR_UNSUPPORTED, "ddp_backend mpi: this libmlm was built without "
-                                            "MPI (rebuild with libopenmpi-dev installed)");
+        return err_set(MLM_ERR_UNSUPPORTED, "\"mpi\" asked for, but this libmlm was built "
+                                            "without MPI (rebuild with libopenmpi-dev installed)");
     long n = launched_size();
     if (n > 1)
         return err_set(MLM_ERR_UNSUPPORTED,
                        "started by an MPI launcher as one of %ld processes, but this libmlm was "
                        "built without MPI: each would train alone into the same folder (rebuild "
-                       "with libopenmpi-dev installed, or set ddp_backend \"no\")", n);
+                       "with libopenmpi-dev installed, or set ddp_backend \"none\")", n);
     return MLM_OK;
 }
 
