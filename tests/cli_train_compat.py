@@ -35,6 +35,9 @@ was meant to make are checked exactly, not ignored:
   5. bf16 mixed precision became a trainer option (issue #15):
      training_args.json gains "bf16", which must be false (these runs are
      fp32).
+  6. Data-parallel training became trainer options (issue #16):
+     training_args.json gains "ddp_backend" and "ddp_bucket_cap_mb", which
+     must be null (these runs are one process, as HF's defaults).
 
 Exits 0 when everything matches, 1 with the first differences otherwise.
 """
@@ -262,6 +265,9 @@ def compare(name, old_files, new_files, old_out, new_out, how, problems):
             problems.append(f"{name}: {path}: no optim \"adamw_torch\"")
         if base == "training_args.json" and "bf16" not in old and new.pop("bf16", None) is not False:  # 5.
             problems.append(f"{name}: {path}: no bf16 false")
+        if base == "training_args.json" and "ddp_backend" not in old:  # 6.
+            if new.pop("ddp_backend", "x") is not None or new.pop("ddp_bucket_cap_mb", "x") is not None:
+                problems.append(f"{name}: {path}: no ddp_backend and ddp_bucket_cap_mb null")
         if top_level and base == "trainer_state.json":  # 1.
             got = new.pop("stateful_callbacks", None)
             ckpt = last_checkpoint_state(new_files)
