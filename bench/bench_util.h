@@ -5,6 +5,7 @@
 #ifndef MLM_BENCH_UTIL_H
 #define MLM_BENCH_UTIL_H
 
+#include <mlm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,26 @@ static int bench_clock_on_log(const char *rec, void *user)
         c->t[c->n++] = bench_now();
     }
     return c->n >= c->cap;
+}
+
+/* Under mpirun the trainer is one rank of a data-parallel run (its
+ * ddp_backend, null, finds the processes): bucket_mb > 0 sets
+ * ddp_bucket_cap_mb; *rank and *world say which one this is (rank 0
+ * speaks for the run; tokens/s counts every rank's batch). 0, or -1 after
+ * naming what failed. */
+static int bench_trainer_world(mlm_trainer *tr, int bucket_mb, int *rank, int *world)
+{
+    char bucket[32];
+    snprintf(bucket, sizeof bucket, "%d", bucket_mb);
+    if (bucket_mb > 0 && mlm_trainer_set(tr, "ddp_bucket_cap_mb", bucket) != MLM_OK) {
+        fprintf(stderr, "bench: ddp_bucket_cap_mb: %s\n", mlm_last_error());
+        return -1;
+    }
+    if (mlm_trainer_world(tr, rank, world) != MLM_OK) {
+        fprintf(stderr, "bench: mlm_trainer_world: %s\n", mlm_last_error());
+        return -1;
+    }
+    return 0;
 }
 
 #endif

@@ -178,15 +178,9 @@ int main(int argc, char **argv)
              BATCH, warmup + steps, threads, bf16 ? "true" : "false");
     if (mlm_trainer_set_json(tr, topts) != MLM_OK)
         return fail("mlm_trainer_set_json");
-    /* under mpirun: one rank of a data-parallel run (ddp_backend null finds
-     * it); tokens/s counts every rank's batch, rank 0 prints */
     int rank = 0, world = 1;
-    char bucket[32];
-    snprintf(bucket, sizeof bucket, "%d", bucket_mb);
-    if (bucket_mb > 0 && mlm_trainer_set(tr, "ddp_bucket_cap_mb", bucket) != MLM_OK)
-        return fail("ddp_bucket_cap_mb");
-    if (mlm_trainer_world(tr, &rank, &world) != MLM_OK)
-        return fail("mlm_trainer_world");
+    if (bench_trainer_world(tr, bucket_mb, &rank, &world) != 0)
+        return 1;
     double t_end[MAX_STEPS + 1], cpu_end[MAX_STEPS + 1];
     bench_clock log = {t_end + 1, cpu_end + 1, 0, warmup + steps, 0};
     mlm_trainer_set_callback(tr, bench_clock_on_log, &log);

@@ -105,18 +105,6 @@ static char *run_cmd(const char *dir, const char *args, int *status)
     return out;
 }
 
-static cJSON *read_json(const char *dir, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *text = test_read_file(path, NULL);
-    ck_assert_msg(text != NULL, "%s is missing", path);
-    cJSON *o = cJSON_Parse(text);
-    free(text);
-    ck_assert_msg(cJSON_IsObject(o), "%s: not a JSON object", path);
-    return o;
-}
-
 static double num(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -301,17 +289,17 @@ START_TEST(train_eval_predict)
     char out[4096];
     snprintf(out, sizeof out, "%s/out", dir);
 
-    cJSON *tr = read_json(out, "train_results.json");
+    cJSON *tr = test_read_json(out, "train_results.json");
     expect_keys(tr, TRAIN_KEYS, NKEYS(TRAIN_KEYS), "train_results.json");
     ck_assert_double_eq(num(tr, "train_samples"), N_TRAIN - 1); /* the empty summary */
     ck_assert_double_eq(num(tr, "epoch"), 2.0);
-    cJSON *ev = read_json(out, "eval_results.json");
+    cJSON *ev = test_read_json(out, "eval_results.json");
     expect_keys(ev, EVAL_KEYS, NKEYS(EVAL_KEYS), "eval_results.json");
     ck_assert_double_eq(num(ev, "eval_samples"), 3);
-    cJSON *pr = read_json(out, "predict_results.json");
+    cJSON *pr = test_read_json(out, "predict_results.json");
     expect_keys(pr, PREDICT_KEYS, NKEYS(PREDICT_KEYS), "predict_results.json");
     ck_assert_double_eq(num(pr, "predict_samples"), N_TEST - 1); /* the empty article */
-    cJSON *all = read_json(out, "all_results.json");
+    cJSON *all = test_read_json(out, "all_results.json");
     for (const cJSON *part[] = {tr, ev, pr}, **p = part; p < part + 3; p++)
         for (const cJSON *it = (*p)->child; it; it = it->next)
             ck_assert_msg(cJSON_GetObjectItemCaseSensitive(all, it->string) != NULL,
@@ -322,7 +310,7 @@ START_TEST(train_eval_predict)
     ck_assert_ptr_nonnull(strstr(text, "\"predict_samples\": 3,"));
     ck_assert_ptr_nonnull(strstr(text, "\"train_samples\": 8,"));
     free(text);
-    cJSON *state = read_json(out, "trainer_state.json");
+    cJSON *state = test_read_json(out, "trainer_state.json");
     ck_assert_double_eq(num(state, "global_step"), 4); /* 8 rows / 4 x 2 epochs */
 
     snprintf(path, sizeof path, "%s/out", dir);
@@ -367,7 +355,7 @@ START_TEST(config_file_predict_only)
     ck_assert_msg(status == 0, "exit %d:\n%s", status, log);
     char out[4096];
     snprintf(out, sizeof out, "%s/pred", dir);
-    cJSON *pr = read_json(out, "predict_results.json");
+    cJSON *pr = test_read_json(out, "predict_results.json");
     expect_keys(pr, PREDICT_KEYS, NKEYS(PREDICT_KEYS), "predict_results.json");
     snprintf(path, sizeof path, "%s/train_results.json", out);
     struct stat sb;

@@ -157,18 +157,6 @@ static char *run(const char *dir, int transport, const char *args, int *status)
     "--max_steps 6 --logging_steps 1 --save_steps 3 --learning_rate 1e-3 --seed 7 "           \
     "--num_threads 1 --per_device_train_batch_size 1 "
 
-static cJSON *read_json(const char *dir, const char *name)
-{
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *text = test_read_file(path, NULL);
-    ck_assert_msg(text != NULL, "%s is missing", path);
-    cJSON *o = cJSON_Parse(text);
-    free(text);
-    ck_assert_msg(cJSON_IsObject(o), "%s: not a JSON object", path);
-    return o;
-}
-
 static double num(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -222,7 +210,7 @@ static int count(const char *out, const char *needle)
  * above). */
 static void same_curve(const char *dir_a, const char *dir_b, int steps)
 {
-    cJSON *sa = read_json(dir_a, "trainer_state.json"), *sb = read_json(dir_b, "trainer_state.json");
+    cJSON *sa = test_read_json(dir_a, "trainer_state.json"), *sb = test_read_json(dir_b, "trainer_state.json");
     const cJSON *ha = cJSON_GetObjectItemCaseSensitive(sa, "log_history");
     const cJSON *hb = cJSON_GetObjectItemCaseSensitive(sb, "log_history");
     const double rho = (TERMS - 1) * ldexp(1.0, -24) * KAPPA;
@@ -299,7 +287,7 @@ START_TEST(ddp_equals_accumulation)
     snprintf(ck, sizeof ck, "%s/checkpoint-6", dd);
     ck_assert(exists(ck, "rng_state_0.json") && exists(ck, "rng_state_1.json"));
     ck_assert(!exists(ck, "rng_state.json"));
-    cJSON *r1 = read_json(ck, "rng_state_1.json");
+    cJSON *r1 = test_read_json(ck, "rng_state_1.json");
     ck_assert_int_eq((int)num(r1, "process_index"), 1);
     ck_assert_int_eq((int)num(r1, "world_size"), 2);
     ck_assert_int_eq((int)num(r1, "micro_batch"), 2 * 6 + 1);
@@ -429,7 +417,7 @@ START_TEST(ddp_eval_equals_single)
     char e1[4200], e2[4200];
     snprintf(e1, sizeof e1, "%s/E1", dir);
     snprintf(e2, sizeof e2, "%s/E2", dir);
-    cJSON *a = read_json(e1, "eval_results.json"), *b = read_json(e2, "eval_results.json");
+    cJSON *a = test_read_json(e1, "eval_results.json"), *b = test_read_json(e2, "eval_results.json");
     ck_assert_msg(num(a, "eval_loss") == num(b, "eval_loss"), "eval_loss %.17g vs %.17g",
                   num(b, "eval_loss"), num(a, "eval_loss"));
     ck_assert(num(a, "perplexity") == num(b, "perplexity"));

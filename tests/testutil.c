@@ -209,3 +209,15 @@ int have_torch(void)
     free(probe);
     return yes;
 }
+
+cJSON *test_read_json(const char *dir, const char *name)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = test_read_file(path, NULL);
+    ck_assert_msg(text != NULL, "%s is missing", path);
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    ck_assert_msg(cJSON_IsObject(o), "%s: not a JSON object", path);
+    return o;
+}

@@ -26,6 +26,10 @@ char *test_read_file(const char *path, size_t *len);
 struct cJSON;
 int test_json_bytes(const struct cJSON *obj, const char *field, char **data, size_t *len);
 
+/* dir/name parsed (cJSON_Delete it); fails the current test when the file
+ * is missing or is not a JSON object. */
+struct cJSON *test_read_json(const char *dir, const char *name);
+
 /* Run a shell command, capture stdout (malloc'ed) and the exit status. */
 char *test_run(const char *cmd, int *status);
 
