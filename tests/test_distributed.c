@@ -353,6 +353,47 @@ START_TEST(ddp_seq2seq_equals_accumulation)
 }
 END_TEST
 
+/* A corpus tokenized once by `mlm dataset` and mapped by every rank
+ * (--train_dataset, --validation_dataset): the same curve as one process,
+ * and the same eval_loss; mixing text files and dataset files is refused. */
+START_TEST(ddp_tokenized_dataset)
+{
+    if (!mpi_ready())
+        return;
+    char *dir = fixture();
+    int status;
+    char *out = run(dir, -1, "dataset --tokenizer tok --train-file corpus.txt --block-size 32 "
+                             "--out DS", &status);
+    ck_assert_msg(status == 0, "%.3000s", out);
+    free(out);
+    const char *base = "train --config_name cfg.json --tokenizer_name tok --train_dataset DS/train "
+                       "--validation_dataset DS/test --do_train --do_eval --max_steps 4 "
+                       "--logging_steps 1 --learning_rate 1e-3 --seed 7 --num_threads 1 "
+                       "--per_device_train_batch_size 1 --save_strategy no ";
+    char args[2048];
+    snprintf(args, sizeof args, "%s--gradient_accumulation_steps 2 --output_dir S", base);
+    out = run(dir, -1, args, &status);
+    ck_assert_msg(status == 0, "%.3000s", out);
+    free(out);
+    snprintf(args, sizeof args, "%s--output_dir D", base);
+    out = run(dir, 0, args, &status);
+    ck_assert_msg(status == 0, "%.3000s", out);
+    free(out);
+    char a[8192], b[8192];
+    snprintf(a, sizeof a, "%s/S", dir);
+    snprintf(b, sizeof b, "%s/D", dir);
+    same_curve(a, b, 4);
+    out = run(dir, -1, "train --config_name cfg.json --tokenizer_name tok --train_dataset "
+                       "DS/train --validation_file corpus.txt --do_train --output_dir X", &status);
+    ck_assert_int_ne(status, 0);
+    ck_assert_msg(strstr(out, "replace --train_file / --validation_file: pass one kind"), "%.3000s",
+                  out);
+    free(out);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* Checkpoint at step 3 over one transport, resumed over the other: the
  * same files at step 6 as the run that never stopped, to the bit; a resume
  * with another number of processes is refused, naming why. */
@@ -610,6 +651,7 @@ Suite *distributed_suite(void)
     tcase_add_loop_test(tc, ddp_eval_equals_single, 0, 2);
     tcase_add_loop_test(tc, ddp_rank_killed, 0, 2);
     tcase_add_test(tc, ddp_seq2seq_equals_accumulation);
+    tcase_add_test(tc, ddp_tokenized_dataset);
     tcase_add_test(tc, ddp_options);
     suite_add_tcase(s, tc);
     return s;

@@ -325,7 +325,8 @@ MLM_API mlm_status mlm_trainer_set_tokenizer(mlm_trainer *tr, const mlm_tokenize
  * state of mlm_trainer_state_json as json.dumps(indent=2, sort_keys=True)
  * writes it, plus a newline (TrainerState's int fields as ints). Written
  * whole or not at all; output_dir must exist (MLM_ERR_IO naming the path
- * otherwise). */
+ * otherwise). In a data-parallel run only the world process zero writes;
+ * the others return MLM_OK, as HF's. */
 MLM_API mlm_status mlm_trainer_save_state(const mlm_trainer *tr);
 
 /* transformers' Trainer.save_metrics(split, metrics): metrics_json (a JSON
@@ -337,7 +338,8 @@ MLM_API mlm_status mlm_trainer_save_state(const mlm_trainer *tr);
  * eval_samples), which are ints. metrics_json that is not JSON is
  * MLM_ERR_FORMAT (naming the byte), not an object MLM_ERR_INVALID_ARGUMENT;
  * an all_results.json that is not a JSON object is MLM_ERR_FORMAT naming
- * it; in each case nothing is written. */
+ * it; in each case nothing is written. In a data-parallel run only the
+ * world process zero writes (the others return MLM_OK), as HF's. */
 MLM_API mlm_status mlm_trainer_save_metrics(const mlm_trainer *tr, const char *split,
                                             const char *metrics_json);
 

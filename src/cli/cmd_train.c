@@ -45,11 +45,19 @@ static int resolve(train_run *r, int eval_only)
     if (rc != 0)
         return rc;
     const char *tf = ta_str(a, F_TRAIN_FILE), *vf = ta_str(a, F_VALIDATION_FILE);
-    if (r->do_train && !tf)
-        return run_usage_fail("--do_train requires a train dataset: pass --train_file");
-    if (r->do_eval && !tf && !vf)
-        return run_usage_fail("--do_eval requires a validation dataset: pass --validation_file "
-                              "(or --train_file to split)");
+    const char *td = ta_str(a, F_TRAIN_DATASET), *vd = ta_str(a, F_VALIDATION_DATASET);
+    /* text files, or dataset files tokenized already: not a mix (the text
+     * would be tokenized with settings the files may not share) */
+    if ((td || vd) && (tf || vf))
+        return run_usage_fail("--train_dataset / --validation_dataset replace --train_file / "
+                              "--validation_file: pass one kind");
+    if (r->do_train && !tf && !td)
+        return run_usage_fail("--do_train requires a train dataset: pass --train_file (or "
+                              "--train_dataset)");
+    if (r->do_eval && !tf && !vf && !vd)
+        return run_usage_fail(td ? "--do_eval with --train_dataset requires --validation_dataset"
+                                 : "--do_eval requires a validation dataset: pass "
+                                   "--validation_file (or --train_file to split)");
     if ((tf && data_check_extension("train_file", tf) != 0) ||
         (vf && data_check_extension("validation_file", vf) != 0))
         return EXIT_USAGE;
@@ -190,6 +198,8 @@ static int run_command(int argc, char **argv, int eval_only)
             data_opts o = {
                 .train_file = ta_str(&r.a, F_TRAIN_FILE),
                 .validation_file = ta_str(&r.a, F_VALIDATION_FILE),
+                .train_dataset = ta_str(&r.a, F_TRAIN_DATASET),
+                .validation_dataset = ta_str(&r.a, F_VALIDATION_DATASET),
                 .want_train = r.do_train,
                 .want_eval = r.do_eval,
                 .split_pct = ta_int(&r.a, F_VALIDATION_SPLIT_PERCENTAGE, 5),

@@ -86,6 +86,13 @@ static const flag_def defs[F_COUNT] = {
     [F_VALIDATION_FILE] = {"validation_file", K_STR, R_USE, NULL,
                            "evaluation data (mlm train's default: the head of train_file)",
                            ALL_SCRIPTS},
+    [F_TRAIN_DATASET] = {"train_dataset", K_STR, R_USE, NULL,
+                         "instead of train_file: a dataset file mlm dataset wrote (DIR/train), "
+                         "tokenized and grouped already; mapped, not copied (under mpirun each "
+                         "rank reads only its rows); HF has no such flag", MLM_ONLY},
+    [F_VALIDATION_DATASET] = {"validation_dataset", K_STR, R_USE, NULL,
+                              "instead of validation_file: such a file (DIR/test or "
+                              "DIR/validation)", MLM_ONLY},
     [F_TEST_FILE] = {"test_file", K_STR, R_USE, NULL,
                      "prediction data (do_predict): .csv, .json or .jsonl", S2S_ONLY},
     [F_OVERWRITE_CACHE] = {"overwrite_cache", K_BOOL, R_IGNORE, NULL,

@@ -168,10 +168,55 @@ static int check_nonempty(const mlm_dataset *ds, const char *what, const char *f
     return EXIT_RUNTIME;
 }
 
+/* A dataset file mlm dataset wrote, mapped: it must hold the input_ids a
+ * masking collator needs, and rows (max samples applied). */
+static int open_tokenized(const char *flag, const char *path, long long max, const char *what,
+                          mlm_dataset **out)
+{
+    mlm_status st = mlm_dataset_open(path, out);
+    if (st != MLM_OK) {
+        fprintf(stderr, "mlm: --%s: %s: %s\n", flag, mlm_status_string(st), mlm_last_error());
+        return EXIT_RUNTIME;
+    }
+    mlm_column_type type;
+    if (mlm_dataset_column_type(*out, "input_ids", &type) != MLM_OK ||
+        type != MLM_COLUMN_SEQUENCE) {
+        fprintf(stderr, "mlm: --%s %s: no \"input_ids\" sequence column (a dataset "
+                        "tokenized by mlm dataset is needed)\n", flag, path);
+        return EXIT_RUNTIME;
+    }
+    int rc = truncate_rows(out, max);
+    if (rc == 0 && mlm_dataset_num_rows(*out) == 0) {
+        fprintf(stderr, "mlm: --%s %s: no %s samples\n", flag, path, what);
+        rc = EXIT_RUNTIME;
+    }
+    return rc;
+}
+
+/* Both datasets from dataset files. */
+static int prepare_tokenized(const data_opts *o, mlm_dataset **train, mlm_dataset **eval)
+{
+    int rc = 0;
+    if (o->want_train)
+        rc = open_tokenized("train_dataset", o->train_dataset, o->max_train_samples, "training",
+                            train);
+    if (rc == 0 && o->want_eval)
+        rc = open_tokenized("validation_dataset", o->validation_dataset, o->max_eval_samples,
+                            "evaluation", eval);
+    if (rc != 0) {
+        mlm_dataset_free(*train);
+        mlm_dataset_free(*eval);
+        *train = *eval = NULL;
+    }
+    return rc;
+}
+
 int data_prepare(mlm_tokenizer *tok, const data_opts *o, mlm_dataset **train,
                  mlm_dataset **eval)
 {
     *train = *eval = NULL;
+    if (o->train_dataset || o->validation_dataset)
+        return prepare_tokenized(o, train, eval);
     mlm_dataset *raw_train = NULL, *raw_valid = NULL, *head = NULL, *tail = NULL;
     int rc = set_tokenizer(tok, o);
     if (rc == 0 && o->train_file)

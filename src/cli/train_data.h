@@ -10,6 +10,9 @@
 
 typedef struct data_opts {
     const char *train_file, *validation_file; /* either may be NULL */
+    /* or dataset files tokenized already (mlm dataset's), mapped: then the
+     * files above are NULL and nothing is tokenized */
+    const char *train_dataset, *validation_dataset;
     int want_train, want_eval;
     long long split_pct;                     /* validation_split_percentage */
     int64_t max_seq_length;
@@ -29,7 +32,8 @@ int data_check_extension(const char *flag, const char *path);
  * tokenizer then names them. */
 mlm_status data_keep_line(const mlm_dataset *ds, size_t row, void *user, int *keep);
 
-/* Prepare the wanted datasets (the others are left NULL). tok's truncation
+/* Prepare the wanted datasets (the others are left NULL), from the text
+ * files or from the dataset files (opened, max_*_samples applied). tok's truncation
  * and padding are set as run_mlm's tokenizer calls set them. Returns 0, or an
  * exit status after printing the error. */
 int data_prepare(mlm_tokenizer *tok, const data_opts *o, mlm_dataset **train,

@@ -83,6 +83,8 @@ mlm_status mlm_trainer_save_state(const mlm_trainer *tr)
 {
     if (!tr)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_save_state: trainer is NULL");
+    if (tr->rank != 0) /* HF: if not self.is_world_process_zero(): return */
+        return MLM_OK;
     trainer_plan p = trainer_plan_of(tr);
     cJSON *state = trainer_state_json(tr, &p);
     if (!state)
@@ -125,6 +127,8 @@ mlm_status mlm_trainer_save_metrics(const mlm_trainer *tr, const char *split,
     if (!tr || !split || !*split || strchr(split, '/'))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "mlm_trainer_save_metrics: bad trainer or "
                                                  "split");
+    if (tr->rank != 0) /* the world process zero alone writes, as HF's */
+        return MLM_OK;
     cJSON *m = NULL, *all = NULL;
     mlm_status st = parse_object(metrics_json, "mlm_trainer_save_metrics: metrics", &m);
     if (st == MLM_OK)
