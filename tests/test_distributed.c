@@ -588,6 +588,37 @@ START_TEST(ddp_rank_killed)
 }
 END_TEST
 
+/* A failure on rank 0 alone after training (its train_results.json cannot
+ * be written; the other rank goes on to the shared evaluation, where it
+ * waits for rank 0): rank 0 leaves without MPI_Finalize and mpirun ends the
+ * job, non-zero and at once, with rank 0's message; never a hang. */
+START_TEST(ddp_rank0_failure_ends_job)
+{
+    if (!mpi_ready())
+        return;
+    char *dir = fixture();
+    char path[8192];
+    snprintf(path, sizeof path, "%s/F/train_results.json/x", dir);
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+    ck_assert_int_eq(system(cmd), 0);
+    int status;
+    double t0 = now();
+    char *out = run(dir, 0, "train --config_name cfg.json --tokenizer_name tok --train_file "
+                            "corpus.txt --do_train --do_eval --max_steps 2 --num_threads 1 "
+                            "--per_device_train_batch_size 1 --output_dir F "
+                            "--overwrite_output_dir",
+                    &status);
+    double took = now() - t0;
+    ck_assert_msg(status != 0, "%.3000s", out);
+    ck_assert_msg(strstr(out, "train_results.json: cannot rename"), "%.3000s", out);
+    ck_assert_msg(took < 60, "the job took %.0f s", took);
+    free(out);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* The trainer's options for processes, through the API, in this (not
  * launched) process. */
 START_TEST(ddp_options)
@@ -652,6 +683,7 @@ Suite *distributed_suite(void)
     tcase_add_loop_test(tc, ddp_rank_killed, 0, 2);
     tcase_add_test(tc, ddp_seq2seq_equals_accumulation);
     tcase_add_test(tc, ddp_tokenized_dataset);
+    tcase_add_test(tc, ddp_rank0_failure_ends_job);
     tcase_add_test(tc, ddp_options);
     suite_add_tcase(s, tc);
     return s;

@@ -219,8 +219,7 @@ static int run_command(int argc, char **argv, int eval_only)
         if (rc == 0 && r.do_eval)
             rc = do_eval(&r);
     }
-    train_run_free(&r);
-    return rc;
+    return train_run_end(&r, rc);
 }
 
 int cmd_train(int argc, char **argv) { return run_command(argc, argv, 0); }

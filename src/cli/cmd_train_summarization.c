@@ -394,9 +394,7 @@ int cmd_train_summarization(int argc, char **argv)
         return p > 0 ? 0 : EXIT_USAGE;
     }
     train_args_notes(&r.a);
-    int rc = run_command(&r);
-    train_run_free(&r);
-    return rc;
+    return train_run_end(&r, run_command(&r));
 }
 
 void cmd_train_summarization_help(FILE *out)

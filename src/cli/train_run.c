@@ -509,6 +509,18 @@ int run_do_train(train_run *r)
     return rc;
 }
 
+int train_run_end(train_run *r, int rc)
+{
+    int world = r->world;
+    train_run_free(r);
+    if (rc != 0 && world > 1) {
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    return rc;
+}
+
 void train_run_free(train_run *r)
 {
     mlm_trainer_free(r->tr);

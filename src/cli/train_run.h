@@ -107,6 +107,11 @@ int run_report(const train_run *r, const char *split, const char *json);
  * that), log_metrics, save_metrics, save_state. */
 int run_do_train(train_run *r);
 
+/* train_run_free, then the command's exit status. A failed rank of a
+ * data-parallel run leaves at once, without MPI_Finalize: finalising waits
+ * for the other ranks, who may be waiting in a collective for this one (an
+ * output file only rank 0 writes, say), so mpirun ends the job instead. */
+int train_run_end(train_run *r, int rc);
 void train_run_free(train_run *r);
 
 #endif
