@@ -219,7 +219,15 @@ $(TEST_BIN): $(TEST_SRC) $(STLIB) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude -Isrc -Itests -I$(BLIS_INC) $(PKG_CFLAGS) $(CHECK_CFLAGS) \
 	    -DMLM_SHLIB='"$(SHLIB)"' -DMLM_BIN='"$(MLM_BIN)"' -DMLM_EXAMPLES='"$(OUTBIN)/examples"' \
+	    -DMLM_MPI_HOST='"$(MPI_HOST)"' \
 	    -o $@ $(TEST_SRC) $(STLIB) $(CHECK_LIBS) $(SYS_LIBS)
+
+# A host application with its own MPI (tests/mpi/host.c), which the
+# distributed suite runs under mpirun: built when libmlm is built with MPI.
+MPI_HOST := $(if $(MPI_PC),$(B)/tests/mpi_host,)
+$(B)/tests/mpi_host: tests/mpi/host.c $(STLIB) include/mlm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SAN) -Iinclude $(MPI_CFLAGS) -o $@ $< $(STLIB) $(SYS_LIBS)
 
 # `make check` works on a fresh machine: it installs what is missing first,
 # then re-runs make so that the BLIS paths are looked up again afterwards.
@@ -239,7 +247,7 @@ ifeq ($(SANITIZE),thread)
 CHECK_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp $(TSAN_OPTIONS)"
 endif
 
-check-run: all $(TEST_BIN)
+check-run: all $(TEST_BIN) $(MPI_HOST)
 	MLM_TEST_ROOT=$(CURDIR) CK_DEFAULT_TIMEOUT=$(CK_TIMEOUT) CK_TIMEOUT_MULTIPLIER=$(CK_MULT) \
 	    $(CHECK_ENV) $(TEST_BIN)
 

@@ -619,6 +619,60 @@ START_TEST(ddp_rank0_failure_ends_job)
 }
 END_TEST
 
+/* A host application that runs MPI itself (tests/mpi/host.c) hands the
+ * trainer a communicator split from its WORLD: mlm_trainer_world says 0 and
+ * 1 of 2, the curve is the one process's with accumulation 2 (MPI_COMM_SELF
+ * handed in), and the host's MPI still works afterwards (the program checks
+ * that libmlm finalised nothing). */
+START_TEST(ddp_host_communicator)
+{
+    if (!mpi_ready())
+        return;
+    if (!MLM_MPI_HOST[0]) {
+        fprintf(stderr, "distributed: no mpi_host built: skipped\n");
+        return;
+    }
+    char *dir = test_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/A' '%s/B'", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    int status;
+    /* MPI_Init without mpirun (a singleton), with MPI_SAN_FLAGS' settings */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && OMPI_MCA_mca_base_component_disable_dlclose=1 "
+             "ASAN_OPTIONS=fast_unwind_on_malloc=0 "
+             "LSAN_OPTIONS=suppressions=%s/tests/lsan-mpi.supp:print_suppressions=0 "
+             "'%s/%s' A --alone 2>&1",
+             dir, test_root(), test_root(), MLM_MPI_HOST);
+    char *out = test_run(cmd, &status);
+    ck_assert_msg(status == 0, "%.3000s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "
+             "--mca btl vader,self " MPI_SAN_FLAGS "'%s/%s' B 2>&1",
+             dir, test_root(), test_root(), MLM_MPI_HOST);
+    out = test_run(cmd, &status);
+    ck_assert_msg(status == 0, "%.3000s", out);
+    free(out);
+    char a[8192], b[8192];
+    snprintf(a, sizeof a, "%s/A/world.txt", dir);
+    snprintf(b, sizeof b, "%s/B/world.txt", dir);
+    char *wa = test_read_file(a, NULL), *wb = test_read_file(b, NULL);
+    ck_assert_ptr_nonnull(wa);
+    ck_assert_ptr_nonnull(wb);
+    ck_assert_str_eq(wa, "0 1\n");
+    ck_assert_str_eq(wb, "0 2\n1 2\n");
+    free(wa);
+    free(wb);
+    snprintf(a, sizeof a, "%s/A", dir);
+    snprintf(b, sizeof b, "%s/B", dir);
+    same_curve(a, b, 4);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* The trainer's options for processes, through the API, in this (not
  * launched) process. */
 START_TEST(ddp_options)
@@ -684,6 +738,7 @@ Suite *distributed_suite(void)
     tcase_add_test(tc, ddp_seq2seq_equals_accumulation);
     tcase_add_test(tc, ddp_tokenized_dataset);
     tcase_add_test(tc, ddp_rank0_failure_ends_job);
+    tcase_add_test(tc, ddp_host_communicator);
     tcase_add_test(tc, ddp_options);
     suite_add_tcase(s, tc);
     return s;
