@@ -2,7 +2,6 @@
 #include "train/grad_sync.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -24,15 +23,7 @@ struct grad_sync {
     size_t nb;
     size_t started;    /* b[0..started) are in flight or done: the same order on every rank */
     int begun;         /* a step's sums are under way */
-    double waited;
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 mlm_status grad_sync_new(dist *d, size_t n, size_t bucket_bytes, grad_sync **out)
 {
@@ -116,14 +107,12 @@ mlm_status grad_sync_finish(grad_sync *g)
     mlm_status st = MLM_OK;
     while (st == MLM_OK && g->started < g->nb)
         st = start(g, g->started++);
-    double t0 = now();
     /* every started request is waited for, even after a failure */
     for (size_t k = 0; k < g->started; k++) {
         mlm_status w = dist_req_wait(g->b[k].req);
         if (st == MLM_OK)
             st = w;
     }
-    g->waited += now() - t0;
     g->begun = 0;
     return st;
 }
@@ -152,11 +141,3 @@ mlm_status grad_sync_abandon(grad_sync *g)
     return st;
 }
 
-double grad_sync_wait_seconds(grad_sync *g)
-{
-    double w = g->waited;
-    g->waited = 0.0;
-    return w;
-}
-
-size_t grad_sync_buckets(const grad_sync *g) { return g->nb; }

@@ -45,9 +45,4 @@ mlm_status grad_sync_finish(grad_sync *g);
  * abandoned everywhere (the trainer's status exchange). */
 mlm_status grad_sync_abandon(grad_sync *g);
 
-/* Seconds spent waiting in grad_sync_finish since the last call (what the
- * overlap did not hide), and the bucket count, for the bench. */
-double grad_sync_wait_seconds(grad_sync *g);
-size_t grad_sync_buckets(const grad_sync *g);
-
 #endif

@@ -506,17 +506,26 @@ static mlm_status emit(mlm_trainer *tr, cJSON *rec)
 
 /* ---------------------------------------------------------------- processes */
 
-mlm_status trainer_dist(mlm_trainer *tr)
+/* Open the processes of backend (over the host's comm when not NULL): the
+ * trainer's rank and world from then on. */
+static mlm_status open_dist(mlm_trainer *tr, dist_backend backend, const void *comm)
 {
-    if (tr->dist_ready)
-        return MLM_OK;
-    mlm_status st = dist_open((dist_backend)tr->a.ddp_backend, NULL, &tr->dist);
+    mlm_status st = dist_open(backend, comm, &tr->dist);
     if (st != MLM_OK)
-        return err_prefix(st, "trainer option ddp_backend: ");
+        return st;
+    tr->a.ddp_backend = backend;
     tr->dist_ready = 1;
     tr->rank = dist_rank(tr->dist);
     tr->world = dist_size(tr->dist);
     return MLM_OK;
+}
+
+mlm_status trainer_dist(mlm_trainer *tr)
+{
+    if (tr->dist_ready)
+        return MLM_OK;
+    mlm_status st = open_dist(tr, (dist_backend)tr->a.ddp_backend, NULL);
+    return st == MLM_OK ? MLM_OK : err_prefix(st, "trainer option ddp_backend: ");
 }
 
 mlm_status mlm_trainer_set_mpi_comm(mlm_trainer *tr, const void *comm)
@@ -526,14 +535,8 @@ mlm_status mlm_trainer_set_mpi_comm(mlm_trainer *tr, const void *comm)
     if (tr->started || tr->dist_ready)
         return err_set(MLM_ERR_STATE, "mlm_trainer_set_mpi_comm: the trainer's processes are "
                                       "already set up");
-    mlm_status st = dist_open(DIST_MPI, comm, &tr->dist);
-    if (st != MLM_OK)
-        return err_prefix(st, "mlm_trainer_set_mpi_comm: ");
-    tr->a.ddp_backend = DIST_MPI;
-    tr->dist_ready = 1;
-    tr->rank = dist_rank(tr->dist);
-    tr->world = dist_size(tr->dist);
-    return MLM_OK;
+    mlm_status st = open_dist(tr, DIST_MPI, comm);
+    return st == MLM_OK ? MLM_OK : err_prefix(st, "mlm_trainer_set_mpi_comm: ");
 }
 
 mlm_status mlm_trainer_world(mlm_trainer *tr, int *process_index, int *world_size)
@@ -1039,7 +1042,6 @@ static mlm_status train_step(mlm_trainer *tr, const size_t *rows, size_t N, int6
         mlm_status gs = st == MLM_OK ? grad_sync_finish(tr->gsync) : grad_sync_abandon(tr->gsync);
         if (st == MLM_OK)
             st = gs;
-        tr->comm_wait += grad_sync_wait_seconds(tr->gsync);
     }
     /* HF logs the ranks' mean loss (_nested_gather(tr_loss).mean()) */
     st = agree(tr, st, &sl);
@@ -1320,7 +1322,10 @@ mlm_status mlm_trainer_train(mlm_trainer *tr)
         return st;
     const size_t N = mlm_dataset_num_rows(tr->train);
     size_t *perm = mem_alloc(N * sizeof *perm);
-    size_t *mine = tr->world > 1 ? mem_alloc(N * sizeof *mine) : NULL;
+    /* this rank's share: DistributedSampler's num_samples */
+    size_t *mine = tr->world > 1 ? mem_alloc((N + (size_t)tr->world - 1) / (size_t)tr->world *
+                                             sizeof *mine)
+                                 : NULL;
     if (!perm || (tr->world > 1 && !mine)) {
         mem_free(perm);
         mem_free(mine);

@@ -87,7 +87,6 @@ struct mlm_trainer {
     int dist_ready;          /* dist opened (or found to be the single process) */
     int rank, world;
     grad_sync *gsync;        /* the gradients' sums over the ranks (world > 1) */
-    double comm_wait;        /* seconds waited on gradient sums, this run */
 
     /* progress */
     int64_t global_step;
