@@ -12,7 +12,10 @@
  * MLM_TEST_BF16=off turns the AVX512-BF16 kernel off (cpu_bf16_force), so
  * that the bf16 products run the portable path a CPU without it runs.
  * MLM_TEST_VNNI=off does the same for the AVX512-VNNI int8 kernel
- * (cpu_vnni_force). */
+ * (cpu_vnni_force). MLM_TEST_AMX=model runs the AMX tile path of the bf16
+ * and int8 products on its software model, on any CPU (nn/ops/amx.h);
+ * MLM_TEST_AMX=off turns the tile path off where the CPU has it
+ * (cpu_amx_force). */
 #include "suites.h"
 
 #include <stdio.h>
@@ -88,6 +91,15 @@ int main(void)
     if (vnni && strcmp(vnni, "off") == 0) {
         cpu_vnni_force(0);
         printf("forced MLM_TEST_VNNI=off: int8 products on the portable path\n");
+    }
+    const char *amx = getenv("MLM_TEST_AMX");
+    if (amx && strcmp(amx, "model") == 0) {
+        cpu_amx_force(CPU_AMX_MODEL);
+        printf("forced MLM_TEST_AMX=model: bf16 and int8 products of 16 rows or more on the "
+               "AMX tile path's software model\n");
+    } else if (amx && strcmp(amx, "off") == 0) {
+        cpu_amx_force(CPU_AMX_NONE);
+        printf("forced MLM_TEST_AMX=off: no AMX tile path\n");
     }
     const char *spec = getenv("MLM_TEST_CPU_PATH");
     if (spec && *spec) {

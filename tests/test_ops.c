@@ -1731,6 +1731,18 @@ START_TEST(bf16_conversion_matches_reference)
 }
 END_TEST
 
+/* Loop tests over the AMX tile path: _i = 0 runs as this CPU runs (the
+ * tiles where it has them, for products of 16 rows or more), _i = 1 on the
+ * tile path's software model (nn/ops/amx.h), so that every CPU checks the
+ * tiling. Returns the setting to restore. */
+static cpu_amx amx_mode_begin(int i, const char *what)
+{
+    if (i == 0 && cpu_amx_bf16_level() != CPU_AMX_HW && cpu_amx_int8_level() != CPU_AMX_HW)
+        printf("ops: %s: no AMX on this CPU (%s): the tile path runs on its software model "
+               "only\n", what, cpu_describe());
+    return i == 1 ? cpu_amx_force(CPU_AMX_MODEL) : cpu_amx_force(CPU_AMX_HW);
+}
+
 /* C (M×N, ldc) from the kernel under the current path settings. */
 static void bf16w_run(int nthreads, int M, const float *A, int lda, const ops_bf16w *w,
                       float beta, float *C, int ldc)
@@ -1745,8 +1757,10 @@ START_TEST(gemm_bf16w_matches_reference)
     static const int shapes[][3] = {
         {1, 1, 1},   {1, 17, 3},   {5, 63, 33},  {6, 64, 64},   {7, 65, 31},
         {13, 130, 257}, {1, 768, 768}, {12, 100, 768}, {64, 96, 512}, {3, 2, 2049},
+        {16, 64, 32}, {17, 65, 33}, {40, 100, 768}, {33, 1, 1}, {70, 130, 99},
     };
     const float sentinel = -777.0f;
+    cpu_amx amx_prev = amx_mode_begin(_i, "gemm_bf16w");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int b = 0; b < 2; b++) {
             int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
@@ -1790,15 +1804,18 @@ START_TEST(gemm_bf16w_matches_reference)
             free(C0);
             free(C);
         }
+    cpu_amx_force(amx_prev);
 }
 END_TEST
 
-/* Every path (AVX512-BF16 where present, the portable one at each vector
- * level) and 1 or 2 threads give the same bits, on ordinary operands and on
- * operands whose products and sums reach the denormal range (where the
- * flush and the fused rounding matter). */
+/* Every path but the AMX tiles (AVX512-BF16 where present, the portable one
+ * at each vector level) and 1 or 2 threads give the same bits, on ordinary
+ * operands and on operands whose products and sums reach the denormal
+ * range (where the flush and the fused rounding matter). The tiles round
+ * as TDPBF16PS does: gemm_amx_bf16_order checks them. */
 START_TEST(gemm_bf16w_paths_bitwise_identical)
 {
+    int amx_prev = cpu_amx_limit(0);
     static const int shapes[][3] = {{1, 33, 7}, {7, 130, 65}, {13, 64, 300}, {70, 200, 96}};
     static const struct { int threads, bf16; cpu_vec vec; } run[] = {
         {1, 1, CPU_VEC_AVX512}, {2, 1, CPU_VEC_AVX512}, {1, 0, CPU_VEC_AVX512},
@@ -1842,6 +1859,7 @@ START_TEST(gemm_bf16w_paths_bitwise_identical)
             free(A);
             free(W);
         }
+    cpu_amx_limit(amx_prev);
 }
 END_TEST
 
@@ -1924,10 +1942,11 @@ START_TEST(gemm_bf16_matches_reference)
 {
     static const int shapes[][3] = {
         {1, 1, 1}, {1, 17, 3}, {5, 63, 33}, {7, 65, 31}, {13, 130, 257}, {64, 96, 512},
-        {300, 100, 64}, {3, 2, 2049}, {128, 128, 64},
+        {300, 100, 64}, {3, 2, 2049}, {128, 128, 64}, {17, 65, 33}, {48, 70, 1},
     };
     static const float alphas[] = {1.0f, -0.375f}, betas[] = {0.0f, 0.5f};
     const float sentinel = -777.0f;
+    cpu_amx amx_prev = amx_mode_begin(_i, "gemm_bf16");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int tr = 0; tr < 4; tr++)
             for (int ab = 0; ab < 4; ab++) {
@@ -1974,16 +1993,18 @@ START_TEST(gemm_bf16_matches_reference)
                 free(C0);
                 free(C);
             }
+    cpu_amx_force(amx_prev);
 }
 END_TEST
 
-/* The same bits from every path (AVX512-BF16 where present, the portable
- * one at each vector level), 1 or 2 threads, ops_gemm and ops_gemm_batched
+/* The same bits from every path but the AMX tiles (AVX512-BF16 where
+ * present, the portable one at each vector level), 1 or 2 threads, ops_gemm and ops_gemm_batched
  * under the context's autocast flag, and a batch against its products one
  * by one; with the flag off, ops_gemm is the fp32 product it always was
  * (its own tests above run with the flag off). */
 START_TEST(gemm_bf16_paths_bitwise_identical)
 {
+    int amx_prev = cpu_amx_limit(0);
     static const int shapes[][3] = {{1, 33, 7}, {7, 130, 65}, {70, 200, 96}, {300, 100, 64}};
     static const struct { int threads, bf16; cpu_vec vec; } run[] = {
         {1, 1, CPU_VEC_AVX512}, {2, 1, CPU_VEC_AVX512}, {1, 0, CPU_VEC_AVX512},
@@ -2079,11 +2100,92 @@ START_TEST(gemm_bf16_paths_bitwise_identical)
     free(S2);
     free(O1);
     free(O2);
+    cpu_amx_limit(amx_prev);
 }
 END_TEST
 
 /* Edges: empty sizes, K = 0 and alpha = 0 give beta·C, bad arguments are
  * named, out of memory is an error. */
+/* The AMX tile path, on its software model, sums in TDPBF16PS's order:
+ * per element of C and per k pair in order, the even product then the odd
+ * one, each add rounded. A serial loop in that order gives the same bits
+ * for every shape, so any slip in the tiling (the blocks of 16 pairs, the
+ * two halves of a panel, the 16- and 32-row tiles, the padding of K, M and
+ * N) shows. Operands in the normal range, where the products are exact. On
+ * a CPU with AMX the hardware gets the error bound (the _matches_reference
+ * tests), and here the same bits for 1 and 2 threads and for a row whatever
+ * its neighbours. */
+static float amx_order_ref(const float *A, int lda, int ta, const float *B, int ldb, int tb,
+                           int m, int n, int K)
+{
+    float acc = 0.0f;
+    for (int k = 0; k < K; k += 2) {
+        float p0 = bf16r(op_at(A, lda, ta, m, k)) * bf16r(op_at(B, ldb, tb, k, n));
+        acc = acc + p0;
+        if (k + 1 < K) {
+            float p1 = bf16r(op_at(A, lda, ta, m, k + 1)) * bf16r(op_at(B, ldb, tb, k + 1, n));
+            acc = acc + p1;
+        }
+    }
+    return acc;
+}
+
+START_TEST(gemm_amx_bf16_order)
+{
+    static const int shapes[][3] = {{16, 64, 32}, {17, 65, 33}, {40, 130, 100}, {33, 1, 1},
+                                    {64, 96, 512}, {31, 200, 64}};
+    for (int hw = 0; hw < 2; hw++) {
+        if (hw && cpu_amx_bf16_level() != CPU_AMX_HW) {
+            printf("ops: gemm_amx_bf16_order: no AMX-BF16 on this CPU (%s): hardware tiles "
+                   "skipped, the software model checked\n", cpu_describe());
+            continue;
+        }
+        cpu_amx prev = cpu_amx_force(hw ? CPU_AMX_HW : CPU_AMX_MODEL);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int tr = 0; tr < 5; tr++) {   /* tr 4: ops_gemm_bf16w */
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                int ta = tr < 4 && (tr & 1), tb = tr < 4 ? tr >> 1 : 1;
+                int lda = ta ? M : K, ldb = tb ? K : N;
+                float *A = frandv((size_t)M * K, -2.0f, 2.0f), *B = frandv((size_t)N * K, -1.0f, 1.0f);
+                float *C[3];
+                ops_bf16w w;
+                if (tr == 4)
+                    ck_assert_int_eq(ops_bf16w_from_f32(&w, B, N, K, K), MLM_OK);
+                for (int r = 0; r < 3; r++) {   /* 2 threads, 1 thread, the first 17 rows */
+                    C[r] = calloc((size_t)M * N, sizeof *C[r]);
+                    int rows = r == 2 ? (M < 17 ? M : 17) : M;
+                    ops_ctx ctx = ctx_n(r == 1 ? 1 : 2);
+                    mlm_status st =
+                        tr == 4 ? ops_gemm_bf16w(&ctx, rows, A, K, &w, 0.0f, C[r], N)
+                                : ops_gemm_bf16(&ctx, ta, tb, rows, N, K, 1.0f, A, lda, B, ldb,
+                                                0.0f, C[r], N);
+                    ck_assert_int_eq(st, MLM_OK);
+                }
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        size_t i = (size_t)m * N + n;
+                        if (!hw) {
+                            float ref = amx_order_ref(A, lda, ta, B, ldb, tb, m, n, K);
+                            ck_assert_msg(f32_bits(C[0][i]) == f32_bits(ref),
+                                          "model %dx%dx%d tr %d (%d,%d): %a, TDPBF16PS order %a",
+                                          M, N, K, tr, m, n, C[0][i], ref);
+                        }
+                        ck_assert(f32_bits(C[1][i]) == f32_bits(C[0][i]));
+                        if (m < 17 && M >= 16)   /* 17 rows: still the tiles */
+                            ck_assert(f32_bits(C[2][i]) == f32_bits(C[0][i]));
+                    }
+                if (tr == 4)
+                    ops_bf16w_free(&w);
+                for (int r = 0; r < 3; r++)
+                    free(C[r]);
+                free(A);
+                free(B);
+            }
+        cpu_amx_force(prev);
+    }
+}
+END_TEST
+
 START_TEST(gemm_bf16_edges)
 {
     ops_ctx ctx = ctx_n(2);
@@ -2374,16 +2476,23 @@ START_TEST(gemm_i8w_matches_reference)
 }
 END_TEST
 
-/* Every path (AVX512-VNNI where present, the portable one at each vector
- * level) and 1 or 2 threads give the same bits. */
+/* Every path (AMX-INT8 tiles and AVX512-VNNI where present, the tiles'
+ * software model, the portable one at each vector level) and 1 or 2
+ * threads give the same bits: the integer sums are exact on every path. */
 START_TEST(gemm_i8w_paths_bitwise_identical)
 {
     static const int shapes[][3] = {{1, 33, 7}, {7, 130, 65}, {13, 64, 300}, {70, 200, 96},
-                                    {3, 100, 770}};
-    static const struct { int threads, vnni; cpu_vec vec; } run[] = {
-        {1, 1, CPU_VEC_AVX512}, {2, 1, CPU_VEC_AVX512}, {1, 0, CPU_VEC_AVX512},
-        {2, 0, CPU_VEC_AVX2},   {1, 0, CPU_VEC_BASE},
+                                    {3, 100, 770}, {17, 130, 65}, {40, 100, 770}, {16, 1, 1}};
+    static const struct { int threads, vnni; cpu_vec vec; cpu_amx amx; } run[] = {
+        {1, 1, CPU_VEC_AVX512, CPU_AMX_NONE}, {2, 1, CPU_VEC_AVX512, CPU_AMX_NONE},
+        {1, 0, CPU_VEC_AVX512, CPU_AMX_NONE}, {2, 0, CPU_VEC_AVX2, CPU_AMX_NONE},
+        {1, 0, CPU_VEC_BASE, CPU_AMX_NONE},   {2, 1, CPU_VEC_AVX512, CPU_AMX_MODEL},
+        {1, 0, CPU_VEC_AVX2, CPU_AMX_MODEL},  {2, 1, CPU_VEC_AVX512, CPU_AMX_HW},
     };
+    cpu_amx amx_prev = cpu_amx_force(CPU_AMX_HW);
+    if (cpu_amx_int8_level() != CPU_AMX_HW)
+        printf("ops: no AMX-INT8 on this CPU (%s): the tile path is compared on its software "
+               "model only\n", cpu_describe());
     int nrun = (int)(sizeof run / sizeof run[0]);
     if (!cpu_vnni_level())
         printf("ops: AVX512-VNNI kernel not available here (%s): only the portable path's "
@@ -2397,6 +2506,7 @@ START_TEST(gemm_i8w_paths_bitwise_identical)
         for (int r = 0; r < nrun; r++) {
             cpu_vec_limit(run[r].vec);
             cpu_vnni_limit(run[r].vnni);
+            cpu_amx_force(run[r].amx);
             float *C = calloc((size_t)M * N, sizeof *C);
             i8w_run(run[r].threads, M, A, K, &w, 0.0f, C, N);
             if (!first) {
@@ -2412,6 +2522,7 @@ START_TEST(gemm_i8w_paths_bitwise_identical)
         }
         cpu_vec_limit(CPU_VEC_AVX512);
         cpu_vnni_limit(1);
+        cpu_amx_force(amx_prev);
         free(first);
         ops_i8w_free(&w);
         free(A);
@@ -2556,10 +2667,11 @@ Suite *ops_suite(void)
     tcase_add_test(tc, gemm_kernel_rule);
     tcase_add_test(tc, gemm_forced_kernel_sets);
     tcase_add_test(tc, bf16_conversion_matches_reference);
-    tcase_add_test(tc, gemm_bf16w_matches_reference);
+    tcase_add_loop_test(tc, gemm_bf16w_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_bf16w_paths_bitwise_identical);
     tcase_add_test(tc, gemm_bf16w_edges);
-    tcase_add_test(tc, gemm_bf16_matches_reference);
+    tcase_add_loop_test(tc, gemm_bf16_matches_reference, 0, 2);
+    tcase_add_test(tc, gemm_amx_bf16_order);
     tcase_add_test(tc, gemm_bf16_paths_bitwise_identical);
     tcase_add_test(tc, gemm_bf16_edges);
     tcase_add_test(tc, i8_quantization_special_cases);

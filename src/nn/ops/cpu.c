@@ -419,10 +419,42 @@ int cpu_amx_request(void)
     return amx_granted ? 0 : -1;
 }
 
+static _Atomic int amx_forced = CPU_AMX_HW, amx_cap = 1;
+
+/* The level for a CPU whose unit (AMX-BF16 or AMX-INT8) is `has`. */
+static cpu_amx amx_level(int has)
+{
+    if (!amx_cap || amx_forced == CPU_AMX_NONE)
+        return CPU_AMX_NONE;
+    if (amx_forced == CPU_AMX_MODEL)
+        return CPU_AMX_MODEL;
+    return has && cpu_vec_level() >= CPU_VEC_AVX512 && cpu_amx_request() == 0 ? CPU_AMX_HW
+                                                                              : CPU_AMX_NONE;
+}
+
+cpu_amx cpu_amx_bf16_level(void) { return amx_level(cpu_get()->amx_bf16); }
+
+cpu_amx cpu_amx_int8_level(void) { return amx_level(cpu_get()->amx_int8); }
+
+int cpu_amx_limit(int on)
+{
+    int old = amx_cap;
+    amx_cap = on != 0;
+    return old;
+}
+
+cpu_amx cpu_amx_force(cpu_amx mode)
+{
+    cpu_amx old = (cpu_amx)amx_forced;
+    amx_forced = (int)mode;
+    return old;
+}
+
 void cpu_force_off(void)
 {
     bf16_forced = 1;
     vnni_forced = 1;
+    amx_forced = CPU_AMX_HW;
     vec_forced = CPU_VEC_AVX512;
     gemm_forced_small = gemm_forced_large = -1;
 }

@@ -119,6 +119,28 @@ int cpu_vnni_level(void);
  * for use while kernels run on other threads. */
 int cpu_vnni_limit(int on);
 
+/* The tile path (nn/ops/amx.h) of the bf16 and the int8 products. */
+typedef enum cpu_amx {
+    CPU_AMX_NONE,   /* not used: the AVX-512 kernels or the portable paths */
+    CPU_AMX_HW,     /* the tile instructions */
+    CPU_AMX_MODEL   /* the same path on the software model (tests only) */
+} cpu_amx;
+
+/* Which tile path the bf16 products (cpu_amx_bf16_level) and the int8
+ * ones (cpu_amx_int8_level) take now: CPU_AMX_HW when this CPU has
+ * AMX-BF16 (AMX-INT8), Linux granted the tile state (cpu_amx_request), the
+ * vector level is AVX-512 (a CPU forced to AVX2 or below has no tiles
+ * either) and neither cpu_amx_limit nor cpu_amx_force turned it off;
+ * CPU_AMX_MODEL when cpu_amx_force asked for the model, on any CPU (unless
+ * cpu_amx_limit turned it off); else CPU_AMX_NONE. Thread-safe. */
+cpu_amx cpu_amx_bf16_level(void);
+cpu_amx cpu_amx_int8_level(void);
+
+/* Tests: 0 turns the tile path off (the other paths then run), 1 allows it
+ * again; returns the previous setting. Not for use while kernels run on
+ * other threads. */
+int cpu_amx_limit(int on);
+
 /* "avx512_bf16 yes, avx512_vnni yes, avx_vnni no, amx_bf16 no, amx_int8
  * no" for f. */
 const char *cpu_reduced_describe(const cpu_features *f, char *buf, unsigned size);
@@ -127,7 +149,8 @@ const char *cpu_reduced_describe(const cpu_features *f, char *buf, unsigned size
  * XFEATURE_XTILEDATA), which a process needs before its first tile
  * instruction (else SIGILL). Once per process; thread-safe. Returns 0 when
  * granted, -1 when this CPU has no AMX or the kernel refused. Only an AMX
- * code path calls it (none exists yet): on other CPUs it is never called. */
+ * code path calls it (cpu_amx_bf16_level and cpu_amx_int8_level, on a CPU
+ * that has the tiles): on other CPUs it is never called. */
 int cpu_amx_request(void);
 
 /* Test-only overrides, so that one machine exercises the arithmetic of the
@@ -147,6 +170,11 @@ int cpu_vec_force(cpu_vec max);
 void cpu_bf16_force(int on);
 /* cpu_vnni_force: the same for the AVX512-VNNI kernel. */
 void cpu_vnni_force(int on);
+/* cpu_amx_force: CPU_AMX_NONE turns the tile path off, CPU_AMX_MODEL runs
+ * it on the software model even where the hardware has tiles (so that CI on
+ * any CPU exercises it), CPU_AMX_HW is the default (the hardware where
+ * there is one). Returns the previous setting. */
+cpu_amx cpu_amx_force(cpu_amx mode);
 int cpu_gemm_force(cpu_gemm_kernel small_m, cpu_gemm_kernel large_m);
 void cpu_force_off(void);
 

@@ -36,17 +36,28 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/threads.h"
+#include "nn/ops/amx.h"
 #include "nn/ops/bf16.h"
 #include "nn/ops/cpu.h"
 #include "nn/ops/ops.h"
 
 #define NP 64   /* rows of W per panel */
 #define MR 6    /* rows of A per tile */
+#define KB (AMX_BLOCK / 4)  /* k pairs per tile block (nn/ops/amx.h) */
 
-/* Where the pair (k, k+1), k even, of row j of panel p starts. */
-static size_t panel_at(int KP, int p, int q, int j)
+/* Pairs stored per row of a panel and of the rounded A: the K's pairs,
+ * padded with zeros to whole tile blocks, so that the tile path never
+ * reads past them (real models' K are multiples of 32 already). */
+static int pairs_stored(int K)
 {
-    return (((size_t)p * (size_t)KP + (size_t)q) * NP + (size_t)j) * 2;
+    return ((K + 1) / 2 + KB - 1) / KB * KB;
+}
+
+/* Where the pair (k, k+1), k even, of row j of panel p starts; KS pairs
+ * are stored per panel row. */
+static size_t panel_at(int KS, int p, int q, int j)
+{
+    return (((size_t)p * (size_t)KS + (size_t)q) * NP + (size_t)j) * 2;
 }
 
 static mlm_status bf16w_alloc(ops_bf16w *w, int N, int K, int ldw, const void *W)
@@ -57,9 +68,9 @@ static mlm_status bf16w_alloc(ops_bf16w *w, int N, int K, int ldw, const void *W
                        K, ldw);
     if (!W && (size_t)N * (size_t)K > 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "bf16 weight: NULL matrix");
-    size_t panels = ((size_t)N + NP - 1) / NP, KP = ((size_t)K + 1) / 2;
-    if (panels * KP > 0) {
-        w->panels = mem_calloc(panels * KP * NP * 2, sizeof *w->panels);
+    size_t panels = ((size_t)N + NP - 1) / NP, KS = (size_t)pairs_stored(K);
+    if ((size_t)K * panels > 0) {
+        w->panels = mem_calloc(panels * KS * NP * 2, sizeof *w->panels);
         if (!w->panels)
             return err_oom();
     }
@@ -80,7 +91,7 @@ mlm_status ops_bf16w_set_rows(ops_bf16w *w, const float *W, int ldw, int r0, int
     if (r0 < 0 || r1 > w->N || r0 > r1 || ldw < w->K || (r1 > r0 && w->K > 0 && !W))
         return err_set(MLM_ERR_INVALID_ARGUMENT, "bf16 weight: rows [%d, %d) of %d, ldw %d",
                        r0, r1, w->N, ldw);
-    int K = w->K, KP = (K + 1) / 2, fast = cpu_bf16_level();
+    int K = w->K, KP = (K + 1) / 2, KS = pairs_stored(K), fast = cpu_bf16_level();
     uint16_t *row = mem_alloc(((size_t)KP * 2 + 1) * sizeof *row);
     if (!row)
         return err_oom();
@@ -90,7 +101,7 @@ mlm_status ops_bf16w_set_rows(ops_bf16w *w, const float *W, int ldw, int r0, int
         to_bf16(fast, row, W + (size_t)n * (size_t)ldw, K);
         row[K] = 0; /* the pad of an odd K */
         for (int q = 0; q < KP; q++)
-            memcpy(w->panels + panel_at(KP, n / NP, q, n % NP), row + 2 * q, 2 * sizeof *row);
+            memcpy(w->panels + panel_at(KS, n / NP, q, n % NP), row + 2 * q, 2 * sizeof *row);
     }
     mem_free(row);
     return MLM_OK;
@@ -111,20 +122,26 @@ mlm_status ops_bf16w_from_bf16(ops_bf16w *w, const uint16_t *W, int N, int K, in
     mlm_status st = bf16w_alloc(w, N, K, ldw, W);
     if (st != MLM_OK)
         return st;
-    int KP = (K + 1) / 2;
+    int KS = pairs_stored(K);
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++) {
             uint16_t h = W[(size_t)n * (size_t)ldw + (size_t)k];
             if ((h & 0x7f80u) == 0)   /* zero or denormal: read as signed zero */
                 h &= 0x8000u;
-            w->panels[panel_at(KP, n / NP, k / 2, n % NP) + (size_t)(k & 1)] = h;
+            w->panels[panel_at(KS, n / NP, k / 2, n % NP) + (size_t)(k & 1)] = h;
         }
     return MLM_OK;
 }
 
 float ops_bf16w_at(const ops_bf16w *w, int n, int k)
 {
-    return bf16_to_f32(w->panels[panel_at((w->K + 1) / 2, n / NP, k / 2, n % NP) + (size_t)(k & 1)]);
+    return bf16_to_f32(w->panels[panel_at(pairs_stored(w->K), n / NP, k / 2, n % NP) + (size_t)(k & 1)]);
+}
+
+size_t ops_bf16w_bytes(const ops_bf16w *w)
+{
+    size_t panels = ((size_t)w->N + NP - 1) / NP;
+    return w->K > 0 ? panels * (size_t)pairs_stored(w->K) * NP * 2 * sizeof *w->panels : 0;
 }
 
 void ops_bf16w_free(ops_bf16w *w)
@@ -142,9 +159,9 @@ void ops_bf16w_free(ops_bf16w *w)
  * i % npanels. Splitting M as well as the panels changes no result (each
  * element of C is its own serial sum). */
 typedef struct job {
-    int M, N, KP, lda, ldc;
+    int M, N, KP, KS, ldc;  /* KP pairs summed, KS stored (pairs_stored) */
     float alpha, beta;
-    const uint16_t *a;      /* M rows of 2·KP bf16 */
+    const uint16_t *a;      /* M rows of 2·KS bf16, then zero rows to a multiple of 16 */
     const uint16_t *panels;
     float *C;
     int mb, npanels;        /* rows per item, panels of W */
@@ -166,14 +183,23 @@ static inline float flush_denormal(float x)
     return fabsf(x) < 0x1p-126f ? copysignf(0.0f, x) : x;
 }
 
+/* Row m of C's columns in panel p from their sums acc. */
+static inline void row_store(const job *j, int m, int p, const float *acc)
+{
+    int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
+    float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)n0;
+    for (int r = 0; r < cols; r++)
+        c[r] = scale_out(j, acc[r], c[r]);
+}
+
 /* Row m of C against panel p, as vdpbf16ps would: per pair, the odd
  * product then the even one, each fused, each result flushed. The products
  * of two bf16 are exact in fp32 unless they under- or overflow, so only
  * those cases need the fusion; fmaf gives it everywhere. */
 static inline void row_panel(const job *j, int m, int p)
 {
-    const uint16_t *a = j->a + (size_t)m * 2 * (size_t)j->KP;
-    const uint16_t *w = j->panels + panel_at(j->KP, p, 0, 0);
+    const uint16_t *a = j->a + (size_t)m * 2 * (size_t)j->KS;
+    const uint16_t *w = j->panels + panel_at(j->KS, p, 0, 0);
     float acc[NP] = {0};
     for (int q = 0; q < j->KP; q++, w += 2 * NP) {
         float a0 = bf16_to_f32(a[2 * q]), a1 = bf16_to_f32(a[2 * q + 1]);
@@ -182,10 +208,7 @@ static inline void row_panel(const job *j, int m, int p)
             acc[r] = flush_denormal(fmaf(a0, bf16_to_f32(w[2 * r]), s));
         }
     }
-    int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
-    float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)n0;
-    for (int r = 0; r < cols; r++)
-        c[r] = scale_out(j, acc[r], c[r]);
+    row_store(j, m, p, acc);
 }
 
 /* The rows [*m0, *m1) and panel *p of work item i. */
@@ -245,9 +268,9 @@ static BF16 INLINE void tile(const job *j, int mr, int m, int p)
     for (int i = 0; i < mr; i++)
         for (int v = 0; v < 4; v++)
             acc[i][v] = _mm512_setzero_ps();
-    const uint16_t *w = j->panels + panel_at(j->KP, p, 0, 0);
-    const uint16_t *a = j->a + (size_t)m * 2 * (size_t)j->KP;
-    size_t lda = 2 * (size_t)j->KP;
+    const uint16_t *w = j->panels + panel_at(j->KS, p, 0, 0);
+    size_t lda = 2 * (size_t)j->KS;
+    const uint16_t *a = j->a + (size_t)m * lda;
     for (int q = 0; q < j->KP; q++, w += 2 * NP) {
         __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 32);
         __m512bh w2 = (__m512bh)_mm512_loadu_si512(w + 64);
@@ -329,15 +352,65 @@ static void to_bf16(int fast, uint16_t *dst, const float *src, int n)
     bf16_from_f32_n(dst, src, (size_t)n);
 }
 
-/* Rounds A's rows into a (rows of 2·KP, the pad zero). */
-static void round_rows(int fast, int M, int K, const float *A, int lda, uint16_t *a, int KP)
+/* Rounds A's rows into a (rows of 2·KS, the pad zero). */
+static void round_rows(int fast, int M, int K, const float *A, int lda, uint16_t *a, int KS)
 {
     for (int m = 0; m < M; m++) {
-        uint16_t *dst = a + (size_t)m * 2 * (size_t)KP;
+        uint16_t *dst = a + (size_t)m * 2 * (size_t)KS;
         to_bf16(fast, dst, A + (size_t)m * (size_t)lda, K);
-        if (K & 1)
-            dst[K] = 0;
+        memset(dst + K, 0, (2 * (size_t)KS - (size_t)K) * sizeof *dst);
     }
+}
+
+/* Rows of the rounded A: M, then zero rows to a multiple of 16, which the
+ * tile path reads (its results for them are not stored). */
+static size_t a_rows(int M)
+{
+    return ((size_t)M + AMX_ROWS - 1) / AMX_ROWS * AMX_ROWS;
+}
+
+/* ---------------------------------------------------------------- AMX-BF16 */
+
+/* Items [begin, end) on the tile path (nn/ops/amx.h): up to 32 rows at a
+ * time against the whole panel, then the portable path's epilogue. Each
+ * element of C is still one sum over its k pairs in order, whatever the
+ * split into items and threads (only its rounding differs from the other
+ * paths'). */
+static void panels_amx(const job *j, int model, size_t begin, size_t end)
+{
+    float acc[AMX_MAX_ROWS * NP];
+    const size_t lda = 2 * (size_t)j->KS;
+    amx_begin(model);
+    for (size_t it = begin; it < end; it++) {
+        int p, m0, m1;
+        item(j, it, &p, &m0, &m1);
+        for (int m = m0; m < m1; m += AMX_MAX_ROWS) {
+            int rows = m1 - m < AMX_MAX_ROWS ? m1 - m : AMX_MAX_ROWS;
+            amx_panel(AMX_BF16, model, (const uint8_t *)(j->a + (size_t)m * lda),
+                      lda * sizeof *j->a, (const uint8_t *)(j->panels + panel_at(j->KS, p, 0, 0)),
+                      j->KS / KB, rows, acc);
+            for (int r = 0; r < rows; r++)
+                row_store(j, m + r, p, acc + (size_t)r * NP);
+        }
+    }
+    amx_end(model);
+}
+
+static void panels_amx_hw(void *arg, size_t begin, size_t end)
+{
+    panels_amx(arg, 0, begin, end);
+}
+
+static void panels_amx_model(void *arg, size_t begin, size_t end)
+{
+    panels_amx(arg, 1, begin, end);
+}
+
+/* The tile path for a product of M rows: from 16 rows, where a tile of A
+ * is full (below, the AVX-512 kernel reads the weight once as fast). */
+static cpu_amx amx_for(int M)
+{
+    return M >= AMX_ROWS ? cpu_amx_bf16_level() : CPU_AMX_NONE;
 }
 
 /* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
@@ -346,11 +419,15 @@ static int threads_for(int nthreads, int M, int N, int K)
     return (double)M * N * K >= (double)(1 << 20) ? nthreads : 1;
 }
 
-/* Runs every item of j on t threads, on the kernel's path or the portable
- * one (the same bits). */
-static void run_job(const job *j, int fast, int t)
+/* Runs every item of j on t threads: on the tile path when amx says so,
+ * else on the kernel's path or the portable one (the same bits). */
+static void run_job(const job *j, int fast, cpu_amx amx, int t)
 {
     size_t items = (size_t)j->npanels * (((size_t)j->M + (size_t)j->mb - 1) / (size_t)j->mb);
+    if (amx != CPU_AMX_NONE) {
+        par_for(t, items, 1, amx == CPU_AMX_HW ? panels_amx_hw : panels_amx_model, (void *)j);
+        return;
+    }
 #if defined(__x86_64__) && defined(__GNUC__)
     if (fast) {
         par_for(t, items, 1, panels_bf16, (void *)j);
@@ -367,7 +444,7 @@ mlm_status ops_gemm_bf16w(const ops_ctx *ctx, int M, const float *A, int lda,
     if (!w || M < 0 || lda < w->K || ldc < w->N)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_bf16w: bad arguments (M %d, lda %d, ldc %d)",
                        M, lda, ldc);
-    int N = w->N, K = w->K, KP = (K + 1) / 2;
+    int N = w->N, K = w->K, KP = (K + 1) / 2, KS = pairs_stored(K);
     if (M == 0 || N == 0)
         return MLM_OK;
     if (!C || (K > 0 && (!A || !w->panels)))
@@ -380,14 +457,16 @@ mlm_status ops_gemm_bf16w(const ops_ctx *ctx, int M, const float *A, int lda,
             }
         return MLM_OK;
     }
-    uint16_t *a = mem_alloc((size_t)M * 2 * (size_t)KP * sizeof *a);
+    size_t arow = 2 * (size_t)KS;
+    uint16_t *a = mem_alloc(a_rows(M) * arow * sizeof *a);
     if (!a)
         return err_oom();
     int fast = cpu_bf16_level();
-    round_rows(fast, M, K, A, lda, a, KP);
+    round_rows(fast, M, K, A, lda, a, KS);
+    memset(a + (size_t)M * arow, 0, (a_rows(M) - (size_t)M) * arow * sizeof *a);
     int panels = (N + NP - 1) / NP;
-    job j = {M, N, KP, lda, ldc, 1.0f, beta, a, w->panels, C, M, panels};
-    run_job(&j, fast, threads_for(ctx->nthreads, M, N, K));
+    job j = {M, N, KP, KS, ldc, 1.0f, beta, a, w->panels, C, M, panels};
+    run_job(&j, fast, amx_for(M), threads_for(ctx->nthreads, M, N, K));
     mem_free(a);
     return MLM_OK;
 }
@@ -420,21 +499,21 @@ static size_t rows_size(int M, int N, int K)
 /* Scratch for a product: the rounded A, the packed op(B), the rows. */
 static size_t scratch_size(int M, int N, int K)
 {
-    size_t KP = ((size_t)K + 1) / 2, panels = ((size_t)N + NP - 1) / NP;
-    return ((size_t)M * 2 * KP + panels * KP * NP * 2 + rows_size(M, N, K)) * sizeof(uint16_t);
+    size_t KS = (size_t)pairs_stored(K), panels = ((size_t)N + NP - 1) / NP;
+    return (a_rows(M) * 2 * KS + panels * KS * NP * 2 + rows_size(M, N, K)) * sizeof(uint16_t);
 }
 
-/* Items [begin, end) of op(A)'s rounding into a (rows of 2·KP bf16, the
+/* Items [begin, end) of op(A)'s rounding into a (rows of 2·KS bf16, the
  * pad zero): rows of op(A) when A is stored M×K; blocks of TB rows of A
  * stored K×M (transa), converted into rows (TB·M elements) and transposed. */
-static void round_a_items(int fast, const product *p, uint16_t *a, int KP, uint16_t *rows,
+static void round_a_items(int fast, const product *p, uint16_t *a, int KS, uint16_t *rows,
                           size_t begin, size_t end)
 {
     const int M = p->M, K = p->K;
-    const size_t lda2 = 2 * (size_t)KP;
+    const size_t lda2 = 2 * (size_t)KS;
     if (!p->transa) {
         round_rows(fast, (int)(end - begin), K, p->A + begin * (size_t)p->lda, p->lda,
-                   a + begin * lda2, KP);
+                   a + begin * lda2, KS);
         return;
     }
     for (size_t blk = begin; blk < end; blk++) {
@@ -446,8 +525,8 @@ static void round_a_items(int fast, const product *p, uint16_t *a, int KP, uint1
             uint16_t *dst = a + (size_t)m * lda2 + (size_t)k0;
             for (int i = 0; i < kb; i++)
                 dst[i] = rows[(size_t)i * (size_t)M + (size_t)m];
-            if (k0 + kb == K && (K & 1))   /* the last block pads */
-                dst[kb] = 0;
+            if (k0 + kb == K)   /* the last block pads */
+                memset(dst + kb, 0, (lda2 - (size_t)K) * sizeof *dst);
         }
     }
 }
@@ -462,11 +541,12 @@ static size_t a_items(const product *p)
  * with zeros: within a panel, pair q of its 64 columns side by side. B
  * stored N×K (transb): an item is a panel, its 64 rows converted into rows,
  * then transposed; B stored K×N: an item is a pair q, rows 2q and 2q+1
- * giving the pairs of a whole row of panels. */
-static void pack_b_items(int fast, const product *p, uint16_t *panels, int KP, uint16_t *rows,
+ * giving the pairs of a whole row of panels. The pairs from KP to KS are
+ * product_run's to zero. */
+static void pack_b_items(int fast, const product *p, uint16_t *panels, int KS, uint16_t *rows,
                          size_t begin, size_t end)
 {
-    const int N = p->N, K = p->K, npanels = (N + NP - 1) / NP;
+    const int N = p->N, K = p->K, KP = (K + 1) / 2, npanels = (N + NP - 1) / NP;
     const size_t lr = 2 * (size_t)KP;
     if (p->transb) {
         for (size_t it = begin; it < end; it++) {
@@ -478,7 +558,7 @@ static void pack_b_items(int fast, const product *p, uint16_t *panels, int KP, u
                     row[K] = 0;
             }
             for (int q = 0; q < KP; q++) {
-                uint16_t *dst = panels + panel_at(KP, pn, q, 0);
+                uint16_t *dst = panels + panel_at(KS, pn, q, 0);
                 for (int r = 0; r < cols; r++) {
                     dst[2 * r] = rows[(size_t)r * lr + 2 * (size_t)q];
                     dst[2 * r + 1] = rows[(size_t)r * lr + 2 * (size_t)q + 1];
@@ -499,7 +579,7 @@ static void pack_b_items(int fast, const product *p, uint16_t *panels, int KP, u
             memset(r1, 0, (size_t)N * sizeof *r1);
         for (int pn = 0; pn < npanels; pn++) {
             int n0 = pn * NP, cols = N - n0 < NP ? N - n0 : NP;
-            uint16_t *dst = panels + panel_at(KP, pn, q, 0);
+            uint16_t *dst = panels + panel_at(KS, pn, q, 0);
             for (int r = 0; r < cols; r++) {
                 dst[2 * r] = r0[n0 + r];
                 dst[2 * r + 1] = r1[n0 + r];
@@ -519,7 +599,7 @@ static size_t b_items(const product *p)
  * rows buffer (the packed bits do not depend on the split). */
 typedef struct pack_job {
     const product *p;
-    int fast, KP, which;    /* which: 0 op(A), 1 op(B) */
+    int fast, KS, which;    /* which: 0 op(A), 1 op(B) */
     uint16_t *a, *panels;
     _Atomic int failed;     /* a chunk could not get its buffer */
 } pack_job;
@@ -533,9 +613,9 @@ static void pack_range(void *arg, size_t begin, size_t end)
         return;
     }
     if (j->which == 0)
-        round_a_items(j->fast, j->p, j->a, j->KP, rows, begin, end);
+        round_a_items(j->fast, j->p, j->a, j->KS, rows, begin, end);
     else
-        pack_b_items(j->fast, j->p, j->panels, j->KP, rows, begin, end);
+        pack_b_items(j->fast, j->p, j->panels, j->KS, rows, begin, end);
     mem_free(rows);
 }
 
@@ -548,29 +628,35 @@ static void pack_range(void *arg, size_t begin, size_t end)
 static int product_run(const product *p, int t, uint16_t *scratch)
 {
     int fast = cpu_bf16_level();
-    int KP = (p->K + 1) / 2, npanels = (p->N + NP - 1) / NP;
-    uint16_t *a = scratch, *panels = a + (size_t)p->M * 2 * (size_t)KP;
-    uint16_t *rows = panels + (size_t)npanels * (size_t)KP * NP * 2;
+    cpu_amx amx = amx_for(p->M);
+    int KP = (p->K + 1) / 2, KS = pairs_stored(p->K), npanels = (p->N + NP - 1) / NP;
+    const size_t arow = 2 * (size_t)KS;
+    uint16_t *a = scratch, *panels = a + a_rows(p->M) * arow;
+    uint16_t *rows = panels + (size_t)npanels * (size_t)KS * NP * 2;
+    memset(a + (size_t)p->M * arow, 0, (a_rows(p->M) - (size_t)p->M) * arow * sizeof *a);
+    for (int pn = 0; pn < npanels && KS > KP; pn++)   /* the pad pairs of each panel */
+        memset(panels + panel_at(KS, pn, KP, 0), 0, (size_t)(KS - KP) * NP * 2 * sizeof *panels);
     if (t > 1) {
-        pack_job pa = {p, fast, KP, 0, a, panels, 0}, pb = {p, fast, KP, 1, a, panels, 0};
+        pack_job pa = {p, fast, KS, 0, a, panels, 0}, pb = {p, fast, KS, 1, a, panels, 0};
         par_for(t, a_items(p), 1, pack_range, &pa);
         par_for(t, b_items(p), 1, pack_range, &pb);
         if (pa.failed || pb.failed)
             return -1;
     } else {
-        round_a_items(fast, p, a, KP, rows, 0, a_items(p));
-        pack_b_items(fast, p, panels, KP, rows, 0, b_items(p));
+        round_a_items(fast, p, a, KS, rows, 0, a_items(p));
+        pack_b_items(fast, p, panels, KS, rows, 0, b_items(p));
     }
     int mb = p->M;
-    if (t > 1 && npanels < 4 * t) {   /* rows per item: a multiple of MR, >= 8 tiles */
+    if (t > 1 && npanels < 4 * t) {   /* rows per item: whole tiles, >= 8 of the kernel's */
+        int unit = amx != CPU_AMX_NONE ? AMX_MAX_ROWS : MR;
         int blocks = (4 * t + npanels - 1) / npanels;
         mb = (p->M + blocks - 1) / blocks;
-        mb = (mb + MR - 1) / MR * MR;
+        mb = (mb + unit - 1) / unit * unit;
         if (mb < 8 * MR)
-            mb = 8 * MR;
+            mb = (8 * MR + unit - 1) / unit * unit;
     }
-    job j = {p->M, p->N, KP, p->lda, p->ldc, p->alpha, p->beta, a, panels, p->C, mb, npanels};
-    run_job(&j, fast, t);
+    job j = {p->M, p->N, KP, KS, p->ldc, p->alpha, p->beta, a, panels, p->C, mb, npanels};
+    run_job(&j, fast, amx, t);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #ifndef MLM_OPS_GEMM_BF16_H
 #define MLM_OPS_GEMM_BF16_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mlm/core.h"
@@ -17,12 +18,14 @@
 struct ops_ctx;
 
 /* A weight of N output rows and K inputs (torch's (out, in) layout) in
- * bf16, held as the kernel reads it: panels of 64 rows of W, within a panel
- * the k pairs (2p, 2p+1) of each row side by side, K padded to even and N
- * to 64 with zeros. Plain data; free with ops_bf16w_free. */
+ * bf16, held as the kernels read it: panels of 64 rows of W, within a panel
+ * the k pairs (2p, 2p+1) of each row side by side (the AMX tiles' operand
+ * layout too), the pairs padded to a multiple of 16 and N to 64 with
+ * zeros. Plain data; free with ops_bf16w_free. */
 typedef struct ops_bf16w {
     int N, K;
-    uint16_t *panels;   /* ceil(N/64) panels of (K+1)/2 pairs × 64 rows × 2 */
+    uint16_t *panels;   /* ceil(N/64) panels of KS pairs × 64 rows × 2, KS =
+                           (K+1)/2 rounded up to 16 */
 } ops_bf16w;
 
 /* w from an fp32 (N, K) matrix W with rows ldw floats apart, each element
@@ -46,17 +49,25 @@ mlm_status ops_bf16w_from_bf16(ops_bf16w *w, const uint16_t *W, int N, int K, in
 /* Element (n, k) of w as fp32 (tests and checks). */
 float ops_bf16w_at(const ops_bf16w *w, int n, int k);
 
+/* The bytes w's panels take. */
+size_t ops_bf16w_bytes(const ops_bf16w *w);
+
 /* Frees the panels; accepts NULL and an empty weight. */
 void ops_bf16w_free(ops_bf16w *w);
 
 /* C[m][n] = Σ_k bf16(A[m][k])·W[n][k] (+ beta·C[m][n]; beta = 0 overwrites C,
  * NaN included), m < M, n < w->N, k < w->K, A's rows lda floats apart and
- * C's ldc. Each element is the same serial sum whatever the CPU, M, the
- * row's neighbours or ctx->nthreads: per k pair, acc = fma(a[2p+1],
- * w[2p+1], acc) then fma(a[2p], w[2p], acc), each result flushed to zero
- * when denormal — what vdpbf16ps does, which the AVX512-BF16 kernel uses
- * and the portable path reproduces. Errors: MLM_ERR_INVALID_ARGUMENT (M <
- * 0, lda < K, ldc < N, NULL pointers that would be read), MLM_ERR_OUT_OF_MEMORY. */
+ * C's ldc. Without AMX, each element is the same serial sum whatever the
+ * CPU, M, the row's neighbours or ctx->nthreads: per k pair, acc =
+ * fma(a[2p+1], w[2p+1], acc) then fma(a[2p], w[2p], acc), each result
+ * flushed to zero when denormal — what vdpbf16ps does, which the
+ * AVX512-BF16 kernel uses and the portable path reproduces. On a CPU with
+ * AMX-BF16, products of 16 rows or more take the tile path (nn/ops/amx.h):
+ * the same sums within the same error bound, rounded as TDPBF16PS rounds
+ * them, which differs from vdpbf16ps; still independent of the
+ * neighbours, the split and ctx->nthreads. Errors: MLM_ERR_INVALID_ARGUMENT
+ * (M < 0, lda < K, ldc < N, NULL pointers that would be read),
+ * MLM_ERR_OUT_OF_MEMORY. */
 mlm_status ops_gemm_bf16w(const struct ops_ctx *ctx, int M, const float *A, int lda,
                           const ops_bf16w *w, float beta, float *C, int ldc);
 

@@ -42,8 +42,13 @@
  * broadcasts each A row's 4 bytes. K is padded to a multiple of 4 with
  * zero weights, so the activations' pad (zero) adds nothing and the
  * rowsum, taken over the real K, needs no correction. The portable path is
- * the same sum in plain int32 loops. AVX-VNNI (ymm, Alder Lake) and
- * AMX-INT8 paths are not written: no CPU here to test them on. */
+ * the same sum in plain int32 loops.
+ *
+ * On a CPU with AMX-INT8, products of 16 rows or more take the tile path
+ * (nn/ops/amx.h): TDPBUSD makes the same exact int32 sums, so its floats
+ * are the other paths' bit for bit. K is then padded to whole tile blocks
+ * (64) in the panels and in the quantized rows, zeros on both sides. An
+ * AVX-VNNI (ymm, Alder Lake) path is not written: no CPU here has it. */
 #include "nn/ops/gemm_i8.h"
 
 #include <float.h>
@@ -53,17 +58,27 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/threads.h"
+#include "nn/ops/amx.h"
 #include "nn/ops/cpu.h"
 #include "nn/ops/ops.h"
 
 #define NP 64   /* rows of W per panel */
 #define MR 6    /* rows of A per tile */
 #define QK 4    /* k per int32 lane (vpdpbusd's group) */
+#define GB (AMX_BLOCK / QK)   /* groups per tile block */
 
-/* Where group g (k = 4g .. 4g+3) of row j of panel p starts. */
-static size_t panel_at(int KQ, int p, int g, int j)
+/* Groups stored per row of a panel and of the quantized A: K's groups,
+ * padded with zeros to whole tile blocks. */
+static int groups_stored(int K)
 {
-    return (((size_t)p * (size_t)KQ + (size_t)g) * NP + (size_t)j) * QK;
+    return ((K + QK - 1) / QK + GB - 1) / GB * GB;
+}
+
+/* Where group g (k = 4g .. 4g+3) of row j of panel p starts; KS groups are
+ * stored per panel row. */
+static size_t panel_at(int KS, int p, int g, int j)
+{
+    return (((size_t)p * (size_t)KS + (size_t)g) * NP + (size_t)j) * QK;
 }
 
 /* ---------------------------------------------------------------- weights */
@@ -118,16 +133,16 @@ mlm_status ops_i8w_alloc(ops_i8w *w, int N, int K)
     mlm_status st = i8w_check_shape(N, K, K);
     if (st != MLM_OK)
         return st;
-    int KQ = (K + QK - 1) / QK;
+    int KS = groups_stored(K);
     size_t panels = ((size_t)N + NP - 1) / NP;
     /* scale and rowsum padded to whole panels (zeros), so that the kernel
      * loads them 16 at a time */
     if (panels > 0) {
         w->scale = mem_calloc(panels * NP, sizeof *w->scale);
         w->rowsum = mem_calloc(panels * NP, sizeof *w->rowsum);
-        if (panels * (size_t)KQ > 0)
-            w->panels = mem_calloc(panels * (size_t)KQ * NP * QK, sizeof *w->panels);
-        if (!w->scale || !w->rowsum || (panels * (size_t)KQ > 0 && !w->panels)) {
+        if (K > 0)
+            w->panels = mem_calloc(panels * (size_t)KS * NP * QK, sizeof *w->panels);
+        if (!w->scale || !w->rowsum || (K > 0 && !w->panels)) {
             ops_i8w_free(w);
             return err_oom();
         }
@@ -139,7 +154,7 @@ mlm_status ops_i8w_alloc(ops_i8w *w, int N, int K)
 
 mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1)
 {
-    int K = w->K, KQ = (K + QK - 1) / QK;
+    int K = w->K, KS = groups_stored(K);
     if (r0 < 0 || r1 > w->N || r0 > r1 || ldw < K)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: rows [%d, %d) of %d, ldw %d", r0,
                        r1, w->N, ldw);
@@ -152,7 +167,7 @@ mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1)
         int32_t sum = 0;
         for (int k = 0; k < K; k++) {
             int8_t q = weight_quantize(row[k], sw);
-            w->panels[panel_at(KQ, n / NP, k / QK, n % NP) + (size_t)(k % QK)] = q;
+            w->panels[panel_at(KS, n / NP, k / QK, n % NP) + (size_t)(k % QK)] = q;
             sum += q;
         }
         w->scale[n] = sw;
@@ -179,8 +194,15 @@ mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw)
 
 float ops_i8w_at(const ops_i8w *w, int n, int k)
 {
-    int KQ = (w->K + QK - 1) / QK;
-    return w->scale[n] * (float)w->panels[panel_at(KQ, n / NP, k / QK, n % NP) + (size_t)(k % QK)];
+    int KS = groups_stored(w->K);
+    return w->scale[n] * (float)w->panels[panel_at(KS, n / NP, k / QK, n % NP) + (size_t)(k % QK)];
+}
+
+size_t ops_i8w_bytes(const ops_i8w *w)
+{
+    size_t panels = ((size_t)w->N + NP - 1) / NP;
+    size_t q = w->K > 0 ? panels * (size_t)groups_stored(w->K) * NP * QK : 0;
+    return q + panels * NP * (sizeof *w->scale + sizeof *w->rowsum);
 }
 
 void ops_i8w_free(ops_i8w *w)
@@ -256,19 +278,19 @@ static inline int row_range(const float *x, int K, float *lo, float *hi)
     return finite;
 }
 
-/* Rows of A quantized into a (rows of 4·KQ bytes, the pad zero), sa and z.
+/* Rows of A quantized into a (rows of 4·KS bytes, the pad zero), sa and z.
  * Plain loops, compiled once per instruction set below: every element is
  * the same IEEE operations (a division, nearbyintf, an add, two compares),
  * so every compilation gives the same bytes. */
 static inline void quantize_rows_body(int M, int K, const float *A, int lda, uint8_t *a,
-                                      int KQ, float *sa, int32_t *z)
+                                      int KS, float *sa, int32_t *z)
 {
     for (int m = 0; m < M; m++) {
         const float *x = A + (size_t)m * (size_t)lda;
-        uint8_t *u = a + (size_t)m * QK * (size_t)KQ;
+        uint8_t *u = a + (size_t)m * QK * (size_t)KS;
         float lo, hi;
         int finite = row_range(x, K, &lo, &hi);
-        memset(u + K, 0, (size_t)(QK * KQ - K));
+        memset(u + K, 0, (size_t)(QK * KS - K));
         if (!act_params(lo, hi, finite, &sa[m], &z[m])) {
             memset(u, 0, (size_t)K);
             continue;
@@ -286,9 +308,9 @@ static inline void quantize_rows_body(int M, int K, const float *A, int lda, uin
 /* ---------------------------------------------------------------- the job */
 
 typedef struct job {
-    int M, N, KQ, ldc;
+    int M, N, KQ, KS, ldc;  /* KQ groups summed, KS stored (groups_stored) */
     float beta;
-    const uint8_t *a;       /* M rows of 4·KQ bytes */
+    const uint8_t *a;       /* M rows of 4·KS bytes, then zero rows to a multiple of 16 */
     const float *sa;        /* M */
     const int32_t *z;       /* M */
     const int8_t *panels;
@@ -316,8 +338,8 @@ static inline void row_epilogue(const job *j, int m, int p, const int32_t *acc)
 /* acc[r] = Σ_k u[k]·q[r][k] over panel p: int32, exact. */
 static inline void row_panel(const job *j, int m, int p)
 {
-    const uint8_t *a = j->a + (size_t)m * QK * (size_t)j->KQ;
-    const int8_t *w = j->panels + panel_at(j->KQ, p, 0, 0);
+    const uint8_t *a = j->a + (size_t)m * QK * (size_t)j->KS;
+    const int8_t *w = j->panels + panel_at(j->KS, p, 0, 0);
     int32_t acc[NP] = {0};
     for (int g = 0; g < j->KQ; g++, w += QK * NP) {
         int32_t a0 = a[QK * g], a1 = a[QK * g + 1], a2 = a[QK * g + 2], a3 = a[QK * g + 3];
@@ -346,10 +368,10 @@ static AVX2 void panels_portable_avx2(void *arg, size_t begin, size_t end)
     panels_portable_body(arg, begin, end);
 }
 
-static AVX2 void quantize_rows_avx2(int M, int K, const float *A, int lda, uint8_t *a, int KQ,
+static AVX2 void quantize_rows_avx2(int M, int K, const float *A, int lda, uint8_t *a, int KS,
                                     float *sa, int32_t *z)
 {
-    quantize_rows_body(M, K, A, lda, a, KQ, sa, z);
+    quantize_rows_body(M, K, A, lda, a, KS, sa, z);
 }
 #endif
 
@@ -408,8 +430,8 @@ static VNNI INLINE void tile(const job *j, int mr, int m, int p)
     for (int i = 0; i < mr; i++)
         for (int v = 0; v < 4; v++)
             acc[i][v] = _mm512_setzero_si512();
-    const int8_t *w = j->panels + panel_at(j->KQ, p, 0, 0);
-    size_t lda = QK * (size_t)j->KQ;
+    const int8_t *w = j->panels + panel_at(j->KS, p, 0, 0);
+    size_t lda = QK * (size_t)j->KS;
     const uint8_t *a = j->a + (size_t)m * lda;
     for (int g = 0; g < j->KQ; g++, w += QK * NP) {
         __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
@@ -446,30 +468,61 @@ static VNNI void panels_vnni(void *arg, size_t begin, size_t end)
     }
 }
 
-static VNNI void quantize_rows_avx512(int M, int K, const float *A, int lda, uint8_t *a, int KQ,
+static VNNI void quantize_rows_avx512(int M, int K, const float *A, int lda, uint8_t *a, int KS,
                                       float *sa, int32_t *z)
 {
-    quantize_rows_body(M, K, A, lda, a, KQ, sa, z);
+    quantize_rows_body(M, K, A, lda, a, KS, sa, z);
 }
 #endif
 
 /* Quantizes A with the widest loop this CPU runs (the same bytes at every
  * level). */
-static void quantize_rows(int fast, int M, int K, const float *A, int lda, uint8_t *a, int KQ,
+static void quantize_rows(int fast, int M, int K, const float *A, int lda, uint8_t *a, int KS,
                           float *sa, int32_t *z)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (fast) {
-        quantize_rows_avx512(M, K, A, lda, a, KQ, sa, z);
+        quantize_rows_avx512(M, K, A, lda, a, KS, sa, z);
         return;
     }
     if (cpu_vec_level() >= CPU_VEC_AVX2) {
-        quantize_rows_avx2(M, K, A, lda, a, KQ, sa, z);
+        quantize_rows_avx2(M, K, A, lda, a, KS, sa, z);
         return;
     }
 #endif
     (void)fast;
-    quantize_rows_body(M, K, A, lda, a, KQ, sa, z);
+    quantize_rows_body(M, K, A, lda, a, KS, sa, z);
+}
+
+/* ---------------------------------------------------------------- AMX-INT8 */
+
+/* Panels [begin, end) on the tile path (nn/ops/amx.h): up to 32 rows at a
+ * time, then the portable path's epilogue on the exact sums. */
+static void panels_amx(const job *j, int model, size_t begin, size_t end)
+{
+    int32_t acc[AMX_MAX_ROWS * NP];
+    const size_t lda = QK * (size_t)j->KS;
+    amx_begin(model);
+    for (size_t p = begin; p < end; p++)
+        for (int m = 0; m < j->M; m += AMX_MAX_ROWS) {
+            int rows = j->M - m < AMX_MAX_ROWS ? j->M - m : AMX_MAX_ROWS;
+            amx_panel(AMX_INT8, model, j->a + (size_t)m * lda, lda,
+                      (const uint8_t *)(j->panels + panel_at(j->KS, (int)p, 0, 0)), j->KS / GB,
+                      rows, acc);
+            for (int r = 0; r < rows; r++)
+                row_epilogue(j, m + r, (int)p, acc + (size_t)r * NP);
+        }
+    amx_end(model);
+}
+
+static void panels_amx_hw(void *arg, size_t begin, size_t end)
+{
+    panels_amx(arg, 0, begin, end);
+}
+
+static void panels_amx_model(void *arg, size_t begin, size_t end)
+{
+    panels_amx(arg, 1, begin, end);
 }
 
 mlm_status ops_gemm_i8w(const ops_ctx *ctx, int M, const float *A, int lda, const ops_i8w *w,
@@ -478,7 +531,7 @@ mlm_status ops_gemm_i8w(const ops_ctx *ctx, int M, const float *A, int lda, cons
     if (!w || M < 0 || lda < w->K || ldc < w->N)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: bad arguments (M %d, lda %d, ldc %d)",
                        M, lda, ldc);
-    int N = w->N, K = w->K, KQ = (K + QK - 1) / QK;
+    int N = w->N, K = w->K, KQ = (K + QK - 1) / QK, KS = groups_stored(K);
     if (M == 0 || N == 0)
         return MLM_OK;
     if (!C || (K > 0 && (!A || !w->panels)))
@@ -491,20 +544,30 @@ mlm_status ops_gemm_i8w(const ops_ctx *ctx, int M, const float *A, int lda, cons
             }
         return MLM_OK;
     }
-    /* One block: sa and z (M each), then the quantized rows. */
-    size_t head = (size_t)M * (sizeof(float) + sizeof(int32_t));
-    char *buf = mem_alloc(head + (size_t)M * QK * (size_t)KQ);
+    /* One block: sa and z (M each), then the quantized rows and the zero
+     * rows the tile path reads after them (to a multiple of 16). */
+    size_t head = (size_t)M * (sizeof(float) + sizeof(int32_t)), arow = QK * (size_t)KS;
+    size_t rows = ((size_t)M + AMX_ROWS - 1) / AMX_ROWS * AMX_ROWS;
+    char *buf = mem_alloc(head + rows * arow);
     if (!buf)
         return err_oom();
     float *sa = (float *)buf;
     int32_t *z = (int32_t *)(buf + (size_t)M * sizeof(float));
     uint8_t *a = (uint8_t *)(buf + head);
     int fast = cpu_vnni_level();
-    quantize_rows(fast, M, K, A, lda, a, KQ, sa, z);
-    job j = {M, N, KQ, ldc, beta, a, sa, z, w->panels, w->scale, w->rowsum, C};
+    quantize_rows(fast, M, K, A, lda, a, KS, sa, z);
+    memset(a + (size_t)M * arow, 0, (rows - (size_t)M) * arow);
+    job j = {M, N, KQ, KS, ldc, beta, a, sa, z, w->panels, w->scale, w->rowsum, C};
     size_t panels = ((size_t)N + NP - 1) / NP;
     /* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
     int t = (double)M * N * K >= (double)(1 << 20) ? ctx->nthreads : 1;
+    /* the tile path from 16 rows, where a tile of A is full */
+    cpu_amx amx = M >= AMX_ROWS ? cpu_amx_int8_level() : CPU_AMX_NONE;
+    if (amx != CPU_AMX_NONE) {
+        par_for(t, panels, 1, amx == CPU_AMX_HW ? panels_amx_hw : panels_amx_model, &j);
+        mem_free(buf);
+        return MLM_OK;
+    }
 #if defined(__x86_64__) && defined(__GNUC__)
     if (fast) {
         par_for(t, panels, 1, panels_vnni, &j);

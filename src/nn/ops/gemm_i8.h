@@ -15,6 +15,7 @@
 #ifndef MLM_OPS_GEMM_I8_H
 #define MLM_OPS_GEMM_I8_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mlm/core.h"
@@ -49,6 +50,9 @@ mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1)
 
 /* Element (n, k) of w dequantized: sw[n]·q[n][k]. */
 float ops_i8w_at(const ops_i8w *w, int n, int k);
+
+/* The bytes w's arrays take. */
+size_t ops_i8w_bytes(const ops_i8w *w);
 
 /* Frees w's arrays; accepts NULL and an empty weight. */
 void ops_i8w_free(ops_i8w *w);

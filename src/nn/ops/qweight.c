@@ -71,11 +71,10 @@ static void embed_rows(void *arg, size_t begin, size_t end);
 
 size_t ops_qw_bytes(const ops_qw *w)
 {
-    size_t N = (size_t)w->N, K = (size_t)w->K;
-    if (w->dtype == OPS_BF16) /* panels of 64 rows, K padded to even */
-        return (N + 63) / 64 * 64 * ((K + 1) / 2) * 2 * sizeof(uint16_t);
+    if (w->dtype == OPS_BF16)
+        return ops_bf16w_bytes(&w->bf16);
     if (w->dtype == OPS_INT8)
-        return N * K + N * (sizeof(float) + sizeof(int32_t));
+        return ops_i8w_bytes(&w->i8);
     return 0;
 }
 

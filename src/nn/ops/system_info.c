@@ -9,17 +9,20 @@
 #include "nn/ops/cpu.h"
 #include "nn/ops/gemm.h"
 
-static char system_info[640];
+static char system_info[768];
 static pthread_once_t system_info_once = PTHREAD_ONCE_INIT;
 
 static void system_info_init(void)
 {
     char reduced[160];
+    /* the tile path takes products of 16 rows and more (nn/ops/amx.h) */
+    const char *amx_bf16 = cpu_amx_bf16_level() == CPU_AMX_HW ? "amx_bf16 tiles from 16 rows, " : "";
+    const char *amx_int8 = cpu_amx_int8_level() == CPU_AMX_HW ? "amx_int8 tiles from 16 rows, " : "";
     snprintf(system_info, sizeof system_info,
-             "cpu: %s; gemm: %s; reduced-precision paths: %s; bf16 gemm: %s; int8 gemm: %s",
+             "cpu: %s; gemm: %s; reduced-precision paths: %s; bf16 gemm: %s%s; int8 gemm: %s%s",
              cpu_describe(), gemm_describe(),
-             cpu_reduced_describe(cpu_get(), reduced, sizeof reduced),
-             cpu_bf16_level() ? "avx512_bf16 (vdpbf16ps)" : "fp32 FMA on bf16 operands",
+             cpu_reduced_describe(cpu_get(), reduced, sizeof reduced), amx_bf16,
+             cpu_bf16_level() ? "avx512_bf16 (vdpbf16ps)" : "fp32 FMA on bf16 operands", amx_int8,
              cpu_vnni_level() ? "avx512_vnni (vpdpbusd)"
                               : "portable int32 (slower than fp32: prefer bf16 here)");
 }

@@ -1,0 +1,56 @@
+/* The AMX tile unit (Sapphire Rapids and later) as the reduced-precision
+ * products use it: up to 32 rows of A against one 64-column panel of a
+ * weight, in the panel layouts of gemm_bf16.c and gemm_i8.c, which are
+ * already the tile unit's "VNNI" operand layout (for each k group, the 16
+ * columns of a tile side by side, 64 bytes a row).
+ *
+ * The same code runs on the hardware or on a software model of the tile
+ * instructions written from the Intel SDM's pseudocode (TILELOADD,
+ * TILESTORED, TILEZERO, TDPBF16PS, TDPBUSD). The model is how a CPU without
+ * AMX exercises this path: the tiling, the operand addresses, the padding
+ * and the epilogues are the same code either way; only the six tile
+ * instructions differ. It is selected by the tests (cpu_amx_force), never
+ * by the library on its own. */
+#ifndef MLM_OPS_AMX_H
+#define MLM_OPS_AMX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Rows of A per tile, and the most a call takes (two tiles of A). */
+#define AMX_ROWS 16
+#define AMX_MAX_ROWS 32
+
+/* Bytes of one k block: a tile row of A (32 bf16 = 16 pairs, or 64 int8 =
+ * 16 groups of 4), and the same 16 pairs or groups of a panel's 64 columns. */
+#define AMX_BLOCK 64
+
+/* What the tile unit multiplies. */
+typedef enum amx_kind {
+    AMX_BF16,   /* TDPBF16PS: bf16 pairs, fp32 accumulators */
+    AMX_INT8    /* TDPBUSD: unsigned bytes of A × signed bytes of W, int32 */
+} amx_kind;
+
+/* The tile configuration of a thread: amx_begin before the first
+ * amx_panel on a thread, amx_end after its last (the hardware releases the
+ * tile state; the model forgets it). model: 1 runs the software model. */
+void amx_begin(int model);
+void amx_end(int model);
+
+/* acc[r][c], r < rows, c < 64 (rows of 64 32-bit elements: float for
+ * AMX_BF16, int32_t for AMX_INT8) = the dot products of A's rows [0, rows)
+ * with the panel's 64 columns over `blocks` k blocks:
+ * - a: A's row 0, rows lda bytes apart, each holding blocks·64 bytes of
+ *   operands (zeros past K); rows up to the next multiple of 16 must be
+ *   readable (the pad rows' results are not written);
+ * - w: the panel, k group g (a bf16 pair or 4 int8) of column c at byte
+ *   g·256 + c·4, blocks·16 groups;
+ * - rows in [1, 32].
+ * bf16: each element is a sum over its k pairs in order, per pair the even
+ * product then the odd one, as TDPBF16PS's pseudocode (the hardware may
+ * round differently within a block: the tests bound the error rather than
+ * fix the bits). int8: exact int32 sums (wrapping, as the instruction). */
+void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
+               int blocks, int rows, void *acc);
+
+#endif
