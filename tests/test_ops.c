@@ -2186,6 +2186,113 @@ START_TEST(gemm_amx_bf16_order)
 }
 END_TEST
 
+/* ops_attention_rows (decoding's attention): each row against a double
+ * reference of softmax(q·k + bias + mask)·v within a bound from its sums;
+ * each row's bits the same alone as among rows sharing its block (the
+ * beams of cross-attention are computed together), with a block table, on
+ * 1 or 2 threads and at every vector level; D = 64 (the register path) and
+ * D = 24; a row whose scores are all -inf attends uniformly. */
+static void att_case(int rows, int per, int use_table, int H, int D, int nk, int threads,
+                     const float *q, const float *k, const float *v, const float *add,
+                     const float *mask, const int32_t *table, float *out)
+{
+    float *scratch = malloc((size_t)rows * nk * sizeof *scratch);
+    ops_attention a = {.rows = rows, .H = H, .D = D, .nk = nk, .rows_per_kv = per,
+                       .block = use_table ? table : NULL, .q = q, .q_ld = (long)H * D,
+                       .k = k, .v = v, .kv_stride = (long)nk * H * D, .kv_ld = (long)H * D,
+                       .add = add, .add_ld = nk, .mask = mask, .mask_ld = nk, .out = out,
+                       .out_ld = (long)H * D, .scratch = scratch};
+    ops_ctx ctx = ctx_n(threads);
+    ops_attention_rows(&ctx, &a);
+    free(scratch);
+}
+
+START_TEST(attention_rows_matches_reference)
+{
+    static const int dims[][4] = {{9, 2, 64, 37}, {6, 3, 24, 5}, {13, 1, 64, 130}};
+    for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
+        int rows = dims[c][0], H = dims[c][1], D = dims[c][2], nk = dims[c][3], per = 5;
+        int blocks = (rows + per - 1) / per, HD = H * D;
+        float *q = frandv((size_t)rows * HD, -1.0f, 1.0f);
+        float *k = frandv((size_t)blocks * nk * HD, -1.0f, 1.0f);
+        float *v = frandv((size_t)blocks * nk * HD, -1.0f, 1.0f);
+        float *add = frandv((size_t)H * nk, -2.0f, 2.0f), *mask = calloc((size_t)blocks * nk, 4);
+        mask[1] = -FLT_MAX;
+        for (int j = 0; j < nk; j++)   /* block 1: every key masked (uniform) */
+            mask[(size_t)1 * nk + j] = -INFINITY;
+        int32_t *table = malloc((size_t)rows * sizeof *table);
+        for (int r = 0; r < rows; r++)
+            table[r] = r / per;
+        float *base = malloc((size_t)rows * HD * sizeof *base), *o = malloc((size_t)rows * HD * 4);
+        att_case(rows, per, 0, H, D, nk, 1, q, k, v, add, mask, table, base);
+        for (int r = 0; r < rows; r++) {
+            int b = r / per;
+            for (int h = 0; h < H; h++) {
+                double sc[200], mx = -INFINITY, sum = 0, ds = 0, u = 0x1p-24;
+                for (int j = 0; j < nk; j++) {
+                    double d = 0, dabs = 0;
+                    for (int e = 0; e < D; e++) {
+                        double t = (double)q[(size_t)r * HD + h * D + e] *
+                                   k[((size_t)b * nk + j) * HD + h * D + e];
+                        d += t;
+                        dabs += fabs(t);
+                    }
+                    sc[j] = d + add[h * nk + j] + mask[(size_t)b * nk + j];
+                    mx = sc[j] > mx ? sc[j] : mx;
+                    /* the float score's error: the dot's γ_D, then two adds */
+                    double e = (D + 2) * u * (dabs + fabs(add[h * nk + j]));
+                    ds = e > ds ? e : ds;
+                }
+                for (int j = 0; j < nk; j++) {
+                    sc[j] = mx == -INFINITY ? 1.0 : exp(sc[j] - mx);
+                    sum += sc[j];
+                }
+                for (int e = 0; e < D; e++) {
+                    double ref = 0, mag = 0;
+                    for (int j = 0; j < nk; j++) {
+                        double p = sc[j] / sum, vv = v[((size_t)b * nk + j) * HD + h * D + e];
+                        ref += p * vv;
+                        mag += p * fabs(vv);
+                    }
+                    /* each weight p_j is off relatively by at most twice the
+                     * worst score error (its own and the max's), plus expf's
+                     * ~1 ulp and the normalising sum's nk ulps; the weighted
+                     * sum of values adds nk ulps of Σ p|v| */
+                    double bound = (2 * ds + (3.0 * nk + 8) * u) * mag * 1.01 + 1e-30;
+                    double got = base[(size_t)r * HD + h * D + e];
+                    ck_assert_msg(fabs(got - ref) <= bound, "D %d nk %d row %d head %d [%d]: %.9g vs %.9g",
+                                  D, nk, r, h, e, got, ref);
+                }
+            }
+        }
+        /* the same bits: a block table, 2 threads, each row alone, every level */
+        att_case(rows, per, 1, H, D, nk, 2, q, k, v, add, mask, table, o);
+        ck_assert_mem_eq(o, base, (size_t)rows * HD * sizeof *o);
+        for (int r = 0; r < rows; r++) {
+            int b = r / per;
+            att_case(1, 1, 0, H, D, nk, 1, q + (size_t)r * HD, k + (size_t)b * nk * HD,
+                     v + (size_t)b * nk * HD, add, mask + (size_t)b * nk, table, o);
+            ck_assert_mem_eq(o, base + (size_t)r * HD, (size_t)HD * sizeof *o);
+        }
+        for (cpu_vec lv = CPU_VEC_BASE; lv <= CPU_VEC_AVX2; lv++) {
+            cpu_vec_limit(lv);
+            att_case(rows, per, 0, H, D, nk, 2, q, k, v, add, mask, table, o);
+            cpu_vec_limit(CPU_VEC_AVX512);
+            ck_assert_msg(memcmp(o, base, (size_t)rows * HD * sizeof *o) == 0, "level %s differs",
+                          cpu_vec_name(lv));
+        }
+        free(q);
+        free(k);
+        free(v);
+        free(add);
+        free(mask);
+        free(table);
+        free(base);
+        free(o);
+    }
+}
+END_TEST
+
 START_TEST(gemm_bf16_edges)
 {
     ops_ctx ctx = ctx_n(2);
@@ -2672,6 +2779,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, gemm_bf16w_edges);
     tcase_add_loop_test(tc, gemm_bf16_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_amx_bf16_order);
+    tcase_add_test(tc, attention_rows_matches_reference);
     tcase_add_test(tc, gemm_bf16_paths_bitwise_identical);
     tcase_add_test(tc, gemm_bf16_edges);
     tcase_add_test(tc, i8_quantization_special_cases);

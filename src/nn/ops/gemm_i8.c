@@ -468,10 +468,55 @@ static VNNI void panels_vnni(void *arg, size_t begin, size_t end)
     }
 }
 
+/* row_range with 16 lanes in zmm: vminps(v, l) is exactly v < l ? v : l
+ * and vmaxps(v, h) v > h ? v : h (NaN included), the finiteness test an
+ * ordered compare; the tail's masked-off lanes read 0, which changes
+ * neither min(0, ·) nor max(0, ·). (The compiler leaves the plain loop
+ * scalar: ~12 cycles an element, a tenth of a t5-small encoder's time.) */
+static VNNI INLINE int row_range_avx512(const float *x, int K, float *lo, float *hi)
+{
+    __m512 l = _mm512_setzero_ps(), h = _mm512_setzero_ps();
+    const __m512 big = _mm512_set1_ps(FLT_MAX);
+    __mmask16 fin = 0xffff;
+    for (int k = 0; k < K; k += 16) {
+        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + k);
+        fin &= _mm512_cmp_ps_mask(_mm512_abs_ps(v), big, _CMP_LE_OQ);
+        l = _mm512_min_ps(v, l);
+        h = _mm512_max_ps(v, h);
+    }
+    *lo = _mm512_reduce_min_ps(l);   /* no lane is NaN: v < l is false for a NaN v */
+    *hi = _mm512_reduce_max_ps(h);
+    return fin == 0xffff;
+}
+
+/* quantize_rows_body with the loops above in zmm: the same division
+ * (vdivps), rounding to nearest even (vrndscaleps, as nearbyintf), add of
+ * z, clamp and conversion, so the same bytes. */
 static VNNI void quantize_rows_avx512(int M, int K, const float *A, int lda, uint8_t *a, int KS,
                                       float *sa, int32_t *z)
 {
-    quantize_rows_body(M, K, A, lda, a, KS, sa, z);
+    for (int m = 0; m < M; m++) {
+        const float *x = A + (size_t)m * (size_t)lda;
+        uint8_t *u = a + (size_t)m * QK * (size_t)KS;
+        float lo, hi;
+        int finite = row_range_avx512(x, K, &lo, &hi);
+        memset(u + K, 0, (size_t)(QK * KS - K));
+        if (!act_params(lo, hi, finite, &sa[m], &z[m])) {
+            memset(u, 0, (size_t)K);
+            continue;
+        }
+        const __m512 s = _mm512_set1_ps(sa[m]), zf = _mm512_set1_ps((float)z[m]);
+        const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps(255.0f);
+        for (int k = 0; k < K; k += 16) {
+            __mmask16 mk = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+            __m512 f = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(mk, x + k), s),
+                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            f = _mm512_add_ps(f, zf);
+            f = _mm512_min_ps(_mm512_max_ps(f, zero), top);
+            _mm_mask_storeu_epi8(u + k, mk, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(f)));
+        }
+    }
 }
 #endif
 
