@@ -2197,11 +2197,14 @@ static void att_case(int rows, int per, int use_table, int H, int D, int nk, int
                      const float *mask, const int32_t *table, float *out)
 {
     float *scratch = malloc((size_t)rows * nk * sizeof *scratch);
+    /* use_table 2: k and v head by head (kv_head), as the decoder's cross cache */
     ops_attention a = {.rows = rows, .H = H, .D = D, .nk = nk, .rows_per_kv = per,
-                       .block = use_table ? table : NULL, .q = q, .q_ld = (long)H * D,
-                       .k = k, .v = v, .kv_stride = (long)nk * H * D, .kv_ld = (long)H * D,
-                       .add = add, .add_ld = nk, .mask = mask, .mask_ld = nk, .out = out,
-                       .out_ld = (long)H * D, .scratch = scratch};
+                       .block = use_table == 1 ? table : NULL, .q = q, .q_ld = (long)H * D,
+                       .k = k, .v = v, .kv_stride = (long)nk * H * D,
+                       .kv_ld = use_table == 2 ? D : (long)H * D,
+                       .kv_head = use_table == 2 ? (long)nk * D : 0, .add = add, .add_ld = nk,
+                       .mask = mask, .mask_ld = nk, .out = out, .out_ld = (long)H * D,
+                       .scratch = scratch};
     ops_ctx ctx = ctx_n(threads);
     ops_attention_rows(&ctx, &a);
     free(scratch);
@@ -2265,9 +2268,23 @@ START_TEST(attention_rows_matches_reference)
                 }
             }
         }
-        /* the same bits: a block table, 2 threads, each row alone, every level */
+        /* the same bits: a block table, 2 threads, head by head, each row
+         * alone, every level */
         att_case(rows, per, 1, H, D, nk, 2, q, k, v, add, mask, table, o);
         ck_assert_mem_eq(o, base, (size_t)rows * HD * sizeof *o);
+        float *kh = malloc((size_t)blocks * nk * HD * sizeof *kh);
+        float *vh = malloc((size_t)blocks * nk * HD * sizeof *vh);
+        for (int b = 0; b < blocks; b++)
+            for (int h = 0; h < H; h++)
+                for (int j = 0; j < nk; j++) {
+                    size_t to = (((size_t)b * H + h) * nk + j) * D, from = ((size_t)b * nk + j) * HD + (size_t)h * D;
+                    memcpy(kh + to, k + from, (size_t)D * sizeof *kh);
+                    memcpy(vh + to, v + from, (size_t)D * sizeof *vh);
+                }
+        att_case(rows, per, 2, H, D, nk, 2, q, kh, vh, add, mask, table, o);
+        ck_assert_mem_eq(o, base, (size_t)rows * HD * sizeof *o);
+        free(kh);
+        free(vh);
         for (int r = 0; r < rows; r++) {
             int b = r / per;
             att_case(1, 1, 0, H, D, nk, 1, q + (size_t)r * HD, k + (size_t)b * nk * HD,

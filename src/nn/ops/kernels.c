@@ -688,16 +688,154 @@ static VEC_INLINE void attention_values64(float *o, long o_ld, const float *s, l
         memcpy(o + i * o_ld, acc[i], sizeof acc[i]);
 }
 
-/* Rows [r0, r0 + nr) of t, which attend to the same block b. */
-static VEC_INLINE void attention_group(const ops_attention *t, long r0, int nr, long b)
+/* Softmax of a row's nk scores in place, as every path computes it. */
+static VEC_INLINE void attention_softmax(float *s, int nk)
 {
-    int H = t->H, D = t->D, nk = t->nk;
+    float mx = v_max(s, nk);
+    if (mx == -INFINITY) {
+        for (int jk = 0; jk < nk; jk++)
+            s[jk] = 1.0f / (float)nk;
+        return;
+    }
+    for (int jk = 0; jk < nk; jk++)
+        s[jk] = v_expf(s[jk] - mx);
+    float inv = 1.0f / v_sum(s, nk);
+    for (int jk = 0; jk < nk; jk++)
+        s[jk] *= inv;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define ATT512 __attribute__((target("avx512f")))
+
+/* r[j] = row j of a 16×16 block; on return r[l] = column l (lane j the old
+ * r[j][l]): pairs, then quads, then 128-bit lanes. */
+static ATT512 inline void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16], v[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {   /* u[4i + c]: rows 4i..4i+3, columns c, c+4, c+8, c+12 */
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int c = 0; c < 4; c++) {   /* v: rows 0-7 or 8-15, columns c and c+8, or c+4 and c+12 */
+        v[c] = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
+        v[4 + c] = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+        v[8 + c] = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+        v[12 + c] = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0xdd);
+        r[4 + c] = _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0xdd);
+    }
+}
+
+/* attention_group for D = 64 with AVX-512, the same floats: v_dot's 16
+ * lane sums for 16 keys at a time, transposed so that one vector add per
+ * lane does each key's serial sum over the lanes (v_dot adds them one by
+ * one into a scalar: 16 dependent adds a key); the value sums in 16
+ * registers, as attention_values64. The softmax and the tails are the
+ * plain code. */
+static ATT512 void attention_group64_avx512(const ops_attention *t, long r0, int nr, long b)
+{
+    const int H = t->H, nk = t->nk, D = 64;
+    const long kvh = t->kv_head ? t->kv_head : D;
     const float *kb = t->k + b * t->kv_stride, *vb = t->v + b * t->kv_stride;
     const float *mb = t->mask ? t->mask + b * t->mask_ld : NULL;
     float *s0 = t->scratch + (size_t)r0 * (size_t)nk;
     for (int h = 0; h < H; h++) {
         const float *ad = t->add ? t->add + (long)h * t->add_ld : NULL;
-        const float *kh = kb + (long)h * D, *q0 = t->q + r0 * t->q_ld + (long)h * D;
+        const float *kh = kb + h * kvh, *q0 = t->q + r0 * t->q_ld + (long)h * D;
+        for (int jk = 0; jk < ATT_AHEAD && jk < nk; jk++)
+            prefetch_row(kh + (long)jk * t->kv_ld, D);
+        int jk = 0;
+        for (; jk + 16 <= nk; jk += 16) {
+            for (int j = 0; j < 16 && jk + j + ATT_AHEAD < nk; j++)
+                prefetch_row(kh + (long)(jk + j + ATT_AHEAD) * t->kv_ld, D);
+            __m512 extra = _mm512_add_ps(ad ? _mm512_loadu_ps(ad + jk) : _mm512_setzero_ps(),
+                                         mb ? _mm512_loadu_ps(mb + jk) : _mm512_setzero_ps());
+            for (int i = 0; i < nr; i++) {
+                const float *q = q0 + i * t->q_ld;
+                __m512 qc[4], p[16];
+                for (int c = 0; c < 4; c++)
+                    qc[c] = _mm512_loadu_ps(q + 16 * c);
+                for (int j = 0; j < 16; j++) {   /* v_dot's lanes: ((0 + x0y0) + x1y1) + ... */
+                    const float *kj = kh + (long)(jk + j) * t->kv_ld;
+                    __m512 acc = _mm512_setzero_ps();
+                    for (int c = 0; c < 4; c++)
+                        acc = _mm512_add_ps(acc, _mm512_mul_ps(qc[c], _mm512_loadu_ps(kj + 16 * c)));
+                    p[j] = acc;
+                }
+                transpose16(p);
+                __m512 sum = _mm512_setzero_ps();
+                for (int l = 0; l < 16; l++)   /* v_dot's 0 + acc[0] + ... + acc[15], in order */
+                    sum = _mm512_add_ps(sum, p[l]);
+                _mm512_storeu_ps(s0 + (size_t)i * nk + jk, _mm512_add_ps(sum, extra));
+            }
+        }
+        for (; jk < nk; jk++) {
+            float extra = (ad ? ad[jk] : 0.0f) + (mb ? mb[jk] : 0.0f);
+            const float *kj = kh + (long)jk * t->kv_ld;
+            for (int i = 0; i < nr; i++)
+                s0[(size_t)i * nk + jk] = v_dot(q0 + i * t->q_ld, kj, D) + extra;
+        }
+        for (int i = 0; i < nr; i++)
+            attention_softmax(s0 + (size_t)i * nk, nk);
+        const float *vh = vb + h * kvh;
+        for (int j = 0; j < ATT_AHEAD && j < nk; j++)
+            prefetch_row(vh + (long)j * t->kv_ld, D);
+        __m512 acc[ATT_GROUP][4];
+        for (int i = 0; i < nr; i++)
+            for (int c = 0; c < 4; c++)
+                acc[i][c] = _mm512_setzero_ps();
+        for (int j = 0; j < nk; j++) {
+            const float *vj = vh + (long)j * t->kv_ld;
+            if (j + ATT_AHEAD < nk)
+                prefetch_row(vj + ATT_AHEAD * t->kv_ld, D);
+            __m512 x[4];
+            for (int c = 0; c < 4; c++)
+                x[c] = _mm512_loadu_ps(vj + 16 * c);
+            for (int i = 0; i < nr; i++) {
+                __m512 pi = _mm512_set1_ps(s0[(size_t)i * nk + j]);
+                for (int c = 0; c < 4; c++)
+                    acc[i][c] = _mm512_add_ps(acc[i][c], _mm512_mul_ps(pi, x[c]));
+            }
+        }
+        float *o = t->out + r0 * t->out_ld + (long)h * D;
+        for (int i = 0; i < nr; i++)
+            for (int c = 0; c < 4; c++)
+                _mm512_storeu_ps(o + i * t->out_ld + 16 * c, acc[i][c]);
+    }
+}
+#endif
+
+/* Rows [r0, r0 + nr) of t, which attend to the same block b. */
+static VEC_INLINE void attention_group(const ops_attention *t, long r0, int nr, long b)
+{
+    int H = t->H, D = t->D, nk = t->nk;
+    const long kvh = t->kv_head ? t->kv_head : D;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (D == 64 && cpu_vec_level() >= CPU_VEC_AVX512) {
+        attention_group64_avx512(t, r0, nr, b);
+        return;
+    }
+#endif
+    const float *kb = t->k + b * t->kv_stride, *vb = t->v + b * t->kv_stride;
+    const float *mb = t->mask ? t->mask + b * t->mask_ld : NULL;
+    float *s0 = t->scratch + (size_t)r0 * (size_t)nk;
+    for (int h = 0; h < H; h++) {
+        const float *ad = t->add ? t->add + (long)h * t->add_ld : NULL;
+        const float *kh = kb + h * kvh, *q0 = t->q + r0 * t->q_ld + (long)h * D;
         for (int jk = 0; jk < ATT_AHEAD && jk < nk; jk++)
             prefetch_row(kh + (long)jk * t->kv_ld, D);
         for (int jk = 0; jk < nk; jk++) {
@@ -708,21 +846,9 @@ static VEC_INLINE void attention_group(const ops_attention *t, long r0, int nr, 
             for (int i = 0; i < nr; i++)
                 s0[(size_t)i * nk + jk] = v_dot(q0 + i * t->q_ld, kj, D) + extra;
         }
-        for (int i = 0; i < nr; i++) {
-            float *s = s0 + (size_t)i * nk;
-            float mx = v_max(s, nk);
-            if (mx == -INFINITY) {
-                for (int jk = 0; jk < nk; jk++)
-                    s[jk] = 1.0f / (float)nk;
-            } else {
-                for (int jk = 0; jk < nk; jk++)
-                    s[jk] = v_expf(s[jk] - mx);
-                float inv = 1.0f / v_sum(s, nk);
-                for (int jk = 0; jk < nk; jk++)
-                    s[jk] *= inv;
-            }
-        }
-        const float *vh = vb + (long)h * D;
+        for (int i = 0; i < nr; i++)
+            attention_softmax(s0 + (size_t)i * nk, nk);
+        const float *vh = vb + h * kvh;
         float *o = t->out + r0 * t->out_ld + (long)h * D;
         for (int jk = 0; jk < ATT_AHEAD && jk < nk; jk++)
             prefetch_row(vh + (long)jk * t->kv_ld, D);

@@ -159,7 +159,8 @@ void ops_scale_forward(const struct ops_ctx *ctx, float *out, const float *x, fl
  * Row r (of `rows`) reads its queries at q + r·q_ld (H·D floats, head h at
  * h·D) and writes out + r·out_ld; it attends to block b = block[r] (a
  * cache slot), or b = r / rows_per_kv when block is NULL:
- * key j at k + b·kv_stride + j·kv_ld (H·D floats), value j likewise in v,
+ * key j of head h at k + b·kv_stride + h·kv_head + j·kv_ld (kv_head 0
+ * means D: a key's heads side by side in one row), value j likewise in v,
  * and mask_b = mask + b·mask_ld (nk additive floats), or no mask when mask
  * is NULL. add (H rows of nk, stride add_ld) is shared by all rows, or NULL
  * (cross-attention has no bias). A row whose scores are all −inf (or all
@@ -173,7 +174,7 @@ typedef struct ops_attention {
     const float *q;
     long q_ld;
     const float *k, *v;
-    long kv_stride, kv_ld;
+    long kv_stride, kv_ld, kv_head;
     const float *add;
     long add_ld;
     const float *mask;
