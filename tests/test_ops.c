@@ -1308,6 +1308,42 @@ START_TEST(topk_selects_in_order)
         ck_assert(x[idx[i]] > x[idx[i + 1]] || (x[idx[i]] == x[idx[i + 1]] && idx[i] < idx[i + 1]));
     ck_assert_int_eq(ops_topk(x, 17, 0, idx, val), MLM_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(ops_topk(x, 17, 18, idx, val), MLM_ERR_INVALID_ARGUMENT);
+    /* Long inputs (the blocks of 16 it skips whole), few distinct values
+     * (ties inside and across blocks), NaNs first or scattered, -inf: the
+     * k best by the rank rule, against a full insertion order. */
+    for (int trial = 0; trial < 40; trial++) {
+        int n = 16 + trial * 37, k = 1 + trial % 9;
+        float *y = frandv((size_t)n, -4.0f, 4.0f);
+        for (int i = 0; i < n; i++) {
+            y[i] = (float)(int)y[i];   /* 9 distinct values */
+            if (trial % 3 == 0 && i % 29 == 0)
+                y[i] = NAN;
+            if (trial % 5 == 1 && i < 12)
+                y[i] = NAN;
+            if (i % 31 == 7)
+                y[i] = -INFINITY;
+        }
+        int32_t *got = malloc((size_t)k * sizeof *got), *order = malloc((size_t)n * sizeof *order);
+        ck_assert_int_eq(ops_topk(y, n, k, got, NULL), MLM_OK);
+        for (int i = 0; i < n; i++) {   /* insertion sort by the rule: larger, then lower index, NaN last */
+            int j = i;
+            while (j > 0) {
+                float a = y[i], b = y[order[j - 1]];
+                int above = isnan(a) ? 0 : isnan(b) ? 1 : a > b;
+                if (!above)
+                    break;
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = i;
+        }
+        for (int i = 0; i < k; i++)
+            ck_assert_msg(got[i] == order[i], "n %d k %d rank %d: %d, want %d", n, k, i, got[i],
+                          order[i]);
+        free(y);
+        free(got);
+        free(order);
+    }
 }
 END_TEST
 
