@@ -11,9 +11,12 @@
 # /tmp/mlm-bench-t5-small), STYLE (v1.0 or v1.1, for a new checkpoint),
 # REPS (default 3), THREADS (default "1 2"), BATCHES (default "1 8"),
 # MODES (default "greedy beam4"), DTYPES (default "fp32": libmlm's weights,
-# fp32 bf16 int8; the peer runs fp32), TORCH_ARCH (default zen3: the BLIS
-# sub-configuration torch runs, as bench/run_model_bench.sh names them),
-# SKIP_PEERS=1.
+# fp32 bf16 int8), TORCH_ARCH (default zen3: the BLIS sub-configuration
+# torch runs, as bench/run_model_bench.sh names them), BF16 (auto | 0 | 1:
+# also time PyTorch under torch.autocast("cpu", bfloat16), its bf16
+# inference; auto = when the CPU has AVX512-BF16 or AMX), SKIP_PEERS=1.
+# Each row's ratio is taken against the faster of PyTorch's fp32 and bf16
+# figures (both printed).
 set -eu
 cd "$(dirname "$0")/.."
 MODEL=${MLM_BENCH_T5:-/tmp/mlm-bench-t5-small}
@@ -23,6 +26,7 @@ BATCHES=${BATCHES:-"1 8"}
 MODES=${MODES:-"greedy beam4"}
 DTYPES=${DTYPES:-fp32}
 TORCH_ARCH=${TORCH_ARCH:-zen3}
+BF16=${BF16:-auto}
 PY=/usr/bin/python3
 OUT=$(mktemp -d /tmp/mlm-bench-t5.XXXXXX)
 
@@ -36,6 +40,7 @@ if [ -z "${SKIP_PEERS:-}" ]; then
     $PY bench/torch_train_peer.py --arch-ids "$TORCH_ARCH" > "$OUT/arch_ids.json"
     ARCH_ID=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["ids"].get(sys.argv[2], ""))' \
         "$OUT/arch_ids.json" "$TORCH_ARCH")
+    [ "$BF16" = auto ] && BF16=$($PY bench/torch_t5_train_peer.py --cpu-bf16)
 fi
 uptime > "$OUT/load_before"
 for dt in $DTYPES; do
@@ -50,12 +55,16 @@ for mode in $MODES; do
 done
 done
 if [ -z "${SKIP_PEERS:-}" ]; then
+    AUTOCASTS=none
+    [ "$BF16" = 1 ] && AUTOCASTS="none bf16"
+    for ac in $AUTOCASTS; do
     for n in $THREADS; do
-        echo "== pytorch: $n threads, BLIS_ARCH_TYPE=$ARCH_ID ($TORCH_ARCH)"
+        echo "== pytorch (autocast $ac): $n threads, BLIS_ARCH_TYPE=$ARCH_ID ($TORCH_ARCH)"
         env BLIS_NUM_THREADS=$n OMP_NUM_THREADS=$n ${ARCH_ID:+BLIS_ARCH_TYPE=$ARCH_ID} \
             $PY bench/t5_generate_ref.py "$MODEL" --threads "$n" \
             --modes "$(echo $MODES | tr ' ' ,)" --batches "$(echo $BATCHES | tr ' ' ,)" \
-            --reps "$REPS" >> "$OUT/pytorch.jsonl"
+            --reps "$REPS" --autocast "$ac" >> "$OUT/pytorch.jsonl"
+    done
     done
 fi
 uptime > "$OUT/load_after"

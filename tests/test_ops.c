@@ -1809,6 +1809,16 @@ START_TEST(gemm_bf16w_matches_reference)
                     C0[(size_t)m * ldc + n] = sentinel;
             ops_bf16w w;
             ck_assert_int_eq(ops_bf16w_from_f32(&w, W, N, K, K), MLM_OK);
+            float *row = malloc((size_t)K * sizeof *row);   /* the lookup: every element */
+            for (int n = 0; n < N; n++) {
+                ops_bf16w_row(&w, n, row, 0);
+                for (int k = 0; k < K; k++)
+                    ck_assert(row[k] == ops_bf16w_at(&w, n, k));
+                ops_bf16w_row(&w, n, row, 1);
+                for (int k = 0; k < K; k++)
+                    ck_assert(row[k] == 2 * ops_bf16w_at(&w, n, k));
+            }
+            free(row);
             float *C = malloc((size_t)M * ldc * sizeof *C);
             memcpy(C, C0, (size_t)M * ldc * sizeof *C);
             bf16w_run(2, M, A, lda, &w, beta, C, ldc);
@@ -2620,6 +2630,16 @@ START_TEST(gemm_i8w_matches_reference)
                     C0[(size_t)m * ldc + n] = sentinel;
             ops_i8w w;
             ck_assert_int_eq(ops_i8w_from_f32(&w, W, N, K, K), MLM_OK);
+            float *row = malloc((size_t)K * sizeof *row);   /* the lookup: every element */
+            for (int n = 0; n < N; n++) {
+                ops_i8w_row(&w, n, row, 0);
+                for (int k = 0; k < K; k++)
+                    ck_assert(row[k] == ops_i8w_at(&w, n, k));
+                ops_i8w_row(&w, n, row, 1);
+                for (int k = 0; k < K; k++)
+                    ck_assert(row[k] == 2 * ops_i8w_at(&w, n, k));
+            }
+            free(row);
             float *C = malloc((size_t)M * ldc * sizeof *C);
             memcpy(C, C0, (size_t)M * ldc * sizeof *C);
             i8w_run(2, M, A, lda, &w, beta, C, ldc);

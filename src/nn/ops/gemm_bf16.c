@@ -138,6 +138,15 @@ float ops_bf16w_at(const ops_bf16w *w, int n, int k)
     return bf16_to_f32(w->panels[panel_at(pairs_stored(w->K), n / NP, k / 2, n % NP) + (size_t)(k & 1)]);
 }
 
+void ops_bf16w_row(const ops_bf16w *w, int n, float *out, int accumulate)
+{
+    const uint16_t *p = w->panels + panel_at(pairs_stored(w->K), n / NP, 0, n % NP);
+    for (int k = 0; k < w->K; k++) {   /* pair k/2 of the row: 64 rows × 2 further on */
+        float v = bf16_to_f32(p[(size_t)(k / 2) * NP * 2 + (size_t)(k & 1)]);
+        out[k] = accumulate ? out[k] + v : v;
+    }
+}
+
 size_t ops_bf16w_bytes(const ops_bf16w *w)
 {
     size_t panels = ((size_t)w->N + NP - 1) / NP;

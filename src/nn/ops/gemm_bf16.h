@@ -49,6 +49,10 @@ mlm_status ops_bf16w_from_bf16(ops_bf16w *w, const uint16_t *W, int N, int K, in
 /* Element (n, k) of w as fp32 (tests and checks). */
 float ops_bf16w_at(const ops_bf16w *w, int n, int k);
 
+/* Row n of w as fp32 into out's K floats, or added to them (accumulate):
+ * an embedding lookup, the floats of ops_bf16w_at a pair at a time. */
+void ops_bf16w_row(const ops_bf16w *w, int n, float *out, int accumulate);
+
 /* The bytes w's panels take. */
 size_t ops_bf16w_bytes(const ops_bf16w *w);
 

@@ -198,6 +198,16 @@ float ops_i8w_at(const ops_i8w *w, int n, int k)
     return w->scale[n] * (float)w->panels[panel_at(KS, n / NP, k / QK, n % NP) + (size_t)(k % QK)];
 }
 
+void ops_i8w_row(const ops_i8w *w, int n, float *out, int accumulate)
+{
+    const int8_t *p = w->panels + panel_at(groups_stored(w->K), n / NP, 0, n % NP);
+    float s = w->scale[n];
+    for (int k = 0; k < w->K; k++) {   /* group k/4 of the row: 64 rows × 4 further on */
+        float v = s * (float)p[(size_t)(k / QK) * NP * QK + (size_t)(k % QK)];
+        out[k] = accumulate ? out[k] + v : v;
+    }
+}
+
 size_t ops_i8w_bytes(const ops_i8w *w)
 {
     size_t panels = ((size_t)w->N + NP - 1) / NP;

@@ -51,6 +51,11 @@ mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1)
 /* Element (n, k) of w dequantized: sw[n]·q[n][k]. */
 float ops_i8w_at(const ops_i8w *w, int n, int k);
 
+/* Row n of w dequantized into out's K floats, or added to them
+ * (accumulate): an embedding lookup, the floats of ops_i8w_at a group at a
+ * time. */
+void ops_i8w_row(const ops_i8w *w, int n, float *out, int accumulate);
+
 /* The bytes w's arrays take. */
 size_t ops_i8w_bytes(const ops_i8w *w);
 

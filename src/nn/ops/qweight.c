@@ -95,20 +95,18 @@ mlm_status ops_qw_gemm(const ops_ctx *ctx, int M, const float *A, int lda, const
     return err_set(MLM_ERR_INVALID_ARGUMENT, "reduced weight: not converted");
 }
 
-/* Rows [begin, end) of out; a row is read element by element out of the
- * kernel's layout, which costs little next to the forward that follows. */
+/* Rows [begin, end) of out, each read out of the kernels' layout by the
+ * kernel's own file (ops_bf16w_row, ops_i8w_row). */
 static void embed_rows(void *arg, size_t begin, size_t end)
 {
     const embed_job *j = arg;
     const ops_qw *w = j->w;
     for (size_t i = begin; i < end; i++) {
         float *o = j->out + i * (size_t)w->K;
-        int n = j->ids[i];
-        for (int k = 0; k < w->K; k++) {
-            float v =
-                w->dtype == OPS_BF16 ? ops_bf16w_at(&w->bf16, n, k) : ops_i8w_at(&w->i8, n, k);
-            o[k] = j->accumulate ? o[k] + v : v;
-        }
+        if (w->dtype == OPS_BF16)
+            ops_bf16w_row(&w->bf16, j->ids[i], o, j->accumulate);
+        else
+            ops_i8w_row(&w->i8, j->ids[i], o, j->accumulate);
     }
 }
 
