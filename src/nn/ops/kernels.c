@@ -281,6 +281,24 @@ void ops_relu_backward(const ops_ctx *ctx, float *dinp, const float *dout, const
 
 /* ---------------------------------------------------------------- softmax */
 
+/* Softmax of a row of n scores in place (every softmax here computes it
+ * this way): a row of all -inf attends uniformly, as torch's softmax of
+ * equal values does. */
+static VEC_INLINE void softmax_row(float *o, int n)
+{
+    float mx = v_max(o, n);
+    if (mx == -INFINITY) {
+        for (int c = 0; c < n; c++)
+            o[c] = 1.0f / (float)n;
+        return;
+    }
+    for (int c = 0; c < n; c++)
+        o[c] = v_expf(o[c] - mx);
+    float inv = 1.0f / v_sum(o, n);
+    for (int c = 0; c < n; c++)
+        o[c] *= inv;
+}
+
 /* Row r: v = scale·x + mask[r / rows_per_mask]; out = e^(v − max v)/Σ. When
  * every entry is masked with finfo.min, v is the same for all (the scores are
  * absorbed), so the row comes out uniform as in torch; a row of −inf is made
@@ -295,17 +313,7 @@ static VEC_INLINE void softmax_fwd_range_body(void *arg, size_t begin, size_t en
         float *o = j->out + r * (size_t)C;
         for (int c = 0; c < C; c++)
             o[c] = j->f * x[c] + (m ? m[c] : 0.0f);
-        float mx = v_max(o, C);
-        if (mx == -INFINITY) {
-            for (int c = 0; c < C; c++)
-                o[c] = 1.0f / (float)C;
-            continue;
-        }
-        for (int c = 0; c < C; c++)
-            o[c] = v_expf(o[c] - mx);
-        float inv = 1.0f / v_sum(o, C);
-        for (int c = 0; c < C; c++)
-            o[c] *= inv;
+        softmax_row(o, C);
     }
 }
 
@@ -688,22 +696,6 @@ static VEC_INLINE void attention_values64(float *o, long o_ld, const float *s, l
         memcpy(o + i * o_ld, acc[i], sizeof acc[i]);
 }
 
-/* Softmax of a row's nk scores in place, as every path computes it. */
-static VEC_INLINE void attention_softmax(float *s, int nk)
-{
-    float mx = v_max(s, nk);
-    if (mx == -INFINITY) {
-        for (int jk = 0; jk < nk; jk++)
-            s[jk] = 1.0f / (float)nk;
-        return;
-    }
-    for (int jk = 0; jk < nk; jk++)
-        s[jk] = v_expf(s[jk] - mx);
-    float inv = 1.0f / v_sum(s, nk);
-    for (int jk = 0; jk < nk; jk++)
-        s[jk] *= inv;
-}
-
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -790,7 +782,7 @@ static ATT512 void attention_group64_avx512(const ops_attention *t, long r0, int
                 s0[(size_t)i * nk + jk] = v_dot(q0 + i * t->q_ld, kj, D) + extra;
         }
         for (int i = 0; i < nr; i++)
-            attention_softmax(s0 + (size_t)i * nk, nk);
+            softmax_row(s0 + (size_t)i * nk, nk);
         const float *vh = vb + h * kvh;
         for (int j = 0; j < ATT_AHEAD && j < nk; j++)
             prefetch_row(vh + (long)j * t->kv_ld, D);
@@ -847,7 +839,7 @@ static VEC_INLINE void attention_group(const ops_attention *t, long r0, int nr, 
                 s0[(size_t)i * nk + jk] = v_dot(q0 + i * t->q_ld, kj, D) + extra;
         }
         for (int i = 0; i < nr; i++)
-            attention_softmax(s0 + (size_t)i * nk, nk);
+            softmax_row(s0 + (size_t)i * nk, nk);
         const float *vh = vb + h * kvh;
         float *o = t->out + r0 * t->out_ld + (long)h * D;
         for (int jk = 0; jk < ATT_AHEAD && jk < nk; jk++)
