@@ -63,6 +63,10 @@ static float model_flush(float x) { return fabsf(x) < 0x1p-126f ? copysignf(0.0f
 
 static void model_dpbf16ps(int c, int a, int b)
 {
+    float bw[16][32];   /* the B tile widened once */
+    for (int k = 0; k < 16; k++)
+        for (int i = 0; i < 32; i++)
+            bw[k][i] = model_bf16(model_tiles[b][k], i);
     for (int m = 0; m < TROWS; m++) {
         float acc[16];
         memcpy(acc, model_tiles[c][m], sizeof acc);
@@ -70,10 +74,8 @@ static void model_dpbf16ps(int c, int a, int b)
             float a0 = model_bf16(model_tiles[a][m], 2 * k);
             float a1 = model_bf16(model_tiles[a][m], 2 * k + 1);
             for (int n = 0; n < 16; n++) {
-                float p0 = a0 * model_bf16(model_tiles[b][k], 2 * n);
-                float p1 = a1 * model_bf16(model_tiles[b][k], 2 * n + 1);
-                acc[n] = model_flush(acc[n] + p0);
-                acc[n] = model_flush(acc[n] + p1);
+                acc[n] = model_flush(acc[n] + a0 * bw[k][2 * n]);
+                acc[n] = model_flush(acc[n] + a1 * bw[k][2 * n + 1]);
             }
         }
         memcpy(model_tiles[c][m], acc, sizeof acc);
