@@ -1347,6 +1347,50 @@ START_TEST(topk_selects_in_order)
 }
 END_TEST
 
+/* ops_argmax is torch.argmax: the first index of the largest value, the
+ * first NaN when there is one; against a one-at-a-time loop with that rule
+ * over lengths with vector tails, many ties, -inf, NaN in a block or a
+ * tail, at every vector level. */
+START_TEST(argmax_is_torch_argmax)
+{
+    static const float small[] = {-INFINITY, -INFINITY, -INFINITY};
+    ck_assert_int_eq(ops_argmax(small, 3), 0);
+    ck_assert_int_eq(ops_argmax(small, 0), 0);
+    static const cpu_vec levels[] = {CPU_VEC_AVX512, CPU_VEC_AVX2, CPU_VEC_BASE};
+    for (int lv = 0; lv < 3; lv++) {
+        cpu_vec_limit(levels[lv]);
+        for (int trial = 0; trial < 60; trial++) {
+            int n = 1 + trial * 23;
+            float *y = frandv((size_t)n, -4.0f, 4.0f);
+            for (int i = 0; i < n; i++) {
+                y[i] = (float)(int)y[i];   /* 9 distinct values: ties everywhere */
+                if (i % 13 == 5)
+                    y[i] = -INFINITY;
+            }
+            if (trial % 4 == 1)
+                y[(trial * 7) % n] = NAN;
+            if (trial % 4 == 2)
+                y[n - 1] = NAN;
+            if (trial % 6 == 3)
+                y[n / 2] = 1e30f;
+            int32_t want = 0;
+            for (int i = 0; i < n; i++) {
+                if (isnan(y[i])) {
+                    want = i;
+                    break;
+                }
+                if (y[i] > y[want])
+                    want = i;
+            }
+            ck_assert_msg(ops_argmax(y, n) == want, "level %d n %d: %d, want %d", lv, n,
+                          ops_argmax(y, n), want);
+            free(y);
+        }
+    }
+    cpu_vec_limit(CPU_VEC_AVX512);
+}
+END_TEST
+
 /* GELU keeping Φ for its backward computes the floats of the plain pair,
  * on 1 and 2 threads, at every vector level. */
 START_TEST(gelu_cdf_matches_gelu)
@@ -2841,6 +2885,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, embedding_forward_backward);
     tcase_add_test(tc, cross_entropy_forward_backward);
     tcase_add_test(tc, topk_selects_in_order);
+    tcase_add_test(tc, argmax_is_torch_argmax);
     tcase_add_test(tc, gelu_cdf_matches_gelu);
     tcase_add_test(tc, kernels_bitwise_across_thread_counts);
     tcase_add_test(tc, concurrent_contexts);

@@ -78,16 +78,6 @@ static int is_eos(const gen_plan *p, int32_t t)
     return 0;
 }
 
-/* The first index of the largest score (torch.argmax). */
-static int32_t argmax(const float *s, int V)
-{
-    int32_t best = 0;
-    for (int i = 1; i < V; i++)
-        if (s[i] > s[best])
-            best = i;
-    return best;
-}
-
 /* A uniform double in [0, 1) from word `i` (and i + 1) of a stream. */
 static double uniform(uint64_t seed, uint64_t stream, uint64_t i)
 {
@@ -164,7 +154,7 @@ static mlm_status run_sample(gen_run *r, mlm_generation *out)
                 if (next < 0)
                     next = 0;
             } else {
-                next = argmax(s, V);
+                next = ops_argmax(s, V);
             }
             if (p->n_eos && !unfinished[i])
                 next = p->pad;

@@ -40,20 +40,6 @@ static mlm_status batch_dims(const mlm_batch *b, int *B, int *T)
     return MLM_OK;
 }
 
-/* torch.argmax over one row: the first maximal index, a NaN counting as
- * the maximum (torch's max propagates it). */
-static int32_t row_argmax(const float *x, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t v = 0; v < n; v++) {
-        if (isnan(x[v]))
-            return v;
-        if (x[v] > x[best])
-            best = v;
-    }
-    return best;
-}
-
 /* ---------------------------------------------------------------- encoder MLM */
 
 /* Make sure the context holds a (B, T) batch; a bigger one is made and the
@@ -129,7 +115,7 @@ static mlm_status enc_correct(const train_model *t, size_t *correct)
     const int32_t V = (int32_t)tc->m->d.V;
     size_t right = 0;
     for (int r = 0; r < tc->n_rows; r++)
-        right += row_argmax(tc->h.logits + (size_t)r * (size_t)V, V) == tc->h.labels[r];
+        right += ops_argmax(tc->h.logits + (size_t)r * (size_t)V, V) == tc->h.labels[r];
     *correct = right;
     return MLM_OK;
 }
@@ -219,7 +205,7 @@ static mlm_status t5_correct(const train_model *t, size_t *correct)
     const int32_t V = (int32_t)tc->tm->d.V;
     size_t right = 0;
     for (int r = 0; r < tc->n_rows; r++)
-        right += row_argmax(tc->logits + (size_t)r * (size_t)V, V) == tc->labels[r];
+        right += ops_argmax(tc->logits + (size_t)r * (size_t)V, V) == tc->labels[r];
     *correct = right;
     return MLM_OK;
 }
@@ -333,7 +319,7 @@ static mlm_status reduced_correct(const train_model *t, size_t *correct)
     const int32_t V = mlm_model_vocab_size(t->m);
     size_t right = 0;
     for (size_t r = 0; r < c->n; r++)
-        right += row_argmax(c->logits + r * (size_t)V, V) == c->labels[r];
+        right += ops_argmax(c->logits + r * (size_t)V, V) == c->labels[r];
     *correct = right;
     return MLM_OK;
 }

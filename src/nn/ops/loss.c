@@ -149,6 +149,71 @@ void ops_log_softmax_forward(const ops_ctx *ctx, float *out, const float *logits
     par_for(ctx->nthreads, (size_t)N, rows_grain(V), log_softmax_range, &j);
 }
 
+/* ---------------------------------------------------------------- argmax */
+
+typedef struct argmax_job {
+    const float *x;
+    int n;
+    int32_t idx;
+} argmax_job;
+
+/* The largest number and whether there is a NaN, in VLANES lanes (one
+ * running maximum is a chain of dependent compares: greedy search takes one
+ * over the vocabulary per row and step); then the first position holding
+ * the answer, a block of VLANES at a time. */
+static VEC_INLINE void argmax_range_body(void *arg, size_t begin, size_t end)
+{
+    (void)begin;
+    (void)end;
+    argmax_job *j = arg;
+    const float *x = j->x;
+    int n = j->n, i = 0;
+    float acc[VLANES];
+    int32_t nan[VLANES] = {0};
+    for (int l = 0; l < VLANES; l++)
+        acc[l] = -INFINITY;
+    for (; i + VLANES <= n; i += VLANES)
+        for (int l = 0; l < VLANES; l++) {
+            acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
+            nan[l] |= x[i + l] != x[i + l];
+        }
+    for (int l = 0; i < n; i++, l++) {
+        acc[l] = x[i] > acc[l] ? x[i] : acc[l];
+        nan[l] |= x[i] != x[i];
+    }
+    float m = -INFINITY;
+    int any_nan = 0;
+    for (int l = 0; l < VLANES; l++) {
+        m = acc[l] > m ? acc[l] : m;
+        any_nan |= nan[l];
+    }
+    for (i = 0; i + VLANES <= n; i += VLANES) {
+        int hit = 0;
+        if (any_nan)
+            for (int l = 0; l < VLANES; l++)
+                hit |= x[i + l] != x[i + l];
+        else
+            for (int l = 0; l < VLANES; l++)
+                hit |= x[i + l] == m;
+        if (hit)
+            break;
+    }
+    for (; i < n; i++)
+        if (any_nan ? x[i] != x[i] : x[i] == m)
+            break;
+    j->idx = i < n ? i : 0;
+}
+
+VEC_DISPATCH(argmax_range)
+
+int32_t ops_argmax(const float *x, int n)
+{
+    argmax_job j = {.x = x, .n = n, .idx = 0};
+    if (n > 0)
+        argmax_range(&j, 0, 1);
+    return j.idx;
+}
+
 /* ---------------------------------------------------------------- top-k */
 
 /* a ranks above b: larger value, then lower index; NaN ranks below all. */

@@ -35,6 +35,11 @@ mlm_status ops_cross_entropy_backward(const struct ops_ctx *ctx, float *dlogits,
 void ops_log_softmax_forward(const struct ops_ctx *ctx, float *out, const float *logits, int N,
                              int V);
 
+/* torch.argmax over x (n >= 1): the first index of the largest value, a
+ * NaN counting as larger than every number (torch's max propagates it), so
+ * the first NaN when there is one. 0 when n < 1. */
+int32_t ops_argmax(const float *x, int n);
+
 /* The k largest of x (n) in descending order, ties to the lower index:
  * idx (k) and val (k, may be NULL). NaN never ranks. Errors:
  * MLM_ERR_INVALID_ARGUMENT unless 1 <= k <= n. */
