@@ -2302,7 +2302,7 @@ static void att_case(int rows, int per, int use_table, int H, int D, int nk, int
 
 START_TEST(attention_rows_matches_reference)
 {
-    static const int dims[][4] = {{9, 2, 64, 37}, {6, 3, 24, 5}, {13, 1, 64, 130}};
+    static const int dims[][4] = {{9, 2, 64, 37}, {6, 3, 24, 5}, {13, 1, 64, 130}, {7, 2, 64, 9}};
     for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
         int rows = dims[c][0], H = dims[c][1], D = dims[c][2], nk = dims[c][3], per = 5;
         int blocks = (rows + per - 1) / per, HD = H * D;

@@ -641,6 +641,25 @@ static VEC_INLINE void prefetch_row(const float *p, int D)
         __builtin_prefetch(p + d);
 }
 
+/* One block's keys and values as the loops read them, a stream of rows:
+ * head 0's nk keys, its nk values, head 1's keys, ... Position pos of it
+ * asked for ahead of use: the next head's rows are asked for while this
+ * one is summed, which matters for a decoder's own few keys (nk of 1 to
+ * 32: a head's rows alone are read before a prefetch 16 rows ahead of them
+ * could arrive). */
+static VEC_INLINE void prefetch_stream(const float *kb, const float *vb, long kvh, long ld, int nk,
+                                       int H, int h, long r, int D)
+{
+    for (; r >= 2L * nk; r -= 2L * nk) /* no division: this runs for every key */
+        h++;
+    if (h >= H)
+        return;
+    if (r < nk)
+        prefetch_row(kb + h * kvh + r * ld, D);
+    else
+        prefetch_row(vb + h * kvh + (r - nk) * ld, D);
+}
+
 /* Rows that share one block of keys and values (the beams of an input in
  * cross-attention) are computed together, so that each key and value is
  * read from memory once for all of them; each row's arithmetic, and so its
@@ -745,55 +764,53 @@ static ATT512 void attention_group64_avx512(const ops_attention *t, long r0, int
     const float *kb = t->k + b * t->kv_stride, *vb = t->v + b * t->kv_stride;
     const float *mb = t->mask ? t->mask + b * t->mask_ld : NULL;
     float *s0 = t->scratch + (size_t)r0 * (size_t)nk;
+    for (long pos = 0; pos < ATT_AHEAD; pos++)
+        prefetch_stream(kb, vb, kvh, t->kv_ld, nk, H, 0, pos, D);
     for (int h = 0; h < H; h++) {
         const float *ad = t->add ? t->add + (long)h * t->add_ld : NULL;
         const float *kh = kb + h * kvh, *q0 = t->q + r0 * t->q_ld + (long)h * D;
-        for (int jk = 0; jk < ATT_AHEAD && jk < nk; jk++)
-            prefetch_row(kh + (long)jk * t->kv_ld, D);
-        int jk = 0;
-        for (; jk + 16 <= nk; jk += 16) {
-            for (int j = 0; j < 16 && jk + j + ATT_AHEAD < nk; j++)
-                prefetch_row(kh + (long)(jk + j + ATT_AHEAD) * t->kv_ld, D);
-            __m512 extra = _mm512_add_ps(ad ? _mm512_loadu_ps(ad + jk) : _mm512_setzero_ps(),
-                                         mb ? _mm512_loadu_ps(mb + jk) : _mm512_setzero_ps());
+        const long ahead = ATT_AHEAD;   /* the lead, in rows of the stream from this head's key 0 */
+        /* 16 keys at a time; the last block masked (a decoder's own keys
+         * are fewer than 16 for its first steps): a key's floats do not
+         * depend on the block around it. */
+        for (int jk = 0; jk < nk; jk += 16) {
+            int cnt = nk - jk < 16 ? nk - jk : 16;
+            __mmask16 live = (__mmask16)((1u << cnt) - 1u);
+            for (int j = 0; j < cnt; j++)
+                prefetch_stream(kb, vb, kvh, t->kv_ld, nk, H, h, ahead + jk + j, D);
+            __m512 extra = _mm512_add_ps(ad ? _mm512_maskz_loadu_ps(live, ad + jk) : _mm512_setzero_ps(),
+                                         mb ? _mm512_maskz_loadu_ps(live, mb + jk) : _mm512_setzero_ps());
             for (int i = 0; i < nr; i++) {
                 const float *q = q0 + i * t->q_ld;
                 __m512 qc[4], p[16];
                 for (int c = 0; c < 4; c++)
                     qc[c] = _mm512_loadu_ps(q + 16 * c);
                 for (int j = 0; j < 16; j++) {   /* v_dot's lanes: ((0 + x0y0) + x1y1) + ... */
-                    const float *kj = kh + (long)(jk + j) * t->kv_ld;
                     __m512 acc = _mm512_setzero_ps();
-                    for (int c = 0; c < 4; c++)
-                        acc = _mm512_add_ps(acc, _mm512_mul_ps(qc[c], _mm512_loadu_ps(kj + 16 * c)));
+                    if (j < cnt) {
+                        const float *kj = kh + (long)(jk + j) * t->kv_ld;
+                        for (int c = 0; c < 4; c++)
+                            acc = _mm512_add_ps(acc, _mm512_mul_ps(qc[c], _mm512_loadu_ps(kj + 16 * c)));
+                    }
                     p[j] = acc;
                 }
                 transpose16(p);
                 __m512 sum = _mm512_setzero_ps();
                 for (int l = 0; l < 16; l++)   /* v_dot's 0 + acc[0] + ... + acc[15], in order */
                     sum = _mm512_add_ps(sum, p[l]);
-                _mm512_storeu_ps(s0 + (size_t)i * nk + jk, _mm512_add_ps(sum, extra));
+                _mm512_mask_storeu_ps(s0 + (size_t)i * nk + jk, live, _mm512_add_ps(sum, extra));
             }
-        }
-        for (; jk < nk; jk++) {
-            float extra = (ad ? ad[jk] : 0.0f) + (mb ? mb[jk] : 0.0f);
-            const float *kj = kh + (long)jk * t->kv_ld;
-            for (int i = 0; i < nr; i++)
-                s0[(size_t)i * nk + jk] = v_dot(q0 + i * t->q_ld, kj, D) + extra;
         }
         for (int i = 0; i < nr; i++)
             softmax_row(s0 + (size_t)i * nk, nk);
         const float *vh = vb + h * kvh;
-        for (int j = 0; j < ATT_AHEAD && j < nk; j++)
-            prefetch_row(vh + (long)j * t->kv_ld, D);
         __m512 acc[ATT_GROUP][4];
         for (int i = 0; i < nr; i++)
             for (int c = 0; c < 4; c++)
                 acc[i][c] = _mm512_setzero_ps();
         for (int j = 0; j < nk; j++) {
             const float *vj = vh + (long)j * t->kv_ld;
-            if (j + ATT_AHEAD < nk)
-                prefetch_row(vj + ATT_AHEAD * t->kv_ld, D);
+            prefetch_stream(kb, vb, kvh, t->kv_ld, nk, H, h, ahead + nk + j, D);
             __m512 x[4];
             for (int c = 0; c < 4; c++)
                 x[c] = _mm512_loadu_ps(vj + 16 * c);
