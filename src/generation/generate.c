@@ -313,18 +313,21 @@ static mlm_status run_beam(gen_run *r, mlm_generation *out)
         st = r->s2s->step(r->state, &r->ctx, b.tokens, r->logits);
         if (st != MLM_OK)
             break;
-        ops_log_softmax_forward(&r->ctx, r->logits, r->logits, R, V);
-        for (int i = 0; i < R; i++) {
-            float *s = r->logits + (size_t)i * V;
-            gen_process_row(p, b.run_seq + (size_t)i * L, cur, s, V, r->scratch);
-            float add = b.run_score[i];
-            for (int v = 0; v < V; v++)
-                s[v] = s[v] + add;
-        }
-        int all_hit = 1;
+        int all_hit = 1, bans_only = gen_process_bans_only(p, cur);
         float denom = (float)pow((double)cur, lpd); /* cur + 1 − decoder_prompt_len */
         for (int bi = 0; bi < B; bi++) {
-            const float *acc = r->logits + (size_t)bi * nb * V;
+            /* an input's nb rows (2 MB in t5-small at 4 beams) stay in the
+             * cache from the log-softmax to the top-k */
+            float *acc = r->logits + (size_t)bi * nb * V;
+            const float *shift = b.run_score + (size_t)bi * nb;
+            ops_log_softmax_shift_forward(&r->ctx, acc, acc, bans_only ? shift : NULL, nb, V);
+            for (int j = 0; j < nb; j++) {
+                float *s = acc + (size_t)j * V;
+                gen_process_row(p, b.run_seq + ((size_t)bi * nb + j) * L, cur, s, V, r->scratch);
+                if (!bans_only)
+                    for (int v = 0; v < V; v++)
+                        s[v] = s[v] + shift[j];
+            }
             /* b. top K continuations */
             if (p->do_sample) {
                 sample_candidates(acc, nb * V, K, b.weights, g->seed, (uint64_t)bi,

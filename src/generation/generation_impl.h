@@ -122,5 +122,10 @@ mlm_status gen_plan_make(const mlm_generation_config *g, int V, gen_plan *p, gen
  * seq[0..len). scratch holds 2·V floats. In place. */
 void gen_process_row(const gen_plan *p, const int32_t *seq, int len, float *scores, int V,
                      float *scratch);
+/* Whether gen_process_row at this len only bans tokens (sets scores to
+ * −inf): it then gives the same floats before or after a finite number is
+ * added to the row (−inf + a = −inf), which lets beam search add the beam
+ * scores in the log-softmax's own pass. */
+int gen_process_bans_only(const gen_plan *p, int len);
 
 #endif

@@ -149,6 +149,16 @@ static void top_p(float *s, int V, double top, int min_keep, float *scratch)
     }
 }
 
+int gen_process_bans_only(const gen_plan *p, int len)
+{
+    const mlm_generation_config *g = p->g;
+    if (g->repetition_penalty != 1.0 || p->do_sample || g->renormalize_logits)
+        return 0;
+    if (g->forced_bos >= 0 && len == 1)
+        return 0;
+    return !(g->forced_eos.n > 0 && len == p->max_length - 1);
+}
+
 void gen_process_row(const gen_plan *p, const int32_t *seq, int len, float *s, int V,
                      float *scratch)
 {

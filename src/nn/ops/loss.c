@@ -12,7 +12,7 @@
 
 typedef struct loss_job {
     float *out;
-    const float *logits, *lse;
+    const float *logits, *lse, *shift;
     const int32_t *labels;
     int V;
     float scale;
@@ -125,7 +125,9 @@ mlm_status ops_cross_entropy_backward(const ops_ctx *ctx, float *dlogits, const 
     return MLM_OK;
 }
 
-/* out = x − lse, per row */
+/* out = x − lse, per row, then + shift[n] when there is a shift (a
+ * separate loop: adding a zero would turn nothing into −0 here, as x − lse
+ * is never −0, but costs a pass) */
 static VEC_INLINE void log_softmax_range_body(void *arg, size_t begin, size_t end)
 {
     const loss_job *j = arg;
@@ -134,19 +136,31 @@ static VEC_INLINE void log_softmax_range_body(void *arg, size_t begin, size_t en
         const float *x = j->logits + n * V;
         float *o = j->out + n * V;
         float l = row_lse(x, j->V);
-        for (size_t v = 0; v < V; v++)
-            o[v] = x[v] - l;
+        if (j->shift) {
+            float a = j->shift[n];
+            for (size_t v = 0; v < V; v++)
+                o[v] = (x[v] - l) + a;
+        } else {
+            for (size_t v = 0; v < V; v++)
+                o[v] = x[v] - l;
+        }
     }
 }
 
 VEC_DISPATCH(log_softmax_range)
 
-void ops_log_softmax_forward(const ops_ctx *ctx, float *out, const float *logits, int N, int V)
+void ops_log_softmax_shift_forward(const ops_ctx *ctx, float *out, const float *logits,
+                                   const float *shift, int N, int V)
 {
     if (N <= 0 || V <= 0)
         return;
-    loss_job j = {.out = out, .logits = logits, .V = V};
+    loss_job j = {.out = out, .logits = logits, .shift = shift, .V = V};
     par_for(ctx->nthreads, (size_t)N, rows_grain(V), log_softmax_range, &j);
+}
+
+void ops_log_softmax_forward(const ops_ctx *ctx, float *out, const float *logits, int N, int V)
+{
+    ops_log_softmax_shift_forward(ctx, out, logits, NULL, N, V);
 }
 
 /* ---------------------------------------------------------------- argmax */

@@ -34,6 +34,11 @@ mlm_status ops_cross_entropy_backward(const struct ops_ctx *ctx, float *dlogits,
 /* out (N, V) = logits − logsumexp(logits) per row; out may alias logits. */
 void ops_log_softmax_forward(const struct ops_ctx *ctx, float *out, const float *logits, int N,
                              int V);
+/* out (N, V) = (logits − logsumexp(logits)) + shift[n] per row n, rounded
+ * after each operation as the two steps apart would be (beam search adds
+ * each beam's score to its log-probabilities); out may alias logits. */
+void ops_log_softmax_shift_forward(const struct ops_ctx *ctx, float *out, const float *logits,
+                                   const float *shift, int N, int V);
 
 /* torch.argmax over x (n >= 1): the first index of the largest value, a
  * NaN counting as larger than every number (torch's max propagates it), so
