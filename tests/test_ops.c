@@ -1285,6 +1285,29 @@ START_TEST(cross_entropy_forward_backward)
             lref[n * V + v] = dx[n * V + v] - mx - log(s);
     }
     assert_close("log_softmax", ls, lref, (size_t)N * V, 1e-6);
+    /* With a shift per row (beam scores): the bits of log-softmax, then the
+     * addition, at every vector level, in place or not. */
+    float shift[N], *sh = malloc((size_t)N * V * sizeof *sh);
+    for (int n = 0; n < N; n++)
+        shift[n] = n % 3 == 0 ? -1.0e9f : -0.37f * (float)n;
+    static const cpu_vec levels[] = {CPU_VEC_AVX512, CPU_VEC_AVX2, CPU_VEC_BASE};
+    for (int lv = 0; lv < 3; lv++) {
+        cpu_vec_limit(levels[lv]);
+        ops_log_softmax_shift_forward(&ctx, sh, x, shift, N, V);
+        for (int n = 0; n < N; n++)
+            for (int v = 0; v < V; v++) {
+                float want = ls[n * V + v] + shift[n];
+                ck_assert_msg(memcmp(&sh[n * V + v], &want, sizeof want) == 0,
+                              "shifted log_softmax (%d, %d) level %d: %a, want %a", n, v, lv,
+                              sh[n * V + v], want);
+            }
+        memcpy(sh, x, (size_t)N * V * sizeof *sh);
+        ops_log_softmax_shift_forward(&ctx, sh, sh, shift, N, V);
+        for (int n = 0; n < N; n++)
+            ck_assert(sh[n * V + 1] == ls[n * V + 1] + shift[n]);
+    }
+    cpu_vec_limit(CPU_VEC_AVX512);
+    free(sh);
     free(x); free(dx); free(d); free(fd); free(inplace); free(ls); free(lref);
 }
 END_TEST
