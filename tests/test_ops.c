@@ -1333,9 +1333,12 @@ START_TEST(topk_selects_in_order)
     ck_assert_int_eq(ops_topk(x, 17, 18, idx, val), MLM_ERR_INVALID_ARGUMENT);
     /* Long inputs (the blocks of 16 it skips whole), few distinct values
      * (ties inside and across blocks), NaNs first or scattered, -inf: the
-     * k best by the rank rule, against a full insertion order. */
-    for (int trial = 0; trial < 40; trial++) {
+     * k best by the rank rule, against a full insertion order; the scan
+     * at every vector level. */
+    static const cpu_vec levels[] = {CPU_VEC_AVX512, CPU_VEC_AVX2, CPU_VEC_BASE};
+    for (int trial = 0; trial < 60; trial++) {
         int n = 16 + trial * 37, k = 1 + trial % 9;
+        cpu_vec_limit(levels[trial % 3]);
         float *y = frandv((size_t)n, -4.0f, 4.0f);
         for (int i = 0; i < n; i++) {
             y[i] = (float)(int)y[i];   /* 9 distinct values */
@@ -1361,12 +1364,13 @@ START_TEST(topk_selects_in_order)
             order[j] = i;
         }
         for (int i = 0; i < k; i++)
-            ck_assert_msg(got[i] == order[i], "n %d k %d rank %d: %d, want %d", n, k, i, got[i],
-                          order[i]);
+            ck_assert_msg(got[i] == order[i], "n %d k %d rank %d: %d, want %d (%s)", n, k, i,
+                          got[i], order[i], cpu_vec_name(levels[trial % 3]));
         free(y);
         free(got);
         free(order);
     }
+    cpu_vec_limit(CPU_VEC_AVX512);
 }
 END_TEST
 

@@ -259,6 +259,42 @@ static void sift_down(float *v, int32_t *ix, int size, int i)
     }
 }
 
+/* The scan of ops_topk: from i, the first block of 16 holding a value above
+ * thr (a number), or where fewer than 16 are left; 64 compared at a time
+ * between branches. Late in a scan nearly every block is skipped. */
+typedef struct scan_job {
+    const float *x;
+    int i, n;
+    float thr;
+} scan_job;
+
+static VEC_INLINE void scan_above_range_body(void *arg, size_t begin, size_t end)
+{
+    (void)begin;
+    (void)end;
+    scan_job *j = arg;
+    const float *x = j->x;
+    int i = j->i, n = j->n;
+    float thr = j->thr;
+    for (; i + 64 <= n; i += 64) {
+        int above = 0;
+        for (int l = 0; l < 64; l++)
+            above |= x[i + l] > thr;
+        if (above)
+            break;
+    }
+    for (; i + 16 <= n; i += 16) {
+        int above = 0;
+        for (int l = 0; l < 16; l++)
+            above |= x[i + l] > thr;
+        if (above)
+            break;
+    }
+    j->i = i;
+}
+
+VEC_DISPATCH(scan_above_range)
+
 mlm_status ops_topk(const float *x, int n, int k, int32_t *idx, float *val)
 {
     if (k < 1 || k > n)
@@ -275,18 +311,16 @@ mlm_status ops_topk(const float *x, int n, int k, int32_t *idx, float *val)
     for (int i = k / 2 - 1; i >= 0; i--)
         sift_down(v, idx, k, i);
     for (int i = k; i < n;) {
-        /* A block of 16 with nothing above a root that is a number is
+        /* Blocks of 16 with nothing above a root that is a number are
          * skipped whole: a later equal value never ranks above (its index
          * is higher), nor does NaN. The compares vectorize; the beams of a
          * summary scan ~10^6 scores a step. */
         if (!isnan(v[0]) && i + 16 <= n) {
-            int above = 0;
-            for (int l = 0; l < 16; l++)
-                above |= x[i + l] > v[0];
-            if (!above) {
-                i += 16;
-                continue;
-            }
+            scan_job sj = {.x = x, .i = i, .n = n, .thr = v[0]};
+            scan_above_range(&sj, 0, 1);
+            i = sj.i;
+            if (i >= n)
+                break;
         }
         int end = i + 16 < n ? i + 16 : n;
         for (; i < end; i++)
