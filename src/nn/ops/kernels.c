@@ -757,7 +757,8 @@ static ATT512 inline void transpose16(__m512 r[16])
  * one into a scalar: 16 dependent adds a key); the value sums in 16
  * registers, as attention_values64. The softmax and the tails are the
  * plain code. */
-static ATT512 void attention_group64_avx512(const ops_attention *t, long r0, int nr, long b)
+static ATT512 inline __attribute__((always_inline)) void
+attention_group64_avx512_body(const ops_attention *t, long r0, const int nr, long b)
 {
     const int H = t->H, nk = t->nk, D = 64;
     const long kvh = t->kv_head ? t->kv_head : D;
@@ -785,11 +786,16 @@ static ATT512 void attention_group64_avx512(const ops_attention *t, long r0, int
                 __m512 qc[4], p[16];
                 for (int c = 0; c < 4; c++)
                     qc[c] = _mm512_loadu_ps(q + 16 * c);
-                for (int j = 0; j < 16; j++) {   /* v_dot's lanes: ((0 + x0y0) + x1y1) + ... */
+                /* v_dot's lanes, ((0 + x0y0) + x1y1) + ..., less the first
+                 * addition: 0 + x differs from x only for x = −0, and the
+                 * sum over the lanes below starts at +0, which a lane's −0
+                 * or +0 leaves +0 alike; every other bit is the same. */
+                for (int j = 0; j < 16; j++) {
                     __m512 acc = _mm512_setzero_ps();
                     if (j < cnt) {
                         const float *kj = kh + (long)(jk + j) * t->kv_ld;
-                        for (int c = 0; c < 4; c++)
+                        acc = _mm512_mul_ps(qc[0], _mm512_loadu_ps(kj));
+                        for (int c = 1; c < 4; c++)
                             acc = _mm512_add_ps(acc, _mm512_mul_ps(qc[c], _mm512_loadu_ps(kj + 16 * c)));
                     }
                     p[j] = acc;
@@ -824,6 +830,19 @@ static ATT512 void attention_group64_avx512(const ops_attention *t, long r0, int
         for (int i = 0; i < nr; i++)
             for (int c = 0; c < 4; c++)
                 _mm512_storeu_ps(o + i * t->out_ld + 16 * c, acc[i][c]);
+    }
+}
+
+/* The body with nr a constant (1 to ATT_GROUP), so that its loops over the
+ * rows unroll and the value sums stay in registers: with nr a variable,
+ * GCC keeps acc[i][c] on the stack, and each addition waits on a store. */
+static ATT512 void attention_group64_avx512(const ops_attention *t, long r0, int nr, long b)
+{
+    switch (nr) {
+    case 1: attention_group64_avx512_body(t, r0, 1, b); break;
+    case 2: attention_group64_avx512_body(t, r0, 2, b); break;
+    case 3: attention_group64_avx512_body(t, r0, 3, b); break;
+    default: attention_group64_avx512_body(t, r0, 4, b); break;
     }
 }
 #endif
