@@ -544,6 +544,7 @@ mlm_status mlm_generate(const mlm_model *m, const mlm_generation_config *config,
     par_pool *before = pool ? par_pool_enter(pool) : NULL;
     int32_t *own_mask = NULL;
     float *enc = NULL;
+    scratch_cache *sc = model_scratch_cache(m);   /* enc and the logits come from it */
     if (!res) {
         st = err_oom();
         goto done;
@@ -554,8 +555,8 @@ mlm_status mlm_generate(const mlm_model *m, const mlm_generation_config *config,
         mask = own_mask = infer_mask(&plan, ids, B * S);
     int per = plan.num_beams > 1 ? plan.num_beams : plan.do_sample ? plan.nrs : 1;
     size_t rows = B * (size_t)per, C = (size_t)mlm_model_hidden_size(m);
-    enc = mem_alloc(B * S * C * sizeof *enc);
-    run.logits = mem_alloc(rows * (size_t)run.V * sizeof *run.logits);
+    enc = scratch_get(sc, B * S * C * sizeof *enc);
+    run.logits = scratch_get(sc, rows * (size_t)run.V * sizeof *run.logits);
     run.scratch = mem_alloc(2 * (size_t)run.V * sizeof *run.scratch);
     if (!enc || !run.logits || !run.scratch) {
         st = err_oom();
@@ -565,7 +566,7 @@ mlm_status mlm_generate(const mlm_model *m, const mlm_generation_config *config,
     if (st == MLM_OK)
         st = run.s2s->state_new(m, &run.ctx, enc, mask, (int)B, (int)S, per,
                                 plan.max_length - 1, &run.state);
-    mem_free(enc);
+    scratch_put(sc, enc);
     enc = NULL;
     if (st == MLM_OK)
         st = plan.num_beams > 1 ? run_beam(&run, res) : run_sample(&run, res);
@@ -587,8 +588,8 @@ done:
     }
     if (run.state)
         run.s2s->state_free(run.state);
-    mem_free(enc);
-    mem_free(run.logits);
+    scratch_put(sc, enc);
+    scratch_put(sc, run.logits);
     mem_free(run.scratch);
     mem_free(own_mask);
     mlm_generation_config_free(own);

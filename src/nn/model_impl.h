@@ -12,9 +12,11 @@
 #define MLM_NN_MODEL_IMPL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/scratch.h"
 #include "io/config.h"
 #include "mlm/model.h"
 #include "nn/family.h"
@@ -110,7 +112,14 @@ struct mlm_model {
      * (model_param_table; empty for those without a qslot). */
     mlm_dtype dtype;
     ops_qw *qw;
+    /* Working blocks kept between calls (core/scratch.h), made on first use:
+     * mutable behind a const model, by atomic exchange. */
+    _Atomic(scratch_cache *) scratch;
 };
+
+/* m's scratch cache, made on first use; NULL when that failed (the blocks
+ * are then allocated and freed plainly). */
+scratch_cache *model_scratch_cache(const mlm_model *m);
 
 /* The encoder family's save (config.json, model.safetensors into an existing
  * dir) and the release of its state (not of m itself). */

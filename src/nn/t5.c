@@ -151,11 +151,12 @@ static mlm_status s2s_encode(const mlm_model *m, const ops_ctx *ctx, const int32
                              const int32_t *mask, int B, int S, float *hidden)
 {
     const t5_model *tm = t5_of(m);
-    float *ws = mem_alloc(t5_encode_ws_floats(&tm->d, B, S) * sizeof *ws);
+    scratch_cache *sc = model_scratch_cache(m);
+    float *ws = scratch_get(sc, t5_encode_ws_floats(&tm->d, B, S) * sizeof *ws);
     if (!ws)
         return err_oom();
     mlm_status st = t5_encode_forward(tm, ctx, ids, mask, B, S, hidden, ws);
-    mem_free(ws);
+    scratch_put(sc, ws);
     return st;
 }
 
@@ -259,6 +260,7 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
  * only the histories that forked. */
 struct s2s_state {
     const t5_model *tm;
+    scratch_cache *sc;         /* the model's: ck, sk and x come from it */
     int B, S, rows, per, max_steps, t;
     float *eadd;               /* (B, S) additive encoder mask, or NULL: all ones */
     float *ck, *cv;            /* (Ld, B, H, S, D): cross-attention keys, values, each
@@ -274,10 +276,10 @@ static void s2s_state_free(s2s_state *s)
     if (!s)
         return;
     mem_free(s->eadd);
-    mem_free(s->ck);
-    mem_free(s->sk);
+    scratch_put(s->sc, s->ck);
+    scratch_put(s->sc, s->sk);
     mem_free(s->slot);
-    mem_free(s->x);
+    scratch_put(s->sc, s->x);
     mem_free(s);
 }
 
@@ -296,14 +298,14 @@ static mlm_status s2s_state_new(const mlm_model *m, const ops_ctx *ctx, const fl
         return err_oom();
     size_t rows = (size_t)B * per, HD = (size_t)d->HD, NS = (size_t)B * S;
     size_t nk_max = (size_t)(S > max_steps ? S : max_steps);
-    *s = (s2s_state){.tm = tm, .B = B, .S = S, .rows = (int)rows, .per = per,
-                     .max_steps = max_steps};
-    s->ck = mem_alloc(2 * (size_t)d->Ld * NS * HD * sizeof *s->ck);
-    s->sk = mem_alloc(2 * (size_t)d->Ld * rows * max_steps * HD * sizeof *s->sk);
+    *s = (s2s_state){.tm = tm, .sc = model_scratch_cache(m), .B = B, .S = S, .rows = (int)rows,
+                     .per = per, .max_steps = max_steps};
+    s->ck = scratch_get(s->sc, 2 * (size_t)d->Ld * NS * HD * sizeof *s->ck);
+    s->sk = scratch_get(s->sc, 2 * (size_t)d->Ld * rows * max_steps * HD * sizeof *s->sk);
     s->slot = mem_alloc(rows * (2 * sizeof(int32_t) + 1));
     size_t work = rows * d->C * 2 + rows * HD * 4 + rows * d->F * (d->gated ? 2 : 1) +
                   (size_t)d->H * max_steps + rows * nk_max;
-    s->x = mem_alloc(work * sizeof *s->x);
+    s->x = scratch_get(s->sc, work * sizeof *s->x);
     if (enc_mask)
         s->eadd = mem_alloc(NS * sizeof *s->eadd);
     if (!s->ck || !s->sk || !s->slot || !s->x || (enc_mask && !s->eadd)) {
@@ -331,7 +333,7 @@ static mlm_status s2s_state_new(const mlm_model *m, const ops_ctx *ctx, const fl
      * t5-small at batch 8), and a head's keys in one run of S·D floats
      * stream from memory where rows of H·D strided by head stall. */
     mlm_status st = MLM_OK;
-    float *tmp = mem_alloc(NS * HD * sizeof *tmp);
+    float *tmp = scratch_get(s->sc, NS * HD * sizeof *tmp);
     if (!tmp)
         st = err_oom();
     for (int l = 0; st == MLM_OK && l < 2 * d->Ld; l++) {
@@ -346,7 +348,7 @@ static mlm_status s2s_state_new(const mlm_model *m, const ops_ctx *ctx, const fl
                            tmp + (b * (size_t)S + j) * HD + h * (size_t)d->D,
                            (size_t)d->D * sizeof *dst);
     }
-    mem_free(tmp);
+    scratch_put(s->sc, tmp);
     if (st != MLM_OK) {
         s2s_state_free(s);
         return st;

@@ -4,6 +4,7 @@
  * encoder-decoder functions (mlm_model_encode, mlm_model_seq2seq_forward). */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,6 +104,7 @@ static mlm_status t5_shell(const char *json, size_t len, const char *name, mlm_m
         mem_free(tm);
         return err_oom();
     }
+    atomic_init(&m->scratch, NULL);
     m->family = &t5_family;
     m->impl = tm;
     mlm_status st = t5_config_parse(json, len, name, tm);
