@@ -90,12 +90,13 @@ END_TEST
 static void *scratch_worker(void *arg)
 {
     scratch_cache *c = arg;
-    for (int i = 0; i < 2000; i++) {
-        size_t n = 64 + (size_t)(i % 7) * 4096;
+    for (int i = 0; i < 200; i++) {
+        size_t n = SCRATCH_MIN + (size_t)(i % 7) * 4096;
         unsigned char *p = scratch_get(c, n);
         if (!p)
             return (void *)1;
-        memset(p, i & 0xff, n);   /* the whole block is the caller's */
+        memset(p, i & 0xff, 4096);   /* the block's ends are the caller's */
+        p[n - 1] = (unsigned char)i;
         scratch_put(c, p);
     }
     return NULL;
@@ -103,35 +104,54 @@ static void *scratch_worker(void *arg)
 
 START_TEST(scratch_cache_reuses_blocks)
 {
-    scratch_cache *c = scratch_new(1 << 20);
+    const size_t MB = SCRATCH_MIN;   /* the smallest block kept */
+    scratch_cache *c = scratch_new(16 * MB);
     ck_assert_ptr_nonnull(c);
-    void *a = scratch_get(c, 1000), *b = scratch_get(c, 5000);
+    void *a = scratch_get(c, MB), *b = scratch_get(c, 3 * MB);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
     ck_assert_int_eq((int)((uintptr_t)a % 16), 0);
     scratch_put(c, a);
     scratch_put(c, b);
-    ck_assert_ptr_eq(scratch_get(c, 900), a);    /* the smallest that fits */
-    ck_assert_ptr_eq(scratch_get(c, 1200), b);   /* a is out: b fits */
-    void *d = scratch_get(c, 1200);              /* none kept: a new one */
+    ck_assert_ptr_eq(scratch_get(c, MB), a);       /* the smallest that fits */
+    ck_assert_ptr_eq(scratch_get(c, 2 * MB), b);   /* a is out: b fits */
+    void *d = scratch_get(c, 2 * MB);              /* none kept: a new one */
     ck_assert_ptr_nonnull(d);
     ck_assert_ptr_ne(d, a);
     ck_assert_ptr_ne(d, b);
     scratch_put(c, a);
     scratch_put(c, b);
     scratch_put(c, d);
-    void *big = scratch_get(c, 2 << 20);         /* over the cap: freed when returned */
+    /* none fits 5 MB: the largest (b, 3 MB) grows; a and d stay kept */
+    unsigned char *g = scratch_get(c, 5 * MB);
+    ck_assert_ptr_nonnull(g);
+    memset(g, 7, 5 * MB);
+    ck_assert_ptr_eq(scratch_get(c, 2 * MB), d);
+    ck_assert_ptr_eq(scratch_get(c, MB), a);
+    scratch_put(c, a);
+    scratch_put(c, d);
+    scratch_put(c, g);
+    /* small blocks are never kept: two in a row are two allocations (ASan
+     * or valgrind would see one lost) */
+    void *s1 = scratch_get(c, 100);
+    scratch_put(c, s1);
+    void *s2 = scratch_get(c, 100);
+    ck_assert_ptr_nonnull(s2);
+    scratch_put(c, s2);
+    void *big = scratch_get(c, 17 * MB);           /* over the cap: freed when returned */
     scratch_put(c, big);
     void *many[SCRATCH_KEEP + 3];
     for (int i = 0; i < SCRATCH_KEEP + 3; i++)
-        ck_assert_ptr_nonnull(many[i] = scratch_get(c, 64));
+        ck_assert_ptr_nonnull(many[i] = scratch_get(c, MB / 8 + (size_t)i));
     for (int i = 0; i < SCRATCH_KEEP + 3; i++)
         scratch_put(c, many[i]);
     scratch_put(c, NULL);
     mem_fail_after(0);
-    void *none = scratch_get(c, 3 << 20);
+    void *none = scratch_get(c, 20 * MB);
     mem_fail_after(-1);
     ck_assert_ptr_null(none);
+    ck_assert_ptr_eq(scratch_get(c, MB), a);       /* still kept after the failure */
+    scratch_put(c, a);
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(pthread_create(&th[i], NULL, scratch_worker, c), 0);

@@ -43,31 +43,50 @@ void scratch_free(scratch_cache *c)
     mem_free(c);
 }
 
+/* The kept block for a request of bytes: the smallest that fits, else the
+ * largest (to be grown), else none; taken out of the list. */
+static block_head *take(scratch_cache *c, size_t bytes)
+{
+    int fit = -1, largest = -1;
+    for (int i = 0; i < c->n; i++) {
+        size_t size = c->kept[i]->size;
+        if (size >= bytes && (fit < 0 || size < c->kept[fit]->size))
+            fit = i;
+        if (largest < 0 || size > c->kept[largest]->size)
+            largest = i;
+    }
+    int i = fit >= 0 ? fit : largest;
+    if (i < 0)
+        return NULL;
+    block_head *h = c->kept[i];
+    c->kept[i] = c->kept[--c->n];
+    c->held -= h->size;
+    return h;
+}
+
 void *scratch_get(scratch_cache *c, size_t bytes)
 {
+    if (bytes > SIZE_MAX - sizeof(block_head))
+        return NULL;
     block_head *h = NULL;
-    if (c) {
+    if (c && bytes >= SCRATCH_MIN) {
         pthread_mutex_lock(&c->lock);
-        int best = -1;
-        for (int i = 0; i < c->n; i++)
-            if (c->kept[i]->size >= bytes && (best < 0 || c->kept[i]->size < c->kept[best]->size))
-                best = i;
-        if (best >= 0) {
-            h = c->kept[best];
-            c->kept[best] = c->kept[--c->n];
-            c->held -= h->size;
-        }
+        h = take(c, bytes);
         pthread_mutex_unlock(&c->lock);
     }
-    if (!h) {
-        if (bytes > SIZE_MAX - sizeof *h)
-            return NULL;
-        h = mem_alloc(sizeof *h + bytes);
-        if (!h)
-            return NULL;
-        h->size = bytes;
+    if (h && h->size >= bytes)
+        return h + 1;
+    /* Nothing kept fits: the largest kept block grows (realloc keeps its
+     * pages, where a new block beside it would hold both: a call's
+     * encoder workspace becomes its decoder cache, as glibc would reuse
+     * the memory without the cache, and the peak stays what it was). */
+    block_head *grown = mem_realloc(h, sizeof *h + bytes);
+    if (!grown) {
+        scratch_put(c, h ? h + 1 : NULL);
+        return NULL;
     }
-    return h + 1;
+    grown->size = bytes;
+    return grown + 1;
 }
 
 void scratch_put(scratch_cache *c, void *p)
@@ -77,7 +96,8 @@ void scratch_put(scratch_cache *c, void *p)
     block_head *h = (block_head *)p - 1;
     if (c) {
         pthread_mutex_lock(&c->lock);
-        int keep = c->n < SCRATCH_KEEP && h->size <= c->cap - c->held;
+        int keep = h->size >= SCRATCH_MIN && c->n < SCRATCH_KEEP &&
+                   h->size <= c->cap - c->held;
         if (keep) {
             c->kept[c->n++] = h;
             c->held += h->size;

@@ -18,6 +18,11 @@
 #include <stddef.h>
 
 #define SCRATCH_KEEP 16
+/* Blocks under this are allocated and freed plainly: glibc keeps blocks
+ * that small in its heap between calls anyway (its threshold for giving
+ * memory back adapts up to 32 MB), and kept idle they would add to the
+ * peak of a call of another shape. */
+#define SCRATCH_MIN ((size_t)4 << 20)
 
 typedef struct scratch_cache scratch_cache;
 
@@ -26,9 +31,11 @@ typedef struct scratch_cache scratch_cache;
 scratch_cache *scratch_new(size_t cap);
 /* Frees the kept blocks and c; c may be NULL. No block may be out. */
 void scratch_free(scratch_cache *c);
-/* A block of at least bytes (16-byte aligned, contents undefined): the
- * smallest kept one large enough, else a new one (mem_alloc: NULL when out
- * of memory). c may be NULL. */
+/* A block of at least bytes (16-byte aligned, contents undefined): under
+ * SCRATCH_MIN a new one; else the smallest kept one large enough, else the largest kept one grown to bytes
+ * (realloc: its pages stay, so that blocks given back and asked for again
+ * in another size do not add up), else a new one. NULL when out of memory
+ * (a kept block then stays kept). c may be NULL. */
 void *scratch_get(scratch_cache *c, size_t bytes);
 /* Returns p (from scratch_get on the same c) to the cache, or frees it
  * when the cache is full; p may be NULL. */

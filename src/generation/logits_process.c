@@ -149,6 +149,8 @@ static void top_p(float *s, int V, double top, int min_keep, float *scratch)
     }
 }
 
+/* Keep in step with gen_process_row below: a processor added there that
+ * sets a score to anything but −inf must be named here. */
 int gen_process_bans_only(const gen_plan *p, int len)
 {
     const mlm_generation_config *g = p->g;
