@@ -2329,9 +2329,12 @@ static void att_case(int rows, int per, int use_table, int H, int D, int nk, int
 
 START_TEST(attention_rows_matches_reference)
 {
-    static const int dims[][4] = {{9, 2, 64, 37}, {6, 3, 24, 5}, {13, 1, 64, 130}, {7, 2, 64, 9}};
+    /* rows, heads, D, keys, rows per block: groups of 4 and 1 (5 per block),
+     * 4 and 3 (7), 4 and 2 (6) */
+    static const int dims[][5] = {{9, 2, 64, 37, 5}, {6, 3, 24, 5, 5}, {13, 1, 64, 130, 5},
+                                  {7, 2, 64, 9, 5},  {14, 2, 64, 21, 7}, {12, 1, 64, 16, 6}};
     for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
-        int rows = dims[c][0], H = dims[c][1], D = dims[c][2], nk = dims[c][3], per = 5;
+        int rows = dims[c][0], H = dims[c][1], D = dims[c][2], nk = dims[c][3], per = dims[c][4];
         int blocks = (rows + per - 1) / per, HD = H * D;
         float *q = frandv((size_t)rows * HD, -1.0f, 1.0f);
         float *k = frandv((size_t)blocks * nk * HD, -1.0f, 1.0f);
