@@ -2636,6 +2636,43 @@ static float *i8_weights(int N, int K)
     return W;
 }
 
+/* The weights' quantization at load (a loop compiled per vector level):
+ * scale, row sum and every element as the scalar reference's, at each
+ * level, over lengths around the 16-lane blocks and with exact ties
+ * (amax 127: sw 1, and x.5 rounds to even, -0.5 to 0). */
+START_TEST(i8_weight_quantization_every_level)
+{
+    static const int Ks[] = {1, 3, 4, 15, 16, 17, 33, 770};
+    static const cpu_vec levels[] = {CPU_VEC_AVX512, CPU_VEC_AVX2, CPU_VEC_BASE};
+    for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++) {
+        int N = 70, K = Ks[c];
+        float *W = i8_weights(N, K);
+        for (int k = 0; k < K; k++)   /* row 4: ties */
+            W[(size_t)4 * K + k] = k == 0 ? -127.0f : (float)(k % 9) - 4.5f;
+        for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
+            cpu_vec_limit(levels[l]);
+            ops_i8w w;
+            mlm_status st = ops_i8w_from_f32(&w, W, N, K, K);
+            cpu_vec_limit(CPU_VEC_AVX512);
+            ck_assert_int_eq(st, MLM_OK);
+            for (int n = 0; n < N; n++) {
+                float sw = i8_ref_weight_scale(W + (size_t)n * K, K);
+                int64_t sum = 0;
+                for (int k = 0; k < K; k++) {
+                    int32_t q = i8_ref_weight_q(W[(size_t)n * K + k], sw);
+                    sum += q;
+                    ck_assert_msg(ops_i8w_at(&w, n, k) == sw * (float)q, "K %d level %s (%d, %d)",
+                                  K, cpu_vec_name(levels[l]), n, k);
+                }
+                ck_assert(w.scale[n] == sw && w.rowsum[n] == sum);
+            }
+            ops_i8w_free(&w);
+        }
+        free(W);
+    }
+}
+END_TEST
+
 START_TEST(i8_quantization_special_cases)
 {
     ops_i8w w;
@@ -2931,6 +2968,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, gemm_bf16_paths_bitwise_identical);
     tcase_add_test(tc, gemm_bf16_edges);
     tcase_add_test(tc, i8_quantization_special_cases);
+    tcase_add_test(tc, i8_weight_quantization_every_level);
     tcase_add_test(tc, gemm_i8w_matches_reference);
     tcase_add_test(tc, gemm_i8w_paths_bitwise_identical);
     tcase_add_test(tc, gemm_i8w_edges);

@@ -61,6 +61,7 @@
 #include "nn/ops/amx.h"
 #include "nn/ops/cpu.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/vec.h"
 
 #define NP 64   /* rows of W per panel */
 #define MR 6    /* rows of A per tile */
@@ -83,23 +84,73 @@ static size_t panel_at(int KS, int p, int g, int j)
 
 /* ---------------------------------------------------------------- weights */
 
-/* sw for a row of K finite floats: max |w| / 127, or 1 below FLT_MIN. */
-static float weight_scale(const float *w, int K)
+/* sw for a row of K finite floats: max |w| / 127, or 1 below FLT_MIN.
+ * The maximum in 16 lanes, then over them: the same value in any order. */
+static VEC_INLINE float weight_scale(const float *w, int K)
 {
-    float amax = 0.0f;
-    for (int k = 0; k < K; k++)
+    float lane[16] = {0}, amax = 0.0f;
+    int k = 0;
+    for (; k + 16 <= K; k += 16)
+        for (int l = 0; l < 16; l++)
+            lane[l] = fabsf(w[k + l]) > lane[l] ? fabsf(w[k + l]) : lane[l];
+    for (; k < K; k++)
         amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
+    for (int l = 0; l < 16; l++)
+        amax = lane[l] > amax ? lane[l] : amax;
     float s = amax / 127.0f;
     return s < FLT_MIN ? 1.0f : s;
 }
 
-/* clamp(round(x / sw), -127, 127). */
-static int8_t weight_quantize(float x, float sw)
+/* q[k] = clamp(round(w[k] / sw), -127, 127) for a row of K finite floats,
+ * round to nearest even as nearbyintf in the default mode: adding and
+ * taking away 1.5·2^23 leaves |x| < 2^22 rounded to an integer (the sum
+ * lies in [2^23, 2^24), where floats are the integers) and, unlike a call
+ * to nearbyintf (SSE2 has no rounding instruction), vectorizes: the
+ * quantization of a t5-small or distilroberta checkpoint at load was
+ * ~12 cycles a weight. |w[k] / sw| <= 127 (1 + 2^-23) here. Returns Σ q. */
+static VEC_INLINE int32_t weight_quantize_row(const float *w, int K, float sw, int8_t *q)
 {
-    float q = nearbyintf(x / sw);
-    q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q;
-    return (int8_t)q;
+    const float magic = 0x1.8p23f;
+    int32_t sum = 0;
+    for (int k = 0; k < K; k++) {
+        float r = (w[k] / sw + magic) - magic;
+        r = r < -127.0f ? -127.0f : r > 127.0f ? 127.0f : r;
+        q[k] = (int8_t)(int32_t)r;
+        sum += (int32_t)r;
+    }
+    return sum;
 }
+
+/* The panel rows [r0, r1) of a weight from W (see ops_i8w_set_rows), a
+ * row at a time through a buffer of K int8. */
+typedef struct i8w_job {
+    ops_i8w *w;
+    const float *W;
+    int ldw, r0, r1;
+    int8_t *q;
+} i8w_job;
+
+static VEC_INLINE void i8w_rows_body(void *arg, size_t begin, size_t end)
+{
+    (void)begin;
+    (void)end;
+    const i8w_job *j = arg;
+    ops_i8w *w = j->w;
+    int K = w->K, KS = groups_stored(K);
+    for (int n = j->r0; n < j->r1; n++) {
+        const float *row = j->W + (size_t)n * (size_t)j->ldw;
+        float sw = weight_scale(row, K);
+        w->rowsum[n] = weight_quantize_row(row, K, sw, j->q);
+        w->scale[n] = sw;
+        int k = 0;   /* group k / QK of the panel's row n % NP */
+        for (; k + QK <= K; k += QK)
+            memcpy(w->panels + panel_at(KS, n / NP, k / QK, n % NP), j->q + k, QK);
+        if (k < K)
+            memcpy(w->panels + panel_at(KS, n / NP, k / QK, n % NP), j->q + k, (size_t)(K - k));
+    }
+}
+
+VEC_DISPATCH(i8w_rows)
 
 /* Checks the shape arguments. */
 static mlm_status i8w_check_shape(int N, int K, int ldw)
@@ -118,12 +169,17 @@ static mlm_status i8w_check_rows(const float *W, int r0, int r1, int K, int ldw)
 {
     if (!W && (size_t)(r1 - r0) * (size_t)K > 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: NULL matrix");
-    for (int n = r0; n < r1; n++)
+    for (int n = r0; n < r1; n++) {
+        const float *row = W + (size_t)n * (size_t)ldw;
+        int finite = 1;   /* a whole row's test first: a loop that vectorizes */
         for (int k = 0; k < K; k++)
-            if (!isfinite(W[(size_t)n * (size_t)ldw + (size_t)k]))
+            finite &= fabsf(row[k]) <= FLT_MAX;
+        for (int k = 0; !finite && k < K; k++)
+            if (!isfinite(row[k]))
                 return err_set(MLM_ERR_INVALID_ARGUMENT,
                                "i8 weight: element (%d, %d) is not finite (%g)", n, k,
-                               (double)W[(size_t)n * (size_t)ldw + (size_t)k]);
+                               (double)row[k]);
+    }
     return MLM_OK;
 }
 
@@ -154,25 +210,18 @@ mlm_status ops_i8w_alloc(ops_i8w *w, int N, int K)
 
 mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1)
 {
-    int K = w->K, KS = groups_stored(K);
+    int K = w->K;
     if (r0 < 0 || r1 > w->N || r0 > r1 || ldw < K)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: rows [%d, %d) of %d, ldw %d", r0,
                        r1, w->N, ldw);
     mlm_status st = i8w_check_rows(W, r0, r1, K, ldw);
-    if (st != MLM_OK)
+    if (st != MLM_OK || r0 == r1)
         return st;
-    for (int n = r0; n < r1; n++) {
-        const float *row = W + (size_t)n * (size_t)ldw;
-        float sw = weight_scale(row, K);
-        int32_t sum = 0;
-        for (int k = 0; k < K; k++) {
-            int8_t q = weight_quantize(row[k], sw);
-            w->panels[panel_at(KS, n / NP, k / QK, n % NP) + (size_t)(k % QK)] = q;
-            sum += q;
-        }
-        w->scale[n] = sw;
-        w->rowsum[n] = sum;
-    }
+    i8w_job j = {w, W, ldw, r0, r1, mem_alloc((size_t)K)};
+    if (!j.q)
+        return err_oom();
+    i8w_rows(&j, 0, 1);
+    mem_free(j.q);
     return MLM_OK;
 }
 
