@@ -173,9 +173,12 @@ static mlm_status i8w_check_rows(const float *W, int r0, int r1, int K, int ldw)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "i8 weight: NULL matrix");
     for (int n = r0; n < r1; n++) {
         const float *row = W + (size_t)n * (size_t)ldw;
-        int finite = 1;   /* a whole row's test first: a loop that vectorizes */
-        for (int k = 0; k < K; k++)
-            finite &= fabsf(row[k]) <= FLT_MAX;
+        int finite = 1;   /* a whole row's test on the bits first: a loop that vectorizes */
+        for (int k = 0; k < K; k++) {
+            uint32_t b;
+            memcpy(&b, row + k, sizeof b);
+            finite &= (b & 0x7fffffffu) < 0x7f800000u;
+        }
         for (int k = 0; !finite && k < K; k++)
             if (!isfinite(row[k]))
                 return err_set(MLM_ERR_INVALID_ARGUMENT,
