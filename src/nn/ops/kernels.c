@@ -642,22 +642,36 @@ static VEC_INLINE void prefetch_row(const float *p, int D)
 }
 
 /* One block's keys and values as the loops read them, a stream of rows:
- * head 0's nk keys, its nk values, head 1's keys, ... Position pos of it
- * asked for ahead of use: the next head's rows are asked for while this
- * one is summed, which matters for a decoder's own few keys (nk of 1 to
- * 32: a head's rows alone are read before a prefetch 16 rows ahead of them
- * could arrive). */
-static VEC_INLINE void prefetch_stream(const float *kb, const float *vb, long kvh, long ld, int nk,
-                                       int H, int h, long r, int D)
+ * head 0's nk keys, its nk values, head 1's keys, ... (key j of head h at
+ * kb + h·kvh + j·ld, value j at vb + ...; D floats each). */
+typedef struct att_stream {
+    const float *kb, *vb;
+    long kvh, ld;
+    int nk, H, D;
+} att_stream;
+
+static VEC_INLINE att_stream att_stream_of(const ops_attention *t, long b)
 {
-    for (; r >= 2L * nk; r -= 2L * nk) /* no division: this runs for every key */
+    return (att_stream){.kb = t->k + b * t->kv_stride, .vb = t->v + b * t->kv_stride,
+                        .kvh = t->kv_head ? t->kv_head : t->D, .ld = t->kv_ld, .nk = t->nk,
+                        .H = t->H, .D = t->D};
+}
+
+/* Row r of the stream from head h's key 0 asked for ahead of use, by both
+ * paths' loops: the next head's rows are asked for while this one is
+ * summed, which matters for a decoder's own few keys (nk of 1 to 32: a
+ * head's rows alone are read before a prefetch 16 rows ahead of them could
+ * arrive). */
+static VEC_INLINE void prefetch_stream(const att_stream *st, int h, long r)
+{
+    for (; r >= 2L * st->nk; r -= 2L * st->nk) /* no division: this runs for every key */
         h++;
-    if (h >= H)
+    if (h >= st->H)
         return;
-    if (r < nk)
-        prefetch_row(kb + h * kvh + r * ld, D);
+    if (r < st->nk)
+        prefetch_row(st->kb + h * st->kvh + r * st->ld, st->D);
     else
-        prefetch_row(vb + h * kvh + (r - nk) * ld, D);
+        prefetch_row(st->vb + h * st->kvh + (r - st->nk) * st->ld, st->D);
 }
 
 /* Rows that share one block of keys and values (the beams of an input in
@@ -668,18 +682,19 @@ static VEC_INLINE void prefetch_stream(const float *kb, const float *vb, long kv
 #define ATT_GROUP 4
 
 /* o_i (D floats, o + i·o_ld) = Σ_j s_i[j]·v_j over nk keys for the nr
- * rows i (s_i = s + i·s_ld), v_j at v + j·ld: each element summed in key
- * order from 0, as a loop adding into o would. */
+ * rows i (s_i = s + i·s_ld), v_j at v + j·ld (head h of stream st, asked
+ * for ahead): each element summed in key order from 0, as a loop adding
+ * into o would. */
 static VEC_INLINE void attention_values(float *o, long o_ld, const float *s, long s_ld,
-                                        const float *v, long ld, int nk, int D, int nr)
+                                        const float *v, long ld, int nk, int D, int nr,
+                                        const att_stream *st, int h)
 {
     for (int i = 0; i < nr; i++)
         for (int d = 0; d < D; d++)
             o[i * o_ld + d] = 0.0f;
     for (int jk = 0; jk < nk; jk++) {
         const float *vj = v + (long)jk * ld;
-        if (jk + ATT_AHEAD < nk)
-            prefetch_row(vj + ATT_AHEAD * ld, D);
+        prefetch_stream(st, h, ATT_AHEAD + nk + jk);
         for (int i = 0; i < nr; i++) {
             float p = s[i * s_ld + jk], *oi = o + i * o_ld;
             for (int d = 0; d < D; d++)
@@ -696,13 +711,13 @@ static VEC_INLINE void attention_values(float *o, long o_ld, const float *s, lon
 typedef float att_v16 __attribute__((vector_size(64)));
 
 static VEC_INLINE void attention_values64(float *o, long o_ld, const float *s, long s_ld,
-                                          const float *v, long ld, int nk, int nr)
+                                          const float *v, long ld, int nk, int nr,
+                                          const att_stream *st, int h)
 {
     att_v16 acc[ATT_GROUP][4] = {{{0}}};
     for (int jk = 0; jk < nk; jk++) {
         const float *vj = v + (long)jk * ld;
-        if (jk + ATT_AHEAD < nk)
-            prefetch_row(vj + ATT_AHEAD * ld, 64);
+        prefetch_stream(st, h, ATT_AHEAD + nk + jk);
         att_v16 x[4];
         memcpy(x, vj, sizeof x);
         for (int i = 0; i < nr; i++) {
@@ -761,12 +776,14 @@ static ATT512 inline __attribute__((always_inline)) void
 attention_group64_avx512_body(const ops_attention *t, long r0, const int nr, long b)
 {
     const int H = t->H, nk = t->nk, D = 64;
-    const long kvh = t->kv_head ? t->kv_head : D;
-    const float *kb = t->k + b * t->kv_stride, *vb = t->v + b * t->kv_stride;
+    att_stream st = att_stream_of(t, b);
+    st.D = D;   /* a constant here: the prefetch loops unroll */
+    const long kvh = st.kvh;
+    const float *kb = st.kb, *vb = st.vb;
     const float *mb = t->mask ? t->mask + b * t->mask_ld : NULL;
     float *s0 = t->scratch + (size_t)r0 * (size_t)nk;
     for (long pos = 0; pos < ATT_AHEAD; pos++)
-        prefetch_stream(kb, vb, kvh, t->kv_ld, nk, H, 0, pos, D);
+        prefetch_stream(&st, 0, pos);
     for (int h = 0; h < H; h++) {
         const float *ad = t->add ? t->add + (long)h * t->add_ld : NULL;
         const float *kh = kb + h * kvh, *q0 = t->q + r0 * t->q_ld + (long)h * D;
@@ -778,7 +795,7 @@ attention_group64_avx512_body(const ops_attention *t, long r0, const int nr, lon
             int cnt = nk - jk < 16 ? nk - jk : 16;
             __mmask16 live = (__mmask16)((1u << cnt) - 1u);
             for (int j = 0; j < cnt; j++)
-                prefetch_stream(kb, vb, kvh, t->kv_ld, nk, H, h, ahead + jk + j, D);
+                prefetch_stream(&st, h, ahead + jk + j);
             __m512 extra = _mm512_add_ps(ad ? _mm512_maskz_loadu_ps(live, ad + jk) : _mm512_setzero_ps(),
                                          mb ? _mm512_maskz_loadu_ps(live, mb + jk) : _mm512_setzero_ps());
             for (int i = 0; i < nr; i++) {
@@ -816,7 +833,7 @@ attention_group64_avx512_body(const ops_attention *t, long r0, const int nr, lon
                 acc[i][c] = _mm512_setzero_ps();
         for (int j = 0; j < nk; j++) {
             const float *vj = vh + (long)j * t->kv_ld;
-            prefetch_stream(kb, vb, kvh, t->kv_ld, nk, H, h, ahead + nk + j, D);
+            prefetch_stream(&st, h, ahead + nk + j);
             __m512 x[4];
             for (int c = 0; c < 4; c++)
                 x[c] = _mm512_loadu_ps(vj + 16 * c);
@@ -851,39 +868,35 @@ static ATT512 void attention_group64_avx512(const ops_attention *t, long r0, int
 static VEC_INLINE void attention_group(const ops_attention *t, long r0, int nr, long b)
 {
     int H = t->H, D = t->D, nk = t->nk;
-    const long kvh = t->kv_head ? t->kv_head : D;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (D == 64 && cpu_vec_level() >= CPU_VEC_AVX512) {
         attention_group64_avx512(t, r0, nr, b);
         return;
     }
 #endif
-    const float *kb = t->k + b * t->kv_stride, *vb = t->v + b * t->kv_stride;
+    const att_stream st = att_stream_of(t, b);
     const float *mb = t->mask ? t->mask + b * t->mask_ld : NULL;
     float *s0 = t->scratch + (size_t)r0 * (size_t)nk;
+    for (long pos = 0; pos < ATT_AHEAD; pos++)
+        prefetch_stream(&st, 0, pos);
     for (int h = 0; h < H; h++) {
         const float *ad = t->add ? t->add + (long)h * t->add_ld : NULL;
-        const float *kh = kb + h * kvh, *q0 = t->q + r0 * t->q_ld + (long)h * D;
-        for (int jk = 0; jk < ATT_AHEAD && jk < nk; jk++)
-            prefetch_row(kh + (long)jk * t->kv_ld, D);
+        const float *kh = st.kb + h * st.kvh, *q0 = t->q + r0 * t->q_ld + (long)h * D;
         for (int jk = 0; jk < nk; jk++) {
             const float *kj = kh + (long)jk * t->kv_ld;
-            if (jk + ATT_AHEAD < nk)
-                prefetch_row(kj + ATT_AHEAD * t->kv_ld, D);
+            prefetch_stream(&st, h, ATT_AHEAD + jk);
             float extra = (ad ? ad[jk] : 0.0f) + (mb ? mb[jk] : 0.0f);
             for (int i = 0; i < nr; i++)
                 s0[(size_t)i * nk + jk] = v_dot(q0 + i * t->q_ld, kj, D) + extra;
         }
         for (int i = 0; i < nr; i++)
             softmax_row(s0 + (size_t)i * nk, nk);
-        const float *vh = vb + h * kvh;
+        const float *vh = st.vb + h * st.kvh;
         float *o = t->out + r0 * t->out_ld + (long)h * D;
-        for (int jk = 0; jk < ATT_AHEAD && jk < nk; jk++)
-            prefetch_row(vh + (long)jk * t->kv_ld, D);
         if (D == 64)
-            attention_values64(o, t->out_ld, s0, nk, vh, t->kv_ld, nk, nr);
+            attention_values64(o, t->out_ld, s0, nk, vh, t->kv_ld, nk, nr, &st, h);
         else
-            attention_values(o, t->out_ld, s0, nk, vh, t->kv_ld, nk, D, nr);
+            attention_values(o, t->out_ld, s0, nk, vh, t->kv_ld, nk, D, nr, &st, h);
     }
 }
 
