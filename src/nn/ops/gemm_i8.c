@@ -123,23 +123,21 @@ static VEC_INLINE int32_t weight_quantize_row(const float *w, int K, float sw, i
     return sum;
 }
 
-/* The panel rows [r0, r1) of a weight from W (see ops_i8w_set_rows), a
- * row at a time through a buffer of K int8. */
+/* Rows [begin, end) of a weight from W's (see ops_i8w_set_rows), a row at
+ * a time through the job's buffer of K int8. */
 typedef struct i8w_job {
     ops_i8w *w;
     const float *W;
-    int ldw, r0, r1;
+    int ldw;
     int8_t *q;
 } i8w_job;
 
 static VEC_INLINE void i8w_rows_body(void *arg, size_t begin, size_t end)
 {
-    (void)begin;
-    (void)end;
     const i8w_job *j = arg;
     ops_i8w *w = j->w;
     int K = w->K, KS = groups_stored(K);
-    for (int n = j->r0; n < j->r1; n++) {
+    for (int n = (int)begin; n < (int)end; n++) {
         const float *row = j->W + (size_t)n * (size_t)j->ldw;
         float sw = weight_scale(row, K);
         w->rowsum[n] = weight_quantize_row(row, K, sw, j->q);
@@ -222,10 +220,10 @@ mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1)
     mlm_status st = i8w_check_rows(W, r0, r1, K, ldw);
     if (st != MLM_OK || r0 == r1)
         return st;
-    i8w_job j = {w, W, ldw, r0, r1, mem_alloc((size_t)K)};
+    i8w_job j = {w, W, ldw, mem_alloc((size_t)K)};
     if (!j.q)
         return err_oom();
-    i8w_rows(&j, 0, 1);
+    i8w_rows(&j, (size_t)r0, (size_t)r1);
     mem_free(j.q);
     return MLM_OK;
 }
