@@ -103,19 +103,27 @@ static VEC_INLINE float weight_scale(const float *w, int K)
     return s < FLT_MIN ? 1.0f : s;
 }
 
-/* q[k] = clamp(round(w[k] / sw), -127, 127) for a row of K finite floats,
- * round to nearest even as nearbyintf in the default mode: adding and
- * taking away 1.5·2^23 leaves |x| < 2^22 rounded to an integer (the sum
- * lies in [2^23, 2^24), where floats are the integers) and, unlike a call
- * to nearbyintf (SSE2 has no rounding instruction), vectorizes: the
- * quantization of a t5-small or distilroberta checkpoint at load was
- * ~12 cycles a weight. |w[k] / sw| <= 127 (1 + 2^-23) here. Returns Σ q. */
-static VEC_INLINE int32_t weight_quantize_row(const float *w, int K, float sw, int8_t *q)
+/* x rounded to an integer, to nearest even, as nearbyintf in the default
+ * mode, for |x| < 2^22 (both quantizations' values are within 256): adding
+ * and taking away 1.5·2^23 puts the sum in [2^23, 2^24), where floats are
+ * the integers. Unlike a call to nearbyintf (SSE2 has no rounding
+ * instruction) it vectorizes at every level. The sign of a zero may differ,
+ * which the conversions to integers after it cannot see. */
+static inline float round_even(float x)
 {
     const float magic = 0x1.8p23f;
+    return (x + magic) - magic;
+}
+
+/* q[k] = clamp(round(w[k] / sw), -127, 127) for a row of K finite floats
+ * (|w[k] / sw| <= 127 (1 + 2^-23) here); returns Σ q. In vector lanes: the
+ * quantization of a t5-small or distilroberta checkpoint at load was ~12
+ * cycles a weight with a call to nearbyintf each. */
+static VEC_INLINE int32_t weight_quantize_row(const float *w, int K, float sw, int8_t *q)
+{
     int32_t sum = 0;
     for (int k = 0; k < K; k++) {
-        float r = (w[k] / sw + magic) - magic;
+        float r = round_even(w[k] / sw);
         r = r < -127.0f ? -127.0f : r > 127.0f ? 127.0f : r;
         q[k] = (int8_t)(int32_t)r;
         sum += (int32_t)r;
@@ -151,6 +159,17 @@ static VEC_INLINE void i8w_rows_body(void *arg, size_t begin, size_t end)
 }
 
 VEC_DISPATCH(i8w_rows)
+
+/* Rows [r0, r1) of w from W's, already checked. */
+static mlm_status i8w_quantize(ops_i8w *w, const float *W, int ldw, int r0, int r1)
+{
+    i8w_job j = {w, W, ldw, mem_alloc((size_t)w->K)};
+    if (!j.q)
+        return err_oom();
+    i8w_rows(&j, (size_t)r0, (size_t)r1);
+    mem_free(j.q);
+    return MLM_OK;
+}
 
 /* Checks the shape arguments. */
 static mlm_status i8w_check_shape(int N, int K, int ldw)
@@ -220,12 +239,7 @@ mlm_status ops_i8w_set_rows(ops_i8w *w, const float *W, int ldw, int r0, int r1)
     mlm_status st = i8w_check_rows(W, r0, r1, K, ldw);
     if (st != MLM_OK || r0 == r1)
         return st;
-    i8w_job j = {w, W, ldw, mem_alloc((size_t)K)};
-    if (!j.q)
-        return err_oom();
-    i8w_rows(&j, (size_t)r0, (size_t)r1);
-    mem_free(j.q);
-    return MLM_OK;
+    return i8w_quantize(w, W, ldw, r0, r1);
 }
 
 mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw)
@@ -237,8 +251,8 @@ mlm_status ops_i8w_from_f32(ops_i8w *w, const float *W, int N, int K, int ldw)
         st = i8w_check_rows(W, 0, N, K, ldw);
     if (st == MLM_OK)
         st = ops_i8w_alloc(w, N, K);
-    if (st == MLM_OK)
-        st = ops_i8w_set_rows(w, W, ldw, 0, N);
+    if (st == MLM_OK && N > 0)
+        st = i8w_quantize(w, W, ldw, 0, N);
     if (st != MLM_OK)
         ops_i8w_free(w);
     return st;
@@ -342,7 +356,7 @@ static inline int row_range(const float *x, int K, float *lo, float *hi)
 
 /* Rows of A quantized into a (rows of 4·KS bytes, the pad zero), sa and z.
  * Plain loops, compiled once per instruction set below: every element is
- * the same IEEE operations (a division, nearbyintf, an add, two compares),
+ * the same IEEE operations (a division, round_even, an add, two compares),
  * so every compilation gives the same bytes. */
 static inline void quantize_rows_body(int M, int K, const float *A, int lda, uint8_t *a,
                                       int KS, float *sa, int32_t *z)
@@ -359,7 +373,7 @@ static inline void quantize_rows_body(int M, int K, const float *A, int lda, uin
         }
         float s = sa[m], zf = (float)z[m];
         for (int k = 0; k < K; k++) {
-            float f = nearbyintf(x[k] / s) + zf;
+            float f = round_even(x[k] / s) + zf;
             f = f < 0.0f ? 0.0f : f;
             f = f > 255.0f ? 255.0f : f;
             u[k] = (uint8_t)(int32_t)f;
@@ -421,8 +435,8 @@ static inline void panels_portable_body(void *arg, size_t begin, size_t end)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* The same loops for AVX2 (vpmaddwd and friends, exact on int32 lanes) and,
- * for the quantization, vroundps instead of libm's nearbyintf. */
+/* The same loops for AVX2 (vpmaddwd and friends, exact on int32 lanes, and
+ * the quantization in 8 lanes). */
 #define AVX2 __attribute__((target("avx2,fma")))
 
 static AVX2 void panels_portable_avx2(void *arg, size_t begin, size_t end)
