@@ -2822,6 +2822,94 @@ START_TEST(gemm_i8w_paths_bitwise_identical)
 }
 END_TEST
 
+/* Several weights with one input in one call (a layer's q, k, v): each
+ * output bit for bit what ops_gemm_i8w gives alone, on every path and
+ * thread count, beta included; the panels of different weights share a
+ * thread's range (N not a multiple of the 64-column panel). */
+START_TEST(gemm_i8w_multi_matches_single)
+{
+    static const struct { int threads, vnni; cpu_vec vec; cpu_amx amx; } run[] = {
+        {1, 1, CPU_VEC_AVX512, CPU_AMX_NONE}, {2, 1, CPU_VEC_AVX512, CPU_AMX_NONE},
+        {2, 0, CPU_VEC_AVX2, CPU_AMX_NONE},   {1, 0, CPU_VEC_BASE, CPU_AMX_NONE},
+        {2, 1, CPU_VEC_AVX512, CPU_AMX_MODEL},
+    };
+    static const int Ms[] = {1, 12, 33}, Ns[3] = {100, 64, 200};
+    const int K = 130;
+    cpu_amx amx_prev = cpu_amx_force(CPU_AMX_NONE);
+    ops_i8w w[3];
+    float *W[3];
+    for (int i = 0; i < 3; i++) {
+        W[i] = i8_weights(Ns[i], K);
+        for (size_t e = 0; e < (size_t)Ns[i] * K; e++)   /* three different weights */
+            W[i][e] *= 1.0f + 0.25f * (float)i;
+        ck_assert_int_eq(ops_i8w_from_f32(&w[i], W[i], Ns[i], K, K), MLM_OK);
+    }
+    for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+        int M = Ms[mi];
+        float *A = i8_activations(M, K, K + 3);
+        for (size_t r = 0; r < sizeof run / sizeof run[0]; r++) {
+            cpu_vec_limit(run[r].vec);
+            cpu_vnni_limit(run[r].vnni);
+            cpu_amx_force(run[r].amx);
+            for (int b = 0; b < 2; b++) {
+                float beta = b ? 0.5f : 0.0f, *one[3], *many[3];
+                int ldc[3];
+                const ops_i8w *wp[3];
+                for (int i = 0; i < 3; i++) {
+                    ldc[i] = Ns[i] + i;   /* ldc > N for two of them */
+                    one[i] = malloc((size_t)M * ldc[i] * sizeof *one[i]);
+                    many[i] = malloc((size_t)M * ldc[i] * sizeof *many[i]);
+                    for (size_t e = 0; e < (size_t)M * ldc[i]; e++)
+                        one[i][e] = many[i][e] = (float)(e % 7) - 3.0f;
+                    wp[i] = &w[i];
+                    i8w_run(run[r].threads, M, A, K + 3, &w[i], beta, one[i], ldc[i]);
+                }
+                ops_ctx ctx;
+                ops_ctx_init(&ctx, run[r].threads);
+                ck_assert_int_eq(ops_gemm_i8w_multi(&ctx, M, A, K + 3, 3, wp, beta, many, ldc),
+                                 MLM_OK);
+                for (int i = 0; i < 3; i++) {
+                    for (size_t e = 0; e < (size_t)M * ldc[i]; e++)
+                        ck_assert_msg(f32_bits(one[i][e]) == f32_bits(many[i][e]),
+                                      "M %d run %zu beta %g weight %d [%zu]: %a vs %a", M, r,
+                                      (double)beta, i, e, many[i][e], one[i][e]);
+                    free(one[i]);
+                    free(many[i]);
+                }
+            }
+        }
+        free(A);
+    }
+    cpu_vec_limit(CPU_VEC_AVX512);
+    cpu_vnni_limit(1);
+    cpu_amx_force(amx_prev);
+    /* Weights of different K, none, more than 8: errors, C untouched. */
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, 1);
+    ops_i8w other;
+    float *Wo = i8_weights(4, K - 1), *A = i8_activations(2, K, K), C0[4 * 100] = {0};
+    ck_assert_int_eq(ops_i8w_from_f32(&other, Wo, 4, K - 1, K - 1), MLM_OK);
+    const ops_i8w *mixed[2] = {&w[0], &other};
+    float *C[2] = {C0, C0};
+    int ldc[2] = {100, 100};
+    ck_assert_int_eq(ops_gemm_i8w_multi(&ctx, 2, A, K, 2, mixed, 0.0f, C, ldc),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_i8w_multi(&ctx, 2, A, K, 0, mixed, 0.0f, C, ldc),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_i8w_multi(&ctx, 2, A, K, 9, mixed, 0.0f, C, ldc),
+                     MLM_ERR_INVALID_ARGUMENT);
+    for (int e = 0; e < 4 * 100; e++)
+        ck_assert(C0[e] == 0.0f);
+    ops_i8w_free(&other);
+    free(Wo);
+    free(A);
+    for (int i = 0; i < 3; i++) {
+        ops_i8w_free(&w[i]);
+        free(W[i]);
+    }
+}
+END_TEST
+
 START_TEST(gemm_i8w_edges)
 {
     ops_ctx ctx;
@@ -2971,6 +3059,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, i8_weight_quantization_every_level);
     tcase_add_test(tc, gemm_i8w_matches_reference);
     tcase_add_test(tc, gemm_i8w_paths_bitwise_identical);
+    tcase_add_test(tc, gemm_i8w_multi_matches_single);
     tcase_add_test(tc, gemm_i8w_edges);
     tcase_add_test(tc, cpu_reduced_precision_features);
     suite_add_tcase(s, tc);

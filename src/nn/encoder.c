@@ -61,6 +61,33 @@ mlm_status encoder_linear_q(const ops_ctx *ctx, float *out, const float *inp, co
     return MLM_OK;
 }
 
+/* outs[i] (N, OC) = inp (N, C)·W_iᵀ + b_i for n (<= 3) projections of one
+ * input (q, k, v): reduced weights in one product (inp quantized once),
+ * then the biases. */
+static mlm_status encoder_linear_shared(const ops_ctx *ctx, int n, float *const *out,
+                                        const float *inp, const float *const *W,
+                                        const ops_qw *const *qw, const float *const *b, int N,
+                                        int C, int OC)
+{
+    int reduced = 1;
+    for (int i = 0; i < n; i++)
+        reduced &= qw[i] != NULL;
+    if (!reduced) {
+        for (int i = 0; i < n; i++) {
+            mlm_status st = encoder_linear_q(ctx, out[i], inp, W[i], qw[i], b[i], NULL, N, C, OC);
+            if (st != MLM_OK)
+                return st;
+        }
+        return MLM_OK;
+    }
+    const int ldc[3] = {OC, OC, OC};
+    mlm_status st = ops_qw_gemm_multi(ctx, N, inp, C, n, qw, out, ldc);
+    for (int i = 0; st == MLM_OK && i < n; i++)
+        if (b[i])
+            ops_bias_forward(ctx, out[i], b[i], N, OC);
+    return st;
+}
+
 /* dims_from_config admits only these activations. */
 void encoder_activate(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n)
 {
@@ -141,11 +168,11 @@ static mlm_status attention(const mlm_model *m, const ops_ctx *ctx, const layer_
 {
     const model_dims *d = &m->d;
     int N = B * T, C = d->C, H = d->H, D = C / H;
-    mlm_status st = encoder_linear_q(ctx, q, x, lw->q_w, lw->qw_q, lw->q_b, NULL, N, C, C);
-    if (st == MLM_OK)
-        st = encoder_linear_q(ctx, k, x, lw->k_w, lw->qw_k, lw->k_b, NULL, N, C, C);
-    if (st == MLM_OK)
-        st = encoder_linear_q(ctx, v, x, lw->v_w, lw->qw_v, lw->v_b, NULL, N, C, C);
+    float *const qkv[3] = {q, k, v};
+    const float *const W[3] = {lw->q_w, lw->k_w, lw->v_w};
+    const float *const b[3] = {lw->q_b, lw->k_b, lw->v_b};
+    const ops_qw *const qw[3] = {lw->qw_q, lw->qw_k, lw->qw_v};
+    mlm_status st = encoder_linear_shared(ctx, 3, qkv, x, W, qw, b, N, C, C);
     if (st != MLM_OK)
         return st;
     /* scores (B, H, T, T) = q·kᵀ per (batch, head), read in place from the
@@ -256,10 +283,10 @@ static mlm_status layer_rows(const mlm_model *m, const ops_ctx *ctx, const layer
     float *sum = x1 + N * C, *ffn = sum + N * C, *probs = ffn + N * (size_t)d->I;
     float *mean = probs + (size_t)B * d->H * T * T + N, *rstd = mean + N;
     float *xs = x1;
-    mlm_status st =
-        encoder_linear_q(ctx, k, x, lw->k_w, lw->qw_k, lw->k_b, NULL, (int)N, d->C, d->C);
-    if (st == MLM_OK)
-        st = encoder_linear_q(ctx, v, x, lw->v_w, lw->qw_v, lw->v_b, NULL, (int)N, d->C, d->C);
+    float *const kv[2] = {k, v};
+    const float *const W[2] = {lw->k_w, lw->v_w}, *const b[2] = {lw->k_b, lw->v_b};
+    const ops_qw *const qw[2] = {lw->qw_k, lw->qw_v};
+    mlm_status st = encoder_linear_shared(ctx, 2, kv, x, W, qw, b, (int)N, d->C, d->C);
     for (int r = 0; r < n; r++)
         memcpy(xs + r * C, x + (size_t)rows[r] * C, C * sizeof *xs);
     if (st == MLM_OK)

@@ -36,6 +36,25 @@ mlm_status t5_linear_q(const ops_ctx *ctx, float *out, const float *inp, const f
     return t5_linear(ctx, out, inp, W, N, IC, OC, accumulate);
 }
 
+/* q, k, v (N, HD) = n (N, C) · Wᵀ, one attention's three projections of
+ * one input; reduced weights in one product (n quantized once). */
+static mlm_status t5_qkv(const ops_ctx *ctx, const t5_dims *d, const t5_attn_w *a,
+                         const float *n, int N, float *q, float *k, float *v)
+{
+    if (a->qw_q && a->qw_k && a->qw_v) {
+        const ops_qw *w[3] = {a->qw_q, a->qw_k, a->qw_v};
+        float *const C[3] = {q, k, v};
+        const int ldc[3] = {d->HD, d->HD, d->HD};
+        return ops_qw_gemm_multi(ctx, N, n, d->C, 3, w, C, ldc);
+    }
+    mlm_status st = t5_linear_q(ctx, q, n, a->q, a->qw_q, N, d->C, d->HD, 0);
+    if (st == MLM_OK)
+        st = t5_linear_q(ctx, k, n, a->k, a->qw_k, N, d->C, d->HD, 0);
+    if (st == MLM_OK)
+        st = t5_linear_q(ctx, v, n, a->v, a->qw_v, N, d->C, d->HD, 0);
+    return st;
+}
+
 /* x (N, C) = shared[ids], from the reduced table when there is one. */
 static mlm_status embed(const t5_model *tm, const ops_ctx *ctx, float *x, const int32_t *ids, int N)
 {
@@ -49,15 +68,22 @@ static mlm_status ffn_block(const t5_dims *d, const ops_ctx *ctx, const t5_block
                             float *n, float *h, float *h1, int N)
 {
     ops_rmsnorm_forward(ctx, n, x, b->ln_ff, N, d->C, d->eps);
-    mlm_status st = t5_linear_q(ctx, h, n, b->wi, b->qw_wi, N, d->C, d->F, 0);
+    mlm_status st;
+    if (d->gated && b->qw_wi && b->qw_wi1) {   /* both halves in one product */
+        const ops_qw *w[2] = {b->qw_wi, b->qw_wi1};
+        float *const C[2] = {h, h1};
+        const int ldc[2] = {d->F, d->F};
+        st = ops_qw_gemm_multi(ctx, N, n, d->C, 2, w, C, ldc);
+    } else {
+        st = t5_linear_q(ctx, h, n, b->wi, b->qw_wi, N, d->C, d->F, 0);
+        if (st == MLM_OK && d->gated)
+            st = t5_linear_q(ctx, h1, n, b->wi1, b->qw_wi1, N, d->C, d->F, 0);
+    }
     if (st != MLM_OK)
         return st;
     encoder_activate(ctx, d->act, h, h, (size_t)N * d->F);
-    if (d->gated) {
-        if ((st = t5_linear_q(ctx, h1, n, b->wi1, b->qw_wi1, N, d->C, d->F, 0)) != MLM_OK)
-            return st;
+    if (d->gated)
         ops_mul_forward(ctx, h, h, h1, (size_t)N * d->F);
-    }
     return t5_linear_q(ctx, x, h, b->wo, b->qw_wo, N, d->F, d->C, 1);
 }
 
@@ -116,11 +142,7 @@ mlm_status t5_encode_forward(const t5_model *tm, const ops_ctx *ctx, const int32
         const t5_block_w *b = &tm->w.enc[l];
         /* x += SelfAttn(RMS(x)) */
         ops_rmsnorm_forward(ctx, n, x, b->ln_sa, (int)N, d->C, d->eps);
-        st = t5_linear_q(ctx, q, n, b->sa.q, b->sa.qw_q, (int)N, d->C, d->HD, 0);
-        if (st == MLM_OK)
-            st = t5_linear_q(ctx, k, n, b->sa.k, b->sa.qw_k, (int)N, d->C, d->HD, 0);
-        if (st == MLM_OK)
-            st = t5_linear_q(ctx, v, n, b->sa.v, b->sa.qw_v, (int)N, d->C, d->HD, 0);
+        st = t5_qkv(ctx, d, &b->sa, n, (int)N, q, k, v);
         /* scores (B, H, S, S) = q·kᵀ per (input, head), no 1/√d_kv */
         if (st == MLM_OK)
             st = ops_gemm_batched(ctx, 0, 1, S, S, d->D, 1.0f, q, (int)HD, k, (int)HD, 0.0f,
@@ -202,11 +224,7 @@ static mlm_status s2s_decode(const mlm_model *m, const ops_ctx *ctx, const float
         /* y += CausalSelfAttn(RMS(y)): query i of every input against keys
          * 0..i (a key past i would get finfo.min, i.e. probability 0) */
         ops_rmsnorm_forward(ctx, n, y, b->ln_sa, (int)N, d->C, d->eps);
-        st = t5_linear_q(ctx, q, n, b->sa.q, b->sa.qw_q, (int)N, d->C, d->HD, 0);
-        if (st == MLM_OK)
-            st = t5_linear_q(ctx, k, n, b->sa.k, b->sa.qw_k, (int)N, d->C, d->HD, 0);
-        if (st == MLM_OK)
-            st = t5_linear_q(ctx, v, n, b->sa.v, b->sa.qw_v, (int)N, d->C, d->HD, 0);
+        st = t5_qkv(ctx, d, &b->sa, n, (int)N, q, k, v);
         if (st != MLM_OK)
             break;
         for (int i = 0; i < T; i++) {
@@ -380,11 +398,7 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
         float *sk = s->sk + (size_t)l * layer_floats, *sv = s->sv + (size_t)l * layer_floats;
         /* y += SelfAttn(RMS(y)) over the cache and this step's key and value */
         ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_sa, R, d->C, d->eps);
-        st = t5_linear_q(ctx, s->q, s->n, b->sa.q, b->sa.qw_q, R, d->C, d->HD, 0);
-        if (st == MLM_OK)
-            st = t5_linear_q(ctx, s->kn, s->n, b->sa.k, b->sa.qw_k, R, d->C, d->HD, 0);
-        if (st == MLM_OK)
-            st = t5_linear_q(ctx, s->vn, s->n, b->sa.v, b->sa.qw_v, R, d->C, d->HD, 0);
+        st = t5_qkv(ctx, d, &b->sa, s->n, R, s->q, s->kn, s->vn);
         if (st != MLM_OK)
             break;
         for (int r = 0; r < R; r++) {

@@ -646,23 +646,78 @@ static void panels_amx_model(void *arg, size_t begin, size_t end)
     panels_amx(arg, 1, begin, end);
 }
 
-mlm_status ops_gemm_i8w(const ops_ctx *ctx, int M, const float *A, int lda, const ops_i8w *w,
-                        float beta, float *C, int ldc)
+/* Several products sharing A, as one range of panels: the weights' panels
+ * one after another, first[i] the index of weight i's first panel, so one
+ * par_for splits them all among the threads. */
+typedef struct multi {
+    int n;
+    const job *jobs;
+    const size_t *first;   /* n + 1 */
+    par_fn panels;         /* one of the paths above, on one job */
+} multi;
+
+static void multi_panels(void *arg, size_t begin, size_t end)
 {
-    if (!w || M < 0 || lda < w->K || ldc < w->N)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: bad arguments (M %d, lda %d, ldc %d)",
-                       M, lda, ldc);
-    int N = w->N, K = w->K, KQ = (K + QK - 1) / QK, KS = groups_stored(K);
+    const multi *mu = arg;
+    for (int i = 0; i < mu->n; i++) {
+        size_t lo = mu->first[i], hi = mu->first[i + 1];
+        size_t b = begin > lo ? begin : lo, e = end < hi ? end : hi;
+        if (b < e)
+            mu->panels((void *)&mu->jobs[i], b - lo, e - lo);
+    }
+}
+
+/* The path every job of this call takes: tile from 16 rows (a full tile of
+ * A), else VNNI, else the portable loops. */
+static par_fn panels_path(int M, int fast)
+{
+    cpu_amx amx = M >= AMX_ROWS ? cpu_amx_int8_level() : CPU_AMX_NONE;
+    if (amx != CPU_AMX_NONE)
+        return amx == CPU_AMX_HW ? panels_amx_hw : panels_amx_model;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (fast)
+        return panels_vnni;
+#endif
+    (void)fast;
+    return panels_portable;
+}
+
+/* C (M, N) = beta·C with K = 0: an empty sum. */
+static void empty_sum(int M, int N, float beta, float *C, int ldc)
+{
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            float *c = C + (size_t)m * (size_t)ldc + (size_t)n;
+            *c = beta == 0.0f ? 0.0f : 0.0f + beta * *c;
+        }
+}
+
+/* Weights in one call at most: a layer's q, k, v, or the gated FFN's two. */
+#define MULTI_MAX 8
+
+mlm_status ops_gemm_i8w_multi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
+                              const ops_i8w *const *w, float beta, float *const *C,
+                              const int *ldc)
+{
+    if (n < 1 || n > MULTI_MAX || !w || !C || !ldc || M < 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: bad arguments (%d weights, M %d)",
+                       n, M);
+    for (int i = 0; i < n; i++)
+        if (!w[i] || lda < w[i]->K || ldc[i] < w[i]->N || w[i]->K != w[0]->K)
+            return err_set(MLM_ERR_INVALID_ARGUMENT,
+                           "gemm_i8w: bad arguments (weight %d: M %d, lda %d, ldc %d)", i, M,
+                           lda, ldc[i]);
+    int K = w[0]->K, KQ = (K + QK - 1) / QK, KS = groups_stored(K), N = 0;
+    for (int i = 0; i < n; i++)
+        N += w[i]->N;
     if (M == 0 || N == 0)
         return MLM_OK;
-    if (!C || (K > 0 && (!A || !w->panels)))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: NULL matrix");
-    if (K == 0) {   /* an empty sum: C = 0 + beta·C */
-        for (int m = 0; m < M; m++)
-            for (int n = 0; n < N; n++) {
-                float *c = C + (size_t)m * (size_t)ldc + (size_t)n;
-                *c = beta == 0.0f ? 0.0f : 0.0f + beta * *c;
-            }
+    for (int i = 0; i < n; i++)
+        if (w[i]->N > 0 && (!C[i] || (K > 0 && (!A || !w[i]->panels))))
+            return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: NULL matrix (weight %d)", i);
+    if (K == 0) {
+        for (int i = 0; i < n; i++)
+            empty_sum(M, w[i]->N, beta, C[i], ldc[i]);
         return MLM_OK;
     }
     /* One block: sa and z (M each), then the quantized rows and the zero
@@ -678,25 +733,25 @@ mlm_status ops_gemm_i8w(const ops_ctx *ctx, int M, const float *A, int lda, cons
     int fast = cpu_vnni_level();
     quantize_rows(fast, M, K, A, lda, a, KS, sa, z);
     memset(a + (size_t)M * arow, 0, (rows - (size_t)M) * arow);
-    job j = {M, N, KQ, KS, ldc, beta, a, sa, z, w->panels, w->scale, w->rowsum, C};
-    size_t panels = ((size_t)N + NP - 1) / NP;
+    job jobs[MULTI_MAX];
+    size_t first[MULTI_MAX + 1] = {0};
+    double work = 0.0;
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (job){M, w[i]->N, KQ, KS, ldc[i], beta, a, sa, z, w[i]->panels, w[i]->scale,
+                        w[i]->rowsum, C[i]};
+        first[i + 1] = first[i] + ((size_t)w[i]->N + NP - 1) / NP;
+        work += (double)M * w[i]->N * K;
+    }
+    multi mu = {n, jobs, first, panels_path(M, fast)};
     /* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
-    int t = (double)M * N * K >= (double)(1 << 20) ? ctx->nthreads : 1;
-    /* the tile path from 16 rows, where a tile of A is full */
-    cpu_amx amx = M >= AMX_ROWS ? cpu_amx_int8_level() : CPU_AMX_NONE;
-    if (amx != CPU_AMX_NONE) {
-        par_for(t, panels, 1, amx == CPU_AMX_HW ? panels_amx_hw : panels_amx_model, &j);
-        mem_free(buf);
-        return MLM_OK;
-    }
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (fast) {
-        par_for(t, panels, 1, panels_vnni, &j);
-        mem_free(buf);
-        return MLM_OK;
-    }
-#endif
-    par_for(t, panels, 1, panels_portable, &j);
+    int t = work >= (double)(1 << 20) ? ctx->nthreads : 1;
+    par_for(t, first[n], 1, multi_panels, &mu);
     mem_free(buf);
     return MLM_OK;
+}
+
+mlm_status ops_gemm_i8w(const ops_ctx *ctx, int M, const float *A, int lda, const ops_i8w *w,
+                        float beta, float *C, int ldc)
+{
+    return ops_gemm_i8w_multi(ctx, M, A, lda, 1, &w, beta, &C, &ldc);
 }

@@ -70,4 +70,13 @@ void ops_i8w_free(ops_i8w *w);
 mlm_status ops_gemm_i8w(const struct ops_ctx *ctx, int M, const float *A, int lda,
                         const ops_i8w *w, float beta, float *C, int ldc);
 
+/* The products of n weights (1 <= n <= 8) of one K with the same A:
+ * C[i] (M, w[i]->N) = A · w[i]ᵀ (+ beta·C[i]), each exactly as
+ * ops_gemm_i8w computes it alone; A is quantized once and the panels of
+ * all the weights are shared out among the threads together (a layer's
+ * q, k and v in one call: one quantization and one wait instead of three). */
+mlm_status ops_gemm_i8w_multi(const struct ops_ctx *ctx, int M, const float *A, int lda, int n,
+                              const ops_i8w *const *w, float beta, float *const *C,
+                              const int *ldc);
+
 #endif

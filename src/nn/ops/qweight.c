@@ -95,6 +95,25 @@ mlm_status ops_qw_gemm(const ops_ctx *ctx, int M, const float *A, int lda, const
     return err_set(MLM_ERR_INVALID_ARGUMENT, "reduced weight: not converted");
 }
 
+mlm_status ops_qw_gemm_multi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
+                             const ops_qw *const *w, float *const *C, const int *ldc)
+{
+    const ops_i8w *i8[8];
+    int all_i8 = n >= 1 && n <= 8;
+    for (int i = 0; all_i8 && i < n; i++) {
+        all_i8 = w[i]->dtype == OPS_INT8;
+        i8[i] = &w[i]->i8;
+    }
+    if (all_i8)
+        return ops_gemm_i8w_multi(ctx, M, A, lda, n, i8, 0.0f, C, ldc);
+    for (int i = 0; i < n; i++) {
+        mlm_status st = ops_qw_gemm(ctx, M, A, lda, w[i], 0.0f, C[i], ldc[i]);
+        if (st != MLM_OK)
+            return st;
+    }
+    return MLM_OK;
+}
+
 /* Rows [begin, end) of out, each read out of the kernels' layout by the
  * kernel's own file (ops_bf16w_row, ops_i8w_row). */
 static void embed_rows(void *arg, size_t begin, size_t end)
