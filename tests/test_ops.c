@@ -36,6 +36,7 @@
 #include "nn/ops/cpu.h"
 #include "nn/ops/gemm_bf16.h"
 #include "nn/ops/gemm_i8.h"
+#include "nn/ops/qweight.h"
 #include "nn/ops/ops.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -1980,6 +1981,95 @@ START_TEST(gemm_bf16w_paths_bitwise_identical)
 }
 END_TEST
 
+/* ops_qw_gemm_multi with bf16 weights (ops_gemm_bf16w_multi) and with a
+ * mix of dtypes: each output bit for bit what ops_qw_gemm gives alone, on
+ * every bf16 path (tiles on their model, the AVX512-BF16 kernel, the
+ * portable loops) and thread count; panels of different weights share a
+ * thread's range. */
+START_TEST(qw_gemm_multi_matches_single)
+{
+    static const struct { int threads, bf16; cpu_vec vec; cpu_amx amx; } run[] = {
+        {1, 1, CPU_VEC_AVX512, CPU_AMX_NONE}, {2, 1, CPU_VEC_AVX512, CPU_AMX_NONE},
+        {2, 0, CPU_VEC_AVX2, CPU_AMX_NONE},   {1, 0, CPU_VEC_BASE, CPU_AMX_NONE},
+        {2, 1, CPU_VEC_AVX512, CPU_AMX_MODEL},
+    };
+    static const int Ms[] = {1, 12, 40}, Ns[3] = {100, 64, 200};
+    static const ops_dtype mixes[2][3] = {{OPS_BF16, OPS_BF16, OPS_BF16},
+                                          {OPS_BF16, OPS_INT8, OPS_BF16}};
+    const int K = 130;
+    cpu_amx amx_prev = cpu_amx_force(CPU_AMX_NONE);
+    for (int mix = 0; mix < 2; mix++) {
+        ops_qw w[3];
+        const ops_qw *wp[3];
+        float *W[3];
+        for (int i = 0; i < 3; i++) {
+            W[i] = frandv((size_t)Ns[i] * K, -1.0f, 1.0f);
+            ck_assert_int_eq(ops_qw_from_f32(&w[i], mixes[mix][i], W[i], Ns[i], K, NULL), MLM_OK);
+            wp[i] = &w[i];
+        }
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+            int M = Ms[mi];
+            float *A = frandv((size_t)M * (K + 3), -2.0f, 2.0f);
+            for (size_t r = 0; r < sizeof run / sizeof run[0]; r++) {
+                cpu_vec_limit(run[r].vec);
+                cpu_bf16_limit(run[r].bf16);
+                cpu_amx_force(run[r].amx);
+                ops_ctx ctx;
+                ops_ctx_init(&ctx, run[r].threads);
+                float *one[3], *many[3];
+                int ldc[3];
+                for (int i = 0; i < 3; i++) {
+                    ldc[i] = Ns[i] + i;
+                    one[i] = calloc((size_t)M * ldc[i], sizeof *one[i]);
+                    many[i] = calloc((size_t)M * ldc[i], sizeof *many[i]);
+                    ck_assert_int_eq(ops_qw_gemm(&ctx, M, A, K + 3, &w[i], 0.0f, one[i], ldc[i]),
+                                     MLM_OK);
+                }
+                ck_assert_int_eq(ops_qw_gemm_multi(&ctx, M, A, K + 3, 3, wp, many, ldc), MLM_OK);
+                for (int i = 0; i < 3; i++) {
+                    for (size_t e = 0; e < (size_t)M * ldc[i]; e++)
+                        ck_assert_msg(f32_bits(one[i][e]) == f32_bits(many[i][e]),
+                                      "mix %d M %d run %zu weight %d [%zu]: %a vs %a", mix, M, r,
+                                      i, e, many[i][e], one[i][e]);
+                    free(one[i]);
+                    free(many[i]);
+                }
+            }
+            free(A);
+        }
+        cpu_vec_limit(CPU_VEC_AVX512);
+        cpu_bf16_limit(1);
+        cpu_amx_force(CPU_AMX_NONE);
+        for (int i = 0; i < 3; i++) {
+            ops_qw_free(&w[i]);
+            free(W[i]);
+        }
+    }
+    cpu_amx_force(amx_prev);
+    /* Weights of different K: an error, C untouched. */
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, 1);
+    ops_bf16w a, b;
+    float *Wa = frandv(4 * (size_t)K, -1.0f, 1.0f), *A = frandv(2 * (size_t)K, -1.0f, 1.0f);
+    float C0[8] = {0};
+    ck_assert_int_eq(ops_bf16w_from_f32(&a, Wa, 4, K, K), MLM_OK);
+    ck_assert_int_eq(ops_bf16w_from_f32(&b, Wa, 4, K - 1, K), MLM_OK);
+    const ops_bf16w *ab[2] = {&a, &b};
+    float *C[2] = {C0, C0 + 4};
+    int ldc[2] = {4, 4};
+    ck_assert_int_eq(ops_gemm_bf16w_multi(&ctx, 2, A, K, 2, ab, 0.0f, C, ldc),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_gemm_bf16w_multi(&ctx, 2, A, K, 9, ab, 0.0f, C, ldc),
+                     MLM_ERR_INVALID_ARGUMENT);
+    for (int e = 0; e < 8; e++)
+        ck_assert(C0[e] == 0.0f);
+    ops_bf16w_free(&a);
+    ops_bf16w_free(&b);
+    free(Wa);
+    free(A);
+}
+END_TEST
+
 START_TEST(gemm_bf16w_edges)
 {
     ops_ctx ctx;
@@ -3049,6 +3139,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, bf16_conversion_matches_reference);
     tcase_add_loop_test(tc, gemm_bf16w_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_bf16w_paths_bitwise_identical);
+    tcase_add_test(tc, qw_gemm_multi_matches_single);
     tcase_add_test(tc, gemm_bf16w_edges);
     tcase_add_loop_test(tc, gemm_bf16_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_amx_bf16_order);

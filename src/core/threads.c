@@ -241,6 +241,41 @@ void par_for(int nthreads, size_t n, size_t min_chunk, par_fn fn, void *arg)
     }
 }
 
+/* The items of several jobs as one range: job i's are [first[i],
+ * first[i + 1]), each sub-range handed to fn shifted to the job's own. */
+typedef struct jobs_range {
+    int n;
+    const size_t *first;
+    par_fn fn;
+    void *const *args;
+} jobs_range;
+
+static void jobs_run(void *arg, size_t begin, size_t end)
+{
+    const jobs_range *jr = arg;
+    for (int i = 0; i < jr->n; i++) {
+        size_t lo = jr->first[i], hi = jr->first[i + 1];
+        size_t b = begin > lo ? begin : lo, e = end < hi ? end : hi;
+        if (b < e)
+            jr->fn(jr->args[i], b - lo, e - lo);
+    }
+}
+
+void par_for_jobs(int nthreads, int n, const size_t *counts, size_t min_chunk, par_fn fn,
+                  void *const *args)
+{
+    if (n > PAR_JOBS_MAX) {
+        for (int i = 0; i < n; i++)
+            par_for(nthreads, counts[i], min_chunk, fn, args[i]);
+        return;
+    }
+    size_t first[PAR_JOBS_MAX + 1] = {0};
+    for (int i = 0; i < n; i++)
+        first[i + 1] = first[i] + counts[i];
+    jobs_range jr = {n, first, fn, args};
+    par_for(nthreads, first[n > 0 ? n : 0], min_chunk, jobs_run, &jr);
+}
+
 void par_pool_resize(par_pool **pool, int *cur, int nthreads)
 {
     if (nthreads == *cur)

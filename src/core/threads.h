@@ -24,6 +24,15 @@ typedef void (*par_fn)(void *arg, size_t begin, size_t end);
  * across thread counts. */
 void par_for(int nthreads, size_t n, size_t min_chunk, par_fn fn, void *arg);
 
+/* One par_for over the items of n jobs: job i has counts[i] items and runs
+ * as fn(args[i], begin, end) on ranges of its own items; all the items are
+ * split among the threads together (several small products: one parallel
+ * section and one wait, not n). Up to PAR_JOBS_MAX jobs; more run one
+ * par_for each. */
+#define PAR_JOBS_MAX 8
+void par_for_jobs(int nthreads, int n, const size_t *counts, size_t min_chunk, par_fn fn,
+                  void *const *args);
+
 /* How many chunks par_for would use: 1 means it runs inline. */
 int par_chunks(int nthreads, size_t n, size_t min_chunk);
 

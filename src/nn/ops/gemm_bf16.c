@@ -428,42 +428,58 @@ static int threads_for(int nthreads, int M, int N, int K)
     return (double)M * N * K >= (double)(1 << 20) ? nthreads : 1;
 }
 
-/* Runs every item of j on t threads: on the tile path when amx says so,
+/* The function that runs j's items on the tile path when amx says so,
  * else on the kernel's path or the portable one (the same bits). */
-static void run_job(const job *j, int fast, cpu_amx amx, int t)
+static par_fn job_path(int fast, cpu_amx amx)
 {
-    size_t items = (size_t)j->npanels * (((size_t)j->M + (size_t)j->mb - 1) / (size_t)j->mb);
-    if (amx != CPU_AMX_NONE) {
-        par_for(t, items, 1, amx == CPU_AMX_HW ? panels_amx_hw : panels_amx_model, (void *)j);
-        return;
-    }
+    if (amx != CPU_AMX_NONE)
+        return amx == CPU_AMX_HW ? panels_amx_hw : panels_amx_model;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (fast) {
-        par_for(t, items, 1, panels_bf16, (void *)j);
-        return;
-    }
+    if (fast)
+        return panels_bf16;
 #endif
     (void)fast;
-    par_for(t, items, 1, panels_portable, (void *)j);
+    return panels_portable;
 }
 
-mlm_status ops_gemm_bf16w(const ops_ctx *ctx, int M, const float *A, int lda,
-                          const ops_bf16w *w, float beta, float *C, int ldc)
+static size_t job_items(const job *j)
 {
-    if (!w || M < 0 || lda < w->K || ldc < w->N)
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_bf16w: bad arguments (M %d, lda %d, ldc %d)",
-                       M, lda, ldc);
-    int N = w->N, K = w->K, KP = (K + 1) / 2, KS = pairs_stored(K);
+    return (size_t)j->npanels * (((size_t)j->M + (size_t)j->mb - 1) / (size_t)j->mb);
+}
+
+/* Runs every item of j on t threads. */
+static void run_job(const job *j, int fast, cpu_amx amx, int t)
+{
+    par_for(t, job_items(j), 1, job_path(fast, amx), (void *)j);
+}
+
+mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
+                                const ops_bf16w *const *w, float beta, float *const *C,
+                                const int *ldc)
+{
+    if (n < 1 || n > PAR_JOBS_MAX || !w || !C || !ldc || M < 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_bf16w: bad arguments (%d weights, M %d)",
+                       n, M);
+    for (int i = 0; i < n; i++)
+        if (!w[i] || lda < w[i]->K || ldc[i] < w[i]->N || w[i]->K != w[0]->K)
+            return err_set(MLM_ERR_INVALID_ARGUMENT,
+                           "gemm_bf16w: bad arguments (weight %d: M %d, lda %d, ldc %d)", i, M,
+                           lda, ldc[i]);
+    int K = w[0]->K, KP = (K + 1) / 2, KS = pairs_stored(K), N = 0;
+    for (int i = 0; i < n; i++)
+        N += w[i]->N;
     if (M == 0 || N == 0)
         return MLM_OK;
-    if (!C || (K > 0 && (!A || !w->panels)))
-        return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_bf16w: NULL matrix");
+    for (int i = 0; i < n; i++)
+        if (w[i]->N > 0 && (!C[i] || (K > 0 && (!A || !w[i]->panels))))
+            return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_bf16w: NULL matrix (weight %d)", i);
     if (K == 0) {   /* an empty sum: C = 0 + beta·C */
-        for (int m = 0; m < M; m++)
-            for (int n = 0; n < N; n++) {
-                float *c = C + (size_t)m * (size_t)ldc + (size_t)n;
-                *c = beta == 0.0f ? 0.0f : 0.0f + beta * *c;
-            }
+        for (int i = 0; i < n; i++)
+            for (int m = 0; m < M; m++)
+                for (int c = 0; c < w[i]->N; c++) {
+                    float *o = C[i] + (size_t)m * (size_t)ldc[i] + (size_t)c;
+                    *o = beta == 0.0f ? 0.0f : 0.0f + beta * *o;
+                }
         return MLM_OK;
     }
     size_t arow = 2 * (size_t)KS;
@@ -473,11 +489,25 @@ mlm_status ops_gemm_bf16w(const ops_ctx *ctx, int M, const float *A, int lda,
     int fast = cpu_bf16_level();
     round_rows(fast, M, K, A, lda, a, KS);
     memset(a + (size_t)M * arow, 0, (a_rows(M) - (size_t)M) * arow * sizeof *a);
-    int panels = (N + NP - 1) / NP;
-    job j = {M, N, KP, KS, ldc, 1.0f, beta, a, w->panels, C, M, panels};
-    run_job(&j, fast, amx_for(M), threads_for(ctx->nthreads, M, N, K));
+    job jobs[PAR_JOBS_MAX];
+    void *args[PAR_JOBS_MAX];
+    size_t items[PAR_JOBS_MAX];
+    for (int i = 0; i < n; i++) {
+        int panels = (w[i]->N + NP - 1) / NP;
+        jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], M, panels};
+        args[i] = &jobs[i];
+        items[i] = job_items(&jobs[i]);
+    }
+    par_for_jobs(threads_for(ctx->nthreads, M, N, K), n, items, 1, job_path(fast, amx_for(M)),
+                 args);
     mem_free(a);
     return MLM_OK;
+}
+
+mlm_status ops_gemm_bf16w(const ops_ctx *ctx, int M, const float *A, int lda,
+                          const ops_bf16w *w, float beta, float *C, int ldc)
+{
+    return ops_gemm_bf16w_multi(ctx, M, A, lda, 1, &w, beta, &C, &ldc);
 }
 
 /* ---------------------------------------------------------------- general product */

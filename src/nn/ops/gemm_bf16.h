@@ -75,6 +75,14 @@ void ops_bf16w_free(ops_bf16w *w);
 mlm_status ops_gemm_bf16w(const struct ops_ctx *ctx, int M, const float *A, int lda,
                           const ops_bf16w *w, float beta, float *C, int ldc);
 
+/* The products of n weights (1 <= n <= 8) of one K with the same A:
+ * C[i] (M, w[i]->N) = A · w[i]ᵀ (+ beta·C[i]), each exactly as
+ * ops_gemm_bf16w computes it alone; A is rounded to bf16 once and the
+ * panels of all the weights are shared out among the threads together. */
+mlm_status ops_gemm_bf16w_multi(const struct ops_ctx *ctx, int M, const float *A, int lda, int n,
+                                const ops_bf16w *const *w, float beta, float *const *C,
+                                const int *ldc);
+
 /* C = alpha·bf16(op(A))·bf16(op(B)) + beta·C, with ops_gemm's arguments
  * and conventions (nn/ops/gemm.h): what torch.autocast("cpu", bfloat16)
  * does to mm, bmm and linear, each operand rounded to bf16 (bf16_from_f32)

@@ -646,27 +646,6 @@ static void panels_amx_model(void *arg, size_t begin, size_t end)
     panels_amx(arg, 1, begin, end);
 }
 
-/* Several products sharing A, as one range of panels: the weights' panels
- * one after another, first[i] the index of weight i's first panel, so one
- * par_for splits them all among the threads. */
-typedef struct multi {
-    int n;
-    const job *jobs;
-    const size_t *first;   /* n + 1 */
-    par_fn panels;         /* one of the paths above, on one job */
-} multi;
-
-static void multi_panels(void *arg, size_t begin, size_t end)
-{
-    const multi *mu = arg;
-    for (int i = 0; i < mu->n; i++) {
-        size_t lo = mu->first[i], hi = mu->first[i + 1];
-        size_t b = begin > lo ? begin : lo, e = end < hi ? end : hi;
-        if (b < e)
-            mu->panels((void *)&mu->jobs[i], b - lo, e - lo);
-    }
-}
-
 /* The path every job of this call takes: tile from 16 rows (a full tile of
  * A), else VNNI, else the portable loops. */
 static par_fn panels_path(int M, int fast)
@@ -692,14 +671,11 @@ static void empty_sum(int M, int N, float beta, float *C, int ldc)
         }
 }
 
-/* Weights in one call at most: a layer's q, k, v, or the gated FFN's two. */
-#define MULTI_MAX 8
-
 mlm_status ops_gemm_i8w_multi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
                               const ops_i8w *const *w, float beta, float *const *C,
                               const int *ldc)
 {
-    if (n < 1 || n > MULTI_MAX || !w || !C || !ldc || M < 0)
+    if (n < 1 || n > PAR_JOBS_MAX || !w || !C || !ldc || M < 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: bad arguments (%d weights, M %d)",
                        n, M);
     for (int i = 0; i < n; i++)
@@ -733,19 +709,20 @@ mlm_status ops_gemm_i8w_multi(const ops_ctx *ctx, int M, const float *A, int lda
     int fast = cpu_vnni_level();
     quantize_rows(fast, M, K, A, lda, a, KS, sa, z);
     memset(a + (size_t)M * arow, 0, (rows - (size_t)M) * arow);
-    job jobs[MULTI_MAX];
-    size_t first[MULTI_MAX + 1] = {0};
+    job jobs[PAR_JOBS_MAX];
+    void *args[PAR_JOBS_MAX];
+    size_t panels[PAR_JOBS_MAX];
     double work = 0.0;
     for (int i = 0; i < n; i++) {
         jobs[i] = (job){M, w[i]->N, KQ, KS, ldc[i], beta, a, sa, z, w[i]->panels, w[i]->scale,
                         w[i]->rowsum, C[i]};
-        first[i + 1] = first[i] + ((size_t)w[i]->N + NP - 1) / NP;
+        args[i] = &jobs[i];
+        panels[i] = ((size_t)w[i]->N + NP - 1) / NP;
         work += (double)M * w[i]->N * K;
     }
-    multi mu = {n, jobs, first, panels_path(M, fast)};
     /* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
     int t = work >= (double)(1 << 20) ? ctx->nthreads : 1;
-    par_for(t, first[n], 1, multi_panels, &mu);
+    par_for_jobs(t, n, panels, 1, panels_path(M, fast), args);
     mem_free(buf);
     return MLM_OK;
 }

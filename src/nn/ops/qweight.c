@@ -98,14 +98,21 @@ mlm_status ops_qw_gemm(const ops_ctx *ctx, int M, const float *A, int lda, const
 mlm_status ops_qw_gemm_multi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
                              const ops_qw *const *w, float *const *C, const int *ldc)
 {
-    const ops_i8w *i8[8];
-    int all_i8 = n >= 1 && n <= 8;
-    for (int i = 0; all_i8 && i < n; i++) {
-        all_i8 = w[i]->dtype == OPS_INT8;
-        i8[i] = &w[i]->i8;
-    }
-    if (all_i8)
+    int same = n >= 1 && n <= PAR_JOBS_MAX;
+    for (int i = 1; same && i < n; i++)
+        same = w[i]->dtype == w[0]->dtype;
+    if (same && w[0]->dtype == OPS_INT8) {
+        const ops_i8w *i8[PAR_JOBS_MAX];
+        for (int i = 0; i < n; i++)
+            i8[i] = &w[i]->i8;
         return ops_gemm_i8w_multi(ctx, M, A, lda, n, i8, 0.0f, C, ldc);
+    }
+    if (same && w[0]->dtype == OPS_BF16) {
+        const ops_bf16w *b16[PAR_JOBS_MAX];
+        for (int i = 0; i < n; i++)
+            b16[i] = &w[i]->bf16;
+        return ops_gemm_bf16w_multi(ctx, M, A, lda, n, b16, 0.0f, C, ldc);
+    }
     for (int i = 0; i < n; i++) {
         mlm_status st = ops_qw_gemm(ctx, M, A, lda, w[i], 0.0f, C[i], ldc[i]);
         if (st != MLM_OK)

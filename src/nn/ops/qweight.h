@@ -54,8 +54,9 @@ mlm_status ops_qw_gemm(const struct ops_ctx *ctx, int M, const float *A, int lda
                        const ops_qw *w, float beta, float *C, int ldc);
 
 /* C[i] (M, w[i]->N) = A (M, K) · w[i]ᵀ for n weights (<= 8) of one K and
- * one input: int8 ones through ops_gemm_i8w_multi (A quantized once, one
- * parallel section), others one by one. Each C[i] as ops_qw_gemm gives it. */
+ * one input: weights of one dtype through ops_gemm_i8w_multi or
+ * ops_gemm_bf16w_multi (A converted once, one parallel section), a mix one
+ * by one. Each C[i] as ops_qw_gemm gives it. */
 mlm_status ops_qw_gemm_multi(const struct ops_ctx *ctx, int M, const float *A, int lda, int n,
                              const ops_qw *const *w, float *const *C, const int *ldc);
 
