@@ -456,6 +456,61 @@ START_TEST(cached_steps_match_teacher_forced)
 }
 END_TEST
 
+/* The first step of rows alike within each input (beam search's start:
+ * every row from the decoder start token) runs once per input and copies
+ * the result: each row's logits then equal those of a state with one row
+ * per input, and the next step, with a different token in every row,
+ * finds each row's cache as its own. Reduced weights bit for bit (their
+ * products do not depend on the row count); fp32 within the cache bound
+ * (its products' rounding may depend on the row count). */
+START_TEST(alike_first_step_matches_rows_alone)
+{
+    enum { B = 2, S = 7, P = 3, V = 97 };
+    static const mlm_dtype dts[] = {MLM_DTYPE_F32, MLM_DTYPE_INT8, MLM_DTYPE_BF16};
+    for (size_t di = 0; di < sizeof dts / sizeof dts[0]; di++) {
+        mlm_model *m = tiny_t5(_i, 31 + (uint64_t)_i);
+        ck_assert_int_eq(mlm_model_set_dtype(m, dts[di]), MLM_OK);
+        const s2s_ops *s2s = m->family->s2s;
+        int32_t ids[B * S], mask[B * S];
+        for (int i = 0; i < B * S; i++) {
+            ids[i] = 2 + (i * 41) % 95;
+            mask[i] = !(i / S == 1 && i % S >= 5);
+        }
+        float *enc = malloc((size_t)B * S * 16 * sizeof *enc);
+        ck_assert_int_eq(mlm_model_encode(m, 2, ids, mask, B, S, enc), MLM_OK);
+        ops_ctx ctx;
+        ops_ctx_init(&ctx, 2);
+        s2s_state *many = NULL, *one[P] = {NULL};
+        ck_assert_int_eq(s2s->state_new(m, &ctx, enc, mask, B, S, P, 2, &many), MLM_OK);
+        for (int j = 0; j < P; j++)
+            ck_assert_int_eq(s2s->state_new(m, &ctx, enc, mask, B, S, 1, 2, &one[j]), MLM_OK);
+        float lm[B * P * V], l1[B * V];
+        double tol = dts[di] == MLM_DTYPE_F32 ? CACHE_TOL : 0.0;
+        for (int t = 0; t < 2; t++) {
+            int32_t tm[B * P], t1[B];
+            for (int r = 0; r < B * P; r++)   /* step 1: a different token per row */
+                tm[r] = t == 0 ? 0 : 3 + r * 7;
+            ck_assert_int_eq(s2s->step(many, &ctx, tm, lm), MLM_OK);
+            for (int j = 0; j < P; j++) {
+                for (int b = 0; b < B; b++)
+                    t1[b] = tm[b * P + j];
+                ck_assert_int_eq(s2s->step(one[j], &ctx, t1, l1), MLM_OK);
+                for (int b = 0; b < B; b++) {
+                    double d = max_abs(lm + ((size_t)b * P + j) * V, l1 + (size_t)b * V, V);
+                    ck_assert_msg(d <= tol, "%s step %d input %d row %d: |Δ| %g",
+                                  mlm_dtype_name(dts[di]), t, b, j, d);
+                }
+            }
+        }
+        s2s->state_free(many);
+        for (int j = 0; j < P; j++)
+            s2s->state_free(one[j]);
+        free(enc);
+        mlm_model_free(m);
+    }
+}
+END_TEST
+
 /* Greedy generate() (cached) picks, at every step, the argmax of the
  * teacher-forced forward over the prefix it generated: recomputing the whole
  * prefix gives the same ids. */
@@ -515,6 +570,7 @@ Suite *t5_suite(void)
     tcase_add_test(tc, functions_of_the_other_family_fail_clearly);
     tcase_add_test(tc, load_missing_and_aliased_tensors);
     tcase_add_loop_test(tc, cached_steps_match_teacher_forced, 0, 2);
+    tcase_add_loop_test(tc, alike_first_step_matches_rows_alone, 0, 2);
     tcase_add_loop_test(tc, greedy_matches_full_recomputation, 0, 2);
     suite_add_tcase(s, tc);
     return s;

@@ -380,6 +380,29 @@ static mlm_status s2s_state_new(const mlm_model *m, const ops_ctx *ctx, const fl
     return MLM_OK;
 }
 
+/* Whether this step's rows are alike within each input: the first step of
+ * beam search or of several returned sequences (every row of an input
+ * starts from its decoder start token, with an empty cache). */
+static int step_alike(const s2s_state *s, const int32_t *tokens)
+{
+    if (s->t != 0 || s->per < 2)
+        return 0;
+    for (int r = 0; r < s->rows; r++)
+        if (tokens[r] != tokens[r - r % s->per])
+            return 0;
+    return 1;
+}
+
+/* Copies row i of x (n rows of w floats) to rows i·per .. i·per + per − 1,
+ * the last input first, so that no row is overwritten before it is read. */
+static void spread_rows(float *x, int n, int per, size_t w)
+{
+    for (int i = n - 1; i >= 0; i--)
+        for (int j = per - 1; j >= 0; j--)
+            if ((size_t)i * per + j != (size_t)i)
+                memcpy(x + ((size_t)i * per + j) * w, x + (size_t)i * w, w * sizeof *x);
+}
+
 static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *tokens,
                            float *logits)
 {
@@ -390,48 +413,69 @@ static mlm_status s2s_step(s2s_state *s, const ops_ctx *ctx, const int32_t *toke
     size_t slot_floats = (size_t)s->max_steps * HD, layer_floats = (size_t)R * slot_floats;
     if (t >= s->max_steps)
         return err_set(MLM_ERR_STATE, "decoder state: all %d steps are used", s->max_steps);
-    mlm_status st = embed(tm, ctx, s->x, tokens, R);
+    /* Rows alike within each input run once per input (a quarter of the
+     * first step at 4 beams), their key, value and logits then copied to
+     * the others: what each would get on its own (bit for bit with reduced
+     * weights, whose products do not depend on the row count; fp32's may
+     * round differently, as between any two batch sizes). next_slot, free
+     * until reorder, holds the slots and tokens of the rows that run
+     * (2·B <= rows). */
+    int per = step_alike(s, tokens) ? s->per : 1, Rr = R / per;
+    const int32_t *ids = tokens, *block = s->slot;
+    if (per > 1) {
+        int32_t *blk = s->next_slot, *tok = s->next_slot + Rr;
+        for (int i = 0; i < Rr; i++) {
+            blk[i] = s->slot[i * per];
+            tok[i] = tokens[i * per];
+        }
+        ids = tok;
+        block = blk;
+    }
+    mlm_status st = embed(tm, ctx, s->x, ids, Rr);
     /* bias (H, t + 1): query position t against keys 0..t, causal buckets */
     t5_position_bias(d, tm->w.dec_rel, 0, t, 1, t + 1, (long)(t + 1), s->bias);
     for (int l = 0; st == MLM_OK && l < d->Ld; l++) {
         const t5_block_w *b = &tm->w.dec[l];
         float *sk = s->sk + (size_t)l * layer_floats, *sv = s->sv + (size_t)l * layer_floats;
         /* y += SelfAttn(RMS(y)) over the cache and this step's key and value */
-        ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_sa, R, d->C, d->eps);
-        st = t5_qkv(ctx, d, &b->sa, s->n, R, s->q, s->kn, s->vn);
+        ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_sa, Rr, d->C, d->eps);
+        st = t5_qkv(ctx, d, &b->sa, s->n, Rr, s->q, s->kn, s->vn);
         if (st != MLM_OK)
             break;
         for (int r = 0; r < R; r++) {
             size_t at = (size_t)s->slot[r] * slot_floats + (size_t)t * HD;
-            memcpy(sk + at, s->kn + (size_t)r * HD, HD * sizeof *sk);
-            memcpy(sv + at, s->vn + (size_t)r * HD, HD * sizeof *sv);
+            memcpy(sk + at, s->kn + (size_t)(r / per) * HD, HD * sizeof *sk);
+            memcpy(sv + at, s->vn + (size_t)(r / per) * HD, HD * sizeof *sv);
         }
-        ops_attention a = {.rows = R, .H = d->H, .D = d->D, .nk = t + 1, .rows_per_kv = 1,
-                           .block = s->slot, .q = s->q, .q_ld = (long)HD, .k = sk, .v = sv,
+        ops_attention a = {.rows = Rr, .H = d->H, .D = d->D, .nk = t + 1, .rows_per_kv = 1,
+                           .block = block, .q = s->q, .q_ld = (long)HD, .k = sk, .v = sv,
                            .kv_stride = (long)slot_floats, .kv_ld = (long)HD, .add = s->bias,
                            .add_ld = t + 1, .out = s->att, .out_ld = (long)HD,
                            .scratch = s->scratch};
         ops_attention_rows(ctx, &a);
-        st = t5_linear_q(ctx, s->x, s->att, b->sa.o, b->sa.qw_o, R, d->HD, d->C, 1);
+        st = t5_linear_q(ctx, s->x, s->att, b->sa.o, b->sa.qw_o, Rr, d->HD, d->C, 1);
         /* y += CrossAttn(RMS(y)) against the input's keys and values */
         if (st == MLM_OK) {
-            ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_ca, R, d->C, d->eps);
-            st = t5_linear_q(ctx, s->q, s->n, b->ca.q, b->ca.qw_q, R, d->C, d->HD, 0);
+            ops_rmsnorm_forward(ctx, s->n, s->x, b->ln_ca, Rr, d->C, d->eps);
+            st = t5_linear_q(ctx, s->q, s->n, b->ca.q, b->ca.qw_q, Rr, d->C, d->HD, 0);
         }
         if (st != MLM_OK)
             break;
-        ops_attention ca = {.rows = R, .H = d->H, .D = d->D, .nk = s->S, .rows_per_kv = s->per,
-                            .q = s->q, .q_ld = (long)HD, .k = s->ck + (size_t)l * NS * HD,
-                            .v = s->cv + (size_t)l * NS * HD, .kv_stride = (long)s->S * (long)HD,
-                            .kv_ld = d->D, .kv_head = (long)s->S * d->D, .mask = s->eadd, .mask_ld = s->S, .out = s->att,
-                            .out_ld = (long)HD, .scratch = s->scratch};
+        ops_attention ca = {.rows = Rr, .H = d->H, .D = d->D, .nk = s->S,
+                            .rows_per_kv = s->per / per, .q = s->q, .q_ld = (long)HD,
+                            .k = s->ck + (size_t)l * NS * HD, .v = s->cv + (size_t)l * NS * HD,
+                            .kv_stride = (long)s->S * (long)HD, .kv_ld = d->D,
+                            .kv_head = (long)s->S * d->D, .mask = s->eadd, .mask_ld = s->S,
+                            .out = s->att, .out_ld = (long)HD, .scratch = s->scratch};
         ops_attention_rows(ctx, &ca);
-        st = t5_linear_q(ctx, s->x, s->att, b->ca.o, b->ca.qw_o, R, d->HD, d->C, 1);
+        st = t5_linear_q(ctx, s->x, s->att, b->ca.o, b->ca.qw_o, Rr, d->HD, d->C, 1);
         if (st == MLM_OK)
-            st = ffn_block(d, ctx, b, s->x, s->n, s->h, s->h1, R);
+            st = ffn_block(d, ctx, b, s->x, s->n, s->h, s->h1, Rr);
     }
     if (st == MLM_OK)
-        st = lm_head(tm, ctx, s->x, R, logits);
+        st = lm_head(tm, ctx, s->x, Rr, logits);
+    if (st == MLM_OK && per > 1)
+        spread_rows(logits, Rr, per, (size_t)d->V);
     if (st == MLM_OK)
         s->t++;
     return st;
