@@ -2070,6 +2070,24 @@ START_TEST(qw_gemm_multi_matches_single)
 }
 END_TEST
 
+/* Threads for a product: from 2^20 multiply-adds always; from 128 KiB of
+ * weights only inside a pool (waking its workers is cheap, starting
+ * threads is not). */
+START_TEST(threads_for_products)
+{
+    ck_assert_int_eq(ops_threads_for(4, (double)(1 << 20), 0.0), 4);
+    ck_assert_int_eq(ops_threads_for(4, (double)(1 << 20) - 1, 0.0), 1);
+    ck_assert_int_eq(ops_threads_for(4, 1000.0, (double)(1 << 17)), 1);   /* no pool */
+    par_pool *pool = par_pool_new(1);
+    par_pool *before = par_pool_enter(pool);
+    ck_assert_int_eq(ops_threads_for(4, 1000.0, (double)(1 << 17)), 4);
+    ck_assert_int_eq(ops_threads_for(4, 1000.0, (double)(1 << 17) - 1), 1);
+    par_pool_leave(before);
+    par_pool_free(pool);
+    ck_assert_int_eq(ops_threads_for(4, 1000.0, (double)(1 << 17)), 1);
+}
+END_TEST
+
 START_TEST(gemm_bf16w_edges)
 {
     ops_ctx ctx;
@@ -3140,6 +3158,7 @@ Suite *ops_suite(void)
     tcase_add_loop_test(tc, gemm_bf16w_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_bf16w_paths_bitwise_identical);
     tcase_add_test(tc, qw_gemm_multi_matches_single);
+    tcase_add_test(tc, threads_for_products);
     tcase_add_test(tc, gemm_bf16w_edges);
     tcase_add_loop_test(tc, gemm_bf16_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_amx_bf16_order);

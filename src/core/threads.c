@@ -187,6 +187,8 @@ par_pool *par_pool_enter(par_pool *pool)
 
 void par_pool_leave(par_pool *previous) { entered = previous; }
 
+int par_pool_entered(void) { return entered != NULL; }
+
 static void pool_run(par_pool *p, int t, size_t n, par_fn fn, void *arg)
 {
     p->fn = fn;

@@ -61,5 +61,8 @@ void par_pool_resize(par_pool **pool, int *cur, int nthreads);
  * par_pool_leave to restore. */
 par_pool *par_pool_enter(par_pool *pool);
 void par_pool_leave(par_pool *previous);
+/* Whether this thread has entered a pool: its par_for calls then cost a
+ * wake-up of waiting workers (a few us), not thread starts. */
+int par_pool_entered(void);
 
 #endif

@@ -30,6 +30,13 @@ void ops_ctx_init(ops_ctx *ctx, int nthreads)
     ctx->autocast_bf16 = 0;
 }
 
+int ops_threads_for(int nthreads, double macs, double bytes)
+{
+    if (macs >= (double)(1 << 20) || (bytes >= (double)(1 << 17) && par_pool_entered()))
+        return nthreads;
+    return 1;
+}
+
 /* ---------------------------------------------------------------- kernel choice */
 
 /* Every kernel set's context and name, looked up once; which one a product

@@ -422,12 +422,6 @@ static cpu_amx amx_for(int M)
     return M >= AMX_ROWS ? cpu_amx_bf16_level() : CPU_AMX_NONE;
 }
 
-/* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
-static int threads_for(int nthreads, int M, int N, int K)
-{
-    return (double)M * N * K >= (double)(1 << 20) ? nthreads : 1;
-}
-
 /* The function that runs j's items on the tile path when amx says so,
  * else on the kernel's path or the portable one (the same bits). */
 static par_fn job_path(int fast, cpu_amx amx)
@@ -492,14 +486,15 @@ mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int l
     job jobs[PAR_JOBS_MAX];
     void *args[PAR_JOBS_MAX];
     size_t items[PAR_JOBS_MAX];
+    double bytes = 2.0 * N * K;
     for (int i = 0; i < n; i++) {
         int panels = (w[i]->N + NP - 1) / NP;
         jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], M, panels};
         args[i] = &jobs[i];
         items[i] = job_items(&jobs[i]);
     }
-    par_for_jobs(threads_for(ctx->nthreads, M, N, K), n, items, 1, job_path(fast, amx_for(M)),
-                 args);
+    par_for_jobs(ops_threads_for(ctx->nthreads, (double)M * N * K, bytes), n, items, 1,
+                 job_path(fast, amx_for(M)), args);
     mem_free(a);
     return MLM_OK;
 }
@@ -741,7 +736,7 @@ mlm_status ops_gemm_bf16(const ops_ctx *ctx, int transa, int transb, int M, int 
     if (!scratch)
         return err_oom();
     product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
-    int rc = product_run(&p, threads_for(ctx->nthreads, M, N, K), scratch);
+    int rc = product_run(&p, ops_threads_for(ctx->nthreads, (double)M * N * K, 0.0), scratch);
     mem_free(scratch);
     return rc == 0 ? MLM_OK : err_oom();
 }
@@ -803,7 +798,7 @@ mlm_status ops_gemm_bf16_batched(const ops_ctx *ctx, int transa, int transb, int
         j.nthreads = 1;
         par_for(ctx->nthreads, count, 1, batch_range, &j);
     } else {
-        j.nthreads = threads_for(ctx->nthreads, M, N, K);
+        j.nthreads = ops_threads_for(ctx->nthreads, (double)M * N * K, 0.0);
         batch_range(&j, 0, count);
     }
     return j.failed ? err_oom() : MLM_OK;

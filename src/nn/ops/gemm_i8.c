@@ -712,16 +712,16 @@ mlm_status ops_gemm_i8w_multi(const ops_ctx *ctx, int M, const float *A, int lda
     job jobs[PAR_JOBS_MAX];
     void *args[PAR_JOBS_MAX];
     size_t panels[PAR_JOBS_MAX];
-    double work = 0.0;
+    double work = 0.0, bytes = 0.0;
     for (int i = 0; i < n; i++) {
         jobs[i] = (job){M, w[i]->N, KQ, KS, ldc[i], beta, a, sa, z, w[i]->panels, w[i]->scale,
                         w[i]->rowsum, C[i]};
         args[i] = &jobs[i];
         panels[i] = ((size_t)w[i]->N + NP - 1) / NP;
         work += (double)M * w[i]->N * K;
+        bytes += (double)w[i]->N * K;
     }
-    /* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds. */
-    int t = work >= (double)(1 << 20) ? ctx->nthreads : 1;
+    int t = ops_threads_for(ctx->nthreads, work, bytes);
     par_for_jobs(t, n, panels, 1, panels_path(M, fast), args);
     mem_free(buf);
     return MLM_OK;

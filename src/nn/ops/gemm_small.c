@@ -24,6 +24,7 @@
 
 #include "core/threads.h"
 #include "nn/ops/cpu.h"
+#include "nn/ops/ops.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -207,9 +208,8 @@ void gemm_small_nt(int nthreads, int M, int N, int K, const float *A, int lda, c
     }
     job j = {M, N, K, lda, ldw, ldc, beta, A, W, C};
     size_t blocks = ((size_t)N + NR - 1) / NR;
-    /* A thread start (~20-50 us) pays for itself above ~2^20 multiply-adds;
-     * each thread gets at least 64 rows of W. */
-    int t = (double)M * N * K >= (double)(1 << 20) ? nthreads : 1;
+    /* each thread gets at least 64 rows of W */
+    int t = ops_threads_for(nthreads, (double)M * N * K, 4.0 * N * K);
     par_for(t, blocks, 64 / NR, run_range, &j);
     free(padded);
 }

@@ -34,6 +34,14 @@ typedef struct ops_ctx {
  * BLIS_NUM_THREADS) is never read: the count is the caller's choice. */
 void ops_ctx_init(ops_ctx *ctx, int nthreads);
 
+/* Threads for a product of `macs` multiply-adds that reads `bytes` of
+ * weights: nthreads from ~2^20 multiply-adds (a thread start, ~20-50 us,
+ * pays for itself there); also from 128 KiB of weights when the calling
+ * thread has entered a pool (core/threads.h: waking its workers costs a
+ * few us, and one core alone reads memory at half the rate of two, so a
+ * one-row product of a layer's weights gains); else 1. */
+int ops_threads_for(int nthreads, double macs, double bytes);
+
 #include "nn/ops/gemm.h"
 #include "nn/ops/kernels.h"
 #include "nn/ops/loss.h"
