@@ -52,6 +52,9 @@ DEB_PACKAGES := gcc make pkg-config binutils libblis-pthread-dev libcjson-dev \
 DEB_PACKAGES_FUZZ := clang libclang-rt-14-dev
 # What regenerating the goldens under tests/ needs (never make check).
 DEB_PACKAGES_GOLDEN := python3-torch python3-numpy nodejs npm
+# The benchmarks' peers: PyTorch, ONNX Runtime (npm, models from python3-onnx)
+# and oneDNN (bench-bf16).
+DEB_PACKAGES_BENCH := $(DEB_PACKAGES_GOLDEN) python3-onnx libdnnl-dev
 
 # BLIS ships no pkg-config file on Debian and puts its header and libraries
 # in a folder per threading model. We take the pthread build (our threads
@@ -135,7 +138,7 @@ MLM_BIN := $(OUTBIN)/mlm
 TEST_BIN := $(B)/tests/check_mlm
 VERSION_SCRIPT := src/libmlm.map
 
-.PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz install uninstall clean \
+.PHONY: all check check-run check-valgrind demo deps deps-ok deps-fuzz deps-golden deps-bench install uninstall clean \
         fuzz bench bench-tokenize bench-model bench-dataset bench-train bench-t5 \
         bench-t5-train bench-bf16 bench-dtype bench-dtype-accuracy bench-distributed abi-dump \
         abi-check \
@@ -293,6 +296,10 @@ deps-fuzz:
 deps-golden:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(DEB_PACKAGES_GOLDEN)"
 
+# SKIP_PEERS=1 runs libmlm's side of a benchmark only: the library's packages.
+deps-bench:
+	@$(MAKE) --no-print-directory deps $(if $(filter 1,$(SKIP_PEERS)),,EXTRA_PACKAGES="$(DEB_PACKAGES_BENCH)")
+
 # ---------------------------------------------------------------- install
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR)/mlm $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
@@ -374,7 +381,7 @@ build/bench/allreduce_bench: BENCH_CFLAGS = $(MPI_CFLAGS)
 # bf16 products: libmlm's fp32, its bf16 kernel and oneDNN's bf16 matmul, 1 and 2
 # threads (docs/architecture.md, "Reduced precision kernels").
 build/bench/bf16_gemm_bench: BENCH_LIBS = -ldnnl -lgomp
-bench-bf16: deps-ok
+bench-bf16: deps-bench
 	@$(MAKE) --no-print-directory build/bench/bf16_gemm_bench
 	OMP_WAIT_POLICY=passive build/bench/bf16_gemm_bench
 
@@ -385,13 +392,13 @@ bench: deps-ok
 # libmlm vs HF tokenizers (Node binding), same text and threads, with ratios;
 # then `mlm tokenize` (plain and --json, stdin to a file) against HF's
 # in-memory encodeBatch.
-bench-tokenize: deps-ok
+bench-tokenize: deps-bench
 	@$(MAKE) --no-print-directory build/bench/tokenizer_bench $(MLM_BIN)
 	@sh bench/tokenize.sh
 
 # Needs /usr/bin/python3 with Debian's torch and node + npm (for the peers);
 # SKIP_PEERS=1 runs libmlm's side only.
-bench-model: deps-ok
+bench-model: deps-bench
 	@$(MAKE) --no-print-directory build/bench/fill_mask_bench
 	@sh bench/run_model_bench.sh
 
@@ -399,7 +406,7 @@ bench-model: deps-ok
 # (under /tmp) streaming on 1 and 2 threads, peak RSS at two corpus sizes,
 # and the HF tokenizers Node peer (npm install in tests/ if needed).
 BENCH_MB ?= 100
-bench-dataset: deps-ok
+bench-dataset: deps-bench
 	@$(MAKE) --no-print-directory build/bench/dataset_bench
 	build/bench/dataset_bench $(BENCH_MB)
 
@@ -408,14 +415,14 @@ bench-dataset: deps-ok
 # 2 threads, against PyTorch's best BLIS configuration (needs /usr/bin/python3
 # with Debian's torch; SKIP_PEERS=1 runs libmlm's side only). SHAPES, THREADS,
 # STEPS, WARMUP, TORCH_ARCHS, TORCH_SEARCH: see the script.
-bench-train: deps-ok
+bench-train: deps-bench
 	@$(MAKE) --no-print-directory build/bench/train_bench
 	@sh bench/run_train_bench.sh
 
 # Data-parallel training: mpirun -np 2 against one process (1 and 2
 # threads), shared memory and TCP, with and without overlap, MPI_Allreduce
 # alone, and the scaling model (bench/run_dist_bench.sh; docs/distributed.md)
-bench-distributed: deps-ok
+bench-distributed: deps-bench
 	@$(MAKE) --no-print-directory build/bench/train_bench build/bench/t5_train_bench \
 	    build/bench/allreduce_bench
 	@sh bench/run_dist_bench.sh
@@ -425,7 +432,7 @@ bench-distributed: deps-ok
 # 1 and 2 threads, ratios, the memory floor and peak RSS (needs
 # /usr/bin/python3 with Debian's torch; SKIP_PEERS=1 runs libmlm's side
 # only). REPS, THREADS, BATCHES, MODES, STYLE, TORCH_ARCH: see the script.
-bench-t5: deps-ok
+bench-t5: deps-bench
 	@$(MAKE) --no-print-directory build/bench/t5_bench
 	@sh bench/run_t5_bench.sh
 
@@ -435,7 +442,7 @@ bench-t5: deps-ok
 # fp32 and, where the CPU has AVX512-BF16 or AMX, bf16 autocast (needs
 # /usr/bin/python3 with Debian's torch; SKIP_PEERS=1 runs libmlm's side
 # only). THREADS, REPS, STEPS, WARMUP, TORCH_ARCHS, BF16: see the script.
-bench-t5-train: deps-ok
+bench-t5-train: deps-bench
 	@$(MAKE) --no-print-directory build/bench/t5_train_bench
 	@sh bench/run_t5_train_bench.sh
 
@@ -445,11 +452,11 @@ bench-t5-train: deps-ok
 # floor from a bandwidth probe in the same run. REPS, THREADS, SKIP_PEERS:
 # see the script. bench-dtype-accuracy: top-1/top-5 agreement of bf16 and
 # int8 with fp32 on a model trained here (the script trains it once).
-bench-dtype: deps-ok
+bench-dtype: deps-bench
 	@$(MAKE) --no-print-directory build/bench/fill_mask_bench
 	@sh bench/run_dtype_bench.sh
 
-bench-dtype-accuracy: deps-ok
+bench-dtype-accuracy: deps-bench
 	@$(MAKE) --no-print-directory all build/bench/dtype_accuracy
 	@sh bench/run_dtype_accuracy.sh
 
