@@ -95,8 +95,8 @@ int main(void)
     const char *amx = getenv("MLM_TEST_AMX");
     if (amx && strcmp(amx, "model") == 0) {
         cpu_amx_force(CPU_AMX_MODEL);
-        printf("forced MLM_TEST_AMX=model: bf16 and int8 products of 16 rows or more on the "
-               "AMX tile path's software model\n");
+        printf("forced MLM_TEST_AMX=model: bf16 and int8 products of a few rows or more "
+               "(nn/ops/amx.h) on the AMX tile path's software model\n");
     } else if (amx && strcmp(amx, "off") == 0) {
         cpu_amx_force(CPU_AMX_NONE);
         printf("forced MLM_TEST_AMX=off: no AMX tile path\n");

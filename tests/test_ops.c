@@ -1588,7 +1588,7 @@ END_TEST
 
 /* cpuid signatures of the generations the rule table names (family,
  * model as Linux prints them), with what each must get. */
-enum { SIG_SSE2, SIG_AVX, SIG_AVX2, SIG_AVX512 };
+enum { SIG_SSE2, SIG_AVX, SIG_AVX2, SIG_AVX512, SIG_AMX };
 typedef struct cpu_signature {
     const char *what;
     int amd, family, model, isa;
@@ -1607,6 +1607,8 @@ static const cpu_signature signatures[] = {
      CPU_GEMM_HASWELL},
     {"an Intel part not in the table", 0, 0x13, 0x01, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_SKX},
     {"Rocket Lake (Xeon E-2300)", 0, 0x06, 0xa7, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
+    {"a Xeon with AMX shown as Rocket Lake", 0, 0x06, 0xa7, SIG_AMX, CPU_GEMM_HASWELL,
+     CPU_GEMM_SKX},
     {"Ice Lake client", 0, 0x06, 0x7e, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
     {"Tiger Lake", 0, 0x06, 0x8c, SIG_AVX512, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
     {"Haswell-EP", 0, 0x06, 0x3f, SIG_AVX2, CPU_GEMM_HASWELL, CPU_GEMM_HASWELL},
@@ -1639,6 +1641,7 @@ static cpu_features features_of(const cpu_signature *sig)
     f.avx = sig->isa >= SIG_AVX;
     f.avx2 = f.fma = f.bmi2 = sig->isa >= SIG_AVX2;
     f.avx512f = f.avx512dq = f.avx512bw = f.avx512vl = f.avx512cd = sig->isa >= SIG_AVX512;
+    f.amx_tile = f.amx_bf16 = f.amx_int8 = sig->isa >= SIG_AMX;
     return f;
 }
 
@@ -1673,6 +1676,9 @@ START_TEST(gemm_kernel_rule)
     ck_assert_ptr_null(cpu_part_name(&other));
     cpu_features genoa = features_named("Zen 4 (Genoa)");
     ck_assert_str_eq(cpu_part_name(&genoa), "Zen 4");
+    cpu_features spr = features_named("Sapphire Rapids");
+    spr.amx_tile = 1;
+    ck_assert_str_eq(cpu_part_name(&spr), "Sapphire Rapids");
     /* What each kernel set and vector level needs. */
     cpu_features avx2 = features_named("Haswell-EP");
     cpu_features base = features_named("x86-64 baseline (qemu64)");
@@ -1840,7 +1846,7 @@ START_TEST(bf16_conversion_matches_reference)
 END_TEST
 
 /* Loop tests over the AMX tile path: _i = 0 runs as this CPU runs (the
- * tiles where it has them, for products of 16 rows or more), _i = 1 on the
+ * tiles where it has them, for products of a few rows or more), _i = 1 on the
  * tile path's software model (nn/ops/amx.h), so that every CPU checks the
  * tiling. Returns the setting to restore. */
 static cpu_amx amx_mode_begin(int i, const char *what)

@@ -9,7 +9,8 @@
  * Every tile is configured 16 rows × 64 bytes, the largest the palette
  * allows: the callers pad A and the panels to whole blocks with zeros, so no
  * tile ever needs another shape (a second configuration would clear the
- * accumulators). With 16 rows or fewer, tmm2, tmm3 and tmm5 stay idle.
+ * accumulators). With 16 rows or fewer the panel goes in one pass instead
+ * (FULL_BODY below).
  *
  * The model follows the SDM's pseudocode: TILELOADD / TILESTORED move
  * 16 rows of 64 bytes, TILEZERO clears, TDPBF16PS adds, per element of C
@@ -175,15 +176,14 @@ void amx_end(int model)
 #endif
 
 /* One half of the panel (32 columns from byte offset 128·h of each k group
- * row), 32 rows of A (two) into acc's rows of 256 bytes. */
-#define HALF_BODY(TWO)                                                                          \
+ * row), 32 rows of A (two tiles; the second may be partly pad rows) into
+ * acc's rows of 256 bytes. */
+#define HALF_BODY()                                                                             \
     do {                                                                                        \
         TZERO(0);                                                                               \
         TZERO(1);                                                                               \
-        if (TWO) {                                                                              \
-            TZERO(2);                                                                           \
-            TZERO(3);                                                                           \
-        }                                                                                       \
+        TZERO(2);                                                                               \
+        TZERO(3);                                                                               \
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *ab = a + (size_t)b * AMX_BLOCK;                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256 + 128 * (size_t)h;                     \
@@ -192,31 +192,58 @@ void amx_end(int model)
             TLOAD(7, wb + 64, 256);                                                             \
             TDP(0, 4, 6);                                                                       \
             TDP(1, 4, 7);                                                                       \
-            if (TWO) {                                                                          \
-                TLOAD(5, ab + AMX_ROWS * lda, lda);                                             \
-                TDP(2, 5, 6);                                                                   \
-                TDP(3, 5, 7);                                                                   \
-            }                                                                                   \
+            TLOAD(5, ab + AMX_ROWS * lda, lda);                                                 \
+            TDP(2, 5, 6);                                                                       \
+            TDP(3, 5, 7);                                                                       \
         }                                                                                       \
         TSTORE(0, out + 128 * (size_t)h, 256);                                                  \
         TSTORE(1, out + 128 * (size_t)h + 64, 256);                                             \
-        if (TWO) {                                                                              \
-            TSTORE(2, out + AMX_ROWS * 256 + 128 * (size_t)h, 256);                             \
-            TSTORE(3, out + AMX_ROWS * 256 + 128 * (size_t)h + 64, 256);                        \
+        TSTORE(2, out + AMX_ROWS * 256 + 128 * (size_t)h, 256);                                 \
+        TSTORE(3, out + AMX_ROWS * 256 + 128 * (size_t)h + 64, 256);                            \
+    } while (0)
+
+/* 16 rows of A or fewer against the whole panel in one pass over k: tmm0-3
+ * accumulate the panel's four 16-column tiles, tmm4 holds A's k block and
+ * tmm5-7 take turns with the panel's tiles. Each k block of the panel is
+ * one contiguous 4 KB read and A's block is loaded once (a half-panel pass
+ * reads every other 128 bytes and A twice: at the few rows of a fill-mask
+ * or a decoding step, the panel's bytes are the whole cost). Each element's
+ * sum runs over the same k blocks in the same order as HALF_BODY's. */
+#define FULL_BODY()                                                                             \
+    do {                                                                                        \
+        TZERO(0);                                                                               \
+        TZERO(1);                                                                               \
+        TZERO(2);                                                                               \
+        TZERO(3);                                                                               \
+        for (int b = 0; b < blocks; b++) {                                                      \
+            const uint8_t *wb = w + (size_t)b * 16 * 256;                                       \
+            TLOAD(4, a + (size_t)b * AMX_BLOCK, lda);                                           \
+            TLOAD(5, wb, 256);                                                                  \
+            TDP(0, 4, 5);                                                                       \
+            TLOAD(6, wb + 64, 256);                                                             \
+            TDP(1, 4, 6);                                                                       \
+            TLOAD(7, wb + 128, 256);                                                            \
+            TDP(2, 4, 7);                                                                       \
+            TLOAD(5, wb + 192, 256);                                                            \
+            TDP(3, 4, 5);                                                                       \
         }                                                                                       \
+        TSTORE(0, out, 256);                                                                    \
+        TSTORE(1, out + 64, 256);                                                               \
+        TSTORE(2, out + 128, 256);                                                              \
+        TSTORE(3, out + 192, 256);                                                              \
     } while (0)
 
 #define PANEL_FN(name, MODEL_, KIND_)                                                           \
     static AMXT void name(const uint8_t *a, size_t lda, const uint8_t *w, int blocks, int rows, \
                           uint8_t *out)                                                         \
     {                                                                                           \
-        enum { MODEL = MODEL_, IS_BF16 = KIND_ == AMX_BF16 };                                                  \
-        for (int h = 0; h < 2; h++) {                                                           \
-            if (rows > AMX_ROWS)                                                                \
-                HALF_BODY(1);                                                                   \
-            else                                                                                \
-                HALF_BODY(0);                                                                   \
+        enum { MODEL = MODEL_, IS_BF16 = KIND_ == AMX_BF16 };                                   \
+        if (rows <= AMX_ROWS) {                                                                 \
+            FULL_BODY();                                                                        \
+            return;                                                                             \
         }                                                                                       \
+        for (int h = 0; h < 2; h++)                                                             \
+            HALF_BODY();                                                                       \
     }
 
 PANEL_FN(panel_model_bf16, 1, AMX_BF16)

@@ -21,6 +21,19 @@
 #define AMX_ROWS 16
 #define AMX_MAX_ROWS 32
 
+/* The fewest rows of A for which the products take the tiles (fewer rows
+ * are padded to a tile with zeros). A tile product reads the weight's panel
+ * at the same rate whatever the rows, so from a few rows, where the vector
+ * kernels' compute starts to show, the tiles win; at one row the vector
+ * kernels stream the weight faster. Measured on a Xeon with AMX, 1 thread,
+ * a 3072×768 weight, µs per product for rows 1 / 2 / 4 / 8 / 12:
+ * bf16 vdpbf16ps 168 / 205 / 244 / 437 / 582, tiles 180 / 182 / 183 / 187 /
+ * 185; int8 vpdpbusd 57 / 72 / 78 / 135 / 150, tiles 91 / 94 / 95 / 108 /
+ * 106; the fill-mask pipeline (12 rows, 2 threads) agrees: int8 2.7 ms from
+ * 4 rows, 2.9 from 8, 3.6-4.0 from 16. */
+#define AMX_BF16_MIN_ROWS 2
+#define AMX_INT8_MIN_ROWS 4
+
 /* Bytes of one k block: a tile row of A (32 bf16 = 16 pairs, or 64 int8 =
  * 16 groups of 4), and the same 16 pairs or groups of a panel's 64 columns. */
 #define AMX_BLOCK 64

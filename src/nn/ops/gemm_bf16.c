@@ -415,11 +415,11 @@ static void panels_amx_model(void *arg, size_t begin, size_t end)
     panels_amx(arg, 1, begin, end);
 }
 
-/* The tile path for a product of M rows: from 16 rows, where a tile of A
- * is full (below, the AVX-512 kernel reads the weight once as fast). */
+/* The tile path for a product of M rows: from AMX_BF16_MIN_ROWS
+ * (nn/ops/amx.h says why). */
 static cpu_amx amx_for(int M)
 {
-    return M >= AMX_ROWS ? cpu_amx_bf16_level() : CPU_AMX_NONE;
+    return M >= AMX_BF16_MIN_ROWS ? cpu_amx_bf16_level() : CPU_AMX_NONE;
 }
 
 /* The function that runs j's items on the tile path when amx says so,

@@ -66,10 +66,12 @@ void ops_bf16w_free(ops_bf16w *w);
  * fma(a[2p+1], w[2p+1], acc) then fma(a[2p], w[2p], acc), each result
  * flushed to zero when denormal — what vdpbf16ps does, which the
  * AVX512-BF16 kernel uses and the portable path reproduces. On a CPU with
- * AMX-BF16, products of 16 rows or more take the tile path (nn/ops/amx.h):
- * the same sums within the same error bound, rounded as TDPBF16PS rounds
- * them, which differs from vdpbf16ps; still independent of the
- * neighbours, the split and ctx->nthreads. Errors: MLM_ERR_INVALID_ARGUMENT
+ * AMX-BF16, products of AMX_BF16_MIN_ROWS (2) rows or more take the tile
+ * path (nn/ops/amx.h): the same sums within the same error bound, rounded
+ * as TDPBF16PS rounds them, which differs from vdpbf16ps; still independent
+ * of the neighbours, the split, ctx->nthreads and M from 2 rows on (a
+ * one-row product there may differ from the same row among others in the
+ * last bits). Errors: MLM_ERR_INVALID_ARGUMENT
  * (M < 0, lda < K, ldc < N, NULL pointers that would be read),
  * MLM_ERR_OUT_OF_MEMORY. */
 mlm_status ops_gemm_bf16w(const struct ops_ctx *ctx, int M, const float *A, int lda,

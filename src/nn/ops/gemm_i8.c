@@ -44,9 +44,9 @@
  * rowsum, taken over the real K, needs no correction. The portable path is
  * the same sum in plain int32 loops.
  *
- * On a CPU with AMX-INT8, products of 16 rows or more take the tile path
- * (nn/ops/amx.h): TDPBUSD makes the same exact int32 sums, so its floats
- * are the other paths' bit for bit. K is then padded to whole tile blocks
+ * On a CPU with AMX-INT8, products of AMX_INT8_MIN_ROWS (4) rows or more
+ * take the tile path (nn/ops/amx.h): TDPBUSD makes the same exact int32
+ * sums, so its floats are the other paths' bit for bit. K is then padded to whole tile blocks
  * (64) in the panels and in the quantized rows, zeros on both sides. An
  * AVX-VNNI (ymm, Alder Lake) path is not written: no CPU here has it. */
 #include "nn/ops/gemm_i8.h"
@@ -646,11 +646,11 @@ static void panels_amx_model(void *arg, size_t begin, size_t end)
     panels_amx(arg, 1, begin, end);
 }
 
-/* The path every job of this call takes: tile from 16 rows (a full tile of
- * A), else VNNI, else the portable loops. */
+/* The path every job of this call takes: tile from AMX_INT8_MIN_ROWS
+ * (nn/ops/amx.h says why), else VNNI, else the portable loops. */
 static par_fn panels_path(int M, int fast)
 {
-    cpu_amx amx = M >= AMX_ROWS ? cpu_amx_int8_level() : CPU_AMX_NONE;
+    cpu_amx amx = M >= AMX_INT8_MIN_ROWS ? cpu_amx_int8_level() : CPU_AMX_NONE;
     if (amx != CPU_AMX_NONE)
         return amx == CPU_AMX_HW ? panels_amx_hw : panels_amx_model;
 #if defined(__x86_64__) && defined(__GNUC__)

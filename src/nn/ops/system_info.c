@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "nn/ops/amx.h"
 #include "nn/ops/cpu.h"
 #include "nn/ops/gemm.h"
 
@@ -15,9 +16,12 @@ static pthread_once_t system_info_once = PTHREAD_ONCE_INIT;
 static void system_info_init(void)
 {
     char reduced[160];
-    /* the tile path takes products of 16 rows and more (nn/ops/amx.h) */
-    const char *amx_bf16 = cpu_amx_bf16_level() == CPU_AMX_HW ? "amx_bf16 tiles from 16 rows, " : "";
-    const char *amx_int8 = cpu_amx_int8_level() == CPU_AMX_HW ? "amx_int8 tiles from 16 rows, " : "";
+    /* the rows from which products take the tiles (nn/ops/amx.h) */
+    char amx_bf16[48] = "", amx_int8[48] = "";
+    if (cpu_amx_bf16_level() == CPU_AMX_HW)
+        snprintf(amx_bf16, sizeof amx_bf16, "amx_bf16 tiles from %d rows, ", AMX_BF16_MIN_ROWS);
+    if (cpu_amx_int8_level() == CPU_AMX_HW)
+        snprintf(amx_int8, sizeof amx_int8, "amx_int8 tiles from %d rows, ", AMX_INT8_MIN_ROWS);
     snprintf(system_info, sizeof system_info,
              "cpu: %s; gemm: %s; reduced-precision paths: %s; bf16 gemm: %s%s; int8 gemm: %s%s",
              cpu_describe(), gemm_describe(),
