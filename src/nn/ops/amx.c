@@ -177,7 +177,7 @@ void amx_end(int model)
 
 /* One half of the panel (32 columns from byte offset 128·h of each k group
  * row), 32 rows of A (two tiles; the second may be partly pad rows) into
- * acc's rows of 256 bytes. */
+ * out's rows, ldo bytes apart. */
 #define HALF_BODY()                                                                             \
     do {                                                                                        \
         TZERO(0);                                                                               \
@@ -196,10 +196,10 @@ void amx_end(int model)
             TDP(2, 5, 6);                                                                       \
             TDP(3, 5, 7);                                                                       \
         }                                                                                       \
-        TSTORE(0, out + 128 * (size_t)h, 256);                                                  \
-        TSTORE(1, out + 128 * (size_t)h + 64, 256);                                             \
-        TSTORE(2, out + AMX_ROWS * 256 + 128 * (size_t)h, 256);                                 \
-        TSTORE(3, out + AMX_ROWS * 256 + 128 * (size_t)h + 64, 256);                            \
+        TSTORE(0, out + 128 * (size_t)h, ldo);                                                  \
+        TSTORE(1, out + 128 * (size_t)h + 64, ldo);                                             \
+        TSTORE(2, out + AMX_ROWS * ldo + 128 * (size_t)h, ldo);                                 \
+        TSTORE(3, out + AMX_ROWS * ldo + 128 * (size_t)h + 64, ldo);                            \
     } while (0)
 
 /* 16 rows of A or fewer against the whole panel in one pass over k: tmm0-3
@@ -227,15 +227,15 @@ void amx_end(int model)
             TLOAD(5, wb + 192, 256);                                                            \
             TDP(3, 4, 5);                                                                       \
         }                                                                                       \
-        TSTORE(0, out, 256);                                                                    \
-        TSTORE(1, out + 64, 256);                                                               \
-        TSTORE(2, out + 128, 256);                                                              \
-        TSTORE(3, out + 192, 256);                                                              \
+        TSTORE(0, out, ldo);                                                                    \
+        TSTORE(1, out + 64, ldo);                                                               \
+        TSTORE(2, out + 128, ldo);                                                              \
+        TSTORE(3, out + 192, ldo);                                                              \
     } while (0)
 
 #define PANEL_FN(name, MODEL_, KIND_)                                                           \
     static AMXT void name(const uint8_t *a, size_t lda, const uint8_t *w, int blocks, int rows, \
-                          uint8_t *out)                                                         \
+                          uint8_t *out, size_t ldo)                                             \
     {                                                                                           \
         enum { MODEL = MODEL_, IS_BF16 = KIND_ == AMX_BF16 };                                   \
         if (rows <= AMX_ROWS) {                                                                 \
@@ -254,19 +254,19 @@ PANEL_FN(panel_hw_int8, 0, AMX_INT8)
 #endif
 
 void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
-               int blocks, int rows, void *acc)
+               int blocks, int rows, void *acc, size_t ldacc)
 {
 #if AMX_HW
     if (!model) {
         if (kind == AMX_BF16)
-            panel_hw_bf16(a, lda, w, blocks, rows, acc);
+            panel_hw_bf16(a, lda, w, blocks, rows, acc, ldacc);
         else
-            panel_hw_int8(a, lda, w, blocks, rows, acc);
+            panel_hw_int8(a, lda, w, blocks, rows, acc, ldacc);
         return;
     }
 #endif
     if (kind == AMX_BF16)
-        panel_model_bf16(a, lda, w, blocks, rows, acc);
+        panel_model_bf16(a, lda, w, blocks, rows, acc, ldacc);
     else
-        panel_model_int8(a, lda, w, blocks, rows, acc);
+        panel_model_int8(a, lda, w, blocks, rows, acc, ldacc);
 }

@@ -50,12 +50,15 @@ typedef enum amx_kind {
 void amx_begin(int model);
 void amx_end(int model);
 
-/* acc[r][c], r < rows, c < 64 (rows of 64 32-bit elements: float for
- * AMX_BF16, int32_t for AMX_INT8) = the dot products of A's rows [0, rows)
- * with the panel's 64 columns over `blocks` k blocks:
+/* acc[r][c], r < rows, c < 64 (32-bit elements: float for AMX_BF16,
+ * int32_t for AMX_INT8; row r at byte r·ldacc) = the dot products of A's
+ * rows [0, rows) with the panel's 64 columns over `blocks` k blocks:
  * - a: A's row 0, rows lda bytes apart, each holding blocks·64 bytes of
  *   operands (zeros past K); rows up to the next multiple of 16 must be
- *   readable (the pad rows' results are not written);
+ *   readable;
+ * - acc: written for the rows up to the next multiple of 16 (the pad rows'
+ *   results are the pad's): with rows 16 or 32 it may be C itself (ldacc
+ *   ≥ 256), which spares the copy of the sums into C;
  * - w: the panel, k group g (a bf16 pair or 4 int8) of column c at byte
  *   g·256 + c·4, blocks·16 groups;
  * - rows in [1, 32].
@@ -64,6 +67,6 @@ void amx_end(int model);
  * round differently within a block: the tests bound the error rather than
  * fix the bits). int8: exact int32 sums (wrapping, as the instruction). */
 void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
-               int blocks, int rows, void *acc);
+               int blocks, int rows, void *acc, size_t ldacc);
 
 #endif
