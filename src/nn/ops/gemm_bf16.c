@@ -268,6 +268,42 @@ static void panels_portable(void *arg, size_t begin, size_t end)
 #define BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #define INLINE __attribute__((always_inline)) inline
 
+/* Rows [m, m + mr) of C against panel p from their sums acc, as row_store
+ * computes them. */
+static BF16 INLINE void tile_store(const job *j, int mr, int m, int p, __m512 acc[][4])
+{
+    int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
+    __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
+#pragma GCC unroll 6
+    for (int i = 0; i < mr; i++) {
+        float *c = j->C + (size_t)(m + i) * (size_t)j->ldc + (size_t)n0;
+        for (int v = 0; v < 4; v++) {
+            int left = cols - 16 * v;
+            if (left <= 0)
+                break;
+            __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            __m512 r = acc[i][v];
+            if (j->alpha != 1.0f)   /* as scale_out */
+                r = _mm512_mul_ps(alpha, r);
+            if (j->beta != 0.0f)   /* acc + beta·C, not fused: as the portable path */
+                r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mask, c + 16 * v)));
+            _mm512_mask_storeu_ps(c + 16 * v, mask, r);
+        }
+    }
+}
+
+/* The tile path's rows [m, m + rows) of C against panel p from the sums in
+ * acc (rows of NP): tile_store a row at a time. */
+static BF16 void amx_store_avx512(const job *j, int rows, int m, int p, const float *acc)
+{
+    for (int r = 0; r < rows; r++) {
+        __m512 v[1][4];
+        for (int i = 0; i < 4; i++)
+            v[0][i] = _mm512_loadu_ps(acc + (size_t)r * NP + 16 * (size_t)i);
+        tile_store(j, 1, m + r, p, v);
+    }
+}
+
 /* Rows [m, m + mr) of C against panel p; mr is a constant after inlining,
  * so the 4·mr accumulators live in registers. */
 static BF16 INLINE void tile(const job *j, int mr, int m, int p)
@@ -295,24 +331,7 @@ static BF16 INLINE void tile(const job *j, int mr, int m, int p)
             acc[i][3] = _mm512_dpbf16_ps(acc[i][3], ai, w3);
         }
     }
-    int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
-    __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
-#pragma GCC unroll 6
-    for (int i = 0; i < mr; i++) {
-        float *c = j->C + (size_t)(m + i) * (size_t)j->ldc + (size_t)n0;
-        for (int v = 0; v < 4; v++) {
-            int left = cols - 16 * v;
-            if (left <= 0)
-                break;
-            __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-            __m512 r = acc[i][v];
-            if (j->alpha != 1.0f)   /* as scale_out */
-                r = _mm512_mul_ps(alpha, r);
-            if (j->beta != 0.0f)   /* acc + beta·C, not fused: as the portable path */
-                r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mask, c + 16 * v)));
-            _mm512_mask_storeu_ps(c + 16 * v, mask, r);
-        }
-    }
+    tile_store(j, mr, m, p, acc);
 }
 
 static BF16 void panels_bf16(void *arg, size_t begin, size_t end)
@@ -380,6 +399,22 @@ static size_t a_rows(int M)
 
 /* ---------------------------------------------------------------- AMX-BF16 */
 
+/* Rows [m, m + rows) of C against panel p from the tile path's sums (rows
+ * of NP): in zmm on the hardware (which implies AVX-512), row_store's
+ * loop on the model; the same floats either way. */
+static void amx_store(const job *j, int model, int rows, int m, int p, const float *acc)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!model) {
+        amx_store_avx512(j, rows, m, p, acc);
+        return;
+    }
+#endif
+    (void)model;
+    for (int r = 0; r < rows; r++)
+        row_store(j, m + r, p, acc + (size_t)r * NP);
+}
+
 /* Items [begin, end) on the tile path (nn/ops/amx.h): up to 32 rows at a
  * time against the whole panel, then the portable path's epilogue. Each
  * element of C is still one sum over its k pairs in order, whatever the
@@ -409,8 +444,7 @@ static void panels_amx(const job *j, int model, size_t begin, size_t end)
             }
             amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, acc,
                       NP * sizeof *acc);
-            for (int r = 0; r < rows; r++)
-                row_store(j, m + r, p, acc + (size_t)r * NP);
+            amx_store(j, model, rows, m, p, acc);
         }
     }
     amx_end(model);

@@ -497,6 +497,18 @@ static VNNI INLINE void tile_store(const job *j, int mr, int m, int p, __m512i a
     }
 }
 
+/* The tile path's rows [m, m + rows) of C against panel p from their sums
+ * in acc (rows of NP): tile_store a row at a time. */
+static VNNI void amx_store_avx512(const job *j, int rows, int m, int p, const int32_t *acc)
+{
+    for (int r = 0; r < rows; r++) {
+        __m512i v[1][4];
+        for (int i = 0; i < 4; i++)
+            v[0][i] = _mm512_loadu_si512(acc + (size_t)r * NP + 16 * (size_t)i);
+        tile_store(j, 1, m + r, p, v);
+    }
+}
+
 /* Rows [m, m + mr) of C against panel p; mr is a constant after inlining,
  * so the 4·mr accumulators live in registers. */
 static VNNI INLINE void tile(const job *j, int mr, int m, int p)
@@ -617,6 +629,22 @@ static void quantize_rows(int fast, int M, int K, const float *A, int lda, uint8
 
 /* ---------------------------------------------------------------- AMX-INT8 */
 
+/* Rows [m, m + rows) of C against panel p from the tile path's sums (rows
+ * of NP): in zmm on the hardware (which implies AVX-512), row_epilogue's
+ * loop on the model; the same floats either way. */
+static void amx_store(const job *j, int model, int rows, int m, int p, const int32_t *acc)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!model) {
+        amx_store_avx512(j, rows, m, p, acc);
+        return;
+    }
+#endif
+    (void)model;
+    for (int r = 0; r < rows; r++)
+        row_epilogue(j, m + r, p, acc + (size_t)r * NP);
+}
+
 /* Panels [begin, end) on the tile path (nn/ops/amx.h): up to 32 rows at a
  * time, then the portable path's epilogue on the exact sums. */
 static void panels_amx(const job *j, int model, size_t begin, size_t end)
@@ -630,8 +658,7 @@ static void panels_amx(const job *j, int model, size_t begin, size_t end)
             amx_panel(AMX_INT8, model, j->a + (size_t)m * lda, lda,
                       (const uint8_t *)(j->panels + panel_at(j->KS, (int)p, 0, 0)), j->KS / GB,
                       rows, acc, NP * sizeof *acc);
-            for (int r = 0; r < rows; r++)
-                row_epilogue(j, m + r, (int)p, acc + (size_t)r * NP);
+            amx_store(j, model, rows, m, (int)p, acc);
         }
     amx_end(model);
 }
