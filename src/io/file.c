@@ -112,6 +112,21 @@ void file_map_release(const void *p, size_t n)
         madvise((void *)begin, end - begin, MADV_DONTNEED); /* advice: a failure changes nothing */
 }
 
+void file_map_small_pages(const void *p, size_t n)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || !p || !n)
+        return;
+    uintptr_t begin = (uintptr_t)p & ~((uintptr_t)page - 1);
+    uintptr_t end = ((uintptr_t)p + n + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+#ifdef MADV_NOHUGEPAGE
+    madvise((void *)begin, end - begin, MADV_NOHUGEPAGE);
+#else
+    (void)begin;
+    (void)end;
+#endif
+}
+
 mlm_status file_read_all(const char *path, size_t max_size, char **out, size_t *len)
 {
     *out = NULL;

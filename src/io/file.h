@@ -31,6 +31,12 @@ void file_unmap(mapped_file *m);
  * allocated memory, which DONTNEED would zero. */
 void file_map_release(const void *p, size_t n);
 
+/* Asks that the whole pages of [p, p + n) in a mapping from file_map be
+ * mapped as small pages from now on (advice: nothing changes on failure).
+ * A kernel that keeps a file's page cache in large folios may otherwise map
+ * 2 MB on a touch of a few bytes. */
+void file_map_small_pages(const void *p, size_t n);
+
 /* The whole file in a mem_alloc'ed, NUL-terminated buffer (the NUL is not
  * counted in *len). Files over `max_size` bytes fail with MLM_ERR_RANGE, so
  * a config reader cannot be made to allocate gigabytes. */
