@@ -82,6 +82,7 @@ static mlm_status enc_forward(train_model *t, const mlm_batch *b, int train_mode
         return st;
     train_ctx *tc = t->ctx;
     tc->ops.autocast_bf16 = t->autocast_bf16;
+    tc->ops.scratch = model_scratch_cache(t->m);
     train_batch tb = {
         .ids = mlm_batch_input_ids(b),
         .attn_mask = mlm_batch_attention_mask(b),
@@ -172,6 +173,7 @@ static mlm_status t5_forward(train_model *t, const mlm_batch *b, int train_mode,
         return st;
     t5_train *tc = t->ctx;
     tc->ops.autocast_bf16 = t->autocast_bf16;
+    tc->ops.scratch = model_scratch_cache(t->m);
     t5_train_batch tb = {
         .ids = mlm_batch_input_ids(b),
         .mask = mlm_batch_attention_mask(b),

@@ -28,6 +28,7 @@ void ops_ctx_init(ops_ctx *ctx, int nthreads)
 {
     ctx->nthreads = nthreads < 1 ? 1 : nthreads;
     ctx->autocast_bf16 = 0;
+    ctx->scratch = NULL;
 }
 
 int ops_threads_for(int nthreads, double macs, double bytes)

@@ -35,6 +35,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/scratch.h"
 #include "core/threads.h"
 #include "nn/ops/amx.h"
 #include "nn/ops/bf16.h"
@@ -777,12 +778,12 @@ mlm_status ops_gemm_bf16(const ops_ctx *ctx, int transa, int transb, int M, int 
         scale_only(M, N, beta, C, ldc);
         return MLM_OK;
     }
-    uint16_t *scratch = mem_alloc(scratch_size(M, N, K));
+    uint16_t *scratch = scratch_get(ctx->scratch, scratch_size(M, N, K));
     if (!scratch)
         return err_oom();
     product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
     int rc = product_run(&p, ops_threads_for(ctx->nthreads, (double)M * N * K, 0.0), scratch);
-    mem_free(scratch);
+    scratch_put(ctx->scratch, scratch);
     return rc == 0 ? MLM_OK : err_oom();
 }
 

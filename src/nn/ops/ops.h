@@ -28,9 +28,15 @@ typedef struct ops_ctx {
      * Set by the Trainer for bf16 mixed-precision training only; inference
      * contexts never set it. */
     int autocast_bf16;
+    /* Where ops_gemm_bf16 takes its working blocks (the rounded A and the
+     * packed op(B), tens of MB for a head's gradient) and gives them back
+     * for the next call (core/scratch.h), instead of fresh pages the kernel
+     * zeroes on every call; NULL allocates per call. Set by the Trainer to
+     * its model's cache. */
+    struct scratch_cache *scratch;
 } ops_ctx;
 
-/* nthreads < 1 becomes 1; autocast_bf16 off. The environment (OMP_NUM_THREADS,
+/* nthreads < 1 becomes 1; autocast_bf16 off; no scratch cache. The environment (OMP_NUM_THREADS,
  * BLIS_NUM_THREADS) is never read: the count is the caller's choice. */
 void ops_ctx_init(ops_ctx *ctx, int nthreads);
 
