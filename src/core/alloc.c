@@ -42,6 +42,25 @@ void *mem_realloc(void *ptr, size_t size)
 
 void mem_free(void *ptr) { free(ptr); }
 
+void *mem_alloc_lines(size_t size)
+{
+    if (should_fail())
+        return NULL;
+    void *p = NULL;
+    return posix_memalign(&p, 64, size ? size : 1) == 0 ? p : NULL;
+}
+
+void *mem_calloc_lines(size_t count, size_t size)
+{
+    if (count && size && count > (size_t)-1 / size)
+        return NULL;
+    size_t n = count * size;
+    void *p = mem_alloc_lines(n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
 char *mem_strndup(const char *s, size_t n)
 {
     char *d = mem_alloc(n + 1);

@@ -12,6 +12,12 @@ void *mem_alloc(size_t size);
 void *mem_calloc(size_t count, size_t size);
 void *mem_realloc(void *ptr, size_t size);
 void mem_free(void *ptr);
+/* size bytes (zeroed: mem_calloc_lines) starting on a 64-byte boundary, a
+ * cache line, freed with mem_free. For the operands of the AMX tile loads,
+ * whose 64-byte rows cost two cache-line reads each when they straddle a
+ * boundary (a bf16 product ran at 580 instead of 970 GFLOP/s). */
+void *mem_alloc_lines(size_t size);
+void *mem_calloc_lines(size_t count, size_t size);
 char *mem_strdup(const char *s);
 char *mem_strndup(const char *s, size_t n);
 

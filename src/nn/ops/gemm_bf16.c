@@ -71,7 +71,7 @@ static mlm_status bf16w_alloc(ops_bf16w *w, int N, int K, int ldw, const void *W
         return err_set(MLM_ERR_INVALID_ARGUMENT, "bf16 weight: NULL matrix");
     size_t panels = ((size_t)N + NP - 1) / NP, KS = (size_t)pairs_stored(K);
     if ((size_t)K * panels > 0) {
-        w->panels = mem_calloc(panels * KS * NP * 2, sizeof *w->panels);
+        w->panels = mem_calloc_lines(panels * KS * NP * 2, sizeof *w->panels);
         if (!w->panels)
             return err_oom();
     }
@@ -523,7 +523,7 @@ mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int l
         return MLM_OK;
     }
     size_t arow = 2 * (size_t)KS;
-    uint16_t *a = mem_alloc(a_rows(M) * arow * sizeof *a);
+    uint16_t *a = mem_alloc_lines(a_rows(M) * arow * sizeof *a);
     if (!a)
         return err_oom();
     int fast = cpu_bf16_level();
@@ -576,11 +576,22 @@ static size_t rows_size(int M, int N, int K)
     return a > b ? a : b;
 }
 
-/* Scratch for a product: the rounded A, the packed op(B), the rows. */
+/* Scratch for a product: the rounded A, the packed op(B), the rows, and
+ * 64 bytes to start them on a cache line (scratch_start). */
 static size_t scratch_size(int M, int N, int K)
 {
     size_t KS = (size_t)pairs_stored(K), panels = ((size_t)N + NP - 1) / NP;
-    return (a_rows(M) * 2 * KS + panels * KS * NP * 2 + rows_size(M, N, K)) * sizeof(uint16_t);
+    return (a_rows(M) * 2 * KS + panels * KS * NP * 2 + rows_size(M, N, K)) * sizeof(uint16_t) +
+           64;
+}
+
+/* The first cache line boundary in a scratch block: the rounded A and the
+ * panels after it (whole 64-byte rows: KS is whole tile blocks) then start
+ * on one, as the tile loads want (mem_alloc_lines says why). */
+static uint16_t *scratch_start(void *block)
+{
+    uintptr_t p = (uintptr_t)block;
+    return (uint16_t *)((p + 63) & ~(uintptr_t)63);
 }
 
 /* Items [begin, end) of op(A)'s rounding into a (rows of 2·KS bf16, the
@@ -782,7 +793,8 @@ mlm_status ops_gemm_bf16(const ops_ctx *ctx, int transa, int transb, int M, int 
     if (!scratch)
         return err_oom();
     product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
-    int rc = product_run(&p, ops_threads_for(ctx->nthreads, (double)M * N * K, 0.0), scratch);
+    int rc = product_run(&p, ops_threads_for(ctx->nthreads, (double)M * N * K, 0.0),
+                         scratch_start(scratch));
     scratch_put(ctx->scratch, scratch);
     return rc == 0 ? MLM_OK : err_oom();
 }
@@ -809,7 +821,7 @@ static void batch_range(void *arg, size_t begin, size_t end)
         p.A += o * b->a_outer + h * b->a_inner;
         p.B += o * b->b_outer + h * b->b_inner;
         p.C += o * b->c_outer + h * b->c_inner;
-        if (product_run(&p, j->nthreads, scratch) != 0)
+        if (product_run(&p, j->nthreads, scratch_start(scratch)) != 0)
             j->failed = 1;
     }
     mem_free(scratch);

@@ -219,7 +219,7 @@ mlm_status ops_i8w_alloc(ops_i8w *w, int N, int K)
         w->scale = mem_calloc(panels * NP, sizeof *w->scale);
         w->rowsum = mem_calloc(panels * NP, sizeof *w->rowsum);
         if (K > 0)
-            w->panels = mem_calloc(panels * (size_t)KS * NP * QK, sizeof *w->panels);
+            w->panels = mem_calloc_lines(panels * (size_t)KS * NP * QK, sizeof *w->panels);
         if (!w->scale || !w->rowsum || (K > 0 && !w->panels)) {
             ops_i8w_free(w);
             return err_oom();
@@ -727,7 +727,8 @@ mlm_status ops_gemm_i8w_multi(const ops_ctx *ctx, int M, const float *A, int lda
      * rows the tile path reads after them (to a multiple of 16). */
     size_t head = (size_t)M * (sizeof(float) + sizeof(int32_t)), arow = QK * (size_t)KS;
     size_t rows = ((size_t)M + AMX_ROWS - 1) / AMX_ROWS * AMX_ROWS;
-    char *buf = mem_alloc(head + rows * arow);
+    head = (head + 63) / 64 * 64;   /* the rows on cache lines (mem_alloc_lines) */
+    char *buf = mem_alloc_lines(head + rows * arow);
     if (!buf)
         return err_oom();
     float *sa = (float *)buf;
