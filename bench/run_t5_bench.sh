@@ -11,9 +11,10 @@
 # /tmp/mlm-bench-t5-small), STYLE (v1.0 or v1.1, for a new checkpoint),
 # REPS (default 3), THREADS (default "1 2"), BATCHES (default "1 8"),
 # MODES (default "greedy beam4"), DTYPES (default "fp32": libmlm's weights,
-# fp32 bf16 int8), TORCH_ARCH (the BLIS sub-configuration torch runs, as
-# bench/run_model_bench.sh names them; default skx on an Intel CPU with
-# AVX-512, where its probe is fastest, zen3 elsewhere), BF16 (auto | 0 | 1:
+# fp32 bf16 int8), TORCH_ARCH (default zen3: the BLIS sub-configuration
+# torch runs, as bench/run_model_bench.sh names them; zen3's kernels for
+# thin products are also the fastest on an Intel Xeon with AVX-512: skx
+# there halved PyTorch fp32's beam-4 tokens/s at batch 1), BF16 (auto | 0 | 1:
 # also time PyTorch under torch.autocast("cpu", bfloat16), its bf16
 # inference; auto = when the CPU has AVX512-BF16 or AMX), SKIP_PEERS=1.
 # Each row's ratio is taken against the faster of PyTorch's fp32 and bf16
@@ -26,11 +27,7 @@ THREADS=${THREADS:-"1 2"}
 BATCHES=${BATCHES:-"1 8"}
 MODES=${MODES:-"greedy beam4"}
 DTYPES=${DTYPES:-fp32}
-if grep -q GenuineIntel /proc/cpuinfo && grep -qw avx512f /proc/cpuinfo; then
-    TORCH_ARCH=${TORCH_ARCH:-skx}
-else
-    TORCH_ARCH=${TORCH_ARCH:-zen3}
-fi
+TORCH_ARCH=${TORCH_ARCH:-zen3}
 BF16=${BF16:-auto}
 PY=/usr/bin/python3
 OUT=$(mktemp -d /tmp/mlm-bench-t5.XXXXXX)
