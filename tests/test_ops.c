@@ -1122,6 +1122,13 @@ START_TEST(dropout_forward_backward)
     /* Another stream gives another mask. */
     ops_dropout_forward(&c1, y2, m2, x, N, p, 42, 8);
     ck_assert(memcmp(m1, m2, N) != 0);
+    /* Seeds and streams with both 32-bit halves set: the vector Philox
+     * (AVX-512 intrinsics or the portable lanes) keys and counts as
+     * rng_word does. */
+    const uint64_t big_seed = 0x0123456789abcdefu, big_stream = 0xfedcba9876543210u;
+    ops_dropout_forward(&c1, y2, m2, x, 4099, 0.5f, big_seed, big_stream);
+    for (size_t i = 0; i < 4099; i++)
+        ck_assert_int_eq(m2[i], rng_to_uniform(rng_word(big_seed, big_stream, i)) >= 0.5f);
     /* Backward: from the saved mask or regenerated, against the reference. */
     float *g = frandv(N, -1, 1), *d1 = frandv(N, -1, 1), *d2 = malloc(N * sizeof *d2);
     float *base = malloc(N * sizeof *base);
