@@ -2101,6 +2101,48 @@ START_TEST(threads_for_products)
 }
 END_TEST
 
+/* A weight set in pieces of rows that start anywhere in a panel (as a
+ * checkpoint is converted a chunk at a time), with a leading dimension
+ * past K, packs to the same bits as the whole matrix at once, with the
+ * vector packing (16 rows by 16 pairs in registers) and without it; every
+ * element reads back as its rounding. */
+START_TEST(bf16w_set_rows_pieces)
+{
+    static const int Ks[] = {3, 64, 97, 160};
+    const int N = 70, cuts[] = {0, 5, 37, 53, 70};
+    int prev = cpu_bf16_limit(1);
+    for (size_t s = 0; s < sizeof Ks / sizeof Ks[0]; s++) {
+        int K = Ks[s], ldw = K + 5;
+        float *W = frandv((size_t)N * ldw, -3.0f, 3.0f);
+        ops_bf16w whole[2], pieces;
+        for (int fast = 0; fast < 2; fast++) {
+            cpu_bf16_limit(fast);
+            ck_assert_int_eq(ops_bf16w_from_f32(&whole[fast], W, N, K, ldw), MLM_OK);
+        }
+        cpu_bf16_limit(1);
+        ck_assert_int_eq(ops_bf16w_alloc(&pieces, N, K), MLM_OK);
+        for (int c = 0; c + 1 < 5; c++)
+            ck_assert_int_eq(ops_bf16w_set_rows(&pieces, W, ldw, cuts[c], cuts[c + 1]), MLM_OK);
+        size_t bytes = ops_bf16w_bytes(&pieces);
+        ck_assert_uint_eq(bytes, ops_bf16w_bytes(&whole[0]));
+        ck_assert(memcmp(pieces.panels, whole[0].panels, bytes) == 0);
+        ck_assert(memcmp(pieces.panels, whole[1].panels, bytes) == 0);
+        float *row = malloc((size_t)K * sizeof *row);
+        for (int n = 0; n < N; n++) {
+            ops_bf16w_row(&pieces, n, row, 0);
+            for (int k = 0; k < K; k++)
+                ck_assert(row[k] == bf16_to_f32(bf16_from_f32(W[(size_t)n * ldw + k])));
+        }
+        free(row);
+        ops_bf16w_free(&pieces);
+        ops_bf16w_free(&whole[0]);
+        ops_bf16w_free(&whole[1]);
+        free(W);
+    }
+    cpu_bf16_limit(prev);
+}
+END_TEST
+
 START_TEST(gemm_bf16w_edges)
 {
     ops_ctx ctx;
@@ -3172,6 +3214,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, gemm_bf16w_paths_bitwise_identical);
     tcase_add_test(tc, qw_gemm_multi_matches_single);
     tcase_add_test(tc, threads_for_products);
+    tcase_add_test(tc, bf16w_set_rows_pieces);
     tcase_add_test(tc, gemm_bf16w_edges);
     tcase_add_loop_test(tc, gemm_bf16_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_amx_bf16_order);

@@ -23,6 +23,7 @@
 #include "nn/ops/gemm_tile.h"
 
 #include "nn/ops/cpu.h"
+#include "nn/ops/transpose.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -108,40 +109,17 @@ int gemm_tile_applies(int transa, int transb, int M, int N, int K, float alpha, 
            (double)M * N * K <= GEMM_TILE_MAX_FLOPS && cpu_vec_level() >= CPU_VEC_AVX512;
 }
 
-/* dst[c][r] = src[r][c] for a 16×16 block: pairs, then quads within each
- * 128-bit lane (unpack), then the lanes (shuffle_f32x4). After the second
- * stage u[4g + m] holds, in lane L, column 4L + m of rows 4g..4g+3. */
+/* dst[c][r] = src[r][c] for a 16×16 block, in registers (ops_transpose16). */
 static AVX512 INLINE void transpose16(const float *src, long lds, float *dst, long ldd)
 {
-    __m512 r[16], t[16], u[16];
+    __m512 r[16];
     UNROLL
     for (int i = 0; i < 16; i++)
         r[i] = _mm512_loadu_ps(src + i * lds);
+    ops_transpose16(r);
     UNROLL
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-#define PD(x) _mm512_castps_pd(x)
-    UNROLL
-    for (int g = 0; g < 4; g++) {
-        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(PD(t[4 * g]), PD(t[4 * g + 2])));
-        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(PD(t[4 * g]), PD(t[4 * g + 2])));
-        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(PD(t[4 * g + 1]), PD(t[4 * g + 3])));
-        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(PD(t[4 * g + 1]), PD(t[4 * g + 3])));
-    }
-#undef PD
-    UNROLL
-    for (int m = 0; m < 4; m++) {
-        __m512 v0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44);
-        __m512 v1 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
-        __m512 w0 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44);
-        __m512 w1 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
-        _mm512_storeu_ps(dst + m * ldd, _mm512_shuffle_f32x4(v0, w0, 0x88));
-        _mm512_storeu_ps(dst + (4 + m) * ldd, _mm512_shuffle_f32x4(v0, w0, 0xDD));
-        _mm512_storeu_ps(dst + (8 + m) * ldd, _mm512_shuffle_f32x4(v1, w1, 0x88));
-        _mm512_storeu_ps(dst + (12 + m) * ldd, _mm512_shuffle_f32x4(v1, w1, 0xDD));
-    }
+    for (int i = 0; i < 16; i++)
+        _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
 
 /* pack (K × nc, rows NB apart) = the block of op(B) = Bᵀ at column j0:

@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/threads.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/transpose.h"
 #include "nn/ops/vec.h"
 #include "nn/ops/vmath.h"
 
@@ -735,37 +736,6 @@ static VEC_INLINE void attention_values64(float *o, long o_ld, const float *s, l
 
 #define ATT512 __attribute__((target("avx512f")))
 
-/* r[j] = row j of a 16×16 block; on return r[l] = column l (lane j the old
- * r[j][l]): pairs, then quads, then 128-bit lanes. */
-static ATT512 inline void transpose16(__m512 r[16])
-{
-    __m512 t[16], u[16], v[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {   /* u[4i + c]: rows 4i..4i+3, columns c, c+4, c+8, c+12 */
-        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-        u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    for (int c = 0; c < 4; c++) {   /* v: rows 0-7 or 8-15, columns c and c+8, or c+4 and c+12 */
-        v[c] = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
-        v[4 + c] = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
-        v[8 + c] = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
-        v[12 + c] = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
-    }
-    for (int c = 0; c < 4; c++) {
-        r[c] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0x88);
-        r[8 + c] = _mm512_shuffle_f32x4(v[c], v[8 + c], 0xdd);
-        r[4 + c] = _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0x88);
-        r[12 + c] = _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0xdd);
-    }
-}
-
 /* attention_group for D = 64 with AVX-512, the same floats: v_dot's 16
  * lane sums for 16 keys at a time, transposed so that one vector add per
  * lane does each key's serial sum over the lanes (v_dot adds them one by
@@ -817,7 +787,7 @@ attention_group64_avx512_body(const ops_attention *t, long r0, const int nr, lon
                     }
                     p[j] = acc;
                 }
-                transpose16(p);
+                ops_transpose16(p);
                 __m512 sum = _mm512_setzero_ps();
                 for (int l = 0; l < 16; l++)   /* v_dot's 0 + acc[0] + ... + acc[15], in order */
                     sum = _mm512_add_ps(sum, p[l]);
