@@ -106,9 +106,9 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
         dproj = tc->s_n[0];
     }
     /* o = ctx·Woᵀ: dctx (N, HD), dWo */
-    float *dctx = buf_zeroed(tc->s_hd[0], (size_t)N * HD);
+    float *dctx = tc->s_hd[0];
     if (st == MLM_OK)
-        st = ops_linear_backward(ctx, dctx, g->o, NULL, dproj, a->ctx, w->o, N, HD, C);
+        st = ops_linear_backward_first(ctx, dctx, g->o, NULL, dproj, a->ctx, w->o, N, HD, C);
     /* ctx = pd·v with pd = drop(p): pd again from the recorded mask */
     const float *pd = a->probs;
     if (st == MLM_OK && drop) {
@@ -123,11 +123,13 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
         st = ops_gemm_batched(ctx, 1, 0, Tk, D, Tq, 1.0f, pd, Tk, dctx, HD, 0.0f, dv, HD, &tv);
     if (st == MLM_OK)
         st = ops_gemm_batched(ctx, 0, 1, Tq, Tk, D, 1.0f, dctx, HD, a->v, HD, 0.0f, dpd, Tk, &dvt);
-    /* v = kv·Wvᵀ: into dn (self) or dkv (cross), and dWv */
-    float *dn = buf_zeroed(tc->s_n[1], NC);
+    /* v = kv·Wvᵀ: into dn (self: its first part) or dkv (cross: added to
+     * what the other blocks gave), and dWv */
+    float *dn = tc->s_n[1];
     float *dkv_in = s->kv ? dkv : dn;
     if (st == MLM_OK)
-        st = ops_linear_backward(ctx, dkv_in, g->v, NULL, dv, kv, w->v, Nk, C, HD);
+        st = s->kv ? ops_linear_backward(ctx, dkv, g->v, NULL, dv, kv, w->v, Nk, C, HD)
+                   : ops_linear_backward_first(ctx, dn, g->v, NULL, dv, kv, w->v, Nk, C, HD);
     if (st != MLM_OK)
         return st;
     /* p: the dropout's backward, then the softmax's:
@@ -152,8 +154,9 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
     st = ops_gemm_batched(ctx, 0, 0, Tq, D, Tk, 1.0f, ds, Tk, a->k, HD, 0.0f, dq, HD, &sk);
     if (st == MLM_OK)
         st = ops_gemm_batched(ctx, 1, 0, Tk, D, Tq, 1.0f, ds, Tk, a->q, HD, 0.0f, dk, HD, &sq);
-    if (st == MLM_OK)
-        st = ops_linear_backward(ctx, dn, g->q, NULL, dq, a->n, w->q, N, C, HD);
+    if (st == MLM_OK)   /* dn's first part when the keys and values came from dkv */
+        st = s->kv ? ops_linear_backward_first(ctx, dn, g->q, NULL, dq, a->n, w->q, N, C, HD)
+                   : ops_linear_backward(ctx, dn, g->q, NULL, dq, a->n, w->q, N, C, HD);
     if (st == MLM_OK)
         st = ops_linear_backward(ctx, dkv_in, g->k, NULL, dk, kv, w->k, Nk, C, HD);
     if (st != MLM_OK)
@@ -222,9 +225,9 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
     }
     /* o = g·Woᵀ: dg (N, F), dWo */
     float *f[3] = {tc->s_f[0], tc->s_f[1], tc->s_f[2]};
-    float *dg = buf_zeroed(f[0], NF);
+    float *dg = f[0];
     if (st == MLM_OK)
-        st = ops_linear_backward(ctx, dg, g->wo, NULL, dproj, a->g, w->wo, N, F, C);
+        st = ops_linear_backward_first(ctx, dg, g->wo, NULL, dproj, a->g, w->wo, N, F, C);
     /* g = drop(act): d(act) */
     float *dact = dg, *free1 = f[1], *free2 = f[2];
     if (st == MLM_OK && drop) {
@@ -235,12 +238,13 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
     }
     if (st != MLM_OK)
         return st;
-    float *dn = buf_zeroed(tc->s_n[1], NC), *dh;
+    /* dn: the first of its one or two parts overwrites it */
+    float *dn = tc->s_n[1], *dh;
     if (d->gated) {
         /* act(h)·h1: the product rule, then the activation's backward */
         float *da = buf_zeroed(free2, NF), *dh1 = buf_zeroed(free1, NF);
         ops_mul_backward(ctx, da, dh1, dact, a->a, a->h1, NF);
-        st = ops_linear_backward(ctx, dn, g->wi1, NULL, dh1, a->n, w->wi1, N, C, F);
+        st = ops_linear_backward_first(ctx, dn, g->wi1, NULL, dh1, a->n, w->wi1, N, C, F);
         dh = buf_zeroed(dact, NF); /* d(act) is spent */
         encoder_activate_backward(ctx, d->act, dh, da, a->h, NF);
     } else {
@@ -248,7 +252,8 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
         encoder_activate_backward(ctx, d->act, dh, dact, a->h, NF);
     }
     if (st == MLM_OK)
-        st = ops_linear_backward(ctx, dn, g->wi, NULL, dh, a->n, w->wi, N, C, F);
+        st = d->gated ? ops_linear_backward(ctx, dn, g->wi, NULL, dh, a->n, w->wi, N, C, F)
+                      : ops_linear_backward_first(ctx, dn, g->wi, NULL, dh, a->n, w->wi, N, C, F);
     if (st != MLM_OK)
         return st;
     ops_rmsnorm_backward(ctx, dy, g->ln_ff, dn, a->x, w->ln_ff, a->rstd, N, C);

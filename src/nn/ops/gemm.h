@@ -59,6 +59,16 @@ mlm_status ops_linear_backward(const struct ops_ctx *ctx, float *dinp, float *dw
                                float *dbias, const float *dout, const float *inp,
                                const float *weight, int N, int C, int OC);
 
+/* ops_linear_backward for dinp's first contribution: dinp = dout · weight,
+ * overwritten (its old contents, NaN included, are not read, so it needs
+ * no zeroing first); dweight and dbias accumulate as there. The same
+ * floats as zeroing dinp and calling ops_linear_backward, but for the sign
+ * of an exact zero sum (0 + (−0) is +0), without writing dinp twice and
+ * reading it back. */
+mlm_status ops_linear_backward_first(const struct ops_ctx *ctx, float *dinp, float *dweight,
+                                     float *dbias, const float *dout, const float *inp,
+                                     const float *weight, int N, int C, int OC);
+
 /* The BLIS sub-configuration ops_gemm uses for a product with M rows
  * ("zen3", "skx", "haswell", ...). */
 const char *gemm_kernel_name(int M);

@@ -406,6 +406,36 @@ static BF16 void pack_pairs_hw(const float *W, size_t ldw, int K, int KS, uint16
         pair_tail(W, ldw, K, KS, panels, n, 0);
 }
 
+/* Pair q of every panel from rows 2q and 2q + 1 of B (K×N, rows ldb apart;
+ * row 2q + 1 zero past K): 16 columns at a time, both rows rounded into
+ * one vector (vcvtne2ps2bf16) and interleaved (vpermw) into the 16 pairs
+ * of one 64-byte line of the panel; the pad columns of the last panel
+ * zero. */
+static BF16 void pair_rows_hw(const float *B, size_t ldb, int N, int K, int KS,
+                              uint16_t *panels, int q)
+{
+    const __m512i zip = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                         24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+                                         16, 0);
+    const float *b0 = B + (size_t)(2 * q) * ldb, *b1 = 2 * q + 1 < K ? b0 + ldb : NULL;
+    int npanels = (N + NP - 1) / NP;
+    for (int pn = 0; pn < npanels; pn++) {
+        int n0 = pn * NP, cols = N - n0 < NP ? N - n0 : NP, r = 0;
+        uint16_t *dst = panels + panel_at(KS, pn, q, 0);
+        for (; r + 16 <= cols; r += 16) {
+            __m512 lo = _mm512_loadu_ps(b0 + n0 + r);
+            __m512 hi = b1 ? _mm512_loadu_ps(b1 + n0 + r) : _mm512_setzero_ps();
+            __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+            _mm512_storeu_si512(dst + 2 * r, _mm512_permutexvar_epi16(zip, both));
+        }
+        for (; r < cols; r++) {
+            dst[2 * r] = bf16_from_f32(b0[n0 + r]);
+            dst[2 * r + 1] = b1 ? bf16_from_f32(b1[n0 + r]) : 0;
+        }
+        memset(dst + 2 * r, 0, (size_t)(NP - r) * 2 * sizeof *dst);
+    }
+}
+
 /* a[m][k0 + i] = bf16(A[k0 + i][m]) for i < kb, m < M (A stored K×M, a's
  * rows lda2 apart): 16×16 blocks transposed in registers, then rounded
  * and stored as 32 bytes of a row of a; the edges by element. */
@@ -746,6 +776,13 @@ static void pack_b_items(int fast, const product *p, uint16_t *panels, int KS, u
         }
         return;
     }
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (fast) {
+        for (size_t it = begin; it < end; it++)
+            pair_rows_hw(p->B, (size_t)p->ldb, N, K, KS, panels, (int)it);
+        return;
+    }
+#endif
     uint16_t *r0 = rows, *r1 = rows + N;
     for (size_t it = begin; it < end; it++) {
         int q = (int)it;
