@@ -731,6 +731,24 @@ START_TEST(linear_forward_backward)
         double *dg = to_double(g, no), *fd = malloc(nin * sizeof *fd);
         fd_grad(ref_linear, &p, din, nin, dg, no, fd);
         assert_grad("linear grad", grad, base, fd, nin);
+        /* the first contribution overwrites dinp (NaN there is not read)
+         * and still adds to dweight and dbias: the values of zeroing dinp
+         * and accumulating */
+        float *first = malloc(nin * sizeof *first), *zeroed = malloc(nin * sizeof *zeroed);
+        memcpy(first, base, nin * sizeof *first);
+        memcpy(zeroed, base, nin * sizeof *zeroed);
+        for (size_t i = 0; i < nx; i++) {
+            first[i] = NAN;
+            zeroed[i] = 0.0f;
+        }
+        ck_assert_int_eq(ops_linear_backward_first(&ctx, first, first + nx, first + nx + nw, g, in,
+                                                   in + nx, p.N, p.C, p.OC), MLM_OK);
+        ck_assert_int_eq(ops_linear_backward(&ctx, zeroed, zeroed + nx, zeroed + nx + nw, g, in,
+                                             in + nx, p.N, p.C, p.OC), MLM_OK);
+        for (size_t i = 0; i < nin; i++)
+            ck_assert(first[i] == zeroed[i]);
+        free(first);
+        free(zeroed);
         free(in); free(out); free(g); free(din); free(ref); free(grad); free(base); free(dg); free(fd);
     }
 }
@@ -1137,6 +1155,18 @@ START_TEST(dropout_forward_backward)
     ck_assert_int_eq(ops_dropout_backward(&c2, d1, g, m1, N, p, 42, 7), MLM_OK);
     ck_assert_int_eq(ops_dropout_backward(&c1, d2, g, NULL, N, p, 42, 7), MLM_OK);
     ck_assert(memcmp(d1, d2, N * sizeof *d1) == 0);
+    /* The first contribution overwrites: from the mask or the stream, the
+     * values of zeroing and adding (== lets a zero's sign differ). */
+    float *z = calloc(N, sizeof *z), *f1 = frandv(N, -1, 1), *f2 = frandv(N, -1, 1);
+    f1[0] = NAN; /* never read */
+    ck_assert_int_eq(ops_dropout_backward(&c2, z, g, m1, N, p, 42, 7), MLM_OK);
+    ck_assert_int_eq(ops_dropout_backward_first(&c2, f1, g, m1, N, p, 42, 7), MLM_OK);
+    ck_assert_int_eq(ops_dropout_backward_first(&c1, f2, g, NULL, N, p, 42, 7), MLM_OK);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(f1[i] == z[i] && f2[i] == z[i]);
+    free(z);
+    free(f1);
+    free(f2);
     enum { NF = 257 }; /* finite differences on a prefix */
     do_param dp = {m1, 1.0 / (1.0 - p), NF};
     double *dx = to_double(x, NF), *dg = to_double(g, NF), *fd = malloc(NF * sizeof *fd);

@@ -269,8 +269,8 @@ static mlm_status embeddings_backward(train_ctx *tc, const train_batch *b, float
     const float *dln = dx0;
     mlm_status st = MLM_OK;
     if (drop_on(tc, tc->hidden_dropout)) {
-        st = ops_dropout_backward(&tc->ops, buf_zeroed(a->s_nc[3], NC), dx0, a->mask_emb, NC,
-                                  tc->hidden_dropout, tc->seed, stream_of(tc, 0));
+        st = ops_dropout_backward_first(&tc->ops, a->s_nc[3], dx0, a->mask_emb, NC,
+                                        tc->hidden_dropout, tc->seed, stream_of(tc, 0));
         dln = a->s_nc[3];
     }
     if (st != MLM_OK)
@@ -321,9 +321,9 @@ static mlm_status probs_backward(train_ctx *tc, int l, size_t S, int rows, int T
     int D = tc->m->d.C / tc->m->d.H;
     float *dp = a->s_att[1], *ds = a->s_att[0];
     if (drop_on(tc, tc->attn_dropout)) {
-        mlm_status st = ops_dropout_backward(ctx, buf_zeroed(a->s_att[0], S), a->s_att[1],
-                                             la->mask_attn, S, tc->attn_dropout, tc->seed,
-                                             stream_of(tc, site_of(l, SITE_ATTN)));
+        mlm_status st = ops_dropout_backward_first(ctx, a->s_att[0], a->s_att[1],
+                                                   la->mask_attn, S, tc->attn_dropout, tc->seed,
+                                                   stream_of(tc, site_of(l, SITE_ATTN)));
         if (st != MLM_OK)
             return st;
         dp = a->s_att[0];
@@ -613,8 +613,8 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     memcpy(dx1, dsum, nC * sizeof *dx1);
     const float *dff = dsum;
     if (hdrop) {
-        st = ops_dropout_backward(ctx, buf_zeroed(dtmp, nC), dsum, la->mask_ffn, nC,
-                                  tc->hidden_dropout, tc->seed, stream_of(tc, site_of(l, SITE_FFN)));
+        st = ops_dropout_backward_first(ctx, dtmp, dsum, la->mask_ffn, nC, tc->hidden_dropout,
+                                        tc->seed, stream_of(tc, site_of(l, SITE_FFN)));
         dff = dtmp;
     }
     float *da = a->s_ni[0], *dh = buf_zeroed(a->s_ni[1], nI);
@@ -642,9 +642,9 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     }
     const float *dproj = dsum;
     if (d->arch != ARCH_DISTILBERT && hdrop) {
-        st = ops_dropout_backward(ctx, buf_zeroed(dtmp, nC), dsum, la->mask_ao, nC,
-                                  tc->hidden_dropout, tc->seed,
-                                  stream_of(tc, site_of(l, SITE_ATTN_OUT)));
+        st = ops_dropout_backward_first(ctx, dtmp, dsum, la->mask_ao, nC,
+                                        tc->hidden_dropout, tc->seed,
+                                        stream_of(tc, site_of(l, SITE_ATTN_OUT)));
         dproj = dtmp;
     }
     float *dctx = dx1; /* d(x1) is spent too */

@@ -365,9 +365,9 @@ static mlm_status stack_backward(t5_train *tc, int decoder, const int32_t *ids, 
     /* out = drop(RMS(top)) */
     const float *dn = dout;
     if (drop) {
-        st = ops_dropout_backward(ctx, buf_zeroed(tc->s_n[0], NC), dout, s->mask_out, NC,
-                                  tc->dropout, tc->seed,
-                                  t5_train_stream(tc, decoder ? SITE_DEC_OUT : SITE_ENC_OUT));
+        st = ops_dropout_backward_first(ctx, tc->s_n[0], dout, s->mask_out, NC,
+                                        tc->dropout, tc->seed,
+                                        t5_train_stream(tc, decoder ? SITE_DEC_OUT : SITE_ENC_OUT));
         dn = tc->s_n[0];
     }
     if (st != MLM_OK)
@@ -403,9 +403,9 @@ static mlm_status stack_backward(t5_train *tc, int decoder, const int32_t *ids, 
     /* x = drop(shared[ids]): T5's embedding has no padding_idx */
     const float *demb = dy;
     if (drop) {
-        st = ops_dropout_backward(ctx, buf_zeroed(tc->s_n[0], NC), dy, s->mask_emb, NC,
-                                  tc->dropout, tc->seed,
-                                  t5_train_stream(tc, decoder ? SITE_DEC_EMB : SITE_ENC_EMB));
+        st = ops_dropout_backward_first(ctx, tc->s_n[0], dy, s->mask_emb, NC,
+                                        tc->dropout, tc->seed,
+                                        t5_train_stream(tc, decoder ? SITE_DEC_EMB : SITE_ENC_EMB));
         demb = tc->s_n[0];
     }
     if (st == MLM_OK)

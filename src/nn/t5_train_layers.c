@@ -101,8 +101,8 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
     /* out = x + drop(o): d(o) from dy; dy itself is x's residual part */
     const float *dproj = dy;
     if (drop) {
-        st = ops_dropout_backward(ctx, buf_zeroed(tc->s_n[0], NC), dy, a->mask_o, NC, tc->dropout,
-                                  tc->seed, t5_train_stream(tc, s->site + 1));
+        st = ops_dropout_backward_first(ctx, tc->s_n[0], dy, a->mask_o, NC, tc->dropout,
+                                        tc->seed, t5_train_stream(tc, s->site + 1));
         dproj = tc->s_n[0];
     }
     /* o = ctx·Woᵀ: dctx (N, HD), dWo */
@@ -136,8 +136,8 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
      * d(scores) = p·(dp − <p, dp>) */
     float *dp = dpd, *ds = tc->s_att[0];
     if (drop) {
-        st = ops_dropout_backward(ctx, buf_zeroed(tc->s_att[0], P), dpd, a->mask_p, P,
-                                  tc->dropout, tc->seed, t5_train_stream(tc, s->site));
+        st = ops_dropout_backward_first(ctx, tc->s_att[0], dpd, a->mask_p, P,
+                                        tc->dropout, tc->seed, t5_train_stream(tc, s->site));
         dp = tc->s_att[0];
         ds = tc->s_att[1];
     }
@@ -219,8 +219,8 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
 
     const float *dproj = dy;
     if (drop) {
-        st = ops_dropout_backward(ctx, buf_zeroed(tc->s_n[0], NC), dy, a->mask_o, NC, tc->dropout,
-                                  tc->seed, t5_train_stream(tc, site + 1));
+        st = ops_dropout_backward_first(ctx, tc->s_n[0], dy, a->mask_o, NC, tc->dropout,
+                                        tc->seed, t5_train_stream(tc, site + 1));
         dproj = tc->s_n[0];
     }
     /* o = g·Woᵀ: dg (N, F), dWo */
@@ -231,8 +231,8 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
     /* g = drop(act): d(act) */
     float *dact = dg, *free1 = f[1], *free2 = f[2];
     if (st == MLM_OK && drop) {
-        st = ops_dropout_backward(ctx, buf_zeroed(f[1], NF), dg, a->mask_g, NF, tc->dropout,
-                                  tc->seed, t5_train_stream(tc, site));
+        st = ops_dropout_backward_first(ctx, f[1], dg, a->mask_g, NF, tc->dropout,
+                                        tc->seed, t5_train_stream(tc, site));
         dact = f[1];
         free1 = f[0]; /* dg is spent */
     }

@@ -1126,6 +1126,20 @@ mlm_status ops_dropout_backward(const ops_ctx *ctx, float *dinp, const float *do
     return MLM_OK;
 }
 
+/* The forward's kernel: with the mask it is ops_dropout_apply, without it
+ * the forward's own stream regenerates the same keeps. */
+mlm_status ops_dropout_backward_first(const ops_ctx *ctx, float *dinp, const float *dout,
+                                      const uint8_t *mask, size_t n, float p, uint64_t seed,
+                                      uint64_t stream)
+{
+    mlm_status st = check_p(p);
+    if (st != MLM_OK)
+        return st;
+    job j = {.out = dinp, .a = dout, .mask_in = mask, .f = p, .seed = seed, .stream = stream};
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
+    return MLM_OK;
+}
+
 /* ---------------------------------------------------------------- embedding */
 
 static mlm_status check_ids(const char *what, const int32_t *ids, int N, int V, int C)

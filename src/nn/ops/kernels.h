@@ -104,6 +104,13 @@ mlm_status ops_dropout_backward(const struct ops_ctx *ctx, float *dinp, const fl
                                 const uint8_t *mask, size_t n, float p, uint64_t seed,
                                 uint64_t stream);
 
+/* ops_dropout_backward for dinp's first contribution: dinp[i] = keep_i ?
+ * dout[i]/(1 − p) : 0, overwritten (not read, so not zeroed first); the
+ * same floats as zeroing and adding but for the sign of a zero. */
+mlm_status ops_dropout_backward_first(const struct ops_ctx *ctx, float *dinp, const float *dout,
+                                      const uint8_t *mask, size_t n, float p, uint64_t seed,
+                                      uint64_t stream);
+
 /* ---- embedding */
 
 /* out (N, C) = table[ids[n]] (accumulate = 0) or += it (accumulate = 1), so
