@@ -741,7 +741,7 @@ START_TEST(linear_forward_backward)
             first[i] = NAN;
             zeroed[i] = 0.0f;
         }
-        ck_assert_int_eq(ops_linear_backward_first(&ctx, first, first + nx, first + nx + nw, g, in,
+        ck_assert_int_eq(ops_linear_backward_to(&ctx, OPS_SET_DINP, first, first + nx, first + nx + nw, g, in,
                                                    in + nx, p.N, p.C, p.OC), MLM_OK);
         ck_assert_int_eq(ops_linear_backward(&ctx, zeroed, zeroed + nx, zeroed + nx + nw, g, in,
                                              in + nx, p.N, p.C, p.OC), MLM_OK);

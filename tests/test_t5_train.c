@@ -727,6 +727,59 @@ END_TEST
 /* Labels all ignored: NaN loss (as torch's mean over nothing) and nothing
  * added by the backward; token-weighted accumulation of two micro-batches
  * gives the whole batch's gradients; bad input is refused, naming it. */
+/* zero_grad leaves the linears' gradients for the next backward to
+ * overwrite (their products write them whole): after another batch's
+ * gradients, the same batch gives the same gradients again (== lets a
+ * zero's sign differ), as from zeroed memory; gradients asked for with no
+ * backward since zero_grad are zeros; and a backward of nothing leaves
+ * zeros too. */
+START_TEST(zero_grad_then_overwrite)
+{
+    mlm_model *m = tiny_model(_i, 5);
+    t5_train *tc = NULL;
+    ck_assert_int_eq(t5_train_new(m, 2, 6, 5, 1, &tc), MLM_OK);
+    ck_assert_int_eq(tc->lazy, 1);   /* every parameter is a linear's or in tc->rest */
+    size_t n = numel_of(tc->tm);
+    t5_train_batch b = tiny_batch(), part = b;
+    part.B = 1;
+    float loss, *g1 = malloc(n * sizeof *g1);
+    t5_train_zero_grad(tc);
+    ck_assert_int_eq(t5_train_forward(tc, &b, 11, 0, &loss), MLM_OK);
+    ck_assert_int_eq(t5_train_backward(tc, 1.0f), MLM_OK);
+    memcpy(g1, t5_train_grad(tc), n * sizeof *g1);
+    t5_train_zero_grad(tc);
+    ck_assert_int_eq(t5_train_forward(tc, &part, 12, 0, &loss), MLM_OK);
+    ck_assert_int_eq(t5_train_backward(tc, 3.0f), MLM_OK);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++)
+        differ += t5_train_grad(tc)[i] != g1[i];
+    ck_assert_uint_gt(differ, n / 2);
+    t5_train_zero_grad(tc);
+    ck_assert_int_eq(t5_train_forward(tc, &b, 11, 0, &loss), MLM_OK);
+    ck_assert_int_eq(t5_train_backward(tc, 1.0f), MLM_OK);
+    const float *g = t5_train_grad(tc);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(g[i] == g1[i], "gradient %zu: %g after another batch, %g from zeros", i,
+                      (double)g[i], (double)g1[i]);
+    t5_train_zero_grad(tc);   /* no backward follows */
+    ck_assert_int_eq(t5_train_forward(tc, &b, 11, 0, &loss), MLM_OK);
+    g = t5_train_grad(tc);
+    for (size_t i = 0; i < n; i++)
+        ck_assert(g[i] == 0.0f);
+    const int32_t none[10] = {-100, -100, -100, -100, -100, -100, -100, -100, -100, -100};
+    ck_assert_int_eq(t5_train_backward(tc, 1.0f), MLM_OK);
+    t5_train_zero_grad(tc);   /* a backward with no labelled token */
+    b.labels = none;
+    ck_assert_int_eq(t5_train_forward(tc, &b, 11, 0, &loss), MLM_OK);
+    ck_assert_int_eq(t5_train_backward(tc, 1.0f), MLM_OK);
+    for (size_t i = 0; i < n; i++)
+        ck_assert(tc->grad[i] == 0.0f);
+    free(g1);
+    t5_train_free(tc);
+    mlm_model_free(m);
+}
+END_TEST
+
 START_TEST(edge_cases)
 {
     mlm_model *m = tiny_model(0, 12);
@@ -833,6 +886,7 @@ Suite *t5_train_suite(void)
     tcase_add_test(tc, dropout_masks_keep_their_share);
     tcase_add_loop_test(tc, eval_forward_matches_inference, 0, 2);
     tcase_add_loop_test(tc, overfits_one_batch, 0, 2);
+    tcase_add_loop_test(tc, zero_grad_then_overwrite, 0, 2);
     tcase_add_test(tc, edge_cases);
     tcase_add_test(tc, zero_copy_checkpoint_is_materialised);
     suite_add_tcase(s, tc);

@@ -619,7 +619,7 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     }
     float *da = a->s_ni[0], *dh = buf_zeroed(a->s_ni[1], nI);
     if (st == MLM_OK)
-        st = ops_linear_backward_first(ctx, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, n, I, C);
+        st = ops_linear_backward_to(ctx, OPS_SET_DINP, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, n, I, C);
     if (st != MLM_OK)
         return st;
     if (la->cdf)
@@ -649,7 +649,7 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     }
     float *dctx = dx1; /* d(x1) is spent too */
     if (st == MLM_OK)
-        st = ops_linear_backward_first(ctx, dctx, lg->o_w, lg->o_b, dproj, la->ctx, lw->o_w, n, C, C);
+        st = ops_linear_backward_to(ctx, OPS_SET_DINP, dctx, lg->o_w, lg->o_b, dproj, la->ctx, lw->o_w, n, C, C);
     if (st != MLM_OK)
         return st;
     if (sel)
@@ -739,14 +739,14 @@ static mlm_status head_backward_train(train_ctx *tc, float dloss, float *dhidden
     /* The decoder is tied to the word embeddings: its weight gradient adds
      * into theirs (pad row included). */
     if (st == MLM_OK)
-        st = ops_linear_backward_first(ctx, h->d1, g->word_emb, g->decoder_b, h->logits, h->z,
+        st = ops_linear_backward_to(ctx, OPS_SET_DINP, h->d1, g->word_emb, g->decoder_b, h->logits, h->z,
                                        m->w.word_emb, rows, d->C, d->V);
     if (st != MLM_OK)
         return st;
     ops_layernorm_backward(ctx, buf_zeroed(h->d2, n * C), g->head_ln_w, g->head_ln_b, h->d1, h->u,
                            m->w.head_ln_w, h->mean, h->rstd, rows, d->C);
     encoder_activate_backward(ctx, d->head_act, buf_zeroed(h->d1, n * C), h->d2, h->t, n * C);
-    st = ops_linear_backward_first(ctx, h->d2, g->head_w, g->head_b, h->d1, h->x, m->w.head_w,
+    st = ops_linear_backward_to(ctx, OPS_SET_DINP, h->d2, g->head_w, g->head_b, h->d1, h->x, m->w.head_w,
                                    rows, d->C, d->C);
     if (st == MLM_OK && tc->selected)
         memcpy(dhidden, h->d2, n * C * sizeof *dhidden);

@@ -174,10 +174,65 @@ static int config_token(const t5_model *tm, const char *key)
     return (int)v;
 }
 
+static void zero_all(t5_train *tc)
+{
+    memset(tc->grad, 0, params_numel(tc->tm->params, tc->tm->n_params) * sizeof *tc->grad);
+    tc->set_w = 0;
+}
+
+/* Whether g is the gradient of one of the linears, each of which one
+ * product of t5_linear_backward writes whole per backward: the blocks'
+ * projections and the head (shared.weight's gradient when tied: the head's
+ * backward runs before either embedding's adds to it). */
+static int is_linear_grad(const t5_train *tc, const float *g)
+{
+    const t5_dims *d = &tc->tm->d;
+    if (g == tc->g.lm_head)
+        return 1;
+    for (int s = 0; s < 2; s++)
+        for (int l = 0; l < (s ? d->Ld : d->Le); l++) {
+            const t5_block_grads *b = s ? &tc->g.dec[l] : &tc->g.enc[l];
+            const float *lin[] = {b->sa.q, b->sa.k, b->sa.v, b->sa.o, b->ca.q, b->ca.k,
+                                  b->ca.v, b->ca.o, b->wi,   b->wi1,  b->wo};
+            for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++)
+                if (lin[i] && g == lin[i])
+                    return 1;
+        }
+    return 0;
+}
+
+/* tc->rest: the runs of gradients that are not the linears' (norms,
+ * relative biases, an untied shared embedding), which zero_grad zeroes;
+ * lazy only when every parameter is accounted for. Without memory for the
+ * list, zero_grad zeroes everything, as before. */
+static void find_rest(t5_train *tc)
+{
+    const t5_model *tm = tc->tm;
+    tc->rest = mem_calloc((size_t)tm->n_params, sizeof *tc->rest);
+    if (!tc->rest)
+        return;
+    size_t linear = 0, other = 0;
+    for (size_t i = 0; i < tm->n_params; i++) {
+        const param_desc *p = &tm->params[i];
+        float *g = grad_of(tc, *p->slot);
+        if (is_linear_grad(tc, g)) {
+            linear += p->numel;
+            continue;
+        }
+        other += p->numel;
+        if (tc->n_rest > 0 && tc->rest[tc->n_rest - 1].at + tc->rest[tc->n_rest - 1].n == g)
+            tc->rest[tc->n_rest - 1].n += p->numel;
+        else
+            tc->rest[tc->n_rest++] = (t5_grad_run){g, p->numel};
+    }
+    tc->lazy = linear + other == params_numel(tm->params, tm->n_params);
+}
+
 void t5_train_free(t5_train *tc)
 {
     if (!tc)
         return;
+    mem_free(tc->rest);
     mem_free(tc->grad);
     mem_free(tc->acts_mem);
     mem_free(tc->head_mem);
@@ -239,16 +294,28 @@ mlm_status t5_train_new(mlm_model *m, int maxB, int maxS, int maxT, int nthreads
     buf_cursor at = {tc->acts_mem, 0};
     layout(tc, &at);
     point_grads(tc);
+    find_rest(tc);
     *out = tc;
     return MLM_OK;
 }
 
 void t5_train_zero_grad(t5_train *tc)
 {
-    memset(tc->grad, 0, params_numel(tc->tm->params, tc->tm->n_params) * sizeof *tc->grad);
+    if (!tc->lazy) {
+        zero_all(tc);
+        return;
+    }
+    for (int i = 0; i < tc->n_rest; i++)
+        memset(tc->rest[i].at, 0, tc->rest[i].n * sizeof *tc->grad);
+    tc->set_w = OPS_SET_DWEIGHT;
 }
 
-float *t5_train_grad(t5_train *tc) { return tc->grad; }
+float *t5_train_grad(t5_train *tc)
+{
+    if (tc->set_w) /* asked before any backward since zero_grad: they are zeros */
+        zero_all(tc);
+    return tc->grad;
+}
 
 size_t t5_train_labelled(const t5_train *tc) { return (size_t)tc->n_rows; }
 
@@ -497,10 +564,10 @@ static mlm_status lm_head_backward(t5_train *tc, float dloss, float *dout)
     mlm_status st = ops_cross_entropy_backward(ctx, tc->logits, tc->logits, tc->lse, tc->labels,
                                                n, dloss, n, d->V);
     /* dz (n, C) = dlogits·lm_head; lm_head (shared when tied) += dlogitsᵀ·z */
-    float *dz = buf_zeroed(tc->s_n[0], (size_t)n * C);
+    float *dz = tc->s_n[0];
     if (st == MLM_OK)
-        st = ops_linear_backward(ctx, dz, tc->g.lm_head, NULL, tc->logits, tc->z, tm->w.lm_head,
-                                 n, d->C, d->V);
+        st = t5_linear_backward(tc, 1, dz, tc->g.lm_head, tc->logits, tc->z, tm->w.lm_head, n,
+                                d->C, d->V);
     if (st != MLM_OK)
         return st;
     if (d->tied) /* z = s·y: dy = s·dz */
@@ -600,8 +667,11 @@ mlm_status t5_train_backward(t5_train *tc, float dloss)
         return err_set(MLM_ERR_INVALID_ARGUMENT,
                        "t5_train_backward: no forward to go back through");
     tc->ready = 0;
-    if (tc->n_rows == 0)
+    if (tc->n_rows == 0) {   /* nothing to add: the linears' unset gradients become zeros */
+        if (tc->set_w)
+            zero_all(tc);
         return MLM_OK;
+    }
     const t5_train_batch *b = &tc->batch;
     float *dout = tc->s_n[1];
     size_t NeC = (size_t)b->B * b->S * tc->tm->d.C;
@@ -611,5 +681,8 @@ mlm_status t5_train_backward(t5_train *tc, float dloss)
         st = stack_backward(tc, 1, b->dec_ids, b->B, b->T, b->S, dout);
     if (st == MLM_OK)
         st = stack_backward(tc, 0, b->ids, b->B, b->S, 0, tc->s_n[3]);
+    if (st != MLM_OK && tc->set_w)   /* some were written, some not: no half-set gradients */
+        zero_all(tc);
+    tc->set_w = 0;   /* every linear's gradient now holds its first part */
     return st;
 }

@@ -103,6 +103,12 @@ typedef struct t5_stack_acts {
     float *dbias;            /* (H, len, len) its gradient, summed over inputs and blocks */
 } t5_stack_acts;
 
+/* A run of gradients: n floats from at. */
+typedef struct t5_grad_run {
+    float *at;
+    size_t n;
+} t5_grad_run;
+
 typedef struct t5_train {
     mlm_model *m;
     t5_model *tm;
@@ -115,6 +121,15 @@ typedef struct t5_train {
     float *grad;                   /* the table's floats, tm->owned's layout */
     grad_hook hook;                /* told after each block of a backward */
     t5_grads g;
+    /* OPS_SET_DWEIGHT from t5_train_zero_grad to the end of the next
+     * backward: the linears' weight gradients, which one product each
+     * writes whole per backward, are not zeroed but overwritten by it
+     * (0 otherwise, and always when lazy is 0). Zeroing them and reading
+     * them back cost a twentieth of a bf16 t5-small step. */
+    int set_w;
+    int lazy;                      /* the linears' gradients are all of grad but `rest` */
+    t5_grad_run *rest;             /* the other gradients, zeroed by zero_grad */
+    int n_rest;
 
     float *acts_mem;
     t5_stack_acts enc, dec;
@@ -188,6 +203,13 @@ size_t t5_train_labelled(const t5_train *tc);
 void t5_train_set_mode(t5_train *tc, int train_mode);
 
 /* ---- internal to nn/t5_train*.c: the sublayers (nn/t5_train_layers.c) */
+
+/* A linear's backward in a step: dinp overwritten (first: its first
+ * contribution) or added to; the weight's gradient overwritten while
+ * tc->set_w says so, else added to. T5's linears have no bias. */
+mlm_status t5_linear_backward(t5_train *tc, int first, float *dinp, float *dweight,
+                              const float *dout, const float *inp, const float *weight, int N,
+                              int C, int OC);
 
 /* What an attention sublayer attends over: B inputs of Tq query and Tk
  * key positions. */

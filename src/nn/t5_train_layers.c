@@ -27,6 +27,14 @@
 #include "nn/t5_train.h"
 #include "nn/train_buf.h"
 
+mlm_status t5_linear_backward(t5_train *tc, int first, float *dinp, float *dweight,
+                              const float *dout, const float *inp, const float *weight, int N,
+                              int C, int OC)
+{
+    return ops_linear_backward_to(&tc->ops, (first ? OPS_SET_DINP : 0) | tc->set_w, dinp,
+                                  dweight, NULL, dout, inp, weight, N, C, OC);
+}
+
 /* ---------------------------------------------------------------- attention */
 
 mlm_status t5_attn_forward(t5_train *tc, const t5_attn_w *w, const float *ln, t5_attn_acts *a,
@@ -108,7 +116,7 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
     /* o = ctx·Woᵀ: dctx (N, HD), dWo */
     float *dctx = tc->s_hd[0];
     if (st == MLM_OK)
-        st = ops_linear_backward_first(ctx, dctx, g->o, NULL, dproj, a->ctx, w->o, N, HD, C);
+        st = t5_linear_backward(tc, 1, dctx, g->o, dproj, a->ctx, w->o, N, HD, C);
     /* ctx = pd·v with pd = drop(p): pd again from the recorded mask */
     const float *pd = a->probs;
     if (st == MLM_OK && drop) {
@@ -128,8 +136,8 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
     float *dn = tc->s_n[1];
     float *dkv_in = s->kv ? dkv : dn;
     if (st == MLM_OK)
-        st = s->kv ? ops_linear_backward(ctx, dkv, g->v, NULL, dv, kv, w->v, Nk, C, HD)
-                   : ops_linear_backward_first(ctx, dn, g->v, NULL, dv, kv, w->v, Nk, C, HD);
+        st = s->kv ? t5_linear_backward(tc, 0, dkv, g->v, dv, kv, w->v, Nk, C, HD)
+                   : t5_linear_backward(tc, 1, dn, g->v, dv, kv, w->v, Nk, C, HD);
     if (st != MLM_OK)
         return st;
     /* p: the dropout's backward, then the softmax's:
@@ -155,10 +163,10 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
     if (st == MLM_OK)
         st = ops_gemm_batched(ctx, 1, 0, Tk, D, Tq, 1.0f, ds, Tk, a->q, HD, 0.0f, dk, HD, &sq);
     if (st == MLM_OK)   /* dn's first part when the keys and values came from dkv */
-        st = s->kv ? ops_linear_backward_first(ctx, dn, g->q, NULL, dq, a->n, w->q, N, C, HD)
-                   : ops_linear_backward(ctx, dn, g->q, NULL, dq, a->n, w->q, N, C, HD);
+        st = s->kv ? t5_linear_backward(tc, 1, dn, g->q, dq, a->n, w->q, N, C, HD)
+                   : t5_linear_backward(tc, 0, dn, g->q, dq, a->n, w->q, N, C, HD);
     if (st == MLM_OK)
-        st = ops_linear_backward(ctx, dkv_in, g->k, NULL, dk, kv, w->k, Nk, C, HD);
+        st = t5_linear_backward(tc, 0, dkv_in, g->k, dk, kv, w->k, Nk, C, HD);
     if (st != MLM_OK)
         return st;
     /* n = RMS(x): dy += its backward (dy already holds the residual's part) */
@@ -227,7 +235,7 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
     float *f[3] = {tc->s_f[0], tc->s_f[1], tc->s_f[2]};
     float *dg = f[0];
     if (st == MLM_OK)
-        st = ops_linear_backward_first(ctx, dg, g->wo, NULL, dproj, a->g, w->wo, N, F, C);
+        st = t5_linear_backward(tc, 1, dg, g->wo, dproj, a->g, w->wo, N, F, C);
     /* g = drop(act): d(act) */
     float *dact = dg, *free1 = f[1], *free2 = f[2];
     if (st == MLM_OK && drop) {
@@ -244,7 +252,7 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
         /* act(h)·h1: the product rule, then the activation's backward */
         float *da = buf_zeroed(free2, NF), *dh1 = buf_zeroed(free1, NF);
         ops_mul_backward(ctx, da, dh1, dact, a->a, a->h1, NF);
-        st = ops_linear_backward_first(ctx, dn, g->wi1, NULL, dh1, a->n, w->wi1, N, C, F);
+        st = t5_linear_backward(tc, 1, dn, g->wi1, dh1, a->n, w->wi1, N, C, F);
         dh = buf_zeroed(dact, NF); /* d(act) is spent */
         encoder_activate_backward(ctx, d->act, dh, da, a->h, NF);
     } else {
@@ -252,8 +260,8 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
         encoder_activate_backward(ctx, d->act, dh, dact, a->h, NF);
     }
     if (st == MLM_OK)
-        st = d->gated ? ops_linear_backward(ctx, dn, g->wi, NULL, dh, a->n, w->wi, N, C, F)
-                      : ops_linear_backward_first(ctx, dn, g->wi, NULL, dh, a->n, w->wi, N, C, F);
+        st = d->gated ? t5_linear_backward(tc, 0, dn, g->wi, dh, a->n, w->wi, N, C, F)
+                      : t5_linear_backward(tc, 1, dn, g->wi, dh, a->n, w->wi, N, C, F);
     if (st != MLM_OK)
         return st;
     ops_rmsnorm_backward(ctx, dy, g->ln_ff, dn, a->x, w->ln_ff, a->rstd, N, C);

@@ -146,7 +146,10 @@ static mlm_status t5_ensure(train_model *t, int B, int S, int T)
     if (st != MLM_OK)
         return st;
     if (old) {
+        /* the gradients so far, and whether the linears' are still to be
+         * overwritten by the next backward (t5_train_zero_grad) */
         memcpy(tc->grad, old->grad, model_numel(t->m) * sizeof(float));
+        tc->set_w = old->set_w;
         tc->dropout = old->dropout;
         t5_train_free(old);
     }

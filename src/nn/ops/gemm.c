@@ -432,21 +432,24 @@ mlm_status ops_linear_forward(const ops_ctx *ctx, float *out, const float *inp,
                     bias ? 1.0f : 0.0f, out, OC > 0 ? OC : 1);
 }
 
-/* The linear's backward with dinp = beta·dinp + dout·weight. */
-static mlm_status linear_backward(const ops_ctx *ctx, float beta, float *dinp, float *dweight,
+mlm_status ops_linear_backward_to(const ops_ctx *ctx, int set, float *dinp, float *dweight,
                                   float *dbias, const float *dout, const float *inp,
                                   const float *weight, int N, int C, int OC)
 {
     if (N < 0 || C < 0 || OC < 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "linear backward: negative size");
     int ldc = C > 0 ? C : 1, ldo = OC > 0 ? OC : 1;
+    float beta_in = set & OPS_SET_DINP ? 0.0f : 1.0f, beta_w = set & OPS_SET_DWEIGHT ? 0.0f : 1.0f;
     mlm_status st = MLM_OK;
     if (dinp)   /* (N, C) (+)= (N, OC) · (OC, C) */
-        st = ops_gemm(ctx, 0, 0, N, C, OC, 1.0f, dout, ldo, weight, ldc, beta, dinp, ldc);
-    if (st == MLM_OK && dweight)    /* (OC, C) += (N, OC)^T · (N, C) */
-        st = ops_gemm(ctx, 1, 0, OC, C, N, 1.0f, dout, ldo, inp, ldc, 1.0f, dweight, ldc);
-    if (st == MLM_OK && dbias)
+        st = ops_gemm(ctx, 0, 0, N, C, OC, 1.0f, dout, ldo, weight, ldc, beta_in, dinp, ldc);
+    if (st == MLM_OK && dweight)    /* (OC, C) (+)= (N, OC)^T · (N, C) */
+        st = ops_gemm(ctx, 1, 0, OC, C, N, 1.0f, dout, ldo, inp, ldc, beta_w, dweight, ldc);
+    if (st == MLM_OK && dbias) {
+        if (set & OPS_SET_DWEIGHT)
+            memset(dbias, 0, (size_t)OC * sizeof *dbias);
         ops_bias_backward(ctx, dbias, dout, N, OC);
+    }
     return st;
 }
 
@@ -454,12 +457,5 @@ mlm_status ops_linear_backward(const ops_ctx *ctx, float *dinp, float *dweight, 
                                const float *dout, const float *inp, const float *weight, int N,
                                int C, int OC)
 {
-    return linear_backward(ctx, 1.0f, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
-}
-
-mlm_status ops_linear_backward_first(const ops_ctx *ctx, float *dinp, float *dweight,
-                                     float *dbias, const float *dout, const float *inp,
-                                     const float *weight, int N, int C, int OC)
-{
-    return linear_backward(ctx, 0.0f, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+    return ops_linear_backward_to(ctx, 0, dinp, dweight, dbias, dout, inp, weight, N, C, OC);
 }

@@ -59,15 +59,19 @@ mlm_status ops_linear_backward(const struct ops_ctx *ctx, float *dinp, float *dw
                                float *dbias, const float *dout, const float *inp,
                                const float *weight, int N, int C, int OC);
 
-/* ops_linear_backward for dinp's first contribution: dinp = dout · weight,
- * overwritten (its old contents, NaN included, are not read, so it needs
- * no zeroing first); dweight and dbias accumulate as there. The same
- * floats as zeroing dinp and calling ops_linear_backward, but for the sign
- * of an exact zero sum (0 + (−0) is +0), without writing dinp twice and
- * reading it back. */
-mlm_status ops_linear_backward_first(const struct ops_ctx *ctx, float *dinp, float *dweight,
-                                     float *dbias, const float *dout, const float *inp,
-                                     const float *weight, int N, int C, int OC);
+/* What ops_linear_backward_to overwrites with its result instead of adding
+ * to: a gradient's first contribution, so that it needs no zeroing first.
+ * An overwritten output is not read (NaN there does no harm); its values
+ * are those of zeroing and adding, but for the sign of an exact zero sum
+ * (0 + (−0) is +0). */
+#define OPS_SET_DINP 1      /* dinp = dout · weight */
+#define OPS_SET_DWEIGHT 2   /* dweight = dout^T · inp, dbias = the sums of dout */
+
+/* ops_linear_backward with the outputs named in set (OPS_SET_*)
+ * overwritten, the others added to. */
+mlm_status ops_linear_backward_to(const struct ops_ctx *ctx, int set, float *dinp,
+                                  float *dweight, float *dbias, const float *dout,
+                                  const float *inp, const float *weight, int N, int C, int OC);
 
 /* The BLIS sub-configuration ops_gemm uses for a product with M rows
  * ("zen3", "skx", "haswell", ...). */
