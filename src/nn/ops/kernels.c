@@ -1079,51 +1079,45 @@ static mlm_status check_p(float p)
     return MLM_OK;
 }
 
+/* Checks p, then runs fn over j's n elements. */
+static mlm_status dropout_run(const ops_ctx *ctx, par_fn fn, job j, size_t n)
+{
+    mlm_status st = check_p(j.f);
+    if (st != MLM_OK)
+        return st;
+    par_for(ctx->nthreads, n, PAR_GRAIN / 4, fn, &j);
+    return MLM_OK;
+}
+
 mlm_status ops_dropout_forward(const ops_ctx *ctx, float *out, uint8_t *mask, const float *inp,
                                size_t n, float p, uint64_t seed, uint64_t stream)
 {
-    mlm_status st = check_p(p);
-    if (st != MLM_OK)
-        return st;
     job j = {.out = out, .a = inp, .mask_out = mask, .f = p, .seed = seed, .stream = stream};
-    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
-    return MLM_OK;
+    return dropout_run(ctx, dropout_fwd_range, j, n);
 }
 
 mlm_status ops_dropout_residual_forward(const ops_ctx *ctx, float *out, uint8_t *mask,
                                         const float *residual, const float *inp, size_t n,
                                         float p, uint64_t seed, uint64_t stream)
 {
-    mlm_status st = check_p(p);
-    if (st != MLM_OK)
-        return st;
     job j = {.out = out, .a = inp, .b = residual, .mask_out = mask, .f = p, .seed = seed,
              .stream = stream};
-    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
-    return MLM_OK;
+    return dropout_run(ctx, dropout_fwd_range, j, n);
 }
 
 mlm_status ops_dropout_apply(const ops_ctx *ctx, float *out, const uint8_t *mask,
                              const float *inp, size_t n, float p)
 {
-    mlm_status st = check_p(p);
-    if (st != MLM_OK)
-        return st;
     job j = {.out = out, .a = inp, .mask_in = mask, .f = p};
-    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
-    return MLM_OK;
+    return dropout_run(ctx, dropout_fwd_range, j, n);
 }
 
 mlm_status ops_dropout_backward(const ops_ctx *ctx, float *dinp, const float *dout,
                                 const uint8_t *mask, size_t n, float p, uint64_t seed,
                                 uint64_t stream)
 {
-    mlm_status st = check_p(p);
-    if (st != MLM_OK)
-        return st;
     job j = {.out = dinp, .a = dout, .mask_in = mask, .f = p, .seed = seed, .stream = stream};
-    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_bwd_range, &j);
-    return MLM_OK;
+    return dropout_run(ctx, dropout_bwd_range, j, n);
 }
 
 /* The forward's kernel: with the mask it is ops_dropout_apply, without it
@@ -1132,12 +1126,8 @@ mlm_status ops_dropout_backward_first(const ops_ctx *ctx, float *dinp, const flo
                                       const uint8_t *mask, size_t n, float p, uint64_t seed,
                                       uint64_t stream)
 {
-    mlm_status st = check_p(p);
-    if (st != MLM_OK)
-        return st;
     job j = {.out = dinp, .a = dout, .mask_in = mask, .f = p, .seed = seed, .stream = stream};
-    par_for(ctx->nthreads, n, PAR_GRAIN / 4, dropout_fwd_range, &j);
-    return MLM_OK;
+    return dropout_run(ctx, dropout_fwd_range, j, n);
 }
 
 /* ---------------------------------------------------------------- embedding */
