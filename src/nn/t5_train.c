@@ -563,7 +563,8 @@ static mlm_status lm_head_backward(t5_train *tc, float dloss, float *dout)
     /* logits become dlogits in place */
     mlm_status st = ops_cross_entropy_backward(ctx, tc->logits, tc->logits, tc->lse, tc->labels,
                                                n, dloss, n, d->V);
-    /* dz (n, C) = dlogits·lm_head; lm_head (shared when tied) += dlogitsᵀ·z */
+    /* dz (n, C) = dlogits·lm_head; lm_head (shared when tied) (+)= dlogitsᵀ·z:
+     * overwritten on a step's first backward (t5_linear_backward) */
     float *dz = tc->s_n[0];
     if (st == MLM_OK)
         st = t5_linear_backward(tc, 1, dz, tc->g.lm_head, tc->logits, tc->z, tm->w.lm_head, n,

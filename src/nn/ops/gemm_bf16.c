@@ -687,12 +687,13 @@ typedef struct product {
  * block, instead of one scattered 2-byte store per element. */
 #define TB 32
 
-/* Elements of the conversion buffer: TB rows of A or two of B (K×N
- * layout), or the 64 rows of a panel of B (N×K layout) padded to even. */
+/* Elements of the conversion buffer of the paths without the instruction
+ * (with it the packing needs none): TB rows of A or two of B (K×N
+ * layout), or one row of B (N×K layout) padded to even. */
 static size_t rows_size(int M, int N, int K)
 {
     size_t mn = (size_t)(M > N ? M : N), KP = ((size_t)K + 1) / 2;
-    size_t a = TB * mn, b = (size_t)NP * 2 * KP;
+    size_t a = TB * mn, b = 2 * KP + 1;
     return a > b ? a : b;
 }
 
@@ -821,8 +822,8 @@ typedef struct pack_job {
 static void pack_range(void *arg, size_t begin, size_t end)
 {
     pack_job *j = arg;
-    uint16_t *rows = mem_alloc(rows_size(j->p->M, j->p->N, j->p->K) * sizeof *rows);
-    if (!rows) {
+    uint16_t *rows = NULL;
+    if (!j->fast && !(rows = mem_alloc(rows_size(j->p->M, j->p->N, j->p->K) * sizeof *rows))) {
         j->failed = 1;
         return;
     }
