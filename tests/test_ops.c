@@ -2253,6 +2253,7 @@ START_TEST(gemm_bf16_matches_reference)
     static const int shapes[][3] = {
         {1, 1, 1}, {1, 17, 3}, {5, 63, 33}, {7, 65, 31}, {13, 130, 257}, {64, 96, 512},
         {300, 100, 64}, {3, 2, 2049}, {128, 128, 64}, {17, 65, 33}, {48, 70, 1},
+        {20, 40, 4100},   /* a long k: on the tile path by chunks (129 blocks) */
     };
     static const float alphas[] = {1.0f, -0.375f}, betas[] = {0.0f, 0.5f};
     const float sentinel = -777.0f;
@@ -2414,8 +2415,6 @@ START_TEST(gemm_bf16_paths_bitwise_identical)
 }
 END_TEST
 
-/* Edges: empty sizes, K = 0 and alpha = 0 give beta·C, bad arguments are
- * named, out of memory is an error. */
 /* The AMX tile path, on its software model, sums in TDPBF16PS's order:
  * per element of C and per k pair in order, the even product then the odd
  * one, each add rounded. A serial loop in that order gives the same bits
@@ -2424,7 +2423,9 @@ END_TEST
  * N) shows. Operands in the normal range, where the products are exact. On
  * a CPU with AMX the hardware gets the error bound (the _matches_reference
  * tests), and here the same bits for 1 and 2 threads and for a row whatever
- * its neighbours. */
+ * its neighbours. On both, a product summed a chunk of k at a time (the
+ * path of a long k, the tied head's input gradient) has the bits of one
+ * summed in one go: the sums leave the tiles and come back exactly. */
 static float amx_order_ref(const float *A, int lda, int ta, const float *B, int ldb, int tb,
                            int m, int n, int K)
 {
@@ -2443,7 +2444,7 @@ static float amx_order_ref(const float *A, int lda, int ta, const float *B, int 
 START_TEST(gemm_amx_bf16_order)
 {
     static const int shapes[][3] = {{16, 64, 32}, {17, 65, 33}, {40, 130, 100}, {33, 1, 1},
-                                    {64, 96, 512}, {31, 200, 64}};
+                                    {64, 96, 512}, {31, 200, 64}, {100, 70, 200}};
     for (int hw = 0; hw < 2; hw++) {
         if (hw && cpu_amx_bf16_level() != CPU_AMX_HW) {
             printf("ops: gemm_amx_bf16_order: no AMX-BF16 on this CPU (%s): hardware tiles "
@@ -2457,18 +2458,24 @@ START_TEST(gemm_amx_bf16_order)
                 int ta = tr < 4 && (tr & 1), tb = tr < 4 ? tr >> 1 : 1;
                 int lda = ta ? M : K, ldb = tb ? K : N;
                 float *A = frandv((size_t)M * K, -2.0f, 2.0f), *B = frandv((size_t)N * K, -1.0f, 1.0f);
-                float *C[3];
+                float *C[4];
                 ops_bf16w w;
                 if (tr == 4)
                     ck_assert_int_eq(ops_bf16w_from_f32(&w, B, N, K, K), MLM_OK);
-                for (int r = 0; r < 3; r++) {   /* 2 threads, 1 thread, the first 17 rows */
+                /* 2 threads, 1 thread, the first 17 rows; then 2 threads
+                 * with k in chunks of 2 blocks, sums kept for 3 tiles (the
+                 * long-k order, here from one block on) */
+                for (int r = 0; r < 4; r++) {
                     C[r] = calloc((size_t)M * N, sizeof *C[r]);
                     int rows = r == 2 ? (M < 17 ? M : 17) : M;
                     ops_ctx ctx = ctx_n(r == 1 ? 1 : 2);
+                    if (r == 3)
+                        ops_gemm_bf16_chunking(1, 2, 3);
                     mlm_status st =
                         tr == 4 ? ops_gemm_bf16w(&ctx, rows, A, K, &w, 0.0f, C[r], N)
                                 : ops_gemm_bf16(&ctx, ta, tb, rows, N, K, 1.0f, A, lda, B, ldb,
                                                 0.0f, C[r], N);
+                    ops_gemm_bf16_chunking(0, 0, 0);
                     ck_assert_int_eq(st, MLM_OK);
                 }
                 for (int m = 0; m < M; m++)
@@ -2481,12 +2488,16 @@ START_TEST(gemm_amx_bf16_order)
                                           M, N, K, tr, m, n, C[0][i], ref);
                         }
                         ck_assert(f32_bits(C[1][i]) == f32_bits(C[0][i]));
+                        ck_assert_msg(f32_bits(C[3][i]) == f32_bits(C[0][i]),
+                                      "%s %dx%dx%d tr %d (%d,%d): by chunks %a, in one go %a",
+                                      hw ? "tiles" : "model", M, N, K, tr, m, n, C[3][i],
+                                      C[0][i]);
                         if (m < 17 && M >= 16)   /* 17 rows: still the tiles */
                             ck_assert(f32_bits(C[2][i]) == f32_bits(C[0][i]));
                     }
                 if (tr == 4)
                     ops_bf16w_free(&w);
-                for (int r = 0; r < 3; r++)
+                for (int r = 0; r < 4; r++)
                     free(C[r]);
                 free(A);
                 free(B);
@@ -2623,6 +2634,8 @@ START_TEST(attention_rows_matches_reference)
 }
 END_TEST
 
+/* Edges: empty sizes, K = 0 and alpha = 0 give beta·C, bad arguments are
+ * named, out of memory is an error. */
 START_TEST(gemm_bf16_edges)
 {
     ops_ctx ctx = ctx_n(2);

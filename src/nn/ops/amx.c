@@ -180,10 +180,17 @@ void amx_end(int model)
  * out's rows, ldo bytes apart. */
 #define HALF_BODY()                                                                             \
     do {                                                                                        \
-        TZERO(0);                                                                               \
-        TZERO(1);                                                                               \
-        TZERO(2);                                                                               \
-        TZERO(3);                                                                               \
+        if (load) {                                                                             \
+            TLOAD(0, out + 128 * (size_t)h, ldo);                                               \
+            TLOAD(1, out + 128 * (size_t)h + 64, ldo);                                          \
+            TLOAD(2, out + AMX_ROWS * ldo + 128 * (size_t)h, ldo);                              \
+            TLOAD(3, out + AMX_ROWS * ldo + 128 * (size_t)h + 64, ldo);                         \
+        } else {                                                                                \
+            TZERO(0);                                                                           \
+            TZERO(1);                                                                           \
+            TZERO(2);                                                                           \
+            TZERO(3);                                                                           \
+        }                                                                                       \
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *ab = a + (size_t)b * AMX_BLOCK;                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256 + 128 * (size_t)h;                     \
@@ -211,10 +218,17 @@ void amx_end(int model)
  * sum runs over the same k blocks in the same order as HALF_BODY's. */
 #define FULL_BODY()                                                                             \
     do {                                                                                        \
-        TZERO(0);                                                                               \
-        TZERO(1);                                                                               \
-        TZERO(2);                                                                               \
-        TZERO(3);                                                                               \
+        if (load) {                                                                             \
+            TLOAD(0, out, ldo);                                                                 \
+            TLOAD(1, out + 64, ldo);                                                            \
+            TLOAD(2, out + 128, ldo);                                                           \
+            TLOAD(3, out + 192, ldo);                                                           \
+        } else {                                                                                \
+            TZERO(0);                                                                           \
+            TZERO(1);                                                                           \
+            TZERO(2);                                                                           \
+            TZERO(3);                                                                           \
+        }                                                                                       \
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256;                                       \
             TLOAD(4, a + (size_t)b * AMX_BLOCK, lda);                                           \
@@ -235,7 +249,7 @@ void amx_end(int model)
 
 #define PANEL_FN(name, MODEL_, KIND_)                                                           \
     static AMXT void name(const uint8_t *a, size_t lda, const uint8_t *w, int blocks, int rows, \
-                          uint8_t *out, size_t ldo)                                             \
+                          uint8_t *out, size_t ldo, int load)                                   \
     {                                                                                           \
         enum { MODEL = MODEL_, IS_BF16 = KIND_ == AMX_BF16 };                                   \
         if (rows <= AMX_ROWS) {                                                                 \
@@ -254,19 +268,19 @@ PANEL_FN(panel_hw_int8, 0, AMX_INT8)
 #endif
 
 void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
-               int blocks, int rows, void *acc, size_t ldacc)
+               int blocks, int rows, void *acc, size_t ldacc, int load)
 {
 #if AMX_HW
     if (!model) {
         if (kind == AMX_BF16)
-            panel_hw_bf16(a, lda, w, blocks, rows, acc, ldacc);
+            panel_hw_bf16(a, lda, w, blocks, rows, acc, ldacc, load);
         else
-            panel_hw_int8(a, lda, w, blocks, rows, acc, ldacc);
+            panel_hw_int8(a, lda, w, blocks, rows, acc, ldacc, load);
         return;
     }
 #endif
     if (kind == AMX_BF16)
-        panel_model_bf16(a, lda, w, blocks, rows, acc, ldacc);
+        panel_model_bf16(a, lda, w, blocks, rows, acc, ldacc, load);
     else
-        panel_model_int8(a, lda, w, blocks, rows, acc, ldacc);
+        panel_model_int8(a, lda, w, blocks, rows, acc, ldacc, load);
 }

@@ -52,7 +52,11 @@ void amx_end(int model);
 
 /* acc[r][c], r < rows, c < 64 (32-bit elements: float for AMX_BF16,
  * int32_t for AMX_INT8; row r at byte r·ldacc) = the dot products of A's
- * rows [0, rows) with the panel's 64 columns over `blocks` k blocks:
+ * rows [0, rows) with the panel's 64 columns over `blocks` k blocks, added
+ * to acc's own values when load is 1 (a call that goes on with the next k
+ * blocks of an earlier one: the sums leave the tiles and come back as
+ * they were, so a product split over k has the bits of one call), from
+ * zero when it is 0:
  * - a: A's row 0, rows lda bytes apart, each holding blocks·64 bytes of
  *   operands (zeros past K); rows up to the next multiple of 16 must be
  *   readable;
@@ -67,6 +71,6 @@ void amx_end(int model);
  * round differently within a block: the tests bound the error rather than
  * fix the bits). int8: exact int32 sums (wrapping, as the instruction). */
 void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
-               int blocks, int rows, void *acc, size_t ldacc);
+               int blocks, int rows, void *acc, size_t ldacc, int load);
 
 #endif

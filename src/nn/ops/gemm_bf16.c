@@ -536,16 +536,100 @@ static void amx_store(const job *j, int model, int rows, int m, int p, const flo
         row_store(j, m + r, p, acc + (size_t)r * NP);
 }
 
+/* A long k (the tied head's input gradient sums over 32128 vocabulary
+ * entries: a panel is 4 MB) goes through the tiles a chunk of k at a time,
+ * the sums of a group of tiles of C kept between chunks: a chunk's slice
+ * of a panel is read from memory once and then from the cache for every
+ * 32 rows, where whole panels were read again from memory for each (that
+ * product ran at 260 GFLOP/s on one thread, 500 by chunks; the short-k
+ * ones run at 700-900). Only from KBLOCK_MIN blocks: below, a panel stays
+ * in the cache anyway. The tests lower all three (ops_gemm_bf16_chunking)
+ * so that small products take this path too. */
+#define KC 32           /* k blocks of a chunk: 128 KB of a panel */
+#define KBLOCK_MIN 128  /* from K = 4096 */
+#define GROUP 64        /* tiles of 32 rows × 64 columns kept: 512 KB of sums */
+
+static int chunk_from = KBLOCK_MIN, chunk_blocks = KC, chunk_group = GROUP;
+
+void ops_gemm_bf16_chunking(int from_blocks, int blocks, int group)
+{
+    chunk_from = from_blocks > 0 ? from_blocks : KBLOCK_MIN;
+    chunk_blocks = blocks > 0 ? blocks : KC;
+    chunk_group = group > 0 && group <= GROUP ? group : GROUP;
+}
+
+/* One 32-row tile of C: rows [m, m + rows) against panel p. */
+typedef struct amx_tile {
+    int p, m, rows;
+} amx_tile;
+
+/* Up to chunk_group tiles of items [*it, end) from row *m of item *it on,
+ * in the items' order; advances the cursor past them. */
+static int next_tiles(const job *j, size_t *it, int *m, size_t end, amx_tile *t)
+{
+    int n = 0;
+    while (n < chunk_group && *it < end) {
+        int p, m0, m1;
+        item(j, *it, &p, &m0, &m1);
+        if (*m < m0)
+            *m = m0;
+        if (*m >= m1) {
+            (*it)++;
+            *m = 0;
+            continue;
+        }
+        int rows = m1 - *m < AMX_MAX_ROWS ? m1 - *m : AMX_MAX_ROWS;
+        t[n++] = (amx_tile){p, *m, rows};
+        *m += rows;
+    }
+    return n;
+}
+
+/* Items [begin, end) a chunk of k at a time, with acc for a group of
+ * tiles' sums. Each element is still one sum over its k pairs in
+ * order: amx_panel carries it across the chunks exactly. */
+static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end, float *acc)
+{
+    const size_t lda = 2 * (size_t)j->KS * sizeof *j->a;
+    const int blocks = j->KS / KB;
+    amx_tile t[GROUP];
+    size_t it = begin;
+    int m = 0, n;
+    while ((n = next_tiles(j, &it, &m, end, t)) > 0) {
+        for (int k = 0; k < blocks; k += chunk_blocks) {
+            int nb = blocks - k < chunk_blocks ? blocks - k : chunk_blocks;
+            for (int i = 0; i < n; i++) {
+                const uint8_t *a = (const uint8_t *)j->a + (size_t)t[i].m * lda +
+                                   (size_t)k * AMX_BLOCK;
+                const uint8_t *w = (const uint8_t *)(j->panels + panel_at(j->KS, t[i].p, k * KB, 0));
+                amx_panel(AMX_BF16, model, a, lda, w, nb, t[i].rows,
+                          acc + (size_t)i * AMX_MAX_ROWS * NP, NP * sizeof *acc, k > 0);
+            }
+        }
+        for (int i = 0; i < n; i++)
+            amx_store(j, model, t[i].rows, t[i].m, t[i].p, acc + (size_t)i * AMX_MAX_ROWS * NP);
+    }
+}
+
 /* Items [begin, end) on the tile path (nn/ops/amx.h): up to 32 rows at a
- * time against the whole panel, then the portable path's epilogue. Each
- * element of C is still one sum over its k pairs in order, whatever the
- * split into items and threads (only its rounding differs from the other
- * paths'). */
+ * time against the whole panel, then the portable path's epilogue; a long
+ * k by chunks when the sums' buffer can be had (the same bits without it).
+ * Each element of C is still one sum over its k pairs in order, whatever
+ * the split into items, chunks and threads (only its rounding differs
+ * from the other paths'). */
 static void panels_amx(const job *j, int model, size_t begin, size_t end)
 {
     float acc[AMX_MAX_ROWS * NP];
     const size_t lda = 2 * (size_t)j->KS;
+    float *sums = NULL;
     amx_begin(model);
+    if (j->KS / KB >= chunk_from &&
+        (sums = mem_alloc_lines((size_t)chunk_group * AMX_MAX_ROWS * NP * sizeof *sums))) {
+        panels_amx_chunked(j, model, begin, end, sums);
+        mem_free(sums);
+        amx_end(model);
+        return;
+    }
     for (size_t it = begin; it < end; it++) {
         int p, m0, m1;
         item(j, it, &p, &m0, &m1);
@@ -560,11 +644,11 @@ static void panels_amx(const job *j, int model, size_t begin, size_t end)
                 j->beta == 0.0f) {
                 float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP;
                 amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, c,
-                          (size_t)j->ldc * sizeof *c);
+                          (size_t)j->ldc * sizeof *c, 0);
                 continue;
             }
             amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, acc,
-                      NP * sizeof *acc);
+                      NP * sizeof *acc, 0);
             amx_store(j, model, rows, m, p, acc);
         }
     }
@@ -605,6 +689,28 @@ static par_fn job_path(int fast, cpu_amx amx)
 static size_t job_items(const job *j)
 {
     return (size_t)j->npanels * (((size_t)j->M + (size_t)j->mb - 1) / (size_t)j->mb);
+}
+
+/* Rows per item, at most mb: few enough that an item's rounded rows of A
+ * (its k pairs each) stay in the cache while the item goes across the
+ * panels (items run panel by panel within a block of rows), whole tiles of
+ * the path that runs them. Whole rows per item read all of A from memory
+ * (or the shared cache) once per panel: with blocks of 256 KB the head's
+ * weight gradient (32128 rows, k 256) took 15-25 ms instead of 23-32 on
+ * one thread with AMX, and at two threads, where each thread had read all
+ * of A per panel, the FFN's products (1024-2048 rows) 35-45% less. A long
+ * k keeps its rows (its tiles are chunked over k instead:
+ * panels_amx_chunked). */
+#define A_BLOCK_BYTES (256 * 1024)
+
+static int item_rows(int mb, int KS, cpu_amx amx)
+{
+    int unit = amx != CPU_AMX_NONE ? AMX_MAX_ROWS : MR;
+    size_t row = 2 * (size_t)KS * sizeof(uint16_t);
+    int cap = (int)(A_BLOCK_BYTES / row) / unit * unit;
+    if (KS / KB >= KBLOCK_MIN)
+        return mb;
+    return mb > cap ? (cap > unit ? cap : unit) : mb;
 }
 
 /* Runs every item of j on t threads. */
@@ -655,7 +761,8 @@ mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int l
     double bytes = 2.0 * N * K;
     for (int i = 0; i < n; i++) {
         int panels = (w[i]->N + NP - 1) / NP;
-        jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], M, panels};
+        int mb = item_rows(M, KS, amx_for(M));
+        jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], mb, panels};
         args[i] = &jobs[i];
         items[i] = job_items(&jobs[i]);
     }
@@ -870,6 +977,7 @@ static int product_run(const product *p, int t, uint16_t *scratch)
         if (mb < 8 * MR)
             mb = (8 * MR + unit - 1) / unit * unit;
     }
+    mb = item_rows(mb, KS, amx);
     job j = {p->M, p->N, KP, KS, p->ldc, p->alpha, p->beta, a, panels, p->C, mb, npanels};
     run_job(&j, fast, amx, t);
     return 0;

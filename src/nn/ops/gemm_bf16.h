@@ -100,6 +100,13 @@ mlm_status ops_gemm_bf16(const struct ops_ctx *ctx, int transa, int transb, int 
                          float alpha, const float *A, int lda, const float *B, int ldb,
                          float beta, float *C, int ldc);
 
+/* For tests: the AMX tile path sums a k of from_blocks tile blocks (32 k
+ * each) or more a chunk of `blocks` blocks at a time, keeping the sums of
+ * `group` tiles (at most 64) between chunks (the same bits as in one go:
+ * nn/ops/amx.h); 0 restores each default (from 128 blocks, chunks of 32,
+ * groups of 64). Not thread-safe: set it between products. */
+void ops_gemm_bf16_chunking(int from_blocks, int blocks, int group);
+
 /* ops_gemm_batched's products (the layout of ops_batch) through
  * ops_gemm_bf16. Many small products (attention's, per head) are split
  * over the threads a product at a time; each product's bits are the same

@@ -657,7 +657,7 @@ static void panels_amx(const job *j, int model, size_t begin, size_t end)
             int rows = j->M - m < AMX_MAX_ROWS ? j->M - m : AMX_MAX_ROWS;
             amx_panel(AMX_INT8, model, j->a + (size_t)m * lda, lda,
                       (const uint8_t *)(j->panels + panel_at(j->KS, (int)p, 0, 0)), j->KS / GB,
-                      rows, acc, NP * sizeof *acc);
+                      rows, acc, NP * sizeof *acc, 0);
             amx_store(j, model, rows, m, (int)p, acc);
         }
     amx_end(model);
