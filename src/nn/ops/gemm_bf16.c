@@ -691,24 +691,29 @@ static size_t job_items(const job *j)
     return (size_t)j->npanels * (((size_t)j->M + (size_t)j->mb - 1) / (size_t)j->mb);
 }
 
-/* Rows per item, at most mb: few enough that an item's rounded rows of A
- * (its k pairs each) stay in the cache while the item goes across the
- * panels (items run panel by panel within a block of rows), whole tiles of
- * the path that runs them. Whole rows per item read all of A from memory
- * (or the shared cache) once per panel: with blocks of 256 KB the head's
- * weight gradient (32128 rows, k 256) took 15-25 ms instead of 23-32 on
- * one thread with AMX, and at two threads, where each thread had read all
- * of A per panel, the FFN's products (1024-2048 rows) 35-45% less. A long
- * k keeps its rows (its tiles are chunked over k instead:
- * panels_amx_chunked). */
+/* Rows per item, at most mb: when the panels are few enough to stay in
+ * the cache (PANELS_CACHED bytes), few enough rows that an item's rounded
+ * rows of A (its k pairs each) stay there too while the item goes across
+ * the panels (items run panel by panel within a block of rows); whole
+ * tiles of the path that runs them. Whole rows per item read all of A
+ * from memory (or the shared cache) once per panel: with blocks of 256 KB
+ * the head's weight gradient (32128 rows, k 256) took 15-25 ms instead of
+ * 23-32 on one thread with AMX, and at two threads, where each thread had
+ * read all of A per panel, the FFN's products (1024-2048 rows) 35-45%
+ * less. Large panels keep whole rows: each block of rows would read them
+ * all again (the 77 MB of a 50265-word head's, once per 160 rows, made a
+ * bf16 forward of 8×128 tokens 12% slower), and so does a long k (its
+ * tiles are chunked over k instead: panels_amx_chunked). */
 #define A_BLOCK_BYTES (256 * 1024)
+#define PANELS_CACHED (2 * 1024 * 1024)
 
-static int item_rows(int mb, int KS, cpu_amx amx)
+static int item_rows(int mb, int KS, int N, cpu_amx amx)
 {
     int unit = amx != CPU_AMX_NONE ? AMX_MAX_ROWS : MR;
     size_t row = 2 * (size_t)KS * sizeof(uint16_t);
+    size_t panels = ((size_t)N + NP - 1) / NP * NP * row;
     int cap = (int)(A_BLOCK_BYTES / row) / unit * unit;
-    if (KS / KB >= KBLOCK_MIN)
+    if (KS / KB >= KBLOCK_MIN || panels > PANELS_CACHED)
         return mb;
     return mb > cap ? (cap > unit ? cap : unit) : mb;
 }
@@ -761,7 +766,7 @@ mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int l
     double bytes = 2.0 * N * K;
     for (int i = 0; i < n; i++) {
         int panels = (w[i]->N + NP - 1) / NP;
-        int mb = item_rows(M, KS, amx_for(M));
+        int mb = item_rows(M, KS, w[i]->N, amx_for(M));
         jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], mb, panels};
         args[i] = &jobs[i];
         items[i] = job_items(&jobs[i]);
@@ -977,7 +982,7 @@ static int product_run(const product *p, int t, uint16_t *scratch)
         if (mb < 8 * MR)
             mb = (8 * MR + unit - 1) / unit * unit;
     }
-    mb = item_rows(mb, KS, amx);
+    mb = item_rows(mb, KS, p->N, amx);
     job j = {p->M, p->N, KP, KS, p->ldc, p->alpha, p->beta, a, panels, p->C, mb, npanels};
     run_job(&j, fast, amx, t);
     return 0;
