@@ -175,22 +175,38 @@ void amx_end(int model)
 #define TDP(c, a, b) do { if (IS_BF16) model_dpbf16ps(c, a, b); else model_dpbusd(c, a, b); } while (0)
 #endif
 
-/* One half of the panel (32 columns from byte offset 128·h of each k group
- * row), 32 rows of A (two tiles; the second may be partly pad rows) into
- * out's rows, ldo bytes apart. */
-#define HALF_BODY()                                                                             \
+/* The accumulators tmm0-3 from the four tiles of out at p0-p3 (rows ldo
+ * bytes apart) when load is set, else from zero; and back into them. */
+#define ACC_START(p0, p1, p2, p3)                                                               \
     do {                                                                                        \
         if (load) {                                                                             \
-            TLOAD(0, out + 128 * (size_t)h, ldo);                                               \
-            TLOAD(1, out + 128 * (size_t)h + 64, ldo);                                          \
-            TLOAD(2, out + AMX_ROWS * ldo + 128 * (size_t)h, ldo);                              \
-            TLOAD(3, out + AMX_ROWS * ldo + 128 * (size_t)h + 64, ldo);                         \
+            TLOAD(0, p0, ldo);                                                                  \
+            TLOAD(1, p1, ldo);                                                                  \
+            TLOAD(2, p2, ldo);                                                                  \
+            TLOAD(3, p3, ldo);                                                                  \
         } else {                                                                                \
             TZERO(0);                                                                           \
             TZERO(1);                                                                           \
             TZERO(2);                                                                           \
             TZERO(3);                                                                           \
         }                                                                                       \
+    } while (0)
+#define ACC_STORE(p0, p1, p2, p3)                                                               \
+    do {                                                                                        \
+        TSTORE(0, p0, ldo);                                                                     \
+        TSTORE(1, p1, ldo);                                                                     \
+        TSTORE(2, p2, ldo);                                                                     \
+        TSTORE(3, p3, ldo);                                                                     \
+    } while (0)
+
+/* One half of the panel (32 columns from byte offset 128·h of each k group
+ * row), 32 rows of A (two tiles; the second may be partly pad rows) into
+ * out's rows, ldo bytes apart. */
+#define HALF_BODY()                                                                             \
+    do {                                                                                        \
+        ACC_START(out + 128 * (size_t)h, out + 128 * (size_t)h + 64,                            \
+                  out + AMX_ROWS * ldo + 128 * (size_t)h,                                       \
+                  out + AMX_ROWS * ldo + 128 * (size_t)h + 64);                                 \
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *ab = a + (size_t)b * AMX_BLOCK;                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256 + 128 * (size_t)h;                     \
@@ -203,10 +219,9 @@ void amx_end(int model)
             TDP(2, 5, 6);                                                                       \
             TDP(3, 5, 7);                                                                       \
         }                                                                                       \
-        TSTORE(0, out + 128 * (size_t)h, ldo);                                                  \
-        TSTORE(1, out + 128 * (size_t)h + 64, ldo);                                             \
-        TSTORE(2, out + AMX_ROWS * ldo + 128 * (size_t)h, ldo);                                 \
-        TSTORE(3, out + AMX_ROWS * ldo + 128 * (size_t)h + 64, ldo);                            \
+        ACC_STORE(out + 128 * (size_t)h, out + 128 * (size_t)h + 64,                            \
+                  out + AMX_ROWS * ldo + 128 * (size_t)h,                                       \
+                  out + AMX_ROWS * ldo + 128 * (size_t)h + 64);                                 \
     } while (0)
 
 /* 16 rows of A or fewer against the whole panel in one pass over k: tmm0-3
@@ -218,17 +233,7 @@ void amx_end(int model)
  * sum runs over the same k blocks in the same order as HALF_BODY's. */
 #define FULL_BODY()                                                                             \
     do {                                                                                        \
-        if (load) {                                                                             \
-            TLOAD(0, out, ldo);                                                                 \
-            TLOAD(1, out + 64, ldo);                                                            \
-            TLOAD(2, out + 128, ldo);                                                           \
-            TLOAD(3, out + 192, ldo);                                                           \
-        } else {                                                                                \
-            TZERO(0);                                                                           \
-            TZERO(1);                                                                           \
-            TZERO(2);                                                                           \
-            TZERO(3);                                                                           \
-        }                                                                                       \
+        ACC_START(out, out + 64, out + 128, out + 192);                                         \
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256;                                       \
             TLOAD(4, a + (size_t)b * AMX_BLOCK, lda);                                           \
@@ -241,10 +246,7 @@ void amx_end(int model)
             TLOAD(5, wb + 192, 256);                                                            \
             TDP(3, 4, 5);                                                                       \
         }                                                                                       \
-        TSTORE(0, out, ldo);                                                                    \
-        TSTORE(1, out + 64, ldo);                                                               \
-        TSTORE(2, out + 128, ldo);                                                              \
-        TSTORE(3, out + 192, ldo);                                                              \
+        ACC_STORE(out, out + 64, out + 128, out + 192);                                         \
     } while (0)
 
 #define PANEL_FN(name, MODEL_, KIND_)                                                           \
