@@ -619,7 +619,8 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     }
     float *da = a->s_ni[0], *dh = buf_zeroed(a->s_ni[1], nI);
     if (st == MLM_OK)
-        st = ops_linear_backward_to(ctx, OPS_SET_DINP, da, lg->ff2_w, lg->ff2_b, dff, la->a, lw->ff2_w, n, I, C);
+        st = ops_linear_backward_to(ctx, OPS_SET_DINP, da, lg->ff2_w, lg->ff2_b, dff, la->a,
+                                    lw->ff2_w, n, I, C);
     if (st != MLM_OK)
         return st;
     if (la->cdf)
@@ -649,7 +650,8 @@ static mlm_status layer_backward(train_ctx *tc, int l, const float *x, float *do
     }
     float *dctx = dx1; /* d(x1) is spent too */
     if (st == MLM_OK)
-        st = ops_linear_backward_to(ctx, OPS_SET_DINP, dctx, lg->o_w, lg->o_b, dproj, la->ctx, lw->o_w, n, C, C);
+        st = ops_linear_backward_to(ctx, OPS_SET_DINP, dctx, lg->o_w, lg->o_b, dproj, la->ctx,
+                                    lw->o_w, n, C, C);
     if (st != MLM_OK)
         return st;
     if (sel)
@@ -739,15 +741,15 @@ static mlm_status head_backward_train(train_ctx *tc, float dloss, float *dhidden
     /* The decoder is tied to the word embeddings: its weight gradient adds
      * into theirs (pad row included). */
     if (st == MLM_OK)
-        st = ops_linear_backward_to(ctx, OPS_SET_DINP, h->d1, g->word_emb, g->decoder_b, h->logits, h->z,
-                                       m->w.word_emb, rows, d->C, d->V);
+        st = ops_linear_backward_to(ctx, OPS_SET_DINP, h->d1, g->word_emb, g->decoder_b,
+                                    h->logits, h->z, m->w.word_emb, rows, d->C, d->V);
     if (st != MLM_OK)
         return st;
     ops_layernorm_backward(ctx, buf_zeroed(h->d2, n * C), g->head_ln_w, g->head_ln_b, h->d1, h->u,
                            m->w.head_ln_w, h->mean, h->rstd, rows, d->C);
     encoder_activate_backward(ctx, d->head_act, buf_zeroed(h->d1, n * C), h->d2, h->t, n * C);
-    st = ops_linear_backward_to(ctx, OPS_SET_DINP, h->d2, g->head_w, g->head_b, h->d1, h->x, m->w.head_w,
-                                   rows, d->C, d->C);
+    st = ops_linear_backward_to(ctx, OPS_SET_DINP, h->d2, g->head_w, g->head_b, h->d1, h->x,
+                                m->w.head_w, rows, d->C, d->C);
     if (st == MLM_OK && tc->selected)
         memcpy(dhidden, h->d2, n * C * sizeof *dhidden);
     for (size_t i = 0; st == MLM_OK && !tc->selected && i < n; i++)

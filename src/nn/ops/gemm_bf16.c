@@ -601,7 +601,8 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
             for (int i = 0; i < n; i++) {
                 const uint8_t *a = (const uint8_t *)j->a + (size_t)t[i].m * lda +
                                    (size_t)k * AMX_BLOCK;
-                const uint8_t *w = (const uint8_t *)(j->panels + panel_at(j->KS, t[i].p, k * KB, 0));
+                const uint8_t *w =
+                    (const uint8_t *)(j->panels + panel_at(j->KS, t[i].p, k * KB, 0));
                 amx_panel(AMX_BF16, model, a, lda, w, nb, t[i].rows,
                           acc + (size_t)i * AMX_MAX_ROWS * NP, NP * sizeof *acc, k > 0);
             }
