@@ -1167,6 +1167,31 @@ START_TEST(dropout_forward_backward)
     free(z);
     free(f1);
     free(f2);
+    /* ReLU and dropout in one pass: the floats of the two in turn, the mask
+     * keep·[x > 0], which the first backward turns into both backwards. */
+    float *h = frandv(N, -1, 1), *rd = malloc(N * sizeof *rd), *act = malloc(N * sizeof *act);
+    float *dh1 = malloc(N * sizeof *dh1), *dh2 = calloc(N, sizeof *dh2);
+    uint8_t *mr = malloc(N);
+    h[1] = 0.0f;
+    h[2] = -0.0f;
+    ops_relu_forward(&c1, act, h, N);
+    ck_assert_int_eq(ops_dropout_forward(&c1, y2, NULL, act, N, p, 42, 7), MLM_OK);
+    ck_assert_int_eq(ops_relu_dropout_forward(&c2, rd, mr, h, N, p, 42, 7), MLM_OK);
+    ck_assert(memcmp(rd, y2, N * sizeof *rd) == 0);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_int_eq(mr[i], m1[i] && h[i] > 0.0f);
+    ck_assert_int_eq(ops_dropout_backward_first(&c1, dh1, g, mr, N, p, 0, 0), MLM_OK);
+    ck_assert_int_eq(ops_dropout_backward_first(&c1, d2, g, m1, N, p, 42, 7), MLM_OK);
+    ops_relu_backward(&c1, dh2, d2, h, N);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(dh1[i] == dh2[i]);
+    ck_assert_int_eq(ops_relu_dropout_forward(&c1, h, mr, h, N, p, 42, 7), MLM_OK);
+    ck_assert(memcmp(h, y2, N * sizeof *h) == 0); /* in place */
+    ck_assert_int_eq(ops_relu_dropout_forward(&c1, rd, NULL, h, N, p, 42, 7),
+                     MLM_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops_relu_dropout_forward(&c1, rd, mr, h, N, -0.5f, 42, 7),
+                     MLM_ERR_INVALID_ARGUMENT);
+    free(h); free(rd); free(act); free(dh1); free(dh2); free(mr);
     enum { NF = 257 }; /* finite differences on a prefix */
     do_param dp = {m1, 1.0 / (1.0 - p), NF};
     double *dx = to_double(x, NF), *dg = to_double(g, NF), *fd = malloc(NF * sizeof *fd);
@@ -1528,6 +1553,8 @@ START_TEST(kernels_bitwise_across_thread_counts)
                                      0.25f, 9, 2);
         ops_dropout_backward(&ctx, dd, g, dm, NE, 0.25f, 9, 1);
         ops_dropout_backward(&ctx, dd, x, NULL, NE, 0.25f, 9, 3);
+        ops_relu_dropout_forward(&ctx, o + 7 * (size_t)NE, dm, o + 7 * (size_t)NE, NE, 0.25f, 9,
+                                 4);
         ops_embedding_backward(&ctx, o + 2 * (size_t)NE, g, ids, R, 40, C, 3);
         float *lg = o + 8 * (size_t)NE;
         ops_log_softmax_forward(&ctx, lg, logits, NR, V);

@@ -176,6 +176,14 @@ mlm_status t5_attn_backward(t5_train *tc, const t5_attn_w *w, const float *ln, t
 
 /* ---------------------------------------------------------------- FFN */
 
+/* T5DenseActDense with ReLU in train mode: the activation and the dropout
+ * after it run as one (ops_relu_dropout_forward), whose mask is then the
+ * backward of both. */
+static int relu_drop(const t5_train *tc)
+{
+    return t5_train_drops(tc) && !tc->tm->d.gated && tc->tm->d.act == ACT_RELU;
+}
+
 mlm_status t5_ffn_forward(t5_train *tc, const t5_block_w *w, t5_ffn_acts *a, int N,
                           uint64_t site, float *out)
 {
@@ -188,9 +196,13 @@ mlm_status t5_ffn_forward(t5_train *tc, const t5_block_w *w, t5_ffn_acts *a, int
     mlm_status st = t5_linear(ctx, a->h, a->n, w->wi, N, C, F, 0);
     if (st != MLM_OK)
         return st;
-    /* the activation (times the gate) lands in g, or in scratch for dropout */
+    /* the activation (times the gate) lands in g, or in scratch for dropout;
+     * ReLU before dropout is one pass, its mask recording both */
     float *act = drop ? tc->s_f[0] : a->g;
-    if (d->gated) {
+    if (relu_drop(tc)) {
+        st = ops_relu_dropout_forward(ctx, a->g, a->mask_g, a->h, NF, tc->dropout, tc->seed,
+                                      t5_train_stream(tc, site));
+    } else if (d->gated) {
         encoder_activate(ctx, d->act, a->a, a->h, NF);
         if ((st = t5_linear(ctx, a->h1, a->n, w->wi1, N, C, F, 0)) != MLM_OK)
             return st;
@@ -198,7 +210,7 @@ mlm_status t5_ffn_forward(t5_train *tc, const t5_block_w *w, t5_ffn_acts *a, int
     } else {
         encoder_activate(ctx, d->act, act, a->h, NF);
     }
-    if (drop)
+    if (drop && !relu_drop(tc))
         st = ops_dropout_forward(ctx, a->g, a->mask_g, act, NF, tc->dropout, tc->seed,
                                  t5_train_stream(tc, site));
     if (st != MLM_OK)
@@ -255,6 +267,8 @@ mlm_status t5_ffn_backward(t5_train *tc, const t5_block_w *w, t5_block_grads *g,
         st = t5_linear_backward(tc, 1, dn, g->wi1, dh1, a->n, w->wi1, N, C, F);
         dh = buf_zeroed(dact, NF); /* d(act) is spent */
         encoder_activate_backward(ctx, d->act, dh, da, a->h, NF);
+    } else if (relu_drop(tc)) {
+        dh = dact; /* the mask of the one-pass forward held ReLU's too */
     } else {
         dh = buf_zeroed(free2, NF);
         encoder_activate_backward(ctx, d->act, dh, dact, a->h, NF);

@@ -1008,9 +1008,11 @@ static VEC_INLINE void drop_words(int hw, uint64_t seed, uint64_t stream, uint64
  *   backward   out += keep·a·scale          (else out = keep·a·scale)
  *   mask_in    keep from j->mask_in         (else from the stream)
  *   mask_out   record keep in j->mask_out
- *   residual   out = j->b + keep·a·scale    (forward only) */
+ *   residual   out = j->b + keep·a·scale    (forward only)
+ *   relu       keep only where a > 0 too: ReLU's forward and the dropout
+ *              after it in one pass, the mask recording both (forward) */
 static VEC_INLINE void dropout_range(const job *j, size_t begin, size_t end, int backward,
-                                     int mask_in, int mask_out, int residual)
+                                     int mask_in, int mask_out, int residual, int relu)
 {
     const float p = j->f, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     /* rng_to_uniform(w) >= p, in integers: (w >> 8)·2^-24 and p·2^24 are
@@ -1031,8 +1033,11 @@ static VEC_INLINE void dropout_range(const job *j, size_t begin, size_t end, int
         if (!mask_in)
             drop_words(hw, seed, stream, g / 4, w);
         for (size_t i = lo; i < hi; i++) {
+            float x = a[i];
             int keep = mask_in ? min[i] != 0 : w[i - g] >> 8 >= keep_from;
-            float x = a[i], y = keep ? x * scale : 0.0f;
+            if (relu)
+                keep &= x > 0.0f;
+            float y = keep ? x * scale : 0.0f;
             if (backward)
                 out[i] += y;
             else
@@ -1047,26 +1052,33 @@ static VEC_INLINE void dropout_fwd_range_body(void *arg, size_t begin, size_t en
 {
     const job *j = arg;
     if (j->mask_in)
-        dropout_range(j, begin, end, 0, 1, 0, 0);
+        dropout_range(j, begin, end, 0, 1, 0, 0, 0);
     else if (j->mask_out && j->b)
-        dropout_range(j, begin, end, 0, 0, 1, 1);
+        dropout_range(j, begin, end, 0, 0, 1, 1, 0);
     else if (j->mask_out)
-        dropout_range(j, begin, end, 0, 0, 1, 0);
+        dropout_range(j, begin, end, 0, 0, 1, 0, 0);
     else if (j->b)
-        dropout_range(j, begin, end, 0, 0, 0, 1);
+        dropout_range(j, begin, end, 0, 0, 0, 1, 0);
     else
-        dropout_range(j, begin, end, 0, 0, 0, 0);
+        dropout_range(j, begin, end, 0, 0, 0, 0, 0);
 }
 
 VEC_DISPATCH(dropout_fwd_range)
+
+static VEC_INLINE void relu_dropout_fwd_range_body(void *arg, size_t begin, size_t end)
+{
+    dropout_range(arg, begin, end, 0, 0, 1, 0, 1);
+}
+
+VEC_DISPATCH(relu_dropout_fwd_range)
 
 static VEC_INLINE void dropout_bwd_range_body(void *arg, size_t begin, size_t end)
 {
     const job *j = arg;
     if (j->mask_in)
-        dropout_range(j, begin, end, 1, 1, 0, 0);
+        dropout_range(j, begin, end, 1, 1, 0, 0, 0);
     else
-        dropout_range(j, begin, end, 1, 0, 0, 0);
+        dropout_range(j, begin, end, 1, 0, 0, 0, 0);
 }
 
 VEC_DISPATCH(dropout_bwd_range)
@@ -1103,6 +1115,16 @@ mlm_status ops_dropout_residual_forward(const ops_ctx *ctx, float *out, uint8_t 
     job j = {.out = out, .a = inp, .b = residual, .mask_out = mask, .f = p, .seed = seed,
              .stream = stream};
     return dropout_run(ctx, dropout_fwd_range, j, n);
+}
+
+mlm_status ops_relu_dropout_forward(const ops_ctx *ctx, float *out, uint8_t *mask,
+                                    const float *inp, size_t n, float p, uint64_t seed,
+                                    uint64_t stream)
+{
+    if (!mask && n > 0)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "relu_dropout: NULL mask");
+    job j = {.out = out, .a = inp, .mask_out = mask, .f = p, .seed = seed, .stream = stream};
+    return dropout_run(ctx, relu_dropout_fwd_range, j, n);
 }
 
 mlm_status ops_dropout_apply(const ops_ctx *ctx, float *out, const uint8_t *mask,

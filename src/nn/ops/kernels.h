@@ -92,6 +92,16 @@ mlm_status ops_dropout_residual_forward(const struct ops_ctx *ctx, float *out, u
                                         const float *residual, const float *inp, size_t n,
                                         float p, uint64_t seed, uint64_t stream);
 
+/* ReLU then dropout in one pass: out[i] = keep_i && inp[i] > 0 ?
+ * inp[i]/(1 − p) : 0, the floats of ops_relu_forward followed by
+ * ops_dropout_forward (same stream). mask (n bytes, not NULL) records
+ * keep_i·[inp[i] > 0], so that ops_dropout_backward_first with it is both
+ * backwards at once: dinp = mask ? dout/(1 − p) : 0. out may alias inp.
+ * Errors: MLM_ERR_INVALID_ARGUMENT unless 0 <= p <= 1, or mask NULL. */
+mlm_status ops_relu_dropout_forward(const struct ops_ctx *ctx, float *out, uint8_t *mask,
+                                    const float *inp, size_t n, float p, uint64_t seed,
+                                    uint64_t stream);
+
 /* out[i] = mask[i] ? inp[i]/(1 − p) : 0 with a mask recorded by
  * ops_dropout_forward: its output again, without the random stream.
  * out may alias inp. */
