@@ -5,6 +5,7 @@
 
 #include <mlm.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,36 @@ START_TEST(alloc_fault_injection)
     mem_free(a);
     mem_free(b);
     mem_free(d);
+}
+END_TEST
+
+/* Large blocks start on a 2 MB boundary (the huge-page advice covers
+ * whole pages from there); calloc's are zeroed, overflow is refused, and
+ * every kind fails under injection like the small ones. */
+START_TEST(alloc_large_blocks)
+{
+    const size_t big = ((size_t)5 << 20) + 3, page = (size_t)2 << 20;
+    unsigned char *a = mem_alloc(big), *b = mem_alloc_lines(big), *c = mem_calloc(big, 1);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq((uintptr_t)a % page, 0);
+    ck_assert_uint_eq((uintptr_t)b % page, 0);
+    ck_assert_uint_eq((uintptr_t)c % page, 0);
+    memset(a, 0xab, big);
+    memset(b, 0xcd, big);
+    for (size_t i = 0; i < big; i += 4093)
+        ck_assert_uint_eq(c[i], 0);
+    ck_assert_uint_eq(c[big - 1], 0);
+    ck_assert_ptr_null(mem_calloc((size_t)1 << 40, (size_t)1 << 40));
+    mem_fail_after(0);
+    ck_assert_ptr_null(mem_alloc(big));
+    ck_assert_ptr_null(mem_alloc_lines(big));
+    ck_assert_ptr_null(mem_calloc(big, 1));
+    mem_fail_after(-1);
+    mem_free(a);
+    mem_free(b);
+    mem_free(c);
 }
 END_TEST
 
@@ -218,6 +249,7 @@ Suite *core_suite(void)
     tcase_add_test(tc, status_strings_distinct);
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, alloc_fault_injection);
+    tcase_add_test(tc, alloc_large_blocks);
     tcase_add_test(tc, scratch_cache_reuses_blocks);
     tcase_add_test(tc, system_info_names_cpu);
     tcase_add_test(tc, utf8_module);
