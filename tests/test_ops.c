@@ -2485,24 +2485,31 @@ START_TEST(gemm_amx_bf16_order)
                 int ta = tr < 4 && (tr & 1), tb = tr < 4 ? tr >> 1 : 1;
                 int lda = ta ? M : K, ldb = tb ? K : N;
                 float *A = frandv((size_t)M * K, -2.0f, 2.0f), *B = frandv((size_t)N * K, -1.0f, 1.0f);
-                float *C[4];
+                float *C[5];
                 ops_bf16w w;
                 if (tr == 4)
                     ck_assert_int_eq(ops_bf16w_from_f32(&w, B, N, K, K), MLM_OK);
                 /* 2 threads, 1 thread, the first 17 rows; then 2 threads
                  * with k in chunks of 2 blocks, sums kept for 3 tiles (the
-                 * long-k order, here from one block on) */
-                for (int r = 0; r < 4; r++) {
-                    C[r] = calloc((size_t)M * N, sizeof *C[r]);
+                 * long-k order, here from one block on); then 2 threads
+                 * with every whole tile streamed past the cache (C on a
+                 * cache line: the hardware streams where N is whole lines) */
+                for (int r = 0; r < 5; r++) {
+                    size_t bytes = ((size_t)M * N * sizeof(float) + 63) / 64 * 64;
+                    C[r] = aligned_alloc(64, bytes);
+                    memset(C[r], 0, bytes);
                     int rows = r == 2 ? (M < 17 ? M : 17) : M;
                     ops_ctx ctx = ctx_n(r == 1 ? 1 : 2);
                     if (r == 3)
                         ops_gemm_bf16_chunking(1, 2, 3);
+                    if (r == 4)
+                        ops_gemm_bf16_streaming(1);
                     mlm_status st =
                         tr == 4 ? ops_gemm_bf16w(&ctx, rows, A, K, &w, 0.0f, C[r], N)
                                 : ops_gemm_bf16(&ctx, ta, tb, rows, N, K, 1.0f, A, lda, B, ldb,
                                                 0.0f, C[r], N);
                     ops_gemm_bf16_chunking(0, 0, 0);
+                    ops_gemm_bf16_streaming(0);
                     ck_assert_int_eq(st, MLM_OK);
                 }
                 for (int m = 0; m < M; m++)
@@ -2521,10 +2528,14 @@ START_TEST(gemm_amx_bf16_order)
                                       C[0][i]);
                         if (m < 17 && M >= 16)   /* 17 rows: still the tiles */
                             ck_assert(f32_bits(C[2][i]) == f32_bits(C[0][i]));
+                        ck_assert_msg(f32_bits(C[4][i]) == f32_bits(C[0][i]),
+                                      "%s %dx%dx%d tr %d (%d,%d): streamed %a, stored %a",
+                                      hw ? "tiles" : "model", M, N, K, tr, m, n, C[4][i],
+                                      C[0][i]);
                     }
                 if (tr == 4)
                     ops_bf16w_free(&w);
-                for (int r = 0; r < 4; r++)
+                for (int r = 0; r < 5; r++)
                     free(C[r]);
                 free(A);
                 free(B);
