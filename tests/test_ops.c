@@ -2492,8 +2492,8 @@ START_TEST(gemm_amx_bf16_order)
                 /* 2 threads, 1 thread, the first 17 rows; then 2 threads
                  * with k in chunks of 2 blocks, sums kept for 3 tiles (the
                  * long-k order, here from one block on); then 2 threads
-                 * with every whole tile streamed past the cache (C on a
-                 * cache line: the hardware streams where N is whole lines) */
+                 * with every whole tile streamed past the cache (on the
+                 * hardware; N of 70, 130 and 200: rows off the lines) */
                 for (int r = 0; r < 5; r++) {
                     size_t bytes = ((size_t)M * N * sizeof(float) + 63) / 64 * 64;
                     C[r] = aligned_alloc(64, bytes);

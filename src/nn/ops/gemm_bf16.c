@@ -292,13 +292,28 @@ static BF16 INLINE void tile_store(const job *j, int mr, int m, int p, __m512 ac
     }
 }
 
-/* rows × NP sums from acc into C (ldc floats apart) with non-temporal
- * stores; c and ldc whole cache lines (tiles_streamed checks). */
+/* rows × NP sums from acc into C (ldc floats apart): each row's whole
+ * cache lines with non-temporal stores, the partial lines at its ends (a
+ * row need not start on a line) with plain ones. An end with nothing to
+ * store is skipped, not stored with an empty mask: the empty masked stores
+ * (at the line after each row) made a t5-small training step 7% slower. */
 static BF16 void stream_rows(float *c, size_t ldc, const float *acc, int rows)
 {
-    for (int r = 0; r < rows; r++)
-        for (int i = 0; i < NP; i += 16)
-            _mm512_stream_ps(c + (size_t)r * ldc + i, _mm512_load_ps(acc + (size_t)r * NP + i));
+    for (int r = 0; r < rows; r++) {
+        float *row = c + (size_t)r * ldc;
+        const float *src = acc + (size_t)r * NP;
+        int i = (int)((64 - (uintptr_t)row % 64) % 64 / sizeof *row);   /* before a line */
+        if (i) {
+            __mmask16 head = (__mmask16)((1u << i) - 1);
+            _mm512_mask_storeu_ps(row, head, _mm512_maskz_loadu_ps(head, src));
+        }
+        for (; i + 16 <= NP; i += 16)
+            _mm512_stream_ps(row + i, _mm512_loadu_ps(src + i));
+        if (i < NP) {
+            __mmask16 tail = (__mmask16)((1u << (NP - i)) - 1);
+            _mm512_mask_storeu_ps(row + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
+        }
+    }
 }
 
 /* The tile path's rows [m, m + rows) of C against panel p from the sums in
@@ -690,17 +705,18 @@ static void panels_amx_model(void *arg, size_t begin, size_t end)
 }
 
 /* Whether the tile path stores C past the cache: from STREAM_FROM bytes of
- * C, starting on a cache line with whole lines per row. A tile's 16 rows
- * are 16 cache lines apart, and an output of megabytes is not in the cache
- * when the product writes it: each TILESTORED then waited for 16 lines to
- * be read from memory only to be overwritten. The tiles go to a buffer in
- * L1 instead, and from there whole lines to memory with MOVNTPS (no
- * read): a weight gradient of k = 256 (the decoder's 256 tokens) ran at
- * 360-440 GFLOP/s stored directly and 1000 streamed, k = 512 at 650-800
- * and 950-1000; a t5-small training step on one thread took 6-10% less
- * (Xeon with AMX, KVM guest; 1 MB measured against 0.25-2: the same
- * within the noise). Below the threshold the output may stay in L2 (2 MB
- * on the CPUs with AMX) for its reader, and streaming would evict it. */
+ * C (stream_rows: the whole lines of its rows). A tile's 16 rows are 16
+ * cache lines apart, and an output of megabytes is not in the cache when
+ * the product writes it: each TILESTORED then waited for 16 lines to be
+ * read from memory only to be overwritten. The tiles go to a buffer in L1
+ * instead, and from there whole lines to memory with MOVNTPS (no read). In
+ * measurements on a Xeon with AMX (KVM guest, 1 thread): a weight gradient
+ * of k = 256 (the decoder's 256 tokens) at 360-440 GFLOP/s stored directly
+ * and 1000 streamed, k = 512 at 650-800 and 950-1000, with its output
+ * cold; a t5-small bf16 training step 10-12% faster, a bf16 8×128 forward
+ * 3-9% (1 MB measured against 0.25-64 MB: within the noise of each other).
+ * Below the threshold the output may stay in L2 (2 MB on the CPUs with
+ * AMX) for its reader, and streaming would evict it. */
 #define STREAM_FROM ((size_t)1 << 20)
 
 static size_t stream_from = STREAM_FROM;
@@ -710,10 +726,9 @@ void ops_gemm_bf16_streaming(size_t from_bytes)
     stream_from = from_bytes ? from_bytes : STREAM_FROM;
 }
 
-static int streams(const float *C, int M, int N, int ldc)
+static int streams(int M, int N)
 {
-    return (size_t)M * (size_t)N * sizeof *C >= stream_from && (uintptr_t)C % 64 == 0 &&
-           ldc % 16 == 0;
+    return (size_t)M * (size_t)N * sizeof(float) >= stream_from;
 }
 
 /* The tile path for a product of M rows: from AMX_BF16_MIN_ROWS
@@ -818,8 +833,8 @@ mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int l
     for (int i = 0; i < n; i++) {
         int panels = (w[i]->N + NP - 1) / NP;
         int mb = item_rows(M, KS, w[i]->N, amx_for(M));
-        jobs[i] = (job){M,  w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], mb,
-                        panels, streams(C[i], M, w[i]->N, ldc[i])};
+        jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], mb, panels,
+                        streams(M, w[i]->N)};
         args[i] = &jobs[i];
         items[i] = job_items(&jobs[i]);
     }
@@ -844,6 +859,7 @@ typedef struct product {
     float alpha, beta;
     const float *A, *B;
     float *C;
+    int stream;   /* the tile path streams C (streams) */
 } product;
 
 /* Rows of A (stored K×M) converted together before their transposition:
@@ -1036,7 +1052,7 @@ static int product_run(const product *p, int t, uint16_t *scratch)
     }
     mb = item_rows(mb, KS, p->N, amx);
     job j = {p->M, p->N, KP, KS, p->ldc, p->alpha, p->beta, a, panels, p->C, mb, npanels,
-             streams(p->C, p->M, p->N, p->ldc)};
+             p->stream};
     run_job(&j, fast, amx, t);
     return 0;
 }
@@ -1082,7 +1098,8 @@ mlm_status ops_gemm_bf16(const ops_ctx *ctx, int transa, int transb, int M, int 
     uint16_t *scratch = scratch_get(ctx->scratch, scratch_size(M, N, K));
     if (!scratch)
         return err_oom();
-    product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C,
+                 streams(M, N)};
     int rc = product_run(&p, ops_threads_for(ctx->nthreads, (double)M * N * K, 0.0),
                          scratch_start(scratch));
     scratch_put(ctx->scratch, scratch);
@@ -1135,8 +1152,9 @@ mlm_status ops_gemm_bf16_batched(const ops_ctx *ctx, int transa, int transb, int
         }
         return MLM_OK;
     }
-    batch_job j = {{transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C}, batch,
-                   ctx->nthreads, 0};
+    batch_job j = {{transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C,
+                    streams(M, N)},
+                   batch, ctx->nthreads, 0};
     /* Attention's products (128×128×64 per head) are too small to split:
      * each thread takes whole products, when there are enough of them and
      * the batch is worth a thread start; a few large ones split inside. */
