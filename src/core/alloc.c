@@ -54,9 +54,9 @@ void *mem_alloc(size_t size)
 
 void *mem_calloc(size_t count, size_t size)
 {
-    if (should_fail())
-        return NULL;
-    if (count && size && count <= (size_t)-1 / size && count * size >= HUGE_FROM) {
+    if (should_fail() || (count && size && count > (size_t)-1 / size))
+        return NULL;   /* an overflowing size is refused here, not by calloc (ASan aborts) */
+    if (count * size >= HUGE_FROM) {
         void *p = huge_alloc(count * size);
         if (p)
             memset(p, 0, count * size);
