@@ -36,6 +36,7 @@
 #include "nn/ops/cpu.h"
 #include "nn/ops/gemm_bf16.h"
 #include "nn/ops/gemm_i8.h"
+#include "nn/ops/kernels.h"
 #include "nn/ops/qweight.h"
 #include "nn/ops/ops.h"
 
@@ -2200,6 +2201,120 @@ START_TEST(bf16w_set_rows_pieces)
 }
 END_TEST
 
+/* ops_qw_gemm_epi: the product with its bias and exact GELU in the
+ * epilogue, bit for bit the product (ops_qw_gemm) then ops_bias_forward
+ * then ops_gelu_forward, on every bf16 path: the AVX512-BF16 kernel, the
+ * portable loops (AVX2 and base), the tiles on their model and on the
+ * hardware, with whole tiles stored straight into C (32 rows, 128 columns)
+ * and streamed past the cache; beta 0 and 1; a weight without a bias; an
+ * int8 weight among them (its epilogue as separate passes, over rows of
+ * ldc = N and of ldc > N); K = 0. */
+START_TEST(qw_gemm_epilogue_matches_passes)
+{
+    static const struct { int threads, bf16, stream; cpu_vec vec; cpu_amx amx; } run[] = {
+        {1, 1, 0, CPU_VEC_AVX512, CPU_AMX_NONE},  {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_NONE},
+        {2, 0, 0, CPU_VEC_AVX2, CPU_AMX_NONE},    {1, 0, 0, CPU_VEC_BASE, CPU_AMX_NONE},
+        {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_MODEL}, {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_HW},
+        {2, 1, 1, CPU_VEC_AVX512, CPU_AMX_HW},
+    };
+    static const int Ms[] = {1, 12, 32, 40}, Ns[3] = {128, 70, 200};
+    static const ops_dtype mixes[2][3] = {{OPS_BF16, OPS_BF16, OPS_BF16},
+                                          {OPS_BF16, OPS_INT8, OPS_BF16}};
+    const int K = 130;
+    if (cpu_amx_bf16_level() != CPU_AMX_HW)
+        printf("ops: qw_gemm_epilogue_matches_passes: no AMX-BF16 on this CPU (%s): hardware "
+               "tiles and their streamed stores skipped\n", cpu_describe());
+    cpu_amx amx_prev = cpu_amx_force(CPU_AMX_NONE);
+    for (int mix = 0; mix < 2; mix++) {
+        ops_qw w[3];
+        const ops_qw *wp[3];
+        float *W[3], *bias[3];
+        for (int i = 0; i < 3; i++) {
+            W[i] = frandv((size_t)Ns[i] * K, -1.0f, 1.0f);
+            bias[i] = i == 1 ? NULL : frandv((size_t)Ns[i], -2.0f, 2.0f);
+            ck_assert_int_eq(ops_qw_from_f32(&w[i], mixes[mix][i], W[i], Ns[i], K, NULL), MLM_OK);
+            wp[i] = &w[i];
+        }
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
+            for (int bg = 0; bg < 4; bg++) {
+                int M = Ms[mi], gelu = bg & 1;
+                float beta = (float)(bg >> 1);
+                float *A = frandv((size_t)M * (K + 3), -2.0f, 2.0f);
+                for (size_t r = 0; r < sizeof run / sizeof run[0]; r++) {
+                    cpu_vec_limit(run[r].vec);
+                    cpu_bf16_limit(run[r].bf16);
+                    cpu_amx_force(run[r].amx);
+                    ops_gemm_bf16_streaming(run[r].stream);
+                    ops_ctx ctx;
+                    ops_ctx_init(&ctx, run[r].threads);
+                    float *ref[3], *got[3];
+                    int ldc[3];
+                    for (int i = 0; i < 3; i++) {
+                        ldc[i] = Ns[i] + i;
+                        size_t n = (size_t)M * (size_t)ldc[i];
+                        ref[i] = frandv(n, -1.0f, 1.0f);
+                        got[i] = malloc(n * sizeof *got[i]);
+                        memcpy(got[i], ref[i], n * sizeof *got[i]);
+                        ck_assert_int_eq(
+                            ops_qw_gemm(&ctx, M, A, K + 3, &w[i], beta, ref[i], ldc[i]), MLM_OK);
+                        for (int m = 0; m < M; m++) {
+                            float *row = ref[i] + (size_t)m * (size_t)ldc[i];
+                            if (bias[i])
+                                ops_bias_forward(&ctx, row, bias[i], 1, Ns[i]);
+                            if (gelu)
+                                ops_gelu_forward(&ctx, row, row, (size_t)Ns[i]);
+                        }
+                    }
+                    ck_assert_int_eq(ops_qw_gemm_epi(&ctx, M, A, K + 3, 3, wp, beta,
+                                                     (const float *const *)bias, gelu, got, ldc),
+                                     MLM_OK);
+                    ops_gemm_bf16_streaming(0);
+                    for (int i = 0; i < 3; i++) {
+                        for (size_t e = 0; e < (size_t)M * ldc[i]; e++)
+                            ck_assert_msg(f32_bits(ref[i][e]) == f32_bits(got[i][e]),
+                                          "mix %d M %d beta %g gelu %d run %zu weight %d [%zu]: "
+                                          "%a, passes %a", mix, M, (double)beta, gelu, r, i, e,
+                                          got[i][e], ref[i][e]);
+                        free(ref[i]);
+                        free(got[i]);
+                    }
+                }
+                free(A);
+            }
+        cpu_vec_limit(CPU_VEC_AVX512);
+        cpu_bf16_limit(1);
+        cpu_amx_force(CPU_AMX_NONE);
+        for (int i = 0; i < 3; i++) {
+            ops_qw_free(&w[i]);
+            free(W[i]);
+            free(bias[i]);
+        }
+    }
+    cpu_amx_force(amx_prev);
+    /* K = 0: beta·C, then the bias, then GELU. */
+    ops_ctx ctx;
+    ops_ctx_init(&ctx, 1);
+    ops_bf16w empty;
+    const ops_bf16w *ep = &empty;
+    ck_assert_int_eq(ops_bf16w_from_f32(&empty, NULL, 3, 0, 0), MLM_OK);
+    float b3[3] = {-1.5f, 0.0f, 2.0f}, C[6] = {1, 2, 3, 4, 5, 6}, want[6];
+    for (int e = 0; e < 6; e++)
+        want[e] = 0.5f * C[e] + b3[e % 3];
+    ops_gelu_forward(&ctx, want, want, 6);
+    const float *bp = b3;
+    float *Cp = C;
+    int ld = 3;
+    ck_assert_int_eq(ops_gemm_bf16w_epi(&ctx, 2, NULL, 0, 1, &ep, 0.5f, &bp, 1, &Cp, &ld), MLM_OK);
+    for (int e = 0; e < 6; e++)
+        ck_assert_msg(f32_bits(C[e]) == f32_bits(want[e]), "K = 0 [%d]: %a, want %a", e, C[e],
+                      want[e]);
+    ops_bf16w_free(&empty);
+    /* Bad arguments: an error naming them. */
+    ck_assert_int_eq(ops_qw_gemm_epi(&ctx, 2, NULL, 0, 0, NULL, 0.0f, NULL, 0, NULL, NULL),
+                     MLM_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 START_TEST(gemm_bf16w_edges)
 {
     ops_ctx ctx;
@@ -3294,6 +3409,7 @@ Suite *ops_suite(void)
     tcase_add_loop_test(tc, gemm_bf16w_matches_reference, 0, 2);
     tcase_add_test(tc, gemm_bf16w_paths_bitwise_identical);
     tcase_add_test(tc, qw_gemm_multi_matches_single);
+    tcase_add_test(tc, qw_gemm_epilogue_matches_passes);
     tcase_add_test(tc, threads_for_products);
     tcase_add_test(tc, bf16w_set_rows_pieces);
     tcase_add_test(tc, gemm_bf16w_edges);

@@ -47,23 +47,35 @@ mlm_status encoder_linear_q(const ops_ctx *ctx, float *out, const float *inp, co
                             const ops_qw *qw, const float *b, const float *residual, int N, int C,
                             int OC)
 {
+    return encoder_linear_act(ctx, ACT_LINEAR, out, inp, W, qw, b, residual, N, C, OC);
+}
+
+mlm_status encoder_linear_act(const ops_ctx *ctx, act_fn act, float *out, const float *inp,
+                              const float *W, const ops_qw *qw, const float *b,
+                              const float *residual, int N, int C, int OC)
+{
     float beta = 0.0f;
     if (residual) {
         memcpy(out, residual, (size_t)N * OC * sizeof *out);
         beta = 1.0f;
     }
-    mlm_status st = qw ? ops_qw_gemm(ctx, N, inp, C, qw, beta, out, OC)
+    /* Reduced weights take the bias and an exact GELU in the product's
+     * epilogue (the same floats as the passes below, without reading the
+     * output twice more). */
+    int fused_act = qw && act == ACT_GELU;
+    mlm_status st = qw ? ops_qw_gemm_epi(ctx, N, inp, C, 1, &qw, beta, &b, fused_act, &out, &OC)
                        : ops_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, C, W, C, beta, out, OC);
     if (st != MLM_OK)
         return st;
-    if (b)
+    if (b && !qw)
         ops_bias_forward(ctx, out, b, N, OC);
+    if (act != ACT_LINEAR && !fused_act)
+        encoder_activate(ctx, act, out, out, (size_t)N * OC);
     return MLM_OK;
 }
 
 /* outs[i] (N, OC) = inp (N, C)·W_iᵀ + b_i for n (<= 3) projections of one
- * input (q, k, v): reduced weights in one product (inp quantized once),
- * then the biases. */
+ * input (q, k, v): reduced weights in one product (inp quantized once). */
 static mlm_status encoder_linear_shared(const ops_ctx *ctx, int n, float *const *out,
                                         const float *inp, const float *const *W,
                                         const ops_qw *const *qw, const float *const *b, int N,
@@ -81,11 +93,7 @@ static mlm_status encoder_linear_shared(const ops_ctx *ctx, int n, float *const 
         return MLM_OK;
     }
     const int ldc[3] = {OC, OC, OC};
-    mlm_status st = ops_qw_gemm_multi(ctx, N, inp, C, n, qw, out, ldc);
-    for (int i = 0; st == MLM_OK && i < n; i++)
-        if (b[i])
-            ops_bias_forward(ctx, out[i], b[i], N, OC);
-    return st;
+    return ops_qw_gemm_epi(ctx, N, inp, C, n, qw, 0.0f, b, 0, out, ldc);
 }
 
 /* dims_from_config admits only these activations. */
@@ -203,10 +211,10 @@ static mlm_status layer_full(const mlm_model *m, const ops_ctx *ctx, const layer
         return st;
     ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, (int)N, d->C,
                           d->ln_eps);
-    st = encoder_linear_q(ctx, ffn, x1, lw->ff1_w, lw->qw_ff1, lw->ff1_b, NULL, (int)N, d->C, d->I);
+    st = encoder_linear_act(ctx, d->act, ffn, x1, lw->ff1_w, lw->qw_ff1, lw->ff1_b, NULL, (int)N,
+                            d->C, d->I);
     if (st != MLM_OK)
         return st;
-    encoder_activate(ctx, d->act, ffn, ffn, N * (size_t)d->I);
     st = encoder_linear_q(ctx, sum, ffn, lw->ff2_w, lw->qw_ff2, lw->ff2_b, x1, (int)N, d->I, d->C);
     if (st == MLM_OK)
         ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, (int)N, d->C,
@@ -301,10 +309,10 @@ static mlm_status layer_rows(const mlm_model *m, const ops_ctx *ctx, const layer
     if (st != MLM_OK)
         return st;
     ops_layernorm_forward(ctx, x1, mean, rstd, sum, lw->ln1_w, lw->ln1_b, n, d->C, d->ln_eps);
-    st = encoder_linear_q(ctx, ffn, x1, lw->ff1_w, lw->qw_ff1, lw->ff1_b, NULL, n, d->C, d->I);
+    st = encoder_linear_act(ctx, d->act, ffn, x1, lw->ff1_w, lw->qw_ff1, lw->ff1_b, NULL, n, d->C,
+                            d->I);
     if (st != MLM_OK)
         return st;
-    encoder_activate(ctx, d->act, ffn, ffn, (size_t)n * d->I);
     st = encoder_linear_q(ctx, sum, ffn, lw->ff2_w, lw->qw_ff2, lw->ff2_b, x1, n, d->I, d->C);
     if (st == MLM_OK)
         ops_layernorm_forward(ctx, x, mean, rstd, sum, lw->ln2_w, lw->ln2_b, n, d->C,
@@ -363,11 +371,10 @@ mlm_status head_forward(const mlm_model *m, const ops_ctx *ctx, const float *row
     const model_dims *d = &m->d;
     float *t = ws, *u = ws + (size_t)n * d->C;
     float *mean = u + (size_t)n * d->C, *rstd = mean + n;
-    mlm_status st =
-        encoder_linear_q(ctx, t, rows, m->w.head_w, m->w.qw_head, m->w.head_b, NULL, n, d->C, d->C);
+    mlm_status st = encoder_linear_act(ctx, d->head_act, t, rows, m->w.head_w, m->w.qw_head,
+                                       m->w.head_b, NULL, n, d->C, d->C);
     if (st != MLM_OK)
         return st;
-    encoder_activate(ctx, d->head_act, t, t, (size_t)n * d->C);
     ops_layernorm_forward(ctx, u, mean, rstd, t, m->w.head_ln_w, m->w.head_ln_b, n, d->C,
                           d->ln_eps);
     return encoder_linear_q(ctx, logits, u, m->w.word_emb, m->w.qw_word, m->w.decoder_b, NULL, n,

@@ -204,6 +204,13 @@ mlm_status encoder_linear_q(const ops_ctx *ctx, float *out, const float *inp, co
                             const ops_qw *qw, const float *b, const float *residual, int N, int C,
                             int OC);
 
+/* out = act(encoder_linear_q(...)): act ACT_LINEAR (the identity) or one a
+ * model may have. With reduced weights the bias and an exact GELU run in
+ * the product's epilogue (ops_qw_gemm_epi): the same floats. */
+mlm_status encoder_linear_act(const ops_ctx *ctx, act_fn act, float *out, const float *inp,
+                              const float *W, const ops_qw *qw, const float *b,
+                              const float *residual, int N, int C, int OC);
+
 /* out = act(inp) for the activations a model may have (out may be inp). */
 void encoder_activate(const ops_ctx *ctx, act_fn act, float *out, const float *inp, size_t n);
 /* Its backward: dinp += act'(inp)·dout (inp the forward's input). */

@@ -43,6 +43,7 @@
 #include "nn/ops/cpu.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/transpose.h"
+#include "nn/ops/vmath.h"
 
 #define NP 64   /* rows of W per panel */
 #define MR 6    /* rows of A per tile */
@@ -174,6 +175,8 @@ typedef struct job {
     float *C;
     int mb, npanels;        /* rows per item, panels of W */
     int stream;             /* the tile path stores whole tiles of C past the cache */
+    const float *bias;      /* NULL, or added to each row of C after beta·C (N) */
+    int gelu;               /* then x·Φ(x) of each element (exact GELU) */
 } job;
 
 /* alpha·acc + beta·c, in that order of roundings on every path (alpha = 1
@@ -182,6 +185,25 @@ static inline float scale_out(const job *j, float acc, float c)
 {
     float r = j->alpha == 1.0f ? acc : j->alpha * acc;
     return j->beta == 0.0f ? r : r + j->beta * c;
+}
+
+/* The epilogue of ops_gemm_bf16w_epi on cols finished elements of a row of
+ * C (or of a tile's buffer), columns [n0, n0 + cols): + bias, then GELU.
+ * The floats of ops_bias_forward and then ops_gelu_forward on the stored
+ * C, computed while the tile's rows are in L1 instead of two more passes
+ * over a C of megabytes. Inlined into each path, vectorized for its ISA:
+ * no contraction (ISO C), so the same floats on every one. */
+static inline __attribute__((always_inline)) void epilogue_row(const job *j, float *c, int n0,
+                                                               int cols)
+{
+    if (j->bias) {
+        const float *b = j->bias + n0;
+        for (int r = 0; r < cols; r++)
+            c[r] = c[r] + b[r];
+    }
+    if (j->gelu)
+        for (int r = 0; r < cols; r++)
+            c[r] = c[r] * v_normal_cdf(c[r]);
 }
 
 /* ---------------------------------------------------------------- portable path */
@@ -199,6 +221,7 @@ static inline void row_store(const job *j, int m, int p, const float *acc)
     float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)n0;
     for (int r = 0; r < cols; r++)
         c[r] = scale_out(j, acc[r], c[r]);
+    epilogue_row(j, c, n0, cols);
 }
 
 /* Row m of C against panel p, as vdpbf16ps would: per pair, the odd
@@ -289,6 +312,7 @@ static BF16 INLINE void tile_store(const job *j, int mr, int m, int p, __m512 ac
                 r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mask, c + 16 * v)));
             _mm512_mask_storeu_ps(c + 16 * v, mask, r);
         }
+        epilogue_row(j, c, n0, cols);
     }
 }
 
@@ -314,6 +338,14 @@ static BF16 void stream_rows(float *c, size_t ldc, const float *acc, int rows)
             _mm512_mask_storeu_ps(row + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
         }
     }
+}
+
+/* epilogue_row on rows of c (ld floats apart), in zmm. */
+static BF16 void epilogue_rows_avx512(const job *j, float *c, size_t ld, int rows, int n0,
+                                      int cols)
+{
+    for (int r = 0; r < rows; r++)
+        epilogue_row(j, c + (size_t)r * ld, n0, cols);
 }
 
 /* The tile path's rows [m, m + rows) of C against panel p from the sums in
@@ -546,6 +578,24 @@ static size_t a_rows(int M)
 
 /* ---------------------------------------------------------------- AMX-BF16 */
 
+/* epilogue_row on rows of c (ld floats apart) that the tile path stored
+ * whole: in zmm on the hardware (the tile path's own code is compiled for
+ * the baseline ISA, where the GELU's division and exp would run 4 wide). */
+static void epilogue_rows(const job *j, int model, float *c, size_t ld, int rows, int n0,
+                          int cols)
+{
+    if (!j->bias && !j->gelu)
+        return;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!model) {
+        epilogue_rows_avx512(j, c, ld, rows, n0, cols);
+        return;
+    }
+#endif
+    for (int r = 0; r < rows; r++)
+        epilogue_row(j, c + (size_t)r * ld, n0, cols);
+}
+
 /* Rows [m, m + rows) of C against panel p from the tile path's sums (rows
  * of NP): in zmm on the hardware (which implies AVX-512), row_store's
  * loop on the model; the same floats either way. */
@@ -674,12 +724,14 @@ static void panels_amx(const job *j, int model, size_t begin, size_t end)
                 if (j->stream && !model) {
                     amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, acc,
                               NP * sizeof *acc, 0);
+                    epilogue_rows(j, model, acc, NP, rows, p * NP, NP);
                     stream_rows(c, (size_t)j->ldc, acc, rows);
                     continue;
                 }
 #endif
                 amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, c,
                           (size_t)j->ldc * sizeof *c, 0);
+                epilogue_rows(j, model, c, (size_t)j->ldc, rows, p * NP, NP);
                 continue;
             }
             amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, acc,
@@ -794,6 +846,13 @@ mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int l
                                 const ops_bf16w *const *w, float beta, float *const *C,
                                 const int *ldc)
 {
+    return ops_gemm_bf16w_epi(ctx, M, A, lda, n, w, beta, NULL, 0, C, ldc);
+}
+
+mlm_status ops_gemm_bf16w_epi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
+                              const ops_bf16w *const *w, float beta, const float *const *bias,
+                              int gelu, float *const *C, const int *ldc)
+{
     if (n < 1 || n > PAR_JOBS_MAX || !w || !C || !ldc || M < 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_bf16w: bad arguments (%d weights, M %d)",
                        n, M);
@@ -810,13 +869,16 @@ mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int l
     for (int i = 0; i < n; i++)
         if (w[i]->N > 0 && (!C[i] || (K > 0 && (!A || !w[i]->panels))))
             return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_bf16w: NULL matrix (weight %d)", i);
-    if (K == 0) {   /* an empty sum: C = 0 + beta·C */
-        for (int i = 0; i < n; i++)
-            for (int m = 0; m < M; m++)
-                for (int c = 0; c < w[i]->N; c++) {
-                    float *o = C[i] + (size_t)m * (size_t)ldc[i] + (size_t)c;
-                    *o = beta == 0.0f ? 0.0f : 0.0f + beta * *o;
-                }
+    if (K == 0) {   /* an empty sum: C = 0 + beta·C, then the epilogue */
+        for (int i = 0; i < n; i++) {
+            job e = {.N = w[i]->N, .bias = bias ? bias[i] : NULL, .gelu = gelu};
+            for (int m = 0; m < M; m++) {
+                float *row = C[i] + (size_t)m * (size_t)ldc[i];
+                for (int c = 0; c < w[i]->N; c++)
+                    row[c] = beta == 0.0f ? 0.0f : 0.0f + beta * row[c];
+                epilogue_row(&e, row, 0, w[i]->N);
+            }
+        }
         return MLM_OK;
     }
     size_t arow = 2 * (size_t)KS;
@@ -834,7 +896,7 @@ mlm_status ops_gemm_bf16w_multi(const ops_ctx *ctx, int M, const float *A, int l
         int panels = (w[i]->N + NP - 1) / NP;
         int mb = item_rows(M, KS, w[i]->N, amx_for(M));
         jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], mb, panels,
-                        streams(M, w[i]->N)};
+                        streams(M, w[i]->N), bias ? bias[i] : NULL, gelu};
         args[i] = &jobs[i];
         items[i] = job_items(&jobs[i]);
     }
@@ -1052,7 +1114,7 @@ static int product_run(const product *p, int t, uint16_t *scratch)
     }
     mb = item_rows(mb, KS, p->N, amx);
     job j = {p->M, p->N, KP, KS, p->ldc, p->alpha, p->beta, a, panels, p->C, mb, npanels,
-             p->stream};
+             p->stream, NULL, 0};
     run_job(&j, fast, amx, t);
     return 0;
 }

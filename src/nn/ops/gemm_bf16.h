@@ -85,6 +85,17 @@ mlm_status ops_gemm_bf16w_multi(const struct ops_ctx *ctx, int M, const float *A
                                 const ops_bf16w *const *w, float beta, float *const *C,
                                 const int *ldc);
 
+/* ops_gemm_bf16w_multi with an epilogue: C[i] = A · w[i]ᵀ (+ beta·C[i]),
+ * then + bias[i] on each row when bias and bias[i] are not NULL (w[i]->N
+ * floats), then x·Φ(x) of each element when gelu is set (exact-erf GELU).
+ * The same floats as ops_gemm_bf16w_multi followed by ops_bias_forward and
+ * ops_gelu_forward (nn/ops/kernels.h), on every path, computed on each
+ * tile of C while it is in L1: at the distilroberta shape a bias pass over
+ * the 8x128 logits reads and writes 206 MB. */
+mlm_status ops_gemm_bf16w_epi(const struct ops_ctx *ctx, int M, const float *A, int lda, int n,
+                              const ops_bf16w *const *w, float beta, const float *const *bias,
+                              int gelu, float *const *C, const int *ldc);
+
 /* C = alpha·bf16(op(A))·bf16(op(B)) + beta·C, with ops_gemm's arguments
  * and conventions (nn/ops/gemm.h): what torch.autocast("cpu", bfloat16)
  * does to mm, bmm and linear, each operand rounded to bf16 (bf16_from_f32)

@@ -90,16 +90,7 @@ void ops_bias_backward(const ops_ctx *ctx, float *dbias, const float *dout, int 
 
 /* ---------------------------------------------------------------- GELU (erf) */
 
-#define INV_SQRT2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
-
-/* Φ(x) = 0.5·(1 + erf(x/√2)), through erfc of |x| so that both tails keep
- * their relative precision (x·Φ(x) for x << 0 is tiny, not 0). */
-VM_INLINE float normal_cdf(float x)
-{
-    float e = v_erfc_pos((x < 0 ? -x : x) * INV_SQRT2);
-    return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
-}
 
 /* Elementwise activations run in place (out == inp): the compiler's
  * run-time overlap check would then fall back to scalar code, so each block
@@ -115,7 +106,7 @@ static VEC_INLINE void gelu_fwd_range_body(void *arg, size_t begin, size_t end)
         size_t n = end - i0 < ACT_BLOCK ? end - i0 : ACT_BLOCK;
         const float *in = j->a + i0;
         for (size_t i = 0; i < n; i++)
-            tmp[i] = in[i] * normal_cdf(in[i]);
+            tmp[i] = in[i] * v_normal_cdf(in[i]);
         memcpy(j->out + i0, tmp, n * sizeof *tmp);
     }
 }
@@ -129,7 +120,7 @@ static VEC_INLINE void gelu_bwd_range_body(void *arg, size_t begin, size_t end)
     for (size_t i = begin; i < end; i++) {
         float x = j->b[i];
         float pdf = INV_SQRT_2PI * v_expf(-0.5f * x * x);
-        j->out[i] += j->a[i] * (normal_cdf(x) + x * pdf);
+        j->out[i] += j->a[i] * (v_normal_cdf(x) + x * pdf);
     }
 }
 
@@ -142,7 +133,7 @@ static VEC_INLINE void gelu_cdf_fwd_range_body(void *arg, size_t begin, size_t e
     const float *restrict in = j->a;
     float *restrict out = j->out, *restrict cdf = j->out2;
     for (size_t i = begin; i < end; i++) {
-        float c = normal_cdf(in[i]);
+        float c = v_normal_cdf(in[i]);
         cdf[i] = c;
         out[i] = in[i] * c;
     }

@@ -75,6 +75,16 @@ VM_INLINE float v_erfc_pos(float z)
     return t * v_expf(-z * z + p);
 }
 
+/* Φ(x) = 0.5·(1 + erf(x/√2)), the standard normal CDF, through erfc of |x|
+ * so that both tails keep their relative precision (x·Φ(x) for x << 0 is
+ * tiny, not 0). The one definition of exact GELU's Φ: the GELU kernels and
+ * the bf16 products' fused epilogue must give the same floats. */
+VM_INLINE float v_normal_cdf(float x)
+{
+    float e = v_erfc_pos((x < 0 ? -x : x) * 0.70710678118654752f);
+    return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
+}
+
 /* Sum / max / dot of n floats with VLANES partial results combined in a fixed
  * order: deterministic, accurate to about log2(n/VLANES) ulps, and a shape
  * the compiler turns into vector code. */
