@@ -2052,41 +2052,75 @@ START_TEST(gemm_bf16w_paths_bitwise_identical)
 }
 END_TEST
 
+/* The bf16 paths the multi-weight products are checked on: the
+ * AVX512-BF16 kernel, the portable loops (AVX2 and base), the tiles on
+ * their model and on the hardware (this CPU's own path where it has no
+ * AMX), and the hardware with every whole tile streamed past the cache. */
+static const struct bf16_path {
+    int threads, bf16, stream;
+    cpu_vec vec;
+    cpu_amx amx;
+} bf16_paths[] = {
+    {1, 1, 0, CPU_VEC_AVX512, CPU_AMX_NONE},  {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_NONE},
+    {2, 0, 0, CPU_VEC_AVX2, CPU_AMX_NONE},    {1, 0, 0, CPU_VEC_BASE, CPU_AMX_NONE},
+    {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_MODEL}, {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_HW},
+    {2, 1, 1, CPU_VEC_AVX512, CPU_AMX_HW},
+};
+#define N_BF16_PATHS (sizeof bf16_paths / sizeof bf16_paths[0])
+
+/* Selects path r (NULL: back to the defaults) and returns a context for it. */
+static ops_ctx bf16_path_set(const struct bf16_path *r)
+{
+    static const struct bf16_path defaults = {1, 1, 0, CPU_VEC_AVX512, CPU_AMX_NONE};
+    if (!r)
+        r = &defaults;
+    cpu_vec_limit(r->vec);
+    cpu_bf16_limit(r->bf16);
+    cpu_amx_force(r->amx);
+    ops_gemm_bf16_streaming(r->stream);
+    return ctx_n(r->threads);
+}
+
+/* Three weights of K columns and Ns[i] rows: all bf16 (mix 0) or an int8
+ * one between two bf16 (mix 1); W[i] their fp32 values. */
+static void qw_mix_make(int mix, const int *Ns, int K, ops_qw *w, const ops_qw **wp, float **W)
+{
+    static const ops_dtype mixes[2][3] = {{OPS_BF16, OPS_BF16, OPS_BF16},
+                                          {OPS_BF16, OPS_INT8, OPS_BF16}};
+    for (int i = 0; i < 3; i++) {
+        W[i] = frandv((size_t)Ns[i] * K, -1.0f, 1.0f);
+        ck_assert_int_eq(ops_qw_from_f32(&w[i], mixes[mix][i], W[i], Ns[i], K, NULL), MLM_OK);
+        wp[i] = &w[i];
+    }
+}
+
+static void qw_mix_free(ops_qw *w, float **W)
+{
+    for (int i = 0; i < 3; i++) {
+        ops_qw_free(&w[i]);
+        free(W[i]);
+    }
+}
+
 /* ops_qw_gemm_multi with bf16 weights (ops_gemm_bf16w_multi) and with a
  * mix of dtypes: each output bit for bit what ops_qw_gemm gives alone, on
- * every bf16 path (tiles on their model, the AVX512-BF16 kernel, the
- * portable loops) and thread count; panels of different weights share a
+ * every bf16 path and thread count; panels of different weights share a
  * thread's range. */
 START_TEST(qw_gemm_multi_matches_single)
 {
-    static const struct { int threads, bf16; cpu_vec vec; cpu_amx amx; } run[] = {
-        {1, 1, CPU_VEC_AVX512, CPU_AMX_NONE}, {2, 1, CPU_VEC_AVX512, CPU_AMX_NONE},
-        {2, 0, CPU_VEC_AVX2, CPU_AMX_NONE},   {1, 0, CPU_VEC_BASE, CPU_AMX_NONE},
-        {2, 1, CPU_VEC_AVX512, CPU_AMX_MODEL},
-    };
     static const int Ms[] = {1, 12, 40}, Ns[3] = {100, 64, 200};
-    static const ops_dtype mixes[2][3] = {{OPS_BF16, OPS_BF16, OPS_BF16},
-                                          {OPS_BF16, OPS_INT8, OPS_BF16}};
     const int K = 130;
     cpu_amx amx_prev = cpu_amx_force(CPU_AMX_NONE);
     for (int mix = 0; mix < 2; mix++) {
         ops_qw w[3];
         const ops_qw *wp[3];
         float *W[3];
-        for (int i = 0; i < 3; i++) {
-            W[i] = frandv((size_t)Ns[i] * K, -1.0f, 1.0f);
-            ck_assert_int_eq(ops_qw_from_f32(&w[i], mixes[mix][i], W[i], Ns[i], K, NULL), MLM_OK);
-            wp[i] = &w[i];
-        }
+        qw_mix_make(mix, Ns, K, w, wp, W);
         for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
             int M = Ms[mi];
             float *A = frandv((size_t)M * (K + 3), -2.0f, 2.0f);
-            for (size_t r = 0; r < sizeof run / sizeof run[0]; r++) {
-                cpu_vec_limit(run[r].vec);
-                cpu_bf16_limit(run[r].bf16);
-                cpu_amx_force(run[r].amx);
-                ops_ctx ctx;
-                ops_ctx_init(&ctx, run[r].threads);
+            for (size_t r = 0; r < N_BF16_PATHS; r++) {
+                ops_ctx ctx = bf16_path_set(&bf16_paths[r]);
                 float *one[3], *many[3];
                 int ldc[3];
                 for (int i = 0; i < 3; i++) {
@@ -2108,13 +2142,8 @@ START_TEST(qw_gemm_multi_matches_single)
             }
             free(A);
         }
-        cpu_vec_limit(CPU_VEC_AVX512);
-        cpu_bf16_limit(1);
-        cpu_amx_force(CPU_AMX_NONE);
-        for (int i = 0; i < 3; i++) {
-            ops_qw_free(&w[i]);
-            free(W[i]);
-        }
+        bf16_path_set(NULL);
+        qw_mix_free(w, W);
     }
     cpu_amx_force(amx_prev);
     /* Weights of different K: an error, C untouched. */
@@ -2211,15 +2240,7 @@ END_TEST
  * ldc = N and of ldc > N); K = 0. */
 START_TEST(qw_gemm_epilogue_matches_passes)
 {
-    static const struct { int threads, bf16, stream; cpu_vec vec; cpu_amx amx; } run[] = {
-        {1, 1, 0, CPU_VEC_AVX512, CPU_AMX_NONE},  {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_NONE},
-        {2, 0, 0, CPU_VEC_AVX2, CPU_AMX_NONE},    {1, 0, 0, CPU_VEC_BASE, CPU_AMX_NONE},
-        {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_MODEL}, {2, 1, 0, CPU_VEC_AVX512, CPU_AMX_HW},
-        {2, 1, 1, CPU_VEC_AVX512, CPU_AMX_HW},
-    };
     static const int Ms[] = {1, 12, 32, 40}, Ns[3] = {128, 70, 200};
-    static const ops_dtype mixes[2][3] = {{OPS_BF16, OPS_BF16, OPS_BF16},
-                                          {OPS_BF16, OPS_INT8, OPS_BF16}};
     const int K = 130;
     if (cpu_amx_bf16_level() != CPU_AMX_HW)
         printf("ops: qw_gemm_epilogue_matches_passes: no AMX-BF16 on this CPU (%s): hardware "
@@ -2229,24 +2250,16 @@ START_TEST(qw_gemm_epilogue_matches_passes)
         ops_qw w[3];
         const ops_qw *wp[3];
         float *W[3], *bias[3];
-        for (int i = 0; i < 3; i++) {
-            W[i] = frandv((size_t)Ns[i] * K, -1.0f, 1.0f);
+        qw_mix_make(mix, Ns, K, w, wp, W);
+        for (int i = 0; i < 3; i++)
             bias[i] = i == 1 ? NULL : frandv((size_t)Ns[i], -2.0f, 2.0f);
-            ck_assert_int_eq(ops_qw_from_f32(&w[i], mixes[mix][i], W[i], Ns[i], K, NULL), MLM_OK);
-            wp[i] = &w[i];
-        }
         for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
             for (int bg = 0; bg < 4; bg++) {
                 int M = Ms[mi], gelu = bg & 1;
                 float beta = (float)(bg >> 1);
                 float *A = frandv((size_t)M * (K + 3), -2.0f, 2.0f);
-                for (size_t r = 0; r < sizeof run / sizeof run[0]; r++) {
-                    cpu_vec_limit(run[r].vec);
-                    cpu_bf16_limit(run[r].bf16);
-                    cpu_amx_force(run[r].amx);
-                    ops_gemm_bf16_streaming(run[r].stream);
-                    ops_ctx ctx;
-                    ops_ctx_init(&ctx, run[r].threads);
+                for (size_t r = 0; r < N_BF16_PATHS; r++) {
+                    ops_ctx ctx = bf16_path_set(&bf16_paths[r]);
                     float *ref[3], *got[3];
                     int ldc[3];
                     for (int i = 0; i < 3; i++) {
@@ -2268,7 +2281,6 @@ START_TEST(qw_gemm_epilogue_matches_passes)
                     ck_assert_int_eq(ops_qw_gemm_epi(&ctx, M, A, K + 3, 3, wp, beta,
                                                      (const float *const *)bias, gelu, got, ldc),
                                      MLM_OK);
-                    ops_gemm_bf16_streaming(0);
                     for (int i = 0; i < 3; i++) {
                         for (size_t e = 0; e < (size_t)M * ldc[i]; e++)
                             ck_assert_msg(f32_bits(ref[i][e]) == f32_bits(got[i][e]),
@@ -2281,14 +2293,10 @@ START_TEST(qw_gemm_epilogue_matches_passes)
                 }
                 free(A);
             }
-        cpu_vec_limit(CPU_VEC_AVX512);
-        cpu_bf16_limit(1);
-        cpu_amx_force(CPU_AMX_NONE);
-        for (int i = 0; i < 3; i++) {
-            ops_qw_free(&w[i]);
-            free(W[i]);
+        bf16_path_set(NULL);
+        qw_mix_free(w, W);
+        for (int i = 0; i < 3; i++)
             free(bias[i]);
-        }
     }
     cpu_amx_force(amx_prev);
     /* K = 0: beta·C, then the bias, then GELU. */
