@@ -2081,12 +2081,13 @@ static ops_ctx bf16_path_set(const struct bf16_path *r)
     return ctx_n(r->threads);
 }
 
-/* Three weights of K columns and Ns[i] rows: all bf16 (mix 0) or an int8
- * one between two bf16 (mix 1); W[i] their fp32 values. */
+/* Three weights of K columns and Ns[i] rows: all bf16 (mix 0), an int8
+ * one between two bf16 (mix 1), all int8 (mix 2); W[i] their fp32 values. */
 static void qw_mix_make(int mix, const int *Ns, int K, ops_qw *w, const ops_qw **wp, float **W)
 {
-    static const ops_dtype mixes[2][3] = {{OPS_BF16, OPS_BF16, OPS_BF16},
-                                          {OPS_BF16, OPS_INT8, OPS_BF16}};
+    static const ops_dtype mixes[3][3] = {{OPS_BF16, OPS_BF16, OPS_BF16},
+                                          {OPS_BF16, OPS_INT8, OPS_BF16},
+                                          {OPS_INT8, OPS_INT8, OPS_INT8}};
     for (int i = 0; i < 3; i++) {
         W[i] = frandv((size_t)Ns[i] * K, -1.0f, 1.0f);
         ck_assert_int_eq(ops_qw_from_f32(&w[i], mixes[mix][i], W[i], Ns[i], K, NULL), MLM_OK);
@@ -2111,7 +2112,7 @@ START_TEST(qw_gemm_multi_matches_single)
     static const int Ms[] = {1, 12, 40}, Ns[3] = {100, 64, 200};
     const int K = 130;
     cpu_amx amx_prev = cpu_amx_force(CPU_AMX_NONE);
-    for (int mix = 0; mix < 2; mix++) {
+    for (int mix = 0; mix < 3; mix++) {
         ops_qw w[3];
         const ops_qw *wp[3];
         float *W[3];
@@ -2232,12 +2233,13 @@ END_TEST
 
 /* ops_qw_gemm_epi: the product with its bias and exact GELU in the
  * epilogue, bit for bit the product (ops_qw_gemm) then ops_bias_forward
- * then ops_gelu_forward, on every bf16 path: the AVX512-BF16 kernel, the
- * portable loops (AVX2 and base), the tiles on their model and on the
- * hardware, with whole tiles stored straight into C (32 rows, 128 columns)
- * and streamed past the cache; beta 0 and 1; a weight without a bias; an
- * int8 weight among them (its epilogue as separate passes, over rows of
- * ldc = N and of ldc > N); K = 0. */
+ * then ops_gelu_forward, on every path: bf16 weights on the AVX512-BF16
+ * kernel, the portable loops (AVX2 and base), the tiles on their model and
+ * on the hardware, with whole tiles stored straight into C (32 rows, 128
+ * columns) and streamed past the cache; int8 weights on the same settings
+ * (VNNI, portable, tiles); beta 0 and 1; a weight without a bias; an int8
+ * weight among bf16 ones (the epilogue as separate passes, over rows of
+ * ldc = N and of ldc > N); K = 0 for both kernels. */
 START_TEST(qw_gemm_epilogue_matches_passes)
 {
     static const int Ms[] = {1, 12, 32, 40}, Ns[3] = {128, 70, 200};
@@ -2246,7 +2248,7 @@ START_TEST(qw_gemm_epilogue_matches_passes)
         printf("ops: qw_gemm_epilogue_matches_passes: no AMX-BF16 on this CPU (%s): hardware "
                "tiles and their streamed stores skipped\n", cpu_describe());
     cpu_amx amx_prev = cpu_amx_force(CPU_AMX_NONE);
-    for (int mix = 0; mix < 2; mix++) {
+    for (int mix = 0; mix < 3; mix++) {
         ops_qw w[3];
         const ops_qw *wp[3];
         float *W[3], *bias[3];
@@ -2317,6 +2319,16 @@ START_TEST(qw_gemm_epilogue_matches_passes)
         ck_assert_msg(f32_bits(C[e]) == f32_bits(want[e]), "K = 0 [%d]: %a, want %a", e, C[e],
                       want[e]);
     ops_bf16w_free(&empty);
+    ops_i8w empty8;
+    const ops_i8w *ep8 = &empty8;
+    ck_assert_int_eq(ops_i8w_from_f32(&empty8, NULL, 3, 0, 0), MLM_OK);
+    for (int e = 0; e < 6; e++)
+        C[e] = (float)(e + 1);
+    ck_assert_int_eq(ops_gemm_i8w_epi(&ctx, 2, NULL, 0, 1, &ep8, 0.5f, &bp, 1, &Cp, &ld), MLM_OK);
+    for (int e = 0; e < 6; e++)
+        ck_assert_msg(f32_bits(C[e]) == f32_bits(want[e]), "int8 K = 0 [%d]: %a, want %a", e,
+                      C[e], want[e]);
+    ops_i8w_free(&empty8);
     /* Bad arguments: an error naming them. */
     ck_assert_int_eq(ops_qw_gemm_epi(&ctx, 2, NULL, 0, 0, NULL, 0.0f, NULL, 0, NULL, NULL),
                      MLM_ERR_INVALID_ARGUMENT);

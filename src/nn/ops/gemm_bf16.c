@@ -188,22 +188,14 @@ static inline float scale_out(const job *j, float acc, float c)
 }
 
 /* The epilogue of ops_gemm_bf16w_epi on cols finished elements of a row of
- * C (or of a tile's buffer), columns [n0, n0 + cols): + bias, then GELU.
- * The floats of ops_bias_forward and then ops_gelu_forward on the stored
- * C, computed while the tile's rows are in L1 instead of two more passes
- * over a C of megabytes. Inlined into each path, vectorized for its ISA:
- * no contraction (ISO C), so the same floats on every one. */
+ * C (or of a tile's buffer), columns [n0, n0 + cols): + bias, then GELU
+ * (v_bias_gelu), computed while the tile's rows are in L1 instead of two
+ * more passes over a C of megabytes. Inlined into each path, vectorized
+ * for its ISA: no contraction (ISO C), so the same floats on every one. */
 static inline __attribute__((always_inline)) void epilogue_row(const job *j, float *c, int n0,
                                                                int cols)
 {
-    if (j->bias) {
-        const float *b = j->bias + n0;
-        for (int r = 0; r < cols; r++)
-            c[r] = c[r] + b[r];
-    }
-    if (j->gelu)
-        for (int r = 0; r < cols; r++)
-            c[r] = c[r] * v_normal_cdf(c[r]);
+    v_bias_gelu(c, j->bias ? j->bias + n0 : NULL, j->gelu, cols);
 }
 
 /* ---------------------------------------------------------------- portable path */

@@ -62,6 +62,7 @@
 #include "nn/ops/cpu.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/vec.h"
+#include "nn/ops/vmath.h"
 
 #define NP 64   /* rows of W per panel */
 #define MR 6    /* rows of A per tile */
@@ -393,6 +394,8 @@ typedef struct job {
     const float *sw;        /* N padded to panels */
     const int32_t *rowsum;  /* N padded to panels */
     float *C;
+    const float *bias;      /* NULL, or added to each row of C after beta·C (N) */
+    int gelu;               /* then x·Φ(x) of each element (exact GELU) */
 } job;
 
 /* ---------------------------------------------------------------- portable path */
@@ -409,6 +412,7 @@ static inline void row_epilogue(const job *j, int m, int p, const int32_t *acc)
         float v = (sa * j->sw[n0 + r]) * (float)d;
         c[r] = j->beta == 0.0f ? v : v + j->beta * c[r];
     }
+    v_bias_gelu(c, j->bias ? j->bias + n0 : NULL, j->gelu, cols);
 }
 
 /* acc[r] = Σ_k u[k]·q[r][k] over panel p: int32, exact. */
@@ -494,6 +498,7 @@ static VNNI INLINE void tile_store(const job *j, int mr, int m, int p, __m512i a
                 r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mask, c + 16 * v)));
             _mm512_mask_storeu_ps(c + 16 * v, mask, r);
         }
+        v_bias_gelu(c, j->bias ? j->bias + n0 : NULL, j->gelu, cols);   /* in L1, in zmm */
     }
 }
 
@@ -702,6 +707,13 @@ mlm_status ops_gemm_i8w_multi(const ops_ctx *ctx, int M, const float *A, int lda
                               const ops_i8w *const *w, float beta, float *const *C,
                               const int *ldc)
 {
+    return ops_gemm_i8w_epi(ctx, M, A, lda, n, w, beta, NULL, 0, C, ldc);
+}
+
+mlm_status ops_gemm_i8w_epi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
+                            const ops_i8w *const *w, float beta, const float *const *bias,
+                            int gelu, float *const *C, const int *ldc)
+{
     if (n < 1 || n > PAR_JOBS_MAX || !w || !C || !ldc || M < 0)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: bad arguments (%d weights, M %d)",
                        n, M);
@@ -718,9 +730,13 @@ mlm_status ops_gemm_i8w_multi(const ops_ctx *ctx, int M, const float *A, int lda
     for (int i = 0; i < n; i++)
         if (w[i]->N > 0 && (!C[i] || (K > 0 && (!A || !w[i]->panels))))
             return err_set(MLM_ERR_INVALID_ARGUMENT, "gemm_i8w: NULL matrix (weight %d)", i);
-    if (K == 0) {
-        for (int i = 0; i < n; i++)
+    if (K == 0) {   /* an empty sum: C = 0 + beta·C, then the epilogue */
+        for (int i = 0; i < n; i++) {
             empty_sum(M, w[i]->N, beta, C[i], ldc[i]);
+            for (int m = 0; m < M; m++)
+                v_bias_gelu(C[i] + (size_t)m * (size_t)ldc[i], bias ? bias[i] : NULL, gelu,
+                            w[i]->N);
+        }
         return MLM_OK;
     }
     /* One block: sa and z (M each), then the quantized rows and the zero
@@ -743,7 +759,7 @@ mlm_status ops_gemm_i8w_multi(const ops_ctx *ctx, int M, const float *A, int lda
     double work = 0.0, bytes = 0.0;
     for (int i = 0; i < n; i++) {
         jobs[i] = (job){M, w[i]->N, KQ, KS, ldc[i], beta, a, sa, z, w[i]->panels, w[i]->scale,
-                        w[i]->rowsum, C[i]};
+                        w[i]->rowsum, C[i], bias ? bias[i] : NULL, gelu};
         args[i] = &jobs[i];
         panels[i] = ((size_t)w[i]->N + NP - 1) / NP;
         work += (double)M * w[i]->N * K;

@@ -79,4 +79,12 @@ mlm_status ops_gemm_i8w_multi(const struct ops_ctx *ctx, int M, const float *A, 
                               const ops_i8w *const *w, float beta, float *const *C,
                               const int *ldc);
 
+/* ops_gemm_i8w_multi with an epilogue: + bias[i] on each row of C[i] when
+ * bias and bias[i] are not NULL, then exact GELU when gelu is set; the
+ * floats of ops_gemm_i8w_multi, ops_bias_forward and ops_gelu_forward in
+ * turn, on each tile of C while it is in L1 (ops_gemm_bf16w_epi's). */
+mlm_status ops_gemm_i8w_epi(const struct ops_ctx *ctx, int M, const float *A, int lda, int n,
+                            const ops_i8w *const *w, float beta, const float *const *bias,
+                            int gelu, float *const *C, const int *ldc);
+
 #endif

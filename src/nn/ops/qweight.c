@@ -144,14 +144,22 @@ mlm_status ops_qw_gemm_epi(const ops_ctx *ctx, int M, const float *A, int lda, i
 {
     if (n < 1 || n > PAR_JOBS_MAX || !w || !C || !ldc)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "reduced weight: bad arguments (%d weights)", n);
-    int bf16 = 1;
-    for (int i = 0; i < n; i++)
+    int bf16 = 1, int8 = 1;
+    for (int i = 0; i < n; i++) {
         bf16 = bf16 && w[i] && w[i]->dtype == OPS_BF16;
+        int8 = int8 && w[i] && w[i]->dtype == OPS_INT8;
+    }
     if (bf16) {
         const ops_bf16w *b16[PAR_JOBS_MAX];
         for (int i = 0; i < n; i++)
             b16[i] = &w[i]->bf16;
         return ops_gemm_bf16w_epi(ctx, M, A, lda, n, b16, beta, bias, gelu, C, ldc);
+    }
+    if (int8) {
+        const ops_i8w *i8[PAR_JOBS_MAX];
+        for (int i = 0; i < n; i++)
+            i8[i] = &w[i]->i8;
+        return ops_gemm_i8w_epi(ctx, M, A, lda, n, i8, beta, bias, gelu, C, ldc);
     }
     mlm_status st = beta == 0.0f ? ops_qw_gemm_multi(ctx, M, A, lda, n, w, C, ldc) : MLM_OK;
     for (int i = 0; beta != 0.0f && st == MLM_OK && i < n; i++)

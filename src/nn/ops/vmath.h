@@ -85,6 +85,20 @@ VM_INLINE float v_normal_cdf(float x)
     return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
 }
 
+/* x[i] = x[i] + b[i] (b may be NULL), then x·Φ(x) when gelu is set, for
+ * i < n: the floats of ops_bias_forward then ops_gelu_forward, for the
+ * products' fused epilogues (ops_gemm_bf16w_epi, ops_gemm_i8w_epi) to run
+ * on a tile of C while it is in L1. */
+VM_INLINE void v_bias_gelu(float *x, const float *b, int gelu, int n)
+{
+    if (b)
+        for (int i = 0; i < n; i++)
+            x[i] = x[i] + b[i];
+    if (gelu)
+        for (int i = 0; i < n; i++)
+            x[i] = x[i] * v_normal_cdf(x[i]);
+}
+
 /* Sum / max / dot of n floats with VLANES partial results combined in a fixed
  * order: deterministic, accurate to about log2(n/VLANES) ulps, and a shape
  * the compiler turns into vector code. */
