@@ -2238,8 +2238,8 @@ END_TEST
  * on the hardware, with whole tiles stored straight into C (32 rows, 128
  * columns) and streamed past the cache; int8 weights on the same settings
  * (VNNI, portable, tiles); beta 0 and 1; a weight without a bias; an int8
- * weight among bf16 ones (the epilogue as separate passes, over rows of
- * ldc = N and of ldc > N); K = 0 for both kernels. */
+ * weight among bf16 ones (one weight at a time); ldc = N and ldc > N;
+ * K = 0 for both kernels. */
 START_TEST(qw_gemm_epilogue_matches_passes)
 {
     static const int Ms[] = {1, 12, 32, 40}, Ns[3] = {128, 70, 200};

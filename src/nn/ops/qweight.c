@@ -7,7 +7,6 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/threads.h"
-#include "nn/ops/kernels.h"
 #include "nn/ops/ops.h"
 
 const char *ops_dtype_name(ops_dtype dt)
@@ -99,52 +98,16 @@ mlm_status ops_qw_gemm(const ops_ctx *ctx, int M, const float *A, int lda, const
 mlm_status ops_qw_gemm_multi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
                              const ops_qw *const *w, float *const *C, const int *ldc)
 {
-    int same = n >= 1 && n <= PAR_JOBS_MAX;
-    for (int i = 1; same && i < n; i++)
-        same = w[i]->dtype == w[0]->dtype;
-    if (same && w[0]->dtype == OPS_INT8) {
-        const ops_i8w *i8[PAR_JOBS_MAX];
-        for (int i = 0; i < n; i++)
-            i8[i] = &w[i]->i8;
-        return ops_gemm_i8w_multi(ctx, M, A, lda, n, i8, 0.0f, C, ldc);
-    }
-    if (same && w[0]->dtype == OPS_BF16) {
-        const ops_bf16w *b16[PAR_JOBS_MAX];
-        for (int i = 0; i < n; i++)
-            b16[i] = &w[i]->bf16;
-        return ops_gemm_bf16w_multi(ctx, M, A, lda, n, b16, 0.0f, C, ldc);
-    }
-    for (int i = 0; i < n; i++) {
-        mlm_status st = ops_qw_gemm(ctx, M, A, lda, w[i], 0.0f, C[i], ldc[i]);
-        if (st != MLM_OK)
-            return st;
-    }
-    return MLM_OK;
-}
-
-/* The epilogue as separate passes (the kernels without a fused one):
- * ops_bias_forward then ops_gelu_forward, over rows ldc apart. */
-static void epilogue_passes(const ops_ctx *ctx, int M, int N, const float *bias, int gelu,
-                            float *C, int ldc)
-{
-    int whole = ldc == N;   /* one pass over the block, else a row at a time */
-    for (int m = 0; m < (whole ? 1 : M); m++) {
-        float *row = C + (size_t)m * (size_t)ldc;
-        int rows = whole ? M : 1;
-        if (bias)
-            ops_bias_forward(ctx, row, bias, rows, N);
-        if (gelu)
-            ops_gelu_forward(ctx, row, row, (size_t)rows * (size_t)N);
-    }
+    return ops_qw_gemm_epi(ctx, M, A, lda, n, w, 0.0f, NULL, 0, C, ldc);
 }
 
 mlm_status ops_qw_gemm_epi(const ops_ctx *ctx, int M, const float *A, int lda, int n,
                            const ops_qw *const *w, float beta, const float *const *bias, int gelu,
                            float *const *C, const int *ldc)
 {
-    if (n < 1 || n > PAR_JOBS_MAX || !w || !C || !ldc)
+    if (n < 1 || !w || !C || !ldc)
         return err_set(MLM_ERR_INVALID_ARGUMENT, "reduced weight: bad arguments (%d weights)", n);
-    int bf16 = 1, int8 = 1;
+    int bf16 = n <= PAR_JOBS_MAX, int8 = bf16;
     for (int i = 0; i < n; i++) {
         bf16 = bf16 && w[i] && w[i]->dtype == OPS_BF16;
         int8 = int8 && w[i] && w[i]->dtype == OPS_INT8;
@@ -161,12 +124,17 @@ mlm_status ops_qw_gemm_epi(const ops_ctx *ctx, int M, const float *A, int lda, i
             i8[i] = &w[i]->i8;
         return ops_gemm_i8w_epi(ctx, M, A, lda, n, i8, beta, bias, gelu, C, ldc);
     }
-    mlm_status st = beta == 0.0f ? ops_qw_gemm_multi(ctx, M, A, lda, n, w, C, ldc) : MLM_OK;
-    for (int i = 0; beta != 0.0f && st == MLM_OK && i < n; i++)
-        st = ops_qw_gemm(ctx, M, A, lda, w[i], beta, C[i], ldc[i]);
-    for (int i = 0; st == MLM_OK && i < n; i++)
-        epilogue_passes(ctx, M, w[i]->N, bias ? bias[i] : NULL, gelu, C[i], ldc[i]);
-    return st;
+    if (n == 1)
+        return err_set(MLM_ERR_INVALID_ARGUMENT, "reduced weight: NULL or not converted");
+    /* A mix of dtypes, or more weights than one parallel section takes:
+     * each weight alone, with its own epilogue. */
+    for (int i = 0; i < n; i++) {
+        mlm_status st = ops_qw_gemm_epi(ctx, M, A, lda, 1, &w[i], beta, bias ? &bias[i] : NULL,
+                                        gelu, &C[i], &ldc[i]);
+        if (st != MLM_OK)
+            return st;
+    }
+    return MLM_OK;
 }
 
 /* Rows [begin, end) of out, each read out of the kernels' layout by the

@@ -63,9 +63,9 @@ mlm_status ops_qw_gemm_multi(const struct ops_ctx *ctx, int M, const float *A, i
 /* C[i] (M, w[i]->N) = A · w[i]ᵀ (+ beta·C[i]) for n weights (1..8) of one K,
  * then + bias[i] on each row (when bias and bias[i] are not NULL), then
  * exact GELU when gelu is set: the floats of ops_qw_gemm, ops_bias_forward
- * and ops_gelu_forward in turn. Weights of one dtype take them in the
- * product's epilogue (ops_gemm_bf16w_epi, ops_gemm_i8w_epi), a mix as
- * separate passes. */
+ * and ops_gelu_forward in turn, in the product's epilogue
+ * (ops_gemm_bf16w_epi, ops_gemm_i8w_epi): weights of one dtype in one
+ * product, a mix one weight at a time. */
 mlm_status ops_qw_gemm_epi(const struct ops_ctx *ctx, int M, const float *A, int lda, int n,
                            const ops_qw *const *w, float beta, const float *const *bias, int gelu,
                            float *const *C, const int *ldc);
