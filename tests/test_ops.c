@@ -2606,7 +2606,8 @@ static float amx_order_ref(const float *A, int lda, int ta, const float *B, int 
 START_TEST(gemm_amx_bf16_order)
 {
     static const int shapes[][3] = {{16, 64, 32}, {17, 65, 33}, {40, 130, 100}, {33, 1, 1},
-                                    {64, 96, 512}, {31, 200, 64}, {100, 70, 200}};
+                                    {64, 96, 512}, {31, 200, 64}, {100, 70, 200},
+                                    {64, 520, 96}};
     for (int hw = 0; hw < 2; hw++) {
         if (hw && cpu_amx_bf16_level() != CPU_AMX_HW) {
             printf("ops: gemm_amx_bf16_order: no AMX-BF16 on this CPU (%s): hardware tiles "
@@ -2628,7 +2629,8 @@ START_TEST(gemm_amx_bf16_order)
                  * with k in chunks of 2 blocks, sums kept for 3 tiles (the
                  * long-k order, here from one block on); then 2 threads
                  * with every whole tile streamed past the cache (on the
-                 * hardware; N of 70, 130 and 200: rows off the lines) */
+                 * hardware; N of 70, 130, 200 and 520: rows off the lines,
+                 * the partial lines of consecutive panels joined) */
                 for (int r = 0; r < 5; r++) {
                     size_t bytes = ((size_t)M * N * sizeof(float) + 63) / 64 * 64;
                     C[r] = aligned_alloc(64, bytes);

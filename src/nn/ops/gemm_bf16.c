@@ -312,24 +312,51 @@ static BF16 INLINE void tile_store(const job *j, int mr, int m, int p, __m512 ac
  * cache lines with non-temporal stores, the partial lines at its ends (a
  * row need not start on a line) with plain ones. An end with nothing to
  * store is skipped, not stored with an empty mask: the empty masked stores
- * (at the line after each row) made a t5-small training step 7% slower. */
-static BF16 void stream_rows(float *c, size_t ldc, const float *acc, int rows)
+ * (at the line after each row) made a t5-small training step 7% slower.
+ *
+ * Tiles of consecutive panels on the same rows (panels_amx's runs) share
+ * those partial lines: a row's segment of panel p ends in the line where
+ * panel p + 1's begins (64 columns are 4 whole lines, so every panel's
+ * segment of a row starts at the same offset in a line). Stored plainly,
+ * each half first reads its line from memory; with keep, the tail goes to
+ * carry (16 floats a row) instead, and with join the next tile's head
+ * completes it there and the whole line is streamed. At the 50265 columns
+ * of RoBERTa's logits (rows 36 bytes off a line, then 72, …) that read was
+ * a fifth of the head's product (1 thread: 103 → 87 ms in a kernel
+ * model). */
+static BF16 void stream_rows_joined(float *c, size_t ldc, const float *acc, int rows,
+                                    float *carry, int join, int keep)
 {
     for (int r = 0; r < rows; r++) {
-        float *row = c + (size_t)r * ldc;
+        float *row = c + (size_t)r * ldc, *tail = carry + 16 * (size_t)r;
         const float *src = acc + (size_t)r * NP;
         int i = (int)((64 - (uintptr_t)row % 64) % 64 / sizeof *row);   /* before a line */
         if (i) {
             __mmask16 head = (__mmask16)((1u << i) - 1);
-            _mm512_mask_storeu_ps(row, head, _mm512_maskz_loadu_ps(head, src));
+            if (join) {   /* the carried 16 - i floats, then these i */
+                __mmask16 lo = (__mmask16)((1u << (16 - i)) - 1);
+                __m512 line = _mm512_mask_expandloadu_ps(_mm512_maskz_loadu_ps(lo, tail),
+                                                         (__mmask16)~lo, src);
+                _mm512_stream_ps(row - (16 - i), line);
+            } else {
+                _mm512_mask_storeu_ps(row, head, _mm512_maskz_loadu_ps(head, src));
+            }
         }
         for (; i + 16 <= NP; i += 16)
             _mm512_stream_ps(row + i, _mm512_loadu_ps(src + i));
         if (i < NP) {
-            __mmask16 tail = (__mmask16)((1u << (NP - i)) - 1);
-            _mm512_mask_storeu_ps(row + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
+            __mmask16 mask = (__mmask16)((1u << (NP - i)) - 1);
+            if (keep)
+                _mm512_storeu_ps(tail, _mm512_maskz_loadu_ps(mask, src + i));
+            else
+                _mm512_mask_storeu_ps(row + i, mask, _mm512_maskz_loadu_ps(mask, src + i));
         }
     }
+}
+
+static BF16 void stream_rows(float *c, size_t ldc, const float *acc, int rows)
+{
+    stream_rows_joined(c, ldc, acc, rows, NULL, 0, 0);
 }
 
 /* epilogue_row on rows of c (ld floats apart), in zmm. */
@@ -604,6 +631,29 @@ static void amx_store(const job *j, int model, int rows, int m, int p, const flo
         row_store(j, m + r, p, acc + (size_t)r * NP);
 }
 
+/* Whether the tile path's sums for rows of panel p may be streamed into C
+ * whole (stream_rows after the epilogue): C is large (j->stream), the
+ * panel has its NP columns and the sums are C's values (alpha 1, beta 0). */
+static int amx_streams(const job *j, int model, int p)
+{
+    return j->stream && !model && j->N - p * NP >= NP && j->alpha == 1.0f && j->beta == 0.0f;
+}
+
+/* Rows [m, m + rows) of C against panel p from the sums in acc (rows of
+ * NP, overwritten): streamed when amx_streams says so, else amx_store. */
+static void amx_put(const job *j, int model, int rows, int m, int p, float *acc)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (amx_streams(j, model, p)) {
+        epilogue_rows(j, model, acc, NP, rows, p * NP, NP);
+        stream_rows(j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP, (size_t)j->ldc, acc,
+                    rows);
+        return;
+    }
+#endif
+    amx_store(j, model, rows, m, p, acc);
+}
+
 /* A long k (the tied head's input gradient sums over 32128 vocabulary
  * entries: a panel is 4 MB) goes through the tiles a chunk of k at a time,
  * the sums of a group of tiles of C kept between chunks: a chunk's slice
@@ -676,8 +726,62 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
             }
         }
         for (int i = 0; i < n; i++)
-            amx_store(j, model, t[i].rows, t[i].m, t[i].p, acc + (size_t)i * AMX_MAX_ROWS * NP);
+            amx_put(j, model, t[i].rows, t[i].m, t[i].p, acc + (size_t)i * AMX_MAX_ROWS * NP);
     }
+}
+
+/* Panels in a run (stream_rows_joined): at most RUN_BYTES of them, which
+ * stay in L2 while the run goes down the rows (each 32 rows of A then
+ * serve the run's panels in turn). */
+#define RUN_PANELS 4
+#define RUN_BYTES (512 * 1024)
+
+/* How many items from it on (before end) run together: consecutive panels
+ * on the same rows whose tiles are streamed whole, when C's rows do not
+ * start on cache lines (else their segments share no line); 1 otherwise. */
+static size_t stream_run(const job *j, int model, size_t it, size_t end)
+{
+    size_t panel = (size_t)j->KS * 2 * NP * sizeof *j->panels, n = 1;
+    size_t cap = RUN_BYTES / panel < RUN_PANELS ? RUN_BYTES / panel : RUN_PANELS;
+    int p, m0, m1;
+    item(j, it, &p, &m0, &m1);
+    if (((size_t)j->ldc % 16 == 0 && (uintptr_t)j->C % 64 == 0) || !amx_streams(j, model, p))
+        return 1;
+    while (n < cap && it + n < end && (it + n) % (size_t)j->npanels != 0 &&
+           amx_streams(j, model, p + (int)n))
+        n++;
+    return n;
+}
+
+/* Rows [m, m + rows) of C against panel p. A tile whose sums are C's
+ * values goes straight into C, or through acc and streamed (join and keep
+ * as stream_rows_joined's, with carry); any other through acc and
+ * amx_store. */
+static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *acc, float *carry,
+                     int join, int keep)
+{
+    const size_t lda = 2 * (size_t)j->KS * sizeof *j->a;
+    const uint8_t *a = (const uint8_t *)j->a + (size_t)m * lda;
+    const uint8_t *w = (const uint8_t *)(j->panels + panel_at(j->KS, p, 0, 0));
+    /* Whole tiles of C that are the sums themselves go straight into C: at
+     * K = 768 the copy through acc took a third of the tile path's time. */
+    if (rows % AMX_ROWS == 0 && j->N - p * NP >= NP && j->alpha == 1.0f && j->beta == 0.0f) {
+        float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (amx_streams(j, model, p)) {
+            amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, acc, NP * sizeof *acc, 0);
+            epilogue_rows(j, model, acc, NP, rows, p * NP, NP);
+            stream_rows_joined(c, (size_t)j->ldc, acc, rows, carry, join, keep);
+            return;
+        }
+#endif
+        (void)carry, (void)join, (void)keep;
+        amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, c, (size_t)j->ldc * sizeof *c, 0);
+        epilogue_rows(j, model, c, (size_t)j->ldc, rows, p * NP, NP);
+        return;
+    }
+    amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, acc, NP * sizeof *acc, 0);
+    amx_store(j, model, rows, m, p, acc);
 }
 
 /* Items [begin, end) on the tile path (nn/ops/amx.h): up to 32 rows at a
@@ -688,49 +792,26 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
  * from the other paths'). */
 static void panels_amx(const job *j, int model, size_t begin, size_t end)
 {
-    _Alignas(64) float acc[AMX_MAX_ROWS * NP];
-    const size_t lda = 2 * (size_t)j->KS;
+    _Alignas(64) float acc[AMX_MAX_ROWS * NP], carry[AMX_MAX_ROWS * 16];
     float *sums = NULL;
     amx_begin(model);
     if (j->KS / KB >= chunk_from &&
         (sums = mem_alloc_lines((size_t)chunk_group * AMX_MAX_ROWS * NP * sizeof *sums))) {
         panels_amx_chunked(j, model, begin, end, sums);
         mem_free(sums);
-        amx_end(model);
-        return;
+        goto done;
     }
-    for (size_t it = begin; it < end; it++) {
+    for (size_t it = begin, run; it < end; it += run) {
         int p, m0, m1;
         item(j, it, &p, &m0, &m1);
+        run = stream_run(j, model, it, end);
         for (int m = m0; m < m1; m += AMX_MAX_ROWS) {
             int rows = m1 - m < AMX_MAX_ROWS ? m1 - m : AMX_MAX_ROWS;
-            const uint8_t *a = (const uint8_t *)(j->a + (size_t)m * lda);
-            const uint8_t *w = (const uint8_t *)(j->panels + panel_at(j->KS, p, 0, 0));
-            /* Whole tiles of C that are the sums themselves go straight
-             * into C: at K = 768 the copy through acc took a third of the
-             * tile path's time. */
-            if (rows % AMX_ROWS == 0 && j->N - p * NP >= NP && j->alpha == 1.0f &&
-                j->beta == 0.0f) {
-                float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP;
-#if defined(__x86_64__) && defined(__GNUC__)
-                if (j->stream && !model) {
-                    amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, acc,
-                              NP * sizeof *acc, 0);
-                    epilogue_rows(j, model, acc, NP, rows, p * NP, NP);
-                    stream_rows(c, (size_t)j->ldc, acc, rows);
-                    continue;
-                }
-#endif
-                amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, c,
-                          (size_t)j->ldc * sizeof *c, 0);
-                epilogue_rows(j, model, c, (size_t)j->ldc, rows, p * NP, NP);
-                continue;
-            }
-            amx_panel(AMX_BF16, model, a, lda * sizeof *j->a, w, j->KS / KB, rows, acc,
-                      NP * sizeof *acc, 0);
-            amx_store(j, model, rows, m, p, acc);
+            for (int q = 0; q < (int)run; q++)
+                amx_tile_at(j, model, p + q, m, rows, acc, carry, q > 0, q + 1 < (int)run);
         }
     }
+done:
 #if defined(__x86_64__) && defined(__GNUC__)
     if (j->stream && !model)
         _mm_sfence();   /* the streamed stores before the join */
