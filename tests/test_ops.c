@@ -2621,7 +2621,7 @@ START_TEST(gemm_amx_bf16_order)
                 int ta = tr < 4 && (tr & 1), tb = tr < 4 ? tr >> 1 : 1;
                 int lda = ta ? M : K, ldb = tb ? K : N;
                 float *A = frandv((size_t)M * K, -2.0f, 2.0f), *B = frandv((size_t)N * K, -1.0f, 1.0f);
-                float *C[5];
+                float *C[6];
                 ops_bf16w w;
                 if (tr == 4)
                     ck_assert_int_eq(ops_bf16w_from_f32(&w, B, N, K, K), MLM_OK);
@@ -2630,16 +2630,17 @@ START_TEST(gemm_amx_bf16_order)
                  * long-k order, here from one block on); then 2 threads
                  * with every whole tile streamed past the cache (on the
                  * hardware; N of 70, 130, 200 and 520: rows off the lines,
-                 * the partial lines of consecutive panels joined) */
-                for (int r = 0; r < 5; r++) {
+                 * the partial lines of consecutive panels joined); then
+                 * both */
+                for (int r = 0; r < 6; r++) {
                     size_t bytes = ((size_t)M * N * sizeof(float) + 63) / 64 * 64;
                     C[r] = aligned_alloc(64, bytes);
                     memset(C[r], 0, bytes);
                     int rows = r == 2 ? (M < 17 ? M : 17) : M;
                     ops_ctx ctx = ctx_n(r == 1 ? 1 : 2);
-                    if (r == 3)
+                    if (r == 3 || r == 5)
                         ops_gemm_bf16_chunking(1, 2, 3);
-                    if (r == 4)
+                    if (r >= 4)
                         ops_gemm_bf16_streaming(1);
                     mlm_status st =
                         tr == 4 ? ops_gemm_bf16w(&ctx, rows, A, K, &w, 0.0f, C[r], N)
@@ -2669,10 +2670,11 @@ START_TEST(gemm_amx_bf16_order)
                                       "%s %dx%dx%d tr %d (%d,%d): streamed %a, stored %a",
                                       hw ? "tiles" : "model", M, N, K, tr, m, n, C[4][i],
                                       C[0][i]);
+                        ck_assert(f32_bits(C[5][i]) == f32_bits(C[0][i]));
                     }
                 if (tr == 4)
                     ops_bf16w_free(&w);
-                for (int r = 0; r < 5; r++)
+                for (int r = 0; r < 6; r++)
                     free(C[r]);
                 free(A);
                 free(B);
