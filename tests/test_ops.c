@@ -2607,7 +2607,7 @@ START_TEST(gemm_amx_bf16_order)
 {
     static const int shapes[][3] = {{16, 64, 32}, {17, 65, 33}, {40, 130, 100}, {33, 1, 1},
                                     {64, 96, 512}, {31, 200, 64}, {100, 70, 200},
-                                    {64, 520, 96}};
+                                    {64, 520, 96}, {160, 200, 320}};
     for (int hw = 0; hw < 2; hw++) {
         if (hw && cpu_amx_bf16_level() != CPU_AMX_HW) {
             printf("ops: gemm_amx_bf16_order: no AMX-BF16 on this CPU (%s): hardware tiles "
