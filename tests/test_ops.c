@@ -39,6 +39,7 @@
 #include "nn/ops/kernels.h"
 #include "nn/ops/qweight.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/stream.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -2077,7 +2078,7 @@ static ops_ctx bf16_path_set(const struct bf16_path *r)
     cpu_vec_limit(r->vec);
     cpu_bf16_limit(r->bf16);
     cpu_amx_force(r->amx);
-    ops_gemm_bf16_streaming(r->stream);
+    ops_stream_from(r->stream);
     return ctx_n(r->threads);
 }
 
@@ -2641,13 +2642,13 @@ START_TEST(gemm_amx_bf16_order)
                     if (r == 3 || r == 5)
                         ops_gemm_bf16_chunking(1, 2, 3);
                     if (r >= 4)
-                        ops_gemm_bf16_streaming(1);
+                        ops_stream_from(1);
                     mlm_status st =
                         tr == 4 ? ops_gemm_bf16w(&ctx, rows, A, K, &w, 0.0f, C[r], N)
                                 : ops_gemm_bf16(&ctx, ta, tb, rows, N, K, 1.0f, A, lda, B, ldb,
                                                 0.0f, C[r], N);
                     ops_gemm_bf16_chunking(0, 0, 0);
-                    ops_gemm_bf16_streaming(0);
+                    ops_stream_from(0);
                     ck_assert_int_eq(st, MLM_OK);
                 }
                 for (int m = 0; m < M; m++)
@@ -3156,12 +3157,17 @@ END_TEST
 START_TEST(gemm_i8w_paths_bitwise_identical)
 {
     static const int shapes[][3] = {{1, 33, 7}, {7, 130, 65}, {13, 64, 300}, {70, 200, 96},
-                                    {3, 100, 770}, {17, 130, 65}, {40, 100, 770}, {16, 1, 1}};
-    static const struct { int threads, vnni; cpu_vec vec; cpu_amx amx; } run[] = {
-        {1, 1, CPU_VEC_AVX512, CPU_AMX_NONE}, {2, 1, CPU_VEC_AVX512, CPU_AMX_NONE},
-        {1, 0, CPU_VEC_AVX512, CPU_AMX_NONE}, {2, 0, CPU_VEC_AVX2, CPU_AMX_NONE},
-        {1, 0, CPU_VEC_BASE, CPU_AMX_NONE},   {2, 1, CPU_VEC_AVX512, CPU_AMX_MODEL},
-        {1, 0, CPU_VEC_AVX2, CPU_AMX_MODEL},  {2, 1, CPU_VEC_AVX512, CPU_AMX_HW},
+                                    {3, 100, 770}, {17, 130, 65}, {40, 100, 770}, {16, 1, 1},
+                                    {64, 520, 96}};
+    /* The last run streams every output past the cache (on the hardware
+     * tiles; N of 130, 200 and 520: rows off the lines, the partial lines
+     * of consecutive panels joined). */
+    static const struct { int threads, vnni; cpu_vec vec; cpu_amx amx; int stream; } run[] = {
+        {1, 1, CPU_VEC_AVX512, CPU_AMX_NONE, 0}, {2, 1, CPU_VEC_AVX512, CPU_AMX_NONE, 0},
+        {1, 0, CPU_VEC_AVX512, CPU_AMX_NONE, 0}, {2, 0, CPU_VEC_AVX2, CPU_AMX_NONE, 0},
+        {1, 0, CPU_VEC_BASE, CPU_AMX_NONE, 0},   {2, 1, CPU_VEC_AVX512, CPU_AMX_MODEL, 0},
+        {1, 0, CPU_VEC_AVX2, CPU_AMX_MODEL, 0},  {2, 1, CPU_VEC_AVX512, CPU_AMX_HW, 0},
+        {2, 1, CPU_VEC_AVX512, CPU_AMX_HW, 1},
     };
     cpu_amx amx_prev = cpu_amx_force(CPU_AMX_HW);
     if (cpu_amx_int8_level() != CPU_AMX_HW)
@@ -3181,8 +3187,10 @@ START_TEST(gemm_i8w_paths_bitwise_identical)
             cpu_vec_limit(run[r].vec);
             cpu_vnni_limit(run[r].vnni);
             cpu_amx_force(run[r].amx);
+            ops_stream_from(run[r].stream);
             float *C = calloc((size_t)M * N, sizeof *C);
             i8w_run(run[r].threads, M, A, K, &w, 0.0f, C, N);
+            ops_stream_from(0);
             if (!first) {
                 first = C;
                 continue;

@@ -42,6 +42,7 @@
 #include "nn/ops/bf16.h"
 #include "nn/ops/cpu.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/stream.h"
 #include "nn/ops/transpose.h"
 #include "nn/ops/vmath.h"
 
@@ -306,57 +307,6 @@ static BF16 INLINE void tile_store(const job *j, int mr, int m, int p, __m512 ac
         }
         epilogue_row(j, c, n0, cols);
     }
-}
-
-/* rows × NP sums from acc into C (ldc floats apart): each row's whole
- * cache lines with non-temporal stores, the partial lines at its ends (a
- * row need not start on a line) with plain ones. An end with nothing to
- * store is skipped, not stored with an empty mask: the empty masked stores
- * (at the line after each row) made a t5-small training step 7% slower.
- *
- * Tiles of consecutive panels on the same rows (panels_amx's runs) share
- * those partial lines: a row's segment of panel p ends in the line where
- * panel p + 1's begins (64 columns are 4 whole lines, so every panel's
- * segment of a row starts at the same offset in a line). Stored plainly,
- * each half first reads its line from memory; with keep, the tail goes to
- * carry (16 floats a row) instead, and with join the next tile's head
- * completes it there and the whole line is streamed. At the 50265 columns
- * of RoBERTa's logits (rows 36 bytes off a line, then 72, …) that read was
- * a fifth of the head's product (1 thread: 103 → 87 ms in a kernel
- * model). */
-static BF16 void stream_rows_joined(float *c, size_t ldc, const float *acc, int rows,
-                                    float *carry, int join, int keep)
-{
-    for (int r = 0; r < rows; r++) {
-        float *row = c + (size_t)r * ldc, *tail = carry + 16 * (size_t)r;
-        const float *src = acc + (size_t)r * NP;
-        int i = (int)((64 - (uintptr_t)row % 64) % 64 / sizeof *row);   /* before a line */
-        if (i) {
-            __mmask16 head = (__mmask16)((1u << i) - 1);
-            if (join) {   /* the carried 16 - i floats, then these i */
-                __mmask16 lo = (__mmask16)((1u << (16 - i)) - 1);
-                __m512 line = _mm512_mask_expandloadu_ps(_mm512_maskz_loadu_ps(lo, tail),
-                                                         (__mmask16)~lo, src);
-                _mm512_stream_ps(row - (16 - i), line);
-            } else {
-                _mm512_mask_storeu_ps(row, head, _mm512_maskz_loadu_ps(head, src));
-            }
-        }
-        for (; i + 16 <= NP; i += 16)
-            _mm512_stream_ps(row + i, _mm512_loadu_ps(src + i));
-        if (i < NP) {
-            __mmask16 mask = (__mmask16)((1u << (NP - i)) - 1);
-            if (keep)
-                _mm512_storeu_ps(tail, _mm512_maskz_loadu_ps(mask, src + i));
-            else
-                _mm512_mask_storeu_ps(row + i, mask, _mm512_maskz_loadu_ps(mask, src + i));
-        }
-    }
-}
-
-static BF16 void stream_rows(float *c, size_t ldc, const float *acc, int rows)
-{
-    stream_rows_joined(c, ldc, acc, rows, NULL, 0, 0);
 }
 
 /* epilogue_row on rows of c (ld floats apart), in zmm. */
@@ -632,7 +582,7 @@ static void amx_store(const job *j, int model, int rows, int m, int p, const flo
 }
 
 /* Whether the tile path's sums for rows of panel p may be streamed into C
- * whole (stream_rows after the epilogue): C is large (j->stream), the
+ * whole (ops_stream_rows after the epilogue): C is large (j->stream), the
  * panel has its NP columns and the sums are C's values (alpha 1, beta 0). */
 static int amx_streams(const job *j, int model, int p)
 {
@@ -646,8 +596,8 @@ static void amx_put(const job *j, int model, int rows, int m, int p, float *acc)
 #if defined(__x86_64__) && defined(__GNUC__)
     if (amx_streams(j, model, p)) {
         epilogue_rows(j, model, acc, NP, rows, p * NP, NP);
-        stream_rows(j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP, (size_t)j->ldc, acc,
-                    rows);
+        ops_stream_rows(j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP, (size_t)j->ldc, acc,
+                        rows, NULL, 0, 0);
         return;
     }
 #endif
@@ -744,8 +694,8 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
     }
 }
 
-/* Panels in a run (stream_rows_joined): at most RUN_BYTES of them, which
- * stay in L2 while the run goes down the rows (each 32 rows of A then
+/* Panels in a run (ops_stream_rows joins their lines): at most RUN_BYTES
+ * of them, which stay in L2 while the run goes down the rows (each 32 rows of A then
  * serve the run's panels in turn). */
 #define RUN_PANELS 4
 #define RUN_BYTES (512 * 1024)
@@ -754,7 +704,7 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
  * not start on cache lines). */
 static int rows_join(const job *j, int model)
 {
-    return j->stream && !model && ((size_t)j->ldc % 16 != 0 || (uintptr_t)j->C % 64 != 0);
+    return j->stream && !model && ops_stream_rows_share_lines(j->C, j->ldc);
 }
 
 /* How many items from it on (before end) run together: consecutive panels
@@ -776,10 +726,10 @@ static size_t stream_run(const job *j, int model, size_t it, size_t end)
 
 /* Rows [m, m + rows) of C against panel p. A tile whose sums are C's
  * values goes straight into C, or through acc and streamed (join and keep
- * as stream_rows_joined's, with carry); any other through acc and
+ * as ops_stream_rows's, with carry); any other through acc and
  * amx_store. */
-static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *acc, float *carry,
-                     int join, int keep)
+static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *acc,
+                        float *carry, int join, int keep)
 {
     const size_t lda = 2 * (size_t)j->KS * sizeof *j->a;
     const uint8_t *a = (const uint8_t *)j->a + (size_t)m * lda;
@@ -792,7 +742,7 @@ static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *
         if (amx_streams(j, model, p)) {
             amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, acc, NP * sizeof *acc, 0);
             epilogue_rows(j, model, acc, NP, rows, p * NP, NP);
-            stream_rows_joined(c, (size_t)j->ldc, acc, rows, carry, join, keep);
+            ops_stream_rows(c, (size_t)j->ldc, acc, rows, carry, join, keep);
             return;
         }
 #endif
@@ -854,33 +804,6 @@ static void panels_amx_hw(void *arg, size_t begin, size_t end)
 static void panels_amx_model(void *arg, size_t begin, size_t end)
 {
     panels_amx(arg, 1, begin, end);
-}
-
-/* Whether the tile path stores C past the cache: from STREAM_FROM bytes of
- * C (stream_rows: the whole lines of its rows). A tile's 16 rows are 16
- * cache lines apart, and an output of megabytes is not in the cache when
- * the product writes it: each TILESTORED then waited for 16 lines to be
- * read from memory only to be overwritten. The tiles go to a buffer in L1
- * instead, and from there whole lines to memory with MOVNTPS (no read). In
- * measurements on a Xeon with AMX (KVM guest, 1 thread): a weight gradient
- * of k = 256 (the decoder's 256 tokens) at 360-440 GFLOP/s stored directly
- * and 1000 streamed, k = 512 at 650-800 and 950-1000, with its output
- * cold; a t5-small bf16 training step 10-12% faster, a bf16 8×128 forward
- * 3-9% (1 MB measured against 0.25-64 MB: within the noise of each other).
- * Below the threshold the output may stay in L2 (2 MB on the CPUs with
- * AMX) for its reader, and streaming would evict it. */
-#define STREAM_FROM ((size_t)1 << 20)
-
-static size_t stream_from = STREAM_FROM;
-
-void ops_gemm_bf16_streaming(size_t from_bytes)
-{
-    stream_from = from_bytes ? from_bytes : STREAM_FROM;
-}
-
-static int streams(int M, int N)
-{
-    return (size_t)M * (size_t)N * sizeof(float) >= stream_from;
 }
 
 /* The tile path for a product of M rows: from AMX_BF16_MIN_ROWS
@@ -996,7 +919,7 @@ mlm_status ops_gemm_bf16w_epi(const ops_ctx *ctx, int M, const float *A, int lda
         int panels = (w[i]->N + NP - 1) / NP;
         int mb = item_rows(M, KS, w[i]->N, amx_for(M));
         jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], mb, panels,
-                        streams(M, w[i]->N), bias ? bias[i] : NULL, gelu};
+                        ops_stream_worth(M, w[i]->N), bias ? bias[i] : NULL, gelu};
         args[i] = &jobs[i];
         items[i] = job_items(&jobs[i]);
     }
@@ -1261,7 +1184,7 @@ mlm_status ops_gemm_bf16(const ops_ctx *ctx, int transa, int transb, int M, int 
     if (!scratch)
         return err_oom();
     product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C,
-                 streams(M, N)};
+                 ops_stream_worth(M, N)};
     int rc = product_run(&p, ops_threads_for(ctx->nthreads, (double)M * N * K, 0.0),
                          scratch_start(scratch));
     scratch_put(ctx->scratch, scratch);
@@ -1315,7 +1238,7 @@ mlm_status ops_gemm_bf16_batched(const ops_ctx *ctx, int transa, int transb, int
         return MLM_OK;
     }
     batch_job j = {{transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C,
-                    streams(M, N)},
+                    ops_stream_worth(M, N)},
                    batch, ctx->nthreads, 0};
     /* Attention's products (128×128×64 per head) are too small to split:
      * each thread takes whole products, when there are enough of them and

@@ -118,11 +118,6 @@ mlm_status ops_gemm_bf16(const struct ops_ctx *ctx, int transa, int transb, int 
  * groups of 64). Not thread-safe: set it between products. */
 void ops_gemm_bf16_chunking(int from_blocks, int blocks, int group);
 
-/* For tests: the AMX tile path on the hardware streams whole tiles of C
- * past the cache from from_bytes of C (the same bits as storing them); 0
- * restores the default, 1 MB. Not thread-safe. */
-void ops_gemm_bf16_streaming(size_t from_bytes);
-
 /* ops_gemm_batched's products (the layout of ops_batch) through
  * ops_gemm_bf16. Many small products (attention's, per head) are split
  * over the threads a product at a time; each product's bits are the same

@@ -61,6 +61,7 @@
 #include "nn/ops/amx.h"
 #include "nn/ops/cpu.h"
 #include "nn/ops/ops.h"
+#include "nn/ops/stream.h"
 #include "nn/ops/vec.h"
 #include "nn/ops/vmath.h"
 
@@ -396,6 +397,7 @@ typedef struct job {
     float *C;
     const float *bias;      /* NULL, or added to each row of C after beta·C (N) */
     int gelu;               /* then x·Φ(x) of each element (exact GELU) */
+    int stream;             /* the tile path streams C past the cache (nn/ops/stream.h) */
 } job;
 
 /* ---------------------------------------------------------------- portable path */
@@ -475,14 +477,16 @@ static void panels_portable(void *arg, size_t begin, size_t end)
 #define INLINE __attribute__((always_inline)) inline
 
 /* Rows [m, m + mr) of C against panel p from their exact sums acc, as
- * row_epilogue computes them. */
-static VNNI INLINE void tile_store(const job *j, int mr, int m, int p, __m512i acc[][4])
+ * row_epilogue computes them, into out's rows (ld floats apart): C's own
+ * place, or a tile's buffer that is then streamed (beta 0). */
+static VNNI INLINE void tile_store_at(const job *j, int mr, int m, int p, __m512i acc[][4],
+                                      float *out, size_t ld)
 {
     int n0 = p * NP, cols = j->N - n0 < NP ? j->N - n0 : NP;
     __m512 beta = _mm512_set1_ps(j->beta);
 #pragma GCC unroll 6
     for (int i = 0; i < mr; i++) {
-        float *c = j->C + (size_t)(m + i) * (size_t)j->ldc + (size_t)n0;
+        float *c = out + (size_t)i * ld;
         __m512 sa = _mm512_set1_ps(j->sa[m + i]);
         __m512i z = _mm512_set1_epi32(j->z[m + i]);
         for (int v = 0; v < 4; v++) {
@@ -502,15 +506,23 @@ static VNNI INLINE void tile_store(const job *j, int mr, int m, int p, __m512i a
     }
 }
 
+static VNNI INLINE void tile_store(const job *j, int mr, int m, int p, __m512i acc[][4])
+{
+    tile_store_at(j, mr, m, p, acc, j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP,
+                  (size_t)j->ldc);
+}
+
 /* The tile path's rows [m, m + rows) of C against panel p from their sums
- * in acc (rows of NP): tile_store a row at a time. */
-static VNNI void amx_store_avx512(const job *j, int rows, int m, int p, const int32_t *acc)
+ * in acc (rows of NP) into out's rows (ld floats apart): tile_store_at a
+ * row at a time. */
+static VNNI void amx_store_avx512(const job *j, int rows, int m, int p, const int32_t *acc,
+                                  float *out, size_t ld)
 {
     for (int r = 0; r < rows; r++) {
         __m512i v[1][4];
         for (int i = 0; i < 4; i++)
             v[0][i] = _mm512_loadu_si512(acc + (size_t)r * NP + 16 * (size_t)i);
-        tile_store(j, 1, m + r, p, v);
+        tile_store_at(j, 1, m + r, p, v, out + (size_t)r * ld, ld);
     }
 }
 
@@ -641,7 +653,8 @@ static void amx_store(const job *j, int model, int rows, int m, int p, const int
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (!model) {
-        amx_store_avx512(j, rows, m, p, acc);
+        amx_store_avx512(j, rows, m, p, acc, j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP,
+                         (size_t)j->ldc);
         return;
     }
 #endif
@@ -650,21 +663,78 @@ static void amx_store(const job *j, int model, int rows, int m, int p, const int
         row_epilogue(j, m + r, p, acc + (size_t)r * NP);
 }
 
+/* Whether the tile path streams panel p's tiles (nn/ops/stream.h): a large
+ * C, on the hardware (which implies AVX-512), the panel's NP columns, and
+ * beta 0 (C is not read). */
+static int amx_streams(const job *j, int model, size_t p)
+{
+    return j->stream && !model && j->beta == 0.0f && (size_t)j->N - p * NP >= NP;
+}
+
+/* Panels in a run: at most RUN_PANELS and RUN_BYTES of them, which stay in
+ * L2 while the run goes down the rows (each 32 rows of A then serve the
+ * run's panels in turn). */
+#define RUN_PANELS 4
+#define RUN_BYTES (512 * 1024)
+
+/* How many panels from p on (before end) run together: consecutive
+ * streamed panels, when C's rows start off cache lines and so share a line
+ * between panels (ops_stream_rows joins it); 1 otherwise. */
+static size_t stream_run(const job *j, int model, size_t p, size_t end)
+{
+    size_t panel = (size_t)j->KS * QK * NP, cap = RUN_BYTES / panel, n = 1;
+    cap = cap < RUN_PANELS ? cap : RUN_PANELS;
+    if (!amx_streams(j, model, p) || !ops_stream_rows_share_lines(j->C, j->ldc))
+        return 1;
+    while (n < cap && p + n < end && amx_streams(j, model, p + n))
+        n++;
+    return n;
+}
+
+/* Rows [m, m + rows) of C against panel p from the sums in acc: dequantized
+ * into out (rows of NP) and streamed into C (join and keep as
+ * ops_stream_rows's, with carry). */
+static void amx_stream(const job *j, int rows, int m, size_t p, const int32_t *acc, float *out,
+                       float *carry, int join, int keep)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    amx_store_avx512(j, rows, m, (int)p, acc, out, NP);
+    ops_stream_rows(j->C + (size_t)m * (size_t)j->ldc + p * NP, (size_t)j->ldc, out, rows, carry,
+                    join, keep);
+#else
+    (void)j, (void)rows, (void)m, (void)p, (void)acc, (void)out, (void)carry, (void)join,
+        (void)keep;
+#endif
+}
+
 /* Panels [begin, end) on the tile path (nn/ops/amx.h): up to 32 rows at a
  * time, then the portable path's epilogue on the exact sums. */
 static void panels_amx(const job *j, int model, size_t begin, size_t end)
 {
     int32_t acc[AMX_MAX_ROWS * NP];
+    _Alignas(64) float out[AMX_MAX_ROWS * NP], carry[AMX_MAX_ROWS * 16];
     const size_t lda = QK * (size_t)j->KS;
     amx_begin(model);
-    for (size_t p = begin; p < end; p++)
+    for (size_t p0 = begin, run; p0 < end; p0 += run) {
+        run = stream_run(j, model, p0, end);
         for (int m = 0; m < j->M; m += AMX_MAX_ROWS) {
             int rows = j->M - m < AMX_MAX_ROWS ? j->M - m : AMX_MAX_ROWS;
-            amx_panel(AMX_INT8, model, j->a + (size_t)m * lda, lda,
-                      (const uint8_t *)(j->panels + panel_at(j->KS, (int)p, 0, 0)), j->KS / GB,
-                      rows, acc, NP * sizeof *acc, 0);
-            amx_store(j, model, rows, m, (int)p, acc);
+            for (size_t q = 0; q < run; q++) {
+                size_t p = p0 + q;
+                amx_panel(AMX_INT8, model, j->a + (size_t)m * lda, lda,
+                          (const uint8_t *)(j->panels + panel_at(j->KS, (int)p, 0, 0)),
+                          j->KS / GB, rows, acc, NP * sizeof *acc, 0);
+                if (amx_streams(j, model, p))
+                    amx_stream(j, rows, m, p, acc, out, carry, q > 0, q + 1 < run);
+                else
+                    amx_store(j, model, rows, m, (int)p, acc);
+            }
         }
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (j->stream && !model)
+        _mm_sfence();   /* the streamed stores before the join */
+#endif
     amx_end(model);
 }
 
@@ -759,7 +829,8 @@ mlm_status ops_gemm_i8w_epi(const ops_ctx *ctx, int M, const float *A, int lda, 
     double work = 0.0, bytes = 0.0;
     for (int i = 0; i < n; i++) {
         jobs[i] = (job){M, w[i]->N, KQ, KS, ldc[i], beta, a, sa, z, w[i]->panels, w[i]->scale,
-                        w[i]->rowsum, C[i], bias ? bias[i] : NULL, gelu};
+                        w[i]->rowsum, C[i], bias ? bias[i] : NULL, gelu,
+                        ops_stream_worth(M, w[i]->N)};
         args[i] = &jobs[i];
         panels[i] = ((size_t)w[i]->N + NP - 1) / NP;
         work += (double)M * w[i]->N * K;

@@ -1,0 +1,38 @@
+/* Storing a product's tiles into a large C past the cache: the tile paths
+ * of the bf16 and int8 products (nn/ops/gemm_bf16.c, nn/ops/gemm_i8.c)
+ * finish a tile of rows × 64 floats in a buffer in L1 and write it to C
+ * with non-temporal stores, which write whole cache lines without first
+ * reading them. Internal to the ops layer. */
+#ifndef MLM_OPS_STREAM_H
+#define MLM_OPS_STREAM_H
+
+#include <stddef.h>
+
+/* The columns of a tile's row: a panel of the bf16 and int8 products. */
+#define OPS_STREAM_COLS 64
+
+/* Whether a product's M × N floats of C are stored past the cache: from
+ * 1 MB (stream.c says why). */
+int ops_stream_worth(int M, int N);
+
+/* For tests: outputs from bytes on are streamed (0: the default). Not
+ * thread-safe; set it before the products that should see it. */
+void ops_stream_from(size_t bytes);
+
+/* Whether rows of C (ldc floats apart, from C) start off cache lines, so
+ * that the segments of two consecutive panels in a row share a line. */
+int ops_stream_rows_share_lines(const float *C, int ldc);
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* rows × OPS_STREAM_COLS floats from src (rows contiguous) into c (rows ldc
+ * floats apart): each row's whole cache lines with non-temporal stores,
+ * the partial lines at its ends with plain ones; an end with nothing to
+ * store is skipped. For tiles of consecutive panels on the same rows, keep
+ * puts each row's tail (its partial last line) in carry (16 floats a row)
+ * instead, and join completes that line with the next tile's head and
+ * streams it whole. AVX-512F: only on CPUs that have it. */
+void ops_stream_rows(float *c, size_t ldc, const float *src, int rows, float *carry, int join,
+                     int keep);
+#endif
+
+#endif
