@@ -919,7 +919,7 @@ mlm_status ops_gemm_bf16w_epi(const ops_ctx *ctx, int M, const float *A, int lda
         int panels = (w[i]->N + NP - 1) / NP;
         int mb = item_rows(M, KS, w[i]->N, amx_for(M));
         jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], mb, panels,
-                        ops_stream_worth(M, w[i]->N), bias ? bias[i] : NULL, gelu};
+                        ops_stream_worth(M, w[i]->N, OPS_STREAM_FROM), bias ? bias[i] : NULL, gelu};
         args[i] = &jobs[i];
         items[i] = job_items(&jobs[i]);
     }
@@ -1184,7 +1184,7 @@ mlm_status ops_gemm_bf16(const ops_ctx *ctx, int transa, int transb, int M, int 
     if (!scratch)
         return err_oom();
     product p = {transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C,
-                 ops_stream_worth(M, N)};
+                 ops_stream_worth(M, N, OPS_STREAM_FROM)};
     int rc = product_run(&p, ops_threads_for(ctx->nthreads, (double)M * N * K, 0.0),
                          scratch_start(scratch));
     scratch_put(ctx->scratch, scratch);
@@ -1238,7 +1238,7 @@ mlm_status ops_gemm_bf16_batched(const ops_ctx *ctx, int transa, int transb, int
         return MLM_OK;
     }
     batch_job j = {{transa, transb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C,
-                    ops_stream_worth(M, N)},
+                    ops_stream_worth(M, N, OPS_STREAM_FROM)},
                    batch, ctx->nthreads, 0};
     /* Attention's products (128×128×64 per head) are too small to split:
      * each thread takes whole products, when there are enough of them and

@@ -14,19 +14,17 @@
  * step 10-12% faster, a bf16 8×128 forward 3-9% (1 MB measured against
  * 0.25-64 MB: within the noise of each other). Below the threshold the
  * output may stay in L2 (2 MB on the CPUs with AMX) for its reader, and
- * streaming would evict it. */
-#define STREAM_FROM ((size_t)1 << 20)
-
-static size_t stream_from = STREAM_FROM;
+ * streaming would evict it (OPS_STREAM_FROM). */
+static size_t forced_from;   /* the tests' threshold, 0 when none */
 
 void ops_stream_from(size_t bytes)
 {
-    stream_from = bytes ? bytes : STREAM_FROM;
+    forced_from = bytes;
 }
 
-int ops_stream_worth(int M, int N)
+int ops_stream_worth(int M, int N, size_t from)
 {
-    return (size_t)M * (size_t)N * sizeof(float) >= stream_from;
+    return (size_t)M * (size_t)N * sizeof(float) >= (forced_from ? forced_from : from);
 }
 
 int ops_stream_rows_share_lines(const float *C, int ldc)

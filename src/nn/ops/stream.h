@@ -12,11 +12,16 @@
 #define OPS_STREAM_COLS 64
 
 /* Whether a product's M × N floats of C are stored past the cache: from
- * 1 MB (stream.c says why). */
-int ops_stream_worth(int M, int N);
+ * `from` bytes, the caller's threshold (OPS_STREAM_FROM unless its file
+ * measured another), or the tests' (ops_stream_from). */
+int ops_stream_worth(int M, int N, size_t from);
 
-/* For tests: outputs from bytes on are streamed (0: the default). Not
- * thread-safe; set it before the products that should see it. */
+/* From 1 MB (stream.c says why). */
+#define OPS_STREAM_FROM ((size_t)1 << 20)
+
+/* For tests: outputs from bytes on are streamed, whatever the callers'
+ * thresholds (0: theirs again). Not thread-safe; set it before the
+ * products that should see it. */
 void ops_stream_from(size_t bytes);
 
 /* Whether rows of C (ldc floats apart, from C) start off cache lines, so
