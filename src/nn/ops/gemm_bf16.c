@@ -622,7 +622,7 @@ static void amx_put(const job *j, int model, int rows, int m, int p, float *acc)
  * then stays in L1 for the group's tiles, where each tile read its whole
  * panel from L2 (at K = 768 a panel is 96 KB, twice L1). At 1024 rows and
  * K = 768 or 3072 on a Xeon with AMX (1 thread), the encoder's products
- * ran 10-20% faster (e.g. 1024 × 3072 × 768: 4.7-5.2 → 3.9-4.3 ms). Not
+ * ran 5-20% faster (e.g. 1024 × 3072 × 768: 4.7-5.2 → 3.9-4.3 ms). Not
  * where streamed rows join their lines (stream_run), which needs the
  * tiles in panel order. */
 #define L1_CHUNK 6
@@ -694,12 +694,6 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
     }
 }
 
-/* Panels in a run (ops_stream_rows joins their lines): at most RUN_BYTES
- * of them, which stay in L2 while the run goes down the rows (each 32 rows of A then
- * serve the run's panels in turn). */
-#define RUN_PANELS 4
-#define RUN_BYTES (512 * 1024)
-
 /* Whether C's rows, streamed, share partial lines between panels (they do
  * not start on cache lines). */
 static int rows_join(const job *j, int model)
@@ -708,12 +702,11 @@ static int rows_join(const job *j, int model)
 }
 
 /* How many items from it on (before end) run together: consecutive panels
- * on the same rows whose tiles are streamed whole, when rows_join; 1
- * otherwise. */
+ * on the same rows whose tiles are streamed whole, when rows_join (as many
+ * as ops_stream_run_panels allows); 1 otherwise. */
 static size_t stream_run(const job *j, int model, size_t it, size_t end)
 {
-    size_t panel = (size_t)j->KS * 2 * NP * sizeof *j->panels, n = 1;
-    size_t cap = RUN_BYTES / panel < RUN_PANELS ? RUN_BYTES / panel : RUN_PANELS;
+    size_t n = 1, cap = ops_stream_run_panels((size_t)j->KS * 2 * NP * sizeof *j->panels);
     int p, m0, m1;
     item(j, it, &p, &m0, &m1);
     if (!rows_join(j, model) || !amx_streams(j, model, p))
@@ -919,7 +912,8 @@ mlm_status ops_gemm_bf16w_epi(const ops_ctx *ctx, int M, const float *A, int lda
         int panels = (w[i]->N + NP - 1) / NP;
         int mb = item_rows(M, KS, w[i]->N, amx_for(M));
         jobs[i] = (job){M, w[i]->N, KP, KS, ldc[i], 1.0f, beta, a, w[i]->panels, C[i], mb, panels,
-                        ops_stream_worth(M, w[i]->N, OPS_STREAM_FROM), bias ? bias[i] : NULL, gelu};
+                        ops_stream_worth(M, w[i]->N, OPS_STREAM_FROM), bias ? bias[i] : NULL,
+                        gelu};
         args[i] = &jobs[i];
         items[i] = job_items(&jobs[i]);
     }

@@ -681,19 +681,12 @@ static int amx_streams(const job *j, int model, size_t p)
     return j->stream && !model && j->beta == 0.0f && (size_t)j->N - p * NP >= NP;
 }
 
-/* Panels in a run: at most RUN_PANELS and RUN_BYTES of them, which stay in
- * L2 while the run goes down the rows (each 32 rows of A then serve the
- * run's panels in turn). */
-#define RUN_PANELS 4
-#define RUN_BYTES (512 * 1024)
-
 /* How many panels from p on (before end) run together: consecutive
  * streamed panels, when C's rows start off cache lines and so share a line
  * between panels (ops_stream_rows joins it); 1 otherwise. */
 static size_t stream_run(const job *j, int model, size_t p, size_t end)
 {
-    size_t panel = (size_t)j->KS * QK * NP, cap = RUN_BYTES / panel, n = 1;
-    cap = cap < RUN_PANELS ? cap : RUN_PANELS;
+    size_t n = 1, cap = ops_stream_run_panels((size_t)j->KS * QK * NP);
     if (!amx_streams(j, model, p) || !ops_stream_rows_share_lines(j->C, j->ldc))
         return 1;
     while (n < cap && p + n < end && amx_streams(j, model, p + n))

@@ -32,6 +32,15 @@ int ops_stream_rows_share_lines(const float *C, int ldc)
     return (size_t)ldc % 16 != 0 || (uintptr_t)C % 64 != 0;
 }
 
+#define RUN_PANELS 4
+#define RUN_BYTES ((size_t)512 * 1024)
+
+size_t ops_stream_run_panels(size_t panel_bytes)
+{
+    size_t n = panel_bytes ? RUN_BYTES / panel_bytes : RUN_PANELS;
+    return n < 1 ? 1 : n > RUN_PANELS ? RUN_PANELS : n;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 

@@ -28,6 +28,12 @@ void ops_stream_from(size_t bytes);
  * that the segments of two consecutive panels in a row share a line. */
 int ops_stream_rows_share_lines(const float *C, int ldc);
 
+/* How many consecutive panels of panel_bytes each a tile path may run
+ * together down the rows so that ops_stream_rows joins their tiles'
+ * partial lines: at most 4 and 512 KB of them, which then stay in L2 while
+ * each 32 rows of A serve the run's panels in turn; at least 1. */
+size_t ops_stream_run_panels(size_t panel_bytes);
+
 #if defined(__x86_64__) && defined(__GNUC__)
 /* rows × OPS_STREAM_COLS floats from src (rows contiguous) into c (rows ldc
  * floats apart): each row's whole cache lines with non-temporal stores,
