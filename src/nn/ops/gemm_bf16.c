@@ -590,17 +590,20 @@ static int amx_streams(const job *j, int model, int p)
 }
 
 /* Rows [m, m + rows) of C against panel p from the sums in acc (rows of
- * NP, overwritten): streamed when amx_streams says so, else amx_store. */
-static void amx_put(const job *j, int model, int rows, int m, int p, float *acc)
+ * NP, overwritten): streamed when amx_streams says so (join and keep as
+ * ops_stream_rows's, with carry), else amx_store. */
+static void amx_put(const job *j, int model, int rows, int m, int p, float *acc, float *carry,
+                    int join, int keep)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (amx_streams(j, model, p)) {
         epilogue_rows(j, model, acc, NP, rows, p * NP, NP);
         ops_stream_rows(j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP, (size_t)j->ldc, acc,
-                        rows, NULL, 0, 0);
+                        rows, carry, join, keep);
         return;
     }
 #endif
+    (void)carry, (void)join, (void)keep;
     amx_store(j, model, rows, m, p, acc);
 }
 
@@ -688,7 +691,7 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
                 amx_panel(AMX_BF16, model, a, lda, w, nb, t[i].rows, sums, NP * sizeof *acc,
                           k > 0);
                 if (k + nb == blocks)
-                    amx_put(j, model, t[i].rows, t[i].m, t[i].p, sums);
+                    amx_put(j, model, t[i].rows, t[i].m, t[i].p, sums, NULL, 0, 0);
             }
         }
     }
@@ -717,35 +720,25 @@ static size_t stream_run(const job *j, int model, size_t it, size_t end)
     return n;
 }
 
-/* Rows [m, m + rows) of C against panel p. A tile whose sums are C's
- * values goes straight into C, or through acc and streamed (join and keep
- * as ops_stream_rows's, with carry); any other through acc and
- * amx_store. */
+/* Rows [m, m + rows) of C against panel p. Whole tiles whose sums are C's
+ * values and are not streamed go straight into C (at K = 768 the copy
+ * through acc took a third of the tile path's time); any other tile
+ * through acc and amx_put. */
 static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *acc,
                         float *carry, int join, int keep)
 {
     const size_t lda = 2 * (size_t)j->KS * sizeof *j->a;
     const uint8_t *a = (const uint8_t *)j->a + (size_t)m * lda;
     const uint8_t *w = (const uint8_t *)(j->panels + panel_at(j->KS, p, 0, 0));
-    /* Whole tiles of C that are the sums themselves go straight into C: at
-     * K = 768 the copy through acc took a third of the tile path's time. */
-    if (rows % AMX_ROWS == 0 && j->N - p * NP >= NP && j->alpha == 1.0f && j->beta == 0.0f) {
+    if (rows % AMX_ROWS == 0 && j->N - p * NP >= NP && j->alpha == 1.0f && j->beta == 0.0f &&
+        !amx_streams(j, model, p)) {
         float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP;
-#if defined(__x86_64__) && defined(__GNUC__)
-        if (amx_streams(j, model, p)) {
-            amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, acc, NP * sizeof *acc, 0);
-            epilogue_rows(j, model, acc, NP, rows, p * NP, NP);
-            ops_stream_rows(c, (size_t)j->ldc, acc, rows, carry, join, keep);
-            return;
-        }
-#endif
-        (void)carry, (void)join, (void)keep;
         amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, c, (size_t)j->ldc * sizeof *c, 0);
         epilogue_rows(j, model, c, (size_t)j->ldc, rows, p * NP, NP);
         return;
     }
     amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, acc, NP * sizeof *acc, 0);
-    amx_store(j, model, rows, m, p, acc);
+    amx_put(j, model, rows, m, p, acc, carry, join, keep);
 }
 
 /* Items [begin, end) on the tile path (nn/ops/amx.h): up to 32 rows at a
