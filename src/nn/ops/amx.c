@@ -157,6 +157,16 @@ void amx_end(int model)
 #define TZERO(t) do { if (MODEL) model_zero(t); else _tile_zero(t); } while (0)
 #define TLOAD(t, p, s) do { if (MODEL) model_load(t, p, s); else _tile_loadd(t, p, (long)(s)); } while (0)
 #define TSTORE(t, p, s) do { if (MODEL) model_store(t, p, s); else _tile_stored(t, p, (long)(s)); } while (0)
+/* TILELOADD, or TILELOADDT1 when hint is set: the same bytes either way. */
+#define TLOAD_HINT(t, p, s, hint)                                                               \
+    do {                                                                                        \
+        if (MODEL)                                                                              \
+            model_load(t, p, s);                                                                \
+        else if (hint)                                                                          \
+            _tile_stream_loadd(t, p, (long)(s));                                                \
+        else                                                                                    \
+            _tile_loadd(t, p, (long)(s));                                                       \
+    } while (0)
 #define TDP(c, a, b)                                                                            \
     do {                                                                                        \
         if (MODEL && IS_BF16)                                                          \
@@ -172,6 +182,7 @@ void amx_end(int model)
 #define TZERO(t) model_zero(t)
 #define TLOAD(t, p, s) model_load(t, p, s)
 #define TSTORE(t, p, s) model_store(t, p, s)
+#define TLOAD_HINT(t, p, s, hint) model_load(t, p, s)
 #define TDP(c, a, b) do { if (IS_BF16) model_dpbf16ps(c, a, b); else model_dpbusd(c, a, b); } while (0)
 #endif
 
@@ -210,12 +221,12 @@ void amx_end(int model)
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *ab = a + (size_t)b * AMX_BLOCK;                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256 + 128 * (size_t)h;                     \
-            TLOAD(4, ab, lda);                                                                  \
-            TLOAD(6, wb, 256);                                                                  \
-            TLOAD(7, wb + 64, 256);                                                             \
+            TLOAD_HINT(4, ab, lda, sa);                                                         \
+            TLOAD_HINT(6, wb, 256, sw);                                                         \
+            TLOAD_HINT(7, wb + 64, 256, sw);                                                    \
             TDP(0, 4, 6);                                                                       \
             TDP(1, 4, 7);                                                                       \
-            TLOAD(5, ab + AMX_ROWS * lda, lda);                                                 \
+            TLOAD_HINT(5, ab + AMX_ROWS * lda, lda, sa);                                        \
             TDP(2, 5, 6);                                                                       \
             TDP(3, 5, 7);                                                                       \
         }                                                                                       \
@@ -236,14 +247,14 @@ void amx_end(int model)
         ACC_START(out, out + 64, out + 128, out + 192);                                         \
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256;                                       \
-            TLOAD(4, a + (size_t)b * AMX_BLOCK, lda);                                           \
-            TLOAD(5, wb, 256);                                                                  \
+            TLOAD_HINT(4, a + (size_t)b * AMX_BLOCK, lda, sa);                                  \
+            TLOAD_HINT(5, wb, 256, sw);                                                         \
             TDP(0, 4, 5);                                                                       \
-            TLOAD(6, wb + 64, 256);                                                             \
+            TLOAD_HINT(6, wb + 64, 256, sw);                                                    \
             TDP(1, 4, 6);                                                                       \
-            TLOAD(7, wb + 128, 256);                                                            \
+            TLOAD_HINT(7, wb + 128, 256, sw);                                                   \
             TDP(2, 4, 7);                                                                       \
-            TLOAD(5, wb + 192, 256);                                                            \
+            TLOAD_HINT(5, wb + 192, 256, sw);                                                   \
             TDP(3, 4, 5);                                                                       \
         }                                                                                       \
         ACC_STORE(out, out + 64, out + 128, out + 192);                                         \
@@ -251,9 +262,11 @@ void amx_end(int model)
 
 #define PANEL_FN(name, MODEL_, KIND_)                                                           \
     static AMXT void name(const uint8_t *a, size_t lda, const uint8_t *w, int blocks, int rows, \
-                          uint8_t *out, size_t ldo, int load)                                   \
+                          uint8_t *out, size_t ldo, int load, unsigned stream)                  \
     {                                                                                           \
         enum { MODEL = MODEL_, IS_BF16 = KIND_ == AMX_BF16 };                                   \
+        const int sa = (stream & AMX_STREAM_A) != 0, sw = (stream & AMX_STREAM_W) != 0;         \
+        (void)sa, (void)sw;                                                                     \
         if (rows <= AMX_ROWS) {                                                                 \
             FULL_BODY();                                                                        \
             return;                                                                             \
@@ -270,19 +283,19 @@ PANEL_FN(panel_hw_int8, 0, AMX_INT8)
 #endif
 
 void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
-               int blocks, int rows, void *acc, size_t ldacc, int load)
+               int blocks, int rows, void *acc, size_t ldacc, int load, unsigned stream)
 {
 #if AMX_HW
     if (!model) {
         if (kind == AMX_BF16)
-            panel_hw_bf16(a, lda, w, blocks, rows, acc, ldacc, load);
+            panel_hw_bf16(a, lda, w, blocks, rows, acc, ldacc, load, stream);
         else
-            panel_hw_int8(a, lda, w, blocks, rows, acc, ldacc, load);
+            panel_hw_int8(a, lda, w, blocks, rows, acc, ldacc, load, stream);
         return;
     }
 #endif
     if (kind == AMX_BF16)
-        panel_model_bf16(a, lda, w, blocks, rows, acc, ldacc, load);
+        panel_model_bf16(a, lda, w, blocks, rows, acc, ldacc, load, stream);
     else
-        panel_model_int8(a, lda, w, blocks, rows, acc, ldacc, load);
+        panel_model_int8(a, lda, w, blocks, rows, acc, ldacc, load, stream);
 }

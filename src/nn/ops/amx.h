@@ -50,6 +50,20 @@ typedef enum amx_kind {
 void amx_begin(int model);
 void amx_end(int model);
 
+/* Which operands amx_panel loads with TILELOADDT1, the hint that a tile's
+ * bytes will not be read again soon: they then pass L1 by, and the operand
+ * the caller does read again (A's rows across the panels of a run, or a
+ * panel's chunk across a group of tiles) and the sums' buffer stay there.
+ * Measured on a Xeon with AMX (1 thread): with the panel's tiles loaded
+ * plainly, the 4 KB of sums stored after each 32 × 32 block found their
+ * lines evicted by the operands streaming from L2, and the four
+ * TILESTORED took ~800 cycles instead of ~50 (the block's 96 products
+ * ~1,900); the head's 1024 × 50265 × 768 product went 83 → 66 ms in a
+ * kernel model. A hint only: the bits are the same either way, and the
+ * software model ignores it. */
+#define AMX_STREAM_A 1u   /* A's tiles are not read again soon */
+#define AMX_STREAM_W 2u   /* nor the panel's */
+
 /* acc[r][c], r < rows, c < 64 (32-bit elements: float for AMX_BF16,
  * int32_t for AMX_INT8; row r at byte r·ldacc) = the dot products of A's
  * rows [0, rows) with the panel's 64 columns over `blocks` k blocks, added
@@ -65,12 +79,13 @@ void amx_end(int model);
  *   ≥ 256), which spares the copy of the sums into C;
  * - w: the panel, k group g (a bf16 pair or 4 int8) of column c at byte
  *   g·256 + c·4, blocks·16 groups;
- * - rows in [1, 32].
+ * - rows in [1, 32];
+ * - stream: AMX_STREAM_A and AMX_STREAM_W, or 0 (above).
  * bf16: each element is a sum over its k pairs in order, per pair the even
  * product then the odd one, as TDPBF16PS's pseudocode (the hardware may
  * round differently within a block: the tests bound the error rather than
  * fix the bits). int8: exact int32 sums (wrapping, as the instruction). */
 void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
-               int blocks, int rows, void *acc, size_t ldacc, int load);
+               int blocks, int rows, void *acc, size_t ldacc, int load, unsigned stream);
 
 #endif

@@ -688,8 +688,11 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
                 const uint8_t *w =
                     (const uint8_t *)(j->panels + panel_at(j->KS, t[i].p, k * KB, 0));
                 float *sums = acc + (size_t)i * AMX_MAX_ROWS * NP;
+                /* No load hint: the panel's chunk is read again by the
+                 * group's next tile and A's by the tile's second half
+                 * (hinting either was 5-10% slower). */
                 amx_panel(AMX_BF16, model, a, lda, w, nb, t[i].rows, sums, NP * sizeof *acc,
-                          k > 0);
+                          k > 0, 0);
                 if (k + nb == blocks)
                     amx_put(j, model, t[i].rows, t[i].m, t[i].p, sums, NULL, 0, 0);
             }
@@ -723,7 +726,9 @@ static size_t stream_run(const job *j, int model, size_t it, size_t end)
 /* Rows [m, m + rows) of C against panel p. Whole tiles whose sums are C's
  * values and are not streamed go straight into C (at K = 768 the copy
  * through acc took a third of the tile path's time); any other tile
- * through acc and amx_put. */
+ * through acc and amx_put. The panel's k blocks are read once a tile,
+ * A's rows again by the next half and the run's next panels: the panel
+ * goes by L1 (AMX_STREAM_W). */
 static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *acc,
                         float *carry, int join, int keep)
 {
@@ -733,11 +738,13 @@ static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *
     if (rows % AMX_ROWS == 0 && j->N - p * NP >= NP && j->alpha == 1.0f && j->beta == 0.0f &&
         !amx_streams(j, model, p)) {
         float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP;
-        amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, c, (size_t)j->ldc * sizeof *c, 0);
+        amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, c, (size_t)j->ldc * sizeof *c, 0,
+                  AMX_STREAM_W);
         epilogue_rows(j, model, c, (size_t)j->ldc, rows, p * NP, NP);
         return;
     }
-    amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, acc, NP * sizeof *acc, 0);
+    amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, acc, NP * sizeof *acc, 0,
+              AMX_STREAM_W);
     amx_put(j, model, rows, m, p, acc, carry, join, keep);
 }
 
