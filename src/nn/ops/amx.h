@@ -53,14 +53,13 @@ void amx_end(int model);
 /* Which operands amx_panel loads with TILELOADDT1, the hint that a tile's
  * bytes will not be read again soon: they then pass L1 by, and the operand
  * the caller does read again (A's rows across the panels of a run, or a
- * panel's chunk across a group of tiles) and the sums' buffer stay there.
- * Measured on a Xeon with AMX (1 thread): with the panel's tiles loaded
- * plainly, the 4 KB of sums stored after each 32 × 32 block found their
- * lines evicted by the operands streaming from L2, and the four
- * TILESTORED took ~800 cycles instead of ~50 (the block's 96 products
- * ~1,900); the head's 1024 × 50265 × 768 product went 83 → 66 ms in a
- * kernel model. A hint only: the bits are the same either way, and the
- * software model ignores it. */
+ * panel's chunk across a group of tiles) and the sums stay there. Measured
+ * on a Xeon with AMX: with the operands streaming from L2 through L1, the
+ * 4 KB of sums stored after each 32 × 32 block had their lines evicted, and
+ * the four TILESTORED took ~750 cycles instead of ~50 (the block's 96
+ * products ~1,900); with the operands hinted, ~140. A hint only: the bits
+ * are the same either way, and the software model ignores it. Where each
+ * caller uses it, and what it gained: docs/architecture.md. */
 #define AMX_STREAM_A 1u   /* A's tiles are not read again soon */
 #define AMX_STREAM_W 2u   /* nor the panel's */
 

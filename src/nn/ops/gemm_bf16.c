@@ -690,7 +690,7 @@ static void panels_amx_chunked(const job *j, int model, size_t begin, size_t end
                 float *sums = acc + (size_t)i * AMX_MAX_ROWS * NP;
                 /* No load hint: the panel's chunk is read again by the
                  * group's next tile and A's by the tile's second half
-                 * (hinting either was 5-10% slower). */
+                 * (hinting either was 3-9% slower in a kernel model). */
                 amx_panel(AMX_BF16, model, a, lda, w, nb, t[i].rows, sums, NP * sizeof *acc,
                           k > 0, 0);
                 if (k + nb == blocks)
