@@ -40,6 +40,7 @@
 #include "nn/ops/qweight.h"
 #include "nn/ops/ops.h"
 #include "nn/ops/stream.h"
+#include "nn/ops/vmath.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -1509,6 +1510,57 @@ START_TEST(gelu_cdf_matches_gelu)
 }
 END_TEST
 
+/* A float's bits, to compare floats exactly (NaNs, signed zeros). */
+static uint32_t f32_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+/* Φ computed 64 floats at a time, four vectors in lock step
+ * (v_normal_cdf_block, which the GELU kernels and the products' epilogues
+ * use), gives v_normal_cdf's floats, at every vector level: over a
+ * million float bit patterns spread over the whole range (stride 4099,
+ * both signs, denormals, the exponent's clamps) and the special values. A
+ * NaN gives a NaN (its sign is the compiler's, as before). */
+START_TEST(gelu_cdf_block_is_the_scalar)
+{
+    static const float special[] = {0.0f, -0.0f, 0x1p-149f, -0x1p-149f, FLT_MIN, -FLT_MIN,
+                                    FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN, -NAN,
+                                    13.2f, -13.2f, 13.3f, -13.3f, 1e-30f, -1e-30f};
+    const size_t ns = sizeof special / sizeof special[0];
+    const size_t n = ns + ((size_t)1 << 32) / 4099 + 1;
+    float *x = malloc(n * sizeof *x), *out = malloc(n * sizeof *out);
+    float *cdf = malloc(n * sizeof *cdf);
+    memcpy(x, special, sizeof special);
+    for (size_t i = ns; i < n; i++) {
+        uint32_t u = (uint32_t)((i - ns) * 4099u);
+        memcpy(&x[i], &u, sizeof u);
+    }
+    ops_ctx c1 = ctx_n(1);
+    for (int k = 0; k < 3; k++) {
+        cpu_vec_limit(k == 0 ? CPU_VEC_AVX512 : k == 1 ? CPU_VEC_AVX2 : CPU_VEC_BASE);
+        memset(cdf, 0, n * sizeof *cdf);
+        ops_gelu_forward_cdf(&c1, out, cdf, x, n);
+        cpu_vec_limit(CPU_VEC_AVX512);
+        for (size_t i = 0; i < n; i++) {
+            float want = v_normal_cdf(x[i]);
+            if (isnan(x[i])) {
+                ck_assert_msg(isnan(cdf[i]) && isnan(out[i]), "level %d: Φ(%a) = %a", k, x[i],
+                              cdf[i]);
+                continue;
+            }
+            ck_assert_msg(f32_bits(cdf[i]) == f32_bits(want),
+                          "level %d: Φ(%a) = %a, the scalar's %a", k, x[i], cdf[i], want);
+            ck_assert_msg(f32_bits(out[i]) == f32_bits(x[i] * want), "level %d: GELU(%a) = %a",
+                          k, x[i], out[i]);
+        }
+    }
+    free(x); free(out); free(cdf);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- threads */
 
 /* Every elementwise kernel on sizes that really split over 2 threads gives
@@ -1809,13 +1861,6 @@ END_TEST
  * against a double reference on the same bf16-rounded operands (its own
  * error, K·2^-53, is negligible). The AVX512-BF16 kernel and the portable
  * path (every vector level) must agree bit for bit, at 1 and 2 threads. */
-
-static uint32_t f32_bits(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
 
 static float f32_of(uint32_t u)
 {
@@ -3433,6 +3478,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, topk_selects_in_order);
     tcase_add_test(tc, argmax_is_torch_argmax);
     tcase_add_test(tc, gelu_cdf_matches_gelu);
+    tcase_add_test(tc, gelu_cdf_block_is_the_scalar);
     tcase_add_test(tc, kernels_bitwise_across_thread_counts);
     tcase_add_test(tc, concurrent_contexts);
     tcase_add_test(tc, gemm_kernel_rule);

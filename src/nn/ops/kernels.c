@@ -105,7 +105,13 @@ static VEC_INLINE void gelu_fwd_range_body(void *arg, size_t begin, size_t end)
     for (size_t i0 = begin; i0 < end; i0 += ACT_BLOCK) {
         size_t n = end - i0 < ACT_BLOCK ? end - i0 : ACT_BLOCK;
         const float *in = j->a + i0;
-        for (size_t i = 0; i < n; i++)
+        size_t i = 0;
+        for (; i + VM_CDF_BLOCK <= n; i += VM_CDF_BLOCK) {
+            v_normal_cdf_block(tmp + i, in + i);
+            for (size_t k = i; k < i + VM_CDF_BLOCK; k++)
+                tmp[k] = in[k] * tmp[k];
+        }
+        for (; i < n; i++)
             tmp[i] = in[i] * v_normal_cdf(in[i]);
         memcpy(j->out + i0, tmp, n * sizeof *tmp);
     }
@@ -132,7 +138,13 @@ static VEC_INLINE void gelu_cdf_fwd_range_body(void *arg, size_t begin, size_t e
     const job *j = arg;
     const float *restrict in = j->a;
     float *restrict out = j->out, *restrict cdf = j->out2;
-    for (size_t i = begin; i < end; i++) {
+    size_t i = begin;
+    for (; i + VM_CDF_BLOCK <= end; i += VM_CDF_BLOCK) {
+        v_normal_cdf_block(cdf + i, in + i);
+        for (size_t k = i; k < i + VM_CDF_BLOCK; k++)
+            out[k] = in[k] * cdf[k];
+    }
+    for (; i < end; i++) {
         float c = v_normal_cdf(in[i]);
         cdf[i] = c;
         out[i] = in[i] * c;

@@ -85,6 +85,73 @@ VM_INLINE float v_normal_cdf(float x)
     return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
 }
 
+/* Φ of VM_CDF_BLOCK floats: cdf[i] = v_normal_cdf(x[i]) for i < 64, the
+ * same floats (checked for every float but the NaNs, whose sign is left to
+ * the compiler on either side), as four vectors of 16 lanes in lock step.
+ * Why: v_normal_cdf is one chain of ~60 dependent operations (a division,
+ * two polynomials, the exponent's bits); compiled as one vector a
+ * statement, the core held only a vector or two of it in flight, and on a
+ * Xeon exact GELU took ~70 cycles per 16 floats, more than the tile
+ * products of the FFN whose epilogue it is. Four chains interleaved took
+ * 2/3 of the time (1 thread, 41 M floats: 68 → 46 ms). The statements
+ * are v_erfc_pos's and v_expf's, in their order, written on GCC's
+ * vector types (which clang takes too); each loop over u is one
+ * statement for the four vectors. */
+#define VM_CDF_BLOCK 64
+
+typedef float vm_f16 __attribute__((vector_size(64)));
+typedef int32_t vm_i16 __attribute__((vector_size(64)));
+#define VM_SPLAT(c) ((vm_f16){0} + (c))
+/* m ? a : b, lane by lane (m: all ones or zero, from a comparison) */
+#define VM_SEL(m, a, b) ((vm_f16)(((m) & (vm_i16)(a)) | (~(m) & (vm_i16)(b))))
+#define VM_EACH for (int u = 0; u < 4; u++)
+
+VM_INLINE void v_normal_cdf_block(float *cdf, const float *x)
+{
+    const vm_f16 hi = VM_SPLAT(88.72283905206835f), lo = VM_SPLAT(-87.33654475055310f);
+    vm_f16 xv[4], t[4], p[4], a[4], c[4], n[4], r[4], q[4], e[4];
+    vm_i16 ni[4], n1[4];
+    VM_EACH memcpy(&xv[u], x + 16 * u, sizeof xv[u]);
+    /* v_erfc_pos(|x|/√2) */
+    VM_EACH a[u] = (vm_f16)((vm_i16)xv[u] & 0x7fffffff) * 0.70710678118654752f;
+    VM_EACH t[u] = 1.0f / (1.0f + 0.5f * a[u]);
+    VM_EACH p[u] = VM_SPLAT(0.17087277f) * t[u] + -0.82215223f;
+    VM_EACH p[u] = p[u] * t[u] + 1.48851587f;
+    VM_EACH p[u] = p[u] * t[u] + -1.13520398f;
+    VM_EACH p[u] = p[u] * t[u] + 0.27886807f;
+    VM_EACH p[u] = p[u] * t[u] + -0.18628806f;
+    VM_EACH p[u] = p[u] * t[u] + 0.09678418f;
+    VM_EACH p[u] = p[u] * t[u] + 0.37409196f;
+    VM_EACH p[u] = p[u] * t[u] + 1.00002368f;
+    VM_EACH p[u] = p[u] * t[u] + -1.26551223f;
+    VM_EACH a[u] = (-a[u]) * a[u] + p[u];
+    /* v_expf(a) */
+    VM_EACH c[u] = VM_SEL(a[u] > hi, hi, a[u]);
+    VM_EACH c[u] = VM_SEL(c[u] < lo, lo, c[u]);
+    VM_EACH c[u] = VM_SEL(a[u] != a[u], VM_SPLAT(0.0f), c[u]);
+    VM_EACH n[u] = c[u] * 1.44269504088896341f +
+                   (vm_f16)(((vm_i16)c[u] & (int32_t)0x80000000) | (vm_i16)VM_SPLAT(0.5f));
+    VM_EACH n[u] = __builtin_convertvector(__builtin_convertvector(n[u], vm_i16), vm_f16);
+    VM_EACH r[u] = c[u] - n[u] * 0.693359375f;
+    VM_EACH r[u] = r[u] - n[u] * -2.12194440e-4f;
+    VM_EACH q[u] = VM_SPLAT(1.9875691500e-4f) * r[u] + 1.3981999507e-3f;
+    VM_EACH q[u] = q[u] * r[u] + 8.3334519073e-3f;
+    VM_EACH q[u] = q[u] * r[u] + 4.1665795894e-2f;
+    VM_EACH q[u] = q[u] * r[u] + 1.6666665459e-1f;
+    VM_EACH q[u] = q[u] * r[u] + 5.0000001201e-1f;
+    VM_EACH q[u] = q[u] * (r[u] * r[u]) + r[u] + 1.0f;
+    VM_EACH ni[u] = __builtin_convertvector(n[u], vm_i16);
+    VM_EACH n1[u] = ni[u] / 2;
+    VM_EACH e[u] = q[u] * (vm_f16)((n1[u] + 127) << 23) * (vm_f16)((ni[u] - n1[u] + 127) << 23);
+    VM_EACH e[u] = VM_SEL(a[u] < lo, VM_SPLAT(0.0f), e[u]);
+    VM_EACH e[u] = VM_SEL(a[u] > hi, VM_SPLAT(INFINITY), e[u]);
+    VM_EACH e[u] = VM_SEL(a[u] != a[u], a[u], e[u]);
+    /* erfc = t·e; Φ from it */
+    VM_EACH e[u] = 0.5f * (t[u] * e[u]);
+    VM_EACH c[u] = VM_SEL(xv[u] < 0.0f, e[u], 1.0f - e[u]);
+    VM_EACH memcpy(cdf + 16 * u, &c[u], sizeof c[u]);
+}
+
 /* x[i] = x[i] + b[i] (b may be NULL), then x·Φ(x) when gelu is set, for
  * i < n: the floats of ops_bias_forward then ops_gelu_forward, for the
  * products' fused epilogues (ops_gemm_bf16w_epi, ops_gemm_i8w_epi) to run
@@ -94,9 +161,16 @@ VM_INLINE void v_bias_gelu(float *x, const float *b, int gelu, int n)
     if (b)
         for (int i = 0; i < n; i++)
             x[i] = x[i] + b[i];
-    if (gelu)
-        for (int i = 0; i < n; i++)
-            x[i] = x[i] * v_normal_cdf(x[i]);
+    if (!gelu)
+        return;
+    int i = 0;
+    for (float c[VM_CDF_BLOCK]; i + VM_CDF_BLOCK <= n; i += VM_CDF_BLOCK) {
+        v_normal_cdf_block(c, x + i);
+        for (int k = 0; k < VM_CDF_BLOCK; k++)
+            x[i + k] = x[i + k] * c[k];
+    }
+    for (; i < n; i++)
+        x[i] = x[i] * v_normal_cdf(x[i]);
 }
 
 /* Sum / max / dot of n floats with VLANES partial results combined in a fixed
