@@ -1523,7 +1523,8 @@ static uint32_t f32_bits(float x)
  * use), gives v_normal_cdf's floats, at every vector level: over a
  * million float bit patterns spread over the whole range (stride 4099,
  * both signs, denormals, the exponent's clamps) and the special values. A
- * NaN gives a NaN (its sign is the compiler's, as before). */
+ * NaN gives a NaN (its sign is the compiler's, as before). And
+ * v_expf_block gives v_expf's on the same floats. */
 START_TEST(gelu_cdf_block_is_the_scalar)
 {
     static const float special[] = {0.0f, -0.0f, 0x1p-149f, -0x1p-149f, FLT_MIN, -FLT_MIN,
@@ -1555,6 +1556,16 @@ START_TEST(gelu_cdf_block_is_the_scalar)
                           "level %d: Φ(%a) = %a, the scalar's %a", k, x[i], cdf[i], want);
             ck_assert_msg(f32_bits(out[i]) == f32_bits(x[i] * want), "level %d: GELU(%a) = %a",
                           k, x[i], out[i]);
+        }
+    }
+    /* e^x the same way (softmax, the losses): v_expf_block against v_expf */
+    for (size_t i = 0; i + VM_CDF_BLOCK <= n; i += VM_CDF_BLOCK) {
+        float e[VM_CDF_BLOCK];
+        v_expf_block(e, x + i);
+        for (int k = 0; k < VM_CDF_BLOCK; k++) {
+            float want = v_expf(x[i + k]);
+            ck_assert_msg(isnan(x[i + k]) ? isnan(e[k]) : f32_bits(e[k]) == f32_bits(want),
+                          "e^%a = %a, the scalar's %a", x[i + k], e[k], want);
         }
     }
     free(x); free(out); free(cdf);

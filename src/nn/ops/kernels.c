@@ -296,10 +296,16 @@ static VEC_INLINE void softmax_row(float *o, int n)
             o[c] = 1.0f / (float)n;
         return;
     }
-    for (int c = 0; c < n; c++)
+    int c = 0;
+    for (float t[VM_CDF_BLOCK]; c + VM_CDF_BLOCK <= n; c += VM_CDF_BLOCK) {
+        for (int k = 0; k < VM_CDF_BLOCK; k++)
+            t[k] = o[c + k] - mx;
+        v_expf_block(o + c, t);
+    }
+    for (; c < n; c++)
         o[c] = v_expf(o[c] - mx);
     float inv = 1.0f / v_sum(o, n);
-    for (int c = 0; c < n; c++)
+    for (c = 0; c < n; c++)
         o[c] *= inv;
 }
 

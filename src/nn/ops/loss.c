@@ -26,8 +26,16 @@ VM_INLINE float row_lse(const float *x, int V)
     float mx = v_max(x, V);
     if (mx == -INFINITY || mx == INFINITY)
         return mx;
-    float acc[VLANES] = {0};
+    float acc[VLANES] = {0}, t[VM_CDF_BLOCK];
     int i = 0;
+    for (; i + VM_CDF_BLOCK <= V; i += VM_CDF_BLOCK) {   /* the same sums in the same order */
+        for (int k = 0; k < VM_CDF_BLOCK; k++)
+            t[k] = x[i + k] - mx;
+        v_expf_block(t, t);
+        for (int k = 0; k < VM_CDF_BLOCK; k += VLANES)
+            for (int l = 0; l < VLANES; l++)
+                acc[l] += t[k + l];
+    }
     for (; i + VLANES <= V; i += VLANES)
         for (int l = 0; l < VLANES; l++)
             acc[l] += v_expf(x[i + l] - mx);
@@ -104,7 +112,15 @@ static VEC_INLINE void ce_bwd_range_body(void *arg, size_t begin, size_t end)
             continue;
         }
         float l = j->lse ? j->lse[n] : row_lse(x, j->V);
-        for (size_t v = 0; v < V; v++)
+        size_t v = 0;
+        for (float t[VM_CDF_BLOCK]; v + VM_CDF_BLOCK <= V; v += VM_CDF_BLOCK) {
+            for (int k = 0; k < VM_CDF_BLOCK; k++)
+                t[k] = x[v + k] - l;
+            v_expf_block(t, t);
+            for (int k = 0; k < VM_CDF_BLOCK; k++)
+                d[v + k] = j->scale * t[k];
+        }
+        for (; v < V; v++)
             d[v] = j->scale * v_expf(x[v] - l);
         d[label] -= j->scale;
     }

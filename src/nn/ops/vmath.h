@@ -106,26 +106,12 @@ typedef int32_t vm_i16 __attribute__((vector_size(64)));
 #define VM_SEL(m, a, b) ((vm_f16)(((m) & (vm_i16)(a)) | (~(m) & (vm_i16)(b))))
 #define VM_EACH for (int u = 0; u < 4; u++)
 
-VM_INLINE void v_normal_cdf_block(float *cdf, const float *x)
+/* e[u] = v_expf(a[u]) for four vectors, v_expf's statements in its order. */
+VM_INLINE void vm_exp4(vm_f16 *e, const vm_f16 *a)
 {
     const vm_f16 hi = VM_SPLAT(88.72283905206835f), lo = VM_SPLAT(-87.33654475055310f);
-    vm_f16 xv[4], t[4], p[4], a[4], c[4], n[4], r[4], q[4], e[4];
+    vm_f16 c[4], n[4], r[4], q[4];
     vm_i16 ni[4], n1[4];
-    VM_EACH memcpy(&xv[u], x + 16 * u, sizeof xv[u]);
-    /* v_erfc_pos(|x|/√2) */
-    VM_EACH a[u] = (vm_f16)((vm_i16)xv[u] & 0x7fffffff) * 0.70710678118654752f;
-    VM_EACH t[u] = 1.0f / (1.0f + 0.5f * a[u]);
-    VM_EACH p[u] = VM_SPLAT(0.17087277f) * t[u] + -0.82215223f;
-    VM_EACH p[u] = p[u] * t[u] + 1.48851587f;
-    VM_EACH p[u] = p[u] * t[u] + -1.13520398f;
-    VM_EACH p[u] = p[u] * t[u] + 0.27886807f;
-    VM_EACH p[u] = p[u] * t[u] + -0.18628806f;
-    VM_EACH p[u] = p[u] * t[u] + 0.09678418f;
-    VM_EACH p[u] = p[u] * t[u] + 0.37409196f;
-    VM_EACH p[u] = p[u] * t[u] + 1.00002368f;
-    VM_EACH p[u] = p[u] * t[u] + -1.26551223f;
-    VM_EACH a[u] = (-a[u]) * a[u] + p[u];
-    /* v_expf(a) */
     VM_EACH c[u] = VM_SEL(a[u] > hi, hi, a[u]);
     VM_EACH c[u] = VM_SEL(c[u] < lo, lo, c[u]);
     VM_EACH c[u] = VM_SEL(a[u] != a[u], VM_SPLAT(0.0f), c[u]);
@@ -146,10 +132,40 @@ VM_INLINE void v_normal_cdf_block(float *cdf, const float *x)
     VM_EACH e[u] = VM_SEL(a[u] < lo, VM_SPLAT(0.0f), e[u]);
     VM_EACH e[u] = VM_SEL(a[u] > hi, VM_SPLAT(INFINITY), e[u]);
     VM_EACH e[u] = VM_SEL(a[u] != a[u], a[u], e[u]);
+}
+
+/* y[i] = v_expf(x[i]) for i < VM_CDF_BLOCK, the same floats, four chains
+ * at a time (v_normal_cdf_block says why): softmax and the losses' sums. */
+VM_INLINE void v_expf_block(float *y, const float *x)
+{
+    vm_f16 a[4], e[4];
+    VM_EACH memcpy(&a[u], x + 16 * u, sizeof a[u]);
+    vm_exp4(e, a);
+    VM_EACH memcpy(y + 16 * u, &e[u], sizeof e[u]);
+}
+
+VM_INLINE void v_normal_cdf_block(float *cdf, const float *x)
+{
+    vm_f16 xv[4], t[4], p[4], a[4], e[4];
+    VM_EACH memcpy(&xv[u], x + 16 * u, sizeof xv[u]);
+    /* v_erfc_pos(|x|/√2) */
+    VM_EACH a[u] = (vm_f16)((vm_i16)xv[u] & 0x7fffffff) * 0.70710678118654752f;
+    VM_EACH t[u] = 1.0f / (1.0f + 0.5f * a[u]);
+    VM_EACH p[u] = VM_SPLAT(0.17087277f) * t[u] + -0.82215223f;
+    VM_EACH p[u] = p[u] * t[u] + 1.48851587f;
+    VM_EACH p[u] = p[u] * t[u] + -1.13520398f;
+    VM_EACH p[u] = p[u] * t[u] + 0.27886807f;
+    VM_EACH p[u] = p[u] * t[u] + -0.18628806f;
+    VM_EACH p[u] = p[u] * t[u] + 0.09678418f;
+    VM_EACH p[u] = p[u] * t[u] + 0.37409196f;
+    VM_EACH p[u] = p[u] * t[u] + 1.00002368f;
+    VM_EACH p[u] = p[u] * t[u] + -1.26551223f;
+    VM_EACH a[u] = (-a[u]) * a[u] + p[u];
+    vm_exp4(e, a);
     /* erfc = t·e; Φ from it */
     VM_EACH e[u] = 0.5f * (t[u] * e[u]);
-    VM_EACH c[u] = VM_SEL(xv[u] < 0.0f, e[u], 1.0f - e[u]);
-    VM_EACH memcpy(cdf + 16 * u, &c[u], sizeof c[u]);
+    VM_EACH e[u] = VM_SEL(xv[u] < 0.0f, e[u], 1.0f - e[u]);
+    VM_EACH memcpy(cdf + 16 * u, &e[u], sizeof e[u]);
 }
 
 /* x[i] = x[i] + b[i] (b may be NULL), then x·Φ(x) when gelu is set, for
