@@ -1559,10 +1559,10 @@ START_TEST(gelu_cdf_block_is_the_scalar)
         }
     }
     /* e^x the same way (softmax, the losses): v_expf_block against v_expf */
-    for (size_t i = 0; i + VM_CDF_BLOCK <= n; i += VM_CDF_BLOCK) {
-        float e[VM_CDF_BLOCK];
+    for (size_t i = 0; i + VM_BLOCK <= n; i += VM_BLOCK) {
+        float e[VM_BLOCK];
         v_expf_block(e, x + i);
-        for (int k = 0; k < VM_CDF_BLOCK; k++) {
+        for (int k = 0; k < VM_BLOCK; k++) {
             float want = v_expf(x[i + k]);
             ck_assert_msg(isnan(x[i + k]) ? isnan(e[k]) : f32_bits(e[k]) == f32_bits(want),
                           "e^%a = %a, the scalar's %a", x[i + k], e[k], want);

@@ -106,9 +106,9 @@ static VEC_INLINE void gelu_fwd_range_body(void *arg, size_t begin, size_t end)
         size_t n = end - i0 < ACT_BLOCK ? end - i0 : ACT_BLOCK;
         const float *in = j->a + i0;
         size_t i = 0;
-        for (; i + VM_CDF_BLOCK <= n; i += VM_CDF_BLOCK) {
+        for (; i + VM_BLOCK <= n; i += VM_BLOCK) {
             v_normal_cdf_block(tmp + i, in + i);
-            for (size_t k = i; k < i + VM_CDF_BLOCK; k++)
+            for (size_t k = i; k < i + VM_BLOCK; k++)
                 tmp[k] = in[k] * tmp[k];
         }
         for (; i < n; i++)
@@ -139,9 +139,9 @@ static VEC_INLINE void gelu_cdf_fwd_range_body(void *arg, size_t begin, size_t e
     const float *restrict in = j->a;
     float *restrict out = j->out, *restrict cdf = j->out2;
     size_t i = begin;
-    for (; i + VM_CDF_BLOCK <= end; i += VM_CDF_BLOCK) {
+    for (; i + VM_BLOCK <= end; i += VM_BLOCK) {
         v_normal_cdf_block(cdf + i, in + i);
-        for (size_t k = i; k < i + VM_CDF_BLOCK; k++)
+        for (size_t k = i; k < i + VM_BLOCK; k++)
             out[k] = in[k] * cdf[k];
     }
     for (; i < end; i++) {
@@ -297,11 +297,8 @@ static VEC_INLINE void softmax_row(float *o, int n)
         return;
     }
     int c = 0;
-    for (float t[VM_CDF_BLOCK]; c + VM_CDF_BLOCK <= n; c += VM_CDF_BLOCK) {
-        for (int k = 0; k < VM_CDF_BLOCK; k++)
-            t[k] = o[c + k] - mx;
-        v_expf_block(o + c, t);
-    }
+    for (; c + VM_BLOCK <= n; c += VM_BLOCK)
+        v_expf_minus_block(o + c, o + c, mx);
     for (; c < n; c++)
         o[c] = v_expf(o[c] - mx);
     float inv = 1.0f / v_sum(o, n);

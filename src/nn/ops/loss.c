@@ -26,13 +26,11 @@ VM_INLINE float row_lse(const float *x, int V)
     float mx = v_max(x, V);
     if (mx == -INFINITY || mx == INFINITY)
         return mx;
-    float acc[VLANES] = {0}, t[VM_CDF_BLOCK];
+    float acc[VLANES] = {0}, t[VM_BLOCK];
     int i = 0;
-    for (; i + VM_CDF_BLOCK <= V; i += VM_CDF_BLOCK) {   /* the same sums in the same order */
-        for (int k = 0; k < VM_CDF_BLOCK; k++)
-            t[k] = x[i + k] - mx;
-        v_expf_block(t, t);
-        for (int k = 0; k < VM_CDF_BLOCK; k += VLANES)
+    for (; i + VM_BLOCK <= V; i += VM_BLOCK) {   /* the same sums in the same order */
+        v_expf_minus_block(t, x + i, mx);
+        for (int k = 0; k < VM_BLOCK; k += VLANES)
             for (int l = 0; l < VLANES; l++)
                 acc[l] += t[k + l];
     }
@@ -113,12 +111,10 @@ static VEC_INLINE void ce_bwd_range_body(void *arg, size_t begin, size_t end)
         }
         float l = j->lse ? j->lse[n] : row_lse(x, j->V);
         size_t v = 0;
-        for (float t[VM_CDF_BLOCK]; v + VM_CDF_BLOCK <= V; v += VM_CDF_BLOCK) {
-            for (int k = 0; k < VM_CDF_BLOCK; k++)
-                t[k] = x[v + k] - l;
-            v_expf_block(t, t);
-            for (int k = 0; k < VM_CDF_BLOCK; k++)
-                d[v + k] = j->scale * t[k];
+        for (; v + VM_BLOCK <= V; v += VM_BLOCK) {
+            v_expf_minus_block(d + v, x + v, l);
+            for (size_t k = v; k < v + VM_BLOCK; k++)
+                d[k] = j->scale * d[k];
         }
         for (; v < V; v++)
             d[v] = j->scale * v_expf(x[v] - l);

@@ -85,7 +85,7 @@ VM_INLINE float v_normal_cdf(float x)
     return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
 }
 
-/* Φ of VM_CDF_BLOCK floats: cdf[i] = v_normal_cdf(x[i]) for i < 64, the
+/* Φ of VM_BLOCK floats: cdf[i] = v_normal_cdf(x[i]) for i < 64, the
  * same floats (checked for every float but the NaNs, whose sign is left to
  * the compiler on either side), as four vectors of 16 lanes in lock step.
  * Why: v_normal_cdf is one chain of ~60 dependent operations (a division,
@@ -97,7 +97,7 @@ VM_INLINE float v_normal_cdf(float x)
  * are v_erfc_pos's and v_expf's, in their order, written on GCC's
  * vector types (which clang takes too); each loop over u is one
  * statement for the four vectors. */
-#define VM_CDF_BLOCK 64
+#define VM_BLOCK 64
 
 typedef float vm_f16 __attribute__((vector_size(64)));
 typedef int32_t vm_i16 __attribute__((vector_size(64)));
@@ -134,14 +134,24 @@ VM_INLINE void vm_exp4(vm_f16 *e, const vm_f16 *a)
     VM_EACH e[u] = VM_SEL(a[u] != a[u], a[u], e[u]);
 }
 
-/* y[i] = v_expf(x[i]) for i < VM_CDF_BLOCK, the same floats, four chains
- * at a time (v_normal_cdf_block says why): softmax and the losses' sums. */
+/* y[i] = v_expf(x[i]) for i < VM_BLOCK, the same floats, four chains
+ * at a time (v_normal_cdf_block says why). y may be x. */
 VM_INLINE void v_expf_block(float *y, const float *x)
 {
     vm_f16 a[4], e[4];
     VM_EACH memcpy(&a[u], x + 16 * u, sizeof a[u]);
     vm_exp4(e, a);
     VM_EACH memcpy(y + 16 * u, &e[u], sizeof e[u]);
+}
+
+/* y[i] = v_expf(x[i] - m) for i < VM_BLOCK (softmax, the losses' sums and
+ * gradient). y may be x. */
+VM_INLINE void v_expf_minus_block(float *y, const float *x, float m)
+{
+    float t[VM_BLOCK];
+    for (int k = 0; k < VM_BLOCK; k++)
+        t[k] = x[k] - m;
+    v_expf_block(y, t);
 }
 
 VM_INLINE void v_normal_cdf_block(float *cdf, const float *x)
@@ -180,9 +190,9 @@ VM_INLINE void v_bias_gelu(float *x, const float *b, int gelu, int n)
     if (!gelu)
         return;
     int i = 0;
-    for (float c[VM_CDF_BLOCK]; i + VM_CDF_BLOCK <= n; i += VM_CDF_BLOCK) {
+    for (float c[VM_BLOCK]; i + VM_BLOCK <= n; i += VM_BLOCK) {
         v_normal_cdf_block(c, x + i);
-        for (int k = 0; k < VM_CDF_BLOCK; k++)
+        for (int k = 0; k < VM_BLOCK; k++)
             x[i + k] = x[i + k] * c[k];
     }
     for (; i < n; i++)
