@@ -85,18 +85,18 @@ VM_INLINE float v_normal_cdf(float x)
     return x < 0 ? 0.5f * e : 1.0f - 0.5f * e;
 }
 
-/* Φ of VM_BLOCK floats: cdf[i] = v_normal_cdf(x[i]) for i < 64, the
- * same floats (checked for every float but the NaNs, whose sign is left to
- * the compiler on either side), as four vectors of 16 lanes in lock step.
- * Why: v_normal_cdf is one chain of ~60 dependent operations (a division,
- * two polynomials, the exponent's bits); compiled as one vector a
- * statement, the core held only a vector or two of it in flight, and on a
- * Xeon exact GELU took ~70 cycles per 16 floats, more than the tile
- * products of the FFN whose epilogue it is. Four chains interleaved took
- * 2/3 of the time (1 thread, 41 M floats: 68 → 46 ms). The statements
- * are v_erfc_pos's and v_expf's, in their order, written on GCC's
- * vector types (which clang takes too); each loop over u is one
- * statement for the four vectors. */
+/* Block versions: e^x and Φ of VM_BLOCK floats at a time, the floats of
+ * v_expf and v_normal_cdf (checked for every float but the NaNs, whose
+ * sign is left to the compiler on either side), as four vectors of 16
+ * lanes in lock step. Why: v_normal_cdf is one chain of ~60 dependent
+ * operations (a division, two polynomials, the exponent's bits);
+ * compiled as one vector a statement, the core held only a vector or two
+ * of it in flight, and on a Xeon exact GELU took ~70 cycles per 16
+ * floats, more than the tile products of the FFN whose epilogue it is.
+ * Four chains interleaved took 2/3 of the time (1 thread, 41 M floats:
+ * 68 → 46 ms). The statements are v_erfc_pos's and v_expf's, in their
+ * order, written on GCC's vector types (which clang takes too); each loop
+ * over u is one statement for the four vectors. */
 #define VM_BLOCK 64
 
 typedef float vm_f16 __attribute__((vector_size(64)));
@@ -154,6 +154,8 @@ VM_INLINE void v_expf_minus_block(float *y, const float *x, float m)
     v_expf_block(y, t);
 }
 
+/* cdf[i] = v_normal_cdf(x[i]) for i < VM_BLOCK, the same floats (the GELU
+ * kernels and the products' epilogues). cdf may be x. */
 VM_INLINE void v_normal_cdf_block(float *cdf, const float *x)
 {
     vm_f16 xv[4], t[4], p[4], a[4], e[4];
