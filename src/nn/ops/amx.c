@@ -221,12 +221,12 @@ void amx_end(int model)
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *ab = a + (size_t)b * AMX_BLOCK;                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256 + 128 * (size_t)h;                     \
-            TLOAD_HINT(4, ab, lda, sa);                                                         \
-            TLOAD_HINT(6, wb, 256, sw);                                                         \
-            TLOAD_HINT(7, wb + 64, 256, sw);                                                    \
+            TLOAD(4, ab, lda);                                                                  \
+            TLOAD_HINT(6, wb, 256, w_once);                                                     \
+            TLOAD_HINT(7, wb + 64, 256, w_once);                                                \
             TDP(0, 4, 6);                                                                       \
             TDP(1, 4, 7);                                                                       \
-            TLOAD_HINT(5, ab + AMX_ROWS * lda, lda, sa);                                        \
+            TLOAD(5, ab + AMX_ROWS * lda, lda);                                                 \
             TDP(2, 5, 6);                                                                       \
             TDP(3, 5, 7);                                                                       \
         }                                                                                       \
@@ -247,14 +247,14 @@ void amx_end(int model)
         ACC_START(out, out + 64, out + 128, out + 192);                                         \
         for (int b = 0; b < blocks; b++) {                                                      \
             const uint8_t *wb = w + (size_t)b * 16 * 256;                                       \
-            TLOAD_HINT(4, a + (size_t)b * AMX_BLOCK, lda, sa);                                  \
-            TLOAD_HINT(5, wb, 256, sw);                                                         \
+            TLOAD(4, a + (size_t)b * AMX_BLOCK, lda);                                           \
+            TLOAD_HINT(5, wb, 256, w_once);                                                     \
             TDP(0, 4, 5);                                                                       \
-            TLOAD_HINT(6, wb + 64, 256, sw);                                                    \
+            TLOAD_HINT(6, wb + 64, 256, w_once);                                                \
             TDP(1, 4, 6);                                                                       \
-            TLOAD_HINT(7, wb + 128, 256, sw);                                                   \
+            TLOAD_HINT(7, wb + 128, 256, w_once);                                               \
             TDP(2, 4, 7);                                                                       \
-            TLOAD_HINT(5, wb + 192, 256, sw);                                                   \
+            TLOAD_HINT(5, wb + 192, 256, w_once);                                               \
             TDP(3, 4, 5);                                                                       \
         }                                                                                       \
         ACC_STORE(out, out + 64, out + 128, out + 192);                                         \
@@ -262,11 +262,10 @@ void amx_end(int model)
 
 #define PANEL_FN(name, MODEL_, KIND_)                                                           \
     static AMXT void name(const uint8_t *a, size_t lda, const uint8_t *w, int blocks, int rows, \
-                          uint8_t *out, size_t ldo, int load, unsigned stream)                  \
+                          uint8_t *out, size_t ldo, int load, int w_once)                       \
     {                                                                                           \
         enum { MODEL = MODEL_, IS_BF16 = KIND_ == AMX_BF16 };                                   \
-        const int sa = (stream & AMX_STREAM_A) != 0, sw = (stream & AMX_STREAM_W) != 0;         \
-        (void)sa, (void)sw;                                                                     \
+        (void)w_once;                                                                           \
         if (rows <= AMX_ROWS) {                                                                 \
             FULL_BODY();                                                                        \
             return;                                                                             \
@@ -283,19 +282,19 @@ PANEL_FN(panel_hw_int8, 0, AMX_INT8)
 #endif
 
 void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
-               int blocks, int rows, void *acc, size_t ldacc, int load, unsigned stream)
+               int blocks, int rows, void *acc, size_t ldacc, int load, int w_once)
 {
 #if AMX_HW
     if (!model) {
         if (kind == AMX_BF16)
-            panel_hw_bf16(a, lda, w, blocks, rows, acc, ldacc, load, stream);
+            panel_hw_bf16(a, lda, w, blocks, rows, acc, ldacc, load, w_once);
         else
-            panel_hw_int8(a, lda, w, blocks, rows, acc, ldacc, load, stream);
+            panel_hw_int8(a, lda, w, blocks, rows, acc, ldacc, load, w_once);
         return;
     }
 #endif
     if (kind == AMX_BF16)
-        panel_model_bf16(a, lda, w, blocks, rows, acc, ldacc, load, stream);
+        panel_model_bf16(a, lda, w, blocks, rows, acc, ldacc, load, w_once);
     else
-        panel_model_int8(a, lda, w, blocks, rows, acc, ldacc, load, stream);
+        panel_model_int8(a, lda, w, blocks, rows, acc, ldacc, load, w_once);
 }

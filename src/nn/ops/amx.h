@@ -50,19 +50,6 @@ typedef enum amx_kind {
 void amx_begin(int model);
 void amx_end(int model);
 
-/* Which operands amx_panel loads with TILELOADDT1, the hint that a tile's
- * bytes will not be read again soon: they then pass L1 by, and the operand
- * the caller does read again (A's rows across the panels of a run, or a
- * panel's chunk across a group of tiles) and the sums stay there. Measured
- * on a Xeon with AMX: with the operands streaming from L2 through L1, the
- * 4 KB of sums stored after each 32 × 32 block had their lines evicted, and
- * the four TILESTORED took ~750 cycles instead of ~50 (the block's 96
- * products ~1,900); with the operands hinted, ~140. A hint only: the bits
- * are the same either way, and the software model ignores it. Where each
- * caller uses it, and what it gained: docs/architecture.md. */
-#define AMX_STREAM_A 1u   /* A's tiles are not read again soon */
-#define AMX_STREAM_W 2u   /* nor the panel's */
-
 /* acc[r][c], r < rows, c < 64 (32-bit elements: float for AMX_BF16,
  * int32_t for AMX_INT8; row r at byte r·ldacc) = the dot products of A's
  * rows [0, rows) with the panel's 64 columns over `blocks` k blocks, added
@@ -79,12 +66,21 @@ void amx_end(int model);
  * - w: the panel, k group g (a bf16 pair or 4 int8) of column c at byte
  *   g·256 + c·4, blocks·16 groups;
  * - rows in [1, 32];
- * - stream: AMX_STREAM_A and AMX_STREAM_W, or 0 (above).
+ * - w_once: 1 when the caller reads each k block of this panel only once
+ *   (and A's rows again): the panel's tiles are then loaded with
+ *   TILELOADDT1, the hint that they need not stay near, so that they pass
+ *   L1 by and A's rows and the sums stay there. Measured on a Xeon with
+ *   AMX: with the operands streaming from L2 through L1, the 4 KB of sums
+ *   stored after each 32 × 32 block had their lines evicted, and the four
+ *   TILESTORED took ~750 cycles instead of ~50 (the block's 96 products
+ *   ~1,900); with the panel hinted, ~140. The bits are the same either
+ *   way, and the software model ignores it. Where the callers set it, and
+ *   what it gained: docs/architecture.md.
  * bf16: each element is a sum over its k pairs in order, per pair the even
  * product then the odd one, as TDPBF16PS's pseudocode (the hardware may
  * round differently within a block: the tests bound the error rather than
  * fix the bits). int8: exact int32 sums (wrapping, as the instruction). */
 void amx_panel(amx_kind kind, int model, const uint8_t *a, size_t lda, const uint8_t *w,
-               int blocks, int rows, void *acc, size_t ldacc, int load, unsigned stream);
+               int blocks, int rows, void *acc, size_t ldacc, int load, int w_once);
 
 #endif

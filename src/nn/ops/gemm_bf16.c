@@ -728,7 +728,7 @@ static size_t stream_run(const job *j, int model, size_t it, size_t end)
  * through acc took a third of the tile path's time); any other tile
  * through acc and amx_put. From 17 rows, the panel's k blocks are read
  * once a tile, A's rows again by the next half and the run's next panels:
- * the panel goes by L1 (AMX_STREAM_W). Up to 16 rows (fill-mask, a
+ * the panel goes by L1 (amx_panel's w_once). Up to 16 rows (fill-mask, a
  * decoding step), where the panel comes from memory and the sums are
  * stored once per panel, it measured no difference: left off. */
 static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *acc,
@@ -737,17 +737,17 @@ static void amx_tile_at(const job *j, int model, int p, int m, int rows, float *
     const size_t lda = 2 * (size_t)j->KS * sizeof *j->a;
     const uint8_t *a = (const uint8_t *)j->a + (size_t)m * lda;
     const uint8_t *w = (const uint8_t *)(j->panels + panel_at(j->KS, p, 0, 0));
-    const unsigned hint = rows > AMX_ROWS ? AMX_STREAM_W : 0;
+    const int once = rows > AMX_ROWS;
     if (rows % AMX_ROWS == 0 && j->N - p * NP >= NP && j->alpha == 1.0f && j->beta == 0.0f &&
         !amx_streams(j, model, p)) {
         float *c = j->C + (size_t)m * (size_t)j->ldc + (size_t)p * NP;
         amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, c, (size_t)j->ldc * sizeof *c, 0,
-                  hint);
+                  once);
         epilogue_rows(j, model, c, (size_t)j->ldc, rows, p * NP, NP);
         return;
     }
     amx_panel(AMX_BF16, model, a, lda, w, j->KS / KB, rows, acc, NP * sizeof *acc, 0,
-              hint);
+              once);
     amx_put(j, model, rows, m, p, acc, carry, join, keep);
 }
 

@@ -727,7 +727,7 @@ static void panels_amx(const job *j, int model, size_t begin, size_t end)
                 amx_panel(AMX_INT8, model, j->a + (size_t)m * lda, lda,
                           (const uint8_t *)(j->panels + panel_at(j->KS, (int)p, 0, 0)),
                           j->KS / GB, rows, acc, NP * sizeof *acc, 0,
-                          rows > AMX_ROWS ? AMX_STREAM_W : 0);   /* as gemm_bf16.c's */
+                          rows > AMX_ROWS);   /* w_once as gemm_bf16.c's */
                 if (amx_streams(j, model, p))
                     amx_stream(j, rows, m, p, acc, out, carry, q > 0, q + 1 < run);
                 else
